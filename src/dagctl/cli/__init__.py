@@ -1,0 +1,60 @@
+"""Command-line entry point. A thin layer: parse, call the library, render, map errors to exit codes.
+
+``main`` answers ``--version`` before importing anything heavy, strips ``--debug`` from anywhere in the
+arguments, and turns every :class:`~dagctl.errors.DagctlError` into a one-line message (what, where,
+how to fix) with the error's exit code. Unexpected exceptions print one line and exit 3; ``--debug``
+(or ``DAGCTL_DEBUG=1``) shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args in (["--version"], ["-V"]):
+        from dagctl import __version__
+
+        sys.stdout.write(f"dagctl {__version__}\n")
+        return 0
+    debug = "--debug" in args or os.environ.get("DAGCTL_DEBUG", "") not in ("", "0")
+    args = [a for a in args if a != "--debug"]
+
+    from dagctl.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, DagctlError, SpecError
+
+    def render_error(exc: DagctlError) -> str:
+        if isinstance(exc, SpecError):
+            return "".join(f"{p}\n" for p in exc.problems)
+        return f"dagctl: error: {exc}\n"
+
+    from .app import build_app
+
+    app = build_app()
+    try:
+        app(args=args, prog_name="dagctl", standalone_mode=True)
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except DagctlError as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        sys.stderr.write(render_error(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("dagctl: interrupted\n")
+        return EXIT_SIGINT
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:
+        if debug:
+            raise
+        sys.stderr.write(
+            f"dagctl: internal error: {type(exc).__name__}: {exc} — rerun with --debug for a traceback "
+            "and report it\n"
+        )
+        return EXIT_ENVIRONMENT
+    return 0

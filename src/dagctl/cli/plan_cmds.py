@@ -1,0 +1,60 @@
+"""``dagctl graph`` and ``dagctl schema``, and the dry-run plan printer."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+
+import typer
+
+from dagctl.plan import Plan
+
+from .render import echo, echo_json
+
+
+class GraphFormat(str, enum.Enum):
+    TEXT = "text"
+    MERMAID = "mermaid"
+    DOT = "dot"
+
+
+def print_plan(plan: Plan, *, as_json: bool) -> None:
+    from dagctl.planview import plan_as_dict, plan_lines
+
+    if as_json:
+        echo_json(plan_as_dict(plan))
+    else:
+        echo("\n".join(plan_lines(plan)))
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("graph")
+    def graph(
+        dag: Path = typer.Argument(..., help="The DAG file to draw."),
+        fmt: GraphFormat = typer.Option(GraphFormat.TEXT, "--format", "-f", help="text, mermaid or dot."),
+    ) -> None:
+        """Draw a DAG: levels in the terminal, or Mermaid / Graphviz source.
+
+        \b
+        Examples:
+          dagctl graph configs/dags/diamond_pipeline.yaml
+          dagctl graph configs/dags/diamond_pipeline.yaml --format dot | dot -Tsvg > dag.svg
+        """
+        from dagctl import build_plan, load_dag
+        from dagctl.planview import graph_dot, graph_mermaid, graph_text
+
+        plan = build_plan(load_dag(dag))
+        render = {GraphFormat.TEXT: graph_text, GraphFormat.MERMAID: graph_mermaid, GraphFormat.DOT: graph_dot}
+        echo(render[fmt](plan))
+
+    @app.command("schema")
+    def schema() -> None:
+        """Print the JSON Schema of DAG files, for editor completion and checks.
+
+        \b
+        Example:
+          dagctl schema > dagctl.schema.json
+        """
+        from dagctl.spec import dag_json_schema
+
+        echo_json(dag_json_schema())

@@ -1,0 +1,37 @@
+"""``dagctl validate PATH...``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("validate")
+    def validate(
+        paths: list[Path] = typer.Argument(..., help="DAG files or folders (searched for *.yaml, *.yml)."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success."),
+    ) -> None:
+        """Check DAG files and report every problem as FILE:LINE:COL: what — how to fix.
+
+        \b
+        Examples:
+          dagctl validate configs/dags
+          dagctl validate my_dag.yaml other.yaml
+        """
+        from dagctl.validation import validate_paths
+
+        from .render import echo_err
+
+        problems, count = validate_paths(paths)
+        for p in problems:
+            echo_err(str(p))
+        if problems:
+            files = len({p.file for p in problems})
+            echo_err(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in {files} "
+                     f"file{'s' if files != 1 else ''} ({count} checked)")
+            raise typer.Exit(2)
+        if not quiet and count == 0:
+            echo_err("dagctl: no .yaml files found in " + ", ".join(map(str, paths)))
+            raise typer.Exit(2)

@@ -1,0 +1,227 @@
+"""The derived order of a DAG: graph checks, topological order, levels and priorities. Pure.
+
+Everything here is O(tasks + edges). ``graph_issues`` works on loose ``(id, depends_on)`` pairs so the
+loader can report graph problems next to type errors in the same file.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import Problem, SpecError
+from .spec import DagSpec, TaskSpec
+
+PathT = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class GraphIssue:
+    path: PathT
+    message: str
+    hint: str
+
+
+def _did_you_mean(name: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else "check the spelling or add that task"
+
+
+def graph_issues(nodes: Sequence[tuple[Any, Sequence[Any]]]) -> list[GraphIssue]:
+    """Problems of the dependency graph. ``nodes[i]`` is ``(id, depends_on)`` of ``tasks[i]``.
+
+    Entries whose id or dependencies are not strings are skipped (the type check reports those).
+    """
+    issues: list[GraphIssue] = []
+    index: dict[str, int] = {}
+    for i, (tid, _) in enumerate(nodes):
+        if not isinstance(tid, str):
+            continue
+        if tid in index:
+            issues.append(GraphIssue(("tasks", i, "id"), f"duplicate task id '{tid}' (also task "
+                                     f"#{index[tid] + 1})", "give every task a unique id"))
+        else:
+            index[tid] = i
+    known = list(index)
+    deps: dict[str, list[str]] = {tid: [] for tid in index}
+    for i, (tid, raw_deps) in enumerate(nodes):
+        if not isinstance(tid, str) or index.get(tid) != i:
+            continue
+        if isinstance(raw_deps, str):
+            raw_deps = [raw_deps]
+        if not isinstance(raw_deps, (list, tuple)):
+            continue
+        for j, dep in enumerate(raw_deps):
+            if not isinstance(dep, str):
+                continue
+            where = ("tasks", i, "depends_on", j) if not isinstance(nodes[i][1], str) else (
+                "tasks", i, "depends_on")
+            if dep == tid:
+                issues.append(GraphIssue(where, f"task '{tid}' depends on itself",
+                                         f"remove '{tid}' from its depends_on"))
+            elif dep not in index:
+                issues.append(GraphIssue(where, f"task '{tid}' depends on unknown task '{dep}'",
+                                         _did_you_mean(dep, known)))
+            elif dep not in deps[tid]:
+                deps[tid].append(dep)
+    for cycle in find_cycles(deps):
+        first = cycle[0]
+        closing = cycle[-2]  # the task whose depends_on closes the loop back to `first`... see below
+        i = index[first]
+        raw = nodes[i][1]
+        j = list(raw).index(closing) if isinstance(raw, (list, tuple)) and closing in raw else None
+        path = ("tasks", i, "depends_on", j) if j is not None else ("tasks", i, "depends_on")
+        issues.append(GraphIssue(path, "dependency cycle: " + " -> ".join(cycle),
+                                 "remove one of these depends_on entries to break the cycle"))
+    return issues
+
+
+def find_cycles(deps: dict[str, list[str]]) -> list[list[str]]:
+    """One cycle per group of tangled tasks, in run order (``a -> b -> a``: b needs a, a needs b)."""
+    indegree = {t: len(d) for t, d in deps.items()}
+    downstream: dict[str, list[str]] = {t: [] for t in deps}
+    for t, ds in deps.items():
+        for d in ds:
+            downstream[d].append(t)
+    ready = [t for t, n in indegree.items() if n == 0]
+    while ready:
+        t = ready.pop()
+        for child in downstream[t]:
+            indegree[child] -= 1
+            if indegree[child] == 0:
+                ready.append(child)
+    remaining = {t for t, n in indegree.items() if n > 0}
+    cycles: list[list[str]] = []
+    seen: set[str] = set()
+    for start in deps:  # file order, for stable messages
+        if start not in remaining or start in seen:
+            continue
+        walk: list[str] = []
+        position: dict[str, int] = {}
+        node = start
+        while node not in position and node not in seen:
+            position[node] = len(walk)
+            walk.append(node)
+            node = next(d for d in deps[node] if d in remaining)
+        seen.update(walk)
+        if node in position:  # a new cycle, following "depends on" edges
+            loop = walk[position[node]:]
+            loop.reverse()  # now in run order
+            cycles.append([*loop, loop[0]])
+    return cycles
+
+
+@dataclass(frozen=True)
+class PlannedTask:
+    id: str
+    order: int
+    level: int
+    kind: str
+    target: str
+    depends_on: tuple[str, ...]
+    downstream: tuple[str, ...]
+    priority: int
+    """Length of the longest path from this task to a sink (counted in tasks): bigger runs first."""
+    retries: int
+    retry_delay: float
+    backoff: float
+    max_delay: float
+    timeout: float | None
+    spec: TaskSpec
+
+
+@dataclass(frozen=True)
+class Plan:
+    dag: DagSpec
+    tasks: dict[str, PlannedTask]
+    """In execution order: by level, then by position in the file."""
+    levels: tuple[tuple[str, ...], ...]
+
+    @property
+    def order(self) -> list[str]:
+        return list(self.tasks)
+
+    def subgraph_downstream(self, roots: Sequence[str]) -> list[str]:
+        """``roots`` and everything downstream of them, in plan order."""
+        chosen: set[str] = set()
+        stack = list(roots)
+        while stack:
+            t = stack.pop()
+            if t not in chosen:
+                chosen.add(t)
+                stack.extend(self.tasks[t].downstream)
+        return [t for t in self.tasks if t in chosen]
+
+
+def build_plan(spec: DagSpec) -> Plan:
+    """Check the graph and derive order, levels and priorities. Raises SpecError naming every problem."""
+    issues = graph_issues([(t.id, t.depends_on) for t in spec.tasks])
+    if issues:
+        file = spec.source_path or f"<dag {spec.name}>"
+        raise SpecError([Problem(file, 0, 0, f"{i.message}", i.hint) for i in issues])
+    by_id = {t.id: t for t in spec.tasks}
+    position = {t.id: i for i, t in enumerate(spec.tasks)}
+    downstream: dict[str, list[str]] = {t.id: [] for t in spec.tasks}
+    indegree: dict[str, int] = {}
+    for t in spec.tasks:
+        unique = list(dict.fromkeys(t.depends_on))
+        indegree[t.id] = len(unique)
+        for d in unique:
+            downstream[d].append(t.id)
+    # Kahn by levels: level = longest distance from a root.
+    level: dict[str, int] = {}
+    frontier = [t.id for t in spec.tasks if indegree[t.id] == 0]
+    topo: list[str] = []
+    depth = 0
+    while frontier:
+        nxt: list[str] = []
+        for tid in frontier:
+            level[tid] = depth
+            topo.append(tid)
+            for child in downstream[tid]:
+                indegree[child] -= 1
+                if indegree[child] == 0:
+                    nxt.append(child)
+        frontier = sorted(nxt, key=position.__getitem__)
+        depth += 1
+    priority: dict[str, int] = {}
+    for tid in reversed(topo):
+        priority[tid] = 1 + max((priority[c] for c in downstream[tid]), default=0)
+    d = spec.defaults
+    tasks: dict[str, PlannedTask] = {}
+    for n, tid in enumerate(topo):
+        t = by_id[tid]
+        tasks[tid] = PlannedTask(
+            id=tid,
+            order=n + 1,
+            level=level[tid],
+            kind=t.kind,
+            target=t.target,
+            depends_on=tuple(dict.fromkeys(t.depends_on)),
+            downstream=tuple(downstream[tid]),
+            priority=priority[tid],
+            retries=t.retries if t.retries is not None else d.retries,
+            retry_delay=t.retry_delay if t.retry_delay is not None else d.retry_delay,
+            backoff=t.backoff if t.backoff is not None else d.backoff,
+            max_delay=t.max_delay if t.max_delay is not None else d.max_delay,
+            timeout=t.timeout if t.timeout is not None else d.timeout,
+            spec=t,
+        )
+    levels: list[list[str]] = [[] for _ in range(depth)]
+    for tid in topo:
+        levels[level[tid]].append(tid)
+    return Plan(dag=spec, tasks=tasks, levels=tuple(tuple(lv) for lv in levels))
+
+
+def ancestors(plan_deps: dict[str, Sequence[str]], task_id: str) -> set[str]:
+    """All tasks ``task_id`` transitively depends on."""
+    found: set[str] = set()
+    stack = list(plan_deps.get(task_id, ()))
+    while stack:
+        t = stack.pop()
+        if t not in found:
+            found.add(t)
+            stack.extend(plan_deps.get(t, ()))
+    return found

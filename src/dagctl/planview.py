@@ -1,0 +1,107 @@
+"""Pure views of a Plan: dry-run lines, JSON, and graph drawings (text levels, Mermaid, Graphviz dot)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .durations import format_duration
+from .plan import Plan, PlannedTask
+
+_KIND_LABEL = {"run": "shell", "python": "python", "workflow_ref": "workflow"}
+
+
+def _deps(t: PlannedTask) -> str:
+    return ", ".join(t.depends_on) if t.depends_on else "none"
+
+
+def plan_lines(plan: Plan) -> list[str]:
+    """The dry-run text: the source note's layout plus level, retries and timeout."""
+    dag = plan.dag
+    width = max(len(lv) for lv in plan.levels)
+    lines = [
+        f"DRY RUN: DAG '{dag.name}'",
+        f"Tenant: {dag.tenant_id}",
+        f"Tasks: {len(plan.tasks)} in {len(plan.levels)} level{'s' if len(plan.levels) != 1 else ''} "
+        f"(up to {width} in parallel)",
+        "",
+        "Execution Plan:",
+    ]
+    pad = len(str(len(plan.tasks)))
+    for t in plan.tasks.values():
+        extras = [f"level {t.level}", f"retries {t.retries}", f"timeout {format_duration(t.timeout)}"]
+        if t.spec.when:
+            extras.append(f"when {t.spec.when}")
+        if t.spec.trigger_rule.value != "all_success":
+            extras.append(f"trigger {t.spec.trigger_rule.value}")
+        lines.append(
+            f"  {t.order:>{pad}}. {t.id} ({_KIND_LABEL[t.kind]}: {t.target}, depends_on: {_deps(t)})"
+            f" [{', '.join(extras)}]"
+        )
+    return lines
+
+
+def plan_as_dict(plan: Plan) -> dict[str, Any]:
+    dag = plan.dag
+    return {
+        "dag": dag.name,
+        "tenant_id": dag.tenant_id,
+        "file": dag.source_path,
+        "params": dag.params,
+        "levels": [list(lv) for lv in plan.levels],
+        "tasks": [
+            {
+                "order": t.order,
+                "id": t.id,
+                "level": t.level,
+                "kind": t.kind,
+                "target": t.spec.run if t.kind == "run" else t.target,
+                "depends_on": list(t.depends_on),
+                "retries": t.retries,
+                "retry_delay_s": t.retry_delay,
+                "backoff": t.backoff,
+                "max_delay_s": t.max_delay,
+                "timeout_s": t.timeout,
+                "when": t.spec.when,
+                "trigger_rule": t.spec.trigger_rule.value,
+            }
+            for t in plan.tasks.values()
+        ],
+    }
+
+
+def graph_text(plan: Plan) -> str:
+    lines = [f"{plan.dag.name}: {len(plan.tasks)} tasks in {len(plan.levels)} levels"]
+    for n, level in enumerate(plan.levels):
+        lines.append(f"level {n}")
+        for tid in level:
+            t = plan.tasks[tid]
+            arrow = f"  <- {', '.join(t.depends_on)}" if t.depends_on else ""
+            lines.append(f"  {tid} [{_KIND_LABEL[t.kind]}]{arrow}")
+    return "\n".join(lines)
+
+
+def _label(text: str) -> str:
+    return json.dumps(text)[1:-1].replace("'", "&#39;")
+
+
+def graph_mermaid(plan: Plan) -> str:
+    ids = {tid: f"t{n}" for n, tid in enumerate(plan.tasks)}
+    lines = ["flowchart TD"]
+    for tid, node in ids.items():
+        lines.append(f'    {node}["{_label(tid)}"]')
+    for tid, t in plan.tasks.items():
+        for dep in t.depends_on:
+            lines.append(f"    {ids[dep]} --> {ids[tid]}")
+    return "\n".join(lines)
+
+
+def graph_dot(plan: Plan) -> str:
+    lines = [f"digraph {json.dumps(plan.dag.name)} {{", "    rankdir=LR;", "    node [shape=box];"]
+    for tid in plan.tasks:
+        lines.append(f"    {json.dumps(tid)};")
+    for tid, t in plan.tasks.items():
+        for dep in t.depends_on:
+            lines.append(f"    {json.dumps(dep)} -> {json.dumps(tid)};")
+    lines.append("}")
+    return "\n".join(lines)
