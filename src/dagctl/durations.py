@@ -34,7 +34,7 @@ def format_duration(seconds: float | None) -> str:
         return "none"
     if seconds < 60:
         return f"{seconds:g}s" if seconds >= 1 or seconds == 0 else f"{seconds:.3g}s"
-    whole = int(round(seconds))
+    whole = round(seconds)
     days, rest = divmod(whole, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)

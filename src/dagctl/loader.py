@@ -45,19 +45,18 @@ def _nested_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _clean_loc(doc: Document, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+def _clean_loc(doc: Document, loc: tuple[Any, ...], *, missing: bool = False) -> tuple[Any, ...]:
     """Map a pydantic ``loc`` onto a document path, dropping union tags such as ``'str'``."""
     out: list[Any] = []
     node: Any = doc.data
     for part in loc:
-        if isinstance(node, dict) and part in node:
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
             out.append(part)
             node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            out.append(part)
-            node = node[part]
-        elif isinstance(node, dict) and isinstance(part, str) and part.isidentifier():
-            out.append(part)  # a missing or unknown key: keep it so the message can name it
+        elif missing and isinstance(node, dict) and isinstance(part, str):
+            out.append(part)  # a missing key: keep it so the message can name it
             break
     return tuple(out)
 
@@ -88,7 +87,7 @@ def _pydantic_problems(doc: Document, error: ValidationError, model: type[BaseMo
     seen: set[tuple[Any, ...]] = set()
     for err in error.errors(include_url=False):
         kind = err["type"]
-        loc = _clean_loc(doc, tuple(err["loc"]))
+        loc = _clean_loc(doc, tuple(err["loc"]), missing=kind == "missing")
         if kind not in ("missing", "extra_forbidden"):
             if loc in seen:  # one message per value, not one per member of a union
                 continue
@@ -178,8 +177,9 @@ def dag_from_document(doc: Document, checks: Iterable[Checker] = ()) -> DagSpec:
                                      "a DAG file starts with keys such as name: and tasks:")])
     problems = _graph_problems(doc)
     spec: DagSpec | None = None
+    data = {k: v for k, v in doc.data.items() if not (isinstance(k, str) and k.startswith("x-"))}
     try:
-        spec = DagSpec.model_validate(doc.data)
+        spec = DagSpec.model_validate(data)
     except ValidationError as exc:
         problems.extend(_pydantic_problems(doc, exc, DagSpec))
     if spec is not None and not problems:

@@ -95,6 +95,7 @@ def find_cycles(deps: dict[str, list[str]]) -> list[list[str]]:
     remaining = {t for t, n in indegree.items() if n > 0}
     cycles: list[list[str]] = []
     seen: set[str] = set()
+    order = {t: n for n, t in enumerate(deps)}
     for start in deps:  # file order, for stable messages
         if start not in remaining or start in seen:
             continue
@@ -109,6 +110,8 @@ def find_cycles(deps: dict[str, list[str]]) -> list[list[str]]:
         if node in position:  # a new cycle, following "depends on" edges
             loop = walk[position[node]:]
             loop.reverse()  # now in run order
+            first = min(range(len(loop)), key=lambda k: order[loop[k]])
+            loop = loop[first:] + loop[:first]  # start at the task that comes first in the file
             cycles.append([*loop, loop[0]])
     return cycles
 

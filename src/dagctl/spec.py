@@ -105,7 +105,12 @@ class TaskSpec(_Model):
 
     id: Name
     description: str | None = None
-    depends_on: list[Name] = Field(default_factory=list)
+    depends_on: Annotated[
+        list[Name],
+        WithJsonSchema({"anyOf": [{"type": "string", "pattern": NAME_PATTERN},
+                                  {"type": "array", "items": {"type": "string", "pattern": NAME_PATTERN}}],
+                        "description": "Ids of tasks that must finish first (one id or a list)."}),
+    ] = Field(default_factory=list)
     run: str | list[str] | None = Field(default=None, description="Shell command string, or argv list.")
     python: Annotated[str, StringConstraints(pattern=CALLABLE_PATTERN)] | None = Field(
         default=None, description="module:function, resolved next to the DAG file first."

@@ -28,7 +28,7 @@ def validate_paths(paths: Iterable[str | Path]) -> tuple[list[Problem], int]:
         if spec.name in names:
             other = names[spec.name]
             problems.append(Problem(str(path), line, col,
-                                    f"DAG name '{spec.name}' is already used by {other[0]}:{other[1]}",
+                                    f"DAG name '{spec.name}' is already used by {other[0]}:{other[1]}:{other[2]}",
                                     "DAG names must be unique; rename one of them"))
         else:
             names[spec.name] = (str(path), line, col)

@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - libyaml missing
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 MAX_BYTES = 5 * 1024 * 1024
-MAX_NODES = 2_000_000
+MAX_NODES = 1_000_000
 MAX_DEPTH = 64
 
 Path_ = tuple[str | int, ...]
@@ -115,10 +115,50 @@ def _yaml_error(exc: yaml.MarkedYAMLError, file: str) -> Problem:
     return Problem(file, line, col, f"invalid YAML: {what}", hint)
 
 
+def _check_size(root: Node) -> None:
+    """Refuse alias bombs and deep nesting before expanding anything: O(distinct nodes).
+
+    Aliases are the same node object, so expanded size and height are memoised over children.
+    """
+    memo: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded size, height)
+    open_nodes: set[int] = set()  # entered, children not finished: meeting one again means a loop
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if key in memo:
+            continue
+        children = _children(node)
+        if not done:
+            if key in open_nodes:
+                raise _Abort(node, "an alias refers to the value that contains it",
+                             "remove the recursive alias (*name)")
+            open_nodes.add(key)
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in memo)
+            continue
+        open_nodes.discard(key)
+        size = 1 + sum(memo[id(c)][0] for c in children)
+        height = 1 + max((memo[id(c)][1] for c in children), default=0)
+        if height > MAX_DEPTH:
+            raise _Abort(node, f"document nests deeper than {MAX_DEPTH} levels", "flatten the structure")
+        if size > MAX_NODES:
+            raise _Abort(node, f"document expands to more than {MAX_NODES:,} values",
+                         "remove repeated anchors/aliases (*name); an alias repeats the whole anchored value")
+        memo[key] = (size, height)
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    if isinstance(node, MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
 class _Walker:
     def __init__(self, doc: Document) -> None:
         self.doc = doc
-        self.nodes = 0
         self.constructor = SafeConstructor()
         self.problems: list[Problem] = []
 
@@ -127,12 +167,6 @@ class _Walker:
         self.problems.append(Problem(self.doc.file, line, col, message, hint))
 
     def walk(self, node: Node, path: Path_, depth: int) -> Any:
-        self.nodes += 1
-        if self.nodes > MAX_NODES:
-            raise _Abort(node, f"document expands to more than {MAX_NODES:,} nodes",
-                         "remove recursive or repeated anchors/aliases (*name)")
-        if depth > MAX_DEPTH:
-            raise _Abort(node, f"document nests deeper than {MAX_DEPTH} levels", "flatten the structure")
         self.doc.marks[path] = _mark(node)
         if isinstance(node, ScalarNode):
             return self.scalar(node, path)
@@ -252,6 +286,7 @@ def parse_document(text: str, file: str) -> Document:
         raise SpecError([Problem(file, 1, 1, "file is empty", "write a DAG: at least name: and tasks:")])
     walker = _Walker(doc)
     try:
+        _check_size(root)
         doc.data = walker.walk(root, (), 0)
     except _Abort as abort:
         line, col = _mark(abort.node)
