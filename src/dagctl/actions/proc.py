@@ -143,14 +143,12 @@ class ProcessGroup:
             else:
                 idle.wait(min(pause, remaining))
                 pause = min(pause * 2, POLL_INTERVAL)
-        logger.warning(
-            "process group %d still running %gs after SIGTERM; sending SIGKILL", self.pgid, grace
-        )
+        logger.warning("process group %d still running %gs after SIGTERM; sending SIGKILL", self.pgid, grace)
         self.kill(clock)
         return "killed_after_grace"
 
     def kill(self, clock: Clock) -> None:
-        """SIGKILL the whole group and reap the leader."""
+        """SIGKILL the whole group, reap the leader and wait (bounded) until no member is still running."""
         self.signal(signal.SIGKILL)
         deadline = clock.monotonic() + REAP_AFTER_KILL
         while not self.wait(POLL_INTERVAL):
@@ -161,6 +159,14 @@ class ProcessGroup:
                     REAP_AFTER_KILL,
                 )
                 return
+        idle = threading.Event()  # never set: a pause between /proc checks that is not a sleep
+        pause = 0.001
+        while self.members_alive():  # SIGKILLed members take a moment to die
+            if clock.monotonic() >= deadline:
+                logger.error("process group %d still running %gs after SIGKILL", self.pgid, REAP_AFTER_KILL)
+                return
+            idle.wait(pause)
+            pause = min(pause * 2, POLL_INTERVAL)
 
 
 def _live_member_in_proc(pgid: int) -> bool:
@@ -179,7 +185,7 @@ def _live_member_in_proc(pgid: int) -> bool:
                     data = fh.read()
             except OSError:  # exited while we looked
                 continue
-            # "pid (comm) state ppid pgrp ..." — comm may hold spaces and parentheses, so split after the last ')'
+            # "pid (comm) state ppid pgrp ...": comm may hold spaces and ")", so split after the last ")"
             fields = data[data.rfind(b")") + 2 :].split(b" ", 3)
             if len(fields) >= 3 and int(fields[2]) == pgid and fields[0] not in _ZOMBIE_STATES:
                 return True
