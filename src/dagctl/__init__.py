@@ -19,11 +19,15 @@ __all__ = [
     "DagSpec",
     "DagctlError",
     "Plan",
+    "RunControl",
+    "RunResult",
+    "Settings",
     "SpecError",
     "TaskSpec",
     "__version__",
     "build_plan",
     "load_dag",
+    "run_dag",
 ]
 
 _LAZY = {
@@ -34,12 +38,19 @@ _LAZY = {
     "TaskSpec": ("dagctl.spec", "TaskSpec"),
     "DagctlError": ("dagctl.errors", "DagctlError"),
     "SpecError": ("dagctl.errors", "SpecError"),
+    "run_dag": ("dagctl.api", "run_dag"),
+    "RunResult": ("dagctl.runner", "RunResult"),
+    "RunControl": ("dagctl.runner", "RunControl"),
+    "Settings": ("dagctl.settings", "Settings"),
 }
 
 if TYPE_CHECKING:
+    from .api import run_dag
     from .errors import DagctlError, SpecError
     from .loader import load_dag
     from .plan import Plan, build_plan
+    from .runner import RunControl, RunResult
+    from .settings import Settings
     from .spec import DagSpec, TaskSpec
 
 

@@ -28,3 +28,77 @@ def console(stderr: bool = False):  # type: ignore[no-untyped-def]
     from rich.console import Console
 
     return Console(stderr=stderr, no_color="NO_COLOR" in os.environ, highlight=False)
+
+
+class LiveView:
+    """A live table of task states for a terminal. Call ``start()``/``stop()`` around the run."""
+
+    MAX_ROWS = 18
+
+    def __init__(self, dag_name: str, total: int) -> None:
+        import threading
+
+        from rich.live import Live
+
+        self.dag_name = dag_name
+        self.total = total
+        self.rows: dict[str, list[str]] = {}
+        self.counts = {"success": 0, "failed": 0, "skipped": 0, "cancelled": 0}
+        self._lock = threading.Lock()
+        self._live = Live(self._render(), console=console(stderr=True), refresh_per_second=8, transient=False,
+                          get_renderable=self._render)
+
+    def start(self) -> None:
+        self._live.start()
+
+    def stop(self) -> None:
+        self._live.stop()
+
+    def emit(self, event: Any) -> None:
+        kind = event.kind
+        tid = getattr(event, "task_id", None)
+        if not tid:
+            return
+        with self._lock:
+            if kind == "task_start":
+                self.rows[tid] = ["running", str(event.attempt), "", ""]
+            elif kind == "task_ok":
+                self.rows[tid] = ["success", str(event.attempt), f"{event.duration_s:.2f}s", ""]
+                self.counts["success"] += 1
+            elif kind == "task_retry":
+                self.rows[tid] = ["retrying", str(event.attempt), "", f"in {event.delay_s:.1f}s: {event.error}"]
+            elif kind == "task_fail":
+                self.rows[tid] = ["failed", str(event.attempt), f"{event.duration_s:.2f}s", str(event.error)]
+                self.counts["failed"] += 1
+            elif kind == "task_skip":
+                self.rows[tid] = ["skipped" if event.status != "success" else "reused", "", "", event.reason]
+                self.counts["skipped" if event.status != "success" else "success"] += 1
+            elif kind == "task_cancel":
+                self.rows[tid] = ["cancelled", str(event.attempt or ""), "", event.reason]
+                self.counts["cancelled"] += 1
+
+    def close(self) -> None:
+        pass
+
+    def _render(self) -> Any:
+        from rich.table import Table
+
+        styles = {"running": "cyan", "success": "green", "failed": "bold red", "retrying": "yellow",
+                  "skipped": "dim", "reused": "dim green", "cancelled": "magenta"}
+        with self._lock:
+            done = sum(self.counts.values())
+            table = Table(title=f"{self.dag_name}: {done}/{self.total} done, {self.counts['success']} ok, "
+                                f"{self.counts['failed']} failed, {self.counts['skipped']} skipped",
+                          title_justify="left", expand=False)
+            for col in ("task", "status", "try", "time", "note"):
+                table.add_column(col, overflow="ellipsis", no_wrap=True, max_width=60 if col == "note" else None)
+            items = list(self.rows.items())
+            active = [i for i in items if i[1][0] in ("running", "retrying", "failed")]
+            rest = [i for i in items if i[1][0] not in ("running", "retrying", "failed")]
+            shown = (active + rest[-max(0, self.MAX_ROWS - len(active)):])[: self.MAX_ROWS]
+            for tid, (status, attempt, took, note) in shown:
+                table.add_row(tid, f"[{styles.get(status, '')}]{status}[/]", attempt, took, note)
+            hidden = len(items) - len(shown)
+            if hidden > 0:
+                table.caption = f"{hidden} more finished tasks not shown"
+        return table

@@ -1,10 +1,75 @@
-"""``dagctl run DAG.yaml``."""
+"""``dagctl run DAG.yaml``: run a DAG on this machine (or plan it with --dry-run)."""
 
 from __future__ import annotations
 
+import signal
+import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+from .render import echo, echo_err, echo_json
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from dagctl.runner import RunControl, RunResult
+
+
+@contextmanager
+def interrupts(control: RunControl) -> Iterator[None]:
+    """First SIGINT/SIGTERM: stop gracefully (terminate tasks, grace, kill). Second: kill at once."""
+
+    def handler(signum: int, _frame: Any) -> None:
+        if control.cancelled:
+            control.cancel(now=True)
+            sys.stderr.write("dagctl: second interrupt: killing running tasks now\n")
+        else:
+            name = signal.Signals(signum).name
+            control.cancel(f"interrupted by {name}", signal=signum)
+            sys.stderr.write(f"dagctl: {name}: stopping; running tasks get SIGTERM then SIGKILL "
+                             "(interrupt again to kill now)\n")
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def print_summary(result: RunResult) -> None:
+    """The source note's closing block, plus what a person needs next."""
+    from .view import log_tail
+
+    title = {"success": "DAG EXECUTION COMPLETE", "failed": "DAG EXECUTION FAILED",
+             "cancelled": "DAG EXECUTION CANCELLED"}[result.status]
+    failed = [t for t in result.tasks.values() if t.status == "failed"]
+    for t in failed[:3]:
+        tail = log_tail(t.log_path)
+        if tail:
+            echo_err(f"--- last lines of {t.id} ({t.log_path}) ---")
+            for line in tail:
+                echo_err(f"  {line}")
+    lines = [
+        title,
+        f"DAG: {result.dag_name}",
+        f"Run: {result.run_id}",
+        f"Tasks Succeeded: {result.count('success')}",
+        f"Tasks Failed: {result.count('failed')}",
+        f"Tasks Skipped: {result.count('skipped')}",
+    ]
+    if result.count("cancelled"):
+        lines.append(f"Tasks Cancelled: {result.count('cancelled')}")
+    lines.append(f"Duration: {result.duration_s:.2f}s")
+    if result.error:
+        lines.append(f"Reason: {result.error}")
+    for t in failed:
+        lines.append(f"Failed: {t.id}: {t.error} (log: {t.log_path})")
+    lines.append(f"Logs: {result.run_dir}")
+    echo("\n".join(lines))
 
 
 def register(app: typer.Typer) -> None:
@@ -12,21 +77,95 @@ def register(app: typer.Typer) -> None:
     def run(
         dag: Path = typer.Argument(..., help="The DAG file to run."),
         dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print the execution plan; run nothing."),
-        as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+        param: list[str] = typer.Option([], "--param", "-p", help="Override a DAG param: -p key=value (repeatable)."),
+        params_file: Path | None = typer.Option(None, "--params-file", help="YAML/JSON mapping of param overrides."),
+        parallelism: int | None = typer.Option(None, "--parallelism", "-j", min=1, help="Max tasks at once."),
+        timeout: str | None = typer.Option(None, "--timeout", help="Whole-run timeout, e.g. 30m."),
+        fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop everything at the first failed task."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+        as_json: bool = typer.Option(False, "--json", help="Print the plan (with --dry-run) or the final summary "
+                                                           "as JSON."),
     ) -> None:
-        """Run a DAG.
+        """Run a DAG on this machine: parallel where the graph allows, with retries and timeouts.
+
+        Events go to ORCH_EVENTS_PATH (default logs/orchestrator_events.jsonl); task logs, outputs and a
+        snapshot of the DAG to logs/runs/<run_id>/. Exit 0 ok, 1 a task failed, 2 bad input,
+        130/143 interrupted.
 
         \b
         Examples:
+          dagctl run configs/dags/diamond_pipeline.yaml
+          dagctl run configs/dags/diamond_pipeline.yaml -p rows=1000 --parallelism 2
           dagctl run configs/dags/weekly_ops_chain.yaml --dry-run
-          dagctl run configs/dags/diamond_pipeline.yaml --dry-run --json
         """
         from dagctl import build_plan, load_dag
+        from dagctl.durations import parse_duration
+        from dagctl.errors import UsageError
+        from dagctl.params import merge_params, parse_assignments
 
         from . import plan_cmds
 
-        plan = build_plan(load_dag(dag))
+        spec = load_dag(dag)
+        plan = build_plan(spec)
+        overrides: dict[str, Any] = {}
+        if params_file is not None:
+            overrides.update(_read_params_file(params_file))
+        overrides.update(parse_assignments(param))
+        merge_params(spec.params, overrides)  # fail on unknown keys before anything runs
         if dry_run:
             plan_cmds.print_plan(plan, as_json=as_json)
             return
-        raise typer.Exit(0)
+        run_timeout = None
+        if timeout is not None:
+            try:
+                run_timeout = parse_duration(timeout)
+            except ValueError as exc:
+                raise UsageError(f"--timeout: {exc}") from None
+        result = execute(spec, overrides, parallelism=parallelism, timeout=run_timeout, fail_fast=fail_fast or None,
+                         quiet=quiet or as_json)
+        if as_json:
+            echo_json(result.summary())
+        elif not quiet:
+            print_summary(result)
+        raise typer.Exit(result.exit_code)
+
+
+def execute(spec: Any, params: dict[str, Any], *, quiet: bool, **options: Any) -> RunResult:
+    """Run with the right view for where we are: live table on a TTY, plain lines otherwise."""
+    import os
+
+    from dagctl.api import run_dag
+    from dagctl.runner import RunControl
+
+    from .view import PlainView
+
+    control = RunControl()
+    sinks: list[Any] = []
+    live = None
+    if not quiet:
+        if sys.stderr.isatty() and os.environ.get("TERM") != "dumb":
+            from .render import LiveView
+
+            live = LiveView(spec.name, len(spec.tasks))
+            sinks.append(live)
+        else:
+            sinks.append(PlainView())
+    with interrupts(control):
+        if live is not None:
+            live.start()
+        try:
+            return run_dag(spec, params=params, sinks=sinks, control=control, **options)
+        finally:
+            if live is not None:
+                live.stop()
+
+
+def _read_params_file(path: Path) -> dict[str, Any]:
+    from dagctl.errors import SpecError
+    from dagctl.yamlread import read_document
+
+    doc = read_document(path)
+    if not isinstance(doc.data, dict):
+        raise SpecError([doc.problem((), "params file must be a mapping of name: value",
+                                     "write one 'name: value' per line")])
+    return dict(doc.data)

@@ -1,0 +1,62 @@
+"""The library entry points, usable without the CLI: ``run_dag``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from .clock import Clock, SystemClock
+from .events import EventSink, FanOut, JsonlSink
+from .executors.base import Executor
+from .runner import RunControl, Runner, RunOptions, RunResult, default_parallelism
+from .settings import Settings
+from .spec import DagSpec
+
+
+def run_dag(
+    dag: DagSpec | str | Path,
+    *,
+    params: dict[str, Any] | None = None,
+    executor: Executor | None = None,
+    sinks: Iterable[EventSink] = (),
+    settings: Settings | None = None,
+    clock: Clock | None = None,
+    control: RunControl | None = None,
+    write_events: bool = True,
+    **options: Any,
+) -> RunResult:
+    """Load (if given a path), plan and run a DAG; return its :class:`RunResult`.
+
+    Events go to ``settings.events_path`` (``ORCH_EVENTS_PATH``) unless ``write_events`` is False, and to
+    every sink in ``sinks``. ``options`` are :class:`RunOptions` fields (parallelism, fail_fast, timeout,
+    trigger, run_id, ...). Raises SpecError/UsageError for bad input; a failing task is not an exception:
+    look at ``result.status``.
+    """
+    from .loader import load_dag
+    from .plan import build_plan
+
+    spec = dag if isinstance(dag, DagSpec) else load_dag(dag)
+    plan = build_plan(spec)
+    settings = settings or Settings.from_env()
+    clock = clock or SystemClock()
+    run_options = RunOptions(params=dict(params or {}), **options)
+    all_sinks: list[EventSink] = []
+    if write_events:
+        all_sinks.append(JsonlSink(settings.events_path))
+    all_sinks.extend(sinks)
+    owned = executor is None
+    if executor is None:
+        from .executors.threads import ThreadExecutor
+
+        workers = run_options.parallelism or spec.options.parallelism or default_parallelism()
+        executor = ThreadExecutor(min(workers, len(plan.tasks)), clock=clock)
+    sink = FanOut(all_sinks)
+    try:
+        runner = Runner(plan, executor=executor, sink=sink, runs_dir=settings.runs_dir, clock=clock,
+                        options=run_options, control=control, grace=settings.grace_s)
+        return runner.run()
+    finally:
+        if owned:
+            executor.shutdown(wait=False)
+        sink.close()

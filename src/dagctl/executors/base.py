@@ -1,0 +1,103 @@
+"""The executor slot: one task attempt in, one result out, as plain JSON-serialisable data.
+
+The runner never looks inside an executor. It builds an :class:`Attempt` (what to run, with everything
+resolved: command, env, params, upstream inputs, timeout, paths), calls :meth:`Executor.submit`, and is
+told the :class:`AttemptResult` through the callback. A distributed executor ships the same dict to a
+worker (``Attempt.to_dict`` / ``from_dict``), so nothing in the runner changes when tasks leave the host.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Protocol
+
+AttemptKind = Literal["run", "python", "workflow_ref"]
+AttemptStatus = Literal["success", "failed", "timeout", "cancelled"]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One try of one task, fully resolved. JSON-serialisable."""
+
+    attempt_id: str  # "<run_id>/<task_id>/<attempt>": idempotency key for at-least-once executors
+    run_id: str
+    dag_name: str
+    task_id: str
+    attempt: int
+    kind: AttemptKind
+    command: str | list[str] | None = None  # kind == "run"
+    callable: str | None = None  # kind in ("python", "workflow_ref"): "module:function"
+    search_path: list[str] = field(default_factory=list)  # folders tried before sys.path for `callable`
+    params: dict[str, Any] = field(default_factory=dict)  # task params + upstream payload (up__key)
+    inputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # upstream outputs by task id
+    env: dict[str, str] = field(default_factory=dict)  # extra env on top of the executor's environment
+    cwd: str | None = None
+    timeout: float | None = None
+    isolation: Literal["thread", "process"] = "thread"
+    log_path: str = ""
+    output_path: str = ""  # $DAGCTL_OUTPUT for shell tasks
+    run_dir: str = ""
+    queue: str | None = None
+    grace: float = 5.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Attempt:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    status: AttemptStatus
+    duration_s: float
+    exit_code: int | None = None
+    error: str | None = None
+    outputs: dict[str, Any] | None = None
+    worker: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "success"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AttemptResult:
+        return cls(**data)
+
+
+class CancelToken:
+    """Set once to ask an attempt to stop; ``now`` asks it to stop without a grace period."""
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+        self.now = threading.Event()
+        self.reason = "cancelled"
+
+    def cancel(self, *, now: bool = False, reason: str = "cancelled") -> None:
+        if not self.requested.is_set():
+            self.reason = reason
+        self.requested.set()
+        if now:
+            self.now.set()
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.requested.is_set()
+
+
+class Executor(Protocol):
+    """Runs attempts somewhere. ``submit`` must not block on the attempt itself."""
+
+    name: str
+
+    def submit(self, attempt: Attempt, cancel: CancelToken, done: Callable[[AttemptResult], None]) -> None:
+        """Start ``attempt``; call ``done`` exactly once with its result (from any thread)."""
+        ...
+
+    def shutdown(self, *, wait: bool = True) -> None: ...

@@ -1,0 +1,57 @@
+"""Paths and defaults, read once from the environment (and flags) and passed down. No globals."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    logs_dir: Path = Path("logs")
+    events_path: Path = Path("logs/orchestrator_events.jsonl")
+    state_path: Path = Path("logs/orchestrator_state.jsonl")
+    grace_s: float = 5.0
+    sched_tick_ms: int = 1000
+    sched_max_parallel: int = 3
+    executor: str = "threads"
+    queue_backend: str = "memory"
+    redis_url: str = "redis://localhost:6379/0"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.logs_dir / "runs"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Build from ``DAGCTL_LOGS_DIR``, ``ORCH_EVENTS_PATH``, ``STATE_STORE_PATH``, ``SCHED_*`` ..."""
+        e = os.environ if env is None else env
+        logs = Path(e.get("DAGCTL_LOGS_DIR") or "logs")
+        settings = cls(
+            logs_dir=logs,
+            events_path=Path(e.get("ORCH_EVENTS_PATH") or logs / "orchestrator_events.jsonl"),
+            state_path=Path(e.get("STATE_STORE_PATH") or logs / "orchestrator_state.jsonl"),
+            grace_s=_float(e, "DAGCTL_GRACE", 5.0),
+            sched_tick_ms=int(_float(e, "SCHED_TICK_MS", 1000)),
+            sched_max_parallel=int(_float(e, "SCHED_MAX_PARALLEL", 3)),
+            executor=e.get("DAGCTL_EXECUTOR") or "threads",
+            queue_backend=e.get("QUEUE_BACKEND") or "memory",
+            redis_url=e.get("REDIS_URL") or "redis://localhost:6379/0",
+        )
+        return replace(settings, **overrides) if overrides else settings  # type: ignore[arg-type]
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        from .errors import UsageError
+
+        raise UsageError(f"environment variable {name}={raw!r} is not a number", hint=f"unset it or set e.g. "
+                         f"{name}={default:g}") from None
+    return value
