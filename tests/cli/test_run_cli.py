@@ -1,0 +1,123 @@
+"""`dagctl run` as a real process: output, exit codes, signals, concurrent writers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def dagctl(*args: str, cwd: Path, env: dict[str, str] | None = None, **kw) -> subprocess.Popen:
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "DAGCTL_LOGS_DIR": str(cwd / "logs"),
+                "NO_COLOR": "1", **(env or {})}
+    full_env.pop("ORCH_EVENTS_PATH", None)
+    return subprocess.Popen([sys.executable, "-m", "dagctl", *args], cwd=cwd, env=full_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+def wait_for(predicate, timeout: float = 10.0) -> None:
+    tick = threading.Event()
+    for _ in range(int(timeout / 0.02)):
+        if predicate():
+            return
+        tick.wait(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def events(cwd: Path) -> list[dict]:
+    path = cwd / "logs" / "orchestrator_events.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def write_dag(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "dag.yaml"
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+def test_plain_lines_and_summary_when_not_a_terminal(tmp_path):
+    write_dag(tmp_path, """
+        name: hello
+        tasks:
+          - {id: a, run: "echo hi"}
+          - {id: b, run: "exit 4", depends_on: a}
+        """)
+    proc = dagctl("run", "dag.yaml", cwd=tmp_path)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "DAG EXECUTION FAILED" in out and "Tasks Succeeded: 1" in out and "Tasks Failed: 1" in out
+    assert "Failed: b: exit code 4" in out
+    lines = [line for line in err.splitlines() if line[:2] == "20"]
+    assert any(line.endswith("start  a") for line in lines)
+    assert any("FAILED b after 1 attempt: exit code 4" in line for line in lines)
+
+
+def test_json_summary(tmp_path):
+    write_dag(tmp_path, "name: j\ntasks:\n  - {id: a, run: 'true'}\n")
+    proc = dagctl("run", "dag.yaml", "--json", cwd=tmp_path)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    data = json.loads(out)
+    assert data["status"] == "success" and data["tasks"]["a"]["status"] == "success"
+
+
+def test_unknown_param_is_one_line_and_exit_2(tmp_path):
+    write_dag(tmp_path, "name: j\nparams: {rows: 1}\ntasks:\n  - {id: a, run: 'true'}\n")
+    proc = dagctl("run", "dag.yaml", "-p", "rws=3", cwd=tmp_path)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert err.strip() == "dagctl: error: unknown param 'rws' — did you mean 'rows'?"
+    assert not (tmp_path / "logs").exists()
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_stops_the_run_kills_the_tree_and_records_cancelled(tmp_path, signum, code):
+    pidfile = tmp_path / "pid"
+    write_dag(tmp_path, f"""
+        name: sig
+        tasks:
+          - id: work
+            run: sleep 300 & echo $! > {pidfile}; wait
+          - {{id: next, run: "true", depends_on: work}}
+        """)
+    proc = dagctl("run", "dag.yaml", cwd=tmp_path, env={"DAGCTL_GRACE": "1"})
+    wait_for(lambda: pidfile.exists() and pidfile.read_text().strip() != "")
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == code, err
+    assert "DAG EXECUTION CANCELLED" in out
+    recorded = events(tmp_path)
+    assert [(e["event"], e.get("task_id")) for e in recorded[-3:]] == [
+        ("task_cancel", "work"), ("task_cancel", "next"), ("dag_done", None)]
+    assert recorded[-1]["status"] == "cancelled"
+    grandchild = int(pidfile.read_text())
+    wait_for(lambda: not _alive(grandchild), timeout=5)
+
+
+def test_concurrent_runs_append_whole_lines_to_one_event_log(tmp_path):
+    tasks = "".join(f"  - {{id: t{i}, run: 'true'}}\n" for i in range(40))
+    write_dag(tmp_path, "name: many\noptions: {parallelism: 4}\ntasks:\n" + tasks)
+    procs = [dagctl("run", "dag.yaml", "-q", cwd=tmp_path) for _ in range(4)]
+    for p in procs:
+        p.communicate(timeout=120)
+        assert p.returncode == 0
+    recorded = events(tmp_path)  # every line parses
+    assert len(recorded) == 4 * (2 + 40 * 2)
+    assert len({e["run_id"] for e in recorded}) == 4
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ")[-1][0] != "Z"
+    except FileNotFoundError:
+        return False
