@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from .errors import Problem, SpecError
 from .plan import graph_issues
 from .spec import DagSpec
-from .yamlread import Document, parse_document, read_text
+from .yamlread import Document, gc_paused, parse_document, read_text
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -196,14 +196,16 @@ def load_dag(path: str | Path, *, checks: Iterable[Checker] | None = None) -> Da
     """Load and validate a DAG file. Raises :class:`~dagctl.errors.SpecError` listing every problem."""
     from .checks import DEFAULT_CHECKS
 
-    doc = parse_document(read_text(path), str(path))
-    return dag_from_document(doc, DEFAULT_CHECKS if checks is None else checks)
+    with gc_paused():
+        doc = parse_document(read_text(path), str(path))
+        return dag_from_document(doc, DEFAULT_CHECKS if checks is None else checks)
 
 
 def load_dag_text(text: str, file: str = "<string>") -> DagSpec:
     from .checks import DEFAULT_CHECKS
 
-    return dag_from_document(parse_document(text, file), DEFAULT_CHECKS)
+    with gc_paused():
+        return dag_from_document(parse_document(text, file), DEFAULT_CHECKS)
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:

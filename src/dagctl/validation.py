@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .errors import Problem, SpecError
 from .loader import dag_from_document, expand_paths
-from .yamlread import parse_document, read_text
+from .yamlread import gc_paused, parse_document, read_text
 
 
 def validate_paths(paths: Iterable[str | Path]) -> tuple[list[Problem], int]:
@@ -19,8 +19,9 @@ def validate_paths(paths: Iterable[str | Path]) -> tuple[list[Problem], int]:
     names: dict[str, tuple[str, int, int]] = {}
     for path in files:
         try:
-            doc = parse_document(read_text(path), str(path))
-            spec = dag_from_document(doc, DEFAULT_CHECKS)
+            with gc_paused():
+                doc = parse_document(read_text(path), str(path))
+                spec = dag_from_document(doc, DEFAULT_CHECKS)
         except SpecError as exc:
             problems.extend(exc.problems)
             continue

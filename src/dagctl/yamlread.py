@@ -8,6 +8,9 @@ non-UTF-8 bytes and oversized files. Every problem carries ``line:column`` (1-ba
 
 from __future__ import annotations
 
+import contextlib
+import gc
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,6 +170,8 @@ class _Walker:
         self.problems.append(Problem(self.doc.file, line, col, message, hint))
 
     def walk(self, node: Node, path: Path_, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise _Abort(node, f"document nests deeper than {MAX_DEPTH} levels", "flatten the structure")
         self.doc.marks[path] = _mark(node)
         if isinstance(node, ScalarNode):
             return self.scalar(node, path)
@@ -239,6 +244,22 @@ class _Abort(Exception):
         self.node, self.message, self.hint = node, message, hint
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while building large acyclic structures.
+
+    Loading a 10,000-task file allocates ~10^6 objects that all stay alive; every generation-2 pass
+    rescans them, which tripled load time. Nothing built here is cyclic, so nothing leaks.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def read_text(path: Path | str) -> str:
     """Read a config file with the size cap and UTF-8 check."""
     file = str(path)
@@ -286,7 +307,8 @@ def parse_document(text: str, file: str) -> Document:
         raise SpecError([Problem(file, 1, 1, "file is empty", "write a DAG: at least name: and tasks:")])
     walker = _Walker(doc)
     try:
-        _check_size(root)
+        if "&" in text:  # without anchors there are no aliases: size is bounded by the file size
+            _check_size(root)
         doc.data = walker.walk(root, (), 0)
     except _Abort as abort:
         line, col = _mark(abort.node)

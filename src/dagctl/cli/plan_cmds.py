@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from dagctl.plan import Plan
-
 from .render import echo, echo_json
+
+if TYPE_CHECKING:
+    from dagctl.plan import Plan
 
 
 class GraphFormat(str, enum.Enum):
