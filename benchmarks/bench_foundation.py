@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import dagctl_cmd, median_ms, report, time_command  # noqa: E402
+from _common import dagctl_cmd, median_ms, report, time_command
 
 
 def write_layered_dag(path: Path, tasks: int, width: int = 100) -> None:

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import dagctl_cmd  # noqa: E402
+from _common import dagctl_cmd
 
 NOOP_MODULE = "def noop(**_):\n    return None\n"
 

@@ -258,7 +258,9 @@ def test_seed_weekly_ops_chain_loads_unchanged(write):
             depends_on:
               - report
         """
-    spec = load_dag(write("weekly.yaml", seed))
+    write("dagctl.yaml", "workflows:\n  inbox_drive_sweep: ops:sweep\n  weekly_report_pack: ops:report\n"
+                         "  meeting_transcript_brief: ops:brief\n")
+    spec = load_dag(write("dags/weekly.yaml", seed))
     assert [t.id for t in spec.tasks] == ["sweep", "report", "brief"]
     assert spec.tenant_id == "local-dev"
     assert spec.tasks[1].params["start_date"] == "2025-10-01"

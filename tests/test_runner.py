@@ -40,7 +40,7 @@ def statuses(result) -> dict[str, str]:
 
 
 def test_outputs_flow_downstream_through_templates_and_output_file(dagrun):
-    result, sink = dagrun("""
+    result, _sink = dagrun("""
         name: flow
         params: {greeting: hello}
         tasks:
@@ -145,7 +145,7 @@ def test_trigger_rules_express_cleanup_fallback_and_joins(dagrun):
 
 
 def test_when_conditions_skip_with_the_reason(dagrun):
-    result, sink = dagrun("""
+    result, _sink = dagrun("""
         name: cond
         params: {env: dev}
         tasks:
@@ -177,12 +177,12 @@ def test_params_override_and_unknown_param_is_an_error(dagrun):
           - {id: a, run: "echo rows=${params.rows}"}
         """, params={"rows": "25"})
     assert (result.run_dir / "a.log").read_text() == "rows=25\n"
-    with pytest.raises(UsageError, match="unknown param 'rwos'.*did you mean 'rows'"):
+    with pytest.raises(UsageError, match=r"unknown param 'rwos'.*did you mean 'rows'"):
         dagrun("name: p\nparams: {rows: 10}\ntasks:\n  - {id: a, run: 'true'}\n", params={"rwos": "1"})
 
 
 def test_ready_queue_prefers_the_longest_remaining_path(dagrun):
-    result, sink = dagrun("""
+    _result, sink = dagrun("""
         name: prio
         options: {parallelism: 1}
         tasks:
@@ -232,7 +232,7 @@ def test_task_timeout_kills_the_process_tree(dagrun, tmp_path):
 
 
 def test_whole_run_timeout_stops_the_run(dagrun):
-    result, sink = dagrun("""
+    result, _sink = dagrun("""
         name: slowrun
         tasks:
           - {id: hang, run: "sleep 30"}

@@ -1,10 +1,76 @@
-"""Checks that need a fully typed DagSpec: template references and ``when:`` conditions.
+"""Checks that need a fully typed DagSpec: template references, ``when:`` conditions, workflow names.
 
-Each check takes the parsed document (for positions) and the spec, and yields Problems.
+Each check takes the parsed document (for positions) and the spec, and yields Problems. They run after
+the structural checks pass, so they can rely on unique ids and an acyclic graph.
 """
 
 from __future__ import annotations
 
-from .loader import Checker
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
 
-DEFAULT_CHECKS: tuple[Checker, ...] = ()
+from .errors import DagctlError, Problem
+from .loader import Checker
+from .plan import ancestors
+from .spec import DagSpec
+from .yamlread import Document
+
+
+def _strings(value: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _strings(v, (*path, i))
+
+
+def _split(message: str) -> tuple[str, str]:
+    what, _, hint = message.partition(" — ")
+    return what, hint or "fix the reference"
+
+
+def check_templates(doc: Document, spec: DagSpec) -> Iterable[Problem]:
+    from .conditions import condition_problems
+    from .templating import reference_problems
+
+    params = list(spec.params)
+    ids = [t.id for t in spec.tasks]
+    deps = {t.id: list(t.depends_on) for t in spec.tasks}
+    for key in ("env",):
+        for path, text in _strings(getattr(spec, key), (key,)):
+            for message in reference_problems(text, params=params, upstream=(), task_ids=ids):
+                yield doc.problem(path, *_split(message))
+    for i, task in enumerate(spec.tasks):
+        upstream = ancestors(deps, task.id)
+        base = ("tasks", i)
+        fields = {"run": task.run, "params": task.params, "env": task.env, "cwd": task.cwd}
+        for key, value in fields.items():
+            for path, text in _strings(value, (*base, key)):
+                for message in reference_problems(text, params=params, upstream=upstream, task_ids=ids):
+                    what, hint = _split(message)
+                    yield doc.problem(path, f"task '{task.id}' {key}: {what}", hint)
+        if task.when:
+            for message in condition_problems(task.when, params=params, upstream=upstream):
+                what, hint = _split(message.removeprefix(f"when: {task.when}: "))
+                yield doc.problem((*base, "when"), f"task '{task.id}' when: {what}", hint)
+
+
+def check_workflows(doc: Document, spec: DagSpec) -> Iterable[Problem]:
+    from .actions.registry import resolve_workflow
+
+    dag_dir = Path(doc.file).resolve().parent
+    for i, task in enumerate(spec.tasks):
+        if task.workflow_ref is None:
+            continue
+        try:
+            resolve_workflow(task.workflow_ref, dag_workflows=spec.workflows, dag_dir=dag_dir)
+        except DagctlError as exc:
+            what, hint = _split(str(exc))
+            yield doc.problem(("tasks", i, "workflow_ref"), f"task '{task.id}': {what}", hint)
+
+
+DEFAULT_CHECKS: tuple[Checker, ...] = (check_templates, check_workflows)

@@ -32,8 +32,10 @@ def format_duration(seconds: float | None) -> str:
     """Compact human form: 0.25s, 42s, 5m, 1h30m."""
     if seconds is None:
         return "none"
+    if seconds < 1:
+        return "0s" if seconds == 0 else ("<1ms" if seconds < 0.001 else f"{seconds * 1000:.0f}ms")
     if seconds < 60:
-        return f"{seconds:g}s" if seconds >= 1 or seconds == 0 else f"{seconds:.3g}s"
+        return f"{seconds:.3g}s"
     whole = round(seconds)
     days, rest = divmod(whole, 86400)
     hours, rest = divmod(rest, 3600)

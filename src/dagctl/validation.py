@@ -12,12 +12,19 @@ from .yamlread import gc_paused, parse_document, read_text
 
 def validate_paths(paths: Iterable[str | Path]) -> tuple[list[Problem], int]:
     """Return (problems, number of files checked). Never raises for file contents."""
+    from .actions.registry import PROJECT_CONFIG, load_project_config
     from .checks import DEFAULT_CHECKS
 
     problems: list[Problem] = []
     files = expand_paths(paths)
     names: dict[str, tuple[str, int, int]] = {}
     for path in files:
+        if path.name == PROJECT_CONFIG:
+            try:
+                load_project_config(path)
+            except SpecError as exc:
+                problems.extend(exc.problems)
+            continue
         try:
             with gc_paused():
                 doc = parse_document(read_text(path), str(path))

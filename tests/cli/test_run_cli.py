@@ -73,7 +73,7 @@ def test_json_summary(tmp_path):
 def test_unknown_param_is_one_line_and_exit_2(tmp_path):
     write_dag(tmp_path, "name: j\nparams: {rows: 1}\ntasks:\n  - {id: a, run: 'true'}\n")
     proc = dagctl("run", "dag.yaml", "-p", "rws=3", cwd=tmp_path)
-    out, err = proc.communicate(timeout=60)
+    _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2
     assert err.strip() == "dagctl: error: unknown param 'rws' — did you mean 'rows'?"
     assert not (tmp_path / "logs").exists()
