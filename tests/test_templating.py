@@ -1,0 +1,567 @@
+from __future__ import annotations
+
+import shutil
+import subprocess
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dagctl.errors import TemplateError
+from dagctl.templating import (
+    Reference,
+    TemplateContext,
+    find_references,
+    format_value,
+    reference_problems,
+    render,
+    render_argv,
+    render_value,
+)
+
+
+def make_ctx(**overrides: Any) -> TemplateContext:
+    values: dict[str, Any] = {
+        "params": {
+            "date": "2024-06-01",
+            "limit": 5,
+            "ratio": 0.5,
+            "flag": True,
+            "nothing": None,
+            "empty": "",
+            "cfg": {"sub": "deep", "nested": {"x": 1}},
+            "items": ["zero", "one"],
+        },
+        "env": {"HOME": "/home/me", "EMPTY": ""},
+        "outputs": {
+            "extract": {"rows": 42, "path": "/data/out.csv", "meta": {"source": "api"}},
+            "my-task": {"key": "dashed"},
+            "build.linux": {"status": "ok"},
+            "a": {"b.c": "from a"},
+            "a.b": {"c": "from a.b"},
+        },
+        "run_id": "r-123",
+        "extra": {
+            "logical_date": "2024-06-01T00:00:00+00:00",
+            "dag.name": "etl",
+            "task": {"id": "load"},
+            "attempt": 2,
+        },
+    }
+    values.update(overrides)
+    return TemplateContext(**values)
+
+
+CTX = make_ctx()
+
+
+# ------------------------------------------------------------------------------------------ find_references
+
+
+def test_find_references_reports_namespace_path_default_and_span():
+    text = "cp ${outputs.extract.path} ${env.DEST:-/tmp/x} # ${run_id}"
+    refs = find_references(text)
+    assert [(r.namespace, r.path, r.default) for r in refs] == [
+        ("outputs", ("extract", "path"), None),
+        ("env", ("DEST",), "/tmp/x"),
+        ("run_id", (), None),
+    ]
+    for ref in refs:
+        assert text[ref.start : ref.end] == ref.source
+
+
+def test_find_references_skips_escapes_and_plain_dollars():
+    assert find_references("echo $${literal} $HOME $$ $1 cost: 5$") == []
+
+
+def test_find_references_splits_dotted_names_into_segments():
+    (ref,) = find_references("${outputs.build.linux.status}")
+    assert ref == Reference("outputs", ("build", "linux", "status"), 0, 29)
+    assert ref.name == "outputs.build.linux.status"
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("echo ${params.x", "unclosed reference at column 6"),
+        ("${}", "empty reference"),
+        ("${params.a b}", "malformed reference"),
+        ("${ params.a }", "malformed reference"),
+        ("${params.}", "malformed reference"),
+        ("${params..x}", "malformed reference"),
+        ("${.x}", "malformed reference"),
+        ("${params.x:y}", "a default is written ${env.X:-value}"),
+        ("${env.A:-${env.B}}", "nested reference in the default"),
+        ("ok ${run_id} then ${params.x!}", "at column 19"),
+    ],
+)
+def test_find_references_rejects_malformed_syntax(text, fragment):
+    with pytest.raises(TemplateError) as err:
+        find_references(text)
+    assert fragment in str(err.value)
+
+
+# ------------------------------------------------------------------------------------------------- render
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("${params.date}", "2024-06-01"),
+        ("limit=${params.limit}", "limit=5"),
+        ("${params.cfg.sub}", "deep"),
+        ("${params.cfg.nested.x}", "1"),
+        ("${params.items.1}", "one"),
+        ("${env.HOME}/bin", "/home/me/bin"),
+        ("${outputs.extract.rows} rows", "42 rows"),
+        ("${outputs.extract.meta.source}", "api"),
+        ("${outputs.my-task.key}", "dashed"),
+        ("${outputs.build.linux.status}", "ok"),
+        ("${run_id}", "r-123"),
+        ("${logical_date}", "2024-06-01T00:00:00+00:00"),
+        ("${dag.name}/${task.id}#${attempt}", "etl/load#2"),
+        ("no references at all", "no references at all"),
+    ],
+)
+def test_render_substitutes_every_namespace(text, expected):
+    assert render(text, CTX) == expected
+
+
+def test_render_resolves_dotted_task_ids_by_longest_match():
+    # both "a" (key "b.c") and "a.b" (key "c") exist: the longer task id wins
+    assert render("${outputs.a.b.c}", CTX) == "from a.b"
+    only_a = make_ctx(outputs={"a": {"b.c": "from a"}})
+    assert render("${outputs.a.b.c}", only_a) == "from a"
+
+
+def test_render_reads_context_values_from_flat_or_nested_extra():
+    nested = make_ctx(extra={"dag": {"name": "nested"}, "task.id": "flat"})
+    assert render("${dag.name} ${task.id}", nested) == "nested flat"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("$${params.x}", "${params.x}"),
+        ("echo $${HOME:-x} ${run_id}", "echo ${HOME:-x} r-123"),
+        ("$$${run_id}", "$${run_id}"),  # "$" then the escape: $${ always means a literal ${
+        ("$HOME $$ $1 $", "$HOME $$ $1 $"),
+        ("$$$${x}", "$$${x}"),
+    ],
+)
+def test_render_escapes(text, expected):
+    assert render(text, CTX) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("${env.MISSING:-fallback}", "fallback"),
+        ("${env.EMPTY:-fallback}", "fallback"),
+        ("${env.HOME:-fallback}", "/home/me"),
+        ("${env.MISSING:-}", ""),
+        ("${params.nope:-7}", "7"),
+        ("${params.nothing:-was none}", "was none"),
+        ("${params.empty:-was empty}", "was empty"),
+        ("${params.limit:-0}", "5"),
+        ("${params.cfg.missing:-d}", "d"),
+        ("${outputs.ghost.key:-no task}", "no task"),
+        ("${outputs.extract.ghost:-no key}", "no key"),
+        ("${attempt:-1}", "2"),
+        ("${run_id:-local}", "r-123"),
+        ("${env.MISSING:-a b:c/d}", "a b:c/d"),
+    ],
+)
+def test_render_defaults_apply_to_missing_none_and_empty_in_every_namespace(text, expected):
+    assert render(text, CTX) == expected
+
+
+def test_render_uses_default_for_empty_run_id():
+    assert render("${run_id:-local}", make_ctx(run_id="")) == "local"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("s", "s"),
+        (True, "true"),
+        (False, "false"),
+        (None, ""),
+        (3, "3"),
+        (1.5, "1.5"),
+        ({"a": [1, "x"]}, '{"a": [1, "x"]}'),
+        ([1, 2], "[1, 2]"),
+        (("é",), '["é"]'),
+        (date(2024, 6, 1), "2024-06-01"),
+        (datetime(2024, 6, 1, tzinfo=timezone.utc), "2024-06-01T00:00:00+00:00"),
+        ({"when": date(2024, 6, 1)}, '{"when": "2024-06-01"}'),
+    ],
+)
+def test_format_value(value, text):
+    assert format_value(value) == text
+    assert render("${params.v}", make_ctx(params={"v": value})) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        (
+            "${params.dat}",
+            ["unknown param 'dat' in ${params.dat}", "known: cfg, date,", "did you mean 'date'?"],
+        ),
+        (
+            "${params.cfg.sbu}",
+            ["no key 'sbu' under params.cfg", "it has: nested, sub", "did you mean 'sub'?"],
+        ),
+        ("${params.limit.x}", ["params.limit is not a mapping (int), so it has no key 'x'"]),
+        ("${params.items.5}", ["params.items has 2 items, no item 5"]),
+        ("${params.items.x}", ["params.items is not a mapping (a list: index it with a number)"]),
+        ("${params}", ["${params} needs a param name"]),
+        ("${env.NOPE}", ["environment variable 'NOPE' is not set", "${env.NOPE:-value}"]),
+        ("${outputs.extrct.rows}", ["no outputs from task 'extrct'", "did you mean 'extract'?"]),
+        (
+            "${outputs.extract.rws}",
+            ["task 'extract' has no output 'rws'", "known: meta, path, rows", "did you mean 'rows'?"],
+        ),
+        ("${outputs.extract}", ["needs a task id and an output key"]),
+        ("${param.x}", ["unknown namespace 'param'", "did you mean 'params'?"]),
+        ("${param.x:-d}", ["unknown namespace 'param'"]),  # a default does not hide a typo in the namespace
+        ("${dag.nme}", ["no value for 'dag.nme'", "known: attempt, dag.name"]),
+    ],
+)
+def test_render_errors_say_what_is_missing_and_what_exists(text, fragments):
+    with pytest.raises(TemplateError) as err:
+        render(text, CTX)
+    for fragment in fragments:
+        assert fragment in str(err.value)
+
+
+def test_render_reports_missing_logical_date_with_available_context():
+    with pytest.raises(TemplateError, match=r"no value for 'logical_date'.*known: attempt"):
+        render("${logical_date}", make_ctx(extra={"attempt": 1}))
+
+
+def test_render_accepts_extra_context_keys_beyond_the_builtin_ones():
+    assert render("${scheduled.slot}", make_ctx(extra={"scheduled": {"slot": "s1"}})) == "s1"
+
+
+# ---------------------------------------------------------------------------------------------- render_argv
+
+
+def test_render_argv_keeps_each_element_one_argument_without_quoting():
+    ctx = make_ctx(outputs={"a": {"x": "two words; rm -rf /"}})
+    argv = ["echo", "${outputs.a.x}", "--n=${params.limit}", "$${literal}"]
+    assert render_argv(argv, ctx) == ["echo", "two words; rm -rf /", "--n=5", "${literal}"]
+
+
+def test_render_argv_accepts_tuples_and_refuses_a_plain_string():
+    assert render_argv(("a", "${run_id}"), CTX) == ["a", "r-123"]
+    with pytest.raises(TypeError, match="use render"):
+        render_argv("echo ${run_id}", CTX)
+
+
+# --------------------------------------------------------------------------------------------- render_value
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("${params.limit}", 5),
+        ("${params.ratio}", 0.5),
+        ("${params.flag}", True),
+        ("${params.nothing}", None),
+        ("${params.cfg}", {"sub": "deep", "nested": {"x": 1}}),
+        ("${params.items}", ["zero", "one"]),
+        ("${outputs.extract.rows}", 42),
+        ("${params.missing:-3}", "3"),  # a default is text
+        ("n=${params.limit}", "n=5"),
+        (" ${params.limit}", " 5"),
+        ("${params.limit}${params.limit}", "55"),
+        ("$${params.limit}", "${params.limit}"),
+        ("plain", "plain"),
+        (7, 7),
+        (None, None),
+        (False, False),
+    ],
+)
+def test_render_value_keeps_type_only_for_a_lone_reference(value, expected):
+    result = render_value(value, CTX)
+    assert result == expected
+    assert type(result) is type(expected)
+
+
+def test_render_value_walks_dicts_lists_and_tuples_but_not_keys():
+    value = {"${params.date}": ["${params.limit}", ("${run_id}", 1)], "n": {"deep": "x-${params.limit}"}}
+    assert render_value(value, CTX) == {"${params.date}": [5, ("r-123", 1)], "n": {"deep": "x-5"}}
+
+
+def test_render_value_returns_copies_not_the_context_objects():
+    ctx = make_ctx()
+    result = render_value("${params.cfg}", ctx)
+    result["sub"] = "changed"
+    assert ctx.params["cfg"]["sub"] == "deep"
+
+
+# ------------------------------------------------------------------------------------------- shell quoting
+
+
+SHELLS = [path for path in (shutil.which("sh"), shutil.which("bash")) if path]
+
+NASTY = [
+    "",
+    "plain",
+    "two words",
+    "it's",
+    'say "hi"',
+    "$(touch PWNED)",
+    "`touch PWNED`",
+    "; touch PWNED",
+    "&& touch PWNED || touch PWNED",
+    "> PWNED",
+    "$HOME ${HOME} $1 $$",
+    "a\\b\\",
+    "\\'",
+    "'\"'\"",
+    "line1\nline2",
+    "*",
+    "~",
+    "-n",
+    "é ✓",
+    "$'x'",
+    "!x",
+    "#not a comment",
+    "a}b{",
+    "\t tab",
+]
+
+# (template, text printed around the value); values from $( ) lose trailing newlines, as in any shell
+TEMPLATES: list[tuple[str, str]] = [
+    ("printf '%s|' ${outputs.a.x}", "{}|"),
+    ("printf '%s|' \"${outputs.a.x}\"", "{}|"),
+    ("printf '%s|' '${outputs.a.x}'", "{}|"),
+    ("printf '%s|' \"pre ${outputs.a.x} post\"", "pre {} post|"),
+    ("printf '%s|' 'pre ${outputs.a.x} post'", "pre {} post|"),
+    ("printf '%s|' pre${outputs.a.x}post", "pre{}post|"),
+    ("printf '%s|' \"$(printf '%s' ${outputs.a.x})\"", "$({})|"),
+    ("printf '%s|' \"$(printf '%s' \"${outputs.a.x}\")\"", "$({})|"),
+    ("X=${outputs.a.x}; printf '%s|' \"$X\"", "{}|"),
+    ("# it's a comment\nprintf '%s|' ${outputs.a.x}", "{}|"),
+    ("printf '%s|' \"it's\" ${outputs.a.x}", "it's|{}|"),
+    ("printf '%s|' 'say \"' ${outputs.a.x}", 'say "|{}|'),
+    ("printf '%s|' \\' ${outputs.a.x}", "'|{}|"),
+    ("printf '%s|' $${HOME:+} ${outputs.a.x}", "{}|"),  # ${HOME:+} expands to nothing and vanishes
+]
+
+
+def _expected(shape: str, value: str) -> str:
+    if shape.startswith("$("):
+        return shape[2:].replace("{})", value.rstrip("\n"))
+    return shape.replace("{}", value)
+
+
+@pytest.mark.skipif(not SHELLS, reason="no POSIX shell on this machine")
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize(("template", "shape"), TEMPLATES)
+def test_shell_quoted_values_reach_the_command_as_exact_literals(shell, template, shape, tmp_path):
+    script = "\n".join(
+        render(template, make_ctx(outputs={"a": {"x": value}}), shell_quote=True) + "\necho"
+        for value in NASTY
+    )
+    result = subprocess.run([shell, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=10)
+    assert result.returncode == 0, result.stderr
+    expected = "".join(_expected(shape, value) + "\n" for value in NASTY)
+    assert result.stdout == expected
+    assert not (tmp_path / "PWNED").exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not shutil.which("sh"), reason="no /bin/sh")
+def test_shell_quote_blocks_command_injection_from_an_output(tmp_path: Path):
+    marker = tmp_path / "pwned"
+    value = f"$(touch {marker}); y"
+    ctx = make_ctx(outputs={"a": {"x": value}})
+    command = render("echo ${outputs.a.x}", ctx, shell_quote=True)
+    result = subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True, timeout=10)
+    assert result.stdout == value + "\n"
+    assert not marker.exists()
+    # without quoting the same command would run the payload: the test above is not vacuous
+    subprocess.run(["/bin/sh", "-c", render("echo ${outputs.a.x}", ctx)], capture_output=True, timeout=10)
+    assert marker.exists()
+
+
+@pytest.mark.skipif(not SHELLS, reason="no POSIX shell on this machine")
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize(
+    "template",
+    [
+        "# note: ${outputs.a.x}\nprintf ok",  # a newline in the value must not end the comment
+        'printf "%s" "$$(${outputs.a.x}"; printf ok',  # $$ is one token, so "( " is still inside "..."
+        "printf '%s' $? ${outputs.a.x} $# ; printf ok",
+    ],
+)
+def test_shell_quote_regressions_found_by_fuzzing(shell, template, tmp_path):
+    for value in ["\ntouch PWNED\n", "\\'; touch PWNED #", "')\ntouch PWNED\n('"]:
+        command = render(template, make_ctx(outputs={"a": {"x": value}}), shell_quote=True)
+        subprocess.run([shell, "-c", command], cwd=tmp_path, capture_output=True, timeout=10)
+        assert not (tmp_path / "PWNED").exists(), command
+
+
+@pytest.mark.skipif(not shutil.which("sh"), reason="no /bin/sh")
+def test_shell_quote_never_lets_a_value_run_in_random_templates(tmp_path: Path):
+    import random
+
+    rng = random.Random(20240601)
+    fragments = [
+        "'",
+        '"',
+        "\\",
+        "$(",
+        ")",
+        "`",
+        " ",
+        "#",
+        "\n",
+        "<<",
+        "$${",
+        "}",
+        "case ",
+        "echo ",
+        "$$",
+        "$#",
+    ]
+    fragments += [";", "$", "((", "(", "$'", "{", "|", "&", "=", "x=", "esac", " in ", "*", "a"]
+    payloads = [
+        "$(touch PWNED)",
+        "`touch PWNED`",
+        "'; touch PWNED; '",
+        '"; touch PWNED; "',
+        "\\'; touch PWNED #",
+    ]
+    payloads += [")\ntouch PWNED\n(", "\ntouch PWNED\n", '\\"; touch PWNED #']
+    accepted = 0
+    for _ in range(300):
+        parts = [rng.choice(fragments) for _ in range(rng.randint(0, 8))]
+        parts.insert(rng.randint(0, len(parts)), "${outputs.a.x}")
+        try:
+            command = render(
+                "".join(parts), make_ctx(outputs={"a": {"x": rng.choice(payloads)}}), shell_quote=True
+            )
+        except TemplateError:
+            continue
+        accepted += 1
+        subprocess.run(
+            ["/bin/sh", "-c", command],
+            cwd=tmp_path,
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=10,
+        )
+        assert not (tmp_path / "PWNED").exists(), command
+    assert accepted > 150  # most random templates are quotable, so the loop really ran commands
+
+
+def test_shell_quote_quotes_for_the_context_it_lands_in():
+    ctx = make_ctx(outputs={"a": {"x": "a'b\"$c"}})
+    assert render("echo ${outputs.a.x}", ctx, shell_quote=True) == "echo 'a'\"'\"'b\"$c'"
+    assert render("echo '${outputs.a.x}'", ctx, shell_quote=True) == "echo 'a'\\''b\"$c'"
+    assert render('echo "${outputs.a.x}"', ctx, shell_quote=True) == 'echo "a\'b\\"\\$c"'
+
+
+def test_shell_quote_applies_to_defaults_too():
+    assert render("echo ${env.NOPE:-a b}", CTX, shell_quote=True) == "echo 'a b'"
+
+
+@pytest.mark.parametrize(
+    ("template", "fragment"),
+    [
+        ("echo `echo ${run_id}`", "after a backtick"),
+        ("echo `date` ${run_id}", "after a backtick"),
+        ("cat <<EOF\n${run_id}\nEOF", "after a here-document"),
+        ("cat <<< ${run_id}", "after a here-document"),
+        ("echo $((1 + ${params.limit}))", "after $(( ))"),
+        ("echo $'x' ${run_id}", "after $'...'"),
+        ("echo $${X:-${run_id}}", "inside a shell ${...}"),
+        ("echo $${X:-'a'} ${run_id}", "after quoting inside a shell ${...}"),
+        ("echo \\${run_id}", "follows a backslash"),
+        ('echo "\\${run_id}"', "follows a backslash"),
+        ("echo $(case a in a) echo ${run_id};; esac)", "after 'case' inside $( )"),
+        ("x=(${run_id} b)", "after a bash array assignment =( )"),
+    ],
+)
+def test_shell_quote_refuses_contexts_it_cannot_read(template, fragment):
+    with pytest.raises(TemplateError) as err:
+        render(template, CTX, shell_quote=True)
+    assert fragment in str(err.value)
+    assert "pass the value through env:" in str(err.value)
+    assert render(template, CTX)  # without shell quoting the same text renders
+
+
+def test_shell_quote_leaves_text_without_references_alone():
+    text = "echo `date` $((1+2)) <<EOF"
+    assert render(text, CTX, shell_quote=True) == text
+
+
+# --------------------------------------------------------------------------------------- reference_problems
+
+
+PARAMS = ["date", "limit", "cfg"]
+TASK_IDS = ["extract", "transform", "build.linux", "my-task", "load"]
+UPSTREAM = ["extract", "build.linux", "my-task"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "echo ${params.date} ${params.cfg.sub} ${env.ANY} ${run_id} ${logical_date} ${attempt}",
+        "${dag.name} ${task.id} ${outputs.extract.rows} ${outputs.build.linux.status} ${outputs.my-task.k}",
+        "${params.limit:-3} $${not.checked} $HOME",
+        "${env.UNSET:-default}",
+    ],
+)
+def test_reference_problems_accepts_valid_references(text):
+    assert reference_problems(text, params=PARAMS, upstream=UPSTREAM, task_ids=TASK_IDS) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        ("${params.dat}", ["unknown param 'dat'", "known: cfg, date, limit", "did you mean 'date'?"]),
+        ("${params.zzz}", ["unknown param 'zzz'", "declare it under params:"]),
+        ("${params.zzz:-1}", ["unknown param 'zzz'"]),
+        (
+            "${outputs.transform.x}",
+            ["reads outputs of task 'transform'", "not upstream", "add 'transform' to depends_on"],
+        ),
+        ("${outputs.extrat.rows}", ["unknown task 'extrat'", "did you mean 'extract'?"]),
+        ("${outputs.extract}", ["needs a task id and an output key"]),
+        ("${foo.bar}", ["unknown namespace 'foo'", "known: params, env, outputs"]),
+        ("${parms.x}", ["did you mean 'params'?"]),
+        ("${dag.nme}", ["unknown reference ${dag.nme}", "did you mean ${dag.name}?"]),
+        ("${run_id.x}", ["did you mean ${run_id}?"]),
+        ("${env}", ["needs a variable name"]),
+        ("echo ${params.x", ["unclosed reference"]),
+        ("${params.dat} and ${outputs.load.x}", ["at column 1", "at column 19"]),
+    ],
+)
+def test_reference_problems_reports_each_problem_with_a_fix(text, fragments):
+    problems = reference_problems(text, params=PARAMS, upstream=UPSTREAM, task_ids=TASK_IDS)
+    assert problems
+    joined = "\n".join(problems)
+    for fragment in fragments:
+        assert fragment in joined
+
+
+def test_reference_problems_lists_every_problem():
+    text = "${params.nope} ${outputs.load.x} ${wat}"
+    assert len(reference_problems(text, params=PARAMS, upstream=UPSTREAM, task_ids=TASK_IDS)) == 3
+
+
+def test_reference_problems_matches_dotted_task_ids_longest_first():
+    problems = reference_problems(
+        "${outputs.build.linux.status}", params=[], upstream=["build"], task_ids=["build", "build.linux"]
+    )
+    assert problems == [
+        "${outputs.build.linux.status} at column 1 reads outputs of task 'build.linux', "
+        "which is not upstream of this task — add 'build.linux' to depends_on"
+    ]
