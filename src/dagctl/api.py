@@ -43,7 +43,7 @@ def run_dag(
     run_options = RunOptions(params=dict(params or {}), **options)
     all_sinks: list[EventSink] = []
     if write_events:
-        all_sinks.append(JsonlSink(settings.events_path))
+        all_sinks.append(JsonlSink(settings.events_path, buffered=True))
     all_sinks.extend(sinks)
     owned = executor is None
     if executor is None:

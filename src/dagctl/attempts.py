@@ -31,16 +31,22 @@ class AttemptFactory:
     logical_date: str | None = None
     base_env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     _targets: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+    _has_templates: dict[str, bool] = field(default_factory=dict)
+    _dag_dir: Path | None = None
 
     @property
     def dag_dir(self) -> Path:
-        src = self.plan.dag.source_path
-        return Path(src).resolve().parent if src else Path.cwd()
+        if self._dag_dir is None:
+            src = self.plan.dag.source_path
+            self._dag_dir = Path(src).resolve().parent if src else Path.cwd()
+        return self._dag_dir
 
     def callable_for(self, task: PlannedTask) -> tuple[str, list[str]]:
         spec = task.spec
         if spec.python is not None:
-            return spec.python, [str(self.dag_dir)]
+            if "python" not in self._targets:
+                self._targets["python"] = ("", [str(self.dag_dir)])
+            return spec.python, self._targets["python"][1]
         name = str(spec.workflow_ref)
         if name not in self._targets:
             from .actions.registry import resolve_workflow
@@ -49,48 +55,63 @@ class AttemptFactory:
             self._targets[name] = (target.callable, list(target.search_path))
         return self._targets[name]
 
+    def _templated(self, task: PlannedTask) -> bool:
+        """Does anything this task renders contain ``${``? (Cached: most tasks in big DAGs do not.)"""
+        cached = self._has_templates.get(task.id)
+        if cached is None:
+            spec = task.spec
+            blob = repr((spec.run, spec.params, spec.env, spec.cwd, self.plan.dag.env))
+            cached = self._has_templates[task.id] = "${" in blob
+        return cached
+
     def build(self, task: PlannedTask, attempt: int, outputs: Mapping[str, Mapping[str, Any]]) -> Attempt:
         """Raise TemplateError / DagctlError when the task cannot even be described (no retry helps)."""
         spec = task.spec
         dag = self.plan.dag
-        extra = {
-            "logical_date": self.logical_date or "",
-            "attempt": attempt,
-            "dag": {"name": dag.name},
-            "task": {"id": task.id},
-        }
+        run_dir = str(self.run_dir)
+        output_path = f"{run_dir}/outputs/{task.id}@{attempt}.out"
         env: dict[str, str] = {}
-        for source in (dag.env, spec.env):
-            for key, value in source.items():
-                env[key] = render(value, TemplateContext(params=self.params, env={**self.base_env, **env},
-                                                         outputs=outputs, run_id=self.run_id, extra=extra))
-        ctx = TemplateContext(params=self.params, env={**self.base_env, **env}, outputs=outputs,
-                              run_id=self.run_id, extra=extra)
-        log_path = self.run_dir / log_name(task.id, attempt)
-        output_path = self.run_dir / "outputs" / f"{task.id}@{attempt}.out"
-        env.update({
-            "DAGCTL_RUN_ID": self.run_id,
-            "DAGCTL_DAG_NAME": dag.name,
-            "DAGCTL_TASK_ID": task.id,
-            "DAGCTL_ATTEMPT": str(attempt),
-            "DAGCTL_OUTPUT": str(output_path),
-            "DAGCTL_RUN_DIR": str(self.run_dir),
-        })
+        command: str | list[str] | None = spec.run
+        cwd = spec.cwd
+        if self._templated(task):
+            extra = {"logical_date": self.logical_date or "", "attempt": attempt, "dag": {"name": dag.name},
+                     "task": {"id": task.id}}
+            for source in (dag.env, spec.env):
+                for key, value in source.items():
+                    ctx = TemplateContext(params=self.params, env={**self.base_env, **env}, outputs=outputs,
+                                          run_id=self.run_id, extra=extra)
+                    env[key] = render(value, ctx)
+            ctx = TemplateContext(params=self.params, env={**self.base_env, **env}, outputs=outputs,
+                                  run_id=self.run_id, extra=extra)
+            params = render_value(dict(spec.params), ctx)
+            if isinstance(spec.run, str):
+                command = render(spec.run, ctx, shell_quote=True)
+            elif spec.run is not None:
+                command = render_argv(spec.run, ctx)
+            cwd = render(spec.cwd, ctx) if spec.cwd else None
+        else:
+            env.update(dag.env)
+            env.update(spec.env)
+            params = dict(spec.params)
+        env["DAGCTL_RUN_ID"] = self.run_id
+        env["DAGCTL_DAG_NAME"] = dag.name
+        env["DAGCTL_TASK_ID"] = task.id
+        env["DAGCTL_ATTEMPT"] = str(attempt)
+        env["DAGCTL_OUTPUT"] = output_path
+        env["DAGCTL_RUN_DIR"] = run_dir
         if self.logical_date:
             env["DAGCTL_LOGICAL_DATE"] = self.logical_date
-        params = render_value(dict(spec.params), ctx)
+        inputs: dict[str, dict[str, Any]] = {}
         for upstream in task.depends_on:
-            for key, value in (outputs.get(upstream) or {}).items():
-                params[f"{upstream}__{key}"] = value
-        command: str | list[str] | None = None
+            produced = outputs.get(upstream)
+            inputs[upstream] = dict(produced) if produced else {}
+            if produced:
+                for key, value in produced.items():
+                    params[f"{upstream}__{key}"] = value
         target: str | None = None
         search_path: list[str] = []
-        if spec.run is not None:
-            command = render(spec.run, ctx, shell_quote=True) if isinstance(spec.run, str) else render_argv(
-                spec.run, ctx)
-        else:
+        if spec.run is None:
             target, search_path = self.callable_for(task)
-        cwd = render(spec.cwd, ctx) if spec.cwd else None
         return Attempt(
             attempt_id=f"{self.run_id}/{task.id}/{attempt}",
             run_id=self.run_id,
@@ -102,14 +123,14 @@ class AttemptFactory:
             callable=target,
             search_path=search_path,
             params=params,
-            inputs={u: dict(outputs.get(u) or {}) for u in task.depends_on},
+            inputs=inputs,
             env=env,
             cwd=cwd,
             timeout=task.timeout,
             isolation=spec.isolation.value,
-            log_path=str(log_path),
-            output_path=str(output_path),
-            run_dir=str(self.run_dir),
+            log_path=f"{run_dir}/{log_name(task.id, attempt)}",
+            output_path=output_path,
+            run_dir=run_dir,
             queue=spec.queue,
             grace=self.grace,
         )

@@ -42,18 +42,26 @@ def check_templates(doc: Document, spec: DagSpec) -> Iterable[Problem]:
     deps = {t.id: list(t.depends_on) for t in spec.tasks}
     for key in ("env",):
         for path, text in _strings(getattr(spec, key), (key,)):
+            if "${" not in text:
+                continue
             for message in reference_problems(text, params=params, upstream=(), task_ids=ids):
                 yield doc.problem(path, *_split(message))
     for i, task in enumerate(spec.tasks):
-        upstream = ancestors(deps, task.id)
+        upstream: set[str] | None = None  # computed only for tasks that use templates: O(tasks) each
         base = ("tasks", i)
         fields = {"run": task.run, "params": task.params, "env": task.env, "cwd": task.cwd}
         for key, value in fields.items():
             for path, text in _strings(value, (*base, key)):
+                if "${" not in text:
+                    continue
+                if upstream is None:
+                    upstream = ancestors(deps, task.id)
                 for message in reference_problems(text, params=params, upstream=upstream, task_ids=ids):
                     what, hint = _split(message)
                     yield doc.problem(path, f"task '{task.id}' {key}: {what}", hint)
         if task.when:
+            if upstream is None:
+                upstream = ancestors(deps, task.id)
             for message in condition_problems(task.when, params=params, upstream=upstream):
                 what, hint = _split(message.removeprefix(f"when: {task.when}: "))
                 yield doc.problem((*base, "when"), f"task '{task.id}' when: {what}", hint)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, ClassVar, Protocol
 
@@ -19,7 +19,9 @@ SCHEMA_VERSION = 1
 
 def format_ts(when: datetime) -> str:
     """UTC ISO-8601 with milliseconds and Z: ``2026-11-21T19:45:12.123Z``."""
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+    if when.utcoffset():
+        when = when.astimezone(timezone.utc)
+    return when.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def parse_ts(text: str) -> datetime:
@@ -36,9 +38,11 @@ class Event:
     tenant_id: str
 
     def to_record(self) -> dict[str, Any]:
-        data = asdict(self)
-        record: dict[str, Any] = {"v": SCHEMA_VERSION, "ts": data.pop("ts"), "event": self.kind}
-        record.update((k, v) for k, v in data.items() if v is not None)
+        """The JSONL line: version, time and kind first, then every field that is set."""
+        record: dict[str, Any] = {"v": SCHEMA_VERSION, "ts": self.ts, "event": self.kind}
+        for key, value in self.__dict__.items():  # not asdict(): it deep-copies, 3x slower per event
+            if value is not None and key != "ts":
+                record[key] = value
         return record
 
 
@@ -176,18 +180,37 @@ class MemorySink:
 
 
 class JsonlSink:
-    """Appends each event as one line to a JSONL file, shared safely with other processes."""
+    """Appends events as lines to a JSONL file, shared safely with other processes.
 
-    def __init__(self, path: Any) -> None:
+    With ``buffered=True`` events are held until :meth:`flush`, which writes them with one lock and one
+    write. The runner flushes before every wait, so events reach the file within the same loop turn
+    that produced them, at a fraction of the cost of one locked write per event.
+    """
+
+    def __init__(self, path: Any, *, buffered: bool = False) -> None:
         from .jsonl import JsonlWriter
 
         self.path = path
         self._writer = JsonlWriter(path)
+        self._buffered = buffered
+        self._pending: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
 
     def emit(self, event: Event) -> None:
-        self._writer.append(event.to_record())
+        if not self._buffered:
+            self._writer.append(event.to_record())
+            return
+        with self._lock:
+            self._pending.append(event.to_record())
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        if pending:
+            self._writer.append_many(pending)
 
     def close(self) -> None:
+        self.flush()
         self._writer.close()
 
 
@@ -206,6 +229,12 @@ class FanOut:
                 errors.append(exc)
         if errors:
             raise errors[0]
+
+    def flush(self) -> None:
+        for sink in self.sinks:
+            flush = getattr(sink, "flush", None)
+            if flush is not None:
+                flush()
 
     def close(self) -> None:
         for sink in self.sinks:

@@ -240,9 +240,15 @@ class Runner:
             if not self._active and (self._stopping is not None or (not self._ready and not self._retries)):
                 break
             wait_for = self._next_wakeup(now, run_deadline)
+            self._flush()
             self.clock.wait(wake, wait_for)
             wake.clear()
         return self._finish(start)
+
+    def _flush(self) -> None:
+        flush = getattr(self.sink, "flush", None)
+        if flush is not None:
+            flush()
 
     def _write_snapshot(self, params: Mapping[str, Any]) -> None:
         (self.run_dir / "outputs").mkdir(parents=True, exist_ok=True)
@@ -464,4 +470,5 @@ class Runner:
         self._emit(DagDone, status=status, duration_s=round(duration, 3), tasks_succeeded=result.count("success"),
                    tasks_failed=result.count("failed"), tasks_skipped=result.count("skipped"),
                    tasks_cancelled=result.count("cancelled"), error=error)
+        self._flush()
         return result
