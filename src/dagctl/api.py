@@ -9,7 +9,7 @@ from typing import Any
 from .clock import Clock, SystemClock
 from .events import EventSink, FanOut, JsonlSink
 from .executors.base import Executor
-from .runner import RunControl, Runner, RunOptions, RunResult, default_parallelism
+from .runner import RUN_EVENTS, RunControl, Runner, RunOptions, RunResult, default_parallelism, new_run_id
 from .settings import Settings
 from .spec import DagSpec
 
@@ -41,9 +41,13 @@ def run_dag(
     settings = settings or Settings.from_env()
     clock = clock or SystemClock()
     run_options = RunOptions(params=dict(params or {}), **options)
+    if run_options.run_id is None:
+        run_options.run_id = new_run_id(clock)
     all_sinks: list[EventSink] = []
     if write_events:
         all_sinks.append(JsonlSink(settings.events_path, buffered=True))
+        # each run also keeps its own events, so reading one run never scans the whole history
+        all_sinks.append(JsonlSink(settings.runs_dir / run_options.run_id / RUN_EVENTS, buffered=True))
     all_sinks.extend(sinks)
     owned = executor is None
     if executor is None:

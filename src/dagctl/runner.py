@@ -42,7 +42,18 @@ from .retry import backoff_delay
 from .triggers import decide
 
 FINAL = frozenset({"success", "failed", "skipped", "cancelled"})
+RUN_EVENTS = "events.jsonl"  # the run's own copy of its events, in its run folder
+CANCEL_REQUEST = "cancel.json"  # written by `dagctl cancel`; the runner polls for it
+CANCEL_POLL_S = 0.25
 HARD_STOP_MARGIN = 2.0  # seconds past timeout + grace before an unresponsive attempt is given up on
+
+
+def _cancel_reason(path: Path) -> str:
+    try:
+        data = json.loads(path.read_text())
+        return str(data.get("reason") or "cancelled by dagctl cancel")
+    except (OSError, ValueError, AttributeError):
+        return "cancelled by dagctl cancel"
 
 
 def default_parallelism() -> int:
@@ -217,6 +228,8 @@ class Runner:
                    parent_run_id=self.options.parent_run_id, schedule_id=self.options.schedule_id,
                    logical_date=self.options.logical_date)
         self._abandon_at: float | None = None
+        cancel_file = self.run_dir / CANCEL_REQUEST
+        next_cancel_check = start
         for tid, t in self.plan.tasks.items():
             if not t.depends_on:
                 self._evaluate(tid)
@@ -224,6 +237,10 @@ class Runner:
         while True:
             self._drain()
             now = self.clock.monotonic()
+            if now >= next_cancel_check and not self.control.cancelled:
+                next_cancel_check = now + CANCEL_POLL_S
+                if cancel_file.exists():
+                    self.control.cancel(_cancel_reason(cancel_file))
             if self.control.cancelled and self._stopping is None:
                 self._stop(self.control.reason or "cancelled")
             if self.control.kill_now and self._abandon_at is None:
@@ -240,6 +257,8 @@ class Runner:
             if not self._active and (self._stopping is not None or (not self._ready and not self._retries)):
                 break
             wait_for = self._next_wakeup(now, run_deadline)
+            if not self.control.cancelled:  # keep polling for `dagctl cancel`
+                wait_for = CANCEL_POLL_S if wait_for is None else min(wait_for, CANCEL_POLL_S)
             self._flush()
             self.clock.wait(wake, wait_for)
             wake.clear()

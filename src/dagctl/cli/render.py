@@ -102,3 +102,34 @@ class LiveView:
             if hidden > 0:
                 table.caption = f"{hidden} more finished tasks not shown"
         return table
+
+
+def print_table(title: str | None, headers: list[str], rows: list[list[Any]], *, styles: dict[str, str] | None = None,
+                caption: str | None = None) -> None:
+    """A table on stdout: rich on a terminal, aligned plain text otherwise (pipes, cron mail, CI logs).
+
+    ``styles`` maps a cell's text (e.g. a status word) to a rich style.
+    """
+    cells = [["" if c is None else str(c) for c in row] for row in rows]
+    if sys.stdout.isatty():
+        from rich.table import Table
+
+        table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
+        for h in headers:
+            table.add_column(h, overflow="fold")
+        for row in cells:
+            table.add_row(*[f"[{styles[c]}]{c}[/]" if styles and c in styles else c for c in row])
+        console().print(table)
+        return
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    if title:
+        echo(title)
+    echo("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    for row in cells:
+        echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
+    if caption:
+        echo(caption)
+
+
+STATUS_STYLES = {"success": "green", "failed": "bold red", "running": "cyan", "cancelled": "magenta",
+                 "abandoned": "bold magenta", "skipped": "dim", "retrying": "yellow", "timeout": "bold red"}
