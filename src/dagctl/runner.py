@@ -417,8 +417,9 @@ class Runner:
         planned = self.plan.tasks[tid]
         if tid in self.options.reuse_outputs:
             tr.status, tr.outputs, tr.reason = "success", dict(self.options.reuse_outputs[tid]), "reused"
-            if tr.outputs:
+            if tr.outputs:  # kept in this run's folder too, so a retry of this run can reuse them again
                 self._outputs[tid] = tr.outputs
+                (self.run_dir / "outputs" / f"{tid}.json").write_text(json.dumps(tr.outputs, default=str))
             self._emit(TaskSkip, task_id=tid, status="success", reason="reused outputs of an earlier run")
             self._finished(tid)
             return

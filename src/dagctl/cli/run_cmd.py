@@ -82,6 +82,10 @@ def register(app: typer.Typer) -> None:
         parallelism: int | None = typer.Option(None, "--parallelism", "-j", min=1, help="Max tasks at once."),
         timeout: str | None = typer.Option(None, "--timeout", help="Whole-run timeout, e.g. 30m."),
         fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop everything at the first failed task."),
+        only: str | None = typer.Option(None, "--only", help="Run just these tasks (comma-separated); their "
+                                        "upstream outputs come from the latest run that has them."),
+        from_task: str | None = typer.Option(None, "--from", help="Run this task and everything downstream; "
+                                             "upstream outputs come from the latest run that has them."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
         as_json: bool = typer.Option(False, "--json", help="Print the plan (with --dry-run) or the final summary "
                                                            "as JSON."),
@@ -121,8 +125,17 @@ def register(app: typer.Typer) -> None:
                 run_timeout = parse_duration(timeout)
             except ValueError as exc:
                 raise UsageError(f"--timeout: {exc}") from None
+        partial: dict[str, Any] = {}
+        if only or from_task:
+            from dagctl.history import History
+            from dagctl.retrying import prepare_partial
+            from dagctl.settings import Settings
+
+            names = [t.strip() for t in (only or "").split(",") if t.strip()]
+            select, reuse = prepare_partial(History(Settings.from_env()), spec, only=names, from_task=from_task)
+            partial = {"select": select, "reuse_outputs": reuse}
         result = execute(spec, overrides, parallelism=parallelism, timeout=run_timeout, fail_fast=fail_fast or None,
-                         quiet=quiet or as_json)
+                         quiet=quiet or as_json, **partial)
         if as_json:
             echo_json(result.summary())
         elif not quiet:

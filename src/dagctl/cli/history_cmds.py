@@ -1,0 +1,301 @@
+"""``dagctl runs``, ``show``, ``logs``, ``cancel`` and ``retry``: what ran, what failed, why, and fix it."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from .render import STATUS_STYLES, echo, echo_err, echo_json, print_rows
+
+if TYPE_CHECKING:
+    from dagctl.history import History
+    from dagctl.reports import RunSummary
+
+
+def _history() -> History:
+    from dagctl.history import History
+    from dagctl.settings import Settings
+
+    return History(Settings.from_env())
+
+
+def _local(when: datetime | None) -> str:
+    return when.astimezone().strftime("%Y-%m-%d %H:%M:%S") if when else ""
+
+
+def _dur(seconds: float | None) -> str:
+    from dagctl.durations import format_duration
+
+    return format_duration(seconds) if seconds is not None else ""
+
+
+def _summary_dict(s: RunSummary) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    data = asdict(s)
+    for key in ("started", "ended"):
+        if data.get(key) is not None:
+            data[key] = data[key].isoformat()
+    for task in data.get("tasks", {}).values():
+        for key in ("started", "ended"):
+            if task.get(key) is not None:
+                task[key] = task[key].isoformat()
+    return data
+
+
+def _counts(s: RunSummary) -> str:
+    tasks = s.tasks.values()
+    ok = sum(1 for t in tasks if t.status == "success")
+    failed = sum(1 for t in tasks if t.status == "failed")
+    skipped = sum(1 for t in tasks if t.status == "skipped")
+    return f"{ok}/{failed}/{skipped}"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("runs")
+    def runs(
+        dag: str | None = typer.Option(None, "--dag", help="Only runs of this DAG."),
+        status: str | None = typer.Option(None, "--status", help="success, failed, cancelled, abandoned, running."),
+        tenant: str | None = typer.Option(None, "--tenant", help="Only runs of this tenant."),
+        since: str | None = typer.Option(None, "--since", help="Only runs started in this window, e.g. 24h."),
+        limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many runs to show."),
+        as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    ) -> None:
+        """List runs, newest first.
+
+        \b
+        Examples:
+          dagctl runs
+          dagctl runs --dag diamond_pipeline --status failed --since 24h
+        """
+        from dagctl.durations import parse_duration
+        from dagctl.errors import UsageError
+
+        history = _history()
+        cutoff = None
+        if since:
+            try:
+                seconds = parse_duration(since)
+            except ValueError as exc:
+                raise UsageError(f"--since: {exc}") from None
+            from dagctl.history import since_from_window
+
+            cutoff = since_from_window(history.clock.now(), seconds)
+        found = list(history.summaries(dag=dag, status=status, tenant=tenant, since=cutoff, limit=limit))
+        if as_json:
+            echo_json([_summary_dict(s) for s in found])
+            return
+        if not found:
+            echo_err("no runs found" + (" matching the filters" if dag or status or tenant or since else ""))
+            return
+        rows = [[s.run_id, s.dag_name, s.status, _local(s.started), _dur(s.duration_s), _counts(s), s.trigger]
+                for s in found]
+        print_rows(None, ["run", "dag", "status", "started", "duration", "ok/failed/skipped", "trigger"], rows,
+                    styles=STATUS_STYLES)
+
+    @app.command("show")
+    def show(
+        run: str = typer.Argument("latest", help="Run id, a unique prefix, or 'latest'."),
+        as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    ) -> None:
+        """Show one run: params, trigger, timings, and every task with its status, attempts and log.
+
+        \b
+        Examples:
+          dagctl show latest
+          dagctl show 20261121-1945 --json
+        """
+        history = _history()
+        s = history.summary(history.resolve(run))
+        if as_json:
+            echo_json(_summary_dict(s))
+            return
+        lines = [
+            f"Run:      {s.run_id}",
+            f"DAG:      {s.dag_name} (tenant {s.tenant_id})" + (f"  file {s.dag_file}" if s.dag_file else ""),
+            f"Status:   {s.status}" + (f" — {s.error}" if s.error else ""),
+            f"Trigger:  {s.trigger}" + (f" (retry of {s.parent_run_id})" if s.parent_run_id else "")
+            + (f" schedule {s.schedule_id}" if s.schedule_id else ""),
+            f"Started:  {_local(s.started)}" + (f"   ended {_local(s.ended)}" if s.ended else "")
+            + (f"   took {_dur(s.duration_s)}" if s.duration_s is not None else ""),
+            f"Host:     {s.host} pid {s.pid}",
+            f"Params:   {json.dumps(dict(s.params or {}), default=str)}",
+            f"Logs:     {s.run_dir or history.run_dir(s.run_id)}",
+        ]
+        echo("\n".join(lines))
+        rows = []
+        for tid, t in s.tasks.items():
+            note = t.error or t.reason or ""
+            rows.append([tid, t.status, t.attempts or "", _local(t.started), _dur(t.duration_s),
+                         "" if t.exit_code is None else t.exit_code, note, t.log_path or ""])
+        print_rows(None, ["task", "status", "tries", "started", "duration", "exit", "error / reason", "log"], rows,
+                    styles=STATUS_STYLES)
+
+    @app.command("logs")
+    def logs(
+        run: str = typer.Argument("latest", help="Run id, a unique prefix, or 'latest'."),
+        task: str | None = typer.Argument(None, help="A task id; without it, every task's last attempt."),
+        attempt: int | None = typer.Option(None, "--attempt", "-a", min=1, help="Which attempt (default: last)."),
+        follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing while the run is live."),
+    ) -> None:
+        """Print task logs of a run; --follow streams them until the run ends.
+
+        \b
+        Examples:
+          dagctl logs latest report
+          dagctl logs 20261121-1945 extract --attempt 2
+          dagctl logs latest --follow
+        """
+        from dagctl.attempts import log_name
+        from dagctl.errors import StateError
+
+        history = _history()
+        run_id = history.resolve(run)
+        s = history.summary(run_id)
+        run_dir = history.run_dir(run_id)
+        if task is not None and task not in s.tasks:
+            known = ", ".join(s.tasks) or "none started"
+            raise StateError(f"task '{task}' has no attempts in run {run_id}", hint=f"tasks with logs: {known}")
+        if follow:
+            _follow(history, run_id, task, attempt)
+            return
+        tasks = [task] if task else list(s.tasks)
+        for tid in tasks:
+            info = s.tasks[tid]
+            number = attempt or info.attempts or 1
+            path = run_dir / log_name(tid, number)
+            if not task:
+                echo(f"==> {tid} (attempt {number}, {info.status}) {path} <==")
+            if path.exists():
+                _copy(path)
+            elif task:
+                raise StateError(f"no log for task '{tid}' attempt {number} in run {run_id}",
+                                 hint=f"it has {info.attempts} attempt(s); Python tasks write a log only when they log")
+
+    @app.command("cancel")
+    def cancel(
+        run: str = typer.Argument(..., help="Run id, a unique prefix, or 'latest'."),
+        wait: float = typer.Option(30.0, "--wait", help="Seconds to wait for the run to stop (0: don't wait)."),
+    ) -> None:
+        """Stop a running run from another terminal, as Ctrl+C would: tasks terminated, recorded cancelled.
+
+        \b
+        Example:
+          dagctl cancel latest
+        """
+        import getpass
+
+        from dagctl.hostinfo import hostname
+
+        history = _history()
+        run_id = history.resolve(run)
+        history.request_cancel(run_id, f"cancelled by dagctl cancel ({getpass.getuser()}@{hostname()})")
+        echo_err(f"dagctl: cancel requested for run {run_id}")
+        if wait <= 0:
+            return
+        tick = threading.Event()
+        for _ in range(int(wait / 0.1)):
+            s = history.summary(run_id)
+            if s.status != "running":
+                echo(f"run {run_id} {s.status}")
+                return
+            tick.wait(0.1)
+        echo_err(f"dagctl: run {run_id} is still stopping after {wait:g}s (its tasks get SIGTERM, then SIGKILL)")
+
+    @app.command("retry")
+    def retry(
+        run: str = typer.Argument("latest", help="Run id, a unique prefix, or 'latest'."),
+        from_task: str | None = typer.Option(None, "--from", help="Re-run this task and everything downstream."),
+        use_current: bool = typer.Option(False, "--use-current", help="Use the DAG file as it is now, not the "
+                                                                      "snapshot the run executed."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+        as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON."),
+    ) -> None:
+        """Re-run what failed: succeeded tasks are not run again and their outputs are reused.
+
+        The new run is linked to the old one (trigger retry, parent run id) and runs the old run's DAG
+        snapshot with the same params.
+
+        \b
+        Examples:
+          dagctl retry latest
+          dagctl retry 20261121-1945 --from report
+        """
+        from dagctl.retrying import prepare_retry
+
+        from .run_cmd import execute, print_summary
+
+        history = _history()
+        prepared = prepare_retry(history, history.resolve(run), from_task=from_task, use_current=use_current)
+        if not quiet and not as_json:
+            reused = ", ".join(prepared.reuse) or "none"
+            echo_err(f"dagctl: retrying run {prepared.parent} as a new run; reusing outputs of: {reused}")
+        result = execute(prepared.spec, prepared.params, quiet=quiet or as_json, trigger="retry",
+                         parent_run_id=prepared.parent, reuse_outputs=prepared.reuse)
+        if as_json:
+            echo_json(result.summary())
+        elif not quiet:
+            print_summary(result)
+        raise typer.Exit(result.exit_code)
+
+
+def _copy(path: Path) -> None:
+    with path.open("rb") as fh:
+        while chunk := fh.read(65536):
+            sys.stdout.buffer.write(chunk)
+    sys.stdout.flush()
+
+
+def _follow(history: History, run_id: str, task: str | None, attempt: int | None) -> None:
+    """Stream new log lines (one task) or state changes (whole run) until the run has ended."""
+    from dagctl.attempts import log_name
+    from dagctl.events import parse_event
+    from dagctl.jsonl import iter_with_offsets
+    from dagctl.runner import RUN_EVENTS
+
+    from .view import describe, local_time
+
+    run_dir = history.run_dir(run_id)
+    tick = threading.Event()
+    events_offset = 0
+    log_offset = 0
+    current = attempt or 0
+    while True:
+        ended = False
+        for _, end, record in iter_with_offsets(run_dir / RUN_EVENTS, events_offset):
+            events_offset = end
+            if record.get("event") == "dag_done":
+                ended = True
+            if task is None:
+                line = describe(parse_event(record))  # type: ignore[arg-type]
+                if line:
+                    echo(f"{local_time(record['ts'])} {line}")
+            elif (record.get("task_id") == task and record.get("event") == "task_start" and attempt is None
+                  and record.get("attempt", 1) != current):
+                current, log_offset = record.get("attempt", 1), 0
+        if task is not None and current:
+            path = run_dir / log_name(task, current)
+            try:
+                with path.open("rb") as fh:
+                    fh.seek(log_offset)
+                    data = fh.read()
+            except FileNotFoundError:
+                data = b""
+            if data:
+                sys.stdout.buffer.write(data)
+                sys.stdout.flush()
+                log_offset += len(data)
+        if ended:
+            s = history.summary(run_id, detect_abandoned=False)
+            echo_err(f"dagctl: run {run_id} {s.status}")
+            return
+        if history.summary(run_id).status == "abandoned":
+            echo_err(f"dagctl: run {run_id} abandoned (its process died)")
+            return
+        tick.wait(0.2)

@@ -1,0 +1,225 @@
+"""runs / show / logs / cancel / retry / run --only --from / prune, and dead owners, as an operator uses them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import textwrap
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from dagctl.api import run_dag
+from dagctl.clock import FakeClock
+from dagctl.history import History
+from dagctl.settings import Settings
+from tests.cli.test_run_cli import _alive, dagctl, events, wait_for
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DAGCTL_LOGS_DIR", str(tmp_path / "logs"))
+    monkeypatch.delenv("ORCH_EVENTS_PATH", raising=False)
+    return tmp_path
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+FLAKY = """
+    name: pipeline
+    params: {n: 3}
+    tasks:
+      - id: extract
+        run: echo "rows=${params.n}" > "$DAGCTL_OUTPUT"; echo extracted
+      - id: transform
+        depends_on: extract
+        run: test -e fixed && echo "got ${outputs.extract.rows}" || (echo "boom" >&2; exit 7)
+      - id: load
+        depends_on: transform
+        run: echo loaded
+    """
+
+
+def test_runs_and_show_tell_what_ran_and_why_it_failed(project, cli):
+    write(project / "dag.yaml", FLAKY)
+    first = cli("run", "dag.yaml", "-q")
+    assert first.code == 1
+    result = cli("runs")
+    assert result.code == 0
+    row = result.out.splitlines()[1]
+    assert "pipeline" in row and "failed" in row and "1/1/1" in row and "manual" in row
+    shown = cli("show", "latest")
+    assert shown.code == 0, shown
+    assert "Status:   failed" in shown.out
+    lines = {line.split()[0]: line for line in shown.out.splitlines()[9:]}
+    assert "exit code 7" in lines["transform"] and " 7 " in lines["transform"]
+    assert "upstream 'transform' failed" in lines["load"]
+    data = json.loads(cli("show", "latest", "--json").out)
+    assert data["tasks"]["transform"]["status"] == "failed" and data["tasks"]["transform"]["exit_code"] == 7
+    assert data["params"] == {"n": 3}
+
+
+def test_run_ids_resolve_by_prefix_and_unknown_ids_are_one_line_errors(project, cli):
+    write(project / "dag.yaml", "name: d\ntasks:\n  - {id: a, run: 'true'}\n")
+    cli("run", "dag.yaml", "-q")
+    run_id = History(Settings.from_env()).run_ids()[0]
+    assert cli("show", run_id[:17]).code == 0
+    missing = cli("show", "19990101")
+    assert missing.code == 2
+    assert missing.err == "dagctl: error: unknown run '19990101' — see `dagctl runs` for run ids (a unique prefix " \
+                          "is enough)\n"
+
+
+def test_logs_print_each_attempt(project, cli):
+    write(project / "dag.yaml", """
+        name: d
+        tasks:
+          - id: flaky
+            run: echo "try $DAGCTL_ATTEMPT"; test "$DAGCTL_ATTEMPT" = 2
+            retries: 1
+            retry_delay: 0
+        """)
+    assert cli("run", "dag.yaml", "-q").code == 0
+    assert cli("logs", "latest", "flaky").out == "try 2\n"
+    assert cli("logs", "latest", "flaky", "--attempt", "1").out == "try 1\n"
+    everything = cli("logs", "latest").out
+    assert everything.startswith("==> flaky (attempt 2, success)")
+    bad = cli("logs", "latest", "nope")
+    assert bad.code == 2 and "task 'nope' has no attempts" in bad.err
+
+
+def test_retry_reruns_only_what_failed_and_reuses_outputs(project, cli):
+    write(project / "dag.yaml", FLAKY)
+    assert cli("run", "dag.yaml", "-q").code == 1
+    parent = History(Settings.from_env()).run_ids()[0]
+    (project / "fixed").touch()
+    write(project / "dag.yaml", FLAKY.replace("echo loaded", "echo CHANGED"))  # the snapshot is used
+    retried = cli("retry", "latest", "-q")
+    assert retried.code == 0, retried
+    history = History(Settings.from_env())
+    child = history.run_ids()[0]
+    summary = history.summary(child)
+    assert summary.trigger == "retry" and summary.parent_run_id == parent
+    assert {t: s.status for t, s in summary.tasks.items()} == {
+        "extract": "success", "transform": "success", "load": "success"}
+    assert "reused" in (summary.tasks["extract"].reason or "")
+    log_dir = history.run_dir(child)
+    assert not (log_dir / "extract.log").exists()  # not run again
+    assert (log_dir / "transform.log").read_text() == "got 3\n"  # its upstream output was reused
+    assert (log_dir / "load.log").read_text() == "loaded\n"  # the run's snapshot, not the edited file
+    nothing = cli("retry", "latest")
+    assert nothing.code == 2 and "nothing to retry" in nothing.err
+    again = cli("retry", "latest", "--from", "transform", "-q")
+    assert again.code == 0
+
+
+def test_run_only_and_from_take_upstream_outputs_from_the_latest_run(project, cli):
+    write(project / "dag.yaml", FLAKY)
+    (project / "fixed").touch()
+    missing = cli("run", "dag.yaml", "--only", "load")
+    assert missing.code == 2
+    assert "no earlier run of 'pipeline' has succeeded at: extract, transform" in missing.err
+    assert cli("run", "dag.yaml", "-q").code == 0
+    only = cli("run", "dag.yaml", "--only", "transform", "--json")
+    data = json.loads(only.out)
+    assert {t: v["status"] for t, v in data["tasks"].items()} == {
+        "extract": "success", "transform": "success", "load": "skipped"}
+    assert data["tasks"]["load"]["reason"] == "not selected"
+    frm = json.loads(cli("run", "dag.yaml", "--from", "transform", "--json").out)
+    assert [frm["tasks"][t]["status"] for t in ("extract", "transform", "load")] == ["success"] * 3
+    assert cli("run", "dag.yaml", "--only", "nope").code == 2
+
+
+def test_cancel_from_another_process_stops_the_run(project):
+    pidfile = project / "pid"
+    write(project / "dag.yaml", f"""
+        name: slow
+        tasks:
+          - id: work
+            run: sleep 300 & echo $! > {pidfile}; wait
+        """)
+    run = dagctl("run", "dag.yaml", cwd=project, env={"DAGCTL_GRACE": "1"})
+    wait_for(lambda: pidfile.exists() and pidfile.read_text().strip() != "")
+    cancel = dagctl("cancel", "latest", cwd=project)
+    out, err = cancel.communicate(timeout=30)
+    assert cancel.returncode == 0, err
+    assert "cancel requested" in err and "cancelled" in out
+    run_out, _ = run.communicate(timeout=30)
+    assert run.returncode == 130
+    assert "Reason: cancelled by dagctl cancel" in run_out
+    wait_for(lambda: not _alive(int(pidfile.read_text())), timeout=5)
+    again = dagctl("cancel", "latest", cwd=project)
+    _, err = again.communicate(timeout=30)
+    assert again.returncode == 2 and "already finished (cancelled)" in err
+
+
+def test_a_killed_run_is_recorded_abandoned_exactly_once(project, cli):
+    started = project / "started"
+    write(project / "dag.yaml", f"""
+        name: doomed
+        tasks:
+          - id: work
+            run: touch {started}; sleep 300
+        """)
+    run = dagctl("run", "dag.yaml", "-q", cwd=project)
+    wait_for(started.exists)
+    wait_for(lambda: History(Settings.from_env()).run_ids() != [])
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait(timeout=10)
+    listing = cli("runs")
+    assert "abandoned" in listing.out
+    cli("runs")
+    cli("show", "latest")
+    done = [e for e in events(project) if e["event"] == "dag_done"]
+    assert len(done) == 1 and done[0]["status"] == "abandoned"
+    assert "died without finishing" in done[0]["error"]
+    subprocess.run(["pkill", "-f", f"touch {started}; sleep 300"], check=False)
+
+
+def test_logs_follow_streams_until_the_run_ends(project):
+    gate = project / "gate"
+    write(project / "dag.yaml", f"""
+        name: chatty
+        tasks:
+          - id: talk
+            run: echo first; while [ ! -e {gate} ]; do sleep 0.05; done; echo second
+            timeout: 60s
+        """)
+    run = dagctl("run", "dag.yaml", "-q", cwd=project)
+    wait_for(lambda: History(Settings.from_env()).run_ids() != [])
+    follower = dagctl("logs", "latest", "talk", "--follow", cwd=project)
+    wait_for(lambda: (project / "logs").exists())
+    gate.touch()
+    out, err = follower.communicate(timeout=30)
+    run.communicate(timeout=30)
+    assert out == "first\nsecond\n"
+    assert "run " in err and "success" in err
+
+
+def test_prune_removes_old_runs_and_their_events_but_keeps_the_newest(project, cli):
+    write(project / "dag.yaml", "name: d\ntasks:\n  - {id: a, run: 'true'}\n")
+    settings = Settings.from_env()
+    old = FakeClock(datetime.now(timezone.utc) - timedelta(days=60))
+    for _ in range(3):
+        run_dag("dag.yaml", settings=settings, clock=old)
+        old.advance(3600)
+    run_dag("dag.yaml", settings=settings)
+    history = History(settings)
+    assert len(history.run_ids()) == 4
+    dry = cli("prune", "--older-than", "30d", "--keep-last", "2", "--dry-run")
+    assert dry.code == 0 and dry.out.startswith("would remove 2 run(s)")
+    assert len(history.run_ids()) == 4
+    done = cli("prune", "--older-than", "30d", "--keep-last", "2", "--json")
+    report = json.loads(done.out)
+    assert len(report["removed"]) == 2 and report["events_dropped"] == 2 * 4
+    remaining = history.run_ids()
+    assert len(remaining) == 2
+    assert {e["run_id"] for e in events(project)} == set(remaining)
+    assert cli("prune", "--older-than", "soon").code == 2
