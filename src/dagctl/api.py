@@ -9,7 +9,8 @@ from typing import Any
 from .clock import Clock, SystemClock
 from .events import EventSink, FanOut, JsonlSink
 from .executors.base import Executor
-from .runner import RUN_EVENTS, RunControl, Runner, RunOptions, RunResult, default_parallelism, new_run_id
+from .layout import RUN_EVENTS
+from .runner import RunControl, Runner, RunOptions, RunResult, default_parallelism, new_run_id
 from .settings import Settings
 from .spec import DagSpec
 

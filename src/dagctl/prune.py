@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .history import History, started_at
 from .jsonl import file_identity, iter_with_offsets, rewrite_atomic
-from .runner import RUN_EVENTS
+from .layout import RUN_EVENTS
 
 
 @dataclass(frozen=True)

@@ -37,13 +37,12 @@ from .events import (
 )
 from .executors.base import AttemptResult, CancelToken, Executor
 from .hostinfo import hostname, process_start_ticks
+from .layout import CANCEL_REQUEST, RUN_EVENTS  # noqa: F401 - RUN_EVENTS re-exported
 from .plan import Plan
 from .retry import backoff_delay
 from .triggers import decide
 
 FINAL = frozenset({"success", "failed", "skipped", "cancelled"})
-RUN_EVENTS = "events.jsonl"  # the run's own copy of its events, in its run folder
-CANCEL_REQUEST = "cancel.json"  # written by `dagctl cancel`; the runner polls for it
 CANCEL_POLL_S = 0.25
 HARD_STOP_MARGIN = 2.0  # seconds past timeout + grace before an unresponsive attempt is given up on
 

@@ -257,7 +257,7 @@ def _follow(history: History, run_id: str, task: str | None, attempt: int | None
     from dagctl.attempts import log_name
     from dagctl.events import parse_event
     from dagctl.jsonl import iter_with_offsets
-    from dagctl.runner import RUN_EVENTS
+    from dagctl.layout import RUN_EVENTS
 
     from .view import describe, local_time
 
