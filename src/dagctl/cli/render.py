@@ -104,7 +104,7 @@ class LiveView:
         return table
 
 
-def print_table(title: str | None, headers: list[str], rows: list[list[Any]], *, styles: dict[str, str] | None = None,
+def print_rows(title: str | None, headers: list[str], rows: list[list[Any]], *, styles: dict[str, str] | None = None,
                 caption: str | None = None) -> None:
     """A table on stdout: rich on a terminal, aligned plain text otherwise (pipes, cron mail, CI logs).
 
@@ -133,3 +133,40 @@ def print_table(title: str | None, headers: list[str], rows: list[list[Any]], *,
 
 STATUS_STYLES = {"success": "green", "failed": "bold red", "running": "cyan", "cancelled": "magenta",
                  "abandoned": "bold magenta", "skipped": "dim", "retrying": "yellow", "timeout": "bold red"}
+
+
+# --------------------------------------------------------------------------------------------- tables
+
+
+def print_table(title: str, columns: list[tuple[str, str]], rows: list[list[str]], *,
+                status_column: int | None = None, caption: str | None = None) -> None:
+    """A titled table on stdout with aligned columns: rich on a terminal, plain text otherwise.
+
+    ``columns`` are ``(header, "left"|"right")``; cells are plain text (never read as markup); the cells
+    of ``status_column`` are coloured by :data:`STATUS_STYLES` on a terminal.
+    """
+    if not sys.stdout.isatty():
+        widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, (h, _) in enumerate(columns)]
+
+        def line(cells: list[str]) -> str:
+            return "  ".join(c.rjust(w) if j == "right" else c.ljust(w)
+                             for c, w, (_, j) in zip(cells, widths, columns, strict=False)).rstrip()
+
+        echo(title)
+        echo(line([h.upper() for h, _ in columns]))
+        for row in rows:
+            echo(line(row))
+        if caption:
+            echo(caption)
+        echo()
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
+    for header, justify in columns:
+        table.add_column(header, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(*[Text(cell, style=STATUS_STYLES.get(cell, "") if i == status_column else "")
+                        for i, cell in enumerate(row)])
+    console().print(table)
