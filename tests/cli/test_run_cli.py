@@ -121,3 +121,40 @@ def _alive(pid: int) -> bool:
             return fh.read().split(") ")[-1][0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_second_interrupt_kills_at_once_without_waiting_for_the_grace_period(tmp_path):
+    pidfile = tmp_path / "pid"
+    write_dag(tmp_path, f"""
+        name: stubborn
+        tasks:
+          - id: work
+            run: trap '' TERM; echo $$ > {pidfile}; while true; do sleep 0.05; done
+        """)
+    proc = dagctl("run", "dag.yaml", cwd=tmp_path, env={"DAGCTL_GRACE": "120"})
+    wait_for(lambda: pidfile.exists() and pidfile.read_text().strip() != "")
+    proc.send_signal(signal.SIGINT)
+    seen = []
+    while not any("SIGINT: stopping" in line for line in seen):  # the first one has been handled
+        seen.append(proc.stderr.readline())
+        assert seen[-1], seen
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)  # far below the 120 s grace period
+    assert proc.returncode == 130, err
+    assert "second interrupt: killing running tasks now" in err
+    wait_for(lambda: not _alive(int(pidfile.read_text())), timeout=5)
+
+
+def test_params_file_overrides_and_is_checked(tmp_path):
+    write_dag(tmp_path, "name: p\nparams: {rows: 1, name: x}\ntasks:\n"
+                        "  - {id: a, run: 'echo ${params.rows} ${params.name}'}\n")
+    (tmp_path / "params.yaml").write_text("rows: 42\nname: from-file\n")
+    proc = dagctl("run", "dag.yaml", "--params-file", "params.yaml", "-p", "name=cli", "--json", cwd=tmp_path)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    run_dir = Path(json.loads(out)["run_dir"])
+    assert (tmp_path / run_dir / "a.log").read_text() == "42 cli\n"
+    (tmp_path / "bad.yaml").write_text("rowz: 1\n")
+    proc = dagctl("run", "dag.yaml", "--params-file", "bad.yaml", cwd=tmp_path)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "unknown param 'rowz'" in err
