@@ -24,7 +24,7 @@ from .events import SCHEMA_VERSION, format_ts, parse_ts
 from .hostinfo import hostname, process_alive
 from .jsonl import JsonlWriter, append_record, iter_records
 from .layout import CANCEL_REQUEST, RUN_EVENTS
-from .reports import RunSummary, fold_run
+from .runsummary import RunSummary, fold_run
 from .settings import Settings
 
 RUN_ID_RE = re.compile(r"^\d{8}-\d{6}\.\d{3}-[0-9a-f]{6}$")
