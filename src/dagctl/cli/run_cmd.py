@@ -89,6 +89,11 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
         as_json: bool = typer.Option(False, "--json", help="Print the plan (with --dry-run) or the final summary "
                                                            "as JSON."),
+        executor: str | None = typer.Option(None, "--executor", "-x", help="Where tasks run: threads (this "
+                                            "machine, the default) or celery (dagctl worker processes); env "
+                                            "DAGCTL_EXECUTOR."),
+        broker: str | None = typer.Option(None, "--broker", help="Redis URL for --executor celery (default: "
+                                                                  "REDIS_URL)."),
     ) -> None:
         """Run a DAG on this machine: parallel where the graph allows, with retries and timeouts.
 
@@ -135,7 +140,7 @@ def register(app: typer.Typer) -> None:
             select, reuse = prepare_partial(History(Settings.from_env()), spec, only=names, from_task=from_task)
             partial = {"select": select, "reuse_outputs": reuse}
         result = execute(spec, overrides, parallelism=parallelism, timeout=run_timeout, fail_fast=fail_fast or None,
-                         quiet=quiet or as_json, **partial)
+                         quiet=quiet or as_json, executor=executor, broker=broker, **partial)
         if as_json:
             echo_json(result.summary())
         elif not quiet:
@@ -143,8 +148,12 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(result.exit_code)
 
 
-def execute(spec: Any, params: dict[str, Any], *, quiet: bool, **options: Any) -> RunResult:
-    """Run with the right view for where we are: live table on a TTY, plain lines otherwise."""
+def execute(spec: Any, params: dict[str, Any], *, quiet: bool, executor: str | None = None,
+            broker: str | None = None, **options: Any) -> RunResult:
+    """Run with the right view for where we are: live table on a TTY, plain lines otherwise.
+
+    ``executor`` (else ``DAGCTL_EXECUTOR``): ``threads`` (default) or ``celery`` (``broker`` else ``REDIS_URL``).
+    """
     import os
 
     from dagctl.api import run_dag
@@ -163,14 +172,34 @@ def execute(spec: Any, params: dict[str, Any], *, quiet: bool, **options: Any) -
             sinks.append(live)
         else:
             sinks.append(PlainView())
+    chosen = make_executor(executor, broker)  # before the run: a dead broker is exit 3 within seconds
     with interrupts(control):
         if live is not None:
             live.start()
         try:
-            return run_dag(spec, params=params, sinks=sinks, control=control, **options)
+            return run_dag(spec, params=params, sinks=sinks, control=control, executor=chosen, **options)
         finally:
             if live is not None:
                 live.stop()
+            if chosen is not None:
+                chosen.shutdown(wait=False)
+
+
+def make_executor(name: str | None, broker: str | None) -> Any:
+    """The executor for ``--executor`` / ``DAGCTL_EXECUTOR``; None means run_dag's default thread pool."""
+    from dagctl.errors import UsageError
+    from dagctl.settings import Settings
+
+    settings = Settings.from_env()
+    name = (name or settings.executor or "threads").strip().lower()
+    if name == "threads":
+        return None
+    if name == "celery":
+        from dagctl.executors.celery import CeleryExecutor
+        from dagctl.executors.celery_app import CeleryConfig
+
+        return CeleryExecutor(CeleryConfig.from_env(broker=broker or settings.redis_url))
+    raise UsageError(f"unknown executor '{name}'", hint="use --executor threads or --executor celery")
 
 
 def _read_params_file(path: Path) -> dict[str, Any]:
