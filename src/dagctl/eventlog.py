@@ -17,15 +17,14 @@ Results come back oldest first, in the order the records were appended.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from .errors import StateError
 from .events import format_ts
+from .gcpause import gc_paused
 from .jsonl import iter_records_reverse
 from .reports import ts_key
 
@@ -90,7 +89,7 @@ def _read_back(
     stop_key = format_ts(since - SLACK) if since is not None else None
     out: list[dict[str, Any]] = []
     try:
-        with _gc_paused():
+        with gc_paused():
             _collect(out, path, since_key, stop_key, limit, match)
     except OSError as exc:  # a missing file is simply empty (the reader's rule); anything else is a problem
         raise StateError(f"cannot read {path}: {exc.strerror or exc}", hint="check the path and its permissions") \
@@ -120,16 +119,3 @@ def _collect(out: list[dict[str, Any]], path: Path | str, since_key: str | None,
             out.append(rec)
             if limit is not None and len(out) >= limit:
                 break
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while building many long-lived acyclic records (its full passes rescan them all:
-    a third of the time of a large read)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
