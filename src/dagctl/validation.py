@@ -1,4 +1,9 @@
-"""Validate many files at once: every problem of every file, plus cross-file rules (unique DAG names)."""
+"""Validate many files at once: every problem of every file, plus cross-file rules.
+
+A file whose top level is a list is a schedule file (``configs/schedules/*.yaml``); a mapping is a DAG
+(or the project's ``dagctl.yaml``). Cross-file rules: DAG names are unique, schedule ids are unique, and
+every schedule's DAG exists, loads, and declares the params the schedule passes.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +12,26 @@ from pathlib import Path
 
 from .errors import Problem, SpecError
 from .loader import dag_from_document, expand_paths
-from .yamlread import gc_paused, parse_document, read_text
+from .yamlread import gc_paused, read_text
 
 
 def validate_paths(paths: Iterable[str | Path]) -> tuple[list[Problem], int]:
     """Return (problems, number of files checked). Never raises for file contents."""
     from .actions.registry import PROJECT_CONFIG, load_project_config
     from .checks import DEFAULT_CHECKS
+    from .schedules import (
+        ScheduleSpec,
+        check_schedule_document,
+        dag_problems,
+        duplicate_problems,
+        is_schedule_document,
+        parse_schedule_text,
+    )
 
     problems: list[Problem] = []
     files = expand_paths(paths)
     names: dict[str, tuple[str, int, int]] = {}
+    schedules: list[ScheduleSpec] = []
     for path in files:
         if path.name == PROJECT_CONFIG:
             try:
@@ -27,7 +41,13 @@ def validate_paths(paths: Iterable[str | Path]) -> tuple[list[Problem], int]:
             continue
         try:
             with gc_paused():
-                doc = parse_document(read_text(path), str(path))
+                text = read_text(path)
+                doc = parse_schedule_text(text, str(path))
+                if is_schedule_document(doc):
+                    valid, found = check_schedule_document(doc)
+                    schedules.extend(valid)
+                    problems.extend(found)
+                    continue
                 spec = dag_from_document(doc, DEFAULT_CHECKS)
         except SpecError as exc:
             problems.extend(exc.problems)
@@ -40,4 +60,6 @@ def validate_paths(paths: Iterable[str | Path]) -> tuple[list[Problem], int]:
                                     "DAG names must be unique; rename one of them"))
         else:
             names[spec.name] = (str(path), line, col)
+    problems.extend(duplicate_problems(schedules))
+    problems.extend(dag_problems(schedules))
     return problems, len(files)

@@ -43,11 +43,16 @@ def build_app() -> typer.Typer:
     ) -> None:
         """dagctl: a local-first DAG runner and cron scheduler."""
 
-    from . import history_cmds, plan_cmds, prune_cmd, run_cmd, validate_cmd
+    from . import history_cmds, plan_cmds, prune_cmd, run_cmd, schedule_cmd, stats_cmd, validate_cmd
 
     validate_cmd.register(app)
     run_cmd.register(app)
     plan_cmds.register(app)
     history_cmds.register(app)
     prune_cmd.register(app)
+    stats_cmd.register(app)
+    schedule_cmd.register(app)
+    from . import worker_cmd  # dagctl worker and dagctl queue (Celery)
+
+    worker_cmd.register(app)
     return app

@@ -1,0 +1,394 @@
+"""``dagctl schedule --once|--serve``, ``schedule list``, ``schedule next`` and ``dagctl backfill``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from .render import echo, echo_json
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from dagctl.schedules import ScheduleSpec
+
+DEFAULT_DIR = Path("configs/schedules")
+DIR_HELP = "Folder of schedule files (*.yaml, searched recursively)."
+
+SCHEDULE_HELP = """Run DAGs on cron schedules: one tick (--once, for crontab and CI) or a service (--serve).
+
+Each slot (schedule id + fire instant) runs exactly once, however many schedulers run: claims are made
+under a lock in the state store (STATE_STORE_PATH). Exit codes for --once: 0 every run it started
+succeeded, 1 a run failed, 2 invalid schedules. --serve exits 0 after SIGTERM/SIGINT once running DAGs
+finished (or were cancelled after --grace); SIGHUP reloads the schedules.
+
+\b
+Examples:
+  dagctl schedule --once                        one tick now (crontab: * * * * *)
+  dagctl schedule --once --now 2026-03-08T07:00:00Z
+  dagctl schedule --serve --dir configs/schedules
+  dagctl schedule list
+  dagctl schedule next nightly --count 3
+  dagctl schedule next --cron "30 2 * * *" --tz America/New_York --after 2026-03-07
+"""
+
+
+# ------------------------------------------------------------------------------------------- helpers
+
+
+def default_timezone() -> str:
+    from dagctl.cron import timezone_problem
+    from dagctl.errors import UsageError
+
+    zone = os.environ.get("SCHED_TIMEZONE") or "UTC"
+    problem = timezone_problem(zone)
+    if problem:
+        raise UsageError(f"SCHED_TIMEZONE: {problem}")
+    return zone
+
+
+def parse_when(text: str, zone: ZoneInfo | None, option: str) -> datetime:
+    """ISO-8601 (``Z`` or an offset); a time without offset is read in ``zone`` when there is one."""
+    from dagctl.errors import UsageError
+
+    raw = text.strip()
+    try:
+        value = datetime.fromisoformat(raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw)
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not an ISO-8601 time",
+                         hint=f"write e.g. {option} 2026-03-08T07:00:00Z or 2026-03-08T02:00:00-05:00") from None
+    if value.tzinfo is None:
+        if zone is None:
+            raise UsageError(f"{option} {text!r} has no UTC offset",
+                             hint=f"add Z or an offset, e.g. {option} {value.isoformat()}Z")
+        value = value.replace(tzinfo=zone)
+    return value.astimezone(timezone.utc)
+
+
+def find_schedule(schedules: list[ScheduleSpec], schedule_id: str) -> ScheduleSpec:
+    import difflib
+
+    from dagctl.errors import UsageError
+
+    for spec in schedules:
+        if spec.id == schedule_id:
+            return spec
+    ids = [s.id for s in schedules]
+    close = difflib.get_close_matches(schedule_id, ids, n=1)
+    hint = f"did you mean '{close[0]}'?" if close else ("known: " + ", ".join(ids) if ids else "the folder has none")
+    raise UsageError(f"no schedule '{schedule_id}'", hint=hint)
+
+
+def _directory(ctx: typer.Context, given: Path | None) -> Path:
+    if given is not None:
+        return given
+    parent = ctx.parent.params.get("directory") if ctx.parent is not None else None
+    return parent or DEFAULT_DIR
+
+
+@contextmanager
+def _logging(quiet: bool) -> Iterator[None]:
+    """Scheduler log lines on stderr, local time (journald or cron mail capture them)."""
+    logger = logging.getLogger("dagctl")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S%z"))
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+
+@contextmanager
+def handle_signals(on_stop: Callable[[int, bool], None], on_reload: Callable[[], None] | None = None) -> Iterator[None]:
+    """SIGINT/SIGTERM: ``on_stop(signum, again)``; SIGHUP: ``on_reload()`` (when given).
+
+    The callbacks set threading Events, which take locks; a Python signal handler runs in the main thread
+    between two bytecodes, possibly while that thread holds the very same lock (deadlock). So the handlers
+    do nothing: ``signal.set_wakeup_fd`` makes the interpreter write the signal number to a pipe, and a
+    small thread reads it and calls the callbacks from an ordinary thread.
+    """
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    seen: list[int] = []
+
+    def dispatch() -> None:
+        while True:
+            try:
+                data = os.read(read_fd, 64)
+            except OSError:
+                return
+            if not data:
+                return
+            for signum in data:
+                if signum == signal.SIGHUP:
+                    if on_reload is not None:
+                        on_reload()
+                    continue
+                again = bool(seen)
+                seen.append(signum)
+                on_stop(signum, again)
+
+    def ignore(_signum: int, _frame: Any) -> None:
+        pass  # the interpreter has already written the number to the wakeup pipe
+
+    watched = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if on_reload is not None else [])
+    previous = {s: signal.signal(s, ignore) for s in watched}
+    previous_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    thread = threading.Thread(target=dispatch, name="dagctl-signals", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(previous_fd)
+        for s, h in previous.items():
+            signal.signal(s, h)
+        os.close(write_fd)
+        thread.join(5)
+        os.close(read_fd)
+
+
+@contextmanager
+def state_errors() -> Iterator[None]:
+    """A state store that cannot be used is an environment problem (exit 3), not bad input."""
+    from dagctl.errors import StateError
+    from dagctl.scheduler_loop import SchedulerStateError
+
+    try:
+        yield
+    except SchedulerStateError:
+        raise
+    except StateError as exc:
+        raise SchedulerStateError(exc.message, hint=exc.hint) from exc
+
+
+def _local(ts: str | None) -> str:
+    if not ts:
+        return "-"
+    from dagctl.events import parse_ts
+
+    return parse_ts(ts).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)] if rows else \
+        [len(h) for h in headers]
+    for line in [headers, *rows]:
+        echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+
+
+# ---------------------------------------------------------------------------------------------- modes
+
+
+def _run_once(directory: Path, now: str | None, grace: float, quiet: bool) -> int:
+    from dagctl.errors import EXIT_SIGINT, EXIT_SIGTERM
+    from dagctl.scheduler_loop import Scheduler, dag_launcher
+    from dagctl.schedules import ScheduleSource
+    from dagctl.settings import Settings
+    from dagctl.state import StateStore
+
+    settings = Settings.from_env()
+    when = parse_when(now, None, "--now") if now is not None else None
+    schedules = ScheduleSource(directory, default_timezone=default_timezone()).load()
+    stopped: list[int] = []
+    with _logging(quiet), StateStore(settings.state_path) as store:
+        scheduler = Scheduler(schedules, store, dag_launcher(settings), max_parallel=settings.sched_max_parallel)
+
+        def on_stop(signum: int, again: bool) -> None:
+            stopped.append(signum)
+            scheduler.request_stop(now=again)
+
+        with handle_signals(on_stop):
+            code = scheduler.run_once(when, grace_s=grace)
+    if stopped:
+        return EXIT_SIGTERM if stopped[0] == signal.SIGTERM else EXIT_SIGINT
+    return code
+
+
+def _serve(directory: Path, grace: float, quiet: bool) -> int:
+    from dagctl.scheduler_loop import Scheduler, ServeLock, dag_launcher
+    from dagctl.schedules import ScheduleSource
+    from dagctl.sdnotify import Notifier
+    from dagctl.settings import Settings
+    from dagctl.state import StateStore
+
+    settings = Settings.from_env()
+    source = ScheduleSource(directory, default_timezone=default_timezone())
+    schedules = source.load()
+    notifier = Notifier.from_env(unset=True)  # the DAGs' tasks must not inherit NOTIFY_SOCKET
+    with _logging(quiet), ServeLock(settings.state_path.parent) as lock, StateStore(settings.state_path) as store:
+        lock.acquire(dir=str(directory), state=str(settings.state_path))
+        scheduler = Scheduler(schedules, store, dag_launcher(settings), max_parallel=settings.sched_max_parallel)
+
+        def on_stop(signum: int, again: bool) -> None:
+            name = signal.Signals(signum).name
+            logging.getLogger("dagctl.scheduler").info(
+                "%s: %s", name, "cancelling running DAGs now" if again else "stopping (no new claims)")
+            scheduler.request_stop(now=again)
+
+        with handle_signals(on_stop, scheduler.request_reload):
+            try:
+                return scheduler.serve(tick_s=settings.sched_tick_ms / 1000, grace_s=grace, source=source,
+                                       notifier=notifier)
+            finally:
+                notifier.close()
+
+
+# ------------------------------------------------------------------------------------------- commands
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(help=SCHEDULE_HELP, rich_markup_mode=None, add_completion=False,
+                        context_settings={"help_option_names": ["-h", "--help"]})
+
+    @group.callback(invoke_without_command=True)
+    def schedule(
+        ctx: typer.Context,
+        directory: Path = typer.Option(DEFAULT_DIR, "--dir", "-d", help=DIR_HELP),
+        once: bool = typer.Option(False, "--once", help="One tick: claim due slots, run them, wait, exit."),
+        serve: bool = typer.Option(False, "--serve", help="Tick every SCHED_TICK_MS until SIGTERM/SIGINT."),
+        now: str | None = typer.Option(None, "--now", help="With --once: tick at this ISO-8601 time (Z or offset)."),
+        grace: str = typer.Option("30s", "--grace", help="On stop, how long running DAGs may finish before they "
+                                                          "are cancelled."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Log only warnings and errors."),
+    ) -> None:
+        from dagctl.durations import parse_duration
+        from dagctl.errors import UsageError
+
+        if ctx.invoked_subcommand is not None:
+            if once or serve:
+                raise UsageError(f"--once/--serve cannot be combined with 'schedule {ctx.invoked_subcommand}'")
+            return
+        if once == serve:
+            raise UsageError("choose one of --once or --serve" if once else "nothing to do",
+                             hint="dagctl schedule --once | --serve | list | next (see dagctl schedule --help)")
+        if serve and now is not None:
+            raise UsageError("--now works with --once only", hint="--serve always uses the real clock")
+        try:
+            grace_s = parse_duration(grace)
+        except ValueError as exc:
+            raise UsageError(f"--grace: {exc}") from None
+        with state_errors():
+            code = _run_once(directory, now, grace_s, quiet) if once else _serve(directory, grace_s, quiet)
+        raise typer.Exit(code)
+
+    @group.command("list")
+    def list_(
+        ctx: typer.Context,
+        directory: Path | None = typer.Option(None, "--dir", "-d", help=DIR_HELP),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """List schedules with their next fire time and last run.
+
+        Next fire times are shown in each schedule's timezone with the UTC offset; last runs in local time.
+
+        \b
+        Examples:
+          dagctl schedule list
+          dagctl schedule list --dir configs/schedules --json
+        """
+        from dagctl.clock import SystemClock
+        from dagctl.cron import next_fire_times, parse_cron
+        from dagctl.events import format_ts
+        from dagctl.schedules import ScheduleSource
+        from dagctl.settings import Settings
+        from dagctl.state import StateStore
+
+        schedules = ScheduleSource(_directory(ctx, directory), default_timezone=default_timezone()).load()
+        now = SystemClock().now()
+        with StateStore(Settings.from_env().state_path) as store:
+            fold = store.refresh()
+        data = []
+        for s in schedules:
+            spec = parse_cron(s.cron, s.timezone)
+            nxt = next_fire_times(spec, now, 1) if s.enabled else []
+            state = fold.schedules.get(s.id)
+            last = state.last if state else None
+            running = [o for o in state.open.values() if o.run_id] if state else []
+            data.append({
+                "id": s.id, "cron": s.cron, "timezone": s.timezone, "enabled": s.enabled, "dag": s.dag,
+                "overlap": s.overlap.value, "catchup_s": s.catchup.total_seconds() if s.catchup else None,
+                "next_fire": nxt[0].astimezone(spec.zone).isoformat() if nxt else None,
+                "next_fire_utc": format_ts(nxt[0]) if nxt else None,
+                "last_run": last, "running": [o.run_id for o in running],
+                "counts": dict(state.counts) if state else {},
+            })
+        if as_json:
+            echo_json(data)
+            return
+        rows = []
+        for d in data:
+            last = d["last_run"] or {}
+            status = "running" if d["running"] else (last.get("status") or "-")
+            nxt = (d["next_fire"] or "-").replace("T", " ")
+            rows.append([d["id"], d["cron"], d["timezone"], "yes" if d["enabled"] else "no", nxt,
+                         _local(last.get("ts")), status])
+        _table(["ID", "CRON", "TIMEZONE", "ENABLED", "NEXT FIRE", "LAST RUN", "STATUS"], rows)
+
+    @group.command("next")
+    def next_(
+        ctx: typer.Context,
+        schedule_id: str | None = typer.Argument(None, help="A schedule id from --dir."),
+        cron: str | None = typer.Option(None, "--cron", help="A cron expression instead of a schedule id."),
+        tz: str | None = typer.Option(None, "--tz", help="Timezone for --cron (default UTC or SCHED_TIMEZONE)."),
+        after: str | None = typer.Option(None, "--after", help="Start after this ISO-8601 time (default now); "
+                                                               "without an offset it is read in the timezone."),
+        count: int = typer.Option(5, "--count", "-n", min=1, max=100_000, help="How many fire times."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+        directory: Path | None = typer.Option(None, "--dir", "-d", help=DIR_HELP),
+    ) -> None:
+        """Print the next fire times as ISO-8601 with the UTC offset, in the schedule's timezone.
+
+        Daylight saving time is applied as cron does it (docs/scheduling.md).
+
+        \b
+        Examples:
+          dagctl schedule next weekly_ops_chain
+          dagctl schedule next --cron "30 2 * * *" --tz America/New_York --after 2026-03-07 --count 3
+        """
+        from dagctl.clock import SystemClock
+        from dagctl.cron import next_fire_times, parse_cron
+        from dagctl.errors import UsageError
+        from dagctl.events import format_ts
+        from dagctl.schedules import ScheduleSource
+
+        if (schedule_id is None) == (cron is None):
+            raise UsageError("give a schedule ID or --cron EXPR (not both)",
+                             hint='e.g. dagctl schedule next nightly, or --cron "0 9 * * 1-5" --tz Europe/Paris')
+        if cron is not None:
+            spec = parse_cron(cron, tz or default_timezone())
+        else:
+            if tz is not None:
+                raise UsageError("--tz goes with --cron; a schedule has its own timezone")
+            assert schedule_id is not None
+            schedules = ScheduleSource(_directory(ctx, directory), default_timezone=default_timezone()).load()
+            found = find_schedule(schedules, schedule_id)
+            spec = parse_cron(found.cron, found.timezone)
+        start = parse_when(after, spec.zone, "--after") if after else SystemClock().now()
+        times = next_fire_times(spec, start, count)
+        if as_json:
+            echo_json({"schedule": schedule_id, "cron": spec.fields, "timezone": spec.timezone,
+                       "after": format_ts(start), "next": [t.astimezone(spec.zone).isoformat() for t in times],
+                       "next_utc": [format_ts(t) for t in times]})
+            return
+        for t in times:
+            echo(t.astimezone(spec.zone).isoformat())
+
+    app.add_typer(group, name="schedule")
+
+    from . import backfill_cmd
+
+    backfill_cmd.register(app)
