@@ -13,10 +13,10 @@ from .schedule_cmd import (
     DIR_HELP,
     default_timezone,
     find_schedule,
-    handle_signals,
     parse_when,
     state_errors,
 )
+from .signals import handle_signals
 
 
 def register(app: typer.Typer) -> None:

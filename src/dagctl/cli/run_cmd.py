@@ -21,9 +21,10 @@ if TYPE_CHECKING:
 @contextmanager
 def interrupts(control: RunControl) -> Iterator[None]:
     """First SIGINT/SIGTERM: stop gracefully (terminate tasks, grace, kill). Second: kill at once."""
+    from .signals import handle_signals
 
-    def handler(signum: int, _frame: Any) -> None:
-        if control.cancelled:
+    def on_stop(signum: int, again: bool) -> None:
+        if again:
             control.cancel(now=True)
             sys.stderr.write("dagctl: second interrupt: killing running tasks now\n")
         else:
@@ -32,12 +33,8 @@ def interrupts(control: RunControl) -> Iterator[None]:
             sys.stderr.write(f"dagctl: {name}: stopping; running tasks get SIGTERM then SIGKILL "
                              "(interrupt again to kill now)\n")
 
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with handle_signals(on_stop):
         yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 def print_summary(result: RunResult) -> None:
