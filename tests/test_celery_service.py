@@ -456,3 +456,50 @@ def _alive(pid: int) -> bool:
             return fh.read().split(") ")[-1][0] != "Z"
     except FileNotFoundError:
         return False
+
+
+# ---------------------------------------------------------------------------------------- the scheduler
+
+
+def _schedule_once(tmp_path: Path, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess:
+    (tmp_path / "schedules").mkdir(exist_ok=True)
+    (tmp_path / "schedules" / "every.yaml").write_text(
+        '- id: every_minute\n  cron: "* * * * *"\n  dag: ../dag.yaml\n  tenant: remote\n')
+    return subprocess.run([sys.executable, "-m", "dagctl", "schedule", "--once", "--dir", "schedules",
+                           "--now", "2026-03-08T07:00:05Z", *extra], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=90)
+
+
+def _state(tmp_path: Path) -> list[dict]:
+    path = tmp_path / "logs" / "orchestrator_state.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_schedule_once_with_the_celery_executor_runs_tasks_on_workers(redis_server, shared_workers, tmp_path):
+    write_dag(tmp_path, "name: sched_remote\ntasks:\n  - {id: a, run: 'echo from a worker'}\n")
+    env = worker_env(redis_server.url, tmp_path)
+    proc = _schedule_once(tmp_path, env, "--executor", "celery", "--broker", redis_server.url)
+    assert proc.returncode == 0, proc.stderr
+    finished = [e for e in _state(tmp_path) if e["event"] == "run_finished"]
+    assert [e["status"] for e in finished] == ["success"]
+    events = [json.loads(line) for line in (tmp_path / "logs" / "orchestrator_events.jsonl").read_text().splitlines()]
+    assert events[0]["executor"] == "celery" and events[0]["schedule_id"] == "every_minute"
+    assert next(e["worker"] for e in events if e["event"] == "task_ok") in {w.nodename for w in shared_workers}
+
+
+def test_with_queue_backend_redis_scheduled_runs_become_queue_jobs_run_by_workers(redis_server, shared_workers,
+                                                                                  tmp_path):
+    from dagctl.executors.celery import RunQueue
+
+    write_dag(tmp_path, "name: sched_queued\ntasks:\n  - {id: a, run: 'echo whole run on a worker'}\n")
+    env = {**worker_env(redis_server.url, tmp_path), "QUEUE_BACKEND": "redis"}
+    proc = _schedule_once(tmp_path, env)
+    assert proc.returncode == 0, proc.stderr
+    finished = [e for e in _state(tmp_path) if e["event"] == "run_finished"]
+    assert [e["status"] for e in finished] == ["success"]
+    with RunQueue(broker=redis_server.url) as queue:
+        job = queue.job("every_minute@2026-03-08T07:00:00+00:00")
+    assert job is not None and job["state"] == "success"
+    again = _schedule_once(tmp_path, env)  # the same slot: already claimed, nothing enqueued twice
+    assert again.returncode == 0
+    assert len([e for e in _state(tmp_path) if e["event"] == "run_finished"]) == 1

@@ -11,6 +11,7 @@ from .render import echo, echo_err
 from .schedule_cmd import (
     DEFAULT_DIR,
     DIR_HELP,
+    _released,
     default_timezone,
     find_schedule,
     parse_when,
@@ -44,7 +45,7 @@ def register(app: typer.Typer) -> None:
         from dagctl.clock import SystemClock
         from dagctl.cron import parse_cron
         from dagctl.errors import EXIT_SIGINT, EXIT_SIGTERM, UsageError
-        from dagctl.scheduler_loop import Backfill, BackfillItem, dag_launcher
+        from dagctl.scheduler_loop import Backfill, BackfillItem, make_launcher
         from dagctl.schedules import ScheduleSource
         from dagctl.settings import Settings
         from dagctl.state import StateStore
@@ -56,8 +57,9 @@ def register(app: typer.Typer) -> None:
         first, last = parse_when(start, zone, "--start"), parse_when(end, zone, "--end")
         if last > SystemClock().now():
             raise UsageError("--end is in the future", hint="backfill runs past slots; the scheduler runs the rest")
-        with state_errors(), StateStore(settings.state_path) as store:
-            job = Backfill(schedule, store, dag_launcher(settings))
+        launcher, release = make_launcher(settings)
+        with state_errors(), StateStore(settings.state_path) as store, _released(release):
+            job = Backfill(schedule, store, launcher)
             items = job.plan(first, last, max_slots=max_slots)
 
             def show(item: BackfillItem) -> None:

@@ -184,19 +184,9 @@ def execute(spec: Any, params: dict[str, Any], *, quiet: bool, executor: str | N
 
 def make_executor(name: str | None, broker: str | None) -> Any:
     """The executor for ``--executor`` / ``DAGCTL_EXECUTOR``; None means run_dag's default thread pool."""
-    from dagctl.errors import UsageError
-    from dagctl.settings import Settings
+    from dagctl.executors.factory import make_executor as build
 
-    settings = Settings.from_env()
-    name = (name or settings.executor or "threads").strip().lower()
-    if name == "threads":
-        return None
-    if name == "celery":
-        from dagctl.executors.celery import CeleryExecutor
-        from dagctl.executors.celery_app import CeleryConfig
-
-        return CeleryExecutor(CeleryConfig.from_env(broker=broker or settings.redis_url))
-    raise UsageError(f"unknown executor '{name}'", hint="use --executor threads or --executor celery")
+    return build(name, broker)
 
 
 def _read_params_file(path: Path) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -144,9 +144,18 @@ def _table(headers: list[str], rows: list[list[str]]) -> None:
 # ---------------------------------------------------------------------------------------------- modes
 
 
-def _run_once(directory: Path, now: str | None, grace: float, quiet: bool) -> int:
+@contextmanager
+def _released(release: Callable[[], None]) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        release()
+
+
+def _run_once(directory: Path, now: str | None, grace: float, quiet: bool, *, executor: str | None = None,
+              broker: str | None = None) -> int:
     from dagctl.errors import EXIT_SIGINT, EXIT_SIGTERM
-    from dagctl.scheduler_loop import Scheduler, dag_launcher
+    from dagctl.scheduler_loop import Scheduler, make_launcher
     from dagctl.schedules import ScheduleSource
     from dagctl.settings import Settings
     from dagctl.state import StateStore
@@ -155,8 +164,9 @@ def _run_once(directory: Path, now: str | None, grace: float, quiet: bool) -> in
     when = parse_when(now, None, "--now") if now is not None else None
     schedules = ScheduleSource(directory, default_timezone=default_timezone()).load()
     stopped: list[int] = []
-    with _logging(quiet), StateStore(settings.state_path) as store:
-        scheduler = Scheduler(schedules, store, dag_launcher(settings), max_parallel=settings.sched_max_parallel)
+    launcher, release = make_launcher(settings, executor=executor, broker=broker)
+    with _logging(quiet), StateStore(settings.state_path) as store, _released(release):
+        scheduler = Scheduler(schedules, store, launcher, max_parallel=settings.sched_max_parallel)
 
         def on_stop(signum: int, again: bool) -> None:
             stopped.append(signum)
@@ -169,8 +179,9 @@ def _run_once(directory: Path, now: str | None, grace: float, quiet: bool) -> in
     return code
 
 
-def _serve(directory: Path, grace: float, quiet: bool) -> int:
-    from dagctl.scheduler_loop import Scheduler, ServeLock, dag_launcher
+def _serve(directory: Path, grace: float, quiet: bool, *, executor: str | None = None,
+           broker: str | None = None) -> int:
+    from dagctl.scheduler_loop import Scheduler, ServeLock, make_launcher
     from dagctl.schedules import ScheduleSource
     from dagctl.sdnotify import Notifier
     from dagctl.settings import Settings
@@ -182,7 +193,8 @@ def _serve(directory: Path, grace: float, quiet: bool) -> int:
     notifier = Notifier.from_env(unset=True)  # the DAGs' tasks must not inherit NOTIFY_SOCKET
     with _logging(quiet), ServeLock(settings.state_path.parent) as lock, StateStore(settings.state_path) as store:
         lock.acquire(dir=str(directory), state=str(settings.state_path))
-        scheduler = Scheduler(schedules, store, dag_launcher(settings), max_parallel=settings.sched_max_parallel)
+        launcher, release = make_launcher(settings, executor=executor, broker=broker)
+        scheduler = Scheduler(schedules, store, launcher, max_parallel=settings.sched_max_parallel)
 
         def on_stop(signum: int, again: bool) -> None:
             name = signal.Signals(signum).name
@@ -196,6 +208,7 @@ def _serve(directory: Path, grace: float, quiet: bool) -> int:
                                        notifier=notifier)
             finally:
                 notifier.close()
+                release()
 
 
 # ------------------------------------------------------------------------------------------- commands
@@ -215,6 +228,11 @@ def register(app: typer.Typer) -> None:
         grace: str = typer.Option("30s", "--grace", help="On stop, how long running DAGs may finish before they "
                                                           "are cancelled."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Log only warnings and errors."),
+        executor: str | None = typer.Option(None, "--executor", "-x", help="Where tasks run: threads (default) or "
+                                            "celery (dagctl worker processes); env DAGCTL_EXECUTOR. With "
+                                            "QUEUE_BACKEND=redis whole runs go to workers instead."),
+        broker: str | None = typer.Option(None, "--broker", help="Redis URL for celery / the run queue "
+                                                                  "(default: REDIS_URL)."),
     ) -> None:
         from dagctl.durations import parse_duration
         from dagctl.errors import UsageError
@@ -233,7 +251,10 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:
             raise UsageError(f"--grace: {exc}") from None
         with state_errors():
-            code = _run_once(directory, now, grace_s, quiet) if once else _serve(directory, grace_s, quiet)
+            if once:
+                code = _run_once(directory, now, grace_s, quiet, executor=executor, broker=broker)
+            else:
+                code = _serve(directory, grace_s, quiet, executor=executor, broker=broker)
         raise typer.Exit(code)
 
     @group.command("list")
