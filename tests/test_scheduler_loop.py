@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from dagctl.backfill import Backfill
 from dagctl.clock import FakeClock
 from dagctl.runner import RunControl
 from dagctl.scheduler_loop import (
-    Backfill,
     RunOutcome,
     RunRequest,
     Scheduler,

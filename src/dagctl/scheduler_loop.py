@@ -25,17 +25,18 @@ import logging
 import os
 import threading
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .clock import Clock, SystemClock
 from .errors import EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, DagctlError, StateError, UsageError
 from .events import format_ts, parse_ts
+from .launchers import Launcher, RunOutcome, RunRequest, dag_launcher, make_launcher, queue_launcher
 from .runner import RunControl, new_run_id
-from .scheduler import DEFAULT_CATCHUP_CAP, Claim, Register, Skip, jitter_delay, logical_date, plan_tick
+from .scheduler import DEFAULT_CATCHUP_CAP, Claim, Register, Skip, jitter_delay, plan_tick
 from .schedules import ScheduleSource, ScheduleSpec
 from .scheduling import Slot
 from .sdnotify import Notifier
@@ -54,103 +55,6 @@ __all__ = ["RunOutcome", "RunRequest", "Scheduler", "SchedulerLocked", "Schedule
            "dag_launcher", "make_launcher", "queue_launcher"]
 
 log = logging.getLogger("dagctl.scheduler")
-
-
-# ------------------------------------------------------------------------------------------- launching
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    schedule: ScheduleSpec
-    slot: Slot
-    run_id: str
-    trigger: str = "schedule"
-
-    @property
-    def logical_date(self) -> str:
-        return logical_date(self.schedule, self.slot)
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    status: str  # success | failed | cancelled
-    run_id: str
-    duration_s: float | None = None
-    error: str | None = None
-
-
-Launcher = Callable[[RunRequest, RunControl], RunOutcome]
-
-
-def dag_launcher(settings: Any = None, *, executor: Any = None) -> Launcher:
-    """The real launcher: load the schedule's DAG and run it with :func:`dagctl.api.run_dag`.
-
-    ``executor`` (e.g. a Celery executor from ``--executor celery``) is shared by every run; None gives
-    each run its own local thread pool.
-    """
-
-    def launch(request: RunRequest, control: RunControl) -> RunOutcome:
-        from .api import run_dag
-        from .loader import load_dag
-
-        schedule = request.schedule
-        spec = load_dag(schedule.dag_path)
-        if schedule.tenant and schedule.tenant != spec.tenant_id:
-            spec = spec.model_copy(update={"tenant_id": schedule.tenant})
-        result = run_dag(spec, params=dict(schedule.params), settings=settings, control=control,
-                         executor=executor, trigger=request.trigger, schedule_id=schedule.id,
-                         logical_date=request.logical_date, run_id=request.run_id)
-        return RunOutcome(result.status, result.run_id, result.duration_s, result.error)
-
-    return launch
-
-
-def queue_launcher(*, broker: str | None = None, poll_s: float = 0.5, clock: Clock | None = None) -> Launcher:
-    """``QUEUE_BACKEND=redis``: each claimed run becomes a job for ``dagctl worker``; wait for its end.
-
-    The job id is ``<schedule id>@<logical date>``, so a slot is enqueued at most once even if a claim is
-    retried. Waiting keeps ``SCHED_MAX_PARALLEL`` meaningful and lets ``run_finished`` record the real
-    outcome. If the scheduler stops first, the job stays on the queue and finishes on its worker; the
-    slot is then recorded ``cancelled`` with that explanation.
-    """
-    from .executors.celery import RunQueue
-
-    run_queue = RunQueue(broker=broker)  # connects now: a dead broker fails at start, not at 03:00
-    timer = clock or SystemClock()
-
-    def launch(request: RunRequest, control: RunControl) -> RunOutcome:
-        schedule = request.schedule
-        start = timer.monotonic()
-        job_id = run_queue.enqueue(schedule.dag_path, params=dict(schedule.params), schedule_id=schedule.id,
-                                   logical_date=request.logical_date, tenant=schedule.tenant or None,
-                                   run_id=request.run_id, trigger=request.trigger,
-                                   job_id=f"{schedule.id}@{request.logical_date}")
-        while True:
-            job = run_queue.job(job_id) or {}
-            state = job.get("state")
-            if state in ("success", "failed"):
-                return RunOutcome(state, str(job.get("run_id") or request.run_id), timer.monotonic() - start,
-                                  job.get("error") or None)
-            if control.cancelled:
-                return RunOutcome("cancelled", request.run_id, timer.monotonic() - start,
-                                  f"scheduler stopped while queue job {job_id} was {state or 'pending'}; "
-                                  "it stays on the queue")
-            timer.wait(control.wake, poll_s)
-
-    return launch
-
-
-def make_launcher(settings: Any, *, executor: str | None = None, broker: str | None = None
-                  ) -> tuple[Launcher, Callable[[], None]]:
-    """The launcher the settings ask for, and how to release it: whole runs on the queue when
-    ``QUEUE_BACKEND=redis``, else runs here with the chosen task executor."""
-    if (settings.queue_backend or "memory").lower() == "redis":
-        return queue_launcher(broker=broker or settings.redis_url), lambda: None
-    from .executors.factory import make_executor
-
-    chosen = make_executor(executor, broker, settings)
-    return dag_launcher(settings, executor=chosen), (lambda: chosen.shutdown(wait=False)) if chosen else (
-        lambda: None)
 
 
 # ---------------------------------------------------------------------------------------- serve lock
@@ -574,114 +478,3 @@ class Scheduler:
         log.info("scheduler stopped")
 
 
-# -------------------------------------------------------------------------------------------- backfill
-
-
-@dataclass
-class BackfillItem:
-    slot: Slot
-    logical_date: str
-    ran_before: dict[str, Any] | None = None  # {"run_id", "status"} when the slot was already claimed
-    outcome: RunOutcome | None = None
-
-
-class Backfill:
-    """Run every slot of one schedule in a range, oldest first, skipping slots already claimed.
-
-    "Already claimed" means a ``schedule_enqueued`` record for the slot's key exists (by the scheduler or an
-    earlier backfill), whatever its outcome. That needs the schedule's history, so backfill reads the whole
-    state log once (it is a manual command); each claim then re-checks the lines appended since, under the
-    lock, so a backfill racing a scheduler (or another backfill) still runs each slot once.
-    """
-
-    def __init__(self, schedule: ScheduleSpec, store: StateStore, launcher: Launcher, *,
-                 clock: Clock | None = None, owner: Owner | None = None) -> None:
-        self.schedule = schedule
-        self.store = store
-        self.launcher = launcher
-        self.clock = clock or SystemClock()
-        self.owner = owner or Owner.current()
-        self._claimed: dict[str, dict[str, Any]] = {}
-        self._offset = 0
-        self.control: RunControl | None = None
-        self.stopped = False
-
-    def plan(self, start: datetime, end: datetime, *, max_slots: int) -> list[BackfillItem]:
-        from .cron import latest_fires, parse_cron
-
-        if end < start:
-            raise UsageError("--end is before --start", hint="swap them")
-        spec = parse_cron(self.schedule.cron, self.schedule.timezone)
-        fires = latest_fires(spec, start - timedelta(microseconds=1), end, max_slots + 1)
-        if len(fires) > max_slots:
-            raise UsageError(f"more than {max_slots} slots of '{self.schedule.id}' between {start.isoformat()} and "
-                             f"{end.isoformat()}", hint="narrow the range, or raise --max")
-        self._scan()
-        items = []
-        for instant, minute in fires:
-            slot = Slot(self.schedule.id, instant, minute)
-            items.append(BackfillItem(slot, logical_date(self.schedule, slot), self._claimed.get(slot.key)))
-        return items
-
-    def _scan(self) -> None:
-        from .jsonl import iter_with_offsets
-
-        sid = self.schedule.id
-        for _start, end, record in iter_with_offsets(self.store.path, self._offset):
-            self._offset = end
-            if record.get("schedule_id") != sid or not isinstance(record.get("slot"), str):
-                continue
-            kind, key = record.get("event"), record["slot"]
-            if kind == "schedule_enqueued":
-                self._claimed.setdefault(key, {"run_id": None, "status": "claimed"})
-            elif kind in ("run_started", "run_finished") and key in self._claimed:
-                entry = self._claimed[key]
-                entry["run_id"] = record.get("run_id") or entry["run_id"]
-                entry["status"] = record.get("status") or "running"
-
-    def _claim(self, item: BackfillItem) -> bool:
-        slot = item.slot
-        with self.store.transaction() as txn:
-            self._scan()
-            if slot.key in self._claimed:
-                item.ran_before = self._claimed[slot.key]
-                return False
-            txn.add(ScheduleEnqueued(format_ts(self.clock.now()), slot.schedule_id, slot=slot.key,
-                                     fire_utc=format_ts(slot.fire_utc), local_minute=slot.local_minute,
-                                     claimed_by=self.owner, trigger="backfill", dag=self.schedule.dag,
-                                     tenant=self.schedule.tenant))
-        self._claimed[slot.key] = {"run_id": None, "status": "claimed"}
-        return True
-
-    def run(self, items: Sequence[BackfillItem], on_item: Callable[[BackfillItem], None] | None = None) -> int:
-        """Run the items not run before, one at a time, oldest first. Returns 0, or 1 if any run failed."""
-        failed = False
-        for item in items:
-            if self.stopped:
-                break
-            if item.ran_before is None and self._claim(item):
-                request = RunRequest(self.schedule, item.slot, new_run_id(self.clock), "backfill")
-                self.store.record(RunStarted(format_ts(self.clock.now()), self.schedule.id, slot=item.slot.key,
-                                             run_id=request.run_id, dag=self.schedule.dag,
-                                             tenant=self.schedule.tenant, logical_date=request.logical_date))
-                self.control = RunControl()
-                if self.stopped:  # interrupted between the claim and here
-                    self.control.cancel("backfill interrupted")
-                try:
-                    outcome = self.launcher(request, self.control)
-                except DagctlError as exc:
-                    outcome = RunOutcome("failed", request.run_id, error=str(exc).splitlines()[0])
-                self.store.record(RunFinished(format_ts(self.clock.now()), self.schedule.id, slot=item.slot.key,
-                                              run_id=request.run_id, status=outcome.status,
-                                              duration_s=outcome.duration_s, error=outcome.error))
-                item.outcome = outcome
-                failed = failed or outcome.status != "success"
-            if on_item is not None:
-                on_item(item)
-        return EXIT_FAILED if failed else EXIT_OK
-
-    def stop(self) -> None:
-        """Stop after the current run (and ask it to cancel)."""
-        self.stopped = True
-        if self.control is not None:
-            self.control.cancel("backfill interrupted")

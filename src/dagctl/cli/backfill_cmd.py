@@ -42,10 +42,11 @@ def register(app: typer.Typer) -> None:
           dagctl backfill nightly --start 2026-03-01 --end 2026-03-07T23:59 --dry-run
           dagctl backfill nightly --start 2026-03-01T00:00:00Z --end 2026-03-02T00:00:00Z
         """
+        from dagctl.backfill import Backfill, BackfillItem
         from dagctl.clock import SystemClock
         from dagctl.cron import parse_cron
         from dagctl.errors import EXIT_SIGINT, EXIT_SIGTERM, UsageError
-        from dagctl.scheduler_loop import Backfill, BackfillItem, make_launcher
+        from dagctl.launchers import make_launcher
         from dagctl.schedules import ScheduleSource
         from dagctl.settings import Settings
         from dagctl.state import StateStore
