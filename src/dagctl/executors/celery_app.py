@@ -263,7 +263,7 @@ class _Process:
     """What one worker process (a prefork child) keeps: its Redis client, runner and watchdog thread."""
 
     def __init__(self, config: CeleryConfig, clock: Clock) -> None:
-        from .celery import Ledger
+        from .celery_ledger import Ledger
 
         self.pid = os.getpid()
         self.config = config
@@ -362,7 +362,7 @@ class WorkerRuntime:
 
     def ledger(self) -> Any:
         """A ledger for the worker's main process (no watchdog thread there: the pool forks from it)."""
-        from .celery import Ledger
+        from .celery_ledger import Ledger
 
         if self._main is None or self._main[0] != os.getpid():
             self._main = (os.getpid(), Ledger(connect(self.config), self.config, self.clock))
@@ -396,7 +396,7 @@ class WorkerRuntime:
             return self._run_attempt(proc, payload, worker)
 
     def _run_attempt(self, proc: _Process, payload: Mapping[str, Any], worker: str) -> str:
-        from .celery import Ledger
+        from .celery_ledger import Ledger
 
         attempt = attempt_from_dict(payload["attempt"])
         delivery = int(payload.get("delivery") or 1)
@@ -455,7 +455,7 @@ class WorkerRuntime:
     @staticmethod
     def _reply(proc: _Process, channel: str, attempt_id: str, delivery: int, result: Mapping[str, Any],
                log: str | None, dropped: int) -> None:
-        from .celery import reply_message
+        from .celery_ledger import reply_message
 
         if not channel:
             return
@@ -475,7 +475,7 @@ class WorkerRuntime:
         from ..api import run_dag
         from ..loader import load_dag
         from ..runner import RunControl, new_run_id
-        from .celery import Ledger
+        from .celery_ledger import Ledger
 
         job_id = str(payload["job_id"])
         delivery = int(payload.get("delivery") or 1)
@@ -564,7 +564,7 @@ def start_worker(config: CeleryConfig, *, name: str | None = None, concurrency: 
     """
     from celery import signals
 
-    from .celery import Ledger
+    from .celery_ledger import Ledger
 
     app = make_app(config, worker=True)
     Ledger(connect(config), config).ping()
