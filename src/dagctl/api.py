@@ -46,9 +46,9 @@ def run_dag(
         run_options.run_id = new_run_id(clock)
     all_sinks: list[EventSink] = []
     if write_events:
-        all_sinks.append(JsonlSink(settings.events_path, buffered=True))
         # each run also keeps its own events, so reading one run never scans the whole history
-        all_sinks.append(JsonlSink(settings.runs_dir / run_options.run_id / RUN_EVENTS, buffered=True))
+        all_sinks.append(JsonlSink(settings.events_path, buffered=True,
+                                   mirrors=[settings.runs_dir / run_options.run_id / RUN_EVENTS]))
     all_sinks.extend(sinks)
     owned = executor is None
     if executor is None:

@@ -180,25 +180,27 @@ class MemorySink:
 
 
 class JsonlSink:
-    """Appends events as lines to a JSONL file, shared safely with other processes.
+    """Appends events as lines to JSONL files, shared safely with other processes.
 
-    With ``buffered=True`` events are held until :meth:`flush`, which writes them with one lock and one
-    write. The runner flushes before every wait, so events reach the file within the same loop turn
-    that produced them, at a fraction of the cost of one locked write per event.
+    ``mirrors`` are further files that get the very same lines (a run's own events file next to the
+    global log): each event is encoded once. With ``buffered=True`` events are held until :meth:`flush`,
+    which writes them with one lock and one write per file. The runner flushes before every wait, so
+    events reach the files within the same loop turn that produced them, at a fraction of the cost of
+    one locked write per event.
     """
 
-    def __init__(self, path: Any, *, buffered: bool = False) -> None:
+    def __init__(self, path: Any, *, buffered: bool = False, mirrors: Iterable[Any] = ()) -> None:
         from .jsonl import JsonlWriter
 
         self.path = path
-        self._writer = JsonlWriter(path)
+        self._writers = [JsonlWriter(p) for p in (path, *mirrors)]
         self._buffered = buffered
         self._pending: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
     def emit(self, event: Event) -> None:
         if not self._buffered:
-            self._writer.append(event.to_record())
+            self._write([event.to_record()])
             return
         with self._lock:
             self._pending.append(event.to_record())
@@ -207,11 +209,19 @@ class JsonlSink:
         with self._lock:
             pending, self._pending = self._pending, []
         if pending:
-            self._writer.append_many(pending)
+            self._write(pending)
+
+    def _write(self, records: list[dict[str, Any]]) -> None:
+        from .jsonl import encode_record
+
+        data = b"".join(encode_record(r) for r in records)
+        for writer in self._writers:
+            writer.append_encoded(data)
 
     def close(self) -> None:
         self.flush()
-        self._writer.close()
+        for writer in self._writers:
+            writer.close()
 
 
 class FanOut:

@@ -209,7 +209,11 @@ class JsonlWriter:
 
     def append_many(self, records: Iterable[Mapping[str, Any]]) -> None:
         """Append several records with one lock acquisition and one write."""
-        data = b"".join(encode_record(r) for r in records)
+        self.append_encoded(b"".join(encode_record(r) for r in records))
+
+    def append_encoded(self, data: bytes) -> None:
+        """Append lines already made by :func:`encode_record` (to write the same records to several files
+        while encoding them once)."""
         if data:
             self._write(data)
 
