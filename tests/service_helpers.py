@@ -14,13 +14,13 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
+from tests.support import wait_until
 
 
 def require_services() -> None:
@@ -39,16 +39,6 @@ def require_services() -> None:
             pytest.fail(f"service test cannot run in CI: {reason}")
         pytest.skip(reason)
 
-
-def wait_until(predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> object:
-    """Poll ``predicate`` every 20 ms until it returns something truthy; fail after ``timeout`` seconds."""
-    tick = threading.Event()
-    for _ in range(max(1, int(timeout / 0.02))):
-        value = predicate()
-        if value:
-            return value
-        tick.wait(0.02)
-    raise AssertionError(f"{what} not met within {timeout:g}s")
 
 
 def free_port() -> int:

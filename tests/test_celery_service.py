@@ -23,6 +23,7 @@ from dagctl.api import run_dag
 from dagctl.events import MemorySink
 from dagctl.settings import Settings
 from tests.service_helpers import RedisServer, Worker, require_services, wait_until, worker_env, workers
+from tests.support import process_alive as _alive
 
 pytestmark = pytest.mark.service
 
@@ -449,13 +450,6 @@ def _attempt_dict(run_id: str, task_id: str, runs: Path) -> dict:
     return Attempt(attempt_id=f"{run_id}/{task_id}/1", run_id=run_id, dag_name="survive", task_id=task_id, attempt=1,
                    kind="run", command=f'echo "1" >> {runs}; sleep 2').to_dict()
 
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(") ")[-1][0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 # ---------------------------------------------------------------------------------------- the scheduler

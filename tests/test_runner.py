@@ -17,6 +17,7 @@ from dagctl.events import MemorySink
 from dagctl.executors.inline import InlineExecutor
 from dagctl.runner import RunControl
 from dagctl.settings import Settings
+from tests.support import process_alive as _alive
 
 
 @pytest.fixture
@@ -309,11 +310,3 @@ def test_events_carry_the_documented_fields(dagrun, tmp_path):
     done = lines[-1]
     assert (done["status"], done["tasks_succeeded"], done["tasks_failed"]) == ("failed", 1, 1)
     assert done["duration_s"] >= 0
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(") ")[-1][0] != "Z"
-    except FileNotFoundError:
-        return False

@@ -8,12 +8,13 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
+from tests.support import process_alive as _alive
+from tests.support import wait_until as wait_for
 
 
 def dagctl(*args: str, cwd: Path, env: dict[str, str] | None = None, **kw) -> subprocess.Popen:
@@ -23,14 +24,6 @@ def dagctl(*args: str, cwd: Path, env: dict[str, str] | None = None, **kw) -> su
     return subprocess.Popen([sys.executable, "-m", "dagctl", *args], cwd=cwd, env=full_env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kw)
 
-
-def wait_for(predicate, timeout: float = 10.0) -> None:
-    tick = threading.Event()
-    for _ in range(int(timeout / 0.02)):
-        if predicate():
-            return
-        tick.wait(0.02)
-    raise AssertionError("condition not met in time")
 
 
 def events(cwd: Path) -> list[dict]:
@@ -114,13 +107,6 @@ def test_concurrent_runs_append_whole_lines_to_one_event_log(tmp_path):
     assert len(recorded) == 4 * (2 + 40 * 2)
     assert len({e["run_id"] for e in recorded}) == 4
 
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(") ")[-1][0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def test_second_interrupt_kills_at_once_without_waiting_for_the_grace_period(tmp_path):

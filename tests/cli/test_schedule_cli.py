@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.support import wait_until as wait_for
 
 WAIT = 30.0
 
@@ -97,14 +98,6 @@ def procs() -> Iterator[Callable[..., Proc]]:
     for proc in started:
         proc.kill()
 
-
-def wait_for(predicate: Callable[[], bool], timeout: float = WAIT) -> None:
-    tick = threading.Event()
-    for _ in range(int(timeout / 0.02)):
-        if predicate():
-            return
-        tick.wait(0.02)
-    raise AssertionError("condition not met in time")
 
 
 def state(cwd: Path) -> list[dict]:

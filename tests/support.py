@@ -1,0 +1,26 @@
+"""Small helpers shared by tests that drive real processes: bounded waits, no bare sleeps."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> object:
+    """Poll ``predicate`` every 20 ms until it returns something truthy; fail after ``timeout`` seconds."""
+    tick = threading.Event()
+    for _ in range(max(1, int(timeout / 0.02))):
+        value = predicate()
+        if value:
+            return value
+        tick.wait(0.02)
+    raise AssertionError(f"{what} not met within {timeout:g}s")
+
+
+def process_alive(pid: int) -> bool:
+    """Is ``pid`` a live process (zombies waiting to be reaped count as gone)?"""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ")[-1][0] != "Z"
+    except FileNotFoundError:
+        return False
