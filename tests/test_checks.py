@@ -68,3 +68,24 @@ def test_project_config_is_validated_with_the_dags(write, tmp_path):
     assert count == 2
     assert [str(p) for p in found] == [
         f"{tmp_path / 'proj' / 'dagctl.yaml'}:1:1: unknown key 'workflow' — did you mean 'workflows'?"]
+
+
+def test_python_target_next_to_the_dag_must_define_the_function(write):
+    write("steps.py", "import os\n\n\ndef extract(rows):\n    return {}\n\n\nclass Loader:\n    pass\n")
+    path = write("p.yaml", """
+        name: p
+        tasks:
+          - {id: a, python: "steps:extract"}
+          - {id: b, python: "steps:Loader"}
+          - {id: c, python: "steps:extarct"}
+          - {id: d, python: "json:dumps"}
+        """)
+    found = problems(path)
+    assert found == [f"{path}:5:21: task 'c': steps.py has no function 'extarct' — did you mean 'extract'?"]
+
+
+def test_python_target_check_never_imports_the_module(write, tmp_path):
+    marker = tmp_path / "imported"
+    write("side.py", f"open({str(marker)!r}, 'w').close()\n\n\ndef f():\n    pass\n")
+    load_dag(write("s.yaml", "name: s\ntasks:\n  - {id: a, python: 'side:f'}\n"))
+    assert not marker.exists()

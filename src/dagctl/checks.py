@@ -81,4 +81,62 @@ def check_workflows(doc: Document, spec: DagSpec) -> Iterable[Problem]:
             yield doc.problem(("tasks", i, "workflow_ref"), f"task '{task.id}': {what}", hint)
 
 
-DEFAULT_CHECKS: tuple[Checker, ...] = (check_templates, check_workflows)
+def _local_module(folder: Path, module: str) -> Path | None:
+    base = folder.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _defined_names(path: Path) -> set[str] | None:
+    """Top-level names a module defines, read with ast (never imported); None if it cannot be parsed
+    or defines names dynamically (``from x import *``, ``__getattr__``)."""
+    import ast
+
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return None
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name == "*":
+                    return None
+                names.add((alias.asname or alias.name).split(".")[0])
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return None if "__getattr__" in names else names
+
+
+def check_python_targets(doc: Document, spec: DagSpec) -> Iterable[Problem]:
+    """``python: module:function`` next to the DAG: the module file must define the function.
+
+    Read with ast, never imported (importing runs code). Modules that are not next to the DAG file are
+    left to run time: they may come from an installed package.
+    """
+    import difflib
+
+    folder = Path(doc.file).resolve().parent
+    for i, task in enumerate(spec.tasks):
+        if task.python is None:
+            continue
+        module, _, func = task.python.partition(":")
+        path = _local_module(folder, module)
+        if path is None:
+            continue
+        names = _defined_names(path)
+        if names is None or func in names:
+            continue
+        public = sorted(n for n in names if not n.startswith("_"))
+        close = difflib.get_close_matches(func, public, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"it defines: {', '.join(public) or 'nothing public'}"
+        yield doc.problem(("tasks", i, "python"), f"task '{task.id}': {path.name} has no function '{func}'", hint)
+
+
+DEFAULT_CHECKS: tuple[Checker, ...] = (check_templates, check_workflows, check_python_targets)
