@@ -123,14 +123,17 @@ def check_python_targets(doc: Document, spec: DagSpec) -> Iterable[Problem]:
     import difflib
 
     folder = Path(doc.file).resolve().parent
+    modules: dict[str, tuple[Path | None, set[str] | None]] = {}  # one read per module, not per task
     for i, task in enumerate(spec.tasks):
         if task.python is None:
             continue
         module, _, func = task.python.partition(":")
-        path = _local_module(folder, module)
+        if module not in modules:
+            found = _local_module(folder, module)
+            modules[module] = (found, _defined_names(found) if found else None)
+        path, names = modules[module]
         if path is None:
             continue
-        names = _defined_names(path)
         if names is None or func in names:
             continue
         public = sorted(n for n in names if not n.startswith("_"))
