@@ -33,9 +33,9 @@ class Settings:
             logs_dir=logs,
             events_path=Path(e.get("ORCH_EVENTS_PATH") or logs / "orchestrator_events.jsonl"),
             state_path=Path(e.get("STATE_STORE_PATH") or logs / "orchestrator_state.jsonl"),
-            grace_s=_float(e, "DAGCTL_GRACE", 5.0),
-            sched_tick_ms=int(_float(e, "SCHED_TICK_MS", 1000)),
-            sched_max_parallel=int(_float(e, "SCHED_MAX_PARALLEL", 3)),
+            grace_s=env_number(e, "DAGCTL_GRACE", 5.0),
+            sched_tick_ms=int(env_number(e, "SCHED_TICK_MS", 1000)),
+            sched_max_parallel=int(env_number(e, "SCHED_MAX_PARALLEL", 3)),
             executor=e.get("DAGCTL_EXECUTOR") or "threads",
             queue_backend=e.get("QUEUE_BACKEND") or "memory",
             redis_url=e.get("REDIS_URL") or "redis://localhost:6379/0",
@@ -43,15 +43,20 @@ class Settings:
         return replace(settings, **overrides) if overrides else settings  # type: ignore[arg-type]
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
+def env_number(env: Mapping[str, str], name: str, default: float, *, positive: bool = False) -> float:
+    """A number from the environment, ``default`` when unset or empty; UsageError naming the variable when
+    it is not a number (or, with ``positive``, not above zero)."""
     raw = env.get(name)
     if raw in (None, ""):
         return default
     try:
-        value = float(raw)
+        value = float(raw)  # type: ignore[arg-type]
     except ValueError:
+        value = None
+    if value is None or (positive and value <= 0):
         from .errors import UsageError
 
-        raise UsageError(f"environment variable {name}={raw!r} is not a number", hint=f"unset it or set e.g. "
-                         f"{name}={default:g}") from None
+        kind = "a positive number" if positive else "a number"
+        raise UsageError(f"environment variable {name}={raw!r} is not {kind}",
+                         hint=f"unset it or set e.g. {name}={default:g}")
     return value

@@ -36,6 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..clock import Clock, SystemClock
 from ..errors import DagctlError, ExecutorError, UsageError
+from ..settings import env_number
 from .base import Attempt, AttemptResult, CancelToken
 from .remote_logs import LOG_CAP_BYTES, localize, read_log_tail, remove_attempt_files
 
@@ -78,27 +79,13 @@ class CeleryConfig:
         e = os.environ if env is None else env
         config = cls(
             broker=check_broker_url(broker or e.get("REDIS_URL") or cls.broker),
-            connect_timeout=_positive(e, "DAGCTL_BROKER_TIMEOUT", cls.connect_timeout),
-            lease_s=_positive(e, "DAGCTL_WORKER_LEASE", cls.lease_s),
-            broker_lost_s=_positive(e, "DAGCTL_BROKER_LOST", cls.broker_lost_s),
-            visibility_timeout=_positive(e, "DAGCTL_VISIBILITY_TIMEOUT", cls.visibility_timeout),
+            connect_timeout=env_number(e, "DAGCTL_BROKER_TIMEOUT", cls.connect_timeout, positive=True),
+            lease_s=env_number(e, "DAGCTL_WORKER_LEASE", cls.lease_s, positive=True),
+            broker_lost_s=env_number(e, "DAGCTL_BROKER_LOST", cls.broker_lost_s, positive=True),
+            visibility_timeout=env_number(e, "DAGCTL_VISIBILITY_TIMEOUT", cls.visibility_timeout, positive=True),
             worker_dir=e.get("DAGCTL_WORKER_DIR") or "",
         )
         return replace(config, **overrides) if overrides else config
-
-
-def _positive(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if value <= 0:
-        raise UsageError(f"environment variable {name}={raw!r} is not a positive number",
-                         hint=f"unset it or set e.g. {name}={default:g}")
-    return value
 
 
 def check_broker_url(url: str) -> str:
