@@ -419,6 +419,16 @@ class ScheduleSource:
     def load(self) -> list[ScheduleSpec]:
         """Every schedule, or :class:`SpecError` listing every problem of every file."""
         files, fingerprint = self._files_fingerprint()
+        good, problems = self._load_files(files, keep_last_good=False)
+        problems.extend(duplicate_problems(spec for path in sorted(good) for spec in good[path]))
+        if problems:
+            raise SpecError(problems)
+        self._good, self._fingerprint = good, fingerprint
+        return self.current()
+
+    def _load_files(self, files: list[Path], *, keep_last_good: bool
+                    ) -> tuple[dict[Path, list[ScheduleSpec]], list[Problem]]:
+        """Schedules per file and the problems found; a broken file keeps its last good version if asked."""
         good: dict[Path, list[ScheduleSpec]] = {}
         problems: list[Problem] = []
         for path in files:
@@ -426,11 +436,9 @@ class ScheduleSource:
                 good[path] = load_schedule_file(path, default_timezone=self.default_timezone)
             except SpecError as exc:
                 problems.extend(exc.problems)
-        problems.extend(duplicate_problems(spec for path in sorted(good) for spec in good[path]))
-        if problems:
-            raise SpecError(problems)
-        self._good, self._fingerprint = good, fingerprint
-        return self.current()
+                if keep_last_good and path in self._good:
+                    good[path] = self._good[path]
+        return good, problems
 
     def changed(self) -> bool:
         """Has any schedule file been added, removed or modified since the last (re)load?"""
@@ -449,15 +457,7 @@ class ScheduleSource:
             hint = exc.hint if isinstance(exc, DagctlError) else "check its permissions"
             return self.current(), [Problem(str(self.folder), 1, 1, message, hint or "")]
         self._fingerprint = fingerprint  # report a broken version once, not on every tick
-        good: dict[Path, list[ScheduleSpec]] = {}
-        problems: list[Problem] = []
-        for path in files:
-            try:
-                good[path] = load_schedule_file(path, default_timezone=self.default_timezone)
-            except SpecError as exc:
-                problems.extend(exc.problems)
-                if path in self._good:
-                    good[path] = self._good[path]
+        good, problems = self._load_files(files, keep_last_good=True)
         clashes = duplicate_problems(spec for path in sorted(good) for spec in good[path])
         if clashes:
             return self.current(), problems + clashes
