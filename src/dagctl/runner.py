@@ -12,7 +12,6 @@ import json
 import os
 import random
 import shutil
-import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from .layout import CANCEL_REQUEST, RUN_EVENTS  # noqa: F401 - RUN_EVENTS re-exp
 from .plan import Plan
 from .retry import backoff_delay
 from .triggers import decide
+from .waker import Waker
 
 FINAL = frozenset({"success", "failed", "skipped", "cancelled"})
 CANCEL_POLL_S = 0.25
@@ -69,7 +69,7 @@ class RunControl:
     """Asks a run to stop, from any thread or a signal handler: ``cancel()`` then ``cancel(now=True)``."""
 
     def __init__(self) -> None:
-        self.wake = threading.Event()
+        self.wake = Waker()
         self.reason: str | None = None
         self.kill_now = False
         self.signal: int | None = None
@@ -213,6 +213,18 @@ class Runner:
 
     # ------------------------------------------------------------------ run
     def run(self) -> RunResult:
+        attach = getattr(self.executor, "attach", None)
+        if attach is not None:  # the executor may do its work while this thread waits (see executors.spawner)
+            attach(self.control.wake)
+        try:
+            return self._run()
+        finally:
+            detach = getattr(self.executor, "detach", None)
+            if detach is not None:
+                detach()
+            self.control.wake.close()
+
+    def _run(self) -> RunResult:
         from .params import merge_params
 
         params = merge_params(self.dag.params, self.options.params)

@@ -46,10 +46,47 @@ StopResult = Literal["stopped", "killed_after_grace", "killed_at_once"]
 _ZOMBIE_STATES = (b"Z", b"X")
 
 
+class SpawnedProcess:
+    """The bits of ``subprocess.Popen`` a :class:`ProcessGroup` needs, for a child started with posix_spawn."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self._reap(os.WNOHANG)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Like ``Popen.wait``: reap the child, or raise ``subprocess.TimeoutExpired`` after ``timeout``."""
+        if timeout is not None and self.poll() is None:
+            pidfd = os.pidfd_open(self.pid)  # only used where pidfds exist (see executors.spawner)
+            try:
+                poller = select.poll()
+                poller.register(pidfd, select.POLLIN)
+                if not poller.poll(max(0, math.ceil(timeout * 1000))):
+                    raise subprocess.TimeoutExpired(str(self.pid), timeout)
+            finally:
+                os.close(pidfd)
+        while self.returncode is None:
+            self._reap(0)
+        return self.returncode
+
+    def _reap(self, flags: int) -> None:
+        try:
+            pid, status = os.waitpid(self.pid, flags)
+        except ChildProcessError:  # reaped elsewhere (SIGCHLD ignored): like Popen, call it a clean exit
+            self.returncode = 0
+            return
+        if pid == self.pid:
+            self.returncode = os.waitstatus_to_exitcode(status)
+
+
 class ProcessGroup:
     """The process group led by ``proc``, which must have been started with ``start_new_session=True``."""
 
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes] | SpawnedProcess) -> None:
         self.proc = proc
         self.pgid = proc.pid
         self._pidfd = -1

@@ -124,7 +124,7 @@ def run_shell(
     if cancel.is_set() or (kill_now is not None and kill_now.is_set()):
         return ShellOutcome(None, "cancelled", 0.0, "cancelled before start", None)
     argv, uses_shell = split_command(command)
-    log_fd = _open_log(Path(log_path))
+    log_fd = open_log(Path(log_path))
     try:
         proc = subprocess.Popen(
             argv,
@@ -144,14 +144,14 @@ def run_shell(
 
     with ProcessGroup(proc) as group:
         try:
-            ended_by, how = _supervise(group, start, timeout, cancel, kill_now, grace, clock)
+            ended_by, how = supervise(group, start, timeout, cancel, kill_now, grace, clock)
         except BaseException:
             group.kill(clock)
             raise
-    return _outcome(proc.returncode, ended_by, how, uses_shell, timeout, grace, clock.monotonic() - start)
+    return shell_outcome(proc.returncode, ended_by, how, uses_shell, timeout, grace, clock.monotonic() - start)
 
 
-def _supervise(
+def supervise(
     group: ProcessGroup,
     start: float,
     timeout: float | None,
@@ -180,7 +180,7 @@ def _supervise(
     return "exit", how
 
 
-def _outcome(
+def shell_outcome(
     returncode: int | None,
     ended_by: str,
     how: StopResult | None,
@@ -213,7 +213,7 @@ def _outcome(
     return ShellOutcome(exit_code, "failed", duration, reason, None)
 
 
-def _open_log(log_path: Path) -> int:
+def open_log(log_path: Path) -> int:
     """An O_APPEND fd for the task log, creating parent directories; appends from many processes interleave
     by whole writes and never overwrite each other."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)

@@ -78,13 +78,24 @@ class CancelToken:
         self.requested = threading.Event()
         self.now = threading.Event()
         self.reason = "cancelled"
+        self._listeners: list[Callable[[], None]] = []
 
     def cancel(self, *, now: bool = False, reason: str = "cancelled") -> None:
-        if not self.requested.is_set():
+        first = not self.requested.is_set()
+        if first:
             self.reason = reason
         self.requested.set()
         if now:
             self.now.set()
+        if first:
+            for listener in self._listeners:
+                listener()
+
+    def on_cancel(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` (in the cancelling thread) when cancel is first requested; at once if it was."""
+        self._listeners.append(listener)
+        if self.requested.is_set():
+            listener()
 
     @property
     def is_cancelled(self) -> bool:

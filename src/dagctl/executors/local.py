@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from ..clock import Clock
 from ..errors import DagctlError
 from .base import Attempt, AttemptResult, CancelToken
+
+if TYPE_CHECKING:
+    from ..actions.shell import ShellOutcome
 
 
 class LocalRunner:
@@ -37,23 +41,29 @@ class LocalRunner:
     def _shell(self, attempt: Attempt, cancel: CancelToken) -> AttemptResult:
         from pathlib import Path
 
-        from ..actions.outputs import read_output_file
         from ..actions.shell import run_shell
-        from ..errors import TaskError
 
         env = {**self.base_env, **attempt.env}
         assert attempt.command is not None
         outcome = run_shell(attempt.command, env=env, cwd=attempt.cwd, log_path=Path(attempt.log_path),
                             timeout=attempt.timeout, cancel=cancel.requested, kill_now=cancel.now,
                             grace=attempt.grace, clock=self.clock)
-        outputs = None
-        status, error = outcome.status, outcome.error
-        if status == "success" and attempt.output_path:
-            try:
-                outputs = read_output_file(attempt.output_path)
-            except TaskError as exc:
-                status, error = "failed", str(exc)
-        if status == "cancelled" and cancel.reason == "timeout":
-            status, error = "timeout", f"timed out after {attempt.timeout:g}s" if attempt.timeout else "timed out"
-        return AttemptResult(status=status, duration_s=outcome.duration_s,  # type: ignore[arg-type]
-                             exit_code=outcome.exit_code, error=error, outputs=outputs, worker=self.worker)
+        return shell_result(outcome, attempt, cancel, self.worker)
+
+
+def shell_result(outcome: ShellOutcome, attempt: Attempt, cancel: CancelToken, worker: str | None) -> AttemptResult:
+    """The attempt's result from how its process ended: outputs read on success, a timeout named as such."""
+    from ..actions.outputs import read_output_file
+    from ..errors import TaskError
+
+    outputs = None
+    status, error = outcome.status, outcome.error
+    if status == "success" and attempt.output_path:
+        try:
+            outputs = read_output_file(attempt.output_path)
+        except TaskError as exc:
+            status, error = "failed", str(exc)
+    if status == "cancelled" and cancel.reason == "timeout":
+        status, error = "timeout", f"timed out after {attempt.timeout:g}s" if attempt.timeout else "timed out"
+    return AttemptResult(status=status, duration_s=outcome.duration_s,  # type: ignore[arg-type]
+                         exit_code=outcome.exit_code, error=error, outputs=outputs, worker=worker)

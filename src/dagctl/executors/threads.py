@@ -1,5 +1,8 @@
 """The default executor: a pool of daemon worker threads on this machine.
 
+Attached to a runner (:meth:`ThreadExecutor.attach`), shell attempts skip the pool: the runner's thread
+spawns and reaps them itself (:mod:`dagctl.executors.spawner`). Python attempts always use the pool.
+
 Daemon threads, not ``concurrent.futures``: an in-process Python task that ignores cancellation must
 not keep the process alive after the run has been given up (second Ctrl+C).
 """
@@ -9,10 +12,15 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..clock import Clock, SystemClock
 from .base import Attempt, AttemptResult, CancelToken
 from .local import LocalRunner
+
+if TYPE_CHECKING:
+    from ..waker import Waker
+    from .spawner import ShellSpawner
 
 _Job = tuple[Attempt, CancelToken, Callable[[AttemptResult], None]]
 
@@ -22,13 +30,28 @@ class ThreadExecutor:
 
     def __init__(self, workers: int, clock: Clock | None = None) -> None:
         self.local = LocalRunner(clock or SystemClock())
+        self._spawner: ShellSpawner | None = None
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._threads = [threading.Thread(target=self._work, name=f"dagctl-worker-{n}", daemon=True)
                          for n in range(max(1, workers))]
         for t in self._threads:
             t.start()
 
+    def attach(self, waker: Waker) -> None:
+        """Start and reap shell attempts on the thread that waits on ``waker`` (the runner's), where supported."""
+        from . import spawner
+
+        if spawner.supported():
+            self._spawner = spawner.ShellSpawner(waker, self.local.clock, self.local.base_env)
+
+    def detach(self) -> None:
+        if self._spawner is not None:
+            self._spawner.close()
+            self._spawner = None
+
     def submit(self, attempt: Attempt, cancel: CancelToken, done: Callable[[AttemptResult], None]) -> None:
+        if self._spawner is not None and attempt.kind == "run" and self._spawner.try_start(attempt, cancel, done):
+            return
         self._queue.put((attempt, cancel, done))
 
     def _work(self) -> None:
@@ -44,6 +67,7 @@ class ThreadExecutor:
             done(result)
 
     def shutdown(self, *, wait: bool = True) -> None:
+        self.detach()
         for _ in self._threads:
             self._queue.put(None)
         if wait:
