@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .clock import Clock, SystemClock
 from .events import EventSink, FanOut, JsonlSink
 from .executors.base import Executor
 from .layout import RUN_EVENTS
+from .plan import Plan, build_plan
 from .runner import RunControl, Runner, RunOptions, RunResult, default_parallelism, new_run_id
 from .settings import Settings
-from .spec import DagSpec
+
+if TYPE_CHECKING:
+    from .spec import DagSpec
 
 
 def run_dag(
-    dag: DagSpec | str | Path,
+    dag: DagSpec | Plan | str | Path,
     *,
     params: dict[str, Any] | None = None,
     executor: Executor | None = None,
@@ -27,19 +30,23 @@ def run_dag(
     write_events: bool = True,
     **options: Any,
 ) -> RunResult:
-    """Load (if given a path), plan and run a DAG; return its :class:`RunResult`.
+    """Load (if given a path: through the plan cache), plan and run a DAG; return its :class:`RunResult`.
 
     Events go to ``settings.events_path`` (``ORCH_EVENTS_PATH``) unless ``write_events`` is False, and to
     every sink in ``sinks``. ``options`` are :class:`RunOptions` fields (parallelism, fail_fast, timeout,
     trigger, run_id, ...). Raises SpecError/UsageError for bad input; a failing task is not an exception:
     look at ``result.status``.
     """
-    from .loader import load_dag
-    from .plan import build_plan
-
-    spec = dag if isinstance(dag, DagSpec) else load_dag(dag)
-    plan = build_plan(spec)
     settings = settings or Settings.from_env()
+    if isinstance(dag, Plan):
+        plan = dag
+    elif isinstance(dag, (str, Path)):
+        from .plancache import load_plan
+
+        plan, remember = load_plan(dag, cache_dir=settings.plan_cache_dir)
+        remember()
+    else:
+        plan = build_plan(dag)
     clock = clock or SystemClock()
     run_options = RunOptions(params=dict(params or {}), **options)
     if run_options.run_id is None:
@@ -54,7 +61,7 @@ def run_dag(
     if executor is None:
         from .executors.threads import ThreadExecutor
 
-        workers = run_options.parallelism or spec.options.parallelism or default_parallelism()
+        workers = run_options.parallelism or plan.dag.parallelism or default_parallelism()
         executor = ThreadExecutor(min(workers, len(plan.tasks)), clock=clock)
     sink = FanOut(all_sinks)
     try:

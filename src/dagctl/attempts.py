@@ -42,12 +42,11 @@ class AttemptFactory:
         return self._dag_dir
 
     def callable_for(self, task: PlannedTask) -> tuple[str, list[str]]:
-        spec = task.spec
-        if spec.python is not None:
+        if task.python is not None:
             if "python" not in self._targets:
                 self._targets["python"] = ("", [str(self.dag_dir)])
-            return spec.python, self._targets["python"][1]
-        name = str(spec.workflow_ref)
+            return task.python, self._targets["python"][1]
+        name = str(task.workflow_ref)
         if name not in self._targets:
             from .actions.registry import resolve_workflow
 
@@ -59,40 +58,38 @@ class AttemptFactory:
         """Does anything this task renders contain ``${``? (Cached: most tasks in big DAGs do not.)"""
         cached = self._has_templates.get(task.id)
         if cached is None:
-            spec = task.spec
-            blob = repr((spec.run, spec.params, spec.env, spec.cwd, self.plan.dag.env))
+            blob = repr((task.run, task.params, task.env, task.cwd, self.plan.dag.env))
             cached = self._has_templates[task.id] = "${" in blob
         return cached
 
     def build(self, task: PlannedTask, attempt: int, outputs: Mapping[str, Mapping[str, Any]]) -> Attempt:
         """Raise TemplateError / DagctlError when the task cannot even be described (no retry helps)."""
-        spec = task.spec
         dag = self.plan.dag
         run_dir = str(self.run_dir)
         output_path = f"{run_dir}/outputs/{task.id}@{attempt}.out"
         env: dict[str, str] = {}
-        command: str | list[str] | None = spec.run
-        cwd = spec.cwd
+        command: str | list[str] | None = task.run
+        cwd = task.cwd
         if self._templated(task):
             extra = {"logical_date": self.logical_date or "", "attempt": attempt, "dag": {"name": dag.name},
                      "task": {"id": task.id}}
-            for source in (dag.env, spec.env):
+            for source in (dag.env, task.env):
                 for key, value in source.items():
                     ctx = TemplateContext(params=self.params, env={**self.base_env, **env}, outputs=outputs,
                                           run_id=self.run_id, extra=extra)
                     env[key] = render(value, ctx)
             ctx = TemplateContext(params=self.params, env={**self.base_env, **env}, outputs=outputs,
                                   run_id=self.run_id, extra=extra)
-            params = render_value(dict(spec.params), ctx)
-            if isinstance(spec.run, str):
-                command = render(spec.run, ctx, shell_quote=True)
-            elif spec.run is not None:
-                command = render_argv(spec.run, ctx)
-            cwd = render(spec.cwd, ctx) if spec.cwd else None
+            params = render_value(dict(task.params), ctx)
+            if isinstance(task.run, str):
+                command = render(task.run, ctx, shell_quote=True)
+            elif task.run is not None:
+                command = render_argv(task.run, ctx)
+            cwd = render(task.cwd, ctx) if task.cwd else None
         else:
             env.update(dag.env)
-            env.update(spec.env)
-            params = dict(spec.params)
+            env.update(task.env)
+            params = dict(task.params)
         env["DAGCTL_RUN_ID"] = self.run_id
         env["DAGCTL_DAG_NAME"] = dag.name
         env["DAGCTL_TASK_ID"] = task.id
@@ -110,7 +107,7 @@ class AttemptFactory:
                     params[f"{upstream}__{key}"] = value
         target: str | None = None
         search_path: list[str] = []
-        if spec.run is None:
+        if task.run is None:
             target, search_path = self.callable_for(task)
         return Attempt(
             attempt_id=f"{self.run_id}/{task.id}/{attempt}",
@@ -127,11 +124,11 @@ class AttemptFactory:
             env=env,
             cwd=cwd,
             timeout=task.timeout,
-            isolation=spec.isolation.value,
+            isolation=task.isolation,  # type: ignore[arg-type]
             log_path=f"{run_dir}/{log_name(task.id, attempt)}",
             output_path=output_path,
             run_dir=run_dir,
-            queue=spec.queue,
+            queue=task.queue,
             grace=self.grace,
         )
 

@@ -82,8 +82,9 @@ def check_workflows(doc: Document, spec: DagSpec) -> Iterable[Problem]:
 
 
 def _local_module(folder: Path, module: str) -> Path | None:
-    base = folder.joinpath(*module.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+    from .plancache import module_files  # the plan cache fingerprints the very same files
+
+    for candidate in module_files(folder, module):
         if candidate.is_file():
             return candidate
     return None

@@ -2,17 +2,24 @@
 
 Everything here is O(tasks + edges). ``graph_issues`` works on loose ``(id, depends_on)`` pairs so the
 loader can report graph problems next to type errors in the same file.
+
+A :class:`Plan` is the executable form of a validated DAG: plain data (no pydantic), with every task's
+effective settings resolved (defaults applied). The runner, the attempt factory and the plan views read
+only the plan, so a plan can be stored as JSON and run again without re-validating the file
+(:mod:`dagctl.plancache`).
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from .errors import Problem, SpecError
-from .spec import DagSpec, TaskSpec
+
+if TYPE_CHECKING:
+    from .spec import DagSpec
 
 PathT = tuple[Any, ...]
 
@@ -117,6 +124,21 @@ def find_cycles(deps: dict[str, list[str]]) -> list[list[str]]:
 
 
 @dataclass(frozen=True)
+class DagInfo:
+    """What a run needs of the DAG as a whole."""
+
+    name: str
+    tenant_id: str = "default"
+    source_path: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    workflows: dict[str, str] = field(default_factory=dict)
+    parallelism: int | None = None
+    timeout: float | None = None
+    fail_fast: bool = False
+
+
+@dataclass(frozen=True)
 class PlannedTask:
     id: str
     order: int
@@ -132,15 +154,27 @@ class PlannedTask:
     backoff: float
     max_delay: float
     timeout: float | None
-    spec: TaskSpec
+    run: str | list[str] | None = None
+    python: str | None = None
+    workflow_ref: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    when: str | None = None
+    trigger_rule: str = "all_success"
+    isolation: str = "thread"
+    queue: str | None = None
 
 
 @dataclass(frozen=True)
 class Plan:
-    dag: DagSpec
+    dag: DagInfo
     tasks: dict[str, PlannedTask]
     """In execution order: by level, then by position in the file."""
     levels: tuple[tuple[str, ...], ...]
+
+    def with_tenant(self, tenant_id: str) -> Plan:
+        return replace(self, dag=replace(self.dag, tenant_id=tenant_id))
 
     @property
     def order(self) -> list[str]:
@@ -210,12 +244,25 @@ def build_plan(spec: DagSpec) -> Plan:
             backoff=t.backoff if t.backoff is not None else d.backoff,
             max_delay=t.max_delay if t.max_delay is not None else d.max_delay,
             timeout=t.timeout if t.timeout is not None else d.timeout,
-            spec=t,
+            run=t.run,
+            python=t.python,
+            workflow_ref=t.workflow_ref,
+            params=t.params,
+            env=t.env,
+            cwd=t.cwd,
+            when=t.when,
+            trigger_rule=t.trigger_rule.value,
+            isolation=t.isolation.value,
+            queue=t.queue,
         )
     levels: list[list[str]] = [[] for _ in range(depth)]
     for tid in topo:
         levels[level[tid]].append(tid)
-    return Plan(dag=spec, tasks=tasks, levels=tuple(tuple(lv) for lv in levels))
+    o = spec.options
+    dag = DagInfo(name=spec.name, tenant_id=spec.tenant_id, source_path=spec.source_path, params=spec.params,
+                  env=spec.env, workflows=spec.workflows, parallelism=o.parallelism, timeout=o.timeout,
+                  fail_fast=o.fail_fast)
+    return Plan(dag=dag, tasks=tasks, levels=tuple(tuple(lv) for lv in levels))
 
 
 def ancestors(plan_deps: dict[str, Sequence[str]], task_id: str) -> set[str]:

@@ -30,10 +30,10 @@ def plan_lines(plan: Plan) -> list[str]:
     pad = len(str(len(plan.tasks)))
     for t in plan.tasks.values():
         extras = [f"level {t.level}", f"retries {t.retries}", f"timeout {format_duration(t.timeout)}"]
-        if t.spec.when:
-            extras.append(f"when {t.spec.when}")
-        if t.spec.trigger_rule.value != "all_success":
-            extras.append(f"trigger {t.spec.trigger_rule.value}")
+        if t.when:
+            extras.append(f"when {t.when}")
+        if t.trigger_rule != "all_success":
+            extras.append(f"trigger {t.trigger_rule}")
         lines.append(
             f"  {t.order:>{pad}}. {t.id} ({_KIND_LABEL[t.kind]}: {t.target}, depends_on: {_deps(t)})"
             f" [{', '.join(extras)}]"
@@ -55,15 +55,15 @@ def plan_as_dict(plan: Plan) -> dict[str, Any]:
                 "id": t.id,
                 "level": t.level,
                 "kind": t.kind,
-                "target": t.spec.run if t.kind == "run" else t.target,
+                "target": t.run if t.kind == "run" else t.target,
                 "depends_on": list(t.depends_on),
                 "retries": t.retries,
                 "retry_delay_s": t.retry_delay,
                 "backoff": t.backoff,
                 "max_delay_s": t.max_delay,
                 "timeout_s": t.timeout,
-                "when": t.spec.when,
-                "trigger_rule": t.spec.trigger_rule.value,
+                "when": t.when,
+                "trigger_rule": t.trigger_rule,
             }
             for t in plan.tasks.values()
         ],

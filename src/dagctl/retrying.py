@@ -76,27 +76,27 @@ def prepare_retry(history: History, run_id: str, *, from_task: str | None = None
     return Prepared(spec=spec, params=params, reuse=reuse, parent=run_id)
 
 
-def prepare_partial(history: History, spec: DagSpec, *, only: Iterable[str] = (),
+def prepare_partial(history: History, plan: Plan, *, only: Iterable[str] = (),
                     from_task: str | None = None) -> tuple[list[str], dict[str, dict[str, Any]]]:
     """(tasks to run, outputs to reuse) for ``run --only T1,T2`` and/or ``run --from T``."""
-    plan = build_plan(spec)
+    name = plan.dag.name
     chosen: list[str] = []
     for tid in [*only, *([from_task] if from_task else [])]:
         if tid not in plan.tasks:
             import difflib
 
             close = difflib.get_close_matches(tid, list(plan.tasks), n=1)
-            raise UsageError(f"DAG '{spec.name}' has no task '{tid}'",
+            raise UsageError(f"DAG '{name}' has no task '{tid}'",
                              hint=f"did you mean '{close[0]}'?" if close else "known tasks: " + ", ".join(plan.tasks))
     chosen.extend(only)
     if from_task:
         chosen.extend(plan.subgraph_downstream([from_task]))
     selected = [t for t in plan.tasks if t in set(chosen)]
     needed = _needed_upstream(plan, selected)
-    found = history.latest_outputs(spec.name, sorted(needed)) if needed else {}
+    found = history.latest_outputs(name, sorted(needed)) if needed else {}
     missing = sorted(needed - set(found))
     if missing:
-        raise UsageError(f"no earlier run of '{spec.name}' has succeeded at: {', '.join(missing)}",
+        raise UsageError(f"no earlier run of '{name}' has succeeded at: {', '.join(missing)}",
                          hint="run those tasks too (add them to --only), or run the whole DAG once")
     return selected, found
 

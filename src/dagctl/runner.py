@@ -191,10 +191,10 @@ class Runner:
         self.rand = rand
         self.run_id = self.options.run_id or new_run_id(self.clock)
         self.run_dir = runs_dir / self.run_id
-        opts = self.dag.options
-        self.parallelism = self.options.parallelism or opts.parallelism or default_parallelism()
-        self.fail_fast = opts.fail_fast if self.options.fail_fast is None else self.options.fail_fast
-        self.run_timeout = self.options.timeout if self.options.timeout is not None else opts.timeout
+        dag = self.dag
+        self.parallelism = self.options.parallelism or dag.parallelism or default_parallelism()
+        self.fail_fast = dag.fail_fast if self.options.fail_fast is None else self.options.fail_fast
+        self.run_timeout = self.options.timeout if self.options.timeout is not None else dag.timeout
         self.tasks = {tid: TaskRun(tid) for tid in plan.tasks}
         self._remaining = {tid: len(t.depends_on) for tid, t in plan.tasks.items()}
         self._ready: list[tuple[int, int, str]] = []
@@ -204,7 +204,7 @@ class Runner:
         self._outputs: dict[str, dict[str, Any]] = {}  # non-empty outputs of succeeded tasks
         self._stopping: str | None = None
         self._failed_run_error: str | None = None
-        self._conditions = {tid: compile_condition(t.spec.when) for tid, t in plan.tasks.items() if t.spec.when}
+        self._conditions = {tid: compile_condition(t.when) for tid, t in plan.tasks.items() if t.when}
 
     # ------------------------------------------------------------------ events
     def _emit(self, cls: type, **fields: Any) -> None:
@@ -417,7 +417,7 @@ class Runner:
         status = self.tasks[tid].status
         for child in self.plan.tasks[tid].downstream:
             self._remaining[child] -= 1
-            rule = self.plan.tasks[child].spec.trigger_rule.value
+            rule = self.plan.tasks[child].trigger_rule
             if self._remaining[child] == 0 or status != "success" or rule in ("one_success", "one_failed"):
                 self._evaluate(child)
 
@@ -438,7 +438,7 @@ class Runner:
             self._skip(tid, "not selected")
             return
         upstream = {u: self.tasks[u].status for u in planned.depends_on}
-        decision, reason = decide(planned.spec.trigger_rule.value, upstream)
+        decision, reason = decide(planned.trigger_rule, upstream)
         if decision == "wait":
             return
         if decision == "skip":

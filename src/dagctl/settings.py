@@ -19,10 +19,16 @@ class Settings:
     executor: str = "threads"
     queue_backend: str = "memory"
     redis_url: str = "redis://localhost:6379/0"
+    plan_cache: bool = True
 
     @property
     def runs_dir(self) -> Path:
         return self.logs_dir / "runs"
+
+    @property
+    def plan_cache_dir(self) -> Path | None:
+        """Where validated plans of DAG files are kept (:mod:`dagctl.plancache`); None when turned off."""
+        return self.logs_dir / "cache" / "plans" if self.plan_cache else None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -39,6 +45,7 @@ class Settings:
             executor=e.get("DAGCTL_EXECUTOR") or "threads",
             queue_backend=e.get("QUEUE_BACKEND") or "memory",
             redis_url=e.get("REDIS_URL") or "redis://localhost:6379/0",
+            plan_cache=(e.get("DAGCTL_PLAN_CACHE") or "1").strip().lower() not in ("0", "false", "no", "off"),
         )
         return replace(settings, **overrides) if overrides else settings  # type: ignore[arg-type]
 

@@ -104,21 +104,22 @@ def register(app: typer.Typer) -> None:
           dagctl run configs/dags/diamond_pipeline.yaml -p rows=1000 --parallelism 2
           dagctl run configs/dags/weekly_ops_chain.yaml --dry-run
         """
-        from dagctl import build_plan, load_dag
         from dagctl.durations import parse_duration
         from dagctl.errors import UsageError
         from dagctl.params import merge_params, parse_assignments
+        from dagctl.plancache import load_plan
+        from dagctl.settings import Settings
 
-        from . import plan_cmds
-
-        spec = load_dag(dag)
-        plan = build_plan(spec)
+        settings = Settings.from_env()
+        plan, remember_plan = load_plan(dag, cache_dir=settings.plan_cache_dir)
         overrides: dict[str, Any] = {}
         if params_file is not None:
             overrides.update(_read_params_file(params_file))
         overrides.update(parse_assignments(param))
-        merge_params(spec.params, overrides)  # fail on unknown keys before anything runs
+        merge_params(plan.dag.params, overrides)  # fail on unknown keys before anything runs
         if dry_run:
+            from . import plan_cmds
+
             plan_cmds.print_plan(plan, as_json=as_json)
             return
         run_timeout = None
@@ -131,13 +132,13 @@ def register(app: typer.Typer) -> None:
         if only or from_task:
             from dagctl.history import History
             from dagctl.retrying import prepare_partial
-            from dagctl.settings import Settings
 
             names = [t.strip() for t in (only or "").split(",") if t.strip()]
-            select, reuse = prepare_partial(History(Settings.from_env()), spec, only=names, from_task=from_task)
+            select, reuse = prepare_partial(History(settings), plan, only=names, from_task=from_task)
             partial = {"select": select, "reuse_outputs": reuse}
-        result = execute(spec, overrides, parallelism=parallelism, timeout=run_timeout, fail_fast=fail_fast or None,
+        result = execute(plan, overrides, parallelism=parallelism, timeout=run_timeout, fail_fast=fail_fast or None,
                          quiet=quiet or as_json, executor=executor, broker=broker, **partial)
+        remember_plan()  # a run happened: the next one of this unchanged file skips validation
         if as_json:
             echo_json(result.summary())
         elif not quiet:
@@ -145,19 +146,21 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(result.exit_code)
 
 
-def execute(spec: Any, params: dict[str, Any], *, quiet: bool, executor: str | None = None,
+def execute(dag: Any, params: dict[str, Any], *, quiet: bool, executor: str | None = None,
             broker: str | None = None, **options: Any) -> RunResult:
-    """Run with the right view for where we are: live table on a TTY, plain lines otherwise.
+    """Run ``dag`` (a Plan or a DagSpec) with the right view: live table on a TTY, plain lines otherwise.
 
     ``executor`` (else ``DAGCTL_EXECUTOR``): ``threads`` (default) or ``celery`` (``broker`` else ``REDIS_URL``).
     """
     import os
 
     from dagctl.api import run_dag
+    from dagctl.plan import Plan, build_plan
     from dagctl.runner import RunControl
 
     from .view import PlainView
 
+    plan = dag if isinstance(dag, Plan) else build_plan(dag)
     control = RunControl()
     sinks: list[Any] = []
     live = None
@@ -165,7 +168,7 @@ def execute(spec: Any, params: dict[str, Any], *, quiet: bool, executor: str | N
         if sys.stderr.isatty() and os.environ.get("TERM") != "dumb":
             from .render import LiveView
 
-            live = LiveView(spec.name, len(spec.tasks))
+            live = LiveView(plan.dag.name, len(plan.tasks))
             sinks.append(live)
         else:
             sinks.append(PlainView())
@@ -174,7 +177,7 @@ def execute(spec: Any, params: dict[str, Any], *, quiet: bool, executor: str | N
         if live is not None:
             live.start()
         try:
-            return run_dag(spec, params=params, sinks=sinks, control=control, executor=chosen, **options)
+            return run_dag(plan, params=params, sinks=sinks, control=control, executor=chosen, **options)
         finally:
             if live is not None:
                 live.stop()

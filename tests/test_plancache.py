@@ -1,0 +1,154 @@
+"""The plan cache: an unchanged DAG is not validated again; any change to what validation read is noticed."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+import dagctl.loader
+from dagctl.errors import SpecError
+from dagctl.loader import load_dag
+from dagctl.plan import build_plan
+from dagctl.plancache import load_plan, plan_from_data, plan_to_data
+from dagctl.settings import Settings
+
+DAG = """\
+name: cached
+tenant_id: ops
+params: {rows: 3, names: [a, b]}
+env: {MODE: fast}
+options: {parallelism: 2, timeout: 1h, fail_fast: true}
+defaults: {retries: 2}
+tasks:
+  - {id: extract, run: "echo ${params.rows}", env: {X: "1"}, timeout: 30s}
+  - {id: score, python: "steps:score", depends_on: extract, when: "params.rows > 1", trigger_rule: all_done}
+  - {id: load, run: [echo, done], depends_on: [score], cwd: /tmp, isolation: thread, queue: io}
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "dags").mkdir()
+    (tmp_path / "dags" / "etl.yaml").write_text(DAG)
+    (tmp_path / "dags" / "steps.py").write_text("def score(rows):\n    return {'ok': True}\n")
+    return tmp_path
+
+
+@pytest.fixture
+def validations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every full validation (YAML + pydantic + checks) that load_plan does."""
+    seen: list[str] = []
+    real = dagctl.loader.load_dag
+
+    def spy(path, **kw):
+        seen.append(str(path))
+        return real(path, **kw)
+
+    monkeypatch.setattr(dagctl.loader, "load_dag", spy)
+    return seen
+
+
+def load(project: Path, path: str | Path = "dags/etl.yaml"):
+    plan, remember = load_plan(project / path, cache_dir=project / "cache")
+    remember()
+    return plan
+
+
+def test_plan_round_trips_through_json_exactly(project: Path) -> None:
+    plan = build_plan(load_dag(project / "dags" / "etl.yaml"))
+    data = json.loads(json.dumps(plan_to_data(plan)))
+    assert plan_from_data(data) == plan
+
+
+def test_an_unchanged_file_is_validated_once_and_gives_the_same_plan(project: Path, validations: list[str]) -> None:
+    first = load(project)
+    second = load(project)
+    assert validations == [str(project / "dags" / "etl.yaml")]
+    assert second == first
+    assert second.tasks["load"].run == ["echo", "done"] and second.tasks["score"].trigger_rule == "all_done"
+
+
+def test_the_cached_plan_names_the_file_as_given_now(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    load(project)
+    monkeypatch.chdir(project / "dags")
+    plan, _ = load_plan("etl.yaml", cache_dir=project / "cache")
+    assert plan.dag.source_path == "etl.yaml"
+
+
+def test_an_edit_of_the_same_size_is_noticed(project: Path, validations: list[str]) -> None:
+    load(project)
+    dag = project / "dags" / "etl.yaml"
+    dag.write_text(DAG.replace("rows: 3", "rows: 7"))  # same size; mtime may not even move
+    assert load(project).dag.params["rows"] == 7
+    assert len(validations) == 2
+
+
+def test_a_python_module_losing_its_function_is_a_spec_error_again(project: Path) -> None:
+    load(project)
+    (project / "dags" / "steps.py").write_text("def other():\n    pass\n")
+    with pytest.raises(SpecError, match=r"steps\.py has no function 'score'"):
+        load(project)
+
+
+def test_a_module_appearing_next_to_the_dag_is_noticed(project: Path, validations: list[str]) -> None:
+    (project / "dags" / "steps.py").unlink()  # resolved elsewhere at run time: not checked, still cached
+    load(project)
+    load(project)
+    assert len(validations) == 1
+    (project / "dags" / "steps.py").write_text("def nothing_here():\n    pass\n")
+    with pytest.raises(SpecError, match="has no function 'score'"):
+        load(project)
+
+
+def test_dags_with_workflows_or_params_json_cannot_hold_are_not_cached(project: Path, validations: list[str]) -> None:
+    (project / "dags" / "wf.yaml").write_text(
+        "name: wf\nworkflows: {w: 'steps:score'}\ntasks:\n  - {id: a, workflow_ref: w}\n")
+    (project / "dags" / "keys.yaml").write_text(
+        "name: k\nparams: {by_code: {1: a}}\ntasks:\n  - {id: a, run: 'true'}\n")
+    for name in ("wf.yaml", "keys.yaml", "wf.yaml", "keys.yaml"):
+        load(project, f"dags/{name}")
+    assert len(validations) == 4
+    assert not (project / "cache").exists() or not list((project / "cache").iterdir())
+
+
+def test_a_torn_or_foreign_entry_is_ignored_and_replaced(project: Path, validations: list[str]) -> None:
+    load(project)
+    (entry,) = (project / "cache").iterdir()
+    entry.write_text(entry.read_text()[:50])
+    assert load(project).dag.name == "cached"
+    data = json.loads(entry.read_text())
+    data["dagctl"] = "0.0.0-other"
+    entry.write_text(json.dumps(data))
+    load(project)
+    assert len(validations) == 3
+    load(project)
+    assert len(validations) == 3
+
+
+def test_nothing_is_stored_until_remembered(project: Path) -> None:
+    plan, _remember = load_plan(project / "dags" / "etl.yaml", cache_dir=project / "cache")
+    assert plan.dag.name == "cached"
+    assert not (project / "cache").exists()
+
+
+def test_the_cache_can_be_turned_off() -> None:
+    assert Settings.from_env({"DAGCTL_LOGS_DIR": "/x"}).plan_cache_dir == Path("/x/cache/plans")
+    assert Settings.from_env({"DAGCTL_PLAN_CACHE": "0"}).plan_cache_dir is None
+
+
+def test_a_cached_run_imports_neither_yaml_nor_pydantic(project: Path) -> None:
+    import subprocess
+
+    dag = project / "dags" / "quick.yaml"
+    dag.write_text("name: quick\ntasks:\n  - {id: a, run: 'true'}\n  - {id: b, run: 'true', depends_on: a}\n")
+    env = {"DAGCTL_LOGS_DIR": str(project / "logs"), "PATH": "/usr/bin:/bin"}
+    check = ("import sys; from dagctl.cli import main; code = main(['run', sys.argv[1], '-q']); "
+             "print(sorted(m for m in ('yaml', 'pydantic') if m in sys.modules)); raise SystemExit(code)")
+    runs = [subprocess.run([sys.executable, "-c", check, str(dag)], env=env, capture_output=True, text=True,
+                           timeout=60) for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], runs[1].stderr
+    assert runs[0].stdout.strip() == "['pydantic', 'yaml']"  # first run: validated
+    assert runs[1].stdout.strip() == "[]"  # second run: from the cache
