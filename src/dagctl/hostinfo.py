@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import socket
 
 
 def hostname() -> str:
-    return socket.gethostname()
+    return os.uname().nodename  # what socket.gethostname() returns, without importing socket
 
 
 def process_start_ticks(pid: int) -> float | None:

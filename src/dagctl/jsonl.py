@@ -27,15 +27,12 @@ import fcntl
 import json
 import logging
 import os
-import secrets
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 from typing import Any
-
-from filelock import FileLock, Timeout
 
 from dagctl.errors import StateError
 
@@ -117,7 +114,7 @@ class _LockFile:
         self.path = path
         self.timeout = timeout
         self._fd: int | None = None
-        self._filelock: FileLock | None = None
+        self._filelock: Any = None  # a filelock.FileLock, imported only when the lock is contended
         self._flock_works = True
         self._held_by_filelock = False
 
@@ -133,6 +130,8 @@ class _LockFile:
                     raise StateError(f"cannot lock {self.path}: {exc.strerror}") from exc
                 self._flock_works = False  # e.g. a filesystem without flock: FileLock falls back itself
                 self.forget()
+        from filelock import FileLock, Timeout
+
         if self._filelock is None:
             self._filelock = FileLock(
                 str(self.path), timeout=self.timeout, thread_local=False, poll_interval=_POLL_INTERVAL
@@ -484,7 +483,7 @@ def rewrite_atomic(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, _FILE_MODE)
     lock = _LockFile(lock_path_for(path), lock_timeout)
     try:

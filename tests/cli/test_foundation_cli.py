@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -131,3 +132,22 @@ def test_version_via_console_script_and_module():
     out = subprocess.run([sys.executable, "-m", "dagctl", "--version"], capture_output=True, text=True, env=env)
     assert out.returncode == 0
     assert out.stdout.strip() == f"dagctl {__version__}"
+
+
+def test_each_command_loads_only_its_own_module_and_the_map_is_complete() -> None:
+    import typer
+
+    from dagctl.cli.app import COMMAND_MODULES, MODULES, build_app
+
+    registered: dict[str, str] = {}
+    for module in MODULES:
+        app = typer.Typer()
+        importlib.import_module(f"dagctl.cli.{module}").register(app)
+        names = [c.name for c in app.registered_commands] + [g.name for g in app.registered_groups]
+        registered.update(dict.fromkeys(names, module))
+    assert registered == COMMAND_MODULES
+    full = build_app()
+    only_run = build_app(["run", "x.yaml", "-q"])
+    assert [c.name for c in only_run.registered_commands] == ["run"]
+    assert len(full.registered_commands) + len(full.registered_groups) == len(COMMAND_MODULES)
+    assert len(build_app(["no-such-command"]).registered_commands) == len(full.registered_commands)

@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .app import build_app
 
-    app = build_app()
+    app = build_app(args)
     try:
         app(args=args, prog_name="dagctl", standalone_mode=True)
     except SystemExit as exc:

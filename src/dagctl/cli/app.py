@@ -1,6 +1,14 @@
-"""The typer application: one module per command group, wired here."""
+"""The typer application: one module per command group, wired here.
+
+Only the module of the command being run is imported (``dagctl run`` does not load the scheduler's
+code); help, completion and unknown commands get them all. :data:`COMMAND_MODULES` says which module
+registers which command; a test keeps it true.
+"""
 
 from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
 
 import typer
 
@@ -25,7 +33,25 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-def build_app() -> typer.Typer:
+MODULES = ("validate_cmd", "run_cmd", "plan_cmds", "history_cmds", "prune_cmd", "stats_cmd", "schedule_cmd",
+           "worker_cmd")
+"""In the order their commands are listed by ``dagctl --help``."""
+
+COMMAND_MODULES = {
+    "validate": "validate_cmd", "run": "run_cmd", "graph": "plan_cmds", "schema": "plan_cmds",
+    "runs": "history_cmds", "show": "history_cmds", "logs": "history_cmds", "cancel": "history_cmds",
+    "retry": "history_cmds", "prune": "prune_cmd", "stats": "stats_cmd", "schedule": "schedule_cmd",
+    "backfill": "schedule_cmd", "worker": "worker_cmd", "queue": "worker_cmd",
+}  # fmt: skip
+
+
+def command_of(args: Sequence[str]) -> str | None:
+    """The command word of a command line (the root takes only flags, so it is the first non-flag)."""
+    return next((a for a in args if not a.startswith("-")), None)
+
+
+def build_app(args: Sequence[str] | None = None) -> typer.Typer:
+    """The app; with ``args``, only the module that registers their command (all of them if unknown)."""
     app = typer.Typer(
         name="dagctl",
         help=HELP,
@@ -43,16 +69,8 @@ def build_app() -> typer.Typer:
     ) -> None:
         """dagctl: a local-first DAG runner and cron scheduler."""
 
-    from . import history_cmds, plan_cmds, prune_cmd, run_cmd, schedule_cmd, stats_cmd, validate_cmd
-
-    validate_cmd.register(app)
-    run_cmd.register(app)
-    plan_cmds.register(app)
-    history_cmds.register(app)
-    prune_cmd.register(app)
-    stats_cmd.register(app)
-    schedule_cmd.register(app)
-    from . import worker_cmd  # dagctl worker and dagctl queue (Celery)
-
-    worker_cmd.register(app)
+    command = command_of(args) if args is not None else None
+    wanted = [COMMAND_MODULES[command]] if command in COMMAND_MODULES else MODULES
+    for name in wanted:
+        importlib.import_module(f"{__package__}.{name}").register(app)
     return app
