@@ -44,6 +44,9 @@ from .waker import Waker
 
 FINAL = frozenset({"success", "failed", "skipped", "cancelled"})
 CANCEL_POLL_S = 0.25
+FLUSH_EVERY_S = 0.02
+"""Events are written in groups: at most this long after they happen (one locked write per file per group,
+not per event). A run killed with SIGKILL loses at most this much; every other ending flushes them all."""
 HARD_STOP_MARGIN = 2.0  # seconds past timeout + grace before an unresponsive attempt is given up on
 
 
@@ -204,10 +207,13 @@ class Runner:
         self._outputs: dict[str, dict[str, Any]] = {}  # non-empty outputs of succeeded tasks
         self._stopping: str | None = None
         self._failed_run_error: str | None = None
+        self._unflushed = False
+        self._flushed_at = float("-inf")
         self._conditions = {tid: compile_condition(t.when) for tid, t in plan.tasks.items() if t.when}
 
     # ------------------------------------------------------------------ events
     def _emit(self, cls: type, **fields: Any) -> None:
+        self._unflushed = True
         self.sink.emit(cls(ts=format_ts(self.clock.now()), run_id=self.run_id, dag_name=self.dag.name,
                            tenant_id=self.dag.tenant_id, **fields))
 
@@ -270,12 +276,19 @@ class Runner:
             wait_for = self._next_wakeup(now, run_deadline)
             if not self.control.cancelled:  # keep polling for `dagctl cancel`
                 wait_for = CANCEL_POLL_S if wait_for is None else min(wait_for, CANCEL_POLL_S)
-            self._flush()
+            if self._unflushed:
+                flush_at = self._flushed_at + FLUSH_EVERY_S
+                if now >= flush_at:
+                    self._flush()
+                    self._flushed_at = now
+                else:  # come back in time to write them
+                    wait_for = flush_at - now if wait_for is None else min(wait_for, flush_at - now)
             self.clock.wait(wake, wait_for)
             wake.clear()
         return self._finish(start)
 
     def _flush(self) -> None:
+        self._unflushed = False
         flush = getattr(self.sink, "flush", None)
         if flush is not None:
             flush()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -48,12 +49,13 @@ def _over_cap(what: str, size: int, verb: str = "output") -> TaskError:
 
 def read_output_file(path: str | Path) -> dict[str, Any]:
     """The outputs a shell task wrote to ``$DAGCTL_OUTPUT`` (see the module docstring for the format)."""
-    file = Path(path)
+    file = os.fspath(path)
     try:
-        size = file.stat().st_size
+        size = os.stat(file).st_size  # most tasks write no outputs: one failed stat, no Path objects
         if size > OUTPUT_CAP_BYTES:
             raise _over_cap("output file is", size)
-        raw = file.read_bytes()
+        with open(file, "rb") as fh:
+            raw = fh.read()
     except FileNotFoundError:
         return {}
     except IsADirectoryError:

@@ -213,7 +213,7 @@ def shell_outcome(
     return ShellOutcome(exit_code, "failed", duration, reason, None)
 
 
-def open_log(log_path: Path) -> int:
+def open_log(log_path: Path | str) -> int:
     """An O_APPEND fd for the task log, creating parent directories; appends from many processes interleave
     by whole writes and never overwrite each other."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
@@ -221,7 +221,7 @@ def open_log(log_path: Path) -> int:
         try:
             return os.open(log_path, flags, 0o644)
         except FileNotFoundError:
-            log_path.parent.mkdir(parents=True, exist_ok=True)
+            Path(log_path).parent.mkdir(parents=True, exist_ok=True)
             return os.open(log_path, flags, 0o644)
     except OSError as exc:
         raise ExecutorError(

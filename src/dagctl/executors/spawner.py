@@ -27,7 +27,6 @@ import shutil
 import signal
 import threading
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 from ..actions.proc import ProcessGroup, SpawnedProcess
 from ..actions.shell import open_log, shell_outcome, split_command, supervise
@@ -75,6 +74,7 @@ class ShellSpawner:
         # encoded once: posix_spawn would otherwise encode every variable of every task's environment
         self._env = {os.fsencode(k): os.fsencode(v) for k, v in base_env.items()}
         self._paths: dict[tuple[str, bytes], str | None] = {}
+        self._commands: dict[str, tuple[list[str], bool]] = {}  # shlex is slow; commands repeat across attempts
         self._children: dict[int, _Child] = {}  # by pidfd
         self._lock = threading.Lock()
         self._file_actions_tail = [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable_fds()]
@@ -84,10 +84,17 @@ class ShellSpawner:
         """Start ``attempt`` here and return True, or return False to have it run the ordinary way."""
         if attempt.cwd is not None or attempt.command is None or token.is_cancelled:
             return False
-        try:
-            argv, uses_shell = split_command(attempt.command)
-        except DagctlError:
-            return False
+        command = attempt.command
+        key = command if isinstance(command, str) else None
+        split = self._commands.get(key) if key is not None else None
+        if split is None:
+            try:
+                split = split_command(command)
+            except DagctlError:
+                return False
+            if key is not None:
+                self._commands[key] = split
+        argv, uses_shell = split
         env = self._env.copy()
         for key, value in attempt.env.items():
             env[os.fsencode(key)] = os.fsencode(value)
@@ -95,7 +102,7 @@ class ShellSpawner:
         if program is None:
             return False
         try:
-            log_fd = open_log(Path(attempt.log_path))
+            log_fd = open_log(attempt.log_path)
         except DagctlError:
             return False
         try:
