@@ -25,14 +25,13 @@ from __future__ import annotations
 import errno
 import fcntl
 import json
-import logging
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagctl.errors import StateError
 
@@ -49,8 +48,16 @@ __all__ = [
     "rewrite_atomic",
     "tail_records",
 ]
+if TYPE_CHECKING:
+    import logging
 
-log = logging.getLogger(__name__)
+
+def _log() -> logging.Logger:
+    """This module's logger; logging is imported on first use (it costs ~2 ms of every start-up)."""
+    import logging
+
+    return logging.getLogger(__name__)
+
 
 FileIdentity = tuple[int, int]
 """``(st_dev, st_ino)``: which file a path names. It changes when :func:`rewrite_atomic` replaces it."""
@@ -334,7 +341,7 @@ def _parse(raw: bytes, path: Path | str, offset: int) -> dict[str, Any] | None:
     if isinstance(obj, dict):
         return obj
     preview = raw[:60].decode("utf-8", "replace")
-    log.warning("%s: skipping invalid line at byte %d: %r", path, offset, preview)
+    _log().warning("%s: skipping invalid line at byte %d: %r", path, offset, preview)
     return None
 
 
@@ -367,7 +374,7 @@ def _scan_lines(path: Path | str, start_offset: int) -> Iterator[tuple[int, int,
             if rest:
                 partial.append(rest)
         if partial:
-            log.debug("%s: ignoring %d bytes after the last newline", path, sum(map(len, partial)))
+            _log().debug("%s: ignoring %d bytes after the last newline", path, sum(map(len, partial)))
 
 
 def iter_with_offsets(path: Path | str, start_offset: int = 0) -> Iterator[tuple[int, int, dict[str, Any]]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import heapq
 import json
 import os
-import random
 import shutil
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -62,10 +61,12 @@ def default_parallelism() -> int:
     return min(32, (os.cpu_count() or 1) + 4)
 
 
-def new_run_id(clock: Clock, rand: Callable[[int], int] = random.getrandbits) -> str:
+def new_run_id(clock: Clock, rand: Callable[[int], int] | None = None) -> str:
     """Sorts by start time, safe as a file name: ``20261121-194512.123-3f9a2c``."""
     now = clock.now()
-    return now.strftime("%Y%m%d-%H%M%S.") + f"{now.microsecond // 1000:03d}-{rand(24):06x}"
+    bits = rand(24) if rand is not None else int.from_bytes(os.urandom(3), "big")
+    return now.strftime("%Y%m%d-%H%M%S.") + f"{now.microsecond // 1000:03d}-{bits:06x}"
+
 
 
 class RunControl:
@@ -181,7 +182,7 @@ class Runner:
         options: RunOptions | None = None,
         control: RunControl | None = None,
         grace: float = 5.0,
-        rand: Callable[[], float] = random.random,
+        rand: Callable[[], float] | None = None,
     ) -> None:
         self.plan = plan
         self.dag = plan.dag

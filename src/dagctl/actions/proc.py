@@ -22,18 +22,26 @@ hand the number out again, but pids are allocated cyclically, so that needs ``pi
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import select
 import signal
 import subprocess
 import threading
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from dagctl.clock import Clock
 
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    import logging
+
+
+def _log() -> logging.Logger:
+    """This module's logger; logging is imported on first use (it costs ~2 ms of every start-up)."""
+    import logging
+
+    return logging.getLogger(__name__)
+
 
 POLL_INTERVAL = 0.05
 """Longest single wait, in seconds: how late a cancel event or a deadline can be noticed."""
@@ -150,7 +158,7 @@ class ProcessGroup:
         except ProcessLookupError:
             pass
         except PermissionError as exc:
-            logger.warning("cannot send %s to process group %d: %s", signal_name(sig), self.pgid, exc)
+            _log().warning("cannot send %s to process group %d: %s", signal_name(sig), self.pgid, exc)
 
     def stop(self, *, grace: float, clock: Clock, kill_now: threading.Event | None = None) -> StopResult:
         """SIGTERM the group, wait up to ``grace`` seconds for it to go, then SIGKILL whatever is left.
@@ -180,7 +188,7 @@ class ProcessGroup:
             else:
                 idle.wait(min(pause, remaining))
                 pause = min(pause * 2, POLL_INTERVAL)
-        logger.warning("process group %d still running %gs after SIGTERM; sending SIGKILL", self.pgid, grace)
+        _log().warning("process group %d still running %gs after SIGTERM; sending SIGKILL", self.pgid, grace)
         self.kill(clock)
         return "killed_after_grace"
 
@@ -190,7 +198,7 @@ class ProcessGroup:
         deadline = clock.monotonic() + REAP_AFTER_KILL
         while not self.wait(POLL_INTERVAL):
             if clock.monotonic() >= deadline:
-                logger.error(
+                _log().error(
                     "pid %d did not exit %gs after SIGKILL (stuck in uninterruptible IO?); leaving it",
                     self.pgid,
                     REAP_AFTER_KILL,
@@ -200,7 +208,7 @@ class ProcessGroup:
         pause = 0.001
         while self.members_alive():  # SIGKILLed members take a moment to die
             if clock.monotonic() >= deadline:
-                logger.error("process group %d still running %gs after SIGKILL", self.pgid, REAP_AFTER_KILL)
+                _log().error("process group %d still running %gs after SIGKILL", self.pgid, REAP_AFTER_KILL)
                 return
             idle.wait(pause)
             pause = min(pause * 2, POLL_INTERVAL)

@@ -27,7 +27,6 @@ never touches a shell. Direct exec saves a shell per task and gives the same res
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import shlex
 import subprocess
@@ -35,13 +34,22 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from dagctl.actions.proc import POLL_INTERVAL, ProcessGroup, StopResult, signal_name
 from dagctl.clock import Clock
 from dagctl.errors import ExecutorError, UsageError
 
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    import logging
+
+
+def _log() -> logging.Logger:
+    """This module's logger; logging is imported on first use (it costs ~2 ms of every start-up)."""
+    import logging
+
+    return logging.getLogger(__name__)
+
 
 SHELL = "/bin/sh"
 
@@ -176,7 +184,7 @@ def supervise(
     if not group.members_alive():
         return "exit", None
     how = group.stop(grace=grace, clock=clock, kill_now=kill_now)
-    logger.warning("pid %d exited but left processes in its group; terminated them (%s)", group.pgid, how)
+    _log().warning("pid %d exited but left processes in its group; terminated them (%s)", group.pgid, how)
     return "exit", how
 
 
