@@ -135,6 +135,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--only", default="fan1000,chain200,layered10k")
+    parser.add_argument("--logs-dir", help="where dagctl writes its logs (default: the temp folder); e.g. a "
+                                           "tmpfs folder, to see how much of the time is creating log files")
     args = parser.parse_args()
     wanted = set(args.only.split(","))
     dagctl = dagctl_cmd()
@@ -145,7 +147,7 @@ def main() -> None:
           f"doit={'yes' if doit else 'missing'}")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        env = {"DAGCTL_LOGS_DIR": str(root / "logs")}
+        env = {"DAGCTL_LOGS_DIR": str(Path(args.logs_dir) / "bench-logs" if args.logs_dir else root / "logs")}
         for name, kind, n, par in (("fan1000", "fan", 1000, 2), ("chain200", "chain", 200, 1)):
             if name not in wanted:
                 continue

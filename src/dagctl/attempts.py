@@ -11,7 +11,6 @@ from typing import Any
 from .errors import DagctlError, TemplateError
 from .executors.base import Attempt
 from .plan import Plan, PlannedTask
-from .templating import TemplateContext, render, render_argv, render_value
 
 
 def log_name(task_id: str, attempt: int) -> str:
@@ -71,6 +70,8 @@ class AttemptFactory:
         command: str | list[str] | None = task.run
         cwd = task.cwd
         if self._templated(task):
+            from .templating import TemplateContext, render, render_argv, render_value  # only ${...} needs it
+
             extra = {"logical_date": self.logical_date or "", "attempt": attempt, "dag": {"name": dag.name},
                      "task": {"id": task.id}}
             for source in (dag.env, task.env):

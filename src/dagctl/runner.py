@@ -19,7 +19,6 @@ from typing import Any
 
 from .attempts import AttemptFactory, describe_error
 from .clock import Clock, SystemClock
-from .conditions import compile_condition
 from .errors import EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, DagctlError
 from .events import (
     DagDone,
@@ -210,7 +209,11 @@ class Runner:
         self._failed_run_error: str | None = None
         self._unflushed = False
         self._flushed_at = float("-inf")
-        self._conditions = {tid: compile_condition(t.when) for tid, t in plan.tasks.items() if t.when}
+        self._conditions: dict[str, Any] = {}
+        if any(t.when for t in plan.tasks.values()):
+            from .conditions import compile_condition  # the expression parser is loaded only when used
+
+            self._conditions = {tid: compile_condition(t.when) for tid, t in plan.tasks.items() if t.when}
 
     # ------------------------------------------------------------------ events
     def _emit(self, cls: type, **fields: Any) -> None:
