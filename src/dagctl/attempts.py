@@ -61,6 +61,9 @@ class AttemptFactory:
             cached = self._has_templates[task.id] = "${" in blob
         return cached
 
+    def log_path(self, task_id: str, attempt: int = 1) -> str:
+        return f"{self.run_dir}/{log_name(task_id, attempt)}"
+
     def build(self, task: PlannedTask, attempt: int, outputs: Mapping[str, Mapping[str, Any]]) -> Attempt:
         """Raise TemplateError / DagctlError when the task cannot even be described (no retry helps)."""
         dag = self.plan.dag
@@ -126,7 +129,7 @@ class AttemptFactory:
             cwd=cwd,
             timeout=task.timeout,
             isolation=task.isolation,  # type: ignore[arg-type]
-            log_path=f"{run_dir}/{log_name(task.id, attempt)}",
+            log_path=self.log_path(task.id, attempt),
             output_path=output_path,
             run_dir=run_dir,
             queue=task.queue,

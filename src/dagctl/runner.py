@@ -241,6 +241,9 @@ class Runner:
         self.factory = AttemptFactory(plan=self.plan, run_id=self.run_id, run_dir=self.run_dir, params=params,
                                       grace=self.grace, logical_date=self.options.logical_date)
         self._write_snapshot(params)
+        prepare_logs = getattr(self.executor, "prepare_logs", None)
+        if prepare_logs is not None:
+            prepare_logs([self.factory.log_path(tid) for tid, t in self.plan.tasks.items() if t.kind == "run"])
         start = self.clock.monotonic()
         run_deadline = start + self.run_timeout if self.run_timeout else None
         self._emit(DagStart, params=params, trigger=self.options.trigger, host=hostname(), pid=os.getpid(),

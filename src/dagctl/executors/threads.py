@@ -9,9 +9,10 @@ not keep the process alive after the run has been given up (second Ctrl+C).
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..clock import Clock, SystemClock
@@ -20,6 +21,7 @@ from .local import LocalRunner
 
 if TYPE_CHECKING:
     from ..waker import Waker
+    from .logfiles import LogPrecreator
     from .spawner import ShellSpawner
 
 _Job = tuple[Attempt, CancelToken, Callable[[AttemptResult], None]]
@@ -31,11 +33,22 @@ class ThreadExecutor:
     def __init__(self, workers: int, clock: Clock | None = None) -> None:
         self.local = LocalRunner(clock or SystemClock())
         self._spawner: ShellSpawner | None = None
+        self._logs: LogPrecreator | None = None
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._threads = [threading.Thread(target=self._work, name=f"dagctl-worker-{n}", daemon=True)
                          for n in range(max(1, workers))]
         for t in self._threads:
             t.start()
+
+    def prepare_logs(self, paths: Sequence[str]) -> None:
+        """Log files of the run's shell tasks, in the order they will likely start: created ahead of time
+        by a background thread (see :mod:`dagctl.executors.logfiles`), when the spawner is attached and fewer
+        tasks run at once than there are CPUs."""
+        if self._spawner is None or not paths or len(self._threads) >= (os.cpu_count() or 1):
+            return  # with every CPU busy running tasks, creating the files elsewhere saves no time
+        from .logfiles import LogPrecreator
+
+        self._logs = LogPrecreator(paths)
 
     def attach(self, waker: Waker) -> None:
         """Start and reap shell attempts on the thread that waits on ``waker`` (the runner's), where supported."""
@@ -45,11 +58,16 @@ class ThreadExecutor:
             self._spawner = spawner.ShellSpawner(waker, self.local.clock, self.local.base_env)
 
     def detach(self) -> None:
+        if self._logs is not None:
+            self._logs.finish()
+            self._logs = None
         if self._spawner is not None:
             self._spawner.close()
             self._spawner = None
 
     def submit(self, attempt: Attempt, cancel: CancelToken, done: Callable[[AttemptResult], None]) -> None:
+        if self._logs is not None:
+            self._logs.used(attempt.log_path)
         if self._spawner is not None and attempt.kind == "run" and self._spawner.try_start(attempt, cancel, done):
             return
         self._queue.put((attempt, cancel, done))
