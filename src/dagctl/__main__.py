@@ -1,6 +1,6 @@
 """``python -m dagctl``."""
 
-from dagctl.cli import main
+from dagctl.cli import entry
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

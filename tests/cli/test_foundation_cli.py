@@ -151,3 +151,16 @@ def test_each_command_loads_only_its_own_module_and_the_map_is_complete() -> Non
     assert [c.name for c in only_run.registered_commands] == ["run"]
     assert len(full.registered_commands) + len(full.registered_groups) == len(COMMAND_MODULES)
     assert len(build_app(["no-such-command"]).registered_commands) == len(full.registered_commands)
+
+
+def test_the_program_exits_fast_but_with_its_code_and_all_its_output(tmp_path) -> None:
+    """entry() skips interpreter teardown: exit handlers still run, stdout is complete, codes pass through."""
+    dag = tmp_path / "wide.yaml"
+    dag.write_text("name: wide\ntasks:\n" + "".join(f"  - {{id: t{i}, run: 'true'}}\n" for i in range(2000)))
+    plan = subprocess.run([sys.executable, "-m", "dagctl", "run", str(dag), "--dry-run", "--json"],
+                          capture_output=True, text=True, timeout=60)
+    assert plan.returncode == 0, plan.stderr
+    assert len(json.loads(plan.stdout)["tasks"]) == 2000  # ~300 KB through a pipe, none of it lost
+    bad = subprocess.run([sys.executable, "-m", "dagctl", "run", str(tmp_path / "missing.yaml")],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "file not found" in bad.stderr

@@ -8,8 +8,27 @@ how to fix) with the error's exit code. Unexpected exceptions print one line and
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+
+
+def entry() -> None:
+    """The ``dagctl`` program: :func:`main`, then a fast exit.
+
+    Tearing down the interpreter (every module, class and function freed one by one) takes ~12 ms after
+    a run, more than many short DAGs take. Nothing dagctl keeps needs it: events and state are written
+    with os-level writes as they happen, and files are closed by their ``with`` blocks. So after the
+    exit handlers (logging's among them) and a flush of stdout/stderr, the process ends at once.
+    """
+    code = main()
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed or broken pipe: nothing more can be said
+            stream.flush()
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:
