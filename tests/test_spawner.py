@@ -213,3 +213,36 @@ def test_waker_is_an_event_until_it_watches_and_frees_its_descriptors_on_close()
     assert waker.wait(0)
     os.close(read_fd)
     os.close(write_fd)
+
+
+def test_through_the_runner_unusual_commands_fail_with_the_same_words_as_before(tmp_path: Path) -> None:
+    """What the fast path cannot start (not found, not executable, no #! line, a cwd:) still runs, or fails
+    with run_shell's one-line reasons."""
+    import textwrap
+
+    from dagctl.api import run_dag
+    from dagctl.settings import Settings
+
+    script = tmp_path / "job.sh"
+    script.write_text("echo hi\n")
+    script.chmod(0o644)
+    noshebang = tmp_path / "noshebang"
+    noshebang.write_bytes(b"\x00\x01binary-ish")
+    noshebang.chmod(0o755)
+    dag = tmp_path / "dag.yaml"
+    dag.write_text(textwrap.dedent(f"""
+        name: odd
+        tasks:
+          - {{id: missing, run: "no-such-command-dagctl --x"}}
+          - {{id: not_exec, run: "{script}"}}
+          - {{id: no_shebang, run: "{noshebang}"}}
+          - {{id: in_dir, run: "pwd", cwd: "{tmp_path}"}}
+        """))
+    settings = Settings(logs_dir=tmp_path / "logs", events_path=tmp_path / "logs" / "events.jsonl")
+    result = run_dag(dag, settings=settings)
+    errors = {t.id: t.error for t in result.tasks.values()}
+    assert errors["missing"] == "command not found: no-such-command-dagctl (check PATH or the task's run:)"
+    assert (errors["not_exec"] or "").startswith(f"permission denied: {script}")
+    assert (errors["no_shebang"] or "").startswith(f"cannot execute {noshebang}")
+    assert result.tasks["in_dir"].status == "success"
+    assert (result.run_dir / "in_dir.log").read_text().strip() == str(tmp_path)
