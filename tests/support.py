@@ -17,10 +17,19 @@ def wait_until(predicate: Callable[[], object], timeout: float = 10.0, what: str
     raise AssertionError(f"{what} not met within {timeout:g}s")
 
 
+def eventually(predicate: Callable[[], object], timeout: float = 10.0) -> bool:
+    """Like :func:`wait_until`, but answers whether it happened instead of failing the test."""
+    try:
+        wait_until(predicate, timeout)
+    except AssertionError:
+        return False
+    return True
+
+
 def process_alive(pid: int) -> bool:
-    """Is ``pid`` a live process (zombies waiting to be reaped count as gone)?"""
+    """Is ``pid`` a live process (zombies waiting to be reaped, and the dead, count as gone)?"""
     try:
         with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(") ")[-1][0] != "Z"
+            return fh.read().split(") ")[-1][0] not in "ZX"
     except FileNotFoundError:
         return False

@@ -26,29 +26,7 @@ from dagctl.context import TaskContext
 from dagctl.errors import TaskError, UsageError
 from dagctl.executors.base import Attempt, AttemptResult, CancelToken
 from tests.conftest import EXAMPLE_DAGS
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Poll ``predicate`` every 10 ms for up to ``timeout`` seconds (an Event wait, not a sleep)."""
-    pause = threading.Event()
-    for _ in range(int(timeout / 0.01)):
-        if predicate():
-            return True
-        pause.wait(0.01)
-    return predicate()
-
-
-def process_gone(pid: int) -> bool:
-    """Not running any more; a zombie waiting for init to reap it counts as gone."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        data = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return True
-    return data[data.rfind(b")") + 2 :].split(b" ", 1)[0] in (b"Z", b"X")
+from tests.support import process_alive, wait_until
 
 
 @pytest.fixture
@@ -570,7 +548,7 @@ def test_isolated_timeout_really_kills_a_function_stuck_in_sleep(isolated: Path,
     assert result.status == "timeout"
     assert result.error is not None and result.error.startswith("timed out after 0.5s")
     if marker.exists():  # the child got as far as the function (it does unless the machine is crawling)
-        assert process_gone(int(marker.read_text()))
+        assert not process_alive(int(marker.read_text()))
 
 
 def test_isolated_cancel_stops_the_child_process(isolated: Path, tmp_path: Path) -> None:
@@ -583,7 +561,7 @@ def test_isolated_cancel_stops_the_child_process(isolated: Path, tmp_path: Path)
     cancel.cancel()
     result = task.join()
     assert (result.status, result.error) == ("cancelled", "cancelled")  # SIGTERM was enough: no SIGKILL needed
-    assert process_gone(int(marker.read_text()))
+    assert not process_alive(int(marker.read_text()))
     assert "dagctl: stopped by SIGTERM" in log_text(tmp_path)
 
 

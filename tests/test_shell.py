@@ -6,7 +6,7 @@ import os
 import signal
 import stat
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,36 +14,17 @@ import pytest
 from dagctl.actions.shell import SHELL, ShellOutcome, needs_shell, run_shell, split_command
 from dagctl.clock import FakeClock, SystemClock
 from dagctl.errors import ExecutorError, UsageError
+from tests.support import eventually, process_alive
 
 ENV = {"PATH": os.environ.get("PATH", os.defpath), "LC_ALL": "C"}
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    """Poll ``predicate`` every 10 ms for up to ``timeout`` seconds (an Event wait, not a sleep)."""
-    pause = threading.Event()
-    for _ in range(int(timeout / 0.01)):
-        if predicate():
-            return True
-        pause.wait(0.01)
-    return predicate()
 
 
-def process_gone(pid: int) -> bool:
-    """Not running any more. A zombie counts as gone: it is dead and waits only for init to reap it,
-    which some container inits do seconds late."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        data = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return True
-    return data[data.rfind(b")") + 2 :].split(b" ", 1)[0] in (b"Z", b"X")
 
 
 def read_pid(path: Path) -> int:
-    assert wait_until(lambda: path.exists() and path.read_text().strip() != ""), f"{path} never written"
+    assert eventually(lambda: path.exists() and path.read_text().strip() != ""), f"{path} never written"
     return int(path.read_text())
 
 
@@ -91,7 +72,7 @@ def no_leftovers() -> Iterator[list[int]]:
     pids: list[int] = []
     yield pids
     for pid in pids:
-        if not wait_until(lambda pid=pid: process_gone(pid), 5.0):
+        if not eventually(lambda pid=pid: not process_alive(pid), 5.0):
             os.kill(pid, signal.SIGKILL)
             pytest.fail(f"pid {pid} outlived its task")
 
@@ -256,7 +237,7 @@ def test_output_is_streamed_to_the_log_while_running(log: Path, tmp_path: Path) 
     ready = tmp_path / "ready"
     cancel = threading.Event()
     task = Background(f"echo first; touch {ready}; sleep 30", log, cancel=cancel)
-    assert wait_until(ready.exists)
+    assert eventually(ready.exists)
     assert log.read_text() == "first\n"
     assert task.thread.is_alive()
     cancel.set()
@@ -277,7 +258,7 @@ def test_timeout_kills_the_grandchild(log: Path, tmp_path: Path, no_leftovers: l
     assert (outcome.status, outcome.error) == ("timeout", "timed out after 0.3s")
     assert (outcome.signal, outcome.exit_code) == (signal.SIGTERM, 143)
     assert 0.3 <= outcome.duration_s < 2.0
-    assert process_gone(no_leftovers[0])
+    assert not process_alive(no_leftovers[0])
 
 
 def test_timeout_follows_the_injected_clock(log: Path, tmp_path: Path, no_leftovers: list[int]) -> None:
@@ -301,7 +282,7 @@ def test_sigterm_ignoring_task_gets_sigkill_after_grace(
     assert (outcome.signal, outcome.exit_code) == (signal.SIGKILL, 137)
     assert outcome.error == "timed out after 0.2s; still running 0.2s after SIGTERM, sent SIGKILL"
     assert 0.4 <= outcome.duration_s < 3.0
-    assert process_gone(no_leftovers[0])
+    assert not process_alive(no_leftovers[0])
 
 
 def test_cancel_from_another_thread_stops_the_tree_and_sigkills_stubborn_grandchildren(
@@ -320,7 +301,7 @@ def test_cancel_from_another_thread_stops_the_tree_and_sigkills_stubborn_grandch
     assert (
         outcome.error == "cancelled; still running 0.2s after SIGTERM, sent SIGKILL"
     )  # ... its child did not
-    assert process_gone(no_leftovers[0])
+    assert not process_alive(no_leftovers[0])
 
 
 def test_kill_now_cuts_the_grace_period_short(log: Path, tmp_path: Path, no_leftovers: list[int]) -> None:
@@ -331,7 +312,7 @@ def test_kill_now_cuts_the_grace_period_short(log: Path, tmp_path: Path, no_left
     )
     no_leftovers.append(read_pid(pidfile))
     cancel.set()  # first Ctrl+C: SIGTERM, which this task ignores ...
-    assert not wait_until(lambda: not task.thread.is_alive(), timeout=0.2)
+    assert not eventually(lambda: not task.thread.is_alive(), timeout=0.2)
     kill_now.set()  # ... second Ctrl+C: SIGKILL now, not in 60 s
     outcome = task.join(timeout=5.0)
     assert (outcome.status, outcome.signal) == ("cancelled", signal.SIGKILL)
@@ -361,7 +342,7 @@ def test_background_leftovers_of_a_successful_task_are_terminated(
     outcome = run(f"sleep 300 & echo $! > {pidfile}", log, grace=2.0)
     no_leftovers.append(read_pid(pidfile))
     assert (outcome.status, outcome.exit_code, outcome.error) == ("success", 0, None)
-    assert process_gone(no_leftovers[0])
+    assert not process_alive(no_leftovers[0])
 
 
 def test_interrupt_while_waiting_kills_the_group(log: Path, tmp_path: Path, no_leftovers: list[int]) -> None:
@@ -376,4 +357,4 @@ def test_interrupt_while_waiting_kills_the_group(log: Path, tmp_path: Path, no_l
     with pytest.raises(KeyboardInterrupt):
         run(f"sleep 300 & echo $! > {pidfile}; wait", log, cancel=InterruptOnceStarted())
     no_leftovers.append(read_pid(pidfile))
-    assert process_gone(no_leftovers[0])
+    assert not process_alive(no_leftovers[0])
