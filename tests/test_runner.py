@@ -18,6 +18,7 @@ from dagctl.executors.inline import InlineExecutor
 from dagctl.runner import RunControl
 from dagctl.settings import Settings
 from tests.support import process_alive as _alive
+from tests.support import wait_until
 
 
 @pytest.fixture
@@ -283,6 +284,36 @@ def test_cancel_from_another_thread_terminates_running_tasks(dagrun, tmp_path):
     assert result.exit_code == 130
     assert statuses(result) == {"work": "cancelled", "next": "cancelled"}
     assert [e.kind for e in sink.events][-1] == "dag_done"
+    assert not _alive(int(pidfile.read_text()))
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="needs the main thread")
+def test_ctrl_c_in_a_library_caller_records_the_run_cancelled_then_raises(dagrun, tmp_path):
+    """No signal handlers installed (a script calling run_dag): Ctrl+C stops the run cleanly first."""
+    import signal
+
+    started, pidfile = tmp_path / "started", tmp_path / "pid"
+
+    def press_ctrl_c_when_started() -> None:
+        wait_until(lambda: started.exists() and pidfile.exists() and pidfile.read_text().strip(), what="task start")
+        os.kill(os.getpid(), signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Thread(target=press_ctrl_c_when_started, daemon=True).start()
+        with pytest.raises(KeyboardInterrupt):
+            dagrun(f"""
+                name: interrupted
+                tasks:
+                  - id: work
+                    run: sleep 300 & echo $! > {pidfile}; touch {started}; wait
+                """, grace=0.2)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    lines = [json.loads(line) for line in (tmp_path / "logs" / "events.jsonl").read_text().splitlines()]
+    assert [r["event"] for r in lines][-2:] == ["task_cancel", "dag_done"]
+    assert lines[-1]["status"] == "cancelled"
+    assert lines[-2]["reason"] == "interrupted by SIGINT"
     assert not _alive(int(pidfile.read_text()))
 
 
