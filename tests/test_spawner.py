@@ -215,6 +215,28 @@ def test_waker_is_an_event_until_it_watches_and_frees_its_descriptors_on_close()
     os.close(write_fd)
 
 
+def test_waker_set_by_its_own_callback_returns_the_wait_and_clear_leaves_nothing_pending() -> None:
+    waker = Waker()
+    read_fd, write_fd = os.pipe()
+
+    def on_readable() -> None:
+        os.read(read_fd, 10)
+        waker.set()  # from the waiting thread itself (how a finished child reports)
+
+    waker.watch(read_fd, on_readable)
+    os.write(write_fd, b"x")
+    assert waker.wait(5.0)
+    waker.clear()
+    assert not waker.wait(0.05)  # no stale wake-up left behind
+    threading.Thread(target=waker.set).start()  # another thread still wakes it
+    assert waker.wait(5.0)
+    waker.clear()
+    assert not waker.wait(0.05)
+    waker.close()
+    os.close(read_fd)
+    os.close(write_fd)
+
+
 def test_through_the_runner_unusual_commands_fail_with_the_same_words_as_before(tmp_path: Path) -> None:
     """What the fast path cannot start (not found, not executable, no #! line, a cwd:) still runs, or fails
     with run_shell's one-line reasons."""

@@ -31,6 +31,8 @@ class Waker:
         self._pipe: tuple[int, int] | None = None
         self._callbacks: dict[int, Callable[[], None]] = {}
         self._pipe_lock = threading.Lock()  # a set() from another thread never writes to a closed (reused) fd
+        self._owner: int | None = None  # the waiting thread (the one that watches): its own set() needs no pipe
+        self._written = False  # a wake-up byte may be in the pipe: clear() drains only then
 
     # ------------------------------------------------------------------ Event interface
     def is_set(self) -> bool:
@@ -38,16 +40,21 @@ class Waker:
 
     def set(self) -> None:
         self._event.set()
-        if self._pipe is not None:
+        # The waiting thread itself (a watch callback, or the loop between waits) is not blocked in epoll,
+        # and wait() checks the flag before it sleeps: writing to the pipe would only cost two syscalls.
+        if self._pipe is not None and threading.get_ident() != self._owner:
             with self._pipe_lock:
                 if self._pipe is not None:
+                    self._written = True
                     with contextlib.suppress(BlockingIOError):  # full: a wake-up is pending anyway
                         os.write(self._pipe[1], b"\0")
 
     def clear(self) -> None:
         self._event.clear()
         pipe = self._pipe
-        if pipe is not None:
+        if pipe is not None and self._written:
+            # a set() racing this may leave a byte behind: the next wait then returns early, nothing is lost
+            self._written = False
             _drain(pipe[0])
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -69,12 +76,14 @@ class Waker:
     # ------------------------------------------------------------------ descriptors
     def watch(self, fd: int, callback: Callable[[], None]) -> None:
         """Call ``callback()`` (in the waiting thread) whenever ``fd`` is readable, until :meth:`unwatch`."""
+        self._owner = threading.get_ident()
         if self._epoll is None:
             read_fd, write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
             self._epoll = select.epoll()
             self._epoll.register(read_fd, select.EPOLLIN)
             self._pipe = (read_fd, write_fd)
             if self._event.is_set():
+                self._written = True
                 os.write(write_fd, b"\0")
         self._epoll.register(fd, select.EPOLLIN)
         self._callbacks[fd] = callback
