@@ -237,6 +237,25 @@ def test_waker_set_by_its_own_callback_returns_the_wait_and_clear_leaves_nothing
     os.close(write_fd)
 
 
+def test_waker_a_wake_up_byte_that_missed_clear_costs_one_early_return_not_a_busy_loop() -> None:
+    """The end state of a set() from another thread racing clear(): a byte in the pipe, none expected."""
+    import time
+
+    waker = Waker()
+    read_fd, write_fd = os.pipe()
+    waker.watch(read_fd, lambda: None)
+    waker._written = False
+    assert waker._pipe is not None
+    os.write(waker._pipe[1], b"\0")
+    assert not waker.wait(5.0)  # the stray byte wakes it once (the flag is not set)...
+    start = time.monotonic()
+    assert not waker.wait(0.05)  # ...and is gone: this wait sleeps its full time
+    assert time.monotonic() - start >= 0.04
+    waker.close()
+    os.close(read_fd)
+    os.close(write_fd)
+
+
 def test_through_the_runner_unusual_commands_fail_with_the_same_words_as_before(tmp_path: Path) -> None:
     """What the fast path cannot start (not found, not executable, no #! line, a cwd:) still runs, or fails
     with run_shell's one-line reasons."""

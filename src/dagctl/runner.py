@@ -12,6 +12,7 @@ import heapq
 import json
 import os
 import shutil
+import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -235,8 +236,6 @@ class Runner:
         A KeyboardInterrupt in the waiting thread (a library caller without signal handlers) cancels the
         run as SIGINT does (a second one kills at once); once the run is recorded, it is raised again.
         """
-        import threading
-
         outcome: list[tuple[bool, Any]] = []
         finished = threading.Event()  # not Thread.join: an interrupted join can leave the thread marked stopped
 

@@ -53,7 +53,7 @@ class Waker:
         self._event.clear()
         pipe = self._pipe
         if pipe is not None and self._written:
-            # a set() racing this may leave a byte behind: the next wait then returns early, nothing is lost
+            # a set() racing this may leave a byte behind: the next wait returns early once and drains it
             self._written = False
             _drain(pipe[0])
 
@@ -71,6 +71,8 @@ class Waker:
             callback = self._callbacks.get(fd)
             if callback is not None:
                 callback()
+            elif self._pipe is not None and fd == self._pipe[0]:
+                _drain(fd)  # a byte that missed clear()'s drain must not keep the epoll readable
         return self._event.is_set()
 
     # ------------------------------------------------------------------ descriptors
