@@ -86,12 +86,16 @@ def file_identity(path: Path | str) -> FileIdentity | None:
     return st.st_dev, st.st_ino
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+"""Made once: ``json.dumps`` with these options builds a new encoder for every record."""
+
+
 def encode_record(record: Mapping[str, Any]) -> bytes:
     """One record as one line of UTF-8 JSON ending in ``\\n``; non-JSON values go through ``str()``."""
     if not isinstance(record, Mapping):
         raise TypeError(f"a JSONL record must be a mapping, not {type(record).__name__}")
     obj = record if isinstance(record, dict) else dict(record)
-    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=str)
+    text = _ENCODER.encode(obj)
     # Lone surrogates (undecodable file names) can only sit inside JSON strings, where the \uXXXX
     # escape that backslashreplace writes is valid JSON and decodes back to the same character.
     return (text + "\n").encode("utf-8", "backslashreplace")

@@ -95,6 +95,11 @@ class Waker:
             with contextlib.suppress(OSError):  # already closed: the kernel dropped it from the epoll set
                 self._epoll.unregister(fd)
 
+    def forget(self, fd: int) -> None:
+        """Stop calling back for ``fd`` without touching the epoll set: for a caller that closes ``fd`` next
+        (the kernel drops a closed descriptor from the set; this saves the ``epoll_ctl`` call)."""
+        self._callbacks.pop(fd, None)
+
     def close(self) -> None:
         """Give back the epoll and the pipe; watching stops. The flag keeps working."""
         with self._pipe_lock:

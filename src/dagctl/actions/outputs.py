@@ -50,8 +50,10 @@ def _over_cap(what: str, size: int, verb: str = "output") -> TaskError:
 def read_output_file(path: str | Path) -> dict[str, Any]:
     """The outputs a shell task wrote to ``$DAGCTL_OUTPUT`` (see the module docstring for the format)."""
     file = os.fspath(path)
+    if not os.access(file, os.F_OK):  # most tasks write no outputs: one syscall, no exception raised
+        return {}
     try:
-        size = os.stat(file).st_size  # most tasks write no outputs: one failed stat, no Path objects
+        size = os.stat(file).st_size
         if size > OUTPUT_CAP_BYTES:
             raise _over_cap("output file is", size)
         with open(file, "rb") as fh:

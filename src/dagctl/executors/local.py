@@ -6,8 +6,9 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from ..actions.outputs import read_output_file
 from ..clock import Clock
-from ..errors import DagctlError
+from ..errors import DagctlError, TaskError
 from .base import Attempt, AttemptResult, CancelToken
 
 if TYPE_CHECKING:
@@ -53,9 +54,6 @@ class LocalRunner:
 
 def shell_result(outcome: ShellOutcome, attempt: Attempt, cancel: CancelToken, worker: str | None) -> AttemptResult:
     """The attempt's result from how its process ended: outputs read on success, a timeout named as such."""
-    from ..actions.outputs import read_output_file
-    from ..errors import TaskError
-
     outputs = None
     status, error = outcome.status, outcome.error
     if status == "success" and attempt.output_path:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sys
 import threading
 from collections.abc import Callable, Mapping
 
@@ -40,6 +41,7 @@ _DEFAULT_SIGNALS = tuple(s for s in (signal.SIGPIPE, getattr(signal, "SIGXFSZ", 
 """Python ignores these; a child gets them back at their defaults (as ``subprocess`` restores them)."""
 
 Done = Callable[[AttemptResult], None]
+_FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()  # os.fsencode's, inlined
 
 
 def supported() -> bool:
@@ -73,6 +75,7 @@ class ShellSpawner:
         self.clock = clock
         # encoded once: posix_spawn would otherwise encode every variable of every task's environment
         self._env = {os.fsencode(k): os.fsencode(v) for k, v in base_env.items()}
+        self._keys: dict[str, bytes] = {}  # the names of the per-task variables, encoded once
         self._paths: dict[tuple[str, bytes], str | None] = {}
         self._commands: dict[str, tuple[list[str], bool]] = {}  # shlex is slow; commands repeat across attempts
         self._children: dict[int, _Child] = {}  # by pidfd
@@ -96,8 +99,9 @@ class ShellSpawner:
                 self._commands[key] = split
         argv, uses_shell = split
         env = self._env.copy()
+        encode = self._encode
         for key, value in attempt.env.items():
-            env[os.fsencode(key)] = os.fsencode(value)
+            env[encode(key)] = value.encode(_FS_ENCODING, _FS_ERRORS)
         program = self._resolve(argv[0], env.get(b"PATH", os.defpath.encode()))
         if program is None:
             return False
@@ -132,6 +136,12 @@ class ShellSpawner:
         self.waker.watch(pidfd, lambda: self._exited(child))
         token.on_cancel(lambda: self._cancelled(child))
         return True
+
+    def _encode(self, key: str) -> bytes:
+        encoded = self._keys.get(key)
+        if encoded is None:
+            encoded = self._keys[key] = key.encode(_FS_ENCODING, _FS_ERRORS)
+        return encoded
 
     def _resolve(self, name: str, path: bytes) -> str | None:
         if "/" in name:
@@ -185,7 +195,7 @@ class ShellSpawner:
 
     def _forget(self, child: _Child) -> None:
         if self._children.pop(child.pidfd, None) is not None:
-            self.waker.unwatch(child.pidfd)
+            self.waker.forget(child.pidfd)  # closing the pidfd takes it out of the epoll set
             os.close(child.pidfd)
 
     def close(self) -> None:
