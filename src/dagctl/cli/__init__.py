@@ -1,8 +1,9 @@
 """Command-line entry point. A thin layer: parse, call the library, render, map errors to exit codes.
 
 ``main`` answers ``--version`` before importing anything heavy, strips ``--debug`` from anywhere in the
-arguments, and turns every :class:`~dagctl.errors.DagctlError` into a one-line message (what, where,
-how to fix) with the error's exit code. Unexpected exceptions print one line and exit 3; ``--debug``
+arguments, runs plain ``dagctl run`` command lines without importing typer (:mod:`dagctl.cli.run_main`),
+and turns every :class:`~dagctl.errors.DagctlError` into a one-line message (what, where, how to fix) with
+the error's exit code. Unexpected exceptions print one line and exit 3; ``--debug``
 (or ``DAGCTL_DEBUG=1``) shows the traceback instead.
 """
 
@@ -48,11 +49,19 @@ def main(argv: list[str] | None = None) -> int:
             return "".join(f"{p}\n" for p in exc.problems)
         return f"dagctl: error: {exc}\n"
 
-    from .app import build_app
+    fast = None
+    if args[:1] == ["run"]:  # the command cron and CI start most: plain forms skip typer (see cli.run_main)
+        from .run_main import parse_run_args
 
-    app = build_app(args)
+        fast = parse_run_args(args)
     try:
-        app(args=args, prog_name="dagctl", standalone_mode=True)
+        if fast is not None:
+            from . import run_main
+
+            return run_main.run_command(**fast)
+        from .app import build_app
+
+        build_app(args)(args=args, prog_name="dagctl", standalone_mode=True)
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)

@@ -229,7 +229,7 @@ def register(app: typer.Typer) -> None:
         """
         from dagctl.retrying import prepare_retry
 
-        from .run_cmd import execute, print_summary
+        from .run_main import execute, print_summary
 
         history = _history()
         prepared = prepare_retry(history, history.resolve(run), from_task=from_task, use_current=use_current)

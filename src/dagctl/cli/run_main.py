@@ -1,0 +1,224 @@
+"""``dagctl run``, without typer: the command's work, and a parser for its everyday command lines.
+
+``dagctl run`` is what cron, CI and the scheduler start again and again, often for DAGs that take less
+time than the program's start-up. Importing typer (and the parts of the standard library it needs) costs
+~20 ms of that start-up on the 2-core reference machine. So :func:`dagctl.cli.main` tries
+:func:`parse_run_args` first: it understands the plain forms (``dagctl run FILE -q -j 2 -p k=v ...``) and
+returns None for anything else (``--help``, ``--opt=value``, bundled flags, a bad number, a missing file
+argument), which then goes through typer as before, with typer's help and error messages. Both ways end in
+:func:`run_command` with the same arguments; a test checks the two parsers agree on every form.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .render import echo, echo_err, echo_json
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from dagctl.runner import RunControl, RunResult
+
+_FLAGS = {"--dry-run": "dry_run", "-n": "dry_run", "--fail-fast": "fail_fast", "--quiet": "quiet", "-q": "quiet",
+          "--json": "as_json"}
+_VALUES = {"--params-file": "params_file", "--parallelism": "parallelism", "-j": "parallelism",
+           "--timeout": "timeout", "--only": "only", "--from": "from_task", "--executor": "executor", "-x": "executor",
+           "--broker": "broker"}
+_REPEATED = {"--param": "param", "-p": "param"}
+
+
+def parse_run_args(args: Sequence[str]) -> dict[str, Any] | None:
+    """The keyword arguments of :func:`run_command` for ``args`` (``["run", ...]``), or None when the
+    command line is anything but plain (typer then parses it, with its help and error messages)."""
+    if not args or args[0] != "run":
+        return None
+    found: dict[str, Any] = {"dag": None, "dry_run": False, "param": [], "params_file": None, "parallelism": None,
+                             "timeout": None, "fail_fast": False, "only": None, "from_task": None, "quiet": False,
+                             "as_json": False, "executor": None, "broker": None}
+    rest = iter(args[1:])
+    for token in rest:
+        if not token:
+            return None
+        if not token.startswith("-"):
+            if found["dag"] is not None:
+                return None  # typer: "Got unexpected extra argument"
+            found["dag"] = Path(token)
+        elif token in _FLAGS:
+            found[_FLAGS[token]] = True
+        elif token in _VALUES or token in _REPEATED:
+            value = next(rest, None)
+            if not value or value.startswith("-"):
+                return None
+            if token in _REPEATED:
+                found[_REPEATED[token]].append(value)
+                continue
+            name = _VALUES[token]
+            if name == "parallelism":
+                if not (value.isascii() and value.isdigit()) or int(value) < 1:
+                    return None
+                found[name] = int(value)
+            else:
+                found[name] = Path(value) if name == "params_file" else value
+        else:
+            return None
+    return found if found["dag"] is not None else None
+
+
+def run_command(dag: Path, *, dry_run: bool = False, param: Sequence[str] = (), params_file: Path | None = None,
+                parallelism: int | None = None, timeout: str | None = None, fail_fast: bool = False,
+                only: str | None = None, from_task: str | None = None, quiet: bool = False, as_json: bool = False,
+                executor: str | None = None, broker: str | None = None) -> int:
+    """``dagctl run``: run (or, with ``dry_run``, plan) the DAG file ``dag``; return the exit code."""
+    from dagctl.durations import parse_duration
+    from dagctl.errors import UsageError
+    from dagctl.params import merge_params, parse_assignments
+    from dagctl.plancache import load_plan
+    from dagctl.settings import Settings
+
+    settings = Settings.from_env()
+    plan, remember_plan = load_plan(dag, cache_dir=settings.plan_cache_dir)
+    overrides: dict[str, Any] = {}
+    if params_file is not None:
+        overrides.update(_read_params_file(params_file))
+    overrides.update(parse_assignments(list(param)))
+    merge_params(plan.dag.params, overrides)  # fail on unknown keys before anything runs
+    if dry_run:
+        from . import plan_cmds
+
+        plan_cmds.print_plan(plan, as_json=as_json)
+        return 0
+    run_timeout = None
+    if timeout is not None:
+        try:
+            run_timeout = parse_duration(timeout)
+        except ValueError as exc:
+            raise UsageError(f"--timeout: {exc}") from None
+    partial: dict[str, Any] = {}
+    if only or from_task:
+        from dagctl.history import History
+        from dagctl.retrying import prepare_partial
+
+        names = [t.strip() for t in (only or "").split(",") if t.strip()]
+        select, reuse = prepare_partial(History(settings), plan, only=names, from_task=from_task)
+        partial = {"select": select, "reuse_outputs": reuse}
+    result = execute(plan, overrides, parallelism=parallelism, timeout=run_timeout, fail_fast=fail_fast or None,
+                     quiet=quiet or as_json, executor=executor, broker=broker, **partial)
+    remember_plan()  # a run happened: the next one of this unchanged file skips validation
+    if as_json:
+        echo_json(result.summary())
+    elif not quiet:
+        print_summary(result)
+    return result.exit_code
+
+
+@contextmanager
+def interrupts(control: RunControl) -> Iterator[None]:
+    """First SIGINT/SIGTERM: stop gracefully (terminate tasks, grace, kill). Second: kill at once."""
+    from .signals import handle_signals
+
+    def on_stop(signum: int, again: bool) -> None:
+        if again:
+            control.cancel(now=True)
+            sys.stderr.write("dagctl: second interrupt: killing running tasks now\n")
+        else:
+            name = signal.Signals(signum).name
+            control.cancel(f"interrupted by {name}", signal=signum)
+            sys.stderr.write(f"dagctl: {name}: stopping; running tasks get SIGTERM then SIGKILL "
+                             "(interrupt again to kill now)\n")
+
+    with handle_signals(on_stop):
+        yield
+
+
+def print_summary(result: RunResult) -> None:
+    """The source note's closing block, plus what a person needs next."""
+    from .view import log_tail
+
+    title = {"success": "DAG EXECUTION COMPLETE", "failed": "DAG EXECUTION FAILED",
+             "cancelled": "DAG EXECUTION CANCELLED"}[result.status]
+    failed = [t for t in result.tasks.values() if t.status == "failed"]
+    for t in failed[:3]:
+        tail = log_tail(t.log_path)
+        if tail:
+            echo_err(f"--- last lines of {t.id} ({t.log_path}) ---")
+            for line in tail:
+                echo_err(f"  {line}")
+    lines = [
+        title,
+        f"DAG: {result.dag_name}",
+        f"Run: {result.run_id}",
+        f"Tasks Succeeded: {result.count('success')}",
+        f"Tasks Failed: {result.count('failed')}",
+        f"Tasks Skipped: {result.count('skipped')}",
+    ]
+    if result.count("cancelled"):
+        lines.append(f"Tasks Cancelled: {result.count('cancelled')}")
+    lines.append(f"Duration: {result.duration_s:.2f}s")
+    if result.error:
+        lines.append(f"Reason: {result.error}")
+    for t in failed:
+        lines.append(f"Failed: {t.id}: {t.error} (log: {t.log_path})")
+    lines.append(f"Logs: {result.run_dir}")
+    echo("\n".join(lines))
+
+
+def execute(dag: Any, params: dict[str, Any], *, quiet: bool, executor: str | None = None,
+            broker: str | None = None, **options: Any) -> RunResult:
+    """Run ``dag`` (a Plan or a DagSpec) with the right view: live table on a TTY, plain lines otherwise.
+
+    ``executor`` (else ``DAGCTL_EXECUTOR``): ``threads`` (default) or ``celery`` (``broker`` else ``REDIS_URL``).
+    """
+    import os
+
+    from dagctl.api import run_dag
+    from dagctl.plan import Plan, build_plan
+    from dagctl.runner import RunControl
+
+    from .view import PlainView
+
+    plan = dag if isinstance(dag, Plan) else build_plan(dag)
+    control = RunControl()
+    sinks: list[Any] = []
+    live = None
+    if not quiet:
+        if sys.stderr.isatty() and os.environ.get("TERM") != "dumb":
+            from .render import LiveView
+
+            live = LiveView(plan.dag.name, len(plan.tasks))
+            sinks.append(live)
+        else:
+            sinks.append(PlainView())
+    chosen = make_executor(executor, broker)  # before the run: a dead broker is exit 3 within seconds
+    with interrupts(control):
+        if live is not None:
+            live.start()
+        try:
+            return run_dag(plan, params=params, sinks=sinks, control=control, executor=chosen, **options)
+        finally:
+            if live is not None:
+                live.stop()
+            if chosen is not None:
+                chosen.shutdown(wait=False)
+
+
+def make_executor(name: str | None, broker: str | None) -> Any:
+    """The executor for ``--executor`` / ``DAGCTL_EXECUTOR``; None means run_dag's default thread pool."""
+    from dagctl.executors.factory import make_executor as build
+
+    return build(name, broker)
+
+
+def _read_params_file(path: Path) -> dict[str, Any]:
+    from dagctl.errors import SpecError
+    from dagctl.yamlread import read_document
+
+    doc = read_document(path)
+    if not isinstance(doc.data, dict):
+        raise SpecError([doc.problem((), "params file must be a mapping of name: value",
+                                     "write one 'name: value' per line")])
+    return dict(doc.data)

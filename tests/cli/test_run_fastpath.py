@@ -1,0 +1,106 @@
+"""`dagctl run` without typer: the plain command lines parse exactly as typer parses them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dagctl.cli import main, run_main
+from dagctl.cli.app import build_app
+from tests.conftest import ROOT
+
+PLAIN = [
+    ["run", "dag.yaml"],
+    ["run", "dag.yaml", "-q"],
+    ["run", "-q", "dag.yaml", "--json"],
+    ["run", "dag.yaml", "-n"],
+    ["run", "dag.yaml", "--dry-run", "--json"],
+    ["run", "dag.yaml", "-j", "3", "--fail-fast", "--timeout", "30m"],
+    ["run", "dag.yaml", "--parallelism", "12", "--parallelism", "2"],  # the last one wins
+    ["run", "dag.yaml", "-p", "rows=5", "--param", "name=a b", "-p", "rows=6"],
+    ["run", "sub dir/dag.yaml", "--params-file", "p.yaml", "--only", "a,b", "-x", "threads"],
+    ["run", "dag.yaml", "--from", "report", "--executor", "celery", "--broker", "redis://127.0.0.1:1/0"],
+    ["run", "dag.yaml", "-q", "--quiet"],
+]
+
+NOT_PLAIN = [
+    ["run"],  # typer: missing argument
+    ["run", "--help"],
+    ["run", "-h"],
+    ["run", "dag.yaml", "other.yaml"],  # typer: unexpected extra argument
+    ["run", "dag.yaml", "-j", "0"],  # typer: out of range
+    ["run", "dag.yaml", "-j", "two"],
+    ["run", "dag.yaml", "-j", "+3"],
+    ["run", "dag.yaml", "--parallelism=2"],
+    ["run", "dag.yaml", "-qn"],
+    ["run", "dag.yaml", "-p"],  # typer: option requires an argument
+    ["run", "dag.yaml", "-p", "-q"],
+    ["run", "dag.yaml", "--no-such-option"],
+    ["run", "dag.yaml", "--"],
+    ["run", ""],
+    ["graph", "dag.yaml"],
+]
+
+
+@pytest.fixture
+def typer_kwargs(monkeypatch):
+    """What typer hands to run_command for a command line (nothing runs)."""
+    seen: list[dict] = []
+
+    def capture(dag, **kwargs):
+        seen.append({"dag": dag, **kwargs})
+        return 0
+
+    monkeypatch.setattr(run_main, "run_command", capture)
+
+    def parse(args: list[str]) -> dict:
+        seen.clear()
+        with pytest.raises(SystemExit) as exit_info:
+            build_app(args)(args=args, prog_name="dagctl", standalone_mode=True)
+        assert exit_info.value.code == 0, f"typer rejected {args}"
+        (kwargs,) = seen
+        return {**kwargs, "param": list(kwargs["param"])}
+
+    return parse
+
+
+@pytest.mark.parametrize("args", PLAIN, ids=" ".join)
+def test_plain_command_lines_parse_as_typer_parses_them(args, typer_kwargs):
+    assert run_main.parse_run_args(args) == typer_kwargs(args)
+
+
+@pytest.mark.parametrize("args", NOT_PLAIN, ids=lambda a: " ".join(a) or "empty")
+def test_anything_else_is_left_to_typer(args):
+    assert run_main.parse_run_args(args) is None
+
+
+def test_typer_still_answers_what_the_fast_path_leaves(capsys):
+    assert main(["run", "dag.yaml", "-j", "0"]) == 2
+    assert "Invalid value for '--parallelism'" in capsys.readouterr().err
+    assert main(["run", "--help"]) == 0
+    assert "Run a DAG on this machine" in capsys.readouterr().out
+
+
+def test_a_plain_run_does_not_import_typer(tmp_path):
+    (tmp_path / "dag.yaml").write_text("name: one\ntasks:\n  - {id: a, run: 'true'}\n")
+    code = ("import sys; from dagctl.cli import main; rc = main(['run', 'dag.yaml', '-q']); "
+            "print(rc, 'typer' in sys.modules, 'click' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "src"),
+                              "DAGCTL_LOGS_DIR": str(tmp_path / "logs")})
+    assert out.stdout.split() == ["0", "False", "False"], out.stderr
+    assert (tmp_path / "logs" / "orchestrator_events.jsonl").exists()
+
+
+def test_errors_on_the_fast_path_read_as_before(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DAGCTL_LOGS_DIR", str(tmp_path / "logs"))
+    assert main(["run", "missing.yaml", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "missing.yaml" in err and "Traceback" not in err
+    Path("dag.yaml").write_text("name: one\nparams: {rows: 1}\ntasks:\n  - {id: a, run: 'true'}\n")
+    assert main(["run", "dag.yaml", "-q", "-p", "nope=1"]) == 2
+    assert "nope" in capsys.readouterr().err
