@@ -74,7 +74,6 @@ def run_command(dag: Path, *, dry_run: bool = False, param: Sequence[str] = (), 
                 only: str | None = None, from_task: str | None = None, quiet: bool = False, as_json: bool = False,
                 executor: str | None = None, broker: str | None = None) -> int:
     """``dagctl run``: run (or, with ``dry_run``, plan) the DAG file ``dag``; return the exit code."""
-    from dagctl.durations import parse_duration
     from dagctl.errors import UsageError
     from dagctl.params import merge_params, parse_assignments
     from dagctl.plancache import load_plan
@@ -94,6 +93,8 @@ def run_command(dag: Path, *, dry_run: bool = False, param: Sequence[str] = (), 
         return 0
     run_timeout = None
     if timeout is not None:
+        from dagctl.durations import parse_duration
+
         try:
             run_timeout = parse_duration(timeout)
         except ValueError as exc:
