@@ -133,6 +133,31 @@ def bench(name: str, tools: dict[str, tuple[list[str], Path, dict[str, str] | No
     return summary
 
 
+def compile_bytecode() -> None:
+    """Byte-compile dagctl as an installed copy is: with PYTHONDONTWRITEBYTECODE set (common in containers),
+    an editable checkout would otherwise compile every changed module again on every start."""
+    import compileall
+
+    try:
+        import dagctl
+    except ImportError:  # measuring a dagctl installed elsewhere
+        return
+    compileall.compile_dir(str(Path(dagctl.__file__).parent), quiet=1)
+
+
+def file_create_us(folder: Path, count: int = 200) -> float:
+    """Median microseconds to create an empty file in ``folder`` (the files stay until the run ends: deleting
+    them would slow the next creations on ext4 without a journal, which skips recently freed inodes)."""
+    probe = folder / "probe"
+    probe.mkdir(parents=True, exist_ok=True)
+    samples = []
+    for i in range(count):
+        start = time.perf_counter()
+        os.close(os.open(probe / f"f{i}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        samples.append(time.perf_counter() - start)
+    return median(samples) * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
@@ -147,9 +172,13 @@ def main() -> None:
         "doit").exists() else None)
     print(f"dagctl runner benchmark: {os.cpu_count()} CPUs; make={'yes' if make else 'missing'}, "
           f"doit={'yes' if doit else 'missing'}")
+    compile_bytecode()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        env = {"DAGCTL_LOGS_DIR": str(Path(args.logs_dir) / "bench-logs" if args.logs_dir else root / "logs")}
+        logs = Path(args.logs_dir) / "bench-logs" if args.logs_dir else root / "logs"
+        env = {"DAGCTL_LOGS_DIR": str(logs)}
+        print(f"logs in {logs}: creating a file there takes {file_create_us(logs):.0f} us "
+              "(tmpfs ~3 us; see docs/benchmarks.md when it is far more)")
         for name, kind, n, par in (("fan1000", "fan", 1000, 2), ("chain200", "chain", 200, 1)):
             if name not in wanted:
                 continue

@@ -184,3 +184,19 @@ def test_an_unreadable_log_is_a_clear_error(tmp_path):
 
     with pytest.raises(StateError, match="cannot read"):
         load_events(tmp_path, since=SINCE)  # a directory
+
+
+def test_events_are_immutable_compare_by_value_and_keep_their_record_order() -> None:
+    import pytest
+
+    from dagctl.events import TaskOk
+
+    ok = TaskOk(ts="2026-11-21T00:00:00.000Z", run_id="r", dag_name="d", tenant_id="t", task_id="a", attempt=1,
+                duration_s=0.5, exit_code=0)
+    with pytest.raises(AttributeError):
+        ok.status = "failed"  # type: ignore[misc]
+    record = ok.to_record()
+    assert list(record) == ["v", "ts", "event", "run_id", "dag_name", "tenant_id", "task_id", "attempt", "status",
+                            "duration_s", "exit_code"]
+    again = parse_event(record)
+    assert again == ok and hash(again) == hash(ok) and again != parse_event({**record, "attempt": 2})

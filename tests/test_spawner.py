@@ -287,3 +287,42 @@ def test_through_the_runner_unusual_commands_fail_with_the_same_words_as_before(
     assert (errors["no_shebang"] or "").startswith(f"cannot execute {noshebang}")
     assert result.tasks["in_dir"].status == "success"
     assert (result.run_dir / "in_dir.log").read_text().strip() == str(tmp_path)
+
+
+def test_waker_forget_then_close_stops_callbacks_and_a_reused_fd_number_can_be_watched_again() -> None:
+    waker = Waker()
+    read_fd, write_fd = os.pipe()
+    calls: list[str] = []
+    waker.watch(read_fd, lambda: calls.append("old"))
+    waker.forget(read_fd)
+    os.close(read_fd)  # the kernel drops it from the epoll set: no epoll_ctl needed
+    os.close(write_fd)
+    new_read, new_write = os.pipe()  # very likely the same fd numbers again
+    try:
+        waker.watch(new_read, lambda: (calls.append("new"), os.read(new_read, 1)))
+        os.write(new_write, b"x")
+        waker.wait(1.0)
+        assert calls == ["new"]
+    finally:
+        waker.close()
+        os.close(new_read)
+        os.close(new_write)
+
+
+def test_cancel_token_events_made_late_still_see_an_earlier_cancel() -> None:
+    early = CancelToken()
+    requested = early.requested  # made before the cancel: set by it
+    early.cancel(now=True, reason="timeout")
+    assert requested.is_set() and early.now.is_set() and early.is_cancelled and early.reason == "timeout"
+
+    late = CancelToken()
+    heard: list[str] = []
+    late.on_cancel(lambda: heard.append("first"))
+    late.cancel(reason="cancelled")
+    late.cancel(now=True, reason="ignored: not the first")
+    late.on_cancel(lambda: heard.append("after"))  # already cancelled: called at once
+    assert late.requested.is_set() and late.now.is_set()  # made after the cancels
+    assert late.reason == "cancelled" and heard == ["first", "after"]
+
+    untouched = CancelToken()
+    assert not untouched.requested.is_set() and not untouched.now.is_set() and not untouched.is_cancelled
