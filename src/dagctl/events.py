@@ -95,6 +95,16 @@ class Event:
 _set = object.__setattr__
 
 
+def _task_fields(event: Event, ts: str, run_id: str, dag_name: str, tenant_id: str, task_id: str,
+                 attempt: int | None) -> None:
+    _set(event, "ts", ts)
+    _set(event, "run_id", run_id)
+    _set(event, "dag_name", dag_name)
+    _set(event, "tenant_id", tenant_id)
+    _set(event, "task_id", task_id)
+    _set(event, "attempt", attempt)
+
+
 class DagStart(Event):
     kind: ClassVar[str] = "dag_start"
     OWN_FIELDS: ClassVar[tuple[str, ...]] = ("params", "trigger", "host", "pid", "pid_start", "dag_file", "run_dir",
@@ -156,12 +166,7 @@ class TaskStart(TaskEvent):
 
     def __init__(self, *, ts: str, run_id: str, dag_name: str, tenant_id: str, task_id: str = "",
                  attempt: int | None = None, log_path: str | None = None, worker: str | None = None) -> None:
-        _set(self, "ts", ts)
-        _set(self, "run_id", run_id)
-        _set(self, "dag_name", dag_name)
-        _set(self, "tenant_id", tenant_id)
-        _set(self, "task_id", task_id)
-        _set(self, "attempt", attempt)
+        _task_fields(self, ts, run_id, dag_name, tenant_id, task_id, attempt)
         _set(self, "log_path", log_path)
         _set(self, "worker", worker)
 
@@ -183,12 +188,7 @@ class TaskOk(TaskEvent):
                  attempt: int | None = None, status: str = "success", duration_s: float = 0.0,
                  exit_code: int | None = None, log_path: str | None = None, outputs: list[str] | None = None,
                  worker: str | None = None) -> None:
-        _set(self, "ts", ts)
-        _set(self, "run_id", run_id)
-        _set(self, "dag_name", dag_name)
-        _set(self, "tenant_id", tenant_id)
-        _set(self, "task_id", task_id)
-        _set(self, "attempt", attempt)
+        _task_fields(self, ts, run_id, dag_name, tenant_id, task_id, attempt)
         _set(self, "status", status)
         _set(self, "duration_s", duration_s)
         _set(self, "exit_code", exit_code)
@@ -214,9 +214,7 @@ class TaskFail(TaskEvent):
                  attempt: int | None = None, status: str = "failed", duration_s: float = 0.0,
                  exit_code: int | None = None, error: str | None = None, log_path: str | None = None,
                  worker: str | None = None) -> None:
-        Event.__init__(self, ts=ts, run_id=run_id, dag_name=dag_name, tenant_id=tenant_id)
-        _set(self, "task_id", task_id)
-        _set(self, "attempt", attempt)
+        _task_fields(self, ts, run_id, dag_name, tenant_id, task_id, attempt)
         _set(self, "status", status)
         _set(self, "duration_s", duration_s)
         _set(self, "exit_code", exit_code)
@@ -238,9 +236,7 @@ class TaskRetry(TaskEvent):
     def __init__(self, *, ts: str, run_id: str, dag_name: str, tenant_id: str, task_id: str = "",
                  attempt: int | None = None, delay_s: float = 0.0, error: str | None = None,
                  status: str = "failed") -> None:
-        Event.__init__(self, ts=ts, run_id=run_id, dag_name=dag_name, tenant_id=tenant_id)
-        _set(self, "task_id", task_id)
-        _set(self, "attempt", attempt)
+        _task_fields(self, ts, run_id, dag_name, tenant_id, task_id, attempt)
         _set(self, "delay_s", delay_s)
         _set(self, "error", error)
         _set(self, "status", status)
@@ -257,9 +253,7 @@ class TaskSkip(TaskEvent):
 
     def __init__(self, *, ts: str, run_id: str, dag_name: str, tenant_id: str, task_id: str = "",
                  attempt: int | None = None, status: str = "skipped", reason: str = "") -> None:
-        Event.__init__(self, ts=ts, run_id=run_id, dag_name=dag_name, tenant_id=tenant_id)
-        _set(self, "task_id", task_id)
-        _set(self, "attempt", attempt)
+        _task_fields(self, ts, run_id, dag_name, tenant_id, task_id, attempt)
         _set(self, "status", status)
         _set(self, "reason", reason)
 
@@ -278,9 +272,7 @@ class TaskCancel(TaskEvent):
     def __init__(self, *, ts: str, run_id: str, dag_name: str, tenant_id: str, task_id: str = "",
                  attempt: int | None = None, status: str = "cancelled", reason: str = "",
                  duration_s: float | None = None, log_path: str | None = None) -> None:
-        Event.__init__(self, ts=ts, run_id=run_id, dag_name=dag_name, tenant_id=tenant_id)
-        _set(self, "task_id", task_id)
-        _set(self, "attempt", attempt)
+        _task_fields(self, ts, run_id, dag_name, tenant_id, task_id, attempt)
         _set(self, "status", status)
         _set(self, "reason", reason)
         _set(self, "duration_s", duration_s)

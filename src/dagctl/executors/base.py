@@ -96,23 +96,21 @@ class CancelToken:
     @property
     def requested(self) -> threading.Event:
         """Set once cancel is requested."""
-        event = self._requested
-        if event is None:
-            with _TOKEN_LOCK:
-                event = self._requested
-                if event is None:
-                    event = self._requested = _event(self._cancelled)
-        return event
+        return self._requested or self._make_event("_requested")
 
     @property
     def now(self) -> threading.Event:
         """Set once a stop without grace period is requested."""
-        event = self._now
-        if event is None:
-            with _TOKEN_LOCK:
-                event = self._now
-                if event is None:
-                    event = self._now = _event(self._kill_now)
+        return self._now or self._make_event("_now")
+
+    def _make_event(self, slot: str) -> threading.Event:
+        with _TOKEN_LOCK:
+            event: threading.Event | None = getattr(self, slot)
+            if event is None:
+                event = threading.Event()
+                if self._cancelled if slot == "_requested" else self._kill_now:
+                    event.set()
+                setattr(self, slot, event)
         return event
 
     def cancel(self, *, now: bool = False, reason: str = "cancelled") -> None:
@@ -143,13 +141,6 @@ class CancelToken:
     @property
     def is_cancelled(self) -> bool:
         return self._cancelled
-
-
-def _event(is_set: bool) -> threading.Event:
-    event = threading.Event()
-    if is_set:
-        event.set()
-    return event
 
 
 class Executor(Protocol):
