@@ -104,3 +104,17 @@ def test_errors_on_the_fast_path_read_as_before(tmp_path, monkeypatch, capsys):
     Path("dag.yaml").write_text("name: one\nparams: {rows: 1}\ntasks:\n  - {id: a, run: 'true'}\n")
     assert main(["run", "dag.yaml", "-q", "-p", "nope=1"]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_the_fast_parser_knows_exactly_the_options_typer_declares():
+    """A renamed or added option in run_cmd must show up here, or the two parsers would drift apart."""
+    import typer.main
+
+    command = typer.main.get_command(build_app(["run"])).commands["run"]  # type: ignore[attr-defined]
+    flags, values, repeated = {}, {}, {}
+    for param in command.params:
+        if param.param_type_name != "option" or param.name == "help":
+            continue
+        table = flags if param.is_flag else repeated if param.multiple else values
+        table.update({opt: param.name for opt in param.opts})
+    assert (flags, values, repeated) == (run_main._FLAGS, run_main._VALUES, run_main._REPEATED)
