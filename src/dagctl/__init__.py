@@ -11,7 +11,7 @@ Heavy modules are imported lazily so ``dagctl --version`` stays fast.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: dagctl run never imports typing (see dagctl.records)
 
 __version__ = "0.1.0"
 
@@ -45,6 +45,8 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from .api import run_dag
     from .errors import DagctlError, SpecError
     from .loader import load_dag

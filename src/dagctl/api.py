@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from .clock import Clock, SystemClock
-from .events import EventSink, FanOut, JsonlSink
-from .executors.base import Executor
+from .clock import SystemClock
+from .events import FanOut, JsonlSink
 from .layout import RUN_EVENTS
 from .plan import Plan, build_plan
 from .runner import RunControl, Runner, RunOptions, RunResult, default_parallelism, new_run_id
 from .settings import Settings
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
+
+    from .protocols import Clock, EventSink, Executor
     from .spec import DagSpec
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .errors import DagctlError, TemplateError
 from .executors.base import Attempt
-from .plan import Plan, PlannedTask
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from .plan import Plan, PlannedTask
 
 
 def log_name(task_id: str, attempt: int) -> str:
@@ -18,20 +21,21 @@ def log_name(task_id: str, attempt: int) -> str:
     return f"{task_id}.log" if attempt == 1 else f"{task_id}@{attempt}.log"
 
 
-@dataclass
 class AttemptFactory:
     """Resolves commands, params, env and callables for one run. Caches workflow lookups."""
 
-    plan: Plan
-    run_id: str
-    run_dir: Path
-    params: dict[str, Any]
-    grace: float = 5.0
-    logical_date: str | None = None
-    base_env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    _targets: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
-    _has_templates: dict[str, bool] = field(default_factory=dict)
-    _dag_dir: Path | None = None
+    def __init__(self, plan: Plan, run_id: str, run_dir: Path, params: dict[str, Any], grace: float = 5.0,
+                 logical_date: str | None = None, base_env: Mapping[str, str] | None = None) -> None:
+        self.plan = plan
+        self.run_id = run_id
+        self.run_dir = run_dir
+        self.params = params
+        self.grace = grace
+        self.logical_date = logical_date
+        self.base_env: Mapping[str, str] = dict(os.environ) if base_env is None else base_env
+        self._targets: dict[str, tuple[str, list[str]]] = {}
+        self._has_templates: dict[str, bool] = {}
+        self._dag_dir: Path | None = None
 
     @property
     def dag_dir(self) -> Path:

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .clock import Clock, SystemClock
+from .clock import SystemClock
 from .errors import EXIT_FAILED, EXIT_OK, DagctlError, UsageError
 from .events import format_ts
 from .launchers import Launcher, RunOutcome, RunRequest
+from .protocols import Clock
 from .runner import RunControl, new_run_id
 from .scheduler import logical_date
 from .schedules import ScheduleSpec

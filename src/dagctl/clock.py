@@ -1,6 +1,6 @@
 """Time, injected. The only module that reads the wall clock or sleeps.
 
-Everything that needs "now" or a delay takes a :class:`Clock`. Production code gets
+Everything that needs "now" or a delay takes a :class:`~dagctl.protocols.Clock`. Production code gets
 :class:`SystemClock`; tests get :class:`FakeClock`, whose ``sleep`` and ``wait`` advance virtual time
 at once so retries, backoff, ticks and timeouts are tested without real sleeps.
 """
@@ -10,24 +10,6 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Protocol, runtime_checkable
-
-
-@runtime_checkable
-class Clock(Protocol):
-    def now(self) -> datetime:
-        """Aware UTC now."""
-        ...
-
-    def monotonic(self) -> float:
-        """Seconds on a clock that never goes back; for durations and deadlines."""
-        ...
-
-    def sleep(self, seconds: float) -> None: ...
-
-    def wait(self, event: threading.Event, timeout: float | None) -> bool:
-        """Wait until ``event`` is set or ``timeout`` passes; return whether it is set."""
-        ...
 
 
 class SystemClock:
@@ -93,3 +75,11 @@ class FakeClock:
             return True
         self.advance(timeout)
         return event.is_set()
+
+
+def __getattr__(name: str) -> object:
+    if name == "Clock":  # defined with typing.Protocol, which the run path does not import
+        from .protocols import Clock
+
+        return Clock
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

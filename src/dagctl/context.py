@@ -20,9 +20,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .clock import Clock
 from .errors import TaskError
 from .executors.base import Attempt, CancelToken
+from .protocols import Clock
 
 logger = logging.getLogger(__name__)
 

@@ -15,8 +15,11 @@ internal/environment problem). Exit codes live in :data:`EXIT_CODES` and nowhere
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from .records import Record, init_field
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -49,15 +52,25 @@ class DagctlError(Exception):
         return f"{self.message} — {self.hint}" if self.hint else self.message
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(Record):
     """One thing wrong in a file, with where it is and how to fix it."""
 
-    file: str
-    line: int
-    column: int
-    message: str
-    hint: str = ""
+    OWN_FIELDS = ("file", "line", "column", "message", "hint")
+    __slots__ = OWN_FIELDS
+
+    if TYPE_CHECKING:
+        file: str
+        line: int
+        column: int
+        message: str
+        hint: str
+
+    def __init__(self, file: str, line: int, column: int, message: str, hint: str = "") -> None:
+        init_field(self, "file", file)
+        init_field(self, "line", line)
+        init_field(self, "column", column)
+        init_field(self, "message", message)
+        init_field(self, "hint", hint)
 
     def __str__(self) -> str:
         text = f"{self.file}:{self.line}:{self.column}: {self.message}"

@@ -11,7 +11,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from .records import Record, init_field
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
+
+    from .protocols import EventSink
 
 SCHEMA_VERSION = 1
 
@@ -30,20 +37,17 @@ def parse_ts(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-class Event:
+class Event(Record):
     """One fact, immutable once made. Subclasses list the fields they add in ``OWN_FIELDS``.
 
-    Plain classes with written-out ``__init__`` methods rather than dataclasses: ``dagctl run`` imports this
-    module on every start, and generating the methods of nine frozen dataclasses cost ~11 ms of it
-    (measured on the 2-core reference machine). Equality, hashing and ``repr`` go by :attr:`FIELDS`.
+    A :class:`~dagctl.records.Record` (not a dataclass: ``dagctl run`` imports this module on every start).
+    Equality and ``repr`` go by :attr:`FIELDS`, whose order is also the order of the keys in
+    :meth:`to_record`.
     """
 
     kind: ClassVar[str] = "event"
     OWN_FIELDS: ClassVar[tuple[str, ...]] = ("ts", "run_id", "dag_name", "tenant_id")
-    """The fields this class adds, in record order."""
     __slots__ = OWN_FIELDS
-    FIELDS: ClassVar[tuple[str, ...]] = OWN_FIELDS
-    """Every field, base class first: the order of the keys in :meth:`to_record`."""
 
     if TYPE_CHECKING:
         ts: str
@@ -57,29 +61,8 @@ class Event:
         _set(self, "dag_name", dag_name)
         _set(self, "tenant_id", tenant_id)
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls.FIELDS = tuple(name for klass in reversed(cls.__mro__) for name in vars(klass).get("OWN_FIELDS", ()))
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable: cannot set {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable: cannot delete {name!r}")
-
-    def _values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.FIELDS)
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
-            return NotImplemented
-        return self._values() == other._values()  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
+    def __hash__(self) -> int:  # type: ignore[override]  # by repr: events carry dicts (params, outputs)
         return hash((type(self), *(repr(v) for v in self._values())))
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self.FIELDS)})"
 
     def to_record(self) -> dict[str, Any]:
         """The JSONL line: version, time and kind first, then every field that is set."""
@@ -92,7 +75,7 @@ class Event:
         return record
 
 
-_set = object.__setattr__
+_set = init_field
 
 
 def _task_fields(event: Event, ts: str, run_id: str, dag_name: str, tenant_id: str, task_id: str,
@@ -325,12 +308,6 @@ def parse_event(record: dict[str, Any]) -> Event | dict[str, Any]:
         return record
 
 
-class EventSink(Protocol):
-    def emit(self, event: Event) -> None: ...
-
-    def close(self) -> None: ...
-
-
 class MemorySink:
     """Keeps events in a list: for tests and library callers."""
 
@@ -423,3 +400,11 @@ class FanOut:
     def close(self) -> None:
         for sink in self.sinks:
             sink.close()
+
+
+def __getattr__(name: str) -> object:
+    if name == "EventSink":  # defined with typing.Protocol, which the run path does not import
+        from .protocols import EventSink
+
+        return EventSink
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,12 +18,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .clock import Clock, SystemClock
+from .clock import SystemClock
 from .errors import StateError
 from .events import SCHEMA_VERSION, format_ts, parse_ts
 from .hostinfo import hostname, process_alive
 from .jsonl import JsonlWriter, append_record, iter_records
 from .layout import CANCEL_REQUEST, RUN_EVENTS
+from .protocols import Clock
 from .runsummary import RunSummary, fold_run
 from .settings import Settings
 

@@ -31,7 +31,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from dagctl.errors import StateError
 
@@ -48,8 +47,10 @@ __all__ = [
     "rewrite_atomic",
     "tail_records",
 ]
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import logging
+    from typing import Any
 
 
 def _log() -> logging.Logger:

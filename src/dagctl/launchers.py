@@ -10,7 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .clock import Clock, SystemClock
+from .clock import SystemClock
+from .protocols import Clock
 from .runner import RunControl
 from .scheduler import logical_date
 from .schedules import ScheduleSpec

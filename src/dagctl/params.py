@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from .errors import UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
@@ -59,6 +61,8 @@ def merge_params(defaults: Mapping[str, Any], *overrides: Mapping[str, Any]) -> 
     for override in overrides:
         for key, value in override.items():
             if key not in defaults:
+                import difflib  # only for this message
+
                 close = difflib.get_close_matches(key, list(defaults), n=1)
                 known = ", ".join(defaults) or "none"
                 hint = f"did you mean '{close[0]}'?" if close else f"declare it under params: (known: {known})"

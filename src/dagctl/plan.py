@@ -11,27 +11,37 @@ only the plan, so a plan can be stored as JSON and run again without re-validati
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
-
 from .errors import Problem, SpecError
+from .records import Record, init_field
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
     from .spec import DagSpec
 
-PathT = tuple[Any, ...]
+    PathT = tuple[Any, ...]
 
 
-@dataclass(frozen=True)
-class GraphIssue:
-    path: PathT
-    message: str
-    hint: str
+class GraphIssue(Record):
+    OWN_FIELDS = ("path", "message", "hint")
+    __slots__ = OWN_FIELDS
+
+    if TYPE_CHECKING:
+        path: PathT
+        message: str
+        hint: str
+
+    def __init__(self, path: PathT, message: str, hint: str) -> None:
+        init_field(self, "path", path)
+        init_field(self, "message", message)
+        init_field(self, "hint", hint)
 
 
 def _did_you_mean(name: str, known: Sequence[str]) -> str:
+    import difflib
+
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else "check the spelling or add that task"
 
@@ -123,58 +133,126 @@ def find_cycles(deps: dict[str, list[str]]) -> list[list[str]]:
     return cycles
 
 
-@dataclass(frozen=True)
-class DagInfo:
+class DagInfo(Record):
     """What a run needs of the DAG as a whole."""
 
-    name: str
-    tenant_id: str = "default"
-    source_path: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    env: dict[str, str] = field(default_factory=dict)
-    workflows: dict[str, str] = field(default_factory=dict)
-    parallelism: int | None = None
-    timeout: float | None = None
-    fail_fast: bool = False
+    OWN_FIELDS = ("name", "tenant_id", "source_path", "params", "env", "workflows", "parallelism", "timeout",
+                  "fail_fast")
+    __slots__ = OWN_FIELDS
+
+    if TYPE_CHECKING:
+        name: str
+        tenant_id: str
+        source_path: str | None
+        params: dict[str, Any]
+        env: dict[str, str]
+        workflows: dict[str, str]
+        parallelism: int | None
+        timeout: float | None
+        fail_fast: bool
+
+    def __init__(self, name: str, tenant_id: str = "default", source_path: str | None = None,
+                 params: dict[str, Any] | None = None, env: dict[str, str] | None = None,
+                 workflows: dict[str, str] | None = None, parallelism: int | None = None,
+                 timeout: float | None = None, fail_fast: bool = False) -> None:
+        init_field(self, "name", name)
+        init_field(self, "tenant_id", tenant_id)
+        init_field(self, "source_path", source_path)
+        init_field(self, "params", {} if params is None else params)
+        init_field(self, "env", {} if env is None else env)
+        init_field(self, "workflows", {} if workflows is None else workflows)
+        init_field(self, "parallelism", parallelism)
+        init_field(self, "timeout", timeout)
+        init_field(self, "fail_fast", fail_fast)
 
 
-@dataclass(frozen=True)
-class PlannedTask:
-    id: str
-    order: int
-    level: int
-    kind: str
-    target: str
-    depends_on: tuple[str, ...]
-    downstream: tuple[str, ...]
-    priority: int
-    """Length of the longest path from this task to a sink (counted in tasks): bigger runs first."""
-    retries: int
-    retry_delay: float
-    backoff: float
-    max_delay: float
-    timeout: float | None
-    run: str | list[str] | None = None
-    python: str | None = None
-    workflow_ref: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    env: dict[str, str] = field(default_factory=dict)
-    cwd: str | None = None
-    when: str | None = None
-    trigger_rule: str = "all_success"
-    isolation: str = "thread"
-    queue: str | None = None
+class PlannedTask(Record):
+    """One task as it runs: the file's settings with the DAG's defaults applied, and its place in the graph.
+
+    ``priority`` is the length of the longest path from this task to a sink (counted in tasks): bigger runs
+    first. The positional order of the fields is the order of the values of a cached task
+    (:mod:`dagctl.plancache`).
+    """
+
+    OWN_FIELDS = ("id", "order", "level", "kind", "target", "depends_on", "downstream", "priority", "retries",
+                  "retry_delay", "backoff", "max_delay", "timeout", "run", "python", "workflow_ref", "params", "env",
+                  "cwd", "when", "trigger_rule", "isolation", "queue")
+    __slots__ = OWN_FIELDS
+
+    if TYPE_CHECKING:
+        id: str
+        order: int
+        level: int
+        kind: str
+        target: str
+        depends_on: tuple[str, ...]
+        downstream: tuple[str, ...]
+        priority: int
+        retries: int
+        retry_delay: float
+        backoff: float
+        max_delay: float
+        timeout: float | None
+        run: str | list[str] | None
+        python: str | None
+        workflow_ref: str | None
+        params: dict[str, Any]
+        env: dict[str, str]
+        cwd: str | None
+        when: str | None
+        trigger_rule: str
+        isolation: str
+        queue: str | None
+
+    def __init__(self, id: str, order: int, level: int, kind: str, target: str,
+                 depends_on: tuple[str, ...], downstream: tuple[str, ...], priority: int, retries: int,
+                 retry_delay: float, backoff: float, max_delay: float, timeout: float | None,
+                 run: str | list[str] | None = None, python: str | None = None, workflow_ref: str | None = None,
+                 params: dict[str, Any] | None = None, env: dict[str, str] | None = None, cwd: str | None = None,
+                 when: str | None = None, trigger_rule: str = "all_success", isolation: str = "thread",
+                 queue: str | None = None) -> None:
+        init_field(self, "id", id)
+        init_field(self, "order", order)
+        init_field(self, "level", level)
+        init_field(self, "kind", kind)
+        init_field(self, "target", target)
+        init_field(self, "depends_on", depends_on)
+        init_field(self, "downstream", downstream)
+        init_field(self, "priority", priority)
+        init_field(self, "retries", retries)
+        init_field(self, "retry_delay", retry_delay)
+        init_field(self, "backoff", backoff)
+        init_field(self, "max_delay", max_delay)
+        init_field(self, "timeout", timeout)
+        init_field(self, "run", run)
+        init_field(self, "python", python)
+        init_field(self, "workflow_ref", workflow_ref)
+        init_field(self, "params", {} if params is None else params)
+        init_field(self, "env", {} if env is None else env)
+        init_field(self, "cwd", cwd)
+        init_field(self, "when", when)
+        init_field(self, "trigger_rule", trigger_rule)
+        init_field(self, "isolation", isolation)
+        init_field(self, "queue", queue)
 
 
-@dataclass(frozen=True)
-class Plan:
-    dag: DagInfo
-    tasks: dict[str, PlannedTask]
-    """In execution order: by level, then by position in the file."""
-    levels: tuple[tuple[str, ...], ...]
+class Plan(Record):
+    OWN_FIELDS = ("dag", "tasks", "levels")
+    __slots__ = OWN_FIELDS
+
+    if TYPE_CHECKING:
+        dag: DagInfo
+        tasks: dict[str, PlannedTask]
+        """In execution order: by level, then by position in the file."""
+        levels: tuple[tuple[str, ...], ...]
+
+    def __init__(self, dag: DagInfo, tasks: dict[str, PlannedTask], levels: tuple[tuple[str, ...], ...]) -> None:
+        init_field(self, "dag", dag)
+        init_field(self, "tasks", tasks)
+        init_field(self, "levels", levels)
 
     def with_tenant(self, tenant_id: str) -> Plan:
-        return replace(self, dag=replace(self.dag, tenant_id=tenant_id))
+        return self.replace(dag=self.dag.replace(tenant_id=tenant_id))
 
     @property
     def order(self) -> list[str]:

@@ -11,21 +11,16 @@ from __future__ import annotations
 import heapq
 import json
 import os
-import shutil
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .attempts import AttemptFactory, describe_error
-from .clock import Clock, SystemClock
+from .clock import SystemClock
 from .errors import EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, DagctlError
 from .events import (
     DagDone,
     DagStart,
-    EventSink,
     TaskCancel,
     TaskFail,
     TaskOk,
@@ -34,13 +29,21 @@ from .events import (
     TaskStart,
     format_ts,
 )
-from .executors.base import AttemptResult, CancelToken, Executor
+from .executors.base import AttemptResult, CancelToken
 from .hostinfo import hostname, process_start_ticks
 from .layout import CANCEL_REQUEST, RUN_EVENTS  # noqa: F401 - RUN_EVENTS re-exported
 from .plan import Plan
+from .records import PlainData
 from .retry import backoff_delay
 from .triggers import decide
 from .waker import Waker
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
+
+    from .protocols import Clock, EventSink, Executor
 
 FINAL = frozenset({"success", "failed", "skipped", "cancelled"})
 CANCEL_POLL_S = 0.25
@@ -92,51 +95,80 @@ class RunControl:
         return self.reason is not None
 
 
-@dataclass
-class RunOptions:
-    params: dict[str, Any] = field(default_factory=dict)
-    parallelism: int | None = None
-    fail_fast: bool | None = None
-    timeout: float | None = None
-    trigger: str = "manual"
-    run_id: str | None = None
-    parent_run_id: str | None = None
-    schedule_id: str | None = None
-    logical_date: str | None = None
-    reuse_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Tasks already done (e.g. by the run being retried): not run again, their outputs reused."""
-    select: list[str] | None = None
-    """Run only these tasks (plan order kept); the others must be in ``reuse_outputs`` or are skipped."""
+class RunOptions(PlainData):
+    """How to run a plan, on top of what the DAG file says (``dagctl run`` flags, ``run_dag`` keywords).
+
+    ``reuse_outputs``: tasks already done (e.g. by the run being retried): not run again, their outputs
+    reused. ``select``: run only these tasks (plan order kept); the others must be in ``reuse_outputs`` or
+    are skipped.
+    """
+
+    OWN_FIELDS = ("params", "parallelism", "fail_fast", "timeout", "trigger", "run_id", "parent_run_id",
+                  "schedule_id", "logical_date", "reuse_outputs", "select")
+    __slots__ = OWN_FIELDS
+
+    def __init__(self, params: dict[str, Any] | None = None, parallelism: int | None = None,
+                 fail_fast: bool | None = None, timeout: float | None = None, trigger: str = "manual",
+                 run_id: str | None = None, parent_run_id: str | None = None, schedule_id: str | None = None,
+                 logical_date: str | None = None, reuse_outputs: dict[str, dict[str, Any]] | None = None,
+                 select: list[str] | None = None) -> None:
+        self.params: dict[str, Any] = {} if params is None else params
+        self.parallelism = parallelism
+        self.fail_fast = fail_fast
+        self.timeout = timeout
+        self.trigger = trigger
+        self.run_id = run_id
+        self.parent_run_id = parent_run_id
+        self.schedule_id = schedule_id
+        self.logical_date = logical_date
+        self.reuse_outputs: dict[str, dict[str, Any]] = {} if reuse_outputs is None else reuse_outputs
+        self.select = select
 
 
-@dataclass
-class TaskRun:
-    id: str
-    status: str = "pending"
-    attempt: int = 0
-    outputs: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    exit_code: int | None = None
-    duration_s: float | None = None
-    reason: str | None = None
-    log_path: str | None = None
-    queued: bool = False
-    token: CancelToken | None = None
-    started: float = 0.0
-    deadline: float | None = None
-    hard_deadline: float | None = None
+class TaskRun(PlainData):
+    """One task's state during a run (owned by the runner's thread)."""
+
+    OWN_FIELDS = ("id", "status", "attempt", "outputs", "error", "exit_code", "duration_s", "reason", "log_path",
+                  "queued", "token", "started", "deadline", "hard_deadline")
+    __slots__ = OWN_FIELDS
+
+    def __init__(self, id: str, status: str = "pending", attempt: int = 0,
+                 outputs: dict[str, Any] | None = None, error: str | None = None, exit_code: int | None = None,
+                 duration_s: float | None = None, reason: str | None = None, log_path: str | None = None,
+                 queued: bool = False, token: CancelToken | None = None, started: float = 0.0,
+                 deadline: float | None = None, hard_deadline: float | None = None) -> None:
+        self.id = id
+        self.status = status
+        self.attempt = attempt
+        self.outputs: dict[str, Any] = {} if outputs is None else outputs
+        self.error = error
+        self.exit_code = exit_code
+        self.duration_s = duration_s
+        self.reason = reason
+        self.log_path = log_path
+        self.queued = queued
+        self.token = token
+        self.started = started
+        self.deadline = deadline
+        self.hard_deadline = hard_deadline
 
 
-@dataclass
-class RunResult:
-    run_id: str
-    dag_name: str
-    status: str  # success | failed | cancelled
-    tasks: dict[str, TaskRun]
-    duration_s: float
-    run_dir: Path
-    error: str | None = None
-    signal: int | None = None
+class RunResult(PlainData):
+    """How a run ended: ``status`` is ``success``, ``failed`` or ``cancelled``."""
+
+    OWN_FIELDS = ("run_id", "dag_name", "status", "tasks", "duration_s", "run_dir", "error", "signal")
+    __slots__ = OWN_FIELDS
+
+    def __init__(self, run_id: str, dag_name: str, status: str, tasks: dict[str, TaskRun], duration_s: float,
+                 run_dir: Path, error: str | None = None, signal: int | None = None) -> None:
+        self.run_id = run_id
+        self.dag_name = dag_name
+        self.status = status
+        self.tasks = tasks
+        self.duration_s = duration_s
+        self.run_dir = run_dir
+        self.error = error
+        self.signal = signal
 
     def count(self, status: str) -> int:
         return sum(1 for t in self.tasks.values() if t.status == status)
@@ -343,8 +375,13 @@ class Runner:
     def _write_snapshot(self, params: Mapping[str, Any]) -> None:
         (self.run_dir / "outputs").mkdir(parents=True, exist_ok=True)
         src = self.dag.source_path
-        if src and Path(src).is_file():
-            shutil.copyfile(src, self.run_dir / "dag.yaml")
+        if src:
+            try:
+                snapshot = Path(src).read_bytes()  # a DAG file: small, read whole
+            except OSError:  # gone since it was read, or not a file: the run goes on without a snapshot
+                pass
+            else:
+                (self.run_dir / "dag.yaml").write_bytes(snapshot)
         meta = {"run_id": self.run_id, "dag": self.dag.name, "dag_file": src, "params": params,
                 "trigger": self.options.trigger, "parent_run_id": self.options.parent_run_id}
         (self.run_dir / "run.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")

@@ -31,10 +31,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .clock import Clock, SystemClock
+from .clock import SystemClock
 from .errors import EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, DagctlError, StateError, UsageError
 from .events import format_ts, parse_ts
 from .launchers import Launcher, RunOutcome, RunRequest, dag_launcher, make_launcher, queue_launcher
+from .protocols import Clock
 from .runner import RunControl, new_run_id
 from .scheduler import DEFAULT_CATCHUP_CAP, Claim, Register, Skip, jitter_delay, plan_tick
 from .schedules import ScheduleSource, ScheduleSpec

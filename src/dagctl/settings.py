@@ -3,23 +3,47 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .records import Record, init_field
 
-@dataclass(frozen=True)
-class Settings:
-    logs_dir: Path = Path("logs")
-    events_path: Path = Path("logs/orchestrator_events.jsonl")
-    state_path: Path = Path("logs/orchestrator_state.jsonl")
-    grace_s: float = 5.0
-    sched_tick_ms: int = 1000
-    sched_max_parallel: int = 3
-    executor: str = "threads"
-    queue_backend: str = "memory"
-    redis_url: str = "redis://localhost:6379/0"
-    plan_cache: bool = True
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+class Settings(Record):
+    OWN_FIELDS = ("logs_dir", "events_path", "state_path", "grace_s", "sched_tick_ms", "sched_max_parallel",
+                  "executor", "queue_backend", "redis_url", "plan_cache")
+    __slots__ = OWN_FIELDS
+
+    if TYPE_CHECKING:
+        logs_dir: Path
+        events_path: Path
+        state_path: Path
+        grace_s: float
+        sched_tick_ms: int
+        sched_max_parallel: int
+        executor: str
+        queue_backend: str
+        redis_url: str
+        plan_cache: bool
+
+    def __init__(self, logs_dir: Path = Path("logs"), events_path: Path = Path("logs/orchestrator_events.jsonl"),
+                 state_path: Path = Path("logs/orchestrator_state.jsonl"), grace_s: float = 5.0,
+                 sched_tick_ms: int = 1000, sched_max_parallel: int = 3, executor: str = "threads",
+                 queue_backend: str = "memory", redis_url: str = "redis://localhost:6379/0",
+                 plan_cache: bool = True) -> None:
+        init_field(self, "logs_dir", logs_dir)
+        init_field(self, "events_path", events_path)
+        init_field(self, "state_path", state_path)
+        init_field(self, "grace_s", grace_s)
+        init_field(self, "sched_tick_ms", sched_tick_ms)
+        init_field(self, "sched_max_parallel", sched_max_parallel)
+        init_field(self, "executor", executor)
+        init_field(self, "queue_backend", queue_backend)
+        init_field(self, "redis_url", redis_url)
+        init_field(self, "plan_cache", plan_cache)
 
     @property
     def runs_dir(self) -> Path:
@@ -47,7 +71,7 @@ class Settings:
             redis_url=e.get("REDIS_URL") or "redis://localhost:6379/0",
             plan_cache=(e.get("DAGCTL_PLAN_CACHE") or "1").strip().lower() not in ("0", "false", "no", "off"),
         )
-        return replace(settings, **overrides) if overrides else settings  # type: ignore[arg-type]
+        return settings.replace(**overrides) if overrides else settings
 
 
 def env_number(env: Mapping[str, str], name: str, default: float, *, positive: bool = False) -> float:

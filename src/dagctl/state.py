@@ -42,11 +42,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .clock import Clock, SystemClock
+from .clock import SystemClock
 from .errors import StateError, UsageError
 from .events import format_ts, parse_ts
 from .hostinfo import hostname, process_alive, process_start_ticks
 from .jsonl import JsonlWriter, file_identity, iter_records_reverse, iter_with_offsets, tail_records
+from .protocols import Clock
 
 __all__ = [
     "STATE_EVENTS",

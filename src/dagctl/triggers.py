@@ -18,10 +18,13 @@ A task without upstream tasks always runs (subject to its ``when:``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Literal
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Literal
 
-Decision = Literal["run", "skip", "wait"]
+    Decision = Literal["run", "skip", "wait"]
+
 FINISHED = frozenset({"success", "failed", "skipped", "cancelled"})
 
 

@@ -24,9 +24,12 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any
 
 from ..errors import TaskError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 OUTPUT_CAP_BYTES = 1024 * 1024
 _MIB = 1024 * 1024

@@ -26,14 +26,17 @@ import math
 import os
 import select
 import signal
-import subprocess
 import threading
-from typing import TYPE_CHECKING, Literal
 
-from dagctl.clock import Clock
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import logging
+    import subprocess
+    from typing import Literal
+
+    from dagctl.protocols import Clock
+
+    StopResult = Literal["stopped", "killed_after_grace", "killed_at_once"]
 
 
 def _log() -> logging.Logger:
@@ -48,8 +51,6 @@ POLL_INTERVAL = 0.05
 
 REAP_AFTER_KILL = 10.0
 """How long to wait for the leader after SIGKILL before giving up (a process stuck in uninterruptible IO)."""
-
-StopResult = Literal["stopped", "killed_after_grace", "killed_at_once"]
 
 _ZOMBIE_STATES = (b"Z", b"X")
 
@@ -74,6 +75,8 @@ class SpawnedProcess:
                 poller = select.poll()
                 poller.register(pidfd, select.POLLIN)
                 if not poller.poll(max(0, math.ceil(timeout * 1000))):
+                    import subprocess  # for its exception only: subprocess is not needed to run tasks
+
                     raise subprocess.TimeoutExpired(str(self.pid), timeout)
             finally:
                 os.close(pidfd)
@@ -131,6 +134,8 @@ class ProcessGroup:
                 return False
             self.proc.wait()  # readable pidfd: the leader is a zombie, so this returns at once
             return True
+        import subprocess  # only where there are no pidfds
+
         try:
             self.proc.wait(timeout=max(timeout, 0.0))
         except subprocess.TimeoutExpired:

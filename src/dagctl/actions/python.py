@@ -68,13 +68,16 @@ import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..clock import Clock
 from ..context import ProgressCallback, TaskContext, append_to_log
 from ..errors import DagctlError, ExecutorError, TaskError, UsageError
-from ..executors.base import Attempt, AttemptResult, AttemptStatus, CancelToken
+from ..executors.base import Attempt, AttemptResult, CancelToken
+from ..protocols import Clock
 from .outputs import encode_outputs
+
+if TYPE_CHECKING:
+    from ..executors.base import AttemptStatus
 
 logger = logging.getLogger(__name__)
 

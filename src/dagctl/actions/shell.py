@@ -28,20 +28,23 @@ from __future__ import annotations
 
 import errno
 import os
-import shlex
-import subprocess
-import threading
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
 
-from dagctl.actions.proc import POLL_INTERVAL, ProcessGroup, StopResult, signal_name
-from dagctl.clock import Clock
+from dagctl.actions.proc import POLL_INTERVAL, ProcessGroup, signal_name
 from dagctl.errors import ExecutorError, UsageError
+from dagctl.records import Record, init_field
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import logging
+    import threading
+    from collections.abc import Mapping
+    from typing import Literal
+
+    from dagctl.actions.proc import StopResult
+    from dagctl.protocols import Clock
+
+    ShellStatus = Literal["success", "failed", "timeout", "cancelled"]
 
 
 def _log() -> logging.Logger:
@@ -71,21 +74,32 @@ _SHELL_WORDS: frozenset[str] = frozenset(
     }
 )  # fmt: skip
 
-ShellStatus = Literal["success", "failed", "timeout", "cancelled"]
 
+class ShellOutcome(Record):
+    """How one attempt ended.
 
-@dataclass(frozen=True)
-class ShellOutcome:
-    """How one attempt ended."""
+    ``exit_code``: the leader's exit code; 128+N if killed by signal N; None when it never started.
+    ``error``: one line for a human: ``exit code 3``, ``timed out after 2s``, ``command not found: foo (...)``.
+    ``signal``: the signal that killed the leader, if one did.
+    """
 
-    exit_code: int | None
-    """The leader's exit code; 128+N if killed by signal N; None when it never started."""
-    status: ShellStatus
-    duration_s: float
-    error: str | None
-    """One line for a human: ``exit code 3``, ``timed out after 2s``, ``command not found: foo (...)``."""
-    signal: int | None
-    """The signal that killed the leader, if one did."""
+    OWN_FIELDS = ("exit_code", "status", "duration_s", "error", "signal")
+    __slots__ = OWN_FIELDS
+
+    if TYPE_CHECKING:
+        exit_code: int | None
+        status: ShellStatus
+        duration_s: float
+        error: str | None
+        signal: int | None
+
+    def __init__(self, exit_code: int | None, status: ShellStatus, duration_s: float, error: str | None,
+                 signal: int | None) -> None:
+        init_field(self, "exit_code", exit_code)
+        init_field(self, "status", status)
+        init_field(self, "duration_s", duration_s)
+        init_field(self, "error", error)
+        init_field(self, "signal", signal)
 
 
 def needs_shell(command: str) -> bool:
@@ -101,7 +115,7 @@ def split_command(command: str | list[str]) -> tuple[list[str], bool]:
     if isinstance(command, str):
         if needs_shell(command):
             return [SHELL, "-c", command], True
-        argv = shlex.split(command)
+        argv = _words(command)
         if not argv:
             raise UsageError("empty command", hint="give the task a non-empty run: command")
         return argv, False
@@ -109,6 +123,23 @@ def split_command(command: str | list[str]) -> tuple[list[str], bool]:
     if not argv:
         raise UsageError("empty command", hint="give the task a non-empty argv list")
     return argv, False
+
+
+_BLANKS = str.maketrans("\t\n", "  ")
+
+
+def _words(command: str) -> list[str]:
+    """The words of a command string without shell syntax (see :func:`needs_shell`).
+
+    Such a string has no quotes, escapes or comments, so POSIX word splitting is splitting on blanks, which
+    ``str.split`` does when blanks are the only whitespace in it. Anything else it would split on (other
+    control characters, non-ASCII spaces) goes through :func:`shlex.split`.
+    """
+    if command.isascii() and command.translate(_BLANKS).isprintable():
+        return command.split()
+    import shlex
+
+    return shlex.split(command)
 
 
 def run_shell(
@@ -133,6 +164,8 @@ def run_shell(
         return ShellOutcome(None, "cancelled", 0.0, "cancelled before start", None)
     argv, uses_shell = split_command(command)
     log_fd = open_log(Path(log_path))
+    import subprocess  # the portable path; the runner's own shell tasks go through executors.spawner
+
     try:
         proc = subprocess.Popen(
             argv,

@@ -6,7 +6,6 @@ import sys
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
 
 from dagctl.durations import format_duration
 from dagctl.events import (
@@ -21,6 +20,10 @@ from dagctl.events import (
     TaskStart,
     parse_ts,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TextIO
 
 
 def local_time(ts: str) -> str:

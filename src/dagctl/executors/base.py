@@ -9,62 +9,115 @@ worker (``Attempt.to_dict`` / ``from_dict``), so nothing in the runner changes w
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Protocol
 
-AttemptKind = Literal["run", "python", "workflow_ref"]
-AttemptStatus = Literal["success", "failed", "timeout", "cancelled"]
+from ..records import Record, init_field
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, Literal
+
+    AttemptKind = Literal["run", "python", "workflow_ref"]
+    AttemptStatus = Literal["success", "failed", "timeout", "cancelled"]
 
 
-@dataclass(frozen=True)
-class Attempt:
+class Attempt(Record):
     """One try of one task, fully resolved. JSON-serialisable."""
 
-    attempt_id: str  # "<run_id>/<task_id>/<attempt>": idempotency key for at-least-once executors
-    run_id: str
-    dag_name: str
-    task_id: str
-    attempt: int
-    kind: AttemptKind
-    command: str | list[str] | None = None  # kind == "run"
-    callable: str | None = None  # kind in ("python", "workflow_ref"): "module:function"
-    search_path: list[str] = field(default_factory=list)  # folders tried before sys.path for `callable`
-    params: dict[str, Any] = field(default_factory=dict)  # task params + upstream payload (up__key)
-    inputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # upstream outputs by task id
-    env: dict[str, str] = field(default_factory=dict)  # extra env on top of the executor's environment
-    cwd: str | None = None
-    timeout: float | None = None
-    isolation: Literal["thread", "process"] = "thread"
-    log_path: str = ""
-    output_path: str = ""  # $DAGCTL_OUTPUT for shell tasks
-    run_dir: str = ""
-    queue: str | None = None
-    grace: float = 5.0
+    OWN_FIELDS = ("attempt_id", "run_id", "dag_name", "task_id", "attempt", "kind", "command", "callable",
+                  "search_path", "params", "inputs", "env", "cwd", "timeout", "isolation", "log_path", "output_path",
+                  "run_dir", "queue", "grace")
+    __slots__ = OWN_FIELDS
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    if TYPE_CHECKING:
+        attempt_id: str
+        """``<run_id>/<task_id>/<attempt>``: idempotency key for at-least-once executors."""
+        run_id: str
+        dag_name: str
+        task_id: str
+        attempt: int
+        kind: AttemptKind
+        command: str | list[str] | None
+        """For ``kind == "run"``."""
+        callable: str | None
+        """For ``kind`` ``python`` and ``workflow_ref``: ``module:function``."""
+        search_path: list[str]
+        """Folders tried before ``sys.path`` for :attr:`callable`."""
+        params: dict[str, Any]
+        """Task params + upstream payload (``up__key``)."""
+        inputs: dict[str, dict[str, Any]]
+        """Upstream outputs by task id."""
+        env: dict[str, str]
+        """Extra env on top of the executor's environment."""
+        cwd: str | None
+        timeout: float | None
+        isolation: Literal["thread", "process"]
+        log_path: str
+        output_path: str
+        """``$DAGCTL_OUTPUT`` for shell tasks."""
+        run_dir: str
+        queue: str | None
+        grace: float
+
+    def __init__(self, attempt_id: str, run_id: str, dag_name: str, task_id: str, attempt: int, kind: AttemptKind,
+                 command: str | list[str] | None = None, callable: str | None = None,
+                 search_path: list[str] | None = None, params: dict[str, Any] | None = None,
+                 inputs: dict[str, dict[str, Any]] | None = None, env: dict[str, str] | None = None,
+                 cwd: str | None = None, timeout: float | None = None,
+                 isolation: Literal["thread", "process"] = "thread", log_path: str = "", output_path: str = "",
+                 run_dir: str = "", queue: str | None = None, grace: float = 5.0) -> None:
+        init_field(self, "attempt_id", attempt_id)
+        init_field(self, "run_id", run_id)
+        init_field(self, "dag_name", dag_name)
+        init_field(self, "task_id", task_id)
+        init_field(self, "attempt", attempt)
+        init_field(self, "kind", kind)
+        init_field(self, "command", command)
+        init_field(self, "callable", callable)
+        init_field(self, "search_path", [] if search_path is None else search_path)
+        init_field(self, "params", {} if params is None else params)
+        init_field(self, "inputs", {} if inputs is None else inputs)
+        init_field(self, "env", {} if env is None else env)
+        init_field(self, "cwd", cwd)
+        init_field(self, "timeout", timeout)
+        init_field(self, "isolation", isolation)
+        init_field(self, "log_path", log_path)
+        init_field(self, "output_path", output_path)
+        init_field(self, "run_dir", run_dir)
+        init_field(self, "queue", queue)
+        init_field(self, "grace", grace)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Attempt:
         return cls(**data)
 
 
-@dataclass(frozen=True)
-class AttemptResult:
-    status: AttemptStatus
-    duration_s: float
-    exit_code: int | None = None
-    error: str | None = None
-    outputs: dict[str, Any] | None = None
-    worker: str | None = None
+class AttemptResult(Record):
+    """How one attempt ended."""
+
+    OWN_FIELDS = ("status", "duration_s", "exit_code", "error", "outputs", "worker")
+    __slots__ = OWN_FIELDS
+
+    if TYPE_CHECKING:
+        status: AttemptStatus
+        duration_s: float
+        exit_code: int | None
+        error: str | None
+        outputs: dict[str, Any] | None
+        worker: str | None
+
+    def __init__(self, status: AttemptStatus, duration_s: float, exit_code: int | None = None,
+                 error: str | None = None, outputs: dict[str, Any] | None = None, worker: str | None = None) -> None:
+        init_field(self, "status", status)
+        init_field(self, "duration_s", duration_s)
+        init_field(self, "exit_code", exit_code)
+        init_field(self, "error", error)
+        init_field(self, "outputs", outputs)
+        init_field(self, "worker", worker)
 
     @property
     def ok(self) -> bool:
         return self.status == "success"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AttemptResult:
@@ -143,13 +196,9 @@ class CancelToken:
         return self._cancelled
 
 
-class Executor(Protocol):
-    """Runs attempts somewhere. ``submit`` must not block on the attempt itself."""
+def __getattr__(name: str) -> object:
+    if name == "Executor":  # defined with typing.Protocol, which the run path does not import
+        from ..protocols import Executor
 
-    name: str
-
-    def submit(self, attempt: Attempt, cancel: CancelToken, done: Callable[[AttemptResult], None]) -> None:
-        """Start ``attempt``; call ``done`` exactly once with its result (from any thread)."""
-        ...
-
-    def shutdown(self, *, wait: bool = True) -> None: ...
+        return Executor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

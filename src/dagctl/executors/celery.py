@@ -33,8 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..clock import Clock, SystemClock
+from ..clock import SystemClock
 from ..errors import ExecutorError, UsageError
+from ..protocols import Clock
 from .base import Attempt, AttemptResult, CancelToken
 from .celery_app import (
     ATTEMPT_TASK,

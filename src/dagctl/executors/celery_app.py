@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
-from ..clock import Clock, SystemClock
+from ..clock import SystemClock
 from ..errors import DagctlError, ExecutorError, UsageError
+from ..protocols import Clock
 from ..settings import env_number
 from .base import Attempt, AttemptResult, CancelToken
 from .remote_logs import LOG_CAP_BYTES, localize, read_log_tail, remove_attempt_files
@@ -423,7 +424,7 @@ class WorkerRuntime:
             return "requeue"
         if token.reason == "timeout" and result.status == "cancelled":
             result = _stopped_result(attempt, token, result.duration_s, exit_code=result.exit_code)
-        result = replace(result, worker=worker)
+        result = result.replace(worker=worker)
         text, dropped = read_log_tail(local.log_path, self.config.log_cap)
         verdict, _ = proc.ledger.finish(attempt.attempt_id, holder, result.to_dict(), text, dropped,
                                         reply_to=reply_to, delivery=delivery)  # and publishes it
@@ -512,7 +513,7 @@ class WorkerRuntime:
 
 def attempt_from_dict(data: Mapping[str, Any]) -> Attempt:
     """An Attempt from a message, ignoring keys this version does not know (a newer coordinator)."""
-    names = Attempt.__dataclass_fields__
+    names = Attempt.FIELDS
     return Attempt(**{k: v for k, v in data.items() if k in names})
 
 

@@ -13,9 +13,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from ..clock import Clock, SystemClock
+from ..clock import SystemClock
 from ..errors import ExecutorError
 from ..events import format_ts
+from ..protocols import Clock
 from .base import AttemptResult
 from .celery_app import (
     CeleryConfig,
@@ -163,7 +164,7 @@ def reply_message(attempt_id: str, delivery: int, result: Mapping[str, Any], log
 
 def result_from_dict(data: Mapping[str, Any]) -> AttemptResult:
     """An AttemptResult from a message, tolerating unknown keys (a newer worker)."""
-    names = AttemptResult.__dataclass_fields__
+    names = AttemptResult.FIELDS
     fields = {k: v for k, v in data.items() if k in names}
     fields.setdefault("status", "failed")
     fields.setdefault("duration_s", 0.0)

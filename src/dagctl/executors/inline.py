@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..clock import Clock, SystemClock
+from ..clock import SystemClock
+from ..protocols import Clock
 from .base import Attempt, AttemptResult, CancelToken
 from .local import LocalRunner
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from ..actions.outputs import read_output_file
-from ..clock import Clock
 from ..errors import DagctlError, TaskError
 from .base import Attempt, AttemptResult, CancelToken
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..actions.shell import ShellOutcome
+    from ..protocols import Clock
 
 
 class LocalRunner:

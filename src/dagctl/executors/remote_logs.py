@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import replace
 from pathlib import Path
 
 from .base import Attempt
@@ -38,7 +37,7 @@ def localize(attempt: Attempt, root: str | Path) -> Attempt:
     if "DAGCTL_OUTPUT" in env:
         env["DAGCTL_OUTPUT"] = output_path
     env["DAGCTL_RUN_DIR"] = str(run_dir)
-    return replace(attempt, run_dir=str(run_dir), log_path=str(run_dir / log_name), output_path=output_path, env=env)
+    return attempt.replace(run_dir=str(run_dir), log_path=str(run_dir / log_name), output_path=output_path, env=env)
 
 
 def read_log_tail(path: str | Path, cap: int = LOG_CAP_BYTES) -> tuple[str | None, int]:

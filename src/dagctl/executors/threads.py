@@ -13,13 +13,14 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
-from ..clock import Clock, SystemClock
+from ..clock import SystemClock
 from .base import Attempt, AttemptResult, CancelToken
 from .local import LocalRunner
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from ..protocols import Clock
     from ..waker import Waker
     from .logfiles import LogPrecreator
     from .spawner import ShellSpawner

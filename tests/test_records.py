@@ -1,0 +1,112 @@
+"""The run path's value types behave like the dataclasses they replace: fields, equality, immutability,
+replace, copying and pickling."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import pytest
+
+from dagctl.errors import Problem, SpecError
+from dagctl.executors.base import Attempt, AttemptResult
+from dagctl.plan import DagInfo, Plan, PlannedTask
+from dagctl.records import PlainData, Record, init_field
+from dagctl.runner import RunOptions, TaskRun
+from dagctl.settings import Settings
+
+
+def task(tid: str = "a", **changes: object) -> PlannedTask:
+    base = PlannedTask(tid, 1, 0, "run", "true", (), (), 1, 0, 1.0, 2.0, 60.0, None, run="true")
+    return base.replace(**changes) if changes else base
+
+
+def test_fields_are_listed_in_order_base_class_first():
+    class Base(Record):
+        OWN_FIELDS = ("x",)
+        __slots__ = OWN_FIELDS
+
+        def __init__(self, x: int) -> None:
+            init_field(self, "x", x)
+
+    class Child(Base):
+        OWN_FIELDS = ("y", "z")
+        __slots__ = OWN_FIELDS
+
+        def __init__(self, x: int, y: int, z: int = 0) -> None:
+            super().__init__(x)
+            init_field(self, "y", y)
+            init_field(self, "z", z)
+
+    assert Child.FIELDS == ("x", "y", "z")
+    assert Child(1, 2).to_dict() == {"x": 1, "y": 2, "z": 0}
+    assert repr(Child(1, 2)) == "Child(x=1, y=2, z=0)"
+
+
+def test_records_are_immutable_and_compare_by_value():
+    a, b = task(), task()
+    assert a == b and a is not b
+    assert a != task(priority=9)
+    with pytest.raises(AttributeError, match="immutable"):
+        a.retries = 3  # type: ignore[misc]
+    with pytest.raises(AttributeError, match="immutable"):
+        del a.retries
+    with pytest.raises(AttributeError):
+        a.unknown = 1  # type: ignore[attr-defined]
+    assert (a == "a") is False
+
+
+def test_hashable_records_dedupe_in_sets():
+    p1, p2 = Problem("f.yaml", 3, 1, "bad"), Problem("f.yaml", 3, 1, "bad")
+    assert hash(p1) == hash(p2) and {p1, p2} == {p1}
+    assert len(SpecError([p1, p2, Problem("f.yaml", 1, 1, "first")]).problems) == 2
+
+
+def test_replace_goes_through_init_and_rejects_unknown_fields():
+    info = DagInfo("d")
+    assert info.params == {} and info.replace(tenant_id="t").tenant_id == "t"
+    assert info.replace(params=None).params == {}  # __init__'s defaults apply, as with dataclasses.replace
+    with pytest.raises(TypeError, match="no field 'nme'"):
+        info.replace(nme="x")
+    plan = Plan(info, {"a": task()}, (("a",),))
+    assert plan.with_tenant("t").dag.tenant_id == "t" and plan.dag.tenant_id == "default"
+
+
+def test_defaults_are_not_shared_between_instances():
+    one, two = DagInfo("d"), DagInfo("d")
+    one.params["x"] = 1
+    assert two.params == {}
+    options = RunOptions()
+    options.params["x"] = 1
+    assert RunOptions().params == {}
+
+
+@pytest.mark.parametrize("value", [
+    Attempt("r/a/1", "r", "d", "a", 1, "run", command=["true"], env={"A": "1"}),
+    AttemptResult("success", 0.5, exit_code=0, outputs={"n": 1}),
+    Settings(),
+    Problem("f.yaml", 1, 2, "msg", "hint"),
+    task(),
+    TaskRun("a", status="success", outputs={"x": 1}),
+])
+def test_copies_and_pickles_round_trip(value: PlainData):
+    for clone in (copy.copy(value), copy.deepcopy(value), pickle.loads(pickle.dumps(value))):
+        assert clone == value and type(clone) is type(value)
+
+
+def test_attempts_round_trip_through_dicts():
+    attempt = Attempt("r/a/1", "r", "d", "a", 1, "run", command="true", params={"p": [1]}, timeout=3.0)
+    assert Attempt.from_dict(attempt.to_dict()) == attempt
+    assert list(attempt.to_dict()) == list(Attempt.FIELDS)
+    result = AttemptResult("failed", 1.0, exit_code=2, error="exit code 2")
+    assert AttemptResult.from_dict(result.to_dict()) == result and not result.ok
+
+
+def test_plain_data_is_mutable_and_unhashable():
+    run = TaskRun("a")
+    run.status = "running"
+    assert run == TaskRun("a", status="running")
+    with pytest.raises(TypeError):
+        hash(run)
+    with pytest.raises(AttributeError):
+        run.typo = 1  # type: ignore[attr-defined]  # slots: a misspelt field is an error, not a new attribute
