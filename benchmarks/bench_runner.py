@@ -148,8 +148,8 @@ def compile_bytecode() -> None:
 def file_create_us(folder: Path, count: int = 200) -> float:
     """Median microseconds to create an empty file in ``folder`` (the files stay until the run ends: deleting
     them would slow the next creations on ext4 without a journal, which skips recently freed inodes)."""
-    probe = folder / "probe"
-    probe.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = Path(tempfile.mkdtemp(prefix="probe-", dir=folder))  # fresh even when --logs-dir is reused
     samples = []
     for i in range(count):
         start = time.perf_counter()
