@@ -289,6 +289,33 @@ def test_through_the_runner_unusual_commands_fail_with_the_same_words_as_before(
     assert (result.run_dir / "in_dir.log").read_text().strip() == str(tmp_path)
 
 
+def test_the_child_opens_its_log_and_a_log_it_cannot_open_goes_the_ordinary_way(h: Harness) -> None:
+    """The spawned child opens its own log (appending, created 0644, stderr a copy of stdout). A log that
+    cannot be opened is not the spawner's to report: it declines, and run_shell's error names the log."""
+    from dagctl.actions.shell import run_shell
+    from dagctl.errors import ExecutorError
+
+    log = Path(h.attempt("true").log_path)
+    log.parent.mkdir(parents=True)
+    log.write_text("earlier\n")
+    result, text = h.run("sh -c 'echo out; echo err >&2'")
+    assert result.status == "success" and text == "earlier\nout\nerr\n"
+    assert log.stat().st_mode & 0o777 == 0o644 & ~_umask()
+
+    blocked = h.attempt("true", task="blocked")
+    Path(blocked.log_path).mkdir()  # a folder where the log should be
+    assert not h.start(blocked)
+    with pytest.raises(ExecutorError, match="cannot open task log"):
+        run_shell("true", env=ENV, cwd=None, log_path=Path(blocked.log_path), timeout=None,
+                  cancel=threading.Event(), clock=SystemClock())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def test_waker_forget_then_close_stops_callbacks_and_a_reused_fd_number_can_be_watched_again() -> None:
     waker = Waker()
     read_fd, write_fd = os.pipe()

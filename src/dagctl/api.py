@@ -65,7 +65,7 @@ def run_dag(
 
         workers = run_options.parallelism or plan.dag.parallelism or default_parallelism()
         executor = ThreadExecutor(min(workers, len(plan.tasks)), clock=clock)
-    sink = FanOut(all_sinks)
+    sink = all_sinks[0] if len(all_sinks) == 1 else FanOut(all_sinks)  # one sink: no fan-out per event
     try:
         runner = Runner(plan, executor=executor, sink=sink, runs_dir=settings.runs_dir, clock=clock,
                         options=run_options, control=control, grace=settings.grace_s)

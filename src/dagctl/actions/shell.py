@@ -254,10 +254,13 @@ def shell_outcome(
     return ShellOutcome(exit_code, "failed", duration, reason, None)
 
 
+LOG_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+"""How a task log is opened: appends from many processes interleave by whole writes, never overwrite."""
+
+
 def open_log(log_path: Path | str) -> int:
-    """An O_APPEND fd for the task log, creating parent directories; appends from many processes interleave
-    by whole writes and never overwrite each other."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+    """An O_APPEND fd for the task log (:data:`LOG_FLAGS`), creating parent directories."""
+    flags = LOG_FLAGS | getattr(os, "O_CLOEXEC", 0)
     try:
         try:
             return os.open(log_path, flags, 0o644)

@@ -29,7 +29,7 @@ import threading
 from collections.abc import Callable, Mapping
 
 from ..actions.proc import ProcessGroup, SpawnedProcess
-from ..actions.shell import open_log, shell_outcome, split_command, supervise
+from ..actions.shell import LOG_FLAGS, shell_outcome, split_command, supervise
 from ..errors import DagctlError
 from ..waker import Waker
 from .base import Attempt, AttemptResult, CancelToken
@@ -107,23 +107,23 @@ class ShellSpawner:
         program = self._resolve(argv[0], env.get(b"PATH", os.defpath.encode()))
         if program is None:
             return False
+        start = self.clock.monotonic()
+        # The child opens its log itself (stdout, then stderr as a copy): two fewer system calls here, on
+        # the runner's thread, for every task. A log that cannot be opened fails the spawn, and the attempt
+        # then runs the ordinary way, which reports why.
+        file_actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                        (os.POSIX_SPAWN_OPEN, 1, attempt.log_path, LOG_FLAGS, 0o644),
+                        (os.POSIX_SPAWN_DUP2, 1, 2), *self._file_actions_tail]
         try:
-            log_fd = open_log(attempt.log_path)
-        except DagctlError:
-            return False
-        try:
-            if log_fd <= 2:  # our stdio is closed; let subprocess deal with the fd shuffle
-                return False
-            start = self.clock.monotonic()
-            file_actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                            (os.POSIX_SPAWN_DUP2, log_fd, 1), (os.POSIX_SPAWN_DUP2, log_fd, 2),
-                            *self._file_actions_tail]
-            pid = os.posix_spawn(program, argv, env, file_actions=file_actions, setsid=True,
-                                 setsigdef=_DEFAULT_SIGNALS)
+            try:
+                pid = os.posix_spawn(program, argv, env, file_actions=file_actions, setsid=True,
+                                     setsigdef=_DEFAULT_SIGNALS)
+            except FileNotFoundError:  # the log's folder may be missing: make it, and try once more
+                os.makedirs(os.path.dirname(attempt.log_path) or ".", exist_ok=True)
+                pid = os.posix_spawn(program, argv, env, file_actions=file_actions, setsid=True,
+                                     setsigdef=_DEFAULT_SIGNALS)
         except OSError:
             return False
-        finally:
-            os.close(log_fd)
         proc = SpawnedProcess(pid)
         try:
             pidfd = os.pidfd_open(pid)
