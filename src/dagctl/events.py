@@ -50,7 +50,10 @@ class Event(Record):
     kind: ClassVar[str] = "event"
     OWN_FIELDS: ClassVar[tuple[str, ...]] = ("ts", "run_id", "dag_name", "tenant_id")
     __slots__ = OWN_FIELDS
+    _REST: ClassVar[tuple[str, ...]]
+    """Every field after ``ts`` (always the first), in record order."""
     _rest: ClassVar[Callable[[Event], tuple[Any, ...]]]
+    """Reads the :attr:`_REST` fields of an event in one C call."""
 
     if TYPE_CHECKING:
         ts: str
@@ -70,17 +73,22 @@ class Event(Record):
     def to_record(self) -> dict[str, Any]:
         """The JSONL line: version, time and kind first, then every field that is set."""
         record: dict[str, Any] = {"v": SCHEMA_VERSION, "ts": self.ts, "event": self.kind}
-        for key, value in zip(self.FIELDS[1:], self._rest(self), strict=True):  # FIELDS[0] is "ts"
+        for key, value in zip(self._REST, self._rest(self), strict=True):
             if value is not None:
                 record[key] = value
         return record
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._rest = staticmethod(attrgetter(*cls.FIELDS[1:]))  # every field after ts, in one C call
+        _after_ts(cls)
 
 
-Event._rest = staticmethod(attrgetter(*Event.FIELDS[1:]))
+def _after_ts(cls: type[Event]) -> None:
+    cls._REST = cls.FIELDS[1:]
+    cls._rest = staticmethod(attrgetter(*cls._REST))
+
+
+_after_ts(Event)
 
 _set = init_field
 
