@@ -15,6 +15,7 @@ import threading
 from collections import deque
 from pathlib import Path
 
+from . import childsignal
 from .attempts import AttemptFactory, describe_error
 from .clock import SystemClock
 from .errors import EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, DagctlError
@@ -272,6 +273,7 @@ class Runner:
         finished = threading.Event()  # not Thread.join: an interrupted join can leave the thread marked stopped
 
         def target() -> None:
+            childsignal.unblock()  # this thread starts the shell tasks (see dagctl.childsignal)
             try:
                 outcome.append((True, self._run_attached()))
             except BaseException as exc:  # handed to the caller, raised there
@@ -281,12 +283,13 @@ class Runner:
 
         threading.Thread(target=target, name=f"dagctl-run-{self.run_id}").start()
         interrupted: KeyboardInterrupt | None = None
-        while not finished.is_set():
-            try:
-                finished.wait()
-            except KeyboardInterrupt as exc:
-                self.control.cancel("interrupted by SIGINT", now=interrupted is not None, signal=2)
-                interrupted = exc
+        with childsignal.blocked():  # this thread only waits: no wake-up for every child that exits
+            while not finished.is_set():
+                try:
+                    finished.wait()
+                except KeyboardInterrupt as exc:
+                    self.control.cancel("interrupted by SIGINT", now=interrupted is not None, signal=2)
+                    interrupted = exc
         ok, value = outcome[0]
         if not ok:
             raise value

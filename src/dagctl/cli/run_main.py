@@ -177,6 +177,7 @@ def execute(dag: Any, params: dict[str, Any], *, quiet: bool, executor: str | No
     """
     import os
 
+    from dagctl import childsignal
     from dagctl.api import run_dag
     from dagctl.plan import Plan, build_plan
     from dagctl.runner import RunControl
@@ -196,7 +197,8 @@ def execute(dag: Any, params: dict[str, Any], *, quiet: bool, executor: str | No
         else:
             sinks.append(PlainView())
     chosen = make_executor(executor, broker)  # before the run: a dead broker is exit 3 within seconds
-    with interrupts(control):
+    # this thread only waits, and the threads started here (signals, live view) inherit the block
+    with childsignal.blocked(), interrupts(control):
         if live is not None:
             live.start()
         try:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from .. import childsignal
 from .render import echo, echo_json
 from .signals import handle_signals
 
@@ -172,7 +173,7 @@ def _run_once(directory: Path, now: str | None, grace: float, quiet: bool, *, ex
             stopped.append(signum)
             scheduler.request_stop(now=again)
 
-        with handle_signals(on_stop):
+        with childsignal.blocked(), handle_signals(on_stop):  # runs start their processes from threads of their own
             code = scheduler.run_once(when, grace_s=grace)
     if stopped:
         return EXIT_SIGTERM if stopped[0] == signal.SIGTERM else EXIT_SIGINT
@@ -202,7 +203,7 @@ def _serve(directory: Path, grace: float, quiet: bool, *, executor: str | None =
                 "%s: %s", name, "cancelling running DAGs now" if again else "stopping (no new claims)")
             scheduler.request_stop(now=again)
 
-        with handle_signals(on_stop, scheduler.request_reload):
+        with childsignal.blocked(), handle_signals(on_stop, scheduler.request_reload):
             try:
                 return scheduler.serve(tick_s=settings.sched_tick_ms / 1000, grace_s=grace, source=source,
                                        notifier=notifier)

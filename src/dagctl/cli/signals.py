@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from .. import childsignal
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -33,6 +35,7 @@ def handle_signals(on_stop: Callable[[int, bool], None], on_reload: Callable[[],
     seen: list[int] = []
 
     def dispatch() -> None:
+        childsignal.block()  # only reads the pipe (see dagctl.childsignal)
         while True:
             try:
                 data = os.read(read_fd, 64)

@@ -14,6 +14,8 @@ import os
 import threading
 from collections.abc import Sequence
 
+from .. import childsignal
+
 FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
 
 
@@ -44,6 +46,7 @@ class LogPrecreator:
                 self._cond.notify()
 
     def _work(self) -> None:
+        childsignal.block()  # never starts a process (see dagctl.childsignal)
         for index, path in enumerate(self._paths):
             with self._cond:
                 self._position = index

@@ -28,6 +28,7 @@ import sys
 import threading
 from collections.abc import Callable, Mapping
 
+from .. import childsignal
 from ..actions.proc import ProcessGroup, SpawnedProcess
 from ..actions.shell import LOG_FLAGS, shell_outcome, split_command, supervise
 from ..errors import DagctlError
@@ -182,6 +183,7 @@ class ShellSpawner:
         threading.Thread(target=self._stop, args=(child,), name=f"dagctl-stop-{child.proc.pid}", daemon=True).start()
 
     def _stop(self, child: _Child) -> None:
+        childsignal.block()  # this thread signals and waits, never starts a process (see dagctl.childsignal)
         attempt, token = child.attempt, child.token
         try:
             with ProcessGroup(child.proc) as group:

@@ -14,6 +14,7 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 
+from .. import childsignal
 from ..clock import SystemClock
 from .base import Attempt, AttemptResult, CancelToken
 from .local import LocalRunner
@@ -75,9 +76,11 @@ class ThreadExecutor:
 
     def _work(self) -> None:
         while True:
+            childsignal.block()  # idle: no wake-up for every shell task that exits (see dagctl.childsignal)
             job = self._queue.get()
             if job is None:
                 return
+            childsignal.unblock()  # a task's own processes start with SIGCHLD unblocked, as usual
             attempt, cancel, done = job
             try:
                 result = self.local.execute(attempt, cancel)
