@@ -6,8 +6,6 @@ import os
 import textwrap
 from pathlib import Path
 
-import pytest
-
 from dagctl.api import run_dag
 from dagctl.executors.logfiles import LogPrecreator
 from dagctl.settings import Settings
@@ -37,7 +35,26 @@ def test_finish_removes_only_empty_files_of_tasks_that_never_started(tmp_path: P
     assert [os.path.exists(p) for p in paths] == [True, True, False, False]
 
 
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="logs are created ahead only when a CPU is spare")
+def test_it_stops_creating_ahead_where_creating_a_file_is_cheap(tmp_path: Path) -> None:
+    paths = [str(tmp_path / f"t{i}.log") for i in range(6)]
+    pre = LogPrecreator(paths, ahead=6, sample=2, worth_s=1.0)  # every creation counts as cheap
+    wait_until(lambda: pre.retired, what="the thread to stop")
+    assert [os.path.exists(p) for p in paths] == [True, True, False, False, False, False]
+    pre.used(paths[0])  # a task that starts after the thread stopped keeps the file made for it
+    pre.finish()
+    assert [os.path.exists(p) for p in paths] == [True, False, False, False, False, False]
+
+
+def test_it_keeps_creating_ahead_where_creating_a_file_is_slow(tmp_path: Path) -> None:
+    paths = [str(tmp_path / f"t{i}.log") for i in range(6)]
+    pre = LogPrecreator(paths, ahead=6, sample=2, worth_s=0.0)  # every creation counts as slow
+    try:
+        wait_until(lambda: all(os.path.exists(p) for p in paths), what="all six created")
+        assert not pre.retired
+    finally:
+        pre.finish()
+
+
 def test_a_run_leaves_logs_only_for_tasks_that_ran(tmp_path: Path) -> None:
     dag = tmp_path / "dag.yaml"
     dag.write_text(textwrap.dedent("""
