@@ -18,18 +18,26 @@ def dagctl_cmd() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "dagctl"]
 
 
-def time_command(argv: list[str], *, runs: int, cwd: Path | None = None, env: dict[str, str] | None = None,
-                 ok_codes: tuple[int, ...] = (0,)) -> list[float]:
+def time_command(
+    argv: list[str],
+    *,
+    runs: int,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    ok_codes: tuple[int, ...] = (0,),
+) -> list[float]:
     """Wall-clock seconds of ``runs`` executions of ``argv`` (output discarded)."""
     samples = []
     for _ in range(runs):
         start = time.perf_counter()
-        proc = subprocess.run(argv, cwd=cwd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE)
+        proc = subprocess.run(
+            argv, cwd=cwd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         samples.append(time.perf_counter() - start)
         if proc.returncode not in ok_codes:
-            raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(argv)}\n"
-                             f"{proc.stderr.decode()[-2000:]}")
+            raise SystemExit(
+                f"benchmark command failed ({proc.returncode}): {' '.join(argv)}\n{proc.stderr.decode()[-2000:]}"
+            )
     return samples
 
 

@@ -46,8 +46,9 @@ def write_dag(folder: Path, name: str, n: int, chain: bool) -> Path:
 def timed_run(dag: Path, args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
     """(run seconds from the summary, whole command seconds)."""
     start = time.perf_counter()
-    proc = subprocess.run([*dagctl_cmd(), "run", str(dag), "--json", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        [*dagctl_cmd(), "run", str(dag), "--json", *args], cwd=cwd, env=env, capture_output=True, text=True
+    )
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"failed ({proc.returncode}): dagctl run {dag.name} {' '.join(args)}\n{proc.stderr[-3000:]}")
@@ -71,12 +72,18 @@ def main() -> None:
         started: list[Worker] = []
         try:
             client = redis.client()
-            started = [Worker(redis.url, folder, f"bench{i}", concurrency=opts.concurrency)
-                       for i in range(opts.workers)]
+            started = [
+                Worker(redis.url, folder, f"bench{i}", concurrency=opts.concurrency) for i in range(opts.workers)
+            ]
             for w in started:
                 w.wait_ready(client)
-            env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "DAGCTL_LOGS_DIR": str(folder / "logs"),
-                   "REDIS_URL": redis.url, "PYTHONWARNINGS": "ignore"}
+            env = {
+                **os.environ,
+                "PYTHONPATH": str(ROOT / "src"),
+                "DAGCTL_LOGS_DIR": str(folder / "logs"),
+                "REDIS_URL": redis.url,
+                "PYTHONWARNINGS": "ignore",
+            }
             env.pop("ORCH_EVENTS_PATH", None)
             fan = write_dag(folder, f"fan{opts.tasks}", opts.tasks, chain=False)
             chain = write_dag(folder, "chain50", 50, chain=True)
@@ -99,12 +106,15 @@ def main() -> None:
     def med(key: tuple[str, str], i: int) -> float:
         return statistics.median(s[i] for s in samples[key])
 
-    print(f"{opts.workers} workers x concurrency {opts.concurrency}, {os.cpu_count()} cores, {opts.runs} runs "
-          "(medians)")
+    print(
+        f"{opts.workers} workers x concurrency {opts.concurrency}, {os.cpu_count()} cores, {opts.runs} runs (medians)"
+    )
     for executor in ("threads", "celery"):
         run_s, wall_s = med(("fan", executor), 0), med(("fan", executor), 1)
-        print(f"  fan{opts.tasks:<5} {executor:<8} run {run_s * 1000:8.0f} ms  {opts.tasks / run_s:7.0f} tasks/s   "
-              f"command {wall_s * 1000:8.0f} ms  {opts.tasks / wall_s:7.0f} tasks/s")
+        print(
+            f"  fan{opts.tasks:<5} {executor:<8} run {run_s * 1000:8.0f} ms  {opts.tasks / run_s:7.0f} tasks/s   "
+            f"command {wall_s * 1000:8.0f} ms  {opts.tasks / wall_s:7.0f} tasks/s"
+        )
     for executor in ("threads", "celery"):
         run_s = med(("chain", executor), 0)
         print(f"  chain50   {executor:<8} run {run_s * 1000:8.0f} ms  {run_s / 50 * 1000:6.2f} ms per task (latency)")

@@ -47,14 +47,16 @@ def main() -> None:
         validate = median_ms(time_command([*dagctl, "validate", str(dag)], runs=args.runs))
         dry = median_ms(time_command([*dagctl, "run", str(dag), "--dry-run"], runs=args.runs))
         dry_json = median_ms(time_command([*dagctl, "run", str(dag), "--dry-run", "--json"], runs=args.runs))
-    report([
-        ("python -c pass", floor, "(floor)"),
-        ("dagctl --version", version, f"target <= 100 ms   ({version / floor:.1f}x python -c pass)"),
-        ("dagctl --help", help_, f"target <= 200 ms   ({help_ / floor:.1f}x python -c pass)"),
-        (f"validate {args.tasks} tasks", validate, "target <= 1500 ms"),
-        (f"dry-run {args.tasks} tasks", dry, ""),
-        (f"dry-run --json {args.tasks} tasks", dry_json, ""),
-    ])
+    report(
+        [
+            ("python -c pass", floor, "(floor)"),
+            ("dagctl --version", version, f"target <= 100 ms   ({version / floor:.1f}x python -c pass)"),
+            ("dagctl --help", help_, f"target <= 200 ms   ({help_ / floor:.1f}x python -c pass)"),
+            (f"validate {args.tasks} tasks", validate, "target <= 1500 ms"),
+            (f"dry-run {args.tasks} tasks", dry, ""),
+            (f"dry-run --json {args.tasks} tasks", dry_json, ""),
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -67,8 +67,10 @@ def main() -> None:
         run_ids = generate_history(events, state, lines=args.lines, now=datetime.now(timezone.utc))
         runs = split_into_run_folders(events, logs / "runs")
         size = events.stat().st_size / 1048576
-        print(f"history: {args.lines:,} event lines ({size:.0f} MiB), {runs:,} run folders; "
-              f"{os.cpu_count()} CPUs; medians of {args.runs}")
+        print(
+            f"history: {args.lines:,} event lines ({size:.0f} MiB), {runs:,} run folders; "
+            f"{os.cpu_count()} CPUs; medians of {args.runs}"
+        )
         env = {"DAGCTL_LOGS_DIR": str(logs)}
         dagctl = dagctl_cmd()
         middle = run_ids[len(run_ids) // 2]
@@ -77,17 +79,20 @@ def main() -> None:
         version = median_ms(time_command([*dagctl, "--version"], runs=args.runs, env=env))
         runs_ms = median_ms(time_command([*dagctl, "runs", "--limit", "20"], runs=args.runs, env=env))
         show_ms = median_ms(time_command([*dagctl, "show", middle], runs=args.runs, env=env))
-        filtered = median_ms(time_command([*dagctl, "runs", "--limit", "20", "--status", "failed"], runs=args.runs,
-                                          env=env))
+        filtered = median_ms(
+            time_command([*dagctl, "runs", "--limit", "20", "--status", "failed"], runs=args.runs, env=env)
+        )
         stats_ms = median_ms(time_command([*dagctl, "stats", "--window", "24h"], runs=args.runs, env=env))
-    report([
-        ("python -c pass", floor, "(floor)"),
-        ("dagctl --version", version, ""),
-        ("dagctl runs --limit 20", runs_ms, "target <= 300 ms"),
-        ("dagctl runs --status failed", filtered, ""),
-        ("dagctl show RUN", show_ms, f"target <= 300 ms (reads {one_run / 1024:.1f} KiB of {size:.0f} MiB)"),
-        ("dagctl stats --window 24h", stats_ms, "target <= 2000 ms"),
-    ])
+    report(
+        [
+            ("python -c pass", floor, "(floor)"),
+            ("dagctl --version", version, ""),
+            ("dagctl runs --limit 20", runs_ms, "target <= 300 ms"),
+            ("dagctl runs --status failed", filtered, ""),
+            ("dagctl show RUN", show_ms, f"target <= 300 ms (reads {one_run / 1024:.1f} KiB of {size:.0f} MiB)"),
+            ("dagctl stats --window 24h", stats_ms, "target <= 2000 ms"),
+        ]
+    )
 
 
 if __name__ == "__main__":

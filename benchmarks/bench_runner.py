@@ -67,8 +67,9 @@ with ThreadPoolExecutor(4) as pool:
 def run_measured(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, int]:
     """(wall seconds, peak RSS in MB) of one child process."""
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        argv, cwd=cwd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     stderr = proc.stderr.read().decode() if proc.stderr else ""
@@ -87,8 +88,9 @@ def edges(kind: str, n: int) -> dict[str, list[str]]:
     out = {}
     for i in range(n):
         layer, pos = divmod(i, width)
-        out[f"t{i}"] = [] if layer == 0 else [f"t{(layer - 1) * width + pos}",
-                                               f"t{(layer - 1) * width + (pos + 1) % width}"]
+        out[f"t{i}"] = (
+            [] if layer == 0 else [f"t{(layer - 1) * width + pos}", f"t{(layer - 1) * width + (pos + 1) % width}"]
+        )
     return out
 
 
@@ -124,8 +126,9 @@ def median(samples: list[float]) -> float:
     return statistics.median(samples)
 
 
-def bench(name: str, tools: dict[str, tuple[list[str], Path, dict[str, str] | None]], runs: int,
-          reference: str | None) -> dict[str, tuple[float, int]]:
+def bench(
+    name: str, tools: dict[str, tuple[list[str], Path, dict[str, str] | None]], runs: int, reference: str | None
+) -> dict[str, tuple[float, int]]:
     results: dict[str, list[tuple[float, int]]] = {k: [] for k in tools}
     for _ in range(runs):  # interleave tools so machine noise hits all of them alike
         for tool, (argv, cwd, env) in tools.items():
@@ -168,30 +171,40 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--only", default="fan1000,chain200,layered10k")
-    parser.add_argument("--logs-dir", help="where dagctl writes its logs (default: the temp folder); e.g. a "
-                                           "tmpfs folder, to see how much of the time is creating log files")
+    parser.add_argument(
+        "--logs-dir",
+        help="where dagctl writes its logs (default: the temp folder); e.g. a "
+        "tmpfs folder, to see how much of the time is creating log files",
+    )
     args = parser.parse_args()
     wanted = set(args.only.split(","))
     dagctl = dagctl_cmd()
     make = shutil.which("make")
-    doit = shutil.which("doit") or (str(Path(sys.executable).with_name("doit")) if Path(sys.executable).with_name(
-        "doit").exists() else None)
-    print(f"dagctl runner benchmark: {os.cpu_count()} CPUs; make={'yes' if make else 'missing'}, "
-          f"doit={'yes' if doit else 'missing'}")
+    doit = shutil.which("doit") or (
+        str(Path(sys.executable).with_name("doit")) if Path(sys.executable).with_name("doit").exists() else None
+    )
+    print(
+        f"dagctl runner benchmark: {os.cpu_count()} CPUs; make={'yes' if make else 'missing'}, "
+        f"doit={'yes' if doit else 'missing'}"
+    )
     compile_bytecode()
     shm = Path("/dev/shm")
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         root = Path(tmp)
         logs = Path(args.logs_dir) / "bench-logs" if args.logs_dir else root / "logs"
         env = {"DAGCTL_LOGS_DIR": str(logs)}
-        print(f"logs in {logs}: creating a file there takes {file_create_us(logs):.0f} us "
-              "(tmpfs ~3 us; see docs/benchmarks.md when it is far more)")
+        print(
+            f"logs in {logs}: creating a file there takes {file_create_us(logs):.0f} us "
+            "(tmpfs ~3 us; see docs/benchmarks.md when it is far more)"
+        )
         tmpfs_env = None
         if not args.logs_dir and shm.is_dir() and os.access(shm, os.W_OK):
             tmpfs_logs = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=shm))) / "logs"
             tmpfs_env = {"DAGCTL_LOGS_DIR": str(tmpfs_logs)}
-            print(f"logs on tmpfs in {tmpfs_logs} (creating a file: {file_create_us(tmpfs_logs):.0f} us) "
-                  "for the rows marked so")
+            print(
+                f"logs on tmpfs in {tmpfs_logs} (creating a file: {file_create_us(tmpfs_logs):.0f} us) "
+                "for the rows marked so"
+            )
         for name, kind, n, par in (("fan1000", "fan", 1000, 2), ("chain200", "chain", 200, 1)):
             if name not in wanted:
                 continue
@@ -205,15 +218,20 @@ def main() -> None:
                 tools[f"make -j{par}"] = ([make, "-s", f"-j{par}", "all"], work, None)
             if doit:
                 write_dodo(work / "dodo.py", graph)
-                tools[f"doit -n {par}"] = ([doit, "-n", str(par), "--backend", "json", "--db-file",
-                                            str(work / ".doit.json")], work, None)
+                tools[f"doit -n {par}"] = (
+                    [doit, "-n", str(par), "--backend", "json", "--db-file", str(work / ".doit.json")],
+                    work,
+                    None,
+                )
             tools[f"dagctl run -j{par}"] = ([*dagctl, "run", f"{name}.yaml", "-q"], work, env)
             if tmpfs_env is not None:
-                tools[f"dagctl run -j{par}, logs on tmpfs"] = ([*dagctl, "run", f"{name}.yaml", "-q"], work,
-                                                              tmpfs_env)
+                tools[f"dagctl run -j{par}, logs on tmpfs"] = ([*dagctl, "run", f"{name}.yaml", "-q"], work, tmpfs_env)
             # every run validates the file afresh: what the first run of a new or edited DAG costs
-            tools[f"dagctl run -j{par}, no plan cache"] = ([*dagctl, "run", f"{name}.yaml", "-q"], work,
-                                                          {**env, "DAGCTL_PLAN_CACHE": "0"})
+            tools[f"dagctl run -j{par}, no plan cache"] = (
+                [*dagctl, "run", f"{name}.yaml", "-q"],
+                work,
+                {**env, "DAGCTL_PLAN_CACHE": "0"},
+            )
             bench(name, tools, args.runs, f"make -j{par}" if make else None)
         if "layered10k" in wanted:
             work = root / "layered10k"

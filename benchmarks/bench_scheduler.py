@@ -10,7 +10,7 @@ once   `dagctl schedule --once` (a real process, start-up included) over 500 sch
        index is missing (the recovery path), and the in-process claim transaction alone.
 serve  `Scheduler.serve` in a child process for 10,000 ticks of 1 s on a FakeClock (2.8 hours of virtual
        time, the loop's real waits are 1 ms), 50 schedules of which 3 fire every minute (~500 real DAG
-       runs through dagctl.api.run_dag with --launcher dag). Target: RSS grows < 5 MB between tick 1,000
+       runs through dagctl.run.api.run_dag with --launcher dag). Target: RSS grows < 5 MB between tick 1,000
        (after warm-up) and tick 10,000.
 """
 
@@ -42,8 +42,9 @@ def write_project(root: Path, schedules: int, due: int) -> None:
     for i in range(schedules):
         cron = "* * * * *" if i < due else CRONS_NOT_DUE[i % len(CRONS_NOT_DUE)]
         extra = ", catchup: 2h, overlap: queue" if i % 3 == 0 else ""
-        lines.append(f'- {{id: s{i:04d}, cron: "{cron}", timezone: {ZONES[i % len(ZONES)]}, '
-                     f"dag: ../dags/noop.yaml{extra}}}\n")
+        lines.append(
+            f'- {{id: s{i:04d}, cron: "{cron}", timezone: {ZONES[i % len(ZONES)]}, dag: ../dags/noop.yaml{extra}}}\n'
+        )
     (root / "schedules" / "many.yaml").write_text("".join(lines))
 
 
@@ -62,14 +63,52 @@ def write_history(path: Path, lines: int, schedules: int) -> None:
             key = f"{sid}@{when}Z"
             ts = f"{when}.000Z"
             run_id = f"run{slot:09d}"
-            out.append(json.dumps({"v": 1, "ts": ts, "event": "schedule_enqueued", "schedule_id": sid, "slot": key,
-                                   "fire_utc": ts, "local_minute": when[:16], "claimed_by": owner,
-                                   "trigger": "schedule", "dag": "../dags/noop.yaml"}, separators=(",", ":")))
-            out.append(json.dumps({"v": 1, "ts": ts, "event": "run_started", "schedule_id": sid, "slot": key,
-                                   "run_id": run_id, "dag": "../dags/noop.yaml"}, separators=(",", ":")))
-            out.append(json.dumps({"v": 1, "ts": ts, "event": "run_finished", "schedule_id": sid, "slot": key,
-                                   "run_id": run_id, "status": "success", "duration_s": 0.01},
-                                  separators=(",", ":")))
+            out.append(
+                json.dumps(
+                    {
+                        "v": 1,
+                        "ts": ts,
+                        "event": "schedule_enqueued",
+                        "schedule_id": sid,
+                        "slot": key,
+                        "fire_utc": ts,
+                        "local_minute": when[:16],
+                        "claimed_by": owner,
+                        "trigger": "schedule",
+                        "dag": "../dags/noop.yaml",
+                    },
+                    separators=(",", ":"),
+                )
+            )
+            out.append(
+                json.dumps(
+                    {
+                        "v": 1,
+                        "ts": ts,
+                        "event": "run_started",
+                        "schedule_id": sid,
+                        "slot": key,
+                        "run_id": run_id,
+                        "dag": "../dags/noop.yaml",
+                    },
+                    separators=(",", ":"),
+                )
+            )
+            out.append(
+                json.dumps(
+                    {
+                        "v": 1,
+                        "ts": ts,
+                        "event": "run_finished",
+                        "schedule_id": sid,
+                        "slot": key,
+                        "run_id": run_id,
+                        "status": "success",
+                        "duration_s": 0.01,
+                    },
+                    separators=(",", ":"),
+                )
+            )
             slot += 1
             written += 3
             if len(out) >= 30_000:
@@ -85,8 +124,14 @@ def once_ticks(root: Path, runs: int, start_minute: int) -> list[float]:
     for i in range(runs):
         now = time.strftime("%Y-%m-%dT%H:%M:05Z", time.gmtime(2_000_000_000 + (start_minute + i) * 60))
         begin = time.perf_counter()
-        proc = subprocess.run([*dagctl_cmd(), "schedule", "--dir", "schedules", "--once", "-q", "--now", now],
-                              cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.run(
+            [*dagctl_cmd(), "schedule", "--dir", "schedules", "--once", "-q", "--now", now],
+            cwd=root,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         samples.append(time.perf_counter() - begin)
         if proc.returncode != 0:
             raise SystemExit(f"--once failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
@@ -95,7 +140,7 @@ def once_ticks(root: Path, runs: int, start_minute: int) -> list[float]:
 
 def bench_once(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(ROOT / "src"))
-    from dagctl.state import StateStore
+    from dagctl.store.state import StateStore
 
     with tempfile.TemporaryDirectory() as tmp:
         empty, full = Path(tmp) / "empty", Path(tmp) / "full"
@@ -127,8 +172,10 @@ def bench_once(args: argparse.Namespace) -> None:
             assert store.rebuilds == 0, "the index should have been used"
         print(f"--once over {args.schedules} schedules ({args.due} due per tick), median of {args.runs}:")
         print(f"  empty state log            {e * 1000:7.0f} ms")
-        print(f"  {args.lines:,}-line state log  {f * 1000:7.0f} ms   ratio {f / e:.2f}x   "
-              f"(target <= 1000 ms and <= 1.20x)")
+        print(
+            f"  {args.lines:,}-line state log  {f * 1000:7.0f} ms   ratio {f / e:.2f}x   "
+            f"(target <= 1000 ms and <= 1.20x)"
+        )
         print(f"  claim transaction alone on the big log (lock, fold tail, index): {txn_ms:.1f} ms")
         print(f"  one-off full fold when the index is missing: {rebuild:.1f} s")
 
@@ -139,10 +186,10 @@ from datetime import datetime, timezone
 sys.path.insert(0, sys.argv[1])
 from pathlib import Path
 from dagctl.clock import FakeClock
-from dagctl.scheduler_loop import Scheduler, RunOutcome, dag_launcher
-from dagctl.schedules import load_schedule_dir
+from dagctl.schedule.loop import Scheduler, RunOutcome, dag_launcher
+from dagctl.schedule.files import load_schedule_dir
 from dagctl.settings import Settings
-from dagctl.state import StateStore
+from dagctl.store.state import StateStore
 
 root, ticks, mode = Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 
@@ -179,15 +226,20 @@ def bench_serve(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         write_project(root, 50, 3)
-        proc = subprocess.run([sys.executable, "-c", SERVE_CHILD, str(ROOT / "src"), str(root), str(args.ticks),
-                               args.launcher], capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", SERVE_CHILD, str(ROOT / "src"), str(root), str(args.ticks), args.launcher],
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
             raise SystemExit(proc.stderr[-3000:])
         data = json.loads(proc.stdout.strip().splitlines()[-1])
         samples = {int(k): v / 1024 for k, v in data["samples"].items()}
         growth = samples[args.ticks] - samples[1000]
-        print(f"--serve, {args.ticks:,} ticks of 1 s on a FakeClock, 50 schedules (3 every minute), "
-              f"launcher={args.launcher}: {data['seconds']:.1f} s real, runs {data['runs']}")
+        print(
+            f"--serve, {args.ticks:,} ticks of 1 s on a FakeClock, 50 schedules (3 every minute), "
+            f"launcher={args.launcher}: {data['seconds']:.1f} s real, runs {data['runs']}"
+        )
         print("  RSS MB at tick " + ", ".join(f"{k:,}: {v:.1f}" for k, v in sorted(samples.items())))
         print(f"  growth tick 1,000 -> {args.ticks:,}: {growth:+.2f} MB (target < 5 MB)")
 

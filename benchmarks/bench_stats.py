@@ -46,15 +46,17 @@ def prepare(base: Path, lines: int, days: float) -> tuple[Path, Path]:
     began = time.perf_counter()
     now = datetime.now(timezone.utc)
     run_ids = generate_history(events, state, lines=lines, days=days, now=now, seed=1)
-    print(f"generated {lines:,} lines, {len(run_ids):,} runs, {events.stat().st_size / 1e6:.0f} MB over {days:g} "
-          f"days in {time.perf_counter() - began:.1f} s")
+    print(
+        f"generated {lines:,} lines, {len(run_ids):,} runs, {events.stat().st_size / 1e6:.0f} MB over {days:g} "
+        f"days in {time.perf_counter() - began:.1f} s"
+    )
     return events, state
 
 
 def in_process(events: Path, state: Path, runs: int) -> list[tuple[str, float, str]]:
-    from dagctl.eventlog import load_events, load_state_events
-    from dagctl.jsonl import iter_records
-    from dagctl.reports import stats_report
+    from dagctl.store.eventlog import load_events, load_state_events
+    from dagctl.store.jsonl import iter_records
+    from dagctl.store.reports import stats_report
 
     def median_of(fn: Callable[[], Any]) -> tuple[float, Any]:
         samples, result = [], None
@@ -98,10 +100,12 @@ def main() -> None:
         dagctl = dagctl_cmd()
         print(f"dagctl stats benchmark: {os.cpu_count()} CPUs, {args.runs} runs each, medians")
         rows = []
-        for label, argv in [("dagctl --version (floor)", ["--version"]),
-                            ("dagctl stats --window 24h", ["stats", "--window", "24h"]),
-                            ("dagctl stats --window 24h --json", ["stats", "--window", "24h", "--json"]),
-                            ("dagctl stats --window 7d", ["stats", "--window", "7d"])]:
+        for label, argv in [
+            ("dagctl --version (floor)", ["--version"]),
+            ("dagctl stats --window 24h", ["stats", "--window", "24h"]),
+            ("dagctl stats --window 24h --json", ["stats", "--window", "24h", "--json"]),
+            ("dagctl stats --window 7d", ["stats", "--window", "7d"]),
+        ]:
             samples = time_command([*dagctl, *argv], runs=args.runs, env=env)
             note = ""
             if argv[:3] == ["stats", "--window", "24h"] and len(argv) == 3:

@@ -8,7 +8,7 @@ or from Python::
     from gen_history import generate_history
     run_ids = generate_history(events, state, lines=1_000_000, days=60, now=now, seed=1)
 
-What it writes, in the runner's exact record shapes (``dagctl.events``):
+What it writes, in the runner's exact record shapes (``dagctl.store.events``):
 
 * runs of 8 DAGs (5–30 tasks in layers, 5 tenants), spread over ``days`` days ending at ``now``; most are
   started by schedules at minute boundaries, the rest by hand, a few are retries of failed runs;
@@ -45,7 +45,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 if str(SRC) not in sys.path:
     sys.path.insert(0, str(SRC))
 
-from dagctl.events import SCHEMA_VERSION, format_ts, parse_ts  # noqa: E402
+from dagctl.store.events import SCHEMA_VERSION, format_ts, parse_ts  # noqa: E402
 
 EVENTS, STATE = 0, 1
 
@@ -69,8 +69,13 @@ def _catalog() -> list[Dag]:
         return tuple(out)
 
     return [
-        Dag("diamond_pipeline", "local-dev",
-            (("extract",), ("transform_a", "transform_b"), ("join",), ("publish",)), "diamond-5m", 5),
+        Dag(
+            "diamond_pipeline",
+            "local-dev",
+            (("extract",), ("transform_a", "transform_b"), ("join",), ("publish",)),
+            "diamond-5m",
+            5,
+        ),
         Dag("etl_daily", "acme", layered("etl", [1, 3, 3, 2, 2, 1]), "etl-daily", 60),
         Dag("ml_training", "acme", layered("train", [2, 4, 4, 6, 6, 4, 3, 1]), "ml-nightly", 240),
         Dag("reports_pack", "globex", layered("report", [1, 4, 4, 4, 4, 1]), "reports-hourly", 60),
@@ -103,8 +108,18 @@ class _Run:
         self.status = "running"
 
 
-def _simulate(dag: Dag, start_ms: int, rng: random.Random, *, run_id: str, trigger: str, parent: str | None,
-              host: str, runs_dir: str, traits: dict[str, tuple[float, float, int]]) -> _Run:
+def _simulate(
+    dag: Dag,
+    start_ms: int,
+    rng: random.Random,
+    *,
+    run_id: str,
+    trigger: str,
+    parent: str | None,
+    host: str,
+    runs_dir: str,
+    traits: dict[str, tuple[float, float, int]],
+) -> _Run:
     pid = rng.randint(2000, 4_000_000)
     run = _Run(dag, run_id, start_ms, trigger, pid, host)
     ev = run.events
@@ -116,12 +131,27 @@ def _simulate(dag: Dag, start_ms: int, rng: random.Random, *, run_id: str, trigg
     if scheduled:
         ev.append((t - rng.randint(5, 900), STATE, "schedule_enqueued", {}))
         ev.append((t, STATE, "run_started", {}))
-    ev.append((t, EVENTS, "dag_start", {
-        "params": {"rows": rng.choice([100, 1000, 10000]), "mode": rng.choice(["full", "incremental"])},
-        "trigger": trigger, "host": host, "pid": pid, "pid_start": float(rng.randint(10_000, 90_000_000)),
-        "dag_file": f"configs/dags/{dag.name}.yaml", "run_dir": run_dir, "tasks": ntasks, "executor": "threads",
-        "parent_run_id": parent, "schedule_id": dag.schedule_id if scheduled else None, "logical_date": logical,
-    }))
+    ev.append(
+        (
+            t,
+            EVENTS,
+            "dag_start",
+            {
+                "params": {"rows": rng.choice([100, 1000, 10000]), "mode": rng.choice(["full", "incremental"])},
+                "trigger": trigger,
+                "host": host,
+                "pid": pid,
+                "pid_start": float(rng.randint(10_000, 90_000_000)),
+                "dag_file": f"configs/dags/{dag.name}.yaml",
+                "run_dir": run_dir,
+                "tasks": ntasks,
+                "executor": "threads",
+                "parent_run_id": parent,
+                "schedule_id": dag.schedule_id if scheduled else None,
+                "logical_date": logical,
+            },
+        )
+    )
     crash = rng.random() < 0.002
     cancel_at = rng.randrange(len(dag.layers)) if rng.random() < 0.01 else -1
     status: dict[str, str] = {}
@@ -149,22 +179,59 @@ def _simulate(dag: Dag, start_ms: int, rng: random.Random, *, run_id: str, trigg
                 ts += max(1, int(dur * 1000))
                 if rng.random() >= p_fail:
                     outputs = ["rows"] if rng.random() < 0.3 else None
-                    ev.append((ts, EVENTS, "task_ok", {"task_id": tid, "attempt": attempt, "duration_s": dur,
-                                                       "exit_code": 0, "log_path": log, "outputs": outputs}))
+                    ev.append(
+                        (
+                            ts,
+                            EVENTS,
+                            "task_ok",
+                            {
+                                "task_id": tid,
+                                "attempt": attempt,
+                                "duration_s": dur,
+                                "exit_code": 0,
+                                "log_path": log,
+                                "outputs": outputs,
+                            },
+                        )
+                    )
                     status[tid] = "success"
                     break
                 timeout = rng.random() < 0.1
                 err = "timed out after 300s" if timeout else f"exit code {rng.choice([1, 1, 2, 137])}"
                 if attempt <= retries:
                     delay = round(2.0 * 2 ** (attempt - 1) * rng.uniform(0.8, 1.2), 3)
-                    ev.append((ts, EVENTS, "task_retry", {"task_id": tid, "attempt": attempt, "delay_s": delay,
-                                                          "error": err, "status": "timeout" if timeout else "failed"}))
+                    ev.append(
+                        (
+                            ts,
+                            EVENTS,
+                            "task_retry",
+                            {
+                                "task_id": tid,
+                                "attempt": attempt,
+                                "delay_s": delay,
+                                "error": err,
+                                "status": "timeout" if timeout else "failed",
+                            },
+                        )
+                    )
                     ts += int(delay * 1000)
                     continue
-                ev.append((ts, EVENTS, "task_fail", {
-                    "task_id": tid, "attempt": attempt, "status": "timeout" if timeout else "failed",
-                    "duration_s": dur, "exit_code": None if timeout else int(err.split()[-1]), "error": err,
-                    "log_path": log}))
+                ev.append(
+                    (
+                        ts,
+                        EVENTS,
+                        "task_fail",
+                        {
+                            "task_id": tid,
+                            "attempt": attempt,
+                            "status": "timeout" if timeout else "failed",
+                            "duration_s": dur,
+                            "exit_code": None if timeout else int(err.split()[-1]),
+                            "error": err,
+                            "log_path": log,
+                        },
+                    )
+                )
                 status[tid] = "failed"
             end = max(end, ts)
             if crash and rng.random() < 0.3:
@@ -174,20 +241,39 @@ def _simulate(dag: Dag, start_ms: int, rng: random.Random, *, run_id: str, trigg
     for s in status.values():
         counts[s] += 1
     final = run.status = "cancelled" if cancel_at >= 0 else ("failed" if counts["failed"] else "success")
-    ev.append((t, EVENTS, "dag_done", {
-        "status": final, "duration_s": round((t - start_ms) / 1000, 3), "tasks_succeeded": counts["success"],
-        "tasks_failed": counts["failed"], "tasks_skipped": counts["skipped"], "tasks_cancelled": counts["cancelled"],
-        "error": "interrupted by SIGINT" if final == "cancelled" else None}))
+    ev.append(
+        (
+            t,
+            EVENTS,
+            "dag_done",
+            {
+                "status": final,
+                "duration_s": round((t - start_ms) / 1000, 3),
+                "tasks_succeeded": counts["success"],
+                "tasks_failed": counts["failed"],
+                "tasks_skipped": counts["skipped"],
+                "tasks_cancelled": counts["cancelled"],
+                "error": "interrupted by SIGINT" if final == "cancelled" else None,
+            },
+        )
+    )
     if scheduled:
-        ev.append((t + rng.randint(1, 50), STATE, "run_finished",
-                   {"status": final, "duration_s": round((t - start_ms) / 1000, 3)}))
+        ev.append(
+            (
+                t + rng.randint(1, 50),
+                STATE,
+                "run_finished",
+                {"status": final, "duration_s": round((t - start_ms) / 1000, 3)},
+            )
+        )
         if rng.random() < 0.03 and t - start_ms > 60_000:
             ev.append((start_ms // 60_000 * 60_000 + 60_000, STATE, "schedule_skipped", {"reason": "overlap"}))
     return run
 
 
-def _plan_runs(lines: int, days: float, now_ms: int, seed: int, host: str | None, runs_dir: str,
-               margin: float) -> Iterator[_Run]:
+def _plan_runs(
+    lines: int, days: float, now_ms: int, seed: int, host: str | None, runs_dir: str, margin: float
+) -> Iterator[_Run]:
     """Runs in start order, over a span ``margin`` times ``days`` (so that ``lines`` are surely there)."""
     rng = random.Random(seed)
     catalog = _catalog()
@@ -209,8 +295,17 @@ def _plan_runs(lines: int, days: float, now_ms: int, seed: int, host: str | None
             trigger = "retry"
         when = datetime.fromtimestamp(start / 1000, timezone.utc)
         run_id = when.strftime("%Y%m%d-%H%M%S.") + f"{start % 1000:03d}-{rng.getrandbits(24):06x}"
-        run = _simulate(dag, start, random.Random(rng.getrandbits(64)), run_id=run_id, trigger=trigger,
-                        parent=parent, host=rng.choice(hosts), runs_dir=runs_dir, traits=traits)
+        run = _simulate(
+            dag,
+            start,
+            random.Random(rng.getrandbits(64)),
+            run_id=run_id,
+            trigger=trigger,
+            parent=parent,
+            host=rng.choice(hosts),
+            runs_dir=runs_dir,
+            traits=traits,
+        )
         if run.status == "failed":
             failed_recent.append((dag, run_id))
             del failed_recent[:-20]
@@ -223,8 +318,7 @@ def _average_lines(catalog: list[Dag], weights: list[float], traits: dict[str, t
     samples = 2000
     for _ in range(samples):
         dag = rng.choices(catalog, weights)[0]
-        run = _simulate(dag, 0, rng, run_id="x", trigger="manual", parent=None, host="h", runs_dir="r",
-                        traits=traits)
+        run = _simulate(dag, 0, rng, run_id="x", trigger="manual", parent=None, host="h", runs_dir="r", traits=traits)
         total += sum(1 for e in run.events if e[1] == EVENTS)
     return total / samples
 
@@ -248,24 +342,37 @@ def _merge(runs: Iterator[_Run], now_ms: int) -> Iterator[tuple[int, int, _Run, 
 
 
 def _state_record(ts: str, kind: str, run: _Run, fields: dict[str, Any]) -> dict[str, Any]:
-    """A line of the state log as ``dagctl.state`` writes it: slots keyed ``<schedule>@<fire>Z``."""
+    """A line of the state log as ``dagctl.store.state`` writes it: slots keyed ``<schedule>@<fire>Z``."""
     sid = run.dag.schedule_id
     fire = datetime.fromtimestamp(run.start_ms // 60_000 * 60, timezone.utc)
-    record: dict[str, Any] = {"v": SCHEMA_VERSION, "ts": ts, "event": kind, "schedule_id": sid,
-                              "slot": f"{sid}@{fire:%Y-%m-%dT%H:%M:%S}Z"}
+    record: dict[str, Any] = {
+        "v": SCHEMA_VERSION,
+        "ts": ts,
+        "event": kind,
+        "schedule_id": sid,
+        "slot": f"{sid}@{fire:%Y-%m-%dT%H:%M:%S}Z",
+    }
     dag_file = f"configs/dags/{run.dag.name}.yaml"
     if kind == "schedule_enqueued":
-        record.update(fire_utc=format_ts(fire), local_minute=f"{fire:%Y-%m-%dT%H:%M}",
-                      claimed_by={"host": run.host, "pid": run.scheduler_pid, "pid_start": 1234.0},
-                      trigger="schedule", dag=dag_file)
+        record.update(
+            fire_utc=format_ts(fire),
+            local_minute=f"{fire:%Y-%m-%dT%H:%M}",
+            claimed_by={"host": run.host, "pid": run.scheduler_pid, "pid_start": 1234.0},
+            trigger="schedule",
+            dag=dag_file,
+        )
     elif kind == "run_started":
         record.update(run_id=run.run_id, dag=dag_file, logical_date=format_ts(fire))
     elif kind == "run_finished":
         record.update(run_id=run.run_id, status=fields["status"], duration_s=fields["duration_s"])
     elif kind == "schedule_skipped":
         later = datetime.fromtimestamp(run.start_ms // 60_000 * 60 + 60, timezone.utc)
-        record.update(slot=f"{sid}@{later:%Y-%m-%dT%H:%M:%S}Z", fire_utc=format_ts(later),
-                      local_minute=f"{later:%Y-%m-%dT%H:%M}", reason=fields["reason"])
+        record.update(
+            slot=f"{sid}@{later:%Y-%m-%dT%H:%M:%S}Z",
+            fire_utc=format_ts(later),
+            local_minute=f"{later:%Y-%m-%dT%H:%M}",
+            reason=fields["reason"],
+        )
     return record
 
 
@@ -284,8 +391,16 @@ class _Stamp:
         return f"{self._prefix}.{milli:03d}Z"
 
 
-def generate_history(events_path: Path | str, state_path: Path | str, *, lines: int, days: float = 60,
-                     now: datetime, seed: int = 1, host: str | None = None) -> list[str]:
+def generate_history(
+    events_path: Path | str,
+    state_path: Path | str,
+    *,
+    lines: int,
+    days: float = 60,
+    now: datetime,
+    seed: int = 1,
+    host: str | None = None,
+) -> list[str]:
     """Write exactly ``lines`` event lines (and the state log) ending at ``now``; return the run ids."""
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
@@ -322,8 +437,14 @@ def generate_history(events_path: Path | str, state_path: Path | str, *, lines: 
                 if run.run_id not in seen:
                     seen.add(run.run_id)
                     run_ids.append(run.run_id)
-                record: dict[str, Any] = {"v": SCHEMA_VERSION, "ts": stamp(ts), "event": kind, "run_id": run.run_id,
-                                          "dag_name": run.dag.name, "tenant_id": run.dag.tenant}
+                record: dict[str, Any] = {
+                    "v": SCHEMA_VERSION,
+                    "ts": stamp(ts),
+                    "event": kind,
+                    "run_id": run.run_id,
+                    "dag_name": run.dag.name,
+                    "tenant_id": run.dag.tenant,
+                }
                 for key, value in fields.items():
                     if value is not None:
                         record[key] = value
@@ -354,14 +475,16 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     now = parse_ts(args.now) if args.now else datetime.now(timezone.utc)
     began = time.perf_counter()
-    run_ids = generate_history(args.events_path, args.state_path, lines=args.lines, days=args.days, now=now,
-                               seed=args.seed, host=args.host)
+    run_ids = generate_history(
+        args.events_path, args.state_path, lines=args.lines, days=args.days, now=now, seed=args.seed, host=args.host
+    )
     took = time.perf_counter() - began
     size = args.events_path.stat().st_size / 1e6
-    print(f"wrote {args.lines:,} event lines ({size:.0f} MB) of {len(run_ids):,} runs ending {format_ts(now)} "
-          f"to {args.events_path}, state to {args.state_path}, in {took:.1f}s")
+    print(
+        f"wrote {args.lines:,} event lines ({size:.0f} MB) of {len(run_ids):,} runs ending {format_ts(now)} "
+        f"to {args.events_path}, state to {args.state_path}, in {took:.1f}s"
+    )
 
 
 if __name__ == "__main__":
     main()
-

@@ -40,7 +40,6 @@ def require_services() -> None:
         pytest.skip(reason)
 
 
-
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -68,9 +67,25 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.folder), "--logfile", str(self.folder / "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.folder),
+                "--logfile",
+                str(self.folder / "redis.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         wait_until(lambda: _pong(self.port) or self.proc.poll() is not None, 10, "redis-server answering PING")
         if self.proc.poll() is not None:
             raise RuntimeError(f"redis-server exited with {self.proc.returncode}; see {self.folder / 'redis.log'}")
@@ -88,8 +103,15 @@ class RedisServer:
 
 
 def worker_env(broker: str, folder: Path, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "REDIS_URL": broker, "DAGCTL_LOGS_DIR": str(folder / "logs"),
-           "DAGCTL_WORKER_DIR": str(folder / "work"), "C_FORCE_ROOT": "1", "PYTHONWARNINGS": "ignore"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "src"),
+        "REDIS_URL": broker,
+        "DAGCTL_LOGS_DIR": str(folder / "logs"),
+        "DAGCTL_WORKER_DIR": str(folder / "work"),
+        "C_FORCE_ROOT": "1",
+        "PYTHONWARNINGS": "ignore",
+    }
     env.pop("ORCH_EVENTS_PATH", None)
     env.update(extra)
     return env
@@ -98,8 +120,17 @@ def worker_env(broker: str, folder: Path, **extra: str) -> dict[str, str]:
 class Worker:
     """``python -m dagctl worker`` in its own session, output in ``<folder>/<name>.log``."""
 
-    def __init__(self, broker: str, folder: Path, name: str, *, concurrency: int = 2, queues: str | None = None,
-                 args: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        broker: str,
+        folder: Path,
+        name: str,
+        *,
+        concurrency: int = 2,
+        queues: str | None = None,
+        args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.broker = broker
         self.name = name
         self.nodename = f"{name}@{socket.gethostname()}"
@@ -110,8 +141,14 @@ class Worker:
         if queues:
             argv += ["--queues", queues]
         with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(argv, cwd=self.folder, env=worker_env(broker, self.folder, **(env or {})),
-                                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                argv,
+                cwd=self.folder,
+                env=worker_env(broker, self.folder, **(env or {})),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def wait_ready(self, client, timeout: float = 20.0) -> Worker:
         def ready() -> bool:

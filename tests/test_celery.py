@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from dagctl.errors import ExecutorError, UsageError
-from dagctl.executors.base import Attempt
-from dagctl.executors.celery_app import CeleryConfig, check_broker_url, redact, require
-from dagctl.executors.remote_logs import localize, read_log_tail, remove_attempt_files, write_shipped_log
+from dagctl.run.attempts import Attempt
+from dagctl.run.executors.celery_config import CeleryConfig, check_broker_url, redact, require
+from dagctl.run.executors.remote_logs import localize, read_log_tail, remove_attempt_files, write_shipped_log
 from tests.cli.test_run_cli import dagctl
 from tests.service_helpers import free_port
 
@@ -33,8 +33,9 @@ def test_broker_comes_from_the_flag_then_redis_url_then_the_default():
 
 
 def test_tuning_knobs_come_from_the_environment_and_bad_values_are_usage_errors():
-    config = CeleryConfig.from_env({"DAGCTL_WORKER_LEASE": "2.5", "DAGCTL_BROKER_TIMEOUT": "1",
-                                    "DAGCTL_WORKER_DIR": "/srv/dagctl"})
+    config = CeleryConfig.from_env(
+        {"DAGCTL_WORKER_LEASE": "2.5", "DAGCTL_BROKER_TIMEOUT": "1", "DAGCTL_WORKER_DIR": "/srv/dagctl"}
+    )
     assert (config.lease_s, config.connect_timeout, config.worker_dir) == (2.5, 1.0, "/srv/dagctl")
     with pytest.raises(UsageError, match="DAGCTL_WORKER_LEASE='soon' is not a positive number"):
         CeleryConfig.from_env({"DAGCTL_WORKER_LEASE": "soon"})
@@ -65,19 +66,22 @@ def test_missing_extra_fails_with_the_install_hint(monkeypatch):
 
 
 def test_nothing_imports_celery_until_the_celery_executor_is_used():
-    code = ("import sys, dagctl, dagctl.api, dagctl.cli.app, dagctl.executors.celery; "
-            "dagctl.cli.app.build_app(); print(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('celery', 'kombu', 'redis', 'billiard')))")
+    code = (
+        "import sys, dagctl, dagctl.run.api, dagctl.cli.app, dagctl.run.executors.celery; "
+        "dagctl.cli.app.build_app(); print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('celery', 'kombu', 'redis', 'billiard')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
 
 def test_the_app_speaks_json_only_and_acknowledges_late():
     pytest.importorskip("celery", reason="the celery extra is not installed")
-    from dagctl.executors.celery_app import make_app
+    from dagctl.run.executors.celery_app import make_app
+    from dagctl.run.worker import make_worker_app
 
-    for worker in (False, True):
-        conf = make_app(CeleryConfig.from_env({}), worker=worker).conf
+    for make in (make_app, make_worker_app):
+        conf = make(CeleryConfig.from_env({})).conf
         assert conf.task_serializer == "json" and conf.result_serializer == "json"
         assert list(conf.accept_content) == ["json"] and list(conf.result_accept_content) == ["json"]
         assert conf.task_acks_late and conf.task_reject_on_worker_lost and conf.worker_prefetch_multiplier == 1
@@ -91,7 +95,7 @@ def test_the_app_speaks_json_only_and_acknowledges_late():
 def test_an_unreachable_broker_is_a_clear_executor_error_within_seconds():
     pytest.importorskip("redis", reason="the celery extra is not installed")
     pytest.importorskip("celery", reason="the celery extra is not installed")
-    from dagctl.executors.celery import CeleryExecutor
+    from dagctl.run.executors.celery import CeleryExecutor
 
     url = closed_port_url()
     start = time.monotonic()
@@ -159,10 +163,19 @@ def test_run_help_documents_the_executor_flags(tmp_path):
 
 def make_attempt(tmp_path: Path) -> Attempt:
     run_dir = tmp_path / "coordinator" / "logs" / "runs" / "r1"
-    return Attempt(attempt_id="r1/t/2", run_id="r1", dag_name="d", task_id="t", attempt=2, kind="run",
-                   command="true", env={"DAGCTL_OUTPUT": f"{run_dir}/outputs/t@2.out", "DAGCTL_RUN_DIR": str(run_dir),
-                                        "OTHER": "kept"},
-                   log_path=f"{run_dir}/t@2.log", output_path=f"{run_dir}/outputs/t@2.out", run_dir=str(run_dir))
+    return Attempt(
+        attempt_id="r1/t/2",
+        run_id="r1",
+        dag_name="d",
+        task_id="t",
+        attempt=2,
+        kind="run",
+        command="true",
+        env={"DAGCTL_OUTPUT": f"{run_dir}/outputs/t@2.out", "DAGCTL_RUN_DIR": str(run_dir), "OTHER": "kept"},
+        log_path=f"{run_dir}/t@2.log",
+        output_path=f"{run_dir}/outputs/t@2.out",
+        run_dir=str(run_dir),
+    )
 
 
 def test_localize_moves_every_coordinator_path_under_the_worker_folder(tmp_path):
@@ -196,8 +209,9 @@ def test_log_tail_is_capped_and_starts_on_a_whole_line(tmp_path):
 def test_shipped_log_lands_at_the_coordinator_path_with_a_note_when_capped(tmp_path):
     target = tmp_path / "logs" / "runs" / "r1" / "t.log"
     write_shipped_log(target, "tail\n", 123456, worker="w1@host")
-    assert target.read_text() == ("[dagctl: the first 123,456 bytes of this log stayed on worker w1@host "
-                                  "(remote logs are capped)]\ntail\n")
+    assert target.read_text() == (
+        "[dagctl: the first 123,456 bytes of this log stayed on worker w1@host (remote logs are capped)]\ntail\n"
+    )
     write_shipped_log(target, "whole\n")
     assert target.read_text() == "whole\n"
     write_shipped_log(tmp_path / "none.log", None)
@@ -207,7 +221,7 @@ def test_shipped_log_lands_at_the_coordinator_path_with_a_note_when_capped(tmp_p
 
 
 def test_attempt_payload_is_json_and_survives_the_round_trip(tmp_path):
-    from dagctl.executors.celery_app import attempt_from_dict
+    from dagctl.run.worker import attempt_from_dict
 
     attempt = make_attempt(tmp_path)
     wire = json.loads(json.dumps({**attempt.to_dict(), "added_by_a_newer_coordinator": 1}))

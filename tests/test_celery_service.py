@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from dagctl.api import run_dag
-from dagctl.events import MemorySink
+from dagctl.run.api import run_dag
 from dagctl.settings import Settings
+from dagctl.store.sinks import MemorySink
 from tests.service_helpers import RedisServer, Worker, require_services, wait_until, worker_env, workers
 from tests.support import process_alive as _alive
 
@@ -41,14 +41,18 @@ def redis_server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def shared_workers(redis_server, tmp_path_factory):
     folder = tmp_path_factory.mktemp("workers")
-    with workers(redis_server, folder, {"name": "w1", "env": {"DAGCTL_WORKER_LEASE": LEASE}},
-                 {"name": "w2", "queues": "dagctl,gpu", "env": {"DAGCTL_WORKER_LEASE": LEASE}}) as started:
+    with workers(
+        redis_server,
+        folder,
+        {"name": "w1", "env": {"DAGCTL_WORKER_LEASE": LEASE}},
+        {"name": "w2", "queues": "dagctl,gpu", "env": {"DAGCTL_WORKER_LEASE": LEASE}},
+    ) as started:
         yield started
 
 
 def executor_for(redis_server, **overrides):
-    from dagctl.executors.celery import CeleryExecutor
-    from dagctl.executors.celery_app import CeleryConfig
+    from dagctl.run.executors.celery import CeleryExecutor
+    from dagctl.run.executors.celery_config import CeleryConfig
 
     return CeleryExecutor(CeleryConfig.from_env({}, broker=redis_server.url, **overrides))
 
@@ -78,13 +82,18 @@ def run_remote(dag: Path, redis_server, tmp_path: Path, *, executor=None, **opti
 
 def test_tasks_spread_over_two_workers_and_logs_outputs_come_back(redis_server, shared_workers, tmp_path):
     tasks = "".join(f"  - {{id: t{i}, run: 'echo line from t{i}; sleep 0.3'}}\n" for i in range(6))
-    dag = write_dag(tmp_path, "name: spread\noptions: {parallelism: 6}\ntasks:\n" + tasks + """\
+    dag = write_dag(
+        tmp_path,
+        "name: spread\noptions: {parallelism: 6}\ntasks:\n"
+        + tasks
+        + """\
   - id: produce
     run: echo rows=42 > "$DAGCTL_OUTPUT"
   - id: consume
     depends_on: produce
     run: echo "got ${outputs.produce.rows} in $DAGCTL_RUN_DIR"
-""")
+""",
+    )
     result, sink = run_remote(dag, redis_server, tmp_path)
     assert result.status == "success", result.summary()
     oks = sink.of("task_ok")
@@ -107,21 +116,25 @@ def test_queue_key_routes_a_task_to_the_workers_of_that_queue(redis_server, shar
     assert {e.worker for e in sink.of("task_ok")} == {shared_workers[1].nodename}
 
 
-def test_python_task_runs_on_the_worker_with_its_module_and_a_big_log_is_capped(redis_server, shared_workers,
-                                                                               tmp_path):
-    (tmp_path / "steps.py").write_text(textwrap.dedent("""
+def test_python_task_runs_on_the_worker_with_its_module_and_a_big_log_is_capped(redis_server, shared_workers, tmp_path):
+    (tmp_path / "steps.py").write_text(
+        textwrap.dedent("""
         import os
         def total(ctx, rows):
             ctx.log("counting")
             return {"total": rows * 2, "pid": os.getpid()}
-    """))
-    dag = write_dag(tmp_path, """
+    """)
+    )
+    dag = write_dag(
+        tmp_path,
+        """
         name: py
         tasks:
           - {id: count, python: steps:total, params: {rows: 21}}
           - id: noisy
             run: head -c 1500000 /dev/zero | tr '\\0' 'x'; echo; echo the end
-    """)
+    """,
+    )
     result, _ = run_remote(dag, redis_server, tmp_path)
     assert result.status == "success", result.summary()
     assert result.tasks["count"].outputs["total"] == 42
@@ -140,14 +153,17 @@ def test_python_task_runs_on_the_worker_with_its_module_and_a_big_log_is_capped(
 def test_timeout_kills_the_task_process_group_on_the_worker(redis_server, shared_workers, tmp_path):
     pidfile = tmp_path / "grandchild.pid"
     (tmp_path / "steps.py").write_text("import time\ndef nap(ctx):\n    time.sleep(60)\n")
-    dag = write_dag(tmp_path, f"""
+    dag = write_dag(
+        tmp_path,
+        f"""
         name: slow
         tasks:
           - id: hang
             run: sleep 300 & echo $! > {pidfile}; wait
             timeout: 1s
           - {{id: nap, python: steps:nap, timeout: 1s}}
-    """)
+    """,
+    )
     result, sink = run_remote(dag, redis_server, tmp_path)
     assert result.status == "failed" and result.duration_s < 5
     for task in ("hang", "nap"):
@@ -158,10 +174,12 @@ def test_timeout_kills_the_task_process_group_on_the_worker(redis_server, shared
     wait_until(lambda: not _alive(grandchild), 5, "the task's background sleep to be killed")
 
 
-def test_dagctl_cancel_revokes_running_attempts_and_dagctl_logs_shows_their_logs(redis_server, shared_workers,
-                                                                                tmp_path):
+def test_dagctl_cancel_revokes_running_attempts_and_dagctl_logs_shows_their_logs(
+    redis_server, shared_workers, tmp_path
+):
     pidfile = tmp_path / "grandchild.pid"
-    (tmp_path / "steps.py").write_text(textwrap.dedent("""
+    (tmp_path / "steps.py").write_text(
+        textwrap.dedent("""
         import time
         def stubborn(ctx):
             ctx.log("working")
@@ -169,33 +187,61 @@ def test_dagctl_cancel_revokes_running_attempts_and_dagctl_logs_shows_their_logs
                 time.sleep(120)  # never looks at ctx.cancelled: the worker must interrupt it
             finally:
                 ctx.log("cleaned up")
-    """))
-    write_dag(tmp_path, f"""
+    """)
+    )
+    write_dag(
+        tmp_path,
+        f"""
         name: cancelme
         tasks:
           - id: shell
             run: echo begun; sleep 300 & echo $! > {pidfile}; wait
           - {{id: py, python: steps:stubborn}}
           - {{id: later, run: "true", depends_on: [shell, py]}}
-    """)
+    """,
+    )
     env = worker_env(redis_server.url, tmp_path)
-    run = subprocess.Popen([sys.executable, "-m", "dagctl", "run", "dag.yaml", "--executor", "celery"], cwd=tmp_path,
-                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "dagctl", "run", "dag.yaml", "--executor", "celery"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     client = redis_server.client()
     wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), 20, "shell task started")
     wait_until(lambda: any(k.endswith(b"/py/1") for k in client.scan_iter("dagctl:lease:*")), 20, "py started")
-    cancel = subprocess.run([sys.executable, "-m", "dagctl", "cancel", "latest"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=60)
+    cancel = subprocess.run(
+        [sys.executable, "-m", "dagctl", "cancel", "latest"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     out, err = run.communicate(timeout=30)
     assert cancel.returncode == 0, cancel.stderr
     assert "DAG EXECUTION CANCELLED" in out and "Tasks Cancelled: 3" in out, (out, err)
     wait_until(lambda: not _alive(int(pidfile.read_text())), 5, "the shell task's group to be killed on the worker")
-    logs = subprocess.run([sys.executable, "-m", "dagctl", "logs", "latest", "py"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60)
+    logs = subprocess.run(
+        [sys.executable, "-m", "dagctl", "logs", "latest", "py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert logs.returncode == 0, logs.stderr
     assert "working" in logs.stdout and "cleaned up" in logs.stdout and "stopped on worker" in logs.stdout
-    logs = subprocess.run([sys.executable, "-m", "dagctl", "logs", "latest", "shell"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60)
+    logs = subprocess.run(
+        [sys.executable, "-m", "dagctl", "logs", "latest", "shell"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert logs.stdout.startswith("begun")
 
 
@@ -204,17 +250,24 @@ def test_dagctl_cancel_revokes_running_attempts_and_dagctl_logs_shows_their_logs
 
 def test_worker_killed_mid_task_the_attempt_is_delivered_again_and_runs_once_to_success(redis_server, tmp_path):
     runs = tmp_path / "runs.txt"
-    dag = write_dag(tmp_path, f"""
+    dag = write_dag(
+        tmp_path,
+        f"""
         name: survive
         tasks:
           - id: slow
             queue: killq
             run: echo "$DAGCTL_ATTEMPT" >> {runs}; sleep 2; echo finished
           - {{id: after, queue: killq, run: "echo after", depends_on: slow}}
-    """)
+    """,
+    )
     env = {"DAGCTL_WORKER_LEASE": LEASE}
-    with workers(redis_server, tmp_path / "w", {"name": "k1", "queues": "killq", "concurrency": 1, "env": env},
-                 {"name": "k2", "queues": "killq", "concurrency": 1, "env": env}) as (k1, k2):
+    with workers(
+        redis_server,
+        tmp_path / "w",
+        {"name": "k1", "queues": "killq", "concurrency": 1, "env": env},
+        {"name": "k2", "queues": "killq", "concurrency": 1, "env": env},
+    ) as (k1, k2):
         client = redis_server.client()
         run_id = f"kill-{uuid.uuid4().hex[:8]}"
         by_name = {k1.nodename: k1, k2.nodename: k2}
@@ -239,29 +292,39 @@ def test_worker_killed_mid_task_the_attempt_is_delivered_again_and_runs_once_to_
         assert log == "finished\n"
 
         # A late duplicate of any delivery of that attempt is not run again: the stored result is re-sent.
-        from dagctl.executors.celery_app import CeleryConfig, make_app
+        from dagctl.run.executors.celery_app import make_app
+        from dagctl.run.executors.celery_config import CeleryConfig
 
         app = make_app(CeleryConfig.from_env({}, broker=redis_server.url))
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe("dagctl:reply:test")
         attempt = _attempt_dict(run_id, "slow", runs)
         for delivery in (1, 2):
-            app.send_task("dagctl.attempt", kwargs={"v": 1, "attempt": attempt, "reply_to": "dagctl:reply:test",
-                                                    "delivery": delivery}, queue="killq", ignore_result=True)
+            app.send_task(
+                "dagctl.attempt",
+                kwargs={"v": 1, "attempt": attempt, "reply_to": "dagctl:reply:test", "delivery": delivery},
+                queue="killq",
+                ignore_result=True,
+            )
         replies = [wait_until(lambda: pubsub.get_message(timeout=0.1), 10, "a duplicate's reply") for _ in range(2)]
         assert all(json.loads(r["data"])["result"]["worker"] == survivor for r in replies)
         assert runs.read_text().splitlines() == ["1", "1"]
 
 
 def test_warm_shutdown_finishes_the_running_task_then_hand_back_after_the_timeout(redis_server, tmp_path):
-    short = write_dag(tmp_path, "name: warm\ntasks:\n  - {id: short, queue: stopq, run: 'sleep 0.5; echo done'}\n",
-                      "short.yaml")
-    long = write_dag(tmp_path, "name: back\ntasks:\n  - {id: long, queue: backq, run: 'sleep 1; echo long done'}\n",
-                     "long.yaml")
+    short = write_dag(
+        tmp_path, "name: warm\ntasks:\n  - {id: short, queue: stopq, run: 'sleep 0.5; echo done'}\n", "short.yaml"
+    )
+    long = write_dag(
+        tmp_path, "name: back\ntasks:\n  - {id: long, queue: backq, run: 'sleep 1; echo long done'}\n", "long.yaml"
+    )
     client = redis_server.client()
-    with workers(redis_server, tmp_path / "w", {"name": "s1", "queues": "stopq", "concurrency": 1},
-                 {"name": "b1", "queues": "backq", "concurrency": 1, "args": ("--shutdown-timeout", "0.2")}
-                 ) as (s1, b1):
+    with workers(
+        redis_server,
+        tmp_path / "w",
+        {"name": "s1", "queues": "stopq", "concurrency": 1},
+        {"name": "b1", "queues": "backq", "concurrency": 1, "args": ("--shutdown-timeout", "0.2")},
+    ) as (s1, b1):
         # warm: SIGTERM while a task runs; the task finishes and reports, then the worker exits 0
         run_id = f"warm-{uuid.uuid4().hex[:8]}"
 
@@ -281,8 +344,9 @@ def test_warm_shutdown_finishes_the_running_task_then_hand_back_after_the_timeou
         run_id = f"back-{uuid.uuid4().hex[:8]}"
         b2: list[Worker] = []
         replace = lambda: b2.append(Worker(redis_server.url, tmp_path / "w", "b2", queues="backq", concurrency=1))  # noqa: E731
-        threading.Thread(target=stop_when_claimed, args=(b1, f"dagctl:lease:{run_id}/long/1", replace),
-                         daemon=True).start()
+        threading.Thread(
+            target=stop_when_claimed, args=(b1, f"dagctl:lease:{run_id}/long/1", replace), daemon=True
+        ).start()
         try:
             result, sink = run_remote(long, redis_server, tmp_path, run_id=run_id)
         finally:
@@ -301,16 +365,24 @@ def test_broker_lost_mid_run_fails_in_flight_attempts_with_a_clear_error(tmp_pat
     require_services()
     server = RedisServer(tmp_path / "redis").start()
     try:
-        dag = write_dag(tmp_path, """
+        dag = write_dag(
+            tmp_path,
+            """
             name: lost
             tasks:
               - {id: long, queue: lostq, run: "sleep 4"}
-        """)
+        """,
+        )
         with workers(server, tmp_path / "w", {"name": "l1", "queues": "lostq", "concurrency": 1}) as (l1,):
             client = server.client()
             run_id = f"lost-{uuid.uuid4().hex[:8]}"
-            threading.Thread(target=lambda: (wait_until(lambda: client.exists(f"dagctl:lease:{run_id}/long/1"), 20,
-                                                        "claimed"), server.stop()), daemon=True).start()
+            threading.Thread(
+                target=lambda: (
+                    wait_until(lambda: client.exists(f"dagctl:lease:{run_id}/long/1"), 20, "claimed"),
+                    server.stop(),
+                ),
+                daemon=True,
+            ).start()
             executor = executor_for(server, broker_lost_s=1.5)
             try:
                 result, sink = run_remote(dag, server, tmp_path, executor=executor, run_id=run_id)
@@ -327,8 +399,14 @@ def test_broker_lost_mid_run_fails_in_flight_attempts_with_a_clear_error(tmp_pat
 def test_dagctl_run_with_celery_through_the_cli_and_the_env_var(redis_server, shared_workers, tmp_path):
     write_dag(tmp_path, "name: cli\ntasks:\n  - {id: a, run: 'echo remote'}\n")
     env = {**worker_env(redis_server.url, tmp_path), "DAGCTL_EXECUTOR": "celery"}
-    proc = subprocess.run([sys.executable, "-m", "dagctl", "run", "dag.yaml", "--json"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dagctl", "run", "dag.yaml", "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["status"] == "success"
@@ -342,21 +420,35 @@ def test_dagctl_run_with_celery_through_the_cli_and_the_env_var(redis_server, sh
 
 
 def test_enqueued_runs_are_run_by_workers_with_job_states_and_retries(redis_server, shared_workers, tmp_path):
-    from dagctl.executors.celery import RunQueue, enqueue_run
-    from dagctl.executors.celery_app import CeleryConfig
+    from dagctl.run.executors.celery import RunQueue, enqueue_run
+    from dagctl.run.executors.celery_config import CeleryConfig
 
-    good = write_dag(tmp_path, "name: good\nparams: {n: 1}\ntasks:\n  - {id: a, run: 'echo ${params.n}'}\n",
-                     "good.yaml")
+    good = write_dag(
+        tmp_path, "name: good\nparams: {n: 1}\ntasks:\n  - {id: a, run: 'echo ${params.n}'}\n", "good.yaml"
+    )
     bad = write_dag(tmp_path, "name: bad\ntasks:\n  - {id: a, run: 'exit 3'}\n", "bad.yaml")
     requested = f"sched-{uuid.uuid4().hex[:8]}"
-    ok_id = enqueue_run(good, params={"n": 7}, schedule_id="nightly", logical_date="2026-01-01T00:00:00Z",
-                        tenant="acme", broker=redis_server.url, run_id=requested)
+    ok_id = enqueue_run(
+        good,
+        params={"n": 7},
+        schedule_id="nightly",
+        logical_date="2026-01-01T00:00:00Z",
+        tenant="acme",
+        broker=redis_server.url,
+        run_id=requested,
+    )
     bad_id = enqueue_run(bad, broker=redis_server.url, max_retries=1, retry_delay_s=0, job_id=f"bad-{ok_id}")
     again = enqueue_run(bad, broker=redis_server.url, job_id=f"bad-{ok_id}")
     assert again == bad_id
     queue = RunQueue(CeleryConfig.from_env({}, broker=redis_server.url))
-    done = wait_until(lambda: all((queue.job(j) or {}).get("state") in ("success", "failed") for j in (ok_id, bad_id))
-                      and [queue.job(ok_id), queue.job(bad_id)], 30, "both jobs finished")
+    done = wait_until(
+        lambda: (
+            all((queue.job(j) or {}).get("state") in ("success", "failed") for j in (ok_id, bad_id))
+            and [queue.job(ok_id), queue.job(bad_id)]
+        ),
+        30,
+        "both jobs finished",
+    )
     ok, failed = done
     assert ok["state"] == "success" and ok["attempts"] == 1 and ok["run_status"] == "success"
     assert ok["run_id"] == requested and ok["trigger"] == "schedule"
@@ -369,38 +461,51 @@ def test_enqueued_runs_are_run_by_workers_with_job_states_and_retries(redis_serv
     assert run_dirs and (run_dirs[0] / "a.log").read_text() == "7\n"
     start = json.loads((run_dirs[0] / "events.jsonl").read_text().splitlines()[0])
     assert (start["event"], start["tenant_id"], start["schedule_id"], start["trigger"]) == (
-        "dag_start", "acme", "nightly", "schedule")
+        "dag_start",
+        "acme",
+        "nightly",
+        "schedule",
+    )
 
     env = worker_env(redis_server.url, tmp_path, QUEUE_BACKEND="redis")
-    proc = subprocess.run([sys.executable, "-m", "dagctl", "queue", "--json"], env=env, capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dagctl", "queue", "--json"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     status = json.loads(proc.stdout)
     assert status["counts"]["success"] >= 1 and status["counts"]["failed"] >= 1
     assert {w["name"] for w in status["workers"]} >= {w.nodename for w in shared_workers}
     assert {ok_id, bad_id} <= {j["id"] for j in status["jobs"]}
-    proc = subprocess.run([sys.executable, "-m", "dagctl", "queue"], env=env, capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dagctl", "queue"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0 and "Recent jobs" in proc.stdout and ok_id[:12] in proc.stdout
 
 
 def test_a_job_whose_worker_dies_is_requeued_by_another_worker_and_completes(redis_server, tmp_path):
-    from dagctl.executors.celery import RunQueue, enqueue_run
-    from dagctl.executors.celery_app import CeleryConfig
+    from dagctl.run.executors.celery import RunQueue, enqueue_run
+    from dagctl.run.executors.celery_config import CeleryConfig
 
     marks = tmp_path / "marks.txt"
     dag = write_dag(tmp_path, f"name: longjob\ntasks:\n  - {{id: a, run: 'echo x >> {marks}; sleep 1.5'}}\n")
     env = {"DAGCTL_WORKER_LEASE": LEASE}
-    with workers(redis_server, tmp_path / "w", {"name": "j1", "queues": "jobq", "concurrency": 1, "env": env},
-                 {"name": "j2", "queues": "jobq", "concurrency": 1, "env": env}) as (j1, j2):
+    with workers(
+        redis_server,
+        tmp_path / "w",
+        {"name": "j1", "queues": "jobq", "concurrency": 1, "env": env},
+        {"name": "j2", "queues": "jobq", "concurrency": 1, "env": env},
+    ) as (j1, j2):
         job_id = enqueue_run(dag, broker=redis_server.url, queue="jobq")
         queue = RunQueue(CeleryConfig.from_env({}, broker=redis_server.url))
         holder = wait_until(lambda: (queue.job(job_id) or {}).get("worker"), 20, "the job claimed")
         wait_until(marks.exists, 10, "the job's task started")
         victim = j1 if holder == j1.nodename else j2
         victim.kill()
-        job = wait_until(lambda: (queue.job(job_id) or {}).get("state") in ("success", "failed") and queue.job(job_id),
-                         20, "the job finished elsewhere")
+        job = wait_until(
+            lambda: (queue.job(job_id) or {}).get("state") in ("success", "failed") and queue.job(job_id),
+            20,
+            "the job finished elsewhere",
+        )
         queue.close()
     assert job["state"] == "success" and job["worker"] != victim.nodename
     assert (job["attempts"], job["lost"]) == (2, 1)
@@ -411,8 +516,8 @@ def test_a_job_whose_worker_dies_is_requeued_by_another_worker_and_completes(red
 
 
 def test_ledger_claims_each_attempt_once_and_settles_races(redis_server):
-    from dagctl.executors.celery import Ledger
-    from dagctl.executors.celery_app import CeleryConfig
+    from dagctl.run.executors.celery import Ledger
+    from dagctl.run.executors.celery_config import CeleryConfig
 
     ledger = Ledger(redis_server.client(), CeleryConfig.from_env({}, broker=redis_server.url, lease_s=0.2))
     aid = f"ledger-{uuid.uuid4().hex[:8]}/t/1"
@@ -445,11 +550,17 @@ def test_ledger_claims_each_attempt_once_and_settles_races(redis_server):
 
 
 def _attempt_dict(run_id: str, task_id: str, runs: Path) -> dict:
-    from dagctl.executors.base import Attempt
+    from dagctl.run.attempts import Attempt
 
-    return Attempt(attempt_id=f"{run_id}/{task_id}/1", run_id=run_id, dag_name="survive", task_id=task_id, attempt=1,
-                   kind="run", command=f'echo "1" >> {runs}; sleep 2').to_dict()
-
+    return Attempt(
+        attempt_id=f"{run_id}/{task_id}/1",
+        run_id=run_id,
+        dag_name="survive",
+        task_id=task_id,
+        attempt=1,
+        kind="run",
+        command=f'echo "1" >> {runs}; sleep 2',
+    ).to_dict()
 
 
 # ---------------------------------------------------------------------------------------- the scheduler
@@ -458,10 +569,27 @@ def _attempt_dict(run_id: str, task_id: str, runs: Path) -> dict:
 def _schedule_once(tmp_path: Path, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess:
     (tmp_path / "schedules").mkdir(exist_ok=True)
     (tmp_path / "schedules" / "every.yaml").write_text(
-        '- id: every_minute\n  cron: "* * * * *"\n  dag: ../dag.yaml\n  tenant: remote\n')
-    return subprocess.run([sys.executable, "-m", "dagctl", "schedule", "--once", "--dir", "schedules",
-                           "--now", "2026-03-08T07:00:05Z", *extra], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=90)
+        '- id: every_minute\n  cron: "* * * * *"\n  dag: ../dag.yaml\n  tenant: remote\n'
+    )
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dagctl",
+            "schedule",
+            "--once",
+            "--dir",
+            "schedules",
+            "--now",
+            "2026-03-08T07:00:05Z",
+            *extra,
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
 
 
 def _state(tmp_path: Path) -> list[dict]:
@@ -481,9 +609,10 @@ def test_schedule_once_with_the_celery_executor_runs_tasks_on_workers(redis_serv
     assert next(e["worker"] for e in events if e["event"] == "task_ok") in {w.nodename for w in shared_workers}
 
 
-def test_with_queue_backend_redis_scheduled_runs_become_queue_jobs_run_by_workers(redis_server, shared_workers,
-                                                                                  tmp_path):
-    from dagctl.executors.celery import RunQueue
+def test_with_queue_backend_redis_scheduled_runs_become_queue_jobs_run_by_workers(
+    redis_server, shared_workers, tmp_path
+):
+    from dagctl.run.executors.celery import RunQueue
 
     write_dag(tmp_path, "name: sched_queued\ntasks:\n  - {id: a, run: 'echo whole run on a worker'}\n")
     env = {**worker_env(redis_server.url, tmp_path), "QUEUE_BACKEND": "redis"}

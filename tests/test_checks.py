@@ -6,7 +6,7 @@ import pytest
 
 from dagctl import load_dag
 from dagctl.errors import SpecError
-from dagctl.validation import validate_paths
+from dagctl.schedule.validation import validate_paths
 
 
 def problems(path) -> list[str]:
@@ -16,7 +16,9 @@ def problems(path) -> list[str]:
 
 
 def test_template_references_are_checked_against_params_and_upstream(write):
-    path = write("t.yaml", """
+    path = write(
+        "t.yaml",
+        """
         name: t
         params: {rows: 1}
         tasks:
@@ -26,7 +28,8 @@ def test_template_references_are_checked_against_params_and_upstream(write):
             run: "true"
             depends_on: a
             env: {X: "${outputs.a.k}"}
-        """)
+        """,
+    )
     found = problems(path)
     assert len(found) == 2, found
     assert f"{path}:5:10: task 'a' run: ${{outputs.b.k}}" in found[0]
@@ -35,26 +38,32 @@ def test_template_references_are_checked_against_params_and_upstream(write):
 
 
 def test_when_conditions_are_checked_at_load_time(write):
-    path = write("w.yaml", """
+    path = write(
+        "w.yaml",
+        """
         name: w
         tasks:
           - id: a
             run: "true"
             when: __import__('os').system('x')
-        """)
+        """,
+    )
     found = problems(path)
     assert len(found) == 1
     assert found[0].startswith(f"{path}:5:11: task 'a' when: ")
 
 
 def test_unknown_workflow_is_reported_with_what_is_registered(write):
-    path = write("wf.yaml", """
+    path = write(
+        "wf.yaml",
+        """
         name: wf
         workflows: {build: steps:build}
         tasks:
           - id: a
             workflow_ref: biuld
-        """)
+        """,
+    )
     found = problems(path)
     assert len(found) == 1
     assert found[0].startswith(f"{path}:5:19: task 'a': unknown workflow 'biuld'")
@@ -67,19 +76,23 @@ def test_project_config_is_validated_with_the_dags(write, tmp_path):
     found, count = validate_paths([tmp_path / "proj"])
     assert count == 2
     assert [str(p) for p in found] == [
-        f"{tmp_path / 'proj' / 'dagctl.yaml'}:1:1: unknown key 'workflow' — did you mean 'workflows'?"]
+        f"{tmp_path / 'proj' / 'dagctl.yaml'}:1:1: unknown key 'workflow' — did you mean 'workflows'?"
+    ]
 
 
 def test_python_target_next_to_the_dag_must_define_the_function(write):
     write("steps.py", "import os\n\n\ndef extract(rows):\n    return {}\n\n\nclass Loader:\n    pass\n")
-    path = write("p.yaml", """
+    path = write(
+        "p.yaml",
+        """
         name: p
         tasks:
           - {id: a, python: "steps:extract"}
           - {id: b, python: "steps:Loader"}
           - {id: c, python: "steps:extarct"}
           - {id: d, python: "json:dumps"}
-        """)
+        """,
+    )
     found = problems(path)
     assert found == [f"{path}:5:21: task 'c': steps.py has no function 'extarct' — did you mean 'extract'?"]
 

@@ -18,13 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from dagctl import childsignal
-from dagctl.api import run_dag
+from dagctl.run import childsignal
+from dagctl.run.api import run_dag
 from dagctl.settings import Settings
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.skipif(not hasattr(signal, "pthread_sigmask") or not os.path.isdir("/proc/self/task"),
-                                reason="thread signal masks are read from /proc (Linux)")
+pytestmark = pytest.mark.skipif(
+    not hasattr(signal, "pthread_sigmask") or not os.path.isdir("/proc/self/task"),
+    reason="thread signal masks are read from /proc (Linux)",
+)
 
 SIGCHLD_BIT = 1 << (signal.SIGCHLD - 1)
 
@@ -83,14 +85,16 @@ def test_blocked_restores_the_thread_mask_and_threads_started_inside_inherit_it(
 def _dag(tmp_path: Path) -> Path:
     (tmp_path / "probe_mod.py").write_text(PROBE)
     dag = tmp_path / "dag.yaml"
-    dag.write_text(textwrap.dedent("""
+    dag.write_text(
+        textwrap.dedent("""
         name: masks
         options: {parallelism: 2}
         tasks:
           - {id: fast, run: "grep SigBlk /proc/self/status"}
           - {id: slow_path, run: "grep SigBlk /proc/self/status", cwd: "."}
           - {id: py, python: "probe_mod:masks", depends_on: [fast, slow_path]}  # the runner waits meanwhile
-        """))
+        """)
+    )
     return dag
 
 
@@ -119,8 +123,14 @@ def test_the_cli_blocks_it_in_its_waiting_threads(tmp_path: Path) -> None:
     _dag(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "DAGCTL_LOGS_DIR": str(tmp_path / "logs")}
     env.pop("ORCH_EVENTS_PATH", None)
-    proc = subprocess.run([sys.executable, "-m", "dagctl", "run", "dag.yaml", "--json"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dagctl", "run", "dag.yaml", "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     run_dir = Path(json.loads(proc.stdout)["run_dir"])
     masks = json.loads((run_dir / "outputs" / "py.json").read_text())["masks"]

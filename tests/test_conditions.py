@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from dagctl.conditions import MAX_DEPTH, MAX_LENGTH, Condition, compile_condition, condition_problems
+from dagctl.dag.conditions import MAX_DEPTH, MAX_LENGTH, Condition, compile_condition, condition_problems
 from dagctl.errors import TemplateError
 
 SCOPE: dict[str, Any] = {

@@ -1,4 +1,4 @@
-"""Cron parsing, validation and fire instants, DST rules included (dagctl.cron)."""
+"""Cron parsing, validation and fire instants, DST rules included (dagctl.schedule.cron)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dagctl.cron import CronSpec, cron_problems, fire_times, next_fire_times, parse_cron, timezone_problem
 from dagctl.errors import DagctlError, UsageError
+from dagctl.schedule.cron import CronSpec, cron_problems, fire_times, next_fire_times, parse_cron, timezone_problem
 
 UTC = timezone.utc
 NY = "America/New_York"
@@ -131,8 +131,7 @@ def test_parse_cron_normalises_whitespace_and_specs_compare_by_value() -> None:
         ),
         (
             "",
-            "cron expression is empty; use 5 fields: minute hour day-of-month month day-of-week, "
-            "e.g. '0 9 * * 1-5'",
+            "cron expression is empty; use 5 fields: minute hour day-of-month month day-of-week, e.g. '0 9 * * 1-5'",
         ),
         (
             "@reboot",
@@ -185,8 +184,7 @@ def test_parse_cron_normalises_whitespace_and_specs_compare_by_value() -> None:
         ("0 22-2 * * *", "range '22-2' in hour field goes backwards; split it into a list, e.g. '22-23,0-2'"),
         (
             "0 0 * * fri-mon",
-            "range 'fri-mon' in day-of-week field goes backwards; split it into a list, "
-            "e.g. 'fri-sat,sun-mon'",
+            "range 'fri-mon' in day-of-week field goes backwards; split it into a list, e.g. 'fri-sat,sun-mon'",
         ),
         ("0 0 * * mon/2", "step 'mon/2' in day-of-week field needs a range; write 'mon-sat/2' or '*/2'"),
         ("1,,2 * * * *", "minute field '1,,2' has an empty list item; separate values with single commas"),
@@ -207,24 +205,20 @@ def test_every_bad_field_is_reported() -> None:
     ]
 
 
-@pytest.mark.parametrize(
-    "expr", ["0 0 29 2 *", "0 0 30 2 1", "0 0 31 * *", "0 0 31 1-4 *", "*/5 * * * *", "@daily"]
-)
+@pytest.mark.parametrize("expr", ["0 0 29 2 *", "0 0 30 2 1", "0 0 31 * *", "0 0 31 1-4 *", "*/5 * * * *", "@daily"])
 def test_days_that_exist_in_some_listed_month_are_valid(expr: str) -> None:
     assert cron_problems(expr) == []
 
 
 def test_unknown_timezone_gets_a_did_you_mean() -> None:
     assert (
-        timezone_problem("America/New_Yrok")
-        == "unknown timezone 'America/New_Yrok'; did you mean 'America/New_York'?"
+        timezone_problem("America/New_Yrok") == "unknown timezone 'America/New_Yrok'; did you mean 'America/New_York'?"
     )
     assert timezone_problem("europe/london") == (
         "unknown timezone 'europe/london'; did you mean 'Europe/London'? (names are case-sensitive)"
     )
     assert timezone_problem("Mars/Olympus_Mons") == (
-        "unknown timezone 'Mars/Olympus_Mons'; "
-        "use an IANA name such as 'UTC', 'Europe/London' or 'America/New_York'"
+        "unknown timezone 'Mars/Olympus_Mons'; use an IANA name such as 'UTC', 'Europe/London' or 'America/New_York'"
     )
     assert timezone_problem(NY) is None and timezone_problem("UTC") is None
     with pytest.raises(UsageError, match="did you mean 'America/New_York'"):

@@ -10,18 +10,26 @@ from typing import Any
 
 import pytest
 
-from dagctl import eventlog
-from dagctl.eventlog import SLACK, STOP_AFTER, load_events, load_state_events
-from dagctl.events import format_ts, parse_event
-from dagctl.jsonl import iter_records
+from dagctl.store import eventlog
+from dagctl.store.eventlog import SLACK, STOP_AFTER, load_events, load_state_events
+from dagctl.store.events import format_ts, parse_event
+from dagctl.store.jsonl import iter_records
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
 SINCE = NOW - timedelta(hours=24)
 
 
 def rec(minutes_ago: float, n: int = 0, *, dag: str = "etl", tenant: str = "acme", kind: str = "task_ok") -> dict:
-    return {"v": 1, "ts": format_ts(NOW - timedelta(minutes=minutes_ago)), "event": kind, "run_id": f"r{n}",
-            "dag_name": dag, "tenant_id": tenant, "task_id": f"t{n}", "duration_s": 1.0}
+    return {
+        "v": 1,
+        "ts": format_ts(NOW - timedelta(minutes=minutes_ago)),
+        "event": kind,
+        "run_id": f"r{n}",
+        "dag_name": dag,
+        "tenant_id": tenant,
+        "task_id": f"t{n}",
+        "duration_s": 1.0,
+    }
 
 
 def write_lines(path: Path, items: list[Any]) -> Path:
@@ -35,11 +43,11 @@ def test_a_window_read_stops_before_the_old_part_of_the_file(tmp_path, caplog):
     old = [rec(3 * 24 * 60 - i, i) for i in range(STOP_AFTER + 50)]  # three days ago, oldest first
     new = [rec(600 - i, 1000 + i) for i in range(300)]
     path = write_lines(tmp_path / "events.jsonl", [b"\x00\xffgarbage that would be logged\n", *old, *new])
-    with caplog.at_level(logging.WARNING, logger="dagctl.jsonl"):
+    with caplog.at_level(logging.WARNING, logger="dagctl.store.jsonl"):
         got = load_events(path, since=SINCE)
     assert got == new  # oldest first, exactly the window
     assert not caplog.records  # the garbage at the start was never reached, so never parsed
-    with caplog.at_level(logging.WARNING, logger="dagctl.jsonl"):
+    with caplog.at_level(logging.WARNING, logger="dagctl.store.jsonl"):
         assert len(load_events(path)) == len(old) + len(new)
     assert "skipping invalid line" in caplog.text  # ...while a full read does reach it
 
@@ -63,9 +71,11 @@ def test_a_window_read_parses_only_the_window_and_one_stop_run(tmp_path, monkeyp
 def test_records_slightly_out_of_order_near_the_edge_are_kept(tmp_path):
     since_min = 24 * 60
     lines = [rec(since_min + 600 + i, i) for i in range(STOP_AFTER + 5)]  # well before the window
-    lines += [rec(since_min - 1, 501),  # in the window, written before...
-              rec(since_min + 2, 502),  # ...a line from another process, 2 minutes older than `since`,
-              rec(since_min - 2, 503)]  # ...and another in-window line written after it
+    lines += [
+        rec(since_min - 1, 501),  # in the window, written before...
+        rec(since_min + 2, 502),  # ...a line from another process, 2 minutes older than `since`,
+        rec(since_min - 2, 503),
+    ]  # ...and another in-window line written after it
     path = write_lines(tmp_path / "events.jsonl", lines)
     assert [r["run_id"] for r in load_events(path, since=SINCE)] == ["r501", "r503"]
 
@@ -98,8 +108,11 @@ def test_limit_keeps_the_newest_matching_records_oldest_first(tmp_path):
 
 
 def test_dag_and_tenant_filters(tmp_path):
-    lines = [rec(5, 1, dag="etl", tenant="acme"), rec(4, 2, dag="etl", tenant="globex"),
-             rec(3, 3, dag="ml", tenant="acme")]
+    lines = [
+        rec(5, 1, dag="etl", tenant="acme"),
+        rec(4, 2, dag="etl", tenant="globex"),
+        rec(3, 3, dag="ml", tenant="acme"),
+    ]
     path = write_lines(tmp_path / "e.jsonl", lines)
     assert [r["run_id"] for r in load_events(path, dag="etl")] == ["r1", "r2"]
     assert [r["run_id"] for r in load_events(path, tenant="acme")] == ["r1", "r3"]
@@ -108,9 +121,16 @@ def test_dag_and_tenant_filters(tmp_path):
 
 def test_missing_file_torn_tail_and_records_without_time(tmp_path):
     assert load_events(tmp_path / "nope.jsonl", since=SINCE) == []
-    path = write_lines(tmp_path / "e.jsonl", [rec(5, 1), {"event": "task_ok", "run_id": "r2"},
-                                              {"event": "task_ok", "run_id": "r3", "ts": "whenever"},
-                                              rec(3, 4), b'{"v":1,"ts":"2026-11-21T11:59'])
+    path = write_lines(
+        tmp_path / "e.jsonl",
+        [
+            rec(5, 1),
+            {"event": "task_ok", "run_id": "r2"},
+            {"event": "task_ok", "run_id": "r3", "ts": "whenever"},
+            rec(3, 4),
+            b'{"v":1,"ts":"2026-11-21T11:59',
+        ],
+    )
     assert [r["run_id"] for r in load_events(path, since=SINCE)] == ["r1", "r4"]
     assert [r["run_id"] for r in load_events(path)] == ["r1", "r2", "r3", "r4"]
 
@@ -124,16 +144,28 @@ def test_other_iso_forms_of_ts_are_compared_as_times(tmp_path):
 
 def test_load_state_events_reads_backwards_with_the_same_window_rules(tmp_path):
     def srec(minutes_ago: float, kind: str, **fields: Any) -> dict:
-        return {"v": 1, "ts": format_ts(NOW - timedelta(minutes=minutes_ago)), "event": kind,
-                "schedule_id": "nightly", **fields}
+        return {
+            "v": 1,
+            "ts": format_ts(NOW - timedelta(minutes=minutes_ago)),
+            "event": kind,
+            "schedule_id": "nightly",
+            **fields,
+        }
 
     lines = [srec(3000 + i, "run_started", run_id=f"old{i}") for i in range(STOP_AFTER + 10)][::-1]
-    lines += [srec(30, "schedule_enqueued", slot="nightly@x"), srec(29, "run_started", slot="nightly@x", run_id="a"),
-              srec(20, "run_finished", slot="nightly@x", run_id="a", status="success"),
-              srec(10, "schedule_skipped", slot="nightly@y", reason="overlap")]
+    lines += [
+        srec(30, "schedule_enqueued", slot="nightly@x"),
+        srec(29, "run_started", slot="nightly@x", run_id="a"),
+        srec(20, "run_finished", slot="nightly@x", run_id="a", status="success"),
+        srec(10, "schedule_skipped", slot="nightly@y", reason="overlap"),
+    ]
     path = write_lines(tmp_path / "state.jsonl", lines)
     assert [r["event"] for r in load_state_events(path, SINCE)] == [
-        "schedule_enqueued", "run_started", "run_finished", "schedule_skipped"]
+        "schedule_enqueued",
+        "run_started",
+        "run_finished",
+        "schedule_skipped",
+    ]
     assert [r["event"] for r in load_state_events(path, SINCE, limit=2)] == ["run_finished", "schedule_skipped"]
     assert len(load_state_events(path)) == len(lines)
 
@@ -189,14 +221,33 @@ def test_an_unreadable_log_is_a_clear_error(tmp_path):
 def test_events_are_immutable_compare_by_value_and_keep_their_record_order() -> None:
     import pytest
 
-    from dagctl.events import TaskOk
+    from dagctl.store.events import TaskOk
 
-    ok = TaskOk(ts="2026-11-21T00:00:00.000Z", run_id="r", dag_name="d", tenant_id="t", task_id="a", attempt=1,
-                duration_s=0.5, exit_code=0)
+    ok = TaskOk(
+        ts="2026-11-21T00:00:00.000Z",
+        run_id="r",
+        dag_name="d",
+        tenant_id="t",
+        task_id="a",
+        attempt=1,
+        duration_s=0.5,
+        exit_code=0,
+    )
     with pytest.raises(AttributeError):
         ok.status = "failed"  # type: ignore[misc]
     record = ok.to_record()
-    assert list(record) == ["v", "ts", "event", "run_id", "dag_name", "tenant_id", "task_id", "attempt", "status",
-                            "duration_s", "exit_code"]
+    assert list(record) == [
+        "v",
+        "ts",
+        "event",
+        "run_id",
+        "dag_name",
+        "tenant_id",
+        "task_id",
+        "attempt",
+        "status",
+        "duration_s",
+        "exit_code",
+    ]
     again = parse_event(record)
     assert again == ok and hash(again) == hash(ok) and again != parse_event({**record, "attempt": 2})

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from filelock import FileLock
 
-from dagctl import jsonl
 from dagctl.errors import StateError
-from dagctl.jsonl import (
+from dagctl.store import jsonl
+from dagctl.store.jsonl import (
     JsonlWriter,
     append_record,
     file_identity,
@@ -39,7 +39,7 @@ WAIT = 60.0  # upper bound for waits on other processes; never reached when thin
 # waits for a line on stdin, so all start together; if the test dies, the closed stdin ends them too.
 BURST = """
 import sys
-from dagctl.jsonl import JsonlWriter
+from dagctl.store.jsonl import JsonlWriter
 path, writer_id, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 with JsonlWriter(path) as writer:
     print("ready", flush=True)
@@ -51,7 +51,7 @@ with JsonlWriter(path) as writer:
 
 UNTIL_STOPPED = """
 import select, sys
-from dagctl.jsonl import JsonlWriter
+from dagctl.store.jsonl import JsonlWriter
 seq = 0
 with JsonlWriter(sys.argv[1]) as writer:
     print("ready", flush=True)
@@ -166,7 +166,7 @@ def test_garbage_in_the_middle_is_skipped_with_a_warning_and_blank_lines_silentl
 ) -> None:
     path = tmp_path / "e.jsonl"
     path.write_bytes(b'{"n":1}\nnot json\n[1,2]\n42\n\n   \n\xff\xfe{}\n{"n":2}\n')
-    with caplog.at_level(logging.WARNING, logger="dagctl.jsonl"):
+    with caplog.at_level(logging.WARNING, logger="dagctl.store.jsonl"):
         assert list(iter_records(path)) == [{"n": 1}, {"n": 2}]
     assert len(caplog.records) == 4  # "not json", a list, a number, invalid UTF-8; not the blanks
     caplog.clear()
@@ -212,7 +212,7 @@ def test_tail_reads_only_the_end_of_a_large_file(tmp_path: Path, monkeypatch: py
 def test_reverse_iteration_equals_reversed_forward_iteration_for_random_files(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.ERROR, logger="dagctl.jsonl")  # the garbage lines are intended
+    caplog.set_level(logging.ERROR, logger="dagctl.store.jsonl")  # the garbage lines are intended
     rng = random.Random(20260101)
     pieces = [
         lambda: json.dumps({"n": rng.randrange(10**6)}),

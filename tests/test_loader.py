@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from dagctl import load_dag
+from dagctl.dag.yamlread import MAX_BYTES
 from dagctl.errors import SpecError
-from dagctl.yamlread import MAX_BYTES
 
 GOOD = """
 name: demo
@@ -41,36 +41,78 @@ def test_valid_file_loads_with_defaults(write):
 @pytest.mark.parametrize(
     ("text", "where", "what", "hint"),
     [
-        ("name: d\ntasks:\n  - id: a\n    run: x\n    depnds_on: [b]\n", "5:5", "unknown key 'depnds_on'",
-         "did you mean 'depends_on'?"),
-        ("name: d\ntasks:\n  - id: a\n    run: x\n    retries: yes\n", "5:14",
-         "task 'a' retries: expected a whole number, got yes (YAML reads it as the boolean true)", "retries: 2"),
-        ("name: d\ntasks:\n  - id: no\n    run: x\n", "3:9", "YAML reads unquoted no as the boolean false",
-         'quote it: "no"'),
-        ("name: d\ntasks:\n  - id: 0755\n    run: x\n", "3:9", "YAML reads unquoted 0755 as the integer 493",
-         'quote it: "0755"'),
-        ("name: d\ntasks:\n  - id: a\n    run: x\n  - id: a\n    run: y\n", "5:9", "duplicate task id 'a'",
-         "unique id"),
-        ("name: d\ntasks:\n  - id: a\n    run: x\n    depends_on: [bulid]\n  - id: build\n    run: y\n", "5:18",
-         "task 'a' depends on unknown task 'bulid'", "did you mean 'build'?"),
-        ("name: d\ntasks:\n  - id: a\n    run: x\n    depends_on: a\n", "5:17", "task 'a' depends on itself",
-         "remove 'a'"),
-        ("name: d\ntasks:\n  - id: a\n    depends_on: []\n", "3:5", "task 'a' has nothing to do",
-         "add one of run:, python: or workflow_ref:"),
-        ("name: d\ntasks:\n  - id: a\n    run: x\n    python: m:f\n", "3:5", "task 'a' sets run and python",
-         "keep exactly one"),
+        (
+            "name: d\ntasks:\n  - id: a\n    run: x\n    depnds_on: [b]\n",
+            "5:5",
+            "unknown key 'depnds_on'",
+            "did you mean 'depends_on'?",
+        ),
+        (
+            "name: d\ntasks:\n  - id: a\n    run: x\n    retries: yes\n",
+            "5:14",
+            "task 'a' retries: expected a whole number, got yes (YAML reads it as the boolean true)",
+            "retries: 2",
+        ),
+        (
+            "name: d\ntasks:\n  - id: no\n    run: x\n",
+            "3:9",
+            "YAML reads unquoted no as the boolean false",
+            'quote it: "no"',
+        ),
+        (
+            "name: d\ntasks:\n  - id: 0755\n    run: x\n",
+            "3:9",
+            "YAML reads unquoted 0755 as the integer 493",
+            'quote it: "0755"',
+        ),
+        (
+            "name: d\ntasks:\n  - id: a\n    run: x\n  - id: a\n    run: y\n",
+            "5:9",
+            "duplicate task id 'a'",
+            "unique id",
+        ),
+        (
+            "name: d\ntasks:\n  - id: a\n    run: x\n    depends_on: [bulid]\n  - id: build\n    run: y\n",
+            "5:18",
+            "task 'a' depends on unknown task 'bulid'",
+            "did you mean 'build'?",
+        ),
+        (
+            "name: d\ntasks:\n  - id: a\n    run: x\n    depends_on: a\n",
+            "5:17",
+            "task 'a' depends on itself",
+            "remove 'a'",
+        ),
+        (
+            "name: d\ntasks:\n  - id: a\n    depends_on: []\n",
+            "3:5",
+            "task 'a' has nothing to do",
+            "add one of run:, python: or workflow_ref:",
+        ),
+        (
+            "name: d\ntasks:\n  - id: a\n    run: x\n    python: m:f\n",
+            "3:5",
+            "task 'a' sets run and python",
+            "keep exactly one",
+        ),
         ("name: d\ntasks:\n  - id: a\n    run: ''\n", "4:10", "run is empty", "give a shell command"),
-        ("name: d\ntasks:\n  - id: a\n    python: not-a-callable\n", "4:13", "is not module:function",
-         "package.module:function"),
+        (
+            "name: d\ntasks:\n  - id: a\n    python: not-a-callable\n",
+            "4:13",
+            "is not module:function",
+            "package.module:function",
+        ),
         ("name: d\ntasks:\n  - id: a\n    run: x\n    timeout: 5x\n", "5:14", "'5x' is not a duration", '"1h30m"'),
-        ("name: bad name!\ntasks:\n  - id: a\n    run: x\n", "1:7", "'bad name!' is not a valid name",
-         "1-64 letters"),
+        ("name: bad name!\ntasks:\n  - id: a\n    run: x\n", "1:7", "'bad name!' is not a valid name", "1-64 letters"),
         ("tasks:\n  - id: a\n    run: x\n", "1:1", "missing required key 'name'", "add name:"),
         ("name: d\ntasks: []\n", "2:8", "tasks: list should have at least 1 item", "fix the value"),
-        ("name: d\ntasks:\n  - id: a\n    run: 5\n", "4:10", "YAML reads unquoted 5 as the integer 5",
-         'quote it: "5"'),
-        ("name: d\ntasks:\n  - id: a\n    run: {a: 1}\n", "4:10", "expected a command string or a list of "
-         "arguments", "run: [make, build]"),
+        ("name: d\ntasks:\n  - id: a\n    run: 5\n", "4:10", "YAML reads unquoted 5 as the integer 5", 'quote it: "5"'),
+        (
+            "name: d\ntasks:\n  - id: a\n    run: {a: 1}\n",
+            "4:10",
+            "expected a command string or a list of arguments",
+            "run: [make, build]",
+        ),
         ("name: d\nparams: [1]\ntasks:\n  - id: a\n    run: x\n", "2:9", "params: expected a mapping", "key: value"),
     ],
 )
@@ -83,21 +125,26 @@ def test_spec_problem_is_reported_at_its_position(write, text, where, what, hint
 
 
 def test_cycle_is_named_as_a_path(write):
-    path = write("c.yaml", """
+    path = write(
+        "c.yaml",
+        """
         name: d
         tasks:
           - {id: a, run: x, depends_on: [c]}
           - {id: b, run: x, depends_on: [a]}
           - {id: c, run: x, depends_on: [b]}
           - {id: z, run: x, depends_on: [c]}
-        """)
+        """,
+    )
     problem = only_problem(path)
     assert "dependency cycle: a -> b -> c -> a" in problem
     assert problem.startswith(f"{path}:3:")
 
 
 def test_all_problems_of_a_file_are_reported_in_order(write):
-    path = write("many.yaml", """
+    path = write(
+        "many.yaml",
+        """
         name: d
         tasks:
           - id: a
@@ -109,7 +156,8 @@ def test_all_problems_of_a_file_are_reported_in_order(write):
           - id: c
             run: z
             depends_on: [nope]
-        """)
+        """,
+    )
     found = problems_of(path)
     assert len(found) == 3, found
     lines = [int(p.split(":")[1]) for p in found]
@@ -126,8 +174,11 @@ def test_all_problems_of_a_file_are_reported_in_order(write):
         (b"name: x\nname: y\ntasks: []\n", "2:1", "duplicate key 'name' (first defined on line 1)"),
         (b"name: x\n\ttasks: []\n", "2:1", "tab character used for indentation"),
         (b"name: x\ntasks:\n  - id: a\n    run: x\n---\nname: y\n", "5:1", "more than one YAML document"),
-        (b"name: x\ntasks:\n  - id: a\n    run: !!python/object/apply:os.system [ls]\n", "4:10",
-         "unsupported YAML tag !!python/object/apply:os.system"),
+        (
+            b"name: x\ntasks:\n  - id: a\n    run: !!python/object/apply:os.system [ls]\n",
+            "4:10",
+            "unsupported YAML tag !!python/object/apply:os.system",
+        ),
         (b"name: x\ntasks:\n  - id: a\n    run: !custom x\n", "4:10", "unsupported YAML tag !custom"),
         (b"name: caf\xe9\n", "1:10", "file is not valid UTF-8 (byte 0xe9)"),
         (b"name: [unclosed\n", "2:1", "invalid YAML"),
@@ -174,7 +225,10 @@ def test_missing_file(tmp_path):
 
 
 def test_merge_keys_and_anchors_work(write):
-    spec = load_dag(write("m.yaml", """
+    spec = load_dag(
+        write(
+            "m.yaml",
+            """
         name: d
         x-common: &common
           retries: 2
@@ -187,9 +241,14 @@ def test_merge_keys_and_anchors_work(write):
             run: echo
             <<: *common
             retries: 5
-        """))
+        """,
+        )
+    )
     assert [(t.retries, t.timeout) for t in spec.tasks] == [(2, 10.0), (5, 10.0)]
-    spec = load_dag(write("m2.yaml", """
+    spec = load_dag(
+        write(
+            "m2.yaml",
+            """
         name: d
         defaults: &d
           retries: 2
@@ -197,18 +256,25 @@ def test_merge_keys_and_anchors_work(write):
           - id: a
             run: echo
             <<: *d
-        """))
+        """,
+        )
+    )
     assert spec.tasks[0].retries == 2
 
 
 def test_durations_and_single_dependency_string(write):
-    spec = load_dag(write("d.yaml", """
+    spec = load_dag(
+        write(
+            "d.yaml",
+            """
         name: d
         defaults: {timeout: 1h30m, retry_delay: 500ms}
         tasks:
           - {id: a, run: x, timeout: 30}
           - {id: b, run: x, depends_on: a, timeout: "10m"}
-        """))
+        """,
+        )
+    )
     assert spec.defaults.timeout == 5400.0
     assert spec.defaults.retry_delay == 0.5
     assert spec.tasks[0].timeout == 30.0
@@ -217,13 +283,18 @@ def test_durations_and_single_dependency_string(write):
 
 
 def test_dates_stay_text_and_env_numbers_become_strings(write):
-    spec = load_dag(write("d.yaml", """
+    spec = load_dag(
+        write(
+            "d.yaml",
+            """
         name: d
         params: {start: 2025-10-01}
         env: {PORT: 8080, DEBUG: true}
         tasks:
           - {id: a, run: x}
-        """))
+        """,
+        )
+    )
     assert spec.params["start"] == "2025-10-01"
     assert spec.env == {"PORT": "8080", "DEBUG": "true"}
 
@@ -258,8 +329,11 @@ def test_seed_weekly_ops_chain_loads_unchanged(write):
             depends_on:
               - report
         """
-    write("dagctl.yaml", "workflows:\n  inbox_drive_sweep: ops:sweep\n  weekly_report_pack: ops:report\n"
-                         "  meeting_transcript_brief: ops:brief\n")
+    write(
+        "dagctl.yaml",
+        "workflows:\n  inbox_drive_sweep: ops:sweep\n  weekly_report_pack: ops:report\n"
+        "  meeting_transcript_brief: ops:brief\n",
+    )
     spec = load_dag(write("dags/weekly.yaml", seed))
     assert [t.id for t in spec.tasks] == ["sweep", "report", "brief"]
     assert spec.tenant_id == "local-dev"

@@ -6,8 +6,8 @@ import os
 import textwrap
 from pathlib import Path
 
-from dagctl.api import run_dag
-from dagctl.executors.logfiles import LogPrecreator
+from dagctl.run.api import run_dag
+from dagctl.run.executors.logfiles import LogPrecreator
 from dagctl.settings import Settings
 from tests.support import wait_until
 
@@ -57,7 +57,8 @@ def test_it_keeps_creating_ahead_where_creating_a_file_is_slow(tmp_path: Path) -
 
 def test_a_run_leaves_logs_only_for_tasks_that_ran(tmp_path: Path) -> None:
     dag = tmp_path / "dag.yaml"
-    dag.write_text(textwrap.dedent("""
+    dag.write_text(
+        textwrap.dedent("""
         name: some
         options: {parallelism: 1}
         tasks:
@@ -65,11 +66,16 @@ def test_a_run_leaves_logs_only_for_tasks_that_ran(tmp_path: Path) -> None:
           - {id: b, run: "true", when: "false"}
           - {id: c, run: "echo c", depends_on: a}
           - {id: d, run: "true", depends_on: b}
-        """))
+        """)
+    )
     settings = Settings(logs_dir=tmp_path / "logs", events_path=tmp_path / "logs" / "events.jsonl")
     result = run_dag(dag, settings=settings)
-    assert {t.id: t.status for t in result.tasks.values()} == {"a": "success", "b": "skipped", "c": "success",
-                                                               "d": "skipped"}
+    assert {t.id: t.status for t in result.tasks.values()} == {
+        "a": "success",
+        "b": "skipped",
+        "c": "success",
+        "d": "skipped",
+    }
     logs = sorted(p.name for p in result.run_dir.glob("*.log"))
     assert logs == ["a.log", "c.log"]
     assert (result.run_dir / "a.log").read_text() == "a\n"

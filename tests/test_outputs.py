@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dagctl.actions.outputs import OUTPUT_CAP_BYTES, encode_outputs, format_size, read_output_file
 from dagctl.errors import TaskError
+from dagctl.run.actions.outputs import OUTPUT_CAP_BYTES, encode_outputs, format_size, read_output_file
 
 
 @pytest.fixture

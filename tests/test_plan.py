@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from dagctl.dag.plan import build_plan, find_cycles, graph_issues
+from dagctl.dag.spec import DagSpec
 from dagctl.errors import SpecError
-from dagctl.plan import build_plan, find_cycles, graph_issues
-from dagctl.spec import DagSpec
 
 
 def dag(*tasks: tuple[str, list[str]], **extra) -> DagSpec:
@@ -14,8 +14,7 @@ def dag(*tasks: tuple[str, list[str]], **extra) -> DagSpec:
 
 
 def test_diamond_levels_order_and_priority():
-    plan = build_plan(dag(("load", ["left", "right"]), ("extract", []), ("left", ["extract"]),
-                          ("right", ["extract"])))
+    plan = build_plan(dag(("load", ["left", "right"]), ("extract", []), ("left", ["extract"]), ("right", ["extract"])))
     assert plan.order == ["extract", "left", "right", "load"]
     assert plan.levels == (("extract",), ("left", "right"), ("load",))
     assert [plan.tasks[t].priority for t in plan.order] == [3, 2, 2, 1]

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-import dagctl.loader
+import dagctl.dag.loader
+from dagctl.dag.loader import load_dag
+from dagctl.dag.plan import build_plan
+from dagctl.dag.plancache import load_plan, plan_from_data, plan_to_data
 from dagctl.errors import SpecError
-from dagctl.loader import load_dag
-from dagctl.plan import build_plan
-from dagctl.plancache import load_plan, plan_from_data, plan_to_data
 from dagctl.settings import Settings
 
 DAG = """\
@@ -41,13 +41,13 @@ def project(tmp_path: Path) -> Path:
 def validations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every full validation (YAML + pydantic + checks) that load_plan does."""
     seen: list[str] = []
-    real = dagctl.loader.load_dag
+    real = dagctl.dag.loader.load_dag
 
     def spy(path, **kw):
         seen.append(str(path))
         return real(path, **kw)
 
-    monkeypatch.setattr(dagctl.loader, "load_dag", spy)
+    monkeypatch.setattr(dagctl.dag.loader, "load_dag", spy)
     return seen
 
 
@@ -105,9 +105,11 @@ def test_a_module_appearing_next_to_the_dag_is_noticed(project: Path, validation
 
 def test_dags_with_workflows_or_params_json_cannot_hold_are_not_cached(project: Path, validations: list[str]) -> None:
     (project / "dags" / "wf.yaml").write_text(
-        "name: wf\nworkflows: {w: 'steps:score'}\ntasks:\n  - {id: a, workflow_ref: w}\n")
+        "name: wf\nworkflows: {w: 'steps:score'}\ntasks:\n  - {id: a, workflow_ref: w}\n"
+    )
     (project / "dags" / "keys.yaml").write_text(
-        "name: k\nparams: {by_code: {1: a}}\ntasks:\n  - {id: a, run: 'true'}\n")
+        "name: k\nparams: {by_code: {1: a}}\ntasks:\n  - {id: a, run: 'true'}\n"
+    )
     for name in ("wf.yaml", "keys.yaml", "wf.yaml", "keys.yaml"):
         load(project, f"dags/{name}")
     assert len(validations) == 4
@@ -145,10 +147,14 @@ def test_a_cached_run_imports_neither_yaml_nor_pydantic(project: Path) -> None:
     dag = project / "dags" / "quick.yaml"
     dag.write_text("name: quick\ntasks:\n  - {id: a, run: 'true'}\n  - {id: b, run: 'true', depends_on: a}\n")
     env = {"DAGCTL_LOGS_DIR": str(project / "logs"), "PATH": "/usr/bin:/bin"}
-    check = ("import sys; from dagctl.cli import main; code = main(['run', sys.argv[1], '-q']); "
-             "print(sorted(m for m in ('yaml', 'pydantic') if m in sys.modules)); raise SystemExit(code)")
-    runs = [subprocess.run([sys.executable, "-c", check, str(dag)], env=env, capture_output=True, text=True,
-                           timeout=60) for _ in range(2)]
+    check = (
+        "import sys; from dagctl.cli import main; code = main(['run', sys.argv[1], '-q']); "
+        "print(sorted(m for m in ('yaml', 'pydantic') if m in sys.modules)); raise SystemExit(code)"
+    )
+    runs = [
+        subprocess.run([sys.executable, "-c", check, str(dag)], env=env, capture_output=True, text=True, timeout=60)
+        for _ in range(2)
+    ]
     assert [r.returncode for r in runs] == [0, 0], runs[1].stderr
     assert runs[0].stdout.strip() == "['pydantic', 'yaml']"  # first run: validated
     assert runs[1].stdout.strip() == "[]"  # second run: from the cache

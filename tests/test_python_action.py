@@ -13,18 +13,18 @@ from typing import Any
 import pytest
 
 import dagctl
-from dagctl.actions.python import (
+from dagctl.clock import FakeClock, SystemClock
+from dagctl.dag.workflows import resolve_workflow
+from dagctl.errors import TaskError, UsageError
+from dagctl.run.actions.python import (
     CallableCache,
     bind_arguments,
     resolve_callable,
     run_python_attempt,
     run_python_isolated,
 )
-from dagctl.actions.registry import resolve_workflow
-from dagctl.clock import FakeClock, SystemClock
-from dagctl.context import TaskContext
-from dagctl.errors import TaskError, UsageError
-from dagctl.executors.base import Attempt, AttemptResult, CancelToken
+from dagctl.run.attempts import Attempt, AttemptResult, CancelToken
+from dagctl.run.context import TaskContext
 from tests.conftest import EXAMPLE_DAGS
 from tests.support import process_alive, wait_until
 
@@ -50,20 +50,44 @@ def modules(tmp_path: Path) -> Iterator[Callable[..., Path]]:
 
 def make_ctx(tmp_path: Path, *, inputs: dict[str, dict[str, Any]] | None = None, **kw: Any) -> TaskContext:
     kw.setdefault("clock", FakeClock())
-    return TaskContext(run_id="r1", dag_name="d", task_id="t", attempt=1, params=kw.pop("params", {}),
-                       run_dir=tmp_path / "run", log_path=tmp_path / "run" / "t.log", inputs=inputs, **kw)
+    return TaskContext(
+        run_id="r1",
+        dag_name="d",
+        task_id="t",
+        attempt=1,
+        params=kw.pop("params", {}),
+        run_dir=tmp_path / "run",
+        log_path=tmp_path / "run" / "t.log",
+        inputs=inputs,
+        **kw,
+    )
 
 
 def make_attempt(tmp_path: Path, target: str, folder: Path | None, **kw: Any) -> Attempt:
     kw.setdefault("params", {})
-    return Attempt(attempt_id="r1/t/1", run_id="r1", dag_name="d", task_id="t", attempt=1,
-                   kind=kw.pop("kind", "python"), callable=target, search_path=[str(folder)] if folder else [],
-                   log_path=str(tmp_path / "run" / "t.log"), run_dir=str(tmp_path / "run"), **kw)
+    return Attempt(
+        attempt_id="r1/t/1",
+        run_id="r1",
+        dag_name="d",
+        task_id="t",
+        attempt=1,
+        kind=kw.pop("kind", "python"),
+        callable=target,
+        search_path=[str(folder)] if folder else [],
+        log_path=str(tmp_path / "run" / "t.log"),
+        run_dir=str(tmp_path / "run"),
+        **kw,
+    )
 
 
 def run_inline(attempt: Attempt, cancel: CancelToken | None = None, **kw: Any) -> AttemptResult:
-    return run_python_attempt(attempt, cancel or CancelToken(), clock=kw.pop("clock", FakeClock()),
-                              cache=kw.pop("cache", CallableCache()), **kw)
+    return run_python_attempt(
+        attempt,
+        cancel or CancelToken(),
+        clock=kw.pop("clock", FakeClock()),
+        cache=kw.pop("cache", CallableCache()),
+        **kw,
+    )
 
 
 def log_text(tmp_path: Path) -> str:
@@ -146,7 +170,9 @@ def test_params_is_an_ordinary_parameter_when_another_one_matches(tmp_path: Path
     with pytest.raises(UsageError, match="has no parameter 'x'; it accepts: limit, params"):
         bind_arguments(f, {"limit": 3, "x": 1}, make_ctx(tmp_path))
     assert bind_arguments(f, {"limit": 3, "params": {"p": 1}}, make_ctx(tmp_path)) == (
-        [], {"limit": 3, "params": {"p": 1}})
+        [],
+        {"limit": 3, "params": {"p": 1}},
+    )
 
 
 def test_positional_only_parameters_are_passed_by_position(tmp_path: Path) -> None:
@@ -216,18 +242,23 @@ def test_module_not_found_says_where_it_looked(tmp_path: Path) -> None:
 
 
 def test_a_missing_function_suggests_a_close_public_callable(modules) -> None:
-    folder = modules("steps_b", """
+    folder = modules(
+        "steps_b",
+        """
         from pathlib import Path
 
         def extract(rows): ...
         def total_by(column): ...
         def _private(): ...
         LIMIT = 3
-    """)
+    """,
+    )
     with pytest.raises(UsageError) as exc:
         resolve_callable("steps_b:extrct", [str(folder)])
-    assert exc.value.message == "module 'steps_b' has no function 'extrct' (python: steps_b:extrct); it defines: " \
-                                "extract, total_by"
+    assert (
+        exc.value.message == "module 'steps_b' has no function 'extrct' (python: steps_b:extrct); it defines: "
+        "extract, total_by"
+    )
     assert "did you mean 'extract'?" in str(exc.value)
 
 
@@ -331,13 +362,16 @@ def steps(modules) -> Path:
 def test_success_returns_the_outputs_as_json_data(steps: Path, tmp_path: Path) -> None:
     clock = FakeClock()
     progress: list[tuple[float, str]] = []
-    result = run_inline(make_attempt(tmp_path, "py_steps:ok", steps, params={"n": 21}), clock=clock,
-                        on_progress=lambda pct, msg: progress.append((pct, msg)))
-    assert result == AttemptResult(status="success", duration_s=0.0,
-                                   outputs={"double": 42, "pair": [21, 21], "task": "t"})
+    result = run_inline(
+        make_attempt(tmp_path, "py_steps:ok", steps, params={"n": 21}),
+        clock=clock,
+        on_progress=lambda pct, msg: progress.append((pct, msg)),
+    )
+    assert result == AttemptResult(
+        status="success", duration_s=0.0, outputs={"double": 42, "pair": [21, 21], "task": "t"}
+    )
     assert progress == [(50.0, "half way")]
-    assert log_text(tmp_path) == ("2026-01-01T00:00:00Z doubling 21\n"
-                                  "2026-01-01T00:00:00Z progress 50% half way\n")
+    assert log_text(tmp_path) == ("2026-01-01T00:00:00Z doubling 21\n2026-01-01T00:00:00Z progress 50% half way\n")
 
 
 def test_upstream_outputs_arrive_even_if_only_in_inputs(steps: Path, tmp_path: Path, modules) -> None:
@@ -427,8 +461,10 @@ class Background:
         return self.result
 
 
-@pytest.mark.parametrize(("reason", "status", "error"),
-                         [("timeout", "timeout", "timed out after 5s"), ("cancelled", "cancelled", "cancelled")])
+@pytest.mark.parametrize(
+    ("reason", "status", "error"),
+    [("timeout", "timeout", "timed out after 5s"), ("cancelled", "cancelled", "cancelled")],
+)
 def test_a_function_polling_ctx_cancelled_stops_and_is_reported_as_stopped(
     steps: Path, tmp_path: Path, reason: str, status: str, error: str
 ) -> None:
@@ -446,8 +482,9 @@ def test_a_function_polling_ctx_cancelled_stops_and_is_reported_as_stopped(
 def test_raise_if_cancelled_ends_the_function_as_cancelled_not_failed(steps: Path, tmp_path: Path) -> None:
     started = threading.Event()
     cancel = CancelToken()
-    task = Background(lambda: run_inline(make_attempt(tmp_path, "py_steps:polite", steps,
-                                                      params={"started": started}), cancel))
+    task = Background(
+        lambda: run_inline(make_attempt(tmp_path, "py_steps:polite", steps, params={"started": started}), cancel)
+    )
     assert started.wait(10)
     cancel.cancel()
     assert (task.join().status, task.join().error) == ("cancelled", "cancelled")
@@ -497,13 +534,25 @@ def run_isolated(attempt: Attempt, cancel: CancelToken | None = None, clock: Any
 def test_isolated_success_applies_env_and_cwd_and_returns_outputs(isolated: Path, tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()
-    attempt = make_attempt(tmp_path, "iso_steps:env_and_cwd", isolated, params={"n": 4}, env={"GREETING": "hi"},
-                           cwd=str(work), isolation="process", timeout=30.0)
+    attempt = make_attempt(
+        tmp_path,
+        "iso_steps:env_and_cwd",
+        isolated,
+        params={"n": 4},
+        env={"GREETING": "hi"},
+        cwd=str(work),
+        isolation="process",
+        timeout=30.0,
+    )
     result = run_isolated(attempt)
     assert (result.status, result.exit_code, result.error) == ("success", 0, None)
     assert result.outputs is not None
     assert {k: result.outputs[k] for k in ("greeting", "cwd", "n", "run_id")} == {
-        "greeting": "hi", "cwd": str(work), "n": 4, "run_id": "r1"}
+        "greeting": "hi",
+        "cwd": str(work),
+        "n": 4,
+        "run_id": "r1",
+    }
     assert result.outputs["pid"] != os.getpid()
     log = log_text(tmp_path)
     assert "hello from the child" in log and "logged from the child" in log
@@ -516,9 +565,21 @@ def test_isolated_relative_paths_mean_the_parent_cwd_not_the_task_cwd(
     monkeypatch.chdir(tmp_path)
     work = tmp_path / "work"
     work.mkdir()
-    attempt = Attempt(attempt_id="r1/t/1", run_id="r1", dag_name="d", task_id="t", attempt=1, kind="python",
-                      callable="iso_steps:where", search_path=[isolated.name], log_path="run/t.log", run_dir="run",
-                      cwd=str(work), isolation="process", timeout=30.0)
+    attempt = Attempt(
+        attempt_id="r1/t/1",
+        run_id="r1",
+        dag_name="d",
+        task_id="t",
+        attempt=1,
+        kind="python",
+        callable="iso_steps:where",
+        search_path=[isolated.name],
+        log_path="run/t.log",
+        run_dir="run",
+        cwd=str(work),
+        isolation="process",
+        timeout=30.0,
+    )
     result = run_isolated(attempt)
     assert result.outputs == {"run_dir": str(tmp_path / "run"), "cwd": str(work)}
     assert "logged from elsewhere" in log_text(tmp_path)
@@ -540,8 +601,15 @@ def test_isolated_resolution_errors_come_back_from_the_child(isolated: Path, tmp
 def test_isolated_timeout_really_kills_a_function_stuck_in_sleep(isolated: Path, tmp_path: Path) -> None:
     marker = tmp_path / "stuck.pid"
     clock = SystemClock()
-    attempt = make_attempt(tmp_path, "iso_steps:stuck", isolated, params={"marker": str(marker)},
-                           isolation="process", timeout=0.5, grace=0.2)
+    attempt = make_attempt(
+        tmp_path,
+        "iso_steps:stuck",
+        isolated,
+        params={"marker": str(marker)},
+        isolation="process",
+        timeout=0.5,
+        grace=0.2,
+    )
     began = clock.monotonic()
     result = run_isolated(attempt, clock=clock)
     assert clock.monotonic() - began < 5.0
@@ -554,8 +622,15 @@ def test_isolated_timeout_really_kills_a_function_stuck_in_sleep(isolated: Path,
 def test_isolated_cancel_stops_the_child_process(isolated: Path, tmp_path: Path) -> None:
     marker = tmp_path / "stuck.pid"
     cancel = CancelToken()
-    attempt = make_attempt(tmp_path, "iso_steps:stuck", isolated, params={"marker": str(marker)},
-                           isolation="process", timeout=60.0, grace=2.0)
+    attempt = make_attempt(
+        tmp_path,
+        "iso_steps:stuck",
+        isolated,
+        params={"marker": str(marker)},
+        isolation="process",
+        timeout=60.0,
+        grace=2.0,
+    )
     task = Background(lambda: run_isolated(attempt, cancel))
     assert wait_until(lambda: marker.exists() and marker.read_text() != "")
     cancel.cancel()
@@ -568,8 +643,15 @@ def test_isolated_cancel_stops_the_child_process(isolated: Path, tmp_path: Path)
 def test_an_isolated_runner_deadline_is_reported_as_timeout(isolated: Path, tmp_path: Path) -> None:
     marker = tmp_path / "stuck.pid"
     cancel = CancelToken()
-    attempt = make_attempt(tmp_path, "iso_steps:stuck", isolated, params={"marker": str(marker)},
-                           isolation="process", timeout=3.0, grace=2.0)
+    attempt = make_attempt(
+        tmp_path,
+        "iso_steps:stuck",
+        isolated,
+        params={"marker": str(marker)},
+        isolation="process",
+        timeout=3.0,
+        grace=2.0,
+    )
     task = Background(lambda: run_isolated(attempt, cancel))
     assert wait_until(lambda: marker.exists() and marker.read_text() != "")
     cancel.cancel(reason="timeout")
@@ -581,8 +663,7 @@ def test_an_isolated_runner_deadline_is_reported_as_timeout(isolated: Path, tmp_
 def test_a_child_that_dies_without_a_result_fails_with_how_it_ended(
     isolated: Path, tmp_path: Path, target: str, why: str
 ) -> None:
-    result = run_isolated(make_attempt(tmp_path, f"iso_steps:{target}", isolated, isolation="process",
-                                       timeout=30.0))
+    result = run_isolated(make_attempt(tmp_path, f"iso_steps:{target}", isolated, isolation="process", timeout=30.0))
     assert result.status == "failed"
     assert result.error == f"python process ended without reporting a result ({why}) — see the log"
 
@@ -598,8 +679,7 @@ def test_context_log_is_created_lazily_and_stamped_by_the_injected_clock(tmp_pat
     ctx.log("first")
     clock.advance(61.5)
     ctx.log("two\nlines")
-    assert log.read_text() == ("2026-01-01T00:00:00Z first\n"
-                               "2026-01-01T00:01:01Z two\n2026-01-01T00:01:01Z lines\n")
+    assert log.read_text() == ("2026-01-01T00:00:00Z first\n2026-01-01T00:01:01Z two\n2026-01-01T00:01:01Z lines\n")
 
 
 def test_context_log_lines_stay_whole_across_threads(tmp_path: Path) -> None:
@@ -625,7 +705,9 @@ def test_progress_is_clamped_logged_and_reported(tmp_path: Path) -> None:
     ctx.progress(150)
     assert seen == [(12.5, "reading"), (100.0, "")]
     assert (tmp_path / "run" / "t.log").read_text().splitlines() == [
-        "2026-01-01T00:00:00Z progress 12.5% reading", "2026-01-01T00:00:00Z progress 100%"]
+        "2026-01-01T00:00:00Z progress 12.5% reading",
+        "2026-01-01T00:00:00Z progress 100%",
+    ]
     with pytest.raises(ValueError, match="from 0 to 100"):
         ctx.progress(float("nan"))
 
@@ -661,10 +743,20 @@ def test_the_weekly_ops_example_workflows_chain_over_the_sample_data(tmp_path: P
         target = resolve_workflow(str(task.workflow_ref), dag_workflows=dag.workflows, dag_dir=EXAMPLE_DAGS)
         inputs = {u: outputs[u] for u in task.depends_on}
         params = {**task.params, **{f"{u}__{k}": v for u, out in inputs.items() for k, v in out.items()}}
-        attempt = Attempt(attempt_id=f"r1/{task.id}/1", run_id="r1", dag_name=dag.name, task_id=task.id, attempt=1,
-                          kind="workflow_ref", callable=target.callable, search_path=list(target.search_path),
-                          params=params, inputs=inputs, log_path=str(tmp_path / f"{task.id}.log"),
-                          run_dir=str(tmp_path))
+        attempt = Attempt(
+            attempt_id=f"r1/{task.id}/1",
+            run_id="r1",
+            dag_name=dag.name,
+            task_id=task.id,
+            attempt=1,
+            kind="workflow_ref",
+            callable=target.callable,
+            search_path=list(target.search_path),
+            params=params,
+            inputs=inputs,
+            log_path=str(tmp_path / f"{task.id}.log"),
+            run_dir=str(tmp_path),
+        )
         result = run_python_attempt(attempt, CancelToken(), clock=FakeClock(), cache=cache)
         assert result.status == "success", result.error
         outputs[task.id] = result.outputs
@@ -674,8 +766,13 @@ def test_the_weekly_ops_example_workflows_chain_over_the_sample_data(tmp_path: P
     sweep = (tmp_path / "sweep.md").read_text()
     assert sweep.count("**URGENT**") == 3 and "Email list..." in sweep
     # 10 work log rows fall in 2025-10-01..07: billing 16.5 h, platform 11.5 h, analytics 11.0 h
-    assert outputs["report"] == {"rows": 10, "projects": 3, "hours": 39.0, "top_project": "billing",
-                                 "path": str(tmp_path / "weekly_report.md")}
+    assert outputs["report"] == {
+        "rows": 10,
+        "projects": 3,
+        "hours": 39.0,
+        "top_project": "billing",
+        "path": str(tmp_path / "weekly_report.md"),
+    }
     report = (tmp_path / "weekly_report.md").read_text()
     assert "| billing | 16.5 |" in report and "Inbox: Prioritized 7 items" in report
     assert outputs["brief"] == {"actions": 3, "decisions": 2, "path": str(tmp_path / "brief.md")}

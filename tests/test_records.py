@@ -8,11 +8,11 @@ import pickle
 
 import pytest
 
+from dagctl.dag.plan import DagInfo, Plan, PlannedTask
 from dagctl.errors import Problem, SpecError
-from dagctl.executors.base import Attempt, AttemptResult
-from dagctl.plan import DagInfo, Plan, PlannedTask
 from dagctl.records import PlainData, Record, init_field
-from dagctl.runner import RunOptions, TaskRun
+from dagctl.run.attempts import Attempt, AttemptResult
+from dagctl.run.runner import RunOptions, TaskRun
 from dagctl.settings import Settings
 
 
@@ -81,14 +81,17 @@ def test_defaults_are_not_shared_between_instances():
     assert RunOptions().params == {}
 
 
-@pytest.mark.parametrize("value", [
-    Attempt("r/a/1", "r", "d", "a", 1, "run", command=["true"], env={"A": "1"}),
-    AttemptResult("success", 0.5, exit_code=0, outputs={"n": 1}),
-    Settings(),
-    Problem("f.yaml", 1, 2, "msg", "hint"),
-    task(),
-    TaskRun("a", status="success", outputs={"x": 1}),
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        Attempt("r/a/1", "r", "d", "a", 1, "run", command=["true"], env={"A": "1"}),
+        AttemptResult("success", 0.5, exit_code=0, outputs={"n": 1}),
+        Settings(),
+        Problem("f.yaml", 1, 2, "msg", "hint"),
+        task(),
+        TaskRun("a", status="success", outputs={"x": 1}),
+    ],
+)
 def test_copies_and_pickles_round_trip(value: PlainData):
     for clone in (copy.copy(value), copy.deepcopy(value), pickle.loads(pickle.dumps(value))):
         assert clone == value and type(clone) is type(value)

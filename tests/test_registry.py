@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 import dagctl
-from dagctl.actions import registry
-from dagctl.actions.registry import (
+from dagctl.dag import workflows as registry
+from dagctl.dag.workflows import (
     ENTRY_POINT_GROUP,
     WorkflowTarget,
     find_project_config,
@@ -25,8 +25,9 @@ from tests.conftest import EXAMPLE_DAGS, ROOT
 
 def entry_point(name: str, value: str, dist: str | None = "acme-flows") -> Any:
     module, _, attr = value.partition(":")
-    return SimpleNamespace(name=name, value=value, module=module, attr=attr or None,
-                           dist=SimpleNamespace(name=dist) if dist else None)
+    return SimpleNamespace(
+        name=name, value=value, module=module, attr=attr or None, dist=SimpleNamespace(name=dist) if dist else None
+    )
 
 
 class Installed(list):
@@ -99,8 +100,7 @@ def test_the_project_config_wins_over_entry_points_and_imports_from_its_folder(
     config = write_config(project, "workflows:\n  sweep: shared.flows:sweep\n")
     installed.append(entry_point("sweep", "acme.flows:sweep"))
     target = resolve_workflow("sweep", dag_workflows={"other": "x:y"}, dag_dir=project / "dags" / "team")
-    assert target == WorkflowTarget("sweep", "shared.flows:sweep", (str(project.resolve()),),
-                                    str(config.resolve()))
+    assert target == WorkflowTarget("sweep", "shared.flows:sweep", (str(project.resolve()),), str(config.resolve()))
 
 
 def test_entry_points_come_last_and_import_from_sys_path(project: Path, installed: Installed) -> None:
@@ -119,13 +119,17 @@ def test_entry_point_extras_are_dropped_from_the_target(tmp_path: Path, installe
 
 
 def test_the_same_name_from_two_installed_packages_is_ambiguous(tmp_path: Path, installed: Installed) -> None:
-    installed += [entry_point("sweep", "acme.flows:sweep", "acme-flows"),
-                  entry_point("sweep", "acme.flows:sweep", "acme-flows"),  # one package seen twice: fine
-                  entry_point("sweep", "other.flows:sweep", "other-flows")]
+    installed += [
+        entry_point("sweep", "acme.flows:sweep", "acme-flows"),
+        entry_point("sweep", "acme.flows:sweep", "acme-flows"),  # one package seen twice: fine
+        entry_point("sweep", "other.flows:sweep", "other-flows"),
+    ]
     with pytest.raises(UsageError) as exc:
         resolve_workflow("sweep", dag_workflows={}, dag_dir=tmp_path)
-    assert exc.value.message == ("workflow 'sweep' is registered by several installed packages: "
-                                 "acme-flows (acme.flows:sweep), other-flows (other.flows:sweep)")
+    assert exc.value.message == (
+        "workflow 'sweep' is registered by several installed packages: "
+        "acme-flows (acme.flows:sweep), other-flows (other.flows:sweep)"
+    )
     assert "pick one by adding sweep: module:function to workflows:" in str(exc.value)
 
 
@@ -182,12 +186,15 @@ def test_list_workflows_shows_each_name_once_as_the_layer_that_wins(project: Pat
 
 
 def test_unknown_keys_in_the_project_config_are_reported_with_positions(project: Path) -> None:
-    config = write_config(project, """
+    config = write_config(
+        project,
+        """
         # project settings
         workflow:
           sweep: flows:sweep
         retries: 3
-    """)
+    """,
+    )
     with pytest.raises(SpecError) as exc:
         load_project_config(config)
     assert [str(p) for p in exc.value.problems] == [
@@ -197,13 +204,16 @@ def test_unknown_keys_in_the_project_config_are_reported_with_positions(project:
 
 
 def test_bad_workflow_entries_are_reported_with_positions(project: Path) -> None:
-    config = write_config(project, """
+    config = write_config(
+        project,
+        """
         workflows:
           good: flows.weekly:sweep
           no_colon: flows.weekly.sweep
           "bad name!": flows:x
           number: 3
-    """)
+    """,
+    )
     with pytest.raises(SpecError) as exc:
         load_project_config(config)
     assert [(p.line, p.column, p.message) for p in exc.value.problems] == [
@@ -214,11 +224,14 @@ def test_bad_workflow_entries_are_reported_with_positions(project: Path) -> None
     assert f"importable from {project.resolve()}" in exc.value.problems[0].hint
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("- a\n- b\n", "dagctl.yaml must be a mapping, got a list"),
-    ("workflows: [a, b]\n", "workflows: must be a mapping, got a list"),
-    ("workflows: {a: b\n", "invalid YAML"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("- a\n- b\n", "dagctl.yaml must be a mapping, got a list"),
+        ("workflows: [a, b]\n", "workflows: must be a mapping, got a list"),
+        ("workflows: {a: b\n", "invalid YAML"),
+    ],
+)
 def test_malformed_project_configs_are_spec_errors(project: Path, text: str, message: str) -> None:
     with pytest.raises(SpecError, match=message):
         load_project_config(write_config(project, text))
@@ -242,8 +255,9 @@ def test_the_seed_dag_loads_unchanged_and_finds_its_workflows_in_configs_dagctl_
     dag = dagctl.load_dag(EXAMPLE_DAGS / "weekly_ops_chain.yaml")
     assert dag.workflows == {}
     config = ROOT / "configs" / "dagctl.yaml"
-    targets = [resolve_workflow(str(t.workflow_ref), dag_workflows=dag.workflows, dag_dir=EXAMPLE_DAGS)
-               for t in dag.tasks]
+    targets = [
+        resolve_workflow(str(t.workflow_ref), dag_workflows=dag.workflows, dag_dir=EXAMPLE_DAGS) for t in dag.tasks
+    ]
     assert [(t.callable, t.search_path, t.source) for t in targets] == [
         (f"workflows.weekly_ops:{t.workflow_ref}", (str(config.parent.resolve()),), str(config.resolve()))
         for t in dag.tasks

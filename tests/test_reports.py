@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from dagctl.events import DagDone, DagStart, TaskFail, TaskOk, TaskRetry, TaskStart, format_ts
-from dagctl.reports import (
+from dagctl.store.events import DagDone, DagStart, TaskFail, TaskOk, TaskRetry, TaskStart, format_ts
+from dagctl.store.reports import (
     RunSummary,
     fold_run,
     p95,
@@ -29,32 +29,61 @@ def at(minutes_ago: float) -> str:
     return format_ts(NOW - timedelta(minutes=minutes_ago))
 
 
-def ev(kind: str, minutes_ago: float, run_id: str = "r1", *, dag: str = "etl", tenant: str = "acme",
-       **fields: Any) -> dict[str, Any]:
-    return {"v": 1, "ts": at(minutes_ago), "event": kind, "run_id": run_id, "dag_name": dag, "tenant_id": tenant,
-            **fields}
+def ev(
+    kind: str, minutes_ago: float, run_id: str = "r1", *, dag: str = "etl", tenant: str = "acme", **fields: Any
+) -> dict[str, Any]:
+    return {
+        "v": 1,
+        "ts": at(minutes_ago),
+        "event": kind,
+        "run_id": run_id,
+        "dag_name": dag,
+        "tenant_id": tenant,
+        **fields,
+    }
 
 
-def run_events(run_id: str, start_ago: float, *, status: str | None = "success", dag: str = "etl",
-               tenant: str = "acme", tasks: dict[str, str] | None = None, **start_fields: Any) -> list[dict]:
+def run_events(
+    run_id: str,
+    start_ago: float,
+    *,
+    status: str | None = "success",
+    dag: str = "etl",
+    tenant: str = "acme",
+    tasks: dict[str, str] | None = None,
+    **start_fields: Any,
+) -> list[dict]:
     """A run of tasks (id -> ok|fail|skip) one minute apart; ``status=None`` leaves out dag_done."""
     tasks = tasks if tasks is not None else {"a": "ok"}
     out = [ev("dag_start", start_ago, run_id, dag=dag, tenant=tenant, trigger="manual", **start_fields)]
     t = start_ago
     for tid, outcome in tasks.items():
         if outcome == "skip":
-            out.append(ev("task_skip", t, run_id, dag=dag, tenant=tenant, task_id=tid, status="skipped",
-                          reason="upstream failed"))
+            out.append(
+                ev(
+                    "task_skip",
+                    t,
+                    run_id,
+                    dag=dag,
+                    tenant=tenant,
+                    task_id=tid,
+                    status="skipped",
+                    reason="upstream failed",
+                )
+            )
             continue
         out.append(ev("task_start", t, run_id, dag=dag, tenant=tenant, task_id=tid, attempt=1))
         t -= 1
         kind = "task_ok" if outcome == "ok" else "task_fail"
         out.append(ev(kind, t, run_id, dag=dag, tenant=tenant, task_id=tid, attempt=1, duration_s=60.0))
     if status is not None:
-        counts = {k: sum(1 for o in tasks.values() if o == v) for k, v in
-                  (("tasks_succeeded", "ok"), ("tasks_failed", "fail"), ("tasks_skipped", "skip"))}
-        out.append(ev("dag_done", t, run_id, dag=dag, tenant=tenant, status=status,
-                      duration_s=(start_ago - t) * 60, **counts))
+        counts = {
+            k: sum(1 for o in tasks.values() if o == v)
+            for k, v in (("tasks_succeeded", "ok"), ("tasks_failed", "fail"), ("tasks_skipped", "skip"))
+        }
+        out.append(
+            ev("dag_done", t, run_id, dag=dag, tenant=tenant, status=status, duration_s=(start_ago - t) * 60, **counts)
+        )
     return out
 
 
@@ -64,26 +93,51 @@ def run_events(run_id: str, start_ago: float, *, status: str | None = "success",
 def test_fold_run_counts_attempts_from_starts_and_retries_and_keeps_the_last_event_per_task():
     common = {"run_id": "r1", "dag_name": "etl", "tenant_id": "acme"}
     events = [
-        DagStart(ts=at(10), **common, params={"rows": 5}, trigger="schedule", host="h1", pid=42, pid_start=7.0,
-                 dag_file="dags/etl.yaml", run_dir="logs/runs/r1", schedule_id="nightly", parent_run_id="r0",
-                 tasks=2).to_record(),
+        DagStart(
+            ts=at(10),
+            **common,
+            params={"rows": 5},
+            trigger="schedule",
+            host="h1",
+            pid=42,
+            pid_start=7.0,
+            dag_file="dags/etl.yaml",
+            run_dir="logs/runs/r1",
+            schedule_id="nightly",
+            parent_run_id="r0",
+            tasks=2,
+        ).to_record(),
         TaskStart(ts=at(10), **common, task_id="a", attempt=1, log_path="a.log").to_record(),
         TaskRetry(ts=at(9), **common, task_id="a", attempt=1, delay_s=1.0, error="exit code 1").to_record(),
         TaskStart(ts=at(8), **common, task_id="a", attempt=2, log_path="a@2.log").to_record(),
-        TaskOk(ts=at(7), **common, task_id="a", attempt=2, duration_s=2.5, exit_code=0, log_path="a@2.log",
-               outputs=["rows"]).to_record(),
+        TaskOk(
+            ts=at(7),
+            **common,
+            task_id="a",
+            attempt=2,
+            duration_s=2.5,
+            exit_code=0,
+            log_path="a@2.log",
+            outputs=["rows"],
+        ).to_record(),
         TaskStart(ts=at(7), **common, task_id="b", attempt=1).to_record(),
-        TaskFail(ts=at(6), **common, task_id="b", attempt=1, status="timeout", duration_s=30.0,
-                 error="timed out after 30s").to_record(),
-        DagDone(ts=at(6), **common, status="failed", duration_s=240.0, tasks_succeeded=1,
-                tasks_failed=1).to_record(),
+        TaskFail(
+            ts=at(6), **common, task_id="b", attempt=1, status="timeout", duration_s=30.0, error="timed out after 30s"
+        ).to_record(),
+        DagDone(ts=at(6), **common, status="failed", duration_s=240.0, tasks_succeeded=1, tasks_failed=1).to_record(),
     ]
     run = fold_run(events)
     assert (run.run_id, run.dag_name, run.tenant_id, run.status) == ("r1", "etl", "acme", "failed")
     assert run.started == NOW - timedelta(minutes=10) and run.ended == NOW - timedelta(minutes=6)
     assert run.duration_s == 240.0
     assert (run.trigger, run.host, run.pid, run.pid_start, run.schedule_id, run.parent_run_id) == (
-        "schedule", "h1", 42, 7.0, "nightly", "r0")
+        "schedule",
+        "h1",
+        42,
+        7.0,
+        "nightly",
+        "r0",
+    )
     assert run.params == {"rows": 5} and run.run_dir == "logs/runs/r1" and run.dag_file == "dags/etl.yaml"
     assert run.tasks_total == 2 and run.counts == {"success": 1, "failed": 1, "skipped": 0, "cancelled": 0}
     a, b = run.tasks["a"], run.tasks["b"]
@@ -111,43 +165,69 @@ def test_fold_run_takes_cancelled_and_abandoned_from_dag_done():
     run = fold_run(cancelled)
     assert run.status == "cancelled"
     assert (run.tasks["b"].status, run.tasks["b"].attempts, run.tasks["b"].reason) == (
-        "cancelled", 0, "not started: interrupted by SIGINT")
-    abandoned = [*run_events("r2", 5, status=None), ev("dag_done", 1, "r2", status="abandoned",
-                                                        error="owner process 42 died")]
+        "cancelled",
+        0,
+        "not started: interrupted by SIGINT",
+    )
+    abandoned = [
+        *run_events("r2", 5, status=None),
+        ev("dag_done", 1, "r2", status="abandoned", error="owner process 42 died"),
+    ]
     run = fold_run(abandoned)
     assert run.status == "abandoned" and run.error == "owner process 42 died"
     assert resolve_status(run, False) == "abandoned"
 
 
 def test_fold_run_reused_outputs_count_as_success():
-    events = [ev("dag_start", 5), ev("task_skip", 5, task_id="a", status="success", reason="reused outputs"),
-              ev("task_skip", 5, task_id="b", reason="when: false")]
+    events = [
+        ev("dag_start", 5),
+        ev("task_skip", 5, task_id="a", status="success", reason="reused outputs"),
+        ev("task_skip", 5, task_id="b", reason="when: false"),
+    ]
     run = fold_run(events)
     assert run.tasks["a"].status == "success" and run.tasks["b"].status == "skipped"
     assert run.counts["success"] == 1 and run.counts["skipped"] == 1
 
 
 def test_fold_run_without_dag_start_derives_the_start_from_dag_done():
-    events = [ev("task_ok", 3, task_id="z", attempt=1, duration_s=1.0),
-              ev("dag_done", 2, status="success", duration_s=600.0, tasks_succeeded=9)]
+    events = [
+        ev("task_ok", 3, task_id="z", attempt=1, duration_s=1.0),
+        ev("dag_done", 2, status="success", duration_s=600.0, tasks_succeeded=9),
+    ]
     run = fold_run(events)
     assert run.started == NOW - timedelta(minutes=12)
     assert run.counts["success"] == 9  # dag_done's counts are the run's, even when the window cut its start
 
 
-@pytest.mark.parametrize("junk", [
-    [],
-    [None, 3, "x", [], {}],
-    [{"event": "task_ok"}, {"event": "task_ok", "task_id": 5}, {"event": "dag_start", "params": [1, 2]}],
-    [{"event": "task_start", "task_id": "a", "attempt": "two", "ts": 123},
-     {"event": "task_ok", "task_id": "a", "duration_s": "fast", "exit_code": True, "outputs": "rows", "ts": "soon"},
-     {"event": "dag_done", "status": 7, "duration_s": float("nan"), "tasks_failed": "2"},
-     {"event": "from_the_future", "run_id": "r1"}],
-    [{"event": "dag_start", "run_id": "r1", "ts": "2026-11-21T10:00:00+02:00", "pid": "12", "pid_start": "x"},
-     {"event": "task_ok", "run_id": "other", "task_id": "x"}],
-    [{"event": "dag_done", "ts": "0001-01-01T00:00:00.000Z", "duration_s": 1e20, "status": "success"},
-     {"event": "task_retry", "task_id": "a", "attempt": 1e300, "ts": "9999-12-31T23:59:59.999Z"}],
-])
+@pytest.mark.parametrize(
+    "junk",
+    [
+        [],
+        [None, 3, "x", [], {}],
+        [{"event": "task_ok"}, {"event": "task_ok", "task_id": 5}, {"event": "dag_start", "params": [1, 2]}],
+        [
+            {"event": "task_start", "task_id": "a", "attempt": "two", "ts": 123},
+            {
+                "event": "task_ok",
+                "task_id": "a",
+                "duration_s": "fast",
+                "exit_code": True,
+                "outputs": "rows",
+                "ts": "soon",
+            },
+            {"event": "dag_done", "status": 7, "duration_s": float("nan"), "tasks_failed": "2"},
+            {"event": "from_the_future", "run_id": "r1"},
+        ],
+        [
+            {"event": "dag_start", "run_id": "r1", "ts": "2026-11-21T10:00:00+02:00", "pid": "12", "pid_start": "x"},
+            {"event": "task_ok", "run_id": "other", "task_id": "x"},
+        ],
+        [
+            {"event": "dag_done", "ts": "0001-01-01T00:00:00.000Z", "duration_s": 1e20, "status": "success"},
+            {"event": "task_retry", "task_id": "a", "attempt": 1e300, "ts": "9999-12-31T23:59:59.999Z"},
+        ],
+    ],
+)
 def test_fold_run_never_raises_on_odd_records(junk):
     run = fold_run(junk)
     assert isinstance(run, RunSummary)
@@ -155,13 +235,15 @@ def test_fold_run_never_raises_on_odd_records(junk):
 
 
 def test_fold_run_reads_mistyped_fields_as_absent_and_ignores_other_runs():
-    run = fold_run([
-        {"event": "dag_start", "run_id": "r1", "ts": "2026-11-21T10:00:00+02:00", "pid": "12", "params": [1]},
-        {"event": "task_start", "run_id": "r1", "task_id": "a", "attempt": "two"},
-        {"event": "task_ok", "run_id": "r1", "task_id": "a", "duration_s": "1.5", "exit_code": True},
-        {"event": "task_ok", "run_id": "r2", "task_id": "x"},
-        {"event": "mystery", "run_id": "r1", "task_id": "a"},
-    ])
+    run = fold_run(
+        [
+            {"event": "dag_start", "run_id": "r1", "ts": "2026-11-21T10:00:00+02:00", "pid": "12", "params": [1]},
+            {"event": "task_start", "run_id": "r1", "task_id": "a", "attempt": "two"},
+            {"event": "task_ok", "run_id": "r1", "task_id": "a", "duration_s": "1.5", "exit_code": True},
+            {"event": "task_ok", "run_id": "r2", "task_id": "x"},
+            {"event": "mystery", "run_id": "r1", "task_id": "a"},
+        ]
+    )
     assert run.run_id == "r1" and set(run.tasks) == {"a"}
     assert run.started == datetime(2026, 11, 21, 8, 0, tzinfo=timezone.utc)
     assert run.pid == 12 and run.params == {}
@@ -191,7 +273,12 @@ def test_summarize_tasks_counts_ok_failed_retries_and_computes_error_rate_avg_an
     stats = summarize_tasks(events, now=NOW, window_hours=24)
     overall = stats["overall"]
     assert (overall["ok"], overall["failed"], overall["retries"], overall["skipped"], overall["cancelled"]) == (
-        19, 1, 1, 1, 1)
+        19,
+        1,
+        1,
+        1,
+        1,
+    )
     assert overall["error_rate"] == pytest.approx(1 / 20)
     assert overall["avg_duration_s"] == pytest.approx(sum(range(1, 21)) / 20)
     assert overall["p95_duration_s"] == 19.0
@@ -203,17 +290,21 @@ def test_summarize_tasks_counts_ok_failed_retries_and_computes_error_rate_avg_an
 
 
 def test_summarize_tasks_cuts_the_window_at_both_ends():
-    events = [ev("task_fail", 24 * 60 + 1, task_id="a", duration_s=1.0),  # just older than 24h
-              ev("task_ok", 24 * 60 - 1, task_id="a", duration_s=2.0),
-              ev("task_ok", -5, task_id="a", duration_s=3.0)]  # stamped after now
+    events = [
+        ev("task_fail", 24 * 60 + 1, task_id="a", duration_s=1.0),  # just older than 24h
+        ev("task_ok", 24 * 60 - 1, task_id="a", duration_s=2.0),
+        ev("task_ok", -5, task_id="a", duration_s=3.0),
+    ]  # stamped after now
     overall = summarize_tasks(events, now=NOW, window_hours=24)["overall"]
     assert (overall["ok"], overall["failed"], overall["avg_duration_s"]) == (1, 0, 2.0)
     assert summarize_tasks(events, now=NOW, window_hours=25)["overall"]["failed"] == 1
 
 
 def test_summarize_tasks_keeps_same_task_id_of_two_dags_apart_and_handles_no_data():
-    events = [ev("task_ok", 5, task_id="load", dag="etl", duration_s=1.0),
-              ev("task_fail", 5, "r2", task_id="load", dag="ml", duration_s=1.0)]
+    events = [
+        ev("task_ok", 5, task_id="load", dag="etl", duration_s=1.0),
+        ev("task_fail", 5, "r2", task_id="load", dag="ml", duration_s=1.0),
+    ]
     rows = summarize_tasks(events, now=NOW)["tasks"]
     assert [(r["dag_name"], r["ok"], r["failed"]) for r in rows] == [("ml", 0, 1), ("etl", 1, 0)]
     empty = summarize_tasks([], now=NOW)
@@ -225,11 +316,13 @@ def test_summarize_tasks_keeps_same_task_id_of_two_dags_apart_and_handles_no_dat
 
 
 def test_summarize_dags_lists_newest_first_with_statuses_counts_and_trigger():
-    events = (run_events("r1", 300, status="success", tasks={"a": "ok", "b": "ok"})
-              + run_events("r2", 200, status="failed", tasks={"a": "ok", "b": "fail", "c": "skip"})
-              + run_events("r3", 100, status="cancelled", tasks={"a": "ok"})
-              + run_events("r4", 50, status=None, tasks={"a": "ok"}, pid=1)
-              + run_events("r5", 40, status=None, tasks={"a": "ok"}, pid=2, schedule_id="nightly"))
+    events = (
+        run_events("r1", 300, status="success", tasks={"a": "ok", "b": "ok"})
+        + run_events("r2", 200, status="failed", tasks={"a": "ok", "b": "fail", "c": "skip"})
+        + run_events("r3", 100, status="cancelled", tasks={"a": "ok"})
+        + run_events("r4", 50, status=None, tasks={"a": "ok"}, pid=1)
+        + run_events("r5", 40, status=None, tasks={"a": "ok"}, pid=2, schedule_id="nightly")
+    )
     runs = summarize_dags(events, now=NOW, owner_alive=lambda r: {1: False, 2: None}[r.pid])
     assert [r["run_id"] for r in runs] == ["r5", "r4", "r3", "r2", "r1"]
     assert [r["status"] for r in runs] == ["running", "abandoned", "cancelled", "failed", "success"]
@@ -246,8 +339,10 @@ def test_summarize_dags_lists_newest_first_with_statuses_counts_and_trigger():
 def test_summarize_dags_limit_also_considers_runs_whose_start_was_cut_off():
     events = run_events("a", 300) + run_events("b", 200) + run_events("c", 100)
     # d began before the events we have: its dag_done says it started 10 minutes ago
-    events += [ev("task_ok", 6, "d", task_id="x", duration_s=1.0),
-               ev("dag_done", 5, "d", status="success", duration_s=300.0, tasks_succeeded=3)]
+    events += [
+        ev("task_ok", 6, "d", task_id="x", duration_s=1.0),
+        ev("dag_done", 5, "d", status="success", duration_s=300.0, tasks_succeeded=3),
+    ]
     assert [r["run_id"] for r in summarize_dags(events, limit=2)] == ["d", "c"]
     assert [r["run_id"] for r in summarize_dags(events, limit=1)] == ["d"]
     assert summarize_dags(events, limit=0) == []
@@ -265,15 +360,20 @@ def st(kind: str, minutes_ago: float, schedule: str = "nightly", run_id: str | N
 
 def test_summarize_schedules_counts_in_the_window_and_reports_the_last_run():
     state = [
-        st("schedule_enqueued", 3000, run_id="old"), st("run_started", 3000, run_id="old"),
+        st("schedule_enqueued", 3000, run_id="old"),
+        st("run_started", 3000, run_id="old"),
         st("run_finished", 2990, run_id="old", status="failed"),  # older than 24h: not counted
-        st("schedule_enqueued", 600, run_id="n1"), st("run_started", 600, run_id="n1"),
+        st("schedule_enqueued", 600, run_id="n1"),
+        st("run_started", 600, run_id="n1"),
         st("run_finished", 590, run_id="n1", status="success"),
         st("schedule_skipped", 400, reason="previous run still running"),
-        st("schedule_enqueued", 300, run_id="n2"), st("run_started", 300, run_id="n2"),
+        st("schedule_enqueued", 300, run_id="n2"),
+        st("run_started", 300, run_id="n2"),
         st("run_finished", 280, run_id="n2", status="timeout"),
-        st("schedule_enqueued", 10, run_id="n3"), st("run_started", 10, run_id="n3"),
-        st("schedule_enqueued", 5, "hourly", run_id="h1"), st("run_started", 5, "hourly", run_id="h1"),
+        st("schedule_enqueued", 10, run_id="n3"),
+        st("run_started", 10, run_id="n3"),
+        st("schedule_enqueued", 5, "hourly", run_id="h1"),
+        st("run_started", 5, "hourly", run_id="h1"),
         st("run_finished", 4, "hourly", run_id="h1", status="success"),
         st("run_started", -10, "hourly", run_id="future"),  # stamped after now: ignored
         {"event": "run_started", "ts": at(1)},  # no schedule id
@@ -282,7 +382,12 @@ def test_summarize_schedules_counts_in_the_window_and_reports_the_last_run():
     assert [r["schedule_id"] for r in rows] == ["hourly", "nightly"]
     hourly, nightly = rows
     assert (nightly["enqueued"], nightly["started"], nightly["success"], nightly["failed"], nightly["skipped"]) == (
-        3, 3, 1, 1, 1)
+        3,
+        3,
+        1,
+        1,
+        1,
+    )
     assert (nightly["last_run"], nightly["last_run_id"], nightly["last_status"]) == (at(10), "n3", "running")
     assert (hourly["last_run_id"], hourly["last_status"], hourly["success"]) == ("h1", "success", 1)
     week = {r["schedule_id"]: r for r in summarize_schedules(state, now=NOW, window_hours=24 * 7)}
@@ -290,9 +395,12 @@ def test_summarize_schedules_counts_in_the_window_and_reports_the_last_run():
 
 
 def test_summarize_schedules_links_a_finish_to_its_start_by_slot_and_counts_lost_as_failed():
-    state = [st("schedule_enqueued", 30, slot="nightly@a"), st("run_started", 30, run_id="r1", slot="nightly@a"),
-             st("run_finished", 20, slot="nightly@a", status="lost"),  # no run id: the scheduler died
-             st("schedule_registered", 5, "weekly", watermark="x")]
+    state = [
+        st("schedule_enqueued", 30, slot="nightly@a"),
+        st("run_started", 30, run_id="r1", slot="nightly@a"),
+        st("run_finished", 20, slot="nightly@a", status="lost"),  # no run id: the scheduler died
+        st("schedule_registered", 5, "weekly", watermark="x"),
+    ]
     nightly, weekly = sorted(summarize_schedules(state, now=NOW), key=lambda r: r["schedule_id"])
     assert (nightly["last_run_id"], nightly["last_status"], nightly["failed"]) == ("r1", "lost", 1)
     assert (weekly["schedule_id"], weekly["last_run"], weekly["enqueued"]) == ("weekly", None, 0)
@@ -312,10 +420,12 @@ def test_summarize_schedules_uses_run_finished_when_the_start_is_not_there():
 
 
 def test_per_tenant_load_counts_runs_tasks_error_rate_and_latency():
-    events = (run_events("r1", 100, tenant="acme", tasks={"a": "ok", "b": "fail"}, status="failed")
-              + run_events("r2", 50, tenant="acme", tasks={"a": "ok"})
-              + run_events("r3", 40, tenant="globex", tasks={"a": "ok", "b": "ok", "c": "ok"})
-              + run_events("r4", 3000, tenant="initech", tasks={"a": "fail"}))  # outside 24h
+    events = (
+        run_events("r1", 100, tenant="acme", tasks={"a": "ok", "b": "fail"}, status="failed")
+        + run_events("r2", 50, tenant="acme", tasks={"a": "ok"})
+        + run_events("r3", 40, tenant="globex", tasks={"a": "ok", "b": "ok", "c": "ok"})
+        + run_events("r4", 3000, tenant="initech", tasks={"a": "fail"})
+    )  # outside 24h
     for rec in events:
         if rec["run_id"] == "r2" and rec["event"] == "task_ok":
             rec["duration_s"] = 30.0
@@ -332,8 +442,7 @@ def test_stats_report_has_the_four_sections_over_one_window():
     events = run_events("r1", 30) + run_events("old", 3000)
     report = stats_report(events, [st("run_started", 30, run_id="r1")], now=NOW, window_hours=24, limit=5)
     assert set(report) == {"window", "tasks", "runs", "schedules", "tenants"}
-    assert report["window"] == {"hours": 24.0, "since": "2026-11-20T12:00:00.000Z",
-                                "until": "2026-11-21T12:00:00.000Z"}
+    assert report["window"] == {"hours": 24.0, "since": "2026-11-20T12:00:00.000Z", "until": "2026-11-21T12:00:00.000Z"}
     assert [r["run_id"] for r in report["runs"]] == ["r1"]
     assert report["tasks"]["overall"]["ok"] == 1
     assert report["schedules"][0]["last_status"] == "running"
@@ -351,13 +460,65 @@ def test_every_report_is_total_over_random_records():
     import random
 
     rng = random.Random(27)
-    values = [None, True, 0, -1, 7, 1.5, float("inf"), 1e300, "", "x", "failed", "success", "timeout",
-              "2026-11-21T11:00:00.000Z", "2026-11-21T11:00:00+05:00", "nonsense", [], ["a", 1], {}, {"k": 1}]
-    keys = ["event", "ts", "run_id", "dag_name", "tenant_id", "task_id", "attempt", "status", "duration_s",
-            "exit_code", "error", "reason", "outputs", "params", "pid", "pid_start", "schedule_id", "slot",
-            "tasks_succeeded", "tasks_failed"]
-    kinds = ["dag_start", "task_start", "task_ok", "task_fail", "task_retry", "task_skip", "task_cancel",
-             "dag_done", "schedule_enqueued", "run_started", "run_finished", "schedule_skipped", "other"]
+    values = [
+        None,
+        True,
+        0,
+        -1,
+        7,
+        1.5,
+        float("inf"),
+        1e300,
+        "",
+        "x",
+        "failed",
+        "success",
+        "timeout",
+        "2026-11-21T11:00:00.000Z",
+        "2026-11-21T11:00:00+05:00",
+        "nonsense",
+        [],
+        ["a", 1],
+        {},
+        {"k": 1},
+    ]
+    keys = [
+        "event",
+        "ts",
+        "run_id",
+        "dag_name",
+        "tenant_id",
+        "task_id",
+        "attempt",
+        "status",
+        "duration_s",
+        "exit_code",
+        "error",
+        "reason",
+        "outputs",
+        "params",
+        "pid",
+        "pid_start",
+        "schedule_id",
+        "slot",
+        "tasks_succeeded",
+        "tasks_failed",
+    ]
+    kinds = [
+        "dag_start",
+        "task_start",
+        "task_ok",
+        "task_fail",
+        "task_retry",
+        "task_skip",
+        "task_cancel",
+        "dag_done",
+        "schedule_enqueued",
+        "run_started",
+        "run_finished",
+        "schedule_skipped",
+        "other",
+    ]
     for _ in range(200):
         records: list[Any] = []
         for _ in range(rng.randrange(30)):
@@ -368,5 +529,11 @@ def test_every_report_is_total_over_random_records():
                 rec["ts"] = at(rng.uniform(-60, 3000))
             records.append(rec if rng.random() < 0.95 else rng.choice(values))
         fold_run(records)
-        stats_report(records, records, now=NOW, window_hours=rng.choice([0, 1, 24, -5]), limit=rng.randrange(3),
-                     owner_alive=lambda _run: False)
+        stats_report(
+            records,
+            records,
+            now=NOW,
+            window_hours=rng.choice([0, 1, 24, -5]),
+            limit=rng.randrange(3),
+            owner_alive=lambda _run: False,
+        )

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from dagctl.api import run_dag
 from dagctl.clock import FakeClock
 from dagctl.errors import UsageError
-from dagctl.events import MemorySink
-from dagctl.executors.inline import InlineExecutor
-from dagctl.runner import RunControl
+from dagctl.run.api import run_dag
+from dagctl.run.executors.inline import InlineExecutor
+from dagctl.run.runner import RunControl
 from dagctl.settings import Settings
+from dagctl.store.sinks import MemorySink
 from tests.support import process_alive as _alive
 from tests.support import wait_until
 
@@ -29,8 +29,9 @@ def dagrun(tmp_path: Path):
         path = tmp_path / "dag.yaml"
         path.write_text(textwrap.dedent(text).lstrip())
         sink = MemorySink()
-        settings = Settings(logs_dir=tmp_path / "logs", events_path=tmp_path / "logs" / "events.jsonl",
-                            grace_s=kwargs.pop("grace", 0.5))
+        settings = Settings(
+            logs_dir=tmp_path / "logs", events_path=tmp_path / "logs" / "events.jsonl", grace_s=kwargs.pop("grace", 0.5)
+        )
         result = run_dag(path, sinks=[sink], settings=settings, **kwargs)
         return result, sink
 
@@ -66,7 +67,7 @@ def test_shell_values_from_outputs_cannot_inject(dagrun, tmp_path):
         name: inject
         tasks:
           - id: evil
-            run: echo 'x={'$'}(touch {marker}); y' > "$DAGCTL_OUTPUT"
+            run: echo 'x={"$"}(touch {marker}); y' > "$DAGCTL_OUTPUT"
           - id: victim
             depends_on: evil
             run: echo ${{outputs.evil.x}}
@@ -91,7 +92,8 @@ def test_argv_list_takes_values_verbatim_as_single_arguments(dagrun):
 def test_retries_back_off_exponentially_and_record_each_retry(dagrun, tmp_path):
     counter = tmp_path / "count"
     clock = FakeClock()
-    result, sink = dagrun(f"""
+    result, sink = dagrun(
+        f"""
         name: flaky
         tasks:
           - id: flaky
@@ -99,11 +101,15 @@ def test_retries_back_off_exponentially_and_record_each_retry(dagrun, tmp_path):
             retries: 3
             retry_delay: 10s
             backoff: 3
-        """, executor=InlineExecutor(), clock=clock)
+        """,
+        executor=InlineExecutor(),
+        clock=clock,
+    )
     assert result.status == "success"
     retries = sink.of("task_retry")
-    assert [(e.attempt, e.delay_s) for e in retries] in ([(1, pytest.approx(10, rel=0.11)),
-                                                            (2, pytest.approx(30, rel=0.11))],)
+    assert [(e.attempt, e.delay_s) for e in retries] in (
+        [(1, pytest.approx(10, rel=0.11)), (2, pytest.approx(30, rel=0.11))],
+    )
     assert result.tasks["flaky"].attempt == 3
     assert (result.run_dir / "flaky@3.log").exists()
 
@@ -118,8 +124,13 @@ def test_failed_task_does_not_stop_unrelated_branches_and_skips_propagate(dagrun
           - {id: good, run: "true"}
           - {id: after_good, run: "true", depends_on: good}
         """)
-    assert statuses(result) == {"bad": "failed", "after_bad": "skipped", "after_after": "skipped",
-                                "good": "success", "after_good": "success"}
+    assert statuses(result) == {
+        "bad": "failed",
+        "after_bad": "skipped",
+        "after_after": "skipped",
+        "good": "success",
+        "after_good": "success",
+    }
     assert result.tasks["bad"].exit_code == 3
     assert result.tasks["after_bad"].reason == "upstream 'bad' failed"
     assert result.tasks["after_after"].reason == "upstream 'after_bad' skipped"
@@ -141,9 +152,16 @@ def test_trigger_rules_express_cleanup_fallback_and_joins(dagrun):
           - {id: ok, run: "true"}
           - {id: any_ok, run: "true", depends_on: [main, ok], trigger_rule: one_success}
         """)
-    assert statuses(result) == {"main": "failed", "cleanup": "success", "alert": "success",
-                                "only_if_failed": "success", "normal": "skipped", "join": "success",
-                                "ok": "success", "any_ok": "success"}
+    assert statuses(result) == {
+        "main": "failed",
+        "cleanup": "success",
+        "alert": "success",
+        "only_if_failed": "success",
+        "normal": "skipped",
+        "join": "success",
+        "ok": "success",
+        "any_ok": "success",
+    }
 
 
 def test_when_conditions_skip_with_the_reason(dagrun):
@@ -165,19 +183,21 @@ def test_when_conditions_skip_with_the_reason(dagrun):
             depends_on: check
             when: outputs.check.count == 0 and params.env != "prod"
         """)
-    assert statuses(result) == {"check": "success", "deploy": "skipped", "process": "skipped",
-                                "always_on": "success"}
+    assert statuses(result) == {"check": "success", "deploy": "skipped", "process": "skipped", "always_on": "success"}
     assert result.tasks["deploy"].reason == 'when: params.env == "prod" is false'
     assert result.status == "success"
 
 
 def test_params_override_and_unknown_param_is_an_error(dagrun):
-    result, _ = dagrun("""
+    result, _ = dagrun(
+        """
         name: p
         params: {rows: 10}
         tasks:
           - {id: a, run: "echo rows=${params.rows}"}
-        """, params={"rows": "25"})
+        """,
+        params={"rows": "25"},
+    )
     assert (result.run_dir / "a.log").read_text() == "rows=25\n"
     with pytest.raises(UsageError, match=r"unknown param 'rwos'.*did you mean 'rows'"):
         dagrun("name: p\nparams: {rows: 10}\ntasks:\n  - {id: a, run: 'true'}\n", params={"rwos": "1"})
@@ -218,13 +238,16 @@ def test_a_task_starts_as_soon_as_its_own_upstream_is_done_not_level_by_level(da
 
 def test_task_timeout_kills_the_process_tree(dagrun, tmp_path):
     pidfile = tmp_path / "pid"
-    result, sink = dagrun(f"""
+    result, sink = dagrun(
+        f"""
         name: slow
         tasks:
           - id: hang
             run: sleep 300 & echo $! > {pidfile}; wait
             timeout: 0.5s
-        """, grace=0.2)
+        """,
+        grace=0.2,
+    )
     assert statuses(result) == {"hang": "failed"}
     fail = sink.of("task_fail")[0]
     assert fail.status == "timeout"
@@ -234,26 +257,34 @@ def test_task_timeout_kills_the_process_tree(dagrun, tmp_path):
 
 
 def test_whole_run_timeout_stops_the_run(dagrun):
-    result, _sink = dagrun("""
+    result, _sink = dagrun(
+        """
         name: slowrun
         tasks:
           - {id: hang, run: "sleep 30"}
           - {id: later, run: "true", depends_on: hang}
-        """, timeout=0.3, grace=0.2)
+        """,
+        timeout=0.3,
+        grace=0.2,
+    )
     assert result.status == "failed"
     assert result.error == "run timed out after 0.3s"
     assert statuses(result) == {"hang": "cancelled", "later": "cancelled"}
 
 
 def test_fail_fast_stops_everything_at_the_first_failure(dagrun):
-    result, _ = dagrun("""
+    result, _ = dagrun(
+        """
         name: ff
         options: {parallelism: 2}
         tasks:
           - {id: slow, run: "sleep 30"}
           - {id: bad, run: "sleep 0.1; exit 1"}
           - {id: later, run: "true", depends_on: slow}
-        """, fail_fast=True, grace=0.2)
+        """,
+        fail_fast=True,
+        grace=0.2,
+    )
     assert statuses(result) == {"slow": "cancelled", "bad": "failed", "later": "cancelled"}
     assert result.error == "stopped after task 'bad' failed (--fail-fast)"
     assert result.exit_code == 1
@@ -273,13 +304,17 @@ def test_cancel_from_another_thread_terminates_running_tasks(dagrun, tmp_path):
         control.cancel("interrupted by SIGINT", signal=2)
 
     threading.Thread(target=cancel_when_started, daemon=True).start()
-    result, sink = dagrun(f"""
+    result, sink = dagrun(
+        f"""
         name: cancel
         tasks:
           - id: work
             run: sleep 300 & echo $! > {pidfile}; touch {started}; wait
           - {{id: next, run: "true", depends_on: work}}
-        """, control=control, grace=0.2)
+        """,
+        control=control,
+        grace=0.2,
+    )
     assert result.status == "cancelled"
     assert result.exit_code == 130
     assert statuses(result) == {"work": "cancelled", "next": "cancelled"}
@@ -302,12 +337,15 @@ def test_ctrl_c_in_a_library_caller_records_the_run_cancelled_then_raises(dagrun
     try:
         threading.Thread(target=press_ctrl_c_when_started, daemon=True).start()
         with pytest.raises(KeyboardInterrupt):
-            dagrun(f"""
+            dagrun(
+                f"""
                 name: interrupted
                 tasks:
                   - id: work
                     run: sleep 300 & echo $! > {pidfile}; touch {started}; wait
-                """, grace=0.2)
+                """,
+                grace=0.2,
+            )
     finally:
         signal.signal(signal.SIGINT, previous)
     lines = [json.loads(line) for line in (tmp_path / "logs" / "events.jsonl").read_text().splitlines()]
@@ -327,8 +365,7 @@ def test_events_carry_the_documented_fields(dagrun, tmp_path):
           - {id: b, run: "exit 2", depends_on: a}
         """)
     lines = [json.loads(line) for line in (tmp_path / "logs" / "events.jsonl").read_text().splitlines()]
-    assert [r["event"] for r in lines] == ["dag_start", "task_start", "task_ok", "task_start", "task_fail",
-                                          "dag_done"]
+    assert [r["event"] for r in lines] == ["dag_start", "task_start", "task_ok", "task_start", "task_fail", "dag_done"]
     for r in lines:
         assert r["v"] == 1 and r["run_id"] == result.run_id and r["dag_name"] == "ev" and r["tenant_id"] == "acme"
         assert r["ts"].endswith("Z") and len(r["ts"]) == len("2026-01-01T00:00:00.000Z")

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from dagctl.errors import UsageError
-from dagctl.scheduler import DEFAULT_CATCHUP_CAP, Claim, Register, jitter_delay, logical_date, plan_tick
-from dagctl.schedules import ScheduleSpec
-from dagctl.scheduling import Slot
+from dagctl.schedule.files import ScheduleSpec
+from dagctl.schedule.slots import Slot
+from dagctl.schedule.tick import DEFAULT_CATCHUP_CAP, Claim, Register, jitter_delay, logical_date, plan_tick
 
 UTC = timezone.utc
 NY = "America/New_York"
@@ -54,8 +54,9 @@ def run_ticks(schedules: list[ScheduleSpec], start: datetime, end: datetime, ste
             if isinstance(action, Register):
                 marks[action.schedule_id] = action.watermark
             else:
-                marks[action.slot.schedule_id] = max(marks.get(action.slot.schedule_id) or action.slot.fire_utc,
-                                                     action.slot.fire_utc)
+                marks[action.slot.schedule_id] = max(
+                    marks.get(action.slot.schedule_id) or action.slot.fire_utc, action.slot.fire_utc
+                )
                 if isinstance(action, Claim):
                     claimed.append(action.slot)
         now += step
@@ -98,15 +99,19 @@ def test_overlap_skip_records_why_while_the_previous_run_is_going() -> None:
     running = {"a": [Open("a@2026-01-01T11:59:00Z", utc(2026, 1, 1, 11, 59))]}
     actions = plan_tick([sched()], {"a": utc(2026, 1, 1, 11, 59)}, running, utc(2026, 1, 1, 12, 0, 1))
     assert kinds(actions) == [("skip", "a@2026-01-01T12:00:00Z")]
-    assert actions[0].reason == ("overlap: skip — previous run still going: run r1 (slot a@2026-01-01T11:59:00Z, "
-                                 "pid 1 on h)")
+    assert actions[0].reason == (
+        "overlap: skip — previous run still going: run r1 (slot a@2026-01-01T11:59:00Z, pid 1 on h)"
+    )
 
 
 def test_overlap_skip_after_downtime_runs_only_the_newest_missed_slot() -> None:
     schedule = sched(cron="0 * * * *", catchup="3h")
     actions = plan_tick([schedule], {"a": utc(2026, 1, 1, 6)}, {}, utc(2026, 1, 1, 12, 0, 10))
-    assert kinds(actions) == [("skip", "a@2026-01-01T10:00:00Z"), ("skip", "a@2026-01-01T11:00:00Z"),
-                              ("claim", "a@2026-01-01T12:00:00Z")]
+    assert kinds(actions) == [
+        ("skip", "a@2026-01-01T10:00:00Z"),
+        ("skip", "a@2026-01-01T11:00:00Z"),
+        ("claim", "a@2026-01-01T12:00:00Z"),
+    ]
     assert actions[0].reason.startswith("coalesced into a@2026-01-01T12:00:00Z")
 
 
@@ -123,12 +128,18 @@ def test_running_slots_of_other_schedules_do_not_matter() -> None:
 
 
 def test_actions_are_ordered_by_fire_instant_across_schedules() -> None:
-    schedules = [sched("late", "0 * * * *", catchup="2h", overlap="queue"),
-                 sched("early", "30 * * * *", catchup="2h", overlap="queue")]
+    schedules = [
+        sched("late", "0 * * * *", catchup="2h", overlap="queue"),
+        sched("early", "30 * * * *", catchup="2h", overlap="queue"),
+    ]
     marks = {"late": utc(2026, 1, 1, 9), "early": utc(2026, 1, 1, 9)}
     actions = plan_tick(schedules, marks, {}, utc(2026, 1, 1, 11, 0, 5))
-    assert kinds(actions) == [("claim", "early@2026-01-01T09:30:00Z"), ("claim", "late@2026-01-01T10:00:00Z"),
-                              ("claim", "early@2026-01-01T10:30:00Z"), ("claim", "late@2026-01-01T11:00:00Z")]
+    assert kinds(actions) == [
+        ("claim", "early@2026-01-01T09:30:00Z"),
+        ("claim", "late@2026-01-01T10:00:00Z"),
+        ("claim", "early@2026-01-01T10:30:00Z"),
+        ("claim", "late@2026-01-01T11:00:00Z"),
+    ]
 
 
 def test_a_fixed_time_job_runs_once_per_local_minute() -> None:
@@ -139,7 +150,8 @@ def test_a_fixed_time_job_runs_once_per_local_minute() -> None:
     assert "already ran" in actions[0].reason
     wildcard = sched(cron="30 * * * *", timezone=NY)
     assert kinds(plan_tick([wildcard], {}, {}, now, recent_minutes={"a": ["2026-11-01T01:30"]})) == [
-        ("claim", "a@2026-11-01T05:30:00Z")]
+        ("claim", "a@2026-11-01T05:30:00Z")
+    ]
 
 
 def test_spring_forward_fixed_time_job_runs_once_right_after_the_jump() -> None:
@@ -158,9 +170,15 @@ def test_fall_back_fixed_time_once_wildcard_twice() -> None:
     assert [s.key for s in claimed if s.schedule_id == "fixed"] == ["fixed@2026-11-01T05:30:00Z"]
     hourly = [s for s in claimed if s.schedule_id == "hourly"]
     assert [(s.fire_utc.hour, s.local_minute) for s in hourly] == [
-        (4, "2026-11-01T00:00"), (5, "2026-11-01T01:00"), (6, "2026-11-01T01:00"), (7, "2026-11-01T02:00")]
-    assert [logical_date(schedules[1], s) for s in hourly[1:3]] == ["2026-11-01T01:00:00-04:00",
-                                                                    "2026-11-01T01:00:00-05:00"]
+        (4, "2026-11-01T00:00"),
+        (5, "2026-11-01T01:00"),
+        (6, "2026-11-01T01:00"),
+        (7, "2026-11-01T02:00"),
+    ]
+    assert [logical_date(schedules[1], s) for s in hourly[1:3]] == [
+        "2026-11-01T01:00:00-04:00",
+        "2026-11-01T01:00:00-05:00",
+    ]
 
 
 def test_now_must_be_aware() -> None:

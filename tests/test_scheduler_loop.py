@@ -12,20 +12,13 @@ from typing import Any
 
 import pytest
 
-from dagctl.backfill import Backfill
 from dagctl.clock import FakeClock
-from dagctl.runner import RunControl
-from dagctl.scheduler_loop import (
-    RunOutcome,
-    RunRequest,
-    Scheduler,
-    SchedulerLocked,
-    ServeLock,
-    dag_launcher,
-)
-from dagctl.schedules import ScheduleSource, ScheduleSpec, load_schedule_file
+from dagctl.run.runner import RunControl
+from dagctl.schedule.backfill import Backfill
+from dagctl.schedule.files import ScheduleSource, ScheduleSpec, load_schedule_file
+from dagctl.schedule.loop import RunOutcome, RunRequest, Scheduler, SchedulerLocked, ServeLock, dag_launcher
 from dagctl.settings import Settings
-from dagctl.state import Owner, RunStarted, ScheduleEnqueued, StateStore
+from dagctl.store.state import Owner, RunStarted, ScheduleEnqueued, StateStore
 
 UTC = timezone.utc
 NY = "America/New_York"
@@ -67,8 +60,7 @@ def sched(id: str = "a", cron: str = "* * * * *", **kw: Any) -> ScheduleSpec:
 class FakeLauncher:
     """Records calls; with ``hold`` each run waits until ``release`` is set or it is cancelled."""
 
-    def __init__(self, *, hold: bool = False, fail: tuple[str, ...] = (),
-                 on_call: Any = None) -> None:
+    def __init__(self, *, hold: bool = False, fail: tuple[str, ...] = (), on_call: Any = None) -> None:
         self.hold = hold
         self.fail = fail
         self.on_call = on_call
@@ -167,8 +159,9 @@ def test_queue_runs_missed_slots_one_after_another_oldest_first(store: StateStor
     clock = FakeClock(utc(2026, 1, 1, 12, 0, 10))
     schedule = sched(cron="0 * * * *", catchup="3h", overlap="queue")
     store.record(ScheduleEnqueued(store.now_ts(), "a", slot="old", fire_utc="2026-01-01T08:00:00.000Z"))
-    store.record({"v": 1, "ts": store.now_ts(), "event": "run_finished", "schedule_id": "a", "slot": "old",
-                  "status": "success"})
+    store.record(
+        {"v": 1, "ts": store.now_ts(), "event": "run_finished", "schedule_id": "a", "slot": "old", "status": "success"}
+    )
     launcher = FakeLauncher()
     assert Scheduler([schedule], store, launcher, clock=clock, max_parallel=3).run_once() == 0
     assert launcher.keys == ["a@2026-01-01T10:00:00Z", "a@2026-01-01T11:00:00Z", "a@2026-01-01T12:00:00Z"]
@@ -195,8 +188,11 @@ def test_allow_runs_missed_slots_side_by_side(store: StateStore) -> None:
 def test_skip_records_why_and_the_slot_is_not_retried(store: StateStore) -> None:
     clock = FakeClock(utc(2026, 1, 1, 12, 0, 5))
     other = Owner(Owner.current().host, Owner.current().pid, Owner.current().pid_start)  # alive: this process
-    store.record(ScheduleEnqueued(store.now_ts(), "a", slot="a@2026-01-01T11:59:00Z",
-                                  fire_utc="2026-01-01T11:59:00.000Z", claimed_by=other))
+    store.record(
+        ScheduleEnqueued(
+            store.now_ts(), "a", slot="a@2026-01-01T11:59:00Z", fire_utc="2026-01-01T11:59:00.000Z", claimed_by=other
+        )
+    )
     store.record(RunStarted(store.now_ts(), "a", slot="a@2026-01-01T11:59:00Z", run_id="r-prev"))
     launcher = FakeLauncher()
     scheduler = Scheduler([sched()], store, launcher, clock=clock, owner=Owner("me", 1, None))
@@ -210,8 +206,11 @@ def test_skip_records_why_and_the_slot_is_not_retried(store: StateStore) -> None
 def test_slots_of_a_dead_owner_are_recorded_lost_and_stop_blocking(store: StateStore) -> None:
     proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead = Owner(Owner.current().host, int(proc.stdout), None)
-    store.record(ScheduleEnqueued(store.now_ts(), "a", slot="a@2026-01-01T11:59:00Z",
-                                  fire_utc="2026-01-01T11:59:00.000Z", claimed_by=dead))
+    store.record(
+        ScheduleEnqueued(
+            store.now_ts(), "a", slot="a@2026-01-01T11:59:00Z", fire_utc="2026-01-01T11:59:00.000Z", claimed_by=dead
+        )
+    )
     store.record(RunStarted(store.now_ts(), "a", slot="a@2026-01-01T11:59:00Z", run_id="r-dead"))
     launcher = FakeLauncher()
     assert Scheduler([sched()], store, launcher, clock=FakeClock(utc(2026, 1, 1, 12, 0, 5))).run_once() == 0
@@ -222,8 +221,11 @@ def test_slots_of_a_dead_owner_are_recorded_lost_and_stop_blocking(store: StateS
 
 def test_serve_through_daylight_saving_nights_end_to_end(store: StateStore) -> None:
     """Spring forward and fall back in New York, through plan, state store, launcher and FakeClock."""
-    schedules = [sched("fixed", "30 2 * * *", timezone=NY), sched("fb_fixed", "30 1 * * *", timezone=NY),
-                 sched("every30", "*/30 * * * *", timezone=NY, overlap="allow")]
+    schedules = [
+        sched("fixed", "30 2 * * *", timezone=NY),
+        sched("fb_fixed", "30 1 * * *", timezone=NY),
+        sched("every30", "*/30 * * * *", timezone=NY, overlap="allow"),
+    ]
     for start, hours in ((utc(2026, 3, 8, 5, 0, 1), 3), (utc(2026, 11, 1, 4, 0, 1), 4)):
         launcher = FakeLauncher()
         clock = FakeClock(start)
@@ -234,15 +236,26 @@ def test_serve_through_daylight_saving_nights_end_to_end(store: StateStore) -> N
             dates.setdefault(call.schedule.id, []).append(call.logical_date)
         if start.month == 3:
             assert dates["fixed"] == ["2026-03-08T03:00:00-04:00"]  # 02:30 does not exist that night
-            assert dates["every30"] == ["2026-03-08T00:00:00-05:00", "2026-03-08T00:30:00-05:00",
-                                        "2026-03-08T01:00:00-05:00", "2026-03-08T01:30:00-05:00",
-                                        "2026-03-08T03:00:00-04:00", "2026-03-08T03:30:00-04:00"]
+            assert dates["every30"] == [
+                "2026-03-08T00:00:00-05:00",
+                "2026-03-08T00:30:00-05:00",
+                "2026-03-08T01:00:00-05:00",
+                "2026-03-08T01:30:00-05:00",
+                "2026-03-08T03:00:00-04:00",
+                "2026-03-08T03:30:00-04:00",
+            ]
         else:
             assert dates["fb_fixed"] == ["2026-11-01T01:30:00-04:00"]  # once, on the first pass
-            assert dates["every30"] == ["2026-11-01T00:00:00-04:00", "2026-11-01T00:30:00-04:00",
-                                        "2026-11-01T01:00:00-04:00", "2026-11-01T01:30:00-04:00",
-                                        "2026-11-01T01:00:00-05:00", "2026-11-01T01:30:00-05:00",
-                                        "2026-11-01T02:00:00-05:00", "2026-11-01T02:30:00-05:00"]
+            assert dates["every30"] == [
+                "2026-11-01T00:00:00-04:00",
+                "2026-11-01T00:30:00-04:00",
+                "2026-11-01T01:00:00-04:00",
+                "2026-11-01T01:30:00-04:00",
+                "2026-11-01T01:00:00-05:00",
+                "2026-11-01T01:30:00-05:00",
+                "2026-11-01T02:00:00-05:00",
+                "2026-11-01T02:30:00-05:00",
+            ]
     assert len({r["slot"] for r in records(store, "run_started")}) == len(records(store, "run_started"))
 
 
@@ -305,15 +318,20 @@ def test_serve_reloads_changed_files_and_keeps_the_last_good_version(tmp_path: P
     clock = HookClock(utc(2026, 1, 1, 12, 0, 1), utc(2026, 1, 1, 12, 0, 45), edit)
     scheduler = Scheduler(source.load(), store, launcher, clock=clock)
     assert scheduler.serve(tick_s=30, source=source, max_ticks=6) == 0
-    assert sorted(launcher.keys) == ["a@2026-01-01T12:00:00Z", "a@2026-01-01T12:01:00Z", "a@2026-01-01T12:02:00Z",
-                                     "b@2026-01-01T12:01:00Z", "b@2026-01-01T12:02:00Z"]
+    assert sorted(launcher.keys) == [
+        "a@2026-01-01T12:00:00Z",
+        "a@2026-01-01T12:01:00Z",
+        "a@2026-01-01T12:02:00Z",
+        "b@2026-01-01T12:01:00Z",
+        "b@2026-01-01T12:02:00Z",
+    ]
     assert [s.id for s in scheduler.schedules] == ["a", "b"]
 
 
 def test_sd_notify_ready_watchdog_status_stopping(tmp_path: Path, store: StateStore) -> None:
     import socket
 
-    from dagctl.sdnotify import Notifier
+    from dagctl.schedule.sdnotify import Notifier
 
     address = str(tmp_path / "notify.sock")
     server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -359,9 +377,11 @@ def test_dag_launcher_runs_the_dag_with_logical_date_tenant_and_params(tmp_path:
     out = tmp_path / "out.txt"
     (tmp_path / "dag.yaml").write_text(
         "name: d\ntenant_id: dag-tenant\nparams: {word: x}\ntasks:\n"
-        f"  - {{id: a, run: 'echo ${{logical_date}} ${{params.word}} >> {out}'}}\n")
-    (tmp_path / "s.yaml").write_text("- {id: s, cron: '30 2 * * *', timezone: America/New_York, dag: dag.yaml, "
-                                     "tenant: acme, params: {word: hi}}\n")
+        f"  - {{id: a, run: 'echo ${{logical_date}} ${{params.word}} >> {out}'}}\n"
+    )
+    (tmp_path / "s.yaml").write_text(
+        "- {id: s, cron: '30 2 * * *', timezone: America/New_York, dag: dag.yaml, tenant: acme, params: {word: hi}}\n"
+    )
     (schedule,) = load_schedule_file(tmp_path / "s.yaml")
     settings = Settings.from_env({"DAGCTL_LOGS_DIR": str(tmp_path / "logs")})
     store = StateStore(settings.state_path)
@@ -371,7 +391,11 @@ def test_dag_launcher_runs_the_dag_with_logical_date_tenant_and_params(tmp_path:
     events = [json.loads(line) for line in settings.events_path.read_text().splitlines()]
     start = next(e for e in events if e["event"] == "dag_start")
     assert (start["trigger"], start["schedule_id"], start["tenant_id"], start["logical_date"]) == (
-        "schedule", "s", "acme", "2026-03-08T03:00:00-04:00")
+        "schedule",
+        "s",
+        "acme",
+        "2026-03-08T03:00:00-04:00",
+    )
     assert start["run_id"] == records(store, "run_started")[0]["run_id"]
 
 
@@ -383,7 +407,12 @@ def test_backfill_runs_missing_slots_oldest_first_and_skips_claimed_ones(store: 
     job = Backfill(schedule, store, launcher, clock=clock)
     items = job.plan(utc(2026, 1, 1, 0), utc(2026, 1, 1, 4), max_slots=10)
     assert [(i.slot.fire_utc.hour, i.ran_before is not None) for i in items] == [
-        (0, False), (1, False), (2, True), (3, False), (4, False)]
+        (0, False),
+        (1, False),
+        (2, True),
+        (3, False),
+        (4, False),
+    ]
     assert job.run(items) == 0
     assert launcher.keys == [f"a@2026-01-01T0{h}:00:00Z" for h in (0, 1, 3, 4)]
     assert {c.trigger for c in launcher.calls} == {"backfill"}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dagctl.sdnotify import Notifier
+from dagctl.schedule.sdnotify import Notifier
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dagctl.errors import SpecError
-from dagctl.schedules import (
+from dagctl.schedule.files import (
     Overlap,
     ScheduleSource,
     ScheduleSpec,
@@ -16,7 +16,7 @@ from dagctl.schedules import (
     load_schedule_file,
     resolve_dag_path,
 )
-from dagctl.scheduling import ScheduleLike
+from dagctl.schedule.slots import ScheduleLike
 from tests.conftest import ROOT
 
 DAG = "name: tiny\nparams: {rows: 1}\ntasks:\n  - {id: a, run: 'true'}\n"
@@ -50,9 +50,19 @@ def test_the_source_notes_entry_loads_unchanged(project: Path) -> None:
     path.write_text(SEED_ENTRY)
     (spec,) = load_schedule_file(path)
     assert (spec.id, spec.cron, spec.dag, spec.tenant, spec.enabled) == (
-        "weekly_ops_chain", "*/5 * * * *", "configs/dags/weekly_ops_chain.min.yaml", "local-dev", True)
+        "weekly_ops_chain",
+        "*/5 * * * *",
+        "configs/dags/weekly_ops_chain.min.yaml",
+        "local-dev",
+        True,
+    )
     assert (spec.timezone, spec.overlap, spec.catchup, spec.jitter, spec.params) == (
-        "UTC", Overlap.SKIP, None, timedelta(0), {})
+        "UTC",
+        Overlap.SKIP,
+        None,
+        timedelta(0),
+        {},
+    )
     assert spec.dag_path == project / "configs" / "dags" / "weekly_ops_chain.min.yaml"
     assert spec.position == (1, 7)
     schedule: ScheduleLike = spec  # fits the pure scheduling module's protocol
@@ -66,7 +76,11 @@ def test_the_repositorys_example_schedules_load() -> None:
     assert seed.dag_path == ROOT / "configs" / "dags" / "weekly_ops_chain.yaml"
     nightly = specs["diamond_nightly"]
     assert (nightly.timezone, nightly.overlap, nightly.catchup, nightly.jitter) == (
-        "America/New_York", Overlap.QUEUE, timedelta(hours=6), timedelta(seconds=30))
+        "America/New_York",
+        Overlap.QUEUE,
+        timedelta(hours=6),
+        timedelta(seconds=30),
+    )
 
 
 def test_all_optional_keys(project: Path) -> None:
@@ -94,30 +108,55 @@ def test_all_optional_keys(project: Path) -> None:
 
 def test_default_timezone_is_a_setting(project: Path) -> None:
     path = project / "configs" / "schedules" / "a.yaml"
-    path.write_text("- {id: a, cron: '@daily', dag: ../dags/tiny.yaml}\n- {id: b, cron: '@daily', "
-                    "dag: ../dags/tiny.yaml, timezone: UTC}\n")
+    path.write_text(
+        "- {id: a, cron: '@daily', dag: ../dags/tiny.yaml}\n- {id: b, cron: '@daily', "
+        "dag: ../dags/tiny.yaml, timezone: UTC}\n"
+    )
     a, b = load_schedule_file(path, default_timezone="Asia/Tokyo")
     assert (a.timezone, b.timezone) == ("Asia/Tokyo", "UTC")
 
 
-@pytest.mark.parametrize(("entry", "expected"), [
-    ('cron: "0 0 * * * *"', "4:9: schedule 'x': cron: '0 0 * * * *' has 6 fields, which is ambiguous (seconds or "
-                            "year?) — use 5 fields: minute hour day-of-month month day-of-week"),
-    ('cron: "@reboot"', "4:9: schedule 'x': cron: '@reboot' is not supported: dagctl has no boot event — start the "
-                        "job from a systemd unit"),
-    ('cron: "0 0 30 2 *"', "4:9: schedule 'x': cron: day-of-month '30' never occurs in February, so the schedule "
-                           "would never fire — pick a day that exists"),
-    ('cron: "0 9 * * *"\n  timezone: America/New_Yrok', "5:13: schedule 'x': timezone: unknown timezone "
-                                                          "'America/New_Yrok' — did you mean 'America/New_York'?"),
-    ('cron: "0 9 * * *"\n  overlap: sometimes', "5:12: schedule 'x': overlap: 'sometimes' is not an overlap policy"),
-    ('cron: "0 9 * * *"\n  catchup: soon', "5:12: schedule 'x': catchup: 'soon' is not a duration"),
-    ('cron: "0 9 * * *"\n  enabled: "yes"', "5:12: schedule 'x': enabled: "),
-    ('cron: "0 9 * * *"\n  jiter: 5', "5:3: schedule 'x': unknown key 'jiter' — did you mean 'jitter'?"),
-    ("cron: */5 * * * *", "4:10: invalid YAML: did not find expected alphabetic or numeric character (in the cron "
-                          "expression) — quote the cron expression"),
-    ("cron: @daily", "4:9: invalid YAML: found character that cannot start any token (in the cron expression) — "
-                     "quote the cron expression"),
-])
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        (
+            'cron: "0 0 * * * *"',
+            "4:9: schedule 'x': cron: '0 0 * * * *' has 6 fields, which is ambiguous (seconds or "
+            "year?) — use 5 fields: minute hour day-of-month month day-of-week",
+        ),
+        (
+            'cron: "@reboot"',
+            "4:9: schedule 'x': cron: '@reboot' is not supported: dagctl has no boot event — start the "
+            "job from a systemd unit",
+        ),
+        (
+            'cron: "0 0 30 2 *"',
+            "4:9: schedule 'x': cron: day-of-month '30' never occurs in February, so the schedule "
+            "would never fire — pick a day that exists",
+        ),
+        (
+            'cron: "0 9 * * *"\n  timezone: America/New_Yrok',
+            "5:13: schedule 'x': timezone: unknown timezone 'America/New_Yrok' — did you mean 'America/New_York'?",
+        ),
+        (
+            'cron: "0 9 * * *"\n  overlap: sometimes',
+            "5:12: schedule 'x': overlap: 'sometimes' is not an overlap policy",
+        ),
+        ('cron: "0 9 * * *"\n  catchup: soon', "5:12: schedule 'x': catchup: 'soon' is not a duration"),
+        ('cron: "0 9 * * *"\n  enabled: "yes"', "5:12: schedule 'x': enabled: "),
+        ('cron: "0 9 * * *"\n  jiter: 5', "5:3: schedule 'x': unknown key 'jiter' — did you mean 'jitter'?"),
+        (
+            "cron: */5 * * * *",
+            "4:10: invalid YAML: did not find expected alphabetic or numeric character (in the cron "
+            "expression) — quote the cron expression",
+        ),
+        (
+            "cron: @daily",
+            "4:9: invalid YAML: found character that cannot start any token (in the cron expression) — "
+            "quote the cron expression",
+        ),
+    ],
+)
 def test_each_bad_input_is_reported_at_its_position(project: Path, entry: str, expected: str) -> None:
     path = project / "configs" / "schedules" / "bad.yaml"
     path.write_text(f"# schedules\n- id: x\n  dag: ../dags/tiny.yaml\n  {entry}\n")
@@ -137,8 +176,9 @@ def test_missing_dag_file_and_missing_keys(project: Path) -> None:
 
 def test_duplicate_ids_in_one_file_and_across_files(project: Path) -> None:
     folder = project / "configs" / "schedules"
-    (folder / "a.yaml").write_text("- {id: x, cron: '@daily', dag: ../dags/tiny.yaml}\n"
-                                   "- {id: x, cron: '@hourly', dag: ../dags/tiny.yaml}\n")
+    (folder / "a.yaml").write_text(
+        "- {id: x, cron: '@daily', dag: ../dags/tiny.yaml}\n- {id: x, cron: '@hourly', dag: ../dags/tiny.yaml}\n"
+    )
     (folder / "b.yaml").write_text("- {id: y, cron: '@daily', dag: ../dags/tiny.yaml}\n")
     (folder / "c.yaml").write_text("- {id: y, cron: '@daily', dag: ../dags/tiny.yaml}\n")
     with pytest.raises(SpecError) as info:
@@ -155,8 +195,10 @@ def test_duplicate_ids_in_one_file_and_across_files(project: Path) -> None:
 def test_top_level_must_be_a_list(project: Path) -> None:
     path = project / "configs" / "schedules" / "map.yaml"
     path.write_text("id: x\ncron: '@daily'\n")
-    assert problems_of(path) == [f"{path}:1:1: top level is a mapping, not a list of schedules — a schedule file is "
-                                 "a list: start each entry with '- id: ...'"]
+    assert problems_of(path) == [
+        f"{path}:1:1: top level is a mapping, not a list of schedules — a schedule file is "
+        "a list: start each entry with '- id: ...'"
+    ]
 
 
 def test_dag_paths_are_found_from_the_schedule_folder_upwards(project: Path, monkeypatch) -> None:

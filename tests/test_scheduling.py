@@ -1,4 +1,4 @@
-"""Which slots are due: current minute, watermarks, catchup and its cap (dagctl.scheduling)."""
+"""Which slots are due: current minute, watermarks, catchup and its cap (dagctl.schedule.slots)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from dagctl import scheduling
 from dagctl.errors import UsageError
-from dagctl.scheduling import ScheduleLike, Slot, due_slots
+from dagctl.schedule import slots as scheduling
+from dagctl.schedule.slots import ScheduleLike, Slot, due_slots
 
 UTC = timezone.utc
 NY = "America/New_York"
@@ -50,9 +50,7 @@ def test_the_public_api_is_reexported_from_scheduling() -> None:
 
 def test_a_frozen_schedule_satisfies_the_protocol() -> None:
     schedule: ScheduleLike = Schedule("a", "* * * * *")
-    assert due_slots([schedule], {}, utc(2026, 1, 1, 12, 0, 5)) == [
-        Slot("a", utc(2026, 1, 1, 12), "2026-01-01T12:00")
-    ]
+    assert due_slots([schedule], {}, utc(2026, 1, 1, 12, 0, 5)) == [Slot("a", utc(2026, 1, 1, 12), "2026-01-01T12:00")]
 
 
 # ------------------------------------------------------------------------------------ current minute
@@ -74,9 +72,7 @@ def test_a_tick_before_the_slot_is_too_early() -> None:
 
 
 def test_without_catchup_only_the_latest_slot_is_due() -> None:
-    assert fires(due_slots([Schedule("m", "* * * * *")], {}, utc(2026, 5, 4, 12, 1, 5))) == [
-        utc(2026, 5, 4, 12, 1)
-    ]
+    assert fires(due_slots([Schedule("m", "* * * * *")], {}, utc(2026, 5, 4, 12, 1, 5))) == [utc(2026, 5, 4, 12, 1)]
 
 
 # ----------------------------------------------------------------------------------------- watermark
@@ -237,8 +233,7 @@ def test_five_hundred_schedules_are_planned_well_under_100_ms() -> None:
     exprs = ["* * * * *", "*/5 * * * *", "@hourly", "30 2 * * *", "0 9 * * 1-5", "@daily", "15,45 */2 * * *"]
     zones = ["UTC", NY, "Europe/London", "Asia/Tokyo"]
     schedules = [
-        Schedule(f"s{i}", exprs[i % 7], zones[i % 4], catchup=timedelta(hours=1) if i % 2 else None)
-        for i in range(500)
+        Schedule(f"s{i}", exprs[i % 7], zones[i % 4], catchup=timedelta(hours=1) if i % 2 else None) for i in range(500)
     ]
     now = utc(2026, 5, 4, 12, 0, 30)
     watermarks = {s.id: now - timedelta(minutes=1) for s in schedules}

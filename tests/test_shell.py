@@ -11,16 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from dagctl.actions.shell import SHELL, ShellOutcome, needs_shell, run_shell, split_command
 from dagctl.clock import FakeClock, SystemClock
 from dagctl.errors import ExecutorError, UsageError
+from dagctl.run.actions.shell import SHELL, ShellOutcome, needs_shell, run_shell, split_command
 from tests.support import eventually, process_alive
 
 ENV = {"PATH": os.environ.get("PATH", os.defpath), "LC_ALL": "C"}
-
-
-
-
 
 
 def read_pid(path: Path) -> int:
@@ -272,9 +268,7 @@ def test_timeout_follows_the_injected_clock(log: Path, tmp_path: Path, no_leftov
     assert (outcome.status, outcome.error, outcome.duration_s) == ("timeout", "timed out after 60s", 61.0)
 
 
-def test_sigterm_ignoring_task_gets_sigkill_after_grace(
-    log: Path, tmp_path: Path, no_leftovers: list[int]
-) -> None:
+def test_sigterm_ignoring_task_gets_sigkill_after_grace(log: Path, tmp_path: Path, no_leftovers: list[int]) -> None:
     pidfile = tmp_path / "pid"
     outcome = run(f"trap '' TERM; sleep 300 & echo $! > {pidfile}; wait", log, timeout=0.2, grace=0.2)
     no_leftovers.append(read_pid(pidfile))
@@ -290,17 +284,13 @@ def test_cancel_from_another_thread_stops_the_tree_and_sigkills_stubborn_grandch
 ) -> None:
     pidfile = tmp_path / "pid"
     cancel = threading.Event()
-    task = Background(
-        f"(trap '' TERM; exec sleep 300) & echo $! > {pidfile}; wait", log, cancel=cancel, grace=0.2
-    )
+    task = Background(f"(trap '' TERM; exec sleep 300) & echo $! > {pidfile}; wait", log, cancel=cancel, grace=0.2)
     no_leftovers.append(read_pid(pidfile))
     cancel.set()
     outcome = task.join()
     assert outcome.status == "cancelled"
     assert outcome.signal == signal.SIGTERM  # the shell itself went on SIGTERM ...
-    assert (
-        outcome.error == "cancelled; still running 0.2s after SIGTERM, sent SIGKILL"
-    )  # ... its child did not
+    assert outcome.error == "cancelled; still running 0.2s after SIGTERM, sent SIGKILL"  # ... its child did not
     assert not process_alive(no_leftovers[0])
 
 

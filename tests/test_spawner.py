@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from dagctl.clock import SystemClock
-from dagctl.executors import spawner
-from dagctl.executors.base import Attempt, AttemptResult, CancelToken
-from dagctl.executors.spawner import ShellSpawner
-from dagctl.waker import Waker
+from dagctl.run.attempts import Attempt, AttemptResult, CancelToken
+from dagctl.run.executors import spawner
+from dagctl.run.executors.spawner import ShellSpawner
+from dagctl.run.waker import Waker
 from tests.support import process_alive, wait_until
 
 pytestmark = pytest.mark.skipif(not spawner.supported(), reason="needs posix_spawn, pidfds and epoll (Linux)")
@@ -39,9 +39,19 @@ class Harness:
     def attempt(self, command: str | list[str], task: str = "t", **kw) -> Attempt:
         out = self.tmp / f"{task}.out"
         kw.setdefault("env", {"DAGCTL_OUTPUT": str(out)})
-        return Attempt(attempt_id=f"r/{task}/1", run_id="r", dag_name="d", task_id=task, attempt=1, kind="run",
-                       command=command, log_path=str(self.tmp / "logs" / f"{task}.log"), output_path=str(out),
-                       grace=kw.pop("grace", 0.3), **kw)
+        return Attempt(
+            attempt_id=f"r/{task}/1",
+            run_id="r",
+            dag_name="d",
+            task_id=task,
+            attempt=1,
+            kind="run",
+            command=command,
+            log_path=str(self.tmp / "logs" / f"{task}.log"),
+            output_path=str(out),
+            grace=kw.pop("grace", 0.3),
+            **kw,
+        )
 
     def start(self, attempt: Attempt, token: CancelToken | None = None) -> bool:
         def done(result: AttemptResult) -> None:
@@ -261,7 +271,7 @@ def test_through_the_runner_unusual_commands_fail_with_the_same_words_as_before(
     with run_shell's one-line reasons."""
     import textwrap
 
-    from dagctl.api import run_dag
+    from dagctl.run.api import run_dag
     from dagctl.settings import Settings
 
     script = tmp_path / "job.sh"
@@ -271,14 +281,16 @@ def test_through_the_runner_unusual_commands_fail_with_the_same_words_as_before(
     noshebang.write_bytes(b"\x00\x01binary-ish")
     noshebang.chmod(0o755)
     dag = tmp_path / "dag.yaml"
-    dag.write_text(textwrap.dedent(f"""
+    dag.write_text(
+        textwrap.dedent(f"""
         name: odd
         tasks:
           - {{id: missing, run: "no-such-command-dagctl --x"}}
           - {{id: not_exec, run: "{script}"}}
           - {{id: no_shebang, run: "{noshebang}"}}
           - {{id: in_dir, run: "pwd", cwd: "{tmp_path}"}}
-        """))
+        """)
+    )
     settings = Settings(logs_dir=tmp_path / "logs", events_path=tmp_path / "logs" / "events.jsonl")
     result = run_dag(dag, settings=settings)
     errors = {t.id: t.error for t in result.tasks.values()}
@@ -292,8 +304,8 @@ def test_through_the_runner_unusual_commands_fail_with_the_same_words_as_before(
 def test_the_child_opens_its_log_and_a_log_it_cannot_open_goes_the_ordinary_way(h: Harness) -> None:
     """The spawned child opens its own log (appending, created 0644, stderr a copy of stdout). A log that
     cannot be opened is not the spawner's to report: it declines, and run_shell's error names the log."""
-    from dagctl.actions.shell import run_shell
     from dagctl.errors import ExecutorError
+    from dagctl.run.actions.shell import run_shell
 
     log = Path(h.attempt("true").log_path)
     log.parent.mkdir(parents=True)
@@ -306,8 +318,15 @@ def test_the_child_opens_its_log_and_a_log_it_cannot_open_goes_the_ordinary_way(
     Path(blocked.log_path).mkdir()  # a folder where the log should be
     assert not h.start(blocked)
     with pytest.raises(ExecutorError, match="cannot open task log"):
-        run_shell("true", env=ENV, cwd=None, log_path=Path(blocked.log_path), timeout=None,
-                  cancel=threading.Event(), clock=SystemClock())
+        run_shell(
+            "true",
+            env=ENV,
+            cwd=None,
+            log_path=Path(blocked.log_path),
+            timeout=None,
+            cancel=threading.Event(),
+            clock=SystemClock(),
+        )
 
 
 def _umask() -> int:

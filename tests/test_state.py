@@ -14,7 +14,7 @@ import pytest
 
 from dagctl.clock import FakeClock
 from dagctl.errors import UsageError
-from dagctl.state import (
+from dagctl.store.state import (
     Owner,
     RunFinished,
     RunStarted,
@@ -40,8 +40,16 @@ def lines(path: Path) -> list[dict]:
 
 
 def enqueue(store: StateStore, sid: str, fire: str, owner: Owner | None = None, minute: str = "") -> None:
-    store.record(ScheduleEnqueued(store.now_ts(), sid, slot=f"{sid}@{fire}", fire_utc=fire, local_minute=minute,
-                                  claimed_by=owner or Owner.current()))
+    store.record(
+        ScheduleEnqueued(
+            store.now_ts(),
+            sid,
+            slot=f"{sid}@{fire}",
+            fire_utc=fire,
+            local_minute=minute,
+            claimed_by=owner or Owner.current(),
+        )
+    )
 
 
 def test_seed_api_record_last_runs_index_by(path: Path, monkeypatch) -> None:
@@ -67,8 +75,9 @@ def test_every_line_has_version_time_and_kind(path: Path) -> None:
     enqueue(store, "a", "2026-03-08T07:00:00.000Z")
     store.record(RunStarted(store.now_ts(), "a", slot="a@2026-03-08T07:00:00.000Z", run_id="r1"))
     store.record(RunFinished(store.now_ts(), "a", slot="a@2026-03-08T07:00:00.000Z", run_id="r1", status="success"))
-    store.record(ScheduleSkipped(store.now_ts(), "a", slot="a@x", fire_utc="2026-03-08T07:05:00.000Z",
-                                 reason="overlap: skip"))
+    store.record(
+        ScheduleSkipped(store.now_ts(), "a", slot="a@x", fire_utc="2026-03-08T07:05:00.000Z", reason="overlap: skip")
+    )
     records = lines(path)
     assert [r["event"] for r in records] == ["schedule_enqueued", "run_started", "run_finished", "schedule_skipped"]
     assert all(list(r)[:3] == ["v", "ts", "event"] and r["ts"].endswith("Z") for r in records)
@@ -85,10 +94,12 @@ def test_the_fold_tracks_watermark_open_slots_and_last_run(path: Path) -> None:
     assert store.schedule_state("a").open["a@2026-03-08T07:00:00.000Z"].run_id == "r1"
     store.record(RunFinished(store.now_ts(), "a", slot="a@2026-03-08T07:00:00.000Z", run_id="r1", status="failed"))
     state = store.schedule_state("a")
-    assert state.open == {} and state.last["status"] == "failed" and state.counts == {
-        "enqueued": 1, "started": 1, "failed": 1}
-    store.record(ScheduleSkipped(store.now_ts(), "a", slot="a@later", fire_utc="2026-03-08T08:00:00.000Z",
-                                 reason="x"))
+    assert (
+        state.open == {}
+        and state.last["status"] == "failed"
+        and state.counts == {"enqueued": 1, "started": 1, "failed": 1}
+    )
+    store.record(ScheduleSkipped(store.now_ts(), "a", slot="a@later", fire_utc="2026-03-08T08:00:00.000Z", reason="x"))
     assert store.schedule_state("a").watermark == datetime(2026, 3, 8, 8, tzinfo=UTC)
 
 
@@ -122,8 +133,9 @@ def test_the_index_is_written_and_used_so_a_new_process_reads_only_the_tail(path
 def test_lines_appended_without_the_index_are_folded_as_a_tail(path: Path) -> None:
     store = StateStore(path, FakeClock(T0))
     enqueue(store, "a", "2026-03-08T07:00:00.000Z")
-    record_event({"event": "schedule_enqueued", "schedule_id": "a", "slot": "a@x",
-                  "fire_utc": "2026-03-08T09:00:00.000Z"}, path)  # seed API: no index update
+    record_event(
+        {"event": "schedule_enqueued", "schedule_id": "a", "slot": "a@x", "fire_utc": "2026-03-08T09:00:00.000Z"}, path
+    )  # seed API: no index update
     fresh = StateStore(path)
     assert fresh.schedule_state("a").watermark == datetime(2026, 3, 8, 9, tzinfo=UTC)
     assert fresh.rebuilds == 0

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from dagctl.errors import TemplateError
-from dagctl.templating import (
+from dagctl.dag.templating import (
     Reference,
     TemplateContext,
     find_references,
@@ -19,6 +18,7 @@ from dagctl.templating import (
     render_argv,
     render_value,
 )
+from dagctl.errors import TemplateError
 
 
 def make_ctx(**overrides: Any) -> TemplateContext:
@@ -365,8 +365,7 @@ def _expected(shape: str, value: str) -> str:
 @pytest.mark.parametrize(("template", "shape"), TEMPLATES)
 def test_shell_quoted_values_reach_the_command_as_exact_literals(shell, template, shape, tmp_path):
     script = "\n".join(
-        render(template, make_ctx(outputs={"a": {"x": value}}), shell_quote=True) + "\necho"
-        for value in NASTY
+        render(template, make_ctx(outputs={"a": {"x": value}}), shell_quote=True) + "\necho" for value in NASTY
     )
     result = subprocess.run([shell, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=10)
     assert result.returncode == 0, result.stderr
@@ -444,9 +443,7 @@ def test_shell_quote_never_lets_a_value_run_in_random_templates(tmp_path: Path):
         parts = [rng.choice(fragments) for _ in range(rng.randint(0, 8))]
         parts.insert(rng.randint(0, len(parts)), "${outputs.a.x}")
         try:
-            command = render(
-                "".join(parts), make_ctx(outputs={"a": {"x": rng.choice(payloads)}}), shell_quote=True
-            )
+            command = render("".join(parts), make_ctx(outputs={"a": {"x": rng.choice(payloads)}}), shell_quote=True)
         except TemplateError:
             continue
         accepted += 1

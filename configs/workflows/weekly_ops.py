@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from dagctl.context import TaskContext
+from dagctl.run.context import TaskContext
 from dagctl.errors import TaskError
 
 DATA = Path(__file__).resolve().parent.parent / "data"

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: dagctl run never imports typing (see dagctl.records)
 
-__version__ = "0.1.0"
-
 __all__ = [
     "DagSpec",
     "DagctlError",
@@ -31,32 +29,38 @@ __all__ = [
 ]
 
 _LAZY = {
-    "load_dag": ("dagctl.loader", "load_dag"),
-    "build_plan": ("dagctl.plan", "build_plan"),
-    "Plan": ("dagctl.plan", "Plan"),
-    "DagSpec": ("dagctl.spec", "DagSpec"),
-    "TaskSpec": ("dagctl.spec", "TaskSpec"),
+    "load_dag": ("dagctl.dag.loader", "load_dag"),
+    "build_plan": ("dagctl.dag.plan", "build_plan"),
+    "Plan": ("dagctl.dag.plan", "Plan"),
+    "DagSpec": ("dagctl.dag.spec", "DagSpec"),
+    "TaskSpec": ("dagctl.dag.spec", "TaskSpec"),
     "DagctlError": ("dagctl.errors", "DagctlError"),
     "SpecError": ("dagctl.errors", "SpecError"),
-    "run_dag": ("dagctl.api", "run_dag"),
-    "RunResult": ("dagctl.runner", "RunResult"),
-    "RunControl": ("dagctl.runner", "RunControl"),
+    "run_dag": ("dagctl.run.api", "run_dag"),
+    "RunResult": ("dagctl.run.runner", "RunResult"),
+    "RunControl": ("dagctl.run.runner", "RunControl"),
     "Settings": ("dagctl.settings", "Settings"),
 }
 
 if TYPE_CHECKING:
     from typing import Any
 
-    from .api import run_dag
+    from dagctl.dag.loader import load_dag
+    from dagctl.dag.plan import Plan, build_plan
+    from dagctl.dag.spec import DagSpec, TaskSpec
+    from dagctl.run.api import run_dag
+    from dagctl.run.runner import RunControl, RunResult
+
     from .errors import DagctlError, SpecError
-    from .loader import load_dag
-    from .plan import Plan, build_plan
-    from .runner import RunControl, RunResult
+    from .settings import VERSION as __version__
     from .settings import Settings
-    from .spec import DagSpec, TaskSpec
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from .settings import VERSION
+
+        return VERSION
     if name in _LAZY:
         import importlib
 

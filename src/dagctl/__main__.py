@@ -1,6 +1,6 @@
 """``python -m dagctl``."""
 
-from dagctl.cli import entry
+from .cli import entry
 
 if __name__ == "__main__":
     entry()

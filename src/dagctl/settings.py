@@ -11,10 +11,23 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+VERSION = "0.1.0"
+"""dagctl's version (``dagctl.__version__``, ``dagctl --version``); also keys the plan cache."""
+
 
 class Settings(Record):
-    OWN_FIELDS = ("logs_dir", "events_path", "state_path", "grace_s", "sched_tick_ms", "sched_max_parallel",
-                  "executor", "queue_backend", "redis_url", "plan_cache")
+    OWN_FIELDS = (
+        "logs_dir",
+        "events_path",
+        "state_path",
+        "grace_s",
+        "sched_tick_ms",
+        "sched_max_parallel",
+        "executor",
+        "queue_backend",
+        "redis_url",
+        "plan_cache",
+    )
     __slots__ = OWN_FIELDS
 
     if TYPE_CHECKING:
@@ -29,11 +42,19 @@ class Settings(Record):
         redis_url: str
         plan_cache: bool
 
-    def __init__(self, logs_dir: Path = Path("logs"), events_path: Path = Path("logs/orchestrator_events.jsonl"),
-                 state_path: Path = Path("logs/orchestrator_state.jsonl"), grace_s: float = 5.0,
-                 sched_tick_ms: int = 1000, sched_max_parallel: int = 3, executor: str = "threads",
-                 queue_backend: str = "memory", redis_url: str = "redis://localhost:6379/0",
-                 plan_cache: bool = True) -> None:
+    def __init__(
+        self,
+        logs_dir: Path = Path("logs"),
+        events_path: Path = Path("logs/orchestrator_events.jsonl"),
+        state_path: Path = Path("logs/orchestrator_state.jsonl"),
+        grace_s: float = 5.0,
+        sched_tick_ms: int = 1000,
+        sched_max_parallel: int = 3,
+        executor: str = "threads",
+        queue_backend: str = "memory",
+        redis_url: str = "redis://localhost:6379/0",
+        plan_cache: bool = True,
+    ) -> None:
         init_field(self, "logs_dir", logs_dir)
         init_field(self, "events_path", events_path)
         init_field(self, "state_path", state_path)
@@ -51,7 +72,7 @@ class Settings(Record):
 
     @property
     def plan_cache_dir(self) -> Path | None:
-        """Where validated plans of DAG files are kept (:mod:`dagctl.plancache`); None when turned off."""
+        """Where validated plans of DAG files are kept (:mod:`dagctl.dag.plancache`); None when turned off."""
         return self.logs_dir / "cache" / "plans" if self.plan_cache else None
 
     @classmethod
@@ -88,6 +109,7 @@ def env_number(env: Mapping[str, str], name: str, default: float, *, positive: b
         from .errors import UsageError
 
         kind = "a positive number" if positive else "a number"
-        raise UsageError(f"environment variable {name}={raw!r} is not {kind}",
-                         hint=f"unset it or set e.g. {name}={default:g}")
+        raise UsageError(
+            f"environment variable {name}={raw!r} is not {kind}", hint=f"unset it or set e.g. {name}={default:g}"
+        )
     return value

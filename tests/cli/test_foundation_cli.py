@@ -52,10 +52,7 @@ def test_dry_run_prints_the_plan_like_the_source_note(cli):
     result = cli("run", str(EXAMPLE_DAGS / "weekly_ops_chain.yaml"), "--dry-run")
     assert result.code == 0, result
     assert result.out.splitlines()[:2] == ["DRY RUN: DAG 'weekly_ops_chain'", "Tenant: local-dev"]
-    assert (
-        "  1. sweep (workflow: inbox_drive_sweep, depends_on: none) [level 0, retries 1, timeout none]"
-        in result.out
-    )
+    assert "  1. sweep (workflow: inbox_drive_sweep, depends_on: none) [level 0, retries 1, timeout none]" in result.out
     assert "  3. brief (workflow: meeting_transcript_brief, depends_on: report)" in result.out
 
 
@@ -157,10 +154,18 @@ def test_the_program_exits_fast_but_with_its_code_and_all_its_output(tmp_path) -
     """entry() skips interpreter teardown: exit handlers still run, stdout is complete, codes pass through."""
     dag = tmp_path / "wide.yaml"
     dag.write_text("name: wide\ntasks:\n" + "".join(f"  - {{id: t{i}, run: 'true'}}\n" for i in range(2000)))
-    plan = subprocess.run([sys.executable, "-m", "dagctl", "run", str(dag), "--dry-run", "--json"],
-                          capture_output=True, text=True, timeout=60)
+    plan = subprocess.run(
+        [sys.executable, "-m", "dagctl", "run", str(dag), "--dry-run", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert plan.returncode == 0, plan.stderr
     assert len(json.loads(plan.stdout)["tasks"]) == 2000  # ~300 KB through a pipe, none of it lost
-    bad = subprocess.run([sys.executable, "-m", "dagctl", "run", str(tmp_path / "missing.yaml")],
-                         capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "dagctl", "run", str(tmp_path / "missing.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 2 and "file not found" in bad.stderr

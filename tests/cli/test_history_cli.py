@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from dagctl.api import run_dag
 from dagctl.clock import FakeClock
-from dagctl.history import History
+from dagctl.run.api import run_dag
 from dagctl.settings import Settings
+from dagctl.store.history import History
 from tests.cli.test_run_cli import _alive, dagctl, events, wait_for
 
 
@@ -73,19 +73,24 @@ def test_run_ids_resolve_by_prefix_and_unknown_ids_are_one_line_errors(project, 
     assert cli("show", run_id[:17]).code == 0
     missing = cli("show", "19990101")
     assert missing.code == 2
-    assert missing.err == "dagctl: error: unknown run '19990101' — see `dagctl runs` for run ids (a unique prefix " \
-                          "is enough)\n"
+    assert (
+        missing.err == "dagctl: error: unknown run '19990101' — see `dagctl runs` for run ids (a unique prefix "
+        "is enough)\n"
+    )
 
 
 def test_logs_print_each_attempt(project, cli):
-    write(project / "dag.yaml", """
+    write(
+        project / "dag.yaml",
+        """
         name: d
         tasks:
           - id: flaky
             run: echo "try $DAGCTL_ATTEMPT"; test "$DAGCTL_ATTEMPT" = 2
             retries: 1
             retry_delay: 0
-        """)
+        """,
+    )
     assert cli("run", "dag.yaml", "-q").code == 0
     assert cli("logs", "latest", "flaky").out == "try 2\n"
     assert cli("logs", "latest", "flaky", "--attempt", "1").out == "try 1\n"
@@ -108,7 +113,10 @@ def test_retry_reruns_only_what_failed_and_reuses_outputs(project, cli):
     summary = history.summary(child)
     assert summary.trigger == "retry" and summary.parent_run_id == parent
     assert {t: s.status for t, s in summary.tasks.items()} == {
-        "extract": "success", "transform": "success", "load": "success"}
+        "extract": "success",
+        "transform": "success",
+        "load": "success",
+    }
     assert "reused" in (summary.tasks["extract"].reason or "")
     log_dir = history.run_dir(child)
     assert not (log_dir / "extract.log").exists()  # not run again
@@ -130,7 +138,10 @@ def test_run_only_and_from_take_upstream_outputs_from_the_latest_run(project, cl
     only = cli("run", "dag.yaml", "--only", "transform", "--json")
     data = json.loads(only.out)
     assert {t: v["status"] for t, v in data["tasks"].items()} == {
-        "extract": "success", "transform": "success", "load": "skipped"}
+        "extract": "success",
+        "transform": "success",
+        "load": "skipped",
+    }
     assert data["tasks"]["load"]["reason"] == "not selected"
     frm = json.loads(cli("run", "dag.yaml", "--from", "transform", "--json").out)
     assert [frm["tasks"][t]["status"] for t in ("extract", "transform", "load")] == ["success"] * 3
@@ -139,12 +150,15 @@ def test_run_only_and_from_take_upstream_outputs_from_the_latest_run(project, cl
 
 def test_cancel_from_another_process_stops_the_run(project):
     pidfile = project / "pid"
-    write(project / "dag.yaml", f"""
+    write(
+        project / "dag.yaml",
+        f"""
         name: slow
         tasks:
           - id: work
             run: sleep 300 & echo $! > {pidfile}; wait
-        """)
+        """,
+    )
     run = dagctl("run", "dag.yaml", cwd=project, env={"DAGCTL_GRACE": "1"})
     wait_for(lambda: pidfile.exists() and pidfile.read_text().strip() != "")
     cancel = dagctl("cancel", "latest", cwd=project)
@@ -162,12 +176,15 @@ def test_cancel_from_another_process_stops_the_run(project):
 
 def test_a_killed_run_is_recorded_abandoned_exactly_once(project, cli):
     started = project / "started"
-    write(project / "dag.yaml", f"""
+    write(
+        project / "dag.yaml",
+        f"""
         name: doomed
         tasks:
           - id: work
             run: touch {started}; sleep 300
-        """)
+        """,
+    )
     run = dagctl("run", "dag.yaml", "-q", cwd=project)
     wait_for(started.exists)
     wait_for(lambda: History(Settings.from_env()).run_ids() != [])
@@ -185,13 +202,16 @@ def test_a_killed_run_is_recorded_abandoned_exactly_once(project, cli):
 
 def test_logs_follow_streams_until_the_run_ends(project):
     gate = project / "gate"
-    write(project / "dag.yaml", f"""
+    write(
+        project / "dag.yaml",
+        f"""
         name: chatty
         tasks:
           - id: talk
             run: echo first; while [ ! -e {gate} ]; do sleep 0.05; done; echo second
             timeout: 60s
-        """)
+        """,
+    )
     run = dagctl("run", "dag.yaml", "-q", cwd=project)
     wait_for(lambda: History(Settings.from_env()).run_ids() != [])
     follower = dagctl("logs", "latest", "talk", "--follow", cwd=project)

@@ -18,12 +18,23 @@ from tests.support import wait_until as wait_for
 
 
 def dagctl(*args: str, cwd: Path, env: dict[str, str] | None = None, **kw) -> subprocess.Popen:
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "DAGCTL_LOGS_DIR": str(cwd / "logs"),
-                "NO_COLOR": "1", **(env or {})}
+    full_env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "src"),
+        "DAGCTL_LOGS_DIR": str(cwd / "logs"),
+        "NO_COLOR": "1",
+        **(env or {}),
+    }
     full_env.pop("ORCH_EVENTS_PATH", None)
-    return subprocess.Popen([sys.executable, "-m", "dagctl", *args], cwd=cwd, env=full_env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kw)
-
+    return subprocess.Popen(
+        [sys.executable, "-m", "dagctl", *args],
+        cwd=cwd,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 def events(cwd: Path) -> list[dict]:
@@ -38,12 +49,15 @@ def write_dag(tmp_path: Path, text: str) -> Path:
 
 
 def test_plain_lines_and_summary_when_not_a_terminal(tmp_path):
-    write_dag(tmp_path, """
+    write_dag(
+        tmp_path,
+        """
         name: hello
         tasks:
           - {id: a, run: "echo hi"}
           - {id: b, run: "exit 4", depends_on: a}
-        """)
+        """,
+    )
     proc = dagctl("run", "dag.yaml", cwd=tmp_path)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
@@ -75,13 +89,16 @@ def test_unknown_param_is_one_line_and_exit_2(tmp_path):
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_stops_the_run_kills_the_tree_and_records_cancelled(tmp_path, signum, code):
     pidfile = tmp_path / "pid"
-    write_dag(tmp_path, f"""
+    write_dag(
+        tmp_path,
+        f"""
         name: sig
         tasks:
           - id: work
             run: sleep 300 & echo $! > {pidfile}; wait
           - {{id: next, run: "true", depends_on: work}}
-        """)
+        """,
+    )
     proc = dagctl("run", "dag.yaml", cwd=tmp_path, env={"DAGCTL_GRACE": "1"})
     wait_for(lambda: pidfile.exists() and pidfile.read_text().strip() != "")
     proc.send_signal(signum)
@@ -90,7 +107,10 @@ def test_signal_stops_the_run_kills_the_tree_and_records_cancelled(tmp_path, sig
     assert "DAG EXECUTION CANCELLED" in out
     recorded = events(tmp_path)
     assert [(e["event"], e.get("task_id")) for e in recorded[-3:]] == [
-        ("task_cancel", "work"), ("task_cancel", "next"), ("dag_done", None)]
+        ("task_cancel", "work"),
+        ("task_cancel", "next"),
+        ("dag_done", None),
+    ]
     assert recorded[-1]["status"] == "cancelled"
     grandchild = int(pidfile.read_text())
     wait_for(lambda: not _alive(grandchild), timeout=5)
@@ -108,15 +128,17 @@ def test_concurrent_runs_append_whole_lines_to_one_event_log(tmp_path):
     assert len({e["run_id"] for e in recorded}) == 4
 
 
-
 def test_second_interrupt_kills_at_once_without_waiting_for_the_grace_period(tmp_path):
     pidfile = tmp_path / "pid"
-    write_dag(tmp_path, f"""
+    write_dag(
+        tmp_path,
+        f"""
         name: stubborn
         tasks:
           - id: work
             run: trap '' TERM; echo $$ > {pidfile}; while true; do sleep 0.05; done
-        """)
+        """,
+    )
     proc = dagctl("run", "dag.yaml", cwd=tmp_path, env={"DAGCTL_GRACE": "120"})
     wait_for(lambda: pidfile.exists() and pidfile.read_text().strip() != "")
     proc.send_signal(signal.SIGINT)
@@ -132,8 +154,10 @@ def test_second_interrupt_kills_at_once_without_waiting_for_the_grace_period(tmp
 
 
 def test_params_file_overrides_and_is_checked(tmp_path):
-    write_dag(tmp_path, "name: p\nparams: {rows: 1, name: x}\ntasks:\n"
-                        "  - {id: a, run: 'echo ${params.rows} ${params.name}'}\n")
+    write_dag(
+        tmp_path,
+        "name: p\nparams: {rows: 1, name: x}\ntasks:\n  - {id: a, run: 'echo ${params.rows} ${params.name}'}\n",
+    )
     (tmp_path / "params.yaml").write_text("rows: 42\nname: from-file\n")
     proc = dagctl("run", "dag.yaml", "--params-file", "params.yaml", "-p", "name=cli", "--json", cwd=tmp_path)
     out, err = proc.communicate(timeout=60)

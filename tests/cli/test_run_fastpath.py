@@ -87,18 +87,42 @@ def test_typer_still_answers_what_the_fast_path_leaves(capsys):
 # What a plain `dagctl run` of a cached plan must not import: each costs milliseconds of every start
 # (typer and click ~22 ms; dataclasses with inspect ~9; typing, pathlib's neighbours, subprocess, shutil a few
 # each on the 2-core reference machine), and short shell tasks pay the start on every run.
-NOT_ON_THE_RUN_PATH = ("typer", "click", "yaml", "pydantic", "typing", "dataclasses", "inspect", "subprocess",
-                       "shutil", "shlex", "difflib", "logging", "rich")
+NOT_ON_THE_RUN_PATH = (
+    "typer",
+    "click",
+    "yaml",
+    "pydantic",
+    "typing",
+    "dataclasses",
+    "inspect",
+    "subprocess",
+    "shutil",
+    "shlex",
+    "difflib",
+    "logging",
+    "rich",
+)
 
 
 def test_a_plain_run_imports_nothing_it_does_not_need(tmp_path):
-    (tmp_path / "dag.yaml").write_text("name: one\ntasks:\n  - {id: a, run: 'true'}\n  - {id: b, run: 'true', "
-                                       "depends_on: [a]}\n")
-    code = ("import sys; from dagctl.cli import main; rc = main(['run', 'dag.yaml', '-q']); "
-            f"print(rc, *sorted(m for m in {NOT_ON_THE_RUN_PATH!r} if m in sys.modules))")
-    runs = [subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "src"),
-                                "DAGCTL_LOGS_DIR": str(tmp_path / "logs")}) for _ in range(2)]
+    (tmp_path / "dag.yaml").write_text(
+        "name: one\ntasks:\n  - {id: a, run: 'true'}\n  - {id: b, run: 'true', depends_on: [a]}\n"
+    )
+    code = (
+        "import sys; from dagctl.cli import main; rc = main(['run', 'dag.yaml', '-q']); "
+        f"print(rc, *sorted(m for m in {NOT_ON_THE_RUN_PATH!r} if m in sys.modules))"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "src"), "DAGCTL_LOGS_DIR": str(tmp_path / "logs")},
+        )
+        for _ in range(2)
+    ]
     first, cached = (run.stdout.split() for run in runs)
     assert first[0] == "0" and "typer" not in first, runs[0].stderr  # the first run validates the file
     assert cached == ["0"], runs[1].stderr  # the second reads the cached plan

@@ -33,13 +33,25 @@ class Proc:
     """A dagctl child process whose stderr is read line by line in a thread."""
 
     def __init__(self, *args: str, cwd: Path, env: dict[str, str] | None = None) -> None:
-        full_env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "DAGCTL_LOGS_DIR": str(cwd / "logs"),
-                    "NO_COLOR": "1", "SCHED_TICK_MS": "50", **(env or {})}
+        full_env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT / "src"),
+            "DAGCTL_LOGS_DIR": str(cwd / "logs"),
+            "NO_COLOR": "1",
+            "SCHED_TICK_MS": "50",
+            **(env or {}),
+        }
         for key in ("ORCH_EVENTS_PATH", "STATE_STORE_PATH", "NOTIFY_SOCKET", "WATCHDOG_USEC"):
             if key not in (env or {}):
                 full_env.pop(key, None)
-        self.popen = subprocess.Popen([sys.executable, "-m", "dagctl", *args], cwd=cwd, env=full_env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "dagctl", *args],
+            cwd=cwd,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.lines: list[str] = []
         self.out: list[str] = []
         self._changed = threading.Condition()
@@ -59,8 +71,9 @@ class Proc:
 
     def wait_line(self, text: str, timeout: float = WAIT) -> str:
         with self._changed:
-            ok = self._changed.wait_for(lambda: any(text in line for line in self.lines)
-                                        or self.popen.poll() is not None, timeout)
+            ok = self._changed.wait_for(
+                lambda: any(text in line for line in self.lines) or self.popen.poll() is not None, timeout
+            )
             found = [line for line in self.lines if text in line]
         if not ok or not found:
             raise AssertionError(f"no stderr line with {text!r}; got:\n" + "\n".join(self.lines))
@@ -99,7 +112,6 @@ def procs() -> Iterator[Callable[..., Proc]]:
         proc.kill()
 
 
-
 def state(cwd: Path) -> list[dict]:
     path = cwd / "logs" / "orchestrator_state.jsonl"
     if not path.exists():
@@ -132,21 +144,25 @@ def project(tmp_path: Path) -> Path:
     """dags/note.yaml appends ${logical_date} to ran.txt; dags/hold.yaml waits for the file `gate`."""
     dags = tmp_path / "dags"
     dags.mkdir()
-    (dags / "note.yaml").write_text(textwrap.dedent(f"""\
+    (dags / "note.yaml").write_text(
+        textwrap.dedent(f"""\
         name: note
         tasks:
           - id: note
             run: echo "${{logical_date}} $(printenv NOTIFY_SOCKET || echo unset)" >> {tmp_path / "ran.txt"}
-        """))
+        """)
+    )
     (dags / "fail.yaml").write_text("name: fail\ntasks:\n  - {id: f, run: 'exit 3'}\n")
     (dags / "steps.py").write_text(STEPS)
-    (dags / "hold.yaml").write_text(textwrap.dedent(f"""\
+    (dags / "hold.yaml").write_text(
+        textwrap.dedent(f"""\
         name: hold
         tasks:
           - id: hold
             python: steps:hold
-            params: {{gate: "{tmp_path / 'gate'}"}}
-        """))
+            params: {{gate: "{tmp_path / "gate"}"}}
+        """)
+    )
     (tmp_path / "schedules").mkdir()
     return tmp_path
 
@@ -165,12 +181,17 @@ def now_iso() -> str:
 
 
 def test_eight_once_processes_at_the_same_time_run_each_slot_once(project: Path, procs) -> None:
-    write_schedules(project, """
+    write_schedules(
+        project,
+        """
         - {id: a, cron: "* * * * *", dag: ../dags/note.yaml}
         - {id: b, cron: "*/5 * * * *", dag: ../dags/note.yaml, overlap: allow}
-        """)
-    started = [procs("schedule", "--dir", "schedules", "--once", "--now", "2026-03-08T07:05:30Z", cwd=project)
-               for _ in range(8)]
+        """,
+    )
+    started = [
+        procs("schedule", "--dir", "schedules", "--once", "--now", "2026-03-08T07:05:30Z", cwd=project)
+        for _ in range(8)
+    ]
     codes = [p.finish()[0] for p in started]
     assert codes == [0] * 8
     assert started_per_slot(project) == {"a@2026-03-08T07:05:00Z": 1, "b@2026-03-08T07:05:00Z": 1}
@@ -237,8 +258,10 @@ def test_sighup_reloads_and_a_broken_file_keeps_its_last_good_version(project: P
     broken.write_text('- {id: a, cron: "0 0 * * * *", dag: ../dags/note.yaml}\n')
     os.replace(broken, a)  # noticed without SIGHUP; replaced whole, so no half-written state is seen
     line = serve.wait_line("has 6 fields")
-    assert line.endswith("ERROR schedules/a.yaml:1:17: schedule 'a': cron: '0 0 * * * *' has 6 fields, which is "
-                         "ambiguous (seconds or year?) — use 5 fields: minute hour day-of-month month day-of-week")
+    assert line.endswith(
+        "ERROR schedules/a.yaml:1:17: schedule 'a': cron: '0 0 * * * *' has 6 fields, which is "
+        "ambiguous (seconds or year?) — use 5 fields: minute hour day-of-month month day-of-week"
+    )
     serve.wait_line("broken files keep their last good version")
     serve.popen.send_signal(signal.SIGTERM)
     code, _out, err = serve.finish()
@@ -257,8 +280,10 @@ def test_a_second_serve_is_refused_and_says_who_holds_the_lock(project: Path, pr
     second = procs("schedule", "--dir", "schedules", "--serve", cwd=project)
     code, _out, err = second.finish()
     assert code == 3
-    assert f"dagctl: error: another dagctl schedule --serve already uses {project / 'logs'}: held by pid " \
-           f"{first.pid} on {socket.gethostname()}, started " in err
+    assert (
+        f"dagctl: error: another dagctl schedule --serve already uses {project / 'logs'}: held by pid "
+        f"{first.pid} on {socket.gethostname()}, started " in err
+    )
     assert "with --dir schedules" in err
     first.popen.send_signal(signal.SIGINT)
     assert first.finish()[0] == 0
@@ -272,8 +297,14 @@ def test_serve_speaks_sd_notify_and_hides_the_socket_from_tasks(project: Path, p
     server.settimeout(WAIT)
     messages: list[str] = []
     try:
-        serve = procs("schedule", "--dir", "schedules", "--serve", cwd=project,
-                      env={"NOTIFY_SOCKET": "@" + name, "WATCHDOG_USEC": "200000"})
+        serve = procs(
+            "schedule",
+            "--dir",
+            "schedules",
+            "--serve",
+            cwd=project,
+            env={"NOTIFY_SOCKET": "@" + name, "WATCHDOG_USEC": "200000"},
+        )
         while messages.count("WATCHDOG=1") < 3:
             messages.append(server.recv(4096).decode())
         wait_for(lambda: (project / "ran.txt").exists())
@@ -326,10 +357,13 @@ def test_an_unusable_state_store_is_an_environment_problem(cli, project: Path, m
 
 
 def test_schedule_list_shows_next_fire_and_last_run(cli, project: Path) -> None:
-    write_schedules(project, """
+    write_schedules(
+        project,
+        """
         - {id: nightly, cron: "30 2 * * *", timezone: America/New_York, dag: ../dags/note.yaml}
         - {id: paused, cron: "@hourly", dag: ../dags/note.yaml, enabled: false}
-        """)
+        """,
+    )
     assert cli("schedule", "--dir", str(project / "schedules"), "--once", "--now", "2026-03-08T07:00:30Z").code == 0
     result = cli("schedule", "list", "--dir", str(project / "schedules"))
     assert result.code == 0, result
@@ -343,15 +377,32 @@ def test_schedule_list_shows_next_fire_and_last_run(cli, project: Path) -> None:
 
 
 def test_schedule_next_prints_iso_times_with_dst_offsets(cli, project: Path) -> None:
-    write_schedules(project, '- {id: nightly, cron: "30 2 * * *", timezone: America/New_York, '
-                             'dag: ../dags/note.yaml}\n')
-    result = cli("schedule", "next", "nightly", "--dir", str(project / "schedules"), "--after", "2026-03-06",
-                 "--count", "4")
+    write_schedules(
+        project, '- {id: nightly, cron: "30 2 * * *", timezone: America/New_York, dag: ../dags/note.yaml}\n'
+    )
+    result = cli(
+        "schedule", "next", "nightly", "--dir", str(project / "schedules"), "--after", "2026-03-06", "--count", "4"
+    )
     assert result.code == 0, result
-    assert result.out.splitlines() == ["2026-03-06T02:30:00-05:00", "2026-03-07T02:30:00-05:00",
-                                       "2026-03-08T03:00:00-04:00", "2026-03-09T02:30:00-04:00"]
-    result = cli("schedule", "next", "--cron", "@hourly", "--tz", "America/New_York", "--after",
-                 "2026-11-01T00:30:00-04:00", "-n", "3", "--json")
+    assert result.out.splitlines() == [
+        "2026-03-06T02:30:00-05:00",
+        "2026-03-07T02:30:00-05:00",
+        "2026-03-08T03:00:00-04:00",
+        "2026-03-09T02:30:00-04:00",
+    ]
+    result = cli(
+        "schedule",
+        "next",
+        "--cron",
+        "@hourly",
+        "--tz",
+        "America/New_York",
+        "--after",
+        "2026-11-01T00:30:00-04:00",
+        "-n",
+        "3",
+        "--json",
+    )
     data = json.loads(result.out)
     assert data["next"] == ["2026-11-01T01:00:00-04:00", "2026-11-01T01:00:00-05:00", "2026-11-01T02:00:00-05:00"]
     assert data["next_utc"] == ["2026-11-01T05:00:00.000Z", "2026-11-01T06:00:00.000Z", "2026-11-01T07:00:00.000Z"]
@@ -364,8 +415,17 @@ def test_backfill_runs_the_range_oldest_first_skipping_slots_already_run(cli, pr
     folder = str(project / "schedules")
     write_schedules(project, '- {id: h, cron: "0 */6 * * *", dag: ../dags/note.yaml}\n')
     assert cli("schedule", "--dir", folder, "--once", "--now", "2026-01-01T06:00:05Z").code == 0
-    result = cli("backfill", "h", "--dir", folder, "--start", "2026-01-01T00:00:00Z", "--end", "2026-01-01T18:00:00Z",
-                 "--dry-run")
+    result = cli(
+        "backfill",
+        "h",
+        "--dir",
+        folder,
+        "--start",
+        "2026-01-01T00:00:00Z",
+        "--end",
+        "2026-01-01T18:00:00Z",
+        "--dry-run",
+    )
     assert result.code == 0, result
     lines = result.out.splitlines()
     assert lines[0] == "2026-01-01T00:00:00+00:00  would run"
@@ -376,8 +436,11 @@ def test_backfill_runs_the_range_oldest_first_skipping_slots_already_run(cli, pr
     assert result.code == 0, result
     assert [line.split()[1] for line in result.out.splitlines()] == ["success", "skipped", "success", "success"]
     assert (project / "ran.txt").read_text().split()[::2] == [
-        "2026-01-01T06:00:00+00:00", "2026-01-01T00:00:00+00:00", "2026-01-01T12:00:00+00:00",
-        "2026-01-01T18:00:00+00:00"]
+        "2026-01-01T06:00:00+00:00",
+        "2026-01-01T00:00:00+00:00",
+        "2026-01-01T12:00:00+00:00",
+        "2026-01-01T18:00:00+00:00",
+    ]
     again = cli("backfill", "h", "--dir", folder, "--start", "2026-01-01", "--end", "2026-01-01T18:00")
     assert [line.split()[1] for line in again.out.splitlines()] == ["skipped"] * 4
     assert cli("backfill", "h", "--dir", folder, "--start", "2026-01-01", "--end", "2999-01-01").code == 2
@@ -387,7 +450,9 @@ def test_backfill_runs_the_range_oldest_first_skipping_slots_already_run(cli, pr
 
 
 def test_validate_reports_each_bad_schedule_input_at_file_line_col(cli, project: Path) -> None:
-    path = write_schedules(project, """
+    path = write_schedules(
+        project,
+        """
         - id: six
           cron: "0 0 * * * *"
           dag: ../dags/note.yaml
@@ -411,7 +476,8 @@ def test_validate_reports_each_bad_schedule_input_at_file_line_col(cli, project:
           cron: "0 9 * * *"
           dag: ../dags/note.yaml
           params: {rows: 3}
-        """)
+        """,
+    )
     unquoted = write_schedules(project, "- id: star\n  cron: */5 * * * *\n  dag: ../dags/note.yaml\n", "star.yaml")
     result = cli("validate", str(project / "schedules"), str(project / "dags"))
     assert result.code == 2
@@ -440,7 +506,11 @@ def test_the_repositorys_schedules_validate(cli) -> None:
 
 
 def test_help_has_examples(cli) -> None:
-    for args in (("schedule", "--help"), ("schedule", "list", "--help"), ("schedule", "next", "--help"),
-                 ("backfill", "--help")):
+    for args in (
+        ("schedule", "--help"),
+        ("schedule", "list", "--help"),
+        ("schedule", "next", "--help"),
+        ("backfill", "--help"),
+    ):
         result = cli(*args)
         assert result.code == 0 and "Examples:" in result.out, args

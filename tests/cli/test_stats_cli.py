@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from dagctl.clock import SystemClock
-from dagctl.events import format_ts
-from dagctl.hostinfo import hostname, process_start_ticks
+from dagctl.host import hostname, process_start_ticks
+from dagctl.store.events import format_ts
 
 
 @pytest.fixture
@@ -40,45 +40,114 @@ class History:
     def ts(self, minutes_ago: float) -> str:
         return format_ts(self.now - timedelta(minutes=minutes_ago))
 
-    def run(self, run_id: str, start_ago: float, tasks: dict[str, tuple[str, float]], *, dag: str = "etl",
-            tenant: str = "acme", status: str | None = "success", retries: tuple[str, ...] = (),
-            schedule: str | None = None, **start: Any) -> None:
+    def run(
+        self,
+        run_id: str,
+        start_ago: float,
+        tasks: dict[str, tuple[str, float]],
+        *,
+        dag: str = "etl",
+        tenant: str = "acme",
+        status: str | None = "success",
+        retries: tuple[str, ...] = (),
+        schedule: str | None = None,
+        **start: Any,
+    ) -> None:
         base = {"v": 1, "run_id": run_id, "dag_name": dag, "tenant_id": tenant}
         trigger = "schedule" if schedule else "manual"
-        self.events.append({**base, "ts": self.ts(start_ago), "event": "dag_start", "trigger": trigger,
-                            "schedule_id": schedule, **start})
+        self.events.append(
+            {
+                **base,
+                "ts": self.ts(start_ago),
+                "event": "dag_start",
+                "trigger": trigger,
+                "schedule_id": schedule,
+                **start,
+            }
+        )
         slot = f"{schedule}@{self.ts(start_ago)[:19]}Z"
         if schedule:  # the state store's shapes: linked by slot key, naming the DAG file, not the DAG
-            self.state += [{"v": 1, "ts": self.ts(start_ago), "event": "schedule_enqueued", "schedule_id": schedule,
-                            "slot": slot, "trigger": "schedule", "dag": f"dags/{dag}.yaml"},
-                           {"v": 1, "ts": self.ts(start_ago), "event": "run_started", "schedule_id": schedule,
-                            "slot": slot, "run_id": run_id, "dag": f"dags/{dag}.yaml"}]
+            self.state += [
+                {
+                    "v": 1,
+                    "ts": self.ts(start_ago),
+                    "event": "schedule_enqueued",
+                    "schedule_id": schedule,
+                    "slot": slot,
+                    "trigger": "schedule",
+                    "dag": f"dags/{dag}.yaml",
+                },
+                {
+                    "v": 1,
+                    "ts": self.ts(start_ago),
+                    "event": "run_started",
+                    "schedule_id": schedule,
+                    "slot": slot,
+                    "run_id": run_id,
+                    "dag": f"dags/{dag}.yaml",
+                },
+            ]
         t = start_ago
         counts = {"tasks_succeeded": 0, "tasks_failed": 0, "tasks_skipped": 0}
         for tid, (outcome, duration) in tasks.items():
             t -= 0.5
             if outcome == "skip":
-                self.events.append({**base, "ts": self.ts(t), "event": "task_skip", "task_id": tid,
-                                    "status": "skipped", "reason": "upstream failed"})
+                self.events.append(
+                    {
+                        **base,
+                        "ts": self.ts(t),
+                        "event": "task_skip",
+                        "task_id": tid,
+                        "status": "skipped",
+                        "reason": "upstream failed",
+                    }
+                )
                 counts["tasks_skipped"] += 1
                 continue
             attempt = 1
             if tid in retries:
                 self.events.append({**base, "ts": self.ts(t), "event": "task_start", "task_id": tid, "attempt": 1})
-                self.events.append({**base, "ts": self.ts(t), "event": "task_retry", "task_id": tid, "attempt": 1,
-                                    "error": "exit code 1", "delay_s": 1.0})
+                self.events.append(
+                    {
+                        **base,
+                        "ts": self.ts(t),
+                        "event": "task_retry",
+                        "task_id": tid,
+                        "attempt": 1,
+                        "error": "exit code 1",
+                        "delay_s": 1.0,
+                    }
+                )
                 attempt = 2
             self.events.append({**base, "ts": self.ts(t), "event": "task_start", "task_id": tid, "attempt": attempt})
             kind = "task_ok" if outcome == "ok" else "task_fail"
-            self.events.append({**base, "ts": self.ts(t), "event": kind, "task_id": tid, "attempt": attempt,
-                                "duration_s": duration})
+            self.events.append(
+                {**base, "ts": self.ts(t), "event": kind, "task_id": tid, "attempt": attempt, "duration_s": duration}
+            )
             counts["tasks_succeeded" if outcome == "ok" else "tasks_failed"] += 1
         if status is not None:
-            self.events.append({**base, "ts": self.ts(t), "event": "dag_done", "status": status,
-                                "duration_s": (start_ago - t) * 60, **counts})
+            self.events.append(
+                {
+                    **base,
+                    "ts": self.ts(t),
+                    "event": "dag_done",
+                    "status": status,
+                    "duration_s": (start_ago - t) * 60,
+                    **counts,
+                }
+            )
             if schedule:
-                self.state.append({"v": 1, "ts": self.ts(t), "event": "run_finished", "schedule_id": schedule,
-                                   "slot": slot, "run_id": run_id, "status": status})
+                self.state.append(
+                    {
+                        "v": 1,
+                        "ts": self.ts(t),
+                        "event": "run_finished",
+                        "schedule_id": schedule,
+                        "slot": slot,
+                        "run_id": run_id,
+                        "status": status,
+                    }
+                )
 
     def save(self) -> None:
         write_jsonl(self.logs / "orchestrator_events.jsonl", self.events)
@@ -89,10 +158,15 @@ class History:
 def history(logs: Path) -> History:
     h = History(logs)
     h.run("20260101-000000.000-aaaaaa", 3 * 24 * 60, {"a": ("fail", 9.0)}, status="failed")  # 3 days ago
-    h.run("20260101-000000.000-bbbbbb", 120, {"a": ("ok", 2.0), "b": ("ok", 4.0)}, retries=("b",),
-          schedule="nightly")
-    h.run("20260101-000000.000-cccccc", 60, {"a": ("ok", 6.0), "b": ("fail", 8.0), "c": ("skip", 0)},
-          status="failed", dag="ml", tenant="globex")
+    h.run("20260101-000000.000-bbbbbb", 120, {"a": ("ok", 2.0), "b": ("ok", 4.0)}, retries=("b",), schedule="nightly")
+    h.run(
+        "20260101-000000.000-cccccc",
+        60,
+        {"a": ("ok", 6.0), "b": ("fail", 8.0), "c": ("skip", 0)},
+        status="failed",
+        dag="ml",
+        tenant="globex",
+    )
     h.save()
     return h
 
@@ -141,10 +215,20 @@ def test_stats_json_has_the_four_sections_in_utc(cli, history):
     assert (overall["ok"], overall["failed"], overall["retries"], overall["error_rate"]) == (3, 1, 1, 0.25)
     assert [r["run_id"][-6:] for r in data["runs"]] == ["cccccc", "bbbbbb"]
     assert data["runs"][0]["start"] == history.ts(60)
-    assert data["schedules"] == [{"schedule_id": "nightly", "last_run": history.ts(120),
-                                  "last_run_id": "20260101-000000.000-bbbbbb", "last_status": "success",
-                                  "enqueued": 1, "started": 1, "success": 1, "failed": 0, "cancelled": 0,
-                                  "skipped": 0}]
+    assert data["schedules"] == [
+        {
+            "schedule_id": "nightly",
+            "last_run": history.ts(120),
+            "last_run_id": "20260101-000000.000-bbbbbb",
+            "last_status": "success",
+            "enqueued": 1,
+            "started": 1,
+            "success": 1,
+            "failed": 0,
+            "cancelled": 0,
+            "skipped": 0,
+        }
+    ]
     assert [t["tenant"] for t in data["tenants"]] == ["acme", "globex"]
 
 
@@ -187,8 +271,14 @@ def test_a_bad_window_is_a_one_line_usage_error(cli, window):
 def test_running_runs_of_dead_owners_show_as_abandoned(cli, logs):
     h = History(logs)
     me = {"host": hostname(), "pid": os.getpid()}
-    h.run("20260101-000000.000-a11111", 30, {"a": ("ok", 1.0)}, status=None, **me,
-          pid_start=process_start_ticks(os.getpid()))
+    h.run(
+        "20260101-000000.000-a11111",
+        30,
+        {"a": ("ok", 1.0)},
+        status=None,
+        **me,
+        pid_start=process_start_ticks(os.getpid()),
+    )
     h.run("20260101-000000.000-d22222", 20, {"a": ("ok", 1.0)}, status=None, **me, pid_start=1.0)  # pid reused
     h.run("20260101-000000.000-e33333", 10, {"a": ("ok", 1.0)}, status=None, host="elsewhere", pid=1)
     h.save()
@@ -198,18 +288,25 @@ def test_running_runs_of_dead_owners_show_as_abandoned(cli, logs):
 
 def test_stats_reads_what_the_runner_wrote(cli, tmp_path):
     dag = tmp_path / "dag.yaml"
-    dag.write_text(textwrap.dedent("""
+    dag.write_text(
+        textwrap.dedent("""
         name: hello
         tasks:
           - {id: a, run: "true"}
           - {id: b, run: "exit 3", depends_on: a}
           - {id: c, run: "true", depends_on: b}
-        """).lstrip())
+        """).lstrip()
+    )
     assert cli("run", str(dag), "-q").code == 1
     data = json.loads(cli("stats", "--json").out)
     (run,) = data["runs"]
     assert (run["dag_name"], run["status"], run["tasks_ok"], run["tasks_failed"], run["tasks_skipped"]) == (
-        "hello", "failed", 1, 1, 1)
+        "hello",
+        "failed",
+        1,
+        1,
+        1,
+    )
     assert run["trigger"] == "manual" and run["duration"] is not None
     assert data["tasks"]["overall"]["error_rate"] == 0.5
     assert datetime.fromisoformat(run["start"].replace("Z", "+00:00")) <= SystemClock().now()

@@ -35,7 +35,7 @@ def entry() -> None:
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args in (["--version"], ["-V"]):
-        from dagctl import __version__
+        from dagctl.settings import VERSION as __version__
 
         sys.stdout.write(f"dagctl {__version__}\n")
         return 0
@@ -81,8 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         sys.stderr.write(
-            f"dagctl: internal error: {type(exc).__name__}: {exc} — rerun with --debug for a traceback "
-            "and report it\n"
+            f"dagctl: internal error: {type(exc).__name__}: {exc} — rerun with --debug for a traceback and report it\n"
         )
         return EXIT_ENVIRONMENT
     return 0

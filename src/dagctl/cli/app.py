@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import typer
 
-from dagctl import __version__
+from dagctl.settings import VERSION as __version__
 
 HELP = """dagctl: run DAGs of shell, Python and workflow tasks from YAML, and schedule them with cron.
 
@@ -33,15 +33,24 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-MODULES = ("validate_cmd", "run_cmd", "plan_cmds", "history_cmds", "prune_cmd", "stats_cmd", "schedule_cmd",
-           "worker_cmd")
+MODULES = (
+    "validate_cmd",
+    "run_cmd",
+    "plan_cmds",
+    "history_cmds",
+    "prune_cmd",
+    "stats_cmd",
+    "schedule_cmd",
+    "backfill_cmd",
+    "worker_cmd",
+)
 """In the order their commands are listed by ``dagctl --help``."""
 
 COMMAND_MODULES = {
     "validate": "validate_cmd", "run": "run_cmd", "graph": "plan_cmds", "schema": "plan_cmds",
     "runs": "history_cmds", "show": "history_cmds", "logs": "history_cmds", "cancel": "history_cmds",
     "retry": "history_cmds", "prune": "prune_cmd", "stats": "stats_cmd", "schedule": "schedule_cmd",
-    "backfill": "schedule_cmd", "worker": "worker_cmd", "queue": "worker_cmd",
+    "backfill": "backfill_cmd", "worker": "worker_cmd", "queue": "worker_cmd",
 }  # fmt: skip
 
 
@@ -64,8 +73,9 @@ def build_app(args: Sequence[str] | None = None) -> typer.Typer:
 
     @app.callback()
     def _root(
-        version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
-                                     help="Print the version and exit."),
+        version: bool = typer.Option(
+            False, "--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
     ) -> None:
         """dagctl: a local-first DAG runner and cron scheduler."""
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import typer
 
 from .render import echo, echo_err
-from .schedule_cmd import (
+from .schedule_common import (
     DEFAULT_DIR,
     DIR_HELP,
-    _released,
     default_timezone,
     find_schedule,
     parse_when,
+    released,
     state_errors,
 )
 from .signals import handle_signals
@@ -24,8 +24,11 @@ def register(app: typer.Typer) -> None:
     @app.command("backfill")
     def backfill(
         schedule_id: str = typer.Argument(..., help="The schedule to backfill."),
-        start: str = typer.Option(..., "--start", help="First slot time (inclusive), ISO-8601; without an offset "
-                                                       "it is read in the schedule's timezone."),
+        start: str = typer.Option(
+            ...,
+            "--start",
+            help="First slot time (inclusive), ISO-8601; without an offset it is read in the schedule's timezone.",
+        ),
         end: str = typer.Option(..., "--end", help="Last slot time (inclusive), ISO-8601."),
         dry_run: bool = typer.Option(False, "--dry-run", "-n", help="List the slots and what would happen."),
         directory: Path = typer.Option(DEFAULT_DIR, "--dir", "-d", help=DIR_HELP),
@@ -42,14 +45,14 @@ def register(app: typer.Typer) -> None:
           dagctl backfill nightly --start 2026-03-01 --end 2026-03-07T23:59 --dry-run
           dagctl backfill nightly --start 2026-03-01T00:00:00Z --end 2026-03-02T00:00:00Z
         """
-        from dagctl.backfill import Backfill, BackfillItem
         from dagctl.clock import SystemClock
-        from dagctl.cron import parse_cron
         from dagctl.errors import EXIT_SIGINT, EXIT_SIGTERM, UsageError
-        from dagctl.launchers import make_launcher
-        from dagctl.schedules import ScheduleSource
+        from dagctl.schedule.backfill import Backfill, BackfillItem
+        from dagctl.schedule.cron import parse_cron
+        from dagctl.schedule.files import ScheduleSource
+        from dagctl.schedule.launchers import make_launcher
         from dagctl.settings import Settings
-        from dagctl.state import StateStore
+        from dagctl.store.state import StateStore
 
         settings = Settings.from_env()
         schedules = ScheduleSource(directory, default_timezone=default_timezone()).load()
@@ -59,7 +62,7 @@ def register(app: typer.Typer) -> None:
         if last > SystemClock().now():
             raise UsageError("--end is in the future", hint="backfill runs past slots; the scheduler runs the rest")
         launcher, release = make_launcher(settings)
-        with state_errors(), StateStore(settings.state_path) as store, _released(release):
+        with state_errors(), StateStore(settings.state_path) as store, released(release):
             job = Backfill(schedule, store, launcher)
             items = job.plan(first, last, max_slots=max_slots)
 
@@ -78,8 +81,10 @@ def register(app: typer.Typer) -> None:
                     else:
                         show(item)
                 todo = sum(1 for i in items if i.ran_before is None)
-                echo_err(f"backfill {schedule.id}: {len(items)} slots, {todo} to run, {len(items) - todo} "
-                         "already ran (dry run)")
+                echo_err(
+                    f"backfill {schedule.id}: {len(items)} slots, {todo} to run, {len(items) - todo} "
+                    "already ran (dry run)"
+                )
                 return
             stopped: list[int] = []
 
@@ -92,8 +97,10 @@ def register(app: typer.Typer) -> None:
         ran = [i for i in items if i.outcome is not None]
         bad = sum(1 for i in ran if i.outcome is not None and i.outcome.status != "success")
         skipped = sum(1 for i in items if i.outcome is None and i.ran_before is not None)
-        echo_err(f"backfill {schedule.id}: {len(ran)} ran ({bad} failed), {skipped} skipped (already ran)"
-                 + (", interrupted" if stopped else ""))
+        echo_err(
+            f"backfill {schedule.id}: {len(ran)} ran ({bad} failed), {skipped} skipped (already ran)"
+            + (", interrupted" if stopped else "")
+        )
         if stopped:
             code = EXIT_SIGTERM if stopped[0] == signal.SIGTERM else EXIT_SIGINT
         raise typer.Exit(code)

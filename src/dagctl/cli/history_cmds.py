@@ -14,13 +14,13 @@ import typer
 from .render import STATUS_STYLES, echo, echo_err, echo_json, print_rows
 
 if TYPE_CHECKING:
-    from dagctl.history import History
-    from dagctl.reports import RunSummary
+    from dagctl.store.history import History
+    from dagctl.store.reports import RunSummary
 
 
 def _history() -> History:
-    from dagctl.history import History
     from dagctl.settings import Settings
+    from dagctl.store.history import History
 
     return History(Settings.from_env())
 
@@ -30,7 +30,7 @@ def _local(when: datetime | None) -> str:
 
 
 def _dur(seconds: float | None) -> str:
-    from dagctl.durations import format_duration
+    from dagctl.dag.durations import format_duration
 
     return format_duration(seconds) if seconds is not None else ""
 
@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:
           dagctl runs
           dagctl runs --dag diamond_pipeline --status failed --since 24h
         """
-        from dagctl.durations import parse_duration
+        from dagctl.dag.durations import parse_duration
         from dagctl.errors import UsageError
 
         history = _history()
@@ -84,7 +84,7 @@ def register(app: typer.Typer) -> None:
                 seconds = parse_duration(since)
             except ValueError as exc:
                 raise UsageError(f"--since: {exc}") from None
-            from dagctl.history import since_from_window
+            from dagctl.store.history import since_from_window
 
             cutoff = since_from_window(history.clock.now(), seconds)
         found = list(history.summaries(dag=dag, status=status, tenant=tenant, since=cutoff, limit=limit))
@@ -94,10 +94,16 @@ def register(app: typer.Typer) -> None:
         if not found:
             echo_err("no runs found" + (" matching the filters" if dag or status or tenant or since else ""))
             return
-        rows = [[s.run_id, s.dag_name, s.status, _local(s.started), _dur(s.duration_s), _counts(s), s.trigger]
-                for s in found]
-        print_rows(None, ["run", "dag", "status", "started", "duration", "ok/failed/skipped", "trigger"], rows,
-                    styles=STATUS_STYLES)
+        rows = [
+            [s.run_id, s.dag_name, s.status, _local(s.started), _dur(s.duration_s), _counts(s), s.trigger]
+            for s in found
+        ]
+        print_rows(
+            None,
+            ["run", "dag", "status", "started", "duration", "ok/failed/skipped", "trigger"],
+            rows,
+            styles=STATUS_STYLES,
+        )
 
     @app.command("show")
     def show(
@@ -120,9 +126,11 @@ def register(app: typer.Typer) -> None:
             f"Run:      {s.run_id}",
             f"DAG:      {s.dag_name} (tenant {s.tenant_id})" + (f"  file {s.dag_file}" if s.dag_file else ""),
             f"Status:   {s.status}" + (f" — {s.error}" if s.error else ""),
-            f"Trigger:  {s.trigger}" + (f" (retry of {s.parent_run_id})" if s.parent_run_id else "")
+            f"Trigger:  {s.trigger}"
+            + (f" (retry of {s.parent_run_id})" if s.parent_run_id else "")
             + (f" schedule {s.schedule_id}" if s.schedule_id else ""),
-            f"Started:  {_local(s.started)}" + (f"   ended {_local(s.ended)}" if s.ended else "")
+            f"Started:  {_local(s.started)}"
+            + (f"   ended {_local(s.ended)}" if s.ended else "")
             + (f"   took {_dur(s.duration_s)}" if s.duration_s is not None else ""),
             f"Host:     {s.host} pid {s.pid}",
             f"Params:   {json.dumps(dict(s.params or {}), default=str)}",
@@ -132,10 +140,24 @@ def register(app: typer.Typer) -> None:
         rows = []
         for tid, t in s.tasks.items():
             note = t.error or t.reason or ""
-            rows.append([tid, t.status, t.attempts or "", _local(t.started), _dur(t.duration_s),
-                         "" if t.exit_code is None else t.exit_code, note, t.log_path or ""])
-        print_rows(None, ["task", "status", "tries", "started", "duration", "exit", "error / reason", "log"], rows,
-                    styles=STATUS_STYLES)
+            rows.append(
+                [
+                    tid,
+                    t.status,
+                    t.attempts or "",
+                    _local(t.started),
+                    _dur(t.duration_s),
+                    "" if t.exit_code is None else t.exit_code,
+                    note,
+                    t.log_path or "",
+                ]
+            )
+        print_rows(
+            None,
+            ["task", "status", "tries", "started", "duration", "exit", "error / reason", "log"],
+            rows,
+            styles=STATUS_STYLES,
+        )
 
     @app.command("logs")
     def logs(
@@ -152,8 +174,8 @@ def register(app: typer.Typer) -> None:
           dagctl logs 20261121-1945 extract --attempt 2
           dagctl logs latest --follow
         """
-        from dagctl.attempts import log_name
         from dagctl.errors import StateError
+        from dagctl.run.resolve import log_name
 
         history = _history()
         run_id = history.resolve(run)
@@ -175,8 +197,10 @@ def register(app: typer.Typer) -> None:
             if path.exists():
                 _copy(path)
             elif task:
-                raise StateError(f"no log for task '{tid}' attempt {number} in run {run_id}",
-                                 hint=f"it has {info.attempts} attempt(s); Python tasks write a log only when they log")
+                raise StateError(
+                    f"no log for task '{tid}' attempt {number} in run {run_id}",
+                    hint=f"it has {info.attempts} attempt(s); Python tasks write a log only when they log",
+                )
 
     @app.command("cancel")
     def cancel(
@@ -191,7 +215,7 @@ def register(app: typer.Typer) -> None:
         """
         import getpass
 
-        from dagctl.hostinfo import hostname
+        from dagctl.host import hostname
 
         history = _history()
         run_id = history.resolve(run)
@@ -212,8 +236,9 @@ def register(app: typer.Typer) -> None:
     def retry(
         run: str = typer.Argument("latest", help="Run id, a unique prefix, or 'latest'."),
         from_task: str | None = typer.Option(None, "--from", help="Re-run this task and everything downstream."),
-        use_current: bool = typer.Option(False, "--use-current", help="Use the DAG file as it is now, not the "
-                                                                      "snapshot the run executed."),
+        use_current: bool = typer.Option(
+            False, "--use-current", help="Use the DAG file as it is now, not the snapshot the run executed."
+        ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
         as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON."),
     ) -> None:
@@ -227,7 +252,7 @@ def register(app: typer.Typer) -> None:
           dagctl retry latest
           dagctl retry 20261121-1945 --from report
         """
-        from dagctl.retrying import prepare_retry
+        from dagctl.run.resume import prepare_retry
 
         from .run_main import execute, print_summary
 
@@ -236,8 +261,14 @@ def register(app: typer.Typer) -> None:
         if not quiet and not as_json:
             reused = ", ".join(prepared.reuse) or "none"
             echo_err(f"dagctl: retrying run {prepared.parent} as a new run; reusing outputs of: {reused}")
-        result = execute(prepared.spec, prepared.params, quiet=quiet or as_json, trigger="retry",
-                         parent_run_id=prepared.parent, reuse_outputs=prepared.reuse)
+        result = execute(
+            prepared.spec,
+            prepared.params,
+            quiet=quiet or as_json,
+            trigger="retry",
+            parent_run_id=prepared.parent,
+            reuse_outputs=prepared.reuse,
+        )
         if as_json:
             echo_json(result.summary())
         elif not quiet:
@@ -254,10 +285,10 @@ def _copy(path: Path) -> None:
 
 def _follow(history: History, run_id: str, task: str | None, attempt: int | None) -> None:
     """Stream new log lines (one task) or state changes (whole run) until the run has ended."""
-    from dagctl.attempts import log_name
-    from dagctl.events import parse_event
-    from dagctl.jsonl import iter_with_offsets
-    from dagctl.layout import RUN_EVENTS
+    from dagctl.run.resolve import log_name
+    from dagctl.store.events import parse_event
+    from dagctl.store.jsonl import iter_with_offsets
+    from dagctl.store.layout import RUN_EVENTS
 
     from .view import describe, local_time
 
@@ -276,8 +307,12 @@ def _follow(history: History, run_id: str, task: str | None, attempt: int | None
                 line = describe(parse_event(record))  # type: ignore[arg-type]
                 if line:
                     echo(f"{local_time(record['ts'])} {line}")
-            elif (record.get("task_id") == task and record.get("event") == "task_start" and attempt is None
-                  and record.get("attempt", 1) != current):
+            elif (
+                record.get("task_id") == task
+                and record.get("event") == "task_start"
+                and attempt is None
+                and record.get("attempt", 1) != current
+            ):
                 current, log_offset = record.get("attempt", 1), 0
         if task is not None and current:
             path = run_dir / log_name(task, current)

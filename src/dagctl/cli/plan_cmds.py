@@ -11,7 +11,7 @@ import typer
 from .render import echo, echo_json
 
 if TYPE_CHECKING:
-    from dagctl.plan import Plan
+    from dagctl.dag.plan import Plan
 
 
 class GraphFormat(str, enum.Enum):
@@ -21,7 +21,7 @@ class GraphFormat(str, enum.Enum):
 
 
 def print_plan(plan: Plan, *, as_json: bool) -> None:
-    from dagctl.planview import plan_as_dict, plan_lines
+    from dagctl.dag.planview import plan_as_dict, plan_lines
 
     if as_json:
         echo_json(plan_as_dict(plan))
@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
           dagctl graph configs/dags/diamond_pipeline.yaml --format dot | dot -Tsvg > dag.svg
         """
         from dagctl import build_plan, load_dag
-        from dagctl.planview import graph_dot, graph_mermaid, graph_text
+        from dagctl.dag.planview import graph_dot, graph_mermaid, graph_text
 
         plan = build_plan(load_dag(dag))
         render = {GraphFormat.TEXT: graph_text, GraphFormat.MERMAID: graph_mermaid, GraphFormat.DOT: graph_dot}
@@ -57,6 +57,6 @@ def register(app: typer.Typer) -> None:
         Example:
           dagctl schema > dagctl.schema.json
         """
-        from dagctl.spec import dag_json_schema
+        from dagctl.dag.spec import dag_json_schema
 
         echo_json(dag_json_schema())

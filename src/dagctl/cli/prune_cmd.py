@@ -27,11 +27,11 @@ def register(app: typer.Typer) -> None:
         """
         from datetime import timedelta
 
-        from dagctl.durations import parse_duration
+        from dagctl.dag.durations import parse_duration
         from dagctl.errors import UsageError
-        from dagctl.history import History
-        from dagctl.prune import prune as do_prune
         from dagctl.settings import Settings
+        from dagctl.store.history import History
+        from dagctl.store.prune import prune as do_prune
 
         try:
             age = timedelta(seconds=parse_duration(older_than))
@@ -39,12 +39,21 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--older-than: {exc}") from None
         report = do_prune(History(Settings.from_env()), older_than=age, keep_last=keep_last, dry_run=dry_run)
         if as_json:
-            echo_json({"dry_run": dry_run, "removed": report.removed, "bytes_freed": report.bytes_freed,
-                       "events_dropped": report.events_dropped, "kept_running": report.kept_running})
+            echo_json(
+                {
+                    "dry_run": dry_run,
+                    "removed": report.removed,
+                    "bytes_freed": report.bytes_freed,
+                    "events_dropped": report.events_dropped,
+                    "kept_running": report.kept_running,
+                }
+            )
             return
         verb = "would remove" if dry_run else "removed"
-        echo(f"{verb} {len(report.removed)} run(s), {report.bytes_freed / 1048576:.1f} MiB"
-             + ("" if dry_run else f", {report.events_dropped} event line(s)"))
+        echo(
+            f"{verb} {len(report.removed)} run(s), {report.bytes_freed / 1048576:.1f} MiB"
+            + ("" if dry_run else f", {report.events_dropped} event line(s)")
+        )
         for run_id in report.removed[:20]:
             echo(f"  {run_id}")
         if len(report.removed) > 20:

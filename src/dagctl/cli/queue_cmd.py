@@ -27,16 +27,18 @@ def register(app: typer.Typer) -> None:
           dagctl queue --json | jq .counts
         """
         from dagctl.errors import UsageError
-        from dagctl.executors.celery import RunQueue
-        from dagctl.executors.celery_app import CeleryConfig
+        from dagctl.run.executors.celery import RunQueue
+        from dagctl.run.executors.celery_config import CeleryConfig
         from dagctl.settings import Settings
 
         from .render import echo_json
 
         settings = Settings.from_env()
         if broker is None and settings.queue_backend != "redis":
-            raise UsageError(f"QUEUE_BACKEND={settings.queue_backend}: runs are not queued, so there is no queue "
-                             "to show", hint="set QUEUE_BACKEND=redis and REDIS_URL, or pass --broker URL")
+            raise UsageError(
+                f"QUEUE_BACKEND={settings.queue_backend}: runs are not queued, so there is no queue to show",
+                hint="set QUEUE_BACKEND=redis and REDIS_URL, or pass --broker URL",
+            )
         with RunQueue(CeleryConfig.from_env(broker=broker or settings.redis_url)) as run_queue:
             status = run_queue.status(limit=limit, window=window)
         if as_json:
@@ -54,20 +56,40 @@ def print_status(status: dict[str, Any]) -> None:
     echo("Messages waiting: " + ("  ".join(f"{q} {n}" for q, n in status["waiting"].items()) or "none"))
     workers = status["workers"]
     if workers:
-        echo("Workers: " + "; ".join(f"{w['name']} (queues {','.join(w.get('queues', []))}, concurrency "
-                                     f"{w.get('concurrency', '?')})" for w in workers))
+        echo(
+            "Workers: "
+            + "; ".join(
+                f"{w['name']} (queues {','.join(w.get('queues', []))}, concurrency {w.get('concurrency', '?')})"
+                for w in workers
+            )
+        )
     else:
         echo("Workers: none alive (start one with: dagctl worker)")
     jobs = status["jobs"]
     if not jobs:
         echo("No jobs yet.")
         return
-    rows = [[j.get("id", "")[:12], j.get("state", ""), _dag(j.get("dag_path", "")), j.get("schedule_id", ""),
-             j.get("tenant", ""), j.get("enqueued_at", ""), str(j.get("attempts", "")), j.get("worker", ""),
-             j.get("run_id", ""), j.get("error", "")[:60]] for j in jobs]
+    rows = [
+        [
+            j.get("id", "")[:12],
+            j.get("state", ""),
+            _dag(j.get("dag_path", "")),
+            j.get("schedule_id", ""),
+            j.get("tenant", ""),
+            j.get("enqueued_at", ""),
+            str(j.get("attempts", "")),
+            j.get("worker", ""),
+            j.get("run_id", ""),
+            j.get("error", "")[:60],
+        ]
+        for j in jobs
+    ]
     echo()
-    print_rows("Recent jobs", ["job", "state", "dag", "schedule", "tenant", "enqueued", "tries", "worker", "run",
-                               "error"], rows)
+    print_rows(
+        "Recent jobs",
+        ["job", "state", "dag", "schedule", "tenant", "enqueued", "tries", "worker", "run", "error"],
+        rows,
+    )
 
 
 def _dag(path: str) -> str:

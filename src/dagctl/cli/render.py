@@ -48,8 +48,13 @@ class LiveView:
         self.rows: dict[str, list[str]] = {}
         self.counts = {"success": 0, "failed": 0, "skipped": 0, "cancelled": 0}
         self._lock = threading.Lock()
-        self._live = Live(self._render(), console=console(stderr=True), refresh_per_second=8, transient=False,
-                          get_renderable=self._render)
+        self._live = Live(
+            self._render(),
+            console=console(stderr=True),
+            refresh_per_second=8,
+            transient=False,
+            get_renderable=self._render,
+        )
 
     def start(self) -> None:
         self._live.start()
@@ -86,19 +91,29 @@ class LiveView:
     def _render(self) -> Any:
         from rich.table import Table
 
-        styles = {"running": "cyan", "success": "green", "failed": "bold red", "retrying": "yellow",
-                  "skipped": "dim", "reused": "dim green", "cancelled": "magenta"}
+        styles = {
+            "running": "cyan",
+            "success": "green",
+            "failed": "bold red",
+            "retrying": "yellow",
+            "skipped": "dim",
+            "reused": "dim green",
+            "cancelled": "magenta",
+        }
         with self._lock:
             done = sum(self.counts.values())
-            table = Table(title=f"{self.dag_name}: {done}/{self.total} done, {self.counts['success']} ok, "
-                                f"{self.counts['failed']} failed, {self.counts['skipped']} skipped",
-                          title_justify="left", expand=False)
+            table = Table(
+                title=f"{self.dag_name}: {done}/{self.total} done, {self.counts['success']} ok, "
+                f"{self.counts['failed']} failed, {self.counts['skipped']} skipped",
+                title_justify="left",
+                expand=False,
+            )
             for col in ("task", "status", "try", "time", "note"):
                 table.add_column(col, overflow="ellipsis", no_wrap=True, max_width=60 if col == "note" else None)
             items = list(self.rows.items())
             active = [i for i in items if i[1][0] in ("running", "retrying", "failed")]
             rest = [i for i in items if i[1][0] not in ("running", "retrying", "failed")]
-            shown = (active + rest[-max(0, self.MAX_ROWS - len(active)):])[: self.MAX_ROWS]
+            shown = (active + rest[-max(0, self.MAX_ROWS - len(active)) :])[: self.MAX_ROWS]
             for tid, (status, attempt, took, note) in shown:
                 table.add_row(tid, f"[{styles.get(status, '')}]{status}[/]", attempt, took, note)
             hidden = len(items) - len(shown)
@@ -107,8 +122,14 @@ class LiveView:
         return table
 
 
-def print_rows(title: str | None, headers: list[str], rows: list[list[Any]], *, styles: dict[str, str] | None = None,
-                caption: str | None = None) -> None:
+def print_rows(
+    title: str | None,
+    headers: list[str],
+    rows: list[list[Any]],
+    *,
+    styles: dict[str, str] | None = None,
+    caption: str | None = None,
+) -> None:
     """A table on stdout: rich on a terminal, aligned plain text otherwise (pipes, cron mail, CI logs).
 
     ``styles`` maps a cell's text (e.g. a status word) to a rich style.
@@ -134,15 +155,29 @@ def print_rows(title: str | None, headers: list[str], rows: list[list[Any]], *, 
         echo(caption)
 
 
-STATUS_STYLES = {"success": "green", "failed": "bold red", "running": "cyan", "cancelled": "magenta",
-                 "abandoned": "bold magenta", "skipped": "dim", "retrying": "yellow", "timeout": "bold red"}
+STATUS_STYLES = {
+    "success": "green",
+    "failed": "bold red",
+    "running": "cyan",
+    "cancelled": "magenta",
+    "abandoned": "bold magenta",
+    "skipped": "dim",
+    "retrying": "yellow",
+    "timeout": "bold red",
+}
 
 
 # --------------------------------------------------------------------------------------------- tables
 
 
-def print_table(title: str, columns: list[tuple[str, str]], rows: list[list[str]], *,
-                status_column: int | None = None, caption: str | None = None) -> None:
+def print_table(
+    title: str,
+    columns: list[tuple[str, str]],
+    rows: list[list[str]],
+    *,
+    status_column: int | None = None,
+    caption: str | None = None,
+) -> None:
     """A titled table on stdout with aligned columns: rich on a terminal, plain text otherwise.
 
     ``columns`` are ``(header, "left"|"right")``; cells are plain text (never read as markup); the cells
@@ -152,8 +187,9 @@ def print_table(title: str, columns: list[tuple[str, str]], rows: list[list[str]
         widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, (h, _) in enumerate(columns)]
 
         def line(cells: list[str]) -> str:
-            return "  ".join(c.rjust(w) if j == "right" else c.ljust(w)
-                             for c, w, (_, j) in zip(cells, widths, columns, strict=False)).rstrip()
+            return "  ".join(
+                c.rjust(w) if j == "right" else c.ljust(w) for c, w, (_, j) in zip(cells, widths, columns, strict=False)
+            ).rstrip()
 
         echo(title)
         echo(line([h.upper() for h, _ in columns]))
@@ -170,6 +206,7 @@ def print_table(title: str, columns: list[tuple[str, str]], rows: list[list[str]
     for header, justify in columns:
         table.add_column(header, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for row in rows:
-        table.add_row(*[Text(cell, style=STATUS_STYLES.get(cell, "") if i == status_column else "")
-                        for i, cell in enumerate(row)])
+        table.add_row(
+            *[Text(cell, style=STATUS_STYLES.get(cell, "") if i == status_column else "") for i, cell in enumerate(row)]
+        )
     console().print(table)

@@ -20,18 +20,32 @@ def register(app: typer.Typer) -> None:
         parallelism: int | None = typer.Option(None, "--parallelism", "-j", min=1, help="Max tasks at once."),
         timeout: str | None = typer.Option(None, "--timeout", help="Whole-run timeout, e.g. 30m."),
         fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop everything at the first failed task."),
-        only: str | None = typer.Option(None, "--only", help="Run just these tasks (comma-separated); their "
-                                        "upstream outputs come from the latest run that has them."),
-        from_task: str | None = typer.Option(None, "--from", help="Run this task and everything downstream; "
-                                             "upstream outputs come from the latest run that has them."),
+        only: str | None = typer.Option(
+            None,
+            "--only",
+            help="Run just these tasks (comma-separated); their "
+            "upstream outputs come from the latest run that has them.",
+        ),
+        from_task: str | None = typer.Option(
+            None,
+            "--from",
+            help="Run this task and everything downstream; upstream outputs come from the latest run that has them.",
+        ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
-        as_json: bool = typer.Option(False, "--json", help="Print the plan (with --dry-run) or the final summary "
-                                                           "as JSON."),
-        executor: str | None = typer.Option(None, "--executor", "-x", help="Where tasks run: threads (this "
-                                            "machine, the default) or celery (dagctl worker processes); env "
-                                            "DAGCTL_EXECUTOR."),
-        broker: str | None = typer.Option(None, "--broker", help="Redis URL for --executor celery (default: "
-                                                                  "REDIS_URL)."),
+        as_json: bool = typer.Option(
+            False, "--json", help="Print the plan (with --dry-run) or the final summary as JSON."
+        ),
+        executor: str | None = typer.Option(
+            None,
+            "--executor",
+            "-x",
+            help="Where tasks run: threads (this "
+            "machine, the default) or celery (dagctl worker processes); env "
+            "DAGCTL_EXECUTOR.",
+        ),
+        broker: str | None = typer.Option(
+            None, "--broker", help="Redis URL for --executor celery (default: REDIS_URL)."
+        ),
     ) -> None:
         """Run a DAG on this machine: parallel where the graph allows, with retries and timeouts.
 
@@ -45,7 +59,20 @@ def register(app: typer.Typer) -> None:
           dagctl run configs/dags/diamond_pipeline.yaml -p rows=1000 --parallelism 2
           dagctl run configs/dags/weekly_ops_chain.yaml --dry-run
         """
-        raise typer.Exit(run_main.run_command(
-            dag, dry_run=dry_run, param=param, params_file=params_file, parallelism=parallelism, timeout=timeout,
-            fail_fast=fail_fast, only=only, from_task=from_task, quiet=quiet, as_json=as_json, executor=executor,
-            broker=broker))
+        raise typer.Exit(
+            run_main.run_command(
+                dag,
+                dry_run=dry_run,
+                param=param,
+                params_file=params_file,
+                parallelism=parallelism,
+                timeout=timeout,
+                fail_fast=fail_fast,
+                only=only,
+                from_task=from_task,
+                quiet=quiet,
+                as_json=as_json,
+                executor=executor,
+                broker=broker,
+            )
+        )

@@ -23,13 +23,27 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
     from typing import Any
 
-    from dagctl.runner import RunControl, RunResult
+    from dagctl.run.runner import RunControl, RunResult
 
-_FLAGS = {"--dry-run": "dry_run", "-n": "dry_run", "--fail-fast": "fail_fast", "--quiet": "quiet", "-q": "quiet",
-          "--json": "as_json"}
-_VALUES = {"--params-file": "params_file", "--parallelism": "parallelism", "-j": "parallelism",
-           "--timeout": "timeout", "--only": "only", "--from": "from_task", "--executor": "executor", "-x": "executor",
-           "--broker": "broker"}
+_FLAGS = {
+    "--dry-run": "dry_run",
+    "-n": "dry_run",
+    "--fail-fast": "fail_fast",
+    "--quiet": "quiet",
+    "-q": "quiet",
+    "--json": "as_json",
+}
+_VALUES = {
+    "--params-file": "params_file",
+    "--parallelism": "parallelism",
+    "-j": "parallelism",
+    "--timeout": "timeout",
+    "--only": "only",
+    "--from": "from_task",
+    "--executor": "executor",
+    "-x": "executor",
+    "--broker": "broker",
+}
 _REPEATED = {"--param": "param", "-p": "param"}
 
 
@@ -38,9 +52,21 @@ def parse_run_args(args: Sequence[str]) -> dict[str, Any] | None:
     command line is anything but plain (typer then parses it, with its help and error messages)."""
     if not args or args[0] != "run":
         return None
-    found: dict[str, Any] = {"dag": None, "dry_run": False, "param": [], "params_file": None, "parallelism": None,
-                             "timeout": None, "fail_fast": False, "only": None, "from_task": None, "quiet": False,
-                             "as_json": False, "executor": None, "broker": None}
+    found: dict[str, Any] = {
+        "dag": None,
+        "dry_run": False,
+        "param": [],
+        "params_file": None,
+        "parallelism": None,
+        "timeout": None,
+        "fail_fast": False,
+        "only": None,
+        "from_task": None,
+        "quiet": False,
+        "as_json": False,
+        "executor": None,
+        "broker": None,
+    }
     rest = iter(args[1:])
     for token in rest:
         if not token:
@@ -70,14 +96,26 @@ def parse_run_args(args: Sequence[str]) -> dict[str, Any] | None:
     return found if found["dag"] is not None else None
 
 
-def run_command(dag: Path, *, dry_run: bool = False, param: Sequence[str] = (), params_file: Path | None = None,
-                parallelism: int | None = None, timeout: str | None = None, fail_fast: bool = False,
-                only: str | None = None, from_task: str | None = None, quiet: bool = False, as_json: bool = False,
-                executor: str | None = None, broker: str | None = None) -> int:
+def run_command(
+    dag: Path,
+    *,
+    dry_run: bool = False,
+    param: Sequence[str] = (),
+    params_file: Path | None = None,
+    parallelism: int | None = None,
+    timeout: str | None = None,
+    fail_fast: bool = False,
+    only: str | None = None,
+    from_task: str | None = None,
+    quiet: bool = False,
+    as_json: bool = False,
+    executor: str | None = None,
+    broker: str | None = None,
+) -> int:
     """``dagctl run``: run (or, with ``dry_run``, plan) the DAG file ``dag``; return the exit code."""
+    from dagctl.dag.params import merge_params, parse_assignments
+    from dagctl.dag.plancache import load_plan
     from dagctl.errors import UsageError
-    from dagctl.params import merge_params, parse_assignments
-    from dagctl.plancache import load_plan
     from dagctl.settings import Settings
 
     settings = Settings.from_env()
@@ -94,7 +132,7 @@ def run_command(dag: Path, *, dry_run: bool = False, param: Sequence[str] = (), 
         return 0
     run_timeout = None
     if timeout is not None:
-        from dagctl.durations import parse_duration
+        from dagctl.dag.durations import parse_duration
 
         try:
             run_timeout = parse_duration(timeout)
@@ -102,14 +140,23 @@ def run_command(dag: Path, *, dry_run: bool = False, param: Sequence[str] = (), 
             raise UsageError(f"--timeout: {exc}") from None
     partial: dict[str, Any] = {}
     if only or from_task:
-        from dagctl.history import History
-        from dagctl.retrying import prepare_partial
+        from dagctl.run.resume import prepare_partial
+        from dagctl.store.history import History
 
         names = [t.strip() for t in (only or "").split(",") if t.strip()]
         select, reuse = prepare_partial(History(settings), plan, only=names, from_task=from_task)
         partial = {"select": select, "reuse_outputs": reuse}
-    result = execute(plan, overrides, parallelism=parallelism, timeout=run_timeout, fail_fast=fail_fast or None,
-                     quiet=quiet or as_json, executor=executor, broker=broker, **partial)
+    result = execute(
+        plan,
+        overrides,
+        parallelism=parallelism,
+        timeout=run_timeout,
+        fail_fast=fail_fast or None,
+        quiet=quiet or as_json,
+        executor=executor,
+        broker=broker,
+        **partial,
+    )
     remember_plan()  # a run happened: the next one of this unchanged file skips validation
     if as_json:
         echo_json(result.summary())
@@ -130,8 +177,9 @@ def interrupts(control: RunControl) -> Iterator[None]:
         else:
             name = signal.Signals(signum).name
             control.cancel(f"interrupted by {name}", signal=signum)
-            sys.stderr.write(f"dagctl: {name}: stopping; running tasks get SIGTERM then SIGKILL "
-                             "(interrupt again to kill now)\n")
+            sys.stderr.write(
+                f"dagctl: {name}: stopping; running tasks get SIGTERM then SIGKILL (interrupt again to kill now)\n"
+            )
 
     with handle_signals(on_stop):
         yield
@@ -141,8 +189,11 @@ def print_summary(result: RunResult) -> None:
     """The source note's closing block, plus what a person needs next."""
     from .view import log_tail
 
-    title = {"success": "DAG EXECUTION COMPLETE", "failed": "DAG EXECUTION FAILED",
-             "cancelled": "DAG EXECUTION CANCELLED"}[result.status]
+    title = {
+        "success": "DAG EXECUTION COMPLETE",
+        "failed": "DAG EXECUTION FAILED",
+        "cancelled": "DAG EXECUTION CANCELLED",
+    }[result.status]
     failed = [t for t in result.tasks.values() if t.status == "failed"]
     for t in failed[:3]:
         tail = log_tail(t.log_path)
@@ -169,18 +220,25 @@ def print_summary(result: RunResult) -> None:
     echo("\n".join(lines))
 
 
-def execute(dag: Any, params: dict[str, Any], *, quiet: bool, executor: str | None = None,
-            broker: str | None = None, **options: Any) -> RunResult:
+def execute(
+    dag: Any,
+    params: dict[str, Any],
+    *,
+    quiet: bool,
+    executor: str | None = None,
+    broker: str | None = None,
+    **options: Any,
+) -> RunResult:
     """Run ``dag`` (a Plan or a DagSpec) with the right view: live table on a TTY, plain lines otherwise.
 
     ``executor`` (else ``DAGCTL_EXECUTOR``): ``threads`` (default) or ``celery`` (``broker`` else ``REDIS_URL``).
     """
     import os
 
-    from dagctl import childsignal
-    from dagctl.api import run_dag
-    from dagctl.plan import Plan, build_plan
-    from dagctl.runner import RunControl
+    from dagctl.dag.plan import Plan, build_plan
+    from dagctl.run import childsignal
+    from dagctl.run.api import run_dag
+    from dagctl.run.runner import RunControl
 
     from .view import PlainView
 
@@ -212,17 +270,18 @@ def execute(dag: Any, params: dict[str, Any], *, quiet: bool, executor: str | No
 
 def make_executor(name: str | None, broker: str | None) -> Any:
     """The executor for ``--executor`` / ``DAGCTL_EXECUTOR``; None means run_dag's default thread pool."""
-    from dagctl.executors.factory import make_executor as build
+    from dagctl.run.executors.factory import make_executor as build
 
     return build(name, broker)
 
 
 def _read_params_file(path: Path) -> dict[str, Any]:
+    from dagctl.dag.yamlread import read_document
     from dagctl.errors import SpecError
-    from dagctl.yamlread import read_document
 
     doc = read_document(path)
     if not isinstance(doc.data, dict):
-        raise SpecError([doc.problem((), "params file must be a mapping of name: value",
-                                     "write one 'name: value' per line")])
+        raise SpecError(
+            [doc.problem((), "params file must be a mapping of name: value", "write one 'name: value' per line")]
+        )
     return dict(doc.data)

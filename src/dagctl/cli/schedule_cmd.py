@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
-from .. import childsignal
+from dagctl.run import childsignal
+
 from .render import echo, echo_json
+from .schedule_common import DEFAULT_DIR, DIR_HELP, default_timezone, find_schedule, parse_when, released, state_errors
 from .signals import handle_signals
 
 if TYPE_CHECKING:
-    from zoneinfo import ZoneInfo
-
-    from dagctl.schedules import ScheduleSpec
-
-DEFAULT_DIR = Path("configs/schedules")
-DIR_HELP = "Folder of schedule files (*.yaml, searched recursively)."
+    pass
 
 SCHEDULE_HELP = """Run DAGs on cron schedules: one tick (--once, for crontab and CI) or a service (--serve).
 
@@ -45,49 +40,6 @@ Examples:
 
 
 # ------------------------------------------------------------------------------------------- helpers
-
-
-def default_timezone() -> str:
-    from dagctl.cron import timezone_problem
-    from dagctl.errors import UsageError
-
-    zone = os.environ.get("SCHED_TIMEZONE") or "UTC"
-    problem = timezone_problem(zone)
-    if problem:
-        raise UsageError(f"SCHED_TIMEZONE: {problem}")
-    return zone
-
-
-def parse_when(text: str, zone: ZoneInfo | None, option: str) -> datetime:
-    """ISO-8601 (``Z`` or an offset); a time without offset is read in ``zone`` when there is one."""
-    from dagctl.errors import UsageError
-
-    raw = text.strip()
-    try:
-        value = datetime.fromisoformat(raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw)
-    except ValueError:
-        raise UsageError(f"{option} {text!r} is not an ISO-8601 time",
-                         hint=f"write e.g. {option} 2026-03-08T07:00:00Z or 2026-03-08T02:00:00-05:00") from None
-    if value.tzinfo is None:
-        if zone is None:
-            raise UsageError(f"{option} {text!r} has no UTC offset",
-                             hint=f"add Z or an offset, e.g. {option} {value.isoformat()}Z")
-        value = value.replace(tzinfo=zone)
-    return value.astimezone(timezone.utc)
-
-
-def find_schedule(schedules: list[ScheduleSpec], schedule_id: str) -> ScheduleSpec:
-    import difflib
-
-    from dagctl.errors import UsageError
-
-    for spec in schedules:
-        if spec.id == schedule_id:
-            return spec
-    ids = [s.id for s in schedules]
-    close = difflib.get_close_matches(schedule_id, ids, n=1)
-    hint = f"did you mean '{close[0]}'?" if close else ("known: " + ", ".join(ids) if ids else "the folder has none")
-    raise UsageError(f"no schedule '{schedule_id}'", hint=hint)
 
 
 def _directory(ctx: typer.Context, given: Path | None) -> Path:
@@ -113,31 +65,18 @@ def _logging(quiet: bool) -> Iterator[None]:
         logger.setLevel(previous)
 
 
-@contextmanager
-def state_errors() -> Iterator[None]:
-    """A state store that cannot be used is an environment problem (exit 3), not bad input."""
-    from dagctl.errors import StateError
-    from dagctl.scheduler_loop import SchedulerStateError
-
-    try:
-        yield
-    except SchedulerStateError:
-        raise
-    except StateError as exc:
-        raise SchedulerStateError(exc.message, hint=exc.hint) from exc
-
-
 def _local(ts: str | None) -> str:
     if not ts:
         return "-"
-    from dagctl.events import parse_ts
+    from dagctl.store.events import parse_ts
 
     return parse_ts(ts).astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)] if rows else \
-        [len(h) for h in headers]
+    widths = (
+        [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)] if rows else [len(h) for h in headers]
+    )
     for line in [headers, *rows]:
         echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
 
@@ -145,28 +84,27 @@ def _table(headers: list[str], rows: list[list[str]]) -> None:
 # ---------------------------------------------------------------------------------------------- modes
 
 
-@contextmanager
-def _released(release: Callable[[], None]) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        release()
-
-
-def _run_once(directory: Path, now: str | None, grace: float, quiet: bool, *, executor: str | None = None,
-              broker: str | None = None) -> int:
+def _run_once(
+    directory: Path,
+    now: str | None,
+    grace: float,
+    quiet: bool,
+    *,
+    executor: str | None = None,
+    broker: str | None = None,
+) -> int:
     from dagctl.errors import EXIT_SIGINT, EXIT_SIGTERM
-    from dagctl.scheduler_loop import Scheduler, make_launcher
-    from dagctl.schedules import ScheduleSource
+    from dagctl.schedule.files import ScheduleSource
+    from dagctl.schedule.loop import Scheduler, make_launcher
     from dagctl.settings import Settings
-    from dagctl.state import StateStore
+    from dagctl.store.state import StateStore
 
     settings = Settings.from_env()
     when = parse_when(now, None, "--now") if now is not None else None
     schedules = ScheduleSource(directory, default_timezone=default_timezone()).load()
     stopped: list[int] = []
     launcher, release = make_launcher(settings, executor=executor, broker=broker)
-    with _logging(quiet), StateStore(settings.state_path) as store, _released(release):
+    with _logging(quiet), StateStore(settings.state_path) as store, released(release):
         scheduler = Scheduler(schedules, store, launcher, max_parallel=settings.sched_max_parallel)
 
         def on_stop(signum: int, again: bool) -> None:
@@ -180,13 +118,14 @@ def _run_once(directory: Path, now: str | None, grace: float, quiet: bool, *, ex
     return code
 
 
-def _serve(directory: Path, grace: float, quiet: bool, *, executor: str | None = None,
-           broker: str | None = None) -> int:
-    from dagctl.scheduler_loop import Scheduler, ServeLock, make_launcher
-    from dagctl.schedules import ScheduleSource
-    from dagctl.sdnotify import Notifier
+def _serve(
+    directory: Path, grace: float, quiet: bool, *, executor: str | None = None, broker: str | None = None
+) -> int:
+    from dagctl.schedule.files import ScheduleSource
+    from dagctl.schedule.loop import Scheduler, ServeLock, make_launcher
+    from dagctl.schedule.sdnotify import Notifier
     from dagctl.settings import Settings
-    from dagctl.state import StateStore
+    from dagctl.store.state import StateStore
 
     settings = Settings.from_env()
     source = ScheduleSource(directory, default_timezone=default_timezone())
@@ -200,13 +139,15 @@ def _serve(directory: Path, grace: float, quiet: bool, *, executor: str | None =
         def on_stop(signum: int, again: bool) -> None:
             name = signal.Signals(signum).name
             logging.getLogger("dagctl.scheduler").info(
-                "%s: %s", name, "cancelling running DAGs now" if again else "stopping (no new claims)")
+                "%s: %s", name, "cancelling running DAGs now" if again else "stopping (no new claims)"
+            )
             scheduler.request_stop(now=again)
 
         with childsignal.blocked(), handle_signals(on_stop, scheduler.request_reload):
             try:
-                return scheduler.serve(tick_s=settings.sched_tick_ms / 1000, grace_s=grace, source=source,
-                                       notifier=notifier)
+                return scheduler.serve(
+                    tick_s=settings.sched_tick_ms / 1000, grace_s=grace, source=source, notifier=notifier
+                )
             finally:
                 notifier.close()
                 release()
@@ -216,8 +157,12 @@ def _serve(directory: Path, grace: float, quiet: bool, *, executor: str | None =
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help=SCHEDULE_HELP, rich_markup_mode=None, add_completion=False,
-                        context_settings={"help_option_names": ["-h", "--help"]})
+    group = typer.Typer(
+        help=SCHEDULE_HELP,
+        rich_markup_mode=None,
+        add_completion=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
 
     @group.callback(invoke_without_command=True)
     def schedule(
@@ -226,16 +171,23 @@ def register(app: typer.Typer) -> None:
         once: bool = typer.Option(False, "--once", help="One tick: claim due slots, run them, wait, exit."),
         serve: bool = typer.Option(False, "--serve", help="Tick every SCHED_TICK_MS until SIGTERM/SIGINT."),
         now: str | None = typer.Option(None, "--now", help="With --once: tick at this ISO-8601 time (Z or offset)."),
-        grace: str = typer.Option("30s", "--grace", help="On stop, how long running DAGs may finish before they "
-                                                          "are cancelled."),
+        grace: str = typer.Option(
+            "30s", "--grace", help="On stop, how long running DAGs may finish before they are cancelled."
+        ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Log only warnings and errors."),
-        executor: str | None = typer.Option(None, "--executor", "-x", help="Where tasks run: threads (default) or "
-                                            "celery (dagctl worker processes); env DAGCTL_EXECUTOR. With "
-                                            "QUEUE_BACKEND=redis whole runs go to workers instead."),
-        broker: str | None = typer.Option(None, "--broker", help="Redis URL for celery / the run queue "
-                                                                  "(default: REDIS_URL)."),
+        executor: str | None = typer.Option(
+            None,
+            "--executor",
+            "-x",
+            help="Where tasks run: threads (default) or "
+            "celery (dagctl worker processes); env DAGCTL_EXECUTOR. With "
+            "QUEUE_BACKEND=redis whole runs go to workers instead.",
+        ),
+        broker: str | None = typer.Option(
+            None, "--broker", help="Redis URL for celery / the run queue (default: REDIS_URL)."
+        ),
     ) -> None:
-        from dagctl.durations import parse_duration
+        from dagctl.dag.durations import parse_duration
         from dagctl.errors import UsageError
 
         if ctx.invoked_subcommand is not None:
@@ -243,8 +195,10 @@ def register(app: typer.Typer) -> None:
                 raise UsageError(f"--once/--serve cannot be combined with 'schedule {ctx.invoked_subcommand}'")
             return
         if once == serve:
-            raise UsageError("choose one of --once or --serve" if once else "nothing to do",
-                             hint="dagctl schedule --once | --serve | list | next (see dagctl schedule --help)")
+            raise UsageError(
+                "choose one of --once or --serve" if once else "nothing to do",
+                hint="dagctl schedule --once | --serve | list | next (see dagctl schedule --help)",
+            )
         if serve and now is not None:
             raise UsageError("--now works with --once only", hint="--serve always uses the real clock")
         try:
@@ -274,11 +228,11 @@ def register(app: typer.Typer) -> None:
           dagctl schedule list --dir configs/schedules --json
         """
         from dagctl.clock import SystemClock
-        from dagctl.cron import next_fire_times, parse_cron
-        from dagctl.events import format_ts
-        from dagctl.schedules import ScheduleSource
+        from dagctl.schedule.cron import next_fire_times, parse_cron
+        from dagctl.schedule.files import ScheduleSource
         from dagctl.settings import Settings
-        from dagctl.state import StateStore
+        from dagctl.store.events import format_ts
+        from dagctl.store.state import StateStore
 
         schedules = ScheduleSource(_directory(ctx, directory), default_timezone=default_timezone()).load()
         now = SystemClock().now()
@@ -291,14 +245,22 @@ def register(app: typer.Typer) -> None:
             state = fold.schedules.get(s.id)
             last = state.last if state else None
             running = [o for o in state.open.values() if o.run_id] if state else []
-            data.append({
-                "id": s.id, "cron": s.cron, "timezone": s.timezone, "enabled": s.enabled, "dag": s.dag,
-                "overlap": s.overlap.value, "catchup_s": s.catchup.total_seconds() if s.catchup else None,
-                "next_fire": nxt[0].astimezone(spec.zone).isoformat() if nxt else None,
-                "next_fire_utc": format_ts(nxt[0]) if nxt else None,
-                "last_run": last, "running": [o.run_id for o in running],
-                "counts": dict(state.counts) if state else {},
-            })
+            data.append(
+                {
+                    "id": s.id,
+                    "cron": s.cron,
+                    "timezone": s.timezone,
+                    "enabled": s.enabled,
+                    "dag": s.dag,
+                    "overlap": s.overlap.value,
+                    "catchup_s": s.catchup.total_seconds() if s.catchup else None,
+                    "next_fire": nxt[0].astimezone(spec.zone).isoformat() if nxt else None,
+                    "next_fire_utc": format_ts(nxt[0]) if nxt else None,
+                    "last_run": last,
+                    "running": [o.run_id for o in running],
+                    "counts": dict(state.counts) if state else {},
+                }
+            )
         if as_json:
             echo_json(data)
             return
@@ -307,8 +269,17 @@ def register(app: typer.Typer) -> None:
             last = d["last_run"] or {}
             status = "running" if d["running"] else (last.get("status") or "-")
             nxt = (d["next_fire"] or "-").replace("T", " ")
-            rows.append([d["id"], d["cron"], d["timezone"], "yes" if d["enabled"] else "no", nxt,
-                         _local(last.get("ts")), status])
+            rows.append(
+                [
+                    d["id"],
+                    d["cron"],
+                    d["timezone"],
+                    "yes" if d["enabled"] else "no",
+                    nxt,
+                    _local(last.get("ts")),
+                    status,
+                ]
+            )
         _table(["ID", "CRON", "TIMEZONE", "ENABLED", "NEXT FIRE", "LAST RUN", "STATUS"], rows)
 
     @group.command("next")
@@ -317,8 +288,11 @@ def register(app: typer.Typer) -> None:
         schedule_id: str | None = typer.Argument(None, help="A schedule id from --dir."),
         cron: str | None = typer.Option(None, "--cron", help="A cron expression instead of a schedule id."),
         tz: str | None = typer.Option(None, "--tz", help="Timezone for --cron (default UTC or SCHED_TIMEZONE)."),
-        after: str | None = typer.Option(None, "--after", help="Start after this ISO-8601 time (default now); "
-                                                               "without an offset it is read in the timezone."),
+        after: str | None = typer.Option(
+            None,
+            "--after",
+            help="Start after this ISO-8601 time (default now); without an offset it is read in the timezone.",
+        ),
         count: int = typer.Option(5, "--count", "-n", min=1, max=100_000, help="How many fire times."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
         directory: Path | None = typer.Option(None, "--dir", "-d", help=DIR_HELP),
@@ -333,14 +307,16 @@ def register(app: typer.Typer) -> None:
           dagctl schedule next --cron "30 2 * * *" --tz America/New_York --after 2026-03-07 --count 3
         """
         from dagctl.clock import SystemClock
-        from dagctl.cron import next_fire_times, parse_cron
         from dagctl.errors import UsageError
-        from dagctl.events import format_ts
-        from dagctl.schedules import ScheduleSource
+        from dagctl.schedule.cron import next_fire_times, parse_cron
+        from dagctl.schedule.files import ScheduleSource
+        from dagctl.store.events import format_ts
 
         if (schedule_id is None) == (cron is None):
-            raise UsageError("give a schedule ID or --cron EXPR (not both)",
-                             hint='e.g. dagctl schedule next nightly, or --cron "0 9 * * 1-5" --tz Europe/Paris')
+            raise UsageError(
+                "give a schedule ID or --cron EXPR (not both)",
+                hint='e.g. dagctl schedule next nightly, or --cron "0 9 * * 1-5" --tz Europe/Paris',
+            )
         if cron is not None:
             spec = parse_cron(cron, tz or default_timezone())
         else:
@@ -353,15 +329,18 @@ def register(app: typer.Typer) -> None:
         start = parse_when(after, spec.zone, "--after") if after else SystemClock().now()
         times = next_fire_times(spec, start, count)
         if as_json:
-            echo_json({"schedule": schedule_id, "cron": spec.fields, "timezone": spec.timezone,
-                       "after": format_ts(start), "next": [t.astimezone(spec.zone).isoformat() for t in times],
-                       "next_utc": [format_ts(t) for t in times]})
+            echo_json(
+                {
+                    "schedule": schedule_id,
+                    "cron": spec.fields,
+                    "timezone": spec.timezone,
+                    "after": format_ts(start),
+                    "next": [t.astimezone(spec.zone).isoformat() for t in times],
+                    "next_utc": [format_ts(t) for t in times],
+                }
+            )
             return
         for t in times:
             echo(t.astimezone(spec.zone).isoformat())
 
     app.add_typer(group, name="schedule")
-
-    from . import backfill_cmd
-
-    backfill_cmd.register(app)

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from .. import childsignal
+from dagctl.run import childsignal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def handle_signals(on_stop: Callable[[int, bool], None], on_reload: Callable[[],
     seen: list[int] = []
 
     def dispatch() -> None:
-        childsignal.block()  # only reads the pipe (see dagctl.childsignal)
+        childsignal.block()  # only reads the pipe (see dagctl.run.childsignal)
         while True:
             try:
                 data = os.read(read_fd, 64)

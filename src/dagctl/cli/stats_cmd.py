@@ -9,7 +9,7 @@ import typer
 from .render import echo, echo_json, print_table
 
 if TYPE_CHECKING:
-    from dagctl.reports import RunSummary
+    from dagctl.store.reports import RunSummary
 
 DEFAULT_WINDOW = "24h"
 SCHEDULE_LOOKBACK_S = 7 * 86400  # schedules' "last run" looks back at least a week, whatever the window
@@ -20,13 +20,17 @@ def register(app: typer.Typer) -> None:
     @app.command("stats")
     def stats(
         window: str | None = typer.Option(
-            None, "--window", "-w", help="How far back to look, e.g. 24h, 90m, 7d [default: 24h, or "
-                                         "ORCH_PANEL_WINDOW_H hours]."),
+            None,
+            "--window",
+            "-w",
+            help="How far back to look, e.g. 24h, 90m, 7d [default: 24h, or ORCH_PANEL_WINDOW_H hours].",
+        ),
         dag: str | None = typer.Option(None, "--dag", help="Only runs of this DAG (by name)."),
         tenant: str | None = typer.Option(None, "--tenant", help="Only runs of this tenant."),
         limit: int = typer.Option(15, "--limit", "-n", min=1, help="How many recent runs to list."),
-        as_json: bool = typer.Option(False, "--json", help="Print one JSON object: window, tasks, runs, "
-                                                           "schedules, tenants (times in UTC)."),
+        as_json: bool = typer.Option(
+            False, "--json", help="Print one JSON object: window, tasks, runs, schedules, tenants (times in UTC)."
+        ),
     ) -> None:
         """Show task KPIs, recent DAG runs, schedules and per-tenant load from the event and state logs.
 
@@ -42,9 +46,9 @@ def register(app: typer.Typer) -> None:
         from datetime import timedelta
 
         from dagctl.clock import SystemClock
-        from dagctl.eventlog import load_events, load_state_events
-        from dagctl.reports import schedules_of, stats_report
         from dagctl.settings import Settings
+        from dagctl.store.eventlog import load_events, load_state_events
+        from dagctl.store.reports import schedules_of, stats_report
 
         label, seconds = _window(window)
         settings = Settings.from_env()
@@ -56,8 +60,9 @@ def register(app: typer.Typer) -> None:
         if dag is not None or tenant is not None:  # state records don't name the DAG: go by the runs' schedules
             wanted = schedules_of(events)
             state = [r for r in state if r.get("schedule_id") in wanted]
-        report = stats_report(events, state, now=now, window_hours=seconds / 3600, limit=limit,
-                              owner_alive=_owner_alive)
+        report = stats_report(
+            events, state, now=now, window_hours=seconds / 3600, limit=limit, owner_alive=_owner_alive
+        )
         if as_json:
             echo_json(report)
             return
@@ -68,7 +73,7 @@ def _window(raw: str | None) -> tuple[str, float]:
     """``(label, seconds)`` from --window, else ORCH_PANEL_WINDOW_H (a bare number there means hours)."""
     import os
 
-    from dagctl.durations import parse_duration
+    from dagctl.dag.durations import parse_duration
     from dagctl.errors import UsageError
 
     source = "--window"
@@ -89,7 +94,7 @@ def _window(raw: str | None) -> tuple[str, float]:
 
 def _owner_alive(run: RunSummary) -> bool | None:
     """Is the process that owns a running run alive? None when it cannot be told from here."""
-    from dagctl.hostinfo import hostname, process_alive
+    from dagctl.host import hostname, process_alive
 
     if not run.pid or (run.host and run.host != hostname()):
         return None
@@ -105,45 +110,145 @@ def print_report(report: dict[str, Any], label: str) -> None:
         echo(f"no runs in the last {label}")
         return
     o = tasks["overall"]
-    print_table(f"Task KPIs (last {label})",
-                [("ok", "right"), ("failed", "right"), ("retries", "right"), ("skipped", "right"),
-                 ("error rate", "right"), ("avg duration", "right"), ("p95 duration", "right")],
-                [[str(o["ok"]), str(o["failed"]), str(o["retries"]), str(o["skipped"]), _pct(o["error_rate"]),
-                  _dur(o["avg_duration_s"]), _dur(o["p95_duration_s"])]])
+    print_table(
+        f"Task KPIs (last {label})",
+        [
+            ("ok", "right"),
+            ("failed", "right"),
+            ("retries", "right"),
+            ("skipped", "right"),
+            ("error rate", "right"),
+            ("avg duration", "right"),
+            ("p95 duration", "right"),
+        ],
+        [
+            [
+                str(o["ok"]),
+                str(o["failed"]),
+                str(o["retries"]),
+                str(o["skipped"]),
+                _pct(o["error_rate"]),
+                _dur(o["avg_duration_s"]),
+                _dur(o["p95_duration_s"]),
+            ]
+        ],
+    )
     rows = tasks["tasks"]
     if rows:
         shown = rows[:TOP_TASKS]
-        print_table(f"Tasks (most failures first, last {label})",
-                    [("dag", "left"), ("task", "left"), ("ok", "right"), ("failed", "right"),
-                     ("retries", "right"), ("error rate", "right"), ("avg", "right"), ("p95", "right"),
-                     ("last", "left")],
-                    [[r["dag_name"], r["task_id"], str(r["ok"]), str(r["failed"]), str(r["retries"]),
-                      _pct(r["error_rate"]), _dur(r["avg_duration_s"]), _dur(r["p95_duration_s"]),
-                      r["last_status"] or ""] for r in shown],
-                    status_column=8,
-                    caption=f"{len(rows) - len(shown)} more tasks (see --json)" if len(rows) > len(shown) else None)
+        print_table(
+            f"Tasks (most failures first, last {label})",
+            [
+                ("dag", "left"),
+                ("task", "left"),
+                ("ok", "right"),
+                ("failed", "right"),
+                ("retries", "right"),
+                ("error rate", "right"),
+                ("avg", "right"),
+                ("p95", "right"),
+                ("last", "left"),
+            ],
+            [
+                [
+                    r["dag_name"],
+                    r["task_id"],
+                    str(r["ok"]),
+                    str(r["failed"]),
+                    str(r["retries"]),
+                    _pct(r["error_rate"]),
+                    _dur(r["avg_duration_s"]),
+                    _dur(r["p95_duration_s"]),
+                    r["last_status"] or "",
+                ]
+                for r in shown
+            ],
+            status_column=8,
+            caption=f"{len(rows) - len(shown)} more tasks (see --json)" if len(rows) > len(shown) else None,
+        )
     if runs:
-        print_table("Recent DAG runs",
-                    [("run", "left"), ("dag", "left"), ("tenant", "left"), ("status", "left"),
-                     ("started", "left"), ("duration", "right"), ("ok", "right"), ("failed", "right"),
-                     ("skipped", "right"), ("trigger", "left")],
-                    [[r["run_id"], r["dag_name"], r["tenant"], r["status"], _local(r["start"]),
-                      _dur(r["duration"]), str(r["tasks_ok"]), str(r["tasks_failed"]), str(r["tasks_skipped"]),
-                      _trigger(r)] for r in runs],
-                    status_column=3)
+        print_table(
+            "Recent DAG runs",
+            [
+                ("run", "left"),
+                ("dag", "left"),
+                ("tenant", "left"),
+                ("status", "left"),
+                ("started", "left"),
+                ("duration", "right"),
+                ("ok", "right"),
+                ("failed", "right"),
+                ("skipped", "right"),
+                ("trigger", "left"),
+            ],
+            [
+                [
+                    r["run_id"],
+                    r["dag_name"],
+                    r["tenant"],
+                    r["status"],
+                    _local(r["start"]),
+                    _dur(r["duration"]),
+                    str(r["tasks_ok"]),
+                    str(r["tasks_failed"]),
+                    str(r["tasks_skipped"]),
+                    _trigger(r),
+                ]
+                for r in runs
+            ],
+            status_column=3,
+        )
     if schedules:
-        print_table(f"Schedules (counts: last {label})",
-                    [("schedule", "left"), ("last run", "left"), ("last status", "left"), ("enqueued", "right"),
-                     ("success", "right"), ("failed", "right"), ("skipped", "right")],
-                    [[s["schedule_id"], _local(s["last_run"]), s["last_status"] or "", str(s["enqueued"]),
-                      str(s["success"]), str(s["failed"]), str(s["skipped"])] for s in schedules],
-                    status_column=2)
+        print_table(
+            f"Schedules (counts: last {label})",
+            [
+                ("schedule", "left"),
+                ("last run", "left"),
+                ("last status", "left"),
+                ("enqueued", "right"),
+                ("success", "right"),
+                ("failed", "right"),
+                ("skipped", "right"),
+            ],
+            [
+                [
+                    s["schedule_id"],
+                    _local(s["last_run"]),
+                    s["last_status"] or "",
+                    str(s["enqueued"]),
+                    str(s["success"]),
+                    str(s["failed"]),
+                    str(s["skipped"]),
+                ]
+                for s in schedules
+            ],
+            status_column=2,
+        )
     if tenants:
-        print_table(f"Per-tenant load (last {label})",
-                    [("tenant", "left"), ("runs", "right"), ("tasks", "right"), ("failed", "right"),
-                     ("error rate", "right"), ("avg latency", "right"), ("p95 latency", "right")],
-                    [[t["tenant"] or "-", str(t["runs"]), str(t["tasks"]), str(t["failed"]), _pct(t["error_rate"]),
-                      _dur(t["avg_latency_s"]), _dur(t["p95_latency_s"])] for t in tenants])
+        print_table(
+            f"Per-tenant load (last {label})",
+            [
+                ("tenant", "left"),
+                ("runs", "right"),
+                ("tasks", "right"),
+                ("failed", "right"),
+                ("error rate", "right"),
+                ("avg latency", "right"),
+                ("p95 latency", "right"),
+            ],
+            [
+                [
+                    t["tenant"] or "-",
+                    str(t["runs"]),
+                    str(t["tasks"]),
+                    str(t["failed"]),
+                    _pct(t["error_rate"]),
+                    _dur(t["avg_latency_s"]),
+                    _dur(t["p95_latency_s"]),
+                ]
+                for t in tenants
+            ],
+        )
 
 
 def _pct(rate: float) -> str:
@@ -151,14 +256,14 @@ def _pct(rate: float) -> str:
 
 
 def _dur(seconds: float | None) -> str:
-    from dagctl.durations import format_duration
+    from dagctl.dag.durations import format_duration
 
     return "-" if seconds is None else format_duration(seconds)
 
 
 def _local(ts: str | None) -> str:
     """A UTC timestamp from the logs, in this machine's local time."""
-    from dagctl.events import parse_ts
+    from dagctl.store.events import parse_ts
 
     if not ts:
         return "-"

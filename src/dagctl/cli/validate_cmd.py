@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
           dagctl validate configs/dags
           dagctl validate my_dag.yaml other.yaml
         """
-        from dagctl.validation import validate_paths
+        from dagctl.schedule.validation import validate_paths
 
         from .render import echo_err
 
@@ -29,8 +29,10 @@ def register(app: typer.Typer) -> None:
             echo_err(str(p))
         if problems:
             files = len({p.file for p in problems})
-            echo_err(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in {files} "
-                     f"file{'s' if files != 1 else ''} ({count} checked)")
+            echo_err(
+                f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in {files} "
+                f"file{'s' if files != 1 else ''} ({count} checked)"
+            )
             raise typer.Exit(2)
         if not quiet and count == 0:
             echo_err("dagctl: no .yaml files found in " + ", ".join(map(str, paths)))

@@ -7,8 +7,8 @@ import threading
 from datetime import datetime
 from pathlib import Path
 
-from dagctl.durations import format_duration
-from dagctl.events import (
+from dagctl.dag.durations import format_duration
+from dagctl.store.events import (
     DagDone,
     DagStart,
     Event,
@@ -40,8 +40,10 @@ def describe(event: Event) -> str | None:
     if isinstance(event, TaskOk):
         return f"ok     {tid} in {format_duration(event.duration_s)}"
     if isinstance(event, TaskRetry):
-        return f"retry  {tid}: attempt {event.attempt} {event.status}: {event.error}; next try in " \
-               f"{format_duration(event.delay_s)}"
+        return (
+            f"retry  {tid}: attempt {event.attempt} {event.status}: {event.error}; next try in "
+            f"{format_duration(event.delay_s)}"
+        )
     if isinstance(event, TaskFail):
         word = "TIMEOUT" if event.status == "timeout" else "FAILED"
         tail = f" (log: {event.log_path})" if event.log_path else ""

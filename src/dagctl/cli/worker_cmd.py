@@ -12,19 +12,27 @@ def register(app: typer.Typer) -> None:
 
     @app.command("worker")
     def worker(
-        broker: str | None = typer.Option(None, "--broker", help="Redis URL of the broker (default: REDIS_URL, "
-                                                                  "else redis://localhost:6379/0)."),
+        broker: str | None = typer.Option(
+            None, "--broker", help="Redis URL of the broker (default: REDIS_URL, else redis://localhost:6379/0)."
+        ),
         concurrency: int = typer.Option(2, "--concurrency", "-c", min=1, help="Tasks run at once (one process each)."),
-        queues: str | None = typer.Option(None, "--queues", "-Q", help="Comma-separated queues to take work from "
-                                                                       "(default: dagctl)."),
-        name: str | None = typer.Option(None, "--name", "-n", help="Worker name, NAME or NAME@HOST "
-                                                                   "(default: dagctl-<pid>@<host>)."),
-        shutdown_timeout: float | None = typer.Option(None, "--shutdown-timeout", min=0.0,
-                                                      help="On SIGTERM, give running tasks this many seconds to "
-                                                           "finish, then hand them back to the queue (default: "
-                                                           "wait for them)."),
-        loglevel: str = typer.Option("warning", "--loglevel", "-l", help="Celery's log level: debug, info, "
-                                                                         "warning, error."),
+        queues: str | None = typer.Option(
+            None, "--queues", "-Q", help="Comma-separated queues to take work from (default: dagctl)."
+        ),
+        name: str | None = typer.Option(
+            None, "--name", "-n", help="Worker name, NAME or NAME@HOST (default: dagctl-<pid>@<host>)."
+        ),
+        shutdown_timeout: float | None = typer.Option(
+            None,
+            "--shutdown-timeout",
+            min=0.0,
+            help="On SIGTERM, give running tasks this many seconds to "
+            "finish, then hand them back to the queue (default: "
+            "wait for them).",
+        ),
+        loglevel: str = typer.Option(
+            "warning", "--loglevel", "-l", help="Celery's log level: debug, info, warning, error."
+        ),
     ) -> None:
         """Run tasks for other machines: attempts of `dagctl run --executor celery` and queued runs.
 
@@ -40,7 +48,8 @@ def register(app: typer.Typer) -> None:
           dagctl worker --queues dagctl,gpu --shutdown-timeout 60
         """
         from dagctl.errors import UsageError
-        from dagctl.executors.celery_app import CeleryConfig, redact, start_worker, worker_nodename
+        from dagctl.run.executors.celery_config import CeleryConfig, redact
+        from dagctl.run.worker import start_worker, worker_nodename
         from dagctl.settings import Settings
 
         from .render import echo_err
@@ -51,8 +60,16 @@ def register(app: typer.Typer) -> None:
         names = [q.strip() for q in (queues or "").split(",") if q.strip()]
         config = CeleryConfig.from_env(broker=broker or Settings.from_env().redis_url)
         nodename = worker_nodename(name)
-        echo_err(f"dagctl worker {nodename}: queues {', '.join(names or [config.queue])}, concurrency {concurrency}, "
-                 f"broker {redact(config.broker)}")
-        code = start_worker(config, name=nodename, concurrency=concurrency, queues=names or None, loglevel=level,
-                            shutdown_timeout=shutdown_timeout)
+        echo_err(
+            f"dagctl worker {nodename}: queues {', '.join(names or [config.queue])}, concurrency {concurrency}, "
+            f"broker {redact(config.broker)}"
+        )
+        code = start_worker(
+            config,
+            name=nodename,
+            concurrency=concurrency,
+            queues=names or None,
+            loglevel=level,
+            shutdown_timeout=shutdown_timeout,
+        )
         raise typer.Exit(code)

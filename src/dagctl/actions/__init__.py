@@ -1,1 +1,0 @@
-"""What a task does: ``shell`` runs a command in its own process group; ``proc`` holds the group helpers."""

@@ -1,0 +1,432 @@
+"""The derived order of a DAG: graph checks, topological order, levels and priorities. Pure.
+
+Everything here is O(tasks + edges). ``graph_issues`` works on loose ``(id, depends_on)`` pairs so the
+loader can report graph problems next to type errors in the same file.
+
+A :class:`Plan` is the executable form of a validated DAG: plain data (no pydantic), with every task's
+effective settings resolved (defaults applied). The runner, the attempt factory and the plan views read
+only the plan, so a plan can be stored as JSON and run again without re-validating the file
+(:mod:`dagctl.dag.plancache`).
+"""
+
+from __future__ import annotations
+
+from dagctl.errors import Problem, SpecError
+from dagctl.records import Record, init_field
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+    from .spec import DagSpec
+
+    PathT = tuple[Any, ...]
+
+
+class GraphIssue(Record):
+    OWN_FIELDS = ("path", "message", "hint")
+    __slots__ = OWN_FIELDS
+
+    if TYPE_CHECKING:
+        path: PathT
+        message: str
+        hint: str
+
+    def __init__(self, path: PathT, message: str, hint: str) -> None:
+        init_field(self, "path", path)
+        init_field(self, "message", message)
+        init_field(self, "hint", hint)
+
+
+def _did_you_mean(name: str, known: Sequence[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else "check the spelling or add that task"
+
+
+def graph_issues(nodes: Sequence[tuple[Any, Sequence[Any]]]) -> list[GraphIssue]:
+    """Problems of the dependency graph. ``nodes[i]`` is ``(id, depends_on)`` of ``tasks[i]``.
+
+    Entries whose id or dependencies are not strings are skipped (the type check reports those).
+    """
+    issues: list[GraphIssue] = []
+    index: dict[str, int] = {}
+    for i, (tid, _) in enumerate(nodes):
+        if not isinstance(tid, str):
+            continue
+        if tid in index:
+            issues.append(
+                GraphIssue(
+                    ("tasks", i, "id"),
+                    f"duplicate task id '{tid}' (also task #{index[tid] + 1})",
+                    "give every task a unique id",
+                )
+            )
+        else:
+            index[tid] = i
+    known = list(index)
+    deps: dict[str, list[str]] = {tid: [] for tid in index}
+    for i, (tid, raw_deps) in enumerate(nodes):
+        if not isinstance(tid, str) or index.get(tid) != i:
+            continue
+        if isinstance(raw_deps, str):
+            raw_deps = [raw_deps]
+        if not isinstance(raw_deps, (list, tuple)):
+            continue
+        for j, dep in enumerate(raw_deps):
+            if not isinstance(dep, str):
+                continue
+            where = ("tasks", i, "depends_on", j) if not isinstance(nodes[i][1], str) else ("tasks", i, "depends_on")
+            if dep == tid:
+                issues.append(
+                    GraphIssue(where, f"task '{tid}' depends on itself", f"remove '{tid}' from its depends_on")
+                )
+            elif dep not in index:
+                issues.append(
+                    GraphIssue(where, f"task '{tid}' depends on unknown task '{dep}'", _did_you_mean(dep, known))
+                )
+            elif dep not in deps[tid]:
+                deps[tid].append(dep)
+    for cycle in find_cycles(deps):
+        first = cycle[0]
+        closing = cycle[-2]  # the task whose depends_on closes the loop back to `first`... see below
+        i = index[first]
+        raw = nodes[i][1]
+        j = list(raw).index(closing) if isinstance(raw, (list, tuple)) and closing in raw else None
+        path = ("tasks", i, "depends_on", j) if j is not None else ("tasks", i, "depends_on")
+        issues.append(
+            GraphIssue(
+                path,
+                "dependency cycle: " + " -> ".join(cycle),
+                "remove one of these depends_on entries to break the cycle",
+            )
+        )
+    return issues
+
+
+def find_cycles(deps: dict[str, list[str]]) -> list[list[str]]:
+    """One cycle per group of tangled tasks, in run order (``a -> b -> a``: b needs a, a needs b)."""
+    indegree = {t: len(d) for t, d in deps.items()}
+    downstream: dict[str, list[str]] = {t: [] for t in deps}
+    for t, ds in deps.items():
+        for d in ds:
+            downstream[d].append(t)
+    ready = [t for t, n in indegree.items() if n == 0]
+    while ready:
+        t = ready.pop()
+        for child in downstream[t]:
+            indegree[child] -= 1
+            if indegree[child] == 0:
+                ready.append(child)
+    remaining = {t for t, n in indegree.items() if n > 0}
+    cycles: list[list[str]] = []
+    seen: set[str] = set()
+    order = {t: n for n, t in enumerate(deps)}
+    for start in deps:  # file order, for stable messages
+        if start not in remaining or start in seen:
+            continue
+        walk: list[str] = []
+        position: dict[str, int] = {}
+        node = start
+        while node not in position and node not in seen:
+            position[node] = len(walk)
+            walk.append(node)
+            node = next(d for d in deps[node] if d in remaining)
+        seen.update(walk)
+        if node in position:  # a new cycle, following "depends on" edges
+            loop = walk[position[node] :]
+            loop.reverse()  # now in run order
+            first = min(range(len(loop)), key=lambda k: order[loop[k]])
+            loop = loop[first:] + loop[:first]  # start at the task that comes first in the file
+            cycles.append([*loop, loop[0]])
+    return cycles
+
+
+class DagInfo(Record):
+    """What a run needs of the DAG as a whole."""
+
+    OWN_FIELDS = (
+        "name",
+        "tenant_id",
+        "source_path",
+        "params",
+        "env",
+        "workflows",
+        "parallelism",
+        "timeout",
+        "fail_fast",
+    )
+    __slots__ = OWN_FIELDS
+
+    if TYPE_CHECKING:
+        name: str
+        tenant_id: str
+        source_path: str | None
+        params: dict[str, Any]
+        env: dict[str, str]
+        workflows: dict[str, str]
+        parallelism: int | None
+        timeout: float | None
+        fail_fast: bool
+
+    def __init__(
+        self,
+        name: str,
+        tenant_id: str = "default",
+        source_path: str | None = None,
+        params: dict[str, Any] | None = None,
+        env: dict[str, str] | None = None,
+        workflows: dict[str, str] | None = None,
+        parallelism: int | None = None,
+        timeout: float | None = None,
+        fail_fast: bool = False,
+    ) -> None:
+        init_field(self, "name", name)
+        init_field(self, "tenant_id", tenant_id)
+        init_field(self, "source_path", source_path)
+        init_field(self, "params", {} if params is None else params)
+        init_field(self, "env", {} if env is None else env)
+        init_field(self, "workflows", {} if workflows is None else workflows)
+        init_field(self, "parallelism", parallelism)
+        init_field(self, "timeout", timeout)
+        init_field(self, "fail_fast", fail_fast)
+
+
+class PlannedTask(Record):
+    """One task as it runs: the file's settings with the DAG's defaults applied, and its place in the graph.
+
+    ``priority`` is the length of the longest path from this task to a sink (counted in tasks): bigger runs
+    first. The positional order of the fields is the order of the values of a cached task
+    (:mod:`dagctl.dag.plancache`).
+    """
+
+    OWN_FIELDS = (
+        "id",
+        "order",
+        "level",
+        "kind",
+        "target",
+        "depends_on",
+        "downstream",
+        "priority",
+        "retries",
+        "retry_delay",
+        "backoff",
+        "max_delay",
+        "timeout",
+        "run",
+        "python",
+        "workflow_ref",
+        "params",
+        "env",
+        "cwd",
+        "when",
+        "trigger_rule",
+        "isolation",
+        "queue",
+    )
+    __slots__ = OWN_FIELDS
+
+    if TYPE_CHECKING:
+        id: str
+        order: int
+        level: int
+        kind: str
+        target: str
+        depends_on: tuple[str, ...]
+        downstream: tuple[str, ...]
+        priority: int
+        retries: int
+        retry_delay: float
+        backoff: float
+        max_delay: float
+        timeout: float | None
+        run: str | list[str] | None
+        python: str | None
+        workflow_ref: str | None
+        params: dict[str, Any]
+        env: dict[str, str]
+        cwd: str | None
+        when: str | None
+        trigger_rule: str
+        isolation: str
+        queue: str | None
+
+    def __init__(
+        self,
+        id: str,
+        order: int,
+        level: int,
+        kind: str,
+        target: str,
+        depends_on: tuple[str, ...],
+        downstream: tuple[str, ...],
+        priority: int,
+        retries: int,
+        retry_delay: float,
+        backoff: float,
+        max_delay: float,
+        timeout: float | None,
+        run: str | list[str] | None = None,
+        python: str | None = None,
+        workflow_ref: str | None = None,
+        params: dict[str, Any] | None = None,
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
+        when: str | None = None,
+        trigger_rule: str = "all_success",
+        isolation: str = "thread",
+        queue: str | None = None,
+    ) -> None:
+        init_field(self, "id", id)
+        init_field(self, "order", order)
+        init_field(self, "level", level)
+        init_field(self, "kind", kind)
+        init_field(self, "target", target)
+        init_field(self, "depends_on", depends_on)
+        init_field(self, "downstream", downstream)
+        init_field(self, "priority", priority)
+        init_field(self, "retries", retries)
+        init_field(self, "retry_delay", retry_delay)
+        init_field(self, "backoff", backoff)
+        init_field(self, "max_delay", max_delay)
+        init_field(self, "timeout", timeout)
+        init_field(self, "run", run)
+        init_field(self, "python", python)
+        init_field(self, "workflow_ref", workflow_ref)
+        init_field(self, "params", {} if params is None else params)
+        init_field(self, "env", {} if env is None else env)
+        init_field(self, "cwd", cwd)
+        init_field(self, "when", when)
+        init_field(self, "trigger_rule", trigger_rule)
+        init_field(self, "isolation", isolation)
+        init_field(self, "queue", queue)
+
+
+class Plan(Record):
+    OWN_FIELDS = ("dag", "tasks", "levels")
+    __slots__ = OWN_FIELDS
+
+    if TYPE_CHECKING:
+        dag: DagInfo
+        tasks: dict[str, PlannedTask]
+        """In execution order: by level, then by position in the file."""
+        levels: tuple[tuple[str, ...], ...]
+
+    def __init__(self, dag: DagInfo, tasks: dict[str, PlannedTask], levels: tuple[tuple[str, ...], ...]) -> None:
+        init_field(self, "dag", dag)
+        init_field(self, "tasks", tasks)
+        init_field(self, "levels", levels)
+
+    def with_tenant(self, tenant_id: str) -> Plan:
+        return self.replace(dag=self.dag.replace(tenant_id=tenant_id))
+
+    @property
+    def order(self) -> list[str]:
+        return list(self.tasks)
+
+    def subgraph_downstream(self, roots: Sequence[str]) -> list[str]:
+        """``roots`` and everything downstream of them, in plan order."""
+        chosen: set[str] = set()
+        stack = list(roots)
+        while stack:
+            t = stack.pop()
+            if t not in chosen:
+                chosen.add(t)
+                stack.extend(self.tasks[t].downstream)
+        return [t for t in self.tasks if t in chosen]
+
+
+def build_plan(spec: DagSpec) -> Plan:
+    """Check the graph and derive order, levels and priorities. Raises SpecError naming every problem."""
+    issues = graph_issues([(t.id, t.depends_on) for t in spec.tasks])
+    if issues:
+        file = spec.source_path or f"<dag {spec.name}>"
+        raise SpecError([Problem(file, 0, 0, f"{i.message}", i.hint) for i in issues])
+    by_id = {t.id: t for t in spec.tasks}
+    position = {t.id: i for i, t in enumerate(spec.tasks)}
+    downstream: dict[str, list[str]] = {t.id: [] for t in spec.tasks}
+    indegree: dict[str, int] = {}
+    for t in spec.tasks:
+        unique = list(dict.fromkeys(t.depends_on))
+        indegree[t.id] = len(unique)
+        for d in unique:
+            downstream[d].append(t.id)
+    # Kahn by levels: level = longest distance from a root.
+    level: dict[str, int] = {}
+    frontier = [t.id for t in spec.tasks if indegree[t.id] == 0]
+    topo: list[str] = []
+    depth = 0
+    while frontier:
+        nxt: list[str] = []
+        for tid in frontier:
+            level[tid] = depth
+            topo.append(tid)
+            for child in downstream[tid]:
+                indegree[child] -= 1
+                if indegree[child] == 0:
+                    nxt.append(child)
+        frontier = sorted(nxt, key=position.__getitem__)
+        depth += 1
+    priority: dict[str, int] = {}
+    for tid in reversed(topo):
+        priority[tid] = 1 + max((priority[c] for c in downstream[tid]), default=0)
+    d = spec.defaults
+    tasks: dict[str, PlannedTask] = {}
+    for n, tid in enumerate(topo):
+        t = by_id[tid]
+        tasks[tid] = PlannedTask(
+            id=tid,
+            order=n + 1,
+            level=level[tid],
+            kind=t.kind,
+            target=t.target,
+            depends_on=tuple(dict.fromkeys(t.depends_on)),
+            downstream=tuple(downstream[tid]),
+            priority=priority[tid],
+            retries=t.retries if t.retries is not None else d.retries,
+            retry_delay=t.retry_delay if t.retry_delay is not None else d.retry_delay,
+            backoff=t.backoff if t.backoff is not None else d.backoff,
+            max_delay=t.max_delay if t.max_delay is not None else d.max_delay,
+            timeout=t.timeout if t.timeout is not None else d.timeout,
+            run=t.run,
+            python=t.python,
+            workflow_ref=t.workflow_ref,
+            params=t.params,
+            env=t.env,
+            cwd=t.cwd,
+            when=t.when,
+            trigger_rule=t.trigger_rule.value,
+            isolation=t.isolation.value,
+            queue=t.queue,
+        )
+    levels: list[list[str]] = [[] for _ in range(depth)]
+    for tid in topo:
+        levels[level[tid]].append(tid)
+    o = spec.options
+    dag = DagInfo(
+        name=spec.name,
+        tenant_id=spec.tenant_id,
+        source_path=spec.source_path,
+        params=spec.params,
+        env=spec.env,
+        workflows=spec.workflows,
+        parallelism=o.parallelism,
+        timeout=o.timeout,
+        fail_fast=o.fail_fast,
+    )
+    return Plan(dag=dag, tasks=tasks, levels=tuple(tuple(lv) for lv in levels))
+
+
+def ancestors(plan_deps: dict[str, Sequence[str]], task_id: str) -> set[str]:
+    """All tasks ``task_id`` transitively depends on."""
+    found: set[str] = set()
+    stack = list(plan_deps.get(task_id, ()))
+    while stack:
+        t = stack.pop()
+        if t not in found:
+            found.add(t)
+            stack.extend(plan_deps.get(t, ()))
+    return found

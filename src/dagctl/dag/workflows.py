@@ -1,0 +1,211 @@
+"""Workflows: named Python functions a DAG runs with ``workflow_ref: NAME``.
+
+A name resolves to a ``module:function`` and the folders to import it from, first match wins:
+
+1. the DAG's own ``workflows:`` mapping — imported from the DAG file's folder;
+2. the project config, ``dagctl.yaml`` in the DAG file's folder or the nearest parent folder that has one —
+   its ``workflows:`` mapping, imported from the config file's folder;
+3. installed entry points in the group ``dagctl.workflows`` (``name = "module:function"`` in a package's
+   ``[project.entry-points."dagctl.workflows"]``) — imported from ``sys.path``.
+
+``dagctl.yaml`` example (module paths are relative to the file's folder)::
+
+    workflows:
+      inbox_drive_sweep: workflows.weekly_ops:inbox_drive_sweep
+
+Only ``workflows:`` is defined for now; any other key is reported with its position. Nothing is cached
+here: the caller (one run's attempt factory) keeps what it resolved.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from dagctl.errors import Problem, SpecError, UsageError
+
+from .spec import CALLABLE_PATTERN, NAME_RE
+from .yamlread import parse_document, read_text
+
+logger = logging.getLogger(__name__)
+
+PROJECT_CONFIG = "dagctl.yaml"
+ENTRY_POINT_GROUP = "dagctl.workflows"
+PROJECT_KEYS = ("workflows",)
+
+_CALLABLE_RE = re.compile(CALLABLE_PATTERN)
+
+
+@dataclass(frozen=True)
+class WorkflowTarget:
+    """Where a workflow name leads."""
+
+    name: str
+    callable: str
+    """``module:function``."""
+    search_path: tuple[str, ...]
+    """Folders to import ``callable`` from before ``sys.path``."""
+    source: str
+    """``dag``, the path of the ``dagctl.yaml``, or ``entry point <distribution>``."""
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """A parsed ``dagctl.yaml``."""
+
+    path: Path
+    workflows: dict[str, str]
+
+
+def find_project_config(start: Path) -> Path | None:
+    """The ``dagctl.yaml`` in ``start`` (a folder, or a file's folder) or its nearest parent that has one."""
+    folder = Path(start).resolve()
+    if not folder.is_dir():
+        folder = folder.parent
+    for candidate_dir in (folder, *folder.parents):
+        candidate = candidate_dir / PROJECT_CONFIG
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_project_config(path: Path) -> ProjectConfig:
+    """Parse and check a ``dagctl.yaml``; raise SpecError listing every problem with its position."""
+    file = str(path)
+    text = read_text(path)
+    if not any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines()):
+        return ProjectConfig(Path(path), {})  # an empty config only marks the project root
+    doc = parse_document(text, file)
+    data = doc.data
+    if data is None:
+        return ProjectConfig(Path(path), {})
+    if not isinstance(data, dict):
+        raise SpecError(
+            [
+                doc.problem(
+                    (),
+                    f"{PROJECT_CONFIG} must be a mapping, got {_kind(data)}",
+                    "write workflows: with name: module:function entries",
+                )
+            ]
+        )
+    problems: list[Problem] = []
+    for key in data:
+        if key not in PROJECT_KEYS:
+            close = difflib.get_close_matches(str(key), PROJECT_KEYS, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"{PROJECT_CONFIG} supports only: workflows"
+            problems.append(doc.problem((key,), f"unknown key '{key}'", hint, key=True))
+    workflows = data.get("workflows")
+    found: dict[str, str] = {}
+    if workflows is not None and not isinstance(workflows, dict):
+        problems.append(
+            doc.problem(
+                ("workflows",),
+                f"workflows: must be a mapping, got {_kind(workflows)}",
+                "write one name: module:function per line under workflows:",
+            )
+        )
+    elif workflows:
+        for name, target in workflows.items():
+            if not isinstance(name, str) or not NAME_RE.match(name):
+                problems.append(
+                    doc.problem(
+                        ("workflows", name),
+                        f"workflow name {name!r} is not a valid name",
+                        "use 1-64 letters, digits, '_', '.' or '-'",
+                        key=True,
+                    )
+                )
+            elif not isinstance(target, str) or not _CALLABLE_RE.match(target):
+                problems.append(
+                    doc.problem(
+                        ("workflows", name),
+                        f"workflow '{name}': {target!r} is not module:function",
+                        f"write it as package.module:function, importable from {Path(path).resolve().parent}",
+                    )
+                )
+            else:
+                found[name] = target
+    if problems:
+        raise SpecError(problems)
+    return ProjectConfig(Path(path), found)
+
+
+def _kind(value: object) -> str:
+    return {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def entry_point_workflows() -> dict[str, list[WorkflowTarget]]:
+    """Installed workflows by name (several when different packages register the same name)."""
+    found: dict[str, list[WorkflowTarget]] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        dist = getattr(ep, "dist", None)
+        dist_name = getattr(dist, "name", None) or (dist.metadata["Name"] if dist is not None else None)
+        value = f"{ep.module}:{ep.attr}" if ep.attr else ep.value.strip()  # drops " [extras]"
+        target = WorkflowTarget(ep.name, value, (), f"entry point {dist_name or 'unknown'}")
+        same = found.setdefault(ep.name, [])
+        if all(t.callable != target.callable for t in same):  # one package seen twice on sys.path
+            same.append(target)
+    return found
+
+
+def resolve_workflow(name: str, *, dag_workflows: Mapping[str, str], dag_dir: Path) -> WorkflowTarget:
+    """The target of ``workflow_ref: name`` (see the module docstring for the order); UsageError if unknown.
+
+    Each layer is read only if the ones before it do not have the name, so a broken ``dagctl.yaml`` does not
+    matter to a DAG that defines all its workflows itself.
+    """
+    dag_dir = Path(dag_dir).resolve()
+    if name in dag_workflows:
+        return WorkflowTarget(name, dag_workflows[name], (str(dag_dir),), "dag")
+    config_path = find_project_config(dag_dir)
+    config = load_project_config(config_path) if config_path is not None else None
+    if config is not None and name in config.workflows:
+        return _from_config(name, config)
+    installed = entry_point_workflows()
+    if name in installed:
+        targets = installed[name]
+        if len(targets) > 1:
+            listed = ", ".join(f"{t.source.removeprefix('entry point ')} ({t.callable})" for t in targets)
+            raise UsageError(
+                f"workflow '{name}' is registered by several installed packages: {listed}",
+                hint=f"pick one by adding {name}: module:function to workflows: in the DAG "
+                f"or in {config_path or dag_dir / PROJECT_CONFIG}",
+            )
+        return targets[0]
+    known = sorted({*dag_workflows, *(config.workflows if config else {}), *installed})
+    close = difflib.get_close_matches(name, known, n=1)
+    where = config_path if config_path is not None else f"a new {dag_dir / PROJECT_CONFIG}"
+    raise UsageError(
+        f"unknown workflow '{name}' — registered: {', '.join(known) or 'none'} "
+        f"(add it to workflows: in the DAG or in {where})",
+        hint=f"did you mean '{close[0]}'?" if close else None,
+    )
+
+
+def _from_config(name: str, config: ProjectConfig) -> WorkflowTarget:
+    return WorkflowTarget(name, config.workflows[name], (str(config.path.resolve().parent),), str(config.path))
+
+
+def list_workflows(*, dag_workflows: Mapping[str, str], dag_dir: Path) -> list[WorkflowTarget]:
+    """Every workflow a DAG in ``dag_dir`` can reference, sorted by name; a shadowed one appears once, as
+    the layer that wins. Installed names registered by several packages are all listed."""
+    dag_dir = Path(dag_dir).resolve()
+    chosen: dict[str, list[WorkflowTarget]] = {}
+    for name, targets in entry_point_workflows().items():
+        chosen[name] = targets
+    config_path = find_project_config(dag_dir)
+    if config_path is not None:
+        config = load_project_config(config_path)
+        for name in config.workflows:
+            chosen[name] = [_from_config(name, config)]
+    for name, target in dag_workflows.items():
+        chosen[name] = [WorkflowTarget(name, target, (str(dag_dir),), "dag")]
+    return [t for name in sorted(chosen) for t in chosen[name]]

@@ -1,0 +1,91 @@
+"""The library entry points, usable without the CLI: ``run_dag``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagctl.clock import SystemClock
+from dagctl.dag.plan import Plan, build_plan
+from dagctl.settings import Settings
+from dagctl.store.layout import RUN_EVENTS
+from dagctl.store.sinks import FanOut, JsonlSink
+
+from .runner import RunControl, Runner, RunOptions, RunResult, default_parallelism, new_run_id
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
+
+    from dagctl.dag.spec import DagSpec
+    from dagctl.protocols import Clock
+    from dagctl.store.protocols import EventSink
+
+    from .protocols import Executor
+
+
+def run_dag(
+    dag: DagSpec | Plan | str | Path,
+    *,
+    params: dict[str, Any] | None = None,
+    executor: Executor | None = None,
+    sinks: Iterable[EventSink] = (),
+    settings: Settings | None = None,
+    clock: Clock | None = None,
+    control: RunControl | None = None,
+    write_events: bool = True,
+    **options: Any,
+) -> RunResult:
+    """Load (if given a path: through the plan cache), plan and run a DAG; return its :class:`RunResult`.
+
+    Events go to ``settings.events_path`` (``ORCH_EVENTS_PATH``) unless ``write_events`` is False, and to
+    every sink in ``sinks``. ``options`` are :class:`RunOptions` fields (parallelism, fail_fast, timeout,
+    trigger, run_id, ...). Raises SpecError/UsageError for bad input; a failing task is not an exception:
+    look at ``result.status``.
+    """
+    settings = settings or Settings.from_env()
+    if isinstance(dag, Plan):
+        plan = dag
+    elif isinstance(dag, (str, Path)):
+        from dagctl.dag.plancache import load_plan
+
+        plan, remember = load_plan(dag, cache_dir=settings.plan_cache_dir)
+        remember()
+    else:
+        plan = build_plan(dag)
+    clock = clock or SystemClock()
+    run_options = RunOptions(params=dict(params or {}), **options)
+    if run_options.run_id is None:
+        run_options.run_id = new_run_id(clock)
+    all_sinks: list[EventSink] = []
+    if write_events:
+        # each run also keeps its own events, so reading one run never scans the whole history
+        all_sinks.append(
+            JsonlSink(
+                settings.events_path, buffered=True, mirrors=[settings.runs_dir / run_options.run_id / RUN_EVENTS]
+            )
+        )
+    all_sinks.extend(sinks)
+    owned = executor is None
+    if executor is None:
+        from dagctl.run.executors.threads import ThreadExecutor
+
+        workers = run_options.parallelism or plan.dag.parallelism or default_parallelism()
+        executor = ThreadExecutor(min(workers, len(plan.tasks)), clock=clock)
+    sink = all_sinks[0] if len(all_sinks) == 1 else FanOut(all_sinks)  # one sink: no fan-out per event
+    try:
+        runner = Runner(
+            plan,
+            executor=executor,
+            sink=sink,
+            runs_dir=settings.runs_dir,
+            clock=clock,
+            options=run_options,
+            control=control,
+            grace=settings.grace_s,
+        )
+        return runner.run()
+    finally:
+        if owned:
+            executor.shutdown(wait=False)
+        sink.close()

@@ -1,0 +1,381 @@
+"""The ledger: dagctl's own keys in the broker's Redis, updated by atomic Lua scripts.
+
+Every attempt id and job id is claimed once under a lease the worker keeps alive; a duplicate delivery
+returns the stored result (or is dropped while the first is still running); a delivery older than the
+current one is dropped. This is what makes Celery's at-least-once delivery safe for dagctl.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from dagctl.clock import SystemClock
+from dagctl.errors import ExecutorError
+from dagctl.protocols import Clock
+from dagctl.run.attempts import AttemptResult
+from dagctl.store.events import format_ts
+
+from .celery_config import CeleryConfig, describe_redis_error, redact
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "dagctl:"
+JOB_INDEX_CAP = 10_000
+JOB_STATES = ("pending", "running", "retry", "success", "failed")
+
+CHECK_INTERVAL_S = 0.5
+"""How often the coordinator reads the ledger for its in-flight attempts (leases, missed replies)."""
+TICK_S = 0.05
+"""Longest pause of the dispatcher: how late a cancel is noticed."""
+MAX_LOST_DELIVERIES = 3
+"""A task or job whose worker vanishes more often than this fails instead of being delivered again."""
+
+
+# ---------------------------------------------------------------------------------------- the ledger
+
+# Attempts: hash dagctl:attempt:<id> {state, delivery, worker, cancel, result, runs}; lease dagctl:lease:<id>;
+# the shipped log dagctl:log:<id>. States: running -> done | handed_back | lost -> running ... ; cancelled.
+_CLAIM = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if state == 'done' then return {'done', redis.call('HGET', KEYS[1], 'result')} end
+if state == 'cancelled' then return {'cancelled', ''} end
+local current = tonumber(redis.call('HGET', KEYS[1], 'delivery') or '0')
+if tonumber(ARGV[1]) < current then return {'stale', tostring(current)} end
+local holder = redis.call('GET', KEYS[2])
+if holder then return {'busy', holder} end
+local cancel = redis.call('HGET', KEYS[1], 'cancel')
+if cancel then
+  redis.call('HSET', KEYS[1], 'state', 'cancelled')
+  return {'cancelled', cancel}
+end
+redis.call('HSET', KEYS[1], 'state', 'running', 'delivery', ARGV[1], 'worker', ARGV[5])
+redis.call('HINCRBY', KEYS[1], 'runs', 1)
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return {'claimed', ''}
+"""
+_BEAT = """
+local holder = redis.call('GET', KEYS[2])
+if holder and holder ~= ARGV[1] then return {'lost', ''} end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+return {'ok', redis.call('HGET', KEYS[1], ARGV[3]) or ''}
+"""
+_FINISH = """
+if redis.call('HGET', KEYS[1], 'state') == 'done' then return {'dup', redis.call('HGET', KEYS[1], 'result')} end
+redis.call('HSET', KEYS[1], 'state', 'done', 'result', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+if ARGV[3] ~= '' then redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[5]) end
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], ARGV[7]) end
+return {'ok', ARGV[2]}
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[1], 'state', ARGV[2])
+return 1
+"""
+_CANCEL = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if state == 'done' then return {'done', ''} end
+redis.call('HSET', KEYS[1], 'cancel', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+if redis.call('EXISTS', KEYS[2]) == 1 then return {'running', redis.call('HGET', KEYS[1], 'worker') or ''} end
+redis.call('HSET', KEYS[1], 'state', 'cancelled')
+return {'cancelled', ''}
+"""
+_TAKE_OVER = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'running' and state ~= 'handed_back' then return {'idle', '', ''} end
+if redis.call('EXISTS', KEYS[2]) == 1 then return {'alive', '', ''} end
+local delivery = redis.call('HINCRBY', KEYS[1], 'delivery', 1)
+redis.call('HSET', KEYS[1], 'state', 'lost')
+return {'resend', tostring(delivery), redis.call('HGET', KEYS[1], 'worker') or ''}
+"""
+# Jobs: hash dagctl:job:<id>; index zset dagctl:jobs (by enqueue time); set dagctl:jobs:running;
+# lease dagctl:joblease:<id>.
+_JOB_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+local extra = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4])
+if extra > 0 then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, extra - 1) end
+return 1
+"""
+_JOB_CLAIM = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {'unknown', ''} end
+if state == 'success' or state == 'failed' then return {'done', state} end
+if tonumber(ARGV[1]) < tonumber(redis.call('HGET', KEYS[1], 'delivery') or '1') then return {'stale', ''} end
+if redis.call('EXISTS', KEYS[2]) == 1 then return {'busy', ''} end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+redis.call('HSET', KEYS[1], 'state', 'running', 'worker', ARGV[4], 'started_at', ARGV[5], 'delivery', ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[6])
+return {'claimed', redis.call('HGET', KEYS[1], 'failures') or '0'}
+"""
+_JOB_FINISH = """
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'finished_at', ARGV[3], 'run_id', ARGV[4], 'run_status', ARGV[5],
+           'error', ARGV[6])
+if ARGV[8] == '1' then redis.call('HINCRBY', KEYS[1], 'failures', 1) end
+local delivery = redis.call('HGET', KEYS[1], 'delivery') or '1'
+if ARGV[2] == 'retry' or ARGV[2] == 'pending' then delivery = redis.call('HINCRBY', KEYS[1], 'delivery', 1) end
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+redis.call('SREM', KEYS[3], ARGV[7])
+return tostring(delivery)
+"""
+_JOB_RECOVER = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'running' then
+  redis.call('SREM', KEYS[3], ARGV[1])
+  return {'skip', ''}
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then return {'alive', ''} end
+redis.call('SREM', KEYS[3], ARGV[1])
+local lost = redis.call('HINCRBY', KEYS[1], 'lost', 1)
+local worker = redis.call('HGET', KEYS[1], 'worker') or '?'
+if lost > tonumber(ARGV[3]) then
+  redis.call('HSET', KEYS[1], 'state', 'failed', 'finished_at', ARGV[2],
+             'error', 'lost ' .. lost .. ' times; last on worker ' .. worker)
+  return {'failed', ''}
+end
+local delivery = redis.call('HINCRBY', KEYS[1], 'delivery', 1)
+redis.call('HSET', KEYS[1], 'state', 'retry', 'error', 'worker ' .. worker .. ' stopped while running it; requeued')
+return {'requeue', tostring(delivery)}
+"""
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else ("" if value is None else str(value))
+
+
+def reply_message(attempt_id: str, delivery: int, result: Mapping[str, Any], log: str | None, dropped: int) -> str:
+    """What a worker publishes on the coordinator's reply channel: the result and the log's tail."""
+    return json.dumps(
+        {"v": 1, "attempt_id": attempt_id, "delivery": delivery, "result": dict(result), "log": log, "dropped": dropped}
+    )
+
+
+def result_from_dict(data: Mapping[str, Any]) -> AttemptResult:
+    """An AttemptResult from a message, tolerating unknown keys (a newer worker)."""
+    names = AttemptResult.FIELDS
+    fields = {k: v for k, v in data.items() if k in names}
+    fields.setdefault("status", "failed")
+    fields.setdefault("duration_s", 0.0)
+    return AttemptResult(**fields)
+
+
+class Ledger:
+    """The dagctl keys in the broker's Redis: attempt claims and results, job records, live workers.
+
+    Every state change is one Lua script, so two workers (or a worker and the coordinator) never both
+    win a race. Readers (``states``, ``recent_jobs``, ``workers``) are plain pipelined reads.
+    """
+
+    def __init__(self, client: Any, config: CeleryConfig, clock: Clock | None = None) -> None:
+        self.redis = client
+        self.config = config
+        self.clock = clock or SystemClock()
+        self._scripts: dict[str, Any] = {}
+
+    def _run(self, name: str, script: str, keys: list[str], args: list[Any]) -> Any:
+        found = self._scripts.get(name)
+        if found is None:
+            found = self._scripts[name] = self.redis.register_script(script)
+        reply = found(keys=keys, args=args)
+        return [_text(v) for v in reply] if isinstance(reply, list) else _text(reply)
+
+    def ping(self) -> None:
+        try:
+            self.redis.ping()
+        except Exception as exc:
+            raise ExecutorError(
+                f"cannot reach the broker at {redact(self.config.broker)}: {describe_redis_error(exc)}",
+                hint="start redis-server there, or point REDIS_URL / --broker at a running one",
+            ) from exc
+
+    def now(self) -> str:
+        return format_ts(self.clock.now())
+
+    @property
+    def lease_ms(self) -> int:
+        return int(self.config.lease_s * 1000)
+
+    # -- attempts (keys) --
+    @staticmethod
+    def attempt_keys(attempt_id: str) -> list[str]:
+        return [f"{PREFIX}attempt:{attempt_id}", f"{PREFIX}lease:{attempt_id}", f"{PREFIX}log:{attempt_id}"]
+
+    def claim(self, attempt_id: str, delivery: int, holder: str, worker: str) -> tuple[str, str]:
+        verdict, extra = self._run(
+            "claim",
+            _CLAIM,
+            self.attempt_keys(attempt_id)[:2],
+            [delivery, holder, self.lease_ms, self.config.keep_s, worker],
+        )
+        return verdict, extra
+
+    def beat(self, keys: list[str], holder: str, field: str = "cancel") -> tuple[str, str]:
+        verdict, extra = self._run("beat", _BEAT, keys[:2], [holder, self.lease_ms, field])
+        return verdict, extra
+
+    def finish(
+        self,
+        attempt_id: str,
+        holder: str,
+        result: dict[str, Any],
+        log: str | None,
+        dropped: int,
+        *,
+        reply_to: str = "",
+        delivery: int = 1,
+    ) -> tuple[str, str]:
+        """Store the result (first one wins: ``("dup", stored)`` otherwise) and publish it to ``reply_to``."""
+        shipped = json.dumps({"log": log, "dropped": dropped}) if log is not None else ""
+        message = reply_message(attempt_id, delivery, result, log, dropped) if reply_to else ""
+        verdict, stored = self._run(
+            "finish",
+            _FINISH,
+            self.attempt_keys(attempt_id),
+            [holder, json.dumps(result), shipped, self.config.keep_s, 3600, reply_to, message],
+        )
+        return verdict, stored
+
+    def release(self, keys: list[str], holder: str, state: str = "handed_back") -> bool:
+        return self._run("release", _RELEASE, keys[:2], [holder, state]) == "1"
+
+    def cancel(self, attempt_id: str, reason: str) -> tuple[str, str]:
+        verdict, extra = self._run("cancel", _CANCEL, self.attempt_keys(attempt_id)[:2], [reason, self.config.keep_s])
+        return verdict, extra
+
+    def take_over(self, attempt_id: str) -> tuple[str, int, str]:
+        verdict, delivery, worker = self._run("take_over", _TAKE_OVER, self.attempt_keys(attempt_id)[:2], [])
+        return verdict, int(delivery or 0), worker
+
+    def states(self, attempt_ids: list[str]) -> list[tuple[str, bool]]:
+        """``(state, lease held)`` per attempt, read atomically (MULTI): a finish never falls between the two."""
+        pipe = self.redis.pipeline(transaction=True)
+        for attempt_id in attempt_ids:
+            keys = self.attempt_keys(attempt_id)
+            pipe.hget(keys[0], "state")
+            pipe.exists(keys[1])
+        replies = pipe.execute()
+        return [(_text(replies[i]), bool(replies[i + 1])) for i in range(0, len(replies), 2)]
+
+    def stored_result(self, attempt_id: str) -> tuple[dict[str, Any], str | None, int] | None:
+        """``(result, log, dropped)`` of a finished attempt; the log is None once it has expired or been taken."""
+        keys = self.attempt_keys(attempt_id)
+        result, shipped = self.redis.hget(keys[0], "result"), self.redis.get(keys[2])
+        if result is None:
+            return None
+        log = json.loads(shipped) if shipped else {}
+        return json.loads(result), log.get("log"), int(log.get("dropped", 0))
+
+    def forget_logs(self, attempt_ids: list[str]) -> None:
+        """Drop shipped logs that have reached the coordinator (they would expire within the hour anyway)."""
+        with contextlib.suppress(Exception):
+            self.redis.delete(*(self.attempt_keys(a)[2] for a in attempt_ids))
+
+    # -- jobs --
+    @staticmethod
+    def job_keys(job_id: str) -> list[str]:
+        return [f"{PREFIX}job:{job_id}", f"{PREFIX}joblease:{job_id}", f"{PREFIX}jobs:running"]
+
+    def create_job(self, job_id: str, fields: Mapping[str, Any]) -> bool:
+        record = {**fields, "state": "pending", "delivery": 1, "attempts": 0, "failures": 0, "enqueued_at": self.now()}
+        flat = [str(x) for kv in record.items() for x in kv]
+        created = self._run(
+            "job_create",
+            _JOB_CREATE,
+            [self.job_keys(job_id)[0], f"{PREFIX}jobs"],
+            [job_id, self.clock.now().timestamp(), self.config.keep_s, JOB_INDEX_CAP, *flat],
+        )
+        return created == "1"
+
+    def claim_job(self, job_id: str, delivery: int, holder: str, worker: str) -> tuple[str, str]:
+        verdict, extra = self._run(
+            "job_claim",
+            _JOB_CLAIM,
+            self.job_keys(job_id),
+            [delivery, holder, self.lease_ms, worker, self.now(), job_id],
+        )
+        return verdict, extra
+
+    def finish_job(
+        self,
+        job_id: str,
+        holder: str,
+        state: str,
+        *,
+        run_id: str = "",
+        run_status: str = "",
+        error: str = "",
+        failed: bool = False,
+    ) -> int:
+        delivery = self._run(
+            "job_finish",
+            _JOB_FINISH,
+            self.job_keys(job_id),
+            [holder, state, self.now(), run_id, run_status, error, job_id, "1" if failed else "0"],
+        )
+        return int(delivery)
+
+    def recover_jobs(self) -> list[tuple[str, int, str]]:
+        """Requeue running jobs whose worker stopped renewing its lease: ``[(job_id, delivery, queue)]``."""
+        requeued = []
+        for raw in self.redis.smembers(f"{PREFIX}jobs:running"):
+            job_id = _text(raw)
+            verdict, delivery = self._run(
+                "job_recover", _JOB_RECOVER, self.job_keys(job_id), [job_id, self.now(), MAX_LOST_DELIVERIES]
+            )
+            if verdict == "requeue":
+                requeued.append((job_id, int(delivery), _text(self.redis.hget(self.job_keys(job_id)[0], "queue"))))
+        return requeued
+
+    def note_job(self, job_id: str, **fields: Any) -> None:
+        self.redis.hset(self.job_keys(job_id)[0], mapping={k: str(v) for k, v in fields.items()})
+
+    def job(self, job_id: str) -> dict[str, Any] | None:
+        data = self.redis.hgetall(self.job_keys(job_id)[0])
+        return _job_record(data) if data else None
+
+    def recent_jobs(self, limit: int) -> list[dict[str, Any]]:
+        ids = [_text(i) for i in self.redis.zrevrange(f"{PREFIX}jobs", 0, max(0, limit - 1))]
+        pipe = self.redis.pipeline(transaction=False)
+        for job_id in ids:
+            pipe.hgetall(self.job_keys(job_id)[0])
+        return [_job_record(data) for data in pipe.execute() if data]
+
+    # -- workers and queues --
+    def announce(self, name: str, info: Mapping[str, Any], ttl_s: float) -> None:
+        self.redis.set(
+            f"{PREFIX}worker:{name}", json.dumps({**info, "name": name, "seen": self.now()}), px=int(ttl_s * 1000)
+        )
+
+    def retire(self, name: str) -> None:
+        self.redis.delete(f"{PREFIX}worker:{name}")
+
+    def workers(self) -> list[dict[str, Any]]:
+        keys = list(self.redis.scan_iter(match=f"{PREFIX}worker:*", count=500))
+        values = self.redis.mget(keys) if keys else []
+        return sorted((json.loads(v) for v in values if v), key=lambda w: w.get("name", ""))
+
+    def queue_lengths(self, names: list[str]) -> dict[str, int]:
+        pipe = self.redis.pipeline(transaction=False)
+        for name in names:
+            pipe.llen(name)  # kombu's Redis transport keeps a queue as a list of that name
+        return dict(zip(names, (int(n) for n in pipe.execute()), strict=True))
+
+
+def _job_record(data: Mapping[Any, Any]) -> dict[str, Any]:
+    record: dict[str, Any] = {_text(k): _text(v) for k, v in data.items()}
+    with contextlib.suppress(ValueError):
+        record["params"] = json.loads(record.get("params") or "{}")
+    for key in ("attempts", "failures", "lost", "delivery", "max_retries"):
+        if record.get(key, "").lstrip("-").isdigit():
+            record[key] = int(record[key])
+    return record

@@ -1,0 +1,29 @@
+"""Choosing an executor by name (``--executor`` / ``DAGCTL_EXECUTOR``), for the CLI and the scheduler."""
+
+from __future__ import annotations
+
+from dagctl.errors import UsageError
+from dagctl.settings import Settings
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+EXECUTORS = ("threads", "celery")
+
+
+def make_executor(name: str | None, broker: str | None = None, settings: Settings | None = None) -> Any:
+    """The executor to run tasks on; None means :func:`dagctl.run.api.run_dag`'s own thread pool per run.
+
+    ``celery`` connects to the broker now, so a dead or wrong broker fails within seconds (exit 3).
+    """
+    settings = settings or Settings.from_env()
+    chosen = (name or settings.executor or "threads").strip().lower()
+    if chosen == "threads":
+        return None
+    if chosen == "celery":
+        from .celery import CeleryExecutor
+        from .celery_config import CeleryConfig
+
+        return CeleryExecutor(CeleryConfig.from_env(broker=broker or settings.redis_url))
+    raise UsageError(f"unknown executor '{chosen}'", hint="use --executor threads or --executor celery")

@@ -1,0 +1,26 @@
+"""Runs each attempt synchronously inside ``submit``: deterministic, for tests and debugging."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from dagctl.clock import SystemClock
+from dagctl.protocols import Clock
+from dagctl.run.attempts import Attempt, AttemptResult, CancelToken
+
+from .local import LocalRunner
+
+
+class InlineExecutor:
+    name = "inline"
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.local = LocalRunner(clock or SystemClock())
+        self.submitted: list[Attempt] = []
+
+    def submit(self, attempt: Attempt, cancel: CancelToken, done: Callable[[AttemptResult], None]) -> None:
+        self.submitted.append(attempt)
+        done(self.local.execute(attempt, cancel))
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        pass

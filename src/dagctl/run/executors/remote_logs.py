@@ -1,0 +1,92 @@
+"""Attempt files away from the coordinator: a worker-local run folder, and the task log shipped back.
+
+An :class:`~dagctl.run.attempts.Attempt` names coordinator paths (``log_path``, ``output_path``,
+``run_dir`` and the ``DAGCTL_OUTPUT`` / ``DAGCTL_RUN_DIR`` variables). A worker on another machine cannot
+write there, so :func:`localize` rewrites them into ``<worker dir>/runs/<run_id>/``. After the attempt the
+worker reads the tail of its log (:func:`read_log_tail`, at most :data:`LOG_CAP_BYTES`) into the result
+message, and the coordinator writes it to the original ``log_path`` (:func:`write_shipped_log`), so
+``logs/runs/<run_id>/<task>.log`` looks the same whichever executor ran the task. No Celery, no Redis:
+plain functions over paths, used by both sides.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+from dagctl.run.attempts import Attempt
+
+LOG_CAP_BYTES = 1024 * 1024
+"""Most of a task log that travels back to the coordinator; a longer log keeps its last part."""
+
+
+def local_run_dir(root: str | Path, run_id: str) -> Path:
+    return Path(root) / "runs" / run_id
+
+
+def localize(attempt: Attempt, root: str | Path) -> Attempt:
+    """The same attempt with every coordinator path moved under ``root`` (folders created)."""
+    run_dir = local_run_dir(root, attempt.run_id)
+    (run_dir / "outputs").mkdir(parents=True, exist_ok=True)
+    stem = f"{attempt.task_id}@{attempt.attempt}"
+    log_name = Path(attempt.log_path).name if attempt.log_path else f"{stem}.log"
+    output_name = Path(attempt.output_path).name if attempt.output_path else f"{stem}.out"
+    output_path = str(run_dir / "outputs" / output_name)
+    env = dict(attempt.env)
+    if "DAGCTL_OUTPUT" in env:
+        env["DAGCTL_OUTPUT"] = output_path
+    env["DAGCTL_RUN_DIR"] = str(run_dir)
+    return attempt.replace(run_dir=str(run_dir), log_path=str(run_dir / log_name), output_path=output_path, env=env)
+
+
+def read_log_tail(path: str | Path, cap: int = LOG_CAP_BYTES) -> tuple[str | None, int]:
+    """``(text, dropped)``: the last ``cap`` bytes of the log as text, and how many bytes came before them.
+
+    A missing log is ``(None, 0)``. When bytes are dropped the text starts at the next whole line (if one
+    starts within 4 KiB). Bytes that are not UTF-8 are replaced, never fatal: a log is diagnostics.
+    """
+    try:
+        with open(path, "rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            dropped = max(0, size - cap)
+            fh.seek(max(0, dropped - 1))
+            before = fh.read(1) if dropped else b"\n"
+            data = fh.read(cap)
+    except (FileNotFoundError, IsADirectoryError):
+        return None, 0
+    if before != b"\n":  # the cut fell inside a line
+        cut = data.find(b"\n", 0, 4096)
+        if cut >= 0:
+            dropped += cut + 1
+            data = data[cut + 1 :]
+    return data.decode("utf-8", "replace"), dropped
+
+
+def write_shipped_log(path: str | Path, text: str | None, dropped: int = 0, *, worker: str | None = None) -> None:
+    """Write a log that came back from a worker to its coordinator path (folders created, file replaced).
+
+    ``text`` None means the worker had no log file (a Python task that logged nothing): none is written.
+    """
+    if not path or text is None:
+        return
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    head = ""
+    if dropped:
+        where = f"worker {worker}" if worker else "the worker"
+        head = f"[dagctl: the first {dropped:,} bytes of this log stayed on {where} (remote logs are capped)]\n"
+    if not text and not head:
+        target.touch()
+        return
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_text(head + text, encoding="utf-8", errors="replace")
+    os.replace(tmp, target)
+
+
+def remove_attempt_files(attempt: Attempt) -> None:
+    """Delete a localized attempt's log and output file once they have been shipped."""
+    for path in (attempt.log_path, attempt.output_path):
+        if path:
+            with contextlib.suppress(OSError):
+                os.unlink(path)

@@ -1,0 +1,123 @@
+"""Resuming work: ``dagctl retry`` of a finished run, and partial runs (``run --only`` / ``run --from``).
+
+Both come down to the same two runner options: which tasks to run (``select``) and which finished tasks
+to take as done, with their outputs (``reuse_outputs``). A 2-hour pipeline that failed at its last step
+costs one step to finish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dagctl.dag.plan import Plan, ancestors, build_plan
+from dagctl.dag.spec import DagSpec
+from dagctl.errors import StateError, UsageError
+from dagctl.store.history import FINISHED, History
+
+
+@dataclass
+class Prepared:
+    spec: DagSpec
+    params: dict[str, Any]
+    reuse: dict[str, dict[str, Any]] = field(default_factory=dict)
+    select: list[str] | None = None
+    parent: str | None = None
+
+
+def _load_snapshot(snapshot: Path, original: str | None) -> DagSpec:
+    """Load the DAG a run executed; Python modules still resolve next to the original file."""
+    from dagctl.dag.checks import DEFAULT_CHECKS
+    from dagctl.dag.loader import dag_from_document
+    from dagctl.dag.yamlread import gc_paused, parse_document, read_text
+
+    with gc_paused():
+        spec = dag_from_document(parse_document(read_text(snapshot), str(snapshot)), DEFAULT_CHECKS)
+    if original:
+        spec._source = original
+    return spec
+
+
+def prepare_retry(
+    history: History, run_id: str, *, from_task: str | None = None, use_current: bool = False
+) -> Prepared:
+    from dagctl.dag.loader import load_dag
+
+    old = history.summary(run_id)
+    if old.status not in FINISHED:
+        raise StateError(f"run {run_id} is still {old.status}", hint=f"wait for it, or `dagctl cancel {run_id}` first")
+    if use_current:
+        if not old.dag_file or not Path(old.dag_file).exists():
+            raise StateError(
+                f"the DAG file of run {run_id} ({old.dag_file}) no longer exists",
+                hint="retry without --use-current to run the snapshot",
+            )
+        spec = load_dag(old.dag_file)
+    else:
+        snapshot = history.run_dir(run_id) / "dag.yaml"
+        if not snapshot.exists():
+            raise StateError(
+                f"run {run_id} has no DAG snapshot ({snapshot})",
+                hint="retry with --use-current to run the DAG file as it is now",
+            )
+        spec = _load_snapshot(snapshot, old.dag_file)
+    plan = build_plan(spec)
+    rerun: set[str] = set()
+    if from_task is not None:
+        if from_task not in plan.tasks:
+            raise UsageError(
+                f"--from: DAG '{spec.name}' has no task '{from_task}'", hint="known tasks: " + ", ".join(plan.tasks)
+            )
+        rerun = set(plan.subgraph_downstream([from_task]))
+    reuse = {}
+    for tid, task in old.tasks.items():
+        if task.status == "success" and tid in plan.tasks and tid not in rerun:
+            reuse[tid] = history.outputs_of(run_id, tid)
+    if len(reuse) == len(plan.tasks):
+        raise UsageError(
+            f"every task of run {run_id} succeeded: nothing to retry",
+            hint="use --from TASK to run a task and what follows it again",
+        )
+    params = {k: v for k, v in (old.params or {}).items() if k in spec.params}
+    return Prepared(spec=spec, params=params, reuse=reuse, parent=run_id)
+
+
+def prepare_partial(
+    history: History, plan: Plan, *, only: Iterable[str] = (), from_task: str | None = None
+) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """(tasks to run, outputs to reuse) for ``run --only T1,T2`` and/or ``run --from T``."""
+    name = plan.dag.name
+    chosen: list[str] = []
+    for tid in [*only, *([from_task] if from_task else [])]:
+        if tid not in plan.tasks:
+            import difflib
+
+            close = difflib.get_close_matches(tid, list(plan.tasks), n=1)
+            raise UsageError(
+                f"DAG '{name}' has no task '{tid}'",
+                hint=f"did you mean '{close[0]}'?" if close else "known tasks: " + ", ".join(plan.tasks),
+            )
+    chosen.extend(only)
+    if from_task:
+        chosen.extend(plan.subgraph_downstream([from_task]))
+    selected = [t for t in plan.tasks if t in set(chosen)]
+    needed = _needed_upstream(plan, selected)
+    found = history.latest_outputs(name, sorted(needed)) if needed else {}
+    missing = sorted(needed - set(found))
+    if missing:
+        raise UsageError(
+            f"no earlier run of '{name}' has succeeded at: {', '.join(missing)}",
+            hint="run those tasks too (add them to --only), or run the whole DAG once",
+        )
+    return selected, found
+
+
+def _needed_upstream(plan: Plan, selected: list[str]) -> set[str]:
+    deps = {tid: list(t.depends_on) for tid, t in plan.tasks.items()}
+    chosen = set(selected)
+    needed: set[str] = set()
+    for tid in selected:
+        needed |= ancestors(deps, tid)
+    return needed - chosen

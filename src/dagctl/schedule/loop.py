@@ -1,0 +1,574 @@
+"""The scheduler at work: claim slots in the state store, run them in threads, stop gracefully.
+
+:class:`Scheduler` is shared by ``dagctl schedule --once`` (:meth:`~Scheduler.run_once`: one tick, wait
+for its runs, exit) and ``--serve`` (:meth:`~Scheduler.serve`: tick every SCHED_TICK_MS until stopped).
+What to claim is decided by the pure :func:`dagctl.schedule.tick.plan_tick` inside a state-store
+transaction; this module only does the IO around it:
+
+1. **Claim** (one transaction, under the state log's lock): reap open slots whose owner process died
+   (``run_finished`` status ``lost``), plan, append ``schedule_registered`` / ``schedule_enqueued`` /
+   ``schedule_skipped`` with fsync. Another process waiting for the lock then sees the new watermark.
+2. **Start** when a worker is free (at most SCHED_MAX_PARALLEL), the slot's jitter has passed and, with
+   ``overlap: queue``, no earlier slot of the schedule is open in any process: append ``run_started``
+   (fsync), then call the launcher (``dagctl.run.api.run_dag``) in a thread with its own RunControl.
+3. **Finish**: append ``run_finished`` with the status.
+
+Stopping: no new claims; claimed slots that have not started are recorded as ``schedule_skipped``;
+running DAGs get ``grace`` seconds, then are cancelled (the runner terminates their tasks), and every
+end is recorded. The clock is injected: tests drive the whole loop with a FakeClock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections import Counter, deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from dagctl.clock import SystemClock
+from dagctl.errors import EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, DagctlError, StateError, UsageError
+from dagctl.protocols import Clock
+from dagctl.run.runner import RunControl, new_run_id
+from dagctl.store.events import format_ts, parse_ts
+from dagctl.store.state import (
+    Owner,
+    RunFinished,
+    RunStarted,
+    ScheduleEnqueued,
+    ScheduleRegistered,
+    ScheduleSkipped,
+    StateStore,
+    Transaction,
+)
+
+from .files import ScheduleSource, ScheduleSpec
+from .launchers import Launcher, RunOutcome, RunRequest, dag_launcher, make_launcher, queue_launcher
+from .sdnotify import Notifier
+from .slots import Slot
+from .tick import DEFAULT_CATCHUP_CAP, Claim, Register, Skip, jitter_delay, plan_tick
+
+__all__ = [
+    "RunOutcome",
+    "RunRequest",
+    "Scheduler",
+    "SchedulerLocked",
+    "SchedulerStateError",
+    "ServeLock",
+    "dag_launcher",
+    "make_launcher",
+    "queue_launcher",
+]
+
+log = logging.getLogger("dagctl.scheduler")
+
+
+# ---------------------------------------------------------------------------------------- serve lock
+
+
+class SchedulerStateError(StateError):
+    """The state store cannot be used (locked too long, unwritable): an environment problem, exit 3."""
+
+    exit_code = EXIT_ENVIRONMENT
+
+
+class SchedulerLocked(SchedulerStateError):
+    """Another ``--serve`` holds this state directory."""
+
+
+class ServeLock:
+    """One ``--serve`` per state directory: a non-blocking flock on ``scheduler.lock``, with the holder
+    (host, pid, start time, schedules folder) written next to it in ``scheduler.owner.json``."""
+
+    def __init__(self, state_dir: str | Path, clock: Clock | None = None) -> None:
+        self.dir = Path(state_dir)
+        self.path = self.dir / "scheduler.lock"
+        self.info_path = self.dir / "scheduler.owner.json"
+        self.clock = clock or SystemClock()
+        self._lock: Any = None
+
+    def acquire(self, **details: Any) -> None:
+        from filelock import FileLock, Timeout
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.path), timeout=0, thread_local=False)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise SchedulerLocked(
+                f"another dagctl schedule --serve already uses {self.dir}: {self.holder()}",
+                hint="stop it first (systemctl stop dagctl-scheduler, or kill its pid), or give "
+                "this one its own state directory with STATE_STORE_PATH",
+            ) from None
+        self._lock = lock
+        owner = Owner.current()
+        info = {
+            "host": owner.host,
+            "pid": owner.pid,
+            "pid_start": owner.pid_start,
+            "started": format_ts(self.clock.now()),
+            **details,
+        }
+        tmp = self.info_path.with_name(f".{self.info_path.name}.{owner.pid}.tmp")
+        tmp.write_text(json.dumps(info) + "\n")
+        os.replace(tmp, self.info_path)
+
+    def holder(self) -> str:
+        try:
+            info = json.loads(self.info_path.read_text())
+            started = parse_ts(info["started"]).astimezone().isoformat(timespec="seconds")
+        except (OSError, ValueError, KeyError, TypeError):
+            return "held by another process (no holder details written yet)"
+        where = f" with --dir {info['dir']}" if info.get("dir") else ""
+        return f"held by pid {info.get('pid')} on {info.get('host')}, started {started}{where}"
+
+    def release(self) -> None:
+        if self._lock is None:
+            return
+        try:
+            info = json.loads(self.info_path.read_text())
+            if info.get("pid") == os.getpid():
+                self.info_path.unlink()
+        except (OSError, ValueError):
+            pass
+        self._lock.release()
+        self._lock = None
+
+    def __enter__(self) -> ServeLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+# ------------------------------------------------------------------------------------------- scheduler
+
+
+@dataclass
+class _Pending:
+    schedule: ScheduleSpec
+    slot: Slot
+    not_before: float
+    trigger: str = "schedule"
+
+
+@dataclass
+class _Active:
+    request: RunRequest
+    control: RunControl
+    thread: threading.Thread
+
+
+def _overlap(schedule: ScheduleSpec) -> str:
+    return str(getattr(schedule.overlap, "value", schedule.overlap))
+
+
+class Scheduler:
+    """Claims, starts and records scheduled runs. Not thread-safe except the ``request_*`` methods."""
+
+    def __init__(
+        self,
+        schedules: Sequence[ScheduleSpec],
+        store: StateStore,
+        launcher: Launcher,
+        *,
+        clock: Clock | None = None,
+        max_parallel: int = 3,
+        catchup_cap: int = DEFAULT_CATCHUP_CAP,
+        poll_s: float = 0.5,
+        owner: Owner | None = None,
+    ) -> None:
+        if max_parallel < 1:
+            raise UsageError(f"SCHED_MAX_PARALLEL must be 1 or more, got {max_parallel}")
+        self.store = store
+        self.launcher = launcher
+        self.clock = clock or SystemClock()
+        self.max_parallel = max_parallel
+        self.catchup_cap = catchup_cap
+        self.poll_s = poll_s
+        self.owner = owner or Owner.current()
+        self.pending: list[_Pending] = []
+        self.active: dict[str, _Active] = {}
+        self.outcomes: Counter[str] = Counter()
+        self.ticks = 0
+        self.wake = threading.Event()
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+        self._kill_now = False
+        self._finished: deque[tuple[str, RunOutcome]] = deque()
+        self.set_schedules(schedules)
+
+    # ---------------------------------------------------------------- control (any thread, signal handlers)
+
+    def request_stop(self, *, now: bool = False) -> None:
+        if now:
+            self._kill_now = True
+        self._stop.set()
+        self.wake.set()
+
+    def request_reload(self) -> None:
+        self._reload.set()
+        self.wake.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def set_schedules(self, schedules: Sequence[ScheduleSpec]) -> None:
+        self.schedules = list(schedules)
+        self._ids = {s.id for s in self.schedules}
+
+    # ---------------------------------------------------------------- claiming
+
+    def _reap(self, txn: Transaction) -> None:
+        """Record slots whose owner process died (same host only) as finished with status ``lost``."""
+        ts = self._ts()
+        for sid, state in list(txn.fold.schedules.items()):
+            for slot in list(state.open.values()):
+                if slot.owner != self.owner and slot.owner.is_dead(self.owner.host):
+                    started = "started" if slot.run_id else "claimed but never started"
+                    txn.add(
+                        RunFinished(
+                            ts,
+                            sid,
+                            slot=slot.key,
+                            run_id=slot.run_id,
+                            status="lost",
+                            error=f"{slot.owner} died ({started}); the slot is not run again",
+                        )
+                    )
+                    log.warning("schedule %s slot %s: owner %s died; recorded as lost", sid, slot.key, slot.owner)
+
+    def _plan(self, fold: Any, now: datetime) -> list[Any]:
+        ids = self._ids
+        watermarks = {sid: st.watermark for sid, st in fold.schedules.items() if sid in ids}
+        running = {sid: list(st.open.values()) for sid, st in fold.schedules.items() if st.open and sid in ids}
+        recent = {sid: st.recent_minutes for sid, st in fold.schedules.items() if st.recent_minutes and sid in ids}
+        return plan_tick(self.schedules, watermarks, running, now, catchup_cap=self.catchup_cap, recent_minutes=recent)
+
+    def _has_dead(self, fold: Any) -> bool:
+        return any(
+            slot.owner != self.owner and slot.owner.is_dead(self.owner.host)
+            for state in fold.schedules.values()
+            for slot in state.open.values()
+        )
+
+    def tick(self, now: datetime | None = None) -> list[Any]:
+        """Claim what is due at ``now`` (default: the clock's now). Returns the actions taken."""
+        now = now or self.clock.now()
+        self.ticks += 1
+        with self.store.reading() as preview:  # without the file lock: most ticks have nothing to do
+            idle = not self._plan(preview, now) and not self._has_dead(preview)
+        if idle:
+            return []
+        with self.store.transaction() as txn:
+            self._reap(txn)
+            actions = self._plan(txn.fold, now)
+            ts = self._ts()
+            for action in actions:
+                if isinstance(action, Register):
+                    txn.add(ScheduleRegistered(ts, action.schedule_id, watermark=format_ts(action.watermark)))
+                    continue
+                slot, sid = action.slot, action.slot.schedule_id
+                if isinstance(action, Skip):
+                    txn.add(
+                        ScheduleSkipped(
+                            ts,
+                            sid,
+                            slot=slot.key,
+                            fire_utc=format_ts(slot.fire_utc),
+                            local_minute=slot.local_minute,
+                            reason=action.reason,
+                        )
+                    )
+                else:
+                    txn.add(
+                        ScheduleEnqueued(
+                            ts,
+                            sid,
+                            slot=slot.key,
+                            fire_utc=format_ts(slot.fire_utc),
+                            local_minute=slot.local_minute,
+                            claimed_by=self.owner,
+                            dag=action.schedule.dag,
+                            tenant=action.schedule.tenant,
+                        )
+                    )
+        mono = self.clock.monotonic()
+        for action in actions:
+            if isinstance(action, Claim):
+                schedule = action.schedule
+                assert isinstance(schedule, ScheduleSpec)
+                self.pending.append(_Pending(schedule, action.slot, mono + jitter_delay(schedule, action.slot)))
+                log.info("claimed %s", action.slot.key)
+            elif isinstance(action, Skip):
+                log.info("skipped %s: %s", action.slot.key, action.reason)
+        self.pending.sort(key=lambda p: p.slot.fire_utc)
+        return actions
+
+    # ---------------------------------------------------------------- starting and finishing runs
+
+    def _ts(self) -> str:
+        return format_ts(self.clock.now())
+
+    def _blocked(self, fold: Any, pending: _Pending) -> bool:
+        """overlap: queue — an earlier slot of the same schedule is still open (in any process)."""
+        state = fold.schedules.get(pending.slot.schedule_id)
+        if state is None:
+            return False
+        return any(o.fire_utc < pending.slot.fire_utc for o in state.open.values())
+
+    def pump(self) -> None:
+        """Collect finished runs; start the pending ones that may start now."""
+        self._collect()
+        if not self.pending or self._stop.is_set() or len(self.active) >= self.max_parallel:
+            return
+        with self.store.reading() as fold:
+            reap = self._has_dead(fold) and any(
+                _overlap(p.schedule) == "queue" and self._blocked(fold, p) for p in self.pending
+            )
+        if reap:
+            with self.store.transaction() as txn:
+                self._reap(txn)
+        mono = self.clock.monotonic()
+        startable = []
+        with self.store.reading() as fold:
+            for pending in self.pending:
+                if len(self.active) + len(startable) >= self.max_parallel:
+                    break
+                if pending.not_before > mono:
+                    continue
+                if _overlap(pending.schedule) == "queue" and (
+                    self._blocked(fold, pending) or any(p.schedule.id == pending.schedule.id for p in startable)
+                ):
+                    continue
+                startable.append(pending)
+        if startable:
+            self._start(startable)
+
+    def _start(self, batch: list[_Pending]) -> None:
+        """Record ``run_started`` for every run of the batch (one fsync), then start their threads."""
+        requests = [RunRequest(p.schedule, p.slot, new_run_id(self.clock), p.trigger) for p in batch]
+        with self.store.transaction() as txn:
+            ts = self._ts()
+            for r in requests:
+                txn.add(
+                    RunStarted(
+                        ts,
+                        r.schedule.id,
+                        slot=r.slot.key,
+                        run_id=r.run_id,
+                        dag=r.schedule.dag,
+                        tenant=r.schedule.tenant,
+                        logical_date=r.logical_date,
+                    )
+                )
+        for pending, request in zip(batch, requests, strict=True):
+            self.pending.remove(pending)
+            control = RunControl()
+            thread = threading.Thread(
+                target=self._run, args=(request, control), name=f"dagctl-run-{request.slot.key}", daemon=True
+            )
+            self.active[request.slot.key] = _Active(request, control, thread)
+            log.info("started %s: run %s of %s", request.slot.key, request.run_id, request.schedule.dag)
+            thread.start()
+
+    def _run(self, request: RunRequest, control: RunControl) -> None:
+        begin = self.clock.monotonic()
+        try:
+            outcome = self.launcher(request, control)
+        except DagctlError as exc:
+            outcome = RunOutcome("failed", request.run_id, error=str(exc).splitlines()[0])
+        except Exception as exc:  # a launcher bug must not lose the run_finished record
+            log.exception("run %s of %s crashed", request.run_id, request.slot.key)
+            outcome = RunOutcome("failed", request.run_id, error=f"internal error: {type(exc).__name__}: {exc}")
+        duration = outcome.duration_s if outcome.duration_s is not None else self.clock.monotonic() - begin
+        try:
+            self.store.record(
+                RunFinished(
+                    self._ts(),
+                    request.schedule.id,
+                    slot=request.slot.key,
+                    run_id=request.run_id,
+                    status=outcome.status,
+                    duration_s=round(duration, 3),
+                    error=outcome.error,
+                )
+            )
+        except Exception:
+            log.exception("cannot record the end of run %s", request.run_id)
+        finally:
+            self._finished.append((request.slot.key, outcome))
+            self.wake.set()
+
+    def _collect(self) -> None:
+        while self._finished:
+            key, outcome = self._finished.popleft()
+            active = self.active.pop(key, None)
+            if active is not None:
+                active.thread.join()
+            self.outcomes[outcome.status] += 1
+            error = f": {outcome.error}" if outcome.error else ""
+            level = logging.INFO if outcome.status == "success" else logging.WARNING
+            log.log(level, "finished %s: run %s %s%s", key, outcome.run_id, outcome.status, error)
+
+    def _next_wait(self, limit: float | None) -> float | None:
+        """How long the loop may sleep: until ``limit``, the next jittered start, or (when a slot waits for
+        a run in another process, overlap: queue) the next poll. A run finishing here sets ``wake``."""
+        waits = [limit] if limit is not None else []
+        mono = self.clock.monotonic()
+        waits.extend(p.not_before - mono for p in self.pending if p.not_before > mono)
+        if any(p.not_before <= mono for p in self.pending) and len(self.active) < self.max_parallel:
+            waits.append(self.poll_s)  # could start but did not: blocked by an open slot elsewhere
+        return max(0.0, min(waits)) if waits else None
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every run this scheduler started succeeded (or none ran), 1 otherwise."""
+        return EXIT_OK if all(status == "success" for status in self.outcomes) else EXIT_FAILED
+
+    def status_text(self) -> str:
+        return (
+            f"{len(self.schedules)} schedules, {len(self.active)} running, {len(self.pending)} waiting, "
+            f"{sum(self.outcomes.values())} finished"
+        )
+
+    # ---------------------------------------------------------------- modes
+
+    def run_once(self, now: datetime | None = None, *, grace_s: float = 30.0) -> int:
+        """One tick at ``now``, then wait for every run it started. Returns the exit code."""
+        self.tick(now)
+        while (self.pending or self.active) and not self._stop.is_set():
+            self.wake.clear()
+            self.pump()
+            if not (self.pending or self.active):
+                break
+            self.clock.wait(self.wake, self._next_wait(None))
+        if self._stop.is_set():
+            self.shutdown(grace_s)
+        self._collect()
+        return self.exit_code
+
+    def serve(
+        self,
+        *,
+        tick_s: float = 1.0,
+        grace_s: float = 30.0,
+        source: ScheduleSource | None = None,
+        notifier: Notifier | None = None,
+        max_ticks: int | None = None,
+    ) -> int:
+        """Tick every ``tick_s`` until :meth:`request_stop` (or ``max_ticks``); then :meth:`shutdown`."""
+        notifier = notifier or Notifier()
+        watchdog = notifier.watchdog_interval
+        mono = self.clock.monotonic()
+        next_tick, next_ping = mono, mono
+        status = self.status_text()
+        notifier.ready(status)
+        log.info("scheduler ready: %s; ticking every %gs", status, tick_s)
+        while not self._stop.is_set():
+            self.wake.clear()
+            if source is not None and (self._reload.is_set() or source.changed()):
+                self._reload.clear()
+                self._apply_reload(source, notifier)
+            mono = self.clock.monotonic()
+            if mono >= next_tick:
+                try:
+                    self.tick()
+                except DagctlError as exc:  # e.g. the state store is locked for too long: try next tick
+                    log.error("tick failed: %s", exc)
+                next_tick = next_tick + tick_s if next_tick + tick_s > mono else mono + tick_s
+            try:
+                self.pump()
+            except DagctlError as exc:
+                log.error("cannot start a run: %s", exc)
+            if max_ticks is not None and self.ticks >= max_ticks:
+                self._stop.set()
+            if self.status_text() != status:
+                status = self.status_text()
+                notifier.status(status)
+            mono = self.clock.monotonic()
+            if watchdog is not None and mono >= next_ping:
+                notifier.watchdog()
+                next_ping = mono + watchdog
+            if self._stop.is_set():
+                break
+            limit = next_tick - mono if watchdog is None else min(next_tick, next_ping) - mono
+            self.clock.wait(self.wake, self._next_wait(limit))
+        self.shutdown(grace_s, notifier)
+        return EXIT_OK
+
+    def _apply_reload(self, source: ScheduleSource, notifier: Notifier) -> None:
+        notifier.reloading(self.clock.monotonic())
+        schedules, problems = source.reload()
+        for problem in problems:
+            log.error("%s", problem)
+        if problems:
+            log.error(
+                "schedules: %d problem%s; broken files keep their last good version",
+                len(problems),
+                "s" * (len(problems) != 1),
+            )
+        self.set_schedules(schedules)
+        notifier.ready(self.status_text())
+        log.info("schedules reloaded: %d active", len(schedules))
+
+    def shutdown(self, grace_s: float, notifier: Notifier | None = None) -> None:
+        """Claim nothing more; drop unstarted slots; give running DAGs ``grace_s``, then cancel them."""
+        notifier = notifier or Notifier()
+        self._stop.set()
+        notifier.stopping(f"stopping: {len(self.active)} running")
+        self._collect()
+        if self.pending:
+            with self.store.transaction() as txn:
+                ts = self._ts()
+                for p in self.pending:
+                    txn.add(
+                        ScheduleSkipped(
+                            ts,
+                            p.slot.schedule_id,
+                            slot=p.slot.key,
+                            fire_utc=format_ts(p.slot.fire_utc),
+                            local_minute=p.slot.local_minute,
+                            reason="scheduler stopped before the run started",
+                        )
+                    )
+            log.info("stopping: %d claimed slot(s) not started, recorded as skipped", len(self.pending))
+            self.pending.clear()
+        if self.active:
+            log.info("stopping: waiting up to %gs for %d running DAG(s)", grace_s, len(self.active))
+        deadline = self.clock.monotonic() + grace_s
+        cancelled = killed = False
+        watchdog = notifier.watchdog_interval
+        while True:
+            self.wake.clear()
+            self._collect()
+            if not self.active:
+                break
+            mono = self.clock.monotonic()
+            if not cancelled and (mono >= deadline or self._kill_now):
+                reason = (
+                    "scheduler stopping: second signal"
+                    if self._kill_now
+                    else f"scheduler stopping: grace period of {grace_s:g}s is over"
+                )
+                log.warning("stopping: cancelling %d run(s): %s", len(self.active), reason)
+                for active in self.active.values():
+                    active.control.cancel(reason)
+                cancelled = True
+            if cancelled and self._kill_now and not killed:
+                for active in self.active.values():
+                    active.control.cancel(now=True)
+                killed = True
+            if watchdog is not None:
+                notifier.watchdog()
+            wait = self.poll_s if cancelled else deadline - mono
+            if watchdog is not None:
+                wait = min(wait, watchdog)
+            self.clock.wait(self.wake, max(0.0, wait))
+        log.info("scheduler stopped")

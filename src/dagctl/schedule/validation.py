@@ -1,0 +1,72 @@
+"""Validate many files at once: every problem of every file, plus cross-file rules.
+
+A file whose top level is a list is a schedule file (``configs/schedules/*.yaml``); a mapping is a DAG
+(or the project's ``dagctl.yaml``). Cross-file rules: DAG names are unique, schedule ids are unique, and
+every schedule's DAG exists, loads, and declares the params the schedule passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from dagctl.dag.loader import dag_from_document, expand_paths
+from dagctl.dag.yamlread import gc_paused, read_text
+from dagctl.errors import Problem, SpecError
+
+
+def validate_paths(paths: Iterable[str | Path]) -> tuple[list[Problem], int]:
+    """Return (problems, number of files checked). Never raises for file contents."""
+    from dagctl.dag.checks import DEFAULT_CHECKS
+    from dagctl.dag.workflows import PROJECT_CONFIG, load_project_config
+
+    from .files import (
+        ScheduleSpec,
+        check_schedule_document,
+        dag_problems,
+        duplicate_problems,
+        is_schedule_document,
+        parse_schedule_text,
+    )
+
+    problems: list[Problem] = []
+    files = expand_paths(paths)
+    names: dict[str, tuple[str, int, int]] = {}
+    schedules: list[ScheduleSpec] = []
+    for path in files:
+        if path.name == PROJECT_CONFIG:
+            try:
+                load_project_config(path)
+            except SpecError as exc:
+                problems.extend(exc.problems)
+            continue
+        try:
+            with gc_paused():
+                text = read_text(path)
+                doc = parse_schedule_text(text, str(path))
+                if is_schedule_document(doc):
+                    valid, found = check_schedule_document(doc)
+                    schedules.extend(valid)
+                    problems.extend(found)
+                    continue
+                spec = dag_from_document(doc, DEFAULT_CHECKS)
+        except SpecError as exc:
+            problems.extend(exc.problems)
+            continue
+        line, col = doc.position(("name",))
+        if spec.name in names:
+            other = names[spec.name]
+            problems.append(
+                Problem(
+                    str(path),
+                    line,
+                    col,
+                    f"DAG name '{spec.name}' is already used by {other[0]}:{other[1]}:{other[2]}",
+                    "DAG names must be unique; rename one of them",
+                )
+            )
+        else:
+            names[spec.name] = (str(path), line, col)
+    problems.extend(duplicate_problems(schedules))
+    problems.extend(dag_problems(schedules))
+    return problems, len(files)

@@ -1,0 +1,220 @@
+"""Run history on disk: find runs, read one run cheaply, detect dead owners, ask a run to stop.
+
+Every run has a folder ``logs/runs/<run_id>/`` holding its own ``events.jsonl`` (a copy of the run's
+lines of the global event log), so reading one run never scans the whole history, and run ids sort by
+start time, so "the newest N runs" is a directory listing. Statuses are a pure fold of a run's events
+(:func:`dagctl.store.reports.fold_run`); this module adds the one impure judgement: a run whose owner process
+died without writing ``dag_done`` is recorded as ``abandoned``, exactly once, under the run's lock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from dagctl.clock import SystemClock
+from dagctl.errors import StateError
+from dagctl.host import hostname, process_alive
+from dagctl.protocols import Clock
+from dagctl.settings import Settings
+
+from .events import SCHEMA_VERSION, format_ts, parse_ts
+from .jsonl import JsonlWriter, append_record, iter_records
+from .layout import CANCEL_REQUEST, RUN_EVENTS
+from .runsummary import RunSummary, fold_run
+
+RUN_ID_RE = re.compile(r"^\d{8}-\d{6}\.\d{3}-[0-9a-f]{6}$")
+FINISHED = frozenset({"success", "failed", "cancelled", "abandoned"})
+
+
+@dataclass
+class History:
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.settings.runs_dir
+
+    # ------------------------------------------------------------------ finding runs
+    def run_ids(self) -> list[str]:
+        """Every run id on disk, newest first."""
+        try:
+            names = os.listdir(self.runs_dir)
+        except FileNotFoundError:
+            return []
+        return sorted((n for n in names if RUN_ID_RE.match(n)), reverse=True)
+
+    def resolve(self, ref: str) -> str:
+        """A full run id from ``latest``, a full id, or a unique prefix."""
+        ids = self.run_ids()
+        if not ids:
+            raise StateError(f"no runs found in {self.runs_dir}", hint="run a DAG first, or set DAGCTL_LOGS_DIR")
+        if ref == "latest":
+            return ids[0]
+        if ref in ids:
+            return ref
+        matches = [i for i in ids if i.startswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise StateError(f"unknown run '{ref}'", hint="see `dagctl runs` for run ids (a unique prefix is enough)")
+        shown = ", ".join(matches[:5]) + (" ..." if len(matches) > 5 else "")
+        raise StateError(
+            f"run id prefix '{ref}' matches {len(matches)} runs: {shown}", hint="give more characters of the id"
+        )
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.runs_dir / run_id
+
+    def events_of(self, run_id: str) -> list[dict[str, Any]]:
+        path = self.run_dir(run_id) / RUN_EVENTS
+        if path.exists():
+            return list(iter_records(path))
+        # a folder without its own event file (written by an older dagctl): the slow way, once
+        return [r for r in iter_records(self.settings.events_path) if r.get("run_id") == run_id]
+
+    # ------------------------------------------------------------------ reading runs
+    def summary(self, run_id: str, *, detect_abandoned: bool = True) -> RunSummary:
+        events = self.events_of(run_id)
+        if not events:
+            raise StateError(
+                f"run {run_id} has no recorded events",
+                hint=f"its folder {self.run_dir(run_id)} is incomplete; remove it or run `dagctl prune`",
+            )
+        summary = fold_run(events)
+        if detect_abandoned and summary.status == "running" and self._owner_dead(summary):
+            self._record_abandoned(run_id)
+            summary = fold_run(self.events_of(run_id))
+        return summary
+
+    def summaries(
+        self,
+        *,
+        dag: str | None = None,
+        status: str | None = None,
+        tenant: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> Iterator[RunSummary]:
+        """Newest first, filtered. Stops at the first run older than ``since`` (ids sort by start time)."""
+        cutoff = since.strftime("%Y%m%d-%H%M%S") if since else None
+        found = 0
+        for run_id in self.run_ids():
+            if cutoff and run_id[:15] < cutoff:
+                break
+            try:
+                summary = self.summary(run_id)
+            except StateError:
+                continue  # a folder without events (being created, or damaged)
+            if dag and summary.dag_name != dag:
+                continue
+            if tenant and summary.tenant_id != tenant:
+                continue
+            if status and summary.status != status:
+                continue
+            yield summary
+            found += 1
+            if limit is not None and found >= limit:
+                return
+
+    def latest_outputs(self, dag_name: str, task_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """For each task, the outputs of its newest successful run of ``dag_name`` (missing ones left out)."""
+        wanted = set(task_ids)
+        found: dict[str, dict[str, Any]] = {}
+        for run_id in self.run_ids():
+            if not wanted:
+                break
+            try:
+                summary = self.summary(run_id, detect_abandoned=False)
+            except StateError:
+                continue
+            if summary.dag_name != dag_name:
+                continue
+            for tid in list(wanted):
+                task = summary.tasks.get(tid)
+                if task is not None and task.status == "success":
+                    found[tid] = self.outputs_of(run_id, tid)
+                    wanted.discard(tid)
+        return found
+
+    def outputs_of(self, run_id: str, task_id: str) -> dict[str, Any]:
+        path = self.run_dir(run_id) / "outputs" / f"{task_id}.json"
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            return {}
+        except ValueError as exc:
+            raise StateError(
+                f"outputs of task '{task_id}' in run {run_id} are unreadable: {exc}", hint=f"check {path}"
+            ) from None
+        return data if isinstance(data, dict) else {}
+
+    # ------------------------------------------------------------------ dead owners
+    def _owner_dead(self, summary: RunSummary) -> bool:
+        if not summary.pid or summary.host != hostname():
+            return False  # another machine's run: we cannot tell, so we do not guess
+        return not process_alive(summary.pid, summary.pid_start)
+
+    def _record_abandoned(self, run_id: str) -> None:
+        """Append ``dag_done`` (abandoned) once: under the run's lock, re-check that nobody did already."""
+        path = self.run_dir(run_id) / RUN_EVENTS
+        with JsonlWriter(path) as writer, writer.locked():
+            events = list(iter_records(path))
+            if any(e.get("event") == "dag_done" for e in events):
+                return
+            summary = fold_run(events)
+            if not self._owner_dead(summary):
+                return
+            record = {
+                "v": SCHEMA_VERSION,
+                "ts": format_ts(self.clock.now()),
+                "event": "dag_done",
+                "run_id": run_id,
+                "dag_name": summary.dag_name,
+                "tenant_id": summary.tenant_id,
+                "status": "abandoned",
+                "error": f"owner process {summary.pid} on {summary.host} died without finishing the run",
+                "duration_s": round(max(0.0, (self.clock.now() - summary.started).total_seconds()), 3)
+                if summary.started
+                else None,
+                "tasks_succeeded": sum(1 for t in summary.tasks.values() if t.status == "success"),
+                "tasks_failed": sum(1 for t in summary.tasks.values() if t.status == "failed"),
+                "tasks_skipped": sum(1 for t in summary.tasks.values() if t.status == "skipped"),
+            }
+            record = {k: v for k, v in record.items() if v is not None}
+            writer.append(record)
+        append_record(self.settings.events_path, record)
+
+    # ------------------------------------------------------------------ control
+    def request_cancel(self, run_id: str, reason: str) -> RunSummary:
+        summary = self.summary(run_id)
+        if summary.status in FINISHED:
+            raise StateError(
+                f"run {run_id} already finished ({summary.status})",
+                hint="only running runs can be cancelled; see `dagctl runs --status running`",
+            )
+        request = self.run_dir(run_id) / CANCEL_REQUEST
+        tmp = request.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"reason": reason, "at": format_ts(self.clock.now())}))
+        os.replace(tmp, request)
+        return summary
+
+
+def since_from_window(now: datetime, window_s: float | None) -> datetime | None:
+    from datetime import timedelta
+
+    return None if window_s is None else now - timedelta(seconds=window_s)
+
+
+def started_at(run_id: str) -> datetime:
+    """The start time encoded in a run id (UTC)."""
+    return parse_ts(
+        f"{run_id[0:4]}-{run_id[4:6]}-{run_id[6:8]}T{run_id[9:11]}:{run_id[11:13]}:{run_id[13:15]}.{run_id[16:19]}Z"
+    )

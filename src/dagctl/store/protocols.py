@@ -1,0 +1,20 @@
+"""The store layer's plug-in interface: :class:`EventSink`, where a run's events go.
+
+Kept apart from :mod:`dagctl.store.sinks` (its implementations) because :class:`typing.Protocol` needs
+:mod:`typing`, which ``dagctl run`` otherwise never imports; annotations import it for type checking only.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from .events import Event
+
+
+class EventSink(Protocol):
+    """Where a run's events go (:class:`~dagctl.store.sinks.JsonlSink`, :class:`~dagctl.store.sinks.MemorySink` ...)."""
+
+    def emit(self, event: Event) -> None: ...
+
+    def close(self) -> None: ...
