@@ -1,6 +1,6 @@
 """Runner speed against make, doit and a bare thread pool, side by side in one run.
 
-    python benchmarks/bench_runner.py [--runs 5] [--only fan1000,chain200,layered10k]
+    python benchmarks/bench_runner.py [--runs 5] [--only fan1000,chain200,layered10k] [--baseline DAGCTL]
 
 Workloads (from the runner issue):
   fan1000     1000 independent `true` shell tasks, parallelism 2   vs make -j2, doit -n 2
@@ -176,7 +176,14 @@ def main() -> None:
         help="where dagctl writes its logs (default: the temp folder); e.g. a "
         "tmpfs folder, to see how much of the time is creating log files",
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="DAGCTL",
+        help="another dagctl program (e.g. an older checkout's .venv/bin/dagctl) measured in rows of its own, "
+        "interleaved with this one, to compare two builds side by side",
+    )
     args = parser.parse_args()
+    baseline = [args.baseline] if args.baseline else None
     wanted = set(args.only.split(","))
     dagctl = dagctl_cmd()
     make = shutil.which("make")
@@ -224,6 +231,8 @@ def main() -> None:
                     None,
                 )
             tools[f"dagctl run -j{par}"] = ([*dagctl, "run", f"{name}.yaml", "-q"], work, env)
+            if baseline:
+                tools[f"baseline run -j{par}"] = ([*baseline, "run", f"{name}.yaml", "-q"], work, env)
             if tmpfs_env is not None:
                 tools[f"dagctl run -j{par}, logs on tmpfs"] = ([*dagctl, "run", f"{name}.yaml", "-q"], work, tmpfs_env)
             # every run validates the file afresh: what the first run of a new or edited DAG costs
@@ -243,6 +252,8 @@ def main() -> None:
                 "ThreadPoolExecutor(4) bare": ([sys.executable, "pool.py"], work, None),
                 "dagctl run -j4": ([*dagctl, "run", "layered10k.yaml", "-q"], work, env),
             }
+            if baseline:
+                tools["baseline run -j4"] = ([*baseline, "run", "layered10k.yaml", "-q"], work, env)
             bench("layered10k", tools, args.runs, "ThreadPoolExecutor(4) bare")
 
 

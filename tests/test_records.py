@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import copy
 import pickle
+from typing import ClassVar
 
 import pytest
 
 from dagctl.dag.plan import DagInfo, Plan, PlannedTask
 from dagctl.errors import Problem, SpecError
-from dagctl.records import PlainData, Record, init_field
+from dagctl.records import KwRecord, PlainData, Record, field
 from dagctl.run.attempts import Attempt, AttemptResult
 from dagctl.run.runner import RunOptions, TaskRun
 from dagctl.settings import Settings
@@ -23,24 +24,49 @@ def task(tid: str = "a", **changes: object) -> PlannedTask:
 
 def test_fields_are_listed_in_order_base_class_first():
     class Base(Record):
-        OWN_FIELDS = ("x",)
-        __slots__ = OWN_FIELDS
-
-        def __init__(self, x: int) -> None:
-            init_field(self, "x", x)
+        x: int
 
     class Child(Base):
-        OWN_FIELDS = ("y", "z")
-        __slots__ = OWN_FIELDS
+        kind: ClassVar[str] = "child"  # a class variable, not a field
+        y: int
+        z: int = 0
 
-        def __init__(self, x: int, y: int, z: int = 0) -> None:
-            super().__init__(x)
-            init_field(self, "y", y)
-            init_field(self, "z", z)
-
-    assert Child.FIELDS == ("x", "y", "z")
+    assert Child.FIELDS == ("x", "y", "z") and Child.OWN_FIELDS == ("y", "z")
     assert Child(1, 2).to_dict() == {"x": 1, "y": 2, "z": 0}
     assert repr(Child(1, 2)) == "Child(x=1, y=2, z=0)"
+    assert Child(1, y=2, z=3) == Child(1, 2, 3) and Child.kind == "child"
+
+
+def test_the_generated_init_checks_its_arguments_like_a_dataclass():
+    class Point(Record):
+        x: int
+        y: int = 0
+
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'x'"):
+        Point()  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'w'"):
+        Point(1, w=2)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="without a default follows one with a default"):
+
+        class Bad(Record):
+            a: int = 0
+            b: int
+
+
+def test_keyword_records_take_keywords_only():
+    class Fact(KwRecord):
+        ts: str
+        tags: list[str] = field(default_factory=list)
+
+    class Later(Fact):
+        status: str = "ok"
+        code: int
+
+    fact = Later(ts="t", code=3)
+    assert fact.to_dict() == {"ts": "t", "tags": [], "status": "ok", "code": 3}
+    with pytest.raises(TypeError):
+        Later("t", code=3)  # type: ignore[misc]
+    assert Fact(ts="a").tags is not Fact(ts="b").tags
 
 
 def test_records_are_immutable_and_compare_by_value():
@@ -65,7 +91,6 @@ def test_hashable_records_dedupe_in_sets():
 def test_replace_goes_through_init_and_rejects_unknown_fields():
     info = DagInfo("d")
     assert info.params == {} and info.replace(tenant_id="t").tenant_id == "t"
-    assert info.replace(params=None).params == {}  # __init__'s defaults apply, as with dataclasses.replace
     with pytest.raises(TypeError, match="no field 'nme'"):
         info.replace(nme="x")
     plan = Plan(info, {"a": task()}, (("a",),))

@@ -11,6 +11,10 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .protocols import Waitable
+
 
 class SystemClock:
     """The real clock."""
@@ -25,7 +29,7 @@ class SystemClock:
         if seconds > 0:
             time.sleep(seconds)
 
-    def wait(self, event: threading.Event, timeout: float | None) -> bool:
+    def wait(self, event: Waitable, timeout: float | None) -> bool:
         return event.wait(timeout)
 
 
@@ -64,7 +68,7 @@ class FakeClock:
         if seconds > 0:
             self.advance(seconds)
 
-    def wait(self, event: threading.Event, timeout: float | None) -> bool:
+    def wait(self, event: Waitable, timeout: float | None) -> bool:
         if event.is_set():
             return True
         if timeout is None:

@@ -15,7 +15,7 @@ internal/environment problem). Exit codes live in :data:`EXIT_CODES` and nowhere
 
 from __future__ import annotations
 
-from .records import Record, init_field
+from .records import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -55,22 +55,11 @@ class DagctlError(Exception):
 class Problem(Record):
     """One thing wrong in a file, with where it is and how to fix it."""
 
-    OWN_FIELDS = ("file", "line", "column", "message", "hint")
-    __slots__ = OWN_FIELDS
-
-    if TYPE_CHECKING:
-        file: str
-        line: int
-        column: int
-        message: str
-        hint: str
-
-    def __init__(self, file: str, line: int, column: int, message: str, hint: str = "") -> None:
-        init_field(self, "file", file)
-        init_field(self, "line", line)
-        init_field(self, "column", column)
-        init_field(self, "message", message)
-        init_field(self, "hint", hint)
+    file: str
+    line: int
+    column: int
+    message: str
+    hint: str = ""
 
     def __str__(self) -> str:
         text = f"{self.file}:{self.line}:{self.column}: {self.message}"

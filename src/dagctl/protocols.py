@@ -1,4 +1,4 @@
-"""The base layer's plug-in interface: :class:`Clock`.
+"""The base layer's plug-in interface: :class:`Clock` (and :class:`Waitable`, what it waits on).
 
 It lives apart from :mod:`dagctl.clock` because :class:`typing.Protocol` needs :mod:`typing`, which
 ``dagctl run`` otherwise never imports (~3 ms of every start on the 2-core reference machine). Modules
@@ -12,8 +12,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    import threading
     from datetime import datetime
+
+
+class Waitable(Protocol):
+    """What a clock can wait on: :class:`threading.Event`, or :class:`dagctl.run.waker.Waker`."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
 
 
 @runtime_checkable
@@ -30,6 +37,6 @@ class Clock(Protocol):
 
     def sleep(self, seconds: float) -> None: ...
 
-    def wait(self, event: threading.Event, timeout: float | None) -> bool:
+    def wait(self, event: Waitable, timeout: float | None) -> bool:
         """Wait until ``event`` is set or ``timeout`` passes; return whether it is set."""
         ...

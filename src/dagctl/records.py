@@ -4,47 +4,140 @@ settings, events).
 ``dagctl run`` imports these modules on every start. Importing :mod:`dataclasses` (which imports
 :mod:`inspect`) and generating the methods of a dozen dataclasses cost ~15 ms of a start that is otherwise
 ~60 ms, measured on the 2-core reference machine; a DAG of short shell tasks pays it on every run. So the
-run path writes out its ``__init__`` methods (typed, so calls are still checked) and gets the rest here:
+run path declares its value types the way a dataclass is declared, and this module does the rest::
 
-* a subclass lists the fields it adds in ``OWN_FIELDS``, in order, and declares ``__slots__ = OWN_FIELDS``;
-  ``FIELDS`` (all of them, base class first) is computed;
+    class AttemptResult(Record):
+        status: str
+        duration_s: float
+        outputs: dict[str, Any] | None = None
+        tags: list[str] = field(default_factory=list)
+
+* each annotated class attribute (not ``ClassVar``) is a field, in order, base class first (``FIELDS``;
+  ``OWN_FIELDS`` are the ones a class adds); the class gets ``__slots__`` for them;
+* ``__init__`` is generated from the fields (source text compiled once per class, no :mod:`inspect`): a
+  field with a default is optional, :func:`field` gives a fresh default per instance; subclasses of
+  :class:`KwRecord` take keyword arguments only;
 * equality, ``repr``, :meth:`~PlainData.to_dict`, :meth:`~PlainData.replace`, copying and pickling go by
   ``FIELDS``;
 * :class:`Record` is immutable (like a frozen dataclass: setting an attribute raises ``AttributeError``)
-  and hashable; its ``__init__`` sets fields with :func:`init_field`.
+  and hashable; :class:`PlainData` is mutable.
+
+Type checkers see these classes as dataclasses (:pep:`681` ``dataclass_transform``), so every call is checked
+against the generated ``__init__``.
 """
 
 from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, ClassVar, TypeVar
 
-    D = TypeVar("D", bound="PlainData")
+    from typing_extensions import dataclass_transform
+
+    D = TypeVar("D", bound="_Fields")
+    T = TypeVar("T")
+else:
+
+    def dataclass_transform(**_: object):  # typing's, without importing typing at run time
+        return lambda cls: cls
+
 
 init_field = object.__setattr__
-"""``init_field(obj, name, value)``: how a :class:`Record`'s ``__init__`` sets its fields."""
+"""``init_field(obj, name, value)``: sets a field of a :class:`Record`, which refuses plain assignment."""
 
 
-def _rebuild(cls: type[D], values: tuple[Any, ...]) -> D:
-    obj = cls.__new__(cls)
-    for name, value in zip(cls.FIELDS, values, strict=True):
-        init_field(obj, name, value)
-    return obj
+class _Factory:
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make
 
 
-class PlainData:
-    """Mutable plain data: fields in ``OWN_FIELDS``, compared and shown field by field."""
+def field(*, default_factory: Callable[[], T]) -> T:
+    """A field whose default is made afresh for each instance: ``tags: list[str] = field(default_factory=list)``."""
+    return _Factory(default_factory)  # type: ignore[return-value]  # the class turns it into an __init__ default
+
+
+_MISSING = object()
+
+
+def _is_classvar(annotation: object) -> bool:
+    text = annotation if isinstance(annotation, str) else repr(annotation)
+    return text.startswith(("ClassVar", "typing.ClassVar", "t.ClassVar"))
+
+
+def _make_init(cls: type, fields: tuple[str, ...], defaults: dict[str, Any], *, frozen: bool, kw_only: bool) -> Any:
+    """``__init__`` for ``fields``, as source compiled once: as fast as one written by hand."""
+    namespace: dict[str, Any] = {"_set": init_field, "_MISSING": _MISSING}
+    params, body = [], []
+    for name in fields:
+        value = defaults.get(name, _MISSING)
+        if value is _MISSING:
+            params.append(name)
+            expr = name
+        elif isinstance(value, _Factory):
+            namespace[f"_f_{name}"] = value.make
+            params.append(f"{name}=_MISSING")
+            expr = f"_f_{name}() if {name} is _MISSING else {name}"
+        else:
+            namespace[f"_d_{name}"] = value
+            params.append(f"{name}=_d_{name}")
+            expr = name
+        body.append(f"    _set(self, {name!r}, {expr})" if frozen else f"    self.{name} = {expr}")
+    if not kw_only:  # positional: a field without a default may not follow one with a default
+        seen_default = False
+        for name, param in zip(fields, params, strict=True):
+            if "=" in param:
+                seen_default = True
+            elif seen_default:
+                raise TypeError(f"{cls.__name__}: field {name!r} without a default follows one with a default")
+    signature = ", ".join(["self", *(["*"] if kw_only and params else []), *params])
+    source = f"def __init__({signature}) -> None:\n" + ("\n".join(body) or "    pass") + "\n"
+    exec(compile(source, f"<{cls.__module__}.{cls.__qualname__}.__init__>", "exec"), namespace)
+    init = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__module__ = cls.__module__
+    return init
+
+
+class _FieldsMeta(type):
+    """Turns annotated class attributes into slots, ``FIELDS`` and a generated ``__init__``."""
+
+    def __new__(mcls, name: str, bases: tuple[type, ...], ns: dict[str, Any], **kwargs: Any) -> _FieldsMeta:
+        annotations = ns.get("__annotations__", {})
+        own = tuple(n for n, a in annotations.items() if not _is_classvar(a))
+        own_defaults = {n: ns.pop(n) for n in own if n in ns}
+        inherited: list[str] = []
+        defaults: dict[str, Any] = {}
+        for base in reversed(bases):
+            for f in getattr(base, "FIELDS", ()):
+                if f not in inherited:
+                    inherited.append(f)
+            defaults.update(getattr(base, "_DEFAULTS", {}))
+        defaults.update(own_defaults)
+        ns.setdefault("__slots__", own)
+        ns["OWN_FIELDS"] = own
+        ns["FIELDS"] = (*inherited, *own)
+        ns["_DEFAULTS"] = defaults
+        cls = super().__new__(mcls, name, bases, ns, **kwargs)
+        if "__init__" not in ns and ns["FIELDS"]:
+            frozen, kw_only = getattr(cls, "_FROZEN", False), getattr(cls, "_KW_ONLY", False)
+            cls.__init__ = _make_init(cls, ns["FIELDS"], defaults, frozen=frozen, kw_only=kw_only)  # type: ignore[misc]
+        return cls
+
+
+class _Fields(metaclass=_FieldsMeta):
+    """What :class:`PlainData` and :class:`Record` share: fields, equality, repr, copies, pickling."""
 
     __slots__ = ()
     OWN_FIELDS: ClassVar[tuple[str, ...]] = ()
     """The fields this class adds, in order."""
     FIELDS: ClassVar[tuple[str, ...]] = ()
     """Every field, base class first."""
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls.FIELDS = tuple(name for klass in reversed(cls.__mro__) for name in vars(klass).get("OWN_FIELDS", ()))
+    _DEFAULTS: ClassVar[dict[str, Any]] = {}
+    _FROZEN: ClassVar[bool] = False
+    _KW_ONLY: ClassVar[bool] = False
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self.FIELDS)
@@ -53,8 +146,6 @@ class PlainData:
         if type(other) is not type(self):
             return NotImplemented
         return self._values() == other._values()
-
-    __hash__ = None  # type: ignore[assignment]  # mutable: unhashable, like a non-frozen dataclass
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self.FIELDS)})"
@@ -74,10 +165,27 @@ class PlainData:
         return type(self)(**{**self.to_dict(), **changes})
 
 
-class Record(PlainData):
+def _rebuild(cls: type[D], values: tuple[Any, ...]) -> D:
+    obj = cls.__new__(cls)
+    for name, value in zip(cls.FIELDS, values, strict=True):
+        init_field(obj, name, value)
+    return obj
+
+
+@dataclass_transform(field_specifiers=(field,))
+class PlainData(_Fields):
+    """Mutable plain data, compared and shown field by field; unhashable, like a non-frozen dataclass."""
+
+    __slots__ = ()
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
+class Record(_Fields):
     """Immutable plain data: setting or deleting an attribute raises; hashable by its field values."""
 
     __slots__ = ()
+    _FROZEN = True
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable: cannot set {name!r}")
@@ -85,5 +193,13 @@ class Record(PlainData):
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable: cannot delete {name!r}")
 
-    def __hash__(self) -> int:  # type: ignore[override]
+    def __hash__(self) -> int:
         return hash(self._values())
+
+
+@dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(field,))
+class KwRecord(Record):
+    """A :class:`Record` built with keyword arguments only (events: many optional fields, read by name)."""
+
+    __slots__ = ()
+    _KW_ONLY = True

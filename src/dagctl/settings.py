@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .records import Record, init_field
+from .records import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -16,55 +16,16 @@ VERSION = "0.1.0"
 
 
 class Settings(Record):
-    OWN_FIELDS = (
-        "logs_dir",
-        "events_path",
-        "state_path",
-        "grace_s",
-        "sched_tick_ms",
-        "sched_max_parallel",
-        "executor",
-        "queue_backend",
-        "redis_url",
-        "plan_cache",
-    )
-    __slots__ = OWN_FIELDS
-
-    if TYPE_CHECKING:
-        logs_dir: Path
-        events_path: Path
-        state_path: Path
-        grace_s: float
-        sched_tick_ms: int
-        sched_max_parallel: int
-        executor: str
-        queue_backend: str
-        redis_url: str
-        plan_cache: bool
-
-    def __init__(
-        self,
-        logs_dir: Path = Path("logs"),
-        events_path: Path = Path("logs/orchestrator_events.jsonl"),
-        state_path: Path = Path("logs/orchestrator_state.jsonl"),
-        grace_s: float = 5.0,
-        sched_tick_ms: int = 1000,
-        sched_max_parallel: int = 3,
-        executor: str = "threads",
-        queue_backend: str = "memory",
-        redis_url: str = "redis://localhost:6379/0",
-        plan_cache: bool = True,
-    ) -> None:
-        init_field(self, "logs_dir", logs_dir)
-        init_field(self, "events_path", events_path)
-        init_field(self, "state_path", state_path)
-        init_field(self, "grace_s", grace_s)
-        init_field(self, "sched_tick_ms", sched_tick_ms)
-        init_field(self, "sched_max_parallel", sched_max_parallel)
-        init_field(self, "executor", executor)
-        init_field(self, "queue_backend", queue_backend)
-        init_field(self, "redis_url", redis_url)
-        init_field(self, "plan_cache", plan_cache)
+    logs_dir: Path = Path("logs")
+    events_path: Path = Path("logs/orchestrator_events.jsonl")
+    state_path: Path = Path("logs/orchestrator_state.jsonl")
+    grace_s: float = 5.0
+    sched_tick_ms: int = 1000
+    sched_max_parallel: int = 3
+    executor: str = "threads"
+    queue_backend: str = "memory"
+    redis_url: str = "redis://localhost:6379/0"
+    plan_cache: bool = True
 
     @property
     def runs_dir(self) -> Path:
@@ -102,7 +63,7 @@ def env_number(env: Mapping[str, str], name: str, default: float, *, positive: b
     if raw in (None, ""):
         return default
     try:
-        value = float(raw)  # type: ignore[arg-type]
+        value = float(raw)
     except ValueError:
         value = None
     if value is None or (positive and value <= 0):

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -238,7 +238,7 @@ def register(app: typer.Typer) -> None:
         now = SystemClock().now()
         with StateStore(Settings.from_env().state_path) as store:
             fold = store.refresh()
-        data = []
+        data: list[dict[str, Any]] = []
         for s in schedules:
             spec = parse_cron(s.cron, s.timezone)
             nxt = next_fire_times(spec, now, 1) if s.enabled else []
@@ -268,14 +268,14 @@ def register(app: typer.Typer) -> None:
         for d in data:
             last = d["last_run"] or {}
             status = "running" if d["running"] else (last.get("status") or "-")
-            nxt = (d["next_fire"] or "-").replace("T", " ")
+            fire = (d["next_fire"] or "-").replace("T", " ")
             rows.append(
                 [
                     d["id"],
                     d["cron"],
                     d["timezone"],
                     "yes" if d["enabled"] else "no",
-                    nxt,
+                    fire,
                     _local(last.get("ts")),
                     status,
                 ]

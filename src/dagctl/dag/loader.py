@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from dagctl.errors import Problem, SpecError
+from dagctl.host import gc_paused
 
 from .plan import graph_issues
 from .spec import DagSpec
-from .yamlread import Document, gc_paused, parse_document, read_text
+from .yamlread import Document, parse_document, read_text
 
 if TYPE_CHECKING:
     from .checks import Checker

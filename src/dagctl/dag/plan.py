@@ -12,11 +12,11 @@ only the plan, so a plan can be stored as JSON and run again without re-validati
 from __future__ import annotations
 
 from dagctl.errors import Problem, SpecError
-from dagctl.records import Record, init_field
+from dagctl.records import Record, field
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
     from typing import Any
 
     from .spec import DagSpec
@@ -25,18 +25,9 @@ if TYPE_CHECKING:
 
 
 class GraphIssue(Record):
-    OWN_FIELDS = ("path", "message", "hint")
-    __slots__ = OWN_FIELDS
-
-    if TYPE_CHECKING:
-        path: PathT
-        message: str
-        hint: str
-
-    def __init__(self, path: PathT, message: str, hint: str) -> None:
-        init_field(self, "path", path)
-        init_field(self, "message", message)
-        init_field(self, "hint", hint)
+    path: PathT
+    message: str
+    hint: str
 
 
 def _did_you_mean(name: str, known: Sequence[str]) -> str:
@@ -94,8 +85,8 @@ def graph_issues(nodes: Sequence[tuple[Any, Sequence[Any]]]) -> list[GraphIssue]
         closing = cycle[-2]  # the task whose depends_on closes the loop back to `first`... see below
         i = index[first]
         raw = nodes[i][1]
-        j = list(raw).index(closing) if isinstance(raw, (list, tuple)) and closing in raw else None
-        path = ("tasks", i, "depends_on", j) if j is not None else ("tasks", i, "depends_on")
+        at = list(raw).index(closing) if isinstance(raw, (list, tuple)) and closing in raw else None
+        path = ("tasks", i, "depends_on", at) if at is not None else ("tasks", i, "depends_on")
         issues.append(
             GraphIssue(
                 path,
@@ -147,51 +138,15 @@ def find_cycles(deps: dict[str, list[str]]) -> list[list[str]]:
 class DagInfo(Record):
     """What a run needs of the DAG as a whole."""
 
-    OWN_FIELDS = (
-        "name",
-        "tenant_id",
-        "source_path",
-        "params",
-        "env",
-        "workflows",
-        "parallelism",
-        "timeout",
-        "fail_fast",
-    )
-    __slots__ = OWN_FIELDS
-
-    if TYPE_CHECKING:
-        name: str
-        tenant_id: str
-        source_path: str | None
-        params: dict[str, Any]
-        env: dict[str, str]
-        workflows: dict[str, str]
-        parallelism: int | None
-        timeout: float | None
-        fail_fast: bool
-
-    def __init__(
-        self,
-        name: str,
-        tenant_id: str = "default",
-        source_path: str | None = None,
-        params: dict[str, Any] | None = None,
-        env: dict[str, str] | None = None,
-        workflows: dict[str, str] | None = None,
-        parallelism: int | None = None,
-        timeout: float | None = None,
-        fail_fast: bool = False,
-    ) -> None:
-        init_field(self, "name", name)
-        init_field(self, "tenant_id", tenant_id)
-        init_field(self, "source_path", source_path)
-        init_field(self, "params", {} if params is None else params)
-        init_field(self, "env", {} if env is None else env)
-        init_field(self, "workflows", {} if workflows is None else workflows)
-        init_field(self, "parallelism", parallelism)
-        init_field(self, "timeout", timeout)
-        init_field(self, "fail_fast", fail_fast)
+    name: str
+    tenant_id: str = "default"
+    source_path: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    workflows: dict[str, str] = field(default_factory=dict)
+    parallelism: int | None = None
+    timeout: float | None = None
+    fail_fast: bool = False
 
 
 class PlannedTask(Record):
@@ -202,123 +157,36 @@ class PlannedTask(Record):
     (:mod:`dagctl.dag.plancache`).
     """
 
-    OWN_FIELDS = (
-        "id",
-        "order",
-        "level",
-        "kind",
-        "target",
-        "depends_on",
-        "downstream",
-        "priority",
-        "retries",
-        "retry_delay",
-        "backoff",
-        "max_delay",
-        "timeout",
-        "run",
-        "python",
-        "workflow_ref",
-        "params",
-        "env",
-        "cwd",
-        "when",
-        "trigger_rule",
-        "isolation",
-        "queue",
-    )
-    __slots__ = OWN_FIELDS
-
-    if TYPE_CHECKING:
-        id: str
-        order: int
-        level: int
-        kind: str
-        target: str
-        depends_on: tuple[str, ...]
-        downstream: tuple[str, ...]
-        priority: int
-        retries: int
-        retry_delay: float
-        backoff: float
-        max_delay: float
-        timeout: float | None
-        run: str | list[str] | None
-        python: str | None
-        workflow_ref: str | None
-        params: dict[str, Any]
-        env: dict[str, str]
-        cwd: str | None
-        when: str | None
-        trigger_rule: str
-        isolation: str
-        queue: str | None
-
-    def __init__(
-        self,
-        id: str,
-        order: int,
-        level: int,
-        kind: str,
-        target: str,
-        depends_on: tuple[str, ...],
-        downstream: tuple[str, ...],
-        priority: int,
-        retries: int,
-        retry_delay: float,
-        backoff: float,
-        max_delay: float,
-        timeout: float | None,
-        run: str | list[str] | None = None,
-        python: str | None = None,
-        workflow_ref: str | None = None,
-        params: dict[str, Any] | None = None,
-        env: dict[str, str] | None = None,
-        cwd: str | None = None,
-        when: str | None = None,
-        trigger_rule: str = "all_success",
-        isolation: str = "thread",
-        queue: str | None = None,
-    ) -> None:
-        init_field(self, "id", id)
-        init_field(self, "order", order)
-        init_field(self, "level", level)
-        init_field(self, "kind", kind)
-        init_field(self, "target", target)
-        init_field(self, "depends_on", depends_on)
-        init_field(self, "downstream", downstream)
-        init_field(self, "priority", priority)
-        init_field(self, "retries", retries)
-        init_field(self, "retry_delay", retry_delay)
-        init_field(self, "backoff", backoff)
-        init_field(self, "max_delay", max_delay)
-        init_field(self, "timeout", timeout)
-        init_field(self, "run", run)
-        init_field(self, "python", python)
-        init_field(self, "workflow_ref", workflow_ref)
-        init_field(self, "params", {} if params is None else params)
-        init_field(self, "env", {} if env is None else env)
-        init_field(self, "cwd", cwd)
-        init_field(self, "when", when)
-        init_field(self, "trigger_rule", trigger_rule)
-        init_field(self, "isolation", isolation)
-        init_field(self, "queue", queue)
+    id: str
+    order: int
+    level: int
+    kind: str
+    target: str
+    depends_on: tuple[str, ...]
+    downstream: tuple[str, ...]
+    priority: int
+    retries: int
+    retry_delay: float
+    backoff: float
+    max_delay: float
+    timeout: float | None
+    run: str | list[str] | None = None
+    python: str | None = None
+    workflow_ref: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    when: str | None = None
+    trigger_rule: str = "all_success"
+    isolation: str = "thread"
+    queue: str | None = None
 
 
 class Plan(Record):
-    OWN_FIELDS = ("dag", "tasks", "levels")
-    __slots__ = OWN_FIELDS
-
-    if TYPE_CHECKING:
-        dag: DagInfo
-        tasks: dict[str, PlannedTask]
-        """In execution order: by level, then by position in the file."""
-        levels: tuple[tuple[str, ...], ...]
-
-    def __init__(self, dag: DagInfo, tasks: dict[str, PlannedTask], levels: tuple[tuple[str, ...], ...]) -> None:
-        init_field(self, "dag", dag)
-        init_field(self, "tasks", tasks)
-        init_field(self, "levels", levels)
+    dag: DagInfo
+    tasks: dict[str, PlannedTask]
+    """In execution order: by level, then by position in the file."""
+    levels: tuple[tuple[str, ...], ...]
 
     def with_tenant(self, tenant_id: str) -> Plan:
         return self.replace(dag=self.dag.replace(tenant_id=tenant_id))
@@ -373,7 +241,7 @@ def build_plan(spec: DagSpec) -> Plan:
     priority: dict[str, int] = {}
     for tid in reversed(topo):
         priority[tid] = 1 + max((priority[c] for c in downstream[tid]), default=0)
-    d = spec.defaults
+    defaults = spec.defaults
     tasks: dict[str, PlannedTask] = {}
     for n, tid in enumerate(topo):
         t = by_id[tid]
@@ -386,11 +254,11 @@ def build_plan(spec: DagSpec) -> Plan:
             depends_on=tuple(dict.fromkeys(t.depends_on)),
             downstream=tuple(downstream[tid]),
             priority=priority[tid],
-            retries=t.retries if t.retries is not None else d.retries,
-            retry_delay=t.retry_delay if t.retry_delay is not None else d.retry_delay,
-            backoff=t.backoff if t.backoff is not None else d.backoff,
-            max_delay=t.max_delay if t.max_delay is not None else d.max_delay,
-            timeout=t.timeout if t.timeout is not None else d.timeout,
+            retries=t.retries if t.retries is not None else defaults.retries,
+            retry_delay=t.retry_delay if t.retry_delay is not None else defaults.retry_delay,
+            backoff=t.backoff if t.backoff is not None else defaults.backoff,
+            max_delay=t.max_delay if t.max_delay is not None else defaults.max_delay,
+            timeout=t.timeout if t.timeout is not None else defaults.timeout,
             run=t.run,
             python=t.python,
             workflow_ref=t.workflow_ref,
@@ -420,7 +288,7 @@ def build_plan(spec: DagSpec) -> Plan:
     return Plan(dag=dag, tasks=tasks, levels=tuple(tuple(lv) for lv in levels))
 
 
-def ancestors(plan_deps: dict[str, Sequence[str]], task_id: str) -> set[str]:
+def ancestors(plan_deps: Mapping[str, Sequence[str]], task_id: str) -> set[str]:
     """All tasks ``task_id`` transitively depends on."""
     found: set[str] = set()
     stack = list(plan_deps.get(task_id, ()))

@@ -17,7 +17,6 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from dagctl.errors import Problem, SpecError
-from dagctl.host import gc_paused  # noqa: F401 - re-exported for the loaders
 
 try:  # the C composer is several times faster and keeps marks
     from yaml import CSafeLoader as _Loader
@@ -249,8 +248,9 @@ class _Walker:
                 )
                 continue
             seen[key] = _mark(key_node)
-            self.doc.key_marks[(*path, key)] = _mark(key_node)
-            result[key] = self.walk(value_node, (*path, key), depth + 1)
+            key_path = (*path, key)
+            self.doc.key_marks[key_path] = _mark(key_node)
+            result[key] = self.walk(value_node, key_path, depth + 1)
         for k, v in merged.items():
             result.setdefault(k, v)
         return result

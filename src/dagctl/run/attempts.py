@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 
-from dagctl.records import Record, init_field
+from dagctl.records import Record, field
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,103 +24,34 @@ if TYPE_CHECKING:
 class Attempt(Record):
     """One try of one task, fully resolved. JSON-serialisable."""
 
-    OWN_FIELDS = (
-        "attempt_id",
-        "run_id",
-        "dag_name",
-        "task_id",
-        "attempt",
-        "kind",
-        "command",
-        "callable",
-        "search_path",
-        "params",
-        "inputs",
-        "env",
-        "cwd",
-        "timeout",
-        "isolation",
-        "log_path",
-        "output_path",
-        "run_dir",
-        "queue",
-        "grace",
-    )
-    __slots__ = OWN_FIELDS
-
-    if TYPE_CHECKING:
-        attempt_id: str
-        """``<run_id>/<task_id>/<attempt>``: idempotency key for at-least-once executors."""
-        run_id: str
-        dag_name: str
-        task_id: str
-        attempt: int
-        kind: AttemptKind
-        command: str | list[str] | None
-        """For ``kind == "run"``."""
-        callable: str | None
-        """For ``kind`` ``python`` and ``workflow_ref``: ``module:function``."""
-        search_path: list[str]
-        """Folders tried before ``sys.path`` for :attr:`callable`."""
-        params: dict[str, Any]
-        """Task params + upstream payload (``up__key``)."""
-        inputs: dict[str, dict[str, Any]]
-        """Upstream outputs by task id."""
-        env: dict[str, str]
-        """Extra env on top of the executor's environment."""
-        cwd: str | None
-        timeout: float | None
-        isolation: Literal["thread", "process"]
-        log_path: str
-        output_path: str
-        """``$DAGCTL_OUTPUT`` for shell tasks."""
-        run_dir: str
-        queue: str | None
-        grace: float
-
-    def __init__(
-        self,
-        attempt_id: str,
-        run_id: str,
-        dag_name: str,
-        task_id: str,
-        attempt: int,
-        kind: AttemptKind,
-        command: str | list[str] | None = None,
-        callable: str | None = None,
-        search_path: list[str] | None = None,
-        params: dict[str, Any] | None = None,
-        inputs: dict[str, dict[str, Any]] | None = None,
-        env: dict[str, str] | None = None,
-        cwd: str | None = None,
-        timeout: float | None = None,
-        isolation: Literal["thread", "process"] = "thread",
-        log_path: str = "",
-        output_path: str = "",
-        run_dir: str = "",
-        queue: str | None = None,
-        grace: float = 5.0,
-    ) -> None:
-        init_field(self, "attempt_id", attempt_id)
-        init_field(self, "run_id", run_id)
-        init_field(self, "dag_name", dag_name)
-        init_field(self, "task_id", task_id)
-        init_field(self, "attempt", attempt)
-        init_field(self, "kind", kind)
-        init_field(self, "command", command)
-        init_field(self, "callable", callable)
-        init_field(self, "search_path", [] if search_path is None else search_path)
-        init_field(self, "params", {} if params is None else params)
-        init_field(self, "inputs", {} if inputs is None else inputs)
-        init_field(self, "env", {} if env is None else env)
-        init_field(self, "cwd", cwd)
-        init_field(self, "timeout", timeout)
-        init_field(self, "isolation", isolation)
-        init_field(self, "log_path", log_path)
-        init_field(self, "output_path", output_path)
-        init_field(self, "run_dir", run_dir)
-        init_field(self, "queue", queue)
-        init_field(self, "grace", grace)
+    attempt_id: str
+    """``<run_id>/<task_id>/<attempt>``: idempotency key for at-least-once executors."""
+    run_id: str
+    dag_name: str
+    task_id: str
+    attempt: int
+    kind: AttemptKind
+    command: str | list[str] | None = None
+    """For ``kind == "run"``."""
+    callable: str | None = None
+    """For ``kind`` ``python`` and ``workflow_ref``: ``module:function``."""
+    search_path: list[str] = field(default_factory=list)
+    """Folders tried before ``sys.path`` for :attr:`callable`."""
+    params: dict[str, Any] = field(default_factory=dict)
+    """Task params + upstream payload (``up__key``)."""
+    inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Upstream outputs by task id."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Extra env on top of the executor's environment."""
+    cwd: str | None = None
+    timeout: float | None = None
+    isolation: Literal["thread", "process"] = "thread"
+    log_path: str = ""
+    output_path: str = ""
+    """``$DAGCTL_OUTPUT`` for shell tasks."""
+    run_dir: str = ""
+    queue: str | None = None
+    grace: float = 5.0
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Attempt:
@@ -130,32 +61,12 @@ class Attempt(Record):
 class AttemptResult(Record):
     """How one attempt ended."""
 
-    OWN_FIELDS = ("status", "duration_s", "exit_code", "error", "outputs", "worker")
-    __slots__ = OWN_FIELDS
-
-    if TYPE_CHECKING:
-        status: AttemptStatus
-        duration_s: float
-        exit_code: int | None
-        error: str | None
-        outputs: dict[str, Any] | None
-        worker: str | None
-
-    def __init__(
-        self,
-        status: AttemptStatus,
-        duration_s: float,
-        exit_code: int | None = None,
-        error: str | None = None,
-        outputs: dict[str, Any] | None = None,
-        worker: str | None = None,
-    ) -> None:
-        init_field(self, "status", status)
-        init_field(self, "duration_s", duration_s)
-        init_field(self, "exit_code", exit_code)
-        init_field(self, "error", error)
-        init_field(self, "outputs", outputs)
-        init_field(self, "worker", worker)
+    status: AttemptStatus
+    duration_s: float
+    exit_code: int | None = None
+    error: str | None = None
+    outputs: dict[str, Any] | None = None
+    worker: str | None = None
 
     @property
     def ok(self) -> bool:

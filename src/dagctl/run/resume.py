@@ -31,7 +31,8 @@ def _load_snapshot(snapshot: Path, original: str | None) -> DagSpec:
     """Load the DAG a run executed; Python modules still resolve next to the original file."""
     from dagctl.dag.checks import DEFAULT_CHECKS
     from dagctl.dag.loader import dag_from_document
-    from dagctl.dag.yamlread import gc_paused, parse_document, read_text
+    from dagctl.dag.yamlread import parse_document, read_text
+    from dagctl.host import gc_paused
 
     with gc_paused():
         spec = dag_from_document(parse_document(read_text(snapshot), str(snapshot)), DEFAULT_CHECKS)

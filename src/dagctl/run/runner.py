@@ -20,7 +20,7 @@ from dagctl.dag.plan import Plan
 from dagctl.dag.triggers import decide
 from dagctl.errors import EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, DagctlError
 from dagctl.host import hostname, process_start_ticks
-from dagctl.records import PlainData
+from dagctl.records import PlainData, field
 from dagctl.store.events import (
     DagDone,
     DagStart,
@@ -107,127 +107,49 @@ class RunOptions(PlainData):
     are skipped.
     """
 
-    OWN_FIELDS = (
-        "params",
-        "parallelism",
-        "fail_fast",
-        "timeout",
-        "trigger",
-        "run_id",
-        "parent_run_id",
-        "schedule_id",
-        "logical_date",
-        "reuse_outputs",
-        "select",
-    )
-    __slots__ = OWN_FIELDS
-
-    def __init__(
-        self,
-        params: dict[str, Any] | None = None,
-        parallelism: int | None = None,
-        fail_fast: bool | None = None,
-        timeout: float | None = None,
-        trigger: str = "manual",
-        run_id: str | None = None,
-        parent_run_id: str | None = None,
-        schedule_id: str | None = None,
-        logical_date: str | None = None,
-        reuse_outputs: dict[str, dict[str, Any]] | None = None,
-        select: list[str] | None = None,
-    ) -> None:
-        self.params: dict[str, Any] = {} if params is None else params
-        self.parallelism = parallelism
-        self.fail_fast = fail_fast
-        self.timeout = timeout
-        self.trigger = trigger
-        self.run_id = run_id
-        self.parent_run_id = parent_run_id
-        self.schedule_id = schedule_id
-        self.logical_date = logical_date
-        self.reuse_outputs: dict[str, dict[str, Any]] = {} if reuse_outputs is None else reuse_outputs
-        self.select = select
+    params: dict[str, Any] = field(default_factory=dict)
+    parallelism: int | None = None
+    fail_fast: bool | None = None
+    timeout: float | None = None
+    trigger: str = "manual"
+    run_id: str | None = None
+    parent_run_id: str | None = None
+    schedule_id: str | None = None
+    logical_date: str | None = None
+    reuse_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    select: list[str] | None = None
 
 
 class TaskRun(PlainData):
     """One task's state during a run (owned by the runner's thread)."""
 
-    OWN_FIELDS = (
-        "id",
-        "status",
-        "attempt",
-        "outputs",
-        "error",
-        "exit_code",
-        "duration_s",
-        "reason",
-        "log_path",
-        "queued",
-        "token",
-        "started",
-        "deadline",
-        "hard_deadline",
-    )
-    __slots__ = OWN_FIELDS
-
-    def __init__(
-        self,
-        id: str,
-        status: str = "pending",
-        attempt: int = 0,
-        outputs: dict[str, Any] | None = None,
-        error: str | None = None,
-        exit_code: int | None = None,
-        duration_s: float | None = None,
-        reason: str | None = None,
-        log_path: str | None = None,
-        queued: bool = False,
-        token: CancelToken | None = None,
-        started: float = 0.0,
-        deadline: float | None = None,
-        hard_deadline: float | None = None,
-    ) -> None:
-        self.id = id
-        self.status = status
-        self.attempt = attempt
-        self.outputs: dict[str, Any] = {} if outputs is None else outputs
-        self.error = error
-        self.exit_code = exit_code
-        self.duration_s = duration_s
-        self.reason = reason
-        self.log_path = log_path
-        self.queued = queued
-        self.token = token
-        self.started = started
-        self.deadline = deadline
-        self.hard_deadline = hard_deadline
+    id: str
+    status: str = "pending"
+    attempt: int = 0
+    outputs: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    exit_code: int | None = None
+    duration_s: float | None = None
+    reason: str | None = None
+    log_path: str | None = None
+    queued: bool = False
+    token: CancelToken | None = None
+    started: float = 0.0
+    deadline: float | None = None
+    hard_deadline: float | None = None
 
 
 class RunResult(PlainData):
     """How a run ended: ``status`` is ``success``, ``failed`` or ``cancelled``."""
 
-    OWN_FIELDS = ("run_id", "dag_name", "status", "tasks", "duration_s", "run_dir", "error", "signal")
-    __slots__ = OWN_FIELDS
-
-    def __init__(
-        self,
-        run_id: str,
-        dag_name: str,
-        status: str,
-        tasks: dict[str, TaskRun],
-        duration_s: float,
-        run_dir: Path,
-        error: str | None = None,
-        signal: int | None = None,
-    ) -> None:
-        self.run_id = run_id
-        self.dag_name = dag_name
-        self.status = status
-        self.tasks = tasks
-        self.duration_s = duration_s
-        self.run_dir = run_dir
-        self.error = error
-        self.signal = signal
+    run_id: str
+    dag_name: str
+    status: str
+    tasks: dict[str, TaskRun]
+    duration_s: float
+    run_dir: Path
+    error: str | None = None
+    signal: int | None = None
 
     def count(self, status: str) -> int:
         return sum(1 for t in self.tasks.values() if t.status == status)
@@ -343,15 +265,15 @@ class Runner:
         A KeyboardInterrupt in the waiting thread (a library caller without signal handlers) cancels the
         run as SIGINT does (a second one kills at once); once the run is recorded, it is raised again.
         """
-        outcome: list[tuple[bool, Any]] = []
+        outcome: list[RunResult | BaseException] = []
         finished = threading.Event()  # not Thread.join: an interrupted join can leave the thread marked stopped
 
         def target() -> None:
             childsignal.unblock()  # this thread starts the shell tasks (see dagctl.run.childsignal)
             try:
-                outcome.append((True, self._run_attached()))
+                outcome.append(self._run_attached())
             except BaseException as exc:  # handed to the caller, raised there
-                outcome.append((False, exc))
+                outcome.append(exc)
             finally:
                 finished.set()
 
@@ -364,8 +286,8 @@ class Runner:
                 except KeyboardInterrupt as exc:
                     self.control.cancel("interrupted by SIGINT", now=interrupted is not None, signal=2)
                     interrupted = exc
-        ok, value = outcome[0]
-        if not ok:
+        value = outcome[0]
+        if isinstance(value, BaseException):
             raise value
         if interrupted is not None:
             raise interrupted

@@ -58,11 +58,15 @@ def _register_tasks(app: Any, runtime: WorkerRuntime) -> None:
         if outcome == "requeue":
             raise Reject("handed back: the worker is shutting down", requeue=True)
 
-    @app.task(name=ATTEMPT_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+    @app.task(  # type: ignore[untyped-decorator]  # celery ships no type information
+        name=ATTEMPT_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True
+    )
     def attempt_task(self: Any, **payload: Any) -> None:
         settle(runtime.run_attempt(payload, self.request.hostname))
 
-    @app.task(name=RUN_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+    @app.task(  # type: ignore[untyped-decorator]
+        name=RUN_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True
+    )
     def run_task(self: Any, **payload: Any) -> None:
         settle(runtime.run_job(payload, self.request.hostname))
 
@@ -73,7 +77,7 @@ def _worker_step(runtime: WorkerRuntime) -> type:
     """A bootstep in the worker's main process: announce the worker, requeue jobs of vanished workers."""
     from celery import bootsteps
 
-    class DagctlWorker(bootsteps.StartStopStep):
+    class DagctlWorker(bootsteps.StartStopStep):  # type: ignore[misc]  # untyped base class
         requires: ClassVar[set[str]] = {"celery.worker.components:Timer"}
 
         def __init__(self, parent: Any, **kwargs: Any) -> None:

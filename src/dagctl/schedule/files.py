@@ -40,8 +40,9 @@ from pydantic import (
 
 from dagctl.dag.durations import DURATION_HELP, parse_duration
 from dagctl.dag.spec import NAME_PATTERN
-from dagctl.dag.yamlread import Document, gc_paused, parse_document, read_text
+from dagctl.dag.yamlread import Document, parse_document, read_text
 from dagctl.errors import DagctlError, Problem, SpecError
+from dagctl.host import gc_paused
 
 from .cron import FIELDS_HINT, cron_problems, timezone_problem
 

@@ -336,7 +336,7 @@ class Scheduler:
             with self.store.transaction() as txn:
                 self._reap(txn)
         mono = self.clock.monotonic()
-        startable = []
+        startable: list[_Pending] = []
         with self.store.reading() as fold:
             for pending in self.pending:
                 if len(self.active) + len(startable) >= self.max_parallel:

@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from dagctl.dag.loader import dag_from_document, expand_paths
-from dagctl.dag.yamlread import gc_paused, read_text
+from dagctl.dag.yamlread import read_text
 from dagctl.errors import Problem, SpecError
+from dagctl.host import gc_paused
 
 
 def validate_paths(paths: Iterable[str | Path]) -> tuple[list[Problem], int]:

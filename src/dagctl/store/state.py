@@ -309,7 +309,7 @@ class StateFold:
         if data.get("v") != INDEX_VERSION:
             raise ValueError(f"index version {data.get('v')!r}")
         identity = data.get("identity")
-        fold = cls(tuple(identity) if identity else None, int(data["offset"]))  # type: ignore[arg-type]
+        fold = cls(tuple(identity) if identity else None, int(data["offset"]))
         fold.check = data.get("check")
         for sid, s in data["schedules"].items():
             state = fold.get(sid)

@@ -488,8 +488,8 @@ def run_python_isolated(
     if attempt.kind == "run" or not attempt.callable:
         raise ExecutorError(f"attempt {attempt.attempt_id} has no callable to run (kind {attempt.kind})")
     if cancel.is_cancelled:
-        status, reason = _stopped(attempt, cancel, " before start")
-        return AttemptResult(status=status, duration_s=0.0, error=reason)
+        stopped, reason = _stopped(attempt, cancel, " before start")
+        return AttemptResult(status=stopped, duration_s=0.0, error=reason)
     request, result_path = attempt_files(attempt)
     log_path = Path(attempt.log_path) if attempt.log_path else request.with_suffix(".log")
     payload = attempt.to_dict()  # the child may run in another cwd: every path it uses must be absolute

@@ -31,7 +31,7 @@ import os
 from pathlib import Path
 
 from dagctl.errors import ExecutorError, UsageError
-from dagctl.records import Record, init_field
+from dagctl.records import Record
 
 from .proc import POLL_INTERVAL, ProcessGroup, signal_name
 
@@ -85,24 +85,11 @@ class ShellOutcome(Record):
     ``signal``: the signal that killed the leader, if one did.
     """
 
-    OWN_FIELDS = ("exit_code", "status", "duration_s", "error", "signal")
-    __slots__ = OWN_FIELDS
-
-    if TYPE_CHECKING:
-        exit_code: int | None
-        status: ShellStatus
-        duration_s: float
-        error: str | None
-        signal: int | None
-
-    def __init__(
-        self, exit_code: int | None, status: ShellStatus, duration_s: float, error: str | None, signal: int | None
-    ) -> None:
-        init_field(self, "exit_code", exit_code)
-        init_field(self, "status", status)
-        init_field(self, "duration_s", duration_s)
-        init_field(self, "error", error)
-        init_field(self, "signal", signal)
+    exit_code: int | None
+    status: ShellStatus
+    duration_s: float
+    error: str | None
+    signal: int | None
 
 
 def needs_shell(command: str) -> bool:

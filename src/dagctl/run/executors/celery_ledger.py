@@ -246,7 +246,7 @@ class Ledger:
         return verdict, stored
 
     def release(self, keys: list[str], holder: str, state: str = "handed_back") -> bool:
-        return self._run("release", _RELEASE, keys[:2], [holder, state]) == "1"
+        return bool(self._run("release", _RELEASE, keys[:2], [holder, state]) == "1")
 
     def cancel(self, attempt_id: str, reason: str) -> tuple[str, str]:
         verdict, extra = self._run("cancel", _CANCEL, self.attempt_keys(attempt_id)[:2], [reason, self.config.keep_s])
@@ -294,7 +294,7 @@ class Ledger:
             [self.job_keys(job_id)[0], f"{PREFIX}jobs"],
             [job_id, self.clock.now().timestamp(), self.config.keep_s, JOB_INDEX_CAP, *flat],
         )
-        return created == "1"
+        return bool(created == "1")
 
     def claim_job(self, job_id: str, delivery: int, holder: str, worker: str) -> tuple[str, str]:
         verdict, extra = self._run(

@@ -12,6 +12,7 @@ from dagctl.run.attempts import Attempt, AttemptResult, CancelToken
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from dagctl.protocols import Clock
+    from dagctl.run.actions.python import CallableCache
     from dagctl.run.actions.shell import ShellOutcome
 
 
@@ -23,7 +24,7 @@ class LocalRunner:
         # a snapshot: copying os.environ per task (decoding every entry) cost ~30 us a task
         self.base_env = dict(os.environ if base_env is None else base_env)
         self.worker = worker
-        self._cache: object | None = None
+        self._cache: CallableCache | None = None
 
     def execute(self, attempt: Attempt, cancel: CancelToken) -> AttemptResult:
         try:
@@ -73,7 +74,7 @@ def shell_result(outcome: ShellOutcome, attempt: Attempt, cancel: CancelToken, w
         status, error = "timeout", f"timed out after {attempt.timeout:g}s" if attempt.timeout else "timed out"
     return AttemptResult(
         status=status,
-        duration_s=outcome.duration_s,  # type: ignore[arg-type]
+        duration_s=outcome.duration_s,
         exit_code=outcome.exit_code,
         error=error,
         outputs=outputs,
