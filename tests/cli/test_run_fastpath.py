@@ -141,15 +141,31 @@ def test_errors_on_the_fast_path_read_as_before(tmp_path, monkeypatch, capsys):
     assert "nope" in capsys.readouterr().err
 
 
-def test_the_fast_parser_knows_exactly_the_options_typer_declares():
-    """A renamed or added option in run_cmd must show up here, or the two parsers would drift apart."""
+def test_both_parsers_come_from_one_declaration_of_the_options():
+    """Every declared option reaches typer with its flags, and typer declares nothing else."""
     import typer.main
 
+    from dagctl.cli.run_options import RUN_OPTIONS
+
     command = typer.main.get_command(build_app(["run"])).commands["run"]  # type: ignore[attr-defined]
-    flags, values, repeated = {}, {}, {}
+    declared = {o.name: (set(o.flags), o.kind) for o in RUN_OPTIONS}
+    seen = {}
     for param in command.params:
-        if param.param_type_name != "option" or param.name == "help":
+        if param.name == "help":
             continue
-        table = flags if param.is_flag else repeated if param.multiple else values
-        table.update({opt: param.name for opt in param.opts})
-    assert (flags, values, repeated) == (run_main._FLAGS, run_main._VALUES, run_main._REPEATED)
+        kind = (
+            "argument"
+            if param.param_type_name == "argument"
+            else "flag"
+            if param.is_flag
+            else "repeated"
+            if param.multiple
+            else "value"
+        )
+        seen[param.name] = (set(param.opts) - {param.name}, kind)
+    assert seen == declared
+
+
+def test_the_fast_path_can_be_switched_off(monkeypatch):
+    monkeypatch.setattr(run_main, "ENABLED", False)
+    assert run_main.parse_run_args(["run", "dag.yaml", "-q"]) is None

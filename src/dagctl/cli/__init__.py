@@ -13,6 +13,10 @@ import contextlib
 import os
 import sys
 
+FAST_EXIT = True
+"""End the ``dagctl`` program without tearing the interpreter down (~12 ms off every command); False exits
+the usual way."""
+
 
 def entry() -> None:
     """The ``dagctl`` program: :func:`main`, then a fast exit.
@@ -23,6 +27,8 @@ def entry() -> None:
     exit handlers (logging's among them) and a flush of stdout/stderr, the process ends at once.
     """
     code = main()
+    if not FAST_EXIT:
+        sys.exit(code)
     import atexit
 
     atexit._run_exitfuncs()

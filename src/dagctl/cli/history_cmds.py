@@ -175,7 +175,7 @@ def register(app: typer.Typer) -> None:
           dagctl logs latest --follow
         """
         from dagctl.errors import StateError
-        from dagctl.run.resolve import log_name
+        from dagctl.store.layout import log_name
 
         history = _history()
         run_id = history.resolve(run)
@@ -285,10 +285,9 @@ def _copy(path: Path) -> None:
 
 def _follow(history: History, run_id: str, task: str | None, attempt: int | None) -> None:
     """Stream new log lines (one task) or state changes (whole run) until the run has ended."""
-    from dagctl.run.resolve import log_name
     from dagctl.store.events import parse_event
     from dagctl.store.jsonl import iter_with_offsets
-    from dagctl.store.layout import RUN_EVENTS
+    from dagctl.store.layout import events_file, log_name
 
     from .view import describe, local_time
 
@@ -299,7 +298,7 @@ def _follow(history: History, run_id: str, task: str | None, attempt: int | None
     current = attempt or 0
     while True:
         ended = False
-        for _, end, record in iter_with_offsets(run_dir / RUN_EVENTS, events_offset):
+        for _, end, record in iter_with_offsets(events_file(run_dir), events_offset):
             events_offset = end
             if record.get("event") == "dag_done":
                 ended = True

@@ -85,6 +85,9 @@ class LiveView:
                 self.rows[tid] = ["cancelled", str(event.attempt or ""), "", event.reason]
                 self.counts["cancelled"] += 1
 
+    def flush(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 

@@ -25,48 +25,22 @@ if TYPE_CHECKING:
 
     from dagctl.run.runner import RunControl, RunResult
 
-_FLAGS = {
-    "--dry-run": "dry_run",
-    "-n": "dry_run",
-    "--fail-fast": "fail_fast",
-    "--quiet": "quiet",
-    "-q": "quiet",
-    "--json": "as_json",
-}
-_VALUES = {
-    "--params-file": "params_file",
-    "--parallelism": "parallelism",
-    "-j": "parallelism",
-    "--timeout": "timeout",
-    "--only": "only",
-    "--from": "from_task",
-    "--executor": "executor",
-    "-x": "executor",
-    "--broker": "broker",
-}
-_REPEATED = {"--param": "param", "-p": "param"}
+ENABLED = True
+"""The typer-free path for plain ``dagctl run`` command lines (~20 ms off every start); False sends every
+command line through typer."""
 
 
 def parse_run_args(args: Sequence[str]) -> dict[str, Any] | None:
     """The keyword arguments of :func:`run_command` for ``args`` (``["run", ...]``), or None when the
-    command line is anything but plain (typer then parses it, with its help and error messages)."""
-    if not args or args[0] != "run":
+    command line is anything but plain (typer then parses it, with its help and error messages).
+
+    Derived from :data:`dagctl.cli.run_options.RUN_OPTIONS`, as the typer command is."""
+    if not ENABLED or not args or args[0] != "run":
         return None
-    found: dict[str, Any] = {
-        "dag": None,
-        "dry_run": False,
-        "param": [],
-        "params_file": None,
-        "parallelism": None,
-        "timeout": None,
-        "fail_fast": False,
-        "only": None,
-        "from_task": None,
-        "quiet": False,
-        "as_json": False,
-        "executor": None,
-        "broker": None,
-    }
+    from .run_options import RUN_OPTIONS, defaults
+
+    by_flag = {flag: option for option in RUN_OPTIONS for flag in option.flags}
+    found: dict[str, Any] = defaults()
     rest = iter(args[1:])
     for token in rest:
         if not token:
@@ -75,24 +49,24 @@ def parse_run_args(args: Sequence[str]) -> dict[str, Any] | None:
             if found["dag"] is not None:
                 return None  # typer: "Got unexpected extra argument"
             found["dag"] = Path(token)
-        elif token in _FLAGS:
-            found[_FLAGS[token]] = True
-        elif token in _VALUES or token in _REPEATED:
-            value = next(rest, None)
-            if not value or value.startswith("-"):
-                return None
-            if token in _REPEATED:
-                found[_REPEATED[token]].append(value)
-                continue
-            name = _VALUES[token]
-            if name == "parallelism":
-                if not (value.isascii() and value.isdigit()) or int(value) < 1:
-                    return None
-                found[name] = int(value)
-            else:
-                found[name] = Path(value) if name == "params_file" else value
-        else:
+            continue
+        option = by_flag.get(token)
+        if option is None:
             return None
+        if option.kind == "flag":
+            found[option.name] = True
+            continue
+        value = next(rest, None)
+        if not value or value.startswith("-"):
+            return None
+        if option.kind == "repeated":
+            found[option.name].append(value)
+        elif option.type == "int":
+            if not (value.isascii() and value.isdigit()) or int(value) < (option.minimum or 0):
+                return None
+            found[option.name] = int(value)
+        else:
+            found[option.name] = Path(value) if option.type == "path" else value
     return found if found["dag"] is not None else None
 
 

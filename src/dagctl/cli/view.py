@@ -71,6 +71,9 @@ class PlainView:
                 self.stream.write(f"{local_time(event.ts)} {line}\n")
                 self.stream.flush()
 
+    def flush(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from dagctl.clock import SystemClock
 from dagctl.dag.plan import Plan, build_plan
 from dagctl.settings import Settings
-from dagctl.store.layout import RUN_EVENTS
+from dagctl.store import layout
 from dagctl.store.sinks import FanOut, JsonlSink
 
 from .runner import RunControl, Runner, RunOptions, RunResult, default_parallelism, new_run_id
@@ -60,11 +60,8 @@ def run_dag(
     all_sinks: list[EventSink] = []
     if write_events:
         # each run also keeps its own events, so reading one run never scans the whole history
-        all_sinks.append(
-            JsonlSink(
-                settings.events_path, buffered=True, mirrors=[settings.runs_dir / run_options.run_id / RUN_EVENTS]
-            )
-        )
+        own_events = layout.events_file(layout.run_dir(settings.runs_dir, run_options.run_id))
+        all_sinks.append(JsonlSink(settings.events_path, buffered=True, mirrors=[own_events]))
     all_sinks.extend(sinks)
     owned = executor is None
     if executor is None:

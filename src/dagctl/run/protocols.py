@@ -9,15 +9,31 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from .attempts import Attempt, AttemptResult, CancelToken
+    from .waker import Waker
 
 
 class Executor(Protocol):
-    """Runs attempts somewhere. ``submit`` must not block on the attempt itself."""
+    """Runs attempts somewhere. ``submit`` must not block on the attempt itself.
+
+    One executor may serve several runs one after another; each run calls :meth:`begin`, then
+    :meth:`submit` for each attempt, then :meth:`end`, all from the runner's thread.
+    """
 
     name: str
+    """Recorded in the run's ``dag_start`` event (``threads``, ``inline``, ``celery``)."""
+
+    def begin(self, waker: Waker, shell_logs: Sequence[str]) -> None:
+        """A run starts. ``waker`` is what the runner's thread sleeps on between turns: an executor may watch
+        its own file descriptors there (:class:`dagctl.run.waker.Waker`; the local shell fast path does).
+        ``shell_logs`` are the first-attempt log files of the run's shell tasks, in likely start order."""
+        ...
+
+    def end(self) -> None:
+        """The run is over: release what :meth:`begin` set up. Attempts still running are the runner's concern."""
+        ...
 
     def submit(self, attempt: Attempt, cancel: CancelToken, done: Callable[[AttemptResult], None]) -> None:
         """Start ``attempt``; call ``done`` exactly once with its result (from any thread)."""

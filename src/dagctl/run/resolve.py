@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from dagctl.errors import DagctlError, TemplateError
+from dagctl.store.layout import log_path, shell_output_path
 
 from .attempts import Attempt
 
@@ -15,11 +16,6 @@ if TYPE_CHECKING:
     from typing import Any
 
     from dagctl.dag.plan import Plan, PlannedTask
-
-
-def log_name(task_id: str, attempt: int) -> str:
-    """``<task>.log`` for the first attempt, ``<task>@<n>.log`` after (``@`` is never in an id)."""
-    return f"{task_id}.log" if attempt == 1 else f"{task_id}@{attempt}.log"
 
 
 class AttemptFactory:
@@ -75,13 +71,13 @@ class AttemptFactory:
         return cached
 
     def log_path(self, task_id: str, attempt: int = 1) -> str:
-        return f"{self.run_dir}/{log_name(task_id, attempt)}"
+        return log_path(self.run_dir, task_id, attempt)
 
     def build(self, task: PlannedTask, attempt: int, outputs: Mapping[str, Mapping[str, Any]]) -> Attempt:
         """Raise TemplateError / DagctlError when the task cannot even be described (no retry helps)."""
         dag = self.plan.dag
         run_dir = str(self.run_dir)
-        output_path = f"{run_dir}/outputs/{task.id}@{attempt}.out"
+        output_path = shell_output_path(run_dir, task.id, attempt)
         env: dict[str, str] = {}
         command: str | list[str] | None = task.run
         cwd = task.cwd

@@ -16,6 +16,7 @@ from dagctl.dag.plan import Plan, ancestors, build_plan
 from dagctl.dag.spec import DagSpec
 from dagctl.errors import StateError, UsageError
 from dagctl.store.history import FINISHED, History
+from dagctl.store.layout import snapshot_file
 
 
 @dataclass
@@ -57,7 +58,7 @@ def prepare_retry(
             )
         spec = load_dag(old.dag_file)
     else:
-        snapshot = history.run_dir(run_id) / "dag.yaml"
+        snapshot = snapshot_file(history.run_dir(run_id))
         if not snapshot.exists():
             raise StateError(
                 f"run {run_id} has no DAG snapshot ({snapshot})",

@@ -21,6 +21,7 @@ from dagctl.dag.triggers import decide
 from dagctl.errors import EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, DagctlError
 from dagctl.host import hostname, process_start_ticks
 from dagctl.records import PlainData, field
+from dagctl.store import layout
 from dagctl.store.events import (
     DagDone,
     DagStart,
@@ -32,7 +33,6 @@ from dagctl.store.events import (
     TaskStart,
     format_ts,
 )
-from dagctl.store.layout import CANCEL_REQUEST, RUN_EVENTS  # noqa: F401 - RUN_EVENTS re-exported
 
 from . import childsignal
 from .attempts import AttemptResult, CancelToken
@@ -217,7 +217,7 @@ class Runner:
         self.grace = grace
         self.rand = rand
         self.run_id = self.options.run_id or new_run_id(self.clock)
-        self.run_dir = runs_dir / self.run_id
+        self.run_dir = layout.run_dir(runs_dir, self.run_id)
         dag = self.dag
         self.parallelism = self.options.parallelism or dag.parallelism or default_parallelism()
         self.fail_fast = dag.fail_fast if self.options.fail_fast is None else self.options.fail_fast
@@ -294,15 +294,9 @@ class Runner:
         return value
 
     def _run_attached(self) -> RunResult:
-        attach = getattr(self.executor, "attach", None)
-        if attach is not None:  # the executor may do its work while this thread waits (see executors.spawner)
-            attach(self.control.wake)
         try:
             return self._run()
         finally:
-            detach = getattr(self.executor, "detach", None)
-            if detach is not None:
-                detach()
             self.control.wake.close()
 
     def _run(self) -> RunResult:
@@ -318,9 +312,16 @@ class Runner:
             logical_date=self.options.logical_date,
         )
         self._write_snapshot(params)
-        prepare_logs = getattr(self.executor, "prepare_logs", None)
-        if prepare_logs is not None:
-            prepare_logs([self.factory.log_path(tid) for tid, t in self.plan.tasks.items() if t.kind == "run"])
+        # the executor may do its work on this thread while it waits (the local shell fast path)
+        self.executor.begin(
+            self.control.wake, [self.factory.log_path(tid) for tid, t in self.plan.tasks.items() if t.kind == "run"]
+        )
+        try:
+            return self._loop(params)
+        finally:
+            self.executor.end()
+
+    def _loop(self, params: dict[str, Any]) -> RunResult:
         start = self.clock.monotonic()
         run_deadline = start + self.run_timeout if self.run_timeout else None
         self._emit(
@@ -333,13 +334,13 @@ class Runner:
             dag_file=self.dag.source_path,
             run_dir=str(self.run_dir),
             tasks=len(self.tasks),
-            executor=getattr(self.executor, "name", "?"),
+            executor=self.executor.name,
             parent_run_id=self.options.parent_run_id,
             schedule_id=self.options.schedule_id,
             logical_date=self.options.logical_date,
         )
         self._abandon_at: float | None = None
-        cancel_file = self.run_dir / CANCEL_REQUEST
+        cancel_file = layout.cancel_file(self.run_dir)
         next_cancel_check = start
         for tid, t in self.plan.tasks.items():
             if not t.depends_on:
@@ -383,12 +384,10 @@ class Runner:
 
     def _flush(self) -> None:
         self._unflushed = False
-        flush = getattr(self.sink, "flush", None)
-        if flush is not None:
-            flush()
+        self.sink.flush()
 
     def _write_snapshot(self, params: Mapping[str, Any]) -> None:
-        (self.run_dir / "outputs").mkdir(parents=True, exist_ok=True)
+        layout.outputs_dir(self.run_dir).mkdir(parents=True, exist_ok=True)
         src = self.dag.source_path
         if src:
             try:
@@ -396,7 +395,7 @@ class Runner:
             except OSError:  # gone since it was read, or not a file: the run goes on without a snapshot
                 pass
             else:
-                (self.run_dir / "dag.yaml").write_bytes(snapshot)
+                layout.snapshot_file(self.run_dir).write_bytes(snapshot)
         meta = {
             "run_id": self.run_id,
             "dag": self.dag.name,
@@ -405,7 +404,7 @@ class Runner:
             "trigger": self.options.trigger,
             "parent_run_id": self.options.parent_run_id,
         }
-        (self.run_dir / "run.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+        layout.meta_file(self.run_dir).write_text(json.dumps(meta, indent=2, default=str) + "\n")
 
     def _next_wakeup(self, now: float, run_deadline: float | None) -> float | None:
         times = [t for t in (run_deadline, self._abandon_at) if t is not None]
@@ -480,7 +479,7 @@ class Runner:
             tr.status, tr.outputs, tr.error = "success", dict(result.outputs or {}), None
             if tr.outputs:
                 self._outputs[tid] = tr.outputs
-                path = self.run_dir / "outputs" / f"{tid}.json"
+                path = layout.output_file(self.run_dir, tid)
                 path.write_text(json.dumps(tr.outputs, default=str))
             self._emit(
                 TaskOk,
@@ -587,7 +586,7 @@ class Runner:
             tr.status, tr.outputs, tr.reason = "success", dict(self.options.reuse_outputs[tid]), "reused"
             if tr.outputs:  # kept in this run's folder too, so a retry of this run can reuse them again
                 self._outputs[tid] = tr.outputs
-                (self.run_dir / "outputs" / f"{tid}.json").write_text(json.dumps(tr.outputs, default=str))
+                layout.output_file(self.run_dir, tid).write_text(json.dumps(tr.outputs, default=str))
             self._emit(TaskSkip, task_id=tid, status="success", reason="reused outputs of an earlier run")
             self._finished(tid)
             return

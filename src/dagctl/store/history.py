@@ -24,9 +24,9 @@ from dagctl.host import hostname, process_alive
 from dagctl.protocols import Clock
 from dagctl.settings import Settings
 
+from . import layout
 from .events import SCHEMA_VERSION, format_ts, parse_ts
 from .jsonl import JsonlWriter, append_record, iter_records
-from .layout import CANCEL_REQUEST, RUN_EVENTS
 from .runsummary import RunSummary, fold_run
 
 RUN_ID_RE = re.compile(r"^\d{8}-\d{6}\.\d{3}-[0-9a-f]{6}$")
@@ -71,10 +71,10 @@ class History:
         )
 
     def run_dir(self, run_id: str) -> Path:
-        return self.runs_dir / run_id
+        return layout.run_dir(self.runs_dir, run_id)
 
     def events_of(self, run_id: str) -> list[dict[str, Any]]:
-        path = self.run_dir(run_id) / RUN_EVENTS
+        path = layout.events_file(self.run_dir(run_id))
         if path.exists():
             return list(iter_records(path))
         # a folder without its own event file (written by an older dagctl): the slow way, once
@@ -145,7 +145,7 @@ class History:
         return found
 
     def outputs_of(self, run_id: str, task_id: str) -> dict[str, Any]:
-        path = self.run_dir(run_id) / "outputs" / f"{task_id}.json"
+        path = layout.output_file(self.run_dir(run_id), task_id)
         try:
             data = json.loads(path.read_text())
         except FileNotFoundError:
@@ -164,7 +164,7 @@ class History:
 
     def _record_abandoned(self, run_id: str) -> None:
         """Append ``dag_done`` (abandoned) once: under the run's lock, re-check that nobody did already."""
-        path = self.run_dir(run_id) / RUN_EVENTS
+        path = layout.events_file(self.run_dir(run_id))
         with JsonlWriter(path) as writer, writer.locked():
             events = list(iter_records(path))
             if any(e.get("event") == "dag_done" for e in events):
@@ -200,7 +200,7 @@ class History:
                 f"run {run_id} already finished ({summary.status})",
                 hint="only running runs can be cancelled; see `dagctl runs --status running`",
             )
-        request = self.run_dir(run_id) / CANCEL_REQUEST
+        request = layout.cancel_file(self.run_dir(run_id))
         tmp = request.with_suffix(".tmp")
         tmp.write_text(json.dumps({"reason": reason, "at": format_ts(self.clock.now())}))
         os.replace(tmp, request)

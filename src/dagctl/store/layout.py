@@ -1,7 +1,82 @@
-"""Names of the files dagctl keeps in a run folder (``logs/runs/<run_id>/``). Shared by writers and readers."""
+"""The one place that knows what is where inside a run folder (``logs/runs/<run_id>/``).
 
-RUN_EVENTS = "events.jsonl"  # the run's own copy of its events
-CANCEL_REQUEST = "cancel.json"  # written by `dagctl cancel`; the runner polls for it
-SNAPSHOT = "dag.yaml"  # the DAG file as executed
+Writers (the runner, executors, workers) and readers (history, ``logs``, ``show``, ``retry``, prune) build
+every path in a run folder with these functions, so the layout can change in one place::
+
+    logs/runs/<run_id>/
+        events.jsonl            the run's own copy of its events
+        dag.yaml                the DAG file as executed
+        run.json                run id, DAG, params, trigger
+        cancel.json             written by ``dagctl cancel``; the runner polls for it
+        <task>.log              first attempt's log; <task>@<n>.log for attempt n
+        outputs/<task>.json     outputs of a succeeded task
+        outputs/<task>@<n>.out  ``$DAGCTL_OUTPUT`` of a shell attempt
+        attempts/<task>@<n>.json, .result.json   an isolated Python attempt's request and result
+
+Paths that the hot path builds once per attempt are returned as ``str`` (cheaper than :class:`Path`).
+``@`` never appears in a task id, so ``<task>@<n>`` is unambiguous.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+RUN_EVENTS = "events.jsonl"
+CANCEL_REQUEST = "cancel.json"
+SNAPSHOT = "dag.yaml"
 RUN_META = "run.json"
-OUTPUTS = "outputs"  # outputs/<task>.json of succeeded tasks
+OUTPUTS = "outputs"
+ATTEMPTS = "attempts"
+
+
+def run_dir(runs_dir: Path, run_id: str) -> Path:
+    return runs_dir / run_id
+
+
+def events_file(run: Path) -> Path:
+    return run / RUN_EVENTS
+
+
+def snapshot_file(run: Path) -> Path:
+    return run / SNAPSHOT
+
+
+def meta_file(run: Path) -> Path:
+    return run / RUN_META
+
+
+def cancel_file(run: Path) -> Path:
+    return run / CANCEL_REQUEST
+
+
+def outputs_dir(run: Path) -> Path:
+    return run / OUTPUTS
+
+
+def output_file(run: Path, task_id: str) -> Path:
+    """The outputs of a succeeded task, as JSON."""
+    return run / OUTPUTS / f"{task_id}.json"
+
+
+def attempt_stem(task_id: str, attempt: int) -> str:
+    return f"{task_id}@{attempt}"
+
+
+def log_name(task_id: str, attempt: int) -> str:
+    """``<task>.log`` for the first attempt, ``<task>@<n>.log`` after."""
+    return f"{task_id}.log" if attempt == 1 else f"{task_id}@{attempt}.log"
+
+
+def log_path(run: str | Path, task_id: str, attempt: int) -> str:
+    return f"{run}/{log_name(task_id, attempt)}"
+
+
+def shell_output_path(run: str | Path, task_id: str, attempt: int) -> str:
+    """``$DAGCTL_OUTPUT`` of a shell attempt."""
+    return f"{run}/{OUTPUTS}/{task_id}@{attempt}.out"
+
+
+def attempt_files(run: Path, task_id: str, attempt: int) -> tuple[Path, Path]:
+    """An isolated Python attempt: the request the child reads and the result it writes."""
+    stem = attempt_stem(task_id, attempt)
+    return run / ATTEMPTS / f"{stem}.json", run / ATTEMPTS / f"{stem}.result.json"

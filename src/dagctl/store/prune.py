@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .history import History, started_at
 from .jsonl import file_identity, iter_with_offsets, rewrite_atomic
-from .layout import RUN_EVENTS
+from .layout import events_file
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def choose_runs(runs: Sequence[RunInfo], *, now: datetime, older_than: timedelta
 
 
 def _info(history: History, run_id: str) -> RunInfo:
-    path = history.run_dir(run_id) / RUN_EVENTS
+    path = events_file(history.run_dir(run_id))
     dag, finished = "", False
     try:
         with path.open("rb") as fh:

@@ -27,6 +27,9 @@ class MemorySink:
         with self._lock:
             self.events.append(event)
 
+    def flush(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
@@ -102,9 +105,7 @@ class FanOut:
 
     def flush(self) -> None:
         for sink in self.sinks:
-            flush = getattr(sink, "flush", None)
-            if flush is not None:
-                flush()
+            sink.flush()
 
     def close(self) -> None:
         for sink in self.sinks:

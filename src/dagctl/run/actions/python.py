@@ -437,10 +437,10 @@ def _log_traceback(ctx: TaskContext, exc: BaseException) -> None:
 
 def attempt_files(attempt: Attempt) -> tuple[Path, Path]:
     """Where the attempt is written for the child and where the child writes its result."""
+    from dagctl.store import layout
+
     base = Path(attempt.run_dir) if attempt.run_dir else Path(attempt.log_path or ".").parent
-    folder = base / "attempts"
-    stem = f"{attempt.task_id}@{attempt.attempt}"
-    return folder / f"{stem}.json", folder / f"{stem}.result.json"
+    return layout.attempt_files(base, attempt.task_id, attempt.attempt)
 
 
 def child_env(attempt: Attempt, base_env: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -28,10 +28,10 @@ import logging
 import queue
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagctl.clock import SystemClock
 from dagctl.errors import ExecutorError, UsageError
@@ -42,6 +42,9 @@ from .celery_app import ATTEMPT_TASK, RUN_TASK
 from .celery_config import CeleryConfig, connect, describe_redis_error, redact
 from .celery_ledger import CHECK_INTERVAL_S, JOB_STATES, MAX_LOST_DELIVERIES, TICK_S, Ledger, result_from_dict
 from .remote_logs import write_shipped_log
+
+if TYPE_CHECKING:
+    from dagctl.run.waker import Waker
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +108,12 @@ class CeleryExecutor:
         self._listener.start()
 
     # ------------------------------------------------------------------ the Executor protocol
+    def begin(self, waker: Waker, shell_logs: Sequence[str]) -> None:
+        pass  # workers write their own logs; results arrive on the listener thread
+
+    def end(self) -> None:
+        pass
+
     def submit(self, attempt: Attempt, cancel: CancelToken, done: Callable[[AttemptResult], None]) -> None:
         if self._stopping.is_set():
             raise ExecutorError("the Celery executor was shut down")

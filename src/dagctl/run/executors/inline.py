@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from dagctl.clock import SystemClock
 from dagctl.protocols import Clock
 from dagctl.run.attempts import Attempt, AttemptResult, CancelToken
 
 from .local import LocalRunner
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dagctl.run.waker import Waker
 
 
 class InlineExecutor:
@@ -17,6 +21,12 @@ class InlineExecutor:
     def __init__(self, clock: Clock | None = None) -> None:
         self.local = LocalRunner(clock or SystemClock())
         self.submitted: list[Attempt] = []
+
+    def begin(self, waker: Waker, shell_logs: Sequence[str]) -> None:
+        pass
+
+    def end(self) -> None:
+        pass
 
     def submit(self, attempt: Attempt, cancel: CancelToken, done: Callable[[AttemptResult], None]) -> None:
         self.submitted.append(attempt)

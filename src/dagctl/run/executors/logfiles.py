@@ -24,6 +24,10 @@ from dagctl.run import childsignal
 
 FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
 
+ENABLED = True
+"""Create shell tasks' logs ahead of time (fan1000 on a slow disk: 965 -> 774 ms, docs/benchmarks.md);
+False leaves each attempt to create its own log as it starts."""
+
 
 class LogPrecreator:
     def __init__(

@@ -16,28 +16,27 @@ import os
 from pathlib import Path
 
 from dagctl.run.attempts import Attempt
+from dagctl.store import layout
 
 LOG_CAP_BYTES = 1024 * 1024
 """Most of a task log that travels back to the coordinator; a longer log keeps its last part."""
 
 
 def local_run_dir(root: str | Path, run_id: str) -> Path:
-    return Path(root) / "runs" / run_id
+    return layout.run_dir(Path(root) / "runs", run_id)
 
 
 def localize(attempt: Attempt, root: str | Path) -> Attempt:
     """The same attempt with every coordinator path moved under ``root`` (folders created)."""
     run_dir = local_run_dir(root, attempt.run_id)
-    (run_dir / "outputs").mkdir(parents=True, exist_ok=True)
-    stem = f"{attempt.task_id}@{attempt.attempt}"
-    log_name = Path(attempt.log_path).name if attempt.log_path else f"{stem}.log"
-    output_name = Path(attempt.output_path).name if attempt.output_path else f"{stem}.out"
-    output_path = str(run_dir / "outputs" / output_name)
+    layout.outputs_dir(run_dir).mkdir(parents=True, exist_ok=True)
+    log_path = layout.log_path(run_dir, attempt.task_id, attempt.attempt)
+    output_path = layout.shell_output_path(run_dir, attempt.task_id, attempt.attempt)
     env = dict(attempt.env)
     if "DAGCTL_OUTPUT" in env:
         env["DAGCTL_OUTPUT"] = output_path
     env["DAGCTL_RUN_DIR"] = str(run_dir)
-    return attempt.replace(run_dir=str(run_dir), log_path=str(run_dir / log_name), output_path=output_path, env=env)
+    return attempt.replace(run_dir=str(run_dir), log_path=log_path, output_path=output_path, env=env)
 
 
 def read_log_tail(path: str | Path, cap: int = LOG_CAP_BYTES) -> tuple[str | None, int]:

@@ -48,11 +48,16 @@ Done = Callable[[AttemptResult], None]
 _FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()  # os.fsencode's, inlined
 
 
+ENABLED = True
+"""Start and reap shell attempts on the runner's own thread (fan1000: ~10% faster, docs/benchmarks.md);
+False runs them on the worker threads, like Python tasks."""
+
+
 def supported() -> bool:
-    """posix_spawn with setsid, pidfds and epoll: Linux with Python 3.9+ and kernel 5.3+."""
+    """Enabled, and posix_spawn with setsid, pidfds and epoll: Linux with Python 3.9+ and kernel 5.3+."""
     from dagctl.run.waker import supported as waker_supported
 
-    if not (hasattr(os, "posix_spawn") and hasattr(os, "pidfd_open") and waker_supported()):
+    if not ENABLED or not (hasattr(os, "posix_spawn") and hasattr(os, "pidfd_open") and waker_supported()):
         return False
     try:
         os.close(os.pidfd_open(os.getpid()))

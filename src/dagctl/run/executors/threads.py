@@ -1,6 +1,6 @@
 """The default executor: a pool of daemon worker threads on this machine.
 
-Attached to a runner (:meth:`ThreadExecutor.attach`), shell attempts skip the pool: the runner's thread
+Once a run has begun (:meth:`ThreadExecutor.begin`), shell attempts skip the pool: the runner's thread
 spawns and reaps them itself (:mod:`dagctl.run.executors.spawner`). Python attempts always use the pool.
 
 Daemon threads, not ``concurrent.futures``: an in-process Python task that ignores cancellation must
@@ -44,28 +44,26 @@ class ThreadExecutor:
         for t in self._threads:
             t.start()
 
-    def prepare_logs(self, paths: Sequence[str]) -> None:
-        """Log files of the run's shell tasks, in the order they will likely start: created ahead of time
-        by a background thread (see :mod:`dagctl.run.executors.logfiles`) when the spawner is attached.
+    def begin(self, waker: Waker, shell_logs: Sequence[str]) -> None:
+        """Start and reap shell attempts on the thread that waits on ``waker`` (the runner's), where supported
+        (:mod:`dagctl.run.executors.spawner`); then have the log files of the run's shell tasks created ahead
+        of time by a background thread (:mod:`dagctl.run.executors.logfiles`).
 
         Also when every CPU runs a task: the spawned child opens its log before ``exec`` while the runner's
         thread waits for it, so a slow creation (a network disk, or ext4 without a journal after many files
         were deleted: 0.1-0.5 ms) delays every start; created ahead, the child only opens an existing file.
         """
-        if self._spawner is None or not paths:
-            return
-        from .logfiles import LogPrecreator
-
-        self._logs = LogPrecreator(paths)
-
-    def attach(self, waker: Waker) -> None:
-        """Start and reap shell attempts on the thread that waits on ``waker`` (the runner's), where supported."""
         from . import spawner
 
-        if spawner.supported():
-            self._spawner = spawner.ShellSpawner(waker, self.local.clock, self.local.base_env)
+        if not spawner.supported():
+            return
+        self._spawner = spawner.ShellSpawner(waker, self.local.clock, self.local.base_env)
+        if shell_logs:
+            from . import logfiles
 
-    def detach(self) -> None:
+            self._logs = logfiles.LogPrecreator(shell_logs) if logfiles.ENABLED else None
+
+    def end(self) -> None:
         if self._logs is not None:
             self._logs.finish()
             self._logs = None
@@ -95,7 +93,7 @@ class ThreadExecutor:
             done(result)
 
     def shutdown(self, *, wait: bool = True) -> None:
-        self.detach()
+        self.end()
         for _ in self._threads:
             self._queue.put(None)
         if wait:

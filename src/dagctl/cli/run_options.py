@@ -1,0 +1,79 @@
+"""The options of ``dagctl run``, declared once.
+
+Both parsers of ``dagctl run`` are derived from :data:`RUN_OPTIONS`: the typer command
+(:mod:`dagctl.cli.run_cmd`, with help, completion and error messages) and the typer-free parser of the
+everyday command lines (:func:`dagctl.cli.run_main.parse_run_args`). Adding an option here adds it to both;
+:func:`dagctl.cli.run_main.run_command` takes each one as a keyword argument of the same name.
+
+Plain data and no imports: ``dagctl run`` reads this module on every start.
+"""
+
+from __future__ import annotations
+
+from dagctl.records import Record
+
+
+class RunOption(Record):
+    """One command-line option of ``dagctl run`` (or its one argument)."""
+
+    name: str
+    """The keyword argument of ``run_command``."""
+    flags: tuple[str, ...]
+    """Long form first; empty for the DAG argument."""
+    kind: str
+    """``argument`` (the DAG file), ``flag`` (no value), ``value`` (the last one wins) or ``repeated``."""
+    help: str
+    type: str = "str"
+    """``str``, ``path`` or ``int`` (a value at least :attr:`minimum`)."""
+    minimum: int | None = None
+
+
+RUN_OPTIONS: tuple[RunOption, ...] = (
+    RunOption("dag", (), "argument", "The DAG file to run.", type="path"),
+    RunOption("dry_run", ("--dry-run", "-n"), "flag", "Print the execution plan; run nothing."),
+    RunOption("param", ("--param", "-p"), "repeated", "Override a DAG param: -p key=value (repeatable)."),
+    RunOption("params_file", ("--params-file",), "value", "YAML/JSON mapping of param overrides.", type="path"),
+    RunOption("parallelism", ("--parallelism", "-j"), "value", "Max tasks at once.", type="int", minimum=1),
+    RunOption("timeout", ("--timeout",), "value", "Whole-run timeout, e.g. 30m."),
+    RunOption("fail_fast", ("--fail-fast",), "flag", "Stop everything at the first failed task."),
+    RunOption(
+        "only",
+        ("--only",),
+        "value",
+        "Run just these tasks (comma-separated); their upstream outputs come from the latest run that has them.",
+    ),
+    RunOption(
+        "from_task",
+        ("--from",),
+        "value",
+        "Run this task and everything downstream; upstream outputs come from the latest run that has them.",
+    ),
+    RunOption("quiet", ("--quiet", "-q"), "flag", "Print nothing but errors."),
+    RunOption("as_json", ("--json",), "flag", "Print the plan (with --dry-run) or the final summary as JSON."),
+    RunOption(
+        "executor",
+        ("--executor", "-x"),
+        "value",
+        "Where tasks run: threads (this machine, the default) or celery (dagctl worker processes); "
+        "env DAGCTL_EXECUTOR.",
+    ),
+    RunOption("broker", ("--broker",), "value", "Redis URL for --executor celery (default: REDIS_URL)."),
+)
+
+RUN_HELP = """Run a DAG on this machine: parallel where the graph allows, with retries and timeouts.
+
+Events go to ORCH_EVENTS_PATH (default logs/orchestrator_events.jsonl); task logs, outputs and a
+snapshot of the DAG to logs/runs/<run_id>/. Exit 0 ok, 1 a task failed, 2 bad input, 3 environment
+problem, 130/143 interrupted.
+
+\b
+Examples:
+  dagctl run configs/dags/diamond_pipeline.yaml
+  dagctl run configs/dags/diamond_pipeline.yaml -p rows=1000 --parallelism 2
+  dagctl run configs/dags/weekly_ops_chain.yaml --dry-run
+"""
+
+
+def defaults() -> dict[str, object]:
+    """Every keyword of ``run_command`` with its value when the option is not given."""
+    return {o.name: ([] if o.kind == "repeated" else False if o.kind == "flag" else None) for o in RUN_OPTIONS}
