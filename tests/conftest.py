@@ -36,12 +36,38 @@ class CliResult:
         return f"CliResult(code={self.code}, out={self.out[:500]!r}, err={self.err[:500]!r})"
 
 
+def logs_under(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point every log and state path dagctl reads from the environment at ``folder/logs``; return it.
+
+    These are the places dagctl uses when only ``DAGCTL_LOGS_DIR`` is set, so an in-process command and a
+    child process started with ``cwd=folder`` and ``DAGCTL_LOGS_DIR=folder/logs`` read and write the same files.
+    """
+    logs = folder / "logs"
+    monkeypatch.setenv("DAGCTL_LOGS_DIR", str(logs))
+    monkeypatch.setenv("ORCH_EVENTS_PATH", str(logs / "orchestrator_events.jsonl"))
+    monkeypatch.setenv("STATE_STORE_PATH", str(logs / "orchestrator_state.jsonl"))
+    return logs
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh dagctl project in tmp_path, and the test's working directory.
+
+    It has empty ``configs/dags/`` and ``configs/schedules/`` (the repository's layout; tests add the files
+    they need), and its logs, event log and state store under ``logs/`` (see :func:`logs_under`), the same
+    places the ``cli`` fixture uses.
+    """
+    (tmp_path / "configs" / "dags").mkdir(parents=True)
+    (tmp_path / "configs" / "schedules").mkdir()
+    logs_under(tmp_path, monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    """Run the dagctl CLI in-process: cli("validate", "x.yaml") -> CliResult."""
-    monkeypatch.setenv("ORCH_EVENTS_PATH", str(tmp_path / "logs" / "orchestrator_events.jsonl"))
-    monkeypatch.setenv("STATE_STORE_PATH", str(tmp_path / "logs" / "orchestrator_state.jsonl"))
-    monkeypatch.setenv("DAGCTL_LOGS_DIR", str(tmp_path / "logs"))
+    """Run the dagctl CLI in-process: cli("validate", "x.yaml") -> CliResult. Logs go under tmp_path/logs."""
+    logs_under(tmp_path, monkeypatch)
 
     def _run(*args: str) -> CliResult:
         capsys.readouterr()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -32,6 +33,7 @@ from dagctl.store.jsonl import (
     rewrite_atomic,
     tail_records,
 )
+from tests.support import wait_until
 
 WAIT = 60.0  # upper bound for waits on other processes; never reached when things work
 
@@ -466,17 +468,29 @@ def test_rewrite_while_another_process_appends_loses_nothing(tmp_path: Path) -> 
     path = tmp_path / "state.jsonl"
     append_record(path, {"v": 1, "kind": "checkpoint", "next": 0})
     child = _start(UNTIL_STOPPED, path)
+
+    def snapshot_beyond(folded: int) -> tuple[Any, list[tuple[int, int, dict[str, Any]]], dict[str, Any]] | None:
+        """(identity, snapshot, its checkpoint) once the file holds records past ``folded``; None before."""
+        identity = file_identity(path)
+        snapshot = list(iter_with_offsets(path))
+        checkpoint = _fold_checkpoint([r for _, _, r in snapshot])
+        return (identity, snapshot, checkpoint) if checkpoint["next"] > folded else None
+
     try:
         assert _read_line(child) == "ready"
         _say(child, "go")
         assert _read_line(child) == "started"
+        folded = 0
         for _ in range(20):
-            identity = file_identity(path)
-            snapshot = list(iter_with_offsets(path))
-            checkpoint = _fold_checkpoint([r for _, _, r in snapshot])
+            # Nothing paces the child against us: its first wait for our lock alone can outlast all 20 rewrites.
+            # So each rewrite waits until the child has appended since the last one, and folds new records.
+            identity, snapshot, checkpoint = wait_until(
+                functools.partial(snapshot_beyond, folded), WAIT, "an append by the child since the last rewrite"
+            )
             rewrite_atomic(path, [checkpoint], keep_tail_from=snapshot[-1][1], expected_identity=identity)
             assert file_identity(path) != identity  # replaced (inode numbers may recur later on)
-        assert child.poll() is None  # still appending: every rewrite raced with live appends
+            folded = checkpoint["next"]
+        assert child.poll() is None  # still appending: the rewrites ran alongside live appends
         _say(child, "stop")
         appended = int(_read_line(child))
         assert child.wait(WAIT) == 0

@@ -30,11 +30,12 @@ tasks:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    (tmp_path / "dags").mkdir()
-    (tmp_path / "dags" / "etl.yaml").write_text(DAG)
-    (tmp_path / "dags" / "steps.py").write_text("def score(rows):\n    return {'ok': True}\n")
-    return tmp_path
+def dags(project: Path) -> Path:
+    """The project's configs/dags/ with etl.yaml and the steps.py its python task names."""
+    folder = project / "configs" / "dags"
+    (folder / "etl.yaml").write_text(DAG)
+    (folder / "steps.py").write_text("def score(rows):\n    return {'ok': True}\n")
+    return folder
 
 
 @pytest.fixture
@@ -51,72 +52,74 @@ def validations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-def load(project: Path, path: str | Path = "dags/etl.yaml"):
-    plan, remember = load_plan(project / path, cache_dir=project / "cache")
+def load(project: Path, name: str = "etl.yaml"):
+    plan, remember = load_plan(project / "configs" / "dags" / name, cache_dir=project / "cache")
     remember()
     return plan
 
 
-def test_plan_round_trips_through_json_exactly(project: Path) -> None:
-    plan = build_plan(load_dag(project / "dags" / "etl.yaml"))
+def test_plan_round_trips_through_json_exactly(dags: Path) -> None:
+    plan = build_plan(load_dag(dags / "etl.yaml"))
     data = json.loads(json.dumps(plan_to_data(plan)))
     assert plan_from_data(data) == plan
 
 
-def test_an_unchanged_file_is_validated_once_and_gives_the_same_plan(project: Path, validations: list[str]) -> None:
+def test_an_unchanged_file_is_validated_once_and_gives_the_same_plan(
+    project: Path, dags: Path, validations: list[str]
+) -> None:
     first = load(project)
     second = load(project)
-    assert validations == [str(project / "dags" / "etl.yaml")]
+    assert validations == [str(dags / "etl.yaml")]
     assert second == first
     assert second.tasks["load"].run == ["echo", "done"] and second.tasks["score"].trigger_rule == "all_done"
 
 
-def test_the_cached_plan_names_the_file_as_given_now(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_cached_plan_names_the_file_as_given_now(
+    project: Path, dags: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     load(project)
-    monkeypatch.chdir(project / "dags")
+    monkeypatch.chdir(dags)
     plan, _ = load_plan("etl.yaml", cache_dir=project / "cache")
     assert plan.dag.source_path == "etl.yaml"
 
 
-def test_an_edit_of_the_same_size_is_noticed(project: Path, validations: list[str]) -> None:
+def test_an_edit_of_the_same_size_is_noticed(project: Path, dags: Path, validations: list[str]) -> None:
     load(project)
-    dag = project / "dags" / "etl.yaml"
+    dag = dags / "etl.yaml"
     dag.write_text(DAG.replace("rows: 3", "rows: 7"))  # same size; mtime may not even move
     assert load(project).dag.params["rows"] == 7
     assert len(validations) == 2
 
 
-def test_a_python_module_losing_its_function_is_a_spec_error_again(project: Path) -> None:
+def test_a_python_module_losing_its_function_is_a_spec_error_again(project: Path, dags: Path) -> None:
     load(project)
-    (project / "dags" / "steps.py").write_text("def other():\n    pass\n")
+    (dags / "steps.py").write_text("def other():\n    pass\n")
     with pytest.raises(SpecError, match=r"steps\.py has no function 'score'"):
         load(project)
 
 
-def test_a_module_appearing_next_to_the_dag_is_noticed(project: Path, validations: list[str]) -> None:
-    (project / "dags" / "steps.py").unlink()  # resolved elsewhere at run time: not checked, still cached
+def test_a_module_appearing_next_to_the_dag_is_noticed(project: Path, dags: Path, validations: list[str]) -> None:
+    (dags / "steps.py").unlink()  # resolved elsewhere at run time: not checked, still cached
     load(project)
     load(project)
     assert len(validations) == 1
-    (project / "dags" / "steps.py").write_text("def nothing_here():\n    pass\n")
+    (dags / "steps.py").write_text("def nothing_here():\n    pass\n")
     with pytest.raises(SpecError, match="has no function 'score'"):
         load(project)
 
 
-def test_dags_with_workflows_or_params_json_cannot_hold_are_not_cached(project: Path, validations: list[str]) -> None:
-    (project / "dags" / "wf.yaml").write_text(
-        "name: wf\nworkflows: {w: 'steps:score'}\ntasks:\n  - {id: a, workflow_ref: w}\n"
-    )
-    (project / "dags" / "keys.yaml").write_text(
-        "name: k\nparams: {by_code: {1: a}}\ntasks:\n  - {id: a, run: 'true'}\n"
-    )
+def test_dags_with_workflows_or_params_json_cannot_hold_are_not_cached(
+    project: Path, dags: Path, validations: list[str]
+) -> None:
+    (dags / "wf.yaml").write_text("name: wf\nworkflows: {w: 'steps:score'}\ntasks:\n  - {id: a, workflow_ref: w}\n")
+    (dags / "keys.yaml").write_text("name: k\nparams: {by_code: {1: a}}\ntasks:\n  - {id: a, run: 'true'}\n")
     for name in ("wf.yaml", "keys.yaml", "wf.yaml", "keys.yaml"):
-        load(project, f"dags/{name}")
+        load(project, name)
     assert len(validations) == 4
     assert not (project / "cache").exists() or not list((project / "cache").iterdir())
 
 
-def test_a_torn_or_foreign_entry_is_ignored_and_replaced(project: Path, validations: list[str]) -> None:
+def test_a_torn_or_foreign_entry_is_ignored_and_replaced(project: Path, dags: Path, validations: list[str]) -> None:
     load(project)
     (entry,) = (project / "cache").iterdir()
     entry.write_text(entry.read_text()[:50])
@@ -130,8 +133,8 @@ def test_a_torn_or_foreign_entry_is_ignored_and_replaced(project: Path, validati
     assert len(validations) == 3
 
 
-def test_nothing_is_stored_until_remembered(project: Path) -> None:
-    plan, _remember = load_plan(project / "dags" / "etl.yaml", cache_dir=project / "cache")
+def test_nothing_is_stored_until_remembered(project: Path, dags: Path) -> None:
+    plan, _remember = load_plan(dags / "etl.yaml", cache_dir=project / "cache")
     assert plan.dag.name == "cached"
     assert not (project / "cache").exists()
 
@@ -141,10 +144,10 @@ def test_the_cache_can_be_turned_off() -> None:
     assert Settings.from_env({"DAGCTL_PLAN_CACHE": "0"}).plan_cache_dir is None
 
 
-def test_a_cached_run_imports_neither_yaml_nor_pydantic(project: Path) -> None:
+def test_a_cached_run_imports_neither_yaml_nor_pydantic(project: Path, dags: Path) -> None:
     import subprocess
 
-    dag = project / "dags" / "quick.yaml"
+    dag = dags / "quick.yaml"
     dag.write_text("name: quick\ntasks:\n  - {id: a, run: 'true'}\n  - {id: b, run: 'true', depends_on: a}\n")
     env = {"DAGCTL_LOGS_DIR": str(project / "logs"), "PATH": "/usr/bin:/bin"}
     check = (

@@ -51,10 +51,11 @@ def installed(monkeypatch: pytest.MonkeyPatch) -> Installed:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """tmp/project/dagctl.yaml and tmp/project/dags/team/ (the DAG folder)."""
-    (tmp_path / "project" / "dags" / "team").mkdir(parents=True)
-    return tmp_path / "project"
+def dag_dir(project: Path) -> Path:
+    """configs/dags/team/ in the project: the DAG folder the lookups start from (dagctl.yaml goes above it)."""
+    folder = project / "configs" / "dags" / "team"
+    folder.mkdir()
+    return folder
 
 
 def write_config(folder: Path, text: str) -> Path:
@@ -66,47 +67,47 @@ def write_config(folder: Path, text: str) -> Path:
 # -- discovery --------------------------------------------------------------------------------------------------
 
 
-def test_find_project_config_walks_up_to_the_nearest_one(project: Path) -> None:
-    dag_dir = project / "dags" / "team"
+def test_find_project_config_walks_up_to_the_nearest_one(project: Path, dag_dir: Path) -> None:
     assert find_project_config(dag_dir) is None
     top = write_config(project, "workflows: {}\n")
     assert find_project_config(dag_dir) == top.resolve()
     assert find_project_config(dag_dir / "pipeline.yaml") == top.resolve()  # a file starts at its folder
-    nearer = write_config(project / "dags", "workflows: {}\n")
+    nearer = write_config(dag_dir.parent, "workflows: {}\n")
     assert find_project_config(dag_dir) == nearer.resolve()
     assert find_project_config(project) == top.resolve()
 
 
-def test_a_folder_named_dagctl_yaml_is_not_a_config(project: Path) -> None:
-    (project / "dags" / "team" / "dagctl.yaml").mkdir()
+def test_a_folder_named_dagctl_yaml_is_not_a_config(project: Path, dag_dir: Path) -> None:
+    (dag_dir / "dagctl.yaml").mkdir()
     top = write_config(project, "workflows: {}\n")
-    assert find_project_config(project / "dags" / "team") == top.resolve()
+    assert find_project_config(dag_dir) == top.resolve()
 
 
 # -- lookup order -----------------------------------------------------------------------------------------------
 
 
-def test_the_dag_mapping_wins_over_the_project_config_and_entry_points(project: Path, installed: Installed) -> None:
+def test_the_dag_mapping_wins_over_the_project_config_and_entry_points(
+    project: Path, dag_dir: Path, installed: Installed
+) -> None:
     write_config(project, "workflows:\n  sweep: shared.flows:sweep\n")
     installed.append(entry_point("sweep", "acme.flows:sweep"))
-    dag_dir = project / "dags" / "team"
     target = resolve_workflow("sweep", dag_workflows={"sweep": "local_steps:sweep"}, dag_dir=dag_dir)
     assert target == WorkflowTarget("sweep", "local_steps:sweep", (str(dag_dir.resolve()),), "dag")
 
 
 def test_the_project_config_wins_over_entry_points_and_imports_from_its_folder(
-    project: Path, installed: Installed
+    project: Path, dag_dir: Path, installed: Installed
 ) -> None:
     config = write_config(project, "workflows:\n  sweep: shared.flows:sweep\n")
     installed.append(entry_point("sweep", "acme.flows:sweep"))
-    target = resolve_workflow("sweep", dag_workflows={"other": "x:y"}, dag_dir=project / "dags" / "team")
+    target = resolve_workflow("sweep", dag_workflows={"other": "x:y"}, dag_dir=dag_dir)
     assert target == WorkflowTarget("sweep", "shared.flows:sweep", (str(project.resolve()),), str(config.resolve()))
 
 
-def test_entry_points_come_last_and_import_from_sys_path(project: Path, installed: Installed) -> None:
+def test_entry_points_come_last_and_import_from_sys_path(project: Path, dag_dir: Path, installed: Installed) -> None:
     write_config(project, "workflows:\n  report: shared.flows:report\n")
     installed.append(entry_point("sweep", "acme.flows:sweep"))
-    target = resolve_workflow("sweep", dag_workflows={}, dag_dir=project / "dags" / "team")
+    target = resolve_workflow("sweep", dag_workflows={}, dag_dir=dag_dir)
     assert target == WorkflowTarget("sweep", "acme.flows:sweep", (), "entry point acme-flows")
     assert installed.groups == [ENTRY_POINT_GROUP]
 
@@ -133,9 +134,11 @@ def test_the_same_name_from_two_installed_packages_is_ambiguous(tmp_path: Path, 
     assert "pick one by adding sweep: module:function to workflows:" in str(exc.value)
 
 
-def test_later_layers_are_not_read_when_the_dag_has_the_name(project: Path, installed: Installed) -> None:
+def test_later_layers_are_not_read_when_the_dag_has_the_name(
+    project: Path, dag_dir: Path, installed: Installed
+) -> None:
     write_config(project, "workflows: [not, a, mapping]\n")
-    target = resolve_workflow("sweep", dag_workflows={"sweep": "s:f"}, dag_dir=project / "dags" / "team")
+    target = resolve_workflow("sweep", dag_workflows={"sweep": "s:f"}, dag_dir=dag_dir)
     assert target.source == "dag"
     assert installed.groups == []
 
@@ -143,11 +146,13 @@ def test_later_layers_are_not_read_when_the_dag_has_the_name(project: Path, inst
 # -- unknown names ----------------------------------------------------------------------------------------------
 
 
-def test_an_unknown_workflow_lists_what_is_registered_and_suggests_one(project: Path, installed: Installed) -> None:
+def test_an_unknown_workflow_lists_what_is_registered_and_suggests_one(
+    project: Path, dag_dir: Path, installed: Installed
+) -> None:
     config = write_config(project, "workflows:\n  inbox_drive_sweep: w:a\n  weekly_report_pack: w:b\n")
     installed.append(entry_point("meeting_transcript_brief", "acme:c"))
     with pytest.raises(UsageError) as exc:
-        resolve_workflow("inbox_sweep", dag_workflows={"local": "l:f"}, dag_dir=project / "dags" / "team")
+        resolve_workflow("inbox_sweep", dag_workflows={"local": "l:f"}, dag_dir=dag_dir)
     assert str(exc.value) == (
         "unknown workflow 'inbox_sweep' — registered: inbox_drive_sweep, local, meeting_transcript_brief, "
         f"weekly_report_pack (add it to workflows: in the DAG or in {config.resolve()}) — "
@@ -169,10 +174,11 @@ def test_an_unknown_workflow_without_any_config_points_at_a_new_one(tmp_path: Pa
 # -- listing ----------------------------------------------------------------------------------------------------
 
 
-def test_list_workflows_shows_each_name_once_as_the_layer_that_wins(project: Path, installed: Installed) -> None:
+def test_list_workflows_shows_each_name_once_as_the_layer_that_wins(
+    project: Path, dag_dir: Path, installed: Installed
+) -> None:
     config = write_config(project, "workflows:\n  b: shared:b\n  c: shared:c\n")
     installed += [entry_point("c", "acme:c"), entry_point("d", "acme:d")]
-    dag_dir = project / "dags" / "team"
     listed = list_workflows(dag_workflows={"a": "local:a", "b": "local:b"}, dag_dir=dag_dir)
     assert [(t.name, t.callable, t.source) for t in listed] == [
         ("a", "local:a", "dag"),
@@ -242,10 +248,12 @@ def test_an_empty_project_config_registers_nothing(project: Path, text: str) -> 
     assert load_project_config(write_config(project, text)).workflows == {}
 
 
-def test_a_broken_project_config_fails_the_lookup_that_needs_it(project: Path, installed: Installed) -> None:
+def test_a_broken_project_config_fails_the_lookup_that_needs_it(
+    project: Path, dag_dir: Path, installed: Installed
+) -> None:
     write_config(project, "workflow:\n  sweep: flows:sweep\n")
     with pytest.raises(SpecError, match="unknown key 'workflow'"):
-        resolve_workflow("sweep", dag_workflows={}, dag_dir=project / "dags" / "team")
+        resolve_workflow("sweep", dag_workflows={}, dag_dir=dag_dir)
 
 
 # -- the shipped example ----------------------------------------------------------------------------------------

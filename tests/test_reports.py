@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as hs
 
 from dagctl.store.events import DagDone, DagStart, TaskFail, TaskOk, TaskRetry, TaskStart, format_ts
 from dagctl.store.reports import (
@@ -456,11 +459,37 @@ def test_ts_key_passes_the_writers_format_and_normalises_others():
     assert ts_key("yesterday") is None and ts_key(None) is None and ts_key(1.5) is None
 
 
-def test_every_report_is_total_over_random_records():
-    import random
+# --------------------------------------------------------------------------------------------- properties
+#
+# Hypothesis feeds the folds records as a log may hold them: well-formed ones as dagctl writes them, mixed with
+# junk (mistyped fields, foreign kinds, values that are not mappings). Each property is something a user of
+# `dagctl runs` / `dagctl stats` relies on. derandomize: the same examples on every run, so CI is repeatable.
 
-    rng = random.Random(27)
-    values = [
+PROPERTIES = settings(
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+KINDS = (
+    "dag_start",
+    "task_start",
+    "task_ok",
+    "task_fail",
+    "task_retry",
+    "task_skip",
+    "task_cancel",
+    "dag_done",
+    "schedule_enqueued",
+    "schedule_skipped",
+    "run_started",
+    "run_finished",
+    "other",
+)
+ODD_VALUES = hs.sampled_from(
+    [
         None,
         True,
         0,
@@ -468,6 +497,7 @@ def test_every_report_is_total_over_random_records():
         7,
         1.5,
         float("inf"),
+        float("nan"),
         1e300,
         "",
         "x",
@@ -482,58 +512,231 @@ def test_every_report_is_total_over_random_records():
         {},
         {"k": 1},
     ]
-    keys = [
-        "event",
-        "ts",
-        "run_id",
-        "dag_name",
-        "tenant_id",
-        "task_id",
-        "attempt",
-        "status",
-        "duration_s",
-        "exit_code",
-        "error",
-        "reason",
-        "outputs",
-        "params",
-        "pid",
-        "pid_start",
-        "schedule_id",
-        "slot",
-        "tasks_succeeded",
-        "tasks_failed",
+)
+KEYS = (
+    "event",
+    "ts",
+    "run_id",
+    "dag_name",
+    "tenant_id",
+    "task_id",
+    "attempt",
+    "status",
+    "duration_s",
+    "exit_code",
+    "error",
+    "reason",
+    "outputs",
+    "params",
+    "pid",
+    "schedule_id",
+    "slot",
+    "tasks_succeeded",
+    "tasks_failed",
+)
+# Minutes before NOW: some records stamped after now, many in the last day, some older than a day.
+STAMPS = hs.one_of(hs.floats(-60, 3000), hs.sampled_from([0.0, 60.0, 24 * 60.0])).map(at)
+
+WELL_FORMED = hs.fixed_dictionaries(
+    {
+        "v": hs.just(1),
+        "ts": STAMPS,
+        "event": hs.sampled_from(KINDS),
+        "run_id": hs.sampled_from(["r1", "r2", "r3", "r4"]),
+        "dag_name": hs.sampled_from(["etl", "ml"]),
+        "tenant_id": hs.sampled_from(["acme", "globex", ""]),
+        "task_id": hs.sampled_from(["a", "b", "c"]),
+        "schedule_id": hs.sampled_from(["nightly", "hourly"]),
+    },
+    optional={
+        "attempt": hs.integers(1, 3),
+        "status": hs.sampled_from(["success", "failed", "timeout", "cancelled", "skipped", "lost", "abandoned"]),
+        "duration_s": hs.floats(0, 1e6),
+        "slot": hs.sampled_from(["nightly@1", "hourly@1"]),
+        "tasks_succeeded": hs.integers(0, 20),
+        "tasks_failed": hs.integers(0, 20),
+        "pid": hs.integers(1, 1000),
+        "error": hs.text(max_size=8),
+    },
+)
+JUNK = hs.one_of(
+    hs.dictionaries(hs.sampled_from(KEYS), ODD_VALUES, max_size=8),
+    hs.dictionaries(hs.sampled_from(KEYS), ODD_VALUES, max_size=6).flatmap(
+        lambda rec: hs.fixed_dictionaries({"event": hs.sampled_from(KINDS), "ts": STAMPS}).map(lambda f: {**rec, **f})
+    ),
+    ODD_VALUES,  # not a mapping at all
+)
+ANY_LOG = hs.lists(hs.one_of(WELL_FORMED, JUNK), max_size=40)
+CLEAN_LOG = hs.lists(WELL_FORMED, max_size=40)
+WINDOWS = hs.sampled_from([0, 1, 24, -5, 0.001])
+
+COUNTS = ("ok", "failed", "retries", "skipped", "cancelled")
+SCHEDULE_COUNTS = ("enqueued", "started", "success", "failed", "cancelled", "skipped")
+
+
+def in_window(records: list[Any], report: dict[str, Any]) -> list[dict[str, Any]]:
+    since, until = report["window"]["since"], report["window"]["until"]
+    return [
+        r for r in records if isinstance(r, dict) and (key := ts_key(r.get("ts"))) is not None and since <= key <= until
     ]
-    kinds = [
-        "dag_start",
-        "task_start",
-        "task_ok",
-        "task_fail",
-        "task_retry",
-        "task_skip",
-        "task_cancel",
-        "dag_done",
-        "schedule_enqueued",
-        "run_started",
-        "run_finished",
-        "schedule_skipped",
-        "other",
+
+
+def is_rate(value: object) -> bool:
+    return isinstance(value, float) and 0.0 <= value <= 1.0
+
+
+def check_counts(row: dict[str, Any], names: tuple[str, ...]) -> None:
+    for name in names:
+        assert type(row[name]) is int and row[name] >= 0, (name, row)
+
+
+def check_report(records: list[Any], report: dict[str, Any], *, window_hours: float, limit: int) -> None:
+    """What holds for any input: the shape, the ranges, the orders, and counts that agree with each other."""
+    assert json.loads(json.dumps(report, allow_nan=False)) == report  # plain, finite JSON (`dagctl stats --json`)
+    window = report["window"]
+    assert window["hours"] == float(window_hours) and window["until"] == format_ts(NOW)
+    assert window["since"] <= window["until"]
+    assert (report["tasks"]["since"], report["tasks"]["until"]) == (window["since"], window["until"])
+
+    overall, rows = report["tasks"]["overall"], report["tasks"]["tasks"]
+    check_counts(overall, COUNTS)
+    assert is_rate(overall["error_rate"])
+    finished = overall["ok"] + overall["failed"]
+    assert overall["error_rate"] == (overall["failed"] / finished if finished else 0.0)
+    for name in COUNTS:  # every task record counted overall is counted for exactly one (dag, task)
+        assert sum(row[name] for row in rows) == overall[name], name
+    assert len({(r["dag_name"], r["task_id"]) for r in rows}) == len(rows)
+    sort_keys = [(-r["failed"], -(r["ok"] + r["failed"]), r["dag_name"], r["task_id"]) for r in rows]
+    assert sort_keys == sorted(sort_keys)  # most failures first, then the busiest
+    for row in rows:
+        check_counts(row, COUNTS)
+        assert is_rate(row["error_rate"]) and row["task_id"]
+        assert row["last_status"] in (None, "success", "failed", "skipped", "cancelled")
+        assert row["last_ts"] is None or window["since"] <= row["last_ts"] <= window["until"]
+        assert (row["avg_duration_s"] is None) == (row["p95_duration_s"] is None)
+
+    window_records = in_window(records, report)
+    run_ids = {r["run_id"] for r in window_records if isinstance(r.get("run_id"), str) and r["run_id"]}
+    runs = report["runs"]
+    assert len(runs) == min(limit, len(run_ids))  # the newest `limit` of the runs seen in the window
+    assert len({r["run_id"] for r in runs}) == len(runs) and {r["run_id"] for r in runs} <= run_ids
+    starts = [r["start"] for r in runs]
+    dated = [s for s in starts if s is not None]
+    assert starts[: len(dated)] == dated and dated == sorted(dated, reverse=True)  # newest first, undated last
+    for run in runs:  # owner_alive says every owner is dead: a run without dag_done is abandoned, not running
+        assert run["status"] != "running" and (run["status"] == "abandoned" or run["end"] is not None)
+        assert run["duration"] is None or isinstance(run["duration"], float)
+
+    schedules = report["schedules"]
+    assert [r["schedule_id"] for r in schedules] == sorted({r["schedule_id"] for r in schedules})
+    for row in schedules:
+        check_counts(row, SCHEDULE_COUNTS)
+        assert row["last_run"] is None or row["last_run"] <= window["until"]
+        assert row["last_run"] is not None or row["last_status"] is None
+
+    tenants = report["tenants"]
+    assert len({t["tenant"] for t in tenants}) == len(tenants)
+    assert [(-t["runs"], -t["tasks"], t["tenant"]) for t in tenants] == sorted(
+        (-t["runs"], -t["tasks"], t["tenant"]) for t in tenants
+    )
+    for tenant in tenants:
+        check_counts(tenant, ("runs", "tasks", "ok", "failed", "retries"))
+        assert tenant["tasks"] == tenant["ok"] + tenant["failed"] and tenant["runs"] <= len(run_ids)
+        assert tenant["error_rate"] == (tenant["failed"] / tenant["tasks"] if tenant["tasks"] else 0.0)
+    # Tenants count every task result; the task table only those naming their task.
+    assert sum(t["ok"] for t in tenants) >= overall["ok"] and sum(t["failed"] for t in tenants) >= overall["failed"]
+
+
+def report_of(records: list[Any], window_hours: float = 24, limit: int = 15) -> dict[str, Any]:
+    return stats_report(
+        records, records, now=NOW, window_hours=window_hours, limit=limit, owner_alive=lambda _run: False
+    )
+
+
+@PROPERTIES
+@given(records=ANY_LOG, window_hours=WINDOWS, limit=hs.integers(0, 4))
+def test_every_report_is_total_consistent_and_plain_json_over_any_records(records, window_hours, limit):
+    before = repr(records)
+    report = report_of(records, window_hours, limit)
+    assert repr(records) == before  # pure: the records are not changed
+    check_report(records, report, window_hours=window_hours, limit=limit)
+    # Records stamped after `now` (a clock ahead, a run still writing) do not change a report made for `now`.
+    future = [{**r, "ts": at(-5)} for r in records if isinstance(r, dict)]
+    assert report_of(records + future, window_hours, limit) == report
+
+
+@PROPERTIES
+@given(records=ANY_LOG)
+def test_fold_run_is_total_and_reads_one_run(records):
+    run = fold_run(records)
+    mappings = [r for r in records if isinstance(r, dict)]
+    first_id = next((r["run_id"] for r in mappings if isinstance(r.get("run_id"), str) and r["run_id"]), "")
+    assert run.run_id == first_id
+
+    def belongs(rec: dict[str, Any]) -> bool:  # records without a run id are read as this run's
+        rid = rec.get("run_id")
+        return not (isinstance(rid, str) and rid) or rid == run.run_id
+
+    mine = [r for r in mappings if belongs(r)]
+    assert run.finished == any(r.get("event") == "dag_done" for r in mine)
+    assert set(run.tasks) == {
+        r["task_id"]
+        for r in mine
+        if r.get("event") in ("task_start", "task_ok", "task_fail", "task_retry", "task_skip", "task_cancel")
+        and isinstance(r.get("task_id"), str)
+        and r["task_id"]
+    }
+    assert {"success", "failed", "skipped", "cancelled"} <= set(run.counts)
+    assert all(type(n) is int for n in run.counts.values())
+    for task in run.tasks.values():
+        assert task.attempts >= 0 and task.retries >= 0
+
+
+@PROPERTIES
+@given(records=CLEAN_LOG, limit=hs.integers(1, 5))
+def test_reports_of_well_formed_logs_have_sane_numbers_and_read_a_duplicated_log_alike(records, limit):
+    report = report_of(records, 24, limit)
+    check_report(records, report, window_hours=24, limit=limit)
+    durations = [
+        r["duration_s"]
+        for r in in_window(records, report)
+        if r["event"] in ("task_ok", "task_fail") and "duration_s" in r
     ]
-    for _ in range(200):
-        records: list[Any] = []
-        for _ in range(rng.randrange(30)):
-            rec = {k: rng.choice(values) for k in rng.sample(keys, rng.randrange(len(keys)))}
-            if rng.random() < 0.8:
-                rec["event"] = rng.choice(kinds)
-            if rng.random() < 0.7:
-                rec["ts"] = at(rng.uniform(-60, 3000))
-            records.append(rec if rng.random() < 0.95 else rng.choice(values))
-        fold_run(records)
-        stats_report(
-            records,
-            records,
-            now=NOW,
-            window_hours=rng.choice([0, 1, 24, -5]),
-            limit=rng.randrange(3),
-            owner_alive=lambda _run: False,
-        )
+    overall = report["tasks"]["overall"]
+    if durations:  # the average and p95 of the finished executions' durations, never outside them
+        assert min(durations) - 1e-6 <= overall["avg_duration_s"] <= max(durations) + 1e-6
+        assert overall["p95_duration_s"] in durations
+    else:
+        assert overall["avg_duration_s"] is None and overall["p95_duration_s"] is None
+    for run in report["runs"]:
+        assert run["duration"] is None or run["duration"] >= 0
+        assert min(run["tasks_ok"], run["tasks_failed"], run["tasks_skipped"], run["tasks_cancelled"]) >= 0
+    for tenant in report["tenants"]:
+        assert tenant["avg_latency_s"] is None or tenant["avg_latency_s"] >= 0
+    tenants = report["tenants"]  # every well-formed task record names its task: the two tables agree
+    assert sum(t["ok"] for t in tenants) == overall["ok"] and sum(t["failed"] for t in tenants) == overall["failed"]
+
+    # The same log read twice (e.g. two copies concatenated): counts double; runs, rates and durations do not move.
+    twice = report_of(records + records, 24, limit)
+    assert twice["runs"] == report["runs"]
+    doubled = twice["tasks"]["overall"]
+    assert {k: doubled[k] for k in COUNTS} == {k: 2 * overall[k] for k in COUNTS}
+    assert doubled["error_rate"] == overall["error_rate"] and doubled["p95_duration_s"] == overall["p95_duration_s"]
+    if durations:  # summed in another order: equal up to rounding
+        assert doubled["avg_duration_s"] == pytest.approx(overall["avg_duration_s"], rel=1e-9, abs=1e-6)
+    else:
+        assert doubled["avg_duration_s"] is None
+    assert [(t["tenant"], t["runs"], t["tasks"]) for t in twice["tenants"]] == [
+        (t["tenant"], t["runs"], 2 * t["tasks"]) for t in report["tenants"]
+    ]
+    assert [{k: r[k] for k in SCHEDULE_COUNTS} for r in twice["schedules"]] == [
+        {k: 2 * r[k] for k in SCHEDULE_COUNTS} for r in report["schedules"]
+    ]
+
+    # A wider window sees at least as much: no count shrinks from the last hour to the last day.
+    hour = report_of(records, 1, limit)
+    assert all(hour["tasks"]["overall"][k] <= overall[k] for k in COUNTS)
+    day_schedules = {r["schedule_id"]: r for r in report["schedules"]}
+    for row in hour["schedules"]:
+        assert all(row[k] <= day_schedules[row["schedule_id"]][k] for k in SCHEDULE_COUNTS)
+    assert {r["run_id"] for r in hour["runs"]} <= {r["run_id"] for r in summarize_dags(in_window(records, report))}

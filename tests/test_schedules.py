@@ -31,11 +31,10 @@ SEED_ENTRY = """\
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    (tmp_path / "configs" / "dags").mkdir(parents=True)
-    (tmp_path / "configs" / "schedules").mkdir()
-    (tmp_path / "configs" / "dags" / "tiny.yaml").write_text(DAG)
-    return tmp_path
+def schedule_dir(project: Path) -> Path:
+    """The project's configs/schedules/, with configs/dags/tiny.yaml for its entries to point at."""
+    (project / "configs" / "dags" / "tiny.yaml").write_text(DAG)
+    return project / "configs" / "schedules"
 
 
 def problems_of(path: Path) -> list[str]:
@@ -83,8 +82,8 @@ def test_the_repositorys_example_schedules_load() -> None:
     )
 
 
-def test_all_optional_keys(project: Path) -> None:
-    path = project / "configs" / "schedules" / "all.yaml"
+def test_all_optional_keys(schedule_dir: Path) -> None:
+    path = schedule_dir / "all.yaml"
     path.write_text("""\
 - id: full
   description: every key
@@ -106,8 +105,8 @@ def test_all_optional_keys(project: Path) -> None:
     assert spec.position_of("dag") == (4, 8)
 
 
-def test_default_timezone_is_a_setting(project: Path) -> None:
-    path = project / "configs" / "schedules" / "a.yaml"
+def test_default_timezone_is_a_setting(schedule_dir: Path) -> None:
+    path = schedule_dir / "a.yaml"
     path.write_text(
         "- {id: a, cron: '@daily', dag: ../dags/tiny.yaml}\n- {id: b, cron: '@daily', "
         "dag: ../dags/tiny.yaml, timezone: UTC}\n"
@@ -157,16 +156,16 @@ def test_default_timezone_is_a_setting(project: Path) -> None:
         ),
     ],
 )
-def test_each_bad_input_is_reported_at_its_position(project: Path, entry: str, expected: str) -> None:
-    path = project / "configs" / "schedules" / "bad.yaml"
+def test_each_bad_input_is_reported_at_its_position(schedule_dir: Path, entry: str, expected: str) -> None:
+    path = schedule_dir / "bad.yaml"
     path.write_text(f"# schedules\n- id: x\n  dag: ../dags/tiny.yaml\n  {entry}\n")
     problems = problems_of(path)
     assert len(problems) == 1, problems
     assert problems[0].startswith(f"{path}:{expected}")
 
 
-def test_missing_dag_file_and_missing_keys(project: Path) -> None:
-    path = project / "configs" / "schedules" / "bad.yaml"
+def test_missing_dag_file_and_missing_keys(schedule_dir: Path) -> None:
+    path = schedule_dir / "bad.yaml"
     path.write_text("- id: x\n  cron: '@hourly'\n  dag: configs/dags/nope.yaml\n- cron: '@hourly'\n")
     problems = problems_of(path)
     assert problems[0].startswith(f"{path}:3:8: schedule 'x': DAG file 'configs/dags/nope.yaml' not found (looked in ")
@@ -174,8 +173,8 @@ def test_missing_dag_file_and_missing_keys(project: Path) -> None:
     assert f"{path}:4:3: schedule #2: missing required key 'id' — add id:" in problems
 
 
-def test_duplicate_ids_in_one_file_and_across_files(project: Path) -> None:
-    folder = project / "configs" / "schedules"
+def test_duplicate_ids_in_one_file_and_across_files(schedule_dir: Path) -> None:
+    folder = schedule_dir
     (folder / "a.yaml").write_text(
         "- {id: x, cron: '@daily', dag: ../dags/tiny.yaml}\n- {id: x, cron: '@hourly', dag: ../dags/tiny.yaml}\n"
     )
@@ -192,8 +191,8 @@ def test_duplicate_ids_in_one_file_and_across_files(project: Path) -> None:
     ]
 
 
-def test_top_level_must_be_a_list(project: Path) -> None:
-    path = project / "configs" / "schedules" / "map.yaml"
+def test_top_level_must_be_a_list(schedule_dir: Path) -> None:
+    path = schedule_dir / "map.yaml"
     path.write_text("id: x\ncron: '@daily'\n")
     assert problems_of(path) == [
         f"{path}:1:1: top level is a mapping, not a list of schedules — a schedule file is "
@@ -201,8 +200,8 @@ def test_top_level_must_be_a_list(project: Path) -> None:
     ]
 
 
-def test_dag_paths_are_found_from_the_schedule_folder_upwards(project: Path, monkeypatch) -> None:
-    schedule_file = project / "configs" / "schedules" / "s.yaml"
+def test_dag_paths_are_found_from_the_schedule_folder_upwards(project: Path, schedule_dir: Path, monkeypatch) -> None:
+    schedule_file = schedule_dir / "s.yaml"
     monkeypatch.chdir("/")  # the working directory does not matter (cron and systemd start in $HOME or /)
     dag = project / "configs" / "dags" / "tiny.yaml"
     assert resolve_dag_path("configs/dags/tiny.yaml", schedule_file) == dag
@@ -219,12 +218,11 @@ def test_model_is_frozen_and_strict() -> None:
         ScheduleSpec(id="a", cron="@daily", dag="x.yaml", enabled="yes")  # type: ignore[arg-type]
 
 
-def test_reload_keeps_the_last_good_version_of_a_broken_file(project: Path) -> None:
-    folder = project / "configs" / "schedules"
-    a, b = folder / "a.yaml", folder / "b.yaml"
+def test_reload_keeps_the_last_good_version_of_a_broken_file(schedule_dir: Path) -> None:
+    a, b = schedule_dir / "a.yaml", schedule_dir / "b.yaml"
     a.write_text("- {id: a, cron: '@daily', dag: ../dags/tiny.yaml}\n")
     b.write_text("- {id: b, cron: '@daily', dag: ../dags/tiny.yaml}\n")
-    source = ScheduleSource(folder)
+    source = ScheduleSource(schedule_dir)
     assert [s.id for s in source.load()] == ["a", "b"]
     assert not source.changed()
 
@@ -237,28 +235,26 @@ def test_reload_keeps_the_last_good_version_of_a_broken_file(project: Path) -> N
     assert not source.changed()  # reported once, not on every tick
 
     b.unlink()
-    (folder / "c.yaml").write_text("- {id: a, cron: '@daily', dag: ../dags/tiny.yaml}\n")  # clashes with a.yaml
+    (schedule_dir / "c.yaml").write_text("- {id: a, cron: '@daily', dag: ../dags/tiny.yaml}\n")  # clashes with a.yaml
     schedules, problems = source.reload()
     assert [s.id for s in schedules] == ["a", "b2"]  # nothing applied
     assert any("duplicate schedule id 'a'" in str(p) for p in problems)
 
 
-def test_strict_load_refuses_any_problem(project: Path) -> None:
-    folder = project / "configs" / "schedules"
-    (folder / "a.yaml").write_text("- {id: a, cron: '@daily', dag: ../dags/tiny.yaml}\n")
-    (folder / "b.yaml").write_text("")
+def test_strict_load_refuses_any_problem(schedule_dir: Path) -> None:
+    (schedule_dir / "a.yaml").write_text("- {id: a, cron: '@daily', dag: ../dags/tiny.yaml}\n")
+    (schedule_dir / "b.yaml").write_text("")
     with pytest.raises(SpecError, match="schedule file is empty"):
-        ScheduleSource(folder).load()
+        ScheduleSource(schedule_dir).load()
 
 
-def test_a_vanished_folder_is_reported_once_and_the_schedules_stay(project: Path) -> None:
+def test_a_vanished_folder_is_reported_once_and_the_schedules_stay(schedule_dir: Path) -> None:
     import shutil
 
-    folder = project / "configs" / "schedules"
-    (folder / "a.yaml").write_text("- {id: a, cron: '@daily', dag: ../dags/tiny.yaml}\n")
-    source = ScheduleSource(folder)
+    (schedule_dir / "a.yaml").write_text("- {id: a, cron: '@daily', dag: ../dags/tiny.yaml}\n")
+    source = ScheduleSource(schedule_dir)
     source.load()
-    shutil.rmtree(folder)
+    shutil.rmtree(schedule_dir)
     assert source.changed()
     schedules, problems = source.reload()
     assert [s.id for s in schedules] == ["a"] and "does not exist" in str(problems[0])

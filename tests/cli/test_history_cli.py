@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -10,26 +11,48 @@ import textwrap
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import pytest
-
 from dagctl.clock import FakeClock
 from dagctl.run.api import run_dag
 from dagctl.settings import Settings
 from dagctl.store.history import History
 from tests.cli.test_run_cli import _alive, dagctl, events, wait_for
 
-
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DAGCTL_LOGS_DIR", str(tmp_path / "logs"))
-    monkeypatch.delenv("ORCH_EVENTS_PATH", raising=False)
-    return tmp_path
+# Every test runs in the shared `project` fixture (tests/conftest.py): a temporary project folder that is the
+# working directory, with its logs under project/logs, where the `dagctl` child processes write theirs too.
 
 
 def write(path: Path, text: str) -> Path:
     path.write_text(textwrap.dedent(text).lstrip())
     return path
+
+
+def stop(*procs: subprocess.Popen) -> None:
+    """End the dagctl processes this test started that still run (SIGTERM: dagctl stops its tasks), and reap them."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+
+
+def kill_group(pgid: int) -> None:
+    """SIGKILL the process group of a task this test started (a task leads its own group) and wait it out."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    wait_for(lambda: not _alive(pgid), timeout=5)
+
+
+def pid_in(path: Path) -> int | None:
+    """The pid a task wrote to ``path`` with ``echo $$ > path``; None until the whole line is there."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    return int(text) if text.endswith("\n") else None
 
 
 FLAKY = """
@@ -160,44 +183,58 @@ def test_cancel_from_another_process_stops_the_run(project):
         """,
     )
     run = dagctl("run", "dag.yaml", cwd=project, env={"DAGCTL_GRACE": "1"})
-    wait_for(lambda: pidfile.exists() and pidfile.read_text().strip() != "")
-    cancel = dagctl("cancel", "latest", cwd=project)
-    out, err = cancel.communicate(timeout=30)
-    assert cancel.returncode == 0, err
-    assert "cancel requested" in err and "cancelled" in out
-    run_out, _ = run.communicate(timeout=30)
-    assert run.returncode == 130
-    assert "Reason: cancelled by dagctl cancel" in run_out
-    wait_for(lambda: not _alive(int(pidfile.read_text())), timeout=5)
-    again = dagctl("cancel", "latest", cwd=project)
-    _, err = again.communicate(timeout=30)
-    assert again.returncode == 2 and "already finished (cancelled)" in err
+    started = [run]
+    sleeper = None
+    try:
+        sleeper = wait_for(lambda: pid_in(pidfile))
+        cancel = dagctl("cancel", "latest", cwd=project)
+        started.append(cancel)
+        out, err = cancel.communicate(timeout=30)
+        assert cancel.returncode == 0, err
+        assert "cancel requested" in err and "cancelled" in out
+        run_out, _ = run.communicate(timeout=30)
+        assert run.returncode == 130
+        assert "Reason: cancelled by dagctl cancel" in run_out
+        wait_for(lambda: not _alive(sleeper), timeout=5)
+        again = dagctl("cancel", "latest", cwd=project)
+        started.append(again)
+        _, err = again.communicate(timeout=30)
+        assert again.returncode == 2 and "already finished (cancelled)" in err
+    finally:
+        stop(*started)
+        if sleeper is not None and _alive(sleeper):  # the cancel did not reach it: the test failed
+            os.kill(sleeper, signal.SIGKILL)
 
 
 def test_a_killed_run_is_recorded_abandoned_exactly_once(project, cli):
-    started = project / "started"
+    pidfile = project / "task.pid"
     write(
         project / "dag.yaml",
         f"""
         name: doomed
         tasks:
           - id: work
-            run: touch {started}; sleep 300
+            run: echo $$ > {pidfile}; sleep 300
         """,
     )
     run = dagctl("run", "dag.yaml", "-q", cwd=project)
-    wait_for(started.exists)
-    wait_for(lambda: History(Settings.from_env()).run_ids() != [])
-    os.kill(run.pid, signal.SIGKILL)
-    run.wait(timeout=10)
-    listing = cli("runs")
-    assert "abandoned" in listing.out
-    cli("runs")
-    cli("show", "latest")
-    done = [e for e in events(project) if e["event"] == "dag_done"]
-    assert len(done) == 1 and done[0]["status"] == "abandoned"
-    assert "died without finishing" in done[0]["error"]
-    subprocess.run(["pkill", "-f", f"touch {started}; sleep 300"], check=False)
+    task_group = None  # the task's shell leads its own process group, which outlives the killed dagctl
+    try:
+        task_group = wait_for(lambda: pid_in(pidfile))
+        wait_for(lambda: History(Settings.from_env()).run_ids() != [])
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait(timeout=10)
+        listing = cli("runs")
+        assert "abandoned" in listing.out
+        cli("runs")
+        cli("show", "latest")
+        done = [e for e in events(project) if e["event"] == "dag_done"]
+        assert len(done) == 1 and done[0]["status"] == "abandoned"
+        assert "died without finishing" in done[0]["error"]
+    finally:
+        stop(run)
+        if task_group is not None:
+            kill_group(task_group)
 
 
 def test_logs_follow_streams_until_the_run_ends(project):
@@ -213,12 +250,17 @@ def test_logs_follow_streams_until_the_run_ends(project):
         """,
     )
     run = dagctl("run", "dag.yaml", "-q", cwd=project)
-    wait_for(lambda: History(Settings.from_env()).run_ids() != [])
-    follower = dagctl("logs", "latest", "talk", "--follow", cwd=project)
-    wait_for(lambda: (project / "logs").exists())
-    gate.touch()
-    out, err = follower.communicate(timeout=30)
-    run.communicate(timeout=30)
+    started = [run]
+    try:
+        wait_for(lambda: History(Settings.from_env()).run_ids() != [])
+        follower = dagctl("logs", "latest", "talk", "--follow", cwd=project)
+        started.append(follower)
+        wait_for(lambda: (project / "logs").exists())
+        gate.touch()
+        out, err = follower.communicate(timeout=30)
+        run.communicate(timeout=30)
+    finally:
+        stop(*started)
     assert out == "first\nsecond\n"
     assert "run " in err and "success" in err
 
