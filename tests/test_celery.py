@@ -37,7 +37,7 @@ def test_tuning_knobs_come_from_the_environment_and_bad_values_are_usage_errors(
         {"DAGCTL_WORKER_LEASE": "2.5", "DAGCTL_BROKER_TIMEOUT": "1", "DAGCTL_WORKER_DIR": "/srv/dagctl"}
     )
     assert (config.lease_s, config.connect_timeout, config.worker_dir) == (2.5, 1.0, "/srv/dagctl")
-    with pytest.raises(UsageError, match="DAGCTL_WORKER_LEASE='soon' is not a positive number"):
+    with pytest.raises(UsageError, match="DAGCTL_WORKER_LEASE='soon' is not valid: expected a number from 1 to 3600"):
         CeleryConfig.from_env({"DAGCTL_WORKER_LEASE": "soon"})
 
 

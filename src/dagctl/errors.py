@@ -6,6 +6,7 @@
     ├── TemplateError              a ${...} reference or a ``when:`` expression cannot be evaluated
     ├── StateError                 history files or run ids: unknown run, ambiguous prefix, locked state
     ├── ExecutorError              an executor could not run an attempt (missing extra, broker down)
+    ├── EnvironmentProblem         a path dagctl must use is unusable (full disk, read-only, FIFO ...)
     └── TaskError                  raised *inside* a task to fail it with a clean message (no traceback)
 
 A task that runs and fails is not an error of dagctl: it is recorded as ``failed`` in the events and
@@ -98,6 +99,30 @@ class ExecutorError(DagctlError):
     """An executor could not run an attempt at all (not: the task failed)."""
 
     exit_code = EXIT_ENVIRONMENT
+
+
+class EnvironmentProblem(DagctlError):
+    """The machine around dagctl is unusable: a path it must write (a directory or FIFO where a file should
+    be, a symlink loop, a read-only folder, a full disk), or a service it must reach."""
+
+    exit_code = EXIT_ENVIRONMENT
+
+
+def cannot(action: str, path: object, exc: OSError) -> EnvironmentProblem:
+    """``cannot write PATH: reason`` (exit 3) for an OSError met while reading or writing a file."""
+    import errno
+
+    reason = exc.strerror or str(exc)
+    hints = {
+        errno.ENOSPC: "free some space on that disk",
+        errno.EDQUOT: "free some space (disk quota exceeded)",
+        errno.EROFS: "the file system is read-only: point dagctl at a writable place",
+        errno.EACCES: "check the permissions of the file and its folder",
+        errno.EPERM: "check the permissions of the file and its folder",
+        errno.EISDIR: "a directory is in the way of a file",
+        errno.ELOOP: "a symbolic link loop is in the way",
+    }
+    return EnvironmentProblem(f"cannot {action} {path}: {reason}", hint=hints.get(exc.errno or 0))
 
 
 class TaskError(DagctlError):

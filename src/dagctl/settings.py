@@ -1,10 +1,19 @@
-"""Paths and defaults, read once from the environment (and flags) and passed down. No globals."""
+"""Paths and defaults, read once from the environment (and flags) and passed down. No globals.
+
+Every environment variable dagctl reads is declared in :data:`ENV_VARS`, with its type and allowed range,
+and parsed by :meth:`Settings.from_env` when a command starts: a bad value stops the command before any
+task runs, with a message naming the variable and what it accepts (exit 2). Paths dagctl writes are
+checked by :func:`check_writable` (a directory, FIFO, symlink loop, read-only folder or full disk where a
+file should be: exit 3, naming the variable and the path), without ever opening a non-regular file in a
+way that could block. docs/operating.md lists the variables.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from .errors import EnvironmentProblem, UsageError
 from .records import Record
 
 TYPE_CHECKING = False
@@ -15,6 +24,119 @@ VERSION = "0.1.0"
 """dagctl's version (``dagctl.__version__``, ``dagctl --version``); also keys the plan cache."""
 
 
+class EnvVar(Record):
+    """One environment variable dagctl reads: its name, kind, default and allowed range."""
+
+    name: str
+    kind: str
+    """``path``, ``int``, ``float``, ``bool``, ``choice`` or ``str``."""
+    default: object
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+
+    def allowed(self) -> str:
+        if self.kind == "choice":
+            return "one of " + ", ".join(self.choices)
+        if self.kind == "bool":
+            return "1/0, true/false, yes/no or on/off"
+        if self.kind in ("int", "float"):
+            what = "a whole number" if self.kind == "int" else "a number"
+            return f"{what} from {_number(self.minimum)} to {_number(self.maximum)}"
+        return "a path" if self.kind == "path" else "text"
+
+
+def _number(value: float | None) -> str:
+    return f"{value:g}" if value is None or value != int(value) else str(int(value))
+
+
+ENV_VARS: tuple[EnvVar, ...] = (
+    EnvVar("DAGCTL_LOGS_DIR", "path", "logs", "folder for event logs, run folders and caches"),
+    EnvVar("ORCH_EVENTS_PATH", "path", None, "the event log (default: $DAGCTL_LOGS_DIR/orchestrator_events.jsonl)"),
+    EnvVar("STATE_STORE_PATH", "path", None, "the scheduler's state log (default: logs/orchestrator_state.jsonl)"),
+    EnvVar("DAGCTL_GRACE", "float", 5.0, "seconds a stopped task gets between SIGTERM and SIGKILL", 0, 3600),
+    EnvVar("SCHED_TICK_MS", "int", 1000, "milliseconds between scheduler ticks (--serve)", 10, 3_600_000),
+    EnvVar("SCHED_MAX_PARALLEL", "int", 3, "scheduled runs at once", 1, 1024),
+    EnvVar("SCHED_TIMEZONE", "str", "UTC", "timezone of schedules that name none"),
+    EnvVar("DAGCTL_EXECUTOR", "choice", "threads", "where tasks run", choices=("threads", "celery")),
+    EnvVar("QUEUE_BACKEND", "choice", "memory", "where scheduled runs go", choices=("memory", "redis")),
+    EnvVar("REDIS_URL", "str", "redis://localhost:6379/0", "the Redis broker (celery executor, redis queue)"),
+    EnvVar("DAGCTL_PLAN_CACHE", "bool", True, "keep validated plans of DAG files"),
+    EnvVar("DAGCTL_DEBUG", "bool", False, "print tracebacks with errors"),
+    EnvVar("ORCH_PANEL_WINDOW_H", "str", "24", "window of dagctl stats: hours, or a duration like 2d (checked there)"),
+    EnvVar("DAGCTL_BROKER_TIMEOUT", "float", 3.0, "seconds to wait for the broker", 0.1, 600),
+    EnvVar("DAGCTL_WORKER_LEASE", "float", 10.0, "seconds a worker's claim on an attempt lasts", 1, 3600),
+    EnvVar("DAGCTL_BROKER_LOST", "float", 10.0, "seconds without the broker before in-flight work fails", 1, 3600),
+    EnvVar("DAGCTL_VISIBILITY_TIMEOUT", "float", 3600.0, "seconds before Redis redelivers a message", 10, 86400 * 7),
+)
+BY_NAME = {v.name: v for v in ENV_VARS}
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def env_value(env: Mapping[str, str], name: str) -> object:
+    """The parsed value of the declared variable ``name`` (its default when unset or empty).
+
+    Raises :class:`UsageError` (exit 2) naming the variable and what it accepts."""
+    var = BY_NAME[name]
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return var.default
+    text = raw.strip()
+
+    def bad(why: str = "is not valid") -> UsageError:
+        shown = raw if len(raw) <= 60 else raw[:57] + "..."
+        return UsageError(
+            f"environment variable {name}={shown!r} {why}: expected {var.allowed()}",
+            hint=f"fix it, or unset it to get the default ({var.default})",
+        )
+
+    if var.kind == "path":
+        if "\x00" in raw:
+            raise bad("contains a NUL byte")
+        return raw
+    if var.kind == "bool":
+        lowered = text.lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise bad()
+    if var.kind == "choice":
+        if text.lower() not in var.choices:
+            raise bad()
+        return text.lower()
+    if var.kind in ("int", "float"):
+        try:
+            number = float(text) if var.kind == "float" else int(text)
+        except ValueError:
+            raise bad() from None
+        # float() accepts nan and inf, and 1e400 overflows to inf: none of them is a setting
+        if number != number or number in (float("inf"), float("-inf")):
+            raise bad()
+        assert var.minimum is not None and var.maximum is not None
+        if not var.minimum <= number <= var.maximum:
+            raise bad("is out of range")
+        return number
+    return raw
+
+
+def env_float(env: Mapping[str, str], name: str) -> float:
+    value = env_value(env, name)
+    assert isinstance(value, (int, float))
+    return float(value)
+
+
+def env_int(env: Mapping[str, str], name: str) -> int:
+    return int(env_float(env, name))
+
+
+def env_text(env: Mapping[str, str], name: str) -> str:
+    return str(env_value(env, name)).strip()
+
+
 class Settings(Record):
     logs_dir: Path = Path("logs")
     events_path: Path = Path("logs/orchestrator_events.jsonl")
@@ -22,6 +144,7 @@ class Settings(Record):
     grace_s: float = 5.0
     sched_tick_ms: int = 1000
     sched_max_parallel: int = 3
+    sched_timezone: str = "UTC"
     executor: str = "threads"
     queue_backend: str = "memory"
     redis_url: str = "redis://localhost:6379/0"
@@ -38,39 +161,98 @@ class Settings(Record):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-        """Build from ``DAGCTL_LOGS_DIR``, ``ORCH_EVENTS_PATH``, ``STATE_STORE_PATH``, ``SCHED_*`` ..."""
+        """Every declared variable parsed and range-checked (:data:`ENV_VARS`); flags win (``overrides``)."""
         e = os.environ if env is None else env
-        logs = Path(e.get("DAGCTL_LOGS_DIR") or "logs")
+        logs = Path(env_text(e, "DAGCTL_LOGS_DIR"))
+        events = env_value(e, "ORCH_EVENTS_PATH")
+        state = env_value(e, "STATE_STORE_PATH")
+        for var in ENV_VARS:  # the ones read elsewhere too: a bad value stops every command at its start
+            env_value(e, var.name)
         settings = cls(
             logs_dir=logs,
-            events_path=Path(e.get("ORCH_EVENTS_PATH") or logs / "orchestrator_events.jsonl"),
-            state_path=Path(e.get("STATE_STORE_PATH") or logs / "orchestrator_state.jsonl"),
-            grace_s=env_number(e, "DAGCTL_GRACE", 5.0),
-            sched_tick_ms=int(env_number(e, "SCHED_TICK_MS", 1000)),
-            sched_max_parallel=int(env_number(e, "SCHED_MAX_PARALLEL", 3)),
-            executor=e.get("DAGCTL_EXECUTOR") or "threads",
-            queue_backend=e.get("QUEUE_BACKEND") or "memory",
-            redis_url=e.get("REDIS_URL") or "redis://localhost:6379/0",
-            plan_cache=(e.get("DAGCTL_PLAN_CACHE") or "1").strip().lower() not in ("0", "false", "no", "off"),
+            events_path=Path(str(events)) if events else logs / "orchestrator_events.jsonl",
+            state_path=Path(str(state)) if state else logs / "orchestrator_state.jsonl",
+            grace_s=env_float(e, "DAGCTL_GRACE"),
+            sched_tick_ms=env_int(e, "SCHED_TICK_MS"),
+            sched_max_parallel=env_int(e, "SCHED_MAX_PARALLEL"),
+            sched_timezone=env_text(e, "SCHED_TIMEZONE"),
+            executor=env_text(e, "DAGCTL_EXECUTOR"),
+            queue_backend=env_text(e, "QUEUE_BACKEND"),
+            redis_url=env_text(e, "REDIS_URL"),
+            plan_cache=bool(env_value(e, "DAGCTL_PLAN_CACHE")),
         )
         return settings.replace(**overrides) if overrides else settings
 
+    def check_writable(self, *which: str) -> None:
+        """Check that the named paths (``events``, ``state``, ``logs``) can be written, before work starts.
 
-def env_number(env: Mapping[str, str], name: str, default: float, *, positive: bool = False) -> float:
-    """A number from the environment, ``default`` when unset or empty; UsageError naming the variable when
-    it is not a number (or, with ``positive``, not above zero)."""
-    raw = env.get(name)
-    if raw in (None, ""):
-        return default
+        Raises :class:`EnvironmentProblem` (exit 3) naming the variable and the path. Never blocks: a FIFO
+        or a device where a file should be is refused before anything is opened for writing.
+        """
+        for what in which:
+            if what == "logs":
+                check_folder(self.logs_dir, "DAGCTL_LOGS_DIR")
+                check_folder(self.runs_dir, "DAGCTL_LOGS_DIR")
+            elif what == "events":
+                check_file(self.events_path, "ORCH_EVENTS_PATH")
+            elif what == "state":
+                check_file(self.state_path, "STATE_STORE_PATH")
+            else:
+                raise ValueError(f"unknown path {what!r}")
+
+
+MIN_FREE_BYTES = 64 * 1024
+"""Less free space than this where dagctl writes counts as a full disk."""
+
+
+def _problem(var: str, path: Path, reason: str) -> EnvironmentProblem:
+    return EnvironmentProblem(
+        f"cannot write {path} ({var}): {reason}",
+        hint=f"fix the path or the disk, or point {var} elsewhere",
+    )
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def check_folder(folder: Path, var: str) -> None:
+    """``folder`` exists (made if missing) as a writable directory on a disk that is not full."""
     try:
-        value = float(raw)
-    except ValueError:
-        value = None
-    if value is None or (positive and value <= 0):
-        from .errors import UsageError
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise _problem(var, folder, "it exists and is not a directory") from None
+    except OSError as exc:
+        raise _problem(var, folder, _reason(exc)) from None
+    if not folder.is_dir():
+        raise _problem(var, folder, "it is not a directory")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise _problem(var, folder, "permission denied (or a read-only file system)")
+    try:
+        stats = os.statvfs(folder)
+    except OSError:
+        return
+    if stats.f_flag & os.ST_RDONLY:
+        raise _problem(var, folder, "read-only file system")
+    if stats.f_bavail * stats.f_frsize < MIN_FREE_BYTES:
+        raise _problem(var, folder, "no space left on device")
 
-        kind = "a positive number" if positive else "a number"
-        raise UsageError(
-            f"environment variable {name}={raw!r} is not {kind}", hint=f"unset it or set e.g. {name}={default:g}"
-        )
-    return value
+
+def check_file(path: Path, var: str) -> None:
+    """``path`` is (or can be created as) a regular, writable file in a usable folder."""
+    import stat
+
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:  # ELOOP, ENOTDIR, EACCES ...
+        raise _problem(var, path, _reason(exc)) from None
+    if info is not None:
+        if stat.S_ISDIR(info.st_mode):
+            raise _problem(var, path, "it is a directory")
+        if not stat.S_ISREG(info.st_mode):
+            raise _problem(var, path, "it is not a regular file (a FIFO, socket or device)")
+        if not os.access(path, os.W_OK):
+            raise _problem(var, path, "permission denied")
+    check_folder(path.parent, var)

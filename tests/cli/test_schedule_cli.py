@@ -139,17 +139,20 @@ def hold(ctx, gate):
 '''
 
 
+SCHEDULES = "configs/schedules"
+"""The project's schedule folder (shared `project` fixture), as `--dir` is given it from the project folder."""
+
+
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """dags/note.yaml appends ${logical_date} to ran.txt; dags/hold.yaml waits for the file `gate`."""
-    dags = tmp_path / "dags"
-    dags.mkdir()
+def dags(project: Path) -> Path:
+    """configs/dags/ of the project: note.yaml appends ${logical_date} to ran.txt; hold.yaml waits for `gate`."""
+    dags = project / "configs" / "dags"
     (dags / "note.yaml").write_text(
         textwrap.dedent(f"""\
         name: note
         tasks:
           - id: note
-            run: echo "${{logical_date}} $(printenv NOTIFY_SOCKET || echo unset)" >> {tmp_path / "ran.txt"}
+            run: echo "${{logical_date}} $(printenv NOTIFY_SOCKET || echo unset)" >> {project / "ran.txt"}
         """)
     )
     (dags / "fail.yaml").write_text("name: fail\ntasks:\n  - {id: f, run: 'exit 3'}\n")
@@ -160,15 +163,17 @@ def project(tmp_path: Path) -> Path:
         tasks:
           - id: hold
             python: steps:hold
-            params: {{gate: "{tmp_path / "gate"}"}}
+            params: {{gate: "{project / "gate"}"}}
         """)
     )
-    (tmp_path / "schedules").mkdir()
-    return tmp_path
+    return dags
+
+
+pytestmark = pytest.mark.usefixtures("dags")  # every test here runs in a project with these DAGs
 
 
 def write_schedules(project: Path, text: str, name: str = "s.yaml") -> Path:
-    path = project / "schedules" / name
+    path = project / SCHEDULES / name
     path.write_text(textwrap.dedent(text).lstrip())
     return path
 
@@ -189,8 +194,7 @@ def test_eight_once_processes_at_the_same_time_run_each_slot_once(project: Path,
         """,
     )
     started = [
-        procs("schedule", "--dir", "schedules", "--once", "--now", "2026-03-08T07:05:30Z", cwd=project)
-        for _ in range(8)
+        procs("schedule", "--dir", SCHEDULES, "--once", "--now", "2026-03-08T07:05:30Z", cwd=project) for _ in range(8)
     ]
     codes = [p.finish()[0] for p in started]
     assert codes == [0] * 8
@@ -202,10 +206,10 @@ def test_eight_once_processes_at_the_same_time_run_each_slot_once(project: Path,
 
 def test_once_alongside_serve_runs_each_slot_once(project: Path, procs) -> None:
     write_schedules(project, '- {id: a, cron: "* * * * *", dag: ../dags/note.yaml}\n')
-    serve = procs("schedule", "--dir", "schedules", "--serve", cwd=project)
-    racing = [procs("schedule", "--dir", "schedules", "--once", "--now", now_iso(), cwd=project) for _ in range(3)]
+    serve = procs("schedule", "--dir", SCHEDULES, "--serve", cwd=project)
+    racing = [procs("schedule", "--dir", SCHEDULES, "--once", "--now", now_iso(), cwd=project) for _ in range(3)]
     serve.wait_line("scheduler ready")
-    later = [procs("schedule", "--dir", "schedules", "--once", "--now", now_iso(), cwd=project) for _ in range(2)]
+    later = [procs("schedule", "--dir", SCHEDULES, "--once", "--now", now_iso(), cwd=project) for _ in range(2)]
     assert [p.finish()[0] for p in racing + later] == [0] * 5
     wait_for(lambda: sum(1 for r in state(project) if r["event"] == "run_finished") >= 1)
     serve.popen.send_signal(signal.SIGTERM)
@@ -217,12 +221,12 @@ def test_once_alongside_serve_runs_each_slot_once(project: Path, procs) -> None:
 
 def test_serve_killed_mid_run_and_restarted_does_not_run_the_slot_again(project: Path, procs) -> None:
     write_schedules(project, '- {id: h, cron: "* * * * *", dag: ../dags/hold.yaml}\n')
-    first = procs("schedule", "--dir", "schedules", "--serve", cwd=project)
+    first = procs("schedule", "--dir", SCHEDULES, "--serve", cwd=project)
     wait_for(lambda: started_per_slot(project))
     (killed_slot,) = started_per_slot(project)
     first.popen.send_signal(signal.SIGKILL)
     first.finish()
-    second = procs("schedule", "--dir", "schedules", "--serve", "--grace", "5s", cwd=project)
+    second = procs("schedule", "--dir", SCHEDULES, "--serve", "--grace", "5s", cwd=project)
     second.wait_line("scheduler ready")
     wait_for(lambda: any(r["event"] == "run_finished" and r["slot"] == killed_slot for r in state(project)))
     (project / "gate").touch()  # let any run of a later minute finish
@@ -242,7 +246,7 @@ def test_serve_killed_mid_run_and_restarted_does_not_run_the_slot_again(project:
 def test_sighup_reloads_and_a_broken_file_keeps_its_last_good_version(project: Path, procs) -> None:
     a = write_schedules(project, '- {id: a, cron: "0 0 1 1 *", dag: ../dags/note.yaml}\n', "a.yaml")
     b = write_schedules(project, '- {id: b, cron: "* * * * *", dag: ../dags/note.yaml, enabled: false}\n', "b.yaml")
-    serve = procs("schedule", "--dir", "schedules", "--serve", cwd=project)
+    serve = procs("schedule", "--dir", SCHEDULES, "--serve", cwd=project)
     serve.wait_line("scheduler ready: 2 schedules")
     # Same size, same inode, same mtime: only SIGHUP can tell the scheduler that b is now enabled.
     stat = b.stat()
@@ -259,7 +263,7 @@ def test_sighup_reloads_and_a_broken_file_keeps_its_last_good_version(project: P
     os.replace(broken, a)  # noticed without SIGHUP; replaced whole, so no half-written state is seen
     line = serve.wait_line("has 6 fields")
     assert line.endswith(
-        "ERROR schedules/a.yaml:1:17: schedule 'a': cron: '0 0 * * * *' has 6 fields, which is "
+        f"ERROR {SCHEDULES}/a.yaml:1:17: schedule 'a': cron: '0 0 * * * *' has 6 fields, which is "
         "ambiguous (seconds or year?) — use 5 fields: minute hour day-of-month month day-of-week"
     )
     serve.wait_line("broken files keep their last good version")
@@ -275,16 +279,16 @@ def test_sighup_reloads_and_a_broken_file_keeps_its_last_good_version(project: P
 
 def test_a_second_serve_is_refused_and_says_who_holds_the_lock(project: Path, procs) -> None:
     write_schedules(project, '- {id: a, cron: "0 0 1 1 *", dag: ../dags/note.yaml}\n')
-    first = procs("schedule", "--dir", "schedules", "--serve", cwd=project)
+    first = procs("schedule", "--dir", SCHEDULES, "--serve", cwd=project)
     first.wait_line("scheduler ready")
-    second = procs("schedule", "--dir", "schedules", "--serve", cwd=project)
+    second = procs("schedule", "--dir", SCHEDULES, "--serve", cwd=project)
     code, _out, err = second.finish()
     assert code == 3
     assert (
         f"dagctl: error: another dagctl schedule --serve already uses {project / 'logs'}: held by pid "
         f"{first.pid} on {socket.gethostname()}, started " in err
     )
-    assert "with --dir schedules" in err
+    assert f"with --dir {SCHEDULES}" in err
     first.popen.send_signal(signal.SIGINT)
     assert first.finish()[0] == 0
 
@@ -300,7 +304,7 @@ def test_serve_speaks_sd_notify_and_hides_the_socket_from_tasks(project: Path, p
         serve = procs(
             "schedule",
             "--dir",
-            "schedules",
+            SCHEDULES,
             "--serve",
             cwd=project,
             env={"NOTIFY_SOCKET": "@" + name, "WATCHDOG_USEC": "200000"},
@@ -320,7 +324,7 @@ def test_serve_speaks_sd_notify_and_hides_the_socket_from_tasks(project: Path, p
 
 def test_serve_stop_waits_for_running_dags_then_cancels_them_after_grace(project: Path, procs) -> None:
     write_schedules(project, '- {id: h, cron: "* * * * *", dag: ../dags/hold.yaml}\n')
-    serve = procs("schedule", "--dir", "schedules", "--serve", "--grace", "0.3s", cwd=project)
+    serve = procs("schedule", "--dir", SCHEDULES, "--serve", "--grace", "0.3s", cwd=project)
     wait_for(lambda: started_per_slot(project))
     serve.popen.send_signal(signal.SIGTERM)
     code, _out, err = serve.finish()
@@ -353,7 +357,8 @@ def test_an_unusable_state_store_is_an_environment_problem(cli, project: Path, m
     monkeypatch.setenv("STATE_STORE_PATH", "/dev/null/state.jsonl")
     result = cli("schedule", "--dir", str(ok), "--once")
     assert result.code == 3
-    assert result.err.startswith("dagctl: error: cannot read the state store /dev/null/state.jsonl: Not a directory")
+    expected = "dagctl: error: cannot write /dev/null/state.jsonl (STATE_STORE_PATH): Not a directory"
+    assert result.err.startswith(expected)
 
 
 def test_schedule_list_shows_next_fire_and_last_run(cli, project: Path) -> None:
@@ -364,15 +369,15 @@ def test_schedule_list_shows_next_fire_and_last_run(cli, project: Path) -> None:
         - {id: paused, cron: "@hourly", dag: ../dags/note.yaml, enabled: false}
         """,
     )
-    assert cli("schedule", "--dir", str(project / "schedules"), "--once", "--now", "2026-03-08T07:00:30Z").code == 0
-    result = cli("schedule", "list", "--dir", str(project / "schedules"))
+    assert cli("schedule", "--dir", str(project / SCHEDULES), "--once", "--now", "2026-03-08T07:00:30Z").code == 0
+    result = cli("schedule", "list", "--dir", str(project / SCHEDULES))
     assert result.code == 0, result
     header, nightly, paused = result.out.splitlines()
     assert header.split() == ["ID", "CRON", "TIMEZONE", "ENABLED", "NEXT", "FIRE", "LAST", "RUN", "STATUS"]
     assert nightly.split()[:7] == ["nightly", "30", "2", "*", "*", "*", "America/New_York"]
     assert nightly.split()[-1] == "success" and ":30:00-0" in nightly
     assert paused.split()[-3:] == ["-", "-", "-"] and " no " in paused
-    data = json.loads(cli("schedule", "--dir", str(project / "schedules"), "list", "--json").out)
+    data = json.loads(cli("schedule", "--dir", str(project / SCHEDULES), "list", "--json").out)
     assert data[0]["last_run"]["slot"] == "nightly@2026-03-08T07:00:00Z" and data[1]["next_fire"] is None
 
 
@@ -381,7 +386,7 @@ def test_schedule_next_prints_iso_times_with_dst_offsets(cli, project: Path) -> 
         project, '- {id: nightly, cron: "30 2 * * *", timezone: America/New_York, dag: ../dags/note.yaml}\n'
     )
     result = cli(
-        "schedule", "next", "nightly", "--dir", str(project / "schedules"), "--after", "2026-03-06", "--count", "4"
+        "schedule", "next", "nightly", "--dir", str(project / SCHEDULES), "--after", "2026-03-06", "--count", "4"
     )
     assert result.code == 0, result
     assert result.out.splitlines() == [
@@ -407,12 +412,12 @@ def test_schedule_next_prints_iso_times_with_dst_offsets(cli, project: Path) -> 
     assert data["next"] == ["2026-11-01T01:00:00-04:00", "2026-11-01T01:00:00-05:00", "2026-11-01T02:00:00-05:00"]
     assert data["next_utc"] == ["2026-11-01T05:00:00.000Z", "2026-11-01T06:00:00.000Z", "2026-11-01T07:00:00.000Z"]
     assert cli("schedule", "next", "--cron", "0 0 * * * *").code == 2
-    result = cli("schedule", "next", "nightlly", "--dir", str(project / "schedules"))
+    result = cli("schedule", "next", "nightlly", "--dir", str(project / SCHEDULES))
     assert result.code == 2 and "did you mean 'nightly'?" in result.err
 
 
 def test_backfill_runs_the_range_oldest_first_skipping_slots_already_run(cli, project: Path) -> None:
-    folder = str(project / "schedules")
+    folder = str(project / SCHEDULES)
     write_schedules(project, '- {id: h, cron: "0 */6 * * *", dag: ../dags/note.yaml}\n')
     assert cli("schedule", "--dir", folder, "--once", "--now", "2026-01-01T06:00:05Z").code == 0
     result = cli(
@@ -449,7 +454,7 @@ def test_backfill_runs_the_range_oldest_first_skipping_slots_already_run(cli, pr
 # ------------------------------------------------------------------------------------------ validation
 
 
-def test_validate_reports_each_bad_schedule_input_at_file_line_col(cli, project: Path) -> None:
+def test_validate_reports_each_bad_schedule_input_at_file_line_col(cli, project: Path, dags: Path) -> None:
     path = write_schedules(
         project,
         """
@@ -479,7 +484,7 @@ def test_validate_reports_each_bad_schedule_input_at_file_line_col(cli, project:
         """,
     )
     unquoted = write_schedules(project, "- id: star\n  cron: */5 * * * *\n  dag: ../dags/note.yaml\n", "star.yaml")
-    result = cli("validate", str(project / "schedules"), str(project / "dags"))
+    result = cli("validate", str(project / SCHEDULES), str(dags))
     assert result.code == 2
     lines = result.err.splitlines()
     expected = [

@@ -320,4 +320,5 @@ def test_stats_help_has_examples(cli):
 def test_an_unreadable_event_log_is_a_one_line_error(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("ORCH_EVENTS_PATH", str(tmp_path))
     result = cli("stats")
-    assert result.code == 2 and result.err.startswith("dagctl: error: cannot read") and result.err.count("\n") == 1
+    assert result.code == 3 and result.err.startswith("dagctl: error: cannot read") and result.err.count("\n") == 1
+    assert "it is a directory" in result.err

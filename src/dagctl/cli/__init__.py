@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.stdout.write(f"dagctl {__version__}\n")
         return 0
-    debug = "--debug" in args or os.environ.get("DAGCTL_DEBUG", "") not in ("", "0")
+    debug = "--debug" in args or os.environ.get("DAGCTL_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
     args = [a for a in args if a != "--debug"]
 
     from dagctl.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, DagctlError, SpecError
@@ -61,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
 
         fast = parse_run_args(args)
     try:
+        if not {"--help", "-h"} & set(args) and args:
+            from dagctl.settings import Settings
+
+            Settings.from_env()  # every variable checked before any work starts (docs/operating.md)
         if fast is not None:
             from . import run_main
 
@@ -76,18 +80,29 @@ def main(argv: list[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        sys.stderr.write(render_error(exc))
+        _write_err(render_error(exc))
         return exc.exit_code
     except KeyboardInterrupt:
-        sys.stderr.write("dagctl: interrupted\n")
+        _write_err("dagctl: interrupted\n")
         return EXIT_SIGINT
     except BrokenPipeError:
-        return 0
+        return 0  # the reader went away (dagctl runs | head): nothing more to say
+    except OSError as exc:  # a file or stream dagctl had to use: the environment, not a bug
+        where = exc.filename or "its output"
+        _write_err(f"dagctl: error: cannot use {where}: {exc.strerror or exc}\n")
+        return EXIT_ENVIRONMENT
     except Exception as exc:
         if debug:
             raise
-        sys.stderr.write(
+        _write_err(
             f"dagctl: internal error: {type(exc).__name__}: {exc} — rerun with --debug for a traceback and report it\n"
         )
         return EXIT_ENVIRONMENT
     return 0
+
+
+def _write_err(text: str) -> None:
+    """An error line on stderr, if stderr can still be written (2>/dev/full, a closed pipe: the exit code says it)."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(text)
+        sys.stderr.flush()

@@ -55,6 +55,8 @@ def register(app: typer.Typer) -> None:
         from dagctl.store.state import StateStore
 
         settings = Settings.from_env()
+        if not dry_run:
+            settings.check_writable("logs", "events", "state")
         schedules = ScheduleSource(directory, default_timezone=default_timezone()).load()
         schedule = find_schedule(schedules, schedule_id)
         zone = parse_cron(schedule.cron, schedule.timezone).zone

@@ -100,6 +100,7 @@ def _run_once(
     from dagctl.store.state import StateStore
 
     settings = Settings.from_env()
+    settings.check_writable("logs", "events", "state")
     when = parse_when(now, None, "--now") if now is not None else None
     schedules = ScheduleSource(directory, default_timezone=default_timezone()).load()
     stopped: list[int] = []
@@ -128,6 +129,7 @@ def _serve(
     from dagctl.store.state import StateStore
 
     settings = Settings.from_env()
+    settings.check_writable("logs", "events", "state")
     source = ScheduleSource(directory, default_timezone=default_timezone())
     schedules = source.load()
     notifier = Notifier.from_env(unset=True)  # the DAGs' tasks must not inherit NOTIFY_SOCKET

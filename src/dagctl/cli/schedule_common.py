@@ -3,7 +3,6 @@ line, finding a schedule by id, and state-store errors as environment errors."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -22,8 +21,9 @@ DIR_HELP = "Folder of schedule files (*.yaml, searched recursively)."
 def default_timezone() -> str:
     from dagctl.errors import UsageError
     from dagctl.schedule.cron import timezone_problem
+    from dagctl.settings import Settings
 
-    zone = os.environ.get("SCHED_TIMEZONE") or "UTC"
+    zone = Settings.from_env().sched_timezone or "UTC"
     problem = timezone_problem(zone)
     if problem:
         raise UsageError(f"SCHED_TIMEZONE: {problem}")

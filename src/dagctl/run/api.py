@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from dagctl.clock import SystemClock
 from dagctl.dag.plan import Plan, build_plan
+from dagctl.errors import DagctlError
 from dagctl.settings import Settings
 from dagctl.store import layout
-from dagctl.store.sinks import FanOut, JsonlSink
+from dagctl.store.events import RunWarning
+from dagctl.store.sinks import BestEffort, FanOut, JsonlSink
 
 from .runner import RunControl, Runner, RunOptions, RunResult, default_parallelism, new_run_id
 
@@ -19,6 +22,7 @@ if TYPE_CHECKING:
 
     from dagctl.dag.spec import DagSpec
     from dagctl.protocols import Clock
+    from dagctl.store.events import Event
     from dagctl.store.protocols import EventSink
 
     from .protocols import Executor
@@ -58,11 +62,21 @@ def run_dag(
     if run_options.run_id is None:
         run_options.run_id = new_run_id(clock)
     all_sinks: list[EventSink] = []
+    log: JsonlSink | None = None
     if write_events:
         # each run also keeps its own events, so reading one run never scans the whole history
         own_events = layout.events_file(layout.run_dir(settings.runs_dir, run_options.run_id))
-        all_sinks.append(JsonlSink(settings.events_path, buffered=True, mirrors=[own_events]))
-    all_sinks.extend(sinks)
+        log = JsonlSink(settings.events_path, buffered=True, mirrors=[own_events])
+        all_sinks.append(log)
+
+    def warn(event: Event, exc: BaseException) -> None:
+        """A view that failed (its terminal went away) is dropped; the run goes on, and the log says so once."""
+        if log is not None:
+            message = f"progress output stopped: {type(exc).__name__}: {exc}; the run goes on without it"
+            fields = {k: getattr(event, k) for k in ("ts", "run_id", "dag_name", "tenant_id")}
+            log.emit(RunWarning(**fields, message=message))
+
+    all_sinks.extend(BestEffort(s, on_error=warn) for s in sinks)
     owned = executor is None
     if executor is None:
         from dagctl.run.executors.threads import ThreadExecutor
@@ -85,4 +99,5 @@ def run_dag(
     finally:
         if owned:
             executor.shutdown(wait=False)
-        sink.close()
+        with contextlib.suppress(DagctlError, OSError):  # the runner has recorded what it could not write
+            sink.close()

@@ -12,11 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dagctl.clock import SystemClock
 from dagctl.dag.plan import Plan, ancestors, build_plan
 from dagctl.dag.spec import DagSpec
 from dagctl.errors import StateError, UsageError
+from dagctl.protocols import Clock
 from dagctl.store.history import FINISHED, History
 from dagctl.store.layout import snapshot_file
+
+from .keeper import KEEPER_GRACE_S, processes_of_run
 
 
 @dataclass
@@ -43,13 +47,19 @@ def _load_snapshot(snapshot: Path, original: str | None) -> DagSpec:
 
 
 def prepare_retry(
-    history: History, run_id: str, *, from_task: str | None = None, use_current: bool = False
+    history: History,
+    run_id: str,
+    *,
+    from_task: str | None = None,
+    use_current: bool = False,
+    clock: Clock | None = None,
 ) -> Prepared:
     from dagctl.dag.loader import load_dag
 
     old = history.summary(run_id)
     if old.status not in FINISHED:
         raise StateError(f"run {run_id} is still {old.status}", hint=f"wait for it, or `dagctl cancel {run_id}` first")
+    wait_for_leftovers(run_id, clock or SystemClock())
     if use_current:
         if not old.dag_file or not Path(old.dag_file).exists():
             raise StateError(
@@ -84,6 +94,26 @@ def prepare_retry(
         )
     params = {k: v for k, v in (old.params or {}).items() if k in spec.params}
     return Prepared(spec=spec, params=params, reuse=reuse, parent=run_id)
+
+
+def wait_for_leftovers(run_id: str, clock: Clock, patience_s: float = KEEPER_GRACE_S + 1.0) -> None:
+    """Never start a task of ``run_id`` again while a process of an earlier attempt still runs.
+
+    A run whose coordinator was killed has its tasks stopped by the keeper within ~1 s; this waits that
+    long for them, then refuses, naming the task and the process."""
+    deadline = clock.monotonic() + patience_s
+    while True:
+        left = processes_of_run(run_id)
+        if not left:
+            return
+        if clock.monotonic() >= deadline:
+            pid, task = left[0]
+            raise StateError(
+                f"task '{task}' of run {run_id} is still running (pid {pid}"
+                + (f", and {len(left) - 1} more process(es))" if len(left) > 1 else ")"),
+                hint=f"wait for it to end, or stop it (kill {pid}), then retry",
+            )
+        clock.sleep(0.1)
 
 
 def prepare_partial(

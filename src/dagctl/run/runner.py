@@ -18,7 +18,7 @@ from pathlib import Path
 from dagctl.clock import SystemClock
 from dagctl.dag.plan import Plan
 from dagctl.dag.triggers import decide
-from dagctl.errors import EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, DagctlError
+from dagctl.errors import EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, DagctlError, cannot
 from dagctl.host import hostname, process_start_ticks
 from dagctl.records import PlainData, field
 from dagctl.store import layout
@@ -150,12 +150,16 @@ class RunResult(PlainData):
     run_dir: Path
     error: str | None = None
     signal: int | None = None
+    halted: str | None = None
+    """Why the run stopped starting tasks although nothing asked it to (its events could not be written)."""
 
     def count(self, status: str) -> int:
         return sum(1 for t in self.tasks.values() if t.status == status)
 
     @property
     def exit_code(self) -> int:
+        if self.halted is not None:
+            return EXIT_ENVIRONMENT
         if self.status == "success":
             return EXIT_OK
         if self.status == "cancelled":
@@ -231,6 +235,7 @@ class Runner:
         self._outputs: dict[str, dict[str, Any]] = {}  # non-empty outputs of succeeded tasks
         self._stopping: str | None = None
         self._failed_run_error: str | None = None
+        self._halted: str | None = None  # why no new task starts while running ones finish (disk full ...)
         self._unflushed = False
         self._flushed_at = float("-inf")
         self._conditions: dict[str, Any] = {}
@@ -242,15 +247,31 @@ class Runner:
     # ------------------------------------------------------------------ events
     def _emit(self, cls: type, **fields: Any) -> None:
         self._unflushed = True
-        self.sink.emit(
-            cls(
-                ts=format_ts(self.clock.now()),
-                run_id=self.run_id,
-                dag_name=self.dag.name,
-                tenant_id=self.dag.tenant_id,
-                **fields,
-            )
+        event = cls(
+            ts=format_ts(self.clock.now()),
+            run_id=self.run_id,
+            dag_name=self.dag.name,
+            tenant_id=self.dag.tenant_id,
+            **fields,
         )
+        try:
+            self.sink.emit(event)
+        except (DagctlError, OSError) as exc:
+            self._halt(exc)
+
+    def _halt(self, exc: DagctlError | OSError) -> None:
+        """What happened can no longer be recorded (a full disk, a lost file): start nothing new, let the
+        running tasks finish, record what can be recorded, and end the run as an environment failure."""
+        if self._halted is None:
+            detail = str(exc) if isinstance(exc, DagctlError) else (cannot("write", self.run_dir, exc).message)
+            self._halted = f"stopped: {detail}"
+            import logging  # only on this path: importing logging costs ~2 ms of every start
+
+            logging.getLogger(__name__).error(
+                "run %s: %s; running tasks finish, nothing new starts", self.run_id, detail
+            )
+            self._ready.clear()
+            self._retries.clear()
 
     # ------------------------------------------------------------------ run
     def run(self) -> RunResult:
@@ -364,9 +385,10 @@ class Runner:
                 self._failed_run_error = f"run timed out after {self.run_timeout:g}s"
                 self._stop(self._failed_run_error)
             self._check_deadlines(now)
-            if self._stopping is None:
+            if self._stopping is None and self._halted is None:
                 self._start_ready(now)
-            if not self._active and (self._stopping is not None or (not self._ready and not self._retries)):
+            ending = self._stopping is not None or self._halted is not None
+            if not self._active and (ending or (not self._ready and not self._retries)):
                 break
             wait_for = self._next_wakeup(now, run_deadline)
             if not self.control.cancelled:  # keep polling for `dagctl cancel`
@@ -384,9 +406,24 @@ class Runner:
 
     def _flush(self) -> None:
         self._unflushed = False
-        self.sink.flush()
+        try:
+            self.sink.flush()
+        except (DagctlError, OSError) as exc:
+            self._halt(exc)
+
+    def _save_outputs(self, tid: str, outputs: dict[str, Any]) -> None:
+        try:
+            layout.output_file(self.run_dir, tid).write_text(json.dumps(outputs, default=str))
+        except OSError as exc:
+            self._halt(exc)
 
     def _write_snapshot(self, params: Mapping[str, Any]) -> None:
+        try:
+            self._write_snapshot_files(params)
+        except OSError as exc:
+            raise cannot("write", exc.filename or self.run_dir, exc) from None
+
+    def _write_snapshot_files(self, params: Mapping[str, Any]) -> None:
         layout.outputs_dir(self.run_dir).mkdir(parents=True, exist_ok=True)
         src = self.dag.source_path
         if src:
@@ -479,8 +516,7 @@ class Runner:
             tr.status, tr.outputs, tr.error = "success", dict(result.outputs or {}), None
             if tr.outputs:
                 self._outputs[tid] = tr.outputs
-                path = layout.output_file(self.run_dir, tid)
-                path.write_text(json.dumps(tr.outputs, default=str))
+                self._save_outputs(tid, tr.outputs)
             self._emit(
                 TaskOk,
                 task_id=tid,
@@ -586,7 +622,7 @@ class Runner:
             tr.status, tr.outputs, tr.reason = "success", dict(self.options.reuse_outputs[tid]), "reused"
             if tr.outputs:  # kept in this run's folder too, so a retry of this run can reuse them again
                 self._outputs[tid] = tr.outputs
-                layout.output_file(self.run_dir, tid).write_text(json.dumps(tr.outputs, default=str))
+                self._save_outputs(tid, tr.outputs)
             self._emit(TaskSkip, task_id=tid, status="success", reason="reused outputs of an earlier run")
             self._finished(tid)
             return
@@ -641,9 +677,11 @@ class Runner:
     def _finish(self, start: float) -> RunResult:
         for tid, tr in self.tasks.items():
             if tr.status not in FINAL:
-                tr.status, tr.reason = "cancelled", f"not started: {self._stopping or 'run ended'}"
+                tr.status, tr.reason = "cancelled", f"not started: {self._stopping or self._halted or 'run ended'}"
                 self._emit(TaskCancel, task_id=tid, attempt=tr.attempt or None, reason=tr.reason)
         duration = self.clock.monotonic() - start
+        if self._halted is not None:
+            self._failed_run_error = self._halted
         if self.control.cancelled:
             status = "cancelled"
         elif self._failed_run_error or any(t.status == "failed" for t in self.tasks.values()):
@@ -662,6 +700,7 @@ class Runner:
             run_dir=self.run_dir,
             error=error,
             signal=self.control.signal,
+            halted=self._halted,
         )
         self._emit(
             DagDone,

@@ -164,8 +164,17 @@ class DagDone(Event):
     error: str | None = None
 
 
+class RunWarning(Event):
+    """Something about the run went wrong that did not change its outcome (its terminal output failed ...)."""
+
+    kind: ClassVar[str] = "run_warning"
+
+    message: str = ""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.kind: cls for cls in (DagStart, TaskStart, TaskOk, TaskFail, TaskRetry, TaskSkip, TaskCancel, DagDone)
+    cls.kind: cls
+    for cls in (DagStart, TaskStart, TaskOk, TaskFail, TaskRetry, TaskSkip, TaskCancel, DagDone, RunWarning)
 }
 
 

@@ -28,11 +28,11 @@ import json
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from itertools import islice
 from pathlib import Path
 
-from dagctl.errors import StateError
+from dagctl.errors import StateError, cannot
 
 __all__ = [
     "FileIdentity",
@@ -114,13 +114,48 @@ def encode_record(record: Mapping[str, Any]) -> bytes:
 # --------------------------------------------------------------------------------------------- locking
 
 
+def _regular(fd: int, path: Path | str, action: str) -> int:
+    """``fd`` if it is a regular file; closed, and EnvironmentProblem (exit 3) otherwise."""
+    import stat
+
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise cannot(action, path, OSError(errno.EISDIR, "it is a directory"))
+        raise cannot(action, path, OSError(errno.EINVAL, "not a regular file (a FIFO, socket or device)"))
+    return fd
+
+
 def _open_creating(path: Path, flags: int) -> int:
-    """``os.open`` with O_CREAT, creating missing parent directories on the way."""
+    """``os.open`` with O_CREAT, creating missing parent directories on the way.
+
+    O_NONBLOCK: a FIFO put where a log should be is refused at once instead of blocking the open."""
+    flags |= os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK
     try:
-        return os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, _FILE_MODE)
+        try:
+            return _regular(os.open(path, flags, _FILE_MODE), path, "write")
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return _regular(os.open(path, flags, _FILE_MODE), path, "write")
+    except (IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        raise cannot("write", path, exc) from None
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENXIO):
+            raise cannot("write", path, exc) from None
+        raise
+
+
+def open_for_reading(path: Path | str) -> int:
+    """A read-only descriptor of the regular file ``path`` (FileNotFoundError when missing); never blocks on a
+    FIFO, and a directory, device or symlink loop is an EnvironmentProblem (exit 3) naming the path."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, _FILE_MODE)
+        raise
+    except OSError as exc:
+        raise cannot("read", path, exc) from None
+    return _regular(fd, path, "read")
 
 
 class _LockFile:
@@ -300,6 +335,7 @@ class JsonlWriter:
         with self._mutex:
             self._check_open()
             self._enter()
+            size = -1
             try:
                 fd, size = self._current_fd()
                 if size and os.pread(fd, 1, size - 1) != b"\n":
@@ -308,7 +344,10 @@ class JsonlWriter:
                 if self.fsync:
                     _fdatasync(fd)
             except OSError as exc:
-                raise StateError(f"cannot append to {self.path}: {exc.strerror or exc}") from exc
+                if size >= 0 and self._fd is not None:  # a partial write (disk full): take it back, whole lines only
+                    with suppress(OSError):
+                        os.ftruncate(self._fd, size)
+                raise cannot("append to", self.path, exc) from exc
             finally:
                 self._exit()
 
@@ -364,7 +403,7 @@ def _scan_lines(path: Path | str, start_offset: int) -> Iterator[tuple[int, int,
     if start_offset < 0:
         raise ValueError(f"start_offset must be >= 0, got {start_offset}")
     try:
-        f = open(path, "rb", buffering=0)  # noqa: SIM115 - closed below; a generator cannot use `with` well
+        f = open(open_for_reading(path), "rb", buffering=0)  # noqa: SIM115 - closed below (a generator)
     except FileNotFoundError:
         return
     with f:
@@ -427,7 +466,7 @@ def _scan_lines_reverse(path: Path | str, block_size: int) -> Iterator[tuple[int
     if block_size < 1:
         raise ValueError(f"block_size must be >= 1, got {block_size}")
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = open_for_reading(path)
     except FileNotFoundError:
         return
     try:

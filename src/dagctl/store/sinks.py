@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from .events import Event
@@ -50,13 +51,19 @@ class JsonlSink:
     which writes them with one lock and one write per file. The runner flushes before every wait, so
     events reach the files within the same loop turn that produced them, at a fraction of the cost of
     one locked write per event.
+
+    When a file cannot be written (a full disk), nothing is lost that can be kept: the lines stay in
+    memory and the next flush tries again, and the files are written in order, mirrors first, so the
+    global log never holds lines that a run's own file lacks. A failed write leaves no torn line
+    (:class:`~dagctl.store.jsonl.JsonlWriter` takes a partial write back).
     """
 
     def __init__(self, path: Any, *, buffered: bool = False, mirrors: Iterable[Any] = ()) -> None:
         from .jsonl import JsonlWriter
 
         self.path = path
-        self._writers = [JsonlWriter(p) for p in (path, *mirrors)]
+        self._writers = [JsonlWriter(p) for p in (*mirrors, path)]
+        self._unwritten = [b"" for _ in self._writers]  # per file: lines a failed write left for later
         self._buffered = buffered
         self._pending: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -71,20 +78,65 @@ class JsonlSink:
     def flush(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, []
-        if pending:
+        if pending or any(self._unwritten):
             self._write(pending)
 
     def _write(self, records: list[dict[str, Any]]) -> None:
         from .jsonl import encode_record
 
         data = b"".join(encode_record(r) for r in records)
-        for writer in self._writers:
-            writer.append_encoded(data)
+        with self._lock:
+            failure: BaseException | None = None
+            for i, writer in enumerate(self._writers):
+                chunk = self._unwritten[i] + data
+                if failure is None:
+                    try:
+                        writer.append_encoded(chunk)
+                    except Exception as exc:
+                        failure = exc
+                    else:
+                        chunk = b""
+                self._unwritten[i] = chunk
+        if failure is not None:
+            raise failure
 
     def close(self) -> None:
         self.flush()
         for writer in self._writers:
             writer.close()
+
+
+class BestEffort:
+    """A sink whose failures never stop a run: the terminal view of a run whose reader went away (a closed
+    pipe, ``2>/dev/full``). Its first failure calls ``on_error(event, exc)`` once; from then on it is skipped.
+    """
+
+    def __init__(self, sink: EventSink, on_error: Callable[[Event, BaseException], None] | None = None) -> None:
+        self.sink = sink
+        self.on_error = on_error
+        self.failed: BaseException | None = None
+        self._last: Event | None = None
+
+    def emit(self, event: Event) -> None:
+        if self.failed is None:
+            self._last = event
+            self._call(self.sink.emit, event)
+
+    def flush(self) -> None:
+        if self.failed is None:
+            self._call(self.sink.flush)
+
+    def close(self) -> None:
+        if self.failed is None:
+            self._call(self.sink.close)
+
+    def _call(self, method: Callable[..., None], *args: Any) -> None:
+        try:
+            method(*args)
+        except Exception as exc:
+            self.failed = exc
+            if self.on_error is not None and self._last is not None:
+                self.on_error(self._last, exc)
 
 
 class FanOut:

@@ -79,6 +79,7 @@ from .outputs import encode_outputs
 
 if TYPE_CHECKING:
     from dagctl.run.attempts import AttemptStatus
+    from dagctl.run.keeper import Keeper
 
 logger = logging.getLogger(__name__)
 
@@ -481,6 +482,7 @@ def run_python_isolated(
     *,
     clock: Clock,
     base_env: Mapping[str, str] | None = None,
+    keeper: Keeper | None = None,
 ) -> AttemptResult:
     """Run the attempt in ``python -m dagctl.run.actions.child`` under :func:`run_shell` (really stoppable)."""
     from .shell import run_shell
@@ -521,6 +523,7 @@ def run_python_isolated(
         kill_now=cancel.now,
         grace=attempt.grace,
         clock=clock,
+        keeper=keeper,
     )
     if outcome.status in ("timeout", "cancelled"):
         status: AttemptStatus = outcome.status

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from typing import Literal
 
     from dagctl.protocols import Clock
+    from dagctl.run.keeper import Keeper
 
     from .proc import StopResult
 
@@ -143,11 +144,13 @@ def run_shell(
     kill_now: threading.Event | None = None,
     grace: float = 5.0,
     clock: Clock,
+    keeper: Keeper | None = None,
 ) -> ShellOutcome:
     """Run ``command`` once and report how it ended; see the module docstring for the guarantees.
 
     ``env`` is the complete environment of the process (nothing is inherited implicitly) and its PATH is
-    used to find the program. ``timeout`` is in seconds from the start; None means no limit.
+    used to find the program. ``timeout`` is in seconds from the start; None means no limit. ``keeper``
+    stops the process group if this process dies first (:mod:`dagctl.run.keeper`).
     """
     start = clock.monotonic()
     if cancel.is_set() or (kill_now is not None and kill_now.is_set()):
@@ -173,12 +176,18 @@ def run_shell(
     finally:
         os.close(log_fd)
 
-    with ProcessGroup(proc) as group:
-        try:
-            ended_by, how = supervise(group, start, timeout, cancel, kill_now, grace, clock)
-        except BaseException:
-            group.kill(clock)
-            raise
+    if keeper is not None:
+        keeper.track(proc.pid)
+    try:
+        with ProcessGroup(proc) as group:
+            try:
+                ended_by, how = supervise(group, start, timeout, cancel, kill_now, grace, clock)
+            except BaseException:
+                group.kill(clock)
+                raise
+    finally:
+        if keeper is not None:
+            keeper.untrack(proc.pid)
     return shell_outcome(proc.returncode, ended_by, how, uses_shell, timeout, grace, clock.monotonic() - start)
 
 

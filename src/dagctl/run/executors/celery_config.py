@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from dagctl.errors import ExecutorError, UsageError
-from dagctl.settings import env_number
+from dagctl.settings import env_float
 
 from .remote_logs import LOG_CAP_BYTES
 
@@ -49,10 +49,10 @@ class CeleryConfig:
         e = os.environ if env is None else env
         config = cls(
             broker=check_broker_url(broker or e.get("REDIS_URL") or cls.broker),
-            connect_timeout=env_number(e, "DAGCTL_BROKER_TIMEOUT", cls.connect_timeout, positive=True),
-            lease_s=env_number(e, "DAGCTL_WORKER_LEASE", cls.lease_s, positive=True),
-            broker_lost_s=env_number(e, "DAGCTL_BROKER_LOST", cls.broker_lost_s, positive=True),
-            visibility_timeout=env_number(e, "DAGCTL_VISIBILITY_TIMEOUT", cls.visibility_timeout, positive=True),
+            connect_timeout=env_float(e, "DAGCTL_BROKER_TIMEOUT"),
+            lease_s=env_float(e, "DAGCTL_WORKER_LEASE"),
+            broker_lost_s=env_float(e, "DAGCTL_BROKER_LOST"),
+            visibility_timeout=env_float(e, "DAGCTL_VISIBILITY_TIMEOUT"),
             worker_dir=e.get("DAGCTL_WORKER_DIR") or "",
         )
         return replace(config, **overrides) if overrides else config

@@ -33,4 +33,4 @@ class InlineExecutor:
         done(self.local.execute(attempt, cancel))
 
     def shutdown(self, *, wait: bool = True) -> None:
-        pass
+        self.local.close()

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dagctl.errors import DagctlError, TaskError
 from dagctl.run.actions.outputs import read_output_file
 from dagctl.run.attempts import Attempt, AttemptResult, CancelToken
+from dagctl.run.keeper import Keeper
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -25,6 +26,10 @@ class LocalRunner:
         self.base_env = dict(os.environ if base_env is None else base_env)
         self.worker = worker
         self._cache: CallableCache | None = None
+        self.keeper = Keeper()  # stops this process's task groups if it is killed (dagctl.run.keeper)
+
+    def close(self) -> None:
+        self.keeper.close()
 
     def execute(self, attempt: Attempt, cancel: CancelToken) -> AttemptResult:
         try:
@@ -33,7 +38,7 @@ class LocalRunner:
             from dagctl.run.actions.python import CallableCache, run_python_attempt, run_python_isolated
 
             if attempt.isolation == "process":
-                return run_python_isolated(attempt, cancel, clock=self.clock)
+                return run_python_isolated(attempt, cancel, clock=self.clock, keeper=self.keeper)
             if self._cache is None:
                 self._cache = CallableCache()
             return run_python_attempt(attempt, cancel, clock=self.clock, cache=self._cache)
@@ -57,6 +62,7 @@ class LocalRunner:
             kill_now=cancel.now,
             grace=attempt.grace,
             clock=self.clock,
+            keeper=self.keeper,
         )
         return shell_result(outcome, attempt, cancel, self.worker)
 

@@ -40,6 +40,7 @@ from .local import shell_result
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from dagctl.protocols import Clock
+    from dagctl.run.keeper import Keeper
 
 _DEFAULT_SIGNALS = tuple(s for s in (signal.SIGPIPE, getattr(signal, "SIGXFSZ", None)) if s is not None)
 """Python ignores these; a child gets them back at their defaults (as ``subprocess`` restores them)."""
@@ -87,9 +88,10 @@ class _Child:
 class ShellSpawner:
     """Starts shell attempts from the thread that waits on ``waker`` and reaps them in that thread."""
 
-    def __init__(self, waker: Waker, clock: Clock, base_env: Mapping[str, str]) -> None:
+    def __init__(self, waker: Waker, clock: Clock, base_env: Mapping[str, str], keeper: Keeper | None = None) -> None:
         self.waker = waker
         self.clock = clock
+        self.keeper = keeper
         # encoded once: posix_spawn would otherwise encode every variable of every task's environment
         self._env = {os.fsencode(k): os.fsencode(v) for k, v in base_env.items()}
         self._keys: dict[str, bytes] = {}  # the names of the per-task variables, encoded once
@@ -144,6 +146,8 @@ class ShellSpawner:
                 )
         except OSError:
             return False
+        if self.keeper is not None:
+            self.keeper.track(pid)
         proc = SpawnedProcess(pid)
         try:
             pidfd = os.pidfd_open(pid)
@@ -186,6 +190,8 @@ class ShellSpawner:
             child.state = "stopping"  # leftovers (`sleep 9 &`): stop them like run_shell does, off this thread
             self._hand_over(child)
             return
+        if self.keeper is not None:
+            self.keeper.untrack(child.proc.pid)
         outcome = shell_outcome(
             child.proc.returncode,
             "exit",
@@ -230,6 +236,8 @@ class ShellSpawner:
             result = AttemptResult(
                 status="failed", duration_s=self.clock.monotonic() - child.start, error=f"{type(exc).__name__}: {exc}"
             )
+        if self.keeper is not None:
+            self.keeper.untrack(child.proc.pid)
         child.done(result)
 
     def _forget(self, child: _Child) -> None:

@@ -57,7 +57,7 @@ class ThreadExecutor:
 
         if not spawner.supported():
             return
-        self._spawner = spawner.ShellSpawner(waker, self.local.clock, self.local.base_env)
+        self._spawner = spawner.ShellSpawner(waker, self.local.clock, self.local.base_env, self.local.keeper)
         if shell_logs:
             from . import logfiles
 
@@ -94,6 +94,7 @@ class ThreadExecutor:
 
     def shutdown(self, *, wait: bool = True) -> None:
         self.end()
+        self.local.close()
         for _ in self._threads:
             self._queue.put(None)
         if wait:
