@@ -17,6 +17,15 @@ def hostname() -> str:
     return os.uname().nodename  # what socket.gethostname() returns, without importing socket
 
 
+def disk_full(path: os.PathLike[str] | str, min_free: int = 64 * 1024) -> bool:
+    """Has the file system holding ``path`` less than ``min_free`` bytes left for unprivileged writers?"""
+    try:
+        stats = os.statvfs(path)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < min_free
+
+
 def process_start_ticks(pid: int) -> float | None:
     """The process's start time in clock ticks since boot (Linux ``/proc``), or None when unknown.
 

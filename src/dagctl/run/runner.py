@@ -19,7 +19,7 @@ from dagctl.clock import SystemClock
 from dagctl.dag.plan import Plan
 from dagctl.dag.triggers import decide
 from dagctl.errors import EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, DagctlError, cannot
-from dagctl.host import hostname, process_start_ticks
+from dagctl.host import disk_full, hostname, process_start_ticks
 from dagctl.records import PlainData, field
 from dagctl.store import layout
 from dagctl.store.events import (
@@ -530,6 +530,8 @@ class Runner:
             self._finished(tid)
             return
         tr.error = result.error
+        if result.status in ("failed", "timeout") and disk_full(self.run_dir):
+            tr.error = f"{result.error or 'failed'} (no space left on the disk of {self.run_dir})"
         if result.status == "cancelled":
             tr.status, tr.reason = "cancelled", self._stopping or result.error or "cancelled"
             self._emit(
@@ -552,7 +554,7 @@ class Runner:
                 task_id=tid,
                 attempt=tr.attempt,
                 delay_s=round(delay, 3),
-                error=result.error,
+                error=tr.error,
                 status=result.status,
             )
             tr.status = "retrying"
@@ -566,7 +568,7 @@ class Runner:
             status=result.status,
             duration_s=tr.duration_s,
             exit_code=result.exit_code,
-            error=result.error,
+            error=tr.error,
             log_path=tr.log_path,
             worker=result.worker,
         )

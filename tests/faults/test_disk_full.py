@@ -1,0 +1,77 @@
+"""A disk that fills up mid-run: the run starts nothing new, tears no JSONL line, never leaves its own event
+file behind the global log, says so, and exits 3. A small tmpfs is filled for real (root only)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .helpers import dagctl, records
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+
+
+@pytest.fixture
+def small_disk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    where = tmp_path_factory.mktemp("small-disk")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)], capture_output=True)
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_a_disk_filled_by_a_task_stops_the_run_cleanly(project: Path, small_disk: Path) -> None:
+    # after the disk fills, the event files still have room in their last page for a few lines: a chain of
+    # 60 tasks writes far more than that, so the run meets the full disk part-way along the chain
+    chain = "".join(
+        f"  - {{id: t{i}, depends_on: {'fill' if i == 0 else f't{i - 1}'}, run: 'echo {i} >> \"{project}/ran\"'}}\n"
+        for i in range(60)
+    )
+    (project / "fill.yaml").write_text(
+        "name: fill\noptions: {parallelism: 1}\ntasks:\n"
+        "  - {id: before, run: 'echo before'}\n"
+        "  - {id: fill, depends_on: before, run: 'head -c 10000000 /dev/zero > \"$DAGCTL_RUN_DIR/filler\"; true'}\n"
+        + chain
+    )
+    logs = small_disk / "logs"
+    proc = dagctl(project, "run", "fill.yaml", env={"DAGCTL_LOGS_DIR": str(logs)})
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, err
+    assert "No space left on device" in err
+    ran = (project / "ran").read_text().split() if (project / "ran").exists() else []
+    assert len(ran) < 60  # nothing new started once events could not be written
+    global_lines = records(logs / "orchestrator_events.jsonl")  # (records() fails on a torn line)
+    [run_dir] = (logs / "runs").iterdir()
+    own_lines = records(run_dir / "events.jsonl")
+    assert own_lines, "the run's own event file is empty"
+    assert global_lines == own_lines[: len(global_lines)]  # the global log never runs ahead of the run's file
+    assert [r["task_id"] for r in own_lines if r["event"] == "task_ok"][:1] == ["before"]
+    # once there is room again, the run is listed with what was recorded
+    (run_dir / "filler").unlink()
+    shown = dagctl(project, "show", run_dir.name, "--json", env={"DAGCTL_LOGS_DIR": str(logs)})
+    out, err = shown.communicate(timeout=30)
+    assert shown.returncode == 0, err and run_dir.name in out
+
+
+def test_a_task_that_fails_on_a_full_disk_says_so(project: Path, small_disk: Path) -> None:
+    (project / "fail.yaml").write_text(
+        "name: failfull\ntasks:\n  - {id: fill, run: 'head -c 10000000 /dev/zero > \"$DAGCTL_RUN_DIR/filler\"'}\n"
+    )
+    logs = small_disk / "logs"
+    proc = dagctl(project, "run", "fail.yaml", "-q", env={"DAGCTL_LOGS_DIR": str(logs)})
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode in (1, 3), err
+    [run_dir] = (logs / "runs").iterdir()
+    (run_dir / "filler").unlink()  # room for the events the run kept in memory? (they are gone with it)
+    fails = [r for r in records(run_dir / "events.jsonl") if r["event"] == "task_fail"]
+    if fails:  # recorded once the task failed, if the disk still had room for a line
+        assert "no space left on the disk of" in str(fails[0]["error"])
+    else:
+        assert "No space left on device" in err
