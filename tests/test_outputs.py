@@ -120,7 +120,7 @@ def test_encode_outputs_names_the_key_that_is_not_json() -> None:
 
 
 def test_encode_outputs_refuses_nan_and_non_string_keys() -> None:
-    with pytest.raises(TaskError, match="key 'ratio' is nan"):
+    with pytest.raises(TaskError, match="output 'ratio' is NaN"):
         encode_outputs({"ratio": float("nan")})
     with pytest.raises(TaskError, match=r"output keys must be strings; got 1 \(int\)"):
         encode_outputs({1: "x"})

@@ -41,11 +41,13 @@ def test_validate_finds_duplicate_dag_names_in_a_folder(cli, write):
     assert "one.yaml:1:7" in result.err
 
 
-def test_validate_empty_folder_is_an_error(cli, tmp_path):
+@pytest.mark.parametrize("quiet", [[], ["-q"]])
+def test_validate_empty_folder_is_an_error_even_when_quiet(cli, tmp_path, quiet):
     (tmp_path / "empty").mkdir()
-    result = cli("validate", str(tmp_path / "empty"))
+    result = cli("validate", *quiet, str(tmp_path / "empty"))
     assert result.code == 2
-    assert "no .yaml files found" in result.err
+    assert result.err.startswith(f"dagctl: error: no DAG or schedule files found in {tmp_path / 'empty'} — ")
+    assert result.err.count("\n") == 1
 
 
 def test_dry_run_prints_the_plan_like_the_source_note(cli):

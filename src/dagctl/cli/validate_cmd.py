@@ -20,11 +20,17 @@ def register(app: typer.Typer) -> None:
           dagctl validate configs/dags
           dagctl validate my_dag.yaml other.yaml
         """
+        from dagctl.errors import UsageError
         from dagctl.schedule.validation import validate_paths
 
         from .render import echo_err
 
         problems, count = validate_paths(paths)
+        if count == 0:  # even with --quiet: checking nothing is not a success
+            raise UsageError(
+                "no DAG or schedule files found in " + ", ".join(map(str, paths)),
+                hint="give .yaml/.yml files, or folders that hold them",
+            )
         for p in problems:
             echo_err(str(p))
         if problems:
@@ -33,7 +39,4 @@ def register(app: typer.Typer) -> None:
                 f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in {files} "
                 f"file{'s' if files != 1 else ''} ({count} checked)"
             )
-            raise typer.Exit(2)
-        if not quiet and count == 0:
-            echo_err("dagctl: no .yaml files found in " + ", ".join(map(str, paths)))
             raise typer.Exit(2)

@@ -3,11 +3,15 @@
 Only safe loading, ever: the document is *composed* into nodes (no object construction), then walked
 here with an allowlist of tags. The walk also catches what PyYAML lets through silently: duplicate
 keys, tabs in indentation, several documents in one file, alias bombs (node count and depth caps),
-non-UTF-8 bytes and oversized files. Every problem carries ``line:column`` (1-based).
+non-UTF-8 bytes and oversized files. Values stay strict JSON data: NaN and infinite numbers (``.nan``,
+``.inf``, ``1e999``), integers too long to print, and NUL characters (``"\\0"``, which no command line,
+environment or file name can hold) are refused where they are written. Every problem carries
+``line:column`` (1-based) and is one line of text.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,7 +68,15 @@ class Document:
 
     def problem(self, path: Path_, message: str, hint: str = "", *, key: bool = False) -> Problem:
         line, col = self.position(path, key=key)
-        return Problem(self.file, line, col, message, hint)
+        return Problem(self.file, line, col, one_line(message), one_line(hint))
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters escaped (``\\n``), so a problem that quotes
+    a value the user wrote stays one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _short(tag: str) -> str:
@@ -109,6 +121,20 @@ def _tab_problems(text: str, file: str) -> list[Problem]:
     return problems
 
 
+def _reader_error(exc: yaml.reader.ReaderError, text: str, file: str) -> Problem:
+    """A character YAML does not allow in a file (a control character), at its line and column."""
+    line = text.count("\n", 0, exc.position) + 1
+    col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+    char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+    return Problem(
+        file,
+        line,
+        col,
+        f"invalid YAML: control character {repr(char)[1:-1]} (U+{ord(char):04X}) is not allowed",
+        "remove it; YAML files hold printable text only",
+    )
+
+
 def _yaml_error(exc: yaml.MarkedYAMLError, file: str) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
@@ -120,7 +146,7 @@ def _yaml_error(exc: yaml.MarkedYAMLError, file: str) -> Problem:
         hint = "YAML indentation must use spaces; replace the tab with spaces"
     elif "mapping values are not allowed" in what:
         hint = 'quote the value if it contains ": ", or check the indentation'
-    return Problem(file, line, col, f"invalid YAML: {what}", hint)
+    return Problem(file, line, col, one_line(f"invalid YAML: {what}"), hint)
 
 
 def _check_size(root: Node) -> None:
@@ -176,7 +202,7 @@ class _Walker:
 
     def fail(self, node: Node, message: str, hint: str) -> None:
         line, col = _mark(node)
-        self.problems.append(Problem(self.doc.file, line, col, message, hint))
+        self.problems.append(Problem(self.doc.file, line, col, one_line(message), one_line(hint)))
 
     def walk(self, node: Node, path: Path_, depth: int) -> Any:
         if depth > MAX_DEPTH:
@@ -200,7 +226,7 @@ class _Walker:
             return self.mapping(node, path, depth)
         raise AssertionError(node)  # pragma: no cover
 
-    def scalar(self, node: ScalarNode, path: Path_) -> Any:
+    def scalar(self, node: ScalarNode, path: Path_, *, key: bool = False) -> Any:
         tag = node.tag
         if tag not in _SCALAR_TAGS:
             self.fail(
@@ -210,12 +236,29 @@ class _Walker:
             )
             return None
         if tag == _T + "str":
+            if "\x00" in node.value:
+                self.fail(
+                    node,
+                    "text holds a NUL character (\\0)",
+                    "remove it: commands, environment variables, names and file names cannot hold NUL",
+                )
             return node.value
         if tag == _T + "timestamp":
             value: Any = node.value  # dates stay text; params are JSON
         else:
-            value = self.constructor.construct_object(node, deep=True)
-        if not node.style:
+            try:
+                value = self.constructor.construct_object(node, deep=True)
+            except ValueError:  # an integer of more than 4300 digits
+                self.fail(node, f"number {node.value[:20]}... has too many digits", "quote it if it is text")
+                return None
+            if isinstance(value, float) and not math.isfinite(value):
+                self.fail(
+                    node,
+                    f"{node.value} is {'not a number' if math.isnan(value) else 'infinite'}, which is not JSON",
+                    f'give a finite number, or quote it if it is text: "{node.value}"',
+                )
+                return None
+        if not node.style and not key:  # a key is not the value at ``path``
             shown = "" if value is None else " " + (str(value).lower() if isinstance(value, bool) else str(value))
             self.doc.coerced[path] = (node.value, _TYPE_WORDS[tag] + shown)
         return value
@@ -238,7 +281,13 @@ class _Walker:
             if not isinstance(key_node, ScalarNode):
                 self.fail(key_node, "mapping key is not a plain value", "use a plain string as key")
                 continue
-            key = key_node.value if key_node.tag in (_T + "str",) else self.scalar(key_node, path)
+            if key_node.tag == _T + "str":
+                key = key_node.value
+                if "\x00" in key:
+                    self.fail(key_node, "key holds a NUL character (\\0)", "remove it")
+                    continue
+            else:
+                key = self.scalar(key_node, path, key=True)
             if key in seen:
                 line, _ = seen[key]
                 self.fail(
@@ -320,8 +369,10 @@ def parse_document(text: str, file: str) -> Document:
         raise SpecError([_yaml_error(exc, file)]) from None
     except yaml.MarkedYAMLError as exc:
         raise SpecError([_yaml_error(exc, file)]) from None
-    except yaml.YAMLError as exc:  # pragma: no cover - reader errors carry no mark
-        raise SpecError([Problem(file, 1, 1, f"invalid YAML: {exc}", "fix the YAML syntax")]) from None
+    except yaml.reader.ReaderError as exc:
+        raise SpecError([_reader_error(exc, text, file)]) from None
+    except yaml.YAMLError as exc:  # pragma: no cover - every other error carries a mark
+        raise SpecError([Problem(file, 1, 1, one_line(f"invalid YAML: {exc}"), "fix the YAML syntax")]) from None
     if root is None:
         raise SpecError([Problem(file, 1, 1, "file is empty", "write a DAG: at least name: and tasks:")])
     walker = _Walker(doc)

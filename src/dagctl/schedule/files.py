@@ -39,8 +39,8 @@ from pydantic import (
 )
 
 from dagctl.dag.durations import DURATION_HELP, parse_duration
-from dagctl.dag.spec import NAME_PATTERN
-from dagctl.dag.yamlread import Document, parse_document, read_text
+from dagctl.dag.spec import Name
+from dagctl.dag.yamlread import Document, one_line, parse_document, read_text
 from dagctl.errors import DagctlError, Problem, SpecError
 from dagctl.host import gc_paused
 
@@ -113,7 +113,7 @@ class ScheduleSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: Annotated[str, Strict(), StringConstraints(pattern=NAME_PATTERN)]
+    id: Name
     cron: Annotated[str, Strict()] = Field(description='Five cron fields or a macro, e.g. "*/5 * * * *".')
     dag: Annotated[str, Strict(), StringConstraints(min_length=1)] = Field(
         description="The DAG file; relative paths are looked up from the schedule file's folder upwards."
@@ -204,12 +204,12 @@ def _sub_documents(doc: Document) -> list[Document]:
 
 
 def _entry_problems(sub: Document, exc: ValidationError, who: str) -> list[Problem]:
-    from dagctl.dag.loader import _pydantic_problems
+    from dagctl.dag.specread import _pydantic_problems
 
     out = []
     for p in _pydantic_problems(sub, exc, ScheduleSpec):
         message = p.message.replace(" in the top level", "").replace(" in top level", "")
-        out.append(Problem(p.file, p.line, p.column, f"{who}: {message}", p.hint))
+        out.append(Problem(p.file, p.line, p.column, one_line(f"{who}: {message}"), p.hint))
     return out
 
 

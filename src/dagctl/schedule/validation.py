@@ -10,14 +10,31 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from dagctl.dag.loader import dag_from_document, expand_paths
+from dagctl.dag.loader import expand_paths
+from dagctl.dag.specread import dag_from_document
 from dagctl.dag.yamlread import read_text
 from dagctl.errors import Problem, SpecError
 from dagctl.host import gc_paused
 
 
+def _unique(files: Iterable[Path]) -> list[Path]:
+    """``files`` without repeats of the same file (``a.yaml ./a.yaml``, a folder and a file in it), in order."""
+    seen: set[Path] = set()
+    unique = []
+    for path in files:
+        try:
+            key = path.resolve()
+        except (OSError, RuntimeError):  # a symlink loop: reported when the file is read
+            key = path.absolute()
+        if key not in seen:
+            seen.add(key)
+            unique.append(path)
+    return unique
+
+
 def validate_paths(paths: Iterable[str | Path]) -> tuple[list[Problem], int]:
-    """Return (problems, number of files checked). Never raises for file contents."""
+    """Return (problems, number of files checked). Never raises for file contents. A file given twice (by
+    the same or another spelling, or in a folder also given) is checked once."""
     from dagctl.dag.checks import DEFAULT_CHECKS
     from dagctl.dag.workflows import PROJECT_CONFIG, load_project_config
 
@@ -31,7 +48,7 @@ def validate_paths(paths: Iterable[str | Path]) -> tuple[list[Problem], int]:
     )
 
     problems: list[Problem] = []
-    files = expand_paths(paths)
+    files = _unique(expand_paths(paths))
     names: dict[str, tuple[str, int, int]] = {}
     schedules: list[ScheduleSpec] = []
     for path in files:

@@ -45,6 +45,7 @@ __all__ = [
     "iter_with_offsets",
     "lock_path_for",
     "rewrite_atomic",
+    "scan_records",
     "tail_records",
 ]
 TYPE_CHECKING = False
@@ -87,11 +88,11 @@ def file_identity(path: Path | str) -> FileIdentity | None:
     return st.st_dev, st.st_ino
 
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str, allow_nan=False)
 """Made once: ``json.dumps`` with these options builds a new encoder for every record."""
 _C_ENCODE = getattr(json.encoder, "c_make_encoder", None)
 _ITERENCODE = (
-    _C_ENCODE(None, str, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+    _C_ENCODE(None, str, json.encoder.encode_basestring, None, ":", ",", False, False, False)
     if _C_ENCODE is not None
     else None
 )
@@ -100,7 +101,11 @@ every event of a run is a record. No circular-reference check: records are plain
 
 
 def encode_record(record: Mapping[str, Any]) -> bytes:
-    """One record as one line of UTF-8 JSON ending in ``\\n``; non-JSON values go through ``str()``."""
+    """One record as one line of strict UTF-8 JSON ending in ``\\n``; non-JSON values go through ``str()``.
+
+    A NaN or infinite number raises ValueError rather than write ``NaN``/``Infinity``, which JSON has not:
+    dagctl refuses such values where they come in (params, outputs), so meeting one here is a bug.
+    """
     if type(record) is not dict:
         if not isinstance(record, Mapping):
             raise TypeError(f"a JSONL record must be a mapping, not {type(record).__name__}")
@@ -441,6 +446,14 @@ def iter_with_offsets(path: Path | str, start_offset: int = 0) -> Iterator[tuple
         record = _parse(raw, path, offset)
         if record is not None:
             yield offset, end, record
+
+
+def scan_records(path: Path | str, start_offset: int = 0) -> Iterator[tuple[int, int, dict[str, Any] | None]]:
+    """Like :func:`iter_with_offsets`, but also yields ``(offset, end_offset, None)`` for every complete line
+    that is not blank and not a JSON object: what a compaction needs to say how many lines it drops."""
+    for offset, end, raw in _scan_lines(path, start_offset):
+        if raw.strip():
+            yield offset, end, _parse(raw, path, offset)
 
 
 def iter_records(path: Path | str, *, start_offset: int = 0) -> Iterator[dict[str, Any]]:

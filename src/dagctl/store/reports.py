@@ -18,6 +18,8 @@ Definitions used throughout:
 * **error rate** = failed / (ok + failed) over finished task executions (``task_ok``/``task_fail``); 0.0
   when there are none. Retried attempts are counted under ``retries``, not as failures.
 * **p95** is the nearest-rank 95th percentile: the smallest sample with at least 95 % of samples ≤ it.
+* **Durations** are the records' ``duration_s``; one that is negative, not finite or absurdly long (see
+  :data:`~dagctl.store.runsummary.MAX_SECONDS`) is left out, so every number returned is finite JSON.
 * A **window** is ``now - window_hours <= ts <= now``; records stamped after ``now`` are left out, so a
   report is the same whenever it is computed for the same ``now``.
 * A run's **status** comes from its events alone: the ``dag_done`` status, else ``running``. Whether a
@@ -37,7 +39,7 @@ from .runsummary import (
     TASK_KINDS,
     RunSummary,
     TaskSummary,
-    _num,
+    _seconds,
     _str,
     _window,
     fold_run,
@@ -92,7 +94,7 @@ class _Kpi:
             return
         else:
             return
-        duration = _num(rec.get("duration_s"))
+        duration = _seconds(rec.get("duration_s"))  # odd values are left out: the average stays finite
         if duration is not None:
             self.durations.append(duration)
 

@@ -3,10 +3,15 @@
 A run's status comes from its events alone: the ``dag_done`` status, else ``running``. Whether a running
 run's owner is dead (``abandoned``) is a fact about processes; callers pass ``owner_alive``. Nothing here
 raises on an odd record: a missing or mistyped field is treated as absent, unknown kinds are ignored.
+
+Everything returned is strict JSON data, whatever the records say: a duration that is negative, not finite
+or over :data:`MAX_SECONDS` is treated as absent (so an average of them cannot overflow to infinity), and a
+NaN or infinite number in a run's params (written by an older dagctl) reads as null.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -16,12 +21,17 @@ from typing import Any
 
 from .events import format_ts, parse_ts
 
-RUN_STATUSES = ("success", "failed", "cancelled", "abandoned", "running")
+RUN_STATUSES = ("success", "failed", "cancelled", "abandoned", "running", "waiting", "paused")
 """What :func:`summarize_dags` reports (a ``dag_done`` written by a newer dagctl may say something else)."""
 
 TASK_KINDS = frozenset({"task_start", "task_ok", "task_fail", "task_retry", "task_skip", "task_cancel"})
+APPROVAL_KINDS = frozenset({"approval_requested", "approval_granted", "approval_rejected"})
+LIVE_STATUSES = frozenset({"running", "waiting"})
+"""A run in one of these has a process working on it (or had: see ``abandoned``)."""
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _MIN_TIME = datetime.min.replace(tzinfo=timezone.utc)
+MAX_SECONDS = 1e9
+"""The longest duration a report believes (~31 years); anything longer in a record is garbage."""
 
 
 # --------------------------------------------------------------------------------------------- values
@@ -70,6 +80,24 @@ def _num(value: object) -> float | None:
     return None
 
 
+def _seconds(value: object) -> float | None:
+    """A duration from a record: a number from 0 to :data:`MAX_SECONDS`, else None."""
+    number = _num(value)
+    return number if number is not None and 0 <= number <= MAX_SECONDS else None
+
+
+def _json_data(value: Mapping[str, Any]) -> dict[str, Any]:
+    """``value`` as strict JSON data: NaN and infinite numbers become None (one round trip, only when needed)."""
+    try:
+        json.dumps(value, allow_nan=False, default=str)
+        return dict(value)
+    except ValueError:
+        cleaned = json.loads(json.dumps(value, default=str), parse_constant=lambda _name: None)
+        return cleaned if isinstance(cleaned, dict) else {}
+    except (TypeError, RecursionError):
+        return {}
+
+
 def _int(value: object) -> int | None:
     if isinstance(value, bool):
         return None
@@ -82,7 +110,10 @@ def _int(value: object) -> int | None:
 def _window(now: datetime, window_hours: float) -> tuple[str, str]:
     """``(since_key, now_key)`` of the window ending at ``now``."""
     hours = _num(window_hours)
-    since = now - timedelta(hours=hours if hours is not None and hours > 0 else 0.0)
+    try:
+        since = now - timedelta(hours=hours if hours is not None and hours > 0 else 0.0)
+    except OverflowError:  # a window reaching back before year 1: everything
+        since = _MIN_TIME
     return format_ts(since), format_ts(now)
 
 
@@ -113,6 +144,22 @@ class TaskSummary:
     log_path: str | None = None
     outputs: tuple[str, ...] = ()
     retries: int = 0
+    parent: str | None = None
+    """For a matrix cell (whose ``task_id`` is the cell id, ``train:3``): the matrix task."""
+    cell_index: int | None = None
+    matrix: Mapping[str, Any] | None = None
+    """A cell's values; a matrix task's value lists."""
+    cells: int | None = None
+    """A matrix task: how many cells it fanned out to."""
+    iteration: int | None = None
+    """A ``repeat:`` task: the iteration it reached."""
+    child_run_id: str | None = None
+    """A ``dag:`` task: its (latest) child run."""
+    iterations_done: int | None = None
+    """A ``repeat:`` task: the last iteration that succeeded."""
+    approval: Mapping[str, Any] | None = None
+    """An approval gate: ``message``, ``approvers``, ``policy``, and once decided ``decision`` and ``by``."""
+    cached: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +176,7 @@ class RunSummary:
     trigger: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
     parent_run_id: str | None = None
+    parent_task: str | None = None
     host: str | None = None
     pid: int | None = None
     pid_start: float | None = None
@@ -145,7 +193,7 @@ class RunSummary:
 
     @property
     def finished(self) -> bool:
-        return self.status != "running"
+        return self.status not in LIVE_STATUSES
 
     def elapsed(self, now: datetime) -> float | None:
         """``duration_s`` when finished, else seconds from ``started`` to ``now``."""
@@ -156,20 +204,29 @@ class RunSummary:
 
 def resolve_status(run: RunSummary, owner_alive: bool | None) -> str:
     """A running run whose owner is known to be dead is ``abandoned``; anything else keeps its status."""
-    if run.status == "running" and owner_alive is False:
+    if run.status in LIVE_STATUSES and owner_alive is False:
         return "abandoned"
     return run.status
 
 
 class _Task:
     __slots__ = (
+        "approval",
         "attempts",
+        "cached",
+        "cell_index",
+        "cells",
+        "child_run_id",
         "duration",
         "ended",
         "error",
         "exit_code",
+        "iteration",
+        "iterations_done",
         "log_path",
+        "matrix",
         "outputs",
+        "parent",
         "reason",
         "retries",
         "started",
@@ -188,11 +245,20 @@ class _Task:
         self.reason: str | None = None
         self.log_path: str | None = None
         self.outputs: tuple[str, ...] = ()
+        self.parent: str | None = None
+        self.cell_index: int | None = None
+        self.matrix: Mapping[str, Any] | None = None
+        self.cells: int | None = None
+        self.iteration: int | None = None
+        self.child_run_id: str | None = None
+        self.approval: dict[str, Any] | None = None
+        self.cached = False
+        self.iterations_done: int | None = None
 
     def finish(self, status: str, rec: Mapping[str, Any], key: str | None) -> None:
         self.status = status
         self.ended = key
-        self.duration = _num(rec.get("duration_s"))
+        self.duration = _seconds(rec.get("duration_s"))
         self.exit_code = _int(rec.get("exit_code"))
         self.error = _str(rec.get("error"))
         self.reason = _str(rec.get("reason")) or None
@@ -238,14 +304,45 @@ def fold_run(events: Iterable[Mapping[str, Any]]) -> RunSummary:
         dag_name = dag_name or _str(rec.get("dag_name"))
         tenant = tenant or _str(rec.get("tenant_id"))
         kind = _str(rec.get("event"))
-        if kind in TASK_KINDS:
+        if kind in TASK_KINDS or kind in APPROVAL_KINDS:
             tid = rec.get("task_id")
             if not isinstance(tid, str) or not tid:
                 continue
-            t = tasks.get(tid)
+            cell = rec.get("cell")
+            unit = cell if isinstance(cell, str) and cell else tid
+            t = tasks.get(unit)
             if t is None:
-                t = tasks[tid] = _Task()
+                t = tasks[unit] = _Task()
+                if unit != tid:
+                    t.parent, t.cell_index = tid, _int(rec.get("cell_index"))
+            matrix = rec.get("matrix")
+            if isinstance(matrix, Mapping):
+                t.matrix = dict(matrix)
+            iteration = _int(rec.get("iteration"))
+            if iteration is not None:
+                t.iteration = iteration
+            child = _str(rec.get("child_run_id"))
+            if child:
+                t.child_run_id = child
+            if kind == "task_start" and rec.get("attempt") is None and _int(rec.get("cells")) is not None:
+                t.cells = _int(rec.get("cells"))  # a matrix task fanning out: not an attempt
+                t.status = "running"
+                t.started = t.started or key
+                continue
             attempt = _int(rec.get("attempt"))
+            if kind in APPROVAL_KINDS:
+                if kind == "approval_requested":
+                    t.status, t.started = "waiting", t.started or key
+                    t.attempts = max(t.attempts, attempt or 1)
+                    t.approval = {k: rec.get(k) for k in ("message", "approvers", "policy", "timeout_s")}
+                else:
+                    t.approval = {
+                        **(t.approval or {}),
+                        "decision": "approved" if kind == "approval_granted" else "rejected",
+                        "by": rec.get("by"),
+                        "note": rec.get("comment") or rec.get("reason"),
+                    }
+                continue
             if kind == "task_start":
                 t.attempts = max(t.attempts + 1 if attempt is None else attempt, t.attempts)
                 t.status = "running"
@@ -254,9 +351,11 @@ def fold_run(events: Iterable[Mapping[str, Any]]) -> RunSummary:
                 t.log_path = _str(rec.get("log_path")) or t.log_path
             elif kind == "task_ok":
                 t.attempts = max(t.attempts, attempt or 1)
-                t.finish("success", rec, key)
+                t.iterations_done = iteration if iteration is not None else t.iterations_done
+                t.finish("retrying" if rec.get("status") == "iterated" else "success", rec, key)
                 outputs = rec.get("outputs")
                 t.outputs = tuple(o for o in outputs if isinstance(o, str)) if isinstance(outputs, list) else ()
+                t.cached = rec.get("cached") is True
             elif kind == "task_fail":
                 t.attempts = max(t.attempts, attempt or 1)
                 t.finish("failed", rec, key)
@@ -275,11 +374,14 @@ def fold_run(events: Iterable[Mapping[str, Any]]) -> RunSummary:
         elif kind == "dag_start":
             start = rec
             start_key = key or start_key
+        elif kind == "dag_resume":  # a paused or abandoned run goes on, owned by another process
+            done, done_key = _EMPTY, None
+            start = {**start, **{k: rec[k] for k in ("host", "pid", "pid_start") if k in rec}}
         elif kind == "dag_done":
             done = rec
             done_key = key or done_key
 
-    duration = _num(done.get("duration_s")) if done else None
+    duration = _seconds(done.get("duration_s")) if done else None
     started = _when(start_key)
     ended = _when(done_key)
     if started is None and ended is not None and duration is not None:
@@ -306,6 +408,15 @@ def fold_run(events: Iterable[Mapping[str, Any]]) -> RunSummary:
             log_path=t.log_path,
             outputs=t.outputs,
             retries=t.retries,
+            parent=t.parent,
+            cell_index=t.cell_index,
+            matrix=t.matrix,
+            cells=t.cells,
+            iteration=t.iteration,
+            child_run_id=t.child_run_id,
+            approval=t.approval,
+            cached=t.cached,
+            iterations_done=t.iterations_done,
         )
         for tid, t in tasks.items()
     }
@@ -315,9 +426,12 @@ def fold_run(events: Iterable[Mapping[str, Any]]) -> RunSummary:
     else:
         counts = {name: 0 for name, _ in _COUNT_KEYS}
         for t in tasks.values():
-            counts[t.status] = counts.get(t.status, 0) + 1
+            if t.parent is None:  # tasks, not matrix cells (as dag_done counts them)
+                counts[t.status] = counts.get(t.status, 0) + 1
     params = start.get("params")
     status = (_str(done.get("status")) or "failed") if done else "running"
+    if not done and any(t.status == "waiting" for t in tasks.values()):
+        status = "waiting"
     return RunSummary(
         run_id=run_id or "",
         dag_name=dag_name or "",
@@ -327,8 +441,9 @@ def fold_run(events: Iterable[Mapping[str, Any]]) -> RunSummary:
         ended=ended,
         duration_s=duration,
         trigger=_str(start.get("trigger")),
-        params=dict(params) if isinstance(params, Mapping) else {},
+        params=_json_data(params) if isinstance(params, Mapping) else {},
         parent_run_id=_str(start.get("parent_run_id")),
+        parent_task=_str(start.get("parent_task")),
         host=_str(start.get("host")),
         pid=_int(start.get("pid")),
         pid_start=_num(start.get("pid_start")),

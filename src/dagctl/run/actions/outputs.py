@@ -3,8 +3,9 @@
 A shell task writes its outputs to the file named by ``$DAGCTL_OUTPUT``; :func:`read_output_file` reads it.
 A Python task returns a dict; :func:`encode_outputs` checks it. Both enforce the same rules:
 
-* Outputs are JSON data (``str`` keys; str, numbers, bools, null, lists, objects) and at most
-  :data:`OUTPUT_CAP_BYTES` once serialised. Outputs travel in events, state files and worker messages, so
+* Outputs are strict JSON data (``str`` keys; str, finite numbers, bools, null, lists, objects: no NaN or
+  infinity, such as ``1e999``, and no NUL character in text, which no command or environment can carry) and
+  at most :data:`OUTPUT_CAP_BYTES` once serialised. Outputs travel in events, state files and worker messages, so
   large data belongs in a file whose *path* is the output.
 * Output file format, decided by its first non-blank character:
 
@@ -25,6 +26,7 @@ import math
 import os
 from pathlib import Path
 
+from dagctl.dag.params import unfit_value
 from dagctl.errors import TaskError
 
 TYPE_CHECKING = False
@@ -79,9 +81,18 @@ def read_output_file(path: str | Path) -> dict[str, Any]:
     stripped = text.strip()
     if not stripped:
         return {}
-    if stripped.startswith("{"):
-        return _parse_json(stripped)
-    return _parse_lines(text)
+    outputs = _parse_json(stripped) if stripped.startswith("{") else _parse_lines(text)
+    _check_values(outputs)
+    return outputs
+
+
+def _check_values(outputs: dict[str, Any]) -> None:
+    found = unfit_value(outputs)
+    if found is not None:
+        where, why = found
+        raise TaskError(
+            f"output '{where[1:]}' is {why} — outputs are JSON data: give finite numbers, and text without NUL"
+        )
 
 
 def _parse_json(text: str) -> dict[str, Any]:
@@ -94,6 +105,8 @@ def _parse_json(text: str) -> dict[str, Any]:
         ) from None
     except ValueError as exc:
         raise TaskError(f"output file is not valid JSON: {exc} — use null or a string instead") from None
+    except RecursionError:
+        raise TaskError("output file nests JSON too deeply — keep outputs a flat object of values") from None
     if not isinstance(data, dict):  # pragma: no cover - text starting with '{' parses to an object or fails
         raise TaskError("output file must hold one JSON object")
     return data
@@ -129,9 +142,10 @@ def encode_outputs(outputs: dict[str, Any]) -> str:
     if bad_keys:
         key = bad_keys[0]
         raise TaskError(f"output keys must be strings; got {key!r} ({type(key).__name__})")
+    _check_values(outputs)
     try:
         encoded = json.dumps(outputs, allow_nan=False, ensure_ascii=False)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise TaskError(
             f"outputs are not JSON-serialisable: {_first_bad_key(outputs, exc)} — "
             "return str, numbers, bools, None, lists and dicts (e.g. str(path), date.isoformat())"
@@ -146,7 +160,7 @@ def _first_bad_key(outputs: dict[str, Any], exc: Exception) -> str:
     for key, value in outputs.items():
         try:
             json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError) as inner:
+        except (TypeError, ValueError, RecursionError) as inner:
             if isinstance(value, float) and not math.isfinite(value):
                 return f"key {key!r} is {value} (NaN and infinity are not JSON)"
             return f"key {key!r}: {inner}"

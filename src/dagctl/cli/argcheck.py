@@ -1,0 +1,31 @@
+"""Checks of command-line values that typer cannot express: a choice among values known elsewhere, a
+duration or a number of seconds. Each returns the value to use or raises :class:`~dagctl.errors.UsageError`
+(exit 2) with one line naming the flag, the value and what it accepts.
+"""
+
+from __future__ import annotations
+
+
+def run_status(value: str | None, flag: str = "--status") -> str | None:
+    """``--status`` of ``dagctl runs``: one of the run statuses, or None for any."""
+    from dagctl.errors import UsageError
+    from dagctl.store.runsummary import RUN_STATUSES
+
+    if value is None or value in RUN_STATUSES:
+        return value
+    import difflib
+
+    close = difflib.get_close_matches(value.strip().lower(), RUN_STATUSES, n=1)
+    guess = f"did you mean {close[0]}? " if close else ""
+    raise UsageError(f"{flag} {value!r} is not a run status", hint=f"{guess}use one of: {', '.join(RUN_STATUSES)}")
+
+
+def seconds(value: float | str, flag: str) -> float:
+    """A number of seconds or a duration (``30``, ``"2m"``): finite, not negative, at most 365 days."""
+    from dagctl.dag.durations import parse_duration
+    from dagctl.errors import UsageError
+
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
