@@ -87,7 +87,7 @@ def test_valid_file_loads_with_defaults(write):
             "name: d\ntasks:\n  - id: a\n    depends_on: []\n",
             "3:5",
             "task 'a' has nothing to do",
-            "add one of run:, python: or workflow_ref:",
+            "add one of run:, python:, workflow_ref:, dag: or approval:",
         ),
         (
             "name: d\ntasks:\n  - id: a\n    run: x\n    python: m:f\n",

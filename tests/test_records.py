@@ -13,7 +13,7 @@ from dagctl.dag.plan import DagInfo, Plan, PlannedTask
 from dagctl.errors import Problem, SpecError
 from dagctl.records import KwRecord, PlainData, Record, field
 from dagctl.run.attempts import Attempt, AttemptResult
-from dagctl.run.runner import RunOptions, TaskRun
+from dagctl.run.state import RunOptions, TaskRun
 from dagctl.settings import Settings
 
 

@@ -14,7 +14,7 @@ from dagctl.clock import FakeClock
 from dagctl.errors import UsageError
 from dagctl.run.api import run_dag
 from dagctl.run.executors.inline import InlineExecutor
-from dagctl.run.runner import RunControl
+from dagctl.run.state import RunControl
 from dagctl.settings import Settings
 from dagctl.store.sinks import MemorySink
 from tests.support import process_alive as _alive

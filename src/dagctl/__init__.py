@@ -37,8 +37,8 @@ _LAZY = {
     "DagctlError": ("dagctl.errors", "DagctlError"),
     "SpecError": ("dagctl.errors", "SpecError"),
     "run_dag": ("dagctl.run.api", "run_dag"),
-    "RunResult": ("dagctl.run.runner", "RunResult"),
-    "RunControl": ("dagctl.run.runner", "RunControl"),
+    "RunResult": ("dagctl.run.state", "RunResult"),
+    "RunControl": ("dagctl.run.state", "RunControl"),
     "Settings": ("dagctl.settings", "Settings"),
 }
 
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from dagctl.dag.plan import Plan, build_plan
     from dagctl.dag.spec import DagSpec, TaskSpec
     from dagctl.run.api import run_dag
-    from dagctl.run.runner import RunControl, RunResult
+    from dagctl.run.state import RunControl, RunResult
 
     from .errors import DagctlError, SpecError
     from .settings import VERSION as __version__

@@ -63,6 +63,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("QUEUE_BACKEND", "choice", "memory", "where scheduled runs go", choices=("memory", "redis")),
     EnvVar("REDIS_URL", "str", "redis://localhost:6379/0", "the Redis broker (celery executor, redis queue)"),
     EnvVar("DAGCTL_PLAN_CACHE", "bool", True, "keep validated plans of DAG files"),
+    EnvVar("DAGCTL_CACHE_DIR", "path", None, "the task cache (default: $DAGCTL_LOGS_DIR/cache/tasks)"),
     EnvVar("DAGCTL_DEBUG", "bool", False, "print tracebacks with errors"),
     EnvVar("ORCH_PANEL_WINDOW_H", "str", "24", "window of dagctl stats: hours, or a duration like 2d (checked there)"),
     EnvVar("DAGCTL_BROKER_TIMEOUT", "float", 3.0, "seconds to wait for the broker", 0.1, 600),
@@ -149,10 +150,16 @@ class Settings(Record):
     queue_backend: str = "memory"
     redis_url: str = "redis://localhost:6379/0"
     plan_cache: bool = True
+    cache_dir: Path | None = None
+    """The task cache's folder (``DAGCTL_CACHE_DIR``); None: ``<logs>/cache/tasks``."""
 
     @property
     def runs_dir(self) -> Path:
         return self.logs_dir / "runs"
+
+    @property
+    def task_cache_dir(self) -> Path:
+        return self.cache_dir or self.logs_dir / "cache" / "tasks"
 
     @property
     def plan_cache_dir(self) -> Path | None:
@@ -180,6 +187,7 @@ class Settings(Record):
             queue_backend=env_text(e, "QUEUE_BACKEND"),
             redis_url=env_text(e, "REDIS_URL"),
             plan_cache=bool(env_value(e, "DAGCTL_PLAN_CACHE")),
+            cache_dir=Path(str(env_value(e, "DAGCTL_CACHE_DIR"))) if env_value(e, "DAGCTL_CACHE_DIR") else None,
         )
         return settings.replace(**overrides) if overrides else settings
 

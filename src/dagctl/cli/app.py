@@ -38,11 +38,16 @@ MODULES = (
     "run_cmd",
     "plan_cmds",
     "history_cmds",
+    "control_cmds",
     "prune_cmd",
+    "cache_cmd",
     "stats_cmd",
     "schedule_cmd",
     "backfill_cmd",
     "worker_cmd",
+    "export_cmd",
+    "exec_task_cmd",
+    "serve_cmd",
 )
 """In the order their commands are listed by ``dagctl --help``."""
 
@@ -51,6 +56,9 @@ COMMAND_MODULES = {
     "runs": "history_cmds", "show": "history_cmds", "logs": "history_cmds", "cancel": "history_cmds",
     "retry": "history_cmds", "prune": "prune_cmd", "stats": "stats_cmd", "schedule": "schedule_cmd",
     "backfill": "backfill_cmd", "worker": "worker_cmd", "queue": "worker_cmd",
+    "export": "export_cmd", "exec-task": "exec_task_cmd", "serve": "serve_cmd",
+    "approve": "control_cmds", "reject": "control_cmds", "pause": "control_cmds", "resume": "control_cmds",
+    "cache": "cache_cmd",
 }  # fmt: skip
 
 

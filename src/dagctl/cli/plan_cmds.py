@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -20,13 +20,15 @@ class GraphFormat(str, enum.Enum):
     DOT = "dot"
 
 
-def print_plan(plan: Plan, *, as_json: bool) -> None:
+def print_plan(
+    plan: Plan, *, as_json: bool, params: dict[str, Any] | None = None, notes: dict[str, str] | None = None
+) -> None:
     from dagctl.dag.planview import plan_as_dict, plan_lines
 
     if as_json:
-        echo_json(plan_as_dict(plan))
+        echo_json(plan_as_dict(plan, params, notes))
     else:
-        echo("\n".join(plan_lines(plan)))
+        echo("\n".join(plan_lines(plan, params, notes)))
 
 
 def register(app: typer.Typer) -> None:

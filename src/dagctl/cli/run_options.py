@@ -58,6 +58,14 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
         "env DAGCTL_EXECUTOR.",
     ),
     RunOption("broker", ("--broker",), "value", "Redis URL for --executor celery (default: REDIS_URL)."),
+    RunOption("no_cache", ("--no-cache",), "flag", "Neither read nor write the task cache in this run."),
+    RunOption("refresh", ("--refresh",), "flag", "Run cached tasks again and store their new results."),
+    RunOption(
+        "run_id",
+        ("--run-id",),
+        "value",
+        "Use this new run id (YYYYMMDD-HHMMSS.mmm-xxxxxx), chosen ahead by the caller, as dagctl serve does.",
+    ),
 )
 
 RUN_HELP = """Run a DAG on this machine: parallel where the graph allows, with retries and timeouts.

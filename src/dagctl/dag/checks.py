@@ -6,18 +6,16 @@ the structural checks pass, so they can rely on unique ids and an acyclic graph.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from dagctl.errors import DagctlError, Problem
+from dagctl.errors import DagctlError, Problem, SpecError
 
 from .plan import ancestors
 from .spec import DagSpec
+from .specread import Checker
 from .yamlread import Document
-
-Checker = Callable[[Document, DagSpec], Iterable[Problem]]
-"""A check: the parsed document (for positions) and the typed spec in, problems out."""
 
 
 def _strings(value: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:
@@ -59,7 +57,16 @@ def check_templates(doc: Document, spec: DagSpec) -> Iterable[Problem]:
                     continue
                 if upstream is None:
                     upstream = ancestors(deps, task.id)
-                for message in reference_problems(text, params=params, upstream=upstream, task_ids=ids):
+                shell = key == "run" and isinstance(task.run, str)  # a command string is shell-quoted
+                for message in reference_problems(
+                    text,
+                    params=params,
+                    upstream=upstream,
+                    task_ids=ids,
+                    shell=shell,
+                    matrix=list(task.matrix) if task.matrix is not None else None,
+                    loop=task.repeat is not None,
+                ):
                     what, hint = _split(message)
                     yield doc.problem(path, f"task '{task.id}' {key}: {what}", hint)
         if task.when:
@@ -68,6 +75,79 @@ def check_templates(doc: Document, spec: DagSpec) -> Iterable[Problem]:
             for message in condition_problems(task.when, params=params, upstream=upstream):
                 what, hint = _split(message.removeprefix(f"when: {task.when}: "))
                 yield doc.problem((*base, "when"), f"task '{task.id}' when: {what}", hint)
+        if task.repeat is not None:
+            if upstream is None:
+                upstream = ancestors(deps, task.id)
+            until = task.repeat.until
+            for message in condition_problems(until, params=params, upstream=upstream, loop=task.id):
+                what, hint = _split(message.removeprefix(f"when: {until}: "))
+                yield doc.problem((*base, "repeat", "until"), f"task '{task.id}' repeat: until: {what}", hint)
+        if task.matrix is not None:
+            if upstream is None:
+                upstream = ancestors(deps, task.id)
+            yield from _matrix_problems(doc, spec, task, base, upstream)
+
+
+def _matrix_problems(
+    doc: Document, spec: DagSpec, task: Any, base: tuple[Any, ...], upstream: set[str]
+) -> Iterable[Problem]:
+    """A matrix's value lists: literal lists checked now (with the size), references to a list param or an
+    upstream output checked as far as they can be before the run."""
+    from .spec import MAX_MATRIX_CELLS
+    from .templating import find_references
+
+    count = 1
+    for key, values in (task.matrix or {}).items():
+        where = (*base, "matrix", key)
+        if isinstance(values, list):
+            if not values:
+                yield doc.problem(where, f"task '{task.id}' matrix key '{key}' has no values", "give at least one")
+            count *= max(1, len(values))
+            continue
+        refs = find_references(values) if "${" in values else []
+        if len(refs) != 1 or refs[0].source != values.strip():
+            yield doc.problem(
+                where,
+                f"task '{task.id}' matrix key '{key}': {values!r} is neither a list nor one ${{...}} reference",
+                "write a list [a, b], or ${params.NAME} (a list param), or ${outputs.TASK.KEY}",
+            )
+            continue
+        ref = refs[0]
+        if ref.namespace == "params":
+            default = spec.params.get(ref.path[0]) if ref.path else None
+            if not ref.path or ref.path[0] not in spec.params:
+                yield doc.problem(
+                    where, f"task '{task.id}' matrix key '{key}': unknown param in {values}", "declare it"
+                )
+            elif len(ref.path) == 1 and not isinstance(default, list):
+                yield doc.problem(
+                    where,
+                    f"task '{task.id}' matrix key '{key}': param '{ref.path[0]}' is a "
+                    f"{type(default).__name__}, not a list",
+                    "give the param a list as its default, e.g. [1, 2]",
+                )
+            elif isinstance(default, list):
+                count *= max(1, len(default))
+        elif ref.namespace == "outputs":
+            task_ref = ref.path[0] if ref.path else ""
+            if len(ref.path) < 2 or task_ref not in upstream:
+                yield doc.problem(
+                    where,
+                    f"task '{task.id}' matrix key '{key}': {values} must name an output of an upstream task",
+                    "write ${outputs.TASK.KEY} with TASK in depends_on",
+                )
+        else:
+            yield doc.problem(
+                where,
+                f"task '{task.id}' matrix key '{key}': {values} — only params and outputs can give a list",
+                "use ${params.NAME} or ${outputs.TASK.KEY}",
+            )
+    if count > MAX_MATRIX_CELLS:
+        yield doc.problem(
+            (*base, "matrix"),
+            f"task '{task.id}' matrix expands to {count:,} cells, more than the {MAX_MATRIX_CELLS:,} allowed",
+            "fan out over fewer values, or split the task",
+        )
 
 
 def check_workflows(doc: Document, spec: DagSpec) -> Iterable[Problem]:
@@ -146,4 +226,86 @@ def check_python_targets(doc: Document, spec: DagSpec) -> Iterable[Problem]:
         yield doc.problem(("tasks", i, "python"), f"task '{task.id}': {path.name} has no function '{func}'", hint)
 
 
-DEFAULT_CHECKS: tuple[Checker, ...] = (check_templates, check_workflows, check_python_targets)
+def check_subdags(doc: Document, spec: DagSpec) -> Iterable[Problem]:
+    """Every ``dag:`` child loads (recursively), takes the params it is given, and no file includes itself."""
+    here = Path(doc.file).resolve() if doc.file and not doc.file.startswith("<") else None
+    yield from _subdag_problems(doc, spec, [here] if here is not None else [])
+
+
+def _subdag_problems(doc: Document | _ChildDoc, spec: DagSpec, chain: list[Path]) -> Iterator[Problem]:
+    from pydantic import ValidationError
+
+    from dagctl.host import gc_paused
+
+    from .plan import build_plan
+    from .spec import DagSpec as Spec
+    from .specread import dag_from_document
+    from .yamlread import parse_document, read_text
+
+    base = chain[-1].parent if chain else Path.cwd()
+    for i, task in enumerate(spec.tasks):
+        if task.dag is None:
+            continue
+        where = ("tasks", i, "dag")
+        if isinstance(task.dag, str):
+            child_path = (base / task.dag).resolve()
+            if child_path in chain:
+                loop = " -> ".join(p.name for p in [*chain[chain.index(child_path) :], child_path])
+                yield doc.problem(where, f"task '{task.id}': sub-DAG include cycle: {loop}", "break the cycle")
+                continue
+            if not child_path.is_file():
+                yield doc.problem(
+                    where, f"task '{task.id}': sub-DAG file {task.dag} not found (looked in {base})", "fix the path"
+                )
+                continue
+            try:
+                with gc_paused():
+                    child_doc = parse_document(read_text(child_path), str(child_path))
+                    child = dag_from_document(child_doc, [c for c in DEFAULT_CHECKS if c is not check_subdags])
+            except SpecError as exc:
+                yield doc.problem(
+                    where,
+                    f"task '{task.id}': sub-DAG {task.dag} is invalid: {exc.problems[0] if exc.problems else exc}",
+                    "run dagctl validate on it",
+                )
+                continue
+            deeper = list(_subdag_problems(_ChildDoc(doc, where), child, [*chain, child_path]))
+            yield from deeper
+        else:
+            data = {"name": f"{spec.name}.{task.id}", **task.dag.model_dump()}
+            try:
+                child = Spec.model_validate(data)
+                build_plan(child)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                at = ".".join(str(x) for x in first["loc"])
+                yield doc.problem(
+                    where, f"task '{task.id}': inline sub-DAG: {at}: {first['msg']}", "fix the inline DAG"
+                )
+                continue
+            except SpecError as exc:
+                yield doc.problem(where, f"task '{task.id}': inline sub-DAG: {exc}", "fix the inline DAG")
+                continue
+            yield from _subdag_problems(_ChildDoc(doc, where), child, chain)
+        unknown = sorted(set(task.params) - set(child.params))
+        if unknown:
+            yield doc.problem(
+                ("tasks", i, "params"),
+                f"task '{task.id}': the sub-DAG declares no param '{unknown[0]}' (known: "
+                f"{', '.join(sorted(child.params)) or 'none'})",
+                "declare it under the sub-DAG's params:, or do not pass it",
+            )
+
+
+class _ChildDoc:
+    """Problems found deeper in a chain of sub-DAGs are reported at the ``dag:`` key that leads there."""
+
+    def __init__(self, doc: Document | _ChildDoc, where: tuple[Any, ...]) -> None:
+        self.doc, self.where = doc, where
+        self.file: str = doc.file
+
+    def problem(self, path: tuple[Any, ...], message: str, hint: str = "") -> Problem:
+        return self.doc.problem(self.where, message, hint)
+
+
+DEFAULT_CHECKS: tuple[Checker, ...] = (check_templates, check_workflows, check_python_targets, check_subdags)

@@ -9,15 +9,17 @@ Allowed::
     and  or  not            (short-circuit)
     == != < <= > >= in  not in  is None  is not None     (chains like 0 < x < 10 work)
     -x  +x                  on numbers
+    + - * /                 arithmetic on numbers (numeric strings count as numbers); abs(x) min(a, b, ...) max(...)
+                            (with a missing value, null, the result is null: and null < 1 is false)
     "str" 'str' 12 1.5 true false null True False None   [..] (..) {..} literals of those
     params.x.y   outputs.task.key   env.NAME   run_id   logical_date
     outputs["my-task"]["key"]   params.items[0]          subscripts with a constant string or integer
 
-Rejected with a message naming the construct: calls, lambdas, comprehensions, f-strings, ``:=``,
-arithmetic, conditional expressions, dict literals, slices, attributes starting with ``_``, attribute
-access on anything but params/outputs/env, and any other name. Expressions are limited to
-:data:`MAX_LENGTH` characters and :data:`MAX_DEPTH` levels of nesting. Newlines count as spaces, so a
-folded YAML block works.
+Rejected with a message naming the construct: calls other than abs/min/max, lambdas, comprehensions,
+f-strings, ``:=``, ``//`` ``%`` ``**`` and bit operators, conditional expressions, dict literals, slices,
+attributes starting with ``_``, attribute access on anything but params/outputs/env, and any other name.
+Expressions are limited to :data:`MAX_LENGTH` characters and :data:`MAX_DEPTH` levels of nesting. Newlines
+count as spaces, so a folded YAML block works.
 
 Ids with dots or dashes need a subscript: ``outputs["build.linux"].status``. In conditions an attribute
 is always exactly one key (templates, which have no brackets, use longest match instead).
@@ -45,6 +47,7 @@ import difflib
 import operator
 import re
 import reprlib
+import warnings
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -57,15 +60,17 @@ __all__ = ["MAX_DEPTH", "MAX_LENGTH", "ROOTS", "Condition", "compile_condition",
 MAX_LENGTH = 1000
 MAX_DEPTH = 32
 #: Names an expression may read. params, outputs and env are mappings; run_id and logical_date are values.
-ROOTS: tuple[str, ...] = ("params", "outputs", "env", "run_id", "logical_date")
-_MAPPING_ROOTS = ("params", "outputs", "env")
+ROOTS: tuple[str, ...] = ("params", "outputs", "env", "run_id", "logical_date", "previous", "iteration")
+_MAPPING_ROOTS = ("params", "outputs", "env", "previous")
+LOOP_ROOTS = ("previous", "iteration")
+"""Only a ``repeat: until:`` condition may read these: the last iteration's outputs, and the iteration number."""
 _LITERAL_NAMES: dict[str, Any] = {"true": True, "false": False, "null": None}
 _CONSTANT_TYPES = (str, int, float, bool, type(None))
 _NUMBER_RE = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
 _PATH_HINT = 'read data as params.x, outputs.<task>.<key>, outputs["task-id"]["key"], env.NAME'
 
 _FORBIDDEN: dict[type, tuple[str, str]] = {
-    ast.Call: ("function calls are not allowed", "compare values with == != < > in; there are no functions"),
+    ast.Call: ("function calls are not allowed", "the only functions are abs(), min() and max()"),
     ast.Lambda: ("lambda is not allowed", "write the comparison directly"),
     ast.ListComp: ("comprehensions are not allowed", "write a literal list, or compare with in"),
     ast.SetComp: ("comprehensions are not allowed", "write a literal list, or compare with in"),
@@ -73,7 +78,7 @@ _FORBIDDEN: dict[type, tuple[str, str]] = {
     ast.GeneratorExp: ("comprehensions are not allowed", "write a literal list, or compare with in"),
     ast.JoinedStr: ("f-strings are not allowed", 'use a plain "string"'),
     ast.NamedExpr: ("the walrus operator := is not allowed", "conditions cannot assign"),
-    ast.BinOp: ("arithmetic operators are not allowed", "compute the value in a task and compare its output"),
+    ast.BinOp: ("this operator is not allowed", "arithmetic is + - * / only"),
     ast.IfExp: ("conditional expressions (x if c else y) are not allowed", "combine tests with and / or"),
     ast.Dict: ("dict literals are not allowed", "use a list: x in ['a', 'b']"),
     ast.Starred: ("* unpacking is not allowed", "list the values"),
@@ -82,6 +87,14 @@ _FORBIDDEN: dict[type, tuple[str, str]] = {
     ast.Yield: ("yield is not allowed", "conditions are plain expressions"),
     ast.YieldFrom: ("yield is not allowed", "conditions are plain expressions"),
 }
+_ARITHMETIC: dict[type, tuple[str, Callable[[Any, Any], Any]]] = {
+    ast.Add: ("+", operator.add),
+    ast.Sub: ("-", operator.sub),
+    ast.Mult: ("*", operator.mul),
+    ast.Div: ("/", operator.truediv),
+}
+_FUNCTIONS: dict[str, tuple[int, int]] = {"abs": (1, 1), "min": (1, 16), "max": (1, 16)}
+"""The only calls: name -> (fewest, most) arguments."""
 _COMPARE: dict[type, str] = {
     ast.Eq: "==",
     ast.NotEq: "!=",
@@ -178,6 +191,17 @@ class _Checker:
                 self._unknown_name(node)
         elif isinstance(node, (ast.Attribute, ast.Subscript)):
             self._record(self._path(node, depth), node)
+        elif isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
+            self.check(node.left, depth + 1)
+            self.check(node.right, depth + 1)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS:
+            fewest, most = _FUNCTIONS[node.func.id]
+            if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
+                self.fail(node, f"{node.func.id}() takes plain arguments", f"write {node.func.id}(a, b)")
+            if not fewest <= len(node.args) <= most:
+                self.fail(node, f"{node.func.id}() takes {fewest} to {most} arguments", "")
+            for arg in node.args:
+                self.check(arg, depth + 1)
         else:
             what, hint = _FORBIDDEN.get(type(node), (f"{type(node).__name__} expressions are not allowed", ""))
             self.fail(node, what, hint or "see the list of allowed operators in the docs")
@@ -281,7 +305,9 @@ def compile_condition(expr: str) -> Condition:
             hint="compute the decision in a task and compare its output",
         )
     try:
-        tree = ast.parse(text, mode="eval")
+        with warnings.catch_warnings():  # "invalid decimal literal" and friends: not for the user's terminal
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, mode="eval")
     except SyntaxError as err:
         raise _syntax_error(text, err) from None
     except (ValueError, RecursionError, MemoryError) as err:
@@ -298,7 +324,10 @@ def compile_condition(expr: str) -> Condition:
 def _as_number(value: Any) -> Any:
     if isinstance(value, str) and _NUMBER_RE.fullmatch(value.strip()):
         text = value.strip()
-        return int(text) if text.lstrip("-").isdigit() else float(text)
+        try:
+            return int(text) if text.lstrip("-").isdigit() else float(text)
+        except ValueError:  # an integer of more than 4300 digits: compare it as a float
+            return float(text)
     return value
 
 
@@ -370,6 +399,10 @@ class _Interpreter:
             return [self.eval(e) for e in node.elts]
         if isinstance(node, ast.Tuple):
             return tuple(self.eval(e) for e in node.elts)
+        if isinstance(node, ast.BinOp):
+            return self.arithmetic(node)
+        if isinstance(node, ast.Call):
+            return self.call(node)
         if isinstance(node, ast.Set):
             items = [self.eval(e) for e in node.elts]
             try:
@@ -377,6 +410,37 @@ class _Interpreter:
             except TypeError:
                 self.fail(node, "a {...} set can only hold strings, numbers, true/false and null", "use [...]")
         self.fail(node, f"{type(node).__name__} cannot be evaluated")  # unreachable after checking
+
+    def number(self, node: ast.expr, what: str) -> Any:
+        value = _as_number(self.eval(node))
+        if value is None:
+            return None
+        if not _is_number(value):
+            self.fail(node, f"{what} needs numbers, got {reprlib.repr(value)} from {_source(self.text, node)}")
+        return value
+
+    def arithmetic(self, node: ast.BinOp) -> Any:
+        symbol, apply = _ARITHMETIC[type(node.op)]
+        left = self.number(node.left, symbol)
+        right = self.number(node.right, symbol)
+        if left is None or right is None:  # a missing value (no previous iteration yet ...) stays missing
+            return None
+        if symbol == "/" and right == 0:
+            self.fail(node, "division by zero", "check the divisor first: x != 0 and y / x > 1")
+        value = apply(left, right)
+        if (isinstance(value, float) and value != value) or value in (float("inf"), float("-inf")):
+            self.fail(node, "the result is not a finite number")
+        return value
+
+    def call(self, node: ast.Call) -> Any:
+        assert isinstance(node.func, ast.Name)
+        name = node.func.id
+        values = [self.number(arg, f"{name}()") for arg in node.args]
+        if any(v is None for v in values):
+            return None
+        if name == "abs":
+            return abs(values[0])
+        return min(values) if name == "min" else max(values)
 
     def compare(self, op: str, left: Any, right: Any, node: ast.AST) -> bool:
         if op in ("is", "is not"):
@@ -449,9 +513,14 @@ class _Interpreter:
 # ------------------------------------------------------------------------------------------ validation
 
 
-def condition_problems(expr: str, *, params: Collection[str], upstream: Collection[str]) -> list[str]:
+def condition_problems(
+    expr: str, *, params: Collection[str], upstream: Collection[str], loop: str | None = None
+) -> list[str]:
     """What is wrong with a ``when:`` expression (syntax, forbidden constructs, unknown params, outputs of
-    tasks that are not upstream), one message per problem; empty when it is fine."""
+    tasks that are not upstream), one message per problem; empty when it is fine.
+
+    ``loop`` names the task whose ``repeat: until:`` this is: it may read its own outputs, ``previous`` and
+    ``iteration``; any other condition may not."""
     try:
         condition = compile_condition(expr)
     except TemplateError as err:
@@ -459,7 +528,19 @@ def condition_problems(expr: str, *, params: Collection[str], upstream: Collecti
     problems: list[str] = []
     seen: set[Path] = set()
     text = condition.expr
+    if loop is not None:
+        upstream = {*upstream, loop}
     for path, column in zip(condition.paths, condition._columns, strict=True):
+        if path[0] in LOOP_ROOTS and loop is None and ("loop",) not in seen:
+            seen.add(("loop",))
+            problems.append(
+                f"when: {text}: '{path[0]}' at column {column} is only known in a repeat: until: condition"
+                " — use outputs.<task> of an upstream task"
+            )
+            continue
+        if path[0] == "previous" and len(path) > 1 and path[1] != loop:
+            problems.append(f"when: {text}: previous.{path[1]} at column {column} — write previous.{loop}")
+            continue
         if len(path) < 2 or not isinstance(path[1], str) or path[:2] in seen:
             continue
         seen.add(path[:2])

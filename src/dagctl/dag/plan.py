@@ -147,6 +147,8 @@ class DagInfo(Record):
     parallelism: int | None = None
     timeout: float | None = None
     fail_fast: bool = False
+    outputs: dict[str, Any] = field(default_factory=dict)
+    """What the DAG returns when it runs as a sub-DAG: name -> template (``${outputs.TASK.KEY}``) or value."""
 
 
 class PlannedTask(Record):
@@ -180,6 +182,19 @@ class PlannedTask(Record):
     trigger_rule: str = "all_success"
     isolation: str = "thread"
     queue: str | None = None
+    matrix: dict[str, Any] | None = None
+    """Key -> list of values, or a ``${...}`` string resolved when the run reaches the task."""
+    max_parallel: int | None = None
+    min_success: int | None = None
+    aggregate: dict[str, Any] | None = None
+    repeat: dict[str, Any] | None = None
+    """``until``, ``max_iterations``, ``delay`` (seconds), ``on_max``."""
+    subdag: str | dict[str, Any] | None = None
+    """A ``dag:`` task's child: a path relative to the DAG file, or an inline DAG as a mapping."""
+    cache: dict[str, Any] | None = None
+    """``inputs`` (globs), ``key`` (salt), ``ttl`` (seconds or None); None: not cached."""
+    approval: dict[str, Any] | None = None
+    """An approval gate's ``message``, ``approvers``, ``policy``, ``timeout``, ``on_timeout``."""
 
 
 class Plan(Record):
@@ -269,6 +284,16 @@ def build_plan(spec: DagSpec) -> Plan:
             trigger_rule=t.trigger_rule.value,
             isolation=t.isolation.value,
             queue=t.queue,
+            matrix=dict(t.matrix) if t.matrix is not None else None,
+            max_parallel=t.max_parallel,
+            min_success=t.min_success,
+            aggregate=t.aggregate.model_dump(mode="json") if t.aggregate is not None else None,
+            repeat=t.repeat.model_dump(mode="json") if t.repeat is not None else None,
+            subdag=t.dag if isinstance(t.dag, str) or t.dag is None else t.dag.model_dump(mode="json"),
+            cache=_cache(t.cache if "cache" in t.model_fields_set else defaults.cache)
+            if t.kind in ("run", "python", "workflow_ref")
+            else None,
+            approval=t.approval.model_dump(mode="json") if t.approval is not None else None,
         )
     levels: list[list[str]] = [[] for _ in range(depth)]
     for tid in topo:
@@ -284,6 +309,7 @@ def build_plan(spec: DagSpec) -> Plan:
         parallelism=o.parallelism,
         timeout=o.timeout,
         fail_fast=o.fail_fast,
+        outputs=dict(spec.outputs),
     )
     return Plan(dag=dag, tasks=tasks, levels=tuple(tuple(lv) for lv in levels))
 
@@ -298,3 +324,7 @@ def ancestors(plan_deps: Mapping[str, Sequence[str]], task_id: str) -> set[str]:
             found.add(t)
             stack.extend(plan_deps.get(t, ()))
     return found
+
+
+def _cache(spec: Any) -> dict[str, Any] | None:
+    return None if spec is None else {"inputs": list(spec.inputs), "key": spec.key, "ttl": spec.ttl}

@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from .durations import format_duration
 from .plan import Plan, PlannedTask
 
-_KIND_LABEL = {"run": "shell", "python": "python", "workflow_ref": "workflow"}
+_KIND_LABEL = {"run": "shell", "python": "python", "workflow_ref": "workflow", "dag": "sub-DAG", "approval": "gate"}
 
 
 def _deps(t: PlannedTask) -> str:
     return ", ".join(t.depends_on) if t.depends_on else "none"
 
 
-def plan_lines(plan: Plan) -> list[str]:
-    """The dry-run text: the source note's layout plus level, retries and timeout."""
+CELLS_SHOWN = 12
+"""A dry run lists this many cells of a matrix task, then how many more."""
+
+
+def plan_lines(
+    plan: Plan, params: Mapping[str, Any] | None = None, notes: Mapping[str, str] | None = None
+) -> list[str]:
+    """The dry-run text: the source note's layout plus level, retries and timeout; matrix cells, loops and
+    sub-DAGs under their task. ``params``: the run's params (default: the DAG's)."""
     dag = plan.dag
+    params = dag.params if params is None else params
     width = max(len(lv) for lv in plan.levels)
     lines = [
         f"DRY RUN: DAG '{dag.name}'",
@@ -38,11 +47,39 @@ def plan_lines(plan: Plan) -> list[str]:
             f"  {t.order:>{pad}}. {t.id} ({_KIND_LABEL[t.kind]}: {t.target}, depends_on: {_deps(t)})"
             f" [{', '.join(extras)}]"
         )
+        extra = [*_composition(t, params), *([notes[t.id]] if notes and t.id in notes else [])]
+        lines.extend(f"  {' ' * pad}    {line}" for line in extra)
     return lines
 
 
-def plan_as_dict(plan: Plan) -> dict[str, Any]:
+def _composition(t: PlannedTask, params: Mapping[str, Any]) -> list[str]:
+    from . import matrix
+
+    lines = []
+    if t.matrix is not None:
+        cells, note = matrix.preview(t.matrix, params)
+        cap = f", at most {t.max_parallel} at once" if t.max_parallel else ""
+        strategy = (t.aggregate or {}).get("strategy", "collect")
+        lines.append(f"matrix: {note}{cap}; aggregate: {strategy}")
+        for index, values in enumerate((cells or [])[:CELLS_SHOWN]):
+            lines.append(f"  {matrix.cell_id(t.id, index)}  {matrix.describe(values)}")
+        if cells and len(cells) > CELLS_SHOWN:
+            lines.append(f"  ... and {len(cells) - CELLS_SHOWN} more cells")
+    if t.repeat is not None:
+        r = t.repeat
+        lines.append(f"repeat until: {r.get('until')} (at most {r.get('max_iterations')} iterations)")
+    if t.subdag is not None:
+        lines.append(f"sub-DAG: {t.subdag if isinstance(t.subdag, str) else 'inline'} (runs as a linked run)")
+    return lines
+
+
+def plan_as_dict(
+    plan: Plan, params: Mapping[str, Any] | None = None, notes: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    from . import matrix
+
     dag = plan.dag
+    params = dag.params if params is None else params
     return {
         "dag": dag.name,
         "tenant_id": dag.tenant_id,
@@ -64,6 +101,21 @@ def plan_as_dict(plan: Plan) -> dict[str, Any]:
                 "timeout_s": t.timeout,
                 "when": t.when,
                 "trigger_rule": t.trigger_rule,
+                **(
+                    {
+                        "matrix": t.matrix,
+                        "cells": [
+                            {"id": matrix.cell_id(t.id, i), "matrix": values}
+                            for i, values in enumerate(matrix.preview(t.matrix, params)[0] or [])
+                        ]
+                        or None,
+                    }
+                    if t.matrix is not None
+                    else {}
+                ),
+                **({"repeat": t.repeat} if t.repeat is not None else {}),
+                **({"dag": t.subdag} if t.subdag is not None else {}),
+                **({"cache": notes[t.id]} if notes and t.id in notes else {}),
             }
             for t in plan.tasks.values()
         ],

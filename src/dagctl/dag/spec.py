@@ -11,6 +11,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -24,13 +25,30 @@ from pydantic import (
 )
 
 from .durations import parse_duration
+from .params import unfit_value
 
 NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 NAME_RE = re.compile(NAME_PATTERN)
 CALLABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
-TASK_KINDS = ("run", "python", "workflow_ref")
+TASK_KINDS = ("run", "python", "workflow_ref", "dag", "approval")
+MAX_MATRIX_CELLS = 100_000
+"""The most cells one matrix may expand to (a bigger one is an error with its location)."""
+MATRIX_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 
-Name = Annotated[str, Strict(), StringConstraints(pattern=NAME_PATTERN)]
+MAX_ARG_BYTES = 128 * 1024 - 1
+"""The longest single argument or environment entry Linux passes to a program (MAX_ARG_STRLEN, with its NUL)."""
+
+
+def _not_a_folder_name(value: str) -> str:
+    if value in (".", ".."):
+        raise ValueError(
+            f"{value!r} is not a valid name — ids and names become file names, where '.' and '..' mean folders; "
+            "use 1-64 letters, digits, '_', '.' or '-'"
+        )
+    return value
+
+
+Name = Annotated[str, Strict(), StringConstraints(pattern=NAME_PATTERN), AfterValidator(_not_a_folder_name)]
 Duration = Annotated[
     float,
     BeforeValidator(parse_duration),
@@ -44,6 +62,18 @@ Duration = Annotated[
         }
     ),
 ]
+
+
+def _timeout(value: float) -> float:
+    if value == 0:
+        raise ValueError(
+            "0 would stop it at once — leave timeout: out for no time limit, or give a duration such as 10m"
+        )
+    return value
+
+
+Timeout = Annotated[Duration, AfterValidator(_timeout)]
+"""A Duration that is not 0: a timeout of nothing is a mistake (no timeout is written by leaving the key out)."""
 Retries = Annotated[int, Strict(), Field(ge=0, le=100)]
 Backoff = Annotated[float, Strict(), Field(ge=1.0, le=100.0)]
 
@@ -56,7 +86,48 @@ def _env_value(value: Any) -> str:
     raise ValueError("environment values must be strings or numbers — quote the value")
 
 
-EnvValue = Annotated[str, BeforeValidator(_env_value), WithJsonSchema({"type": ["string", "number", "boolean"]})]
+def _env_name(name: str) -> str:
+    if not name or "=" in name or "\x00" in name:
+        shown = repr(name)
+        raise ValueError(
+            f"{shown} is not an environment variable name"
+            f" ({'empty' if not name else 'it holds ' + ('=' if '=' in name else 'a NUL character')})"
+            " — use letters, digits and '_', e.g. LC_ALL"
+        )
+    return name
+
+
+def _arg_size(what: str, text: str) -> str:
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_ARG_BYTES:
+        raise ValueError(
+            f"{what} is {size:,} bytes, over the {MAX_ARG_BYTES + 1:,} the system passes to a program"
+            " — put the text in a file and pass its path"
+        )
+    return text
+
+
+EnvValue = Annotated[
+    str,
+    BeforeValidator(_env_value),
+    AfterValidator(lambda v: _arg_size("environment value", v)),
+    WithJsonSchema({"type": ["string", "number", "boolean"]}),
+]
+EnvName = Annotated[
+    str, AfterValidator(_env_name), WithJsonSchema({"type": "string", "minLength": 1, "pattern": "^[^=]+$"})
+]
+Env = dict[EnvName, EnvValue]
+
+
+def _json_params(value: dict[str, Any]) -> dict[str, Any]:
+    found = unfit_value(value)
+    if found is not None:
+        where, why = found
+        raise ValueError(f"params{where} is {why} — params are JSON: give a finite number, or text without NUL")
+    return value
+
+
+Params = Annotated[dict[str, Any], AfterValidator(_json_params)]
 
 
 class TriggerRule(str, enum.Enum):
@@ -80,6 +151,66 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+class CacheSpec(_Model):
+    """Skip a task whose inputs are the same as a run that already did it: reuse its outputs and log."""
+
+    inputs: list[str] = Field(
+        default_factory=list, description="Globs of files (relative to the DAG file) whose contents are in the key."
+    )
+    key: str = Field(default="", description="Extra salt: change it to invalidate the task's entries.")
+    ttl: Duration | None = Field(default=None, description="How long an entry is good for (default: forever).")
+
+
+def _cache_flag(value: Any) -> Any:
+    if value is True:
+        return {}
+    if value is False:
+        return None
+    return value
+
+
+CacheSetting = Annotated[
+    CacheSpec | None,
+    BeforeValidator(_cache_flag),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "boolean"},
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "inputs": {"type": "array", "items": {"type": "string"}},
+                        "key": {"type": "string"},
+                        "ttl": {"type": ["number", "string"]},
+                    },
+                },
+            ],
+            "description": "true, or {inputs: [globs], key: salt, ttl: 7d}: reuse the outputs of a run with the "
+            "same inputs",
+        }
+    ),
+]
+
+
+class ApprovalSpec(_Model):
+    """A gate: the run waits here until people approve (or reject) from any shell: `dagctl approve RUN TASK`."""
+
+    message: str = Field(default="", description="What is being approved; ${...} templates work.")
+    approvers: list[Annotated[str, StringConstraints(min_length=1, max_length=128)]] = Field(
+        default_factory=list, description="Who may decide (empty: anyone)."
+    )
+    policy: Literal["any", "all"] = Field(default="any", description="any: one approval; all: every approver's.")
+    timeout: Duration | None = Field(default=None, description="How long to wait (default: forever).")
+    on_timeout: Literal["fail", "skip"] = "fail"
+
+    @model_validator(mode="after")
+    def _all_needs_names(self) -> ApprovalSpec:
+        if self.policy == "all" and not self.approvers:
+            raise ValueError("approval policy all needs approvers: [names] — or use policy: any")
+        return self
+
+
 class TaskDefaults(_Model):
     """Defaults applied to every task that does not set its own value."""
 
@@ -87,7 +218,8 @@ class TaskDefaults(_Model):
     retry_delay: Duration = 1.0
     backoff: Backoff = 2.0
     max_delay: Duration = 300.0
-    timeout: Duration | None = None
+    timeout: Timeout | None = None
+    cache: CacheSetting = None
 
 
 class Options(_Model):
@@ -96,12 +228,80 @@ class Options(_Model):
     parallelism: Annotated[int, Strict(), Field(ge=1, le=10_000)] | None = Field(
         default=None, description="Max tasks running at once (default: CPU count + 4, at most 32)."
     )
-    timeout: Duration | None = Field(default=None, description="Whole-run timeout.")
+    timeout: Timeout | None = Field(default=None, description="Whole-run timeout.")
     fail_fast: Annotated[bool, Strict()] = False
 
 
+Scalar = Annotated[str | int | float | bool, WithJsonSchema({"type": ["string", "number", "boolean"]})]
+MatrixValues = Annotated[
+    list[Any] | str,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "array", "minItems": 1, "items": {"type": ["string", "number", "boolean", "object", "array"]}},
+                {"type": "string", "description": "${params.NAME} (a list param) or ${outputs.TASK.KEY} (a list)"},
+            ]
+        }
+    ),
+]
+
+
+class AggregateStrategy(str, enum.Enum):
+    COLLECT = "collect"
+    BEST = "best"
+    WORST = "worst"
+    AVERAGE = "average"
+    VOTE = "vote"
+    PYTHON = "python"
+
+
+class AggregateSpec(_Model):
+    """How a matrix task's cells are gathered into its outputs (fan-in)."""
+
+    strategy: AggregateStrategy = AggregateStrategy.COLLECT
+    metric: str | None = Field(default=None, description="best/worst: the output key compared across cells.")
+    order: Literal["max", "min"] = Field(default="max", description="best/worst: which end wins.")
+    metrics: list[str] = Field(default_factory=list, description="average: the output keys averaged.")
+    key: str | None = Field(default=None, description="vote: the output key voted on.")
+    python: Annotated[str, StringConstraints(pattern=CALLABLE_PATTERN)] | None = Field(
+        default=None, description="python: module:function receiving the cells list, returning a dict."
+    )
+
+    @model_validator(mode="after")
+    def _what_each_strategy_needs(self) -> AggregateSpec:
+        s = self.strategy
+        if s in (AggregateStrategy.BEST, AggregateStrategy.WORST) and not self.metric:
+            raise ValueError(f"aggregate strategy {s.value} needs metric: (the output key to compare)")
+        if s is AggregateStrategy.AVERAGE and not self.metrics:
+            raise ValueError("aggregate strategy average needs metrics: [keys to average]")
+        if s is AggregateStrategy.VOTE and not self.key:
+            raise ValueError("aggregate strategy vote needs key: (the output key voted on)")
+        if s is AggregateStrategy.PYTHON and not self.python:
+            raise ValueError("aggregate strategy python needs python: module:function")
+        return self
+
+
+class RepeatSpec(_Model):
+    """Run the task again until a condition holds: a loop."""
+
+    until: str = Field(description="when:-style condition over outputs.<task>, previous.<task>, iteration, params.")
+    max_iterations: Annotated[int, Strict(), Field(ge=1, le=100_000)] = 10
+    delay: Duration = 0.0
+    on_max: Literal["fail", "succeed"] = Field(
+        default="fail", description="What reaching max_iterations without `until` being true means."
+    )
+
+
+class InlineDag(_Model):
+    """A sub-DAG written inside its parent: the same keys as a DAG file, all optional but tasks."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    tasks: list[dict[str, Any]] = Field(min_length=1)
+
+
 class TaskSpec(_Model):
-    """One node of the DAG: exactly one of ``run``, ``python`` or ``workflow_ref``."""
+    """One node of the DAG: exactly one of ``run``, ``python``, ``workflow_ref`` or ``dag``."""
 
     id: Name
     description: str | None = None
@@ -122,19 +322,35 @@ class TaskSpec(_Model):
         default=None, description="module:function, resolved next to the DAG file first."
     )
     workflow_ref: Name | None = Field(default=None, description="Name of a registered workflow.")
-    params: dict[str, Any] = Field(default_factory=dict)
-    env: dict[str, EnvValue] = Field(default_factory=dict)
+    dag: str | InlineDag | None = Field(
+        default=None, description="A sub-DAG: a DAG file (relative to this file) or an inline {tasks: [...]}."
+    )
+    params: Params = Field(default_factory=dict)
+    env: Env = Field(default_factory=dict)
     cwd: str | None = None
     retries: Retries | None = None
     retry_delay: Duration | None = None
     backoff: Backoff | None = None
     max_delay: Duration | None = None
-    timeout: Duration | None = None
+    timeout: Timeout | None = None
     when: str | None = Field(default=None, description="Condition over params and upstream outputs.")
     trigger_rule: TriggerRule = TriggerRule.ALL_SUCCESS
     isolation: Isolation = Isolation.THREAD
     queue: Name | None = Field(default=None, description="Worker queue for distributed executors.")
     tags: list[str] = Field(default_factory=list)
+    matrix: dict[Annotated[str, StringConstraints(pattern=MATRIX_KEY_PATTERN)], MatrixValues] | None = Field(
+        default=None, description="Fan out: one cell per combination of these values (cartesian product)."
+    )
+    max_parallel: Annotated[int, Strict(), Field(ge=1, le=10_000)] | None = Field(
+        default=None, description="At most this many of this matrix task's cells run at once."
+    )
+    min_success: Annotated[int, Strict(), Field(ge=0)] | None = Field(
+        default=None, description="The matrix task succeeds when at least this many cells do (default: all)."
+    )
+    aggregate: AggregateSpec | None = None
+    repeat: RepeatSpec | None = None
+    cache: CacheSetting = None
+    approval: ApprovalSpec | None = Field(default=None, description="A gate: wait for people's approval.")
 
     @field_validator("depends_on", mode="before")
     @classmethod
@@ -148,21 +364,36 @@ class TaskSpec(_Model):
     def _run_not_empty(cls, value: str | list[str] | None) -> str | list[str] | None:
         if value is not None and (not value or (isinstance(value, str) and not value.strip())):
             raise ValueError("run is empty — give a shell command or an argv list")
+        for text in [value] if isinstance(value, str) else value or []:
+            _arg_size("the command" if isinstance(value, str) else "an argument", text)
         return value
 
     @model_validator(mode="after")
     def _exactly_one_kind(self) -> TaskSpec:
         given = [k for k in TASK_KINDS if getattr(self, k) is not None]
         if not given:
-            raise ValueError(f"task '{self.id}' has nothing to do — add one of run:, python: or workflow_ref:")
+            raise ValueError(
+                f"task '{self.id}' has nothing to do — add one of run:, python:, workflow_ref:, dag: or approval:"
+            )
         if len(given) > 1:
             raise ValueError(
-                f"task '{self.id}' sets {' and '.join(given)} — keep exactly one of run:, python:, workflow_ref:"
+                f"task '{self.id}' sets {' and '.join(given)} — keep exactly one of run:, python:, workflow_ref:, "
+                "dag:, approval:"
             )
+        if self.approval is not None and (self.cache is not None or self.repeat is not None):
+            raise ValueError(f"task '{self.id}' is an approval gate: cache: and repeat: do not apply to it")
+        if self.matrix is None:
+            for key in ("max_parallel", "min_success", "aggregate"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"task '{self.id}' sets {key}: without matrix: — it applies to matrix cells")
+        elif self.repeat is not None:
+            raise ValueError(f"task '{self.id}' sets both matrix: and repeat: — loop inside the cells' own task")
+        if isinstance(self.matrix, dict) and not self.matrix:
+            raise ValueError(f"task '{self.id}' has an empty matrix: — give at least one key with values")
         return self
 
     @property
-    def kind(self) -> Literal["run", "python", "workflow_ref"]:
+    def kind(self) -> Literal["run", "python", "workflow_ref", "dag", "approval"]:
         for k in TASK_KINDS:
             if getattr(self, k) is not None:
                 return k  # type: ignore[return-value]
@@ -172,6 +403,11 @@ class TaskSpec(_Model):
     def target(self) -> str:
         if self.run is not None:
             return self.run if isinstance(self.run, str) else " ".join(self.run)
+        if self.dag is not None:
+            return self.dag if isinstance(self.dag, str) else f"inline ({len(self.dag.tasks)} tasks)"
+        if self.approval is not None:
+            who = ", ".join(self.approval.approvers) or "anyone"
+            return f"approval by {who} ({self.approval.policy})"
         return str(self.python if self.python is not None else self.workflow_ref)
 
 
@@ -181,14 +417,18 @@ class DagSpec(_Model):
     name: Name
     description: str | None = None
     tenant_id: Annotated[str, Strict(), StringConstraints(min_length=1, max_length=128)] = "default"
-    params: dict[str, Any] = Field(default_factory=dict)
-    env: dict[str, EnvValue] = Field(default_factory=dict)
+    params: Params = Field(default_factory=dict)
+    env: Env = Field(default_factory=dict)
     defaults: TaskDefaults = Field(default_factory=TaskDefaults)
     options: Options = Field(default_factory=Options)
     workflows: dict[Name, Annotated[str, StringConstraints(pattern=CALLABLE_PATTERN)]] = Field(
         default_factory=dict, description="Workflow registry for this DAG: name -> module:function."
     )
     tasks: list[TaskSpec] = Field(min_length=1)
+    outputs: dict[Annotated[str, StringConstraints(pattern=MATRIX_KEY_PATTERN)], Any] = Field(
+        default_factory=dict,
+        description="What this DAG returns when it runs as a sub-DAG: name -> ${outputs.TASK.KEY} (or any value).",
+    )
 
     _source: str | None = PrivateAttr(default=None)
 

@@ -38,7 +38,9 @@ each ``'`` becomes ``'\\''``; inside double quotes the backslash, double quote, 
 backslash-escaped (a plain ``shlex.quote`` there would let ``$(...)`` run); inside a comment every line of
 the value stays commented. Where dagctl cannot tell how the shell will read the text (after backticks,
 ``$(( ))``, ``$'...'``, here-docs, bash arrays ``x=( )``, ``case`` inside ``$( )``, inside a shell
-``${...}``, or right after a backslash) rendering fails with a TemplateError rather than guess. Quoting
+``${...}``, or right after a backslash) rendering fails with a TemplateError rather than guess; this depends
+only on the literal text before the reference, never on a value, so :func:`reference_problems` with
+``shell=True`` reports every such reference when the DAG is validated, not when the task runs. Quoting
 protects one level of parsing: a command that parses its arguments again (``eval``, ``sh -c``,
 ``ssh host ...``) must get the value through ``env:`` instead.
 """
@@ -70,7 +72,18 @@ __all__ = [
 ]
 
 #: Namespaces a DAG file may use, with the keys allowed under the context ones (``()`` = none).
-NAMESPACES: tuple[str, ...] = ("params", "env", "outputs", "run_id", "logical_date", "attempt", "dag", "task")
+NAMESPACES: tuple[str, ...] = (
+    "params",
+    "env",
+    "outputs",
+    "run_id",
+    "logical_date",
+    "attempt",
+    "dag",
+    "task",
+    "matrix",
+    "iteration",
+)
 _CONTEXT_KEYS: dict[str, tuple[str, ...]] = {
     "run_id": (),
     "logical_date": (),
@@ -395,21 +408,28 @@ class _ShellContext:
             self._lose("$'...'")
         return i
 
-    def quote(self, value: str, ref: Reference) -> str:
-        kind = self.stack[-1][0]
+    def problem(self, ref: Reference) -> TemplateError | None:
+        """Why a value cannot be quoted here (None: it can); depends only on the text fed so far."""
         problem = None
         if self.lost is not None:
             problem = f"it comes after {self.lost}"
         elif self.escaped:
             problem = "it follows a backslash"
-        elif kind == "brace":
+        elif self.stack[-1][0] == "brace":
             problem = "it is inside a shell ${...}"
-        if problem:
-            raise TemplateError(
-                f"cannot shell-quote {ref.source} at column {ref.start + 1}: {problem}, "
-                "where dagctl cannot tell how the shell will read it",
-                hint='move the reference out of it, or pass the value through env: and use "$NAME"',
-            )
+        if problem is None:
+            return None
+        return TemplateError(
+            f"cannot shell-quote {ref.source} at column {ref.start + 1}: {problem}, "
+            "where dagctl cannot tell how the shell will read it",
+            hint='move the reference out of it, or pass the value through env: and use "$NAME"',
+        )
+
+    def quote(self, value: str, ref: Reference) -> str:
+        kind = self.stack[-1][0]
+        problem = self.problem(ref)
+        if problem is not None:
+            raise problem
         self.prev = "x"
         if kind == "comment":  # a newline in the value would end the comment: keep every line commented
             return shlex.quote(value).replace("\n", "\n# ")
@@ -478,19 +498,46 @@ def _longest_task(path: Sequence[str], task_ids: Collection[str]) -> str | None:
     return None
 
 
+def _shell_problems(text: str) -> list[str]:
+    """The references :func:`render` with ``shell_quote=True`` would refuse, whatever their values: the first
+    one (every later one in the same text fails for the same reason)."""
+    shell = _ShellContext()
+    for part in _parse(text):
+        if isinstance(part, str):
+            shell.feed(part)
+            continue
+        problem = shell.problem(part)
+        if problem is not None:
+            return [str(problem)]
+        shell.prev = "x"  # as quote() leaves it
+    return []
+
+
 def reference_problems(
-    text: str, *, params: Collection[str], upstream: Collection[str], task_ids: Collection[str]
+    text: str,
+    *,
+    params: Collection[str],
+    upstream: Collection[str],
+    task_ids: Collection[str],
+    shell: bool = False,
+    matrix: Collection[str] | None = None,
+    loop: bool = False,
 ) -> list[str]:
     """What is wrong with the references in ``text``, one message per problem (empty when all is well).
 
     ``params`` are the declared param names, ``upstream`` the ancestors of the task that owns ``text`` and
-    ``task_ids`` every task in the DAG. Output keys and env variables are only known at run time.
+    ``task_ids`` every task in the DAG. ``matrix`` are the keys of the task's ``matrix:`` (None: not a matrix
+    task, so ``${matrix.*}`` is a problem); ``loop`` allows ``${iteration}``. Output keys and env variables are
+    only known at run time. With
+    ``shell`` (a ``run:`` command string), a reference where it cannot be shell-quoted (in a here-document,
+    after a backtick, ...: see the module docstring) is a problem too, so ``render(..., shell_quote=True)``
+    of a text without problems never fails for that reason.
     """
     try:
         refs = find_references(text)
     except TemplateError as err:
         return [str(err)]
-    problems: list[str] = []
+    problems: list[str] = _shell_problems(text) if shell and refs else []
     for ref in refs:
         src, ns, path = ref.source, ref.namespace, ref.path
         where = f"{src} at column {ref.start + 1}"
@@ -517,6 +564,15 @@ def reference_problems(
                     f"{where} reads outputs of task '{task}', which is not upstream of this task "
                     f"— add '{task}' to depends_on"
                 )
+        elif ns == "matrix":
+            if matrix is None:
+                problems.append(f"{where} is only known in a task with matrix: — add matrix: or remove it")
+            elif len(path) != 1 or path[0] not in matrix:
+                tip = _did_you_mean(path[0] if path else "", matrix) or "use a key of this task's matrix:"
+                problems.append(f"unknown matrix key in {where}; known: {_known(matrix)} — {tip}")
+        elif ns == "iteration":
+            if not loop or path:
+                problems.append(f"{where} is only known in a task with repeat: — write ${{iteration}} there")
         elif ns in _CONTEXT_KEYS:
             allowed = _CONTEXT_KEYS[ns]
             if path != allowed:

@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 PROJECT_CONFIG = "dagctl.yaml"
 ENTRY_POINT_GROUP = "dagctl.workflows"
-PROJECT_KEYS = ("workflows",)
+PROJECT_KEYS = ("workflows", "cache")
 
 _CALLABLE_RE = re.compile(CALLABLE_PATTERN)
 
@@ -60,6 +60,8 @@ class ProjectConfig:
 
     path: Path
     workflows: dict[str, str]
+    cache_max_size: int | None = None
+    """``cache: {max_size: 2GiB}``: the task cache is trimmed to this, least recently used first."""
 
 
 def find_project_config(start: Path) -> Path | None:
@@ -98,7 +100,7 @@ def load_project_config(path: Path) -> ProjectConfig:
     for key in data:
         if key not in PROJECT_KEYS:
             close = difflib.get_close_matches(str(key), PROJECT_KEYS, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"{PROJECT_CONFIG} supports only: workflows"
+            hint = f"did you mean '{close[0]}'?" if close else f"{PROJECT_CONFIG} supports: {', '.join(PROJECT_KEYS)}"
             problems.append(doc.problem((key,), f"unknown key '{key}'", hint, key=True))
     workflows = data.get("workflows")
     found: dict[str, str] = {}
@@ -131,9 +133,22 @@ def load_project_config(path: Path) -> ProjectConfig:
                 )
             else:
                 found[name] = target
+    max_size = None
+    cache = data.get("cache")
+    if cache is not None:
+        from .durations import parse_size
+
+        if not isinstance(cache, dict) or set(cache) - {"max_size"}:
+            problems.append(doc.problem(("cache",), "cache: takes max_size only", "write cache: {max_size: 2GiB}"))
+        elif "max_size" in cache:
+            try:
+                max_size = parse_size(cache["max_size"])
+            except ValueError as exc:
+                what, _, hint = str(exc).partition(" — ")
+                problems.append(doc.problem(("cache", "max_size"), f"cache max_size: {what}", hint))
     if problems:
         raise SpecError(problems)
-    return ProjectConfig(Path(path), found)
+    return ProjectConfig(Path(path), found, max_size)
 
 
 def _kind(value: object) -> str:

@@ -13,7 +13,9 @@ from dagctl.store import layout
 from dagctl.store.events import RunWarning
 from dagctl.store.sinks import BestEffort, FanOut, JsonlSink
 
-from .runner import RunControl, Runner, RunOptions, RunResult, default_parallelism, new_run_id
+from .runner import Runner
+from .state import RunControl, RunOptions, RunResult, default_parallelism, new_run_id
+from .subrun import ChildRun
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -59,6 +61,8 @@ def run_dag(
         plan = build_plan(dag)
     clock = clock or SystemClock()
     run_options = RunOptions(params=dict(params or {}), **options)
+    if run_options.cache_dir is None:
+        run_options.cache_dir = settings.task_cache_dir
     if run_options.run_id is None:
         run_options.run_id = new_run_id(clock)
     all_sinks: list[EventSink] = []
@@ -84,6 +88,30 @@ def run_dag(
         workers = run_options.parallelism or plan.dag.parallelism or default_parallelism()
         executor = ThreadExecutor(min(workers, len(plan.tasks)), clock=clock)
     sink = all_sinks[0] if len(all_sinks) == 1 else FanOut(all_sinks)  # one sink: no fan-out per event
+    parent_executor = executor
+
+    def launch(child: ChildRun) -> RunResult:
+        """A ``dag:`` task's child: a run of its own, with this run's settings and event log."""
+        workers = child.plan.dag.parallelism or default_parallelism()
+        child_executor = parent_executor.for_child_run(min(workers, len(child.plan.tasks)))
+        try:
+            return run_dag(
+                child.plan,
+                params=child.params,
+                executor=child_executor,
+                settings=settings,
+                clock=clock,
+                control=child.control,
+                run_id=child.run_id,
+                parent_run_id=child.parent_run_id,
+                parent_task=child.parent_task,
+                trigger="parent",
+                reuse_outputs=_reusable(settings, child.reuse_from),
+            )
+        finally:
+            if child_executor is not parent_executor:
+                child_executor.shutdown(wait=False)
+
     try:
         runner = Runner(
             plan,
@@ -94,10 +122,31 @@ def run_dag(
             options=run_options,
             control=control,
             grace=settings.grace_s,
+            subrun=launch,
         )
-        return runner.run()
+        result = runner.run()
+        if runner._cache is not None:
+            from .cache import trim
+
+            trim(plan, run_options.cache_dir or settings.task_cache_dir)
+        return result
     finally:
         if owned:
             executor.shutdown(wait=False)
         with contextlib.suppress(DagctlError, OSError):  # the runner has recorded what it could not write
             sink.close()
+
+
+def _reusable(settings: Settings, run_id: str | None) -> dict[str, dict[str, Any]]:
+    """Outputs of the tasks an earlier child run finished (a retried parent reuses them)."""
+    if run_id is None:
+        return {}
+    from dagctl.errors import StateError
+    from dagctl.store.history import History
+
+    history = History(settings)
+    try:
+        summary = history.summary(run_id)
+    except StateError:
+        return {}
+    return {tid: history.outputs_of(run_id, tid) for tid, t in summary.tasks.items() if t.status == "success"}

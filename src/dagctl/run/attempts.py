@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any, Literal
 
-    AttemptKind = Literal["run", "python", "workflow_ref"]
+    AttemptKind = Literal["run", "python", "workflow_ref", "dag"]
     AttemptStatus = Literal["success", "failed", "timeout", "cancelled"]
 
 

@@ -31,6 +31,11 @@ class Executor(Protocol):
         ``shell_logs`` are the first-attempt log files of the run's shell tasks, in likely start order."""
         ...
 
+    def for_child_run(self, parallelism: int) -> Executor:
+        """An executor for a sub-DAG's run that goes on beside this one's: itself when it can serve two runs
+        at once (Celery), else a new one (shut down by the caller after the child run)."""
+        ...
+
     def end(self) -> None:
         """The run is over: release what :meth:`begin` set up. Attempts still running are the runner's concern."""
         ...

@@ -66,30 +66,47 @@ class AttemptFactory:
         """Does anything this task renders contain ``${``? (Cached: most tasks in big DAGs do not.)"""
         cached = self._has_templates.get(task.id)
         if cached is None:
-            blob = repr((task.run, task.params, task.env, task.cwd, self.plan.dag.env))
+            blob = repr((task.run, task.params, task.env, task.cwd, self.plan.dag.env, task.repeat))
             cached = self._has_templates[task.id] = "${" in blob
         return cached
 
     def log_path(self, task_id: str, attempt: int = 1) -> str:
         return log_path(self.run_dir, task_id, attempt)
 
-    def build(self, task: PlannedTask, attempt: int, outputs: Mapping[str, Mapping[str, Any]]) -> Attempt:
-        """Raise TemplateError / DagctlError when the task cannot even be described (no retry helps)."""
+    def build(
+        self,
+        task: PlannedTask,
+        attempt: int,
+        outputs: Mapping[str, Mapping[str, Any]],
+        *,
+        unit: str | None = None,
+        matrix: Mapping[str, Any] | None = None,
+        iteration: int | None = None,
+    ) -> Attempt:
+        """Raise TemplateError / DagctlError when the task cannot even be described (no retry helps).
+
+        ``unit`` names the attempt's files and id when it is not the task's own: a matrix cell (``train:3``,
+        whose ``matrix`` values templates read as ``${matrix.KEY}``) or a loop's later iteration."""
         dag = self.plan.dag
         run_dir = str(self.run_dir)
-        output_path = shell_output_path(run_dir, task.id, attempt)
+        unit = unit or task.id
+        output_path = shell_output_path(run_dir, unit, attempt)
         env: dict[str, str] = {}
         command: str | list[str] | None = task.run
         cwd = task.cwd
         if self._templated(task):
             from dagctl.dag.templating import TemplateContext, render, render_argv, render_value  # only ${...} needs it
 
-            extra = {
+            extra: dict[str, Any] = {
                 "logical_date": self.logical_date or "",
                 "attempt": attempt,
                 "dag": {"name": dag.name},
                 "task": {"id": task.id},
             }
+            if matrix is not None:
+                extra["matrix"] = dict(matrix)
+            if iteration is not None:
+                extra["iteration"] = iteration
             for source in (dag.env, task.env):
                 for key, value in source.items():
                     ctx = TemplateContext(
@@ -121,6 +138,16 @@ class AttemptFactory:
         env["DAGCTL_RUN_DIR"] = run_dir
         if self.logical_date:
             env["DAGCTL_LOGICAL_DATE"] = self.logical_date
+        if unit != task.id:
+            env["DAGCTL_UNIT"] = unit
+        if matrix is not None:
+            import json
+
+            env["DAGCTL_MATRIX"] = json.dumps(matrix, default=str)
+            for key, value in matrix.items():
+                env[f"DAGCTL_MATRIX_{key.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+        if iteration is not None:
+            env["DAGCTL_ITERATION"] = str(iteration)
         inputs: dict[str, dict[str, Any]] = {}
         for upstream in task.depends_on:
             produced = outputs.get(upstream)
@@ -130,10 +157,10 @@ class AttemptFactory:
                     params[f"{upstream}__{key}"] = value
         target: str | None = None
         search_path: list[str] = []
-        if task.run is None:
+        if task.kind in ("python", "workflow_ref"):
             target, search_path = self.callable_for(task)
         return Attempt(
-            attempt_id=f"{self.run_id}/{task.id}/{attempt}",
+            attempt_id=f"{self.run_id}/{unit}/{attempt}",
             run_id=self.run_id,
             dag_name=dag.name,
             task_id=task.id,
@@ -148,7 +175,7 @@ class AttemptFactory:
             cwd=cwd,
             timeout=task.timeout,
             isolation=task.isolation,  # type: ignore[arg-type]
-            log_path=self.log_path(task.id, attempt),
+            log_path=self.log_path(unit, attempt),
             output_path=output_path,
             run_dir=run_dir,
             queue=task.queue,

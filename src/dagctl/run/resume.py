@@ -19,6 +19,7 @@ from dagctl.errors import StateError, UsageError
 from dagctl.protocols import Clock
 from dagctl.store.history import FINISHED, History
 from dagctl.store.layout import snapshot_file
+from dagctl.store.runsummary import RunSummary
 
 from .keeper import KEEPER_GRACE_S, processes_of_run
 
@@ -30,17 +31,51 @@ class Prepared:
     reuse: dict[str, dict[str, Any]] = field(default_factory=dict)
     select: list[str] | None = None
     parent: str | None = None
+    cells: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Matrix cells that succeeded: ``{"matrix": values, "outputs": ...}`` by cell id."""
+    loops: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Loops that failed part-way: their last completed iteration and its outputs, by task id."""
+    children: dict[str, str] = field(default_factory=dict)
+    """``dag:`` tasks that did not succeed: their child run, whose finished tasks the new child reuses."""
+    resume: bool = False
+    run_id: str | None = None
+    """The run a resume goes on with."""
+    attempts: dict[str, int] = field(default_factory=dict)
+    trigger: str = "retry"
+    schedule_id: str | None = None
+    logical_date: str | None = None
+
+    def run_options(self) -> dict[str, Any]:
+        """The :class:`~dagctl.run.state.RunOptions` fields that make a run reuse what this one found."""
+        options: dict[str, Any] = {
+            "reuse_outputs": self.reuse,
+            "reuse_cells": self.cells,
+            "resume_loops": self.loops,
+            "reuse_children": self.children,
+        }
+        if self.resume:
+            options.update(
+                resume=True,
+                run_id=self.run_id,
+                attempts_done=self.attempts,
+                trigger=self.trigger,
+                schedule_id=self.schedule_id,
+                logical_date=self.logical_date,
+            )
+        return options
 
 
 def _load_snapshot(snapshot: Path, original: str | None) -> DagSpec:
     """Load the DAG a run executed; Python modules still resolve next to the original file."""
     from dagctl.dag.checks import DEFAULT_CHECKS
-    from dagctl.dag.loader import dag_from_document
+    from dagctl.dag.specread import dag_from_document
     from dagctl.dag.yamlread import parse_document, read_text
     from dagctl.host import gc_paused
 
     with gc_paused():
-        spec = dag_from_document(parse_document(read_text(snapshot), str(snapshot)), DEFAULT_CHECKS)
+        # sub-DAG files are found next to the original file, not the snapshot: the child run checks its own
+        checks = [c for c in DEFAULT_CHECKS if c.__name__ != "check_subdags"]
+        spec = dag_from_document(parse_document(read_text(snapshot), str(snapshot)), checks)
     if original:
         spec._source = original
     return spec
@@ -83,17 +118,62 @@ def prepare_retry(
                 f"--from: DAG '{spec.name}' has no task '{from_task}'", hint="known tasks: " + ", ".join(plan.tasks)
             )
         rerun = set(plan.subgraph_downstream([from_task]))
-    reuse = {}
-    for tid, task in old.tasks.items():
-        if task.status == "success" and tid in plan.tasks and tid not in rerun:
-            reuse[tid] = history.outputs_of(run_id, tid)
-    if len(reuse) == len(plan.tasks):
+    prepared = Prepared(spec=spec, params={}, parent=run_id)
+    _collect_reusable(history, old, plan, rerun, prepared)
+    if len(prepared.reuse) == len(plan.tasks):
         raise UsageError(
             f"every task of run {run_id} succeeded: nothing to retry",
             hint="use --from TASK to run a task and what follows it again",
         )
-    params = {k: v for k, v in (old.params or {}).items() if k in spec.params}
-    return Prepared(spec=spec, params=params, reuse=reuse, parent=run_id)
+    prepared.params = {k: v for k, v in (old.params or {}).items() if k in spec.params}
+    return prepared
+
+
+def _collect_reusable(history: History, old: RunSummary, plan: Plan, rerun: set[str], into: Prepared) -> None:
+    """What of run ``old`` a new attempt at it need not do again: succeeded tasks and cells, loop progress,
+    the child runs of ``dag:`` tasks."""
+    run_id = old.run_id
+    for tid, task in old.tasks.items():
+        owner = task.parent or tid
+        if owner not in plan.tasks or owner in rerun:
+            continue
+        if task.parent is not None:  # a matrix cell: reused when the new run gives it the same values
+            if task.status == "success":
+                into.cells[tid] = {"matrix": task.matrix, "outputs": history.outputs_of(run_id, tid)}
+        elif task.status == "success":
+            into.reuse[tid] = history.outputs_of(run_id, tid)
+        elif task.iterations_done and not (task.error or "").startswith("repeat:"):
+            done = task.iterations_done  # the loop goes on after the last iteration that succeeded
+            stem = tid if done == 1 else f"{tid}~{done}"
+            into.loops[tid] = {"iteration": done, "outputs": history.outputs_of(run_id, stem)}
+        elif task.child_run_id:
+            into.children[tid] = task.child_run_id
+
+
+def prepare_resume(history: History, run_id: str, *, clock: Clock | None = None) -> Prepared:
+    """``dagctl resume``: go on with a paused (or abandoned) run, in the same run, from where it stopped.
+
+    Succeeded tasks, cells and loop iterations are kept; everything else runs (again); approval gates that
+    waited wait again, and decisions made meanwhile count."""
+    old = history.summary(run_id)
+    if old.status not in ("paused", "abandoned"):
+        raise StateError(
+            f"run {run_id} is {old.status}: only a paused or abandoned run can be resumed",
+            hint=f"use `dagctl retry {run_id}` to run what failed as a new run",
+        )
+    wait_for_leftovers(run_id, clock or SystemClock())
+    snapshot = snapshot_file(history.run_dir(run_id))
+    if not snapshot.exists():
+        raise StateError(f"run {run_id} has no DAG snapshot ({snapshot})", hint="retry it instead")
+    spec = _load_snapshot(snapshot, old.dag_file)
+    plan = build_plan(spec)
+    prepared = Prepared(spec=spec, params={}, parent=old.parent_run_id, resume=True, run_id=run_id)
+    _collect_reusable(history, old, plan, set(), prepared)
+    prepared.attempts = {uid: t.attempts for uid, t in old.tasks.items() if t.status != "success"}
+    prepared.params = {k: v for k, v in (old.params or {}).items() if k in spec.params}
+    prepared.trigger = old.trigger or "manual"
+    prepared.schedule_id, prepared.logical_date = old.schedule_id, old.logical_date
+    return prepared
 
 
 def wait_for_leftovers(run_id: str, clock: Clock, patience_s: float = KEEPER_GRACE_S + 1.0) -> None:

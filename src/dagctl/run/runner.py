@@ -4,10 +4,17 @@ One thread owns all run state: a thread started for the run, while the caller wa
 :meth:`Runner.run`). Executors report results through a callback that only appends to a queue and wakes
 the loop, so there are no locks around task state. A task starts as soon as its upstream tasks allow it;
 among ready tasks the one with the longest remaining path goes first.
+
+What the loop schedules are *units*: a plan task, or one cell of a matrix task (``train:3``, see
+:mod:`dagctl.dag.matrix`). A matrix task fans out into its cells when it is reached (``max_parallel`` of them
+at once), and finishes when they have, with the outputs :mod:`dagctl.run.fanin` gathers. A ``repeat:`` task
+runs again until its ``until`` holds (:mod:`dagctl.run.loops`). A ``dag:`` task runs its child DAG as a run
+of its own, linked to this one (:mod:`dagctl.run.subrun`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import json
 import os
@@ -18,12 +25,15 @@ from pathlib import Path
 from dagctl.clock import SystemClock
 from dagctl.dag.plan import Plan
 from dagctl.dag.triggers import decide
-from dagctl.errors import EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, DagctlError, cannot
+from dagctl.errors import DagctlError, cannot
 from dagctl.host import disk_full, hostname, process_start_ticks
-from dagctl.records import PlainData, field
 from dagctl.store import layout
 from dagctl.store.events import (
+    ApprovalGranted,
+    ApprovalRejected,
+    ApprovalRequested,
     DagDone,
+    DagResume,
     DagStart,
     TaskCancel,
     TaskFail,
@@ -34,23 +44,26 @@ from dagctl.store.events import (
     format_ts,
 )
 
-from . import childsignal
-from .attempts import AttemptResult, CancelToken
+from . import childsignal, loops, subrun
+from .attempts import Attempt, AttemptResult, CancelToken
 from .backoff import backoff_delay
+from .fanin import aggregate
 from .resolve import AttemptFactory, describe_error
-from .waker import Waker
+from .state import FINAL, RunControl, RunOptions, RunResult, TaskRun, default_parallelism, new_run_id
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import Any
 
+    from dagctl.dag.plan import PlannedTask
     from dagctl.protocols import Clock
     from dagctl.store.protocols import EventSink
 
+    from .cache import CacheStore
     from .protocols import Executor
+    from .subrun import SubRun
 
-FINAL = frozenset({"success", "failed", "skipped", "cancelled"})
 CANCEL_POLL_S = 0.25
 FLUSH_EVERY_S = 0.02
 """Events are written in groups: at most this long after they happen (one locked write per file per group,
@@ -66,137 +79,6 @@ def _cancel_reason(path: Path) -> str:
         return "cancelled by dagctl cancel"
 
 
-def default_parallelism() -> int:
-    return min(32, (os.cpu_count() or 1) + 4)
-
-
-def new_run_id(clock: Clock, rand: Callable[[int], int] | None = None) -> str:
-    """Sorts by start time, safe as a file name: ``20261121-194512.123-3f9a2c``."""
-    now = clock.now()
-    bits = rand(24) if rand is not None else int.from_bytes(os.urandom(3), "big")
-    return now.strftime("%Y%m%d-%H%M%S.") + f"{now.microsecond // 1000:03d}-{bits:06x}"
-
-
-class RunControl:
-    """Asks a run to stop, from any thread or a signal handler: ``cancel()`` then ``cancel(now=True)``."""
-
-    def __init__(self) -> None:
-        self.wake = Waker()
-        self.reason: str | None = None
-        self.kill_now = False
-        self.signal: int | None = None
-
-    def cancel(self, reason: str = "cancelled", *, now: bool = False, signal: int | None = None) -> None:
-        if self.reason is None:
-            self.reason = reason
-            self.signal = signal
-        if now:
-            self.kill_now = True
-        self.wake.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self.reason is not None
-
-
-class RunOptions(PlainData):
-    """How to run a plan, on top of what the DAG file says (``dagctl run`` flags, ``run_dag`` keywords).
-
-    ``reuse_outputs``: tasks already done (e.g. by the run being retried): not run again, their outputs
-    reused. ``select``: run only these tasks (plan order kept); the others must be in ``reuse_outputs`` or
-    are skipped.
-    """
-
-    params: dict[str, Any] = field(default_factory=dict)
-    parallelism: int | None = None
-    fail_fast: bool | None = None
-    timeout: float | None = None
-    trigger: str = "manual"
-    run_id: str | None = None
-    parent_run_id: str | None = None
-    schedule_id: str | None = None
-    logical_date: str | None = None
-    reuse_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    select: list[str] | None = None
-
-
-class TaskRun(PlainData):
-    """One task's state during a run (owned by the runner's thread)."""
-
-    id: str
-    status: str = "pending"
-    attempt: int = 0
-    outputs: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    exit_code: int | None = None
-    duration_s: float | None = None
-    reason: str | None = None
-    log_path: str | None = None
-    queued: bool = False
-    token: CancelToken | None = None
-    started: float = 0.0
-    deadline: float | None = None
-    hard_deadline: float | None = None
-
-
-class RunResult(PlainData):
-    """How a run ended: ``status`` is ``success``, ``failed`` or ``cancelled``."""
-
-    run_id: str
-    dag_name: str
-    status: str
-    tasks: dict[str, TaskRun]
-    duration_s: float
-    run_dir: Path
-    error: str | None = None
-    signal: int | None = None
-    halted: str | None = None
-    """Why the run stopped starting tasks although nothing asked it to (its events could not be written)."""
-
-    def count(self, status: str) -> int:
-        return sum(1 for t in self.tasks.values() if t.status == status)
-
-    @property
-    def exit_code(self) -> int:
-        if self.halted is not None:
-            return EXIT_ENVIRONMENT
-        if self.status == "success":
-            return EXIT_OK
-        if self.status == "cancelled":
-            return EXIT_SIGTERM if self.signal == 15 else EXIT_SIGINT
-        return EXIT_FAILED
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "dag": self.dag_name,
-            "status": self.status,
-            "duration_s": round(self.duration_s, 3),
-            "tasks_succeeded": self.count("success"),
-            "tasks_failed": self.count("failed"),
-            "tasks_skipped": self.count("skipped"),
-            "tasks_cancelled": self.count("cancelled"),
-            "run_dir": str(self.run_dir),
-            "error": self.error,
-            "tasks": {
-                t.id: {
-                    k: v
-                    for k, v in {
-                        "status": t.status,
-                        "attempts": t.attempt,
-                        "duration_s": t.duration_s,
-                        "exit_code": t.exit_code,
-                        "error": t.error,
-                        "reason": t.reason,
-                        "log": t.log_path,
-                    }.items()
-                    if v is not None
-                }
-                for t in self.tasks.values()
-            },
-        }
-
-
 class Runner:
     def __init__(
         self,
@@ -210,6 +92,7 @@ class Runner:
         control: RunControl | None = None,
         grace: float = 5.0,
         rand: Callable[[], float] | None = None,
+        subrun: SubRun | None = None,
     ) -> None:
         self.plan = plan
         self.dag = plan.dag
@@ -220,24 +103,38 @@ class Runner:
         self.control = control or RunControl()
         self.grace = grace
         self.rand = rand
+        self.subrun = subrun
         self.run_id = self.options.run_id or new_run_id(self.clock)
         self.run_dir = layout.run_dir(runs_dir, self.run_id)
         dag = self.dag
         self.parallelism = self.options.parallelism or dag.parallelism or default_parallelism()
         self.fail_fast = dag.fail_fast if self.options.fail_fast is None else self.options.fail_fast
         self.run_timeout = self.options.timeout if self.options.timeout is not None else dag.timeout
-        self.tasks = {tid: TaskRun(tid) for tid in plan.tasks}
+        done = self.options.attempts_done
+        self.tasks = {tid: TaskRun(tid, attempt=done.get(tid, 0)) for tid in plan.tasks}
+        self.units: dict[str, TaskRun] = dict(self.tasks)  # the tasks and, once fanned out, matrix cells
+        self.cells: dict[str, TaskRun] = {}
         self._remaining = {tid: len(t.depends_on) for tid, t in plan.tasks.items()}
-        self._ready: list[tuple[int, int, str]] = []
-        self._retries: list[tuple[float, str]] = []
+        self._ready: list[tuple[int, int, int, str]] = []  # (-priority, order, cell index or -1, unit)
+        self._retries: list[tuple[float, str]] = []  # (when, unit): retry waits and loop delays
+        self._held: dict[str, deque[str]] = {}  # matrix task -> cells waiting for one of its max_parallel slots
+        self._running_cells: dict[str, int] = {}
+        self._open_cells: dict[str, int] = {}  # matrix task -> cells not finished yet
         self._done: deque[tuple[str, int, AttemptResult]] = deque()
         self._active: dict[str, TaskRun] = {}  # running attempts (at most `parallelism`)
         self._outputs: dict[str, dict[str, Any]] = {}  # non-empty outputs of succeeded tasks
         self._stopping: str | None = None
         self._failed_run_error: str | None = None
         self._halted: str | None = None  # why no new task starts while running ones finish (disk full ...)
+        self._pausing: str | None = None  # dagctl pause: running tasks finish, the run is recorded paused
+        self._gates: dict[str, float | None] = {}  # approval gates waiting: unit -> deadline (monotonic) or None
         self._unflushed = False
         self._flushed_at = float("-inf")
+        self._cache: CacheStore | None = None
+        if self.options.cache != "off" and any(t.cache is not None for t in plan.tasks.values()):
+            from .cache import CacheStore
+
+            self._cache = CacheStore(self.options.cache_dir or runs_dir.parent / "cache" / "tasks")
         self._conditions: dict[str, Any] = {}
         if any(t.when for t in plan.tasks.values()):
             from dagctl.dag.conditions import compile_condition  # the expression parser is loaded only when used
@@ -332,7 +229,8 @@ class Runner:
             grace=self.grace,
             logical_date=self.options.logical_date,
         )
-        self._write_snapshot(params)
+        if not self.options.resume:  # a resumed run keeps the snapshot it started with
+            self._write_snapshot(params)
         # the executor may do its work on this thread while it waits (the local shell fast path)
         self.executor.begin(
             self.control.wake, [self.factory.log_path(tid) for tid, t in self.plan.tasks.items() if t.kind == "run"]
@@ -342,9 +240,7 @@ class Runner:
         finally:
             self.executor.end()
 
-    def _loop(self, params: dict[str, Any]) -> RunResult:
-        start = self.clock.monotonic()
-        run_deadline = start + self.run_timeout if self.run_timeout else None
+    def _emit_start(self, params: dict[str, Any]) -> None:
         self._emit(
             DagStart,
             params=params,
@@ -359,9 +255,27 @@ class Runner:
             parent_run_id=self.options.parent_run_id,
             schedule_id=self.options.schedule_id,
             logical_date=self.options.logical_date,
+            parent_task=self.options.parent_task,
         )
+
+    def _loop(self, params: dict[str, Any]) -> RunResult:
+        start = self.clock.monotonic()
+        run_deadline = start + self.run_timeout if self.run_timeout else None
+        if self.options.resume:
+            with contextlib.suppress(OSError):
+                layout.pause_file(self.run_dir).unlink()
+            self._emit(
+                DagResume,
+                host=hostname(),
+                pid=os.getpid(),
+                pid_start=process_start_ticks(os.getpid()),
+                reused=len(self.options.reuse_outputs),
+            )
+        else:
+            self._emit_start(params)
         self._abandon_at: float | None = None
         cancel_file = layout.cancel_file(self.run_dir)
+        pause_file = layout.pause_file(self.run_dir)
         next_cancel_check = start
         for tid, t in self.plan.tasks.items():
             if not t.depends_on:
@@ -374,6 +288,10 @@ class Runner:
                 next_cancel_check = now + CANCEL_POLL_S
                 if cancel_file.exists():
                     self.control.cancel(_cancel_reason(cancel_file))
+                elif self._pausing is None and pause_file.exists():
+                    self._pausing = _cancel_reason(pause_file).replace("cancelled by dagctl cancel", "paused")
+                if self._gates:
+                    self._check_gates(now)
             if self.control.cancelled and self._stopping is None:
                 self._stop(self.control.reason or "cancelled")
             if self.control.kill_now and self._abandon_at is None:
@@ -385,10 +303,10 @@ class Runner:
                 self._failed_run_error = f"run timed out after {self.run_timeout:g}s"
                 self._stop(self._failed_run_error)
             self._check_deadlines(now)
-            if self._stopping is None and self._halted is None:
+            if self._stopping is None and self._halted is None and self._pausing is None:
                 self._start_ready(now)
-            ending = self._stopping is not None or self._halted is not None
-            if not self._active and (ending or (not self._ready and not self._retries)):
+            ending = self._stopping is not None or self._halted is not None or self._pausing is not None
+            if not self._active and (ending or (not self._ready and not self._retries and not self._gates)):
                 break
             wait_for = self._next_wakeup(now, run_deadline)
             if not self.control.cancelled:  # keep polling for `dagctl cancel`
@@ -453,81 +371,290 @@ class Runner:
             return None
         return max(0.0, min(times) - now)
 
+    # ------------------------------------------------------------------ units
+    def _unit(self, tr: TaskRun) -> dict[str, Any]:
+        """The event fields naming a unit: the plan task, and the cell or iteration when there is one."""
+        if tr.task_id:
+            return {"task_id": tr.task_id, "cell": tr.id, "cell_index": tr.cell_index}
+        if self.plan.tasks[tr.id].repeat is not None:
+            return {"task_id": tr.id, "iteration": tr.iteration}
+        return {"task_id": tr.id}
+
+    def _file_stem(self, tr: TaskRun) -> str:
+        """What names a unit's log and output files: the task, a cell (``train:3``), an iteration (``fit~2``)."""
+        return tr.id if tr.iteration == 1 else f"{tr.id}~{tr.iteration}"
+
     # ------------------------------------------------------------------ starting
     def _start_ready(self, now: float) -> None:
         while self._retries and self._retries[0][0] <= now:
-            _, tid = heapq.heappop(self._retries)
-            self._push_ready(tid)
+            _, uid = heapq.heappop(self._retries)
+            self._push_ready(uid)
         while self._ready and len(self._active) < self.parallelism and self._stopping is None:
-            _, _, tid = heapq.heappop(self._ready)
-            self._start(tid, now)
+            _, _, _, uid = heapq.heappop(self._ready)
+            tr = self.units[uid]
+            parent = tr.task_id
+            if parent:
+                cap = self.plan.tasks[parent].max_parallel
+                if cap is not None and self._running_cells.get(parent, 0) >= cap:
+                    self._held.setdefault(parent, deque()).append(uid)  # started when a sibling cell ends
+                    continue
+                self._running_cells[parent] = self._running_cells.get(parent, 0) + 1
+            self._start(uid, now)
 
-    def _push_ready(self, tid: str) -> None:
-        t = self.plan.tasks[tid]
-        heapq.heappush(self._ready, (-t.priority, t.order, tid))
+    def _push_ready(self, uid: str) -> None:
+        tr = self.units[uid]
+        t = self.plan.tasks[tr.plan_id]
+        heapq.heappush(self._ready, (-t.priority, t.order, -1 if tr.cell_index is None else tr.cell_index, uid))
 
-    def _start(self, tid: str, now: float) -> None:
-        tr = self.tasks[tid]
-        planned = self.plan.tasks[tid]
+    def _start(self, uid: str, now: float) -> None:
+        tr = self.units[uid]
+        planned = self.plan.tasks[tr.plan_id]
         tr.attempt += 1
+        if planned.approval is not None:
+            self._open_gate(tr, planned, now)
+            return
         try:
-            attempt = self.factory.build(planned, tr.attempt, self._outputs)
+            attempt = self.factory.build(
+                planned,
+                tr.attempt,
+                self._outputs,
+                unit=self._file_stem(tr),
+                matrix=tr.matrix,
+                iteration=tr.iteration if planned.repeat is not None else None,
+            )
         except DagctlError as exc:  # a template or registry problem: retrying cannot help
             tr.status, tr.error, tr.duration_s = "failed", describe_error(exc), 0.0
-            self._emit(TaskFail, task_id=tid, attempt=tr.attempt, duration_s=0.0, error=tr.error)
-            self._after_failure(tid)
+            self._emit(TaskFail, **self._unit(tr), attempt=tr.attempt, duration_s=0.0, error=tr.error)
+            self._after_failure(uid)
             return
-        tr.status, tr.log_path = "running", attempt.log_path
+        if planned.cache is not None and self._cache is not None and self._from_cache(tr, planned, attempt):
+            return
+        tr.status, tr.log_path = "running", attempt.log_path if planned.kind != "dag" else None
         tr.started = now
         tr.token = CancelToken()
         tr.deadline = now + planned.timeout if planned.timeout else None
         tr.hard_deadline = now + planned.timeout + self.grace + HARD_STOP_MARGIN if planned.timeout else None
-        self._active[tid] = tr
-        self._emit(TaskStart, task_id=tid, attempt=tr.attempt, log_path=attempt.log_path)
+        self._active[uid] = tr
         number = tr.attempt
         wake = self.control.wake
         done = self._done
 
         def report(result: AttemptResult) -> None:
-            done.append((tid, number, result))
+            done.append((uid, number, result))
             wake.set()
 
+        if planned.kind == "dag":
+            # a later attempt (or a retried run) reuses what the child run before it finished
+            earlier = tr.child_run_id if tr.attempt > 1 else self.options.reuse_children.get(planned.id)
+            tr.child_run_id = new_run_id(self.clock)
+            self._emit(
+                TaskStart,
+                **self._unit(tr),
+                attempt=tr.attempt,
+                child_run_id=tr.child_run_id,
+                matrix=tr.matrix if tr.attempt == 1 else None,
+            )
+            subrun.start(
+                parent=self.plan,
+                parent_run_id=self.run_id,
+                planned=planned,
+                attempt=attempt,
+                token=tr.token,
+                run_id=tr.child_run_id,
+                reuse_from=earlier,
+                launch=self.subrun,
+                report=report,
+                clock_now=self.clock.monotonic,
+            )
+            return
+        self._emit(
+            TaskStart,
+            **self._unit(tr),
+            attempt=tr.attempt,
+            log_path=attempt.log_path,
+            matrix=tr.matrix if tr.attempt == 1 else None,
+        )
         try:
             self.executor.submit(attempt, tr.token, report)
         except DagctlError as exc:
             report(AttemptResult(status="failed", duration_s=0.0, error=describe_error(exc)))
 
+    # ------------------------------------------------------------------ approval gates
+    def _open_gate(self, tr: TaskRun, planned: PlannedTask, now: float) -> None:
+        """An approval gate is reached: record who must decide, and wait (without taking a slot)."""
+        spec = planned.approval or {}
+        try:
+            message = str(self._render(spec.get("message") or "")) if spec.get("message") else ""
+        except DagctlError as exc:
+            tr.status, tr.error, tr.duration_s = "failed", describe_error(exc), 0.0
+            self._emit(TaskFail, **self._unit(tr), attempt=tr.attempt, duration_s=0.0, error=tr.error)
+            self._after_failure(tr.id)
+            return
+        tr.status, tr.started = "waiting", now
+        timeout = spec.get("timeout")
+        self._gates[tr.id] = now + float(timeout) if timeout else None
+        self._emit(
+            ApprovalRequested,
+            **self._unit(tr),
+            attempt=tr.attempt,
+            message=message,
+            approvers=list(spec.get("approvers") or []),
+            policy=str(spec.get("policy") or "any"),
+            timeout_s=float(timeout) if timeout else None,
+        )
+        self._check_gates(now)
+
+    def _check_gates(self, now: float) -> None:
+        from dagctl.store.approvals import APPROVED, REJECTED, gate_state, read_decisions
+
+        for uid, deadline in list(self._gates.items()):
+            tr = self.units[uid]
+            spec = self.plan.tasks[tr.plan_id].approval or {}
+            try:
+                decisions = read_decisions(self.run_dir, uid)
+            except DagctlError:
+                decisions = []
+            state, who = gate_state(decisions, list(spec.get("approvers") or []), str(spec.get("policy") or "any"))
+            tr.duration_s = round(now - tr.started, 6)
+            if state == APPROVED:
+                del self._gates[uid]
+                comment = next((d.get("comment") for d in reversed(decisions) if d.get("comment")), None)
+                self._emit(ApprovalGranted, **self._unit(tr), attempt=tr.attempt, by=who, comment=comment)
+                tr.status, tr.outputs = "success", {"approved_by": who}
+                self._outputs[uid] = tr.outputs
+                self._emit(
+                    TaskOk, **self._unit(tr), attempt=tr.attempt, duration_s=tr.duration_s, outputs=["approved_by"]
+                )
+                self._finished(uid)
+            elif state == REJECTED:
+                del self._gates[uid]
+                reason = next((d.get("reason") for d in reversed(decisions) if d.get("decision") == "reject"), None)
+                self._emit(ApprovalRejected, **self._unit(tr), attempt=tr.attempt, by=who, reason=reason)
+                self._fail(
+                    uid,
+                    AttemptResult(status="failed", duration_s=tr.duration_s),
+                    f"rejected by {who[0]}: {reason or 'no reason given'}",
+                )
+            elif deadline is not None and now >= deadline:
+                del self._gates[uid]
+                limit = f"no decision within {spec.get('timeout'):g}s"
+                if spec.get("on_timeout") == "skip":
+                    tr.status, tr.reason = "skipped", f"approval: {limit} (on_timeout: skip)"
+                    self._emit(TaskSkip, **self._unit(tr), reason=tr.reason)
+                    self._finished(uid)
+                else:
+                    self._fail(uid, AttemptResult(status="timeout", duration_s=tr.duration_s), f"approval: {limit}")
+
+    # ------------------------------------------------------------------ the task cache
+    def _from_cache(self, tr: TaskRun, planned: PlannedTask, attempt: Attempt) -> bool:
+        """Finish the unit from a cache entry of the same inputs, if there is one (see :mod:`dagctl.run.cache`)."""
+        from .cache import cache_key, restore_log
+
+        assert self._cache is not None and planned.cache is not None
+        try:
+            tr.cache_key = cache_key(attempt, planned.cache, self.factory.dag_dir)
+        except (OSError, TypeError, ValueError):  # an input that cannot be read or encoded: just run it
+            return False
+        if self.options.cache != "use":
+            return False
+        entry = self._cache.get(tr.cache_key, now=self.clock.now().timestamp(), ttl=planned.cache.get("ttl"))
+        if entry is None:
+            return False
+        tr.status, tr.outputs, tr.duration_s, tr.reason = "success", entry.outputs, 0.0, "cached"
+        tr.log_path = restore_log(entry, attempt.log_path)
+        if tr.outputs:
+            if not tr.task_id:
+                self._outputs[tr.id] = tr.outputs
+            self._save_outputs(tr.id, tr.outputs)
+        self._emit(
+            TaskOk,
+            **self._unit(tr),
+            attempt=tr.attempt,
+            duration_s=0.0,
+            log_path=tr.log_path,
+            outputs=sorted(tr.outputs) or None,
+            cached=True,
+            cache_key=tr.cache_key,
+        )
+        self._finished(tr.id)
+        return True
+
+    def _to_cache(self, tr: TaskRun) -> None:
+        assert self._cache is not None and tr.cache_key is not None
+        about = {"dag": self.dag.name, "task": tr.id, "run_id": self.run_id}
+        try:
+            self._cache.put(
+                tr.cache_key, outputs=tr.outputs, log=tr.log_path, about=about, now=self.clock.now().timestamp()
+            )
+        except (OSError, TypeError, ValueError) as exc:  # the result stands; only its reuse is lost
+            import logging
+
+            logging.getLogger(__name__).warning("could not cache task %s: %s", tr.id, exc)
+
     # ------------------------------------------------------------------ finishing attempts
     def _drain(self) -> None:
         while self._done:
-            tid, number, result = self._done.popleft()
-            tr = self.tasks[tid]
+            uid, number, result = self._done.popleft()
+            tr = self.units[uid]
             if tr.status != "running" or tr.attempt != number:
                 continue  # a late answer for an attempt already given up on
-            self._on_result(tid, result)
+            self._on_result(uid, result)
 
-    def _on_result(self, tid: str, result: AttemptResult) -> None:
-        tr = self.tasks[tid]
-        self._active.pop(tid, None)
+    def _on_result(self, uid: str, result: AttemptResult) -> None:
+        tr = self.units[uid]
+        self._active.pop(uid, None)
         tr.duration_s = round(result.duration_s, 6)
         tr.exit_code = result.exit_code
         tr.token = None
+        planned = self.plan.tasks[tr.plan_id]
         if result.status == "success":
-            tr.status, tr.outputs, tr.error = "success", dict(result.outputs or {}), None
+            outputs = dict(result.outputs or {})
+            if planned.repeat is not None and self._stopping is None:
+                verdict = loops.decide(planned.repeat, uid, self._scope(), outputs, tr.previous, tr.iteration)
+                if verdict.again:
+                    self._emit(
+                        TaskOk,
+                        **self._unit(tr),
+                        attempt=tr.attempt,
+                        status="iterated",
+                        duration_s=tr.duration_s,
+                        exit_code=result.exit_code,
+                        log_path=tr.log_path,
+                        outputs=sorted(outputs) or None,
+                        worker=result.worker,
+                        reason=verdict.reason,
+                    )
+                    self._save_outputs(f"{self._file_stem(tr)}", outputs)
+                    tr.previous, tr.iteration, tr.attempt, tr.status = outputs, tr.iteration + 1, 0, "retrying"
+                    heapq.heappush(self._retries, (self.clock.monotonic() + verdict.delay, uid))
+                    return
+                if verdict.failed:
+                    self._fail(uid, result, verdict.reason)
+                    return
+                tr.reason = verdict.reason
+            tr.status, tr.outputs, tr.error = "success", outputs, None
             if tr.outputs:
-                self._outputs[tid] = tr.outputs
-                self._save_outputs(tid, tr.outputs)
+                if not tr.task_id:
+                    self._outputs[uid] = tr.outputs
+                self._save_outputs(uid, tr.outputs)
+                if tr.iteration > 1:  # a loop's last iteration also keeps a file of its own, like the others
+                    self._save_outputs(self._file_stem(tr), tr.outputs)
             self._emit(
                 TaskOk,
-                task_id=tid,
+                **self._unit(tr),
                 attempt=tr.attempt,
                 duration_s=tr.duration_s,
                 exit_code=result.exit_code,
                 log_path=tr.log_path,
                 outputs=sorted(tr.outputs) or None,
                 worker=result.worker,
+                child_run_id=tr.child_run_id,
+                reason=tr.reason,
+                cache_key=tr.cache_key,
             )
-            self._finished(tid)
+            if tr.cache_key is not None and self._cache is not None:
+                self._to_cache(tr)
+            self._finished(uid)
             return
         tr.error = result.error
         if result.status in ("failed", "timeout") and disk_full(self.run_dir):
@@ -536,56 +663,60 @@ class Runner:
             tr.status, tr.reason = "cancelled", self._stopping or result.error or "cancelled"
             self._emit(
                 TaskCancel,
-                task_id=tid,
+                **self._unit(tr),
                 attempt=tr.attempt,
                 reason=tr.reason,
                 duration_s=tr.duration_s,
                 log_path=tr.log_path,
             )
-            self._finished(tid)
+            self._finished(uid)
             return
-        planned = self.plan.tasks[tid]
         if self._stopping is None and tr.attempt <= planned.retries:
             delay = backoff_delay(
                 tr.attempt, base=planned.retry_delay, factor=planned.backoff, cap=planned.max_delay, rand=self.rand
             )
             self._emit(
                 TaskRetry,
-                task_id=tid,
+                **self._unit(tr),
                 attempt=tr.attempt,
                 delay_s=round(delay, 3),
                 error=tr.error,
                 status=result.status,
             )
             tr.status = "retrying"
-            heapq.heappush(self._retries, (self.clock.monotonic() + delay, tid))
+            heapq.heappush(self._retries, (self.clock.monotonic() + delay, uid))
             return
-        tr.status = "failed"
+        self._fail(uid, result, tr.error)
+
+    def _fail(self, uid: str, result: AttemptResult, error: str | None) -> None:
+        tr = self.units[uid]
+        tr.status, tr.error = "failed", error
         self._emit(
             TaskFail,
-            task_id=tid,
+            **self._unit(tr),
             attempt=tr.attempt,
-            status=result.status,
+            status=result.status if result.status != "success" else "failed",
             duration_s=tr.duration_s,
             exit_code=result.exit_code,
-            error=tr.error,
+            error=error,
             log_path=tr.log_path,
             worker=result.worker,
+            child_run_id=tr.child_run_id,
         )
-        self._after_failure(tid)
+        self._after_failure(uid)
 
-    def _after_failure(self, tid: str) -> None:
-        self.tasks[tid].status = "failed"
+    def _after_failure(self, uid: str) -> None:
+        self.units[uid].status = "failed"
         if self.fail_fast and self._stopping is None:
-            self._failed_run_error = f"stopped after task '{tid}' failed (--fail-fast)"
+            self._failed_run_error = f"stopped after task '{uid}' failed (--fail-fast)"
             self._stop(self._failed_run_error)
-        self._finished(tid)
+        self._finished(uid)
 
     def _check_deadlines(self, now: float) -> None:
-        for tid, tr in list(self._active.items()):
+        for uid, tr in list(self._active.items()):
             if self._abandon_at is not None and now >= self._abandon_at:
                 self._on_result(
-                    tid,
+                    uid,
                     AttemptResult(
                         status="cancelled", duration_s=now - tr.started, error="did not stop when killed; abandoned"
                     ),
@@ -595,9 +726,9 @@ class Runner:
                 tr.token.cancel(reason="timeout")
                 tr.deadline = None
             if tr.hard_deadline is not None and now >= tr.hard_deadline:
-                timeout = self.plan.tasks[tid].timeout or 0.0
+                timeout = self.plan.tasks[tr.plan_id].timeout or 0.0
                 self._on_result(
-                    tid,
+                    uid,
                     AttemptResult(
                         status="timeout",
                         duration_s=now - tr.started,
@@ -607,9 +738,13 @@ class Runner:
                 )
 
     # ------------------------------------------------------------------ deciding
-    def _finished(self, tid: str) -> None:
-        status = self.tasks[tid].status
-        for child in self.plan.tasks[tid].downstream:
+    def _finished(self, uid: str) -> None:
+        tr = self.units[uid]
+        if tr.task_id:  # a cell: its matrix task ends with its last cell
+            self._cell_finished(tr)
+            return
+        status = tr.status
+        for child in self.plan.tasks[uid].downstream:
             self._remaining[child] -= 1
             rule = self.plan.tasks[child].trigger_rule
             if self._remaining[child] == 0 or status != "success" or rule in ("one_success", "one_failed"):
@@ -625,7 +760,8 @@ class Runner:
             if tr.outputs:  # kept in this run's folder too, so a retry of this run can reuse them again
                 self._outputs[tid] = tr.outputs
                 self._save_outputs(tid, tr.outputs)
-            self._emit(TaskSkip, task_id=tid, status="success", reason="reused outputs of an earlier run")
+            if not self.options.resume:  # a resumed run recorded them already
+                self._emit(TaskSkip, task_id=tid, status="success", reason="reused outputs of an earlier run")
             self._finished(tid)
             return
         if self.options.select is not None and tid not in self.options.select:
@@ -640,15 +776,8 @@ class Runner:
             return
         condition = self._conditions.get(tid)
         if condition is not None:
-            scope = {
-                "params": self.factory.params,
-                "outputs": self._outputs,
-                "env": dict(os.environ),
-                "run_id": self.run_id,
-                "logical_date": self.options.logical_date,
-            }
             try:
-                ok = condition.evaluate(scope)
+                ok = condition.evaluate(self._scope())
             except DagctlError as exc:
                 tr.attempt = 1
                 tr.status, tr.error, tr.duration_s = "failed", describe_error(exc), 0.0
@@ -659,13 +788,149 @@ class Runner:
                 self._skip(tid, f"when: {condition.expr} is false")
                 return
         tr.queued = True
+        if planned.matrix is not None:
+            self._fan_out(tr, planned)
+            return
+        resumed = self.options.resume_loops.get(tid) if planned.repeat is not None else None
+        if resumed:  # a retried loop goes on after its last completed iteration
+            tr.iteration = int(resumed.get("iteration") or 0) + 1
+            tr.previous = dict(resumed.get("outputs") or {})
         self._push_ready(tid)
+
+    def _scope(self) -> dict[str, Any]:
+        return {
+            "params": self.factory.params,
+            "outputs": self._outputs,
+            "env": dict(os.environ),
+            "run_id": self.run_id,
+            "logical_date": self.options.logical_date,
+        }
 
     def _skip(self, tid: str, reason: str) -> None:
         tr = self.tasks[tid]
         tr.status, tr.reason = "skipped", reason
         self._emit(TaskSkip, task_id=tid, reason=reason)
         self._finished(tid)
+
+    # ------------------------------------------------------------------ matrix tasks
+    def _fan_out(self, tr: TaskRun, planned: PlannedTask) -> None:
+        """Expand a matrix task into its cells (values known now: literal, params, upstream outputs)."""
+        from dagctl.dag import matrix
+
+        try:
+            values = matrix.resolve(planned.matrix or {}, self._render)
+        except DagctlError as exc:
+            tr.attempt = 1
+            tr.status, tr.error, tr.duration_s = "failed", describe_error(exc), 0.0
+            self._emit(TaskFail, task_id=tr.id, attempt=1, duration_s=0.0, error=tr.error)
+            self._after_failure(tr.id)
+            return
+        tr.status, tr.started = "running", self.clock.monotonic()
+        cells = matrix.expand(values)
+        self._emit(TaskStart, task_id=tr.id, cells=len(cells), matrix=values)
+        reuse = self.options.reuse_cells
+        for index, cell_values in enumerate(cells):
+            cid = matrix.cell_id(tr.id, index)
+            cell = TaskRun(cid, task_id=tr.id, cell_index=index, matrix=cell_values)
+            tr.cells.append(cid)
+            self.units[cid] = self.cells[cid] = cell
+            earlier = reuse.get(cid)
+            cell.attempt = self.options.attempts_done.get(cid, 0)
+            if earlier is not None and earlier.get("matrix") == cell_values:
+                cell.status, cell.outputs, cell.reason = "success", dict(earlier.get("outputs") or {}), "reused"
+                self._save_outputs(cid, cell.outputs)
+                if not self.options.resume:
+                    self._emit(
+                        TaskSkip, **self._unit(cell), status="success", reason="reused outputs of an earlier run"
+                    )
+            else:
+                self._open_cells[tr.id] = self._open_cells.get(tr.id, 0) + 1
+                self._push_ready(cid)
+        if not self._open_cells.get(tr.id):
+            self._finish_matrix(tr)
+
+    def _render(self, text: str) -> Any:
+        from dagctl.dag.templating import TemplateContext, render_value
+
+        ctx = TemplateContext(params=self.factory.params, env=os.environ, outputs=self._outputs, run_id=self.run_id)
+        return render_value(text, ctx)
+
+    def _cell_finished(self, cell: TaskRun) -> None:
+        parent = self.tasks[cell.task_id]
+        running = self._running_cells.get(parent.id, 0)
+        if running:
+            self._running_cells[parent.id] = running - 1
+        held = self._held.get(parent.id)
+        if held:
+            self._push_ready(held.popleft())
+        self._open_cells[parent.id] -= 1
+        if not self._open_cells[parent.id]:
+            self._finish_matrix(parent)
+
+    def _finish_matrix(self, tr: TaskRun) -> None:
+        planned = self.plan.tasks[tr.id]
+        cells = [self.cells[c] for c in tr.cells]
+        ok = sum(1 for c in cells if c.status == "success")
+        needed = len(cells) if planned.min_success is None else min(planned.min_success, len(cells))
+        gathered = [{"matrix": c.matrix, "status": c.status, "outputs": c.outputs} for c in cells]
+        tr.duration_s = round(self.clock.monotonic() - tr.started, 6)
+        reason = f"{ok} of {len(cells)} cells succeeded"
+        if self.control.cancelled and ok < len(cells):
+            tr.status, tr.reason = "cancelled", self._stopping or "cancelled"
+            self._emit(TaskCancel, task_id=tr.id, reason=tr.reason, duration_s=tr.duration_s)
+            self._finished(tr.id)
+            return
+        try:
+            if ok < needed:
+                raise DagctlError(f"{reason}, {needed} needed (min_success)")
+            outputs = aggregate(tr.id, gathered, planned.aggregate, self._call_aggregate)
+        except DagctlError as exc:
+            tr.status, tr.error = "failed", str(exc)
+            self._emit(TaskFail, task_id=tr.id, duration_s=tr.duration_s, error=tr.error)
+            self._after_failure(tr.id)
+            return
+        tr.status, tr.outputs, tr.reason = "success", outputs, reason
+        self._outputs[tr.id] = outputs
+        self._save_outputs(tr.id, outputs)
+        self._emit(TaskOk, task_id=tr.id, duration_s=tr.duration_s, outputs=sorted(outputs), reason=reason)
+        self._finished(tr.id)
+
+    def _call_aggregate(self, target: str, cells: list[dict[str, Any]]) -> Any:
+        from dagctl.run.actions.python import resolve_callable
+
+        function = resolve_callable(target, [str(self.factory.dag_dir)])
+        try:
+            return function(cells)
+        except DagctlError:
+            raise
+        except Exception as exc:
+            raise DagctlError(f"aggregate python: {target} raised {type(exc).__name__}: {exc}") from exc
+
+    def _paused(self, start: float) -> RunResult:
+        """``dagctl pause``: what ran is recorded, what did not is left for ``dagctl resume``."""
+        duration = self.clock.monotonic() - start
+        result = RunResult(
+            run_id=self.run_id,
+            dag_name=self.dag.name,
+            status="paused",
+            tasks=self.tasks,
+            duration_s=duration,
+            run_dir=self.run_dir,
+            error=self._pausing,
+            cells=self.cells,
+        )
+        self._emit(
+            DagDone,
+            status="paused",
+            duration_s=round(duration, 3),
+            tasks_succeeded=result.count("success"),
+            tasks_failed=result.count("failed"),
+            tasks_skipped=result.count("skipped"),
+            tasks_cancelled=result.count("cancelled"),
+            error=self._pausing,
+        )
+        self._flush()
+        return result
 
     # ------------------------------------------------------------------ stopping
     def _stop(self, reason: str) -> None:
@@ -675,12 +940,17 @@ class Runner:
                 tr.token.cancel(now=self.control.kill_now, reason="cancelled")
         self._ready.clear()
         self._retries.clear()
+        self._held.clear()
 
     def _finish(self, start: float) -> RunResult:
-        for tid, tr in self.tasks.items():
+        if self._pausing is not None and not self.control.cancelled and self._stopping is None:
+            return self._paused(start)
+        why = self._stopping or self._halted or "run ended"
+        for tr in [*self.cells.values(), *self.tasks.values()]:  # cells first: their matrix task ends after them
             if tr.status not in FINAL:
-                tr.status, tr.reason = "cancelled", f"not started: {self._stopping or self._halted or 'run ended'}"
-                self._emit(TaskCancel, task_id=tid, attempt=tr.attempt or None, reason=tr.reason)
+                was = "stopped" if tr.status == "running" else "not started"
+                tr.status, tr.reason = "cancelled", f"{was}: {why}"
+                self._emit(TaskCancel, **self._unit(tr), attempt=tr.attempt or None, reason=tr.reason)
         duration = self.clock.monotonic() - start
         if self._halted is not None:
             self._failed_run_error = self._halted
@@ -703,7 +973,14 @@ class Runner:
             error=error,
             signal=self.control.signal,
             halted=self._halted,
+            cells=self.cells,
         )
+        if status == "success" and self.dag.outputs:
+            try:
+                result.outputs = subrun.render_outputs(self.dag.outputs, self._scope())
+            except DagctlError as exc:
+                result.status = status = "failed"
+                result.error = error = f"outputs: {exc}"
         self._emit(
             DagDone,
             status=status,

@@ -92,11 +92,20 @@ class DagStart(Event):
     parent_run_id: str | None = None
     schedule_id: str | None = None
     logical_date: str | None = None
+    parent_task: str | None = None
+    """For a sub-DAG's run: the ``dag:`` task of ``parent_run_id`` that started it."""
 
 
 class TaskEvent(Event):
     task_id: str = ""
     attempt: int | None = None
+    cell: str | None = None
+    """A matrix cell's id (``train:3``); ``task_id`` stays the matrix task's."""
+    cell_index: int | None = None
+    matrix: dict[str, Any] | None = None
+    """The cell's values (on ``task_start``)."""
+    iteration: int | None = None
+    """A ``repeat:`` task's iteration, from 1."""
 
 
 class TaskStart(TaskEvent):
@@ -104,6 +113,10 @@ class TaskStart(TaskEvent):
 
     log_path: str | None = None
     worker: str | None = None
+    child_run_id: str | None = None
+    """A ``dag:`` task's child run."""
+    cells: int | None = None
+    """A matrix task fanning out: how many cells."""
 
 
 class TaskOk(TaskEvent):
@@ -115,6 +128,12 @@ class TaskOk(TaskEvent):
     log_path: str | None = None
     outputs: list[str] | None = None
     worker: str | None = None
+    child_run_id: str | None = None
+    reason: str | None = None
+    """Why a loop or a matrix task ended as it did (``until`` met, ``5 of 6 cells succeeded`` ...)."""
+    cached: bool | None = None
+    """True when the outputs came from the task cache: nothing ran."""
+    cache_key: str | None = None
 
 
 class TaskFail(TaskEvent):
@@ -126,6 +145,7 @@ class TaskFail(TaskEvent):
     error: str | None = None
     log_path: str | None = None
     worker: str | None = None
+    child_run_id: str | None = None
 
 
 class TaskRetry(TaskEvent):
@@ -155,13 +175,48 @@ class TaskCancel(TaskEvent):
 class DagDone(Event):
     kind: ClassVar[str] = "dag_done"
 
-    status: str = "success"  # success | failed | cancelled | timeout
+    status: str = "success"  # success | failed | cancelled | paused
     duration_s: float = 0.0
     tasks_succeeded: int = 0
     tasks_failed: int = 0
     tasks_skipped: int = 0
     tasks_cancelled: int = 0
     error: str | None = None
+
+
+class DagResume(Event):
+    """A paused or abandoned run goes on, in a new process (``dagctl resume``): its new owner."""
+
+    kind: ClassVar[str] = "dag_resume"
+
+    host: str = ""
+    pid: int = 0
+    pid_start: float | None = None
+    reused: int = 0
+    """How many tasks it did not run again."""
+
+
+class ApprovalRequested(TaskEvent):
+    kind: ClassVar[str] = "approval_requested"
+
+    message: str = ""
+    approvers: list[str] = field(default_factory=list)
+    policy: str = "any"
+    timeout_s: float | None = None
+
+
+class ApprovalGranted(TaskEvent):
+    kind: ClassVar[str] = "approval_granted"
+
+    by: list[str] = field(default_factory=list)
+    comment: str | None = None
+
+
+class ApprovalRejected(TaskEvent):
+    kind: ClassVar[str] = "approval_rejected"
+
+    by: list[str] = field(default_factory=list)
+    reason: str | None = None
 
 
 class RunWarning(Event):
@@ -174,7 +229,21 @@ class RunWarning(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
-    for cls in (DagStart, TaskStart, TaskOk, TaskFail, TaskRetry, TaskSkip, TaskCancel, DagDone, RunWarning)
+    for cls in (
+        DagStart,
+        TaskStart,
+        TaskOk,
+        TaskFail,
+        TaskRetry,
+        TaskSkip,
+        TaskCancel,
+        DagDone,
+        RunWarning,
+        DagResume,
+        ApprovalRequested,
+        ApprovalGranted,
+        ApprovalRejected,
+    )
 }
 
 

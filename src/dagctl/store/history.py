@@ -27,10 +27,10 @@ from dagctl.settings import Settings
 from . import layout
 from .events import SCHEMA_VERSION, format_ts, parse_ts
 from .jsonl import JsonlWriter, append_record, iter_records
-from .runsummary import RunSummary, fold_run
+from .runsummary import LIVE_STATUSES, RunSummary, fold_run
 
 RUN_ID_RE = re.compile(r"^\d{8}-\d{6}\.\d{3}-[0-9a-f]{6}$")
-FINISHED = frozenset({"success", "failed", "cancelled", "abandoned"})
+FINISHED = frozenset({"success", "failed", "cancelled", "abandoned", "paused"})
 
 
 @dataclass
@@ -52,12 +52,12 @@ class History:
         return sorted((n for n in names if RUN_ID_RE.match(n)), reverse=True)
 
     def resolve(self, ref: str) -> str:
-        """A full run id from ``latest``, a full id, or a unique prefix."""
+        """A full run id from ``latest`` (the newest run that is not a sub-DAG's), a full id, or a unique prefix."""
         ids = self.run_ids()
         if not ids:
             raise StateError(f"no runs found in {self.runs_dir}", hint="run a DAG first, or set DAGCTL_LOGS_DIR")
         if ref == "latest":
-            return ids[0]
+            return next((i for i in ids if not self._is_child(i)), ids[0])
         if ref in ids:
             return ref
         matches = [i for i in ids if i.startswith(ref)]
@@ -72,6 +72,11 @@ class History:
 
     def run_dir(self, run_id: str) -> Path:
         return layout.run_dir(self.runs_dir, run_id)
+
+    def _is_child(self, run_id: str) -> bool:
+        """Was this run started by a ``dag:`` task of another run? (Its first event says so.)"""
+        first = next(iter_records(layout.events_file(self.run_dir(run_id))), None)
+        return bool(first and first.get("parent_task"))
 
     def events_of(self, run_id: str) -> list[dict[str, Any]]:
         path = layout.events_file(self.run_dir(run_id))
@@ -89,7 +94,7 @@ class History:
                 hint=f"its folder {self.run_dir(run_id)} is incomplete; remove it or run `dagctl prune`",
             )
         summary = fold_run(events)
-        if detect_abandoned and summary.status == "running" and self._owner_dead(summary):
+        if detect_abandoned and summary.status in LIVE_STATUSES and self._owner_dead(summary):
             self._record_abandoned(run_id)
             summary = fold_run(self.events_of(run_id))
         return summary
@@ -200,11 +205,23 @@ class History:
                 f"run {run_id} already finished ({summary.status})",
                 hint="only running runs can be cancelled; see `dagctl runs --status running`",
             )
-        request = layout.cancel_file(self.run_dir(run_id))
+        self._request(layout.cancel_file(self.run_dir(run_id)), reason)
+        return summary
+
+    def request_pause(self, run_id: str, reason: str) -> RunSummary:
+        """Ask a running run to pause: its running tasks finish, nothing new starts, it is recorded paused."""
+        summary = self.summary(run_id)
+        if summary.status in FINISHED:
+            raise StateError(
+                f"run {run_id} is not running ({summary.status})", hint="only a running run can be paused"
+            )
+        self._request(layout.pause_file(self.run_dir(run_id)), reason)
+        return summary
+
+    def _request(self, request: Path, reason: str) -> None:
         tmp = request.with_suffix(".tmp")
         tmp.write_text(json.dumps({"reason": reason, "at": format_ts(self.clock.now())}))
         os.replace(tmp, request)
-        return summary
 
 
 def since_from_window(now: datetime, window_s: float | None) -> datetime | None:

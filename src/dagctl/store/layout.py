@@ -8,6 +8,8 @@ every path in a run folder with these functions, so the layout can change in one
         dag.yaml                the DAG file as executed
         run.json                run id, DAG, params, trigger
         cancel.json             written by ``dagctl cancel``; the runner polls for it
+        pause.json              written by ``dagctl pause``; the runner polls for it
+        approvals/<task>.jsonl  the decisions of ``dagctl approve`` / ``reject`` on an approval gate
         <task>.log              first attempt's log; <task>@<n>.log for attempt n
         outputs/<task>.json     outputs of a succeeded task
         outputs/<task>@<n>.out  ``$DAGCTL_OUTPUT`` of a shell attempt
@@ -27,6 +29,8 @@ SNAPSHOT = "dag.yaml"
 RUN_META = "run.json"
 OUTPUTS = "outputs"
 ATTEMPTS = "attempts"
+PAUSE_REQUEST = "pause.json"
+APPROVALS = "approvals"
 
 
 def run_dir(runs_dir: Path, run_id: str) -> Path:
@@ -47,6 +51,14 @@ def meta_file(run: Path) -> Path:
 
 def cancel_file(run: Path) -> Path:
     return run / CANCEL_REQUEST
+
+
+def pause_file(run: Path) -> Path:
+    return run / PAUSE_REQUEST
+
+
+def approvals_file(run: Path, task_id: str) -> Path:
+    return run / APPROVALS / f"{task_id}.jsonl"
 
 
 def outputs_dir(run: Path) -> Path:

@@ -22,6 +22,9 @@ class InlineExecutor:
         self.local = LocalRunner(clock or SystemClock())
         self.submitted: list[Attempt] = []
 
+    def for_child_run(self, parallelism: int) -> InlineExecutor:
+        return self
+
     def begin(self, waker: Waker, shell_logs: Sequence[str]) -> None:
         pass
 

@@ -20,16 +20,25 @@ if TYPE_CHECKING:
 class LocalRunner:
     """Executes attempts in the current process. Owns the cache of imported task callables."""
 
-    def __init__(self, clock: Clock, *, base_env: Mapping[str, str] | None = None, worker: str | None = None) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        base_env: Mapping[str, str] | None = None,
+        worker: str | None = None,
+        keeper: Keeper | None = None,
+    ) -> None:
         self.clock = clock
         # a snapshot: copying os.environ per task (decoding every entry) cost ~30 us a task
         self.base_env = dict(os.environ if base_env is None else base_env)
         self.worker = worker
         self._cache: CallableCache | None = None
-        self.keeper = Keeper()  # stops this process's task groups if it is killed (dagctl.run.keeper)
+        self._owns_keeper = keeper is None
+        self.keeper = keeper or Keeper()  # stops this process's task groups if it is killed (dagctl.run.keeper)
 
     def close(self) -> None:
-        self.keeper.close()
+        if self._owns_keeper:
+            self.keeper.close()
 
     def execute(self, attempt: Attempt, cancel: CancelToken) -> AttemptResult:
         try:

@@ -22,6 +22,7 @@ from .local import LocalRunner
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from dagctl.protocols import Clock
+    from dagctl.run.keeper import Keeper
     from dagctl.run.waker import Waker
 
     from .logfiles import LogPrecreator
@@ -33,8 +34,8 @@ _Job = tuple[Attempt, CancelToken, Callable[[AttemptResult], None]]
 class ThreadExecutor:
     name = "threads"
 
-    def __init__(self, workers: int, clock: Clock | None = None) -> None:
-        self.local = LocalRunner(clock or SystemClock())
+    def __init__(self, workers: int, clock: Clock | None = None, *, keeper: Keeper | None = None) -> None:
+        self.local = LocalRunner(clock or SystemClock(), keeper=keeper)
         self._spawner: ShellSpawner | None = None
         self._logs: LogPrecreator | None = None
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -43,6 +44,10 @@ class ThreadExecutor:
         ]
         for t in self._threads:
             t.start()
+
+    def for_child_run(self, parallelism: int) -> ThreadExecutor:
+        """A pool of its own (the spawner belongs to one runner's thread), sharing this one's keeper."""
+        return ThreadExecutor(parallelism, self.local.clock, keeper=self.local.keeper)
 
     def begin(self, waker: Waker, shell_logs: Sequence[str]) -> None:
         """Start and reap shell attempts on the thread that waits on ``waker`` (the runner's), where supported

@@ -1,0 +1,183 @@
+"""``dagctl approve``, ``reject``, ``pause`` and ``resume``: people steering a run from any shell.
+
+They work through files in the run's folder, as ``dagctl cancel`` does, so any shell that sees the same
+logs folder can decide, pause or resume a run; nothing needs a server.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+import typer
+
+from .render import echo, echo_err, echo_json
+
+if TYPE_CHECKING:
+    from dagctl.store.history import History
+    from dagctl.store.runsummary import RunSummary
+
+
+def _history() -> History:
+    from dagctl.settings import Settings
+    from dagctl.store.history import History
+
+    return History(Settings.from_env())
+
+
+def _who(name: str | None) -> str:
+    import getpass
+
+    return name or getpass.getuser()
+
+
+def _waiting_gate(summary: RunSummary, task: str) -> dict[str, object]:
+    from dagctl.errors import UsageError
+
+    info = summary.tasks.get(task)
+    if info is None or info.approval is None:
+        gates = [t for t, s in summary.tasks.items() if s.approval is not None]
+        raise UsageError(
+            f"run {summary.run_id} has no approval gate '{task}'",
+            hint=f"its gates: {', '.join(gates)}" if gates else "this run has no approval gates",
+        )
+    if info.status != "waiting":
+        decided = info.approval.get("decision")
+        what = f"{decided} by {', '.join(info.approval.get('by') or [])}" if decided else info.status
+        raise UsageError(f"{task} of run {summary.run_id} is not waiting for approval (it is {what})")
+    return dict(info.approval)
+
+
+def _decide(run: str, task: str, decision: str, who: str | None, text: str | None, as_json: bool) -> None:
+    from dagctl.clock import SystemClock
+    from dagctl.store.approvals import decide
+    from dagctl.store.events import format_ts
+
+    history = _history()
+    run_id = history.resolve(run)
+    summary = history.summary(run_id)
+    if summary.finished and summary.status != "paused":
+        from dagctl.errors import UsageError
+
+        raise UsageError(f"run {run_id} is {summary.status}: it waits for nobody")
+    gate = _waiting_gate(summary, task)
+    by = _who(who)
+    approvers = [str(a) for a in gate.get("approvers") or []]  # type: ignore[attr-defined]
+    state, deciders = decide(
+        history.run_dir(run_id),
+        task,
+        decision=decision,
+        by=by,
+        text=text,
+        approvers=approvers,
+        policy=str(gate.get("policy") or "any"),
+        ts=format_ts(SystemClock().now()),
+    )
+    if as_json:
+        echo_json({"run_id": run_id, "task": task, "decision": decision, "by": by, "gate": state})
+        return
+    if state == "pending":
+        still = [a for a in approvers if a not in deciders]
+        echo(f"{by} approved {task} of run {run_id}; still waiting for: {', '.join(still)}")
+    else:
+        echo(f"{task} of run {run_id} {state} by {', '.join(deciders)}")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("approve")
+    def approve(
+        run: str = typer.Argument(..., help="Run id, a unique prefix, or 'latest'."),
+        task: str = typer.Argument(..., help="The approval gate (a task with approval:)."),
+        as_name: str | None = typer.Option(None, "--as", help="Who approves (default: your user name)."),
+        comment: str | None = typer.Option(None, "--comment", help="Recorded with the decision."),
+        as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
+    ) -> None:
+        """Approve a waiting approval gate; the run goes on (with policy: all, once every approver has).
+
+        \b
+        Example:
+          dagctl approve latest deploy --as ana --comment "checked the diff"
+        """
+        _decide(run, task, "approve", as_name, comment, as_json)
+
+    @app.command("reject")
+    def reject(
+        run: str = typer.Argument(..., help="Run id, a unique prefix, or 'latest'."),
+        task: str = typer.Argument(..., help="The approval gate."),
+        reason: str = typer.Option(..., "--reason", help="Why: recorded, and shown as the task's error."),
+        as_name: str | None = typer.Option(None, "--as", help="Who rejects (default: your user name)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
+    ) -> None:
+        """Reject a waiting approval gate: the gate fails, and downstream tasks follow their trigger rules.
+
+        \b
+        Example:
+          dagctl reject latest deploy --reason "tests are red"
+        """
+        _decide(run, task, "reject", as_name, reason, as_json)
+
+    @app.command("pause")
+    def pause(
+        run: str = typer.Argument(..., help="Run id, a unique prefix, or 'latest'."),
+        wait: float = typer.Option(30.0, "--wait", help="Seconds to wait for running tasks to finish (0: don't)."),
+    ) -> None:
+        """Pause a running run: its running tasks finish, nothing new starts, and it is recorded paused.
+
+        Its process exits 0; `dagctl resume RUN` goes on with the same run later.
+
+        \b
+        Example:
+          dagctl pause latest && dagctl resume latest
+        """
+        import getpass
+
+        from dagctl.host import hostname
+
+        history = _history()
+        run_id = history.resolve(run)
+        history.request_pause(run_id, f"paused by dagctl pause ({getpass.getuser()}@{hostname()})")
+        echo_err(f"dagctl: pause requested for run {run_id}; running tasks finish first")
+        tick = threading.Event()
+        for _ in range(int(max(wait, 0) / 0.1)):
+            status = history.summary(run_id).status
+            if status not in ("running", "waiting"):
+                echo(f"run {run_id} {status}")
+                return
+            tick.wait(0.1)
+
+    @app.command("resume")
+    def resume(
+        run: str = typer.Argument(..., help="A paused (or abandoned) run: id, unique prefix, or 'latest'."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+        as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON."),
+    ) -> None:
+        """Go on with a paused or abandoned run, in the same run id, from where it stopped.
+
+        Tasks, matrix cells and loop iterations that succeeded are kept; the rest run; approval gates that
+        waited wait again (decisions made meanwhile count).
+
+        \b
+        Example:
+          dagctl resume latest
+        """
+        from dagctl.run.resume import prepare_resume
+
+        from .run_main import execute, print_summary
+
+        history = _history()
+        prepared = prepare_resume(history, history.resolve(run))
+        if not quiet and not as_json:
+            kept = len(prepared.reuse)
+            echo_err(f"dagctl: resuming run {prepared.run_id}; {kept} finished task(s) kept")
+        result = execute(
+            prepared.spec,
+            prepared.params,
+            quiet=quiet or as_json,
+            parent_run_id=prepared.parent,
+            **prepared.run_options(),
+        )
+        if as_json:
+            echo_json(result.summary())
+        elif not quiet:
+            print_summary(result)
+        raise typer.Exit(result.exit_code)

@@ -1,0 +1,114 @@
+"""Matrix fan-out: a task's ``matrix:`` becomes cells, one per combination of its values. Pure.
+
+Cells are the cartesian product of the values, ordered by key order, then value order (the first key varies
+slowest)::
+
+    matrix: {lr: [0.001, 0.01], bs: [16, 32]}
+    -> train:0 {lr: 0.001, bs: 16}, train:1 {lr: 0.001, bs: 32}, train:2 {lr: 0.01, bs: 16}, train:3 {...}
+
+A cell's id is ``<task>:<index>`` (``:`` never appears in a task id, and needs no quoting in a shell). A
+value list is a literal list, a list param (``${params.lrs}``, known when the run starts) or an upstream
+output (``${outputs.UP.KEY}``, known when that task succeeds): :func:`resolve` turns any of them into lists.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from typing import Any
+
+from dagctl.errors import TemplateError
+
+from .spec import MAX_MATRIX_CELLS
+
+CELL_SEPARATOR = ":"
+
+
+def cell_id(task_id: str, index: int) -> str:
+    return f"{task_id}{CELL_SEPARATOR}{index}"
+
+
+def split_cell_id(unit: str) -> tuple[str, int | None]:
+    """``("train", 3)`` for ``train:3``; ``(unit, None)`` for a plain task id."""
+    task, sep, index = unit.rpartition(CELL_SEPARATOR)
+    if sep and index.isdigit():
+        return task, int(index)
+    return unit, None
+
+
+def is_dynamic(matrix: Mapping[str, Any]) -> bool:
+    """Does any value list come from an upstream output (known only during the run)?"""
+    return any(isinstance(v, str) and "${outputs." in v for v in matrix.values())
+
+
+def references_params(matrix: Mapping[str, Any]) -> bool:
+    return any(isinstance(v, str) for v in matrix.values())
+
+
+def resolve(matrix: Mapping[str, Any], render: Any) -> dict[str, list[Any]]:
+    """Every key's values as a list. ``render(text)`` resolves a ``${...}`` string (keeping a list a list).
+
+    Raises :class:`TemplateError` naming the key when a value is not a non-empty list."""
+    resolved: dict[str, list[Any]] = {}
+    for key, values in matrix.items():
+        if isinstance(values, str):
+            value = render(values)
+            if isinstance(value, tuple):
+                value = list(value)
+            if not isinstance(value, list):
+                raise TemplateError(
+                    f"matrix key '{key}': {values} gave {type(value).__name__} {_short(value)}, not a list",
+                    hint="make the param or output a list, e.g. [0.001, 0.01]",
+                )
+            values = value
+        if not values:
+            raise TemplateError(f"matrix key '{key}' has no values", hint="give at least one value")
+        resolved[key] = list(values)
+    count = cell_count(resolved)
+    if count > MAX_MATRIX_CELLS:
+        raise TemplateError(
+            f"the matrix expands to {count:,} cells, more than the {MAX_MATRIX_CELLS:,} allowed",
+            hint="split the task, or fan out over fewer values",
+        )
+    return resolved
+
+
+def cell_count(values: Mapping[str, list[Any]]) -> int:
+    count = 1
+    for v in values.values():
+        count *= len(v)
+    return count
+
+
+def expand(values: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
+    """The cells' values, in cell order."""
+    keys = list(values)
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(values[k] for k in keys))]
+
+
+def describe(values: Mapping[str, Any]) -> str:
+    """``lr=0.001 bs=16`` for a cell, for plain lines and tables."""
+    return " ".join(f"{k}={_short(v, 20)}" for k, v in values.items())
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def preview(matrix: Mapping[str, Any], params: Mapping[str, Any]) -> tuple[list[dict[str, Any]] | None, str]:
+    """For a dry run: the cells when they are known before the run (``None`` when an upstream output gives
+    the values), and a one-line note."""
+    if is_dynamic(matrix):
+        sources = ", ".join(v for v in matrix.values() if isinstance(v, str) and "${outputs." in v)
+        return None, f"expands when the run reaches it, from {sources}"
+    from .templating import TemplateContext, render_value
+
+    ctx = TemplateContext(params=params, env={}, outputs={})
+    try:
+        values = resolve(matrix, lambda text: render_value(text, ctx))
+    except TemplateError as exc:
+        return None, f"cannot expand: {exc}"
+    keys = " x ".join(f"{k} ({len(v)})" for k, v in values.items())
+    cells = expand(values)
+    return cells, f"{len(cells)} cells: {keys}"

@@ -1,0 +1,250 @@
+"""A parsed DAG document -> DagSpec, with every problem reported at its ``file:line:column``.
+
+:func:`dag_from_document` validates the models (pydantic errors turned into positioned problems), the graph,
+and then runs the checks it is given. :mod:`dagctl.dag.loader` reads files and adds the default checks.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from dagctl.errors import Problem, SpecError
+
+from .plan import graph_issues
+from .spec import DagSpec
+from .yamlread import Document
+
+Checker = Callable[[Document, DagSpec], Iterable[Problem]]
+"""A check: the parsed document (for positions) and the typed spec in, problems out."""
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model that owns the last element of ``loc`` (for did-you-mean on unknown keys)."""
+    current: type[BaseModel] = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return None
+        inner = _nested_model(field.annotation)
+        if inner is None:
+            return None
+        current = inner
+    return current
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _nested_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _clean_loc(doc: Document, loc: tuple[Any, ...], *, missing: bool = False) -> tuple[Any, ...]:
+    """Map a pydantic ``loc`` onto a document path, dropping union tags such as ``'str'``."""
+    out: list[Any] = []
+    node: Any = doc.data
+    for part in loc:
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
+            out.append(part)
+            node = node[part]
+        elif missing and isinstance(node, dict) and isinstance(part, str):
+            out.append(part)  # a missing key: keep it so the message can name it
+            break
+    return tuple(out)
+
+
+def _describe(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for p in loc:
+        if isinstance(p, int):
+            parts.append(f"[{p}]")
+        else:
+            parts.append(("." if parts else "") + str(p))
+    return "".join(parts) or "file"
+
+
+def _field_label(doc: Document, loc: tuple[Any, ...]) -> str:
+    """Human name for a location: ``task 'build' retries`` rather than ``tasks[3].retries``."""
+    if len(loc) >= 2 and loc[0] == "tasks" and isinstance(loc[1], int):
+        task = doc.data["tasks"][loc[1]] if isinstance(doc.data.get("tasks"), list) else None
+        tid = task.get("id") if isinstance(task, dict) else None
+        who = f"task '{tid}'" if isinstance(tid, str) else f"task #{loc[1] + 1}"
+        rest = _describe(loc[2:])
+        return f"{who} {rest}".strip() if rest != "file" else who
+    return _describe(loc)
+
+
+def _pydantic_problems(doc: Document, error: ValidationError, model: type[BaseModel]) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[tuple[Any, ...]] = set()
+    for err in error.errors(include_url=False):
+        kind = err["type"]
+        if kind == "invalid_key" and err["loc"]:  # a key of a model (top level, task) that is not text
+            loc = (*_clean_loc(doc, tuple(err["loc"][:-1])), err.get("input"))
+            problems.append(_key_problem(doc, loc, str(err["msg"])))
+            continue
+        if err["loc"] and err["loc"][-1] == "[key]":  # a mapping key, not its value, is wrong
+            loc = _clean_loc(doc, tuple(err["loc"][:-1]))
+            if loc and loc not in seen:
+                seen.add(loc)
+                problems.append(_key_problem(doc, loc, str(err["msg"])))
+                continue
+        loc = _clean_loc(doc, tuple(err["loc"]), missing=kind == "missing")
+        if kind not in ("missing", "extra_forbidden"):
+            if loc in seen:  # one message per value, not one per member of a union
+                continue
+            seen.add(loc)
+        label = _field_label(doc, loc)
+        msg = str(err["msg"])
+        if msg.startswith(("Value error, ", "Assertion failed, ")):
+            msg = msg.split(", ", 1)[1]
+        if kind == "extra_forbidden":
+            key = str(loc[-1]) if loc else "?"
+            owner = _model_at(model, loc)
+            known = list(owner.model_fields) if owner else []
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            hint = (
+                f"did you mean '{close[0]}'?"
+                if close
+                else ("known keys: " + ", ".join(known) if known else "remove it")
+            )
+            where = "top level" if len(loc) == 1 else _field_label(doc, loc[:-1])
+            problems.append(doc.problem(loc, f"unknown key '{key}' in {where}", hint, key=True))
+            continue
+        if kind == "missing":
+            field = str(loc[-1]) if loc else "?"
+            parent = loc[:-1]
+            where = "the top level" if not parent else _field_label(doc, parent)
+            problems.append(doc.problem(parent, f"missing required key '{field}' in {where}", f"add {field}:"))
+            continue
+        if loc in doc.coerced and (kind in _EXPECTED or kind.startswith("string")):
+            text, became = doc.coerced[loc]
+            if kind.startswith("string"):
+                problems.append(
+                    doc.problem(
+                        loc, f"{label}: YAML reads unquoted {text} as {became}, not text", f'quote it: "{text}"'
+                    )
+                )
+            else:
+                problems.append(
+                    doc.problem(
+                        loc,
+                        f"{label}: expected {_EXPECTED[kind]}, got {text} (YAML reads it as {became})",
+                        _type_hint(kind),
+                    )
+                )
+            continue
+        if kind in _EXPECTED:
+            problems.append(
+                doc.problem(loc, f"{label}: expected {_EXPECTED[kind]}, got {err.get('input')!r}", _type_hint(kind))
+            )
+            continue
+        if loc and loc[-1] == "run" and kind in ("string_type", "list_type"):
+            problems.append(
+                doc.problem(
+                    loc,
+                    f"{label}: expected a command string or a list of arguments",
+                    'write run: "make build" or run: [make, build]',
+                )
+            )
+            continue
+        if kind == "string_pattern_mismatch" and loc and loc[-1] in ("id", "name", "workflow_ref", "queue"):
+            problems.append(
+                doc.problem(
+                    loc,
+                    f"{label}: {err.get('input')!r} is not a valid name",
+                    "use 1-64 letters, digits, '_', '.' or '-'",
+                )
+            )
+            continue
+        if kind == "string_pattern_mismatch" and loc and (loc[-1] == "python" or "workflows" in loc):
+            problems.append(
+                doc.problem(
+                    loc, f"{label}: {err.get('input')!r} is not module:function", "write it as package.module:function"
+                )
+            )
+            continue
+        if " — " in msg:
+            what, hint = msg.split(" — ", 1)
+            own = not loc or what.startswith("task '")
+            problems.append(doc.problem(loc, what if own else f"{label}: {what}", hint))
+            continue
+        problems.append(doc.problem(loc, f"{label}: {msg[0].lower() + msg[1:]}", "fix the value"))
+    return problems
+
+
+def _key_problem(doc: Document, loc: tuple[Any, ...], msg: str) -> Problem:
+    key = loc[-1]
+    where = "the top level" if len(loc) == 1 else _field_label(doc, loc[:-1])
+    if not isinstance(key, str):
+        shown = "null" if key is None else str(key).lower() if isinstance(key, bool) else str(key)
+        return doc.problem(loc, f"key {shown} in {where} is not text", f'quote it: "{shown}"', key=True)
+    msg = msg.split(", ", 1)[1] if msg.startswith(("Value error, ", "Assertion failed, ")) else msg
+    what, _, hint = msg.partition(" — ")
+    return doc.problem(loc, f"{where}: {what}", hint or "rename the key", key=True)
+
+
+_EXPECTED = {
+    "int_type": "a whole number",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "dict_type": "a mapping (key: value lines)",
+    "list_type": "a list",
+}
+
+
+def _type_hint(kind: str) -> str:
+    return {
+        "int_type": "write a whole number, e.g. retries: 2",
+        "float_type": "write a number, e.g. backoff: 2.0",
+        "bool_type": "write true or false",
+        "dict_type": "write key: value pairs indented under this key",
+        "list_type": "write a list: [a, b] or one '- item' per line",
+    }.get(kind, "fix the value")
+
+
+def _graph_problems(doc: Document) -> list[Problem]:
+    tasks = doc.data.get("tasks") if isinstance(doc.data, dict) else None
+    if not isinstance(tasks, list):
+        return []
+    nodes = [(t.get("id"), t.get("depends_on") or []) if isinstance(t, dict) else (None, []) for t in tasks]
+    return [doc.problem(i.path, i.message, i.hint) for i in graph_issues(nodes)]
+
+
+def dag_from_document(doc: Document, checks: Iterable[Checker] = ()) -> DagSpec:
+    """Validate parsed YAML as a DAG; raise SpecError with all problems."""
+    if not isinstance(doc.data, dict):
+        kind = "a list" if isinstance(doc.data, list) else f"a single value ({type(doc.data).__name__})"
+        raise SpecError(
+            [
+                doc.problem(
+                    (), f"top level is {kind}, not a mapping", "a DAG file starts with keys such as name: and tasks:"
+                )
+            ]
+        )
+    problems = _graph_problems(doc)
+    spec: DagSpec | None = None
+    data = {k: v for k, v in doc.data.items() if not (isinstance(k, str) and k.startswith("x-"))}
+    try:
+        spec = DagSpec.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_pydantic_problems(doc, exc, DagSpec))
+    if spec is not None and not problems:
+        for check in checks:
+            problems.extend(check(doc, spec))
+    if problems:
+        raise SpecError(problems)
+    assert spec is not None
+    spec._source = doc.file
+    return spec

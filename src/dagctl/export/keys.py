@@ -1,0 +1,99 @@
+"""Which keys of a plan an Argo export maps, and which it refuses until it does: the one place to decide. Pure.
+
+Every field of :class:`~dagctl.dag.plan.PlannedTask` and :class:`~dagctl.dag.plan.DagInfo` is in a table
+here. :data:`TASK_FIELDS` and :data:`DAG_FIELDS` say where each mapped key goes (docs/argo.md has them as
+tables); :data:`OPTIONAL_KEYS` are mapped when a plan carries them. A key in no table, or in
+:data:`PENDING_KEYS` (``matrix:``, ``repeat:``, sub-DAGs, ``secrets:`` ...; with how each will map), makes
+the export refuse every task (or the DAG) that sets it, naming the task and the key: a cache or an approval
+gate added to the DAG format later is refused the same way until a mapping is written in
+:mod:`dagctl.export.argo` and its key moves to a table here. A test fails when the plan has a key that is
+in no table.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
+
+    from dagctl.dag.plan import Plan
+
+TASK_FIELDS: dict[str, str] = {
+    "id": "the DAG task's name (rewritten to fit Argo) and the dagctl.io/task annotation of its pod",
+    "kind": "exec-task, through the task spec",
+    "target": "exec-task, through the task spec",
+    "run": "exec-task, through the task spec",
+    "python": "exec-task, through the task spec",
+    "workflow_ref": "exec-task, through the task spec (the registry comes from the image)",
+    "params": "exec-task, through the task spec (templates rendered in the step)",
+    "cwd": "exec-task, through the task spec",
+    "isolation": "exec-task, through the task spec",
+    "env": "container env (literal values; exec-task sets all of them, rendered)",
+    "depends_on": "depends, and the upstream outputs passed as inputs",
+    "trigger_rule": "depends expression",
+    "when": "when, where Argo's when can express it",
+    "retries": "retryStrategy.limit (retryPolicy Always)",
+    "retry_delay": "retryStrategy.backoff.duration",
+    "backoff": "retryStrategy.backoff.factor (rounded to a whole number)",
+    "max_delay": "retryStrategy.backoff.cap",
+    "timeout": "activeDeadlineSeconds of the template (rounded up), and exec-task's own timeout",
+    "queue": "the dagctl.io/queue label of the pod (and nodeSelector with --queue-node-selector)",
+    "order": "the order of the DAG tasks",
+    "level": "derived from the graph; Argo derives it again",
+    "downstream": "derived from the graph; Argo derives it again",
+    "priority": "not mapped: Argo starts ready tasks in its own order",
+}
+DAG_FIELDS: dict[str, str] = {
+    "name": "metadata: generateName / name, and the dagctl.io/dag label",
+    "tenant_id": "the dagctl.io/tenant annotation",
+    "source_path": "the task spec (the DAG folder in the image) and the dagctl.io/dag-file annotation",
+    "params": "spec.arguments.parameters",
+    "env": "container env of every step",
+    "workflows": "the task spec of workflow_ref tasks",
+    "parallelism": "spec.parallelism",
+    "timeout": "spec.activeDeadlineSeconds (rounded up)",
+    "fail_fast": "failFast of the DAG template",
+}
+
+
+PENDING_KEYS: dict[str, str] = {
+    # keys of the DAG format that an export refuses (when set) until they have a mapping, with how they will map
+    "matrix": "a matrix will become withItems (a list) or withParam (an upstream output), one step per cell",
+    "max_parallel": "will become the parallelism of the matrix's steps",
+    "min_success": "will become a depends on the cells' AnySucceeded, counted by an extra step",
+    "aggregate": "will become a fan-in step after the matrix's cells",
+    "repeat": "will become a recursive template whose when tests until:",
+    "subdag": "a sub-DAG will become a DAG template of its own",
+    "secrets": "secrets will become env entries with valueFrom.secretKeyRef",
+    "cache": "the task cache will become Argo's memoize, keyed by the same inputs",
+    "approval": "an approval gate will become a suspend template, resumed with argo resume",
+}
+OPTIONAL_KEYS: dict[str, str] = {
+    # keys a plan may carry (of the DAG or of a task), mapped when they are there
+    "description": "the workflows.argoproj.io/description annotation (a task's: dagctl.io/description of its pod)",
+}
+IGNORED_DAG_KEYS: dict[str, str] = {
+    "outputs": "only read when the DAG runs as a sub-DAG of another; an exported workflow returns nothing",
+}
+
+
+def unmapped(plan: Plan) -> Iterator[str]:
+    """A line for every key a task or the DAG sets that this exporter does not know how to map."""
+    for name in plan.dag.FIELDS:
+        known = name in DAG_FIELDS or name in IGNORED_DAG_KEYS or name in OPTIONAL_KEYS
+        if not known and is_set(getattr(plan.dag, name)):
+            yield f"DAG '{plan.dag.name}' key '{name}': cannot be exported to Argo yet — {later(name)}"
+    for task in plan.tasks.values():
+        for name in task.FIELDS:
+            if name not in TASK_FIELDS and name not in OPTIONAL_KEYS and is_set(getattr(task, name)):
+                yield f"task '{task.id}' key '{name}': cannot be exported to Argo yet — {later(name)}"
+
+
+def later(name: str) -> str:
+    planned = PENDING_KEYS.get(name)
+    return f"{planned}; remove it to export, or run the DAG with dagctl run" if planned else "remove it to export"
+
+
+def is_set(value: Any) -> bool:
+    return value is not None and value is not False and value != "" and value != {} and value != [] and value != ()

@@ -1,0 +1,78 @@
+"""Names in an Argo manifest. Pure.
+
+* Task and template names: lowercase letters, digits and ``-``, starting with a letter, at most 63
+  characters. Argo allows capitals and a leading digit, but pod names are built from template names
+  (Kubernetes wants them lowercase) and Argo's ``depends`` expressions read a leading digit as a number.
+  A dagctl id that does not fit is rewritten (``load_sales.v2`` -> ``load-sales-v2``); when two ids would
+  get the same name, or the name is reserved, the later one gets a suffix from a hash of its id, so the
+  names are the same on every export.
+* Object names (``metadata.name``): DNS-1123, lowercase letters, digits, ``-`` and ``.``.
+* Parameter names: letters, digits, ``_`` and ``-`` (Argo's rule); other names are refused, not rewritten,
+  because users pass them on ``argo submit -p NAME=...``.
+* Label values: at most 63 characters, alphanumeric at both ends.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterable
+
+NAME_MAX = 63
+ENTRYPOINT = "main"
+"""The DAG template's name, so no task may take it."""
+OUTPUTS_PARAM = "dagctl-outputs"
+"""The output parameter holding all of a task's outputs as one JSON object."""
+RESERVED = frozenset({ENTRYPOINT, "and", "or", "not", "in", "matches", "contains", "true", "false", "nil", "let"})
+"""Names a task may not get: the entrypoint, and words of Argo's ``depends`` expression language."""
+_PARAM = re.compile(r"[A-Za-z0-9_-]+")
+_LABEL = re.compile(r"([A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?")
+_ENV = re.compile(r"[-._A-Za-z][-._A-Za-z0-9]*")
+
+
+def short_hash(text: str) -> str:
+    return f"{zlib.crc32(text.encode()):08x}"[:6]
+
+
+def _slug(text: str, allowed: str) -> str:
+    slug = re.sub(f"[^{allowed}]+", "-", text.lower())
+    return re.sub("-{2,}", "-", slug).strip("-.")
+
+
+def task_names(ids: Iterable[str]) -> dict[str, str]:
+    """dagctl task id -> Argo task (and template) name, unique, in the order given."""
+    names: dict[str, str] = {}
+    used = set(RESERVED)
+    for tid in ids:
+        base = _slug(tid, "a-z0-9-")
+        if not base[:1].isalpha():
+            base = f"t-{base}".rstrip("-")
+        base = base[:NAME_MAX].rstrip("-")
+        name, salt = base, 0
+        while name in used:
+            name = f"{base[: NAME_MAX - 7].rstrip('-')}-{short_hash(tid + '#' * salt)}"
+            salt += 1
+        used.add(name)
+        names[tid] = name
+    return names
+
+
+def object_name(text: str, limit: int) -> str:
+    """A Kubernetes object name (or ``generateName`` stem) of at most ``limit`` characters."""
+    name = _slug(text, "a-z0-9.-") or "dagctl"
+    if len(name) > limit:
+        name = f"{name[: limit - 7].rstrip('-.')}-{short_hash(text)}"
+    return name
+
+
+def is_param_name(name: str) -> bool:
+    return bool(_PARAM.fullmatch(name))
+
+
+def is_label_value(value: str) -> bool:
+    return bool(value) and bool(_LABEL.fullmatch(value))
+
+
+def is_env_name(name: str) -> bool:
+    """Whether Kubernetes takes ``name`` as a container environment variable."""
+    return bool(_ENV.fullmatch(name))

@@ -1,0 +1,309 @@
+"""The task cache: a task whose inputs are those of a run that already did it is not run again.
+
+**The key** is the SHA-256 of canonical JSON (sorted keys, no spaces) of:
+
+* the task kind, and its fully resolved command (shell string or argv list), ``cwd`` and ``params``
+  (templates rendered, upstream payload ``<up>__<key>`` included);
+* its environment as given by the DAG (``env:`` of the DAG and the task, rendered, and the matrix cell's
+  ``DAGCTL_MATRIX*``), but not the run-specific ``DAGCTL_RUN_ID``, ``DAGCTL_RUN_DIR``, ``DAGCTL_OUTPUT``,
+  ``DAGCTL_ATTEMPT``, ``DAGCTL_UNIT`` and ``DAGCTL_LOGICAL_DATE`` (reference ``${logical_date}`` in the command
+  to make it part of the key), and not the environment dagctl itself was started with;
+* for ``python:`` / ``workflow_ref`` tasks, the callable and the SHA-256 of its module's source file (not the
+  modules that module imports: list them in ``inputs`` to include them);
+* the outputs of the upstream tasks it receives;
+* the path and SHA-256 of every file matched by the ``inputs`` globs (relative to the DAG file's folder);
+* the ``key`` salt, and a format version.
+
+Not in the key: the DAG's name, the task's id (two tasks doing the same thing share an entry), the time,
+``timeout``/``retries``, the machine, anything the task reads that is not listed above (a URL, a database, a
+file not in ``inputs``). Use ``key:`` or ``ttl:`` for those, or ``dagctl run --refresh``.
+
+**The store** is ``$DAGCTL_CACHE_DIR`` (default ``<logs>/cache/tasks``): ``<key[:2]>/<key>.json`` holds the
+outputs and where the entry came from; ``<key>.log`` is the log of the attempt that made it (when it wrote
+one). Entries are written to a temporary file and renamed, so two runs computing the same key at once leave
+one whole entry; a file that does not parse is a miss, with a warning. A hit touches the entry, so
+:func:`evict` can drop the least recently used entries beyond a size cap (``cache: {max_size: 2GiB}`` in
+dagctl.yaml).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from dagctl.errors import DagctlError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+    from typing import Any
+
+    from dagctl.dag.plan import Plan
+
+    from .attempts import Attempt
+
+FORMAT = 1
+_RUN_SPECIFIC = frozenset(
+    {"DAGCTL_RUN_ID", "DAGCTL_RUN_DIR", "DAGCTL_OUTPUT", "DAGCTL_ATTEMPT", "DAGCTL_UNIT", "DAGCTL_LOGICAL_DATE"}
+)
+
+
+def canonical(value: Any) -> bytes:
+    """JSON with sorted keys and no spaces: the same value always gives the same bytes."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def _file_digest(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def module_source(target: str, search_path: list[str]) -> str | None:
+    """SHA-256 of the source file of ``module:function``'s module, found without importing it."""
+    module = target.partition(":")[0]
+    for folder in search_path:
+        base = Path(folder).joinpath(*module.split("."))
+        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+            if candidate.is_file():
+                return _file_digest(candidate)
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    origin = getattr(spec, "origin", None) if spec is not None else None
+    return _file_digest(Path(origin)) if origin and origin not in ("built-in", "frozen") else None
+
+
+def input_files(globs: list[str], base: Path) -> dict[str, str | None]:
+    """``{relative path: sha256}`` of every file the globs match, sorted."""
+    found: dict[str, str | None] = {}
+    for pattern in globs:
+        for path in sorted(base.glob(pattern)):
+            if path.is_file():
+                found[path.relative_to(base).as_posix() if path.is_relative_to(base) else str(path)] = _file_digest(
+                    path
+                )
+    return dict(sorted(found.items()))
+
+
+def cache_key(attempt: Attempt, spec: Mapping[str, Any], dag_dir: Path) -> str:
+    """The key of an attempt about to run (see the module docstring for what is in it)."""
+    material = {
+        "format": FORMAT,
+        "kind": attempt.kind,
+        "command": attempt.command,
+        "cwd": attempt.cwd,
+        "params": attempt.params,
+        "env": {k: v for k, v in attempt.env.items() if k not in _RUN_SPECIFIC},
+        "callable": attempt.callable,
+        "source": module_source(attempt.callable, attempt.search_path) if attempt.callable else None,
+        "inputs": attempt.inputs,
+        "files": input_files(list(spec.get("inputs") or []), dag_dir),
+        "salt": spec.get("key") or "",
+    }
+    return hashlib.sha256(canonical(material)).hexdigest()
+
+
+class Entry:
+    """One cached result."""
+
+    __slots__ = ("created", "dag", "key", "log", "outputs", "path", "run_id", "size", "task", "used")
+
+    def __init__(self, key: str, path: Path, data: Mapping[str, Any], size: int, used: float) -> None:
+        self.key, self.path, self.size, self.used = key, path, size, used
+        self.outputs: dict[str, Any] = dict(data.get("outputs") or {})
+        self.created = float(data.get("created") or 0.0)
+        self.dag, self.task = str(data.get("dag", "")), str(data.get("task", ""))
+        self.run_id = str(data.get("run_id", ""))
+        self.log = path.with_suffix(".log") if path.with_suffix(".log").exists() else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "dag": self.dag,
+            "task": self.task,
+            "run_id": self.run_id,
+            "created": self.created,
+            "last_used": self.used,
+            "size": self.size,
+            "outputs": sorted(self.outputs),
+            "log": str(self.log) if self.log else None,
+        }
+
+
+class CacheStore:
+    """The entries under one folder. Safe to share between processes (writes are atomic renames)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.json"
+
+    def get(self, key: str, *, now: float, ttl: float | None) -> Entry | None:
+        """The entry, if there is a whole one younger than ``ttl``; touched as used. Corrupt: a miss."""
+        path = self._path(key)
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            return None
+        try:
+            data = json.loads(raw)
+            if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("key") != key:
+                raise ValueError("not a cache entry of this dagctl")
+        except ValueError as exc:
+            import logging
+
+            logging.getLogger(__name__).warning("cache entry %s is unreadable (%s): treated as a miss", path, exc)
+            return None
+        if ttl is not None and now - float(data.get("created") or 0.0) > ttl:
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)
+        return Entry(key, path, data, len(raw), now)
+
+    def put(
+        self, key: str, *, outputs: Mapping[str, Any], log: str | None, about: Mapping[str, Any], now: float
+    ) -> None:
+        """Store outputs (and a copy of the log, when it has one) under ``key``, atomically."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {"format": FORMAT, "key": key, "created": now, **about, "outputs": dict(outputs)}
+        body = json.dumps(data, sort_keys=True, allow_nan=False, default=str).encode()
+        suffix = f".{os.getpid()}.{id(data)}.tmp"
+        if log:
+            try:
+                if os.path.getsize(log) > 0:
+                    tmp_log = path.with_suffix(".log" + suffix)
+                    _copy(Path(log), tmp_log)
+                    os.replace(tmp_log, path.with_suffix(".log"))
+            except OSError:
+                pass  # an entry without its log is still an entry
+        tmp = path.with_suffix(".json" + suffix)
+        try:
+            tmp.write_bytes(body)
+            os.replace(tmp, path)
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+    def entries(self) -> Iterator[Entry]:
+        """Every readable entry (unreadable files are skipped)."""
+        if not self.root.is_dir():
+            return
+        for sub in sorted(self.root.iterdir()):
+            if not sub.is_dir():
+                continue
+            for path in sorted(sub.glob("*.json")):
+                try:
+                    raw = path.read_bytes()
+                    data = json.loads(raw)
+                    used = path.stat().st_mtime
+                except (OSError, ValueError):
+                    continue
+                if isinstance(data, dict) and data.get("key") == path.stem:
+                    log = path.with_suffix(".log")
+                    size = len(raw) + (log.stat().st_size if log.exists() else 0)
+                    yield Entry(path.stem, path, data, size, used)
+
+    def remove(self, entry: Entry) -> None:
+        for path in (entry.path, entry.path.with_suffix(".log")):
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+    def find(self, prefix: str) -> list[Entry]:
+        return [e for e in self.entries() if e.key.startswith(prefix)]
+
+    def evict(self, max_size: int) -> list[Entry]:
+        """Drop the least recently used entries until the store is at most ``max_size`` bytes."""
+        entries = sorted(self.entries(), key=lambda e: e.used)
+        total = sum(e.size for e in entries)
+        dropped = []
+        while entries and total > max_size:
+            entry = entries.pop(0)
+            self.remove(entry)
+            total -= entry.size
+            dropped.append(entry)
+        return dropped
+
+
+def _copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)  # no data copied: the run folder and the cache usually share a disk
+    except OSError:
+        import shutil
+
+        shutil.copyfile(src, dst)
+
+
+def restore_log(entry: Entry, log_path: str) -> str | None:
+    """Put the log of the attempt that made ``entry`` where this attempt's log goes; None when it had none."""
+    if entry.log is None:
+        return None
+    try:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        _copy(entry.log, Path(log_path))
+    except OSError:
+        return str(entry.log)
+    return log_path
+
+
+def trim(plan: Plan, root: Path) -> list[Entry]:
+    """After a run of ``plan``: evict beyond the ``cache: {max_size}`` of the project's dagctl.yaml, if set."""
+    from dagctl.dag.workflows import find_project_config, load_project_config
+
+    source = plan.dag.source_path
+    found = find_project_config(Path(source)) if source else None
+    if found is None:
+        return []
+    try:
+        max_size = load_project_config(found).cache_max_size
+    except DagctlError:
+        return []
+    return CacheStore(root).evict(max_size) if max_size is not None else []
+
+
+def predict(plan: Plan, params: dict[str, Any], root: Path, now: float) -> dict[str, str]:
+    """For a dry run: which cached tasks would be served from the cache, as far as it can be known before
+    running (a task whose upstream would run has unknown inputs)."""
+    from dagctl.dag.matrix import references_params
+
+    from .resolve import AttemptFactory
+
+    store = CacheStore(root)
+    factory = AttemptFactory(plan=plan, run_id="dry-run", run_dir=root / "dry-run", params=params)
+    known: dict[str, dict[str, Any]] = {}  # outputs of tasks that would be cache hits
+    notes: dict[str, str] = {}
+    for tid, task in plan.tasks.items():
+        if task.cache is None:
+            continue
+        if task.matrix is not None and references_params(task.matrix):
+            notes[tid] = "cache: per cell, decided when the cells are known"
+            continue
+        if any(up not in known for up in task.depends_on):
+            notes[tid] = "cache: decided when its upstream tasks are done"
+            continue
+        try:
+            attempt = factory.build(task, 1, known)
+            key = cache_key(attempt, task.cache, factory.dag_dir)
+        except (DagctlError, OSError, TypeError, ValueError) as exc:
+            notes[tid] = f"cache: cannot tell ({exc})"
+            continue
+        entry = store.get(key, now=now, ttl=task.cache.get("ttl"))
+        if entry is None:
+            notes[tid] = f"cache: miss (key {key[:12]})"
+        else:
+            notes[tid] = f"cache: hit (key {key[:12]}, from run {entry.run_id})"
+            known[tid] = entry.outputs
+    return notes

@@ -1,0 +1,133 @@
+"""``dag:`` tasks: a child DAG run as a run of its own, linked to its parent, its outputs handed back.
+
+The parent's runner starts the child on a thread of its own (:func:`start`) through the ``launch`` function
+it was given (:func:`dagctl.run.api.run_dag` passes one that runs the child with the same settings and
+event log). The child gets its own run id and folder; its ``dag_start`` names ``parent_run_id`` and
+``parent_task``, and the parent's ``task_start`` names the ``child_run_id``. The child's declared
+``outputs:`` (:func:`render_outputs`) become the task's outputs. Cancelling the parent, or the task's
+timeout, cancels the child; a retried parent passes the earlier child's run id so the new child reuses
+what the old one finished.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from dagctl.errors import DagctlError
+from dagctl.records import Record
+
+from .attempts import AttemptResult
+from .state import RunControl
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
+
+    from dagctl.dag.plan import Plan, PlannedTask
+
+    from .attempts import Attempt, CancelToken
+    from .state import RunResult
+
+    SubRun = Callable[["ChildRun"], RunResult]
+
+
+class ChildRun(Record):
+    """What a parent asks of its child run."""
+
+    plan: Plan
+    params: dict[str, Any]
+    run_id: str
+    parent_run_id: str
+    parent_task: str
+    control: RunControl
+    reuse_from: str | None = None
+    """An earlier child run of this task (a retried parent): its succeeded tasks are reused."""
+
+
+def child_plan(parent: Plan, planned: PlannedTask) -> Plan:
+    """The child DAG of a ``dag:`` task: a file relative to the parent's, or an inline DAG."""
+    from dagctl.dag.plan import build_plan
+    from dagctl.dag.spec import DagSpec
+
+    spec = planned.subdag
+    if isinstance(spec, str):
+        from dagctl.dag.loader import load_dag
+
+        base = Path(parent.dag.source_path).resolve().parent if parent.dag.source_path else Path.cwd()
+        return build_plan(load_dag(base / spec))
+    assert isinstance(spec, dict)
+    data = {"name": f"{parent.dag.name}.{planned.id}", "tenant_id": parent.dag.tenant_id, **spec}
+    child = DagSpec.model_validate(data)
+    child._source = parent.dag.source_path  # its python: targets live beside the parent's file
+    return build_plan(child)
+
+
+def render_outputs(declared: Mapping[str, Any], scope: Mapping[str, Any]) -> dict[str, Any]:
+    """A DAG's ``outputs:`` with its ``${...}`` references resolved against the finished run."""
+    from dagctl.dag.templating import TemplateContext, render_value
+
+    ctx = TemplateContext(
+        params=scope["params"], env=scope["env"], outputs=scope["outputs"], run_id=str(scope["run_id"])
+    )
+    return {name: render_value(value, ctx) for name, value in declared.items()}
+
+
+def start(
+    *,
+    parent: Plan,
+    parent_run_id: str,
+    planned: PlannedTask,
+    attempt: Attempt,
+    token: CancelToken,
+    run_id: str,
+    reuse_from: str | None,
+    launch: SubRun | None,
+    report: Callable[[AttemptResult], None],
+    clock_now: Callable[[], float],
+) -> None:
+    """Run the child of ``planned`` on a thread; ``report`` its result as an attempt's."""
+    began = clock_now()
+
+    def work() -> None:
+        try:
+            if launch is None:
+                raise DagctlError("dag: tasks need a run started by run_dag (dagctl run)")
+            plan = child_plan(parent, planned)
+            control = RunControl()
+            token.on_cancel(lambda: control.cancel(f"parent task {planned.id}: {token.reason}"))
+            params = {k: v for k, v in attempt.params.items() if "__" not in k}  # not the upstream payload
+            result = launch(
+                ChildRun(
+                    plan=plan,
+                    params=params,
+                    run_id=run_id,
+                    parent_run_id=parent_run_id,
+                    parent_task=planned.id,
+                    control=control,
+                    reuse_from=reuse_from,
+                )
+            )
+        except DagctlError as exc:
+            report(AttemptResult(status="failed", duration_s=clock_now() - began, error=str(exc)))
+            return
+        except Exception as exc:  # never lose a result: the runner waits for it
+            error = f"{type(exc).__name__}: {exc}"
+            report(AttemptResult(status="failed", duration_s=clock_now() - began, error=error))
+            return
+        duration = clock_now() - began
+        if result.status == "success":
+            report(AttemptResult(status="success", duration_s=duration, outputs=result.outputs))
+        elif result.status == "cancelled":
+            if token.reason == "timeout":
+                limit = f" after {attempt.timeout:g}s" if attempt.timeout else ""
+                report(AttemptResult(status="timeout", duration_s=duration, error=f"timed out{limit}"))
+            else:
+                report(AttemptResult(status="cancelled", duration_s=duration, error=result.error or "cancelled"))
+        else:
+            failed = [t.id for t in result.tasks.values() if t.status == "failed"]
+            why = result.error or (f"task(s) failed: {', '.join(failed[:5])}" if failed else result.status)
+            report(AttemptResult(status="failed", duration_s=duration, error=f"sub-DAG run {run_id}: {why}"))
+
+    threading.Thread(target=work, name=f"dagctl-subdag-{run_id}", daemon=True).start()

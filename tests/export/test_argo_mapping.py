@@ -1,0 +1,530 @@
+"""The DAG -> Argo manifest mapping, as plain dicts (no Hera needed): every key mapped, approximated or refused."""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from dagctl.dag.loader import load_dag
+from dagctl.dag.plan import DagInfo, Plan, PlannedTask, build_plan
+from dagctl.errors import UsageError
+from dagctl.export.argo import (
+    OUTPUTS_DIR,
+    ArgoOptions,
+    ExportError,
+    export_plan,
+    spec_text,
+)
+from dagctl.export.depends import depends_expression
+from dagctl.export.keys import DAG_FIELDS, IGNORED_DAG_KEYS, OPTIONAL_KEYS, PENDING_KEYS, TASK_FIELDS
+from dagctl.export.names import OUTPUTS_PARAM, task_names
+from dagctl.run.single import plan_of_spec
+from tests.conftest import EXAMPLE_DAGS, ROOT
+
+
+def plan_of(tmp_path: Path, text: str) -> Plan:
+    path = tmp_path / "dag.yaml"
+    path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return build_plan(load_dag(path))
+
+
+def export(plan: Plan, **options: object) -> tuple[dict, list[str]]:
+    result = export_plan(plan, ArgoOptions(dag_path="dags/dag.yaml", **options))  # type: ignore[arg-type]
+    return result.manifest, result.notes
+
+
+def dag_tasks(manifest: dict) -> dict[str, dict]:
+    spec = manifest["spec"].get("workflowSpec", manifest["spec"])
+    return {t["name"]: t for t in spec["templates"][0]["dag"]["tasks"]}
+
+
+def templates(manifest: dict) -> dict[str, dict]:
+    spec = manifest["spec"].get("workflowSpec", manifest["spec"])
+    return {t["name"]: t for t in spec["templates"][1:]}
+
+
+def when_of(tmp_path: Path, condition: str) -> tuple[str, dict]:
+    plan = plan_of(
+        tmp_path,
+        f"""
+        name: w
+        params: {{mode: x, n: 3, cfg: {{a: 1}}}}
+        tasks:
+          - {{id: up, run: "true"}}
+          - id: down
+            depends_on: up
+            when: {json.dumps(condition)}
+            run: "true"
+        """,
+    )
+    manifest, _ = export(plan)
+    return dag_tasks(manifest)["down"]["when"], templates(manifest)["up"]
+
+
+# -- tasks, templates, inputs and outputs ---------------------------------------------------------------------
+
+
+def test_each_task_is_a_dag_task_with_a_template_running_exec_task_with_its_spec_and_inputs() -> None:
+    plan = build_plan(load_dag(EXAMPLE_DAGS / "diamond_pipeline.yaml"))
+    manifest, _ = export(plan, image="registry.example.com/etl:1.4")
+    assert manifest["apiVersion"] == "argoproj.io/v1alpha1" and manifest["kind"] == "Workflow"
+    assert manifest["metadata"]["generateName"] == "diamond-pipeline-"
+    assert manifest["spec"]["entrypoint"] == "main"
+    assert list(dag_tasks(manifest)) == ["extract", "by-region", "by-product", "report"]
+    report_task = dag_tasks(manifest)["report"]
+    assert report_task["depends"] == "by-region.Succeeded && by-product.Succeeded"
+    arguments = {p["name"]: p["value"] for p in report_task["arguments"]["parameters"]}
+    assert arguments["up-by-region"] == "{{tasks.by-region.outputs.parameters.dagctl-outputs}}"
+    spec_plan, task_id = plan_of_spec(json.loads(arguments["task"]))
+    assert task_id == "report" and spec_plan.tasks["report"].python == "pipeline_steps:publish"
+    assert spec_plan.dag.source_path == "dags/dag.yaml" and spec_plan.dag.params == {"out_dir": "logs/reports"}
+    report = templates(manifest)["report"]
+    container = report["container"]
+    assert container["image"] == "registry.example.com/etl:1.4"
+    assert container["command"] == ["dagctl", "exec-task"]
+    assert container["args"] == [
+        "--spec", "{{inputs.parameters.task}}",
+        "-p", "out_dir={{workflow.parameters.out_dir}}",
+        "--input", "by_region={{inputs.parameters.up-by-region}}",
+        "--input", "by_product={{inputs.parameters.up-by-product}}",
+        "--run-id", "{{workflow.name}}",
+        "--outputs-dir", OUTPUTS_DIR,
+        "--retry", "{{retries}}",
+    ]  # fmt: skip
+    assert [p["name"] for p in report["inputs"]["parameters"]] == ["task", "up-by-region", "up-by-product"]
+    assert report["outputs"]["parameters"] == [
+        {"name": OUTPUTS_PARAM, "valueFrom": {"path": f"{OUTPUTS_DIR}/outputs.json", "default": "{}"}}
+    ]
+    assert report["metadata"]["annotations"] == {"dagctl.io/task": "report"}
+    assert manifest["spec"]["arguments"]["parameters"] == [
+        {"name": "rows", "value": "200"},
+        {"name": "out_dir", "value": "logs/reports"},
+    ]
+
+
+def test_outputs_of_an_ancestor_read_in_a_template_are_passed_too(tmp_path: Path) -> None:
+    plan = plan_of(
+        tmp_path,
+        """
+        name: chain
+        tasks:
+          - {id: a, run: "echo x=1 > $DAGCTL_OUTPUT"}
+          - {id: b, run: "true", depends_on: a}
+          - {id: c, run: "echo ${outputs.a.x}", depends_on: b}
+        """,
+    )
+    manifest, _ = export(plan)
+    c = dag_tasks(manifest)["c"]
+    assert c["depends"] == "b.Succeeded"
+    assert [p["name"] for p in c["arguments"]["parameters"]] == ["task", "up-b", "up-a"]
+    assert "a={{inputs.parameters.up-a}}" in templates(manifest)["c"]["container"]["args"]
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        ("all_success", "a.Succeeded && b.Succeeded"),
+        ("all_done", "(a.Succeeded || a.Failed || a.Errored || a.Skipped || a.Omitted) && "
+                     "(b.Succeeded || b.Failed || b.Errored || b.Skipped || b.Omitted)"),
+        ("always", "(a.Succeeded || a.Failed || a.Errored || a.Skipped || a.Omitted) && "
+                   "(b.Succeeded || b.Failed || b.Errored || b.Skipped || b.Omitted)"),
+        ("all_failed", "(a.Failed || a.Errored) && (b.Failed || b.Errored)"),
+        ("one_success", "a.Succeeded || b.Succeeded"),
+        ("one_failed", "a.Failed || a.Errored || b.Failed || b.Errored"),
+        ("none_failed", "(a.Succeeded || a.Skipped || a.Omitted) && (b.Succeeded || b.Skipped || b.Omitted)"),
+    ],
+)  # fmt: skip
+def test_trigger_rules_become_depends_expressions(rule: str, expected: str) -> None:
+    assert depends_expression(rule, ["a", "b"]) == expected
+
+
+def test_one_upstream_needs_no_parentheses() -> None:
+    assert depends_expression("none_failed", ["a"]) == "a.Succeeded || a.Skipped || a.Omitted"
+    assert depends_expression("all_success", []) == ""
+
+
+def test_task_ids_become_unique_lowercase_argo_names_the_same_every_time() -> None:
+    ids = ["Load.Sales", "load_sales", "load-sales", "1st", "main", "and", "x" * 64]
+    names = task_names(ids)
+    assert names == task_names(ids)
+    assert names["Load.Sales"] == "load-sales"
+    assert len(set(names.values())) == len(ids)
+    for name in names.values():
+        assert re.fullmatch(r"[a-z][a-z0-9-]{0,62}", name), name
+        assert name not in ("main", "and")
+    assert names["1st"].startswith("t-1st")
+
+
+# -- retries, timeouts, run options ---------------------------------------------------------------------------
+
+
+def test_retries_and_backoff_become_a_retry_strategy(tmp_path: Path) -> None:
+    plan = plan_of(
+        tmp_path,
+        """
+        name: r
+        tasks:
+          - {id: a, run: "true", retries: 3, retry_delay: 1.5s, backoff: 3, max_delay: 1m}
+          - {id: b, run: "true"}
+        """,
+    )
+    manifest, notes = export(plan)
+    assert templates(manifest)["a"]["retryStrategy"] == {
+        "limit": 3,
+        "retryPolicy": "Always",
+        "backoff": {"duration": "1500ms", "factor": 3, "cap": "60s"},
+    }
+    assert templates(manifest)["a"]["container"]["args"][-2:] == ["--retry", "{{retries}}"]
+    assert "retryStrategy" not in templates(manifest)["b"]
+    assert "--retry" not in templates(manifest)["b"]["container"]["args"]
+    assert notes == []
+
+
+def test_what_argo_takes_only_in_whole_numbers_is_rounded_with_a_note(tmp_path: Path) -> None:
+    plan = plan_of(tmp_path, 'name: r\ntasks:\n  - {id: a, run: "true", retries: 1, backoff: 1.5, timeout: 2.5s}\n')
+    manifest, notes = export(plan)
+    assert templates(manifest)["a"]["retryStrategy"]["backoff"]["factor"] == 2
+    assert templates(manifest)["a"]["activeDeadlineSeconds"] == 3
+    assert any("backoff 1.5" in n and "exported as 2" in n for n in notes)
+    assert any("timeout 2.5s" in n and "exported as 3" in n for n in notes)
+
+
+def test_timeouts_parallelism_and_fail_fast(tmp_path: Path) -> None:
+    plan = plan_of(
+        tmp_path,
+        """
+        name: t
+        options: {timeout: 1h, parallelism: 3, fail_fast: true}
+        defaults: {timeout: 90s}
+        tasks:
+          - {id: a, run: "true"}
+        """,
+    )
+    manifest, notes = export(plan)
+    assert manifest["spec"]["activeDeadlineSeconds"] == 3600
+    assert manifest["spec"]["parallelism"] == 3
+    assert manifest["spec"]["templates"][0]["dag"]["failFast"] is True
+    assert templates(manifest)["a"]["activeDeadlineSeconds"] == 90
+    assert any("fail_fast" in n for n in notes)
+    plain, _ = export(plan_of(tmp_path, 'name: t\ntasks:\n  - {id: a, run: "true"}\n'))
+    assert plain["spec"]["templates"][0]["dag"]["failFast"] is False
+    assert "activeDeadlineSeconds" not in plain["spec"] and "parallelism" not in plain["spec"]
+
+
+# -- params, env, queue ----------------------------------------------------------------------------------------
+
+
+def test_param_overrides_are_checked_and_typed_against_the_dag(tmp_path: Path) -> None:
+    plan = build_plan(load_dag(EXAMPLE_DAGS / "diamond_pipeline.yaml"))
+    manifest, _ = export(plan, params={"rows": "1000"})
+    assert manifest["spec"]["arguments"]["parameters"][0] == {"name": "rows", "value": "1000"}
+    with pytest.raises(UsageError, match="unknown param 'rowz'"):
+        export(plan, params={"rowz": "1"})
+    with pytest.raises(UsageError, match="param 'rows' must be a whole number"):
+        export(plan, params={"rows": "many"})
+
+
+def test_params_argo_cannot_name_are_refused_when_read_and_left_out_with_a_note_when_not(tmp_path: Path) -> None:
+    text = 'name: p\nparams: {"a.b": 1, "c d": 2, ok: 3}\ntasks:\n  - {id: a, run: "echo ${params.a.b}"}\n'
+    plan = plan_of(tmp_path, text)
+    with pytest.raises(ExportError, match=r"task 'a' reads param 'a\.b', which cannot be an Argo parameter name"):
+        export(plan)
+    unread = plan_of(tmp_path, text.replace("${params.a.b}", "${params.ok}"))
+    manifest, notes = export(unread)
+    assert [p["name"] for p in manifest["spec"]["arguments"]["parameters"]] == ["ok"]
+    assert sum("cannot be an Argo parameter name; left out" in n for n in notes) == 2
+
+
+def test_a_param_value_argo_would_read_as_a_template_is_refused(tmp_path: Path) -> None:
+    plan = plan_of(tmp_path, 'name: p\nparams: {greeting: "{{hi}}"}\ntasks:\n  - {id: a, run: "true"}\n')
+    with pytest.raises(ExportError, match=r"param 'greeting'.*template"):
+        export(plan)
+
+
+def test_a_command_with_double_braces_reaches_the_step_unchanged(tmp_path: Path) -> None:
+    plan = plan_of(tmp_path, "name: b\ntasks:\n  - {id: a, run: \"echo '{{{x}}}' {{y}}\"}\n")
+    manifest, _ = export(plan)
+    value = dag_tasks(manifest)["a"]["arguments"]["parameters"][0]["value"]
+    assert "{{" not in value
+    assert json.loads(value)["task"]["run"] == "echo '{{{x}}}' {{y}}"
+    assert spec_text({"a": "}}{{"}) == '{"a":"}}\\u007b{"}'
+
+
+def test_literal_env_goes_to_the_container_and_every_entry_to_exec_task(tmp_path: Path) -> None:
+    plan = plan_of(
+        tmp_path,
+        """
+        name: e
+        params: {region: eu}
+        env: {STAGE: prod, "bad name": x}
+        tasks:
+          - id: a
+            run: "true"
+            env: {REGION: "${params.region}", COLOR: blue}
+        """,
+    )
+    manifest, _ = export(plan)
+    container = templates(manifest)["a"]["container"]
+    assert container["env"] == [{"name": "STAGE", "value": "prod"}, {"name": "COLOR", "value": "blue"}]
+    spec = json.loads(dag_tasks(manifest)["a"]["arguments"]["parameters"][0]["value"])
+    assert spec["dag"]["env"] == {"STAGE": "prod", "bad name": "x"}
+    assert spec["task"]["env"] == {"REGION": "${params.region}", "COLOR": "blue"}
+    assert "region={{workflow.parameters.region}}" in container["args"]
+
+
+def test_a_shared_volume_holds_the_run_folders(tmp_path: Path) -> None:
+    manifest, _ = export(plan_of(tmp_path, 'name: v\ntasks:\n  - {id: a, run: "true"}\n'), pvc="runs")
+    assert manifest["spec"]["volumes"] == [{"name": "dagctl-runs", "persistentVolumeClaim": {"claimName": "runs"}}]
+    container = templates(manifest)["a"]["container"]
+    assert container["volumeMounts"] == [{"name": "dagctl-runs", "mountPath": "/dagctl"}]
+    assert {"name": "DAGCTL_LOGS_DIR", "value": "/dagctl/logs"} in container["env"]
+
+
+def test_queue_becomes_a_pod_label_and_on_request_a_node_selector(tmp_path: Path) -> None:
+    plan = plan_of(tmp_path, 'name: q\ntasks:\n  - {id: a, run: "true", queue: gpu}\n  - {id: b, run: "true"}\n')
+    manifest, _ = export(plan)
+    assert templates(manifest)["a"]["metadata"]["labels"] == {"dagctl.io/queue": "gpu"}
+    assert "nodeSelector" not in templates(manifest)["a"] and "labels" not in templates(manifest)["b"]["metadata"]
+    selected, _ = export(plan, queue_node_selector=True)
+    assert templates(selected)["a"]["nodeSelector"] == {"dagctl.io/queue": "gpu"}
+    bad = plan_of(tmp_path, 'name: q\ntasks:\n  - {id: a, run: "true", queue: _gpu}\n')
+    with pytest.raises(ExportError, match="task 'a' queue: '_gpu' cannot be a Kubernetes label value"):
+        export(bad)
+
+
+# -- when: ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ('params.mode == "full"', "'{{workflow.parameters.mode}}' == 'full'"),
+        ("outputs.up.count >= 2", "{{tasks.up.outputs.parameters.count}} >= 2"),
+        ("outputs.up.count < params.n", "{{tasks.up.outputs.parameters.count}} < {{workflow.parameters.n}}"),
+        ("-1.5 < outputs.up.count", "-1.5 < {{tasks.up.outputs.parameters.count}}"),
+        ('outputs["up"]["k"] != 3', "'{{tasks.up.outputs.parameters.k}}' != '3'"),
+        ('outputs.up.k in ["a", "b"]',
+         "('{{tasks.up.outputs.parameters.k}}' == 'a' || '{{tasks.up.outputs.parameters.k}}' == 'b')"),
+        ('outputs.up.k not in ["a"]', "('{{tasks.up.outputs.parameters.k}}' != 'a')"),
+        ("outputs.up.k in []", "false"),
+        ("outputs.up.k is None", "'{{tasks.up.outputs.parameters.k}}' == ''"),
+        ("outputs.up.k is not null", "'{{tasks.up.outputs.parameters.k}}' != ''"),
+        ("outputs.up.ok == true", "'{{tasks.up.outputs.parameters.ok}}' == 'true'"),
+        ("not outputs.up.ok", "!('{{tasks.up.outputs.parameters.ok}}' == 'true')"),
+        ('run_id != "x" and (params.mode == "a" or params.mode == "b")',
+         "('{{workflow.name}}' != 'x' && ('{{workflow.parameters.mode}}' == 'a' || "
+         "'{{workflow.parameters.mode}}' == 'b'))"),
+        ("0 < outputs.up.count < 10",
+         "(0 < {{tasks.up.outputs.parameters.count}} && {{tasks.up.outputs.parameters.count}} < 10)"),
+    ],
+)  # fmt: skip
+def test_when_becomes_argo_when(tmp_path: Path, condition: str, expected: str) -> None:
+    when, _ = when_of(tmp_path, condition)
+    assert when == expected
+
+
+def test_output_keys_a_when_compares_are_exported_as_parameters_of_their_own(tmp_path: Path) -> None:
+    _, up = when_of(tmp_path, 'outputs.up.k == "a" and outputs.up.count > 1')
+    assert up["outputs"]["parameters"][1:] == [
+        {"name": "count", "valueFrom": {"path": f"{OUTPUTS_DIR}/values/count", "default": ""}},
+        {"name": "k", "valueFrom": {"path": f"{OUTPUTS_DIR}/values/k", "default": ""}},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("condition", "message"),
+    [
+        ('env.STAGE == "prod"', "reads an environment variable"),
+        ('logical_date >= "2024-06-01"', "logical_date cannot be read"),
+        ("params.cfg.a == 1", "goes deeper than a param or an output key"),
+        ('"a" in outputs.up.k', "tests membership in a value"),
+        ("outputs.up.a > outputs.up.b", "compares without a number"),
+        ('outputs.up.k == "it\'s"', "holds a quote"),
+        ('outputs.up["a b"] == "x"', "output key 'a b' of task 'up' cannot be an Argo parameter name"),
+        ('outputs.up["dagctl-outputs"] == "x"', "cannot be an Argo parameter name"),
+    ],
+)
+def test_when_argo_cannot_express_is_refused_naming_the_task_and_the_construct(
+    tmp_path: Path, condition: str, message: str
+) -> None:
+    with pytest.raises(ExportError) as caught:
+        when_of(tmp_path, condition)
+    assert caught.value.exit_code == 2
+    assert len(caught.value.problems) == 1
+    line = caught.value.problems[0]
+    assert line.startswith(f"task 'down' when: {condition}: ") and message in line and " — " in line
+
+
+def test_arithmetic_in_when_is_refused_where_the_dag_format_allows_it(tmp_path: Path) -> None:
+    try:
+        from dagctl.dag.conditions import compile_condition
+
+        compile_condition("params.n + 1 > 2")
+    except UsageError:
+        pytest.skip("this DAG format has no arithmetic in when:")
+    with pytest.raises(ExportError, match=r"params\.n \+ 1 computes a value \(arithmetic, abs, min, max\)"):
+        when_of(tmp_path, "params.n + 1 > 2")
+    with pytest.raises(ExportError, match="computes a value"):
+        when_of(tmp_path, "abs(outputs.up.delta) < 3")
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    plan = plan_of(
+        tmp_path,
+        """
+        name: many
+        tasks:
+          - {id: a, run: "true", when: 'env.X == "1"'}
+          - {id: b, run: "true", queue: "-bad-"}
+        """,
+    )
+    with pytest.raises(ExportError) as caught:
+        export(plan)
+    assert [p.split(" ")[1] for p in caught.value.problems] == ["'a'", "'b'"]
+    assert "\n" in str(caught.value)
+
+
+# -- nothing dropped silently -----------------------------------------------------------------------------------
+
+
+def test_every_field_of_a_planned_task_and_of_the_dag_has_a_place_in_the_mapping_and_the_docs() -> None:
+    """A field added to the plan must be mapped here or refused with a word on how it will map."""
+    assert set(TASK_FIELDS) <= set(PlannedTask.FIELDS) <= {*TASK_FIELDS, *PENDING_KEYS, *OPTIONAL_KEYS}
+    assert set(DAG_FIELDS) <= set(DagInfo.FIELDS) <= {*DAG_FIELDS, *PENDING_KEYS, *IGNORED_DAG_KEYS, *OPTIONAL_KEYS}
+    doc = (ROOT / "docs" / "argo.md").read_text()
+    for name in (*TASK_FIELDS, *DAG_FIELDS, *PENDING_KEYS, *IGNORED_DAG_KEYS, *OPTIONAL_KEYS):
+        assert f"`{name}`" in doc, f"docs/argo.md does not mention `{name}`"
+
+
+class _FutureTask(PlannedTask):
+    """A task as a later DAG format may plan it, with a key the exporter does not know yet."""
+
+    teleport: str | None = None
+
+
+class _FutureDag(DagInfo):
+    quorum: bool = False
+
+
+def test_a_key_the_exporter_does_not_know_is_refused_naming_the_task_and_the_key(tmp_path: Path) -> None:
+    plan = plan_of(tmp_path, 'name: f\ntasks:\n  - {id: a, run: "true"}\n  - {id: b, run: "true"}\n')
+    fields = plan.tasks["a"].to_dict()
+    plan = plan.replace(tasks={"a": _FutureTask(**fields, teleport="1h"), "b": plan.tasks["b"]})
+    plan = plan.replace(dag=_FutureDag(**plan.dag.to_dict(), quorum=True))
+    with pytest.raises(ExportError) as caught:
+        export(plan)
+    assert caught.value.problems == [
+        "DAG 'f' key 'quorum': cannot be exported to Argo yet — remove it to export",
+        "task 'a' key 'teleport': cannot be exported to Argo yet — remove it to export",
+    ]
+    if "matrix" not in PlannedTask.FIELDS:  # the matrix is planned by a later DAG format
+        return
+    matrix = plan.replace(tasks={"a": plan.tasks["b"].replace(id="a", matrix={"x": [1, 2]})}, dag=DagInfo(name="f"))
+    with pytest.raises(ExportError, match=r"task 'a' key 'matrix': .* withItems .* run the DAG with dagctl run"):
+        export(matrix)
+    unset = plan.replace(tasks={"a": _FutureTask(**fields), "b": plan.tasks["b"]}, dag=_FutureDag(name="f"))
+    export(unset)  # the same keys left unset are fine
+
+
+class _DescribedDag(DagInfo):
+    description: str | None = None
+
+
+def test_a_description_the_plan_carries_becomes_an_annotation(tmp_path: Path) -> None:
+    plan = plan_of(tmp_path, 'name: d\ntasks:\n  - {id: a, run: "true"}\n')
+    if "description" not in DagInfo.FIELDS:
+        plan = plan.replace(dag=_DescribedDag(**plan.dag.to_dict(), description="sales, nightly"))
+    else:
+        plan = plan.replace(dag=plan.dag.replace(description="sales, nightly"))
+    manifest, _ = export(plan)
+    assert manifest["metadata"]["annotations"]["workflows.argoproj.io/description"] == "sales, nightly"
+
+
+# -- kinds, names, schedules ------------------------------------------------------------------------------------
+
+
+def test_kinds_names_and_namespace(tmp_path: Path) -> None:
+    plan = plan_of(tmp_path, f'name: {"Very_Long." * 6}x\ntenant_id: acme\ntasks:\n  - {{id: a, run: "true"}}\n')
+    workflow, _ = export(plan, namespace="etl", name_prefix="nightly-")
+    meta = workflow["metadata"]
+    assert meta["namespace"] == "etl"
+    assert meta["generateName"].startswith("nightly-very-long.very-long.") and len(meta["generateName"]) <= 58
+    assert meta["annotations"] == {"dagctl.io/dag-file": "dags/dag.yaml", "dagctl.io/tenant": "acme"}
+    assert meta["labels"]["app.kubernetes.io/managed-by"] == "dagctl"
+    template, _ = export(plan, kind="WorkflowTemplate")
+    assert template["kind"] == "WorkflowTemplate" and "generateName" not in template["metadata"]
+    assert len(template["metadata"]["name"]) <= 63
+    assert template["spec"]["templates"] == workflow["spec"]["templates"]
+    with pytest.raises(UsageError, match="give a schedule"):
+        export(plan, kind="CronWorkflow")
+
+
+def test_a_schedule_becomes_a_cron_workflow(tmp_path: Path) -> None:
+    from dagctl.export.cron import cron_settings
+    from dagctl.schedule.files import load_schedule_file
+
+    (tmp_path / "dag.yaml").write_text((EXAMPLE_DAGS / "diamond_pipeline.yaml").read_text())
+    (tmp_path / "s.yaml").write_text(
+        textwrap.dedent(
+            """
+            - id: nightly
+              description: every night
+              cron: "30 2 * * *"
+              timezone: America/New_York
+              dag: dag.yaml
+              params: {rows: 1000}
+              overlap: queue
+              catchup: 6h
+              jitter: 30s
+              tenant: acme
+            - {id: paused, cron: "@daily", dag: dag.yaml, enabled: false, overlap: allow}
+            """
+        )
+    )
+    nightly, paused = load_schedule_file(tmp_path / "s.yaml")
+    plan = build_plan(load_dag(tmp_path / "dag.yaml"))
+    result = export_plan(plan, ArgoOptions(dag_path="dag.yaml", params={"out_dir": "/out"}), cron_settings(nightly))
+    manifest = result.manifest
+    assert manifest["kind"] == "CronWorkflow" and manifest["metadata"]["name"] == "nightly"
+    spec = manifest["spec"]
+    assert spec["schedules"] == ["30 2 * * *"] and spec["timezone"] == "America/New_York"
+    assert spec["concurrencyPolicy"] == "Forbid" and spec["startingDeadlineSeconds"] == 21600
+    assert "suspend" not in spec
+    workflow = spec["workflowSpec"]
+    assert workflow["arguments"]["parameters"] == [
+        {"name": "rows", "value": "1000"},
+        {"name": "out_dir", "value": "/out"},
+    ]
+    assert workflow["workflowMetadata"]["annotations"]["dagctl.io/tenant"] == "acme"
+    assert manifest["metadata"]["annotations"]["workflows.argoproj.io/description"] == "every night"
+    args = workflow["templates"][1]["container"]["args"]
+    assert args[args.index("--logical-date") + 1] == "{{workflow.scheduledTime}}"
+    assert sorted(n.split(" ")[2] for n in result.notes if n.startswith("schedule")) == [
+        "catchup:",
+        "jitter:",
+        "overlap:",
+    ]
+    paused_spec = export_plan(plan, ArgoOptions(), cron_settings(paused)).manifest["spec"]
+    assert paused_spec["suspend"] is True and paused_spec["concurrencyPolicy"] == "Allow"
+    assert "startingDeadlineSeconds" not in paused_spec
+
+
+def test_a_workflow_ref_task_carries_the_dags_registry(tmp_path: Path) -> None:
+    plan = plan_of(
+        tmp_path,
+        """
+        name: reg
+        workflows: {hello: "steps:hello"}
+        tasks:
+          - {id: a, workflow_ref: hello}
+          - {id: b, run: "true"}
+        """,
+    )
+    manifest, _ = export(plan)
+    specs = {n: json.loads(t["arguments"]["parameters"][0]["value"]) for n, t in dag_tasks(manifest).items()}
+    assert specs["a"]["dag"]["workflows"] == {"hello": "steps:hello"}
+    assert "workflows" not in specs["b"]["dag"]

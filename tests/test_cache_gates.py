@@ -1,0 +1,329 @@
+"""The task cache, approval gates, and pause/resume, as users rely on them: real runs, real processes for
+what happens between processes (two writers of one cache key, two people deciding at once, kill -9)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dagctl.errors import DagctlError
+from dagctl.run.api import run_dag
+from dagctl.run.cache import CacheStore
+from dagctl.settings import Settings
+from dagctl.store.history import History
+from dagctl.store.sinks import MemorySink
+from tests.conftest import ROOT
+from tests.support import wait_until
+
+
+@pytest.fixture
+def proj(project: Path):
+    """Write DAG files in the shared project and run them: proj.run(name, text=None, **run_dag kwargs)."""
+
+    class Proj:
+        folder = project
+        settings = Settings.from_env()
+
+        def write(self, name: str, text: str) -> Path:
+            path = project / name
+            path.write_text(textwrap.dedent(text).lstrip())
+            return path
+
+        def run(self, name: str, text: str | None = None, **kwargs: Any) -> tuple[Any, MemorySink]:
+            path = self.write(name, text) if text is not None else project / name
+            sink = MemorySink()
+            return run_dag(path, sinks=[sink], settings=self.settings, **kwargs), sink
+
+        def dagctl(self, *args: str, **popen: Any) -> subprocess.Popen[str]:
+            env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+            return subprocess.Popen(
+                [sys.executable, "-m", "dagctl", *args],
+                cwd=project,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                stdin=subprocess.DEVNULL,
+                **popen,
+            )
+
+    return Proj()
+
+
+CACHED = """
+    name: cached
+    params: {n: 1}
+    tasks:
+      - id: make
+        cache: {inputs: ["data/*.txt"]}
+        run: echo "ran" >> runs.log; cat data/*.txt; echo "n=${params.n}" > "$DAGCTL_OUTPUT"
+      - id: use
+        depends_on: make
+        cache: true
+        run: echo "ran" >> use.log; echo "twice=$(( N * 2 ))" > "$DAGCTL_OUTPUT"
+        env: {N: "${outputs.make.n}"}
+      - id: py
+        cache: true
+        python: steps:double
+        params: {x: 21}
+"""
+
+
+def _runs(proj: Any, name: str) -> int:
+    path = proj.folder / name
+    return len(path.read_text().split()) if path.exists() else 0
+
+
+def test_a_second_run_with_the_same_inputs_is_served_from_the_cache(proj) -> None:
+    (proj.folder / "data").mkdir()
+    (proj.folder / "data" / "a.txt").write_text("hello\n")
+    proj.write("steps.py", "def double(x):\n    return {'y': x * 2}\n")
+    first, _ = proj.run("cached.yaml", CACHED)
+    assert first.status == "success" and _runs(proj, "runs.log") == 1
+    second, sink = proj.run("cached.yaml")
+    assert second.status == "success", second.summary()
+    assert _runs(proj, "runs.log") == 1 and _runs(proj, "use.log") == 1  # nothing ran again
+    hits = {e.task_id: e for e in sink.of("task_ok") if e.cached}
+    assert set(hits) == {"make", "use", "py"} and not sink.of("task_start")
+    assert second.tasks["use"].outputs == {"twice": "2"} and second.tasks["py"].outputs == {"y": 42}
+    assert hits["make"].cache_key == first.tasks["make"].cache_key
+    # the log of the run that made the entry comes back with it
+    assert (second.run_dir / "make.log").read_text() == "hello\n"
+
+
+@pytest.mark.parametrize(
+    ("change", "reruns"),
+    [
+        ("command", {"make"}),  # same outputs: downstream keys are the same, so `use` still hits
+        ("param", {"make", "use"}),  # n=2 changes make's output, which is in use's key
+        ("input file", {"make"}),
+        ("module source", {"py"}),
+        ("salt", {"make"}),
+        ("nothing", set()),
+    ],
+)
+def test_each_ingredient_of_the_key_makes_a_miss(proj, change: str, reruns: set[str]) -> None:
+    (proj.folder / "data").mkdir()
+    (proj.folder / "data" / "a.txt").write_text("hello\n")
+    proj.write("steps.py", "def double(x):\n    return {'y': x * 2}\n")
+    proj.run("cached.yaml", CACHED)
+    text, kwargs = CACHED, {}
+    if change == "command":
+        text = CACHED.replace('cat data/*.txt;', 'cat data/*.txt; true;')
+    elif change == "param":
+        kwargs = {"params": {"n": 2}}
+    elif change == "input file":
+        (proj.folder / "data" / "b.txt").write_text("more\n")
+    elif change == "module source":
+        proj.write("steps.py", "def double(x):\n    return {'y': x + x}\n")
+    elif change == "salt":
+        text = CACHED.replace('inputs: ["data/*.txt"]', 'inputs: ["data/*.txt"], key: v2')
+    _, sink = proj.run("cached.yaml", text, **kwargs)
+    ran = {e.task_id for e in sink.of("task_start")}
+    assert ran == reruns
+
+
+def test_no_cache_and_refresh(proj, cli) -> None:
+    proj.write("c.yaml", "name: c\ntasks:\n  - {id: t, cache: true, run: 'echo x >> n.log'}\n")
+    for args, total in ((), 1), ((), 1), (("--no-cache",), 2), (("--refresh",), 3), ((), 3):
+        assert cli("run", "c.yaml", "-q", *args).code == 0
+        assert _runs(proj, "n.log") == total, args
+    assert cli("run", "c.yaml", "--no-cache", "--refresh").code == 2
+
+
+def test_a_corrupt_entry_is_a_miss_with_a_warning(proj, caplog) -> None:
+    first, _ = proj.run("c.yaml", "name: c\ntasks:\n  - {id: t, cache: true, run: 'echo x >> n.log'}\n")
+    key = first.tasks["t"].cache_key
+    entry = Path(proj.settings.task_cache_dir) / key[:2] / f"{key}.json"
+    entry.write_text('{"format": 1, "key": "' + key + '", "outp')  # torn by a crash of another tool
+    _, sink = proj.run("c.yaml")
+    assert _runs(proj, "n.log") == 2 and sink.of("task_start")
+    assert "unreadable" in caplog.text
+    json.loads(entry.read_text())  # the new result replaced it, whole
+
+
+def test_two_runs_computing_one_key_at_once_leave_one_whole_entry(proj) -> None:
+    proj.write("c.yaml", "name: c\ntasks:\n  - {id: t, cache: true, run: 'sleep 0.3; echo v=1 > $DAGCTL_OUTPUT'}\n")
+    procs = [proj.dagctl("run", "c.yaml", "-q") for _ in range(2)]
+    for p in procs:
+        assert p.wait(timeout=60) == 0, p.communicate()
+    store = CacheStore(Path(proj.settings.task_cache_dir))
+    [entry] = list(store.entries())
+    assert entry.outputs == {"v": "1"}
+    assert not list(Path(proj.settings.task_cache_dir).rglob("*.tmp"))
+
+
+def test_eviction_drops_the_least_recently_used_entries(tmp_path: Path) -> None:
+    store = CacheStore(tmp_path)
+    for i, key in enumerate(["a" * 64, "b" * 64, "c" * 64]):
+        store.put(key, outputs={"blob": "x" * 1000}, log=None, about={"task": key[0]}, now=1000.0 + i)
+    store.get("a" * 64, now=2000.0, ttl=None)  # used again: now the most recent
+    os.utime(store._path("b" * 64), (1, 1))
+    os.utime(store._path("c" * 64), (2, 2))
+    dropped = store.evict(max_size=2500)
+    assert [e.key[0] for e in dropped] == ["b"]
+    assert {e.key[0] for e in store.entries()} == {"a", "c"}
+    assert store.get("c" * 64, now=5000.0, ttl=100.0) is None  # older than its ttl: a miss
+
+
+GATE = """
+    name: gate
+    params: {version: "1.2"}
+    tasks:
+      - {id: build, run: "true"}
+      - id: ok
+        depends_on: build
+        approval: {message: "Deploy ${params.version}?", approvers: [ana, li], policy: POLICY, timeout: TIMEOUT}
+      - {id: deploy, depends_on: ok, run: 'echo "by=${outputs.ok.approved_by}" > $DAGCTL_OUTPUT'}
+"""
+
+
+def _gate(proj: Any, policy: str = "any", timeout: str = "1h", on_timeout: str = "") -> subprocess.Popen[str]:
+    text = GATE.replace("POLICY", policy).replace("TIMEOUT", timeout)
+    if on_timeout:
+        text = text.replace("timeout: ", f"on_timeout: {on_timeout}, timeout: ")
+    proj.write("gate.yaml", text)
+    run = proj.dagctl("run", "gate.yaml", "-q")
+    history = History(proj.settings)
+
+    def waiting() -> bool:
+        try:
+            return history.summary(history.resolve("latest")).status == "waiting"
+        except DagctlError:  # not started yet, or its events not written yet
+            return False
+
+    wait_until(waiting, 30)
+    return run
+
+
+def test_an_approval_lets_the_run_go_on_and_is_recorded(proj, cli) -> None:
+    run = _gate(proj)
+    try:
+        runs = cli("runs", "--status", "waiting")
+        assert "gate" in runs.out
+        result = cli("approve", "latest", "ok", "--as", "ana", "--comment", "looks fine")
+        assert result.code == 0 and "approved by ana" in result.out
+        assert run.wait(timeout=30) == 0
+    finally:
+        run.kill()
+    summary = History(proj.settings).summary(History(proj.settings).resolve("latest"))
+    gate = summary.tasks["ok"]
+    assert gate.status == "success" and gate.approval is not None
+    assert gate.approval["decision"] == "approved" and gate.approval["by"] == ["ana"]
+    assert gate.approval["message"] == "Deploy 1.2?"
+    assert summary.tasks["deploy"].status == "success"
+
+
+def test_a_rejection_fails_the_gate_and_downstream_follows_its_rule(proj, cli) -> None:
+    run = _gate(proj)
+    try:
+        assert cli("reject", "latest", "ok", "--as", "li", "--reason", "tests are red").code == 0
+        assert run.wait(timeout=30) == 1
+    finally:
+        run.kill()
+    summary = History(proj.settings).summary(History(proj.settings).resolve("latest"))
+    assert summary.tasks["ok"].status == "failed" and "rejected by li: tests are red" in summary.tasks["ok"].error
+    assert summary.tasks["deploy"].status == "skipped"
+
+
+def test_policy_all_waits_for_every_approver_and_bad_decisions_are_refused(proj, cli) -> None:
+    run = _gate(proj, policy="all")
+    try:
+        assert cli("approve", "latest", "ok", "--as", "bob").code == 2  # not an approver
+        assert cli("approve", "latest", "ok", "--as", "ana").code == 0
+        assert cli("approve", "latest", "ok", "--as", "ana").code == 2  # twice
+        assert cli("approve", "latest", "nope", "--as", "ana").code == 2  # not a gate
+        assert History(proj.settings).summary(History(proj.settings).resolve("latest")).status == "waiting"
+        assert cli("approve", "latest", "ok", "--as", "li").code == 0
+        assert run.wait(timeout=30) == 0
+        assert cli("approve", "latest", "ok", "--as", "li").code == 2  # not waiting any more
+    finally:
+        run.kill()
+
+
+@pytest.mark.parametrize(("on_timeout", "code", "status"), [("fail", 1, "failed"), ("skip", 0, "skipped")])
+def test_a_gate_nobody_decides_times_out(proj, on_timeout: str, code: int, status: str) -> None:
+    proj.write("t.yaml", GATE.replace("POLICY", "any").replace("TIMEOUT", "0.3s").replace(
+        "timeout: ", f"on_timeout: {on_timeout}, timeout: "))  # fmt: skip
+    result, _ = proj.run("t.yaml")
+    assert result.tasks["ok"].status == status
+    assert result.exit_code == code
+
+
+def test_two_people_deciding_at_once_record_exactly_one_outcome(proj) -> None:
+    run = _gate(proj)
+    try:
+        deciders = [
+            proj.dagctl("approve", "latest", "ok", "--as", "ana"),
+            proj.dagctl("reject", "latest", "ok", "--as", "li", "--reason", "no"),
+        ]
+        codes = sorted(p.wait(timeout=30) for p in deciders)
+        assert codes == [0, 2]
+        run.wait(timeout=30)
+    finally:
+        run.kill()
+    run_id = History(proj.settings).resolve("latest")
+    decisions = History(proj.settings).events_of(run_id)
+    outcomes = [e["event"] for e in decisions if e["event"] in ("approval_granted", "approval_rejected")]
+    assert len(outcomes) == 1
+    lines = (proj.folder / "logs" / "runs" / run_id / "approvals" / "ok.jsonl").read_text().splitlines()
+    assert len(lines) == 1
+
+
+PAUSABLE = """
+    name: pausable
+    options: {parallelism: 1}
+    tasks:
+      - {id: a, run: 'echo a >> trace; touch a.started; sleep 1'}
+      - {id: b, depends_on: a, run: 'echo b >> trace'}
+      - {id: c, depends_on: b, run: 'echo c >> trace'}
+"""
+
+
+def test_pause_lets_running_tasks_finish_then_resume_goes_on_in_the_same_run(proj, cli) -> None:
+    proj.write("p.yaml", PAUSABLE)
+    run = proj.dagctl("run", "p.yaml", "-q")
+    try:
+        wait_until((proj.folder / "a.started").exists, 30)
+        assert cli("pause", "latest", "--wait", "0").code == 0
+        assert run.wait(timeout=30) == 0
+        assert "resume it with: dagctl resume" in run.communicate()[1]
+    finally:
+        run.kill()
+    history = History(proj.settings)
+    run_id = history.resolve("latest")
+    assert history.summary(run_id).status == "paused"
+    assert (proj.folder / "trace").read_text().split() == ["a"]
+    assert cli("resume", run_id, "-q").code == 0
+    assert (proj.folder / "trace").read_text().split() == ["a", "b", "c"]  # a was not run again
+    summary = history.summary(run_id)
+    assert summary.status == "success" and history.resolve("latest") == run_id  # the same run
+    kinds = [e["event"] for e in history.events_of(run_id)]
+    assert kinds.count("dag_done") == 2 and "dag_resume" in kinds
+
+
+def test_a_run_whose_process_was_killed_can_be_resumed(proj, cli) -> None:
+    proj.write("p.yaml", PAUSABLE.replace("sleep 1", "sleep 30"))
+    run = proj.dagctl("run", "p.yaml", "-q")
+    try:
+        wait_until((proj.folder / "a.started").exists, 30)
+        run.kill()
+        run.wait(timeout=10)
+    finally:
+        run.kill()
+    history = History(proj.settings)
+    run_id = history.resolve("latest")
+    wait_until(lambda: history.summary(run_id).status == "abandoned", 10)
+    proj.write("p.yaml", PAUSABLE)  # (the snapshot is what runs: it still sleeps 30 s)
+    (proj.folder / "logs" / "runs" / run_id / "dag.yaml").write_text(textwrap.dedent(PAUSABLE).lstrip())
+    result = cli("resume", run_id, "-q")
+    assert result.code == 0, result.err
+    assert (proj.folder / "trace").read_text().split() == ["a", "a", "b", "c"]  # a ran again: it had not finished
+    assert history.summary(run_id).tasks["a"].attempts == 2  # the second start is attempt 2, in the same run

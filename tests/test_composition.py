@@ -1,0 +1,423 @@
+"""Composed DAGs as a user relies on them: matrix fan-out and fan-in, sub-DAGs, repeat-until loops, and the
+retry of each. Real runs (threads, shell and Python tasks); events and files are checked, not internals."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dagctl.errors import SpecError
+from dagctl.run.api import run_dag
+from dagctl.run.resume import prepare_retry
+from dagctl.settings import Settings
+from dagctl.store.history import History
+from dagctl.store.sinks import MemorySink
+
+STEPS = '''
+import threading
+
+_lock = threading.Lock()
+_running = [0, 0]  # now, most at once
+
+
+def train(lr, bs):
+    with _lock:
+        _running[0] += 1
+        _running[1] = max(_running[1], _running[0])
+    try:
+        return {"accuracy": round(0.5 + lr * 10 + bs / 1000, 4), "label": "big" if bs > 16 else "small"}
+    finally:
+        with _lock:
+            _running[0] -= 1
+
+
+def most_at_once():
+    return {"most": _running[1]}
+
+
+def pick_middle(cells):
+    return {"middle": cells[len(cells) // 2]["matrix"]}
+
+
+def converge(ctx):
+    n = int(ctx.env["DAGCTL_ITERATION"])
+    return {"loss": round(1.0 / (n * n), 4), "n": n}
+
+
+def flaky_epoch(ctx):
+    import os
+    n = int(ctx.env["DAGCTL_ITERATION"])
+    marker = os.path.join(ctx.run_dir, "..", "..", "..", f"broke-{n}")
+    if n == 3 and not os.path.exists(marker):
+        open(marker, "w").close()
+        raise RuntimeError("the GPU fell off")
+    return {"loss": round(1.0 / n, 4), "n": n}
+'''
+
+
+@pytest.fixture
+def dags(tmp_path: Path):
+    """Write DAG files beside steps.py and run one: dags.run(name, text=None, **run_dag kwargs)."""
+
+    class Dags:
+        folder = tmp_path
+        settings = Settings(logs_dir=tmp_path / "logs", events_path=tmp_path / "logs" / "events.jsonl", grace_s=0.5)
+
+        def write(self, name: str, text: str) -> Path:
+            path = tmp_path / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text).lstrip())
+            return path
+
+        def run(self, name: str, text: str | None = None, **kwargs: Any) -> tuple[Any, MemorySink]:
+            path = self.write(name, text) if text is not None else tmp_path / name
+            sink = MemorySink()
+            return run_dag(path, sinks=[sink], settings=self.settings, **kwargs), sink
+
+        def events(self, run_id: str) -> list[dict[str, Any]]:
+            return History(self.settings).events_of(run_id)
+
+    (tmp_path / "steps.py").write_text(STEPS)
+    return Dags()
+
+
+HYPER = """
+    name: hyper
+    params: {lrs: [0.001, 0.01, 0.1]}
+    tasks:
+      - id: train
+        matrix: {lr: "${params.lrs}", bs: [16, 32]}
+        max_parallel: 2
+        python: steps:train
+        params: {lr: "${matrix.lr}", bs: "${matrix.bs}"}
+        aggregate: {strategy: best, metric: accuracy, order: max}
+      - id: report
+        depends_on: [train]
+        run: echo "best_lr=${outputs.train.best.matrix.lr}" > "$DAGCTL_OUTPUT"
+"""
+
+
+def test_a_matrix_runs_one_cell_per_combination_and_fans_in_the_best(dags) -> None:
+    result, sink = dags.run("hyper.yaml", HYPER)
+    assert result.status == "success", result.summary()
+    cells = result.cells
+    assert list(cells) == [f"train:{i}" for i in range(6)]
+    assert [c.matrix for c in cells.values()][:3] == [
+        {"lr": 0.001, "bs": 16},
+        {"lr": 0.001, "bs": 32},
+        {"lr": 0.01, "bs": 16},
+    ]  # key order, then value order: the first key varies slowest
+    best = result.tasks["train"].outputs["best"]
+    assert best["matrix"] == {"lr": 0.1, "bs": 32} and best["index"] == 5
+    assert len(result.tasks["train"].outputs["cells"]) == 6
+    assert result.tasks["report"].outputs == {"best_lr": "0.1"}
+    starts = [e for e in sink.of("task_start", "train") if e.cell]
+    assert [(e.cell, e.cell_index, e.matrix) for e in starts][1] == ("train:1", 1, {"lr": 0.001, "bs": 32})
+    [fan_out] = [e for e in sink.of("task_start", "train") if e.cells]
+    assert fan_out.cells == 6
+    # every cell has its own files; the task's outputs are what downstream reads
+    assert json.loads((result.run_dir / "outputs" / "train:5.json").read_text())["accuracy"] == 1.532
+    assert result.summary()["tasks_succeeded"] == 2  # tasks, not cells
+
+
+def test_max_parallel_caps_the_cells_running_at_once(dags) -> None:
+    result, _ = dags.run(
+        "cap.yaml",
+        """
+        name: cap
+        options: {parallelism: 8}
+        tasks:
+          - {id: t, matrix: {lr: [1, 2, 3, 4, 5, 6, 7, 8], bs: [16]}, max_parallel: 2, python: steps:train,
+             params: {lr: "${matrix.lr}", bs: "${matrix.bs}"}}
+          - {id: probe, depends_on: t, python: steps:most_at_once}
+        """,
+    )
+    assert result.status == "success"
+    assert 1 <= result.tasks["probe"].outputs["most"] <= 2
+
+
+@pytest.mark.parametrize(
+    ("aggregate", "check"),
+    [
+        ("{strategy: collect}", lambda o: set(o) == {"cells"}),
+        ("{strategy: worst, metric: accuracy, order: max}", lambda o: o["worst"]["matrix"]["lr"] == 0.001),
+        ("{strategy: best, metric: accuracy, order: min}", lambda o: o["best"]["index"] == 0),
+        ("{strategy: average, metrics: [accuracy]}", lambda o: abs(o["mean"]["accuracy"] - 0.579) < 1e-9),
+        ("{strategy: vote, key: label}", lambda o: o["winner"] == "small" and o["counts"] == {"small": 2, "big": 2}),
+        ("{strategy: python, python: 'steps:pick_middle'}", lambda o: o["middle"] == {"lr": 0.01, "bs": 16}),
+    ],
+)
+def test_each_fan_in_strategy(dags, aggregate: str, check: Any) -> None:
+    result, _ = dags.run(
+        "agg.yaml",
+        f"""
+        name: agg
+        tasks:
+          - id: t
+            matrix: {{lr: [0.001, 0.01], bs: [16, 32]}}
+            python: steps:train
+            params: {{lr: "${{matrix.lr}}", bs: "${{matrix.bs}}"}}
+            aggregate: {aggregate}
+        """,
+    )
+    assert result.status == "success", result.summary()
+    assert check(result.tasks["t"].outputs)
+
+
+def test_a_failing_cell_fails_the_matrix_unless_min_success_allows_it(dags) -> None:
+    text = """
+        name: some
+        tasks:
+          - id: t
+            matrix: {n: [1, 2, 3]}
+            run: test ${matrix.n} -ne 2
+            {extra}
+          - {id: after, depends_on: t, run: "true"}
+    """
+    failed, sink = dags.run("some.yaml", text.replace("{extra}", ""))
+    assert failed.status == "failed" and failed.tasks["t"].status == "failed"
+    assert "2 of 3 cells succeeded, 3 needed" in failed.tasks["t"].error
+    assert failed.cells["t:1"].status == "failed" and failed.tasks["after"].status == "skipped"
+    ok, _ = dags.run("some.yaml", text.replace("{extra}", "min_success: 2"))
+    assert ok.status == "success" and ok.tasks["t"].reason == "2 of 3 cells succeeded"
+
+
+def test_a_matrix_fed_by_an_upstream_output_expands_when_it_arrives(dags, capsys) -> None:
+    text = """
+        name: dynamic
+        tasks:
+          - {id: list, run: 'echo ''{"days": ["mon", "tue", "wed"]}'' > "$DAGCTL_OUTPUT"'}
+          - id: each
+            depends_on: list
+            matrix: {day: "${outputs.list.days}"}
+            run: echo "seen=${matrix.day}" > "$DAGCTL_OUTPUT"
+    """
+    result, _ = dags.run("dynamic.yaml", text)
+    assert result.status == "success", result.summary()
+    assert [c["outputs"]["seen"] for c in result.tasks["each"].outputs["cells"]] == ["mon", "tue", "wed"]
+    from dagctl.cli import main
+
+    assert main(["run", str(dags.folder / "dynamic.yaml"), "--dry-run"]) == 0
+    assert "matrix: expands when the run reaches it, from ${outputs.list.days}" in capsys.readouterr().out
+
+
+def test_a_sub_dag_runs_as_a_linked_run_and_hands_back_its_outputs(dags) -> None:
+    dags.write(
+        "pipelines/prep.yaml",
+        """
+        name: prep
+        params: {day: "1970-01-01"}
+        tasks:
+          - {id: fetch, run: 'echo rows=42 > "$DAGCTL_OUTPUT"'}
+          - {id: inner, dag: leaf.yaml}
+        outputs: {rows: "${outputs.fetch.rows}", day: "${params.day}", leaf: "${outputs.inner.word}"}
+        """,
+    )
+    dags.write("pipelines/leaf.yaml", "name: leaf\ntasks:\n  - {id: w, run: 'echo word=deep > $DAGCTL_OUTPUT'}\n"
+               "outputs: {word: '${outputs.w.word}'}\n")  # fmt: skip
+    result, sink = dags.run(
+        "parent.yaml",
+        """
+        name: parent
+        params: {day: "2026-12-06"}
+        tasks:
+          - {id: prep, dag: pipelines/prep.yaml, params: {day: "${params.day}"}}
+          - {id: use, depends_on: prep, run: 'echo "n=${outputs.prep.rows} d=${outputs.prep.day}" > $DAGCTL_OUTPUT'}
+        """,
+    )
+    assert result.status == "success", result.summary()
+    assert result.tasks["prep"].outputs == {"rows": "42", "day": "2026-12-06", "leaf": "deep"}
+    assert result.tasks["use"].outputs == {"n": "42 d=2026-12-06"}
+    child_id = result.tasks["prep"].child_run_id
+    [start] = sink.of("task_start", "prep")
+    assert start.child_run_id == child_id
+    history = History(dags.settings)
+    child = history.summary(child_id)
+    assert (child.parent_run_id, child.parent_task, child.status) == (result.run_id, "prep", "success")
+    assert history.summary(result.run_id).tasks["prep"].child_run_id == child_id
+
+
+def test_cancelling_the_parent_cancels_its_child(dags, monkeypatch) -> None:
+    from dagctl.run.state import RunControl
+
+    dags.write("slow.yaml", "name: slow\ntasks:\n  - {id: wait, run: 'touch started; sleep 30'}\n")
+    monkeypatch.chdir(dags.folder)
+    control = RunControl()
+    started = dags.folder / "started"
+
+    def cancel_when_started() -> None:
+        from tests.support import wait_until
+
+        wait_until(started.exists, timeout=20)
+        control.cancel("stop it")
+
+    threading.Thread(target=cancel_when_started, daemon=True).start()
+    result, _ = dags.run("outer.yaml", "name: outer\ntasks:\n  - {id: child, dag: slow.yaml}\n", control=control)
+    assert result.status == "cancelled"
+    child = History(dags.settings).summary(result.tasks["child"].child_run_id)
+    assert child.status == "cancelled"
+
+
+LOOP = """
+    name: loop
+    tasks:
+      - id: fit
+        python: steps:converge
+        repeat:
+          until: "outputs.fit.loss < 0.05 or previous.fit.loss - outputs.fit.loss < 0.001"
+          max_iterations: {max}
+          {on_max}
+      - {id: after, depends_on: fit, run: 'echo "n=${outputs.fit.n}" > "$DAGCTL_OUTPUT"'}
+"""
+
+
+def test_a_loop_runs_until_its_condition_holds(dags) -> None:
+    result, sink = dags.run("loop.yaml", LOOP.replace("{max}", "10").replace("{on_max}", ""))
+    assert result.status == "success", result.summary()
+    assert result.tasks["fit"].outputs == {"loss": 0.04, "n": 5}  # 1, .25, .111, .0625, .04 < .05
+    assert result.tasks["after"].outputs == {"n": "5"}
+    assert [e.iteration for e in sink.of("task_start", "fit")] == [1, 2, 3, 4, 5]
+    assert sink.of("task_ok", "fit")[-1].reason == "until met at iteration 5"
+    assert (result.run_dir / "outputs" / "fit~3.json").exists()
+
+
+def test_a_loop_that_hits_its_maximum_fails_or_succeeds_as_told(dags) -> None:
+    failed, _ = dags.run("loop.yaml", LOOP.replace("{max}", "3").replace("{on_max}", ""))
+    assert failed.tasks["fit"].status == "failed" and failed.tasks["after"].status == "skipped"
+    assert "max_iterations 3 reached" in failed.tasks["fit"].error
+    ok, _ = dags.run("loop.yaml", LOOP.replace("{max}", "3").replace("{on_max}", "on_max: succeed"))
+    assert ok.status == "success" and ok.tasks["fit"].outputs["n"] == 3
+
+
+def _retry(dags: Any, run_id: str) -> tuple[Any, MemorySink]:
+    history = History(dags.settings)
+    prepared = prepare_retry(history, run_id)
+    sink = MemorySink()
+    result = run_dag(
+        prepared.spec,
+        params=prepared.params,
+        sinks=[sink],
+        settings=dags.settings,
+        trigger="retry",
+        parent_run_id=run_id,
+        **prepared.run_options(),
+    )
+    return result, sink
+
+
+def test_retry_reuses_the_cells_that_succeeded(dags) -> None:
+    text = """
+        name: cells
+        tasks:
+          - id: t
+            matrix: {n: [1, 2, 3]}
+            run: test ${matrix.n} -ne 2 -o -e fixed && echo "n=${matrix.n}" > "$DAGCTL_OUTPUT"
+    """
+    first, _ = dags.run("cells.yaml", text)
+    assert first.status == "failed"
+    (dags.folder / "fixed").touch()
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(dags.folder)
+    try:
+        second, sink = _retry(dags, first.run_id)
+    finally:
+        os.chdir(cwd)
+    assert second.status == "success", second.summary()
+    started = [e.cell for e in sink.of("task_start", "t") if e.cell]
+    assert started == ["t:1"]  # only the cell that failed ran again
+    assert [c["outputs"]["n"] for c in second.tasks["t"].outputs["cells"]] == ["1", "2", "3"]
+
+
+def test_retry_resumes_a_loop_from_its_last_completed_iteration(dags, monkeypatch) -> None:
+    monkeypatch.chdir(dags.folder)
+    text = """
+        name: flaky
+        tasks:
+          - id: fit
+            python: steps:flaky_epoch
+            repeat: {until: "outputs.fit.n >= 5", max_iterations: 10}
+    """
+    first, _ = dags.run("flaky.yaml", text)
+    assert first.status == "failed" and "the GPU fell off" in first.tasks["fit"].error
+    second, sink = _retry(dags, first.run_id)
+    assert second.status == "success", second.summary()
+    assert [e.iteration for e in sink.of("task_start", "fit")] == [3, 4, 5]
+
+
+def test_retry_of_a_parent_reuses_what_its_child_finished(dags, monkeypatch) -> None:
+    monkeypatch.chdir(dags.folder)
+    dags.write(
+        "child.yaml",
+        """
+        name: child
+        tasks:
+          - {id: a, run: 'echo ran >> a.count; echo x=1 > "$DAGCTL_OUTPUT"'}
+          - {id: b, depends_on: a, run: 'test -e fixed'}
+        """,
+    )
+    first, _ = dags.run("par.yaml", "name: par\ntasks:\n  - {id: c, dag: child.yaml}\n")
+    assert first.status == "failed" and "sub-DAG run" in first.tasks["c"].error
+    (dags.folder / "fixed").touch()
+    second, _ = _retry(dags, first.run_id)
+    assert second.status == "success", second.summary()
+    assert (dags.folder / "a.count").read_text() == "ran\n"  # the child's finished task was not run again
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("  - {id: t, run: x, matrix: {n: []}}", "matrix key 'n' has no values"),
+        ("  - {id: t, run: x, matrix: {}}", "empty matrix"),
+        ("  - {id: t, run: 'echo ${matrix.m}', matrix: {n: [1]}}", "unknown matrix key"),
+        ("  - {id: t, run: 'echo ${matrix.n}'}", "only known in a task with matrix:"),
+        ("  - {id: t, run: x, matrix: {n: '${params.one}'}}", "param 'one' is a int, not a list"),
+        ("  - {id: t, run: x, matrix: {n: [1]}, repeat: {until: 'true'}}", "both matrix: and repeat:"),
+        ("  - {id: t, run: x, max_parallel: 2}", "max_parallel: without matrix:"),
+        ("  - {id: t, run: x, repeat: {until: 'previous.t.x > 1 and iteration < 3'}}", None),
+        ("  - {id: t, run: x, when: 'iteration > 1'}", "only known in a repeat: until: condition"),
+        ("  - {id: t, run: x, matrix: {n: [1]}, aggregate: {strategy: best}}", "needs metric:"),
+        ("  - {id: t, dag: missing.yaml}", "sub-DAG file missing.yaml not found"),
+        ("  - {id: t, dag: {tasks: [{id: a, run: x, nope: 1}]}}", "inline sub-DAG"),
+    ],
+)
+def test_composition_mistakes_are_found_before_the_run(dags, text: str, message: str | None) -> None:
+    from dagctl.dag.loader import load_dag
+
+    path = dags.write("bad.yaml", f"name: bad\nparams: {{one: 1}}\ntasks:\n{text}\n")
+    if message is None:
+        load_dag(path)
+        return
+    with pytest.raises(SpecError) as info:
+        load_dag(path)
+    assert message in str(info.value), str(info.value)
+    assert all(p.line > 0 for p in info.value.problems)
+
+
+def test_sub_dag_include_cycles_name_the_chain_of_files(dags) -> None:
+    from dagctl.dag.loader import load_dag
+
+    dags.write("a.yaml", "name: a\ntasks:\n  - {id: x, dag: b.yaml}\n")
+    dags.write("b.yaml", "name: b\ntasks:\n  - {id: y, dag: a.yaml}\n")
+    with pytest.raises(SpecError, match=r"include cycle: a.yaml -> b.yaml -> a.yaml"):
+        load_dag(dags.folder / "a.yaml")
+
+
+def test_when_conditions_do_arithmetic(dags) -> None:
+    result, _ = dags.run(
+        "arith.yaml",
+        """
+        name: arith
+        params: {budget: 10, used: 4}
+        tasks:
+          - {id: go, run: "true", when: "params.budget - params.used * 2 >= 2 and abs(-3) == max(1, 3)"}
+          - {id: stop, run: "true", when: "params.budget / params.used > 3"}
+        """,
+    )
+    assert result.tasks["go"].status == "success" and result.tasks["stop"].status == "skipped"

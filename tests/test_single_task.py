@@ -1,0 +1,197 @@
+"""dagctl.run.single: one task run on its own with given params and inputs, its exit code, its outputs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from dagctl.clock import FakeClock
+from dagctl.dag.loader import load_dag
+from dagctl.dag.plan import Plan, build_plan
+from dagctl.errors import UsageError
+from dagctl.run.attempts import CancelToken
+from dagctl.run.single import (
+    EXIT_TIMEOUT,
+    parse_inputs,
+    plan_of_spec,
+    run_task,
+    task_spec,
+    write_outputs,
+)
+from tests.conftest import EXAMPLE_DAGS
+from tests.support import wait_until
+
+
+def plan_of(tmp_path: Path, text: str, name: str = "dag.yaml") -> Plan:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return build_plan(load_dag(path))
+
+
+@pytest.fixture
+def diamond(tmp_path: Path) -> Plan:
+    for name in ("diamond_pipeline.yaml", "pipeline_steps.py"):
+        shutil.copy(EXAMPLE_DAGS / name, tmp_path / name)
+    return build_plan(load_dag(tmp_path / "diamond_pipeline.yaml"))
+
+
+def test_a_python_task_runs_with_the_params_given_and_writes_its_outputs(tmp_path: Path, diamond: Plan) -> None:
+    result = run_task(diamond, "extract", runs_dir=tmp_path / "runs", run_id="r1", params={"rows": "7"})
+    assert result.status == "success" and result.exit_code == 0
+    assert result.outputs == {"path": str(tmp_path / "runs" / "r1" / "sales.csv"), "rows": 7}
+    assert json.loads((tmp_path / "runs" / "r1" / "outputs" / "extract.json").read_text()) == result.outputs
+    assert len((tmp_path / "runs" / "r1" / "sales.csv").read_text().splitlines()) == 8
+
+
+def test_upstream_outputs_given_as_inputs_reach_templates_and_python_params(tmp_path: Path, diamond: Plan) -> None:
+    first = run_task(diamond, "extract", runs_dir=tmp_path / "runs", run_id="r1", params={"rows": 20})
+    shell = run_task(diamond, "by_product", runs_dir=tmp_path / "runs", run_id="r2", inputs={"extract": first.outputs})
+    python = run_task(diamond, "by_region", runs_dir=tmp_path / "runs", run_id="r2", inputs={"extract": first.outputs})
+    assert shell.status == python.status == "success"
+    assert set(shell.outputs) == {"doohickey", "gadget", "gizmo", "widget"}
+    assert set(python.outputs) == {"east", "north", "south", "west"}
+    report = run_task(
+        diamond,
+        "report",
+        runs_dir=tmp_path / "runs",
+        run_id="r2",
+        params={"out_dir": str(tmp_path / "out")},
+        inputs={"by_region": python.outputs, "by_product": shell.outputs},
+    )
+    assert report.outputs == {"report": str(tmp_path / "out" / "sales_report.md"), "sections": 2}
+
+
+def test_bad_input_is_a_usage_error(tmp_path: Path, diamond: Plan) -> None:
+    runs = tmp_path / "runs"
+    with pytest.raises(UsageError, match=r"has no task 'extrct'.*did you mean 'extract'"):
+        run_task(diamond, "extrct", runs_dir=runs, run_id="r")
+    with pytest.raises(UsageError, match="task 'report' is not upstream of 'by_region'"):
+        run_task(diamond, "by_region", runs_dir=runs, run_id="r", inputs={"report": {}})
+    with pytest.raises(UsageError, match="unknown param 'rowz'"):
+        run_task(diamond, "extract", runs_dir=runs, run_id="r", params={"rowz": 1})
+    with pytest.raises(UsageError, match="cannot name a run folder"):
+        run_task(diamond, "extract", runs_dir=runs, run_id="../up")
+
+
+def test_the_exit_code_is_the_tasks(tmp_path: Path) -> None:
+    plan = plan_of(
+        tmp_path,
+        """
+        name: codes
+        tasks:
+          - {id: seven, run: "exit 7"}
+          - {id: raises, python: "steps:boom"}
+          - {id: missing, run: "echo ${outputs.seven.x}", depends_on: seven}
+        """,
+    )
+    (tmp_path / "steps.py").write_text("def boom():\n    raise RuntimeError('no')\n")
+    runs = tmp_path / "runs"
+    seven = run_task(plan, "seven", runs_dir=runs, run_id="r")
+    assert (seven.status, seven.exit_code, seven.error) == ("failed", 7, "exit code 7")
+    raises = run_task(plan, "raises", runs_dir=runs, run_id="r")
+    assert (raises.status, raises.exit_code) == ("failed", 1) and "RuntimeError: no" in str(raises.error)
+    missing = run_task(plan, "missing", runs_dir=runs, run_id="r")
+    assert (missing.status, missing.exit_code) == ("failed", 1) and "outputs" in str(missing.error)
+
+
+def test_a_timeout_stops_the_task_with_exit_124_without_real_waiting(tmp_path: Path) -> None:
+    plan = plan_of(tmp_path, "name: t\ntasks:\n  - {id: slow, python: 'steps:slow', timeout: 30s}\n")
+    (tmp_path / "steps.py").write_text(
+        "import threading\ndef slow(ctx):\n    while not ctx.cancelled:\n        threading.Event().wait(0.005)\n"
+    )
+    clock = FakeClock()
+    result = run_task(plan, "slow", runs_dir=tmp_path / "runs", run_id="r", clock=clock)
+    assert (result.status, result.exit_code) == ("timeout", EXIT_TIMEOUT)
+
+
+def test_a_python_task_that_never_stops_is_given_up_on(tmp_path: Path) -> None:
+    plan = plan_of(tmp_path, "name: t\ntasks:\n  - {id: stuck, python: 'steps:stuck', timeout: 5s}\n")
+    (tmp_path / "steps.py").write_text(
+        "import threading\nRELEASE = threading.Event()\ndef stuck():\n    RELEASE.wait(30)\n"
+    )
+    result = run_task(plan, "stuck", runs_dir=tmp_path / "runs", run_id="r", clock=FakeClock(), grace=1.0)
+    assert (result.status, result.exit_code) == ("timeout", EXIT_TIMEOUT)
+    assert "did not stop; given up on" in str(result.error)
+    import sys
+
+    sys.modules["steps"].RELEASE.set()  # let the abandoned thread end
+
+
+def test_a_cancel_stops_a_shell_task_and_says_which_signal(tmp_path: Path) -> None:
+    plan = plan_of(tmp_path, "name: c\ntasks:\n  - {id: wait, run: 'echo started; sleep 30'}\n")
+    token = CancelToken()
+    log = tmp_path / "runs" / "r" / "wait.log"
+
+    def cancel_once_started() -> None:
+        wait_until(lambda: log.exists() and "started" in log.read_text(), what="the task to start")
+        token.cancel(now=True, reason="SIGINT")
+
+    threading.Thread(target=cancel_once_started, daemon=True).start()
+    result = run_task(plan, "wait", runs_dir=tmp_path / "runs", run_id="r", cancel=token, grace=0.0)
+    assert (result.status, result.exit_code) == ("cancelled", 130)
+    assert result.log_path == str(log)
+
+
+def test_a_task_one_attempt_cannot_honour_is_refused(tmp_path: Path, diamond: Plan) -> None:
+    from dagctl.dag.plan import PlannedTask
+
+    if "matrix" not in PlannedTask.FIELDS:
+        pytest.skip("this DAG format has no matrix:")
+    plan = diamond.replace(tasks={**diamond.tasks, "extract": diamond.tasks["extract"].replace(matrix={"x": [1]})})
+    with pytest.raises(UsageError, match="task 'extract' sets matrix:, which one attempt"):
+        run_task(plan, "extract", runs_dir=tmp_path / "runs", run_id="r")
+
+
+def test_inputs_parse_json_files_and_unresolved_argo_references(tmp_path: Path) -> None:
+    (tmp_path / "up.json").write_text('{"path": "/x"}')
+    assert parse_inputs(['a={"n": 1}', f"b=@{tmp_path / 'up.json'}", "c={{tasks.c.outputs.parameters.x}}", "d="]) == {
+        "a": {"n": 1},
+        "b": {"path": "/x"},
+        "c": {},
+        "d": {},
+    }
+    for bad, message in (("a", "not TASK=JSON"), ("a=[1]", "not an object"), ("a={x", "not JSON")):
+        with pytest.raises(UsageError, match=message):
+            parse_inputs([bad])
+    with pytest.raises(UsageError, match="cannot read"):
+        parse_inputs([f"a=@{tmp_path / 'missing.json'}"])
+
+
+def test_outputs_are_written_whole_and_key_by_key(tmp_path: Path) -> None:
+    write_outputs(tmp_path / "o", {"path": "/x", "n": 3, "flag": True, "nested": {"a": [1]}, "a b": 1, "../x": 2})
+    assert json.loads((tmp_path / "o" / "outputs.json").read_text())["nested"] == {"a": [1]}
+    values = {p.name: p.read_text() for p in (tmp_path / "o" / "values").iterdir()}
+    assert values == {"path": "/x", "n": "3", "flag": "true", "nested": '{"a": [1]}'}
+
+
+def test_a_task_spec_carries_one_task_and_runs_without_the_dag_file(tmp_path: Path, diamond: Plan) -> None:
+    spec = json.loads(json.dumps(task_spec(diamond, "extract", params=["rows"])))
+    assert spec["dag"]["params"] == {"rows": 200} and spec["task"]["python"] == "pipeline_steps:extract"
+    plan, task_id = plan_of_spec(spec)
+    original = diamond.tasks["extract"]
+    for name in ("id", "kind", "target", "depends_on", "timeout", "python", "params", "env", "isolation"):
+        assert getattr(plan.tasks[task_id], name) == getattr(original, name), name
+    result = run_task(plan, task_id, runs_dir=tmp_path / "runs", run_id="r", params={"rows": "3"})
+    assert result.outputs["rows"] == 3
+    shell, _ = plan_of_spec(task_spec(diamond, "by_product"))
+    assert shell.tasks["by_product"].kind == "run" and shell.tasks["by_product"].depends_on == ("extract",)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ([], "not a dagctl task spec"),
+        ({"dagctl_task": 99, "dag": {}, "task": {}}, "format 99"),
+        ({"dagctl_task": 1, "dag": {"name": "d"}, "task": {"id": "a"}}, "exactly one of run"),
+        ({"dagctl_task": 1, "dag": {"name": "d"}, "task": {"id": "a", "run": "x", "cache": 1}}, "unknown task key"),
+        ({"dagctl_task": 1, "dag": {"nam": "d"}, "task": {"id": "a", "run": "x"}}, "not a valid dagctl task spec"),
+    ],
+)
+def test_a_bad_task_spec_is_a_usage_error(spec: object, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        plan_of_spec(spec)
