@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from dagctl.clock import FakeClock
-from dagctl.run.runner import RunControl
+from dagctl.run.state import RunControl
 from dagctl.schedule.backfill import Backfill
 from dagctl.schedule.files import ScheduleSource, ScheduleSpec, load_schedule_file
 from dagctl.schedule.loop import RunOutcome, RunRequest, Scheduler, SchedulerLocked, ServeLock, dag_launcher

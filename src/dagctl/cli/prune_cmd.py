@@ -18,7 +18,9 @@ def register(app: typer.Typer) -> None:
         """Remove old run folders and compact logs/orchestrator_events.jsonl atomically.
 
         Safe while other dagctl processes run: running runs are never removed, and lines appended to the
-        event log during compaction are kept.
+        event log during compaction are kept. All or nothing: the log is compacted before the folders are
+        deleted, and if it cannot be (append-only, full disk) nothing is removed (exit 3). Lines of the log
+        that are not JSON (torn, damaged) are dropped by the compaction and counted.
 
         \b
         Examples:
@@ -45,14 +47,18 @@ def register(app: typer.Typer) -> None:
                     "removed": report.removed,
                     "bytes_freed": report.bytes_freed,
                     "events_dropped": report.events_dropped,
+                    "bad_lines_dropped": report.bad_lines_dropped,
                     "kept_running": report.kept_running,
+                    "left_behind": report.left_behind,
                 }
             )
             return
         verb = "would remove" if dry_run else "removed"
+        bad = report.bad_lines_dropped
         echo(
-            f"{verb} {len(report.removed)} run(s), {report.bytes_freed / 1048576:.1f} MiB"
-            + ("" if dry_run else f", {report.events_dropped} event line(s)")
+            f"{verb} {len(report.removed)} run(s), {report.bytes_freed / 1048576:.1f} MiB, "
+            f"{report.events_dropped} event line(s)"
+            + (f", {bad} unparseable line(s) of the event log {'would be ' if dry_run else ''}dropped" if bad else "")
         )
         for run_id in report.removed[:20]:
             echo(f"  {run_id}")
@@ -60,3 +66,5 @@ def register(app: typer.Typer) -> None:
             echo(f"  ... and {len(report.removed) - 20} more")
         for run_id in report.kept_running:
             echo(f"kept {run_id}: still running")
+        for folder in report.left_behind:
+            echo(f"could not delete {folder}: remove it by hand (its run is gone from the history)")

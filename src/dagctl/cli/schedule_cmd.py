@@ -26,7 +26,8 @@ SCHEDULE_HELP = """Run DAGs on cron schedules: one tick (--once, for crontab and
 Each slot (schedule id + fire instant) runs exactly once, however many schedulers run: claims are made
 under a lock in the state store (STATE_STORE_PATH). Exit codes for --once: 0 every run it started
 succeeded, 1 a run failed, 2 invalid schedules. --serve exits 0 after SIGTERM/SIGINT once running DAGs
-finished (or were cancelled after --grace); SIGHUP reloads the schedules.
+finished (or were cancelled after --grace); SIGHUP reloads the schedules. --serve exits 3 when the state
+store is unusable at start, or when ticks have kept failing for --fail-after (default 60s).
 
 \b
 Examples:
@@ -120,7 +121,13 @@ def _run_once(
 
 
 def _serve(
-    directory: Path, grace: float, quiet: bool, *, executor: str | None = None, broker: str | None = None
+    directory: Path,
+    grace: float,
+    quiet: bool,
+    *,
+    executor: str | None = None,
+    broker: str | None = None,
+    fail_after: float = 60.0,
 ) -> int:
     from dagctl.schedule.files import ScheduleSource
     from dagctl.schedule.loop import Scheduler, ServeLock, make_launcher
@@ -148,7 +155,11 @@ def _serve(
         with childsignal.blocked(), handle_signals(on_stop, scheduler.request_reload):
             try:
                 return scheduler.serve(
-                    tick_s=settings.sched_tick_ms / 1000, grace_s=grace, source=source, notifier=notifier
+                    tick_s=settings.sched_tick_ms / 1000,
+                    grace_s=grace,
+                    source=source,
+                    notifier=notifier,
+                    fail_after_s=fail_after,
                 )
             finally:
                 notifier.close()
@@ -177,6 +188,12 @@ def register(app: typer.Typer) -> None:
             "30s", "--grace", help="On stop, how long running DAGs may finish before they are cancelled."
         ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Log only warnings and errors."),
+        fail_after: str = typer.Option(
+            "60s",
+            "--fail-after",
+            help="With --serve: exit 3 once ticks have failed for this long (state store unusable), so that "
+            "systemd restarts the service; 0 stops at the first failure.",
+        ),
         executor: str | None = typer.Option(
             None,
             "--executor",
@@ -207,11 +224,15 @@ def register(app: typer.Typer) -> None:
             grace_s = parse_duration(grace)
         except ValueError as exc:
             raise UsageError(f"--grace: {exc}") from None
+        try:
+            fail_after_s = parse_duration(fail_after)
+        except ValueError as exc:
+            raise UsageError(f"--fail-after: {exc}") from None
         with state_errors():
             if once:
                 code = _run_once(directory, now, grace_s, quiet, executor=executor, broker=broker)
             else:
-                code = _serve(directory, grace_s, quiet, executor=executor, broker=broker)
+                code = _serve(directory, grace_s, quiet, executor=executor, broker=broker, fail_after=fail_after_s)
         raise typer.Exit(code)
 
     @group.command("list")

@@ -28,7 +28,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from dagctl.clock import SystemClock
 from dagctl.errors import DagctlError
@@ -40,6 +40,8 @@ from .executors.celery_config import CeleryConfig, connect
 from .executors.remote_logs import localize, read_log_tail, remove_attempt_files
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 
 def make_worker_app(config: CeleryConfig) -> Any:
@@ -326,8 +328,11 @@ class WorkerRuntime:
             result = _stopped_result(attempt, token, result.duration_s, exit_code=result.exit_code)
         result = result.replace(worker=worker)
         text, dropped = read_log_tail(local.log_path, self.config.log_cap)
-        verdict, _ = proc.ledger.finish(
-            attempt.attempt_id, holder, result.to_dict(), text, dropped, reply_to=reply_to, delivery=delivery
+        verdict, _ = self._patiently(
+            f"the result of {attempt.attempt_id}",
+            lambda: proc.ledger.finish(
+                attempt.attempt_id, holder, result.to_dict(), text, dropped, reply_to=reply_to, delivery=delivery
+            ),
         )  # and publishes it
         if verdict == "dup":
             logger.warning(
@@ -373,7 +378,7 @@ class WorkerRuntime:
 
         from .api import run_dag
         from .executors.celery_ledger import Ledger
-        from .runner import RunControl, new_run_id
+        from .state import RunControl, new_run_id
 
         job_id = str(payload["job_id"])
         delivery = int(payload.get("delivery") or 1)
@@ -390,7 +395,7 @@ class WorkerRuntime:
         work = _Work(Ledger.job_keys(job_id), holder, lambda reason: control.cancel(reason))
         run_status, error = "", ""
         try:
-            with proc.running(work):
+            with proc.running(work), _recorded_if_unstarted(job, run_id):
                 spec = load_dag(job["dag_path"])
                 if job.get("tenant") and job["tenant"] != spec.tenant_id:
                     spec = spec.model_copy(update={"tenant_id": job["tenant"]})
@@ -415,20 +420,85 @@ class WorkerRuntime:
         if work.handback:
             proc.ledger.release(work.keys, holder, state="running")
             return "requeue"
+        what = f"the end of job {job_id}"
         if run_status == "success":
-            proc.ledger.finish_job(job_id, holder, "success", run_id=run_id, run_status=run_status)
+            self._patiently(
+                what, lambda: proc.ledger.finish_job(job_id, holder, "success", run_id=run_id, run_status=run_status)
+            )
         elif int(failures or 0) + 1 <= int(job.get("max_retries") or 0):
-            delivery = proc.ledger.finish_job(
-                job_id, holder, "retry", run_id=run_id, run_status=run_status, error=error, failed=True
+            delivery = self._patiently(
+                what,
+                lambda: proc.ledger.finish_job(
+                    job_id, holder, "retry", run_id=run_id, run_status=run_status, error=error, failed=True
+                ),
             )
             self.publish_job(
                 job_id, delivery, str(job.get("queue") or ""), countdown=float(job.get("retry_delay_s") or 0)
             )
         else:
-            proc.ledger.finish_job(
-                job_id, holder, "failed", run_id=run_id, run_status=run_status, error=error, failed=True
+            self._patiently(
+                what,
+                lambda: proc.ledger.finish_job(
+                    job_id, holder, "failed", run_id=run_id, run_status=run_status, error=error, failed=True
+                ),
             )
         return "ok"
+
+    def _patiently(self, what: str, write: Callable[[], _T]) -> _T:
+        """A ledger write at the end of some work, tried again while the broker is away (restarting, paused) for
+        up to ``broker_lost_s``, the coordinator's own patience: a result is not lost to a broker restart."""
+        from .executors.celery_config import describe_redis_error, redact
+
+        deadline = self.clock.monotonic() + self.config.broker_lost_s
+        while True:
+            try:
+                return write()
+            except Exception as exc:
+                if self.clock.monotonic() >= deadline:
+                    logger.error(
+                        "cannot store %s: the broker at %s did not answer for %gs",
+                        what,
+                        redact(self.config.broker),
+                        self.config.broker_lost_s,
+                    )
+                    raise
+                logger.warning("cannot store %s yet (%s); trying again", what, describe_redis_error(exc))
+                self.clock.sleep(0.5)
+
+
+@contextmanager
+def _recorded_if_unstarted(job: Mapping[str, Any], run_id: str) -> Iterator[None]:
+    """A job whose run fails before its runner starts (the DAG no longer loads on this worker) is recorded as a
+    failed run in this worker's logs, so the run id in the job record names a run ``dagctl show`` knows."""
+    try:
+        yield
+    except Exception as exc:
+        from dagctl.errors import SpecError
+        from dagctl.settings import Settings
+        from dagctl.store.unstarted import record_unstarted_run
+
+        if isinstance(exc, SpecError):
+            error = exc.message
+        elif isinstance(exc, DagctlError):
+            error = str(exc).splitlines()[0]
+        else:
+            error = f"{type(exc).__name__}: {exc}"
+        try:
+            record_unstarted_run(
+                Settings.from_env(),
+                run_id=run_id,
+                dag_name=Path(str(job.get("dag_path") or "?")).stem,
+                error=error,
+                tenant_id=str(job.get("tenant") or ""),
+                trigger=str(job.get("trigger") or "queue"),
+                params=dict(job.get("params") or {}),
+                dag_file=str(job.get("dag_path") or "") or None,
+                schedule_id=job.get("schedule_id") or None,
+                logical_date=job.get("logical_date") or None,
+            )
+        except (DagctlError, OSError) as problem:
+            logger.error("cannot record run %s that did not start: %s", run_id, problem)
+        raise
 
 
 def attempt_from_dict(data: Mapping[str, Any]) -> Attempt:

@@ -10,7 +10,7 @@ from typing import Any
 from dagctl.clock import SystemClock
 from dagctl.errors import EXIT_FAILED, EXIT_OK, DagctlError, UsageError
 from dagctl.protocols import Clock
-from dagctl.run.runner import RunControl, new_run_id
+from dagctl.run.state import RunControl, new_run_id
 from dagctl.store.events import format_ts
 from dagctl.store.state import Owner, RunFinished, RunStarted, ScheduleEnqueued, StateStore
 

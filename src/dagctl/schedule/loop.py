@@ -16,6 +16,10 @@ transaction; this module only does the IO around it:
 Stopping: no new claims; claimed slots that have not started are recorded as ``schedule_skipped``;
 running DAGs get ``grace`` seconds, then are cancelled (the runner terminates their tasks), and every
 end is recorded. The clock is injected: tests drive the whole loop with a FakeClock.
+
+Health (``--serve``): the state store is locked and read before ``READY=1``; ticks that fail stop feeding the
+watchdog, and after ``fail_after_s`` of failures (:class:`~dagctl.schedule.tick.TickFailures`) the scheduler
+stops and raises :class:`SchedulerFailing` (exit 3) so that the service manager restarts it.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from typing import Any
 from dagctl.clock import SystemClock
 from dagctl.errors import EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, DagctlError, StateError, UsageError
 from dagctl.protocols import Clock
-from dagctl.run.runner import RunControl, new_run_id
+from dagctl.run.state import RunControl, new_run_id
 from dagctl.store.events import format_ts, parse_ts
 from dagctl.store.state import (
     Owner,
@@ -48,15 +52,33 @@ from dagctl.store.state import (
 )
 
 from .files import ScheduleSource, ScheduleSpec
-from .launchers import Launcher, RunOutcome, RunRequest, dag_launcher, make_launcher, queue_launcher
+from .launchers import (
+    Launcher,
+    RunOutcome,
+    RunRequest,
+    dag_launcher,
+    describe_failure,
+    make_launcher,
+    queue_launcher,
+)
 from .sdnotify import Notifier
 from .slots import Slot
-from .tick import DEFAULT_CATCHUP_CAP, Claim, Register, Skip, jitter_delay, plan_tick
+from .tick import (
+    DEFAULT_CATCHUP_CAP,
+    DEFAULT_FAIL_AFTER_S,
+    Claim,
+    Register,
+    Skip,
+    TickFailures,
+    jitter_delay,
+    plan_tick,
+)
 
 __all__ = [
     "RunOutcome",
     "RunRequest",
     "Scheduler",
+    "SchedulerFailing",
     "SchedulerLocked",
     "SchedulerStateError",
     "ServeLock",
@@ -79,6 +101,16 @@ class SchedulerStateError(StateError):
 
 class SchedulerLocked(SchedulerStateError):
     """Another ``--serve`` holds this state directory."""
+
+
+class SchedulerFailing(SchedulerStateError):
+    """``--serve`` stopped because its ticks kept failing (exit 3: the service manager should restart it)."""
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, DagctlError):
+        return exc.message.splitlines()[0] if exc.message else type(exc).__name__
+    return str(exc) or type(exc).__name__
 
 
 class ServeLock:
@@ -382,11 +414,11 @@ class Scheduler:
         begin = self.clock.monotonic()
         try:
             outcome = self.launcher(request, control)
-        except DagctlError as exc:
-            outcome = RunOutcome("failed", request.run_id, error=str(exc).splitlines()[0])
+        except DagctlError as exc:  # e.g. the DAG no longer loads (the launcher recorded the run as failed)
+            outcome = RunOutcome("failed", request.run_id, error=describe_failure(exc))
         except Exception as exc:  # a launcher bug must not lose the run_finished record
             log.exception("run %s of %s crashed", request.run_id, request.slot.key)
-            outcome = RunOutcome("failed", request.run_id, error=f"internal error: {type(exc).__name__}: {exc}")
+            outcome = RunOutcome("failed", request.run_id, error=describe_failure(exc))
         duration = outcome.duration_s if outcome.duration_s is not None else self.clock.monotonic() - begin
         try:
             self.store.record(
@@ -454,6 +486,18 @@ class Scheduler:
         self._collect()
         return self.exit_code
 
+    def check_store(self) -> None:
+        """Lock and read the state log as a claim does; raise :class:`SchedulerStateError` (exit 3) naming the
+        path if it cannot be used. ``--serve`` calls it before it says it is ready."""
+        try:
+            with self.store.transaction():
+                pass
+        except (DagctlError, OSError) as exc:
+            raise SchedulerStateError(
+                f"cannot use the state store {self.store.path}: {_describe(exc)}",
+                hint=getattr(exc, "hint", None) or "check STATE_STORE_PATH (or DAGCTL_LOGS_DIR), its folder and disk",
+            ) from exc
+
     def serve(
         self,
         *,
@@ -462,9 +506,18 @@ class Scheduler:
         source: ScheduleSource | None = None,
         notifier: Notifier | None = None,
         max_ticks: int | None = None,
+        fail_after_s: float = DEFAULT_FAIL_AFTER_S,
     ) -> int:
-        """Tick every ``tick_s`` until :meth:`request_stop` (or ``max_ticks``); then :meth:`shutdown`."""
+        """Tick every ``tick_s`` until :meth:`request_stop` (or ``max_ticks``); then :meth:`shutdown`.
+
+        The state store is checked before ``READY=1`` (:meth:`check_store`). While ticks fail, the systemd
+        watchdog is not fed; once they have failed for ``fail_after_s`` without a success in between, the
+        scheduler stops and raises :class:`SchedulerFailing` (exit 3), so that the service manager restarts it.
+        A stop requested while ticks fail raises it too. Returns 0 otherwise.
+        """
         notifier = notifier or Notifier()
+        self.check_store()
+        failures = TickFailures(fail_after_s)
         watchdog = notifier.watchdog_interval
         mono = self.clock.monotonic()
         next_tick, next_ping = mono, mono
@@ -477,30 +530,65 @@ class Scheduler:
                 self._reload.clear()
                 self._apply_reload(source, notifier)
             mono = self.clock.monotonic()
-            if mono >= next_tick:
+            problem: str | None = None
+            ticked = mono >= next_tick
+            if ticked:
                 try:
-                    self.tick()
-                except DagctlError as exc:  # e.g. the state store is locked for too long: try next tick
-                    log.error("tick failed: %s", exc)
+                    if not self.tick() and failures.failing:
+                        self.check_store()  # an idle tick only reads: prove the store works before trusting it
+                except (DagctlError, OSError) as exc:  # e.g. the state store is locked too long or unwritable
+                    problem = f"tick failed: {_describe(exc)}"
                 next_tick = next_tick + tick_s if next_tick + tick_s > mono else mono + tick_s
             try:
                 self.pump()
-            except DagctlError as exc:
-                log.error("cannot start a run: %s", exc)
+            except (DagctlError, OSError) as exc:
+                problem = problem or f"cannot start a run: {_describe(exc)}"
+            if problem is not None:
+                if failures.failed(mono, problem):
+                    log.error(
+                        "%s; ticks have failed for %.0fs (limit %gs): stopping so that the service manager "
+                        "restarts the scheduler",
+                        problem,
+                        failures.duration(mono),
+                        fail_after_s,
+                    )
+                    self._stop.set()
+                    break
+                log.error(
+                    "%s (failing for %.0fs; the scheduler stops after %gs)",
+                    problem,
+                    failures.duration(mono),
+                    fail_after_s,
+                )
+                if failures.count == 1 or problem != status:
+                    status = problem  # STATUS= once per distinct problem, not on every failing tick
+                    notifier.status(f"failing since {self._ts()}: {problem}")
+            elif ticked and failures.failing:
+                log.info("ticks work again after %d failure(s)", failures.count)
+                failures.ok()
+                status = ""  # send STATUS= again
             if max_ticks is not None and self.ticks >= max_ticks:
                 self._stop.set()
-            if self.status_text() != status:
+            if not failures.failing and self.status_text() != status:
                 status = self.status_text()
                 notifier.status(status)
             mono = self.clock.monotonic()
             if watchdog is not None and mono >= next_ping:
-                notifier.watchdog()
+                if not failures.failing:  # a scheduler that cannot tick is not healthy: let systemd see it
+                    notifier.watchdog()
                 next_ping = mono + watchdog
             if self._stop.is_set():
                 break
             limit = next_tick - mono if watchdog is None else min(next_tick, next_ping) - mono
             self.clock.wait(self.wake, self._next_wait(limit))
-        self.shutdown(grace_s, notifier)
+        self.shutdown(grace_s, notifier, feed_watchdog=not failures.failing)
+        if failures.failing:
+            lasted = failures.duration(self.clock.monotonic())
+            raise SchedulerFailing(
+                f"the scheduler stopped while its ticks were failing (for {lasted:.0f}s, {failures.count} "
+                f"time(s)); last: {failures.last}",
+                hint="fix the cause above; under systemd, Restart=on-failure starts it again",
+            )
         return EXIT_OK
 
     def _apply_reload(self, source: ScheduleSource, notifier: Notifier) -> None:
@@ -518,33 +606,38 @@ class Scheduler:
         notifier.ready(self.status_text())
         log.info("schedules reloaded: %d active", len(schedules))
 
-    def shutdown(self, grace_s: float, notifier: Notifier | None = None) -> None:
+    def shutdown(self, grace_s: float, notifier: Notifier | None = None, *, feed_watchdog: bool = True) -> None:
         """Claim nothing more; drop unstarted slots; give running DAGs ``grace_s``, then cancel them."""
         notifier = notifier or Notifier()
         self._stop.set()
         notifier.stopping(f"stopping: {len(self.active)} running")
         self._collect()
         if self.pending:
-            with self.store.transaction() as txn:
-                ts = self._ts()
-                for p in self.pending:
-                    txn.add(
-                        ScheduleSkipped(
-                            ts,
-                            p.slot.schedule_id,
-                            slot=p.slot.key,
-                            fire_utc=format_ts(p.slot.fire_utc),
-                            local_minute=p.slot.local_minute,
-                            reason="scheduler stopped before the run started",
+            try:
+                with self.store.transaction() as txn:
+                    ts = self._ts()
+                    for p in self.pending:
+                        txn.add(
+                            ScheduleSkipped(
+                                ts,
+                                p.slot.schedule_id,
+                                slot=p.slot.key,
+                                fire_utc=format_ts(p.slot.fire_utc),
+                                local_minute=p.slot.local_minute,
+                                reason="scheduler stopped before the run started",
+                            )
                         )
-                    )
-            log.info("stopping: %d claimed slot(s) not started, recorded as skipped", len(self.pending))
+                log.info("stopping: %d claimed slot(s) not started, recorded as skipped", len(self.pending))
+            except (DagctlError, OSError) as exc:  # the running DAGs still get their grace period
+                log.error(
+                    "stopping: cannot record %d unstarted slot(s) as skipped: %s", len(self.pending), _describe(exc)
+                )
             self.pending.clear()
         if self.active:
             log.info("stopping: waiting up to %gs for %d running DAG(s)", grace_s, len(self.active))
         deadline = self.clock.monotonic() + grace_s
         cancelled = killed = False
-        watchdog = notifier.watchdog_interval
+        watchdog = notifier.watchdog_interval if feed_watchdog else None
         while True:
             self.wake.clear()
             self._collect()

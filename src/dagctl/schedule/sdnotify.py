@@ -2,9 +2,11 @@
 
 systemd passes ``NOTIFY_SOCKET`` (a filesystem path, or ``@name`` for the abstract namespace) and, with
 ``WatchdogSec=``, ``WATCHDOG_USEC`` (and ``WATCHDOG_PID``). We send one datagram per message:
-``READY=1`` when the scheduler is up, ``WATCHDOG=1`` at half the watchdog interval while the loop is
-healthy, ``RELOADING=1`` / ``READY=1`` around a reload, ``STOPPING=1`` on the way out, and ``STATUS=...``
-for ``systemctl status``. Without ``NOTIFY_SOCKET`` every call is a cheap no-op.
+``READY=1`` when the scheduler is up (after its state store was checked), ``WATCHDOG=1`` at half the
+watchdog interval while the loop is healthy (not while its ticks fail), ``RELOADING=1`` / ``READY=1``
+around a reload, ``STOPPING=1`` on the way out, and ``STATUS=...`` for ``systemctl status``. Without
+``NOTIFY_SOCKET`` every call is a cheap no-op; a message the receiver has no room for is dropped, never
+waited for.
 """
 
 from __future__ import annotations
@@ -72,7 +74,8 @@ class Notifier:
         return self.watchdog_usec / 2e6 if self.watchdog_usec else None
 
     def notify(self, *assignments: str) -> bool:
-        """Send ``KEY=VALUE`` lines as one datagram; True if it was sent. Never raises."""
+        """Send ``KEY=VALUE`` lines as one datagram; True if it was sent. Never raises, never blocks (a
+        message the receiver has no room for is dropped: a stuck receiver must not stall the scheduler)."""
         if self.address is None or not assignments:
             return False
         message = "\n".join(assignments)
@@ -86,7 +89,10 @@ class Notifier:
                         sock.close()
                         raise
                     self._sock = sock
-                self._sock.sendall(message.encode())
+                self._sock.send(message.encode(), socket.MSG_DONTWAIT)  # never block the scheduler's loop
+            except BlockingIOError:  # the receiver is not reading (its queue is full): drop this one message
+                log.debug("sd_notify %r to %s dropped: the socket's queue is full", message, self.address)
+                return False
             except OSError as exc:
                 log.debug("sd_notify %r to %s failed: %s", message, self.address, exc)
                 self._close()

@@ -20,6 +20,8 @@ Rules (docs/scheduler.md has them in plain words):
 * **overlap: allow** claims every due slot; they run side by side (bounded by SCHED_MAX_PARALLEL).
 * **Fixed-time jobs run once per wall-clock minute.** A fixed-time slot whose local minute was already
   claimed (possible only if the timezone rules changed under a running schedule) is skipped.
+
+:class:`TickFailures` decides when ``--serve`` gives up on ticks that keep failing (``--fail-after``).
 """
 
 from __future__ import annotations
@@ -37,11 +39,13 @@ from .slots import CURRENT_MINUTE, ScheduleLike, Slot, due_slots
 
 __all__ = [
     "DEFAULT_CATCHUP_CAP",
+    "DEFAULT_FAIL_AFTER_S",
     "Action",
     "Claim",
     "OpenLike",
     "Register",
     "Skip",
+    "TickFailures",
     "jitter_delay",
     "logical_date",
     "plan_tick",
@@ -175,3 +179,37 @@ def logical_date(schedule: ScheduleLike, slot: Slot) -> str:
     """The slot's fire time in the schedule's timezone, ISO-8601 with offset: ``2026-03-08T03:00:00-04:00``."""
     zone = parse_cron(schedule.cron, schedule.timezone).zone
     return slot.fire_utc.astimezone(zone).isoformat()
+
+
+# ------------------------------------------------------------------------------- when --serve gives up
+
+DEFAULT_FAIL_AFTER_S = 60.0
+"""``--serve`` stops (exit 3) once its ticks have failed for this long with no success in between."""
+
+
+class TickFailures:
+    """How long the ticks of ``--serve`` have been failing: bookkeeping on monotonic seconds, no IO."""
+
+    def __init__(self, limit_s: float) -> None:
+        self.limit_s = limit_s
+        self.since: float | None = None
+        self.count = 0
+        self.last = ""
+
+    @property
+    def failing(self) -> bool:
+        return self.since is not None
+
+    def duration(self, now: float) -> float:
+        return 0.0 if self.since is None else now - self.since
+
+    def failed(self, now: float, problem: str) -> bool:
+        """Note one failure at ``now``; True when the failures have lasted ``limit_s`` (time to give up)."""
+        if self.since is None:
+            self.since = now
+        self.count += 1
+        self.last = problem
+        return now - self.since >= self.limit_s
+
+    def ok(self) -> None:
+        self.since, self.count, self.last = None, 0, ""

@@ -1,23 +1,41 @@
-"""Forgetting old runs: delete their folders and compact the event log, losing nothing still wanted.
+"""Forgetting old runs: delete their folders and compact the event log, all or nothing.
 
-The decision is pure (:func:`choose_runs`); the deletion and the compaction are IO at the edge. The
-event log is compacted with :func:`dagctl.store.jsonl.rewrite_atomic`, which copies whatever other dagctl
-processes appended while we were reading, so pruning is safe next to running DAGs and schedulers.
+The decision is pure (:func:`choose_runs`); the rest is IO at the edge, in an order that never leaves
+half a prune behind:
+
+1. the chosen run folders are *moved aside* (renamed to ``runs/.pruning-<token>-<run id>``, which no reader
+   lists); a failure moves back the ones already moved;
+2. the event log is compacted with :func:`dagctl.store.jsonl.rewrite_atomic`, dropping those runs' lines (and
+   those of runs older than the cutoff whose folder is already gone), and the lines that are not JSON
+   (counted: ``bad_lines_dropped``); it copies whatever other dagctl processes appended while we were
+   reading, so pruning is safe next to running DAGs and schedulers. If the
+   compaction fails (an append-only log, ``chattr +a``; a full disk), the folders are moved back and the
+   error is raised: nothing was removed;
+3. only then are the moved folders deleted. A folder that cannot be deleted stays under its hidden name,
+   listed in ``left_behind``; its runs are already gone from every view.
+
 The scheduler's state log is left alone: its records are the memory of which slots already ran.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import secrets
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from .history import History, started_at
-from .jsonl import file_identity, iter_with_offsets, rewrite_atomic
+from dagctl.errors import DagctlError, EnvironmentProblem, cannot
+
+from .history import RUN_ID_RE, History, started_at
+from .jsonl import file_identity, rewrite_atomic, scan_records
 from .layout import events_file
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -33,6 +51,11 @@ class PruneReport:
     kept_running: list[str] = field(default_factory=list)
     bytes_freed: int = 0
     events_dropped: int = 0
+    """Lines of the removed runs dropped from the event log (with ``dry_run``: that would be)."""
+    bad_lines_dropped: int = 0
+    """Lines of the event log that are not JSON objects (torn or damaged), dropped by the compaction."""
+    left_behind: list[str] = field(default_factory=list)
+    """Moved-aside folders of removed runs that could not be deleted (remove them by hand)."""
 
 
 def choose_runs(runs: Sequence[RunInfo], *, now: datetime, older_than: timedelta, keep_last: int = 0) -> list[str]:
@@ -70,6 +93,11 @@ def _info(history: History, run_id: str) -> RunInfo:
 
 
 def prune(history: History, *, older_than: timedelta, keep_last: int = 0, dry_run: bool = False) -> PruneReport:
+    """Remove finished runs older than ``older_than`` (keeping the newest ``keep_last`` per DAG): their folders
+    and their lines in the event log, together or not at all (see the module docstring).
+
+    Raises :class:`~dagctl.errors.EnvironmentProblem` (exit 3) when the folders cannot be moved aside or the
+    event log cannot be compacted; then nothing was removed."""
     now = history.clock.now()
     infos = [_info(history, rid) for rid in history.run_ids()]
     report = PruneReport()
@@ -78,28 +106,100 @@ def prune(history: History, *, older_than: timedelta, keep_last: int = 0, dry_ru
     report.kept_running = [i.run_id for i in infos if not i.finished and started_at(i.run_id) < cutoff]
     for run_id in report.removed:
         report.bytes_freed += _size(history.run_dir(run_id))
-    if dry_run or not report.removed:
+    path = history.settings.events_path
+    orphan = _orphans(history, cutoff)
+    if dry_run:
+        report.events_dropped, report.bad_lines_dropped = _compact(path, set(report.removed), orphan, write=False)
         return report
-    for run_id in report.removed:
-        shutil.rmtree(history.run_dir(run_id), ignore_errors=True)
-    report.events_dropped = _compact(history.settings.events_path, set(report.removed))
+    moved = _move_aside(history, report.removed)
+    try:
+        report.events_dropped, report.bad_lines_dropped = _compact(path, set(report.removed), orphan)
+    except BaseException as exc:
+        _move_back(moved)
+        raise _compaction_failed(path, exc) from exc
+    for aside in moved.values():
+        try:
+            shutil.rmtree(aside)
+        except OSError as exc:
+            log.warning("cannot delete %s: %s", aside, exc.strerror or exc)
+            report.left_behind.append(str(aside))
     return report
 
 
-def _compact(path: Path, removed: set[str]) -> int:
+def _compaction_failed(path: Path, exc: BaseException) -> BaseException:
+    if isinstance(exc, OSError):
+        problem = cannot("compact the event log", path, exc)
+        problem.message += "; nothing was removed"
+        return problem
+    if isinstance(exc, DagctlError):
+        return EnvironmentProblem(
+            f"cannot compact the event log {path}: {exc.message}; nothing was removed",
+            hint=exc.hint or "is it append-only (lsattr)? make it writable, or prune later",
+        )
+    return exc
+
+
+def _move_aside(history: History, run_ids: list[str]) -> dict[Path, Path]:
+    """Rename each run folder to a hidden name in the same folder; {original: moved}. All or none."""
+    token = secrets.token_hex(3)
+    moved: dict[Path, Path] = {}
+    for run_id in run_ids:
+        folder = history.run_dir(run_id)
+        aside = folder.with_name(f".pruning-{token}-{run_id}")
+        try:
+            os.rename(folder, aside)
+        except FileNotFoundError:
+            continue  # removed meanwhile (another prune): nothing to do for it
+        except OSError as exc:
+            _move_back(moved)
+            raise EnvironmentProblem(
+                f"cannot move {folder} aside to remove it: {exc.strerror or exc}; nothing was removed",
+                hint="check the permissions of the runs folder (DAGCTL_LOGS_DIR/runs)",
+            ) from exc
+        moved[folder] = aside
+    return moved
+
+
+def _move_back(moved: dict[Path, Path]) -> None:
+    for folder, aside in moved.items():
+        try:
+            os.rename(aside, folder)
+        except OSError as exc:  # only if the folder is gone from under us too: say where the run is
+            log.error("cannot move %s back to %s: %s", aside, folder, exc.strerror or exc)
+
+
+def _orphans(history: History, cutoff: datetime) -> Callable[[object], bool]:
+    """Is ``run_id`` a run started before ``cutoff`` whose folder is gone (deleted by hand, or by a prune of an
+    older dagctl that failed to compact)? Its lines are dropped with the removed runs'."""
+    seen: dict[str, bool] = {}
+
+    def orphan(run_id: object) -> bool:
+        if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
+            return False
+        if run_id not in seen:
+            seen[run_id] = started_at(run_id) < cutoff and not history.run_dir(run_id).exists()
+        return seen[run_id]
+
+    return orphan
+
+
+def _compact(path: Path, removed: set[str], orphan: Callable[[object], bool], *, write: bool = True) -> tuple[int, int]:
+    """Drop the lines of ``removed`` (and orphaned) runs and the unparseable lines; ``(run lines, bad lines)``."""
     identity = file_identity(path)
     if identity is None:
-        return 0
-    kept, dropped, end = [], 0, 0
-    for _, end_offset, record in iter_with_offsets(path):
+        return 0, 0
+    kept, dropped, bad, end = [], 0, 0, 0
+    for _, end_offset, record in scan_records(path):
         end = end_offset
-        if record.get("run_id") in removed:
+        if record is None:
+            bad += 1
+        elif record.get("run_id") in removed or orphan(record.get("run_id")):
             dropped += 1
         else:
             kept.append(record)
-    if dropped:
+    if write and (dropped or bad):
         rewrite_atomic(path, kept, keep_tail_from=end, expected_identity=identity)
-    return dropped
+    return dropped, bad
 
 
 def _size(folder: Path) -> int:

@@ -8,7 +8,7 @@ Two ways to use workers (``pip install 'dagctl[celery]'``, then ``dagctl worker`
   executor uses, in a worker-local folder, and sends back the result with the tail of its log.
 * **Run level** — :func:`enqueue_run`. A whole DAG run becomes a job that a worker runs with
   :func:`dagctl.run.api.run_dag`; job states ``pending/running/success/failed/retry`` are kept in Redis and
-  shown by ``dagctl queue`` (:func:`queue_status`).
+  shown by ``dagctl queue`` (:func:`queue_status`). They live in :mod:`.celery_queue`, re-exported here.
 
 Delivery is at least once: messages are acknowledged late, one at a time per worker process, and
 redelivered when a worker process dies. What makes that safe is the **ledger** (:class:`Ledger`,
@@ -16,6 +16,11 @@ keys in the broker's Redis, updated by atomic Lua scripts): every attempt id and
 under a lease the worker keeps alive; a duplicate delivery returns the stored result (or is dropped while
 the first is still running); a delivery older than the current one is dropped. When a lease lapses (the
 worker was killed), the coordinator — or, for jobs, any worker — delivers the work again.
+
+When the broker fails: silent for ``broker_lost_s`` (counted from its last answer), the attempts in flight
+fail; restarted empty (the coordinator's marker key vanished), the attempts no worker still renews a lease
+on fail after ``lease_s`` as lost by the broker. Either way they are cancelled in the ledger once it answers,
+so a worker does not go on with work nobody waits for.
 
 Nothing here imports celery or redis at module level; the first use does, with an install hint.
 """
@@ -29,24 +34,27 @@ import queue
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from dagctl.clock import SystemClock
-from dagctl.errors import ExecutorError, UsageError
+from dagctl.errors import ExecutorError
 from dagctl.protocols import Clock
 from dagctl.run.attempts import Attempt, AttemptResult, CancelToken
 
-from .celery_app import ATTEMPT_TASK, RUN_TASK
+from .celery_app import ATTEMPT_TASK
 from .celery_config import CeleryConfig, connect, describe_redis_error, redact
-from .celery_ledger import CHECK_INTERVAL_S, JOB_STATES, MAX_LOST_DELIVERIES, TICK_S, Ledger, result_from_dict
+from .celery_ledger import CHECK_INTERVAL_S, MAX_LOST_DELIVERIES, TICK_S, Ledger, result_from_dict
+from .celery_queue import RunQueue, enqueue_run, queue_status
 from .remote_logs import write_shipped_log
 
 if TYPE_CHECKING:
     from dagctl.run.waker import Waker
 
 logger = logging.getLogger(__name__)
+
+PROBE_TIMEOUT_S = 0.5
+"""While the broker does not answer, how long each ``PING`` waits: how late ``broker_lost_s`` may be noticed."""
 
 __all__ = ["CeleryConfig", "CeleryExecutor", "Ledger", "RunQueue", "enqueue_run", "queue_status"]
 
@@ -65,6 +73,8 @@ class _InFlight:
     cancel_sent: bool = False
     cancel_wait_until: float | None = None
     lost: list[str] = field(default_factory=list)
+    suspect: bool = False  # in flight when the broker lost its data: alive only while a worker renews its lease
+    lost_since: float | None = None
 
 
 class CeleryExecutor:
@@ -101,13 +111,26 @@ class CeleryExecutor:
         self._stopping = threading.Event()
         self._queues_checked: set[str] = set()
         self._forget: list[str] = []
-        self._down_since: float | None = None
+        self._marker = self.reply_to.rsplit(":", 1)[1]
+        try:
+            self.ledger.mark(self._marker)
+        except Exception as exc:
+            raise ExecutorError(
+                f"cannot write to the broker at {redact(self.config.broker)}: {describe_redis_error(exc)}"
+            ) from exc
+        self._last_contact = self.clock.monotonic()  # the last time the broker answered
+        self._trouble: str | None = None  # what went wrong with the broker, while it does
+        self._fence: list[str] = []  # attempts given up on: stop them on their workers once the broker is back
+        self._prober: Any = None
         self._dispatcher = threading.Thread(target=self._dispatch_loop, name="dagctl-celery-dispatch", daemon=True)
         self._listener = threading.Thread(target=self._listen_loop, name="dagctl-celery-listen", daemon=True)
         self._dispatcher.start()
         self._listener.start()
 
     # ------------------------------------------------------------------ the Executor protocol
+    def for_child_run(self, parallelism: int) -> CeleryExecutor:
+        return self  # attempts of several runs share the workers and the reply channel
+
     def begin(self, waker: Waker, shell_logs: Sequence[str]) -> None:
         pass  # workers write their own logs; results arrive on the listener thread
 
@@ -128,7 +151,11 @@ class CeleryExecutor:
             return  # daemon threads: they end with the process
         self._dispatcher.join(timeout=5.0)
         self._listener.join(timeout=5.0)
-        for close in (self._pubsub.close, self.app.close, self.redis.close):
+        self.ledger.unmark(self._marker)
+        closers = [self._pubsub.close, self.app.close, self.redis.close]
+        if self._prober is not None:
+            closers.append(self._prober.close)
+        for close in closers:
             with contextlib.suppress(Exception):  # closing a broken connection
                 close()
 
@@ -281,11 +308,12 @@ class CeleryExecutor:
                 self._revoke(job, terminate=False)
                 if reason == "timeout":
                     limit = f" after {job.attempt.timeout:g}s" if job.attempt.timeout else ""
-                    result = AttemptResult(
-                        status="timeout",
-                        duration_s=0.0,
-                        error=f"timed out{limit} waiting in queue '{job.queue}': no worker started it",
+                    why = (
+                        f"; {self._lost_error()}"
+                        if job.suspect
+                        else f" waiting in queue '{job.queue}': no worker started it"
                     )
+                    result = AttemptResult(status="timeout", duration_s=0.0, error=f"timed out{limit}{why}")
                 else:
                     result = AttemptResult(
                         status="cancelled", duration_s=0.0, error="cancelled before a worker started it"
@@ -309,16 +337,22 @@ class CeleryExecutor:
         if self._forget:
             forget, self._forget = self._forget, []
             self.ledger.forget_logs(forget)
-        if not self._inflight:
-            self._down_since = None
+        if not self._inflight and not self._fence:
+            self._last_contact, self._trouble = now, None
             return
         ids = list(self._inflight)
         try:
-            states = self.ledger.states(ids)
+            if self._trouble is not None:  # silent last time: a quick ping first, so broker_lost_s is kept to ~1 s
+                self._probe().ping()
+            states, intact = self.ledger.check(ids, self._marker)
         except Exception as exc:
-            self._broker_trouble(now, exc)
+            self._broker_trouble(exc)
             return
-        self._down_since = None
+        self._in_contact()
+        if not intact:
+            self._broker_lost_data(ids)
+        if self._fence:
+            self._send_fences()
         for attempt_id, (state, has_lease) in zip(ids, states, strict=True):
             job = self._inflight.get(attempt_id)
             if job is None:
@@ -329,6 +363,8 @@ class CeleryExecutor:
                     self._accept(attempt_id, *stored)
             elif state == "cancelled":
                 self._finish(attempt_id, AttemptResult(status="cancelled", duration_s=0.0, error="cancelled"))
+            elif job.suspect and not state:  # its record is gone with the broker's data: is a worker still on it?
+                self._check_suspect(job, has_lease, now)
             elif job.cancel_sent and not has_lease and state in ("running", "handed_back", "lost"):
                 self._finish(
                     attempt_id,
@@ -343,6 +379,78 @@ class CeleryExecutor:
                 )
             elif not has_lease and state in ("running", "handed_back"):
                 self._redeliver(job)
+
+    # ------------------------------------------------------------------ when the broker fails
+    def _broker_lost_data(self, ids: list[str]) -> None:
+        """The marker vanished: the broker restarted empty (or was flushed). Queued messages and the records of
+        the attempts in flight are gone; a worker still running one renews its lease within a second."""
+        logger.warning(
+            "the broker at %s lost its data (restarted without persistence, or flushed): %d attempt(s) in flight; "
+            "those no worker is running fail in %gs",
+            redact(self.config.broker),
+            len(ids),
+            self.config.lease_s,
+        )
+        for attempt_id in ids:
+            job = self._inflight.get(attempt_id)
+            if job is not None:
+                job.suspect, job.lost_since = True, None
+        self.ledger.mark(self._marker)
+
+    def _check_suspect(self, job: _InFlight, has_lease: bool, now: float) -> None:
+        if has_lease:  # a worker runs it and will store its result
+            job.lost_since = None
+        elif job.lost_since is None:
+            job.lost_since = now
+        elif now - job.lost_since >= self.config.lease_s:
+            attempt_id = job.attempt.attempt_id
+            self._fence.append(attempt_id)  # should its message ever come back, it will not run
+            self._finish(attempt_id, AttemptResult(status="failed", duration_s=0.0, error=self._lost_error()))
+
+    def _lost_error(self) -> str:
+        return (
+            f"the broker lost this attempt (restarted empty?): {redact(self.config.broker)} lost its data while "
+            f"the attempt was queued or running, and no worker renewed a lease on it for {self.config.lease_s:g}s"
+        )
+
+    def _probe(self) -> Any:
+        """A client with a short timeout (PROBE_TIMEOUT_S) to ask a broker that stopped answering whether it is back."""
+        if self._prober is None:
+            self._prober = connect(
+                replace(self.config, connect_timeout=min(PROBE_TIMEOUT_S, self.config.connect_timeout))
+            )
+        return self._prober
+
+    def _in_contact(self) -> None:
+        if self._trouble is not None:
+            logger.warning("broker at %s reachable again", redact(self.config.broker))
+        self._last_contact, self._trouble = self.clock.monotonic(), None
+
+    def _broker_trouble(self, exc: Exception) -> None:
+        """The broker did not answer. In-flight attempts fail once it has been silent for ``broker_lost_s``,
+        counted from its last answer (the calls that failed took their own time: up to ``connect_timeout``)."""
+        down = self.clock.monotonic() - self._last_contact
+        if self._trouble is None:
+            self._trouble = describe_redis_error(exc)
+            logger.warning("broker at %s unreachable: %s", redact(self.config.broker), self._trouble)
+        if self._inflight and down >= self.config.broker_lost_s:
+            self._abandon_all(
+                f"lost contact with the broker at {redact(self.config.broker)} for {down:.0f}s "
+                f"({describe_redis_error(exc)}); the attempt is stopped on its worker when the broker is back",
+                fence=True,
+            )
+
+    def _send_fences(self) -> None:
+        """Cancel, in the ledger, attempts this coordinator gave up on: a worker still running one stops it (its
+        lease renewal reads the cancel), and a delivery still queued is dropped."""
+        fence, self._fence = self._fence, []
+        for i, attempt_id in enumerate(fence):
+            try:
+                self.ledger.cancel(attempt_id, "cancelled")
+            except Exception as exc:  # still unreachable: try again at the next check
+                logger.debug("cannot stop %s on its worker yet: %s", attempt_id, exc)
+                self._fence.extend(fence[i:])
+                return
 
     def _redeliver(self, job: _InFlight) -> None:
         attempt_id = job.attempt.attempt_id
@@ -365,17 +473,6 @@ class CeleryExecutor:
         del self._inflight[attempt_id]
         self._publish(job)
 
-    def _broker_trouble(self, now: float, exc: Exception) -> None:
-        if self._down_since is None:
-            self._down_since = now
-            logger.warning("broker at %s unreachable: %s", redact(self.config.broker), describe_redis_error(exc))
-        elif now - self._down_since >= self.config.broker_lost_s:
-            self._abandon_all(
-                f"lost contact with the broker at {redact(self.config.broker)} for "
-                f"{now - self._down_since:.0f}s ({describe_redis_error(exc)}); the attempt may "
-                "still finish on its worker"
-            )
-
     def _stop_all(self) -> None:
         """Shut down with attempts still out (their run was given up): stop them on their workers too."""
         for job in self._inflight.values():
@@ -383,170 +480,13 @@ class CeleryExecutor:
                 job.cancel.cancel(reason="cancelled")
         with contextlib.suppress(Exception):
             self._watch_cancels()
+        if self._fence:  # attempts given up on while the broker was away: a last try to stop them
+            self._send_fences()
         self._abandon_all("the executor was shut down")
 
-    def _abandon_all(self, reason: str) -> None:
+    def _abandon_all(self, reason: str, *, fence: bool = False) -> None:
         for attempt_id, job in list(self._inflight.items()):
+            if fence:
+                self._fence.append(attempt_id)
             status = "cancelled" if job.cancel.is_cancelled else "failed"
             self._finish(attempt_id, AttemptResult(status=status, duration_s=0.0, error=reason))  # type: ignore[arg-type]
-
-
-# ---------------------------------------------------------------------------------------- run-level queue
-
-
-class RunQueue:
-    """Whole-DAG runs as queue jobs: ``enqueue`` for the scheduler, ``status`` for ``dagctl queue``.
-
-    Holds a broker connection: use it as a context manager (or call :meth:`close`).
-    """
-
-    def __init__(
-        self, config: CeleryConfig | None = None, *, broker: str | None = None, clock: Clock | None = None
-    ) -> None:
-        from .celery_app import make_app
-
-        self.config = config or CeleryConfig.from_env(broker=broker)
-        self.clock = clock or SystemClock()
-        self.redis = connect(self.config)
-        self.ledger = Ledger(self.redis, self.config, self.clock)
-        self.ledger.ping()
-        self.app = make_app(self.config)
-
-    def __enter__(self) -> RunQueue:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.app.close()
-        with contextlib.suppress(Exception):
-            self.redis.close()
-
-    def enqueue(
-        self,
-        dag_path: str | Path,
-        *,
-        params: dict[str, Any] | None = None,
-        schedule_id: str | None = None,
-        logical_date: str | None = None,
-        tenant: str | None = None,
-        queue: str | None = None,
-        max_retries: int = 0,
-        retry_delay_s: float = 10.0,
-        job_id: str | None = None,
-        run_id: str | None = None,
-        trigger: str | None = None,
-    ) -> str:
-        """Record a ``pending`` job and publish it; return its id. An existing ``job_id`` is not enqueued again."""
-        if max_retries < 0 or retry_delay_s < 0:
-            raise UsageError(f"max_retries and retry_delay_s must be >= 0, not {max_retries} and {retry_delay_s}")
-        try:
-            encoded = json.dumps(params or {})
-        except (TypeError, ValueError) as exc:
-            raise UsageError(f"run params must be JSON data: {exc}") from None
-        job_id = job_id or uuid.uuid4().hex
-        fields = {
-            "id": job_id,
-            "dag_path": str(Path(dag_path).resolve()),
-            "params": encoded,
-            "schedule_id": schedule_id or "",
-            "logical_date": logical_date or "",
-            "tenant": tenant or "",
-            "queue": queue or self.config.queue,
-            "max_retries": max_retries,
-            "retry_delay_s": retry_delay_s,
-            "requested_run_id": run_id or "",
-            "trigger": trigger or ("schedule" if schedule_id else "queue"),
-        }
-        if self.ledger.create_job(job_id, fields):
-            self.publish_job(job_id, 1, str(fields["queue"]))
-        return job_id
-
-    def publish_job(self, job_id: str, delivery: int, queue_name: str, countdown: float | None = None) -> None:
-        try:
-            self.app.send_task(
-                RUN_TASK,
-                kwargs={"v": 1, "job_id": job_id, "delivery": delivery},
-                queue=queue_name,
-                task_id=f"job:{job_id}#{delivery}",
-                countdown=countdown or None,
-                ignore_result=True,
-            )
-        except Exception as exc:
-            raise ExecutorError(
-                f"could not send job {job_id} to the broker at {redact(self.config.broker)}: "
-                f"{describe_redis_error(exc)}"
-            ) from exc
-
-    def status(self, *, limit: int = 20, window: int = 1000) -> dict[str, Any]:
-        """Counts by state over the last ``window`` jobs, the last ``limit`` jobs, live workers, waiting messages."""
-        jobs = self.ledger.recent_jobs(window)
-        counts = dict.fromkeys(JOB_STATES, 0)
-        for job in jobs:
-            counts[job.get("state", "?")] = counts.get(job.get("state", "?"), 0) + 1
-        workers = self.ledger.workers()
-        queues = sorted(
-            {
-                self.config.queue,
-                *(q for w in workers for q in w.get("queues", [])),
-                *(j.get("queue", "") for j in jobs[:limit] if j.get("queue")),
-            }
-        )
-        return {
-            "broker": redact(self.config.broker),
-            "counts": counts,
-            "window": window,
-            "waiting": self.ledger.queue_lengths(queues),
-            "workers": workers,
-            "jobs": jobs[:limit],
-        }
-
-    def job(self, job_id: str) -> dict[str, Any] | None:
-        return self.ledger.job(job_id)
-
-
-def enqueue_run(
-    dag_path: str | Path,
-    *,
-    params: dict[str, Any] | None = None,
-    schedule_id: str | None = None,
-    logical_date: str | None = None,
-    tenant: str | None = None,
-    broker: str | None = None,
-    queue: str | None = None,
-    max_retries: int = 0,
-    retry_delay_s: float = 10.0,
-    job_id: str | None = None,
-    run_id: str | None = None,
-    trigger: str | None = None,
-) -> str:
-    """Put one whole-DAG run on the queue for a ``dagctl worker``; return the job id (``QUEUE_BACKEND=redis``).
-
-    A worker runs it with :func:`dagctl.run.api.run_dag` (events and logs go to the worker's ``DAGCTL_LOGS_DIR``),
-    as ``run_id`` if given (later tries get new ids), with ``tenant`` overriding the DAG's ``tenant_id``.
-    ``job_id`` makes enqueueing idempotent (e.g. ``f"{schedule_id}@{logical_date}"``). A failed run is tried
-    again ``max_retries`` times, ``retry_delay_s`` apart. ``dag_path`` must exist at the same path on workers.
-    ``broker`` defaults to ``REDIS_URL``.
-    """
-    with RunQueue(broker=broker) as run_queue:
-        return run_queue.enqueue(
-            dag_path,
-            params=params,
-            schedule_id=schedule_id,
-            logical_date=logical_date,
-            tenant=tenant,
-            queue=queue,
-            max_retries=max_retries,
-            retry_delay_s=retry_delay_s,
-            job_id=job_id,
-            run_id=run_id,
-            trigger=trigger,
-        )
-
-
-def queue_status(*, broker: str | None = None, limit: int = 20, window: int = 1000) -> dict[str, Any]:
-    """What ``dagctl queue`` shows, as data."""
-    with RunQueue(broker=broker) as run_queue:
-        return run_queue.status(limit=limit, window=window)

@@ -258,13 +258,39 @@ class Ledger:
 
     def states(self, attempt_ids: list[str]) -> list[tuple[str, bool]]:
         """``(state, lease held)`` per attempt, read atomically (MULTI): a finish never falls between the two."""
+        return self.check(attempt_ids)[0]
+
+    def check(self, attempt_ids: list[str], marker: str | None = None) -> tuple[list[tuple[str, bool]], bool]:
+        """:meth:`states`, and whether the ``marker`` (see :meth:`mark`) is still there, in one MULTI.
+
+        A marker that vanished means the broker lost its data since it was set (restarted without
+        persistence, flushed): work it had queued is gone, and so are the records of work in flight.
+        """
         pipe = self.redis.pipeline(transaction=True)
+        if marker is not None:
+            pipe.exists(self.marker_key(marker))
+            pipe.expire(self.marker_key(marker), self.config.keep_s)  # a long coordinator keeps it alive
         for attempt_id in attempt_ids:
             keys = self.attempt_keys(attempt_id)
             pipe.hget(keys[0], "state")
             pipe.exists(keys[1])
         replies = pipe.execute()
-        return [(_text(replies[i]), bool(replies[i + 1])) for i in range(0, len(replies), 2)]
+        intact = True
+        if marker is not None:
+            intact, replies = bool(replies[0]), replies[2:]
+        return [(_text(replies[i]), bool(replies[i + 1])) for i in range(0, len(replies), 2)], intact
+
+    @staticmethod
+    def marker_key(name: str) -> str:
+        return f"{PREFIX}marker:{name}"
+
+    def mark(self, name: str) -> None:
+        """Set the marker ``name``: while it exists, the broker has kept everything written since."""
+        self.redis.set(self.marker_key(name), self.now(), ex=self.config.keep_s)
+
+    def unmark(self, name: str) -> None:
+        with contextlib.suppress(Exception):
+            self.redis.delete(self.marker_key(name))
 
     def stored_result(self, attempt_id: str) -> tuple[dict[str, Any], str | None, int] | None:
         """``(result, log, dropped)`` of a finished attempt; the log is None once it has expired or been taken."""
@@ -335,6 +361,10 @@ class Ledger:
             if verdict == "requeue":
                 requeued.append((job_id, int(delivery), _text(self.redis.hget(self.job_keys(job_id)[0], "queue"))))
         return requeued
+
+    def job_alive(self, job_id: str) -> bool:
+        """Does a worker hold the job's lease (it is running it, and renewing the lease)?"""
+        return bool(self.redis.exists(self.job_keys(job_id)[1]))
 
     def note_job(self, job_id: str, **fields: Any) -> None:
         self.redis.hset(self.job_keys(job_id)[0], mapping={k: str(v) for k, v in fields.items()})
