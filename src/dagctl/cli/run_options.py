@@ -58,6 +58,7 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
         "env DAGCTL_EXECUTOR.",
     ),
     RunOption("broker", ("--broker",), "value", "Redis URL for --executor celery (default: REDIS_URL)."),
+    RunOption("env_file", ("--env-file",), "repeated", "A .env file whose variables every task gets (repeatable)."),
     RunOption("no_cache", ("--no-cache",), "flag", "Neither read nor write the task cache in this run."),
     RunOption("refresh", ("--refresh",), "flag", "Run cached tasks again and store their new results."),
     RunOption(

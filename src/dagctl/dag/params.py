@@ -110,9 +110,12 @@ def coerce(name: str, raw: Any, default: Any) -> Any:
     return raw
 
 
-def merge_params(defaults: Mapping[str, Any], *overrides: Mapping[str, Any]) -> dict[str, Any]:
+def merge_params(
+    defaults: Mapping[str, Any], *overrides: Mapping[str, Any], types: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
     """Defaults updated by each override in turn; a key the DAG does not declare, or a value that is not strict
-    JSON data (:func:`check_param`), is an error."""
+    JSON data (:func:`check_param`), is an error. ``types`` are the typed declarations (:func:`split_params`):
+    values are converted and checked against them, and a required param without a value is an error."""
     merged = dict(defaults)
     for override in overrides:
         for key, value in override.items():
@@ -123,6 +126,128 @@ def merge_params(defaults: Mapping[str, Any], *overrides: Mapping[str, Any]) -> 
                 known = ", ".join(defaults) or "none"
                 hint = f"did you mean '{close[0]}'?" if close else f"declare it under params: (known: {known})"
                 raise UsageError(f"unknown param '{key}'", hint=hint)
-            merged[key] = coerce(key, value, defaults[key])
+            spec = (types or {}).get(key)
+            merged[key] = typed_value(key, value, spec) if spec is not None else coerce(key, value, defaults[key])
             check_param(key, merged[key])
+    for key, spec in (types or {}).items():
+        if merged.get(key) is None and spec.get("required"):
+            example = {"date": "2026-12-06", "datetime": "2026-12-06T03:00:00Z", "int": "1", "float": "0.5"}
+            value = example.get(str(spec.get("type")), (spec.get("enum") or ["VALUE"])[0])
+            raise UsageError(f"param '{key}' is required", hint=f"pass it, e.g. -p {key}={value}")
     return merged
+
+
+TYPED_KEYS = frozenset({"type", "default", "min", "max", "enum", "required", "description"})
+TYPES = ("str", "int", "float", "bool", "date", "datetime", "list", "dict")
+_KIND_WORDS = {"int": "a whole number", "float": "a number", "date": "a date (YYYY-MM-DD)",
+               "datetime": "a date and time (ISO 8601)", "list": "a JSON list", "dict": "a JSON object",
+               "bool": "true or false", "str": "text"}  # fmt: skip
+
+
+def is_declaration(value: Any) -> bool:
+    """Is this params: entry a typed declaration (``{type: int, default: 200, min: 1}``) rather than a default?"""
+    return (
+        isinstance(value, dict)
+        and bool(value)
+        and set(value) <= TYPED_KEYS
+        and bool(set(value) & {"type", "enum", "required"})
+    )
+
+
+def split_params(raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """``(defaults, types)``: every param's default (None when a declaration has none) and the declarations."""
+    defaults: dict[str, Any] = {}
+    types: dict[str, dict[str, Any]] = {}
+    for name, value in raw.items():
+        if is_declaration(value):
+            types[name] = {k: v for k, v in value.items() if k != "description"}
+            defaults[name] = value.get("default")
+        else:
+            defaults[name] = value
+    return defaults, types
+
+
+def declaration_problem(name: str, spec: Mapping[str, Any]) -> str | None:
+    """What is wrong with a typed declaration, or None."""
+    kind = spec.get("type", "str" if "enum" in spec else None)
+    if kind is not None and kind not in TYPES:
+        return f"param '{name}': type {kind!r} is not one of {', '.join(TYPES)}"
+    if "enum" in spec and (not isinstance(spec["enum"], list) or not spec["enum"]):
+        return f"param '{name}': enum must be a non-empty list"
+    for bound in ("min", "max"):
+        if bound in spec and (isinstance(spec[bound], bool) or not isinstance(spec[bound], (int, float))):
+            return f"param '{name}': {bound} must be a number"
+    if spec.get("default") is not None:
+        try:
+            typed_value(name, spec["default"], spec)
+        except UsageError as exc:
+            return f"the default of {exc.message}"
+    return None
+
+
+def typed_value(name: str, raw: Any, spec: Mapping[str, Any]) -> Any:
+    """``raw`` (a -p string, or a value from a file) converted to the declared type and checked."""
+    import datetime as dt
+
+    kind = str(spec.get("type", "str"))
+
+    def bad(why: str) -> UsageError:
+        return UsageError(f"param '{name}' {why}, got {raw!r}", hint=f"pass e.g. -p {name}={_example(spec)}")
+
+    value = raw
+    try:
+        if kind == "int":
+            value = int(raw.strip()) if isinstance(raw, str) else raw
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise bad("must be a whole number")
+        elif kind == "float":
+            value = float(raw.strip()) if isinstance(raw, str) else raw
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise bad("must be a finite number")
+            value = float(value)
+        elif kind == "bool":
+            text = str(raw).strip().lower()
+            if isinstance(raw, bool):
+                value = raw
+            elif text in _TRUE or text in _FALSE:
+                value = text in _TRUE
+            else:
+                raise bad("must be true or false")
+        elif kind == "date":
+            value = dt.date.fromisoformat(str(raw).strip()).isoformat()
+        elif kind == "datetime":
+            text = str(raw).strip()
+            parsed = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+            value = parsed.isoformat()
+        elif kind in ("list", "dict"):
+            value = json.loads(raw) if isinstance(raw, str) else raw
+            if not isinstance(value, list if kind == "list" else dict):
+                raise bad(f"must be a JSON {'list' if kind == 'list' else 'object'}")
+        elif not isinstance(raw, str):
+            value = str(raw)
+    except (ValueError, RecursionError):
+        raise bad(f"must be {_KIND_WORDS.get(kind, kind)}") from None
+    if "enum" in spec and value not in spec["enum"]:
+        choices = ", ".join(map(str, spec["enum"]))
+        raise UsageError(
+            f"param '{name}' must be one of {choices}, got {raw!r}", hint=f"pass e.g. -p {name}={spec['enum'][0]}"
+        )
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if "min" in spec and value < spec["min"]:
+            raise UsageError(
+                f"param '{name}' must be at least {spec['min']}, got {raw!r}",
+                hint=f"pass -p {name}={spec['min']} or more",
+            )
+        if "max" in spec and value > spec["max"]:
+            raise UsageError(
+                f"param '{name}' must be at most {spec['max']}, got {raw!r}",
+                hint=f"pass -p {name}={spec['max']} or less",
+            )
+    return value
+
+
+def _example(spec: Mapping[str, Any]) -> str:
+    if spec.get("enum"):
+        return str(spec["enum"][0])
+    return {"int": "1", "float": "0.5", "bool": "true", "date": "2026-12-06", "datetime": "2026-12-06T03:00:00Z",
+            "list": "[1,2]", "dict": '{"a":1}'}.get(str(spec.get("type", "str")), "text")  # fmt: skip

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import Any
 
-    from .spec import DagSpec
+    from .spec import DagSpec, TaskDefaults, TaskSpec
 
     PathT = tuple[Any, ...]
 
@@ -149,6 +149,11 @@ class DagInfo(Record):
     fail_fast: bool = False
     outputs: dict[str, Any] = field(default_factory=dict)
     """What the DAG returns when it runs as a sub-DAG: name -> template (``${outputs.TASK.KEY}``) or value."""
+    param_types: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Typed declarations of params (``{type: int, min: 1}`` ...): :func:`dagctl.dag.params.merge_params`."""
+    secrets: dict[str, dict[str, str]] = field(default_factory=dict)
+    env_files: list[str] = field(default_factory=list)
+    notify: dict[str, Any] | None = None
 
 
 class PlannedTask(Record):
@@ -195,6 +200,13 @@ class PlannedTask(Record):
     """``inputs`` (globs), ``key`` (salt), ``ttl`` (seconds or None); None: not cached."""
     approval: dict[str, Any] | None = None
     """An approval gate's ``message``, ``approvers``, ``policy``, ``timeout``, ``on_timeout``."""
+    secrets: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Env var -> ``{from_env: NAME}`` or ``{from_file: PATH}``: values read when the run starts, masked."""
+    precondition: dict[str, str] | None = None
+    """``{run: COMMAND}`` or ``{when: CONDITION}``, checked before the task; unmet: skipped."""
+    continue_on: dict[str, Any] | None = None
+    """``exit_codes`` and/or ``failure``: failures recorded as success (with the reason)."""
+    retry_on_exit_codes: list[int] | None = None
 
 
 class Plan(Record):
@@ -202,6 +214,8 @@ class Plan(Record):
     tasks: dict[str, PlannedTask]
     """In execution order: by level, then by position in the file."""
     levels: tuple[tuple[str, ...], ...]
+    handlers: dict[str, PlannedTask] = field(default_factory=dict)
+    """``handlers:`` of the DAG by kind (success, failure, cancel, exit): tasks run after the DAG ends."""
 
     def with_tenant(self, tenant_id: str) -> Plan:
         return self.replace(dag=self.dag.replace(tenant_id=tenant_id))
@@ -224,6 +238,8 @@ class Plan(Record):
 
 def build_plan(spec: DagSpec) -> Plan:
     """Check the graph and derive order, levels and priorities. Raises SpecError naming every problem."""
+    from .params import split_params
+
     issues = graph_issues([(t.id, t.depends_on) for t in spec.tasks])
     if issues:
         file = spec.source_path or f"<dag {spec.name}>"
@@ -260,40 +276,14 @@ def build_plan(spec: DagSpec) -> Plan:
     tasks: dict[str, PlannedTask] = {}
     for n, tid in enumerate(topo):
         t = by_id[tid]
-        tasks[tid] = PlannedTask(
-            id=tid,
+        tasks[tid] = _planned(
+            t,
+            defaults,
             order=n + 1,
             level=level[tid],
-            kind=t.kind,
-            target=t.target,
             depends_on=tuple(dict.fromkeys(t.depends_on)),
             downstream=tuple(downstream[tid]),
             priority=priority[tid],
-            retries=t.retries if t.retries is not None else defaults.retries,
-            retry_delay=t.retry_delay if t.retry_delay is not None else defaults.retry_delay,
-            backoff=t.backoff if t.backoff is not None else defaults.backoff,
-            max_delay=t.max_delay if t.max_delay is not None else defaults.max_delay,
-            timeout=t.timeout if t.timeout is not None else defaults.timeout,
-            run=t.run,
-            python=t.python,
-            workflow_ref=t.workflow_ref,
-            params=t.params,
-            env=t.env,
-            cwd=t.cwd,
-            when=t.when,
-            trigger_rule=t.trigger_rule.value,
-            isolation=t.isolation.value,
-            queue=t.queue,
-            matrix=dict(t.matrix) if t.matrix is not None else None,
-            max_parallel=t.max_parallel,
-            min_success=t.min_success,
-            aggregate=t.aggregate.model_dump(mode="json") if t.aggregate is not None else None,
-            repeat=t.repeat.model_dump(mode="json") if t.repeat is not None else None,
-            subdag=t.dag if isinstance(t.dag, str) or t.dag is None else t.dag.model_dump(mode="json"),
-            cache=_cache(t.cache if "cache" in t.model_fields_set else defaults.cache)
-            if t.kind in ("run", "python", "workflow_ref")
-            else None,
-            approval=t.approval.model_dump(mode="json") if t.approval is not None else None,
         )
     levels: list[list[str]] = [[] for _ in range(depth)]
     for tid in topo:
@@ -303,15 +293,78 @@ def build_plan(spec: DagSpec) -> Plan:
         name=spec.name,
         tenant_id=spec.tenant_id,
         source_path=spec.source_path,
-        params=spec.params,
+        params=split_params(spec.params)[0],
         env=spec.env,
         workflows=spec.workflows,
         parallelism=o.parallelism,
         timeout=o.timeout,
         fail_fast=o.fail_fast,
         outputs=dict(spec.outputs),
+        param_types=split_params(spec.params)[1],
+        secrets={k: v.model_dump(exclude_none=True) for k, v in spec.secrets.items()},
+        env_files=[spec.env_file] if isinstance(spec.env_file, str) else list(spec.env_file or []),
+        notify=spec.notify.model_dump() if spec.notify is not None else None,
     )
-    return Plan(dag=dag, tasks=tasks, levels=tuple(tuple(lv) for lv in levels))
+    from .spec import TaskSpec
+
+    handlers: dict[str, PlannedTask] = {}
+    for n, (kind, raw) in enumerate(spec.handlers.items()):
+        handler = TaskSpec.model_validate({"id": f"on_{kind}", **raw})
+        handlers[kind] = _planned(
+            handler, defaults, order=len(tasks) + n + 1, level=depth, depends_on=(), downstream=(), priority=0
+        ).replace(id=f"handler:{kind}")
+    return Plan(dag=dag, tasks=tasks, levels=tuple(tuple(lv) for lv in levels), handlers=handlers)
+
+
+def _planned(
+    t: TaskSpec,
+    defaults: TaskDefaults,
+    *,
+    order: int,
+    level: int,
+    depends_on: tuple[str, ...],
+    downstream: tuple[str, ...],
+    priority: int,
+) -> PlannedTask:
+    return PlannedTask(
+        id=t.id,
+        order=order,
+        level=level,
+        kind=t.kind,
+        target=t.target,
+        depends_on=depends_on,
+        downstream=downstream,
+        priority=priority,
+        retries=t.retries if t.retries is not None else defaults.retries,
+        retry_delay=t.retry_delay if t.retry_delay is not None else defaults.retry_delay,
+        backoff=t.backoff if t.backoff is not None else defaults.backoff,
+        max_delay=t.max_delay if t.max_delay is not None else defaults.max_delay,
+        timeout=t.timeout if t.timeout is not None else defaults.timeout,
+        run=t.run,
+        python=t.python,
+        workflow_ref=t.workflow_ref,
+        params=t.params,
+        env=t.env,
+        cwd=t.cwd,
+        when=t.when,
+        trigger_rule=t.trigger_rule.value,
+        isolation=t.isolation.value,
+        queue=t.queue,
+        matrix=dict(t.matrix) if t.matrix is not None else None,
+        max_parallel=t.max_parallel,
+        min_success=t.min_success,
+        aggregate=t.aggregate.model_dump(mode="json") if t.aggregate is not None else None,
+        repeat=t.repeat.model_dump(mode="json") if t.repeat is not None else None,
+        subdag=t.dag if isinstance(t.dag, str) or t.dag is None else t.dag.model_dump(mode="json"),
+        cache=_cache(t.cache if "cache" in t.model_fields_set else defaults.cache)
+        if t.kind in ("run", "python", "workflow_ref")
+        else None,
+        approval=t.approval.model_dump(mode="json") if t.approval is not None else None,
+        secrets={k: v.model_dump(exclude_none=True) for k, v in t.secrets.items()},
+        precondition=t.precondition.model_dump(exclude_none=True) if t.precondition is not None else None,
+        continue_on=t.continue_on.model_dump() if t.continue_on is not None else None,
+        retry_on_exit_codes=list(t.retry_on_exit_codes) if t.retry_on_exit_codes is not None else None,
+    )
 
 
 def ancestors(plan_deps: Mapping[str, Sequence[str]], task_id: str) -> set[str]:

@@ -147,18 +147,26 @@ the time to read back (1,000 tasks: ~16 -> ~8 ms on the 2-core reference machine
 _TUPLES = tuple(_TASK_FIELDS.index(name) for name in ("depends_on", "downstream"))
 
 
+def _row(t: PlannedTask) -> list[Any]:
+    row = [getattr(t, name) for name in _TASK_FIELDS]
+    for i in _TUPLES:
+        row[i] = list(row[i])
+    return row
+
+
+def _task(row: list[Any]) -> PlannedTask:
+    for i in _TUPLES:
+        row[i] = tuple(row[i])
+    return PlannedTask(*row)
+
+
 def plan_to_data(plan: Plan) -> dict[str, Any]:
-    tasks = []
-    for t in plan.tasks.values():
-        row = [getattr(t, name) for name in _TASK_FIELDS]
-        for i in _TUPLES:
-            row[i] = list(row[i])
-        tasks.append(row)
     return {
         "dag": plan.dag.to_dict(),
         "task_fields": list(_TASK_FIELDS),
-        "tasks": tasks,
+        "tasks": [_row(t) for t in plan.tasks.values()],
         "levels": [list(level) for level in plan.levels],
+        "handlers": {kind: _row(t) for kind, t in plan.handlers.items()},
     }
 
 
@@ -167,8 +175,8 @@ def plan_from_data(data: dict[str, Any]) -> Plan:
         raise ValueError("the cached plan has other task fields")  # written by another dagctl: validate afresh
     tasks = {}
     for row in data["tasks"]:
-        for i in _TUPLES:
-            row[i] = tuple(row[i])
-        task = PlannedTask(*row)
+        task = _task(row)
         tasks[task.id] = task
-    return Plan(dag=DagInfo(**data["dag"]), tasks=tasks, levels=tuple(tuple(level) for level in data["levels"]))
+    handlers = {kind: _task(row) for kind, row in data.get("handlers", {}).items()}
+    levels = tuple(tuple(level) for level in data["levels"])
+    return Plan(dag=DagInfo(**data["dag"]), tasks=tasks, levels=levels, handlers=handlers)

@@ -211,6 +211,57 @@ class ApprovalSpec(_Model):
         return self
 
 
+class SecretSource(_Model):
+    """Where a secret's value comes from: an environment variable of dagctl's, or a file (its content)."""
+
+    from_env: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+    from_file: str | None = Field(default=None, description="A path, relative to the DAG file.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecretSource:
+        if (self.from_env is None) == (self.from_file is None):
+            raise ValueError("a secret needs exactly one of from_env: NAME or from_file: PATH")
+        return self
+
+
+Secrets = dict[EnvName, SecretSource]
+
+
+class Precondition(_Model):
+    """Checked before a task starts: unmet means the task is skipped, with the reason."""
+
+    run: str | None = Field(default=None, description="A shell command; it must exit 0.")
+    when: str | None = Field(default=None, description="A when:-style condition.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Precondition:
+        if (self.run is None) == (self.when is None):
+            raise ValueError("a precondition is one of run: COMMAND or when: CONDITION")
+        return self
+
+
+def _precondition(value: Any) -> Any:
+    return {"run": value} if isinstance(value, str) else value
+
+
+class ContinueOn(_Model):
+    """Failures that do not fail the run: the task is recorded as succeeded, with the reason."""
+
+    exit_codes: list[Annotated[int, Strict(), Field(ge=0, le=255)]] = Field(default_factory=list)
+    failure: Annotated[bool, Strict()] = Field(default=False, description="Any failure.")
+
+
+def _failures_only() -> list[Literal["failure", "success", "retry", "approval"]]:
+    return ["failure"]
+
+
+class NotifySpec(_Model):
+    """Messages about the run, through apprise (pip install 'dagctl[notify]')."""
+
+    events: list[Literal["failure", "success", "retry", "approval"]] = Field(default_factory=_failures_only)
+    urls: list[Annotated[str, StringConstraints(min_length=1)]] = Field(min_length=1)
+
+
 class TaskDefaults(_Model):
     """Defaults applied to every task that does not set its own value."""
 
@@ -351,6 +402,14 @@ class TaskSpec(_Model):
     repeat: RepeatSpec | None = None
     cache: CacheSetting = None
     approval: ApprovalSpec | None = Field(default=None, description="A gate: wait for people's approval.")
+    secrets: Secrets = Field(default_factory=dict, description="Env vars whose values are secrets (masked).")
+    precondition: Annotated[Precondition | None, BeforeValidator(_precondition)] = Field(
+        default=None, description="A command (string or run:) or when: checked first; unmet: skipped."
+    )
+    continue_on: ContinueOn | None = None
+    retry_on_exit_codes: list[Annotated[int, Strict(), Field(ge=0, le=255)]] | None = Field(
+        default=None, description="Retry only when the task exits with one of these codes."
+    )
 
     @field_validator("depends_on", mode="before")
     @classmethod
@@ -429,8 +488,34 @@ class DagSpec(_Model):
         default_factory=dict,
         description="What this DAG returns when it runs as a sub-DAG: name -> ${outputs.TASK.KEY} (or any value).",
     )
+    secrets: Secrets = Field(default_factory=dict, description="Env vars of every task whose values are secret.")
+    env_file: str | list[str] | None = Field(
+        default=None, description=".env file(s), relative to the DAG file, read before env:."
+    )
+    handlers: dict[Literal["success", "failure", "cancel", "exit"], dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Tasks run after the DAG ends: success, failure, cancel, exit (always). Each is a task "
+        "without id/depends_on; it gets DAGCTL_RUN_STATUS, DAGCTL_FAILED_TASKS and DAGCTL_RUN_ID.",
+    )
+    notify: NotifySpec | None = None
 
     _source: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _typed_params_and_handlers(self) -> DagSpec:
+        from .params import declaration_problem, is_declaration
+
+        for name, value in self.params.items():
+            if is_declaration(value):
+                problem = declaration_problem(name, value)
+                if problem:
+                    raise ValueError(problem)
+        for kind, spec in self.handlers.items():
+            bad = {"id", "depends_on", "matrix", "repeat", "approval", "dag"} & set(spec)
+            if bad:
+                raise ValueError(f"handler {kind}: {sorted(bad)[0]}: does not apply to a handler")
+            TaskSpec.model_validate({"id": f"on_{kind}", **spec})
+        return self
 
     @property
     def source_path(self) -> str | None:

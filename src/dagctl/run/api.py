@@ -81,6 +81,12 @@ def run_dag(
             log.emit(RunWarning(**fields, message=message))
 
     all_sinks.extend(BestEffort(s, on_error=warn) for s in sinks)
+    if plan.dag.notify:  # messages to people: never allowed to stop the run either
+        from .notify import notifier_for
+
+        notifier = notifier_for(plan.dag.notify, clock)
+        if notifier is not None:
+            all_sinks.append(BestEffort(notifier, on_error=warn))
     owned = executor is None
     if executor is None:
         from dagctl.run.executors.threads import ThreadExecutor

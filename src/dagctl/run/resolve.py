@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
     from dagctl.dag.plan import Plan, PlannedTask
 
+    from .environment import RunEnvironment
+
 
 class AttemptFactory:
     """Resolves commands, params, env and callables for one run. Caches workflow lookups."""
@@ -30,6 +32,7 @@ class AttemptFactory:
         grace: float = 5.0,
         logical_date: str | None = None,
         base_env: Mapping[str, str] | None = None,
+        environment: RunEnvironment | None = None,
     ) -> None:
         self.plan = plan
         self.run_id = run_id
@@ -38,6 +41,8 @@ class AttemptFactory:
         self.grace = grace
         self.logical_date = logical_date
         self.base_env: Mapping[str, str] = dict(os.environ) if base_env is None else base_env
+        self.environment = environment
+        """``.env`` files and secrets of the run (:mod:`dagctl.run.environment`); None when it has none."""
         self._targets: dict[str, tuple[str, list[str]]] = {}
         self._has_templates: dict[str, bool] = {}
         self._dag_dir: Path | None = None
@@ -91,7 +96,7 @@ class AttemptFactory:
         run_dir = str(self.run_dir)
         unit = unit or task.id
         output_path = shell_output_path(run_dir, unit, attempt)
-        env: dict[str, str] = {}
+        env: dict[str, str] = dict(self.environment.files) if self.environment is not None else {}
         command: str | list[str] | None = task.run
         cwd = task.cwd
         if self._templated(task):
@@ -130,6 +135,8 @@ class AttemptFactory:
             env.update(dag.env)
             env.update(task.env)
             params = dict(task.params)
+        if self.environment is not None:
+            env.update(self.environment.secrets_of(task.id))  # never templated: a secret is only an env var
         env["DAGCTL_RUN_ID"] = self.run_id
         env["DAGCTL_DAG_NAME"] = dag.name
         env["DAGCTL_TASK_ID"] = task.id

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from dagctl.store.protocols import EventSink
 
     from .cache import CacheStore
+    from .environment import Masker
     from .protocols import Executor
     from .subrun import SubRun
 
@@ -68,6 +69,8 @@ CANCEL_POLL_S = 0.25
 FLUSH_EVERY_S = 0.02
 """Events are written in groups: at most this long after they happen (one locked write per file per group,
 not per event). A run killed with SIGKILL loses at most this much; every other ending flushes them all."""
+PRECHECK_TIMEOUT_S = 60.0
+"""The longest a precondition command may take; longer counts as unmet."""
 HARD_STOP_MARGIN = 2.0  # seconds past timeout + grace before an unresponsive attempt is given up on
 
 
@@ -117,6 +120,8 @@ class Runner:
         self._remaining = {tid: len(t.depends_on) for tid, t in plan.tasks.items()}
         self._ready: list[tuple[int, int, int, str]] = []  # (-priority, order, cell index or -1, unit)
         self._retries: list[tuple[float, str]] = []  # (when, unit): retry waits and loop delays
+        self._checks: deque[tuple[str, bool, str]] = deque()  # precondition commands that finished
+        self._checking = 0
         self._held: dict[str, deque[str]] = {}  # matrix task -> cells waiting for one of its max_parallel slots
         self._running_cells: dict[str, int] = {}
         self._open_cells: dict[str, int] = {}  # matrix task -> cells not finished yet
@@ -130,6 +135,7 @@ class Runner:
         self._gates: dict[str, float | None] = {}  # approval gates waiting: unit -> deadline (monotonic) or None
         self._unflushed = False
         self._flushed_at = float("-inf")
+        self._masker: Masker | None = None  # secret values, replaced by *** in events and logs
         self._cache: CacheStore | None = None
         if self.options.cache != "off" and any(t.cache is not None for t in plan.tasks.values()):
             from .cache import CacheStore
@@ -144,6 +150,8 @@ class Runner:
     # ------------------------------------------------------------------ events
     def _emit(self, cls: type, **fields: Any) -> None:
         self._unflushed = True
+        if self._masker is not None:
+            fields = {k: self._masker.value(v) for k, v in fields.items()}
         event = cls(
             ts=format_ts(self.clock.now()),
             run_id=self.run_id,
@@ -220,7 +228,18 @@ class Runner:
     def _run(self) -> RunResult:
         from dagctl.dag.params import merge_params
 
-        params = merge_params(self.dag.params, self.options.params)
+        params = merge_params(self.dag.params, self.options.params, types=self.dag.param_types)
+        environment = None
+        if (
+            self.dag.secrets
+            or self.dag.env_files
+            or self.options.env_files
+            or any(t.secrets for t in [*self.plan.tasks.values(), *self.plan.handlers.values()])
+        ):
+            from .environment import RunEnvironment
+
+            environment = RunEnvironment(self.plan, self.options.env_files)  # a missing secret stops it here
+            self._masker = environment.masker if environment.masker else None
         self.factory = AttemptFactory(
             plan=self.plan,
             run_id=self.run_id,
@@ -228,6 +247,7 @@ class Runner:
             params=params,
             grace=self.grace,
             logical_date=self.options.logical_date,
+            environment=environment,
         )
         if not self.options.resume:  # a resumed run keeps the snapshot it started with
             self._write_snapshot(params)
@@ -306,7 +326,8 @@ class Runner:
             if self._stopping is None and self._halted is None and self._pausing is None:
                 self._start_ready(now)
             ending = self._stopping is not None or self._halted is not None or self._pausing is not None
-            if not self._active and (ending or (not self._ready and not self._retries and not self._gates)):
+            idle = not self._ready and not self._retries and not self._gates and not self._checking
+            if not self._active and not self._checking and (ending or idle):
                 break
             wait_for = self._next_wakeup(now, run_deadline)
             if not self.control.cancelled:  # keep polling for `dagctl cancel`
@@ -593,6 +614,11 @@ class Runner:
 
     # ------------------------------------------------------------------ finishing attempts
     def _drain(self) -> None:
+        while self._checks:
+            tid, ok, why = self._checks.popleft()
+            self._checking -= 1
+            if self._stopping is None:
+                self._prechecked(tid, ok, why)
         while self._done:
             uid, number, result = self._done.popleft()
             tr = self.units[uid]
@@ -603,6 +629,12 @@ class Runner:
     def _on_result(self, uid: str, result: AttemptResult) -> None:
         tr = self.units[uid]
         self._active.pop(uid, None)
+        if self._masker is not None:  # what the attempt wrote is masked once it is read
+            if tr.log_path:
+                self._masker.file(tr.log_path)
+            self._masker.file(layout.shell_output_path(self.run_dir, self._file_stem(tr), tr.attempt))
+            if result.error:
+                result = result.replace(error=self._masker.text(result.error))
         tr.duration_s = round(result.duration_s, 6)
         tr.exit_code = result.exit_code
         tr.token = None
@@ -671,7 +703,19 @@ class Runner:
             )
             self._finished(uid)
             return
-        if self._stopping is None and tr.attempt <= planned.retries:
+        allowed = planned.continue_on or {}
+        continued_code = allowed.get("failure") or result.exit_code in (allowed.get("exit_codes") or [])
+        if allowed and result.status == "failed" and self._stopping is None and continued_code:
+            why = f"exit code {result.exit_code}" if result.exit_code is not None else "failure"
+            tr.reason = f"continue_on: {why} allowed ({tr.error})"
+            continued = AttemptResult(
+                status="success", duration_s=result.duration_s, exit_code=result.exit_code, worker=result.worker
+            )
+            self._on_result(uid, continued)
+            return
+        retry_codes = planned.retry_on_exit_codes
+        may_retry = retry_codes is None or result.exit_code in retry_codes
+        if self._stopping is None and tr.attempt <= planned.retries and may_retry:
             delay = backoff_delay(
                 tr.attempt, base=planned.retry_delay, factor=planned.backoff, cap=planned.max_delay, rand=self.rand
             )
@@ -788,6 +832,13 @@ class Runner:
                 self._skip(tid, f"when: {condition.expr} is false")
                 return
         tr.queued = True
+        if planned.precondition is not None and not tr.reason:
+            self._precheck(tr, planned)
+            return
+        self._queue(tr, planned)
+
+    def _queue(self, tr: TaskRun, planned: PlannedTask) -> None:
+        tid = tr.id
         if planned.matrix is not None:
             self._fan_out(tr, planned)
             return
@@ -796,6 +847,51 @@ class Runner:
             tr.iteration = int(resumed.get("iteration") or 0) + 1
             tr.previous = dict(resumed.get("outputs") or {})
         self._push_ready(tid)
+
+    def _precheck(self, tr: TaskRun, planned: PlannedTask) -> None:
+        """``precondition:``: a condition now, or a command on a thread of its own; unmet: the task is skipped."""
+        pre = planned.precondition or {}
+        if "when" in pre:
+            from dagctl.dag.conditions import compile_condition
+
+            try:
+                ok = compile_condition(pre["when"]).evaluate(self._scope())
+            except DagctlError as exc:
+                tr.attempt = 1
+                tr.status, tr.error, tr.duration_s = "failed", f"precondition: {describe_error(exc)}", 0.0
+                self._emit(TaskFail, task_id=tr.id, attempt=1, duration_s=0.0, error=tr.error)
+                self._after_failure(tr.id)
+                return
+            self._prechecked(tr.id, ok, f"precondition: {pre['when']} is false")
+            return
+        tr.status = "checking"
+        self._checking += 1
+        env = {**os.environ, **self.plan.dag.env, **planned.env, "DAGCTL_RUN_ID": self.run_id, "DAGCTL_TASK_ID": tr.id}
+        command, cwd, checks, wake = pre["run"], planned.cwd, self._checks, self.control.wake
+
+        def check() -> None:
+            import subprocess
+
+            try:
+                done = subprocess.run(
+                    ["/bin/sh", "-c", command], cwd=cwd, env=env, capture_output=True, timeout=PRECHECK_TIMEOUT_S
+                )
+                ok, why = done.returncode == 0, f"precondition: `{command}` exited {done.returncode}"
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                ok, why = False, f"precondition: `{command}`: {exc}"
+            checks.append((tr.id, ok, why))
+            wake.set()
+
+        threading.Thread(target=check, name=f"dagctl-precondition-{tr.id}", daemon=True).start()
+
+    def _prechecked(self, tid: str, ok: bool, why: str) -> None:
+        tr = self.tasks[tid]
+        if ok:
+            tr.status, tr.reason = "pending", "precondition met"
+            self._queue(tr, self.plan.tasks[tid])
+        else:
+            tr.status = "pending"
+            self._skip(tid, why)
 
     def _scope(self) -> dict[str, Any]:
         return {
@@ -906,6 +1002,60 @@ class Runner:
         except Exception as exc:
             raise DagctlError(f"aggregate python: {target} raised {type(exc).__name__}: {exc}") from exc
 
+    # ------------------------------------------------------------------ handlers
+    def _run_handlers(self, status: str) -> None:
+        """``handlers:``: the one for how the run ended, then ``exit``. A handler never changes the outcome."""
+        kind = {"success": "success", "failed": "failure", "cancelled": "cancel"}.get(status)
+        for name in (kind, "exit"):
+            if name is not None and name in self.plan.handlers:
+                self._run_handler(name, status)
+
+    def _run_handler(self, kind: str, status: str) -> None:
+        planned = self.plan.handlers[kind]
+        tr = self.units[planned.id] = TaskRun(planned.id, attempt=1)
+        failed = ",".join(t.id for t in self.tasks.values() if t.status == "failed")
+        try:
+            attempt = self.factory.build(planned, 1, self._outputs)
+        except DagctlError as exc:
+            self._emit(TaskFail, task_id=planned.id, attempt=1, duration_s=0.0, error=describe_error(exc))
+            return
+        extra = {"DAGCTL_RUN_STATUS": status, "DAGCTL_FAILED_TASKS": failed, "DAGCTL_HANDLER": kind}
+        attempt = attempt.replace(env={**attempt.env, **extra})
+        token, results = CancelToken(), deque[AttemptResult]()
+        wake = self.control.wake
+
+        def report(result: AttemptResult) -> None:
+            results.append(result)
+            wake.set()
+
+        self._emit(TaskStart, task_id=planned.id, attempt=1, log_path=attempt.log_path)
+        began = self.clock.monotonic()
+        timeout = planned.timeout
+        give_up = began + timeout + self.grace + HARD_STOP_MARGIN if timeout else None
+        try:
+            self.executor.submit(attempt, token, report)
+        except DagctlError as exc:
+            report(AttemptResult(status="failed", duration_s=0.0, error=describe_error(exc)))
+        while not results:
+            now = self.clock.monotonic()
+            if timeout and now >= began + timeout and not token.is_cancelled:
+                token.cancel(reason="timeout")
+            if give_up is not None and now >= give_up:
+                results.append(AttemptResult(status="timeout", duration_s=now - began, error="did not stop"))
+                break
+            self._flush()
+            self.clock.wait(wake, CANCEL_POLL_S)
+            wake.clear()
+        result = results[0]
+        if self._masker is not None:
+            self._masker.file(attempt.log_path)
+        tr.duration_s, tr.status = round(result.duration_s, 6), "success" if result.ok else "failed"
+        common = {"task_id": planned.id, "attempt": 1, "duration_s": tr.duration_s, "log_path": attempt.log_path}
+        if result.ok:
+            self._emit(TaskOk, **common, exit_code=result.exit_code, reason=f"handler {kind}")
+        else:
+            self._emit(TaskFail, **common, status=result.status, exit_code=result.exit_code, error=result.error)
+
     def _paused(self, start: float) -> RunResult:
         """``dagctl pause``: what ran is recorded, what did not is left for ``dagctl resume``."""
         duration = self.clock.monotonic() - start
@@ -975,6 +1125,8 @@ class Runner:
             halted=self._halted,
             cells=self.cells,
         )
+        if self.plan.handlers and not self.control.kill_now:
+            self._run_handlers(status)
         if status == "success" and self.dag.outputs:
             try:
                 result.outputs = subrun.render_outputs(self.dag.outputs, self._scope())

@@ -100,7 +100,7 @@ def run_task(
     check_run_id(run_id)
     if attempt < 1:
         raise UsageError(f"attempt {attempt} is not an attempt number", hint="attempts count from 1")
-    merged = merge_params(plan.dag.params, params or {})
+    merged = merge_params(plan.dag.params, params or {}, types=plan.dag.param_types)
     upstream = _checked_inputs(plan, task, inputs or {})
     run_dir = layout.run_dir(runs_dir, run_id)
     layout.outputs_dir(run_dir).mkdir(parents=True, exist_ok=True)  # where $DAGCTL_OUTPUT is written

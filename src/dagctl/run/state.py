@@ -85,6 +85,8 @@ class RunOptions(PlainData):
     parent_task: str | None = None
     cache: str = "use"
     """The task cache: ``use`` (read and write), ``refresh`` (write only), ``off`` (neither)."""
+    env_files: list[str] = field(default_factory=list)
+    """``dagctl run --env-file``: ``.env`` files read on top of the DAG's ``env_file:``."""
     resume: bool = False
     """Go on with the run ``run_id`` (paused or abandoned) instead of starting one: ``dagctl resume``."""
     attempts_done: dict[str, int] = field(default_factory=dict)

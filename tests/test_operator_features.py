@@ -1,0 +1,239 @@
+"""What operators rely on around a run: secrets never written anywhere, .env files, typed params,
+preconditions, failures that do not fail the run, retries only for some exit codes, handlers after the run,
+and notifications received by a real HTTP server."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dagctl.errors import UsageError
+from dagctl.run.api import run_dag
+from dagctl.settings import Settings
+from dagctl.store.sinks import MemorySink
+from tests.support import wait_until
+
+SECRET = "s3cr3t-Value-42"
+
+
+@pytest.fixture
+def proj(project: Path):
+    class Proj:
+        folder = project
+        settings = Settings.from_env()
+
+        def write(self, name: str, text: str) -> Path:
+            path = project / name
+            path.write_text(textwrap.dedent(text).lstrip())
+            return path
+
+        def run(self, name: str, text: str | None = None, **kwargs: Any) -> tuple[Any, MemorySink]:
+            path = self.write(name, text) if text is not None else project / name
+            sink = MemorySink()
+            return run_dag(path, sinks=[sink], settings=self.settings, **kwargs), sink
+
+    return Proj()
+
+
+def _everything_written(folder: Path) -> str:
+    return "\n".join(p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file())
+
+
+def test_a_secret_reaches_the_task_and_no_output_of_dagctl(proj, cli, monkeypatch) -> None:
+    monkeypatch.setenv("API_TOKEN", SECRET)
+    (proj.folder / "db.pass").write_text("hunter2-long\n")
+    proj.write(
+        "s.yaml",
+        """
+        name: s
+        secrets: {TOKEN: {from_env: API_TOKEN}}
+        tasks:
+          - id: use
+            secrets: {DB_PASS: {from_file: db.pass}}
+            run: 'echo "token=$TOKEN pass=$DB_PASS"; test $${#TOKEN} -eq 15 && test $${#DB_PASS} -eq 12'
+          - {id: leak, run: 'echo "oops $TOKEN" >&2; echo "x=$TOKEN" > $DAGCTL_OUTPUT; exit 3'}
+        """,
+    )
+    result = cli("run", "s.yaml", "--json")
+    assert result.code == 1
+    assert result.err + result.out and SECRET not in result.out + result.err
+    run_id = json.loads(result.out)["run_id"]
+    shown = cli("show", run_id, "--json")
+    assert json.loads(shown.out)["tasks"]["use"]["status"] == "success"  # the task had the real values
+    logs = cli("logs", run_id, "use")
+    assert "token=*** pass=***" in logs.out
+    written = _everything_written(proj.folder / "logs")
+    assert SECRET not in written and "hunter2-long" not in written and SECRET not in shown.out
+    assert "***" in cli("logs", run_id, "leak").out
+
+
+def test_a_missing_secret_stops_the_run_before_any_task(proj) -> None:
+    proj.write("m.yaml", "name: m\nsecrets: {T: {from_env: NOT_SET_ANYWHERE}}\ntasks:\n  - {id: a, run: 'touch ran'}\n")
+    with pytest.raises(UsageError, match="secret T: environment variable NOT_SET_ANYWHERE is not set"):
+        proj.run("m.yaml")
+    assert not (proj.folder / "ran").exists()
+
+
+def test_env_files_come_before_env_and_the_command_line_adds_more(proj, cli) -> None:
+    (proj.folder / "base.env").write_text("A=from-file\nB=from-file\n")
+    (proj.folder / "extra.env").write_text('C="quoted value"\n')
+    proj.write(
+        "e.yaml",
+        """
+        name: e
+        env_file: base.env
+        env: {B: from-env}
+        tasks: [{id: t, run: 'echo "a=$A" "b=$B" "c=$C" > $DAGCTL_OUTPUT'}]
+        """,
+    )
+    result = cli("run", "e.yaml", "--env-file", "extra.env", "--json")
+    assert result.code == 0, result.err
+    outputs = json.loads(cli("show", "latest", "--json").out)
+    assert outputs is not None
+    run_dir = Path(json.loads(result.out)["run_dir"])
+    assert json.loads((run_dir / "outputs" / "t.json").read_text()) == {"a": "from-file b=from-env c=quoted value"}
+
+
+def test_typed_params_are_converted_and_checked_at_start(proj, cli) -> None:
+    proj.write(
+        "p.yaml",
+        """
+        name: p
+        params:
+          rows: {type: int, default: 200, min: 1}
+          mode: {enum: [fast, full], default: fast}
+          day: {type: date, required: true}
+          plain: 3
+        tasks:
+          - id: t
+            python: steps:show
+            params: {rows: "${params.rows}", mode: "${params.mode}", day: "${params.day}", plain: "${params.plain}"}
+        """,
+    )
+    proj.write("steps.py", "def show(rows, mode, day, plain):\n    return {'got': [rows, mode, day, plain]}\n")
+    assert cli("run", "p.yaml", "-q", "-p", "day=2026-12-06", "-p", "rows=7").code == 0
+    run_dir = next((proj.folder / "logs" / "runs").iterdir())
+    assert json.loads((run_dir / "outputs" / "t.json").read_text()) == {"got": [7, "fast", "2026-12-06", 3]}
+    for args, message in (
+        ((), "param 'day' is required"),
+        (("-p", "day=tomorrow"), "param 'day' must be a date"),
+        (("-p", "day=2026-01-01", "-p", "rows=0"), "param 'rows' must be at least 1"),
+        (("-p", "day=2026-01-01", "-p", "mode=slow"), "param 'mode' must be one of fast, full"),
+        (("-p", "day=2026-01-01", "-p", "rows=nan"), "param 'rows' must be a whole number"),
+    ):
+        result = cli("run", "p.yaml", "-q", *args)
+        assert result.code == 2 and message in result.err, (args, result.err)
+    bad = proj.write("bad.yaml", "name: b\nparams: {n: {type: integer}}\ntasks: [{id: t, run: x}]\n")
+    assert cli("validate", str(bad)).code == 2
+
+
+def test_preconditions_skip_with_the_reason(proj) -> None:
+    result, sink = proj.run(
+        "pre.yaml",
+        """
+        name: pre
+        params: {env: dev}
+        tasks:
+          - {id: cmd_unmet, run: 'touch ran1', precondition: 'test -f nope.txt'}
+          - {id: cmd_met, run: 'touch ran2', precondition: {run: 'true'}}
+          - {id: cond_unmet, run: 'touch ran3', precondition: {when: 'params.env == "prod"'}}
+          - {id: after, depends_on: cmd_unmet, run: 'touch ran4'}
+        """,
+    )
+    status = {t.id: t.status for t in result.tasks.values()}
+    assert status == {"cmd_unmet": "skipped", "cmd_met": "success", "cond_unmet": "skipped", "after": "skipped"}
+    assert result.tasks["cmd_unmet"].reason == "precondition: `test -f nope.txt` exited 1"
+    assert not (proj.folder / "ran1").exists() and (proj.folder / "ran2").exists()
+
+
+def test_continue_on_and_retry_on_exit_codes(proj) -> None:
+    result, sink = proj.run(
+        "c.yaml",
+        """
+        name: c
+        tasks:
+          - {id: tolerated, run: 'exit 3', continue_on: {exit_codes: [3]}}
+          - {id: next, depends_on: tolerated, run: 'true'}
+          - {id: any, run: 'exit 9', continue_on: {failure: true}}
+          - {id: picky, run: 'echo x >> picky.count; exit 4', retries: 3, retry_delay: 0, retry_on_exit_codes: [75]}
+          - {id: busy, run: 'echo x >> busy.count; test $(wc -l < busy.count) -ge 2 || exit 75', retries: 3,
+             retry_delay: 0, retry_on_exit_codes: [75]}
+        """,
+    )
+    status = {t.id: t.status for t in result.tasks.values()}
+    assert status == {"tolerated": "success", "next": "success", "any": "success", "picky": "failed", "busy": "success"}
+    assert result.tasks["tolerated"].reason.startswith("continue_on: exit code 3 allowed")
+    assert (proj.folder / "picky.count").read_text().count("x") == 1  # exit 4 is not retried
+    assert (proj.folder / "busy.count").read_text().count("x") == 2  # exit 75 is
+
+
+def test_handlers_run_after_the_dag_and_never_change_its_outcome(proj) -> None:
+    result, sink = proj.run(
+        "h.yaml",
+        """
+        name: h
+        handlers:
+          failure: {run: 'echo "$DAGCTL_RUN_STATUS $DAGCTL_FAILED_TASKS $DAGCTL_RUN_ID" > failure.out'}
+          success: {run: 'touch success.out'}
+          exit: {run: 'echo exit > exit.out; exit 5'}
+        tasks: [{id: a, run: 'exit 2'}, {id: b, run: 'true'}]
+        """,
+    )
+    assert result.status == "failed"
+    assert (proj.folder / "failure.out").read_text().split() == ["failed", "a", result.run_id]
+    assert (proj.folder / "exit.out").exists() and not (proj.folder / "success.out").exists()
+    handler_events = [(e.kind, e.task_id) for e in sink.events if getattr(e, "task_id", "").startswith("handler:")]
+    assert handler_events == [
+        ("task_start", "handler:failure"),
+        ("task_ok", "handler:failure"),
+        ("task_start", "handler:exit"),
+        ("task_fail", "handler:exit"),
+    ]
+    assert sink.of("dag_done")[0].status == "failed"
+
+
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    received: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server protocol
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        type(self).received.append(json.loads(body or b"{}"))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_notifications_reach_a_local_http_receiver(proj, monkeypatch) -> None:
+    pytest.importorskip("apprise", reason="the notify extra (apprise) is not installed")
+    monkeypatch.setenv("API_TOKEN", SECRET)
+    _Receiver.received = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        result, _ = proj.run(
+            "n.yaml",
+            f"""
+            name: n
+            secrets: {{TOKEN: {{from_env: API_TOKEN}}}}
+            notify: {{events: [failure, retry], urls: ["json://127.0.0.1:{port}/hook"]}}
+            tasks: [{{id: a, run: 'echo "bad $TOKEN" >&2; exit 1', retries: 1, retry_delay: 0}}]
+            """,
+        )
+        assert result.status == "failed"
+        wait_until(lambda: len(_Receiver.received) >= 2, timeout=15)
+    finally:
+        server.shutdown()
+    titles = [m.get("title", "") for m in _Receiver.received]
+    assert any("retrying a" in t for t in titles) and any("n failed" in t for t in titles)
+    assert SECRET not in json.dumps(_Receiver.received)
+    failure = next(m for m in _Receiver.received if "failed" in m.get("title", ""))
+    assert result.run_id in failure["message"] and "Failed tasks: a" in failure["message"]
