@@ -18,7 +18,7 @@ from dagctl.settings import Settings
 from dagctl.store.history import History
 from dagctl.store.sinks import MemorySink
 
-STEPS = '''
+STEPS = """
 import threading
 
 _lock = threading.Lock()
@@ -57,7 +57,7 @@ def flaky_epoch(ctx):
         open(marker, "w").close()
         raise RuntimeError("the GPU fell off")
     return {"loss": round(1.0 / n, 4), "n": n}
-'''
+"""
 
 
 @pytest.fixture
@@ -240,6 +240,28 @@ def test_a_sub_dag_runs_as_a_linked_run_and_hands_back_its_outputs(dags) -> None
     child = history.summary(child_id)
     assert (child.parent_run_id, child.parent_task, child.status) == (result.run_id, "prep", "success")
     assert history.summary(result.run_id).tasks["prep"].child_run_id == child_id
+
+
+def test_a_child_file_is_validated_once_and_an_edit_to_it_is_seen(dags) -> None:
+    dags.write(
+        "child.yaml",
+        "name: child\ntasks:\n  - {id: w, run: 'echo v=1 > $DAGCTL_OUTPUT'}\noutputs: {v: '${outputs.w.v}'}\n",
+    )
+    parent = "name: parent\ntasks:\n  - {id: c, dag: child.yaml}\n"
+    first, _ = dags.run("parent.yaml", parent)
+    assert first.tasks["c"].outputs == {"v": "1"}
+    cached = sorted(p.name.split("-")[0] for p in dags.settings.plan_cache_dir.iterdir())
+    assert cached == ["child", "parent"]  # the child's plan is kept like the parent's
+    dags.write(
+        "child.yaml",
+        "name: child\ntasks:\n  - {id: w, run: 'echo v=2 > $DAGCTL_OUTPUT'}\noutputs: {v: '${outputs.w.v}'}\n",
+    )
+    second, _ = dags.run("parent.yaml")
+    assert second.tasks["c"].outputs == {"v": "2"}  # never a stale plan
+    dags.write("child.yaml", "name: child\ntasks:\n  - {id: w, run: true, bogus: 1}\n")
+    third, _ = dags.run("parent.yaml")
+    assert third.status == "failed"
+    assert "bogus" in (third.tasks["c"].error or "")
 
 
 def test_cancelling_the_parent_cancels_its_child(dags, monkeypatch) -> None:

@@ -13,6 +13,7 @@ from dagctl.store import layout
 from dagctl.store.events import RunWarning
 from dagctl.store.sinks import BestEffort, FanOut, JsonlSink
 
+from . import subrun
 from .runner import Runner
 from .state import RunControl, RunOptions, RunResult, default_parallelism, new_run_id
 from .subrun import ChildRun
@@ -98,11 +99,12 @@ def run_dag(
 
     def launch(child: ChildRun) -> RunResult:
         """A ``dag:`` task's child: a run of its own, with this run's settings and event log."""
-        workers = child.plan.dag.parallelism or default_parallelism()
-        child_executor = parent_executor.for_child_run(min(workers, len(child.plan.tasks)))
+        child_plan = subrun.child_plan(child.parent, child.task, cache_dir=settings.plan_cache_dir)
+        workers = child_plan.dag.parallelism or default_parallelism()
+        child_executor = parent_executor.for_child_run(min(workers, len(child_plan.tasks)))
         try:
             return run_dag(
-                child.plan,
+                child_plan,
                 params=child.params,
                 executor=child_executor,
                 settings=settings,

@@ -1,12 +1,12 @@
 """``dag:`` tasks: a child DAG run as a run of its own, linked to its parent, its outputs handed back.
 
 The parent's runner starts the child on a thread of its own (:func:`start`) through the ``launch`` function
-it was given (:func:`dagctl.run.api.run_dag` passes one that runs the child with the same settings and
-event log). The child gets its own run id and folder; its ``dag_start`` names ``parent_run_id`` and
-``parent_task``, and the parent's ``task_start`` names the ``child_run_id``. The child's declared
-``outputs:`` (:func:`render_outputs`) become the task's outputs. Cancelling the parent, or the task's
-timeout, cancels the child; a retried parent passes the earlier child's run id so the new child reuses
-what the old one finished.
+it was given (:func:`dagctl.run.api.run_dag` passes one that loads the child's plan with
+:func:`child_plan` and runs it with the same settings and event log). The child gets its own run id
+and folder; its ``dag_start`` names ``parent_run_id`` and ``parent_task``, and the parent's
+``task_start`` names the ``child_run_id``. The child's declared ``outputs:`` (:func:`render_outputs`)
+become the task's outputs. Cancelling the parent, or the task's timeout, cancels the child; a retried
+parent passes the earlier child's run id so the new child reuses what the old one finished.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 class ChildRun(Record):
     """What a parent asks of its child run."""
 
-    plan: Plan
+    parent: Plan
+    task: PlannedTask
     params: dict[str, Any]
     run_id: str
     parent_run_id: str
@@ -46,17 +47,23 @@ class ChildRun(Record):
     """An earlier child run of this task (a retried parent): its succeeded tasks are reused."""
 
 
-def child_plan(parent: Plan, planned: PlannedTask) -> Plan:
-    """The child DAG of a ``dag:`` task: a file relative to the parent's, or an inline DAG."""
+def child_plan(parent: Plan, planned: PlannedTask, *, cache_dir: Path | None = None) -> Plan:
+    """The child DAG of a ``dag:`` task: a file relative to the parent's, or an inline DAG.
+
+    A child file goes through the plan cache in ``cache_dir`` (:mod:`dagctl.dag.plancache`), as the
+    parent's file does: a child that has not changed is neither parsed nor validated again.
+    """
+    spec = planned.subdag
+    if isinstance(spec, str):
+        from dagctl.dag.plancache import load_plan
+
+        base = Path(parent.dag.source_path).resolve().parent if parent.dag.source_path else Path.cwd()
+        plan, remember = load_plan(base / spec, cache_dir=cache_dir)
+        remember()
+        return plan
     from dagctl.dag.plan import build_plan
     from dagctl.dag.spec import DagSpec
 
-    spec = planned.subdag
-    if isinstance(spec, str):
-        from dagctl.dag.loader import load_dag
-
-        base = Path(parent.dag.source_path).resolve().parent if parent.dag.source_path else Path.cwd()
-        return build_plan(load_dag(base / spec))
     assert isinstance(spec, dict)
     data = {"name": f"{parent.dag.name}.{planned.id}", "tenant_id": parent.dag.tenant_id, **spec}
     child = DagSpec.model_validate(data)
@@ -94,13 +101,13 @@ def start(
         try:
             if launch is None:
                 raise DagctlError("dag: tasks need a run started by run_dag (dagctl run)")
-            plan = child_plan(parent, planned)
             control = RunControl()
             token.on_cancel(lambda: control.cancel(f"parent task {planned.id}: {token.reason}"))
             params = {k: v for k, v in attempt.params.items() if "__" not in k}  # not the upstream payload
             result = launch(
                 ChildRun(
-                    plan=plan,
+                    parent=parent,
+                    task=planned,
                     params=params,
                     run_id=run_id,
                     parent_run_id=parent_run_id,
