@@ -46,7 +46,7 @@ def installed(monkeypatch: pytest.MonkeyPatch) -> Installed:
         eps.groups.append(group)
         return list(eps) if group == ENTRY_POINT_GROUP else []
 
-    monkeypatch.setattr(registry, "entry_points", fake_entry_points)
+    monkeypatch.setattr("importlib.metadata.entry_points", fake_entry_points)  # looked up when used
     return eps
 
 

@@ -7,7 +7,6 @@ dependencies, cycles) live in :mod:`dagctl.dag.plan`, so the loader can report t
 from __future__ import annotations
 
 import enum
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -25,11 +24,9 @@ from pydantic import (
 )
 
 from .durations import parse_duration
+from .names import CALLABLE_PATTERN, NAME_PATTERN
 from .params import unfit_value
 
-NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
-NAME_RE = re.compile(NAME_PATTERN)
-CALLABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
 TASK_KINDS = ("run", "python", "workflow_ref", "dag", "approval")
 MAX_MATRIX_CELLS = 100_000
 """The most cells one matrix may expand to (a bigger one is an error with its location)."""

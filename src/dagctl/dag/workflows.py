@@ -24,17 +24,16 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 
 from dagctl.errors import Problem, SpecError, UsageError
 
-from .spec import CALLABLE_PATTERN, NAME_RE
+from .names import CALLABLE_PATTERN, NAME_RE
+from .projectfile import PROJECT_CONFIG, find_project_config
 from .yamlread import parse_document, read_text
 
 logger = logging.getLogger(__name__)
 
-PROJECT_CONFIG = "dagctl.yaml"
 ENTRY_POINT_GROUP = "dagctl.workflows"
 PROJECT_KEYS = ("workflows", "cache")
 
@@ -62,18 +61,6 @@ class ProjectConfig:
     workflows: dict[str, str]
     cache_max_size: int | None = None
     """``cache: {max_size: 2GiB}``: the task cache is trimmed to this, least recently used first."""
-
-
-def find_project_config(start: Path) -> Path | None:
-    """The ``dagctl.yaml`` in ``start`` (a folder, or a file's folder) or its nearest parent that has one."""
-    folder = Path(start).resolve()
-    if not folder.is_dir():
-        folder = folder.parent
-    for candidate_dir in (folder, *folder.parents):
-        candidate = candidate_dir / PROJECT_CONFIG
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def load_project_config(path: Path) -> ProjectConfig:
@@ -160,6 +147,8 @@ def _kind(value: object) -> str:
 def entry_point_workflows() -> dict[str, list[WorkflowTarget]]:
     """Installed workflows by name (several when different packages register the same name)."""
     found: dict[str, list[WorkflowTarget]] = {}
+    from importlib.metadata import entry_points
+
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         dist = getattr(ep, "dist", None)
         dist_name = getattr(dist, "name", None) or (dist.metadata["Name"] if dist is not None else None)

@@ -133,7 +133,7 @@ def run_dag(
             subrun=launch,
         )
         result = runner.run()
-        if runner._cache is not None:
+        if runner.cache_stored:  # the cache grew: keep it under its cap (a fully cached run reads no config)
             from .cache import trim
 
             trim(plan, run_options.cache_dir or settings.task_cache_dir)

@@ -147,6 +147,8 @@ class CacheStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.stored = 0
+        """Entries this store object has written: a run that stored none has not grown the cache."""
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
@@ -194,6 +196,7 @@ class CacheStore:
         try:
             tmp.write_bytes(body)
             os.replace(tmp, path)
+            self.stored += 1
         finally:
             with contextlib.suppress(OSError):
                 tmp.unlink()
@@ -261,12 +264,14 @@ def restore_log(entry: Entry, log_path: str) -> str | None:
 
 def trim(plan: Plan, root: Path) -> list[Entry]:
     """After a run of ``plan``: evict beyond the ``cache: {max_size}`` of the project's dagctl.yaml, if set."""
-    from dagctl.dag.workflows import find_project_config, load_project_config
+    from dagctl.dag.projectfile import find_project_config
 
     source = plan.dag.source_path
     found = find_project_config(Path(source)) if source else None
     if found is None:
-        return []
+        return []  # no project file: no cap, and no need to import what reads one
+    from dagctl.dag.workflows import load_project_config
+
     try:
         max_size = load_project_config(found).cache_max_size
     except DagctlError:

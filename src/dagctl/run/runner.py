@@ -567,6 +567,11 @@ class Runner:
                     self._fail(uid, AttemptResult(status="timeout", duration_s=tr.duration_s), f"approval: {limit}")
 
     # ------------------------------------------------------------------ the task cache
+    @property
+    def cache_stored(self) -> int:
+        """How many task-cache entries this run has written."""
+        return self._cache.stored if self._cache is not None else 0
+
     def _from_cache(self, tr: TaskRun, planned: PlannedTask, attempt: Attempt) -> bool:
         """Finish the unit from a cache entry of the same inputs, if there is one (see :mod:`dagctl.run.cache`)."""
         from .cache import cache_key, restore_log
