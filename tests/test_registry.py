@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 import dagctl
-from dagctl.dag import workflows as registry
 from dagctl.dag.workflows import (
     ENTRY_POINT_GROUP,
     WorkflowTarget,
