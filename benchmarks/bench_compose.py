@@ -42,10 +42,8 @@ def main() -> None:
         values = ", ".join(str(i) for i in range(n))
         matrix = write(root / "matrix.yaml", f"name: matrix\noptions: {{parallelism: 2}}\ntasks:\n"
                        f"  - {{id: t, run: 'true', matrix: {{n: [{values}]}}}}\n")  # fmt: skip
-        plain = write(
-            root / "plain.yaml",
-            "name: plain\noptions: {parallelism: 2}\ntasks:\n" + "".join(f"  - {{id: t{i}, run: 'true'}}\n" for i in range(n)),
-        )
+        plain_tasks = "".join(f"  - {{id: t{i}, run: 'true'}}\n" for i in range(n))
+        plain = write(root / "plain.yaml", "name: plain\noptions: {parallelism: 2}\ntasks:\n" + plain_tasks)
         rows: list[tuple[str, float]] = []
         samples: dict[str, list[float]] = {"plain": [], "matrix": []}
         for _ in range(args.runs):  # interleaved

@@ -141,6 +141,41 @@ def test_max_parallel_caps_the_cells_running_at_once(dags) -> None:
     assert 1 <= result.tasks["probe"].outputs["most"] <= 2
 
 
+def test_cells_that_retry_share_max_parallel_and_all_get_their_retry(dags) -> None:
+    # each cell fails its first attempt; a cell waiting for its retry must free its slot, and get it back
+    result, _ = dags.run(
+        "flaky.yaml",
+        """
+        name: flaky
+        options: {parallelism: 4}
+        tasks:
+          - id: t
+            matrix: {x: [1, 2, 3]}
+            max_parallel: 1
+            retries: 1
+            retry_delay: 0.01
+            run: |
+              cd "$DAGCTL_RUN_DIR"
+              mkdir busy || echo x >> overlapped
+              sleep 0.05; rmdir busy
+              [ -e seen-${matrix.x} ] || { touch seen-${matrix.x}; exit 1; }
+        """,
+    )
+    assert result.status == "success", result.summary()
+    assert [result.cells[f"t:{i}"].attempt for i in range(3)] == [2, 2, 2]
+    run_dir = dags.settings.runs_dir / result.run_id
+    assert (run_dir / "seen-3").exists() and not (run_dir / "overlapped").exists()  # never two cells at once
+
+
+def test_a_run_that_strands_work_is_never_a_success(dags, monkeypatch) -> None:
+    from dagctl.run.runner import Runner
+
+    monkeypatch.setattr(Runner, "_push_ready", lambda self, uid: None)  # a lost unit: nothing would start it
+    result, _ = dags.run("strand.yaml", "name: strand\ntasks:\n  - {id: a, run: 'true'}\n")
+    assert result.status == "failed"
+    assert "unfinished: a" in (result.error or "")
+
+
 @pytest.mark.parametrize(
     ("aggregate", "check"),
     [
@@ -179,7 +214,7 @@ def test_a_failing_cell_fails_the_matrix_unless_min_success_allows_it(dags) -> N
             {extra}
           - {id: after, depends_on: t, run: "true"}
     """
-    failed, sink = dags.run("some.yaml", text.replace("{extra}", ""))
+    failed, _ = dags.run("some.yaml", text.replace("{extra}", ""))
     assert failed.status == "failed" and failed.tasks["t"].status == "failed"
     assert "2 of 3 cells succeeded, 3 needed" in failed.tasks["t"].error
     assert failed.cells["t:1"].status == "failed" and failed.tasks["after"].status == "skipped"

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 import textwrap
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -134,7 +134,7 @@ def test_typed_params_are_converted_and_checked_at_start(proj, cli) -> None:
 
 
 def test_preconditions_skip_with_the_reason(proj) -> None:
-    result, sink = proj.run(
+    result, _ = proj.run(
         "pre.yaml",
         """
         name: pre
@@ -153,7 +153,7 @@ def test_preconditions_skip_with_the_reason(proj) -> None:
 
 
 def test_continue_on_and_retry_on_exit_codes(proj) -> None:
-    result, sink = proj.run(
+    result, _ = proj.run(
         "c.yaml",
         """
         name: c
@@ -199,9 +199,9 @@ def test_handlers_run_after_the_dag_and_never_change_its_outcome(proj) -> None:
 
 
 class _Receiver(http.server.BaseHTTPRequestHandler):
-    received: list[dict[str, Any]] = []
+    received: ClassVar[list[dict[str, Any]]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - the http.server protocol
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         type(self).received.append(json.loads(body or b"{}"))
         self.send_response(200)

@@ -417,9 +417,10 @@ class Runner:
             if parent:
                 cap = self.plan.tasks[parent].max_parallel
                 if cap is not None and self._running_cells.get(parent, 0) >= cap:
-                    self._held.setdefault(parent, deque()).append(uid)  # started when a sibling cell ends
+                    self._held.setdefault(parent, deque()).append(uid)  # started when a sibling cell's attempt ends
                     continue
                 self._running_cells[parent] = self._running_cells.get(parent, 0) + 1
+                tr.holds_slot = True
             self._start(uid, now)
 
     def _push_ready(self, uid: str) -> None:
@@ -634,6 +635,7 @@ class Runner:
     def _on_result(self, uid: str, result: AttemptResult) -> None:
         tr = self.units[uid]
         self._active.pop(uid, None)
+        self._release_slot(tr)  # a cell waiting for its retry does not keep a sibling from running
         if self._masker is not None:  # what the attempt wrote is masked once it is read
             if tr.log_path:
                 self._masker.file(tr.log_path)
@@ -956,14 +958,19 @@ class Runner:
         ctx = TemplateContext(params=self.factory.params, env=os.environ, outputs=self._outputs, run_id=self.run_id)
         return render_value(text, ctx)
 
-    def _cell_finished(self, cell: TaskRun) -> None:
-        parent = self.tasks[cell.task_id]
-        running = self._running_cells.get(parent.id, 0)
-        if running:
-            self._running_cells[parent.id] = running - 1
-        held = self._held.get(parent.id)
+    def _release_slot(self, cell: TaskRun) -> None:
+        """The end of a cell's attempt (or of a start that ran nothing): its ``max_parallel`` slot is free."""
+        if not cell.holds_slot:
+            return
+        cell.holds_slot = False
+        self._running_cells[cell.task_id] -= 1
+        held = self._held.get(cell.task_id)
         if held:
             self._push_ready(held.popleft())
+
+    def _cell_finished(self, cell: TaskRun) -> None:
+        parent = self.tasks[cell.task_id]
+        self._release_slot(cell)
         self._open_cells[parent.id] -= 1
         if not self._open_cells[parent.id]:
             self._finish_matrix(parent)
@@ -1101,6 +1108,11 @@ class Runner:
         if self._pausing is not None and not self.control.cancelled and self._stopping is None:
             return self._paused(start)
         why = self._stopping or self._halted or "run ended"
+        stranded = [tr.id for tr in self.units.values() if tr.status not in FINAL]
+        if stranded and why == "run ended":  # nothing left to wait for, yet not everything ended: never a success
+            self._failed_run_error = (
+                f"the runner stopped with {len(stranded)} unit(s) unfinished: {', '.join(stranded[:5])}"
+            )
         for tr in [*self.cells.values(), *self.tasks.values()]:  # cells first: their matrix task ends after them
             if tr.status not in FINAL:
                 was = "stopped" if tr.status == "running" else "not started"

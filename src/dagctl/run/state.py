@@ -124,6 +124,8 @@ class TaskRun(PlainData):
     """A matrix task's cell ids, in cell order."""
     child_run_id: str | None = None
     cache_key: str | None = None
+    holds_slot: bool = False
+    """A cell counted against its matrix task's ``max_parallel``: from its start until its attempt ends."""
 
     @property
     def plan_id(self) -> str:
