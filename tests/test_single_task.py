@@ -188,10 +188,164 @@ def test_a_task_spec_carries_one_task_and_runs_without_the_dag_file(tmp_path: Pa
         ([], "not a dagctl task spec"),
         ({"dagctl_task": 99, "dag": {}, "task": {}}, "format 99"),
         ({"dagctl_task": 1, "dag": {"name": "d"}, "task": {"id": "a"}}, "exactly one of run"),
-        ({"dagctl_task": 1, "dag": {"name": "d"}, "task": {"id": "a", "run": "x", "cache": 1}}, "unknown task key"),
+        ({"dagctl_task": 1, "dag": {"name": "d"}, "task": {"id": "a", "run": "x", "teleport": 1}}, "unknown task key"),
         ({"dagctl_task": 1, "dag": {"nam": "d"}, "task": {"id": "a", "run": "x"}}, "not a valid dagctl task spec"),
     ],
 )
 def test_a_bad_task_spec_is_a_usage_error(spec: object, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         plan_of_spec(spec)
+
+
+# -- the steps an exported workflow adds around tasks ------------------------------------------------------------
+
+MATRIX = """
+name: m
+params: {lrs: [0.1, 0.01]}
+tasks:
+  - {id: up, run: "true"}
+  - id: train
+    matrix: {lr: "${params.lrs}", bs: [16, 32]}
+    env: {LR: "${matrix.lr}"}
+    run: printf 'lr=%s\\nunit=%s\\nmatrix=%s\\n' "$LR" "$DAGCTL_UNIT" "$DAGCTL_MATRIX" > "$DAGCTL_OUTPUT"
+    min_success: 3
+    aggregate: {strategy: best, metric: lr, order: min}
+  - id: each
+    depends_on: up
+    matrix: {v: "${outputs.up.values}"}
+    min_success: 1
+    run: echo "v=${matrix.v}" > "$DAGCTL_OUTPUT"
+"""
+
+
+def test_a_cell_is_found_from_the_item_argo_gives_and_runs_as_in_a_run(tmp_path: Path) -> None:
+    from dagctl.run.single import CELL_MARK
+
+    plan = plan_of(tmp_path, MATRIX)
+    runs = tmp_path / "runs"
+    item = '{"bs":16,"lr":0.01}'  # the cell's values as Argo writes {{item}}: keys sorted
+    result = run_task(plan, "train", runs_dir=runs, run_id="wf", cell=item)
+    assert result.status == "success" and result.log_path.endswith("/wf/train:2.log")
+    assert result.outputs == {"lr": "0.01", "unit": "train:2", "matrix": '{"lr": 0.01, "bs": 16}'}
+    assert json.loads((runs / "wf" / "outputs" / "train:2.json").read_text()) == result.outputs
+    assert result.files["cell"] == CELL_MARK + json.dumps(
+        {"index": 2, "matrix": {"lr": 0.01, "bs": 16}, "outputs": result.outputs}
+    )
+    values = {"values": ["a", 1e-05, {"k": [1]}, "a"]}
+    for item, index in (("a", 0), ("0.00001", 1), ('{"k":[1]}', 2)):
+        cell = run_task(plan, "each", runs_dir=runs, run_id="wf", inputs={"up": values}, cell=item)
+        assert cell.log_path.endswith(f"/each:{index}.log"), item
+    missing = run_task(plan, "each", runs_dir=runs, run_id="wf", inputs={"up": values}, cell="zzz")
+    assert missing.status == "failed" and "is none of the 4 cells" in str(missing.error)
+    with pytest.raises(UsageError, match="sets matrix:, which one attempt"):
+        run_task(plan, "train", runs_dir=runs, run_id="wf")
+    with pytest.raises(UsageError, match="has no matrix"):
+        run_task(plan, "up", runs_dir=runs, run_id="wf", cell="1")
+
+
+def test_the_fan_in_step_gathers_the_cells_records_as_the_runner_does(tmp_path: Path) -> None:
+    from dagctl.run.single import cell_record, gather_cells
+
+    plan = plan_of(tmp_path, MATRIX)
+    runs = tmp_path / "runs"
+
+    def record(index: int, lr: float, bs: int) -> str:
+        return cell_record(index, {"lr": lr, "bs": bs}, {"lr": lr})
+
+    found = json.dumps([record(3, 0.01, 32), "", record(0, 0.1, 16), record(2, 0.01, 16)])  # any order, a failed one
+    result = gather_cells(plan, "train", found, runs_dir=runs, run_id="wf")
+    assert result.status == "success"
+    assert [c["status"] for c in result.outputs["cells"]] == ["success", "failed", "success", "success"]
+    assert result.outputs["cells"][1] == {"matrix": {"lr": 0.1, "bs": 32}, "status": "failed", "outputs": {}}
+    assert result.outputs["best"]["index"] == 2  # min lr, ties to the first cell
+    assert json.loads((runs / "wf" / "outputs" / "train.json").read_text()) == result.outputs
+    short = gather_cells(plan, "train", json.dumps([record(0, 0.1, 16)]), runs_dir=runs, run_id="wf")
+    assert (short.status, short.exit_code) == ("failed", 1)
+    assert short.error == "1 of 4 cells succeeded, 3 needed (min_success)"  # the runner's words
+    none = gather_cells(plan, "train", "{{tasks.cells.outputs.parameters.dagctl-cell}}", runs_dir=runs, run_id="wf")
+    assert none.error == "0 of 4 cells succeeded, 3 needed (min_success)"
+    twice = [cell_record(0, {"v": "a"}, {"n": 1}), cell_record(0, {"v": "a"}, {"n": 2})]  # same values, same index
+    inputs = {"up": {"values": ["a", "b", "a"]}}
+    dup = gather_cells(plan, "each", json.dumps(twice), runs_dir=runs, run_id="wf", inputs=inputs)
+    assert [(c["status"], c["outputs"]) for c in dup.outputs["cells"]] == [
+        ("success", {"n": 1}), ("failed", {}), ("success", {"n": 2}),
+    ]  # fmt: skip
+
+
+def test_a_loops_verdict_is_the_runners(tmp_path: Path) -> None:
+    from dagctl.run.single import loop_verdict
+
+    plan = plan_of(
+        tmp_path,
+        """
+        name: l
+        tasks:
+          - id: fit
+            run: "true"
+            repeat: {until: "outputs.fit.loss < 0.1 or previous.fit.loss == outputs.fit.loss", max_iterations: 3}
+        """,
+    )
+    runs = tmp_path / "runs"
+    again = loop_verdict(plan, "fit", {"loss": 0.5}, iteration=1, runs_dir=runs, run_id="wf")
+    assert again.files == {"again": "true", "next": "2"} and not (runs / "wf" / "outputs" / "fit.json").exists()
+    same = loop_verdict(plan, "fit", {"loss": 0.5}, iteration=2, previous={"loss": 0.5}, runs_dir=runs, run_id="wf")
+    assert same.files["again"] == "false" and json.loads((runs / "wf" / "outputs" / "fit.json").read_text()) == {
+        "loss": 0.5
+    }
+    (runs / "wf" / "outputs" / "fit~3.json").write_text("{}")
+    capped = loop_verdict(plan, "fit", {"loss": 0.4}, iteration=3, previous={"loss": 0.5}, runs_dir=runs, run_id="wf")
+    assert (capped.status, capped.exit_code) == ("failed", 1)
+    assert capped.error == "repeat: max_iterations 3 reached without until being true"
+    assert not (runs / "wf" / "outputs" / "fit~3.json").exists()
+
+
+def test_the_cache_key_step_gives_the_key_of_the_attempt_the_task_step_runs(tmp_path: Path) -> None:
+    from dagctl.run.cache import cache_key
+    from dagctl.run.resolve import AttemptFactory
+    from dagctl.run.single import task_cache_key
+
+    plan = plan_of(tmp_path, "name: c\nparams: {n: 1}\ntasks:\n  - {id: a, cache: true, run: 'echo ${params.n}'}\n")
+    runs = tmp_path / "runs"
+    key = task_cache_key(plan, "a", runs_dir=runs, run_id="wf-1", params={"n": "2"}).files["cache-key"]
+    factory = AttemptFactory(plan=plan, run_id="other", run_dir=runs / "other", params={"n": 2})
+    assert key == cache_key(factory.build(plan.tasks["a"], 3, {}), {}, tmp_path)  # not the run, not the attempt
+    assert task_cache_key(plan, "a", runs_dir=runs, run_id="wf-2", params={"n": "3"}).files["cache-key"] != key
+
+
+def test_a_sub_dags_params_and_outputs_steps_render_them_as_the_runner_does(tmp_path: Path) -> None:
+    from dagctl.run.single import child_outputs, child_params, steps_of_spec
+
+    (tmp_path / "child.yaml").write_text(
+        "name: child\nparams: {n: 1, day: x}\ntasks:\n  - {id: t, run: 'true'}\noutputs: {n: '${params.n}', t: "
+        "'${outputs.t.k}'}\n"
+    )
+    plan = plan_of(
+        tmp_path,
+        """
+        name: p
+        params: {n: 5}
+        tasks:
+          - {id: up, run: "true"}
+          - {id: c, depends_on: up, dag: child.yaml, params: {n: "${params.n}", day: "${outputs.up.d}"}}
+        """,
+    )
+    spec_plan, task_id, child = steps_of_spec(task_spec(plan, "c", child=_child(plan)))
+    assert child is not None and child.params == {"n": 1, "day": "x"}
+    runs = tmp_path / "runs"
+    given = child_params(spec_plan, child, task_id, runs_dir=runs, run_id="wf", inputs={"up": {"d": "mon"}})
+    assert given.outputs == {"n": 5, "day": "mon"}  # typed, without the upstream payload (up__d)
+    outputs = child_outputs(
+        spec_plan, child, task_id, runs_dir=runs, run_id="wf", params=given.outputs, inputs={"t": {"k": "v"}}
+    )
+    assert outputs.outputs == {"n": 5, "t": "v"}
+    assert json.loads((runs / "wf" / "outputs" / "c.json").read_text()) == {"n": 5, "t": "v"}
+    bad = child_outputs(spec_plan, child, task_id, runs_dir=runs, run_id="wf", params=given.outputs, inputs={})
+    assert bad.status == "failed" and str(bad.error).startswith("sub-DAG run wf.c: outputs: ")
+    with pytest.raises(UsageError, match="is a dag task, which exec-task cannot run"):
+        run_task(spec_plan, task_id, runs_dir=runs, run_id="wf")
+
+
+def _child(plan: Plan) -> Plan:
+    from dagctl.run.subrun import child_plan
+
+    return child_plan(plan, plan.tasks["c"])

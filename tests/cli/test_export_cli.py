@@ -183,3 +183,47 @@ def test_exec_task_bad_input_is_one_line_and_exit_2(cli, diamond: Path, args: li
     assert result.code == 2, result
     assert message in result.err and "Traceback" not in result.err
     assert len(result.err.strip().splitlines()) == 1
+
+
+@needs_hera
+@pytest.mark.parametrize(
+    ("dag", "notes"),
+    [
+        ("hyperparameter_search", ["note: task 'train' matrix: its 6 cells are fixed at export"]),
+        ("nightly_report", []),
+    ],
+)
+def test_export_argo_maps_the_example_dags_with_a_matrix_a_sub_dag_and_a_loop(
+    cli, at_root: Path, dag: str, notes: list[str]
+) -> None:
+    from hera.workflows import Workflow
+
+    result = cli("export", "argo", f"configs/dags/{dag}.yaml")
+    assert result.code == 0, result
+    manifest = yaml.safe_load(result.out)
+    assert Workflow.from_yaml(result.out).to_dict() == manifest
+    lines = result.err.splitlines()
+    assert len(lines) == len(notes) and all(line.startswith(note) for line, note in zip(lines, notes, strict=True))
+
+
+def test_exec_task_runs_a_cell_gathers_cells_and_refuses_two_steps_at_once(cli, tmp_path: Path) -> None:
+    for name in ("hyperparameter_search.yaml", "ml_steps.py"):
+        shutil.copy(EXAMPLE_DAGS / name, tmp_path / name)
+    dag = str(tmp_path / "hyperparameter_search.yaml")
+    out = tmp_path / "cell"
+    cell = cli(
+        "exec-task", dag, "train", "--cell", '{"batch_size":32,"lr":0.01}', "--run-id", "wf", "--outputs-dir", str(out)
+    )
+    assert cell.code == 0, cell
+    assert json.loads((out / "outputs.json").read_text()) == {"accuracy": 0.916, "loss": 0.084}
+    assert (out / "cell").read_text().startswith('dagctl-cell:{"index": 3,')
+    records = json.dumps([(out / "cell").read_text()])
+    gathered = cli("exec-task", dag, "train", "--gather", records, "--run-id", "wf")
+    assert gathered.code == 1 and "exec-task --gather: train failed" in gathered.err
+    assert "1 of 6 cells succeeded, 6 needed (min_success)" in gathered.err
+    both = cli("exec-task", dag, "train", "--gather", records, "--cache-key")
+    assert both.code == 2 and "give one of --gather, --cache-key" in both.err
+    until = cli("exec-task", dag, "train", "--until", "{}")
+    assert until.code == 2 and "--until needs --iteration" in until.err
+    not_a_dag = cli("exec-task", dag, "train", "--dag-params")
+    assert not_a_dag.code == 2 and "is not a dag: task" in not_a_dag.err

@@ -35,6 +35,8 @@ CASES = {
         "registry.example.com/etl:1.4", "--namespace", "etl", "--pvc", "dagctl-runs", "-p", "rows=1000",
     ],
     "weekly_ops_chain.workflow.yaml": ["configs/dags/weekly_ops_chain.yaml", "--name-prefix", "ops-"],
+    "hyperparameter_search.workflow.yaml": ["configs/dags/hyperparameter_search.yaml"],
+    "nightly_report.workflow.yaml": ["configs/dags/nightly_report.yaml", "--pvc", "dagctl-runs"],
     "diamond_nightly.cron-workflow.yaml": ["--schedule", "diamond_nightly", "--dir", "configs/schedules"],
 }  # fmt: skip
 
@@ -54,7 +56,7 @@ def example_plans() -> dict[str, Plan]:
         except ExportError:
             continue
         plans[path.stem] = plan
-    assert {"diamond_pipeline", "weekly_ops_chain"} <= set(plans)
+    assert {"diamond_pipeline", "weekly_ops_chain", "hyperparameter_search", "nightly_report"} <= set(plans)
     return plans
 
 

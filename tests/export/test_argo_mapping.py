@@ -421,11 +421,13 @@ def test_a_key_the_exporter_does_not_know_is_refused_naming_the_task_and_the_key
         "DAG 'f' key 'quorum': cannot be exported to Argo yet — remove it to export",
         "task 'a' key 'teleport': cannot be exported to Argo yet — remove it to export",
     ]
-    if "matrix" not in PlannedTask.FIELDS:  # the matrix is planned by a later DAG format
-        return
-    matrix = plan.replace(tasks={"a": plan.tasks["b"].replace(id="a", matrix={"x": [1, 2]})}, dag=DagInfo(name="f"))
-    with pytest.raises(ExportError, match=r"task 'a' key 'matrix': .* withItems .* run the DAG with dagctl run"):
-        export(matrix)
+    pending = plan.replace(
+        tasks={"a": plan.tasks["b"].replace(id="a", precondition={"when": "params.x == 1"})}, dag=DagInfo(name="f")
+    )
+    with pytest.raises(ExportError, match=r"task 'a' key 'precondition': .* when: .* run the DAG with dagctl run"):
+        export(pending)
+    with pytest.raises(ExportError, match=r"DAG 'f' key 'handlers': .*onExit"):
+        export(pending.replace(tasks={"b": plan.tasks["b"]}, handlers={"exit": plan.tasks["b"]}))
     unset = plan.replace(tasks={"a": _FutureTask(**fields), "b": plan.tasks["b"]}, dag=_FutureDag(name="f"))
     export(unset)  # the same keys left unset are fine
 
@@ -511,6 +513,27 @@ def test_a_schedule_becomes_a_cron_workflow(tmp_path: Path) -> None:
     paused_spec = export_plan(plan, ArgoOptions(), cron_settings(paused)).manifest["spec"]
     assert paused_spec["suspend"] is True and paused_spec["concurrencyPolicy"] == "Allow"
     assert "startingDeadlineSeconds" not in paused_spec
+
+
+def test_extended_cron_days_are_refused_and_hashed_fields_go_as_numbers(tmp_path: Path) -> None:
+    from dagctl.errors import UsageError
+    from dagctl.export.cron import cron_settings
+    from dagctl.schedule.files import load_schedule_file
+
+    (tmp_path / "dag.yaml").write_text((EXAMPLE_DAGS / "diamond_pipeline.yaml").read_text())
+    (tmp_path / "s.yaml").write_text(
+        '- {id: last, cron: "0 3 L * *", dag: dag.yaml}\n'
+        '- {id: second_monday, cron: "30 2 * * 1#2", dag: dag.yaml}\n'
+        '- {id: hashed, cron: "H H * * wed", dag: dag.yaml}\n'
+    )
+    last, second_monday, hashed = load_schedule_file(tmp_path / "s.yaml")
+    for spec, item in ((last, "L"), (second_monday, "1#2")):
+        with pytest.raises(UsageError) as caught:
+            cron_settings(spec)
+        assert f"schedule '{spec.id}'" in str(caught.value) and f"uses {item}," in str(caught.value)
+    [expression] = cron_settings(hashed).spec["schedules"]
+    minute, hour, *rest = expression.split()
+    assert minute.isdigit() and hour.isdigit() and rest == ["*", "*", "wed"]  # a name is not a W day
 
 
 def test_a_workflow_ref_task_carries_the_dags_registry(tmp_path: Path) -> None:

@@ -10,21 +10,32 @@ import typer
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from dagctl.clock import SystemClock
+    from dagctl.dag.plan import DagInfo, Plan
+    from dagctl.run.single import StepResult
+    from dagctl.settings import Settings
 
 EXEC_TASK_HELP = """Run one task of a DAG on its own, with the params and upstream outputs you give it.
 
-It is one attempt, not a run: no retries, no trigger rule, no when: (the caller decides those), no events.
-The task's log goes to logs/runs/<run_id>/ as in a run, and is copied to stdout as it is written. With
---outputs-dir its outputs are also written there (outputs.json, and values/<key> for each plain key), which
-is where an Argo step exported by `dagctl export argo` reads them. Exit code: the task's (0 success, a shell
-task's own code, 1 a Python task failed, 124 timed out, 130/143 interrupted); 2 bad input.
+It is one attempt, not a run: no retries, no trigger rule, no when:, no task cache (the caller decides those),
+no events. The task's log goes to logs/runs/<run_id>/ as in a run, and is copied to stdout as it is written.
+With --outputs-dir its outputs are also written there (outputs.json, and values/<key> for each plain key),
+which is where an Argo step exported by `dagctl export argo` reads them. Exit code: the task's (0 success, a
+shell task's own code, 1 a Python task failed, 124 timed out, 130/143 interrupted); 2 bad input.
+
+The steps an exported workflow adds around tasks use the same command: --cell (one cell of a matrix task),
+--gather (a matrix task's fan-in), --iteration and --until (a loop's iteration and what follows it),
+--cache-key (the key Argo's memoize stores the step under), --dag-params and --dag-outputs (a sub-DAG's
+params and outputs). docs/argo.md has what each does.
 
 \b
 Examples:
   dagctl exec-task configs/dags/diamond_pipeline.yaml extract -p rows=50 --outputs-dir /tmp/extract
   dagctl exec-task configs/dags/diamond_pipeline.yaml by_region --input extract=@/tmp/extract/outputs.json
   dagctl exec-task --spec "$SPEC" --input extract='{"path": "/data/sales.csv"}' --run-id wf-1
+  dagctl exec-task configs/dags/hyperparameter_search.yaml train --cell '{"lr": 0.01, "batch_size": 32}'
 """
 
 
@@ -37,6 +48,9 @@ def register(app: typer.Typer) -> None:
             None, "--spec", help="The task as JSON, as `dagctl export argo` passes it (or @FILE), instead of DAG TASK."
         ),
         param: list[str] = typer.Option([], "--param", "-p", help="Override a DAG param: -p key=value (repeatable)."),
+        params_json: str | None = typer.Option(
+            None, "--params-json", help="Params as one JSON object (a sub-DAG's, from --dag-params); with -p, -p wins."
+        ),
         inputs: list[str] = typer.Option(
             [], "--input", "-i", help="Outputs of an upstream task: TASK=JSON or TASK=@FILE (repeatable)."
         ),
@@ -47,80 +61,214 @@ def register(app: typer.Typer) -> None:
         retry: int = typer.Option(0, "--retry", min=0, help="Attempts made before this one (Argo's {{retries}})."),
         logical_date: str | None = typer.Option(None, "--logical-date", help="${logical_date} of the task."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not copy the task's log to stdout."),
+        cell: str | None = typer.Option(
+            None, "--cell", help="A matrix task: run this cell (one item of the list the workflow fans out over)."
+        ),
+        iteration: int | None = typer.Option(None, "--iteration", min=1, help="A loop task: run this iteration."),
+        gather: str | None = typer.Option(
+            None, "--gather", help="A matrix task: its outputs from its cells' records (Argo's list), not a run."
+        ),
+        until: str | None = typer.Option(
+            None, "--until", help="A loop task: decide what follows --iteration, whose outputs these are (JSON)."
+        ),
+        previous: str | None = typer.Option(None, "--previous", help="With --until: the iteration before's outputs."),
+        cache_key: bool = typer.Option(False, "--cache-key", help="Write the attempt's task cache key, not a run."),
+        dag_params: bool = typer.Option(False, "--dag-params", help="A dag: task: its child's params, not a run."),
+        dag_outputs: bool = typer.Option(
+            False, "--dag-outputs", help="A dag: task: its child's outputs (child tasks' outputs as --input)."
+        ),
     ) -> None:
         from dagctl.clock import SystemClock
         from dagctl.dag.params import parse_assignments
         from dagctl.errors import UsageError
-        from dagctl.run.attempts import CancelToken
-        from dagctl.run.single import parse_inputs, plan_of_spec, run_task, write_outputs
+        from dagctl.run.single import parse_inputs, write_outputs
         from dagctl.run.state import new_run_id
         from dagctl.settings import Settings
 
         from .render import echo_err
-        from .signals import handle_signals
 
         settings = Settings.from_env()
-        if spec is not None:
-            if dag is not None or task is not None:
-                raise UsageError("give either --spec or DAG TASK, not both", hint="leave out DAG and TASK")
-            plan, task_id = plan_of_spec(_spec_data(spec))
-        else:
-            if dag is None or task is None:
-                raise UsageError("which task?", hint="give the DAG file and a task id: dagctl exec-task DAG.yaml TASK")
-            from dagctl.dag.plancache import load_plan
-
-            plan, remember = load_plan(dag, cache_dir=settings.plan_cache_dir)
-            remember()
-            task_id = task
-        params = parse_assignments(param)
-        given = parse_inputs(inputs)
+        chosen = {"--gather": gather is not None, "--until": until is not None, "--cache-key": cache_key,
+                  "--dag-params": dag_params, "--dag-outputs": dag_outputs}  # fmt: skip
+        modes = [name for name, on in chosen.items() if on]
+        if len(modes) > 1:
+            raise UsageError(f"give one of {', '.join(modes)}", hint="each is a step of its own")
+        plan, task_id, child = _the_task(dag, task, spec, settings)
+        params: dict[str, object] = {}
+        if params_json is not None:
+            given = _json_object("--params-json", params_json)
+            params.update((k, v) for k, v in given.items() if k in plan.dag.params or dag_outputs)
+        params.update(parse_assignments(param))
+        given_inputs = parse_inputs(inputs)
         clock = SystemClock()
         run_id = run_id or new_run_id(clock)
         settings.check_writable("logs")
-        token = CancelToken()
-        names = {2: "SIGINT", 15: "SIGTERM"}
-
-        def on_stop(signum: int, again: bool) -> None:
-            token.cancel(now=again, reason=names.get(signum, "SIGTERM"))
-
-        stop = threading.Event()
-        log = settings.runs_dir / run_id / _log_name(task_id, retry + 1)
-        follower = None if quiet else threading.Thread(target=_copy_log, args=(log, stop, clock), daemon=True)
-        if follower is not None:
-            follower.start()
-        try:
-            with handle_signals(on_stop):
-                result = run_task(
-                    plan,
-                    task_id,
-                    runs_dir=settings.runs_dir,
-                    run_id=run_id,
-                    params=params,
-                    inputs=given,
-                    attempt=retry + 1,
-                    logical_date=logical_date,
-                    clock=clock,
-                    cancel=token,
-                    grace=settings.grace_s,
-                )
-        finally:
-            stop.set()
-            if follower is not None:
-                follower.join(5)
+        if modes:
+            result = _step(
+                modes[0], plan, task_id, child, settings=settings, run_id=run_id, params=params,
+                inputs=given_inputs, logical_date=logical_date, clock=clock, cell=cell, iteration=iteration,
+                records=gather, outputs=until, previous=previous,
+            )  # fmt: skip
+        else:
+            result = _run(
+                plan, task_id, settings=settings, run_id=run_id, params=params, inputs=given_inputs,
+                attempt=retry + 1, logical_date=logical_date, clock=clock, cell=cell, iteration=iteration, quiet=quiet,
+            )  # fmt: skip
         if outputs_dir is not None and result.status == "success":
             from dagctl.errors import cannot
 
             try:
-                write_outputs(outputs_dir, result.outputs)
+                write_outputs(outputs_dir, result.outputs, result.files)
             except OSError as exc:
                 raise cannot("write outputs to", outputs_dir, exc) from None
         keys = ", ".join(result.outputs) or "none"
         detail = f": {result.error}" if result.error else f"; outputs: {keys}"
+        log = f"; log {result.log_path}" if result.log_path else ""
+        what = f" {modes[0]}" if modes else ""
         echo_err(
-            f"dagctl exec-task: {result.task_id} {result.status} in {result.duration_s:.2f}s "
-            f"(exit {result.exit_code}){detail}; log {result.log_path}"
+            f"dagctl exec-task{what}: {result.task_id} {result.status} in {result.duration_s:.2f}s "
+            f"(exit {result.exit_code}){detail}{log}"
         )
         raise typer.Exit(result.exit_code)
+
+
+def _the_task(
+    dag: Path | None, task: str | None, spec: str | None, settings: Settings
+) -> tuple[Plan, str, DagInfo | None]:
+    """The plan, the task's id and, for a ``dag:`` task, its child DAG: from --spec or from DAG TASK."""
+    from dagctl.errors import UsageError
+    from dagctl.run.single import planned_task, steps_of_spec
+
+    if spec is not None:
+        if dag is not None or task is not None:
+            raise UsageError("give either --spec or DAG TASK, not both", hint="leave out DAG and TASK")
+        return steps_of_spec(_spec_data(spec))
+    if dag is None or task is None:
+        raise UsageError("which task?", hint="give the DAG file and a task id: dagctl exec-task DAG.yaml TASK")
+    from dagctl.dag.plancache import load_plan
+
+    plan, remember = load_plan(dag, cache_dir=settings.plan_cache_dir)
+    remember()
+    planned = planned_task(plan, task)
+    if planned.subdag is None:
+        return plan, task, None
+    from dagctl.run.subrun import child_plan
+
+    return plan, task, child_plan(plan, planned).dag
+
+
+def _step(
+    mode: str,
+    plan: Plan,
+    task_id: str,
+    child: DagInfo | None,
+    *,
+    settings: Settings,
+    run_id: str,
+    params: dict[str, Any],
+    inputs: dict[str, dict[str, Any]],
+    logical_date: str | None,
+    clock: SystemClock,
+    cell: str | None,
+    iteration: int | None,
+    records: str | None,
+    outputs: str | None,
+    previous: str | None,
+) -> StepResult:
+    """A step that is not a run of the task: a matrix's fan-in, a loop's verdict, a cache key, a sub-DAG's
+    params or outputs."""
+    from dagctl.errors import UsageError
+    from dagctl.run import single
+
+    runs_dir = settings.runs_dir
+    if mode == "--gather":
+        return single.gather_cells(
+            plan, task_id, records or "", runs_dir=runs_dir, run_id=run_id, params=params, inputs=inputs, clock=clock
+        )
+    if mode == "--until":
+        if iteration is None:
+            raise UsageError("--until needs --iteration", hint="give the iteration whose outputs --until has")
+        return single.loop_verdict(
+            plan, task_id, _json_object("--until", outputs or ""), iteration=iteration, runs_dir=runs_dir,
+            run_id=run_id, previous=_json_object("--previous", previous) if previous else None, params=params,
+            inputs=inputs, logical_date=logical_date, clock=clock,
+        )  # fmt: skip
+    if mode == "--cache-key":
+        return single.task_cache_key(
+            plan, task_id, runs_dir=runs_dir, run_id=run_id, params=params, inputs=inputs, cell=cell,
+            iteration=iteration, logical_date=logical_date, clock=clock,
+        )  # fmt: skip
+    if child is None:
+        raise UsageError(f"{mode}: task '{task_id}' is not a dag: task", hint=f"{mode} is for sub-DAG tasks")
+    if mode == "--dag-params":
+        return single.child_params(
+            plan, child, task_id, runs_dir=runs_dir, run_id=run_id, params=params, inputs=inputs, clock=clock
+        )
+    return single.child_outputs(
+        plan, child, task_id, runs_dir=runs_dir, run_id=run_id, params=params, inputs=inputs, clock=clock
+    )
+
+
+def _run(
+    plan: Plan,
+    task_id: str,
+    *,
+    settings: Settings,
+    run_id: str,
+    params: dict[str, Any],
+    inputs: dict[str, dict[str, Any]],
+    attempt: int,
+    logical_date: str | None,
+    clock: SystemClock,
+    cell: str | None,
+    iteration: int | None,
+    quiet: bool,
+) -> StepResult:
+    """One attempt of the task, its log copied to stdout as it is written (unless ``quiet``)."""
+    from dagctl.run.attempts import CancelToken
+    from dagctl.run.single import run_task
+
+    from .signals import handle_signals
+
+    token = CancelToken()
+    names = {2: "SIGINT", 15: "SIGTERM"}
+
+    def on_stop(signum: int, again: bool) -> None:
+        token.cancel(now=again, reason=names.get(signum, "SIGTERM"))
+
+    stop = threading.Event()
+    log: list[Path] = []
+    follower = None if quiet else threading.Thread(target=_copy_log, args=(log, stop, clock), daemon=True)
+    if follower is not None:
+        follower.start()
+    try:
+        with handle_signals(on_stop):
+            return run_task(
+                plan, task_id, runs_dir=settings.runs_dir, run_id=run_id, params=params, inputs=inputs,
+                attempt=attempt, logical_date=logical_date, clock=clock, cancel=token, grace=settings.grace_s,
+                cell=cell, iteration=iteration, on_log=lambda path: log.append(Path(path)),
+            )  # fmt: skip
+    finally:
+        stop.set()
+        if follower is not None:
+            follower.join(5)
+
+
+def _json_object(option: str, text: str) -> dict[str, Any]:
+    import json
+
+    from dagctl.errors import UsageError
+
+    stripped = text.strip()
+    if stripped.startswith("{{") and stripped.endswith("}}"):  # a reference Argo left unresolved: nothing
+        return {}
+    try:
+        value = json.loads(stripped)
+    except ValueError as exc:
+        raise UsageError(f"{option}: not JSON ({exc})", hint="give one JSON object") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{option}: a JSON {type(value).__name__}, not an object", hint="give one JSON object")
+    return value
 
 
 def _spec_data(text: str) -> object:
@@ -139,22 +287,17 @@ def _spec_data(text: str) -> object:
         raise UsageError(f"--spec is not JSON ({exc})", hint="pass what `dagctl export argo` wrote") from None
 
 
-def _log_name(task_id: str, attempt: int) -> str:
-    from dagctl.store.layout import log_name
-
-    return log_name(task_id, attempt)
-
-
-def _copy_log(path: Path, stop: threading.Event, clock: SystemClock) -> None:
-    """Copy what the task writes to its log to stdout, as it is written, until ``stop`` (then the rest)."""
+def _copy_log(log: list[Path], stop: threading.Event, clock: SystemClock) -> None:
+    """Copy what the task writes to its log (``log[0]``, once it is known) to stdout, as it is written, until
+    ``stop`` (then the rest)."""
     offset = 0
     while True:
         ended = stop.is_set()
         try:
-            with path.open("rb") as fh:
+            with log[0].open("rb") as fh:
                 fh.seek(offset)
                 data = fh.read()
-        except OSError:
+        except (OSError, IndexError):
             data = b""
         if data:
             sys.stdout.buffer.write(data)

@@ -58,6 +58,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Export a DAG as an Argo Workflow: each task a step running `dagctl exec-task` in --image.
 
+        Matrices, loops, sub-DAGs, cached tasks and approval gates get templates of their own (fan-out and
+        fan-in steps, a recursive template, a nested DAG, memoization, a suspend step).
         The manifest is loaded back through Hera's models of the Argo schema before it is printed. Notes on
         what Argo does differently go to stderr; what cannot be mapped is refused, naming the task and the
         key (exit 2). Needs the argo extra: pip install 'dagctl[argo]'. Mapping and limits: docs/argo.md.

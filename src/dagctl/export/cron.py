@@ -4,7 +4,9 @@
 schedule key    CronWorkflow
 ==============  ========================================================================================
 cron            ``schedules: [cron]``: Argo's parser (robfig/cron) reads the same five fields, names
-                and macros; around daylight-saving jumps it follows its own rules, not dagctl's
+                and macros; around daylight-saving jumps it follows its own rules, not dagctl's.
+                Hashed ``H`` fields go as the numbers they stand for; ``L``, ``W`` and ``#`` days are
+                refused (robfig/cron does not read them): :func:`unsupported_fields`
 timezone        ``timezone``
 overlap         ``concurrencyPolicy``: skip -> Forbid, allow -> Allow, queue -> Forbid (approximation:
                 Argo has no queue, so a slot that comes while a run is going is skipped, not delayed)
@@ -45,8 +47,27 @@ class CronSettings(Record):
     notes: list[str] = field(default_factory=list)
 
 
+def unsupported_fields(cron: str) -> list[str]:
+    """The ``L``/``W``/``#`` items of a cron expression, which Argo's cron parser does not accept."""
+    from dagctl.schedule.cronext import special_item
+
+    fields = cron.split()
+    if len(fields) != 5:  # a macro (@daily): Argo reads those
+        return []
+    return [item for index, field in enumerate(fields) for item in field.split(",") if special_item(index, item)]
+
+
 def cron_settings(schedule: ScheduleSpec) -> CronSettings:
+    """Raises :class:`~dagctl.errors.UsageError` for a cron expression Argo cannot read."""
     who = f"schedule '{schedule.id}'"
+    refused = unsupported_fields(schedule.cron)
+    if refused:
+        from dagctl.errors import UsageError
+
+        raise UsageError(
+            f"{who}: cron {schedule.cron!r} uses {', '.join(refused)}, which Argo's cron parser does not read",
+            hint="keep this schedule on dagctl's scheduler, or give it a cron of plain fields for Argo",
+        )
     overlap = schedule.overlap.value
     spec: dict[str, Any] = {
         "schedules": [schedule.cron],

@@ -3,11 +3,12 @@
 Every field of :class:`~dagctl.dag.plan.PlannedTask` and :class:`~dagctl.dag.plan.DagInfo` is in a table
 here. :data:`TASK_FIELDS` and :data:`DAG_FIELDS` say where each mapped key goes (docs/argo.md has them as
 tables); :data:`OPTIONAL_KEYS` are mapped when a plan carries them. A key in no table, or in
-:data:`PENDING_KEYS` (``matrix:``, ``repeat:``, sub-DAGs, ``secrets:`` ...; with how each will map), makes
-the export refuse every task (or the DAG) that sets it, naming the task and the key: a cache or an approval
-gate added to the DAG format later is refused the same way until a mapping is written in
-:mod:`dagctl.export.argo` and its key moves to a table here. A test fails when the plan has a key that is
-in no table.
+:data:`PENDING_KEYS` (``secrets:``, ``precondition:``, handlers ...; with how each will map), makes the
+export refuse every task (or the DAG) that sets it, naming the task and the key: a key added to the DAG
+format later is refused the same way until a mapping is written in :mod:`dagctl.export` and its key moves to
+a table here. A mapped key that Argo cannot honour in some combination is refused there by the module that
+maps it (an approval's ``timeout``, a ``dag:`` task's ``retries`` ...). A test fails when the plan has a key
+that is in no table.
 """
 
 from __future__ import annotations
@@ -43,6 +44,15 @@ TASK_FIELDS: dict[str, str] = {
     "level": "derived from the graph; Argo derives it again",
     "downstream": "derived from the graph; Argo derives it again",
     "priority": "not mapped: Argo starts ready tasks in its own order",
+    "matrix": "a DAG template of its own: withItems (lists known at export) or withParam (an upstream output), "
+    "one exec-task --cell step per cell, then an exec-task --gather step",
+    "max_parallel": "parallelism of the matrix's DAG template",
+    "min_success": "the --gather step: it fails when fewer cells succeeded",
+    "aggregate": "the --gather step computes it (dagctl.run.fanin)",
+    "repeat": "a recursive DAG template: an iteration, an exec-task --until step, a suspend for the delay, the next",
+    "subdag": "a DAG template holding the child's tasks, with --dag-params and --dag-outputs steps",
+    "cache": "memoize of the step, keyed by dagctl's task cache key from an exec-task --cache-key step",
+    "approval": "a suspend template (message, approvers, policy as annotations); timeout: refused",
 }
 DAG_FIELDS: dict[str, str] = {
     "name": "metadata: generateName / name, and the dagctl.io/dag label",
@@ -54,27 +64,27 @@ DAG_FIELDS: dict[str, str] = {
     "parallelism": "spec.parallelism",
     "timeout": "spec.activeDeadlineSeconds (rounded up)",
     "fail_fast": "failFast of the DAG template",
+    "param_types": "the task spec: exec-task checks and types the params with them",
 }
 
 
 PENDING_KEYS: dict[str, str] = {
     # keys of the DAG format that an export refuses (when set) until they have a mapping, with how they will map
-    "matrix": "a matrix will become withItems (a list) or withParam (an upstream output), one step per cell",
-    "max_parallel": "will become the parallelism of the matrix's steps",
-    "min_success": "will become a depends on the cells' AnySucceeded, counted by an extra step",
-    "aggregate": "will become a fan-in step after the matrix's cells",
-    "repeat": "will become a recursive template whose when tests until:",
-    "subdag": "a sub-DAG will become a DAG template of its own",
     "secrets": "secrets will become env entries with valueFrom.secretKeyRef",
-    "cache": "the task cache will become Argo's memoize, keyed by the same inputs",
-    "approval": "an approval gate will become a suspend template, resumed with argo resume",
+    "env_files": ".env files will become a ConfigMap or Secret the steps read with envFrom",
+    "precondition": "a precondition will become a when: (a condition) or a step before the task (a command)",
+    "continue_on": "continue_on will become continueOn of the DAG task",
+    "retry_on_exit_codes": "retry_on_exit_codes will become the retryStrategy's expression on lastRetry.exitCode",
+    "notify": "notifications will become an exit handler (onExit)",
+    "handlers": "handlers will become the workflow's exit handler (onExit) with a step per kind",
 }
 OPTIONAL_KEYS: dict[str, str] = {
     # keys a plan may carry (of the DAG or of a task), mapped when they are there
     "description": "the workflows.argoproj.io/description annotation (a task's: dagctl.io/description of its pod)",
 }
 IGNORED_DAG_KEYS: dict[str, str] = {
-    "outputs": "only read when the DAG runs as a sub-DAG of another; an exported workflow returns nothing",
+    "outputs": "only read when the DAG runs as a sub-DAG of another (a dag: task's child: exported); an exported "
+    "workflow returns nothing",
 }
 
 
@@ -84,6 +94,8 @@ def unmapped(plan: Plan) -> Iterator[str]:
         known = name in DAG_FIELDS or name in IGNORED_DAG_KEYS or name in OPTIONAL_KEYS
         if not known and is_set(getattr(plan.dag, name)):
             yield f"DAG '{plan.dag.name}' key '{name}': cannot be exported to Argo yet — {later(name)}"
+    if is_set(getattr(plan, "handlers", None)):
+        yield f"DAG '{plan.dag.name}' key 'handlers': cannot be exported to Argo yet — {later('handlers')}"
     for task in plan.tasks.values():
         for name in task.FIELDS:
             if name not in TASK_FIELDS and name not in OPTIONAL_KEYS and is_set(getattr(task, name)):

@@ -39,10 +39,10 @@ def _slug(text: str, allowed: str) -> str:
     return re.sub("-{2,}", "-", slug).strip("-.")
 
 
-def task_names(ids: Iterable[str]) -> dict[str, str]:
-    """dagctl task id -> Argo task (and template) name, unique, in the order given."""
+def task_names(ids: Iterable[str], reserved: Iterable[str] = ()) -> dict[str, str]:
+    """dagctl task id -> Argo task (and template) name, unique, in the order given, none of ``reserved``."""
     names: dict[str, str] = {}
-    used = set(RESERVED)
+    used = set(RESERVED) | set(reserved)
     for tid in ids:
         base = _slug(tid, "a-z0-9-")
         if not base[:1].isalpha():
@@ -55,6 +55,17 @@ def task_names(ids: Iterable[str]) -> dict[str, str]:
         used.add(name)
         names[tid] = name
     return names
+
+
+def unique_name(base: str, salt: str, used: set[str]) -> str:
+    """``base`` (an Argo name), or ``base`` shortened with a suffix from a hash of ``salt`` when it is in
+    ``used``; the name returned is added to ``used``."""
+    name, n = base[:NAME_MAX].rstrip("-"), 0
+    while name in used:
+        name = f"{base[: NAME_MAX - 7].rstrip('-')}-{short_hash(salt + '#' * n)}"
+        n += 1
+    used.add(name)
+    return name
 
 
 def object_name(text: str, limit: int) -> str:

@@ -28,7 +28,7 @@ right (substring tests), ordering comparisons without a number, text containing 
 from __future__ import annotations
 
 import ast
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from dagctl.records import Record
@@ -51,28 +51,51 @@ class ArgoWhen(Record):
     expression: str
     outputs: frozenset[tuple[str, str]]
     """(upstream task id, output key) pairs the expression reads: those tasks must export those keys."""
+    params: frozenset[str] = frozenset()
+    """The params it reads (in a sub-DAG, the step that computes the params must export them)."""
+
+
+def workflow_param(name: str) -> str:
+    return f"{{{{workflow.parameters.{name}}}}}"
 
 
 def argo_when(
-    expr: str, *, task_names: Mapping[str, str], upstream: Collection[str], params: Mapping[str, Any]
+    expr: str,
+    *,
+    task_names: Mapping[str, str],
+    upstream: Collection[str],
+    params: Mapping[str, Any],
+    param_ref: Callable[[str], str] = workflow_param,
+    run_id: str = "{{workflow.name}}",
 ) -> ArgoWhen:
     """Translate ``expr`` for a task whose ancestors are ``upstream`` in a DAG whose params (with their
-    defaults) are ``params``; raise :class:`Refused` or TemplateError."""
+    defaults) are ``params``; raise :class:`Refused` or TemplateError. ``param_ref`` and ``run_id`` say where
+    the DAG's params and run id are (a sub-DAG's are not the workflow's)."""
     from dagctl.dag.conditions import compile_condition
 
     condition = compile_condition(expr)
     tree = ast.parse(condition.expr, mode="eval").body
-    translator = _Translator(task_names, upstream, params)
+    translator = _Translator(task_names, upstream, params, param_ref, run_id)
     expression = translator.test(tree)
-    return ArgoWhen(expression, frozenset(translator.outputs))
+    return ArgoWhen(expression, frozenset(translator.outputs), frozenset(translator.read))
 
 
 class _Translator:
-    def __init__(self, task_names: Mapping[str, str], upstream: Collection[str], params: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        task_names: Mapping[str, str],
+        upstream: Collection[str],
+        params: Mapping[str, Any],
+        param_ref: Callable[[str], str],
+        run_id: str,
+    ) -> None:
         self.task_names = task_names
         self.upstream = upstream
         self.params = params
+        self.param_ref = param_ref
+        self.run_id = run_id
         self.outputs: set[tuple[str, str]] = set()
+        self.read: set[str] = set()
 
     # ------------------------------------------------------------------ boolean positions
     def test(self, node: ast.expr) -> str:
@@ -176,12 +199,13 @@ class _Translator:
         root, keys = path[0], path[1:]
         shown = ast.unparse(node)
         if root == "run_id" and not keys:
-            return "{{workflow.name}}"
+            return self.run_id
         if root == "params" and len(keys) == 1 and isinstance(keys[0], str):
             name = keys[0]
             if not is_param_name(name):
                 raise Refused(f"param '{name}' has no Argo parameter name", "rename it: letters, digits, _ and -")
-            return f"{{{{workflow.parameters.{name}}}}}"
+            self.read.add(name)
+            return self.param_ref(name)
         if root == "outputs" and len(keys) == 2 and all(isinstance(k, str) for k in keys):
             task, key = str(keys[0]), str(keys[1])
             if task not in self.upstream or task not in self.task_names:
