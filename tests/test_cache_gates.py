@@ -116,7 +116,7 @@ def test_each_ingredient_of_the_key_makes_a_miss(proj, change: str, reruns: set[
     proj.run("cached.yaml", CACHED)
     text, kwargs = CACHED, {}
     if change == "command":
-        text = CACHED.replace('cat data/*.txt;', 'cat data/*.txt; true;')
+        text = CACHED.replace("cat data/*.txt;", "cat data/*.txt; true;")
     elif change == "param":
         kwargs = {"params": {"n": 2}}
     elif change == "input file":

@@ -169,13 +169,8 @@ def test_parse_cron_normalises_whitespace_and_specs_compare_by_value() -> None:
             "ranges (1-5), steps (*/15, 1-30/5) and lists (1,15)",
         ),
         (
-            "0 0 L * *",
-            "day-of-month field 'L' is not valid: 'L' is not a number (1-31); use numbers, names, "
-            "ranges (1-5), steps (*/15, 1-30/5) and lists (1,15)",
-        ),
-        (
-            "0 0 * * 1#2",
-            "day-of-week field '1#2' is not valid: '1#2' is not a number (0-7) or a name (sun-sat); "
+            "0 0 * * 1W",
+            "day-of-week field '1W' is not valid: '1W' is not a number (0-7) or a name (sun-sat); "
             "use numbers, names, ranges (1-5), steps (*/15, 1-30/5) and lists (1,15)",
         ),
         ("0 0 * * monday", "day-of-week name 'monday' is not recognised; use the three-letter name 'mon'"),

@@ -240,6 +240,7 @@ def test_events_are_immutable_compare_by_value_and_keep_their_record_order() -> 
         "v",
         "ts",
         "event",
+        "timestamp",  # the design note's name for ts, the same value
         "run_id",
         "dag_name",
         "tenant_id",

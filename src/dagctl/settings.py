@@ -58,6 +58,14 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("DAGCTL_GRACE", "float", 5.0, "seconds a stopped task gets between SIGTERM and SIGKILL", 0, 3600),
     EnvVar("SCHED_TICK_MS", "int", 1000, "milliseconds between scheduler ticks (--serve)", 10, 3_600_000),
     EnvVar("SCHED_MAX_PARALLEL", "int", 3, "scheduled runs at once", 1, 1024),
+    EnvVar(
+        "SCHED_MAX_JOBS_PER_DRAIN",
+        "int",
+        100,
+        "queue jobs of lost workers a worker's housekeeping drain requeues per pass (QUEUE_BACKEND=redis)",
+        1,
+        100_000,
+    ),
     EnvVar("SCHED_TIMEZONE", "str", "UTC", "timezone of schedules that name none"),
     EnvVar("DAGCTL_EXECUTOR", "choice", "threads", "where tasks run", choices=("threads", "celery")),
     EnvVar("QUEUE_BACKEND", "choice", "memory", "where scheduled runs go", choices=("memory", "redis")),
@@ -160,6 +168,11 @@ class Settings(Record):
     @property
     def task_cache_dir(self) -> Path:
         return self.cache_dir or self.logs_dir / "cache" / "tasks"
+
+    @property
+    def run_catalog_path(self) -> Path:
+        """Each run's DAG, tenant and status, for filtered listings (:mod:`dagctl.store.runcatalog`)."""
+        return self.logs_dir / "cache" / "runs.json"
 
     @property
     def plan_cache_dir(self) -> Path | None:

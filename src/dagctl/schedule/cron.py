@@ -16,6 +16,14 @@ repeat a fixed-time job fires once (first pass, ``fold=0``); a wildcard job fire
 
 We match fields ourselves rather than iterate with croniter: croniter fires fixed times twice in a
 repeated hour, and owning the (small) matcher keeps the DST rule exact and the error messages ours.
+
+Extended forms (:mod:`dagctl.schedule.cronext`): ``L`` and ``15W`` in day-of-month, ``5L`` and ``1#2`` in
+day-of-week, and hashed ``H`` in any field (``parse_cron(..., hash_key=schedule_id)``). croniter reads them,
+but only as calendar facts: an ``H`` field becomes plain numbers when the spec is compiled, and an L/W/#
+item becomes the set of days it names in each month. The wall-time walk and the DST rules above stay
+dagctl's, and expressions without these forms never import croniter (the 5-field fast path). A field using
+them counts as restricted: ``L`` or ``1#2`` is never a star for the day rule, and a hashed minute and hour
+make a fixed-time job.
 """
 
 from __future__ import annotations
@@ -30,10 +38,13 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from dagctl.errors import UsageError
 
+from . import cronext
+
 __all__ = [
     "CronSpec",
     "cron_problems",
     "fire_times",
+    "hashed_expression",
     "latest_fires",
     "next_fire_times",
     "parse_cron",
@@ -125,11 +136,20 @@ def _value(token: str, fd: _Field, text: str) -> int:
     )
 
 
-def _parse_field(text: str, fd: _Field) -> frozenset[int]:
+def _parse_field(text: str, fd: _Field, index: int) -> tuple[frozenset[int], tuple[str, ...]]:
+    """(plain values, extended L/W/# items in croniter's spelling) of one field."""
     values: set[int] = set()
+    specials: list[str] = []
     for item in text.split(","):
         if not item:
             raise _Bad(f"{fd.name} field {text!r} has an empty list item; separate values with single commas")
+        try:
+            special = cronext.special_item(index, item)
+        except cronext.ExtendedProblem as exc:
+            raise _Bad(str(exc)) from None
+        if special is not None:
+            specials.append(special)
+            continue
         base, slash, step_text = item.partition("/")
         step = 1
         if slash:
@@ -156,13 +176,15 @@ def _parse_field(text: str, fd: _Field) -> frozenset[int]:
     if fd.name == "day-of-week" and 7 in values:
         values.discard(7)
         values.add(0)
-    return frozenset(values)
+    return frozenset(values), tuple(dict.fromkeys(specials))
 
 
-def _impossible_date(fields: list[str], doms: frozenset[int], months: frozenset[int]) -> str | None:
+def _impossible_date(
+    fields: list[str], doms: frozenset[int], months: frozenset[int], dom_specials: tuple[str, ...]
+) -> str | None:
     """The day-of-month never exists in any listed month (only checked when the AND rule applies)."""
-    if fields[2].startswith("*") or not fields[4].startswith("*"):
-        return None  # day-of-month unrestricted, or OR'ed with a restricted day-of-week: always fires
+    if fields[2].startswith("*") or not fields[4].startswith("*") or dom_specials:
+        return None  # unrestricted, OR'ed with a restricted day-of-week, or L/W (every month has one): fires
     if any(day <= _MAX_DAYS[month - 1] for month in months for day in doms):
         return None
     names = [_MONTH_TITLES[m - 1] for m in sorted(months)]
@@ -173,8 +195,23 @@ def _impossible_date(fields: list[str], doms: frozenset[int], months: frozenset[
     )
 
 
-def _split(expr: str) -> tuple[list[str], list[str]]:
-    """(fields, problems) for an expression, macros expanded."""
+def _split(expr: str, hash_key: str | None = None) -> tuple[list[str], list[str]]:
+    """(fields, problems) for an expression, macros expanded and hashed ``H`` fields resolved."""
+    fields, problems = _split_text(expr)
+    if problems:
+        return fields, problems
+    for index, text in enumerate(fields):
+        try:
+            hashed = cronext.hash_field(index, text, hash_key)
+        except cronext.ExtendedProblem as exc:
+            problems.append(str(exc))
+            continue
+        if hashed is not None:
+            fields[index] = hashed
+    return (fields, []) if not problems else ([], problems)
+
+
+def _split_text(expr: str) -> tuple[list[str], list[str]]:
     if not isinstance(expr, str):
         return [], [f"cron expression must be a string, got {type(expr).__name__}; {FIELDS_HINT}"]
     text = " ".join(expr.split())
@@ -212,27 +249,37 @@ class _Compiled:
     dows: frozenset[int]
     day_or: bool  # Vixie: both day fields restricted (neither starts with '*') -> OR, else AND
     fixed_time: bool  # neither minute nor hour starts with '*'
+    dom_specials: tuple[str, ...] = ()  # L / 15W items (croniter spelling), matched per month
+    dow_specials: tuple[str, ...] = ()  # 1#2 / L5 items
 
     def day_matches(self, day: date) -> bool:
         dom = day.day in self.doms
+        if not dom and self.dom_specials:
+            dom = day.day in cronext.special_days(cronext.DOM, self.dom_specials, day.year, day.month)
         dow = (day.weekday() + 1) % 7 in self.dows  # Python Monday=0 -> cron Monday=1, Sunday=0
+        if not dow and self.dow_specials:
+            dow = day.day in cronext.special_days(cronext.DOW, self.dow_specials, day.year, day.month)
         return (dom or dow) if self.day_or else (dom and dow)
 
 
-def _compile_fields(expr: str) -> tuple[_Compiled | None, list[str]]:
-    fields, problems = _split(expr)
+def _compile_fields(expr: str, hash_key: str | None = None) -> tuple[_Compiled | None, list[str]]:
+    fields, problems = _split(expr, hash_key)
     if problems:
         return None, problems
     sets: list[frozenset[int]] = []
-    for fd, text in zip(_FIELDS, fields, strict=True):
+    specials: list[tuple[str, ...]] = []
+    for index, (fd, text) in enumerate(zip(_FIELDS, fields, strict=True)):
         try:
-            sets.append(_parse_field(text, fd))
+            values, extended = _parse_field(text, fd, index)
         except _Bad as exc:
             problems.append(str(exc))
+            continue
+        sets.append(values)
+        specials.append(extended)
     if problems:
         return None, problems
     minutes, hours, doms, months, dows = sets
-    impossible = _impossible_date(fields, doms, months)
+    impossible = _impossible_date(fields, doms, months, specials[2])
     if impossible:
         return None, [impossible]
     compiled = _Compiled(
@@ -244,21 +291,38 @@ def _compile_fields(expr: str) -> tuple[_Compiled | None, list[str]]:
         dows=dows,
         day_or=not fields[2].startswith("*") and not fields[4].startswith("*"),
         fixed_time=not fields[0].startswith("*") and not fields[1].startswith("*"),
+        dom_specials=specials[2],
+        dow_specials=specials[4],
     )
     return compiled, []
 
 
 @lru_cache(maxsize=4096)
-def _compile(expr: str) -> _Compiled:
-    compiled, problems = _compile_fields(expr)
+def _compile(expr: str, hash_key: str | None = None) -> _Compiled:
+    compiled, problems = _compile_fields(expr, hash_key)
     if compiled is None:
         raise UsageError(f"invalid cron expression {expr!r}: " + "; ".join(problems))
     return compiled
 
 
-def cron_problems(expr: str) -> list[str]:
-    """One-line, user-facing problems with a cron expression; ``[]`` when it is valid."""
-    return _compile_fields(expr)[1]
+def cron_problems(expr: str, hash_key: str | None = None) -> list[str]:
+    """One-line, user-facing problems with a cron expression; ``[]`` when it is valid.
+
+    ``hash_key`` is what hashed ``H`` fields are hashed from (a schedule's id); without it they are a problem."""
+    return _compile_fields(expr, hash_key)[1]
+
+
+def hashed_expression(expr: str, hash_key: str) -> str:
+    """``expr`` with whitespace collapsed and every hashed ``H`` field replaced by the numbers it stands for
+    with ``hash_key`` (``H H * * *`` -> ``37 4 * * *``); an expression without ``H`` comes back as written
+    (a macro stays a macro). Call it on a valid expression (see :func:`cron_problems`)."""
+    text = " ".join(expr.split())
+    if "h" not in text.lower() or text.startswith("@"):
+        return text
+    fields, problems = _split(text, hash_key)
+    if problems or fields == text.split():
+        return text
+    return " ".join(fields)
 
 
 # -------------------------------------------------------------------------------------------- timezones
@@ -298,6 +362,8 @@ class CronSpec:
 
     expr: str
     timezone: str = "UTC"
+    hash_key: str | None = None
+    """What hashed ``H`` fields are hashed from: the schedule's id."""
     _compiled: _Compiled = field(init=False, repr=False, compare=False)
     _zone: ZoneInfo = field(init=False, repr=False, compare=False)
 
@@ -307,7 +373,7 @@ class CronSpec:
         problem = timezone_problem(self.timezone)
         if problem:
             raise UsageError(problem)
-        object.__setattr__(self, "_compiled", _compile(self.expr))
+        object.__setattr__(self, "_compiled", _compile(self.expr, self.hash_key))
         object.__setattr__(self, "_zone", ZoneInfo(self.timezone))
 
     @property
@@ -317,7 +383,7 @@ class CronSpec:
 
     @property
     def fields(self) -> str:
-        """The five fields, macros expanded (``@daily`` -> ``0 0 * * *``)."""
+        """The five fields, macros expanded (``@daily`` -> ``0 0 * * *``) and ``H`` fields hashed."""
         return self._compiled.fields
 
     @property
@@ -325,11 +391,13 @@ class CronSpec:
         return self._zone
 
 
-def parse_cron(expr: str, timezone: str = "UTC") -> CronSpec:
-    """Validate and normalise (collapse whitespace); raise :class:`UsageError` with a one-line fix."""
+def parse_cron(expr: str, timezone: str = "UTC", *, hash_key: str | None = None) -> CronSpec:
+    """Validate and normalise (collapse whitespace); raise :class:`UsageError` with a one-line fix.
+
+    ``hash_key`` (a schedule's id) is what hashed ``H`` fields are hashed from; they need one."""
     if not isinstance(expr, str):
         raise UsageError(cron_problems(expr)[0])
-    return CronSpec(" ".join(expr.split()), timezone)
+    return CronSpec(" ".join(expr.split()), timezone, hash_key)
 
 
 # ------------------------------------------------------------------------------------------ fire times

@@ -34,8 +34,10 @@ from pydantic import (
     Strict,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
 from dagctl.dag.durations import DURATION_HELP, parse_duration
@@ -44,7 +46,7 @@ from dagctl.dag.yamlread import Document, one_line, parse_document, read_text
 from dagctl.errors import DagctlError, Problem, SpecError
 from dagctl.host import gc_paused
 
-from .cron import FIELDS_HINT, cron_problems, timezone_problem
+from .cron import FIELDS_HINT, cron_problems, hashed_expression, timezone_problem
 
 __all__ = [
     "Overlap",
@@ -114,7 +116,10 @@ class ScheduleSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: Name
-    cron: Annotated[str, Strict()] = Field(description='Five cron fields or a macro, e.g. "*/5 * * * *".')
+    cron: Annotated[str, Strict()] = Field(
+        description='Five cron fields or a macro, e.g. "*/5 * * * *"; L, 15W, 5L, 1#2 and H are understood '
+        "(H is hashed from the schedule id: after loading, cron holds the numbers it stands for)."
+    )
     dag: Annotated[str, Strict(), StringConstraints(min_length=1)] = Field(
         description="The DAG file; relative paths are looked up from the schedule file's folder upwards."
     )
@@ -133,14 +138,28 @@ class ScheduleSpec(BaseModel):
     _position: tuple[int, int] = PrivateAttr(default=(1, 1))
     _positions: dict[str, tuple[int, int]] = PrivateAttr(default_factory=dict)
     _dag_path: Path | None = PrivateAttr(default=None)
+    _cron_written: str | None = PrivateAttr(default=None)
 
     @field_validator("cron")
     @classmethod
-    def _valid_cron(cls, value: str) -> str:
-        problems = cron_problems(value)
+    def _valid_cron(cls, value: str, info: ValidationInfo) -> str:
+        """Valid, whitespace collapsed, and hashed ``H`` fields resolved with the schedule id, so that every
+        reader of ``cron`` (slots, ``schedule list``, the web panel, exports) sees the same numbers."""
+        key = info.data.get("id")
+        key = key if isinstance(key, str) else ""  # a bad id is reported on its own
+        problems = cron_problems(value, key)
         if problems:
             raise ValueError(_split_problem(problems[0].removeprefix("cron expression ")))
-        return " ".join(value.split())
+        return hashed_expression(value, key)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_written_cron(cls, data: Any, handler: Any) -> ScheduleSpec:
+        spec: ScheduleSpec = handler(data)
+        written = data.get("cron") if isinstance(data, dict) else None
+        if isinstance(written, str):
+            spec._cron_written = " ".join(written.split())
+        return spec
 
     @field_validator("overlap", mode="before")
     @classmethod
@@ -164,6 +183,11 @@ class ScheduleSpec(BaseModel):
     def file(self) -> str:
         """The schedule file this entry came from."""
         return self._file
+
+    @property
+    def cron_written(self) -> str:
+        """The cron expression as written (``H H * * *``); :attr:`cron` has its ``H`` fields hashed."""
+        return self._cron_written or self.cron
 
     @property
     def position(self) -> tuple[int, int]:

@@ -1,9 +1,11 @@
 """Events: the facts a run leaves behind. Typed, versioned, one JSON object per line.
 
 Names and keys keep the source note's vocabulary (``event``, ``dag_start``, ``task_ok`` ...). Every record
-carries ``v`` (schema version), ``ts`` (UTC, milliseconds, ``Z``), ``event``, ``run_id``, ``dag_name`` and
-``tenant_id``. Readers use :func:`parse_event`; unknown kinds and newer versions are kept as plain dicts
-so an old reader never crashes on a newer log.
+carries ``v`` (schema version), ``ts`` (UTC, milliseconds, ``Z``), ``event``, ``timestamp`` (the same instant
+as ``ts``: the design note's name for it, for tools written against the note), ``run_id``, ``dag_name`` and
+``tenant_id``. Readers go by ``ts`` and accept records without ``timestamp`` (files written before it was
+added). Readers use :func:`parse_event`; unknown kinds and newer versions are kept as plain dicts so an old
+reader never crashes on a newer log.
 """
 
 from __future__ import annotations
@@ -57,8 +59,8 @@ class Event(KwRecord):
         return hash((type(self), *(repr(v) for v in self._values())))
 
     def to_record(self) -> dict[str, Any]:
-        """The JSONL line: version, time and kind first, then every field that is set."""
-        record: dict[str, Any] = {"v": SCHEMA_VERSION, "ts": self.ts, "event": self.kind}
+        """The JSONL line: version, time, kind and the note's ``timestamp`` first, then every field that is set."""
+        record: dict[str, Any] = {"v": SCHEMA_VERSION, "ts": self.ts, "event": self.kind, "timestamp": self.ts}
         for key, value in zip(self._REST, self._rest(self), strict=True):
             if value is not None:
                 record[key] = value

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,9 +26,10 @@ from dagctl.settings import Settings
 from . import layout
 from .events import SCHEMA_VERSION, format_ts, parse_ts
 from .jsonl import JsonlWriter, append_record, iter_records
+from .runcatalog import RunCatalog
 from .runsummary import LIVE_STATUSES, RunSummary, fold_run
 
-RUN_ID_RE = re.compile(r"^\d{8}-\d{6}\.\d{3}-[0-9a-f]{6}$")
+RUN_ID_RE = layout.RUN_ID_RE
 FINISHED = frozenset({"success", "failed", "cancelled", "abandoned", "paused"})
 
 
@@ -108,10 +108,18 @@ class History:
         since: datetime | None = None,
         limit: int | None = None,
     ) -> Iterator[RunSummary]:
-        """Newest first, filtered. Stops at the first run older than ``since`` (ids sort by start time)."""
+        """Newest first, filtered. Stops at the first run older than ``since`` (ids sort by start time).
+
+        With ``dag``, ``status`` or ``tenant``, the run catalog (:mod:`~dagctl.store.runcatalog`) rules out the
+        runs that cannot match, so only candidates are read; each is still checked against its summary."""
         cutoff = since.strftime("%Y%m%d-%H%M%S") if since else None
+        if dag or status or tenant:
+            catalog = RunCatalog(self.settings.run_catalog_path, self.runs_dir, self.clock)
+            ids = catalog.candidates(dag=dag, tenant=tenant, status=status, since=cutoff or "")
+        else:
+            ids = self.run_ids()
         found = 0
-        for run_id in self.run_ids():
+        for run_id in ids:
             if cutoff and run_id[:15] < cutoff:
                 break
             try:
@@ -177,10 +185,12 @@ class History:
             summary = fold_run(events)
             if not self._owner_dead(summary):
                 return
+            ts = format_ts(self.clock.now())
             record = {
                 "v": SCHEMA_VERSION,
-                "ts": format_ts(self.clock.now()),
+                "ts": ts,
                 "event": "dag_done",
+                "timestamp": ts,  # the design note's name for ts (dagctl.store.events)
                 "run_id": run_id,
                 "dag_name": summary.dag_name,
                 "tenant_id": summary.tenant_id,
@@ -212,9 +222,7 @@ class History:
         """Ask a running run to pause: its running tasks finish, nothing new starts, it is recorded paused."""
         summary = self.summary(run_id)
         if summary.status in FINISHED:
-            raise StateError(
-                f"run {run_id} is not running ({summary.status})", hint="only a running run can be paused"
-            )
+            raise StateError(f"run {run_id} is not running ({summary.status})", hint="only a running run can be paused")
         self._request(layout.pause_file(self.run_dir(run_id)), reason)
         return summary
 

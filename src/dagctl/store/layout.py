@@ -21,8 +21,11 @@ Paths that the hot path builds once per attempt are returned as ``str`` (cheaper
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+RUN_ID_RE = re.compile(r"^\d{8}-\d{6}\.\d{3}-[0-9a-f]{6}$")
+"""What the name of a run folder looks like: ``20261121-194512.123-a1b2c3`` (its start time, then random)."""
 RUN_EVENTS = "events.jsonl"
 CANCEL_REQUEST = "cancel.json"
 SNAPSHOT = "dag.yaml"

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from dagctl.errors import ExecutorError, UsageError
-from dagctl.settings import env_float
+from dagctl.settings import env_float, env_int
 
 from .remote_logs import LOG_CAP_BYTES
 
@@ -39,13 +39,16 @@ class CeleryConfig:
     """How long the ledger remembers finished attempts and jobs."""
     worker_dir: str = ""
     """Worker-local run folders (default: <tmp>/dagctl-worker/<worker name>)."""
+    max_jobs_per_drain: int = 100
+    """``SCHED_MAX_JOBS_PER_DRAIN``: running jobs a worker's housekeeping drain looks at (and may requeue) per
+    pass; the next pass goes on where it stopped (:meth:`~.celery_ledger.Ledger.recover_jobs`)."""
 
     @classmethod
     def from_env(
         cls, env: Mapping[str, str] | None = None, *, broker: str | None = None, **overrides: Any
     ) -> CeleryConfig:
         """``--broker``, else ``REDIS_URL``; ``DAGCTL_BROKER_TIMEOUT``, ``DAGCTL_WORKER_LEASE``,
-        ``DAGCTL_BROKER_LOST``, ``DAGCTL_WORKER_DIR``, ``DAGCTL_VISIBILITY_TIMEOUT``."""
+        ``DAGCTL_BROKER_LOST``, ``DAGCTL_WORKER_DIR``, ``DAGCTL_VISIBILITY_TIMEOUT``, ``SCHED_MAX_JOBS_PER_DRAIN``."""
         e = os.environ if env is None else env
         config = cls(
             broker=check_broker_url(broker or e.get("REDIS_URL") or cls.broker),
@@ -54,6 +57,7 @@ class CeleryConfig:
             broker_lost_s=env_float(e, "DAGCTL_BROKER_LOST"),
             visibility_timeout=env_float(e, "DAGCTL_VISIBILITY_TIMEOUT"),
             worker_dir=e.get("DAGCTL_WORKER_DIR") or "",
+            max_jobs_per_drain=env_int(e, "SCHED_MAX_JOBS_PER_DRAIN"),
         )
         return replace(config, **overrides) if overrides else config
 

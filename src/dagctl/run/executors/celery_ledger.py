@@ -181,6 +181,7 @@ class Ledger:
         self.config = config
         self.clock = clock or SystemClock()
         self._scripts: dict[str, Any] = {}
+        self._drain_from = 0  # where the next recover_jobs pass starts in the sorted running jobs
 
     def _run(self, name: str, script: str, keys: list[str], args: list[Any]) -> Any:
         found = self._scripts.get(name)
@@ -350,11 +351,21 @@ class Ledger:
         )
         return int(delivery)
 
-    def recover_jobs(self) -> list[tuple[str, int, str]]:
-        """Requeue running jobs whose worker stopped renewing its lease: ``[(job_id, delivery, queue)]``."""
+    def recover_jobs(self, limit: int | None = None) -> list[tuple[str, int, str]]:
+        """The queue drain of a worker's housekeeping: requeue running jobs whose worker stopped renewing its
+        lease; ``[(job_id, delivery, queue)]``.
+
+        It looks at ``limit`` running jobs at most (``SCHED_MAX_JOBS_PER_DRAIN``, default the config's) and the
+        next call goes on where this one stopped, so each pass costs at most ``limit`` round trips to Redis
+        and every running job is looked at within ``ceil(running / limit)`` passes."""
+        limit = self.config.max_jobs_per_drain if limit is None else limit
+        running = sorted(_text(raw) for raw in self.redis.smembers(f"{PREFIX}jobs:running"))
+        if len(running) > limit:
+            start = self._drain_from % len(running)
+            running = (running[start:] + running[:start])[:limit]
+            self._drain_from = start + limit
         requeued = []
-        for raw in self.redis.smembers(f"{PREFIX}jobs:running"):
-            job_id = _text(raw)
+        for job_id in running:
             verdict, delivery = self._run(
                 "job_recover", _JOB_RECOVER, self.job_keys(job_id), [job_id, self.now(), MAX_LOST_DELIVERIES]
             )
