@@ -65,18 +65,25 @@ def register(app: typer.Typer) -> None:
         tenant: str | None = typer.Option(None, "--tenant", help="Only runs of this tenant."),
         since: str | None = typer.Option(None, "--since", help="Only runs started in this window, e.g. 24h."),
         limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many runs to show."),
+        trend: bool = typer.Option(
+            False, "--trend", help="Duration per run as a sparkline, with the median and each run's slowest task."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
-        """List runs, newest first.
+        """List runs, newest first; --trend shows how long they took, run after run.
 
         \b
         Examples:
           dagctl runs
           dagctl runs --dag diamond_pipeline --status failed --since 24h
+          dagctl runs --dag diamond_pipeline --trend
         """
         from dagctl.dag.durations import parse_duration
         from dagctl.errors import UsageError
 
+        from .argcheck import run_status
+
+        status = run_status(status)
         history = _history()
         cutoff = None
         if since:
@@ -87,6 +94,9 @@ def register(app: typer.Typer) -> None:
             from dagctl.store.history import since_from_window
 
             cutoff = since_from_window(history.clock.now(), seconds)
+        if trend:
+            _print_trend(history, dag=dag, status=status, tenant=tenant, since=cutoff, limit=limit, as_json=as_json)
+            return
         found = list(history.summaries(dag=dag, status=status, tenant=tenant, since=cutoff, limit=limit))
         if as_json:
             echo_json([_summary_dict(s) for s in found])
@@ -109,15 +119,38 @@ def register(app: typer.Typer) -> None:
     def show(
         run: str = typer.Argument("latest", help="Run id, a unique prefix, or 'latest'."),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+        gantt: bool = typer.Option(
+            False, "--gantt", help="Draw the run's timeline: every attempt, queued and retry waits, critical path."
+        ),
+        fmt: str = typer.Option(
+            "text", "--format", help="With --gantt: text (the terminal), svg or html (a standalone file on stdout)."
+        ),
+        width: int | None = typer.Option(
+            None, "--width", min=40, help="With --gantt: columns (text, default: the terminal's) or pixels (1000)."
+        ),
+        junit: Path | None = typer.Option(
+            None, "--junit", help="Also write the run as a JUnit XML report to this file (docs/ci.md)."
+        ),
     ) -> None:
         """Show one run: params, trigger, timings, and every task with its status, attempts and log.
+
+        --gantt draws where the time went instead: a line per task, one bar per attempt.
 
         \b
         Examples:
           dagctl show latest
           dagctl show 20261121-1945 --json
+          dagctl show latest --gantt
+          dagctl show latest --gantt --format svg > run.svg
         """
         history = _history()
+        if junit is not None:
+            from .ci_outputs import write_junit
+
+            write_junit(history, history.resolve(run), junit)
+        if gantt or fmt != "text":
+            _print_gantt(history, history.resolve(run), fmt, width, as_json=as_json)
+            return
         s = history.summary(history.resolve(run))
         if as_json:
             echo_json(_summary_dict(s))
@@ -217,6 +250,9 @@ def register(app: typer.Typer) -> None:
 
         from dagctl.host import hostname
 
+        from .argcheck import seconds
+
+        wait = seconds(wait, "--wait")
         history = _history()
         run_id = history.resolve(run)
         history.request_cancel(run_id, f"cancelled by dagctl cancel ({getpass.getuser()}@{hostname()})")
@@ -267,13 +303,128 @@ def register(app: typer.Typer) -> None:
             quiet=quiet or as_json,
             trigger="retry",
             parent_run_id=prepared.parent,
-            reuse_outputs=prepared.reuse,
+            **prepared.run_options(),
         )
         if as_json:
             echo_json(result.summary())
         elif not quiet:
             print_summary(result)
         raise typer.Exit(result.exit_code)
+
+
+def _print_gantt(history: History, run_id: str, fmt: str, width: int | None, *, as_json: bool) -> None:
+    """``show --gantt``: the run's timeline on the terminal, or as SVG / HTML on stdout."""
+    from dagctl.errors import UsageError
+    from dagctl.report.timeline import build_timeline
+
+    if fmt not in ("text", "svg", "html"):
+        raise UsageError(f"--format {fmt!r} is not a timeline format", hint="use --format text, svg or html")
+    if as_json:
+        raise UsageError("--json and --gantt cannot be combined", hint="use --gantt --format svg for a file")
+    summary = history.summary(run_id)  # marks a run whose owner died as abandoned first
+    timeline = build_timeline(
+        history.events_of(run_id), graph=_graph_of_run(history, run_id), now=history.clock.now()
+    ).replace(status=summary.status)
+    if fmt == "text":
+        import shutil
+
+        from .render import TermStyle, gantt_lines
+
+        columns = width or shutil.get_terminal_size((100, 24)).columns
+        echo("\n".join(gantt_lines(timeline, columns, TermStyle.of(sys.stdout))))
+        return
+    from dagctl.report.svg import timeline_html, timeline_svg
+
+    pixels = width or 1000
+    sys.stdout.write(timeline_svg(timeline, width=pixels) if fmt == "svg" else timeline_html(timeline, width=pixels))
+
+
+def _graph_of_run(history: History, run_id: str) -> Any:
+    """The DAG's edges from the run's snapshot of its DAG file; None when it is gone or unreadable."""
+    from dagctl.errors import DagctlError
+    from dagctl.report.graph import graph_of_document
+    from dagctl.store.layout import snapshot_file
+
+    path = snapshot_file(history.run_dir(run_id))
+    if not path.exists():
+        return None
+    from dagctl.dag.yamlread import read_document
+
+    try:
+        return graph_of_document(read_document(path).data)
+    except (DagctlError, OSError, ValueError):
+        return None
+
+
+def _print_trend(history: History, *, as_json: bool, limit: int, dag: str | None, **filters: Any) -> None:
+    """``runs --trend``: per DAG, the duration of its runs as a sparkline; with --dag, every run as a row too."""
+    from dagctl.report.trend import ASCII_SPARKS, SPARKS, duration_trend
+
+    from .render import TermStyle, print_table
+
+    found = [s for s in history.summaries(dag=dag, **filters) if s.finished]
+    by_dag: dict[str, list[RunSummary]] = {}
+    for s in found:
+        runs = by_dag.setdefault(s.dag_name, [])
+        if len(runs) < limit:
+            runs.append(s)
+    trends = [duration_trend(runs, name) for name, runs in by_dag.items()]
+    if as_json:
+        echo_json([t.as_json() for t in trends])
+        return
+    if not trends:
+        echo_err("no finished runs found" + (f" of DAG {dag}" if dag else ""))
+        return
+    style = TermStyle.of(sys.stdout)
+    sparks = SPARKS if style.unicode else ASCII_SPARKS
+    if dag is None:
+        rows = []
+        for t in trends:
+            last = t.points[-1]
+            rows.append(
+                [
+                    t.dag_name,
+                    str(len(t.points)),
+                    t.sparkline(sparks),
+                    _dur(t.median_s),
+                    _dur(last.duration_s),
+                    f"{last.slowest_task} {_dur(last.slowest_s)}" if last.slowest_task else "",
+                ]
+            )
+        print_table(
+            style.text("Duration of recent runs (oldest → newest)"),
+            [("dag", "left"), ("runs", "right"), ("trend", "left"), ("median", "right"), ("last", "right"),
+             ("slowest task of the last run", "left")],
+            rows,
+            caption="one DAG in detail: dagctl runs --dag NAME --trend",
+        )  # fmt: skip
+        return
+    t = trends[0]
+    title = (
+        f"{t.dag_name}: {len(t.points)} runs, oldest → newest  {t.sparkline(sparks)}  "
+        f"median {_dur(t.median_s)}, fastest {_dur(t.fastest_s)}, slowest {_dur(t.slowest_s)}"
+    )
+    rows = []
+    for p in reversed(t.points):
+        versus = f"{round((p.duration_s / t.median_s - 1) * 100):+d}%" if t.median_s else ""
+        rows.append(
+            [
+                p.run_id,
+                _local(p.started),
+                p.status,
+                sparks[min(p.level, len(sparks) - 1)],
+                _dur(p.duration_s),
+                versus,
+                f"{p.slowest_task} {_dur(p.slowest_s)}" if p.slowest_task else "",
+            ]
+        )
+    print_table(
+        style.text(title),
+        [("run", "left"), ("started", "left"), ("status", "left"), ("", "left"), ("duration", "right"),
+         ("vs median", "right"), ("slowest task", "left")],
+        rows,
+        status_column=2,
+    )  # fmt: skip
 
 
 def _copy(path: Path) -> None:

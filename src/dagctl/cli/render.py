@@ -1,4 +1,9 @@
-"""Everything that draws on the terminal. The only module that imports rich (lazily)."""
+"""Everything that draws on the terminal. The only module that imports rich (lazily).
+
+Tables go through rich on a terminal and plain aligned text elsewhere. The live view (:mod:`dagctl.cli.view`)
+and the charts here draw with :class:`TermStyle` instead: plain ANSI escape sequences, cheap enough for the path
+of ``dagctl run``, honouring ``NO_COLOR`` and terminals whose locale is not UTF-8.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,9 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, ClassVar
+
+    from dagctl.report.timeline import Lane, Timeline
 
 
 def echo(text: str = "") -> None:
@@ -20,7 +27,7 @@ def echo_err(text: str) -> None:
 
 
 def echo_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str, allow_nan=False) + "\n")
 
 
 def use_color() -> bool:
@@ -33,96 +40,150 @@ def console(stderr: bool = False):  # type: ignore[no-untyped-def]
     return Console(stderr=stderr, no_color="NO_COLOR" in os.environ, highlight=False)
 
 
-class LiveView:
-    """A live table of task states for a terminal. Call ``start()``/``stop()`` around the run."""
+class TermStyle:
+    """How to draw on one terminal: with colours or not (``NO_COLOR``, not a TTY), in Unicode or in ASCII (a
+    terminal whose locale is not UTF-8, e.g. ``LC_ALL=C`` or ``LANG=en_US.ISO-8859-1``). Only ANSI escape
+    sequences, no rich: the live view is on the path of ``dagctl run``, where importing rich costs ~90 ms."""
 
-    MAX_ROWS = 18
+    SYMBOLS: ClassVar[dict[str, str]] = {
+        "running": "▶",
+        "retrying": "↻",
+        "waiting": "‖",
+        "failed": "✗",
+        "queued": "○",
+        "pending": "·",
+        "success": "✓",
+        "reused": "≡",
+        "skipped": "–",
+        "cancelled": "■",
+    }
+    ASCII_SYMBOLS: ClassVar[dict[str, str]] = {
+        "running": ">",
+        "retrying": "r",
+        "waiting": "w",
+        "failed": "x",
+        "queued": "o",
+        "pending": ".",
+        "success": "+",
+        "reused": "=",
+        "skipped": "-",
+        "cancelled": "!",
+    }
+    SGR: ClassVar[dict[str, str]] = {
+        "running": "36",
+        "retrying": "33",
+        "waiting": "33",
+        "failed": "1;31",
+        "queued": "",
+        "pending": "2",
+        "success": "32",
+        "reused": "2;32",
+        "skipped": "2",
+        "cancelled": "35",
+        "timeout": "1;31",
+        "retried": "33",
+        "dim": "2",
+        "bold": "1",
+        "critical": "1;31",
+    }
 
-    def __init__(self, dag_name: str, total: int) -> None:
-        import threading
+    def __init__(self, *, color: bool, unicode: bool) -> None:
+        self.color = color
+        self.unicode = unicode
+        self.symbols = self.SYMBOLS if unicode else self.ASCII_SYMBOLS
+        self.ellipsis = "…" if unicode else "~"
 
-        from rich.live import Live
+    @classmethod
+    def of(cls, stream: Any) -> TermStyle:
+        """The style for ``stream``: colours on a TTY without ``NO_COLOR``; Unicode when its encoding and the
+        locale are UTF-8."""
+        tty = bool(getattr(stream, "isatty", lambda: False)())
+        return cls(color=tty and "NO_COLOR" not in os.environ, unicode=unicode_ok(stream))
 
-        self.dag_name = dag_name
-        self.total = total
-        self.rows: dict[str, list[str]] = {}
-        self.counts = {"success": 0, "failed": 0, "skipped": 0, "cancelled": 0}
-        self._lock = threading.Lock()
-        self._live = Live(
-            self._render(),
-            console=console(stderr=True),
-            refresh_per_second=8,
-            transient=False,
-            get_renderable=self._render,
-        )
+    def symbol(self, status: str) -> str:
+        return self.symbols.get(status, "?")
 
-    def start(self) -> None:
-        self._live.start()
+    def text(self, text: str) -> str:
+        """``text`` with its typographic characters (· → … —) spelled in ASCII when the terminal needs it."""
+        if self.unicode or text.isascii():
+            return text
+        for fancy, plain in (("·", "-"), ("→", "->"), ("…", "..."), ("—", "-"), ("◆", "*")):
+            text = text.replace(fancy, plain)
+        return text
 
-    def stop(self) -> None:
-        self._live.stop()
+    def paint(self, text: str, style: str) -> str:
+        sgr = self.SGR.get(style, style)
+        return f"\x1b[{sgr}m{text}\x1b[0m" if self.color and sgr and text else text
 
-    def emit(self, event: Any) -> None:
-        kind = event.kind
-        tid = getattr(event, "task_id", None)
-        if not tid:
-            return
-        with self._lock:
-            if kind == "task_start":
-                self.rows[tid] = ["running", str(event.attempt), "", ""]
-            elif kind == "task_ok":
-                self.rows[tid] = ["success", str(event.attempt), f"{event.duration_s:.2f}s", ""]
-                self.counts["success"] += 1
-            elif kind == "task_retry":
-                self.rows[tid] = ["retrying", str(event.attempt), "", f"in {event.delay_s:.1f}s: {event.error}"]
-            elif kind == "task_fail":
-                self.rows[tid] = ["failed", str(event.attempt), f"{event.duration_s:.2f}s", str(event.error)]
-                self.counts["failed"] += 1
-            elif kind == "task_skip":
-                self.rows[tid] = ["skipped" if event.status != "success" else "reused", "", "", event.reason]
-                self.counts["skipped" if event.status != "success" else "success"] += 1
-            elif kind == "task_cancel":
-                self.rows[tid] = ["cancelled", str(event.attempt or ""), "", event.reason]
-                self.counts["cancelled"] += 1
 
-    def flush(self) -> None:
-        pass
+def unicode_ok(stream: Any) -> bool:
+    """Can ``stream`` show Unicode symbols? Its encoding must be UTF-8 and so must the locale, when one is set:
+    Python writes UTF-8 under ``LC_ALL=C`` (its UTF-8 mode), which such a terminal shows as garbage."""
+    encoding = (getattr(stream, "encoding", None) or "ascii").lower().replace("-", "").replace("_", "")
+    if encoding != "utf8":
+        return False
+    for name in ("LC_ALL", "LC_CTYPE", "LANG"):
+        value = os.environ.get(name)
+        if value:
+            value = value.lower().replace("-", "")
+            return "utf8" in value
+    return True
 
-    def close(self) -> None:
-        pass
 
-    def _render(self) -> Any:
-        from rich.table import Table
+def text_width(text: str) -> int:
+    """Columns ``text`` takes on a terminal: wide East Asian characters count 2, combining marks 0."""
+    if text.isascii():
+        return len(text)
+    import unicodedata
 
-        styles = {
-            "running": "cyan",
-            "success": "green",
-            "failed": "bold red",
-            "retrying": "yellow",
-            "skipped": "dim",
-            "reused": "dim green",
-            "cancelled": "magenta",
-        }
-        with self._lock:
-            done = sum(self.counts.values())
-            table = Table(
-                title=f"{self.dag_name}: {done}/{self.total} done, {self.counts['success']} ok, "
-                f"{self.counts['failed']} failed, {self.counts['skipped']} skipped",
-                title_justify="left",
-                expand=False,
-            )
-            for col in ("task", "status", "try", "time", "note"):
-                table.add_column(col, overflow="ellipsis", no_wrap=True, max_width=60 if col == "note" else None)
-            items = list(self.rows.items())
-            active = [i for i in items if i[1][0] in ("running", "retrying", "failed")]
-            rest = [i for i in items if i[1][0] not in ("running", "retrying", "failed")]
-            shown = (active + rest[-max(0, self.MAX_ROWS - len(active)) :])[: self.MAX_ROWS]
-            for tid, (status, attempt, took, note) in shown:
-                table.add_row(tid, f"[{styles.get(status, '')}]{status}[/]", attempt, took, note)
-            hidden = len(items) - len(shown)
-            if hidden > 0:
-                table.caption = f"{hidden} more finished tasks not shown"
-        return table
+    width = 0
+    for ch in text:
+        if unicodedata.combining(ch):
+            continue
+        width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return width
+
+
+def clip(text: str, width: int, ellipsis: str = "…") -> str:
+    """``text`` cut to ``width`` columns, ending with ``ellipsis`` when cut."""
+    if width <= 0:
+        return ""
+    if text_width(text) <= width:
+        return text
+    if text.isascii():
+        return text[: max(width - len(ellipsis), 0)] + ellipsis[:width]
+    out, used = [], text_width(ellipsis)
+    for ch in text:
+        w = text_width(ch)
+        if used + w > width:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + ellipsis
+
+
+def printable(text: str) -> str:
+    """``text`` without terminal escape sequences and control characters (a task's output may have both)."""
+    if text.isprintable():
+        return text
+    import re
+
+    text = re.sub(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|.)", "", text)
+    return "".join(ch if ch.isprintable() else " " for ch in text)
+
+
+def compose(pieces: list[tuple[str, str]], width: int, style: TermStyle) -> str:
+    """One line of ``(text, style)`` pieces, cut to ``width`` columns, painted when the style has colours."""
+    out, left = [], width
+    for text, sgr in pieces:
+        if left <= 0:
+            break
+        w = text_width(text)
+        if w > left:
+            text, w = clip(text, left, style.ellipsis), left
+        out.append(style.paint(text, sgr))
+        left -= w
+    return "".join(out)
 
 
 def print_rows(
@@ -213,3 +274,103 @@ def print_table(
             *[Text(cell, style=STATUS_STYLES.get(cell, "") if i == status_column else "") for i, cell in enumerate(row)]
         )
     console().print(table)
+
+
+# --------------------------------------------------------------------------------------------- charts
+
+GANTT_CELLS = {
+    "success": ("█", "#"),
+    "retried": ("▒", "r"),
+    "failed": ("▓", "X"),
+    "timeout": ("▓", "T"),
+    "cancelled": ("╳", "C"),
+    "running": ("▸", ">"),
+    "queued": ("░", "."),
+    "retry_wait": ("┄", "~"),
+    "group": ("═", "="),
+}
+"""A chart cell's character (Unicode, ASCII) by what happens there; each reads without colours too."""
+GANTT_STYLES = {
+    "queued": "dim",
+    "retry_wait": "retrying",
+    "retried": "retried",
+    "running": "running",
+    "group": "dim",
+}
+GANTT_LEGEND = (
+    ("success", "ok"),
+    ("retried", "failed, retried"),
+    ("failed", "failed"),
+    ("timeout", "timed out"),
+    ("cancelled", "cancelled"),
+    ("running", "running"),
+    ("queued", "queued"),
+    ("retry_wait", "retry wait"),
+    ("group", "matrix cells"),
+)
+
+
+def gantt_lines(timeline: Timeline, width: int, style: TermStyle) -> list[str]:
+    """A run's timeline as a terminal chart ``width`` columns wide: a line per task, time left to right, the
+    critical path marked with a diamond. The scaling is :func:`dagctl.report.timeline.columns`'."""
+    from dagctl.report.fmt import short_duration
+    from dagctl.report.timeline import columns, details, headline, ticks
+
+    width = max(width - 1, 40)
+    lanes = timeline.lanes
+    mark = "◆" if style.unicode else "*"
+
+    def name_of(lane: Lane) -> str:
+        return ("  " if lane.parent is not None else "") + lane.task_id
+
+    label_w = min(max((text_width(name_of(lane)) for lane in lanes), default=4), max(width // 3, 8))
+    chart_w = max(width - label_w - 3 - 2 - 7, 10)  # marker and spaces, the chart's two borders, the duration
+    span = timeline.span_s if timeline.span_s > 0 else 1.0
+    edge = "│" if style.unicode else "|"
+    out = [
+        compose([(style.text(headline(timeline)), "bold")], width, style),
+        compose([(style.text(details(timeline)), "dim")], width, style),
+    ]
+    axis = [" "] * chart_w
+    for tick in ticks(span, chart_w, min_gap=9):
+        at = min(int(tick.position), chart_w - 1)
+        label = tick.label
+        if at + len(label) > chart_w:
+            at = chart_w - len(label)
+        if at < 0 or any(c != " " for c in axis[max(at - 1, 0) : at + len(label) + 1]):
+            continue
+        axis[at : at + len(label)] = label
+    out.append(compose([(" " * (label_w + 4) + "".join(axis).rstrip(), "dim")], width, style))
+    for lane in lanes:
+        cells = columns(lane, span, chart_w)
+        pieces: list[tuple[str, str]] = [
+            (f"{mark} " if lane.critical else "  ", "critical"),
+            (clip(name_of(lane), label_w, style.ellipsis).ljust(label_w) + " ", "critical" if lane.critical else ""),
+            (edge, "dim"),
+        ]
+        if not lane.attempts and lane.group is None:
+            pieces.append((clip(lane.status + (f": {lane.note}" if lane.note else ""), chart_w).ljust(chart_w), "dim"))
+        else:
+            i = 0
+            while i < chart_w:
+                j = i
+                while j < chart_w and cells[j] == cells[i]:
+                    j += 1
+                code = cells[i]
+                char = GANTT_CELLS[code][0 if style.unicode else 1] if code else " "
+                pieces.append((char * (j - i), GANTT_STYLES.get(code, code)))
+                i = j
+        took = lane.group.duration_s if lane.group is not None else sum(a.run.duration_s for a in lane.attempts)
+        pieces.append((edge, "dim"))
+        pieces.append((f" {short_duration(took)}" if lane.attempts or lane.group else "", "dim"))
+        out.append(compose(pieces, width, style).rstrip())
+    legend: list[tuple[str, str]] = []
+    seen = {c for lane in lanes for c in columns(lane, span, chart_w) if c}
+    for code, words in GANTT_LEGEND:
+        if code in seen:
+            legend.append((GANTT_CELLS[code][0 if style.unicode else 1], GANTT_STYLES.get(code, code)))
+            legend.append((f" {words}  ", "dim"))
+    if timeline.critical_path:
+        legend.append((f"{mark} critical path", "critical"))
+    out.append(compose(legend, width, style))
+    return out

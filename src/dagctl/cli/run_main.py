@@ -11,6 +11,7 @@ argument), which then goes through typer as before, with typer's help and error 
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
     from typing import Any
 
-    from dagctl.run.runner import RunControl, RunResult
+    from dagctl.run.state import RunControl, RunResult
 
 ENABLED = True
 """The typer-free path for plain ``dagctl run`` command lines (~20 ms off every start); False sends every
@@ -85,6 +86,12 @@ def run_command(
     as_json: bool = False,
     executor: str | None = None,
     broker: str | None = None,
+    run_id: str | None = None,
+    no_cache: bool = False,
+    refresh: bool = False,
+    env_file: Sequence[str] = (),
+    junit: Path | None = None,
+    metrics_textfile: Path | None = None,
 ) -> int:
     """``dagctl run``: run (or, with ``dry_run``, plan) the DAG file ``dag``; return the exit code."""
     from dagctl.dag.params import merge_params, parse_assignments
@@ -93,16 +100,31 @@ def run_command(
     from dagctl.settings import Settings
 
     settings = Settings.from_env()
+    if run_id is not None:
+        _check_run_id(run_id, settings.runs_dir)
+    if only is not None and not [t for t in only.split(",") if t.strip()]:
+        raise UsageError("--only names no task", hint="give task ids, e.g. --only extract,report")
+    if only is not None and from_task is not None:
+        raise UsageError("--only and --from cannot be combined", hint="use one: --only T1,T2 or --from T")
+    if no_cache and refresh:
+        raise UsageError("--no-cache and --refresh cannot be combined", hint="--refresh runs and stores; pick one")
     plan, remember_plan = load_plan(dag, cache_dir=settings.plan_cache_dir)
     overrides: dict[str, Any] = {}
     if params_file is not None:
         overrides.update(_read_params_file(params_file))
     overrides.update(parse_assignments(list(param)))
-    merge_params(plan.dag.params, overrides)  # fail on unknown keys before anything runs
+    # fail on unknown keys, bad values and missing required params before anything runs
+    merged = merge_params(plan.dag.params, overrides, types=plan.dag.param_types)
     if dry_run:
         from . import plan_cmds
 
-        plan_cmds.print_plan(plan, as_json=as_json)
+        notes = None
+        if any(t.cache is not None for t in plan.tasks.values()) and not no_cache:
+            from dagctl.clock import SystemClock
+            from dagctl.run.cache import predict
+
+            notes = predict(plan, merged, settings.task_cache_dir, SystemClock().now().timestamp())
+        plan_cmds.print_plan(plan, as_json=as_json, params=merged, notes=notes)
         return 0
     run_timeout = None
     if timeout is not None:
@@ -112,14 +134,24 @@ def run_command(
             run_timeout = parse_duration(timeout)
         except ValueError as exc:
             raise UsageError(f"--timeout: {exc}") from None
-    partial: dict[str, Any] = {}
+    _check_executor(executor or settings.executor, broker or settings.redis_url)
+    settings.check_writable("logs", "events")  # exit 3 now rather than when the first event is written
+    if junit is not None or metrics_textfile is not None:
+        from .ci_outputs import check_output
+
+        for path, option in ((junit, "--junit"), (metrics_textfile, "--metrics-textfile")):
+            if path is not None:
+                check_output(path, option)
+    partial: dict[str, Any] = {"cache": "off" if no_cache else "refresh" if refresh else "use"}
+    if env_file:
+        partial["env_files"] = [str(Path(f).resolve()) for f in env_file]
     if only or from_task:
         from dagctl.run.resume import prepare_partial
         from dagctl.store.history import History
 
         names = [t.strip() for t in (only or "").split(",") if t.strip()]
         select, reuse = prepare_partial(History(settings), plan, only=names, from_task=from_task)
-        partial = {"select": select, "reuse_outputs": reuse}
+        partial.update(select=select, reuse_outputs=reuse)
     result = execute(
         plan,
         overrides,
@@ -129,14 +161,57 @@ def run_command(
         quiet=quiet or as_json,
         executor=executor,
         broker=broker,
+        run_id=run_id,
         **partial,
     )
     remember_plan()  # a run happened: the next one of this unchanged file skips validation
-    if as_json:
-        echo_json(result.summary())
-    elif not quiet:
-        print_summary(result)
+    try:
+        if as_json:
+            echo_json(result.summary())
+        elif not quiet:
+            print_summary(result)
+    except OSError:  # stdout closed or full (a pager that quit, >/dev/full): the outcome is the run's
+        pass
+    if result.status == "paused" and (quiet or as_json):
+        echo_err(f"dagctl: run {result.run_id} paused; resume it with: dagctl resume {result.run_id}")
+    if junit is not None or metrics_textfile is not None or os.environ.get("GITHUB_ACTIONS") == "true":
+        from dagctl.errors import EXIT_ENVIRONMENT
+        from dagctl.store.history import History
+
+        from .ci_outputs import after_run
+
+        written = after_run(History(settings), result.run_id, junit=junit, metrics_textfile=metrics_textfile)
+        if not written and result.exit_code == 0:
+            return EXIT_ENVIRONMENT
     return result.exit_code
+
+
+def _check_run_id(run_id: str, runs_dir: Path) -> None:
+    """A ``--run-id`` must look like the ids dagctl makes (they sort by start time) and name no run yet."""
+    import re
+
+    from dagctl.errors import UsageError
+
+    if not re.fullmatch(r"\d{8}-\d{6}\.\d{3}-[0-9a-f]{6}", run_id):
+        raise UsageError(
+            f"--run-id {run_id!r} is not a run id", hint="write it as YYYYMMDD-HHMMSS.mmm-xxxxxx (6 lowercase hex)"
+        )
+    if (runs_dir / run_id).exists():
+        raise UsageError(f"--run-id {run_id}: that run already exists", hint="choose a new id, or leave --run-id out")
+
+
+def _check_executor(name: str, broker: str) -> None:
+    """Bad --executor / --broker values are input errors, found before anything is written."""
+    from dagctl.errors import UsageError
+    from dagctl.run.executors.factory import EXECUTORS
+
+    chosen = name.strip().lower()
+    if chosen not in EXECUTORS:
+        raise UsageError(f"unknown executor '{name}'", hint="use --executor threads or --executor celery")
+    if chosen == "celery":
+        from dagctl.run.executors.celery_config import check_broker_url
+
+        check_broker_url(broker)
 
 
 @contextmanager
@@ -167,7 +242,8 @@ def print_summary(result: RunResult) -> None:
         "success": "DAG EXECUTION COMPLETE",
         "failed": "DAG EXECUTION FAILED",
         "cancelled": "DAG EXECUTION CANCELLED",
-    }[result.status]
+        "paused": "DAG EXECUTION PAUSED",
+    }.get(result.status, f"DAG EXECUTION {result.status.upper()}")
     failed = [t for t in result.tasks.values() if t.status == "failed"]
     for t in failed[:3]:
         tail = log_tail(t.log_path)
@@ -189,7 +265,9 @@ def print_summary(result: RunResult) -> None:
     if result.error:
         lines.append(f"Reason: {result.error}")
     for t in failed:
-        lines.append(f"Failed: {t.id}: {t.error} (log: {t.log_path})")
+        lines.append(f"Failed: {t.id}: {t.error}" + (f" (log: {t.log_path})" if t.log_path else ""))
+    if result.status == "paused":
+        lines.append(f"Resume with: dagctl resume {result.run_id}")
     lines.append(f"Logs: {result.run_dir}")
     echo("\n".join(lines))
 
@@ -203,29 +281,35 @@ def execute(
     broker: str | None = None,
     **options: Any,
 ) -> RunResult:
-    """Run ``dag`` (a Plan or a DagSpec) with the right view: live table on a TTY, plain lines otherwise.
+    """Run ``dag`` (a Plan or a DagSpec) with the right view: live view on a TTY, plain lines otherwise.
 
     ``executor`` (else ``DAGCTL_EXECUTOR``): ``threads`` (default) or ``celery`` (``broker`` else ``REDIS_URL``).
+    A ``clock`` in ``options`` times the run and the live view alike.
     """
-    import os
-
     from dagctl.dag.plan import Plan, build_plan
     from dagctl.run import childsignal
     from dagctl.run.api import run_dag
-    from dagctl.run.runner import RunControl
+    from dagctl.run.state import RunControl
 
-    from .view import PlainView
+    from .view import PlainView, live_view, use_live_view
 
     plan = dag if isinstance(dag, Plan) else build_plan(dag)
     control = RunControl()
     sinks: list[Any] = []
     live = None
     if not quiet:
-        if sys.stderr.isatty() and os.environ.get("TERM") != "dumb":
-            from .render import LiveView
+        if use_live_view(sys.stderr):
+            from dagctl.clock import SystemClock
+            from dagctl.settings import Settings
 
-            live = LiveView(plan.dag.name, len(plan.tasks))
+            settings = options.get("settings") or Settings.from_env()
+            clock = options.get("clock") or SystemClock()
+            live = live_view(plan, parallelism=options.get("parallelism"), clock=clock, settings=settings)
             sinks.append(live)
+        elif os.environ.get("GITHUB_ACTIONS") == "true":  # plain lines, each task's log folded (docs/ci.md)
+            from .github_view import GithubView
+
+            sinks.append(GithubView())
         else:
             sinks.append(PlainView())
     chosen = make_executor(executor, broker)  # before the run: a dead broker is exit 3 within seconds

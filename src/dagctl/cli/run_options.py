@@ -62,6 +62,21 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption("no_cache", ("--no-cache",), "flag", "Neither read nor write the task cache in this run."),
     RunOption("refresh", ("--refresh",), "flag", "Run cached tasks again and store their new results."),
     RunOption(
+        "junit",
+        ("--junit",),
+        "value",
+        "After the run, write it as a JUnit XML report to this file: a test case per task (docs/ci.md).",
+        type="path",
+    ),
+    RunOption(
+        "metrics_textfile",
+        ("--metrics-textfile",),
+        "value",
+        "After the run, write its Prometheus metrics to this file (atomically), for node_exporter's textfile "
+        "collector (docs/ci.md).",
+        type="path",
+    ),
+    RunOption(
         "run_id",
         ("--run-id",),
         "value",
@@ -80,6 +95,7 @@ Examples:
   dagctl run configs/dags/diamond_pipeline.yaml
   dagctl run configs/dags/diamond_pipeline.yaml -p rows=1000 --parallelism 2
   dagctl run configs/dags/weekly_ops_chain.yaml --dry-run
+  dagctl run configs/dags/diamond_pipeline.yaml --junit reports/dagctl.xml
 """
 
 

@@ -1,0 +1,218 @@
+"""The live view's model: events folded with the graph and history, viewed at a fixed instant."""
+
+from __future__ import annotations
+
+from dagctl.report.progress import Row, RunProgress, fold
+from dagctl.store.events import DagStart, TaskOk, TaskRetry, TaskStart, format_ts
+
+from .events import DIAMOND, at, ev, graph
+
+HISTORY = {"extract": 2.0, "by_region": 5.0, "by_product": 1.0, "report": 0.5, "side": 1.0}
+
+
+def diamond_run() -> list[dict]:
+    return [
+        ev("dag_start", 0, tasks=5),
+        ev("task_start", 0, "extract", attempt=1, log_path="/logs/extract.log"),
+        ev("task_start", 0, "side", attempt=1),
+        ev("task_ok", 1, "side", attempt=1, duration_s=1.0),
+        ev("task_ok", 2, "extract", attempt=1, duration_s=2.0),
+        ev("task_start", 2, "by_region", attempt=1, log_path="/logs/by_region.log"),
+        ev("task_start", 2, "by_product", attempt=1),
+        ev("task_retry", 3, "by_product", attempt=1, delay_s=4.0, error="exit code 1\nmore text"),
+    ]
+
+
+def test_a_run_in_progress_at_one_instant():
+    g = graph({**DIAMOND, "side": []}, retries={"by_product": 2})
+    p = fold(diamond_run(), g, at(4), expected=HISTORY, parallelism=2)
+    assert (p.dag_name, p.run_id, p.status, p.total, p.done, p.failed) == ("etl", "r1", "running", 5, 2, 0)
+    assert {k: v for k, v in p.counts.items() if v} == {"success": 2, "running": 1, "retrying": 1, "pending": 1}
+    assert p.elapsed_s == 4.0
+    assert p.has_history and p.most_attempts == 3 and p.hidden == {}
+    # by_product has 4 s of retry wait and 1 s of work left, then report: the chain wins over work / parallelism
+    assert p.eta_s == 4.5
+    assert p.rows == (
+        Row("extract", "extract", 0, "success", 1, 1, 2.0, 2.0, "", None),
+        Row("by_region", "by_region", 0, "running", 1, 1, 2.0, 5.0, "", "/logs/by_region.log"),
+        Row("by_product", "by_product", 0, "retrying", 1, 3, None, 1.0, "exit code 1", None, 3.0),
+        Row("side", "side", 0, "success", 1, 1, 1.0, 1.0, "", None),
+        Row("report", "report", 0, "pending", 0, 1, None, 0.5, "waits on by_region, by_product", None),
+    )
+
+
+def test_without_history_there_is_no_eta_and_the_order_is_the_plans():
+    g = graph({**DIAMOND, "side": []})
+    p = fold(diamond_run()[:3], g, at(1.5))
+    assert p.eta_s is None and not p.has_history
+    assert [r.task_id for r in p.rows] == ["extract", "by_region", "by_product", "report", "side"]
+    assert [(r.status, r.elapsed_s, r.expected_s) for r in p.rows[:2]] == [
+        ("running", 1.5, None),
+        ("pending", None, None),
+    ]
+    assert p.rows[1].note == "waits on extract"
+
+
+def test_a_task_whose_upstream_is_done_is_queued():
+    g = graph({"a": [], "b": [], "c": ["a"]})
+    p = fold([ev("dag_start", 0), ev("task_start", 0, "a")], g, at(1))
+    assert [(r.task_id, r.status, r.note) for r in p.rows] == [
+        ("a", "running", ""),
+        ("b", "queued", "queued"),
+        ("c", "pending", "waits on a"),
+    ]
+    assert (p.counts["queued"], p.counts["pending"]) == (1, 1)
+
+
+def test_typed_events_fold_like_their_records():
+    g = graph({**DIAMOND, "side": []}, retries={"by_product": 2})
+    common = {"run_id": "r1", "dag_name": "etl", "tenant_id": "default"}
+    typed = [
+        DagStart(ts=format_ts(at(0)), tasks=5, **common),
+        TaskStart(ts=format_ts(at(0)), task_id="extract", attempt=1, log_path="/logs/extract.log", **common),
+        TaskStart(ts=format_ts(at(0)), task_id="side", attempt=1, **common),
+        TaskOk(ts=format_ts(at(1)), task_id="side", attempt=1, duration_s=1.0, **common),
+        TaskOk(ts=format_ts(at(2)), task_id="extract", attempt=1, duration_s=2.0, **common),
+        TaskStart(ts=format_ts(at(2)), task_id="by_region", attempt=1, log_path="/logs/by_region.log", **common),
+        TaskStart(ts=format_ts(at(2)), task_id="by_product", attempt=1, **common),
+        TaskRetry(ts=format_ts(at(3)), task_id="by_product", attempt=1, delay_s=4.0, error="exit code 1", **common),
+    ]
+    expected = fold(diamond_run(), g, at(4), expected=HISTORY, parallelism=2)
+    assert fold(typed, g, at(4), expected=HISTORY, parallelism=2) == expected
+
+
+def test_endings_skips_reuse_cancel_and_timeouts():
+    g = graph({"a": [], "b": ["a"], "c": [], "d": [], "e": []})
+    events = [
+        ev("dag_start", 0),
+        ev("task_start", 0, "a"),
+        ev("task_fail", 1, "a", attempt=1, duration_s=1.0, status="timeout"),
+        ev("task_skip", 1, "b", reason="upstream 'a' failed"),
+        ev("task_skip", 0, "c", status="success", reason="reused outputs of an earlier run"),
+        ev("task_start", 0, "d"),
+        ev("task_cancel", 2, "d", attempt=1, reason="interrupted by SIGINT"),
+        ev("task_cancel", 2, "e", reason="interrupted by SIGINT"),
+        ev("dag_done", 2, status="cancelled", duration_s=2.0),
+    ]
+    p = fold(events, g, at(60), expected={"a": 1.0})
+    assert (p.status, p.elapsed_s, p.eta_s, p.done, p.failed) == ("cancelled", 2.0, 0.0, 5, 1)
+    assert [(r.task_id, r.status, r.note) for r in p.rows] == [
+        ("a", "failed", "timed out"),
+        ("b", "skipped", "upstream 'a' failed"),
+        ("c", "reused", "reused outputs of an earlier run"),
+        ("d", "cancelled", "interrupted by SIGINT"),
+        ("e", "cancelled", "interrupted by SIGINT"),
+    ]
+
+
+def test_rows_that_do_not_fit_fold_into_counts_keeping_active_and_failed_ones():
+    g = graph({f"t{i:02d}": [] for i in range(100)})
+    events = [ev("dag_start", 0)]
+    for i in range(50):
+        events += [ev("task_start", i * 0.1, f"t{i:02d}"), ev("task_ok", i * 0.1 + 0.1, f"t{i:02d}", duration_s=0.1)]
+    events += [ev("task_start", 5, "t50"), ev("task_fail", 5.1, "t50", duration_s=0.1, error="exit code 2")]
+    events += [ev("task_start", 5.2, f"t{i}") for i in (51, 52, 53)]
+    p = fold(events, g, at(6), parallelism=4, max_rows=10)
+    assert [(r.task_id, r.status) for r in p.rows] == [
+        ("t50", "failed"),
+        ("t51", "running"),
+        ("t52", "running"),
+        ("t53", "running"),
+        ("t54", "queued"),
+        ("t55", "queued"),
+        ("t56", "queued"),
+        ("t57", "queued"),
+        ("t58", "queued"),
+    ]
+    assert p.hidden == {"success": 50, "queued": 41}
+    assert len(p.rows) + 1 == 10  # and a line for what is folded
+    everything = fold(events, g, at(6), parallelism=4)
+    assert len(everything.rows) == 100 and everything.hidden == {}
+
+
+def test_when_running_tasks_alone_overflow_the_first_ones_stay():
+    g = graph({f"t{i}": [] for i in range(6)})
+    events = [ev("dag_start", 0)] + [ev("task_start", 0, f"t{i}") for i in range(6)]
+    p = fold(events, g, at(1), max_rows=4)
+    assert [r.task_id for r in p.rows] == ["t0", "t1", "t2"]
+    assert p.hidden == {"running": 3}
+
+
+def test_matrix_cells_are_grouped_under_their_task():
+    """A matrix task's cells (events with ``cell``) are rows under it; the task counts them."""
+    g = graph({"train": [], "report": ["train"]})
+    events = [
+        ev("dag_start", 0),
+        ev("task_start", 0, "train", cells=3, matrix={"lr": [0.1, 0.01, 0.001]}),
+        ev("task_start", 0, "train", attempt=1, cell="train:0", cell_index=0),
+        ev("task_start", 0, "train", attempt=1, cell="train:1", cell_index=1),
+        ev("task_ok", 1, "train", attempt=1, cell="train:0", cell_index=0, duration_s=1.0),
+        ev("task_retry", 1, "train", attempt=1, cell="train:1", cell_index=1, delay_s=2.0, error="exit code 1"),
+    ]
+    p = fold(events, g, at(2))
+    assert [(r.label, r.depth, r.status, r.attempt, r.note) for r in p.rows] == [
+        ("train", 0, "running", 0, "1/3 cells"),
+        ("train:0", 1, "success", 1, ""),
+        ("train:1", 1, "retrying", 1, "exit code 1"),
+        ("report", 0, "pending", 0, "waits on train"),
+    ]
+    assert p.total == 2 and p.counts["running"] == 1  # cells are not tasks of the DAG
+    folded = fold(events, g, at(2), max_rows=3)  # the retrying cell stays, the finished one folds
+    assert [r.label for r in folded.rows] == ["train", "train:1"]
+    assert folded.hidden == {"success": 1, "pending": 1}
+    done = fold([*events, ev("task_ok", 5, "train", duration_s=5.0, reason="3 of 3 cells succeeded")], g, at(5))
+    assert (done.rows[0].status, done.rows[-1].status) == ("success", "queued")
+
+
+def test_a_loop_runs_again_on_its_row():
+    g = graph({"poll": [], "after": ["poll"]})
+    events = [
+        ev("dag_start", 0),
+        ev("task_start", 0, "poll", attempt=1, iteration=1),
+        ev("task_ok", 1, "poll", attempt=1, iteration=1, duration_s=1.0, reason="until is false"),
+        ev("task_start", 2, "poll", attempt=1, iteration=2),
+    ]
+    p = fold(events, g, at(3))
+    assert [(r.task_id, r.status, r.iteration, r.elapsed_s, r.note) for r in p.rows] == [
+        ("poll", "running", 2, 1.0, ""),
+        ("after", "pending", None, None, "waits on poll"),  # not queued: the loop goes on
+    ]
+    assert p.done == 0
+
+
+def test_a_sub_dag_task_names_its_child_run():
+    g = graph({"child": []})
+    p = fold([ev("task_start", 0, "child", attempt=1, child_run_id="20261206-120000.000-c0ffee")], g, at(1))
+    assert p.rows[0].note == "sub-DAG run 20261206-120000.000-c0ffee"
+
+
+def test_an_approval_gate_waits_for_its_approvers_then_ends_like_a_task():
+    g = graph({"build": [], "go": ["build"]})
+    events = [
+        ev("task_ok", 1, "build", attempt=1, duration_s=1.0),
+        ev("approval_requested", 1, "go", attempt=1, message="Deploy 1.2?", approvers=["ana", "li"]),
+    ]
+    row = fold(events, g, at(5)).rows[1]
+    assert (row.status, row.note) == ("waiting", "waits for ana, li: Deploy 1.2? (dagctl approve)")
+    done = fold([*events, ev("task_ok", 6, "go", attempt=1, duration_s=5.0)], g, at(7)).rows[1]
+    assert done.status == "success"
+
+
+def test_history_sets_the_order_only_before_the_first_event():
+    g = graph({"a": [], "b": []})
+    model = RunProgress(g)
+    model.set_history({"a": 1.0, "b": 9.0})
+    assert [r.task_id for r in model.view(at(0)).rows] == ["b", "a"]
+    model.apply(ev("task_start", 0, "b"))
+    model.set_history({"a": 9.0, "b": 1.0})
+    view = model.view(at(0))
+    assert [r.task_id for r in view.rows] == ["b", "a"]  # rows never move during a run
+    assert [r.expected_s for r in view.rows] == [1.0, 9.0]
+
+
+def test_succeeded_durations_for_the_next_runs_history():
+    g = graph({"a": [], "b": [], "c": []})
+    model = RunProgress(g).apply_all(
+        [ev("task_ok", 1, "a", duration_s=1.5), ev("task_fail", 1, "b", duration_s=0.5), ev("task_start", 1, "c")]
+    )
+    assert model.succeeded() == {"a": 1.5}
