@@ -103,6 +103,49 @@ def test_the_fold_tracks_watermark_open_slots_and_last_run(path: Path) -> None:
     assert store.schedule_state("a").watermark == datetime(2026, 3, 8, 8, tzinfo=UTC)
 
 
+def test_the_last_run_keeps_its_duration_fire_and_start_times_and_the_last_success_stays(path: Path) -> None:
+    clock = FakeClock(T0)
+    store = StateStore(path, clock)
+    slot = "a@2026-03-08T07:00:00.000Z"
+    enqueue(store, "a", "2026-03-08T07:00:00.000Z")
+    clock.advance(2)
+    store.record(RunStarted(store.now_ts(), "a", slot=slot, run_id="r1"))
+    clock.advance(5)
+    store.record(RunFinished(store.now_ts(), "a", slot=slot, run_id="r1", status="success", duration_s=5.0))
+    state = store.schedule_state("a")
+    assert state.last == {
+        "slot": slot,
+        "run_id": "r1",
+        "status": "success",
+        "ts": "2026-03-08T07:00:07.000Z",
+        "duration_s": 5.0,
+        "fire_utc": "2026-03-08T07:00:00.000Z",
+        "started": "2026-03-08T07:00:02.000Z",
+    }
+    assert state.last_success == "2026-03-08T07:00:07.000Z"
+    enqueue(store, "a", "2026-03-08T07:01:00.000Z")
+    store.record(RunFinished(store.now_ts(), "a", slot="a@2026-03-08T07:01:00.000Z", status="failed"))
+    store.close()
+    fresh = StateStore(path)  # from the index this time
+    state = fresh.schedule_state("a")
+    assert fresh.rebuilds == 0 and state.last is not None and state.last["status"] == "failed"
+    assert state.last_success == "2026-03-08T07:00:07.000Z"
+
+
+def test_an_index_of_an_older_version_is_rebuilt_quietly(path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    store = StateStore(path, FakeClock(T0))
+    enqueue(store, "a", "2026-03-08T07:00:00.000Z")
+    store.close()
+    index = json.loads(store.index_path.read_text())
+    index["v"] = 1
+    store.index_path.write_text(json.dumps(index))
+    fresh = StateStore(path)
+    with caplog.at_level("INFO"):
+        assert fresh.schedule_state("a").watermark == T0
+    assert fresh.rebuilds == 1
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
 def test_a_transaction_sees_its_own_records_and_writes_nothing_if_it_raises(path: Path) -> None:
     store = StateStore(path, FakeClock(T0))
     with store.transaction() as txn:

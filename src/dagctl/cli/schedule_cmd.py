@@ -19,7 +19,8 @@ from .schedule_common import DEFAULT_DIR, DIR_HELP, default_timezone, find_sched
 from .signals import handle_signals
 
 if TYPE_CHECKING:
-    pass
+    from dagctl.schedule.loop import Scheduler
+    from dagctl.store.state import StateStore
 
 SCHEDULE_HELP = """Run DAGs on cron schedules: one tick (--once, for crontab and CI) or a service (--serve).
 
@@ -27,7 +28,8 @@ Each slot (schedule id + fire instant) runs exactly once, however many scheduler
 under a lock in the state store (STATE_STORE_PATH). Exit codes for --once: 0 every run it started
 succeeded, 1 a run failed, 2 invalid schedules. --serve exits 0 after SIGTERM/SIGINT once running DAGs
 finished (or were cancelled after --grace); SIGHUP reloads the schedules. --serve exits 3 when the state
-store is unusable at start, or when ticks have kept failing for --fail-after (default 60s).
+store is unusable at start, or when ticks have kept failing for --fail-after (default 60s). With retention:
+in dagctl.yaml, old runs are pruned and the task cache trimmed at most once a day (docs/operating.md).
 
 \b
 Examples:
@@ -82,6 +84,27 @@ def _table(headers: list[str], rows: list[list[str]]) -> None:
         echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
 
 
+def _metrics_textfile(directory: Path, store: StateStore, scheduler: Scheduler) -> None:
+    """``metrics_textfile:`` of the project's ``dagctl.yaml`` (docs/ci.md): written now and after the runs the
+    scheduler finishes. Read once, at start; an unwritable path is exit 3 before anything is claimed."""
+    from .ci_outputs import check_output, project_metrics_textfile, scheduler_metrics_writer
+
+    path = project_metrics_textfile(directory)
+    if path is None:
+        return
+    check_output(path, "metrics_textfile")
+    write = scheduler_metrics_writer(path, store, lambda: scheduler.schedules)
+    scheduler.after_runs = write
+    write()
+
+
+def _retention(settings: Any, directory: Path) -> Any:
+    """The daily retention pass of ``retention:`` in the project's dagctl.yaml (docs/operating.md)."""
+    from dagctl.schedule.retention import Retention
+
+    return Retention(settings, directory)
+
+
 # ---------------------------------------------------------------------------------------------- modes
 
 
@@ -107,7 +130,9 @@ def _run_once(
     stopped: list[int] = []
     launcher, release = make_launcher(settings, executor=executor, broker=broker)
     with _logging(quiet), StateStore(settings.state_path) as store, released(release):
-        scheduler = Scheduler(schedules, store, launcher, max_parallel=settings.sched_max_parallel)
+        retention = _retention(settings, directory)
+        scheduler = Scheduler(schedules, store, launcher, max_parallel=settings.sched_max_parallel, retention=retention)
+        _metrics_textfile(directory, store, scheduler)
 
         def on_stop(signum: int, again: bool) -> None:
             stopped.append(signum)
@@ -143,7 +168,9 @@ def _serve(
     with _logging(quiet), ServeLock(settings.state_path.parent) as lock, StateStore(settings.state_path) as store:
         lock.acquire(dir=str(directory), state=str(settings.state_path))
         launcher, release = make_launcher(settings, executor=executor, broker=broker)
-        scheduler = Scheduler(schedules, store, launcher, max_parallel=settings.sched_max_parallel)
+        retention = _retention(settings, directory)
+        scheduler = Scheduler(schedules, store, launcher, max_parallel=settings.sched_max_parallel, retention=retention)
+        _metrics_textfile(directory, store, scheduler)
 
         def on_stop(signum: int, again: bool) -> None:
             name = signal.Signals(signum).name
@@ -271,7 +298,8 @@ def register(app: typer.Typer) -> None:
             data.append(
                 {
                     "id": s.id,
-                    "cron": s.cron,
+                    "cron": s.cron_written,
+                    "fields": spec.fields,
                     "timezone": s.timezone,
                     "enabled": s.enabled,
                     "dag": s.dag,
@@ -311,6 +339,9 @@ def register(app: typer.Typer) -> None:
         schedule_id: str | None = typer.Argument(None, help="A schedule id from --dir."),
         cron: str | None = typer.Option(None, "--cron", help="A cron expression instead of a schedule id."),
         tz: str | None = typer.Option(None, "--tz", help="Timezone for --cron (default UTC or SCHED_TIMEZONE)."),
+        hash_id: str | None = typer.Option(
+            None, "--hash-id", help="With --cron: the schedule id that H fields are hashed from."
+        ),
         after: str | None = typer.Option(
             None,
             "--after",
@@ -322,12 +353,15 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print the next fire times as ISO-8601 with the UTC offset, in the schedule's timezone.
 
-        Daylight saving time is applied as cron does it (docs/scheduling.md).
+        Daylight saving time is applied as cron does it (docs/scheduling.md). Extended fields work too:
+        L (last day), 15W (nearest weekday), 5L (last Friday), 1#2 (second Monday), H (hashed).
 
         \b
         Examples:
           dagctl schedule next weekly_ops_chain
           dagctl schedule next --cron "30 2 * * *" --tz America/New_York --after 2026-03-07 --count 3
+          dagctl schedule next --cron "30 2 * * 0#2" --tz America/New_York --after 2026-03-01
+          dagctl schedule next --cron "H H * * *" --hash-id nightly
         """
         from dagctl.clock import SystemClock
         from dagctl.errors import UsageError
@@ -341,10 +375,11 @@ def register(app: typer.Typer) -> None:
                 hint='e.g. dagctl schedule next nightly, or --cron "0 9 * * 1-5" --tz Europe/Paris',
             )
         if cron is not None:
-            spec = parse_cron(cron, tz or default_timezone())
+            spec = parse_cron(cron, tz or default_timezone(), hash_key=hash_id)
         else:
-            if tz is not None:
-                raise UsageError("--tz goes with --cron; a schedule has its own timezone")
+            if tz is not None or hash_id is not None:
+                which = "--tz" if tz is not None else "--hash-id"
+                raise UsageError(f"{which} goes with --cron; a schedule has its own timezone and id")
             assert schedule_id is not None
             schedules = ScheduleSource(_directory(ctx, directory), default_timezone=default_timezone()).load()
             found = find_schedule(schedules, schedule_id)

@@ -13,8 +13,14 @@ A name resolves to a ``module:function`` and the folders to import it from, firs
     workflows:
       inbox_drive_sweep: workflows.weekly_ops:inbox_drive_sweep
 
-Only ``workflows:`` is defined for now; any other key is reported with its position. Nothing is cached
-here: the caller (one run's attempt factory) keeps what it resolved.
+Besides ``workflows:``, the file holds ``cache: {max_size: ...}`` (the task cache's size), ``metrics_textfile:``
+(where the scheduler writes its metrics, docs/ci.md) and ``retention:`` (what the scheduler's daily retention
+pass keeps, :mod:`dagctl.schedule.retention`, docs/operating.md)::
+
+    retention: {keep_days: 30, keep_last: 100, cache_max: 2GiB}
+
+Any other key is reported with its position. Nothing is cached here: the caller (one run's attempt factory)
+keeps what it resolved.
 """
 
 from __future__ import annotations
@@ -29,13 +35,17 @@ from pathlib import Path
 from dagctl.errors import Problem, SpecError, UsageError
 
 from .names import CALLABLE_PATTERN, NAME_RE
-from .projectfile import PROJECT_CONFIG, find_project_config
-from .yamlread import parse_document, read_text
+from .projectfile import PROJECT_CONFIG as PROJECT_CONFIG  # re-exported: readers of dagctl.yaml import it here
+from .projectfile import find_project_config as find_project_config
+from .yamlread import Document, parse_document, read_text
 
 logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "dagctl.workflows"
-PROJECT_KEYS = ("workflows", "cache")
+PROJECT_KEYS = ("workflows", "cache", "metrics_textfile", "retention")
+RETENTION_KEYS = ("keep_days", "keep_last", "cache_max")
+RETENTION_EXAMPLE = "write retention: {keep_days: 30, keep_last: 100, cache_max: 2GiB}"
+MAX_KEEP_DAYS = 36_500
 
 _CALLABLE_RE = re.compile(CALLABLE_PATTERN)
 
@@ -54,6 +64,22 @@ class WorkflowTarget:
 
 
 @dataclass(frozen=True)
+class RetentionPolicy:
+    """``retention:`` of a ``dagctl.yaml``: what the scheduler's daily retention pass keeps."""
+
+    keep_days: int | None = None
+    """Finished runs started more than this many days ago are removed (as ``dagctl prune --older-than``)."""
+    keep_last: int | None = None
+    """The newest runs of each DAG that are kept whatever their age (as ``dagctl prune --keep-last``)."""
+    cache_max: int | None = None
+    """The task cache is trimmed to this many bytes, least recently used entries first."""
+
+    @property
+    def prunes(self) -> bool:
+        return self.keep_days is not None or self.keep_last is not None
+
+
+@dataclass(frozen=True)
 class ProjectConfig:
     """A parsed ``dagctl.yaml``."""
 
@@ -61,6 +87,11 @@ class ProjectConfig:
     workflows: dict[str, str]
     cache_max_size: int | None = None
     """``cache: {max_size: 2GiB}``: the task cache is trimmed to this, least recently used first."""
+    metrics_textfile: Path | None = None
+    """``metrics_textfile: PATH`` (relative to the file's folder): where the scheduler writes its Prometheus
+    metrics after each run it finishes, for node_exporter's textfile collector (docs/ci.md)."""
+    retention: RetentionPolicy | None = None
+    """``retention: {keep_days, keep_last, cache_max}``: applied by the scheduler once a day."""
 
 
 def load_project_config(path: Path) -> ProjectConfig:
@@ -133,9 +164,61 @@ def load_project_config(path: Path) -> ProjectConfig:
             except ValueError as exc:
                 what, _, hint = str(exc).partition(" — ")
                 problems.append(doc.problem(("cache", "max_size"), f"cache max_size: {what}", hint))
+    textfile = data.get("metrics_textfile")
+    metrics_textfile = None
+    if textfile is not None:
+        if not isinstance(textfile, str) or not textfile.strip():
+            problems.append(
+                doc.problem(
+                    ("metrics_textfile",),
+                    "metrics_textfile: must be a file path"
+                    + (" (it is empty)" if isinstance(textfile, str) else f", got {_kind(textfile)}"),
+                    "write e.g. metrics_textfile: /var/lib/node_exporter/textfile/dagctl.prom",
+                )
+            )
+        else:
+            metrics_textfile = Path(path).resolve().parent / textfile.strip()
+    retention = _retention(doc, data["retention"], problems) if "retention" in data else None
     if problems:
         raise SpecError(problems)
-    return ProjectConfig(Path(path), found, max_size)
+    return ProjectConfig(Path(path), found, max_size, metrics_textfile, retention=retention)
+
+
+def _retention(doc: Document, value: object, problems: list[Problem]) -> RetentionPolicy | None:
+    """``retention:`` checked; every problem is appended to ``problems`` at its position."""
+    if not isinstance(value, dict) or not value:
+        what = "is empty" if value is None or value == {} else f"must be a mapping, got {_kind(value)}"
+        problems.append(doc.problem(("retention",), f"retention: {what}", RETENTION_EXAMPLE))
+        return None
+    found: dict[str, int] = {}
+    for key, item in value.items():
+        where = ("retention", key)
+        if key not in RETENTION_KEYS:
+            close = difflib.get_close_matches(str(key), RETENTION_KEYS, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"retention: takes {', '.join(RETENTION_KEYS)}"
+            problems.append(doc.problem(where, f"unknown key 'retention.{key}'", hint, key=True))
+        elif key == "cache_max":
+            from .durations import parse_size
+
+            try:
+                found[key] = parse_size(item)
+            except ValueError as exc:
+                what, _, hint = str(exc).partition(" — ")
+                problems.append(doc.problem(where, f"retention cache_max: {what}", hint))
+        else:
+            low, high = (1, MAX_KEEP_DAYS) if key == "keep_days" else (0, 10**9)
+            if isinstance(item, bool) or not isinstance(item, int) or not low <= item <= high:
+                unit, example = ("days", 30) if key == "keep_days" else ("runs of each DAG", 100)
+                problems.append(
+                    doc.problem(
+                        where,
+                        f"retention {key}: {item!r} is not a whole number from {low} to {high:,}",
+                        f"write the number of {unit}, e.g. {key}: {example}",
+                    )
+                )
+            else:
+                found[key] = item
+    return RetentionPolicy(**found) if found else None
 
 
 def _kind(value: object) -> str:

@@ -17,6 +17,10 @@ Stopping: no new claims; claimed slots that have not started are recorded as ``s
 running DAGs get ``grace`` seconds, then are cancelled (the runner terminates their tasks), and every
 end is recorded. The clock is injected: tests drive the whole loop with a FakeClock.
 
+Retention (:mod:`~dagctl.schedule.retention`): with a :class:`~dagctl.schedule.retention.Retention`, ``--once`` applies
+the project's ``retention:`` after its runs and ``--serve`` looks every minute, in a thread of its own; either
+way at most once a day across processes. A stop waits for a pass in progress (a prune is all or nothing).
+
 Health (``--serve``): the state store is locked and read before ``READY=1``; ticks that fail stop feeding the
 watchdog, and after ``fail_after_s`` of failures (:class:`~dagctl.schedule.tick.TickFailures`) the scheduler
 stops and raises :class:`SchedulerFailing` (exit 3) so that the service manager restarts it.
@@ -29,7 +33,7 @@ import logging
 import os
 import threading
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -61,6 +65,7 @@ from .launchers import (
     make_launcher,
     queue_launcher,
 )
+from .retention import Retention
 from .sdnotify import Notifier
 from .slots import Slot
 from .tick import (
@@ -214,6 +219,8 @@ class Scheduler:
         catchup_cap: int = DEFAULT_CATCHUP_CAP,
         poll_s: float = 0.5,
         owner: Owner | None = None,
+        after_runs: Callable[[], object] | None = None,
+        retention: Retention | None = None,
     ) -> None:
         if max_parallel < 1:
             raise UsageError(f"SCHED_MAX_PARALLEL must be 1 or more, got {max_parallel}")
@@ -224,6 +231,10 @@ class Scheduler:
         self.catchup_cap = catchup_cap
         self.poll_s = poll_s
         self.owner = owner or Owner.current()
+        # called on the loop's thread once finished runs are collected (their run_finished recorded): the
+        # metrics textfile is written there; what it raises is logged, never more
+        self.after_runs = after_runs
+        self.retention = retention
         self.pending: list[_Pending] = []
         self.active: dict[str, _Active] = {}
         self.outcomes: Counter[str] = Counter()
@@ -439,6 +450,7 @@ class Scheduler:
             self.wake.set()
 
     def _collect(self) -> None:
+        collected = bool(self._finished)
         while self._finished:
             key, outcome = self._finished.popleft()
             active = self.active.pop(key, None)
@@ -448,6 +460,11 @@ class Scheduler:
             error = f": {outcome.error}" if outcome.error else ""
             level = logging.INFO if outcome.status == "success" else logging.WARNING
             log.log(level, "finished %s: run %s %s%s", key, outcome.run_id, outcome.status, error)
+        if collected and self.after_runs is not None:
+            try:
+                self.after_runs()
+            except Exception:
+                log.exception("after the finished runs")
 
     def _next_wait(self, limit: float | None) -> float | None:
         """How long the loop may sleep: until ``limit``, the next jittered start, or (when a slot waits for
@@ -484,6 +501,8 @@ class Scheduler:
         if self._stop.is_set():
             self.shutdown(grace_s)
         self._collect()
+        if self.retention is not None and not self._stop.is_set():
+            self.retention.run_guarded()
         return self.exit_code
 
     def check_store(self) -> None:
@@ -543,6 +562,8 @@ class Scheduler:
                 self.pump()
             except (DagctlError, OSError) as exc:
                 problem = problem or f"cannot start a run: {_describe(exc)}"
+            if self.retention is not None and problem is None and not failures.failing:
+                self.retention.poll()  # at most once a minute; the pass itself runs in a thread of its own
             if problem is not None:
                 if failures.failed(mono, problem):
                     log.error(
@@ -664,4 +685,6 @@ class Scheduler:
             if watchdog is not None:
                 wait = min(wait, watchdog)
             self.clock.wait(self.wake, max(0.0, wait))
+        if self.retention is not None:
+            self.retention.join()
         log.info("scheduler stopped")

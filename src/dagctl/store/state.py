@@ -71,7 +71,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: the last run's duration, fire and start times, and the last success
 RECENT_MINUTES = 8  # local minutes of the last fixed-time claims kept per schedule (fall-back dedup)
 INDEX_LAG = 256 * 1024  # rewrite the index once the log has grown this much past it (and on close)
 
@@ -205,7 +205,11 @@ class ScheduleState:
     open: dict[str, OpenSlot] = field(default_factory=dict)
     recent_minutes: list[str] = field(default_factory=list)
     last: dict[str, Any] | None = None
+    """The last finished run: ``slot``, ``run_id``, ``status``, ``ts`` (when it finished), and when known
+    ``duration_s``, the slot's ``fire_utc`` and ``started`` (when its run started)."""
     counts: dict[str, int] = field(default_factory=dict)
+    last_success: str | None = None
+    """When the latest successful run finished (``ts``)."""
 
     def _advance(self, instant: datetime) -> None:
         if self.watermark is None or instant > self.watermark:
@@ -263,9 +267,18 @@ class StateFold:
                 slot.run_id, slot.started = r.get("run_id"), r.get("ts")
             state._count("started")
         elif kind == "run_finished":
-            state.open.pop(key, None)
+            slot = state.open.pop(key, None)
             status = str(r.get("status") or "?")
             state.last = {"slot": key, "run_id": r.get("run_id"), "status": status, "ts": r.get("ts")}
+            duration = r.get("duration_s")
+            if isinstance(duration, (int, float)) and not isinstance(duration, bool):
+                state.last["duration_s"] = duration
+            if slot is not None:
+                state.last["fire_utc"] = format_ts(slot.fire_utc)
+                if slot.started:
+                    state.last["started"] = slot.started
+            if status == "success":
+                state.last_success = r.get("ts")
             state._count(status)
         elif kind == "schedule_skipped":
             state.open.pop(key, None)
@@ -299,6 +312,7 @@ class StateFold:
                     "recent_minutes": s.recent_minutes,
                     "last": s.last,
                     "counts": s.counts,
+                    "last_success": s.last_success,
                 }
                 for sid, s in self.schedules.items()
             },
@@ -321,6 +335,7 @@ class StateFold:
             state.recent_minutes = list(s.get("recent_minutes", []))
             state.last = s.get("last")
             state.counts = dict(s.get("counts", {}))
+            state.last_success = s.get("last_success")
         return fold
 
 
@@ -407,7 +422,11 @@ class StateStore:
         if identity is None:
             return None
         try:
-            fold = StateFold.from_index(json.loads(self.index_path.read_text()))
+            data = json.loads(self.index_path.read_text())
+            if isinstance(data, dict) and isinstance(data.get("v"), int) and data["v"] != INDEX_VERSION:
+                log.info("%s: index written by another dagctl version; rebuilding it", self.index_path)
+                return None
+            fold = StateFold.from_index(data)
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError) as exc:
