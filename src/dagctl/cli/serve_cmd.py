@@ -1,0 +1,116 @@
+"""``dagctl serve``: the HTTP API and the web dashboard (the ``web`` extra)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+import typer
+
+SERVE_HELP = """Serve the HTTP API and the web dashboard: runs, live logs, schedules, per-tenant KPIs, metrics.
+
+Reads the same files as the other commands (DAGCTL_LOGS_DIR ...) and runs beside `schedule --serve`,
+workers and plain runs; runs started here are `dagctl run` processes of their own. Listens on 127.0.0.1
+by default; any other address needs --token-file (every request then needs 'Authorization: Bearer
+TOKEN'). systemd-ready (Type=notify); SIGTERM ends open streams cleanly and exits 0. Needs
+`pip install 'dagctl[web]'`. API reference: /docs on the server, and docs/serve.md.
+
+\b
+Examples:
+  dagctl serve                                   http://127.0.0.1:8080
+  dagctl serve --port 9000 --dags configs/dags
+  dagctl serve --host 0.0.0.0 --token-file /etc/dagctl/token
+"""
+
+
+def _logging(quiet: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S%z"))
+    for name in ("dagctl", "uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers = [handler] if name in ("dagctl", "uvicorn") else []
+        logger.setLevel(logging.WARNING if quiet else logging.INFO)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve", help=SERVE_HELP)
+    def serve(
+        host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback by default)."),
+        port: int = typer.Option(8080, "--port", "-p", min=0, max=65535, help="TCP port (0: any free port)."),
+        dags: Path = typer.Option(Path("configs/dags"), "--dags", help="Folder of the DAG files that may be run."),
+        schedules: Path = typer.Option(Path("configs/schedules"), "--schedules", help="Folder of schedule files."),
+        templates: Path = typer.Option(
+            Path("configs/templates"), "--templates", help="Folder where DAG templates are kept."
+        ),
+        token_file: Path | None = typer.Option(
+            None, "--token-file", help="File holding the API token (required to listen beyond loopback)."
+        ),
+        allow_origin: list[str] = typer.Option(
+            [], "--allow-origin", help="Another origin allowed to POST (e.g. https://ops.example.com); repeatable."
+        ),
+        max_streams: int = typer.Option(200, "--max-streams", min=1, help="Event/log streams open at once."),
+        max_body: int = typer.Option(1 << 20, "--max-body", min=1, help="Largest request body, in bytes."),
+        idle: str = typer.Option("5m", "--stream-idle", help="Close a stream that has sent nothing for this long."),
+        access_log: bool = typer.Option(False, "--access-log", help="Log every request."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Log only warnings and errors."),
+    ) -> None:
+        from dagctl.dag.durations import parse_duration
+        from dagctl.errors import UsageError
+        from dagctl.schedule.sdnotify import Notifier
+        from dagctl.settings import Settings, env_text
+        from dagctl.web import require_extra
+
+        from .signals import handle_signals
+
+        require_extra()
+        from dagctl.web.app import create_app
+        from dagctl.web.config import ServeSettings
+        from dagctl.web.security import read_token_file
+        from dagctl.web.server import Server
+
+        try:
+            idle_s = parse_duration(idle)
+        except ValueError as exc:
+            raise UsageError(f"--stream-idle: {exc}") from None
+        settings = Settings.from_env()
+        settings.check_writable("logs", "events")
+        config = ServeSettings(
+            settings=settings,
+            dags_dir=dags,
+            schedules_dir=schedules,
+            templates_dir=templates,
+            host=host,
+            port=port,
+            token=read_token_file(token_file) if token_file is not None else None,
+            allowed_origins=tuple(allow_origin),
+            max_streams=max_streams,
+            max_body_bytes=max_body,
+            stream_idle_s=idle_s,
+            panel_window=env_text(os.environ, "ORCH_PANEL_WINDOW_H") or "24",
+        )
+        config.check()
+        _logging(quiet)
+        notifier = Notifier.from_env(unset=True)  # runs started here must not inherit NOTIFY_SOCKET
+        server = Server(
+            create_app(config),
+            config,
+            notifier=notifier,
+            access_log=access_log,
+            on_listening=lambda url: print(f"dagctl serve: listening on {url}", file=sys.stderr, flush=True),
+        )
+
+        def on_stop(signum: int, again: bool) -> None:
+            logging.getLogger("dagctl.web").info(
+                "%s: %s", signal.Signals(signum).name, "stopping now" if again else "closing streams, then exiting"
+            )
+            server.request_stop(now=again)
+
+        try:
+            with handle_signals(on_stop):
+                code = server.run()
+        finally:
+            notifier.close()
+        raise typer.Exit(code)

@@ -1,0 +1,173 @@
+"""Steering runs: cancel, retry, pause, resume, and decisions on approval gates.
+
+Each does what its command does, through the same files in the run folder (``cancel.json``, ``pause.json``,
+``approvals/<task>.jsonl``) or as a process of its own (``dagctl retry``, ``dagctl resume``), so a run started
+anywhere can be steered from here and the other way round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from dagctl.errors import DagctlError, UsageError
+from dagctl.host import hostname
+from dagctl.store.approvals import decide
+from dagctl.store.events import format_ts
+from dagctl.store.history import FINISHED
+from dagctl.store.runsummary import RunSummary
+
+from .context import WebContext
+from .errors import Conflict
+from .launch import Launch
+from .responses import JSON
+
+RETRY_FIND_S = 10.0
+"""How long ``POST /api/runs/{id}/retry`` looks for the id of the run it started before answering without it."""
+
+
+class Retry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    from_task: str | None = Field(None, description="Re-run this task and everything downstream (retry --from).")
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["approve", "reject"]
+    by: str = Field(min_length=1, max_length=128, description="Who decides (one of the gate's approvers, if any).")
+    comment: str | None = Field(None, max_length=2000, description="Recorded with it; required to reject.")
+
+
+def _who(request: Request) -> str:
+    client = request.client.host if request.client else "?"
+    return f"{getpass.getuser()}@{hostname()}, from {client}"
+
+
+def router(ctx: WebContext) -> APIRouter:
+    api = APIRouter(prefix="/api/runs", tags=["control"])
+
+    def started(run_id: str) -> RunSummary:
+        found = ctx.summary_or_launch(ctx.resolve(run_id))
+        if isinstance(found, Launch):
+            raise Conflict(f"run {found.run_id} is still starting", hint="try again in a moment")
+        return found
+
+    @api.post("/{run_id}/cancel", status_code=202, summary="Cancel a run")
+    def cancel(run_id: str, request: Request) -> JSON:
+        """Ask a running run to stop, as ``dagctl cancel`` does: its tasks get SIGTERM, then SIGKILL after the
+        grace period, and are recorded ``cancelled``. 409 when the run has already finished."""
+        rid = started(run_id).run_id
+        ctx.history.request_cancel(rid, f"cancelled from dagctl serve ({_who(request)})")
+        ctx.index.forget(rid)
+        return JSON({"run_id": rid, "status": "cancelling"}, status_code=202)
+
+    @api.post("/{run_id}/pause", status_code=202, summary="Pause a run")
+    def pause(run_id: str, request: Request) -> JSON:
+        """Ask a running run to pause, as ``dagctl pause`` does: its running tasks finish, nothing new starts, and
+        it is recorded ``paused`` (resume it later). 409 when it is not running."""
+        rid = started(run_id).run_id
+        ctx.history.request_pause(rid, f"paused from dagctl serve ({_who(request)})")
+        ctx.index.forget(rid)
+        return JSON({"run_id": rid, "status": "pausing"}, status_code=202)
+
+    @api.post("/{run_id}/resume", status_code=202, summary="Resume a paused run")
+    def resume(run_id: str) -> JSON:
+        """Go on with a paused (or abandoned) run in the same run id, as ``dagctl resume``, in a process of its
+        own: what succeeded is kept, the rest runs. 409 for any other run."""
+        summary = started(run_id)
+        if summary.status not in ("paused", "abandoned"):
+            raise Conflict(
+                f"run {summary.run_id} is {summary.status}: only a paused or abandoned run can be resumed",
+                hint="retry it instead to run what failed as a new run",
+            )
+        launch = ctx.launcher.start_resume(summary.run_id)
+        return JSON({"run_id": summary.run_id, "status": "resuming", "pid": launch.pid}, status_code=202)
+
+    @api.post("/{run_id}/retry", status_code=202, summary="Retry a run")
+    async def retry(run_id: str, body: Retry | None = None) -> JSON:
+        """Re-run what failed (``dagctl retry``): a new run, linked to this one, reusing the outputs of the tasks
+        that succeeded. 409 while the run is still going."""
+        summary = await asyncio.to_thread(started, run_id)
+        rid = summary.run_id
+        if summary.status not in FINISHED:
+            raise Conflict(f"run {rid} is still {summary.status}", hint="wait for it, or cancel it first")
+        from_task = body.from_task if body else None
+        if from_task is not None and from_task not in summary.tasks:
+            raise UsageError(f"run {rid} has no task '{from_task}'", hint="see GET /api/runs/{id} for its tasks")
+        launch = ctx.launcher.start_retry(rid, from_task)
+        new_id = await _find_retry(ctx, launch)
+        return JSON({"run_id": new_id, "parent_run_id": rid, "pid": launch.pid, "error": launch.error or None}, 202)
+
+    @api.post("/{run_id}/approvals/{task}", summary="Approve or reject a waiting gate")
+    def approval(run_id: str, task: str, body: Decision) -> JSON:
+        """Decide an approval gate that waits, as ``dagctl approve`` / ``dagctl reject`` do: any rejection
+        rejects; ``policy: all`` waits for every approver. The name in ``by`` is trusted as the CLI's ``--as``
+        is: whoever holds the token may decide as anyone the gate lists."""
+        summary = started(run_id)
+        gate = _waiting_gate(summary, task)
+        if body.decision == "reject" and not (body.comment or "").strip():
+            raise UsageError("a rejection needs a reason", hint='send "comment": "why"')
+        state, deciders = decide(
+            ctx.history.run_dir(summary.run_id),
+            task,
+            decision=body.decision,
+            by=body.by,
+            text=body.comment,
+            approvers=[str(a) for a in _names(gate.get("approvers"))],
+            policy=str(gate.get("policy") or "any"),
+            ts=format_ts(ctx.clock.now()),
+        )
+        ctx.index.forget(summary.run_id)
+        return JSON({"run_id": summary.run_id, "task": task, "decision": body.decision, "by": body.by,
+                     "gate": state, "decided_by": deciders})  # fmt: skip
+
+    return api
+
+
+def _names(value: object) -> list[object]:
+    return list(value) if isinstance(value, (list, tuple)) else []
+
+
+def _waiting_gate(summary: RunSummary, task: str) -> dict[str, object]:
+    """The gate ``task`` of a run that waits for a decision (UsageError or Conflict otherwise)."""
+    if summary.status in FINISHED and summary.status != "paused":
+        raise Conflict(f"run {summary.run_id} is {summary.status}: it waits for nobody")
+    info = summary.tasks.get(task)
+    if info is None or info.approval is None:
+        gates = [t for t, s in summary.tasks.items() if s.approval is not None]
+        raise UsageError(
+            f"run {summary.run_id} has no approval gate '{task}'",
+            hint=f"its gates: {', '.join(gates)}" if gates else "this run has no approval gates",
+        )
+    if info.status != "waiting":
+        decided = info.approval.get("decision")
+        what = f"{decided} by {', '.join(info.approval.get('by') or [])}" if decided else info.status
+        raise Conflict(f"{task} of run {summary.run_id} is not waiting for approval (it is {what})")
+    return dict(info.approval)
+
+
+async def _find_retry(ctx: WebContext, launch: Launch) -> str | None:
+    """The id of the run a ``dagctl retry`` started: the newest run whose ``dag_start`` names it as parent."""
+    parent = launch.parent_run_id
+    began = ctx.clock.monotonic()
+    seen: set[str] = set()
+    while ctx.clock.monotonic() - began < RETRY_FIND_S:
+        for run_id in ctx.index.ids()[:20]:
+            if run_id in seen or (parent is not None and run_id <= parent):
+                continue
+            try:
+                summary = ctx.index.summary(run_id)
+            except DagctlError:
+                continue
+            seen.add(run_id)
+            if summary.parent_run_id == parent and summary.trigger == "retry":
+                launch.run_id = run_id
+                return run_id
+        if launch.done.is_set() and launch.exit_code not in (0, 1):
+            return None
+        await asyncio.sleep(0.1)
+    return None

@@ -1,0 +1,164 @@
+"""``/api/runs``: start, list, show and stream runs (steering them is :mod:`dagctl.web.api_control`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Header, Query
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
+
+from dagctl.dag.durations import parse_duration
+from dagctl.dag.names import NAME_RE as TASK_ID_RE
+from dagctl.dag.plancache import load_plan
+from dagctl.errors import UsageError
+from dagctl.report.svg import timeline_svg
+from dagctl.report.timeline import build_timeline
+from dagctl.store import layout
+from dagctl.store.history import since_from_window
+from dagctl.store.runsummary import LIVE_STATUSES, RUN_STATUSES, RunSummary
+
+from .context import WebContext
+from .dags import check_params
+from .errors import NotFound, located
+from .launch import Launch
+from .responses import JSON, EventStream
+from .runview import run_view
+from .streams import check_resume_offset, parse_log_id, run_events, task_log
+
+MAX_LIMIT = 1000
+
+
+class StartRun(BaseModel):
+    """Start a run of a DAG in the DAG folder, or of a template."""
+
+    model_config = ConfigDict(extra="forbid")
+    dag: str | None = Field(None, description="The DAG's name (its name:) or its file, relative to --dags.")
+    template: str | None = Field(None, description="A template's name (GET /api/templates), instead of dag.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Param overrides, as -p key=value would give.")
+
+
+def _brief(data: dict[str, Any]) -> dict[str, Any]:
+    data.pop("tasks", None)
+    return data
+
+
+def router(ctx: WebContext) -> APIRouter:
+    api = APIRouter(prefix="/api", tags=["runs"])
+
+    resolve, summary_or_launch = ctx.resolve, ctx.summary_or_launch
+
+    @api.post("/runs", status_code=202, summary="Start a run")
+    def start_run(body: StartRun) -> JSON:
+        """Start a run of a DAG (or a template) with params, as a ``dagctl run`` process of its own. Answers at
+        once with the run's id; unknown DAGs and bad params are refused (422) with the CLI's messages."""
+        if (body.dag is None) == (body.template is None):
+            raise UsageError("give either dag or template", hint='e.g. {"dag": "diamond_pipeline", "params": {}}')
+        if body.template is not None:
+            with located("body.template"):
+                path = ctx.templates.path(body.template)
+                if not path.is_file():
+                    raise NotFound(f"no template '{body.template}'", hint="see GET /api/templates")
+        else:
+            assert body.dag is not None
+            with located("body.dag"):
+                path = ctx.dags.resolve(body.dag)
+        plan, remember = load_plan(path, cache_dir=ctx.config.settings.plan_cache_dir)
+        remember()
+        with located("body.params"):
+            params = check_params(plan.dag.params, body.params)
+        run_id = ctx.launcher.new_run_id()
+        launch = ctx.launcher.start_run(path, params, run_id)
+        return JSON(
+            {"run_id": run_id, "dag": plan.dag.name, "pid": launch.pid, "url": f"/runs/{run_id}"}, status_code=202
+        )
+
+    @api.get("/runs", summary="List runs")
+    def list_runs(
+        dag: str | None = Query(None, description="Only runs of this DAG (its name)."),
+        status: str | None = Query(None, description="One of " + ", ".join(RUN_STATUSES) + "."),
+        tenant: str | None = Query(None, description="Only runs of this tenant."),
+        since: str | None = Query(None, description="Only runs started in this window, e.g. 24h."),
+        limit: int = Query(20, ge=1, le=MAX_LIMIT, description="How many runs, newest first."),
+        tasks: bool = Query(True, description="false leaves out each run's tasks (smaller answers)."),
+    ) -> JSON:
+        """Runs newest first, with ``dagctl runs``' filters; each as ``dagctl show --json`` gives it."""
+        cutoff: datetime | None = None
+        if since:
+            with located("query.since"):
+                try:
+                    seconds = parse_duration(since)
+                except ValueError as exc:
+                    raise UsageError(f"since: {exc}", hint="e.g. since=24h") from None
+            cutoff = since_from_window(ctx.clock.now(), seconds)
+        found = ctx.index.summaries(dag=dag, status=status, tenant=tenant, since=cutoff, limit=limit)
+        rows = [ctx.index.as_dict(s) if tasks else _brief(ctx.index.as_dict(s)) for s in found]
+        return JSON(rows)
+
+    @api.get("/runs/{run_id}", summary="Show a run")
+    def show_run(run_id: str) -> JSON:
+        """One run as ``dagctl show --json`` gives it (``latest`` and unique prefixes work). A run this server
+        has just started is ``starting`` until it writes its first event (``not_started`` with the error if its
+        process ended first)."""
+        found = summary_or_launch(resolve(run_id))
+        return JSON(found.as_run() if isinstance(found, Launch) else ctx.index.as_dict(found))
+
+    @api.get("/runs/{run_id}/view", summary="What the run page draws")
+    def view_run(run_id: str) -> JSON:
+        """The run, its DAG laid out for drawing and its timeline of attempts (docs/serve.md has the shape)."""
+        rid = resolve(run_id)
+        found = summary_or_launch(rid)
+        if isinstance(found, Launch):
+            return JSON({"run": found.as_run(), "graph": None, "timeline": None})
+        events = ctx.history.events_of(rid)
+        return JSON(run_view(found, events, ctx.graph(rid), now=ctx.clock.now()))
+
+    @api.get("/runs/{run_id}/timeline.svg", summary="The run's timeline as an SVG picture")
+    def timeline(run_id: str) -> Response:
+        rid = resolve(run_id)
+        summary = ctx.index.summary(rid)
+        now = ctx.clock.now() if summary.status in LIVE_STATUSES else None
+        picture = timeline_svg(build_timeline(ctx.history.events_of(rid), graph=ctx.graph(rid), now=now))
+        return Response(picture, media_type="image/svg+xml")
+
+    @api.get("/runs/{run_id}/events", summary="Stream a run's events (SSE)", response_class=Response)
+    def events(
+        run_id: str, last_event_id: str | None = Header(None, description="Resume after this event (its id).")
+    ) -> Response:
+        """Server-Sent Events: every event of the run as it is appended (``id:`` is the byte offset of its line
+        in the run's events file), then a ``complete`` event. ``Last-Event-ID`` resumes without loss or
+        duplicates. Works for finished runs too."""
+        rid = resolve(run_id)
+        path = layout.events_file(ctx.history.run_dir(rid))
+        start = check_resume_offset(path, last_event_id) if last_event_id else None
+        return _stream(ctx, run_events(ctx, rid, start))
+
+    @api.get("/runs/{run_id}/logs/{task}", summary="Stream a task's log (SSE)", response_class=Response)
+    def logs(
+        run_id: str,
+        task: str,
+        attempt: int | None = Query(None, ge=1, description="This attempt only (default: follow the latest)."),
+        last_event_id: str | None = Header(None, description="Resume after this line (its id)."),
+    ) -> Response:
+        """Server-Sent Events: the task's log lines as they are written, ``{"attempt", "line"}`` with ``id:
+        ATTEMPT:OFFSET``; an ``attempt`` event when a new attempt starts, ``complete`` when the task has ended."""
+        if not TASK_ID_RE.match(task) or task in (".", ".."):  # a task id is a file name part: never a path
+            raise NotFound(f"'{task}' is not a task id", hint="task ids are 1-64 letters, digits, '_', '.' or '-'")
+        rid = resolve(run_id)
+        found = summary_or_launch(rid)
+        graph = ctx.graph(rid)  # the DAG as run: every task, started or not
+        known = set(graph.order) if graph is not None else set()
+        if isinstance(found, RunSummary):
+            known.update(found.tasks)
+        if task not in known and (graph is not None or isinstance(found, RunSummary)):  # not merely starting
+            raise NotFound(f"run {rid} has no task '{task}'", hint="see GET /api/runs/{id} for its tasks")
+        resume = parse_log_id(last_event_id) if last_event_id else None
+        return _stream(ctx, task_log(ctx, rid, task, attempt, resume))
+
+    return api
+
+
+def _stream(ctx: WebContext, stream: Any) -> EventStream:
+    ctx.slots.take()  # 503 when every slot is taken; given back when the stream ends, however it ends
+    return EventStream(stream, ctx.slots.give_back)

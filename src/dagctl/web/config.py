@@ -1,0 +1,71 @@
+"""What ``dagctl serve`` is told: where the files are, where to listen, and its limits. Plain values.
+
+The limits are documented in docs/serve.md; each has a flag of ``dagctl serve``.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dagctl.errors import UsageError
+from dagctl.settings import Settings
+
+from .security import is_loopback_host
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+MAX_STREAMS = 200
+"""Event and log streams open at once (a browser tab on a run page holds one or two); more get 503."""
+MAX_BODY_BYTES = 1 << 20
+"""Request bodies (a DAG template, a YAML file to validate) larger than this get 413."""
+STREAM_IDLE_S = 300.0
+"""A stream that has sent no event for this long is closed; EventSource reconnects with Last-Event-ID."""
+HEARTBEAT_S = 15.0
+"""A comment line on quiet streams, so proxies keep them and dead clients are noticed."""
+POLL_S = 0.1
+"""How often watched files are checked for new lines (an event reaches clients within about this long)."""
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Everything ``create_app`` needs besides the clock and the launcher."""
+
+    settings: Settings = field(default_factory=Settings)
+    dags_dir: Path = Path("configs/dags")
+    schedules_dir: Path = Path("configs/schedules")
+    templates_dir: Path = Path("configs/templates")
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    token: str | None = None
+    allowed_origins: tuple[str, ...] = ()
+    """Origins (``https://ops.example.com``) allowed to send mutating requests besides the server's own."""
+    max_streams: int = MAX_STREAMS
+    max_body_bytes: int = MAX_BODY_BYTES
+    stream_idle_s: float = STREAM_IDLE_S
+    heartbeat_s: float = HEARTBEAT_S
+    poll_s: float = POLL_S
+    panel_window: str = "24"
+    """``ORCH_PANEL_WINDOW_H``: hours (a bare number) or a duration such as ``2d``."""
+    python: str = sys.executable
+    """The interpreter that runs ``python -m dagctl run ...`` for runs started here."""
+
+    def check(self) -> None:
+        """Refuse settings that would expose the server: a non-loopback bind needs a token."""
+        if not is_loopback_host(self.host) and not self.token:
+            raise UsageError(
+                f"refusing to listen on {self.host} without a token: anyone who can reach it could start runs",
+                hint="pass --token-file FILE (every request then needs 'Authorization: Bearer <token>'), "
+                "or bind 127.0.0.1 and put a reverse proxy in front",
+            )
+        if not 0 <= self.port <= 65535:
+            raise UsageError(f"--port {self.port} is not a TCP port", hint="use 1-65535 (0: any free port)")
+        for name, value in (("--max-streams", self.max_streams), ("--max-body", self.max_body_bytes)):
+            if value < 1:
+                raise UsageError(f"{name} must be at least 1, got {value}")
+
+    @property
+    def loopback_only(self) -> bool:
+        """Bound to loopback without a token: only loopback Host headers are served (against DNS rebinding)."""
+        return is_loopback_host(self.host) and not self.token

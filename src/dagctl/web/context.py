@@ -1,0 +1,100 @@
+"""Everything the routes share, wired once per app by :func:`dagctl.web.app.create_app` (no globals)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from dagctl.dag.yamlread import read_document
+from dagctl.errors import DagctlError, StateError
+from dagctl.protocols import Clock
+from dagctl.report.graph import TaskGraph, graph_of_document
+from dagctl.store import layout
+from dagctl.store.history import History
+from dagctl.store.runsummary import RunSummary
+
+from .config import ServeSettings
+from .dags import DagCatalog
+from .launch import Launch, Launcher
+from .metrics import Metrics
+from .panel import Schedules
+from .runindex import RunIndex
+from .sse import StreamSlots
+from .templates import TemplateStore
+from .watch import FileWatcher
+
+GRAPHS_KEPT = 256
+
+
+@dataclass
+class WebContext:
+    config: ServeSettings
+    clock: Clock
+    history: History
+    index: RunIndex
+    dags: DagCatalog
+    templates: TemplateStore
+    schedules: Schedules
+    launcher: Launcher
+    slots: StreamSlots
+    watcher: FileWatcher
+    metrics: Metrics
+    stopping: threading.Event = field(default_factory=threading.Event)
+    """Set when the server is stopping: every stream ends (cleanly, with its last event sent)."""
+    loop: asyncio.AbstractEventLoop | None = None
+    _graphs: OrderedDict[str, TaskGraph | None] = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def resolve(self, ref: str) -> str:
+        """A run id from an id, a unique prefix or ``latest``; also a run this server has just started."""
+        try:
+            return self.index.resolve(ref)
+        except StateError:
+            if self.launcher.by_run_id(ref) is not None:
+                return ref
+            raise
+
+    def summary_or_launch(self, run_id: str) -> RunSummary | Launch:
+        """The run's summary; or, for a run this server started that has no events yet, its launch."""
+        try:
+            return self.index.summary(run_id)
+        except StateError:
+            launch = self.launcher.by_run_id(run_id)
+            if launch is None:
+                raise
+            return launch
+
+    def graph(self, run_id: str) -> TaskGraph | None:
+        """The DAG a run executed (its ``dag.yaml`` snapshot), None when the snapshot is gone or unreadable."""
+        with self._lock:
+            if run_id in self._graphs:
+                self._graphs.move_to_end(run_id)
+                return self._graphs[run_id]
+        snapshot = layout.snapshot_file(self.history.run_dir(run_id))
+        try:
+            graph = graph_of_document(read_document(snapshot).data)
+        except (DagctlError, OSError):
+            return None  # not written yet (keep asking), or gone
+        with self._lock:
+            self._graphs[run_id] = graph
+            while len(self._graphs) > GRAPHS_KEPT:
+                self._graphs.popitem(last=False)
+        return graph
+
+    def stop(self) -> None:
+        """Ask every open stream to end (from any thread)."""
+        self.stopping.set()
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.watcher.wake_all)
+
+    def server_gauges(self) -> dict[str, float]:
+        return {
+            "streams_open": self.slots.open,
+            "streams_refused": self.slots.refused,
+            "runs_started": len(self.launcher.launches()),
+            "runs_starting_or_running": self.launcher.running(),
+            "summaries_cached": self.index.cached,
+        }

@@ -1,0 +1,167 @@
+"""The DAG files the server may run (one folder, ``--dags``), validation of YAML text, and run params.
+
+A DAG is named in a request by its ``name:`` or by its file's path relative to the folder; either way the file
+is inside the folder (:func:`dagctl.web.security.contained`). Plans come through the plan cache, as for
+``dagctl run``, so listing a folder of unchanged files reads no YAML.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dagctl.dag.checks import DEFAULT_CHECKS
+from dagctl.dag.loader import YAML_SUFFIXES, expand_paths
+from dagctl.dag.params import merge_params, parse_assignments
+from dagctl.dag.plan import Plan
+from dagctl.dag.plancache import load_plan
+from dagctl.dag.projectfile import PROJECT_CONFIG
+from dagctl.dag.spec import DagSpec
+from dagctl.dag.specread import dag_from_document
+from dagctl.dag.yamlread import parse_document
+from dagctl.errors import DagctlError, SpecError, UsageError
+from dagctl.host import gc_paused
+
+from .errors import problem_dict
+from .security import contained
+
+
+@dataclass(frozen=True)
+class DagEntry:
+    """One file of the DAG folder: its plan's facts, or why it does not load."""
+
+    file: str
+    path: Path
+    name: str | None = None
+    tenant_id: str | None = None
+    params: Mapping[str, Any] | None = None
+    tasks: int = 0
+    problem: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "file": self.file,
+            "tenant_id": self.tenant_id,
+            "params": dict(self.params or {}),
+            "tasks": self.tasks,
+            "valid": self.problem is None,
+            "problem": self.problem,
+        }
+
+
+def entry_of(path: Path, file: str, plan: Plan) -> DagEntry:
+    spec = plan.dag
+    return DagEntry(
+        file=file,
+        path=path,
+        name=spec.name,
+        tenant_id=spec.tenant_id,
+        params=dict(spec.params),
+        tasks=len(plan.tasks),
+    )
+
+
+class DagCatalog:
+    """The DAG files under ``folder`` (recursive), each loaded once per version of the file. Thread-safe."""
+
+    def __init__(self, folder: Path, cache_dir: Path | None) -> None:
+        self.folder = folder
+        self.cache_dir = cache_dir
+        self._lock = threading.Lock()
+        self._entries: dict[Path, tuple[tuple[int, int], DagEntry]] = {}
+
+    def entries(self) -> list[DagEntry]:
+        found: list[DagEntry] = []
+        files = [p for p in expand_paths([self.folder]) if p.name != PROJECT_CONFIG] if self.folder.is_dir() else []
+        for path in files:
+            found.append(self._entry(path))
+        with self._lock:  # forget files that went away
+            for gone in set(self._entries) - set(files):
+                del self._entries[gone]
+        return found
+
+    def _entry(self, path: Path) -> DagEntry:
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            return DagEntry(file=self._relative(path), path=path, problem=f"{path}: {exc.strerror or exc}")
+        stamp = (st.st_size, st.st_mtime_ns)
+        with self._lock:
+            cached = self._entries.get(path)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        file = self._relative(path)
+        try:
+            plan, remember = load_plan(path, cache_dir=self.cache_dir)
+            remember()
+            entry = entry_of(path, file, plan)
+        except DagctlError as exc:
+            entry = DagEntry(file=file, path=path, problem=str(exc).splitlines()[0])
+        with self._lock:
+            self._entries[path] = (stamp, entry)
+        return entry
+
+    def _relative(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.folder).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+    def resolve(self, ref: str) -> Path:
+        """The file of the DAG named ``ref`` (its ``name:``, or its path relative to the folder)."""
+        entries = self.entries()
+        for entry in entries:
+            if entry.name == ref and entry.problem is None:
+                return entry.path
+        if ref.endswith(YAML_SUFFIXES):
+            path = contained(self.folder, ref, "DAG file")
+            if path.is_file():
+                return path
+        names = [e.name for e in entries if e.name]
+        close = difflib.get_close_matches(ref, names, n=1)
+        known = ", ".join(names) or f"none in {self.folder}"
+        hint = f"did you mean '{close[0]}'?" if close else f"known DAGs: {known}"
+        raise UsageError(f"unknown DAG '{ref}' in {self.folder}", hint=hint)
+
+
+def check_params(plan_params: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, str]:
+    """``given`` (JSON values) as the ``-p key=value`` strings ``dagctl run`` will get, checked as it checks them.
+
+    Strings pass as they are; other values as JSON (``5``, ``true``, ``[1, 2]``), which ``dagctl run`` reads
+    back with the type of the param's default. Unknown names and values of the wrong type raise the CLI's
+    :class:`UsageError`."""
+    texts = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in given.items()}
+    assignments = [f"{k}={v}" for k, v in texts.items()]
+    parsed = parse_assignments(assignments)
+    if list(parsed) != list(texts):
+        bad = next(k for k in texts if k not in parsed)
+        raise UsageError(f"param name {bad!r} is not valid", hint="a param name has no '=' and is not empty")
+    merge_params(plan_params, parsed)
+    return parsed
+
+
+def validate_text(text: str, file: str) -> dict[str, Any]:
+    """Every problem of a DAG given as YAML text, each with its line and column; and the DAG when it is valid."""
+    try:
+        with gc_paused():
+            spec: DagSpec = dag_from_document(parse_document(text, file), DEFAULT_CHECKS)
+    except SpecError as exc:
+        return {"valid": False, "problems": [problem_dict(p) for p in exc.problems]}
+    return {
+        "valid": True,
+        "problems": [],
+        "dag": {
+            "name": spec.name,
+            "description": spec.description,
+            "tenant_id": spec.tenant_id,
+            "params": dict(spec.params),
+            "tasks": [t.id for t in spec.tasks],
+        },
+    }

@@ -1,0 +1,183 @@
+"""Starting runs from the server: each one is ``python -m dagctl run ...`` in a session of its own.
+
+A run started here is recorded exactly like any other (its own process writes its events, owns its tasks and
+answers ``dagctl cancel``), keeps going if the server stops, and its id is chosen here first (``--run-id``) so
+the caller gets it at once. A thread per child waits for it (no zombies) and keeps the end of its stderr: a
+run that could not start says why in ``GET /api/runs/{id}``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dagctl.clock import SystemClock
+from dagctl.errors import EnvironmentProblem
+from dagctl.protocols import Clock
+from dagctl.run.state import new_run_id
+
+log = logging.getLogger(__name__)
+
+KEEP = 256
+"""Launches remembered (newest); older ones are forgotten, their runs are on disk anyway."""
+STDERR_TAIL = 4096
+
+
+@dataclass
+class Launch:
+    """One child started by the server."""
+
+    kind: str  # run | retry | resume
+    argv: list[str]
+    pid: int
+    run_id: str | None
+    parent_run_id: str | None = None
+    exit_code: int | None = None
+    error: str = ""
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def as_run(self) -> dict[str, object]:
+        """What ``GET /api/runs/{id}`` says of a run that has not written its first event: ``starting``, or
+        ``not_started`` with the error when its process ended first."""
+        failed = self.done.is_set()
+        return {
+            "run_id": self.run_id,
+            "status": "not_started" if failed else "starting",
+            "error": (self.error or f"dagctl exited {self.exit_code}") if failed else None,
+            "launch": self.to_dict(),
+            "tasks": {},
+        }
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "pid": self.pid,
+            "run_id": self.run_id,
+            "parent_run_id": self.parent_run_id,
+            "exit_code": self.exit_code,
+            "error": self.error or None,
+        }
+
+
+def params_args(params: Mapping[str, str]) -> list[str]:
+    """``-p key=value`` for each param (a value may start with ``-``: the token starts with the key)."""
+    out: list[str] = []
+    for key, value in params.items():
+        out += ["-p", f"{key}={value}"]
+    return out
+
+
+class Launcher:
+    """Starts ``dagctl run`` / ``dagctl retry`` processes and remembers the newest :data:`KEEP` of them."""
+
+    def __init__(
+        self,
+        python: str,
+        *,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.python = python
+        self.cwd = cwd
+        self.env = dict(os.environ if env is None else env)
+        self.clock = clock or SystemClock()
+        self._lock = threading.Lock()
+        self._launches: OrderedDict[int, Launch] = OrderedDict()
+
+    def new_run_id(self) -> str:
+        return new_run_id(self.clock)
+
+    def start_run(self, dag_file: Path, params: Mapping[str, str], run_id: str) -> Launch:
+        argv = [self.python, "-m", "dagctl", "run", str(dag_file), "-q", "--run-id", run_id, *params_args(params)]
+        return self._spawn("run", argv, run_id)
+
+    def start_retry(self, parent_run_id: str, from_task: str | None = None) -> Launch:
+        argv = [self.python, "-m", "dagctl", "retry", parent_run_id, "-q"]
+        if from_task:
+            argv += ["--from", from_task]
+        return self._spawn("retry", argv, None, parent_run_id)
+
+    def start_resume(self, run_id: str) -> Launch:
+        """``dagctl resume RUN``: a paused or abandoned run goes on, in the same run id."""
+        return self._spawn("resume", [self.python, "-m", "dagctl", "resume", run_id, "-q"], run_id)
+
+    def _spawn(self, kind: str, argv: Sequence[str], run_id: str | None, parent_run_id: str | None = None) -> Launch:
+        # not a pipe: the child must never block or break on it if we go away; closed by the reaper
+        err = tempfile.TemporaryFile()  # noqa: SIM115
+        try:
+            proc = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                cwd=self.cwd,
+                env=self.env,
+                start_new_session=True,  # its own session: our signals (and a Ctrl+C) are not its
+                close_fds=True,
+            )
+        except OSError as exc:
+            err.close()
+            raise EnvironmentProblem(
+                f"cannot start {' '.join(argv[:5])}: {exc.strerror or exc}",
+                hint="check that the server's Python can run dagctl (python -m dagctl --version)",
+            ) from None
+        launch = Launch(kind=kind, argv=list(argv), pid=proc.pid, run_id=run_id, parent_run_id=parent_run_id)
+        with self._lock:
+            self._launches[proc.pid] = launch
+            while len(self._launches) > KEEP:
+                self._launches.popitem(last=False)
+        reaper = threading.Thread(target=self._reap, args=(proc, err, launch), name=f"reap-{proc.pid}", daemon=True)
+        reaper.start()
+        log.info("started %s (pid %d)", " ".join(argv[2:]), proc.pid)
+        return launch
+
+    @staticmethod
+    def _reap(proc: subprocess.Popen[bytes], err: tempfile._TemporaryFileWrapper[bytes], launch: Launch) -> None:
+        code = proc.wait()
+        try:
+            err.seek(max(0, err.seek(0, os.SEEK_END) - STDERR_TAIL))
+            launch.error = err.read().decode("utf-8", "replace").strip()
+        except OSError:
+            pass
+        finally:
+            err.close()
+        launch.exit_code = code
+        launch.done.set()
+        if code not in (0, 1):
+            log.warning("%s exited %d: %s", " ".join(launch.argv[2:5]), code, launch.error[-500:])
+
+    def by_run_id(self, run_id: str) -> Launch | None:
+        with self._lock:
+            return next((la for la in reversed(self._launches.values()) if la.run_id == run_id), None)
+
+    def launches(self) -> list[Launch]:
+        with self._lock:
+            return list(self._launches.values())
+
+    def running(self) -> int:
+        return sum(1 for la in self.launches() if not la.done.is_set())
+
+    def terminate_all(self, timeout: float = 10.0) -> None:
+        """SIGTERM every child still running, by process group, and wait for them (tests; never on shutdown)."""
+        for launch in self.launches():
+            if launch.done.is_set():
+                continue
+            try:
+                os.killpg(launch.pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                continue
+        for launch in self.launches():
+            if not launch.done.wait(timeout):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(launch.pid, signal.SIGKILL)
+                launch.done.wait(timeout)

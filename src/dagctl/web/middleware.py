@@ -1,0 +1,179 @@
+"""The security rules (:mod:`dagctl.web.security`) applied to every request, as one plain ASGI middleware.
+
+In order: the ``Host`` check (loopback-only servers), the token (bearer header or session cookie), the
+``Origin`` check of mutating requests, and the body size cap (``Content-Length`` first; a chunked body is
+counted as it is read). Every response gets headers that keep pages from being framed or sniffed, and a
+Content-Security-Policy that allows nothing from elsewhere (the dashboard needs nothing from elsewhere).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import quote
+
+from .config import ServeSettings
+from .errors import PayloadTooLarge
+from .security import (
+    SESSION_COOKIE,
+    bearer_matches,
+    host_of,
+    is_loopback_host,
+    origin_allowed,
+    session_matches,
+)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+OPEN_PATHS = ("/healthz", "/login", "/static/")
+"""Answered without a token: a health check, the login page, and the dashboard's assets (no data in them)."""
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    ),
+]
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in scope.get("headers", ()):
+        out[key.decode("latin-1").lower()] = value.decode("latin-1")
+    return out
+
+
+def _cookie(header: str | None, name: str) -> str | None:
+    for part in (header or "").split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return None
+
+
+async def _reply(send: Send, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    data = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()), *(extra or [])]
+    await send({"type": "http.response.start", "status": status, "headers": headers + SECURITY_HEADERS})
+    await send({"type": "http.response.body", "body": data})
+
+
+class Guard:
+    """The middleware. ``config`` is the server's :class:`ServeSettings`."""
+
+    def __init__(self, app: ASGIApp, config: ServeSettings) -> None:
+        self.app = app
+        self.config = config
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = _headers(scope)
+        path: str = scope.get("path", "")
+        method: str = scope.get("method", "GET").upper()
+        config = self.config
+        host = headers.get("host", "")
+        if config.loopback_only and not is_loopback_host(host_of(host)):
+            await _reply(
+                send,
+                403,
+                {
+                    "error": f"this server answers requests for localhost only, not for host {host!r}",
+                    "location": path,
+                    "hint": "open it as http://127.0.0.1:PORT, or start dagctl serve with --token-file",
+                },
+            )
+            return
+        if config.token and not path.startswith(OPEN_PATHS):
+            token = config.token
+            if not (
+                bearer_matches(headers.get("authorization"), token)
+                or session_matches(_cookie(headers.get("cookie"), SESSION_COOKIE), token)
+            ):
+                if method == "GET" and "text/html" in headers.get("accept", "") and not path.startswith("/api/"):
+                    target = path + ("?" + scope["query_string"].decode() if scope.get("query_string") else "")
+                    location = f"/login?next={quote(target, safe='')}".encode()
+                    await send({"type": "http.response.start", "status": 303, "headers": [(b"location", location)]})
+                    await send({"type": "http.response.body", "body": b""})
+                    return
+                await _reply(
+                    send,
+                    401,
+                    {
+                        "error": "missing or wrong token",
+                        "location": path,
+                        "hint": "send 'Authorization: Bearer <token>' (the contents of --token-file)",
+                    },
+                    [(b"www-authenticate", b'Bearer realm="dagctl"')],
+                )
+                return
+        own = f"{scope.get('scheme', 'http')}://{host}"
+        if not origin_allowed(
+            method,
+            origin=headers.get("origin"),
+            fetch_site=headers.get("sec-fetch-site"),
+            own_origin=own,
+            allowed=config.allowed_origins,
+        ):
+            await _reply(
+                send,
+                403,
+                {
+                    "error": f"cross-site {method} refused (origin {headers.get('origin') or 'unknown'})",
+                    "location": path,
+                    "hint": f"send it from {own} itself, or allow that origin with --allow-origin",
+                },
+            )
+            return
+        limit = config.max_body_bytes
+        length = headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await _reply(
+                send,
+                413,
+                {
+                    "error": f"request body of {length} bytes is larger than the limit of {limit} bytes",
+                    "location": path,
+                    "hint": "send less, or raise --max-body",
+                },
+            )
+            return
+        await self.app(scope, _capped(receive, limit, path), _secured(send))
+
+
+def _capped(receive: Receive, limit: int, path: str) -> Receive:
+    seen = 0
+
+    async def wrapped() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                error = PayloadTooLarge(
+                    f"request body larger than the limit of {limit} bytes", hint="send less, or raise --max-body"
+                )
+                error.location = path  # type: ignore[attr-defined]
+                raise error
+        return message
+
+    return wrapped
+
+
+def _secured(send: Send) -> Send:
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", ()), *SECURITY_HEADERS]
+        await send(message)
+
+    return wrapped

@@ -1,0 +1,39 @@
+"""Run summaries as the JSON ``dagctl show --json`` and ``dagctl runs --json`` print. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from dagctl.store.runsummary import RunSummary, TaskSummary
+
+_RUN_FIELDS = tuple(RunSummary.__dataclass_fields__)
+_TASK_FIELDS = tuple(TaskSummary.__dataclass_fields__)
+
+
+def _value(value: Any) -> Any:
+    kind = type(value)
+    if kind is str or kind is int or kind is float or value is None or kind is bool:
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {k: _value(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def task_dict(task: TaskSummary) -> dict[str, Any]:
+    return {name: _value(getattr(task, name)) for name in _TASK_FIELDS}
+
+
+def summary_dict(summary: RunSummary) -> dict[str, Any]:
+    """The fields of ``dagctl show --json``: every field of the summary, times as ISO-8601 text."""
+    return {
+        name: {tid: task_dict(t) for tid, t in summary.tasks.items()}
+        if name == "tasks"
+        else _value(getattr(summary, name))
+        for name in _RUN_FIELDS
+    }

@@ -1,0 +1,130 @@
+"""Serving the app with uvicorn, systemd-ready like ``dagctl schedule --serve``.
+
+* ``READY=1`` (sd_notify) once the socket is bound and the app has started; ``STATUS=`` with the address, open
+  streams and runs started, every few seconds; ``WATCHDOG=1`` at half ``WatchdogSec`` from the event loop (a
+  hung loop stops pinging and gets restarted); ``STOPPING=1`` when asked to stop.
+* Stopping (:meth:`Server.request_stop`, called by the CLI's signal handling on SIGTERM/SIGINT): no new
+  connections, every open stream ends cleanly after the event it is sending, idle keep-alive connections close,
+  and the process exits 0. A second signal stops at once. Runs started from the dashboard are processes of their
+  own and keep going.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Callable, Iterator
+
+import uvicorn
+from fastapi import FastAPI
+
+from dagctl.schedule.sdnotify import Notifier
+
+from .app import context_of
+from .config import ServeSettings
+
+log = logging.getLogger(__name__)
+
+GRACEFUL_S = 10.0
+"""How long open connections get to finish once the server stops (streams end at once; this is a backstop)."""
+STATUS_EVERY_S = 10.0
+
+
+class _Uvicorn(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[_Uvicorn], None]) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # signals are the caller's (dagctl.cli.signals): no handlers of uvicorn's, no re-raised SIGTERM
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if not self.should_exit:
+            self._on_started(self)
+
+
+class Server:
+    """One app on one address. :meth:`run` blocks until :meth:`request_stop` (from another thread)."""
+
+    def __init__(
+        self,
+        app: FastAPI,
+        config: ServeSettings,
+        *,
+        notifier: Notifier | None = None,
+        access_log: bool = False,
+        on_listening: Callable[[str], None] | None = None,
+    ) -> None:
+        self.app = app
+        self.config = config
+        self.notifier = notifier or Notifier()
+        self.on_listening = on_listening
+        self.url: str | None = None
+        self._server = _Uvicorn(
+            uvicorn.Config(
+                app,
+                host=config.host,
+                port=config.port,
+                log_config=None,  # our loggers (the CLI sets them up); uvicorn's logger names still apply
+                access_log=access_log,
+                lifespan="on",
+                timeout_graceful_shutdown=int(GRACEFUL_S),
+                server_header=False,
+                proxy_headers=True,  # X-Forwarded-Proto from a local reverse proxy (forwarded_allow_ips)
+                ws="none",
+            ),
+            self._started,
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def run(self) -> int:
+        self._server.run()
+        return 0
+
+    def request_stop(self, now: bool = False) -> None:
+        """Stop serving (thread-safe): streams end, connections close, :meth:`run` returns. ``now``: at once."""
+        if now:
+            self._server.force_exit = True
+        self.notifier.stopping("stopping: closing streams and connections")
+        context_of(self.app).stop()
+        self._server.should_exit = True
+
+    @property
+    def started(self) -> bool:
+        return bool(self._server.started)
+
+    def _started(self, server: _Uvicorn) -> None:
+        host, port = self.config.host, self.config.port
+        for listener in server.servers:
+            for sock in listener.sockets:
+                port = sock.getsockname()[1]
+                break
+        shown = f"[{host}]" if ":" in host else host
+        self.url = f"http://{shown}:{port}"
+        log.debug("listening on %s", self.url)
+        if self.on_listening is not None:
+            self.on_listening(self.url)
+        self.notifier.ready(f"listening on {self.url}")
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._status()))
+        if self.notifier.watchdog_interval:
+            self._tasks.append(loop.create_task(self._watchdog(self.notifier.watchdog_interval)))
+
+    async def _watchdog(self, every: float) -> None:
+        while not self._server.should_exit:
+            self.notifier.watchdog()
+            await asyncio.sleep(every)
+
+    async def _status(self) -> None:
+        ctx = context_of(self.app)
+        while not self._server.should_exit:
+            gauges = ctx.server_gauges()
+            self.notifier.status(
+                f"listening on {self.url}; {int(gauges['streams_open'])} streams open; "
+                f"{int(gauges['runs_started'])} runs started here"
+            )
+            await asyncio.sleep(STATUS_EVERY_S)

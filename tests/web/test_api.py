@@ -1,0 +1,257 @@
+"""The HTTP API against the real app (uvicorn on a loopback port, httpx): runs, DAGs, validation, templates,
+panels, metrics, and the error shape."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.support import wait_until
+from tests.web.conftest import QUICK, dag_text
+
+
+def test_a_run_started_through_the_api_is_a_run_like_any_other(live, web_project: Path) -> None:
+    server = live()
+    response = server.client.post("/api/runs", json={"dag": "quick", "params": {"who": "api", "n": 3}})
+    assert response.status_code == 202, response.text
+    run_id = response.json()["run_id"]
+    run = server.wait_for_run(run_id)
+    assert run["status"] == "success" and run["run_id"] == run_id
+    assert run["params"] == {"who": "api", "n": 3}  # typed as the DAG declares them, as -p would
+    assert set(run["tasks"]) == {"hello", "count"} and run["trigger"] == "manual"
+    assert (web_project / "logs" / "runs" / run_id / "hello.log").read_text() == "hello api\n"
+    # the CLI sees the same run
+    from dagctl.cli import main
+
+    assert main(["show", run_id, "--json"]) == 0
+
+
+def test_runs_are_listed_with_the_runs_filters(live) -> None:
+    server = live()
+    first = server.start("quick")
+    second = server.start("flaky")
+    server.wait_for_run(first)
+    server.wait_for_run(second)
+    listed = server.client.get("/api/runs").json()
+    assert [r["run_id"] for r in listed] == [second, first]  # newest first
+    assert server.client.get("/api/runs", params={"status": "failed"}).json()[0]["run_id"] == second
+    assert [r["run_id"] for r in server.client.get("/api/runs", params={"dag": "quick"}).json()] == [first]
+    assert len(server.client.get("/api/runs", params={"limit": 1}).json()) == 1
+    assert server.client.get("/api/runs", params={"since": "1h"}).json()
+    brief = server.client.get("/api/runs", params={"tasks": "false"}).json()[0]
+    assert "tasks" not in brief and brief["counts"]["failed"] == 1
+    bad = server.client.get("/api/runs", params={"since": "soon"})
+    assert bad.status_code == 422 and bad.json()["location"] == "query.since"
+
+
+def test_show_matches_the_cli_and_knows_latest_and_prefixes(live, capsys) -> None:
+    from dagctl.cli import main
+
+    server = live()
+    run_id = server.start("quick")
+    server.wait_for_run(run_id)
+    shown = server.client.get(f"/api/runs/{run_id}").json()
+    capsys.readouterr()
+    assert main(["show", run_id, "--json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    # the same fields and values; every time is ISO-8601 here (the CLI prints last_event with a space)
+    assert cli.pop("last_event").replace(" ", "T") == shown.pop("last_event")
+    assert shown == cli
+    assert server.client.get("/api/runs/latest").json()["run_id"] == run_id
+    assert server.client.get(f"/api/runs/{run_id[:17]}").json()["run_id"] == run_id
+    missing = server.client.get("/api/runs/19990101-000000.000-000000")
+    assert missing.status_code == 404
+    assert set(missing.json()) >= {"error", "location", "hint"} and "unknown run" in missing.json()["error"]
+
+
+def test_unknown_dags_and_bad_params_are_refused_with_the_cli_messages(live) -> None:
+    server = live()
+    unknown = server.client.post("/api/runs", json={"dag": "quik", "params": {}})
+    assert unknown.status_code == 422
+    assert unknown.json() == {
+        "error": f"unknown DAG 'quik' in {server.ctx.config.dags_dir}",
+        "location": "body.dag",
+        "hint": "did you mean 'quick'?",
+    }
+    param = server.client.post("/api/runs", json={"dag": "quick", "params": {"whom": "x"}})
+    assert param.status_code == 422 and param.json()["error"] == "unknown param 'whom'"
+    assert param.json()["hint"] == "did you mean 'who'?" and param.json()["location"] == "body.params"
+    typed = server.client.post("/api/runs", json={"dag": "quick", "params": {"n": "many"}})
+    assert typed.status_code == 422
+    assert typed.json()["error"] == "param 'n' must be a whole number (its default is 2), got 'many'"
+    both = server.client.post("/api/runs", json={"dag": "quick", "template": "x"})
+    assert both.status_code == 422 and "either dag or template" in both.json()["error"]
+    extra = server.client.post("/api/runs", json={"dag": "quick", "parms": {}})
+    assert extra.status_code == 422 and extra.json()["location"] == "body.parms"
+    assert server.client.get("/api/runs").json() == []  # nothing was started
+
+
+def test_a_dag_can_be_named_by_its_file_but_never_outside_the_folder(live, web_project: Path) -> None:
+    (web_project / "outside.yaml").write_text(dag_text(QUICK).replace("name: quick", "name: outside"))
+    server = live()
+    ok = server.client.post("/api/runs", json={"dag": "quick.yaml"})
+    assert ok.status_code == 202
+    for ref in ("../outside.yaml", str(web_project / "outside.yaml"), "../../etc/passwd.yaml"):
+        refused = server.client.post("/api/runs", json={"dag": ref})
+        assert refused.status_code == 422, ref
+        assert "outside" in refused.json()["error"] or "not a name inside" in refused.json()["error"]
+    server.wait_for_run(ok.json()["run_id"])
+
+
+def test_cancel_stops_a_running_run_and_refuses_a_finished_one(live) -> None:
+    server = live()
+    run_id = server.start("slow")
+    server.wait_for_run(run_id, status="running")
+    wait_until(lambda: server.client.get(f"/api/runs/{run_id}").json()["tasks"].get("wait"), 20, "task started")
+    response = server.client.post(f"/api/runs/{run_id}/cancel")
+    assert response.status_code == 202 and response.json()["status"] == "cancelling"
+    run = server.wait_for_run(run_id)
+    assert run["status"] == "cancelled"
+    assert "dagctl serve" in run["tasks"]["wait"]["reason"]
+    again = server.client.post(f"/api/runs/{run_id}/cancel")
+    assert again.status_code == 409 and "already finished" in again.json()["error"]
+
+
+def test_retry_starts_a_linked_run_that_reuses_what_succeeded(live) -> None:
+    server = live()
+    run_id = server.start("flaky")
+    assert server.wait_for_run(run_id)["status"] == "failed"
+    response = server.client.post(f"/api/runs/{run_id}/retry", json={})
+    assert response.status_code == 202, response.text
+    new_id = response.json()["run_id"]
+    assert new_id and new_id != run_id and response.json()["parent_run_id"] == run_id
+    retried = server.wait_for_run(new_id)
+    assert retried["trigger"] == "retry" and retried["parent_run_id"] == run_id
+    assert retried["tasks"]["ok"]["status"] == "success"  # reused, not run again
+    running = server.start("slow")
+    server.wait_for_run(running, status="running")
+    refused = server.client.post(f"/api/runs/{running}/retry")
+    assert refused.status_code == 409 and "still running" in refused.json()["error"]
+    server.client.post(f"/api/runs/{running}/cancel")
+    server.wait_for_run(running)
+
+
+def test_a_run_that_cannot_start_says_why(live, web_project: Path) -> None:
+    server = live()
+    run_id = server.start("quick")
+    server.wait_for_run(run_id)
+    # a launch the server made that died before writing an event: its stderr is the answer
+    launch = server.ctx.launcher.start_run(
+        web_project / "configs" / "dags" / "missing.yaml", {}, "20260101-000000.000-abcdef"
+    )
+    launch.done.wait(30)
+    shown = server.client.get("/api/runs/20260101-000000.000-abcdef").json()
+    assert shown["status"] == "not_started" and "missing.yaml" in shown["error"]
+
+
+def test_the_run_view_has_the_graph_and_the_timeline(live) -> None:
+    server = live()
+    run_id = server.start("flaky")
+    server.wait_for_run(run_id)
+    view = server.client.get(f"/api/runs/{run_id}/view").json()
+    assert view["run"]["run_id"] == run_id
+    nodes = {n["id"]: n for n in view["graph"]["nodes"]}
+    assert nodes["ok"]["status"] == "success" and nodes["bad"]["status"] == "failed"
+    assert nodes["bad"]["x"] > nodes["ok"]["x"] and view["graph"]["edges"] == [{"from": "ok", "to": "bad"}]
+    lanes = {lane["task_id"]: lane for lane in view["timeline"]["lanes"]}
+    assert [a["outcome"] for a in lanes["bad"]["attempts"]] == ["retried", "failed"]
+    assert lanes["bad"]["attempts"][1]["wait"]["kind"] == "retry_wait"
+    svg = server.client.get(f"/api/runs/{run_id}/timeline.svg")
+    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml") and "<svg" in svg.text
+
+
+def test_dags_are_listed_and_yaml_is_validated_with_lines_and_columns(live, web_project: Path) -> None:
+    (web_project / "configs" / "dags" / "broken.yaml").write_text("name: broken\ntasks:\n  - id: a\n    rn: echo\n")
+    server = live()
+    dags = {d["file"]: d for d in server.client.get("/api/dags").json()}
+    assert dags["quick.yaml"]["name"] == "quick" and dags["quick.yaml"]["params"] == {"who": "world", "n": 2}
+    assert dags["broken.yaml"]["valid"] is False and "broken.yaml:4:5" in dags["broken.yaml"]["problem"]
+    bad = server.client.post(
+        "/api/validate", content="name: x\ntasks:\n  - id: a\n    run: echo\n    retries: many\n",
+        headers={"content-type": "application/yaml"},
+    )  # fmt: skip
+    assert bad.status_code == 200
+    (problem,) = bad.json()["problems"]
+    assert bad.json()["valid"] is False and (problem["line"], problem["column"]) == (5, 14)
+    assert "retries" in problem["message"] and problem["file"] == "dag.yaml"
+    good = server.client.post("/api/validate", json={"yaml": dag_text(QUICK)})
+    assert good.json()["valid"] is True and good.json()["dag"]["tasks"] == ["hello", "count"]
+    odd = server.client.post("/api/validate", json={"yml": "x"})
+    assert odd.status_code == 422
+
+
+def test_templates_are_validated_files_that_runs_can_start_from(live, web_project: Path) -> None:
+    server = live()
+    text = dag_text(QUICK).replace("name: quick", "name: from_template")
+    created = server.client.post("/api/templates", json={"name": "greeting", "yaml": text})
+    assert created.status_code == 201 and created.json()["params"] == {"who": "world", "n": 2}
+    assert (web_project / "configs" / "templates" / "greeting.yaml").read_text() == text
+    assert server.client.post("/api/templates", json={"name": "greeting", "yaml": text}).status_code == 409
+    assert server.client.post("/api/templates", json={"name": "greeting", "yaml": text, "overwrite": True}).is_success
+    invalid = server.client.post("/api/templates", json={"name": "bad", "yaml": "name: bad\ntasks: []\n"})
+    assert invalid.status_code == 422 and invalid.json()["problems"][0]["line"] == 2
+    assert not (web_project / "configs" / "templates" / "bad.yaml").exists()
+    assert [t["name"] for t in server.client.get("/api/templates").json()] == ["greeting"]
+    assert server.client.get("/api/templates/greeting").json()["yaml"] == text
+    run = server.client.post("/api/runs", json={"template": "greeting", "params": {"who": "template"}})
+    assert run.status_code == 202
+    finished = server.wait_for_run(run.json()["run_id"])
+    assert finished["dag_name"] == "from_template" and finished["params"]["who"] == "template"
+    for name in ("../escape", "..", ".hidden", "a/b", "x" * 65):
+        response = server.client.post("/api/templates", json={"name": name, "yaml": text})
+        assert response.status_code == 422, name
+    assert server.client.get("/api/templates/..%2F..%2Fetc").status_code in (404, 422)
+    assert server.client.delete("/api/templates/greeting").status_code == 204
+    assert server.client.delete("/api/templates/greeting").status_code == 404
+    assert server.client.get("/api/templates/greeting").status_code == 404
+
+
+def test_schedules_and_stats_panels(live, web_project: Path, monkeypatch) -> None:
+    (web_project / "configs" / "schedules" / "s.yaml").write_text(
+        '- id: quick-hourly\n  cron: "0 * * * *"\n  dag: ../dags/quick.yaml\n'
+    )
+    (web_project / "configs" / "schedules" / "broken.yaml").write_text('- id: x\n  cron: "99 * * * *"\n  dag: nope\n')
+    server = live(panel_window="2")
+    listing = server.client.get("/api/schedules").json()
+    (schedule,) = listing["schedules"]
+    assert schedule["id"] == "quick-hourly" and schedule["next_fire_utc"].endswith(":00:00.000Z")
+    assert listing["problems"] and listing["problems"][0]["file"].endswith("broken.yaml")
+    run_id = server.start("quick")
+    server.wait_for_run(run_id)
+    stats = server.client.get("/api/stats").json()
+    assert stats["window"]["hours"] == 2.0  # ORCH_PANEL_WINDOW_H
+    assert stats["runs"][0]["run_id"] == run_id and stats["tenants"][0]["tenant"] == "default"
+    assert server.client.get("/api/stats", params={"window": "30m"}).json()["window"]["hours"] == 0.5
+    assert server.client.get("/api/stats", params={"window": "later"}).status_code == 422
+
+
+def test_metrics_count_runs_tasks_and_durations_since_the_server_started(live) -> None:
+    server = live()
+    run_id = server.start("flaky")
+    server.wait_for_run(run_id)
+    text = server.client.get("/metrics").text
+    assert 'dagctl_runs_total{dag="flaky",status="failed"} 1.0' in text
+    assert 'dagctl_tasks_total{dag="flaky",status="success"} 1.0' in text
+    assert 'dagctl_task_retries_total{dag="flaky"} 1.0' in text
+    assert 'dagctl_task_duration_seconds_count{dag="flaky"} 2.0' in text
+    assert "dagctl_runs_running 0.0" in text and "dagctl_scheduler_queue_depth 0.0" in text
+    assert "dagctl_scheduler_lag_seconds_bucket" in text
+    assert server.client.get("/metrics").text.count('dagctl_runs_total{dag="flaky",status="failed"} 1.0') == 1
+
+
+def test_health_openapi_and_errors_are_json(live) -> None:
+    server = live()
+    assert server.client.get("/healthz").json()["ok"] is True
+    spec = server.client.get("/openapi.json").json()
+    assert {"/api/runs", "/api/runs/{run_id}/events", "/api/validate", "/api/templates", "/metrics"} <= set(
+        spec["paths"]
+    )
+    docs = server.client.get("/docs")
+    assert docs.status_code == 200 and "/api/runs/{run_id}/events" in docs.text and "cdn" not in docs.text.lower()
+    nowhere = server.client.get("/api/nowhere")
+    assert nowhere.status_code == 404 and nowhere.json() == {
+        "error": "no such page or endpoint",
+        "location": "/api/nowhere",
+    }
+    wrong = server.client.put("/api/runs")
+    assert wrong.status_code == 405 and wrong.json()["location"] == "/api/runs"

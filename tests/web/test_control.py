@@ -1,0 +1,64 @@
+"""Steering runs through the API: approval gates, pause and resume (cancel and retry are in test_api.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.support import wait_until
+from tests.web.sse_client import collect
+
+GATE = """name: gate
+tasks:
+  - {id: build, run: "true"}
+  - id: ok
+    depends_on: build
+    approval: {message: "Deploy?", approvers: [ana, li]}
+  - {id: deploy, depends_on: ok, run: "echo deployed"}
+"""
+
+STEPS = """name: steps
+tasks:
+  - {id: first, run: "sleep 1; echo first"}
+  - {id: second, run: "echo second", depends_on: first}
+"""
+
+
+def test_an_approval_gate_is_decided_through_the_api(live, web_project: Path) -> None:
+    (web_project / "configs" / "dags" / "gate.yaml").write_text(GATE)
+    server = live()
+    run_id = server.start("gate")
+    run = server.wait_for_run(run_id, status="waiting")
+    assert run["tasks"]["ok"]["approval"]["approvers"] == ["ana", "li"]
+    url = f"/api/runs/{run_id}/approvals/ok"
+    stranger = server.client.post(url, json={"decision": "approve", "by": "zed"})
+    assert stranger.status_code == 422 and "not an approver" in stranger.json()["error"]
+    no_reason = server.client.post(url, json={"decision": "reject", "by": "ana"})
+    assert no_reason.status_code == 422 and "needs a reason" in no_reason.json()["error"]
+    not_a_gate = server.client.post(f"/api/runs/{run_id}/approvals/build", json={"decision": "approve", "by": "ana"})
+    assert not_a_gate.status_code == 422 and not_a_gate.json()["hint"] == "its gates: ok"
+    approved = server.client.post(url, json={"decision": "approve", "by": "ana", "comment": "fine"})
+    assert approved.status_code == 200 and approved.json()["gate"] == "approved"
+    assert server.wait_for_run(run_id)["status"] == "success"
+    again = server.client.post(url, json={"decision": "approve", "by": "li"})
+    assert again.status_code == 409
+
+
+def test_a_run_is_paused_and_resumed_in_the_same_run(live, web_project: Path) -> None:
+    (web_project / "configs" / "dags" / "steps.yaml").write_text(STEPS)
+    server = live()
+    run_id = server.start("steps")
+    wait_until(lambda: server.client.get(f"/api/runs/{run_id}").json()["tasks"].get("first"), 20, "first started")
+    paused = server.client.post(f"/api/runs/{run_id}/pause")
+    assert paused.status_code == 202 and paused.json()["status"] == "pausing"
+    assert server.wait_for_run(run_id)["status"] == "paused"
+    first = collect(server.client, f"/api/runs/{run_id}/events")
+    assert first[-1].json["status"] == "paused"  # the stream of a paused run completes ...
+    resumed = server.client.post(f"/api/runs/{run_id}/resume")
+    assert resumed.status_code == 202 and resumed.json()["run_id"] == run_id
+    wait_until(lambda: server.client.get(f"/api/runs/{run_id}").json()["status"] == "success", 30, "resumed run done")
+    rest = collect(server.client, f"/api/runs/{run_id}/events", headers={"Last-Event-ID": first[-2].id or ""})
+    kinds = [m.json.get("event") for m in rest[:-1]]
+    assert kinds[0] == "dag_resume" and kinds[-1] == "dag_done"  # ... and goes on after a resume
+    assert rest[-1].json["status"] == "success"
+    assert server.client.post(f"/api/runs/{run_id}/resume").status_code == 409
+    assert server.client.post(f"/api/runs/{run_id}/pause").status_code == 409
