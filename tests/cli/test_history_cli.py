@@ -97,8 +97,8 @@ def test_run_ids_resolve_by_prefix_and_unknown_ids_are_one_line_errors(project, 
     missing = cli("show", "19990101")
     assert missing.code == 2
     assert (
-        missing.err == "dagctl: error: unknown run '19990101' — see `dagctl runs` for run ids (a unique prefix "
-        "is enough)\n"
+        missing.err == "dagctl: error: unknown run '19990101' — see `dagctl runs` for run ids (a unique prefix, "
+        "or the last characters, is enough)\n"
     )
 
 

@@ -60,7 +60,12 @@ def register(app: typer.Typer) -> None:
             echo("the task cache is empty")
             return
         rows = [[e.key[:12], e.dag, e.task, _when(e.created), _when(e.used), f"{e.size:,}"] for e in entries]
-        print_rows(None, ["KEY", "DAG", "TASK", "CREATED", "LAST USED", "BYTES"], rows)
+        print_rows(
+            None,
+            ["KEY", "DAG", "TASK", "CREATED", "LAST USED", "BYTES"],
+            rows,
+            kinds=["fixed", "text", "text", "fixed", "fixed", "fixed"],
+        )
 
     @group.command("show")
     def show(

@@ -16,6 +16,7 @@ from .render import STATUS_STYLES, echo, echo_err, echo_json, print_rows
 if TYPE_CHECKING:
     from dagctl.store.history import History
     from dagctl.store.reports import RunSummary
+    from dagctl.store.runsummary import TaskSummary
 
 
 def _history() -> History:
@@ -27,6 +28,16 @@ def _history() -> History:
 
 def _local(when: datetime | None) -> str:
     return when.astimezone().strftime("%Y-%m-%d %H:%M:%S") if when else ""
+
+
+def _local_in_run(when: datetime | None, run_start: datetime | None) -> str:
+    """A task's start: the time alone on the day the run started (its header has the date), else date and time."""
+    if when is None:
+        return ""
+    local = when.astimezone()
+    if run_start is not None and local.date() == run_start.astimezone().date():
+        return local.strftime("%H:%M:%S")
+    return local.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _dur(seconds: float | None) -> str:
@@ -49,6 +60,52 @@ def _summary_dict(s: RunSummary) -> dict[str, Any]:
     return data
 
 
+def _trigger(s: RunSummary) -> str:
+    """How a run started; a sub-DAG's run names its parent run (by its tail) and task."""
+    if s.parent_task and s.parent_run_id:
+        from .render import short_run_id
+
+        return f"{s.parent_task} of {short_run_id(s.parent_run_id)}"
+    return s.trigger or ""
+
+
+def task_rows(s: RunSummary) -> list[tuple[str, TaskSummary]]:
+    """The rows of ``show``: each task in order, a matrix task's cells under it (indented, with values)."""
+    cells: dict[str, list[TaskSummary]] = {}
+    for t in s.tasks.values():
+        if t.parent:
+            cells.setdefault(t.parent, []).append(t)
+    out: list[tuple[str, TaskSummary]] = []
+    for tid, t in s.tasks.items():
+        if t.parent:
+            continue
+        out.append((tid, t))
+        for cell in sorted(cells.get(tid, ()), key=lambda c: c.cell_index or 0):
+            values = ", ".join(f"{k}={v}" for k, v in (cell.matrix or {}).items())
+            out.append((f"  {cell.task_id}" + (f" [{values}]" if values else ""), cell))
+    return out
+
+
+def task_note(t: TaskSummary) -> str:
+    """What the ``error / reason`` column says of a task: its error, why it was skipped, and what kind of
+    unit it is (cached, a loop's iterations, a sub-DAG's run, an approval gate's state)."""
+    notes = [n for n in (t.error, t.reason) if n]
+    if t.cached:
+        notes.append("from the cache")
+    if t.iteration and t.iteration > 1 and not t.reason:
+        notes.append(f"iteration {t.iteration}")
+    if t.child_run_id:
+        notes.append(f"sub-DAG run {t.child_run_id}")
+    if t.approval:
+        decision, by = t.approval.get("decision"), ", ".join(t.approval.get("by") or [])
+        if decision:
+            notes.append(f"{decision} by {by}" if by else str(decision))
+        else:
+            who = ", ".join(t.approval.get("approvers") or []) or "anyone"
+            notes.append(f"waits for {who}: {t.approval.get('message') or 'approval'}")
+    return "; ".join(notes)
+
+
 def _counts(s: RunSummary) -> str:
     tasks = s.tasks.values()
     ok = sum(1 for t in tasks if t.status == "success")
@@ -61,7 +118,9 @@ def register(app: typer.Typer) -> None:
     @app.command("runs")
     def runs(
         dag: str | None = typer.Option(None, "--dag", help="Only runs of this DAG."),
-        status: str | None = typer.Option(None, "--status", help="success, failed, cancelled, abandoned, running."),
+        status: str | None = typer.Option(
+            None, "--status", help="success, failed, cancelled, abandoned, running, waiting (for approval), paused."
+        ),
         tenant: str | None = typer.Option(None, "--tenant", help="Only runs of this tenant."),
         since: str | None = typer.Option(None, "--since", help="Only runs started in this window, e.g. 24h."),
         limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many runs to show."),
@@ -105,14 +164,15 @@ def register(app: typer.Typer) -> None:
             echo_err("no runs found" + (" matching the filters" if dag or status or tenant or since else ""))
             return
         rows = [
-            [s.run_id, s.dag_name, s.status, _local(s.started), _dur(s.duration_s), _counts(s), s.trigger]
+            [s.run_id, s.dag_name, s.status, _local(s.started), _dur(s.duration_s), _counts(s), _trigger(s)]
             for s in found
         ]
         print_rows(
             None,
-            ["run", "dag", "status", "started", "duration", "ok/failed/skipped", "trigger"],
+            ["run", "dag", "status", "started", "duration", "ok/fail/skip", "trigger"],
             rows,
             styles=STATUS_STYLES,
+            kinds=["run", "text", "fixed", "fixed", "fixed", "fixed", "text"],
         )
 
     @app.command("show")
@@ -169,28 +229,35 @@ def register(app: typer.Typer) -> None:
             f"Params:   {json.dumps(dict(s.params or {}), default=str)}",
             f"Logs:     {s.run_dir or history.run_dir(s.run_id)}",
         ]
+        if s.parent_task and s.parent_run_id:
+            lines.insert(4, f"Parent:   task {s.parent_task} of run {s.parent_run_id} (dagctl show {s.parent_run_id})")
         echo("\n".join(lines))
-        rows = []
-        for tid, t in s.tasks.items():
-            note = t.error or t.reason or ""
-            rows.append(
-                [
-                    tid,
-                    t.status,
-                    t.attempts or "",
-                    _local(t.started),
-                    _dur(t.duration_s),
-                    "" if t.exit_code is None else t.exit_code,
-                    note,
-                    t.log_path or "",
-                ]
-            )
+        rows = [
+            [
+                label,
+                t.status,
+                t.attempts or "",
+                _local_in_run(t.started, s.started),
+                _dur(t.duration_s),
+                "" if t.exit_code is None else t.exit_code,
+                task_note(t),
+                t.log_path or "",
+            ]
+            for label, t in task_rows(s)
+        ]
         print_rows(
             None,
             ["task", "status", "tries", "started", "duration", "exit", "error / reason", "log"],
             rows,
             styles=STATUS_STYLES,
+            kinds=["text", "fixed", "fixed", "fixed", "fixed", "fixed", "text", "path"],
         )
+        children = [t.child_run_id for t in s.tasks.values() if t.child_run_id]
+        if children:
+            echo("Sub-DAG runs: " + ", ".join(f"dagctl show {c}" for c in children))
+        waiting = [t for t in s.tasks.values() if t.status == "waiting" and t.approval]
+        for t in waiting:
+            echo(f"Waiting for approval: dagctl approve {s.run_id} {t.task_id}  (or: dagctl reject ... --reason TEXT)")
 
     @app.command("logs")
     def logs(

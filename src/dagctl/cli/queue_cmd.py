@@ -71,7 +71,7 @@ def print_status(status: dict[str, Any]) -> None:
         return
     rows = [
         [
-            j.get("id", "")[:12],
+            j.get("id", ""),
             j.get("state", ""),
             _dag(j.get("dag_path", "")),
             j.get("schedule_id", ""),
@@ -80,7 +80,7 @@ def print_status(status: dict[str, Any]) -> None:
             str(j.get("attempts", "")),
             j.get("worker", ""),
             j.get("run_id", ""),
-            j.get("error", "")[:60],
+            j.get("error", ""),
         ]
         for j in jobs
     ]
@@ -89,6 +89,7 @@ def print_status(status: dict[str, Any]) -> None:
         "Recent jobs",
         ["job", "state", "dag", "schedule", "tenant", "enqueued", "tries", "worker", "run", "error"],
         rows,
+        kinds=["fixed", "fixed", "text", "text", "text", "fixed", "fixed", "text", "run", "text"],
     )
 
 

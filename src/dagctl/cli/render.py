@@ -1,8 +1,10 @@
 """Everything that draws on the terminal. The only module that imports rich (lazily).
 
-Tables go through rich on a terminal and plain aligned text elsewhere. The live view (:mod:`dagctl.cli.view`)
-and the charts here draw with :class:`TermStyle` instead: plain ANSI escape sequences, cheap enough for the path
-of ``dagctl run``, honouring ``NO_COLOR`` and terminals whose locale is not UTF-8.
+Lists (:func:`print_rows`) are aligned text, fitted to the terminal's width (:func:`fit_table`); reports
+(:func:`print_table`) go through rich on a terminal and plain aligned text elsewhere. The live view
+(:mod:`dagctl.cli.view`), lists and the charts here draw with :class:`TermStyle`: plain ANSI escape
+sequences, cheap enough for the path of ``dagctl run``, honouring ``NO_COLOR`` and terminals whose locale
+is not UTF-8.
 """
 
 from __future__ import annotations
@@ -80,6 +82,8 @@ class TermStyle:
         "reused": "2;32",
         "skipped": "2",
         "cancelled": "35",
+        "abandoned": "1;35",
+        "paused": "33",
         "timeout": "1;31",
         "retried": "33",
         "dim": "2",
@@ -186,6 +190,77 @@ def compose(pieces: list[tuple[str, str]], width: int, style: TermStyle) -> str:
     return "".join(out)
 
 
+RUN_ID_SHORT = 6
+"""Characters of a run id shown where the whole id does not fit: its random tail (``f97d2f``), which every
+command accepts in place of the id (:meth:`dagctl.store.history.History.resolve`)."""
+
+
+def short_run_id(run_id: str) -> str:
+    return run_id[-RUN_ID_SHORT:] if len(run_id) > RUN_ID_SHORT else run_id
+
+
+def clip_start(text: str, width: int, ellipsis: str = "…") -> str:
+    """``text`` cut at its start to ``width`` columns (a path keeps its file name)."""
+    if text_width(text) <= width:
+        return text
+    keep = max(width - text_width(ellipsis), 0)
+    return ellipsis + (text[-keep:] if keep else "")
+
+
+def fit_table(
+    headers: list[str], rows: list[list[str]], kinds: list[str], width: int | None
+) -> tuple[list[str], list[list[str]], bool]:
+    """Cells that fit ``width`` columns (two spaces between columns): pure, so it is tested at any width.
+
+    ``kinds`` per column: ``fixed`` is never cut (dates, statuses, numbers, job ids), ``run`` holds run ids
+    (shortened to their tail, :func:`short_run_id`, when the table is too wide), ``path`` is cut at its start,
+    ``text`` at its end; the widest cuttable column gives way first, down to 6 to 8 columns (its header's width).
+    Returns the headers, the rows and whether run ids were shortened. ``width`` None: no limit (a pipe).
+    """
+    n = len(headers)
+    cells = [[printable(c) for c in row] + [""] * (n - len(row)) for row in rows]
+
+    def natural() -> list[int]:
+        return [max([text_width(headers[i])] + [text_width(r[i]) for r in cells]) for i in range(n)]
+
+    widths = natural()
+    total = sum(widths) + 2 * (n - 1)
+    shortened = False
+    if width is None or total <= width:
+        return headers, cells, shortened
+    if "run" in kinds:
+        cells = [[short_run_id(c) if kinds[i] == "run" else c for i, c in enumerate(r)] for r in cells]
+        shortened = True
+        widths = natural()
+        total = sum(widths) + 2 * (n - 1)
+    cut = ("text", "path")
+    floors = [max(6, min(text_width(headers[i]), 8)) if kinds[i] in cut else widths[i] for i in range(n)]
+    while total > width:
+        room = [i for i in range(n) if widths[i] > floors[i]]
+        if not room:
+            break  # as narrow as it goes: the terminal wraps what is left
+        widest = max(room, key=lambda i: widths[i] - floors[i])
+        others = sorted((widths[i] for i in room if i != widest), reverse=True)
+        step = max(1, min(total - width, widths[widest] - max(floors[widest], others[0] if others else 0)))
+        widths[widest] -= step
+        total -= step
+    out = [
+        [clip_start(c, widths[i]) if kinds[i] == "path" else clip(c, widths[i]) if kinds[i] == "text" else c
+         for i, c in enumerate(r)]
+        for r in cells
+    ]  # fmt: skip
+    return [clip(h, widths[i]) for i, h in enumerate(headers)], out, shortened
+
+
+def terminal_columns() -> int | None:
+    """The width to fit tables to: the terminal's when stdout is one; None for pipes and files."""
+    if not sys.stdout.isatty():
+        return None
+    import shutil
+
+    return shutil.get_terminal_size((100, 24)).columns
+
+
 def print_rows(
     title: str | None,
     headers: list[str],
@@ -193,28 +268,37 @@ def print_rows(
     *,
     styles: dict[str, str] | None = None,
     caption: str | None = None,
+    kinds: list[str] | None = None,
+    width: int | None = None,
 ) -> None:
-    """A table on stdout: rich on a terminal, aligned plain text otherwise (pipes, cron mail, CI logs).
+    """A table on stdout, aligned, two spaces between columns; on a terminal fitted to its width
+    (:func:`fit_table`, ``kinds`` per column, ``text`` by default) and its status words coloured.
 
-    ``styles`` maps a cell's text (e.g. a status word) to a rich style.
+    Cells whose text is a key of ``styles`` (status words: :data:`STATUS_STYLES`) are painted in that
+    status's colour (:attr:`TermStyle.SGR`).
     """
-    cells = [["" if c is None else str(c) for c in row] for row in rows]
-    if sys.stdout.isatty():
-        from rich.table import Table
+    width = width if width is not None else terminal_columns()
+    text_rows = [["" if c is None else str(c) for c in row] for row in rows]
+    kinds = kinds or ["text"] * len(headers)
+    heads, cells, shortened = fit_table([h.upper() for h in headers], text_rows, kinds, width)
+    style = TermStyle.of(sys.stdout)
+    widths = [max([text_width(heads[i])] + [text_width(r[i]) for r in cells]) for i in range(len(heads))]
 
-        table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
-        for h in headers:
-            table.add_column(h, overflow="fold")
-        for row in cells:
-            table.add_row(*[f"[{styles[c]}]{c}[/]" if styles and c in styles else c for c in row])
-        console().print(table)
-        return
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    def line(row: list[str], paint: bool) -> str:
+        out = []
+        for c, w in zip(row, widths, strict=False):
+            pad = " " * (w - text_width(c))
+            painted = style.paint(c, c) if paint and styles and c in styles and c in style.SGR else c
+            out.append(painted + pad)
+        return "  ".join(out).rstrip()
+
     if title:
         echo(title)
-    echo("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    echo(line(heads, False))
     for row in cells:
-        echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
+        echo(line(row, True))
+    if shortened:
+        echo(f"(run ids shortened to their last {RUN_ID_SHORT} characters; every command accepts them)")
     if caption:
         echo(caption)
 
@@ -228,6 +312,8 @@ STATUS_STYLES = {
     "skipped": "dim",
     "retrying": "yellow",
     "timeout": "bold red",
+    "waiting": "yellow",
+    "paused": "yellow",
 }
 
 

@@ -52,7 +52,8 @@ class History:
         return sorted((n for n in names if RUN_ID_RE.match(n)), reverse=True)
 
     def resolve(self, ref: str) -> str:
-        """A full run id from ``latest`` (the newest run that is not a sub-DAG's), a full id, or a unique prefix."""
+        """A full run id from ``latest`` (the newest run that is not a sub-DAG's), a full id, a unique prefix,
+        or a unique tail (``f97d2f``: how tables show run ids when the whole id does not fit)."""
         ids = self.run_ids()
         if not ids:
             raise StateError(f"no runs found in {self.runs_dir}", hint="run a DAG first, or set DAGCTL_LOGS_DIR")
@@ -60,11 +61,14 @@ class History:
             return next((i for i in ids if not self._is_child(i)), ids[0])
         if ref in ids:
             return ref
-        matches = [i for i in ids if i.startswith(ref)]
+        matches = [i for i in ids if i.startswith(ref)] or [i for i in ids if ref and i.endswith(ref)]
         if len(matches) == 1:
             return matches[0]
         if not matches:
-            raise StateError(f"unknown run '{ref}'", hint="see `dagctl runs` for run ids (a unique prefix is enough)")
+            raise StateError(
+                f"unknown run '{ref}'",
+                hint="see `dagctl runs` for run ids (a unique prefix, or the last characters, is enough)",
+            )
         shown = ", ".join(matches[:5]) + (" ..." if len(matches) > 5 else "")
         raise StateError(
             f"run id prefix '{ref}' matches {len(matches)} runs: {shown}", hint="give more characters of the id"
