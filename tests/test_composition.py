@@ -167,6 +167,33 @@ def test_cells_that_retry_share_max_parallel_and_all_get_their_retry(dags) -> No
     assert (run_dir / "seen-3").exists() and not (run_dir / "overlapped").exists()  # never two cells at once
 
 
+def test_cell_logs_exist_only_for_cells_that_ran(dags, monkeypatch) -> None:
+    from dagctl.run.executors import logfiles
+
+    real, ahead = logfiles.LogPrecreator, []
+
+    def eager(paths: list[str], **kwargs: Any) -> Any:  # every log created ahead, timing ignored
+        ahead.extend(Path(p).name for p in paths)
+        return real(paths, **{**kwargs, "ahead": len(paths) + 1, "worth_s": None})
+
+    monkeypatch.setattr(logfiles, "LogPrecreator", eager)
+    result, _ = dags.run(
+        "skip.yaml",
+        """
+        name: skip
+        tasks:
+          - {id: ran, matrix: {x: [1, 2]}, run: 'echo ${matrix.x}'}
+          - {id: skipped, matrix: {x: [1, 2, 3]}, when: "1 == 2", run: 'echo ${matrix.x}'}
+        """,
+    )
+    assert result.status == "success"
+    run_dir = dags.settings.runs_dir / result.run_id
+    assert {"ran:0.log", "ran:1.log", "skipped:2.log"} <= set(ahead)  # cells of literal lists, known ahead
+    logs = sorted(p.name for p in run_dir.glob("*.log"))
+    assert logs == ["ran:0.log", "ran:1.log"]  # what was made for cells that never ran is gone
+    assert (run_dir / "ran:1.log").read_text().strip().endswith("2")
+
+
 def test_a_run_that_strands_work_is_never_a_success(dags, monkeypatch) -> None:
     from dagctl.run.runner import Runner
 

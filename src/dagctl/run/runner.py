@@ -252,9 +252,7 @@ class Runner:
         if not self.options.resume:  # a resumed run keeps the snapshot it started with
             self._write_snapshot(params)
         # the executor may do its work on this thread while it waits (the local shell fast path)
-        self.executor.begin(
-            self.control.wake, [self.factory.log_path(tid) for tid, t in self.plan.tasks.items() if t.kind == "run"]
-        )
+        self.executor.begin(self.control.wake, self._shell_logs())
         try:
             return self._loop(params)
         finally:
@@ -342,6 +340,21 @@ class Runner:
             self.clock.wait(wake, wait_for)
             wake.clear()
         return self._finish(start)
+
+    def _shell_logs(self) -> list[str]:
+        """First-attempt logs of the shell units, in plan order, as far as they are known before the run: a
+        matrix over literal lists has its cells' (a matrix over params or outputs expands later)."""
+        from dagctl.dag.matrix import cell_count
+
+        logs = []
+        for tid, t in self.plan.tasks.items():
+            if t.kind != "run":
+                continue
+            if t.matrix is None:
+                logs.append(self.factory.log_path(tid))
+            elif all(isinstance(v, list) for v in t.matrix.values()):
+                logs.extend(self.factory.log_path(f"{tid}:{i}") for i in range(cell_count(t.matrix)))
+        return logs
 
     def _flush(self) -> None:
         self._unflushed = False
