@@ -143,3 +143,17 @@ def test_summarize_schedules_reads_the_state_store(settings: Settings, tmp_path:
     (row,) = summarize_schedules(load_state_events(), window_hours=24)
     assert row["schedule_id"] == "nightly" and row["last_status"] == "success"
     assert (row["enqueued"], row["success"], row["failed"]) == (1, 1, 0)
+
+
+def test_the_public_api_is_importable_from_the_package_root_without_loading_it() -> None:
+    code = (
+        "import sys, dagctl\n"
+        "assert 'dagctl.store.state' not in sys.modules and 'dagctl.analytics' not in sys.modules\n"
+        "from dagctl import (load_dag, build_plan, run_dag, record_event, last_runs, index_by, load_events,\n"
+        "    summarize_tasks, summarize_dags, summarize_schedules, per_tenant_load)\n"
+        "from dagctl.store.state import record_event as r\n"
+        "assert record_event is r and callable(per_tenant_load)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr

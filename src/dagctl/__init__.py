@@ -24,8 +24,16 @@ __all__ = [
     "TaskSpec",
     "__version__",
     "build_plan",
+    "index_by",
+    "last_runs",
     "load_dag",
+    "load_events",
+    "per_tenant_load",
+    "record_event",
     "run_dag",
+    "summarize_dags",
+    "summarize_schedules",
+    "summarize_tasks",
 ]
 
 _LAZY = {
@@ -40,6 +48,14 @@ _LAZY = {
     "RunResult": ("dagctl.run.state", "RunResult"),
     "RunControl": ("dagctl.run.state", "RunControl"),
     "Settings": ("dagctl.settings", "Settings"),
+    "record_event": ("dagctl.store.state", "record_event"),
+    "last_runs": ("dagctl.store.state", "last_runs"),
+    "index_by": ("dagctl.store.state", "index_by"),
+    "load_events": ("dagctl.analytics", "load_events"),
+    "summarize_tasks": ("dagctl.analytics", "summarize_tasks"),
+    "summarize_dags": ("dagctl.analytics", "summarize_dags"),
+    "summarize_schedules": ("dagctl.analytics", "summarize_schedules"),
+    "per_tenant_load": ("dagctl.analytics", "per_tenant_load"),
 }
 
 if TYPE_CHECKING:
@@ -49,7 +65,9 @@ if TYPE_CHECKING:
     from dagctl.dag.plan import Plan, build_plan
     from dagctl.dag.spec import DagSpec, TaskSpec
     from dagctl.run.api import run_dag
+    from dagctl.analytics import load_events, per_tenant_load, summarize_dags, summarize_schedules, summarize_tasks
     from dagctl.run.state import RunControl, RunResult
+    from dagctl.store.state import index_by, last_runs, record_event
 
     from .errors import DagctlError, SpecError
     from .settings import VERSION as __version__
