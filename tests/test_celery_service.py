@@ -23,6 +23,7 @@ from dagctl.run.api import run_dag
 from dagctl.settings import Settings
 from dagctl.store.sinks import MemorySink
 from tests.service_helpers import RedisServer, Worker, require_services, wait_until, worker_env, workers
+from tests.support import eventually
 from tests.support import process_alive as _alive
 
 pytestmark = pytest.mark.service
@@ -249,7 +250,7 @@ def test_dagctl_cancel_revokes_running_attempts_and_dagctl_logs_shows_their_logs
 
 
 def test_worker_killed_mid_task_the_attempt_is_delivered_again_and_runs_once_to_success(redis_server, tmp_path):
-    runs = tmp_path / "runs.txt"
+    runs, pids = tmp_path / "runs.txt", tmp_path / "pids.txt"
     dag = write_dag(
         tmp_path,
         f"""
@@ -257,7 +258,7 @@ def test_worker_killed_mid_task_the_attempt_is_delivered_again_and_runs_once_to_
         tasks:
           - id: slow
             queue: killq
-            run: echo "$DAGCTL_ATTEMPT" >> {runs}; sleep 2; echo finished
+            run: echo "$DAGCTL_ATTEMPT" >> {runs}; echo $$ >> {pids}; sleep 2; echo finished
           - {{id: after, queue: killq, run: "echo after", depends_on: slow}}
     """,
     )
@@ -272,17 +273,22 @@ def test_worker_killed_mid_task_the_attempt_is_delivered_again_and_runs_once_to_
         run_id = f"kill-{uuid.uuid4().hex[:8]}"
         by_name = {k1.nodename: k1, k2.nodename: k2}
         victim: list[Worker] = []
+        gone: list[bool] = []
 
         def kill_the_runner() -> None:
             holder = wait_until(lambda: client.hget(f"dagctl:attempt:{run_id}/slow/1", "worker"), 20, "claimed")
-            wait_until(lambda: runs.exists(), 10, "the task to start")
+            wait_until(lambda: pids.exists() and pids.read_text().strip(), 10, "the task to start")
             victim.append(by_name[holder.decode()])
+            orphan = int(pids.read_text().split()[0])
             victim[0].kill()
+            # the task's own process group outlives the SIGKILLed worker by at most ~1.2 s (its keeper)
+            gone.append(eventually(lambda: not _alive(orphan), timeout=2.5))
 
         killer = threading.Thread(target=kill_the_runner, daemon=True)
         killer.start()
         result, sink = run_remote(dag, redis_server, tmp_path, run_id=run_id)
         killer.join(5)
+        assert gone == [True], "the killed worker's task was still running 2.5 s later"
         assert result.status == "success", result.summary()
         survivor = (set(by_name) - {victim[0].nodename}).pop()
         assert [(e.task_id, e.worker) for e in sink.of("task_ok")] == [("slow", survivor), ("after", survivor)]
