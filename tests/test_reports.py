@@ -740,3 +740,38 @@ def test_reports_of_well_formed_logs_have_sane_numbers_and_read_a_duplicated_log
     for row in hour["schedules"]:
         assert all(row[k] <= day_schedules[row["schedule_id"]][k] for k in SCHEDULE_COUNTS)
     assert {r["run_id"] for r in hour["runs"]} <= {r["run_id"] for r in summarize_dags(in_window(records, report))}
+
+
+def test_cache_hits_are_counted_and_their_rate_is_over_tasks_with_a_cache() -> None:
+    from datetime import datetime, timezone
+
+    from dagctl.store.reports import summarize_tasks
+
+    base = {"v": 1, "event": "task_ok", "run_id": "r", "dag_name": "d", "tenant_id": "default"}
+    events = [
+        {**base, "ts": "2026-12-06T12:00:00.000Z", "task_id": "a", "duration_s": 4.0, "cache_key": "k1"},
+        {
+            **base,
+            "ts": "2026-12-06T12:01:00.000Z",
+            "task_id": "a",
+            "duration_s": 0.0,
+            "cache_key": "k1",
+            "cached": True,
+        },
+        {
+            **base,
+            "ts": "2026-12-06T12:02:00.000Z",
+            "task_id": "a",
+            "duration_s": 0.0,
+            "cache_key": "k1",
+            "cached": True,
+        },
+        {**base, "ts": "2026-12-06T12:03:00.000Z", "task_id": "b", "duration_s": 2.0},
+    ]
+    report = summarize_tasks(events, now=datetime(2026, 12, 6, 13, tzinfo=timezone.utc))
+    overall = report["overall"]
+    assert (overall["ok"], overall["cache_hits"]) == (4, 2)
+    assert overall["cache_hit_rate"] == 2 / 3  # b has no cache: not in the rate
+    assert overall["avg_duration_s"] == 3.0  # hits ran nothing: not in the durations
+    [a] = [t for t in report["tasks"] if t["task_id"] == "a"]
+    assert a["cache_hit_rate"] == 2 / 3

@@ -178,7 +178,7 @@ def test_stats_prints_the_four_panels_with_the_numbers(cli, history):
     assert "Task KPIs (last 24h)" in out and "Recent DAG runs" in out
     assert "Schedules (counts: last 24h)" in out and "Per-tenant load (last 24h)" in out
     kpi = out.splitlines()[out.splitlines().index("Task KPIs (last 24h)") + 2].split()
-    assert kpi == ["3", "1", "1", "1", "25.0%", "5s", "8s"]  # ok failed retries skipped error avg p95
+    assert kpi == ["3", "1", "1", "1", "25.0%", "5s", "8s", "-"]  # ok failed retries skipped error avg p95 cache
     rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith("20260101-")}
     assert set(rows) == {"20260101-000000.000-bbbbbb", "20260101-000000.000-cccccc"}  # not the 3-day-old run
     assert rows["20260101-000000.000-cccccc"][1:4] == ["ml", "globex", "failed"]

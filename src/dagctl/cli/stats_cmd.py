@@ -120,6 +120,7 @@ def print_report(report: dict[str, Any], label: str) -> None:
             ("error rate", "right"),
             ("avg duration", "right"),
             ("p95 duration", "right"),
+            ("cache hits", "right"),
         ],
         [
             [
@@ -130,6 +131,7 @@ def print_report(report: dict[str, Any], label: str) -> None:
                 _pct(o["error_rate"]),
                 _dur(o["avg_duration_s"]),
                 _dur(o["p95_duration_s"]),
+                "-" if o.get("cache_hit_rate") is None else f"{o['cache_hits']} ({_pct(o['cache_hit_rate'])})",
             ]
         ],
     )

@@ -68,10 +68,23 @@ __all__ = [
 
 
 class _Kpi:
-    __slots__ = ("cancelled", "durations", "failed", "last_key", "last_status", "ok", "retries", "runs", "skipped")
+    __slots__ = (
+        "cache_hits",
+        "cache_lookups",
+        "cancelled",
+        "durations",
+        "failed",
+        "last_key",
+        "last_status",
+        "ok",
+        "retries",
+        "runs",
+        "skipped",
+    )
 
     def __init__(self) -> None:
         self.ok = self.failed = self.retries = self.skipped = self.cancelled = 0
+        self.cache_hits = self.cache_lookups = 0
         self.durations: list[float] = []
         self.runs: set[str] = set()
         self.last_key: str | None = None
@@ -80,6 +93,11 @@ class _Kpi:
     def add(self, kind: str, rec: Mapping[str, Any]) -> None:
         if kind == "task_ok":
             self.ok += 1
+            if rec.get("cache_key"):  # a task with cache: a hit (cached) or a miss that ran and stored its entry
+                self.cache_lookups += 1
+                if rec.get("cached") is True:
+                    self.cache_hits += 1
+                    return  # nothing ran: no duration to count
         elif kind == "task_fail":
             self.failed += 1
         elif kind == "task_retry":
@@ -110,6 +128,8 @@ class _Kpi:
             "error_rate": self.failed / finished if finished else 0.0,
             "avg_duration_s": avg,
             "p95_duration_s": p95(self.durations),
+            "cache_hits": self.cache_hits,
+            "cache_hit_rate": self.cache_hits / self.cache_lookups if self.cache_lookups else None,
         }
 
 
@@ -127,9 +147,10 @@ def summarize_tasks(events: Iterable[Mapping[str, Any]], *, now: datetime, windo
     """Task KPIs over the window ending at ``now``: ``overall`` and per (dag, task) in ``tasks``.
 
     Returns ``{"window_hours", "since", "until", "overall": {ok, failed, retries, skipped, cancelled,
-    error_rate, avg_duration_s, p95_duration_s}, "tasks": [{"dag_name", "task_id", <same keys>,
-    "last_status", "last_ts"}, ...]}``; tasks with the most failures first, then the busiest.
-    Durations are of finished executions (``task_ok``/``task_fail``).
+    error_rate, avg_duration_s, p95_duration_s, cache_hits, cache_hit_rate}, "tasks": [{"dag_name",
+    "task_id", <same keys>, "last_status", "last_ts"}, ...]}``; tasks with the most failures first, then the
+    busiest. Durations are of finished executions (``task_ok``/``task_fail``), not of cache hits.
+    ``cache_hit_rate``: hits over the successes of tasks with ``cache:`` (None when there were none).
     """
     since_key, now_key = _window(now, window_hours)
     overall = _Kpi()
