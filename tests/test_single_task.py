@@ -66,6 +66,19 @@ def test_upstream_outputs_given_as_inputs_reach_templates_and_python_params(tmp_
     assert report.outputs == {"report": str(tmp_path / "out" / "sales_report.md"), "sections": 2}
 
 
+def test_a_secret_reaches_the_task_under_its_name_and_is_masked_in_its_log(tmp_path: Path) -> None:
+    plan = plan_of(
+        tmp_path,
+        "name: s\ntasks:\n  - {id: a, run: 'echo pass=$DB_PASS', secrets: {DB_PASS: {from_env: PROD_DB_PASS}}}\n",
+    )
+    env = {"PATH": "/usr/bin:/bin", "PROD_DB_PASS": "hunter2-long"}
+    result = run_task(plan, "a", runs_dir=tmp_path / "runs", run_id="wf-1", base_env=env)
+    assert result.status == "success"
+    assert Path(result.log_path).read_text() == "pass=***\n"
+    with pytest.raises(UsageError, match="PROD_DB_PASS"):  # missing: named before anything runs
+        run_task(plan, "a", runs_dir=tmp_path / "runs", run_id="wf-2", base_env={"PATH": "/usr/bin:/bin"})
+
+
 def test_bad_input_is_a_usage_error(tmp_path: Path, diamond: Plan) -> None:
     runs = tmp_path / "runs"
     with pytest.raises(UsageError, match=r"has no task 'extrct'.*did you mean 'extract'"):

@@ -152,6 +152,22 @@ def test_exec_task_copies_the_task_log_to_stdout_and_exits_with_the_tasks_code(c
     assert quiet.code == 7 and quiet.out == ""
 
 
+def test_exec_task_masks_a_secret_in_what_it_copies_and_in_the_log(cli, write, monkeypatch) -> None:
+    monkeypatch.setenv("PROD_DB_PASS", "hunter2-long")
+    dag = write(
+        "s.yaml",
+        "name: s\ntasks:\n  - {id: a, run: 'echo pass=$DB_PASS; echo bye',"
+        " secrets: {DB_PASS: {from_env: PROD_DB_PASS}}}\n",
+    )
+    result = cli("exec-task", str(dag), "a")
+    assert result.code == 0 and result.out == "pass=***\nbye\n"
+    log = result.err.rsplit("log ", 1)[1].strip()
+    assert Path(log).read_text() == "pass=***\nbye\n"
+    monkeypatch.delenv("PROD_DB_PASS")
+    missing = cli("exec-task", str(dag), "a")
+    assert missing.code == 2 and "PROD_DB_PASS" in missing.err
+
+
 def test_exec_task_runs_a_step_from_its_spec_without_the_dag_file(cli, diamond: Path, tmp_path: Path) -> None:
     from dagctl.dag.loader import load_dag
     from dagctl.dag.plan import build_plan

@@ -276,6 +276,32 @@ def test_literal_env_goes_to_the_container_and_every_entry_to_exec_task(tmp_path
     assert "region={{workflow.parameters.region}}" in container["args"]
 
 
+def test_secrets_from_env_come_from_a_kubernetes_secret_and_from_file_is_refused(tmp_path: Path) -> None:
+    plan = plan_of(
+        tmp_path,
+        """
+        name: s
+        secrets: {API_TOKEN: {from_env: API_TOKEN}}
+        tasks:
+          - {id: a, run: 'curl -H "Authorization: $API_TOKEN" x', secrets: {DB_PASS: {from_env: PROD_DB_PASS}}}
+          - {id: b, run: "true"}
+        """,
+    )
+    manifest, _ = export(plan, secret_name="etl-secrets")
+    env = templates(manifest)["a"]["container"]["env"]
+    assert env == [
+        {"name": "API_TOKEN", "valueFrom": {"secretKeyRef": {"name": "etl-secrets", "key": "API_TOKEN"}}},
+        {"name": "PROD_DB_PASS", "valueFrom": {"secretKeyRef": {"name": "etl-secrets", "key": "PROD_DB_PASS"}}},
+    ]
+    assert [e["name"] for e in templates(manifest)["b"]["container"]["env"]] == ["API_TOKEN"]  # the DAG's: all
+    spec = json.loads(dag_tasks(manifest)["a"]["arguments"]["parameters"][0]["value"])
+    assert spec["task"]["secrets"] == {"DB_PASS": {"from_env": "PROD_DB_PASS"}}  # exec-task maps and masks it
+    (tmp_path / "token").write_text("s3cret-value\n")
+    filed = plan_of(tmp_path, "name: f\ntasks:\n  - {id: a, run: 'true', secrets: {T: {from_file: token}}}\n")
+    with pytest.raises(ExportError, match=r"task 'a' secret 'T': from_file cannot be exported to Argo — .*from_env"):
+        export(filed)
+
+
 def test_a_shared_volume_holds_the_run_folders(tmp_path: Path) -> None:
     manifest, _ = export(plan_of(tmp_path, 'name: v\ntasks:\n  - {id: a, run: "true"}\n'), pvc="runs")
     assert manifest["spec"]["volumes"] == [{"name": "dagctl-runs", "persistentVolumeClaim": {"claimName": "runs"}}]

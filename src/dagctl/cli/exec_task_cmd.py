@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 from pathlib import Path
@@ -10,6 +11,7 @@ import typer
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from dagctl.clock import SystemClock
@@ -237,7 +239,7 @@ def _run(
         token.cancel(now=again, reason=names.get(signum, "SIGTERM"))
 
     stop = threading.Event()
-    log: list[Path] = []
+    log: list[tuple[Path, Callable[[str], str]]] = []
     follower = None if quiet else threading.Thread(target=_copy_log, args=(log, stop, clock), daemon=True)
     if follower is not None:
         follower.start()
@@ -246,7 +248,7 @@ def _run(
             return run_task(
                 plan, task_id, runs_dir=settings.runs_dir, run_id=run_id, params=params, inputs=inputs,
                 attempt=attempt, logical_date=logical_date, clock=clock, cancel=token, grace=settings.grace_s,
-                cell=cell, iteration=iteration, on_log=lambda path: log.append(Path(path)),
+                cell=cell, iteration=iteration, on_log=lambda path, mask: log.append((Path(path), mask)),
             )  # fmt: skip
     finally:
         stop.set()
@@ -287,22 +289,32 @@ def _spec_data(text: str) -> object:
         raise UsageError(f"--spec is not JSON ({exc})", hint="pass what `dagctl export argo` wrote") from None
 
 
-def _copy_log(log: list[Path], stop: threading.Event, clock: SystemClock) -> None:
+def _copy_log(log: list[tuple[Path, Callable[[str], str]]], stop: threading.Event, clock: SystemClock) -> None:
     """Copy what the task writes to its log (``log[0]``, once it is known) to stdout, as it is written, until
-    ``stop`` (then the rest)."""
-    offset = 0
-    while True:
-        ended = stop.is_set()
-        try:
-            with log[0].open("rb") as fh:
-                fh.seek(offset)
-                data = fh.read()
-        except (OSError, IndexError):
+    ``stop`` (then the rest). Whole lines, each masked (a secret is never shown, even while the task runs);
+    the file stays open, so the masked copy that replaces it when the attempt ends is not read twice."""
+    handle = None
+    pending = b""
+    try:
+        while True:
+            ended = stop.is_set()
+            if handle is None and log:
+                with contextlib.suppress(OSError):
+                    handle = log[0][0].open("rb")
             data = b""
-        if data:
-            sys.stdout.buffer.write(data)
-            sys.stdout.flush()
-            offset += len(data)
-        if ended:
-            return
-        clock.wait(stop, 0.1)
+            if handle is not None:
+                with contextlib.suppress(OSError):
+                    data = handle.read()
+            pending += data
+            cut = len(pending) if ended else pending.rfind(b"\n") + 1
+            if cut and log:
+                chunk, pending = pending[:cut], pending[cut:]
+                text = log[0][1](chunk.decode("utf-8", "surrogateescape"))
+                sys.stdout.buffer.write(text.encode("utf-8", "surrogateescape"))
+                sys.stdout.flush()
+            if ended:
+                return
+            clock.wait(stop, 0.1)
+    finally:
+        if handle is not None:
+            handle.close()

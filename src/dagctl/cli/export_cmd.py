@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from .conventions import Group
 from .schedule_common import DEFAULT_DIR, DIR_HELP
 
 EXPORT_HELP = """Turn a DAG into a manifest for another engine.
@@ -25,6 +26,7 @@ class Kind(str, enum.Enum):
 
 def register(app: typer.Typer) -> None:
     group = typer.Typer(
+        cls=Group,
         help=EXPORT_HELP,
         rich_markup_mode=None,
         add_completion=False,
@@ -41,7 +43,8 @@ def register(app: typer.Typer) -> None:
             "--image",
             help="Image the steps run in: dagctl installed, the DAG's folder at the same relative path.",
         ),
-        namespace: str | None = typer.Option(None, "--namespace", "-n", help="metadata.namespace of the manifest."),
+        namespace: str | None = typer.Option(None, "--namespace", help="metadata.namespace of the manifest."),
+        namespace_n: str | None = typer.Option(None, "-n", hidden=True),  # kubectl's short form: -n is --limit here
         name_prefix: str = typer.Option("", "--name-prefix", help="Put this before the DAG's (or schedule's) name."),
         kind: Kind = typer.Option(Kind.WORKFLOW, "--kind", help="workflow or workflow-template."),
         schedule: str | None = typer.Option(
@@ -53,6 +56,12 @@ def register(app: typer.Typer) -> None:
         ),
         queue_node_selector: bool = typer.Option(
             False, "--queue-node-selector", help="Also turn a task's queue: into nodeSelector dagctl.io/queue."
+        ),
+        secret_name: str = typer.Option(
+            "dagctl-secrets",
+            "--secret-name",
+            metavar="NAME",
+            help="Kubernetes Secret holding the values of secrets: {X: {from_env: KEY}}, under KEY.",
         ),
         output: Path | None = typer.Option(None, "--output", "-o", help="Write the manifest here (default: stdout)."),
     ) -> None:
@@ -80,6 +89,7 @@ def register(app: typer.Typer) -> None:
 
         from .render import echo_err
 
+        namespace = namespace if namespace is not None else namespace_n
         cron = None
         if schedule is not None:
             from dagctl.export.cron import cron_settings
@@ -109,6 +119,7 @@ def register(app: typer.Typer) -> None:
             dag_path=_image_path(dag),
             pvc=pvc,
             queue_node_selector=queue_node_selector,
+            secret_name=secret_name,
         )
         exported = export_plan(plan, options, cron)
         text = to_yaml(exported.manifest)

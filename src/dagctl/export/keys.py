@@ -53,6 +53,8 @@ TASK_FIELDS: dict[str, str] = {
     "subdag": "a DAG template holding the child's tasks, with --dag-params and --dag-outputs steps",
     "cache": "memoize of the step, keyed by dagctl's task cache key from an exec-task --cache-key step",
     "approval": "a suspend template (message, approvers, policy as annotations); timeout: refused",
+    "secrets": "from_env NAME: an env entry NAME with valueFrom.secretKeyRef (the Secret of --secret-name, key "
+    "NAME), which exec-task reads, gives the task and masks; from_file: refused",
 }
 DAG_FIELDS: dict[str, str] = {
     "name": "metadata: generateName / name, and the dagctl.io/dag label",
@@ -65,12 +67,12 @@ DAG_FIELDS: dict[str, str] = {
     "timeout": "spec.activeDeadlineSeconds (rounded up)",
     "fail_fast": "failFast of the DAG template",
     "param_types": "the task spec: exec-task checks and types the params with them",
+    "secrets": "as a task's, for every step",
 }
 
 
 PENDING_KEYS: dict[str, str] = {
     # keys of the DAG format that an export refuses (when set) until they have a mapping, with how they will map
-    "secrets": "secrets will become env entries with valueFrom.secretKeyRef",
     "env_files": ".env files will become a ConfigMap or Secret the steps read with envFrom",
     "precondition": "a precondition will become a when: (a condition) or a step before the task (a command)",
     "continue_on": "continue_on will become continueOn of the DAG task",
@@ -85,11 +87,23 @@ OPTIONAL_KEYS: dict[str, str] = {
 IGNORED_DAG_KEYS: dict[str, str] = {
     "outputs": "only read when the DAG runs as a sub-DAG of another (a dag: task's child: exported); an exported "
     "workflow returns nothing",
+    "project_notify": "the notify: of the project's dagctl.yaml is for the runs dagctl starts; an exported "
+    "workflow sends no notifications",
 }
 
 
 def unmapped(plan: Plan) -> Iterator[str]:
-    """A line for every key a task or the DAG sets that this exporter does not know how to map."""
+    """A line for every key a task or the DAG sets that this exporter does not know how to map, or maps only
+    in part (a secret ``from_file``)."""
+    for owner, secrets in [(f"DAG '{plan.dag.name}'", plan.dag.secrets)] + [
+        (f"task '{t.id}'", t.secrets) for t in plan.tasks.values()
+    ]:
+        for name, source in secrets.items():
+            if "from_env" not in source:
+                yield (
+                    f"{owner} secret '{name}': from_file cannot be exported to Argo — put the value in the "
+                    "Kubernetes Secret and use from_env: NAME (exec-task reads it from the step's environment)"
+                )
     for name in plan.dag.FIELDS:
         known = name in DAG_FIELDS or name in IGNORED_DAG_KEYS or name in OPTIONAL_KEYS
         if not known and is_set(getattr(plan.dag, name)):

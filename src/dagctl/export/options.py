@@ -42,6 +42,8 @@ class ArgoOptions(Record):
     """The DAG file as the image sees it (default: the plan's source path)."""
     pvc: str | None = None
     queue_node_selector: bool = False
+    secret_name: str = "dagctl-secrets"
+    """The Kubernetes Secret that holds the values of ``secrets: {X: {from_env: NAME}}``, under the key NAME."""
 
 
 def spec_text(spec: dict[str, Any]) -> str:

@@ -93,14 +93,19 @@ def retry_strategy(task: PlannedTask) -> dict[str, Any]:
 
 def container_env(dag: DagInfo, task: PlannedTask, options: ArgoOptions) -> list[dict[str, Any]]:
     """Env entries Kubernetes sets: the DAG's and the task's literal values (a value with ``${...}`` is only
-    rendered and set by exec-task, which sets every entry). Secrets, once exported, become
-    ``valueFrom.secretKeyRef`` entries here."""
+    rendered and set by exec-task, which sets every entry), and for each secret ``from_env: NAME`` (DAG's and
+    task's) an entry ``NAME`` read from the Kubernetes Secret ``options.secret_name`` (key ``NAME``): exec-task
+    then reads it as ``dagctl run`` would, gives it to the task under the secret's name and masks it."""
     env: list[dict[str, Any]] = []
     if options.pvc:
         env.append({"name": "DAGCTL_LOGS_DIR", "value": f"{MOUNT}/logs"})
     for key, value in {**dag.env, **task.env}.items():
         if is_env_name(key) and "${" not in value and "{{" not in value:
             env.append({"name": key, "value": value})
+    sources = sorted({s["from_env"] for s in (*dag.secrets.values(), *task.secrets.values()) if "from_env" in s})
+    env.extend(
+        {"name": name, "valueFrom": {"secretKeyRef": {"name": options.secret_name, "key": name}}} for name in sources
+    )
     return env
 
 

@@ -63,7 +63,7 @@ _PLAIN_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,199}")
 _SPEC_TASK_FIELDS = (
     "id", "depends_on", "timeout", "run", "python", "workflow_ref", "params", "env", "cwd", "isolation", "queue",
-    "matrix", "min_success", "aggregate", "repeat", "cache",
+    "matrix", "min_success", "aggregate", "repeat", "cache", "secrets",
 )  # fmt: skip
 """What a step needs of a planned task (its kind and target follow from run/python/workflow_ref). Retries,
 trigger rule, ``when:`` and ``max_parallel`` stay with the workflow engine."""
@@ -111,6 +111,12 @@ class _Step:
         self.run_dir = layout.run_dir(runs_dir, run_id)
         self.base_env: Mapping[str, str] = dict(os.environ) if base_env is None else base_env
         self.logical_date = logical_date
+        environment = None
+        if plan.dag.secrets or plan.dag.env_files or any(t.secrets for t in plan.tasks.values()):
+            from .environment import RunEnvironment
+
+            environment = RunEnvironment(plan, environ=self.base_env)  # a missing secret: UsageError naming it
+        self.masker = environment.masker if environment is not None and environment.masker else None
         self.factory = AttemptFactory(
             plan=plan,
             run_id=run_id,
@@ -119,6 +125,7 @@ class _Step:
             grace=grace,
             logical_date=logical_date,
             base_env=base_env,
+            environment=environment,
         )
 
     def render(self, text: str) -> Any:
@@ -191,7 +198,7 @@ def run_task(
     base_env: Mapping[str, str] | None = None,
     cell: str | None = None,
     iteration: int | None = None,
-    on_log: Callable[[str], None] | None = None,
+    on_log: Callable[[str, Callable[[str], str]], None] | None = None,
 ) -> StepResult:
     """Run attempt ``attempt`` of ``task_id`` with ``params`` (overrides of the DAG's, as ``-p`` gives them)
     and ``inputs`` (upstream task id -> its outputs). Raises UsageError for bad input; a failing task is
@@ -201,7 +208,8 @@ def run_task(
     ``cell`` runs one cell of a matrix task: one item of the workflow's list (the cell's values as JSON, or,
     for a list from an upstream output, the value as Argo writes it); the attempt is named ``<task>:<index>``
     and its templates read ``${matrix.KEY}``, as in a run. ``iteration`` runs iteration N (from 1) of a
-    loop, named ``<task>~N`` after the first. ``on_log`` is told the log's path before the task starts."""
+    loop, named ``<task>~N`` after the first. ``on_log`` is told the log's path before the task starts, and
+    what masks the task's secrets in text read from it (the identity when it has none)."""
     task = planned_task(plan, task_id)
     _check_runnable(task, cell=cell, iteration=iteration)
     if attempt < 1:
@@ -223,8 +231,12 @@ def run_task(
         result = AttemptResult(status="failed", duration_s=0.0, error=describe_error(exc))
     else:
         if on_log is not None:
-            on_log(built.log_path)
+            on_log(built.log_path, step.masker.text if step.masker is not None else str)
         result = _execute(built, token, clock, base_env)
+        if step.masker is not None:  # what the attempt wrote, as a run masks it
+            step.masker.file(built.log_path)
+            if result.error:
+                result = result.replace(error=step.masker.text(result.error))
     outputs = dict(result.outputs or {}) if result.ok else {}
     if outputs:
         step.save(unit, outputs)
@@ -760,6 +772,7 @@ def task_spec(
         "params": {name: dag.params[name] for name in names},
         "param_types": {name: dag.param_types[name] for name in names if name in dag.param_types},
         "env": dict(dag.env),
+        "secrets": dict(dag.secrets),
         "workflows": dict(dag.workflows) if task.workflow_ref else {},
     }
     task_part: dict[str, Any] = {}
