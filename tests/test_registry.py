@@ -204,7 +204,8 @@ def test_unknown_keys_in_the_project_config_are_reported_with_positions(project:
         load_project_config(config)
     assert [str(p) for p in exc.value.problems] == [
         f"{config}:2:1: unknown key 'workflow' — did you mean 'workflows'?",
-        f"{config}:4:1: unknown key 'retries' — dagctl.yaml supports: workflows, cache, metrics_textfile, retention",
+        f"{config}:4:1: unknown key 'retries' — dagctl.yaml supports: "
+        "workflows, cache, metrics_textfile, retention, notify",
     ]
 
 

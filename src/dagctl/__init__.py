@@ -61,11 +61,11 @@ _LAZY = {
 if TYPE_CHECKING:
     from typing import Any
 
+    from dagctl.analytics import load_events, per_tenant_load, summarize_dags, summarize_schedules, summarize_tasks
     from dagctl.dag.loader import load_dag
     from dagctl.dag.plan import Plan, build_plan
     from dagctl.dag.spec import DagSpec, TaskSpec
     from dagctl.run.api import run_dag
-    from dagctl.analytics import load_events, per_tenant_load, summarize_dags, summarize_schedules, summarize_tasks
     from dagctl.run.state import RunControl, RunResult
     from dagctl.store.state import index_by, last_runs, record_event
 

@@ -24,6 +24,8 @@ PLAIN = [
     ["run", "sub dir/dag.yaml", "--params-file", "p.yaml", "--only", "a,b", "-x", "threads"],
     ["run", "dag.yaml", "--from", "report", "--executor", "celery", "--broker", "redis://127.0.0.1:1/0"],
     ["run", "dag.yaml", "-q", "--quiet"],
+    ["run", "--dag", "dag.yaml", "--dry-run"],  # the design notes' spelling
+    ["run", "-q", "--dag", "sub dir/dag.yaml", "-j", "2"],
 ]
 
 NOT_PLAIN = [
@@ -41,6 +43,8 @@ NOT_PLAIN = [
     ["run", "dag.yaml", "--no-such-option"],
     ["run", "dag.yaml", "--"],
     ["run", ""],
+    ["run", "--dag"],  # typer: option requires an argument
+    ["run", "dag.yaml", "--dag", "other.yaml"],  # the DAG given twice: typer's path says so
     ["graph", "dag.yaml"],
 ]
 
@@ -153,13 +157,23 @@ def test_errors_on_the_fast_path_read_as_before(tmp_path, monkeypatch, capsys):
 
 
 def test_both_parsers_come_from_one_declaration_of_the_options():
-    """Every declared option reaches typer with its flags, and typer declares nothing else."""
+    """Every declared option reaches typer with its flags (other spellings as parameters of their own, folded
+    back by run_cmd.merge), and typer declares nothing else."""
     import typer.main
 
     from dagctl.cli.run_options import RUN_OPTIONS
 
     command = typer.main.get_command(build_app(["run"])).commands["run"]  # type: ignore[attr-defined]
-    declared = {o.name: (set(o.flags), o.kind) for o in RUN_OPTIONS}
+    declared = {}
+    for o in RUN_OPTIONS:
+        if o.kind == "argument":
+            declared[o.name] = (set(), "argument", False)
+            if o.flags:
+                declared[f"{o.name}_option"] = (set(o.flags), "value", False)
+        else:
+            declared[o.name] = (set(o.flags), o.kind, False)
+        if o.hidden:
+            declared[f"{o.name}_hidden"] = (set(o.hidden), o.kind, True)
     seen = {}
     for param in command.params:
         if param.name == "help":
@@ -173,8 +187,16 @@ def test_both_parsers_come_from_one_declaration_of_the_options():
             if param.multiple
             else "value"
         )
-        seen[param.name] = (set(param.opts) - {param.name}, kind)
+        seen[param.name] = (set(param.opts) - {param.name}, kind, bool(param.hidden))
     assert seen == declared
+
+
+def test_the_dag_is_given_once(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "a.yaml", "--dag", "b.yaml"]) == 2
+    assert "given twice" in capsys.readouterr().err
+    assert main(["run", "-q"]) == 2
+    assert "missing the DAG file" in capsys.readouterr().err
 
 
 def test_the_fast_path_can_be_switched_off(monkeypatch):

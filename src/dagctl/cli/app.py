@@ -14,6 +14,8 @@ import typer
 
 from dagctl.settings import VERSION as __version__
 
+from .conventions import Group, finish
+
 HELP = """dagctl: run DAGs of shell, Python and workflow tasks from YAML, and schedule them with cron.
 
 \b
@@ -30,6 +32,23 @@ Add --debug anywhere to see tracebacks. Exit codes: 0 ok, 1 a task failed, 2 bad
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"dagctl {__version__}")
+        raise typer.Exit()
+
+
+def _show_completion(shell: str | None) -> None:
+    if shell is not None:
+        from .completion import script
+
+        typer.echo(script(shell))
+        raise typer.Exit()
+
+
+def _install_completion(shell: str | None) -> None:
+    if shell is not None:
+        from .completion import install
+
+        name, path = install(shell)
+        typer.echo(f"dagctl: {name} completion installed in {path}; it takes effect in new shells", err=True)
         raise typer.Exit()
 
 
@@ -70,6 +89,7 @@ def command_of(args: Sequence[str]) -> str | None:
 def build_app(args: Sequence[str] | None = None) -> typer.Typer:
     """The app; with ``args``, only the module that registers their command (all of them if unknown)."""
     app = typer.Typer(
+        cls=Group,
         name="dagctl",
         help=HELP,
         no_args_is_help=True,
@@ -84,6 +104,25 @@ def build_app(args: Sequence[str] | None = None) -> typer.Typer:
         version: bool = typer.Option(
             False, "--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."
         ),
+        show_completion: str | None = typer.Option(
+            None,
+            "--show-completion",
+            metavar="[SHELL]",
+            callback=_show_completion,
+            is_eager=True,
+            expose_value=False,
+            help="Print the completion script of SHELL (bash, zsh, fish; default: this one): "
+            "source <(dagctl --show-completion bash).",
+        ),
+        install_completion: str | None = typer.Option(
+            None,
+            "--install-completion",
+            metavar="[SHELL]",
+            callback=_install_completion,
+            is_eager=True,
+            expose_value=False,
+            help="Install completion of commands, options, DAG files and run ids for SHELL (default: this one).",
+        ),
     ) -> None:
         """dagctl: a local-first DAG runner and cron scheduler."""
 
@@ -91,4 +130,4 @@ def build_app(args: Sequence[str] | None = None) -> typer.Typer:
     wanted = [COMMAND_MODULES[command]] if command in COMMAND_MODULES else MODULES
     for name in wanted:
         importlib.import_module(f"{__package__}.{name}").register(app)
-    return app
+    return finish(app)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from .render import echo, echo_err
+from .render import echo, echo_err, echo_json
 from .schedule_common import (
     DEFAULT_DIR,
     DIR_HELP,
@@ -18,6 +19,9 @@ from .schedule_common import (
     state_errors,
 )
 from .signals import handle_signals
+
+if TYPE_CHECKING:
+    from dagctl.schedule.backfill import BackfillItem
 
 
 def register(app: typer.Typer) -> None:
@@ -30,9 +34,15 @@ def register(app: typer.Typer) -> None:
             help="First slot time (inclusive), ISO-8601; without an offset it is read in the schedule's timezone.",
         ),
         end: str = typer.Option(..., "--end", help="Last slot time (inclusive), ISO-8601."),
-        dry_run: bool = typer.Option(False, "--dry-run", "-n", help="List the slots and what would happen."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="List the slots and what would happen."),
+        dry_run_n: bool = typer.Option(False, "-n", hidden=True),  # the old short form: -n is --limit elsewhere
         directory: Path = typer.Option(DEFAULT_DIR, "--dir", "-d", help=DIR_HELP),
         max_slots: int = typer.Option(1000, "--max", min=1, help="Refuse ranges with more slots than this."),
+        as_json: bool = typer.Option(
+            False,
+            "--json",
+            help="At the end, print the slots (logical_date, action, status, run_id) and counts as JSON.",
+        ),
     ) -> None:
         """Run every slot of a schedule in a time range, oldest first, skipping slots already run.
 
@@ -44,16 +54,18 @@ def register(app: typer.Typer) -> None:
         Examples:
           dagctl backfill nightly --start 2026-03-01 --end 2026-03-07T23:59 --dry-run
           dagctl backfill nightly --start 2026-03-01T00:00:00Z --end 2026-03-02T00:00:00Z
+          dagctl backfill nightly --start 2026-03-01 --end 2026-03-02 --json | jq '.counts'
         """
         from dagctl.clock import SystemClock
         from dagctl.errors import EXIT_SIGINT, EXIT_SIGTERM, UsageError
-        from dagctl.schedule.backfill import Backfill, BackfillItem
+        from dagctl.schedule.backfill import Backfill
         from dagctl.schedule.cron import parse_cron
         from dagctl.schedule.files import ScheduleSource
         from dagctl.schedule.launchers import make_launcher
         from dagctl.settings import Settings
         from dagctl.store.state import StateStore
 
+        dry_run = dry_run or dry_run_n
         settings = Settings.from_env()
         if not dry_run:
             settings.check_writable("logs", "events", "state")
@@ -69,6 +81,8 @@ def register(app: typer.Typer) -> None:
             items = job.plan(first, last, max_slots=max_slots)
 
             def show(item: BackfillItem) -> None:
+                if as_json:
+                    return
                 if item.outcome is not None:
                     error = f": {item.outcome.error}" if item.outcome.error else ""
                     echo(f"{item.logical_date}  {item.outcome.status}  run {item.outcome.run_id}{error}")
@@ -76,6 +90,9 @@ def register(app: typer.Typer) -> None:
                     run = item.ran_before.get("run_id") or "-"
                     echo(f"{item.logical_date}  skipped  already ran: run {run} {item.ran_before.get('status')}")
 
+            if dry_run and as_json:
+                echo_json(_document(schedule.id, items, dry_run=True, interrupted=False))
+                return
             if dry_run:
                 for item in items:
                     if item.ran_before is None:
@@ -99,10 +116,31 @@ def register(app: typer.Typer) -> None:
         ran = [i for i in items if i.outcome is not None]
         bad = sum(1 for i in ran if i.outcome is not None and i.outcome.status != "success")
         skipped = sum(1 for i in items if i.outcome is None and i.ran_before is not None)
-        echo_err(
-            f"backfill {schedule.id}: {len(ran)} ran ({bad} failed), {skipped} skipped (already ran)"
-            + (", interrupted" if stopped else "")
-        )
+        if as_json:
+            echo_json(_document(schedule.id, items, dry_run=False, interrupted=bool(stopped)))
+        else:
+            echo_err(
+                f"backfill {schedule.id}: {len(ran)} ran ({bad} failed), {skipped} skipped (already ran)"
+                + (", interrupted" if stopped else "")
+            )
         if stopped:
             code = EXIT_SIGTERM if stopped[0] == signal.SIGTERM else EXIT_SIGINT
         raise typer.Exit(code)
+
+
+def _document(schedule_id: str, items: list[BackfillItem], *, dry_run: bool, interrupted: bool) -> dict[str, Any]:
+    """``backfill --json``: every slot with what happened to it (or would), and the counts."""
+    slots: list[dict[str, Any]] = []
+    for item in items:
+        slot: dict[str, Any] = {"logical_date": item.logical_date}
+        if item.outcome is not None:
+            slot.update(action="ran", status=item.outcome.status, run_id=item.outcome.run_id, error=item.outcome.error)
+        elif item.ran_before is not None:
+            before = item.ran_before
+            slot.update(action="skipped", status=before.get("status"), run_id=before.get("run_id"), error=None)
+        else:
+            slot.update(action="would_run" if dry_run else "not_run", status=None, run_id=None, error=None)
+        slots.append(slot)
+    counts = {action: sum(1 for s in slots if s["action"] == action) for action in ("ran", "skipped", "would_run")}
+    counts["failed"] = sum(1 for s in slots if s["action"] == "ran" and s["status"] != "success")
+    return {"schedule": schedule_id, "dry_run": dry_run, "interrupted": interrupted, "slots": slots, "counts": counts}

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from .conventions import Group
 from .render import echo, echo_err, echo_json, print_rows
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ def _one(store: CacheStore, key: str) -> Entry:
 
 def register(app: typer.Typer) -> None:
     group = typer.Typer(
-        help="The task cache: entries of tasks with cache:, reused by later runs.", no_args_is_help=True
+        cls=Group, help="The task cache: entries of tasks with cache:, reused by later runs.", no_args_is_help=True
     )
 
     @group.command("ls")

@@ -120,14 +120,18 @@ def register(app: typer.Typer) -> None:
     def pause(
         run: str = typer.Argument(..., help="Run id, a unique prefix, or 'latest'."),
         wait: float = typer.Option(30.0, "--wait", help="Seconds to wait for running tasks to finish (0: don't)."),
+        as_json: bool = typer.Option(
+            False, "--json", help="Print the outcome as JSON: run_id, requested, status, paused."
+        ),
     ) -> None:
         """Pause a running run: its running tasks finish, nothing new starts, and it is recorded paused.
 
         Its process exits 0; `dagctl resume RUN` goes on with the same run later.
 
         \b
-        Example:
+        Examples:
           dagctl pause latest && dagctl resume latest
+          dagctl pause latest --wait 0 --json
         """
         import getpass
 
@@ -136,14 +140,19 @@ def register(app: typer.Typer) -> None:
         history = _history()
         run_id = history.resolve(run)
         history.request_pause(run_id, f"paused by dagctl pause ({getpass.getuser()}@{hostname()})")
-        echo_err(f"dagctl: pause requested for run {run_id}; running tasks finish first")
+        if not as_json:
+            echo_err(f"dagctl: pause requested for run {run_id}; running tasks finish first")
+        status = history.summary(run_id).status
         tick = threading.Event()
         for _ in range(int(max(wait, 0) / 0.1)):
-            status = history.summary(run_id).status
             if status not in ("running", "waiting"):
-                echo(f"run {run_id} {status}")
-                return
+                break
             tick.wait(0.1)
+            status = history.summary(run_id).status
+        if as_json:
+            echo_json({"run_id": run_id, "requested": True, "status": status, "paused": status == "paused"})
+        elif status not in ("running", "waiting"):
+            echo(f"run {run_id} {status}")
 
     @app.command("resume")
     def resume(
@@ -162,7 +171,7 @@ def register(app: typer.Typer) -> None:
         """
         from dagctl.run.resume import prepare_resume
 
-        from .run_main import execute, print_summary
+        from .run_main import execute, report
 
         history = _history()
         prepared = prepare_resume(history, history.resolve(run))
@@ -176,8 +185,5 @@ def register(app: typer.Typer) -> None:
             parent_run_id=prepared.parent,
             **prepared.run_options(),
         )
-        if as_json:
-            echo_json(result.summary())
-        elif not quiet:
-            print_summary(result)
+        report(result, quiet=quiet, as_json=as_json)
         raise typer.Exit(result.exit_code)

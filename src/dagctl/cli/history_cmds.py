@@ -265,6 +265,9 @@ def register(app: typer.Typer) -> None:
         task: str | None = typer.Argument(None, help="A task id; without it, every task's last attempt."),
         attempt: int | None = typer.Option(None, "--attempt", "-a", min=1, help="Which attempt (default: last)."),
         follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing while the run is live."),
+        as_json: bool = typer.Option(
+            False, "--json", help="Print the logs as JSON: run_id, status, tasks (task, attempt, status, log, text)."
+        ),
     ) -> None:
         """Print task logs of a run; --follow streams them until the run ends.
 
@@ -273,9 +276,13 @@ def register(app: typer.Typer) -> None:
           dagctl logs latest report
           dagctl logs 20261121-1945 extract --attempt 2
           dagctl logs latest --follow
+          dagctl logs latest --json | jq -r '.tasks[] | select(.status == "failed") | .text'
         """
-        from dagctl.errors import StateError
+        from dagctl.errors import StateError, UsageError
         from dagctl.store.layout import log_name
+
+        if as_json and follow:
+            raise UsageError("--json and --follow cannot be combined", hint="--json prints the logs as they are now")
 
         history = _history()
         run_id = history.resolve(run)
@@ -288,30 +295,44 @@ def register(app: typer.Typer) -> None:
             _follow(history, run_id, task, attempt)
             return
         tasks = [task] if task else list(s.tasks)
+        found = []
         for tid in tasks:
             info = s.tasks[tid]
             number = attempt or info.attempts or 1
             path = run_dir / log_name(tid, number)
-            if not task:
+            if as_json:
+                text = path.read_text(errors="replace") if path.exists() else None
+                found.append({"task": tid, "attempt": number, "status": info.status, "log": str(path), "text": text})
+                if text is not None or not task:
+                    continue
+            elif not task:
                 echo(f"==> {tid} (attempt {number}, {info.status}) {path} <==")
             if path.exists():
                 _copy(path)
             elif task:
                 raise StateError(
                     f"no log for task '{tid}' attempt {number} in run {run_id}",
-                    hint=f"it has {info.attempts} attempt(s); Python tasks write a log only when they log",
+                    hint=f"it ran as sub-DAG run {info.child_run_id}: dagctl logs {info.child_run_id}"
+                    if info.child_run_id
+                    else f"it has {info.attempts} attempt(s); Python tasks write a log only when they log",
                 )
+        if as_json:
+            echo_json({"run_id": run_id, "status": s.status, "tasks": found})
 
     @app.command("cancel")
     def cancel(
         run: str = typer.Argument(..., help="Run id, a unique prefix, or 'latest'."),
         wait: float = typer.Option(30.0, "--wait", help="Seconds to wait for the run to stop (0: don't wait)."),
+        as_json: bool = typer.Option(
+            False, "--json", help="Print the outcome as JSON: run_id, requested, status, stopped."
+        ),
     ) -> None:
         """Stop a running run from another terminal, as Ctrl+C would: tasks terminated, recorded cancelled.
 
         \b
-        Example:
+        Examples:
           dagctl cancel latest
+          dagctl cancel latest --wait 0 --json
         """
         import getpass
 
@@ -323,17 +344,16 @@ def register(app: typer.Typer) -> None:
         history = _history()
         run_id = history.resolve(run)
         history.request_cancel(run_id, f"cancelled by dagctl cancel ({getpass.getuser()}@{hostname()})")
-        echo_err(f"dagctl: cancel requested for run {run_id}")
-        if wait <= 0:
-            return
-        tick = threading.Event()
-        for _ in range(int(wait / 0.1)):
-            s = history.summary(run_id)
-            if s.status != "running":
-                echo(f"run {run_id} {s.status}")
-                return
-            tick.wait(0.1)
-        echo_err(f"dagctl: run {run_id} is still stopping after {wait:g}s (its tasks get SIGTERM, then SIGKILL)")
+        if not as_json:
+            echo_err(f"dagctl: cancel requested for run {run_id}")
+        status = _wait_while(history, run_id, ("running",), wait)
+        stopped = status != "running"
+        if as_json:
+            echo_json({"run_id": run_id, "requested": True, "status": status, "stopped": stopped})
+        elif stopped:
+            echo(f"run {run_id} {status}")
+        elif wait > 0:
+            echo_err(f"dagctl: run {run_id} is still stopping after {wait:g}s (its tasks get SIGTERM, then SIGKILL)")
 
     @app.command("retry")
     def retry(
@@ -357,7 +377,7 @@ def register(app: typer.Typer) -> None:
         """
         from dagctl.run.resume import prepare_retry
 
-        from .run_main import execute, print_summary
+        from .run_main import execute, report
 
         history = _history()
         prepared = prepare_retry(history, history.resolve(run), from_task=from_task, use_current=use_current)
@@ -372,10 +392,7 @@ def register(app: typer.Typer) -> None:
             parent_run_id=prepared.parent,
             **prepared.run_options(),
         )
-        if as_json:
-            echo_json(result.summary())
-        elif not quiet:
-            print_summary(result)
+        report(result, quiet=quiet, as_json=as_json)
         raise typer.Exit(result.exit_code)
 
 
@@ -492,6 +509,17 @@ def _print_trend(history: History, *, as_json: bool, limit: int, dag: str | None
         rows,
         status_column=2,
     )  # fmt: skip
+
+
+def _wait_while(history: History, run_id: str, statuses: tuple[str, ...], wait: float) -> str:
+    """The run's status once it is none of ``statuses``, or after ``wait`` seconds (0: at once)."""
+    tick = threading.Event()
+    for _ in range(max(int(wait / 0.1), 0)):
+        status = history.summary(run_id).status
+        if status not in statuses:
+            return status
+        tick.wait(0.1)
+    return history.summary(run_id).status
 
 
 def _copy(path: Path) -> None:

@@ -35,7 +35,9 @@ def register(app: typer.Typer) -> None:
     @app.command("graph")
     def graph(
         dag: Path = typer.Argument(..., help="The DAG file to draw."),
-        fmt: GraphFormat = typer.Option(GraphFormat.TEXT, "--format", "-f", help="text, mermaid or dot."),
+        fmt: GraphFormat = typer.Option(GraphFormat.TEXT, "--format", help="text, mermaid or dot."),
+        fmt_f: GraphFormat | None = typer.Option(None, "-f", hidden=True),  # the old short form: -f is --follow
+        as_json: bool = typer.Option(False, "--json", help="Print the tasks, levels and edges as JSON."),
     ) -> None:
         """Draw a DAG: levels in the terminal, or Mermaid / Graphviz source.
 
@@ -43,11 +45,19 @@ def register(app: typer.Typer) -> None:
         Examples:
           dagctl graph configs/dags/diamond_pipeline.yaml
           dagctl graph configs/dags/diamond_pipeline.yaml --format dot | dot -Tsvg > dag.svg
+          dagctl graph configs/dags/diamond_pipeline.yaml --json | jq '.edges'
         """
         from dagctl import build_plan, load_dag
-        from dagctl.dag.planview import graph_dot, graph_mermaid, graph_text
+        from dagctl.dag.planview import graph_dict, graph_dot, graph_mermaid, graph_text
+        from dagctl.errors import UsageError
 
+        fmt = fmt_f if fmt_f is not None else fmt
+        if as_json and fmt is not GraphFormat.TEXT:
+            raise UsageError(f"--json and --format {fmt.value} cannot be combined", hint="pick one")
         plan = build_plan(load_dag(dag))
+        if as_json:
+            echo_json(graph_dict(plan))
+            return
         render = {GraphFormat.TEXT: graph_text, GraphFormat.MERMAID: graph_mermaid, GraphFormat.DOT: graph_dot}
         echo(render[fmt](plan))
 

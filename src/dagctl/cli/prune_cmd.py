@@ -12,7 +12,8 @@ def register(app: typer.Typer) -> None:
     def prune(
         older_than: str = typer.Option(..., "--older-than", help="Remove runs started before this, e.g. 30d."),
         keep_last: int = typer.Option(0, "--keep-last", min=0, help="Always keep the newest N runs of each DAG."),
-        dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Say what would be removed; remove nothing."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be removed; remove nothing."),
+        dry_run_n: bool = typer.Option(False, "-n", hidden=True),  # the old short form: -n is --limit elsewhere
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
         """Remove old run folders and compact logs/orchestrator_events.jsonl atomically.
@@ -35,6 +36,7 @@ def register(app: typer.Typer) -> None:
         from dagctl.store.history import History
         from dagctl.store.prune import prune as do_prune
 
+        dry_run = dry_run or dry_run_n
         try:
             age = timedelta(seconds=parse_duration(older_than))
         except ValueError as exc:

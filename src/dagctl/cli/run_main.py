@@ -40,7 +40,7 @@ def parse_run_args(args: Sequence[str]) -> dict[str, Any] | None:
         return None
     from .run_options import RUN_OPTIONS, defaults
 
-    by_flag = {flag: option for option in RUN_OPTIONS for flag in option.flags}
+    by_flag = {flag: option for option in RUN_OPTIONS for flag in (*option.flags, *option.hidden)}
     found: dict[str, Any] = defaults()
     rest = iter(args[1:])
     for token in rest:
@@ -48,7 +48,7 @@ def parse_run_args(args: Sequence[str]) -> dict[str, Any] | None:
             return None
         if not token.startswith("-"):
             if found["dag"] is not None:
-                return None  # typer: "Got unexpected extra argument"
+                return None  # typer: "Got unexpected extra argument" (or the DAG given twice)
             found["dag"] = Path(token)
             continue
         option = by_flag.get(token)
@@ -60,7 +60,11 @@ def parse_run_args(args: Sequence[str]) -> dict[str, Any] | None:
         value = next(rest, None)
         if not value or value.startswith("-"):
             return None
-        if option.kind == "repeated":
+        if option.kind == "argument":  # --dag FILE
+            if found["dag"] is not None:
+                return None
+            found["dag"] = Path(value)
+        elif option.kind == "repeated":
             found[option.name].append(value)
         elif option.type == "int":
             if not (value.isascii() and value.isdigit()) or int(value) < (option.minimum or 0):
@@ -165,15 +169,7 @@ def run_command(
         **partial,
     )
     remember_plan()  # a run happened: the next one of this unchanged file skips validation
-    try:
-        if as_json:
-            echo_json(result.summary())
-        elif not quiet:
-            print_summary(result)
-    except OSError:  # stdout closed or full (a pager that quit, >/dev/full): the outcome is the run's
-        pass
-    if result.status == "paused" and (quiet or as_json):
-        echo_err(f"dagctl: run {result.run_id} paused; resume it with: dagctl resume {result.run_id}")
+    report(result, quiet=quiet, as_json=as_json)
     if junit is not None or metrics_textfile is not None or os.environ.get("GITHUB_ACTIONS") == "true":
         from dagctl.errors import EXIT_ENVIRONMENT
         from dagctl.store.history import History
@@ -234,6 +230,38 @@ def interrupts(control: RunControl) -> Iterator[None]:
         yield
 
 
+def report(result: RunResult, *, quiet: bool, as_json: bool) -> None:
+    """What a finished run prints (``run``, ``retry``, ``resume``): the summary on stdout, as text or JSON;
+    with ``-q`` or ``--json``, why it did not succeed on stderr (:func:`outcome_lines`), and nothing more."""
+    try:
+        if as_json:
+            echo_json(result.summary())
+        elif not quiet:
+            print_summary(result)
+    except OSError:  # stdout closed or full (a pager that quit, >/dev/full): the outcome is the run's
+        pass
+    if quiet or as_json:
+        for line in outcome_lines(result):
+            echo_err(line)
+
+
+def outcome_lines(result: RunResult) -> list[str]:
+    """One line per failed task (its error and log), then the run's own: nothing for a success."""
+    if result.status == "success":
+        return []
+    lines = [
+        f"dagctl: task {t.id} failed: {t.error or 'failed'}" + (f" (log: {t.log_path})" if t.log_path else "")
+        for t in result.tasks.values()
+        if t.status == "failed"
+    ]
+    if result.status == "paused":
+        lines.append(f"dagctl: run {result.run_id} paused; resume it with: dagctl resume {result.run_id}")
+    else:
+        reason = f": {result.error}" if result.error else ""
+        lines.append(f"dagctl: run {result.run_id} of {result.dag_name} {result.status}{reason}")
+    return lines
+
+
 def print_summary(result: RunResult) -> None:
     """The source note's closing block, plus what a person needs next."""
     from .view import log_tail
@@ -286,14 +314,14 @@ def execute(
     ``executor`` (else ``DAGCTL_EXECUTOR``): ``threads`` (default) or ``celery`` (``broker`` else ``REDIS_URL``).
     A ``clock`` in ``options`` times the run and the live view alike.
     """
-    from dagctl.dag.plan import Plan, build_plan
+    from dagctl.dag.plan import Plan
     from dagctl.run import childsignal
-    from dagctl.run.api import run_dag
+    from dagctl.run.api import plan_of, run_dag
     from dagctl.run.state import RunControl
 
     from .view import PlainView, live_view, use_live_view
 
-    plan = dag if isinstance(dag, Plan) else build_plan(dag)
+    plan = dag if isinstance(dag, Plan) else plan_of(dag)
     control = RunControl()
     sinks: list[Any] = []
     live = None

@@ -19,18 +19,30 @@ class RunOption(Record):
     name: str
     """The keyword argument of ``run_command``."""
     flags: tuple[str, ...]
-    """Long form first; empty for the DAG argument."""
+    """Long form first. For the DAG argument: the option that may give it instead (``--dag FILE``)."""
     kind: str
     """``argument`` (the DAG file), ``flag`` (no value), ``value`` (the last one wins) or ``repeated``."""
     help: str
     type: str = "str"
     """``str``, ``path`` or ``int`` (a value at least :attr:`minimum`)."""
     minimum: int | None = None
+    hidden: tuple[str, ...] = ()
+    """Spellings that still work but are not shown: a short flag that means something else in other
+    commands (one meaning per short flag across dagctl: docs/running.md)."""
+    metavar: str | None = None
+    """The value's name in help (default: :data:`dagctl.cli.conventions.VALUE_NAMES`)."""
 
 
 RUN_OPTIONS: tuple[RunOption, ...] = (
-    RunOption("dag", (), "argument", "The DAG file to run.", type="path"),
-    RunOption("dry_run", ("--dry-run", "-n"), "flag", "Print the execution plan; run nothing."),
+    RunOption(
+        "dag",
+        ("--dag",),
+        "argument",
+        "The DAG file to run (or --dag FILE, as the design notes write it).",
+        type="path",
+        metavar="DAG",
+    ),
+    RunOption("dry_run", ("--dry-run",), "flag", "Print the execution plan; run nothing.", hidden=("-n",)),
     RunOption("param", ("--param", "-p"), "repeated", "Override a DAG param: -p key=value (repeatable)."),
     RunOption("params_file", ("--params-file",), "value", "YAML/JSON mapping of param overrides.", type="path"),
     RunOption("parallelism", ("--parallelism", "-j"), "value", "Max tasks at once.", type="int", minimum=1),
@@ -94,7 +106,7 @@ problem, 130/143 interrupted.
 Examples:
   dagctl run configs/dags/diamond_pipeline.yaml
   dagctl run configs/dags/diamond_pipeline.yaml -p rows=1000 --parallelism 2
-  dagctl run configs/dags/weekly_ops_chain.yaml --dry-run
+  dagctl run --dag configs/dags/weekly_ops_chain.yaml --dry-run
   dagctl run configs/dags/diamond_pipeline.yaml --junit reports/dagctl.xml
 """
 

@@ -14,6 +14,7 @@ import typer
 
 from dagctl.run import childsignal
 
+from .conventions import Group
 from .render import echo, echo_json
 from .schedule_common import DEFAULT_DIR, DIR_HELP, default_timezone, find_schedule, parse_when, released, state_errors
 from .signals import handle_signals
@@ -198,6 +199,7 @@ def _serve(
 
 def register(app: typer.Typer) -> None:
     group = typer.Typer(
+        cls=Group,
         help=SCHEDULE_HELP,
         rich_markup_mode=None,
         add_completion=False,
@@ -347,7 +349,7 @@ def register(app: typer.Typer) -> None:
             "--after",
             help="Start after this ISO-8601 time (default now); without an offset it is read in the timezone.",
         ),
-        count: int = typer.Option(5, "--count", "-n", min=1, max=100_000, help="How many fire times."),
+        count: int = typer.Option(5, "--count", "--limit", "-n", min=1, max=100_000, help="How many fire times."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
         directory: Path | None = typer.Option(None, "--dir", "-d", help=DIR_HELP),
     ) -> None:

@@ -39,7 +39,8 @@ def register(app: typer.Typer) -> None:
     @app.command("serve", help=SERVE_HELP)
     def serve(
         host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback by default)."),
-        port: int = typer.Option(8080, "--port", "-p", min=0, max=65535, help="TCP port (0: any free port)."),
+        port: int = typer.Option(8080, "--port", min=0, max=65535, help="TCP port (0: any free port)."),
+        port_p: int | None = typer.Option(None, "-p", min=0, max=65535, hidden=True),  # old: -p is --param elsewhere
         dags: Path = typer.Option(Path("configs/dags"), "--dags", help="Folder of the DAG files that may be run."),
         schedules: Path = typer.Option(Path("configs/schedules"), "--schedules", help="Folder of schedule files."),
         templates: Path = typer.Option(
@@ -65,6 +66,7 @@ def register(app: typer.Typer) -> None:
 
         from .signals import handle_signals
 
+        port = port if port_p is None else port_p
         require_extra()
         from dagctl.web.app import create_app
         from dagctl.web.config import ServeSettings

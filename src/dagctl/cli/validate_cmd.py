@@ -12,18 +12,26 @@ def register(app: typer.Typer) -> None:
     def validate(
         paths: list[Path] = typer.Argument(..., help="DAG files or folders (searched for *.yaml, *.yml)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success."),
+        as_json: bool = typer.Option(
+            False,
+            "--json",
+            help="Print the outcome as JSON: checked, valid, problems (file, line, column, message, hint).",
+        ),
     ) -> None:
         """Check DAG files and report every problem as FILE:LINE:COL: what — how to fix.
+
+        Exit 0 all valid, 2 a problem was found (or no file to check).
 
         \b
         Examples:
           dagctl validate configs/dags
           dagctl validate my_dag.yaml other.yaml
+          dagctl validate configs --json | jq '.problems[].message'
         """
         from dagctl.errors import UsageError
         from dagctl.schedule.validation import validate_paths
 
-        from .render import echo_err
+        from .render import echo_err, echo_json
 
         problems, count = validate_paths(paths)
         if count == 0:  # even with --quiet: checking nothing is not a success
@@ -31,6 +39,11 @@ def register(app: typer.Typer) -> None:
                 "no DAG or schedule files found in " + ", ".join(map(str, paths)),
                 hint="give .yaml/.yml files, or folders that hold them",
             )
+        if as_json:
+            echo_json({"checked": count, "valid": not problems, "problems": [p.to_dict() for p in problems]})
+            if problems:
+                raise typer.Exit(2)
+            return
         for p in problems:
             echo_err(str(p))
         if problems:

@@ -20,8 +20,13 @@ def register(app: typer.Typer) -> None:
             None, "--queues", "-Q", help="Comma-separated queues to take work from (default: dagctl)."
         ),
         name: str | None = typer.Option(
-            None, "--name", "-n", help="Worker name, NAME or NAME@HOST (default: dagctl-<pid>@<host>)."
+            None,
+            "--name",
+            "--worker-id",
+            help="Worker name, NAME or NAME@HOST (default: dagctl-<pid>@<host>); --worker-id is the design "
+            "notes' spelling.",
         ),
+        name_n: str | None = typer.Option(None, "-n", hidden=True),  # the old short form: -n is --limit elsewhere
         shutdown_timeout: float | None = typer.Option(
             None,
             "--shutdown-timeout",
@@ -46,6 +51,7 @@ def register(app: typer.Typer) -> None:
           dagctl worker --broker redis://queue-host:6379/0 --concurrency 4
           dagctl worker --queues gpu --name gpu1          # takes tasks with `queue: gpu`
           dagctl worker --queues dagctl,gpu --shutdown-timeout 60
+          dagctl worker --worker-id worker-1
         """
         from dagctl.errors import UsageError
         from dagctl.run.executors.celery_config import CeleryConfig, redact
@@ -54,6 +60,7 @@ def register(app: typer.Typer) -> None:
 
         from .render import echo_err
 
+        name = name if name is not None else name_n
         level = loglevel.upper()
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise UsageError(f"--loglevel {loglevel!r} is not a log level", hint="use debug, info, warning or error")

@@ -14,12 +14,17 @@ output (``${outputs.UP.KEY}``, known when that task succeeds): :func:`resolve` t
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
-from typing import Any
 
 from dagctl.errors import TemplateError
 
-from .spec import MAX_MATRIX_CELLS
+MAX_MATRIX_CELLS = 100_000
+"""The most cells one matrix may expand to (a bigger one is an error with its location). Declared here, not
+in :mod:`dagctl.dag.spec`, because a run reads it (to count cells) without importing pydantic or typing."""
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 CELL_SEPARATOR = ":"
 

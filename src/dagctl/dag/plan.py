@@ -154,6 +154,9 @@ class DagInfo(Record):
     secrets: dict[str, dict[str, str]] = field(default_factory=dict)
     env_files: list[str] = field(default_factory=list)
     notify: dict[str, Any] | None = None
+    project_notify: dict[str, Any] | None = None
+    """``notify:`` of the project's dagctl.yaml, for a DAG without its own: set when the file is validated
+    (:func:`dagctl.dag.workflows.project_defaults`), used by runs that are not a sub-DAG's."""
 
 
 class PlannedTask(Record):

@@ -4,8 +4,10 @@ Validating a DAG file means YAML parsing, pydantic and the file checks; just imp
 than a short DAG takes to run. ``dagctl run`` of a file whose plan is cached reads one JSON file instead,
 and imports neither YAML nor pydantic.
 
-An entry is used only when everything the validation read is byte-for-byte the same: the DAG file, and
-for ``python:`` tasks the module files next to it (present or absent, since the check reads them).
+An entry is used only when everything the validation read is byte-for-byte the same: the DAG file, for
+``python:`` tasks the module files next to it (present or absent, since the check reads them), and for a DAG
+without ``notify:`` the project's ``dagctl.yaml`` (whose ``notify:`` the plan carries) and the places a
+nearer one would be.
 DAGs with ``workflow_ref`` tasks are never cached (their registry may come from installed packages), nor
 are plans that JSON cannot hold exactly (a mapping with integer keys in ``params``). Entries carry the dagctl version.
 A cache that cannot be read or written is ignored: it is only ever a shortcut, never a source of truth.
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-FORMAT = 2
+FORMAT = 3
 
 
 def load_plan(path: str | Path, *, cache_dir: Path | None) -> tuple[Plan, Callable[[], None]]:
@@ -49,8 +51,9 @@ def load_plan(path: str | Path, *, cache_dir: Path | None) -> tuple[Plan, Callab
             return plan, _nothing
     from .loader import load_dag
     from .plan import build_plan
+    from .workflows import project_defaults
 
-    plan = build_plan(load_dag(file))
+    plan = project_defaults(build_plan(load_dag(file)))
 
     def remember() -> None:
         if entry_path is not None and raw == _read(file):  # unchanged since it was validated
@@ -87,6 +90,14 @@ def _dependencies(file: Path, plan: Plan) -> dict[str, list[int] | None]:
     for module in sorted({t.python.partition(":")[0] for t in plan.tasks.values() if t.python}):
         for candidate in module_files(folder, module):
             deps[str(candidate)] = _fingerprint(_read(candidate))
+    if plan.dag.notify is None:  # the project's notify: applies: where dagctl.yaml is, and is not
+        from .projectfile import PROJECT_CONFIG
+
+        for place in (folder, *folder.parents):
+            found = _read(place / PROJECT_CONFIG)
+            deps[str(place / PROJECT_CONFIG)] = _fingerprint(found)
+            if found is not None:
+                break
     return deps
 
 

@@ -157,3 +157,23 @@ def graph_dot(plan: Plan) -> str:
             lines.append(f"    {json.dumps(dep)} -> {json.dumps(tid)};")
     lines.append("}")
     return "\n".join(lines)
+
+
+def graph_dict(plan: Plan) -> dict[str, Any]:
+    """``dagctl graph --json``: the tasks (in file order), their levels and the edges upstream -> downstream."""
+    return {
+        "dag": plan.dag.name,
+        "file": plan.dag.source_path,
+        "levels": [list(level) for level in plan.levels],
+        "tasks": [
+            {
+                "id": t.id,
+                "kind": _KIND_LABEL[t.kind],
+                "level": t.level,
+                "depends_on": list(t.depends_on),
+                "downstream": list(t.downstream),
+            }
+            for t in plan.tasks.values()
+        ],
+        "edges": [[dep, t.id] for t in plan.tasks.values() for dep in t.depends_on],
+    }

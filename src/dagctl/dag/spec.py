@@ -24,12 +24,11 @@ from pydantic import (
 )
 
 from .durations import parse_duration
+from .matrix import MAX_MATRIX_CELLS as MAX_MATRIX_CELLS  # re-exported: dag.checks reads it here
 from .names import CALLABLE_PATTERN, NAME_PATTERN
 from .params import unfit_value
 
 TASK_KINDS = ("run", "python", "workflow_ref", "dag", "approval")
-MAX_MATRIX_CELLS = 100_000
-"""The most cells one matrix may expand to (a bigger one is an error with its location)."""
 MATRIX_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 
 MAX_ARG_BYTES = 128 * 1024 - 1

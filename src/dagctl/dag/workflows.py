@@ -14,10 +14,12 @@ A name resolves to a ``module:function`` and the folders to import it from, firs
       inbox_drive_sweep: workflows.weekly_ops:inbox_drive_sweep
 
 Besides ``workflows:``, the file holds ``cache: {max_size: ...}`` (the task cache's size), ``metrics_textfile:``
-(where the scheduler writes its metrics, docs/ci.md) and ``retention:`` (what the scheduler's daily retention
-pass keeps, :mod:`dagctl.schedule.retention`, docs/operating.md)::
+(where the scheduler writes its metrics, docs/ci.md), ``retention:`` (what the scheduler's daily retention
+pass keeps, :mod:`dagctl.schedule.retention`, docs/operating.md) and ``notify:`` (messages about the runs of
+every DAG under it that has no ``notify:`` of its own, :func:`project_defaults`)::
 
     retention: {keep_days: 30, keep_last: 100, cache_max: 2GiB}
+    notify: {events: [failure], urls: ["slack://T000/B000/XXXX"]}
 
 Any other key is reported with its position. Nothing is cached here: the caller (one run's attempt factory)
 keeps what it resolved.
@@ -35,6 +37,7 @@ from pathlib import Path
 from dagctl.errors import Problem, SpecError, UsageError
 
 from .names import CALLABLE_PATTERN, NAME_RE
+from .plan import Plan
 from .projectfile import PROJECT_CONFIG as PROJECT_CONFIG  # re-exported: readers of dagctl.yaml import it here
 from .projectfile import find_project_config as find_project_config
 from .yamlread import Document, parse_document, read_text
@@ -42,10 +45,13 @@ from .yamlread import Document, parse_document, read_text
 logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "dagctl.workflows"
-PROJECT_KEYS = ("workflows", "cache", "metrics_textfile", "retention")
+PROJECT_KEYS = ("workflows", "cache", "metrics_textfile", "retention", "notify")
 RETENTION_KEYS = ("keep_days", "keep_last", "cache_max")
 RETENTION_EXAMPLE = "write retention: {keep_days: 30, keep_last: 100, cache_max: 2GiB}"
 MAX_KEEP_DAYS = 36_500
+NOTIFY_KEYS = ("events", "urls")
+NOTIFY_EVENTS = ("failure", "success", "retry", "approval")
+NOTIFY_EXAMPLE = 'write notify: {events: [failure], urls: ["json://hooks.example.com/dagctl"]}'
 
 _CALLABLE_RE = re.compile(CALLABLE_PATTERN)
 
@@ -92,6 +98,8 @@ class ProjectConfig:
     metrics after each run it finishes, for node_exporter's textfile collector (docs/ci.md)."""
     retention: RetentionPolicy | None = None
     """``retention: {keep_days, keep_last, cache_max}``: applied by the scheduler once a day."""
+    notify: dict[str, list[str]] | None = None
+    """``notify: {events, urls}``: as a DAG's ``notify:``, for the DAGs under the file that have none."""
 
 
 def load_project_config(path: Path) -> ProjectConfig:
@@ -179,9 +187,52 @@ def load_project_config(path: Path) -> ProjectConfig:
         else:
             metrics_textfile = Path(path).resolve().parent / textfile.strip()
     retention = _retention(doc, data["retention"], problems) if "retention" in data else None
+    notify = _notify(doc, data["notify"], problems) if "notify" in data else None
     if problems:
         raise SpecError(problems)
-    return ProjectConfig(Path(path), found, max_size, metrics_textfile, retention=retention)
+    return ProjectConfig(Path(path), found, max_size, metrics_textfile, retention=retention, notify=notify)
+
+
+def _notify(doc: Document, value: object, problems: list[Problem]) -> dict[str, list[str]] | None:
+    """``notify:`` checked as a DAG's is (its ``events`` default to ``[failure]``); problems appended."""
+    if not isinstance(value, dict):
+        problems.append(doc.problem(("notify",), f"notify: must be a mapping, got {_kind(value)}", NOTIFY_EXAMPLE))
+        return None
+    before = len(problems)
+    for key in value:
+        if key not in NOTIFY_KEYS:
+            close = difflib.get_close_matches(str(key), NOTIFY_KEYS, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else "notify: takes events and urls"
+            problems.append(doc.problem(("notify", key), f"unknown key 'notify.{key}'", hint, key=True))
+    events = value.get("events", ["failure"])
+    if not isinstance(events, list) or not all(e in NOTIFY_EVENTS for e in events):
+        problems.append(
+            doc.problem(
+                ("notify", "events"),
+                f"notify events: {events!r} is not a list of {', '.join(NOTIFY_EVENTS)}",
+                "write e.g. events: [failure, approval]",
+            )
+        )
+    urls = value.get("urls")
+    if not isinstance(urls, list) or not urls or not all(isinstance(u, str) and u.strip() for u in urls):
+        where = ("notify", "urls") if "urls" in value else ("notify",)
+        problems.append(doc.problem(where, "notify: needs urls, a list of apprise URLs", NOTIFY_EXAMPLE))
+    if len(problems) > before:
+        return None
+    return {"events": list(dict.fromkeys(events)), "urls": list(urls)}  # type: ignore[arg-type]
+
+
+def project_defaults(plan: Plan) -> Plan:
+    """``plan`` with what its project's ``dagctl.yaml`` adds (the file nearest to the DAG file, upwards):
+    its ``notify:``, kept apart as ``project_notify`` and used only when the DAG has no ``notify:`` of its
+    own, by runs that are not a sub-DAG's (:func:`dagctl.run.api.run_dag`). A broken file stops here, with
+    its problems, rather than silence the messages people rely on."""
+    source = plan.dag.source_path
+    if plan.dag.notify is not None or not source:
+        return plan
+    found = find_project_config(Path(source))
+    notify = load_project_config(found).notify if found is not None else None
+    return plan if notify is None else plan.replace(dag=plan.dag.replace(project_notify=notify))
 
 
 def _retention(doc: Document, value: object, problems: list[Problem]) -> RetentionPolicy | None:

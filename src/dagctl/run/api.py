@@ -59,7 +59,7 @@ def run_dag(
         plan, remember = load_plan(dag, cache_dir=settings.plan_cache_dir)
         remember()
     else:
-        plan = build_plan(dag)
+        plan = plan_of(dag)
     clock = clock or SystemClock()
     run_options = RunOptions(params=dict(params or {}), **options)
     if run_options.cache_dir is None:
@@ -82,10 +82,12 @@ def run_dag(
             log.emit(RunWarning(**fields, message=message))
 
     all_sinks.extend(BestEffort(s, on_error=warn) for s in sinks)
-    if plan.dag.notify:  # messages to people: never allowed to stop the run either
+    # the DAG's notify:, else its project's (not for a sub-DAG's run: the parent's message covers it)
+    notify = plan.dag.notify or (plan.dag.project_notify if run_options.parent_task is None else None)
+    if notify:  # messages to people: never allowed to stop the run either
         from .notify import notifier_for
 
-        notifier = notifier_for(plan.dag.notify, clock)
+        notifier = notifier_for(notify, clock)
         if notifier is not None:
             all_sinks.append(BestEffort(notifier, on_error=warn))
     owned = executor is None
@@ -143,6 +145,14 @@ def run_dag(
             executor.shutdown(wait=False)
         with contextlib.suppress(DagctlError, OSError):  # the runner has recorded what it could not write
             sink.close()
+
+
+def plan_of(spec: DagSpec) -> Plan:
+    """The plan a run of ``spec`` follows: :func:`~dagctl.dag.plan.build_plan` plus what the project's
+    dagctl.yaml adds (:func:`~dagctl.dag.workflows.project_defaults`)."""
+    from dagctl.dag.workflows import project_defaults
+
+    return project_defaults(build_plan(spec))
 
 
 def _reusable(settings: Settings, run_id: str | None) -> dict[str, dict[str, Any]]:

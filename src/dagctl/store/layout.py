@@ -21,6 +21,7 @@ Paths that the hot path builds once per attempt are returned as ``str`` (cheaper
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -95,3 +96,12 @@ def attempt_files(run: Path, task_id: str, attempt: int) -> tuple[Path, Path]:
     """An isolated Python attempt: the request the child reads and the result it writes."""
     stem = attempt_stem(task_id, attempt)
     return run / ATTEMPTS / f"{stem}.json", run / ATTEMPTS / f"{stem}.result.json"
+
+
+def run_ids(runs_dir: Path) -> list[str]:
+    """The ids of the run folders in ``runs_dir``, newest first: a directory listing, no file opened."""
+    try:
+        names = os.listdir(runs_dir)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted((n for n in names if RUN_ID_RE.match(n)), reverse=True)

@@ -1,0 +1,139 @@
+"""``notify:`` in a project's dagctl.yaml: messages about every DAG under it that has no ``notify:`` of its own,
+received by a real local HTTP server from real ``dagctl run`` processes (the second run of a file reads its
+cached plan, which must carry the project's setting and notice when dagctl.yaml changes)."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dagctl.dag.workflows import load_project_config
+from dagctl.errors import SpecError
+from tests.conftest import ROOT
+from tests.support import wait_until
+
+pytest.importorskip("apprise", reason="the notify extra (apprise) is not installed")
+
+FAILING = "name: {name}\ntasks:\n  - {{id: a, run: 'exit 1'}}\n"
+
+
+class Receiver:
+    """A local HTTP server that keeps what apprise's json:// posts to it, by path."""
+
+    def __init__(self) -> None:
+        received: list[tuple[str, dict[str, Any]]] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received.append((self.path, json.loads(body or b"{}")))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.received = received
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"json://127.0.0.1:{self.server.server_address[1]}/{path}"
+
+    def titles(self, path: str) -> list[str]:
+        return [m.get("title", "") for p, m in self.received if p == f"/{path}"]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    found = Receiver()
+    yield found
+    found.server.shutdown()
+
+
+def dagctl(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("ORCH_EVENTS_PATH", "STATE_STORE_PATH")}
+    env.update(PYTHONPATH=str(ROOT / "src"), DAGCTL_LOGS_DIR=str(folder / "logs"), NO_COLOR="1")
+    return subprocess.run(
+        [sys.executable, "-m", "dagctl", *args], cwd=folder, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def project_file(folder: Path, notify: str) -> None:
+    (folder / "dagctl.yaml").write_text(f"workflows: {{}}\nnotify: {notify}\n")
+
+
+def test_the_projects_notify_applies_to_a_dag_without_one_cached_or_not(tmp_path, receiver):
+    project_file(tmp_path, f'{{events: [failure], urls: ["{receiver.url("team")}"]}}')
+    (tmp_path / "dags").mkdir()
+    (tmp_path / "dags" / "etl.yaml").write_text(FAILING.format(name="etl"))
+    for _ in range(2):  # the first run validates the file, the second reads the cached plan
+        done = dagctl(tmp_path, "run", "dags/etl.yaml", "-q")
+        assert done.returncode == 1, done.stderr
+    wait_until(lambda: len(receiver.titles("team")) == 2, 15, "two failure messages")
+    assert receiver.titles("team") == ["dagctl: etl failed"] * 2
+    assert list((tmp_path / "logs" / "cache" / "plans").iterdir())  # the second run was a cached one
+
+
+def test_a_dags_own_notify_wins(tmp_path, receiver):
+    project_file(tmp_path, f'{{events: [failure, success], urls: ["{receiver.url("team")}"]}}')
+    (tmp_path / "own.yaml").write_text(
+        FAILING.format(name="own") + f'notify: {{events: [failure], urls: ["{receiver.url("own")}"]}}\n'
+    )
+    (tmp_path / "plain.yaml").write_text("name: plain\ntasks:\n  - {id: a, run: 'true'}\n")
+    assert dagctl(tmp_path, "run", "own.yaml", "-q").returncode == 1
+    assert dagctl(tmp_path, "run", "plain.yaml", "-q").returncode == 0
+    wait_until(lambda: len(receiver.received) == 2, 15, "two messages")
+    assert receiver.titles("own") == ["dagctl: own failed"]
+    assert receiver.titles("team") == ["dagctl: plain succeeded"]  # the project's, for the DAG without its own
+
+
+def test_an_edited_or_nearer_dagctl_yaml_is_read_again(tmp_path, receiver):
+    (tmp_path / "dags").mkdir()
+    (tmp_path / "dags" / "etl.yaml").write_text(FAILING.format(name="etl"))
+    project_file(tmp_path, f'{{urls: ["{receiver.url("first")}"]}}')
+    assert dagctl(tmp_path, "run", "dags/etl.yaml", "-q").returncode == 1
+    project_file(tmp_path, f'{{urls: ["{receiver.url("second")}"]}}')  # the cached plan must not be used
+    assert dagctl(tmp_path, "run", "dags/etl.yaml", "-q").returncode == 1
+    project_file(tmp_path / "dags", f'{{urls: ["{receiver.url("nearer")}"]}}')  # now the nearest one
+    assert dagctl(tmp_path, "run", "dags/etl.yaml", "-q").returncode == 1
+    wait_until(lambda: len(receiver.received) == 3, 15, "three messages")
+    assert [p for p, _ in receiver.received] == ["/first", "/second", "/nearer"]
+
+
+def test_a_sub_dags_run_leaves_the_message_to_its_parent(tmp_path, receiver):
+    project_file(tmp_path, f'{{urls: ["{receiver.url("team")}"]}}')
+    (tmp_path / "child.yaml").write_text(FAILING.format(name="child"))
+    (tmp_path / "parent.yaml").write_text("name: parent\ntasks:\n  - {id: sub, dag: child.yaml}\n")
+    assert dagctl(tmp_path, "run", "parent.yaml", "-q").returncode == 1
+    wait_until(lambda: receiver.received, 15, "a message")
+    assert receiver.titles("team") == ["dagctl: parent failed"]
+
+
+def test_a_bad_notify_is_reported_at_its_place(tmp_path):
+    project_file(tmp_path, "{events: [failure, sometimes], url: [x]}")
+    (tmp_path / "etl.yaml").write_text(FAILING.format(name="etl"))
+    done = dagctl(tmp_path, "run", "etl.yaml", "-q")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "dagctl.yaml:2:" in done.stderr and "did you mean 'urls'?" in done.stderr
+    assert not (tmp_path / "logs" / "runs").exists() or not list((tmp_path / "logs" / "runs").iterdir())
+    checked = dagctl(tmp_path, "validate", "dagctl.yaml", "etl.yaml")
+    assert checked.returncode == 2 and "notify events" in checked.stderr
+
+
+def test_the_project_file_keeps_notify_as_written(tmp_path):
+    path = tmp_path / "dagctl.yaml"
+    path.write_text('notify: {urls: ["json://example.invalid/x"]}\n')
+    assert load_project_config(path).notify == {"events": ["failure"], "urls": ["json://example.invalid/x"]}
+    path.write_text("notify: [json://example.invalid/x]\n")
+    with pytest.raises(SpecError, match="notify: must be a mapping"):
+        load_project_config(path)
