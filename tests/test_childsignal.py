@@ -31,7 +31,7 @@ pytestmark = pytest.mark.skipif(
 SIGCHLD_BIT = 1 << (signal.SIGCHLD - 1)
 
 PROBE = textwrap.dedent('''
-    import os, signal, subprocess, threading
+    import os, signal, subprocess, threading, time
 
     def _blocked(status_path):
         with open(status_path) as fh:
@@ -40,16 +40,25 @@ PROBE = textwrap.dedent('''
                     return bool(int(line.split()[1], 16) & (1 << (signal.SIGCHLD - 1)))
 
     def masks(**_):
-        """SIGCHLD blocked, per thread of this process (by name), and in a process this task starts."""
+        """SIGCHLD blocked, per thread of this process (by name), and in a process this task starts. The
+        other worker may have just finished its task and not yet gone back to waiting: give it 5 s to."""
+        deadline = time.monotonic() + 5
+        found = _masks()
+        while found.get("dagctl-worker") is False and time.monotonic() < deadline:
+            time.sleep(0.01)
+            found = _masks()
+        child = subprocess.run(["grep", "SigBlk", "/proc/self/status"], capture_output=True, text=True)
+        found["task-child"] = bool(int(child.stdout.split()[1], 16) & (1 << (signal.SIGCHLD - 1)))
+        return {"masks": found}
+
+    def _masks():
         found = {}
         for t in threading.enumerate():
             name = "this-worker" if t is threading.current_thread() else t.name
             for prefix in ("dagctl-run", "dagctl-worker"):  # dagctl-run-<run id>, dagctl-worker-<n>
                 name = prefix if name.startswith(prefix + "-") else name
             found[name] = _blocked(f"/proc/self/task/{t.native_id}/status")
-        child = subprocess.run(["grep", "SigBlk", "/proc/self/status"], capture_output=True, text=True)
-        found["task-child"] = bool(int(child.stdout.split()[1], 16) & (1 << (signal.SIGCHLD - 1)))
-        return {"masks": found}
+        return found
     ''')
 
 
