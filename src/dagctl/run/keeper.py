@@ -1,19 +1,23 @@
 """No task outlives the process that started it: a keeper process stops the tasks of a coordinator that died.
 
-Tasks run in process groups of their own (so a cancel can stop a whole tree), which also means the kernel
-does not stop them when the dagctl process that started them is killed (``kill -9``, the OOM killer): they
-would be reparented to init and run on, writing into a run already judged ``abandoned``. So the first time
-a process starts a task it also starts a *keeper*: a tiny Python program in a session of its own, which
-ignores the usual stop signals and reads one pipe from its coordinator. The coordinator writes ``+PGID``
-after starting a task's process group and ``-PGID`` once the group is gone. When the pipe reaches its end
-while groups are still listed, the coordinator is gone (the kernel closes the pipe however it died): the
-keeper sends each group SIGTERM, waits up to :data:`KEEPER_GRACE_S`, sends SIGKILL to what is left, and
-exits. A coordinator that ends normally has no group listed, and its keeper just exits.
+Tasks run in process groups of their own (so a cancel can stop a whole tree), which also means the kernel does
+not stop them when the dagctl process that started them is killed (``kill -9``, the OOM killer): they would be
+reparented to init and run on, writing into a run already judged ``abandoned``. So the first time a process
+starts a task it also starts a *keeper*: a tiny Python program in a session of its own, which ignores the
+usual stop signals and reads one pipe from its coordinator. The coordinator writes ``+PGID`` after starting a
+task's process group and ``-PGID`` once the group is gone. When the pipe reaches its end while groups are
+still listed, the coordinator is gone (the kernel closes the pipe however it died): the keeper sends each
+group SIGTERM, waits up to :data:`KEEPER_GRACE_S`, sends SIGKILL to what is left, and exits. A coordinator
+that ends normally has no group listed, and its keeper just exits.
 
-Limits (docs/operating.md): a group started in the instant before ``+PGID`` is written escapes; processes a
-Python task starts from inside the coordinator (``subprocess`` in a ``python:`` task running in a thread)
-are not tracked. ``dagctl retry`` and ``resume`` also refuse to start a task while a process of the earlier
-run still runs (:func:`processes_of_run`).
+A group started in the instant before its ``+PGID`` is written (a loaded machine can stretch that instant long
+enough for the task to run) is caught another way: every task process gets ``DAGCTL_COORDINATOR`` (the
+coordinator's pid and start time, :meth:`Keeper.marker`), and a keeper whose coordinator died without saying
+goodbye (``.``, written by :meth:`Keeper.close`) also stops the groups of every process that carries it.
+Limits (docs/operating.md): a task that drops that variable from its environment and was not yet listed
+escapes; processes a Python task starts from inside the coordinator (``subprocess`` in a ``python:`` task
+running in a thread) are not tracked. ``dagctl retry`` and ``resume`` also refuse to start a task while a
+process of the earlier run still runs (:func:`processes_of_run`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import os
 import sys
 import threading
 
+MARKER_ENV = "DAGCTL_COORDINATOR"
 KEEPER_GRACE_S = 1.0
 """Seconds between SIGTERM and SIGKILL for the groups of a dead coordinator (they are gone within ~1.2 s)."""
 
@@ -40,6 +45,13 @@ class Keeper:
         self.keeper_pid: int | None = None
         self._broken = False
 
+    def marker(self) -> tuple[str, str]:
+        """The environment variable every task started here carries, naming this process (pid, start time)."""
+        from dagctl.host import process_start_ticks
+
+        pid = os.getpid()
+        return MARKER_ENV, f"{pid}:{process_start_ticks(pid) or 0:.0f}"
+
     def track(self, pgid: int) -> None:
         """A task's process group started: stop it if this process dies before :meth:`untrack`."""
         self._send(b"+%d\n" % pgid, start=True)
@@ -52,6 +64,8 @@ class Keeper:
         """No more tasks from here: the keeper exits (killing nothing, as every group was untracked)."""
         with self._lock:
             if self._fd is not None and self._pid == os.getpid():
+                with contextlib.suppress(OSError):
+                    os.write(self._fd, b".\n")  # a goodbye: nothing to look for
                 os.close(self._fd)
             self._fd = None
             if self.keeper_pid is not None and self._pid == os.getpid():
@@ -83,7 +97,7 @@ class Keeper:
         try:
             pid = os.posix_spawn(
                 sys.executable,
-                [sys.executable, "-I", "-S", PROGRAM, str(os.getpid()), str(KEEPER_GRACE_S)],
+                [sys.executable, "-I", "-S", PROGRAM, str(os.getpid()), str(KEEPER_GRACE_S), self.marker()[1]],
                 {"PATH": os.environ.get("PATH", os.defpath)},
                 file_actions=[(os.POSIX_SPAWN_DUP2, read_end, 0), (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)],
                 setsid=True,

@@ -176,11 +176,11 @@ def prepare_resume(history: History, run_id: str, *, clock: Clock | None = None)
     return prepared
 
 
-def wait_for_leftovers(run_id: str, clock: Clock, patience_s: float = KEEPER_GRACE_S + 1.0) -> None:
+def wait_for_leftovers(run_id: str, clock: Clock, patience_s: float = KEEPER_GRACE_S + 4.0) -> None:
     """Never start a task of ``run_id`` again while a process of an earlier attempt still runs.
 
-    A run whose coordinator was killed has its tasks stopped by the keeper within ~1 s; this waits that
-    long for them, then refuses, naming the task and the process."""
+    A run whose coordinator was killed has its tasks stopped by the keeper within ~1.2 s (longer on a
+    loaded machine); this waits up to ``patience_s`` for them, then refuses, naming the task and the process."""
     deadline = clock.monotonic() + patience_s
     while True:
         left = processes_of_run(run_id)

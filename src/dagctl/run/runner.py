@@ -275,6 +275,9 @@ class Runner:
             logical_date=self.options.logical_date,
             parent_task=self.options.parent_task,
         )
+        # on disk before the first task starts: a run killed in its first milliseconds (SIGKILL, OOM) is still a
+        # run that `runs`, `show` and `retry` know (later events are flushed every FLUSH_EVERY_S)
+        self._flush()
 
     def _loop(self, params: dict[str, Any]) -> RunResult:
         start = self.clock.monotonic()

@@ -166,7 +166,7 @@ def run_shell(
             stdout=log_fd,
             stderr=log_fd,
             cwd=cwd,
-            env=dict(env),
+            env=dict(env) if keeper is None else {**env, keeper.marker()[0]: keeper.marker()[1]},
             close_fds=True,
             start_new_session=True,
         )

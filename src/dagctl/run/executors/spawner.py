@@ -94,6 +94,9 @@ class ShellSpawner:
         self.keeper = keeper
         # encoded once: posix_spawn would otherwise encode every variable of every task's environment
         self._env = {os.fsencode(k): os.fsencode(v) for k, v in base_env.items()}
+        if keeper is not None:  # every task names this process: a keeper finds what was not listed yet
+            name, value = keeper.marker()
+            self._env[os.fsencode(name)] = os.fsencode(value)
         self._keys: dict[str, bytes] = {}  # the names of the per-task variables, encoded once
         self._paths: dict[tuple[str, bytes], str | None] = {}
         self._commands: dict[str, tuple[list[str], bool]] = {}  # shlex is slow; commands repeat across attempts
