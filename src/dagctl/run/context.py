@@ -82,12 +82,20 @@ class TaskContext:
         self.env: dict[str, str] = dict(env or {})
         """The task's ``env:`` (and ``DAGCTL_*`` variables). In thread isolation it is *not* applied to
         ``os.environ``, which all threads share; read it from here."""
-        self.logger = logging.getLogger(f"dagctl.task.{task_id}")
+        self._logger: logging.Logger | None = None
         self._inputs = {k: dict(v) for k, v in (inputs or {}).items()}
         self._clock = clock
         self._cancel = cancel or CancelToken()
         self._on_progress = on_progress
         self._lock = threading.Lock()
+
+    @property
+    def logger(self) -> logging.Logger:
+        """``dagctl.task.<task id>``: what it logs goes to the task's log. Made on first use (most tasks
+        never log, and each logger is kept by the logging module for good)."""
+        if self._logger is None:
+            self._logger = logging.getLogger(f"dagctl.task.{self.task_id}")
+        return self._logger
 
     @classmethod
     def from_attempt(

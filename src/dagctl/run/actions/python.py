@@ -274,6 +274,28 @@ def upstream_payload(inputs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     return {f"{task}__{key}": value for task, outputs in inputs.items() for key, value in outputs.items()}
 
 
+_SHAPES: dict[Any, tuple[dict[str, inspect.Parameter], bool]] = {}
+
+
+def _parameters(func: Callable[..., Any]) -> tuple[dict[str, inspect.Parameter], bool]:
+    """``func``'s named parameters and whether it takes ``**kwargs``; read once per function (reading a
+    signature costs ~20 us, as much as the rest of a no-op task's attempt)."""
+    try:
+        return _SHAPES[func]
+    except (KeyError, TypeError):  # not seen yet, or not hashable
+        pass
+    signature = inspect.signature(func)
+    kinds = inspect.Parameter
+    named = {
+        p.name: p for p in signature.parameters.values() if p.kind not in (kinds.VAR_POSITIONAL, kinds.VAR_KEYWORD)
+    }
+    shape = named, any(p.kind is kinds.VAR_KEYWORD for p in signature.parameters.values())
+    with contextlib.suppress(TypeError):
+        if len(_SHAPES) < 4096:
+            _SHAPES[func] = shape
+    return shape
+
+
 def bind_arguments(
     func: Callable[..., Any], params: Mapping[str, Any], ctx: TaskContext
 ) -> tuple[list[Any], dict[str, Any]]:
@@ -281,14 +303,9 @@ def bind_arguments(
     they cannot be met. Upstream payload keys are recognised from ``ctx``'s upstream outputs."""
     name = _describe(func)
     try:
-        signature = inspect.signature(func)
+        named, has_var_kw = _parameters(func)
     except (TypeError, ValueError):
         raise UsageError(f"cannot read the parameters of {name}", hint="point at a plain def function") from None
-    kinds = inspect.Parameter
-    named = {
-        p.name: p for p in signature.parameters.values() if p.kind not in (kinds.VAR_POSITIONAL, kinds.VAR_KEYWORD)
-    }
-    has_var_kw = any(p.kind is kinds.VAR_KEYWORD for p in signature.parameters.values())
     ctx_names = [n for n in named if n in CONTEXT_PARAMETERS]
     clash = [n for n in ctx_names if n in params]
     if clash:
@@ -320,7 +337,8 @@ def bind_arguments(
             f"function {name}() is missing required parameter{plural} {', '.join(repr(m) for m in missing)}",
             hint=f"set {'them' if plural else 'it'} in the task's params: or give a default (params given: {given})",
         )
-    positional = [p for p in signature.parameters.values() if p.kind is kinds.POSITIONAL_ONLY]
+    kinds = inspect.Parameter
+    positional = [p for p in named.values() if p.kind is kinds.POSITIONAL_ONLY]  # in signature order
     last = max((i for i, p in enumerate(positional) if p.name in chosen), default=-1)
     args = [chosen.get(p.name, p.default) for p in positional[: last + 1]]
     kwargs = {n: v for n, v in chosen.items() if named[n].kind is not kinds.POSITIONAL_ONLY}
