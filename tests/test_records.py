@@ -138,3 +138,19 @@ def test_plain_data_is_mutable_and_unhashable():
         hash(run)
     with pytest.raises(AttributeError):
         run.typo = 1  # type: ignore[attr-defined]  # slots: a misspelt field is an error, not a new attribute
+
+
+def test_init_is_compiled_on_first_use_and_then_is_the_classes_own() -> None:
+    from dagctl.records import PlainData
+
+    class Point(PlainData):
+        x: int
+        y: int = 0
+
+    stub = Point.__dict__["__init__"]
+    first = Point(1)
+    assert (first.x, first.y) == (1, 0)
+    compiled = Point.__dict__["__init__"]
+    assert compiled is not stub and Point(2, y=3).y == 3 and Point.__dict__["__init__"] is compiled
+    with pytest.raises(TypeError, match="missing"):
+        Point()

@@ -67,6 +67,30 @@ def _is_classvar(annotation: object) -> bool:
     return text.startswith(("ClassVar", "typing.ClassVar", "t.ClassVar"))
 
 
+def _check_order(cls: type, fields: tuple[str, ...], defaults: dict[str, Any]) -> None:
+    """Positional fields: one without a default may not follow one with a default (checked at class creation)."""
+    seen_default = False
+    for name in fields:
+        if name in defaults:
+            seen_default = True
+        elif seen_default:
+            raise TypeError(f"{cls.__name__}: field {name!r} without a default follows one with a default")
+
+
+def _lazy_init(cls: type, fields: tuple[str, ...], defaults: dict[str, Any], *, frozen: bool, kw_only: bool) -> Any:
+    """An ``__init__`` that compiles the real one (:func:`_make_init`) on the class's first instance and puts it
+    in its place: a command pays ~0.35 ms of compiling only for the record classes it uses."""
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        init = _make_init(cls, fields, defaults, frozen=frozen, kw_only=kw_only)
+        if cls.__dict__.get("__init__") is __init__:
+            cls.__init__ = init  # type: ignore[misc]
+        init(self, *args, **kwargs)
+
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    return __init__
+
+
 def _make_init(cls: type, fields: tuple[str, ...], defaults: dict[str, Any], *, frozen: bool, kw_only: bool) -> Any:
     """``__init__`` for ``fields``, as source compiled once: as fast as one written by hand."""
     namespace: dict[str, Any] = {"_set": init_field, "_MISSING": _MISSING}
@@ -85,13 +109,6 @@ def _make_init(cls: type, fields: tuple[str, ...], defaults: dict[str, Any], *, 
             params.append(f"{name}=_d_{name}")
             expr = name
         body.append(f"    _set(self, {name!r}, {expr})" if frozen else f"    self.{name} = {expr}")
-    if not kw_only:  # positional: a field without a default may not follow one with a default
-        seen_default = False
-        for name, param in zip(fields, params, strict=True):
-            if "=" in param:
-                seen_default = True
-            elif seen_default:
-                raise TypeError(f"{cls.__name__}: field {name!r} without a default follows one with a default")
     signature = ", ".join(["self", *(["*"] if kw_only and params else []), *params])
     source = f"def __init__({signature}) -> None:\n" + ("\n".join(body) or "    pass") + "\n"
     exec(compile(source, f"<{cls.__module__}.{cls.__qualname__}.__init__>", "exec"), namespace)
@@ -123,7 +140,9 @@ class _FieldsMeta(type):
         cls = super().__new__(mcls, name, bases, ns, **kwargs)
         if "__init__" not in ns and ns["FIELDS"]:
             frozen, kw_only = getattr(cls, "_FROZEN", False), getattr(cls, "_KW_ONLY", False)
-            cls.__init__ = _make_init(cls, ns["FIELDS"], defaults, frozen=frozen, kw_only=kw_only)  # type: ignore[misc]
+            if not kw_only:
+                _check_order(cls, ns["FIELDS"], defaults)
+            cls.__init__ = _lazy_init(cls, ns["FIELDS"], defaults, frozen=frozen, kw_only=kw_only)  # type: ignore[misc]
         return cls
 
 
