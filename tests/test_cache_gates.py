@@ -327,3 +327,24 @@ def test_a_run_whose_process_was_killed_can_be_resumed(proj, cli) -> None:
     assert result.code == 0, result.err
     assert (proj.folder / "trace").read_text().split() == ["a", "a", "b", "c"]  # a ran again: it had not finished
     assert history.summary(run_id).tasks["a"].attempts == 2  # the second start is attempt 2, in the same run
+
+
+def test_the_release_example_caches_its_build_and_waits_for_an_approval(proj, cli) -> None:
+    from tests.conftest import EXAMPLE_DAGS
+
+    example = str(EXAMPLE_DAGS / "release.yaml")
+
+    def release() -> list[str]:
+        run = proj.dagctl("run", example, "-q")
+        try:
+            wait_until(lambda: "release" in cli("runs", "--status", "waiting").out, timeout=30)
+            assert cli("approve", "latest", "go_ahead", "--as", "li").code == 0
+            assert run.wait(timeout=30) == 0
+        finally:
+            run.kill()
+        summary = History(proj.settings).summary(History(proj.settings).resolve("latest"))
+        assert summary.status == "success" and summary.tasks["go_ahead"].approval["by"] == ["li"]
+        return sorted(t for t, s in summary.tasks.items() if s.cached)
+
+    assert release() == []
+    assert release() == ["build", "test"]  # nothing they depend on changed
