@@ -100,3 +100,21 @@ def test_dag_names_become_safe_file_names(tmp_path: Path):
     assert cache_file(tmp_path, "etl_daily-2").name == "etl_daily-2.jsonl"
     odd = cache_file(tmp_path, "../a b/c")
     assert odd.parent == tmp_path and "/" not in odd.name and odd.name != cache_file(tmp_path, "__a_b_c").name
+
+
+def test_medians_of_runs_listing_their_tasks_in_any_order_are_the_same():
+    runs = [{"a": 1.0, "b": 5.0, "c": 9.0}, {"c": 7.0, "a": 3.0, "b": 1.0}, {"b": 3.0, "c": 8.0, "a": 2.0}]
+    assert recent.task_medians(runs) == {"a": 2.0, "b": 3.0, "c": 8.0}
+    assert recent.task_medians(runs[:2]) == {"a": 2.0, "b": 3.0, "c": 8.0}  # an even count: the middle two
+    assert recent.task_medians([*runs, {"a": 10.0}]) == {"a": 2.5, "b": 3.0, "c": 8.0}  # c not run: 3 samples
+    assert recent.task_medians([]) == {}
+
+
+def test_a_cache_line_with_a_duration_that_is_not_a_number_is_skipped(runs: Path, tmp_path: Path):
+    cache = tmp_path / "cache"
+    found = recent_durations(runs, "etl", now=NOW, cache_dir=cache)
+    remember_run(cache, "etl", found, "20261206-120000.000-abcdef", 1.0, {"a": 9.0})
+    line = {"v": recent.CACHE_VERSION, "run_id": "20261206-120001.000-abcdef", "tasks": {"a": "slow"}}
+    append_record(cache_file(cache, "etl"), {**line, "duration_s": 1.0, "checked": found.checked})
+    again = recent_durations(runs, "etl", now=NOW, cache_dir=cache)
+    assert "20261206-120001.000-abcdef" not in again.runs and again.runs[0] == "20261206-120000.000-abcdef"

@@ -74,21 +74,40 @@ def median(values: list[float]) -> float:
 
 def summarize(samples: tuple[Sample, ...], checked: str | None) -> RecentDurations:
     """Medians of ``samples``: per task over the runs it succeeded in, and of the runs' durations."""
-    per_task: dict[str, list[float]] = {}
-    for _, _, tasks in samples:
-        for tid, took in tasks.items():
-            seen = per_task.get(tid)
-            if seen is None:
-                per_task[tid] = [took]
-            else:
-                seen.append(took)
     return RecentDurations(
-        tasks={tid: values[0] if len(values) == 1 else median(values) for tid, values in per_task.items()},
+        tasks=task_medians([tasks for _, _, tasks in samples]),
         runs=tuple(run_id for run_id, _, _ in samples),
         run_median_s=median([d for _, d, _ in samples]) if samples else None,
         samples=samples,
         checked=checked,
     )
+
+
+def task_medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Task id -> the median of its durations over ``runs`` (each: task id -> seconds) that have it.
+
+    Runs of an unchanged DAG have the same tasks: their durations are then taken column by column, in C loops
+    (a third of the time for 1,000 tasks, and this is on the live view's path)."""
+    if not runs:
+        return {}
+    first = list(runs[0])
+    if all(other.keys() == runs[0].keys() for other in runs[1:]):
+        if len(runs) == 1:
+            return dict(runs[0])
+        columns = zip(*(map(run.__getitem__, first) for run in runs), strict=True)
+        if len(runs) % 2:
+            mid = len(runs) // 2
+            return dict(zip(first, [sorted(column)[mid] for column in columns], strict=True))
+        return dict(zip(first, [median(list(column)) for column in columns], strict=True))
+    per_task: dict[str, list[float]] = {}
+    for run in runs:
+        for tid, took in run.items():
+            seen = per_task.get(tid)
+            if seen is None:
+                per_task[tid] = [took]
+            else:
+                seen.append(took)
+    return {tid: values[0] if len(values) == 1 else median(values) for tid, values in per_task.items()}
 
 
 def _looks_like_run_id(name: str) -> bool:  # 20261121-194512.123-3f9a2c, without importing re
@@ -224,8 +243,11 @@ def _read(path: Path, runs: int) -> tuple[tuple[Sample, ...], str | None]:
             checked = when
         run_id, took, tasks = line.get("run_id"), line.get("duration_s"), line.get("tasks")
         if isinstance(run_id, str) and isinstance(tasks, dict):  # else: a look that found no run
-            durations = {t: float(d) for t, d in tasks.items() if isinstance(d, (int, float))}
-            found[run_id] = (run_id, float(took) if isinstance(took, (int, float)) else 0.0, durations)
+            try:  # every duration a number (one C call; a damaged line is skipped, not half used)
+                sum(tasks.values())
+            except TypeError:
+                continue
+            found[run_id] = (run_id, float(took) if isinstance(took, (int, float)) else 0.0, tasks)
     newest = sorted(found.values(), key=lambda sample: sample[0], reverse=True)
     return tuple(newest), checked
 
