@@ -142,18 +142,6 @@ def bench(
     return summary
 
 
-def compile_bytecode() -> None:
-    """Byte-compile dagctl as an installed copy is: with PYTHONDONTWRITEBYTECODE set (common in containers),
-    an editable checkout would otherwise compile every changed module again on every start."""
-    import compileall
-
-    try:
-        import dagctl
-    except ImportError:  # measuring a dagctl installed elsewhere
-        return
-    compileall.compile_dir(str(Path(dagctl.__file__).parent), quiet=1)
-
-
 def file_create_us(folder: Path, count: int = 200) -> float:
     """Median microseconds to create an empty file in ``folder`` (the files stay until the run ends: deleting
     them would slow the next creations on ext4 without a journal, which skips recently freed inodes)."""
@@ -194,7 +182,6 @@ def main() -> None:
         f"dagctl runner benchmark: {os.cpu_count()} CPUs; make={'yes' if make else 'missing'}, "
         f"doit={'yes' if doit else 'missing'}"
     )
-    compile_bytecode()
     shm = Path("/dev/shm")
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         root = Path(tmp)

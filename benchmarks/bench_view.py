@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import dagctl_cmd
-from bench_runner import compile_bytecode, edges, write_dag
+from _common import compile_bytecode, dagctl_cmd
+from bench_runner import edges, write_dag
 
 
 def run_on_pty(argv: list[str], cwd: Path, env: dict[str, str], size: tuple[int, int]) -> tuple[float, float, int]:
