@@ -15,7 +15,7 @@ import pytest
 
 from dagctl.errors import DagctlError
 from dagctl.run.api import run_dag
-from dagctl.run.cache import CacheStore
+from dagctl.run.cache import CacheStore, restore_log
 from dagctl.settings import Settings
 from dagctl.store.history import History
 from dagctl.store.sinks import MemorySink
@@ -171,6 +171,24 @@ def test_eviction_drops_the_least_recently_used_entries(tmp_path: Path) -> None:
     assert [e.key[0] for e in dropped] == ["b"]
     assert {e.key[0] for e in store.entries()} == {"a", "c"}
     assert store.get("c" * 64, now=5000.0, ttl=100.0) is None  # older than its ttl: a miss
+
+
+def test_a_hit_restores_the_log_of_entries_old_and_new(tmp_path: Path) -> None:
+    store = CacheStore(tmp_path / "cache")
+    log = tmp_path / "made.log"
+    log.write_text("built\n")
+    store.put("d" * 64, outputs={}, log=str(log), about={}, now=1.0)
+    store.put("e" * 64, outputs={}, log=None, about={}, now=1.0)
+    older = json.loads(Path(store._path("d" * 64)).read_text())
+    del older["has_log"]  # stored by a dagctl before entries said whether they have a log
+    Path(store._path("f" * 64)).parent.mkdir(parents=True)
+    Path(store._path("f" * 64)).write_text(json.dumps({**older, "key": "f" * 64}))
+    Path(store._path("f" * 64)).with_suffix(".log").write_text("built before\n")
+    for key, expected in (("d", "built\n"), ("e", None), ("f", "built before\n")):
+        entry = store.get(key * 64, now=2.0, ttl=None)
+        assert entry is not None
+        restored = restore_log(entry, str(tmp_path / "run" / f"{key}.log"))
+        assert (Path(restored).read_text() if restored else None) == expected
 
 
 GATE = """

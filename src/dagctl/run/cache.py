@@ -19,7 +19,7 @@ Not in the key: the DAG's name, the task's id (two tasks doing the same thing sh
 file not in ``inputs``). Use ``key:`` or ``ttl:`` for those, or ``dagctl run --refresh``.
 
 **The store** is ``$DAGCTL_CACHE_DIR`` (default ``<logs>/cache/tasks``): ``<key[:2]>/<key>.json`` holds the
-outputs and where the entry came from; ``<key>.log`` is the log of the attempt that made it (when it wrote
+outputs, where the entry came from and whether it has a log; ``<key>.log`` is the log of the attempt that made it (when it wrote
 one). Entries are written to a temporary file and renamed, so two runs computing the same key at once leave
 one whole entry; a file that does not parse is a miss, with a warning. A hit touches the entry, so
 :func:`evict` can drop the least recently used entries beyond a size cap (``cache: {max_size: 2GiB}`` in
@@ -116,17 +116,28 @@ def cache_key(attempt: Attempt, spec: Mapping[str, Any], dag_dir: Path) -> str:
 
 
 class Entry:
-    """One cached result."""
+    """One cached result. Paths are kept as strings: a fully cached run makes a thousand of these."""
 
-    __slots__ = ("created", "dag", "key", "log", "outputs", "path", "run_id", "size", "task", "used")
+    __slots__ = ("_log", "_path", "created", "dag", "key", "outputs", "run_id", "size", "task", "used")
 
-    def __init__(self, key: str, path: Path, data: Mapping[str, Any], size: int, used: float) -> None:
-        self.key, self.path, self.size, self.used = key, path, size, used
+    def __init__(self, key: str, path: str | Path, data: Mapping[str, Any], size: int, used: float) -> None:
+        self.key, self._path, self.size, self.used = key, str(path), size, used
         self.outputs: dict[str, Any] = dict(data.get("outputs") or {})
         self.created = float(data.get("created") or 0.0)
         self.dag, self.task = str(data.get("dag", "")), str(data.get("task", ""))
         self.run_id = str(data.get("run_id", ""))
-        self.log = path.with_suffix(".log") if path.with_suffix(".log").exists() else None
+        log = self._path[: -len(".json")] + ".log"
+        has_log = data.get("has_log")  # said by entries stored since it was added: no stat on a hit
+        self._log = log if (os.path.exists(log) if has_log is None else has_log is True) else None
+
+    @property
+    def path(self) -> Path:
+        return Path(self._path)
+
+    @property
+    def log(self) -> Path | None:
+        """The log of the attempt that made the entry, when it wrote one."""
+        return None if self._log is None else Path(self._log)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -147,17 +158,18 @@ class CacheStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._root = str(root)
         self.stored = 0
         """Entries this store object has written: a run that stored none has not grown the cache."""
 
-    def _path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.json"
+    def _path(self, key: str) -> str:
+        return f"{self._root}{os.sep}{key[:2]}{os.sep}{key}.json"
 
     def get(self, key: str, *, now: float, ttl: float | None) -> Entry | None:
         """The entry, if there is a whole one younger than ``ttl``; touched as used. Corrupt: a miss."""
         path = self._path(key)
         try:
-            raw = path.read_bytes()
+            raw = _read(path)
         except OSError:
             return None
         try:
@@ -179,10 +191,9 @@ class CacheStore:
         self, key: str, *, outputs: Mapping[str, Any], log: str | None, about: Mapping[str, Any], now: float
     ) -> None:
         """Store outputs (and a copy of the log, when it has one) under ``key``, atomically."""
-        path = self._path(key)
+        path = Path(self._path(key))
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = {"format": FORMAT, "key": key, "created": now, **about, "outputs": dict(outputs)}
-        body = json.dumps(data, sort_keys=True, allow_nan=False, default=str).encode()
+        data = {"format": FORMAT, "key": key, "created": now, **about, "outputs": dict(outputs), "has_log": False}
         suffix = f".{os.getpid()}.{id(data)}.tmp"
         if log:
             try:
@@ -190,8 +201,10 @@ class CacheStore:
                     tmp_log = path.with_suffix(".log" + suffix)
                     _copy(Path(log), tmp_log)
                     os.replace(tmp_log, path.with_suffix(".log"))
+                    data["has_log"] = True
             except OSError:
                 pass  # an entry without its log is still an entry
+        body = json.dumps(data, sort_keys=True, allow_nan=False, default=str).encode()
         tmp = path.with_suffix(".json" + suffix)
         try:
             tmp.write_bytes(body)
@@ -239,6 +252,18 @@ class CacheStore:
             total -= entry.size
             dropped.append(entry)
         return dropped
+
+
+def _read(path: str) -> bytes:
+    """A small file's bytes, with three system calls and no file object."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
 
 
 def _copy(src: Path, dst: Path) -> None:
