@@ -19,9 +19,9 @@ Not in the key: the DAG's name, the task's id (two tasks doing the same thing sh
 file not in ``inputs``). Use ``key:`` or ``ttl:`` for those, or ``dagctl run --refresh``.
 
 **The store** is ``$DAGCTL_CACHE_DIR`` (default ``<logs>/cache/tasks``): ``<key[:2]>/<key>.json`` holds the
-outputs, where the entry came from and whether it has a log; ``<key>.log`` is the log of the attempt that made it (when it wrote
-one). Entries are written to a temporary file and renamed, so two runs computing the same key at once leave
-one whole entry; a file that does not parse is a miss, with a warning. A hit touches the entry, so
+outputs, where the entry came from and whether it has a log; ``<key>.log`` is the log of the attempt that made
+it (when it wrote one). Entries are written to a temporary file and renamed, so two runs computing the same key
+at once leave one whole entry; a file that does not parse is a miss, with a warning. A hit touches the entry, so
 :func:`evict` can drop the least recently used entries beyond a size cap (``cache: {max_size: 2GiB}`` in
 dagctl.yaml).
 """
