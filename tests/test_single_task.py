@@ -112,6 +112,29 @@ def test_the_exit_code_is_the_tasks(tmp_path: Path) -> None:
     assert (missing.status, missing.exit_code) == ("failed", 1) and "outputs" in str(missing.error)
 
 
+def test_a_failure_continue_on_allows_ends_the_step_as_a_success_with_the_reason(tmp_path: Path) -> None:
+    plan = plan_of(
+        tmp_path,
+        """
+        name: allowed
+        tasks:
+          - {id: three, run: "exit 3", continue_on: {exit_codes: [3]}, retries: 2, retry_on_exit_codes: [75]}
+          - {id: four, run: "exit 4", continue_on: {exit_codes: [3]}}
+          - {id: any, run: "exit 9", continue_on: {failure: true}}
+        """,
+    )
+    runs = tmp_path / "runs"
+    three = run_task(plan, "three", runs_dir=runs, run_id="r")  # retry_on_exit_codes is the caller's, as retries
+    assert (three.status, three.exit_code) == ("success", 0)
+    assert three.reason == "continue_on: exit code 3 allowed (exit code 3)"
+    four = run_task(plan, "four", runs_dir=runs, run_id="r")
+    assert (four.status, four.exit_code, four.reason) == ("failed", 4, None)
+    assert run_task(plan, "any", runs_dir=runs, run_id="r").exit_code == 0
+    step, task_id = plan_of_spec(json.loads(json.dumps(task_spec(plan, "three"))))
+    assert step.tasks[task_id].continue_on == {"exit_codes": [3], "failure": False}
+    assert run_task(step, task_id, runs_dir=runs, run_id="r").reason == three.reason
+
+
 def test_a_timeout_stops_the_task_with_exit_124_without_real_waiting(tmp_path: Path) -> None:
     plan = plan_of(tmp_path, "name: t\ntasks:\n  - {id: slow, python: 'steps:slow', timeout: 30s}\n")
     (tmp_path / "steps.py").write_text(

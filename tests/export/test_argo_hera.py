@@ -164,3 +164,21 @@ def test_a_cron_workflow_round_trips_with_its_runs_labelled(tmp_path: Path) -> N
     obj = checked(manifest)
     assert obj.to_dict()["spec"]["workflowSpec"]["workflowMetadata"]["labels"]["dagctl.io/dag"] == "branches"
     assert manifest["spec"]["suspend"] is True
+
+
+def test_a_retry_expression_and_continue_on_load_through_hera(tmp_path: Path) -> None:
+    (tmp_path / "codes.yaml").write_text(
+        textwrap.dedent(
+            """
+            name: codes
+            tasks:
+              - {id: fetch, run: ./fetch.sh, retries: 4, retry_on_exit_codes: [75], continue_on: {exit_codes: [3]}}
+              - {id: load, run: ./load.sh, depends_on: fetch}
+            """
+        )
+    )
+    manifest = export_plan(build_plan(load_dag(tmp_path / "codes.yaml")), ArgoOptions()).manifest
+    obj = checked(manifest)
+    assert obj.to_dict() == manifest
+    (fetch,) = [t for t in manifest["spec"]["templates"] if t["name"] == "fetch"]
+    assert fetch["retryStrategy"]["expression"] == "lastRetry.exitCode in ['75']"

@@ -184,6 +184,25 @@ def test_retries_and_backoff_become_a_retry_strategy(tmp_path: Path) -> None:
     assert notes == []
 
 
+def test_retry_on_exit_codes_becomes_the_retry_expression_and_continue_on_goes_to_the_step(tmp_path: Path) -> None:
+    plan = plan_of(
+        tmp_path,
+        """
+        name: r
+        tasks:
+          - {id: a, run: ./import.sh, retries: 3, retry_on_exit_codes: [75, 2], continue_on: {exit_codes: [3]}}
+        """,
+    )
+    manifest, notes = export(plan)
+    template = templates(manifest)["a"]
+    assert template["retryStrategy"]["expression"] == "lastRetry.exitCode in ['75', '2']"
+    arguments = {p["name"]: p["value"] for p in dag_tasks(manifest)["a"]["arguments"]["parameters"]}
+    spec = json.loads(arguments["task"])
+    assert spec["task"]["continue_on"] == {"exit_codes": [3], "failure": False}
+    assert "retry_on_exit_codes" not in spec["task"]  # Argo retries, the step runs one attempt
+    assert notes == []
+
+
 def test_what_argo_takes_only_in_whole_numbers_is_rounded_with_a_note(tmp_path: Path) -> None:
     plan = plan_of(tmp_path, 'name: r\ntasks:\n  - {id: a, run: "true", retries: 1, backoff: 1.5, timeout: 2.5s}\n')
     manifest, notes = export(plan)

@@ -125,6 +125,7 @@ def register(app: typer.Typer) -> None:
                 raise cannot("write outputs to", outputs_dir, exc) from None
         keys = ", ".join(result.outputs) or "none"
         detail = f": {result.error}" if result.error else f"; outputs: {keys}"
+        detail += f"; {result.reason}" if result.reason else ""
         log = f"; log {result.log_path}" if result.log_path else ""
         what = f" {modes[0]}" if modes else ""
         echo_err(

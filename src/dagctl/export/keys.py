@@ -53,6 +53,10 @@ TASK_FIELDS: dict[str, str] = {
     "subdag": "a DAG template holding the child's tasks, with --dag-params and --dag-outputs steps",
     "cache": "memoize of the step, keyed by dagctl's task cache key from an exec-task --cache-key step",
     "approval": "a suspend template (message, approvers, policy as annotations); timeout: refused",
+    "retry_on_exit_codes": "retryStrategy.expression: lastRetry.exitCode in [the codes] (a step's exit code is its "
+    "task's; a timeout is 124 there, and is not retried unless 124 is listed)",
+    "continue_on": "exec-task: a failure it allows ends the step with exit code 0, the reason in the step's "
+    "output, so downstream runs as after a success, as in a run",
     "secrets": "from_env NAME: an env entry NAME with valueFrom.secretKeyRef (the Secret of --secret-name, key "
     "NAME), which exec-task reads, gives the task and masks; from_file: refused",
 }
@@ -75,8 +79,6 @@ PENDING_KEYS: dict[str, str] = {
     # keys of the DAG format that an export refuses (when set) until they have a mapping, with how they will map
     "env_files": ".env files will become a ConfigMap or Secret the steps read with envFrom",
     "precondition": "a precondition will become a when: (a condition) or a step before the task (a command)",
-    "continue_on": "continue_on will become continueOn of the DAG task",
-    "retry_on_exit_codes": "retry_on_exit_codes will become the retryStrategy's expression on lastRetry.exitCode",
     "notify": "notifications will become an exit handler (onExit)",
     "handlers": "handlers will become the workflow's exit handler (onExit) with a step per kind",
 }

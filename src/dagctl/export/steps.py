@@ -88,7 +88,11 @@ def step_template(
 def retry_strategy(task: PlannedTask) -> dict[str, Any]:
     factor = max(1, math.floor(task.backoff + 0.5))
     backoff = {"duration": duration(task.retry_delay), "factor": factor, "cap": duration(task.max_delay)}
-    return {"limit": task.retries, "retryPolicy": "Always", "backoff": backoff}
+    strategy: dict[str, Any] = {"limit": task.retries, "retryPolicy": "Always", "backoff": backoff}
+    if task.retry_on_exit_codes is not None:  # Argo's lastRetry.exitCode is a string ("-1" when there is none)
+        codes = ", ".join(f"'{code}'" for code in task.retry_on_exit_codes)
+        strategy["expression"] = f"lastRetry.exitCode in [{codes}]"
+    return strategy
 
 
 def container_env(dag: DagInfo, task: PlannedTask, options: ArgoOptions) -> list[dict[str, Any]]:

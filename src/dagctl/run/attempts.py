@@ -14,7 +14,7 @@ from dagctl.records import Record, field
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from typing import Any, Literal
 
     AttemptKind = Literal["run", "python", "workflow_ref", "dag"]
@@ -75,6 +75,19 @@ class AttemptResult(Record):
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AttemptResult:
         return cls(**data)
+
+
+def allowed_failure(continue_on: Mapping[str, Any] | None, result: AttemptResult) -> str | None:
+    """The reason a failed attempt counts as a success under the task's ``continue_on:`` (None: it does not).
+
+    Only a failure (not a timeout or a cancel): any failure with ``failure: true``, else one whose exit code is
+    listed in ``exit_codes``. A run and ``dagctl exec-task`` (a step of an exported workflow) both ask this."""
+    if not continue_on or result.status != "failed":
+        return None
+    if not (continue_on.get("failure") or result.exit_code in (continue_on.get("exit_codes") or [])):
+        return None
+    why = f"exit code {result.exit_code}" if result.exit_code is not None else "failure"
+    return f"continue_on: {why} allowed ({result.error})"
 
 
 _TOKEN_LOCK = threading.Lock()

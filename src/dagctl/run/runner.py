@@ -45,7 +45,7 @@ from dagctl.store.events import (
 )
 
 from . import childsignal, loops, subrun
-from .attempts import Attempt, AttemptResult, CancelToken
+from .attempts import Attempt, AttemptResult, CancelToken, allowed_failure
 from .backoff import backoff_delay
 from .fanin import aggregate
 from .resolve import AttemptFactory, describe_error
@@ -726,11 +726,9 @@ class Runner:
             )
             self._finished(uid)
             return
-        allowed = planned.continue_on or {}
-        continued_code = allowed.get("failure") or result.exit_code in (allowed.get("exit_codes") or [])
-        if allowed and result.status == "failed" and self._stopping is None and continued_code:
-            why = f"exit code {result.exit_code}" if result.exit_code is not None else "failure"
-            tr.reason = f"continue_on: {why} allowed ({tr.error})"
+        allowed = allowed_failure(planned.continue_on, result.replace(error=tr.error))
+        if allowed is not None and self._stopping is None:
+            tr.reason = allowed
             continued = AttemptResult(
                 status="success", duration_s=result.duration_s, exit_code=result.exit_code, worker=result.worker
             )

@@ -40,7 +40,7 @@ from dagctl.records import Record, field
 from dagctl.store import layout
 
 from . import childsignal
-from .attempts import Attempt, AttemptResult, CancelToken
+from .attempts import Attempt, AttemptResult, CancelToken, allowed_failure
 from .resolve import AttemptFactory, describe_error
 
 TYPE_CHECKING = False
@@ -63,10 +63,10 @@ _PLAIN_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,199}")
 _SPEC_TASK_FIELDS = (
     "id", "depends_on", "timeout", "run", "python", "workflow_ref", "params", "env", "cwd", "isolation", "queue",
-    "matrix", "min_success", "aggregate", "repeat", "cache", "secrets",
+    "matrix", "min_success", "aggregate", "repeat", "cache", "secrets", "continue_on",
 )  # fmt: skip
-"""What a step needs of a planned task (its kind and target follow from run/python/workflow_ref). Retries,
-trigger rule, ``when:`` and ``max_parallel`` stay with the workflow engine."""
+"""What a step needs of a planned task (its kind and target follow from run/python/workflow_ref). Retries
+(``retry_on_exit_codes`` too), trigger rule, ``when:`` and ``max_parallel`` stay with the workflow engine."""
 
 
 class StepResult(Record):
@@ -81,6 +81,8 @@ class StepResult(Record):
     error: str | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
+    reason: str | None = None
+    """Why it succeeded although the attempt failed (``continue_on:``), as a run records it."""
     """What a workflow engine reads besides the outputs (:func:`write_outputs`): ``cell`` (a matrix cell's
     record), ``cache-key``, ``again`` and ``next`` (a loop's verdict)."""
 
@@ -237,6 +239,9 @@ def run_task(
             step.masker.file(built.log_path)
             if result.error:
                 result = result.replace(error=step.masker.text(result.error))
+    reason = None if token.is_cancelled else allowed_failure(task.continue_on, result)
+    if reason is not None:  # as a run does: recorded as a success with the reason, downstream goes on
+        result = AttemptResult(status="success", duration_s=result.duration_s, exit_code=result.exit_code)
     outputs = dict(result.outputs or {}) if result.ok else {}
     if outputs:
         step.save(unit, outputs)
@@ -253,6 +258,7 @@ def run_task(
         error=result.error,
         outputs=outputs,
         files=files,
+        reason=reason,
     )
 
 
@@ -329,7 +335,7 @@ def planned_task(plan: Plan, task_id: str) -> PlannedTask:
 
 _PLAIN_FIELDS = frozenset(
     {"order", "level", "kind", "target", "downstream", "priority", "retries", "retry_delay", "backoff", "max_delay",
-     "when", "trigger_rule", "max_parallel", *_SPEC_TASK_FIELDS}
+     "retry_on_exit_codes", "when", "trigger_rule", "max_parallel", *_SPEC_TASK_FIELDS}
 )  # fmt: skip
 """Fields of a planned task that one attempt honours or that belong to its caller (retries, when:, ...). A
 matrix needs ``cell``, a loop ``iteration``; ``cache:`` is the caller's (exec-task always runs the task)."""
