@@ -136,6 +136,23 @@ def test_show_writes_the_junit_report_of_an_earlier_run(folder: Path) -> None:
     assert cases_in(folder / "show.xml").keys() == cases_in(folder / "run.xml").keys()
 
 
+def test_retry_and_resume_write_the_ci_outputs_of_the_run_they_make(folder: Path) -> None:
+    assert dagctl(folder, "run", "pipeline.yaml", "-q").returncode == 1
+    (folder / "pipeline.yaml").write_text(PIPELINE.replace("|| exit 4", "|| exit 0"))
+    summary = folder / "summary.md"
+    github = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
+    retried = dagctl(
+        folder, "retry", "latest", "--use-current", "--junit", "retry.xml", "--metrics-textfile", "m.prom", env=github
+    )
+    assert retried.returncode == 0, retried.stderr
+    cases = cases_in(folder / "retry.xml")
+    assert cases["load"].find("failure") is None and cases["publish"].find("skipped") is None
+    assert sample(metrics(folder / "m.prom"), "dagctl_last_run_success", dag="pipeline") == 1
+    assert "pipeline" in summary.read_text()
+    bad = dagctl(folder, "resume", "latest", "--junit", str(folder / "pipeline.yaml" / "x.xml"))
+    assert bad.returncode == 3 and "--junit" in bad.stderr and "Traceback" not in bad.stderr  # as for run
+
+
 def test_an_unwritable_report_path_stops_the_run_before_it_starts(folder: Path) -> None:
     (folder / "taken").mkdir()
     done = dagctl(folder, "run", "pipeline.yaml", "--junit", "taken")

@@ -7,6 +7,7 @@ logs folder can decide, pause or resume a run; nothing needs a server.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -159,6 +160,12 @@ def register(app: typer.Typer) -> None:
         run: str = typer.Argument(..., help="A paused (or abandoned) run: id, unique prefix, or 'latest'."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
         as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON."),
+        junit: Path | None = typer.Option(
+            None, "--junit", help="After the run, write it as a JUnit XML report to this file (docs/ci.md)."
+        ),
+        metrics_textfile: Path | None = typer.Option(
+            None, "--metrics-textfile", help="After the run, write its Prometheus metrics to this file (docs/ci.md)."
+        ),
     ) -> None:
         """Go on with a paused or abandoned run, in the same run id, from where it stopped.
 
@@ -168,11 +175,13 @@ def register(app: typer.Typer) -> None:
         \b
         Example:
           dagctl resume latest
+          dagctl resume latest --junit reports/dagctl.xml
         """
         from dagctl.run.resume import prepare_resume
 
-        from .run_main import execute, report
+        from .run_main import check_ci_outputs, ci_outputs_after, execute, report
 
+        check_ci_outputs(junit, metrics_textfile)
         history = _history()
         prepared = prepare_resume(history, history.resolve(run))
         if not quiet and not as_json:
@@ -186,4 +195,4 @@ def register(app: typer.Typer) -> None:
             **prepared.run_options(),
         )
         report(result, quiet=quiet, as_json=as_json)
-        raise typer.Exit(result.exit_code)
+        raise typer.Exit(ci_outputs_after(result, history.settings, junit=junit, metrics_textfile=metrics_textfile))

@@ -364,6 +364,12 @@ def register(app: typer.Typer) -> None:
         ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
         as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON."),
+        junit: Path | None = typer.Option(
+            None, "--junit", help="After the run, write it as a JUnit XML report to this file (docs/ci.md)."
+        ),
+        metrics_textfile: Path | None = typer.Option(
+            None, "--metrics-textfile", help="After the run, write its Prometheus metrics to this file (docs/ci.md)."
+        ),
     ) -> None:
         """Re-run what failed: succeeded tasks are not run again and their outputs are reused.
 
@@ -374,11 +380,13 @@ def register(app: typer.Typer) -> None:
         Examples:
           dagctl retry latest
           dagctl retry 20261121-1945 --from report
+          dagctl retry latest --junit reports/dagctl.xml
         """
         from dagctl.run.resume import prepare_retry
 
-        from .run_main import execute, report
+        from .run_main import check_ci_outputs, ci_outputs_after, execute, report
 
+        check_ci_outputs(junit, metrics_textfile)
         history = _history()
         prepared = prepare_retry(history, history.resolve(run), from_task=from_task, use_current=use_current)
         if not quiet and not as_json:
@@ -393,7 +401,7 @@ def register(app: typer.Typer) -> None:
             **prepared.run_options(),
         )
         report(result, quiet=quiet, as_json=as_json)
-        raise typer.Exit(result.exit_code)
+        raise typer.Exit(ci_outputs_after(result, history.settings, junit=junit, metrics_textfile=metrics_textfile))
 
 
 def _print_gantt(history: History, run_id: str, fmt: str, width: int | None, *, as_json: bool) -> None:

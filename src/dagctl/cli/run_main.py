@@ -140,12 +140,7 @@ def run_command(
             raise UsageError(f"--timeout: {exc}") from None
     _check_executor(executor or settings.executor, broker or settings.redis_url)
     settings.check_writable("logs", "events")  # exit 3 now rather than when the first event is written
-    if junit is not None or metrics_textfile is not None:
-        from .ci_outputs import check_output
-
-        for path, option in ((junit, "--junit"), (metrics_textfile, "--metrics-textfile")):
-            if path is not None:
-                check_output(path, option)
+    check_ci_outputs(junit, metrics_textfile)
     partial: dict[str, Any] = {"cache": "off" if no_cache else "refresh" if refresh else "use"}
     if env_file:
         partial["env_files"] = [str(Path(f).resolve()) for f in env_file]
@@ -170,6 +165,26 @@ def run_command(
     )
     remember_plan()  # a run happened: the next one of this unchanged file skips validation
     report(result, quiet=quiet, as_json=as_json)
+    return ci_outputs_after(result, settings, junit=junit, metrics_textfile=metrics_textfile)
+
+
+def check_ci_outputs(junit: Path | None, metrics_textfile: Path | None) -> None:
+    """``--junit`` / ``--metrics-textfile`` of run, retry and resume: a file that cannot be written is a usage
+    error before the run, not a surprise after it."""
+    if junit is not None or metrics_textfile is not None:
+        from .ci_outputs import check_output
+
+        for path, option in ((junit, "--junit"), (metrics_textfile, "--metrics-textfile")):
+            if path is not None:
+                check_output(path, option)
+
+
+def ci_outputs_after(
+    result: RunResult, settings: Any, *, junit: Path | None = None, metrics_textfile: Path | None = None
+) -> int:
+    """Write the CI outputs of a finished run (JUnit, metrics textfile, GitHub annotations and step summary
+    under ``GITHUB_ACTIONS=true``); the command's exit code: the run's, or 3 when a successful run's outputs
+    could not be written."""
     if junit is not None or metrics_textfile is not None or os.environ.get("GITHUB_ACTIONS") == "true":
         from dagctl.errors import EXIT_ENVIRONMENT
         from dagctl.store.history import History
