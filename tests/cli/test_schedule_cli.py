@@ -277,6 +277,24 @@ def test_sighup_reloads_and_a_broken_file_keeps_its_last_good_version(project: P
     assert "schedules reloaded: 2 active" in err.split("broken files keep their last good version", 1)[1], err
 
 
+def test_a_reload_reads_the_metrics_textfile_setting_again_and_keeps_it_when_broken(project: Path, procs) -> None:
+    write_schedules(project, '- {id: a, cron: "0 0 1 1 *", dag: ../dags/note.yaml}\n')
+    serve = procs("schedule", "--dir", SCHEDULES, "--serve", cwd=project)
+    serve.wait_line("scheduler ready")
+    (project / "dagctl.yaml").write_text("metrics_textfile: metrics/scheduler.prom\n")
+    serve.popen.send_signal(signal.SIGHUP)
+    serve.wait_line(f"metrics_textfile: {project / 'metrics' / 'scheduler.prom'}")
+    assert "dagctl_schedule_enabled" in (project / "metrics" / "scheduler.prom").read_text()
+    (project / "dagctl.yaml").write_text("metrics_textfile: [a, b]\n")
+    serve.popen.send_signal(signal.SIGHUP)
+    line = serve.wait_line("metrics_textfile kept")
+    assert "metrics_textfile: must be a file path, got a list" in line
+    assert line.endswith(f"metrics_textfile kept: {project / 'metrics' / 'scheduler.prom'}")
+    serve.popen.send_signal(signal.SIGTERM)
+    code, _out, err = serve.finish()
+    assert code == 0, err
+
+
 def test_a_second_serve_is_refused_and_says_who_holds_the_lock(project: Path, procs) -> None:
     write_schedules(project, '- {id: a, cron: "0 0 1 1 *", dag: ../dags/note.yaml}\n')
     first = procs("schedule", "--dir", SCHEDULES, "--serve", cwd=project)

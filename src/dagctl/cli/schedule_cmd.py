@@ -87,16 +87,37 @@ def _table(headers: list[str], rows: list[list[str]]) -> None:
 
 def _metrics_textfile(directory: Path, store: StateStore, scheduler: Scheduler) -> None:
     """``metrics_textfile:`` of the project's ``dagctl.yaml`` (docs/ci.md): written now and after the runs the
-    scheduler finishes. Read once, at start; an unwritable path is exit 3 before anything is claimed."""
+    scheduler finishes. At start a bad setting or an unwritable path is exit 2 / 3 before anything is claimed;
+    on a reload (SIGHUP, a changed schedule file) the setting is read again, and a bad one is logged and the
+    file in use kept."""
+    from dagctl.errors import DagctlError
+
     from .ci_outputs import check_output, project_metrics_textfile, scheduler_metrics_writer
 
-    path = project_metrics_textfile(directory)
-    if path is None:
-        return
-    check_output(path, "metrics_textfile")
-    write = scheduler_metrics_writer(path, store, lambda: scheduler.schedules)
-    scheduler.after_runs = write
-    write()
+    current: list[Path | None] = [None]
+
+    def use(path: Path | None) -> None:
+        if path == current[0]:
+            return
+        write = None
+        if path is not None:
+            check_output(path, "metrics_textfile")
+            write = scheduler_metrics_writer(path, store, lambda: scheduler.schedules)
+            write()
+        scheduler.after_runs = write
+        if current[0] is not None or path is not None:
+            logging.getLogger("dagctl.scheduler").info("metrics_textfile: %s", path or "off")
+        current[0] = path
+
+    def reload() -> None:
+        try:
+            use(project_metrics_textfile(directory))
+        except DagctlError as exc:
+            kept = current[0] or "off"
+            raise DagctlError(f"{str(exc).splitlines()[0]}; metrics_textfile kept: {kept}") from None
+
+    use(project_metrics_textfile(directory))
+    scheduler.on_reload = reload
 
 
 def _retention(settings: Any, directory: Path) -> Any:

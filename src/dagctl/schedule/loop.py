@@ -235,6 +235,8 @@ class Scheduler:
         # metrics textfile is written there; what it raises is logged, never more
         self.after_runs = after_runs
         self.retention = retention
+        self.on_reload: Callable[[], object] | None = None
+        """Called on every reload (SIGHUP, a changed file), after the schedules: settings read again."""
         self.pending: list[_Pending] = []
         self.active: dict[str, _Active] = {}
         self.outcomes: Counter[str] = Counter()
@@ -624,6 +626,11 @@ class Scheduler:
                 "s" * (len(problems) != 1),
             )
         self.set_schedules(schedules)
+        if self.on_reload is not None:
+            try:
+                self.on_reload()
+            except Exception as exc:  # a setting that cannot be applied must not stop the scheduler
+                log.error("reload: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         notifier.ready(self.status_text())
         log.info("schedules reloaded: %d active", len(schedules))
 
