@@ -203,6 +203,30 @@ def test_retry_on_exit_codes_becomes_the_retry_expression_and_continue_on_goes_t
     assert notes == []
 
 
+def test_env_files_go_with_the_task_spec_and_the_step_reads_them_from_the_dag_folder(tmp_path: Path) -> None:
+    from dagctl.run.single import run_task
+
+    plan = plan_of(
+        tmp_path,
+        """
+        name: envs
+        env_file: [settings.env]
+        tasks:
+          - {id: a, run: 'echo "region=$REGION" > "$DAGCTL_OUTPUT"'}
+        """,
+    )
+    manifest, notes = export(plan)
+    arguments = {p["name"]: p["value"] for p in dag_tasks(manifest)["a"]["arguments"]["parameters"]}
+    spec = json.loads(arguments["task"])
+    assert spec["dag"]["env_files"] == ["settings.env"] and notes == []
+    spec["dag"]["source_path"] = str(tmp_path / "dag.yaml")  # where the image has the DAG's folder
+    step, task_id = plan_of_spec(spec)
+    with pytest.raises(UsageError, match="settings.env not found"):
+        run_task(step, task_id, runs_dir=tmp_path / "runs", run_id="r")
+    (tmp_path / "settings.env").write_text("REGION=eu-west\n")
+    assert run_task(step, task_id, runs_dir=tmp_path / "runs", run_id="r").outputs == {"region": "eu-west"}
+
+
 def test_what_argo_takes_only_in_whole_numbers_is_rounded_with_a_note(tmp_path: Path) -> None:
     plan = plan_of(tmp_path, 'name: r\ntasks:\n  - {id: a, run: "true", retries: 1, backoff: 1.5, timeout: 2.5s}\n')
     manifest, notes = export(plan)

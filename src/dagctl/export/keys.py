@@ -72,12 +72,13 @@ DAG_FIELDS: dict[str, str] = {
     "fail_fast": "failFast of the DAG template",
     "param_types": "the task spec: exec-task checks and types the params with them",
     "secrets": "as a task's, for every step",
+    "env_files": "the task spec: exec-task reads the files from the DAG's folder in the image (or a volume mounted "
+    "there), as dagctl run does",
 }
 
 
 PENDING_KEYS: dict[str, str] = {
     # keys of the DAG format that an export refuses (when set) until they have a mapping, with how they will map
-    "env_files": ".env files will become a ConfigMap or Secret the steps read with envFrom",
     "precondition": "a precondition will become a when: (a condition) or a step before the task (a command)",
     "notify": "notifications will become an exit handler (onExit)",
     "handlers": "handlers will become the workflow's exit handler (onExit) with a step per kind",

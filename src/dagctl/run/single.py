@@ -779,6 +779,7 @@ def task_spec(
         "param_types": {name: dag.param_types[name] for name in names if name in dag.param_types},
         "env": dict(dag.env),
         "secrets": dict(dag.secrets),
+        "env_files": list(dag.env_files),
         "workflows": dict(dag.workflows) if task.workflow_ref else {},
     }
     task_part: dict[str, Any] = {}
@@ -796,7 +797,7 @@ def task_spec(
         }
     return {
         SPEC_MARK: SPEC_FORMAT,
-        "dag": {k: v for k, v in dag_part.items() if v not in (None, {})},
+        "dag": {k: v for k, v in dag_part.items() if v not in (None, {}, [])},
         "task": task_part,
     }
 
