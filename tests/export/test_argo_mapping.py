@@ -221,7 +221,7 @@ def test_env_files_go_with_the_task_spec_and_the_step_reads_them_from_the_dag_fo
     assert spec["dag"]["env_files"] == ["settings.env"] and notes == []
     spec["dag"]["source_path"] = str(tmp_path / "dag.yaml")  # where the image has the DAG's folder
     step, task_id = plan_of_spec(spec)
-    with pytest.raises(UsageError, match="settings.env not found"):
+    with pytest.raises(UsageError, match=r"settings\.env not found"):
         run_task(step, task_id, runs_dir=tmp_path / "runs", run_id="r")
     (tmp_path / "settings.env").write_text("REGION=eu-west\n")
     assert run_task(step, task_id, runs_dir=tmp_path / "runs", run_id="r").outputs == {"region": "eu-west"}
