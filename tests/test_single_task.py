@@ -135,6 +135,44 @@ def test_a_failure_continue_on_allows_ends_the_step_as_a_success_with_the_reason
     assert run_task(step, task_id, runs_dir=runs, run_id="r").reason == three.reason
 
 
+def test_a_precondition_is_checked_as_a_step_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dagctl.run.single import check_precondition
+
+    monkeypatch.chdir(tmp_path)  # a command runs where dagctl runs, as in a run (the task has no cwd:)
+    plan = plan_of(
+        tmp_path,
+        """
+        name: pre
+        params: {want: 2}
+        tasks:
+          - {id: up, run: "true"}
+          - {id: flag, precondition: 'test -f "$FLAG"', env: {FLAG: here.flag}, run: "echo ran"}
+          - {id: enough, depends_on: [up], precondition: {when: "outputs.up.n >= params.want"}, run: "true"}
+          - {id: broken, precondition: {when: 'params.want > "a"'}, run: "true"}
+          - {id: plain, run: "true"}
+        """,
+    )
+    runs = tmp_path / "runs"
+    unmet = check_precondition(plan, "flag", runs_dir=runs, run_id="r")
+    assert (unmet.exit_code, unmet.files, unmet.reason) == (
+        0,
+        {"met": "false"},
+        'precondition: `test -f "$FLAG"` exited 1',
+    )
+    (tmp_path / "here.flag").touch()
+    met = check_precondition(plan, "flag", runs_dir=runs, run_id="r", base_env={"PATH": "/usr/bin:/bin"})
+    assert (met.exit_code, met.files, met.reason) == (0, {"met": "true"}, None)
+    low = check_precondition(plan, "enough", runs_dir=runs, run_id="r", inputs={"up": {"n": 1}})
+    assert low.files == {"met": "false"} and low.reason == "precondition: outputs.up.n >= params.want is false"
+    high = check_precondition(plan, "enough", runs_dir=runs, run_id="r", inputs={"up": {"n": 3}})
+    assert high.files == {"met": "true"}
+    broken = check_precondition(plan, "broken", runs_dir=runs, run_id="r")
+    assert broken.exit_code == 1 and "precondition:" in str(broken.error)
+    with pytest.raises(UsageError, match="has no precondition"):
+        check_precondition(plan, "plain", runs_dir=runs, run_id="r")
+    assert run_task(plan, "flag", runs_dir=runs, run_id="r").status == "success"  # a run of it does not check
+
+
 def test_a_timeout_stops_the_task_with_exit_124_without_real_waiting(tmp_path: Path) -> None:
     plan = plan_of(tmp_path, "name: t\ntasks:\n  - {id: slow, python: 'steps:slow', timeout: 30s}\n")
     (tmp_path / "steps.py").write_text(

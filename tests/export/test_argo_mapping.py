@@ -227,6 +227,35 @@ def test_env_files_go_with_the_task_spec_and_the_step_reads_them_from_the_dag_fo
     assert run_task(step, task_id, runs_dir=tmp_path / "runs", run_id="r").outputs == {"region": "eu-west"}
 
 
+def test_a_precondition_becomes_a_step_before_the_task_whose_met_output_decides_it(tmp_path: Path) -> None:
+    plan = plan_of(
+        tmp_path,
+        """
+        name: p
+        tasks:
+          - {id: up, run: "true"}
+          - {id: a, depends_on: [up], when: "1 == 1", precondition: "test -f inbox.csv", run: ./load.sh}
+          - {id: a-precondition, run: "true"}
+        """,
+    )
+    manifest, notes = export(plan)
+    tasks = dag_tasks(manifest)
+    (check,) = [name for name in tasks if name.startswith("a-precondition-")]  # the task of that name keeps it
+    assert tasks[check]["depends"] == "up.Succeeded" and tasks[check]["when"] == "'1' == '1'"
+    assert tasks["a"]["depends"] == f"{check}.Succeeded"
+    assert tasks["a"]["when"] == f"{{{{tasks.{check}.outputs.parameters.met}}}} == true"
+    assert tasks[check]["arguments"] == tasks["a"]["arguments"]
+    template = templates(manifest)[tasks[check]["template"]]
+    assert "--precondition" in template["container"]["args"] and "retryStrategy" not in template
+    assert {"name": "met", "valueFrom": {"path": f"{OUTPUTS_DIR}/met", "default": ""}} in template["outputs"][
+        "parameters"
+    ]
+    assert notes == []
+    gate = plan_of(tmp_path, 'name: g\ntasks:\n  - {id: ok, approval: {approvers: [ana]}, precondition: "true"}\n')
+    with pytest.raises(ExportError, match=r"task 'ok' key 'precondition': an approval gate's precondition"):
+        export(gate)
+
+
 def test_what_argo_takes_only_in_whole_numbers_is_rounded_with_a_note(tmp_path: Path) -> None:
     plan = plan_of(tmp_path, 'name: r\ntasks:\n  - {id: a, run: "true", retries: 1, backoff: 1.5, timeout: 2.5s}\n')
     manifest, notes = export(plan)
@@ -491,12 +520,13 @@ def test_a_key_the_exporter_does_not_know_is_refused_naming_the_task_and_the_key
         "task 'a' key 'teleport': cannot be exported to Argo yet — remove it to export",
     ]
     pending = plan.replace(
-        tasks={"a": plan.tasks["b"].replace(id="a", precondition={"when": "params.x == 1"})}, dag=DagInfo(name="f")
+        tasks={"a": plan.tasks["b"].replace(id="a")},
+        dag=DagInfo(name="f", notify={"events": ["failure"], "urls": ["json://localhost"]}),
     )
-    with pytest.raises(ExportError, match=r"task 'a' key 'precondition': .* when: .* run the DAG with dagctl run"):
+    with pytest.raises(ExportError, match=r"DAG 'f' key 'notify': .*exit handler .* run the DAG with dagctl run"):
         export(pending)
     with pytest.raises(ExportError, match=r"DAG 'f' key 'handlers': .*onExit"):
-        export(pending.replace(tasks={"b": plan.tasks["b"]}, handlers={"exit": plan.tasks["b"]}))
+        export(pending.replace(dag=DagInfo(name="f"), handlers={"exit": plan.tasks["b"]}))
     unset = plan.replace(tasks={"a": _FutureTask(**fields), "b": plan.tasks["b"]}, dag=_FutureDag(name="f"))
     export(unset)  # the same keys left unset are fine
 

@@ -336,3 +336,40 @@ def test_an_approval_gate_is_a_suspend_step_resumed_or_failed_as_dagctl_approve_
     assert outcomes(sim) == statuses and outputs == expected
     _, outputs, _ = run_exported(composed, "gate.yaml", workflow="sim-wf-3", decisions={"go-ahead": "approve"})
     assert outputs["deploy"] == {"by": "[]"}  # argo resume alone: who approved is not known
+
+
+PRECONDITIONS = """
+name: pre
+tasks:
+  - {id: ready, run: 'echo "ok=1" > "$DAGCTL_OUTPUT"'}
+  - {id: met, depends_on: [ready], precondition: "test -f here.flag", run: 'echo "ran=1" > "$DAGCTL_OUTPUT"'}
+  - {id: unmet, depends_on: [ready], precondition: "test -f missing.flag", run: "echo never"}
+  - {id: after_unmet, depends_on: [unmet], run: "echo never"}
+  - {id: cond, depends_on: [ready], precondition: {when: "outputs.ready.ok == 2"}, run: "echo never"}
+  - {id: cond_met, depends_on: [ready], precondition: {when: "outputs.ready.ok == 1"}, run: "true"}
+  - {id: join, depends_on: [met, unmet], trigger_rule: none_failed, run: 'echo "joined=1" > "$DAGCTL_OUTPUT"'}
+"""
+
+
+def test_preconditions_skip_in_argo_as_in_dagctl_run(tmp_path: Path) -> None:
+    (tmp_path / "pre.yaml").write_text(PRECONDITIONS.lstrip())
+    (tmp_path / "here.flag").touch()
+    statuses, expected, _ = dagctl_run(tmp_path, "pre.yaml")
+    sim, outputs, _ = run_exported(tmp_path, "pre.yaml")
+    checks = {n: p for n, p in sim.phases.items() if n.endswith("-precondition")}
+    assert set(checks.values()) == {"Succeeded"} and len(checks) == 4
+    phases = {sim.task_ids[n]: PHASES[p] for n, p in sim.phases.items() if n not in checks}
+    assert (
+        phases
+        == statuses
+        == {
+            "ready": "success",
+            "met": "success",
+            "unmet": "skipped",
+            "after_unmet": "skipped",
+            "cond": "skipped",
+            "cond_met": "success",
+            "join": "success",
+        }
+    )
+    assert outputs == tasks_only(expected, statuses)

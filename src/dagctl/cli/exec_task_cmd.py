@@ -21,15 +21,17 @@ if TYPE_CHECKING:
 
 EXEC_TASK_HELP = """Run one task of a DAG on its own, with the params and upstream outputs you give it.
 
-It is one attempt, not a run: no retries, no trigger rule, no when:, no task cache (the caller decides those),
-no events. The task's log goes to logs/runs/<run_id>/ as in a run, and is copied to stdout as it is written.
-With --outputs-dir its outputs are also written there (outputs.json, and values/<key> for each plain key),
-which is where an Argo step exported by `dagctl export argo` reads them. Exit code: the task's (0 success, a
+It is one attempt, not a run: no retries, no trigger rule, no when:, no precondition:, no task cache (the
+caller decides those), no events; a failure continue_on: allows exits 0 with the reason. The task's log goes
+to logs/runs/<run_id>/ as in a run, and is copied to stdout as it is written. With --outputs-dir its outputs
+are also written there (outputs.json, and values/<key> for each plain key), which is where an Argo step
+exported by `dagctl export argo` reads them. Exit code: the task's (0 success, a
 shell task's own code, 1 a Python task failed, 124 timed out, 130/143 interrupted); 2 bad input.
 
 The steps an exported workflow adds around tasks use the same command: --cell (one cell of a matrix task),
 --gather (a matrix task's fan-in), --iteration and --until (a loop's iteration and what follows it),
---cache-key (the key Argo's memoize stores the step under), --dag-params and --dag-outputs (a sub-DAG's
+--cache-key (the key Argo's memoize stores the step under), --precondition (whether the task runs at all),
+--dag-params and --dag-outputs (a sub-DAG's
 params and outputs). docs/argo.md has what each does.
 
 \b
@@ -75,6 +77,9 @@ def register(app: typer.Typer) -> None:
         ),
         previous: str | None = typer.Option(None, "--previous", help="With --until: the iteration before's outputs."),
         cache_key: bool = typer.Option(False, "--cache-key", help="Write the attempt's task cache key, not a run."),
+        precondition: bool = typer.Option(
+            False, "--precondition", help="Check the task's precondition: (file met: true or false), not a run."
+        ),
         dag_params: bool = typer.Option(False, "--dag-params", help="A dag: task: its child's params, not a run."),
         dag_outputs: bool = typer.Option(
             False, "--dag-outputs", help="A dag: task: its child's outputs (child tasks' outputs as --input)."
@@ -91,7 +96,7 @@ def register(app: typer.Typer) -> None:
 
         settings = Settings.from_env()
         chosen = {"--gather": gather is not None, "--until": until is not None, "--cache-key": cache_key,
-                  "--dag-params": dag_params, "--dag-outputs": dag_outputs}  # fmt: skip
+                  "--precondition": precondition, "--dag-params": dag_params, "--dag-outputs": dag_outputs}  # fmt: skip
         modes = [name for name, on in chosen.items() if on]
         if len(modes) > 1:
             raise UsageError(f"give one of {', '.join(modes)}", hint="each is a step of its own")
@@ -178,8 +183,8 @@ def _step(
     outputs: str | None,
     previous: str | None,
 ) -> StepResult:
-    """A step that is not a run of the task: a matrix's fan-in, a loop's verdict, a cache key, a sub-DAG's
-    params or outputs."""
+    """A step that is not a run of the task: a matrix's fan-in, a loop's verdict, a cache key, a precondition, a
+    sub-DAG's params or outputs."""
     from dagctl.errors import UsageError
     from dagctl.run import single
 
@@ -195,6 +200,11 @@ def _step(
             plan, task_id, _json_object("--until", outputs or ""), iteration=iteration, runs_dir=runs_dir,
             run_id=run_id, previous=_json_object("--previous", previous) if previous else None, params=params,
             inputs=inputs, logical_date=logical_date, clock=clock,
+        )  # fmt: skip
+    if mode == "--precondition":
+        return single.check_precondition(
+            plan, task_id, runs_dir=runs_dir, run_id=run_id, params=params, inputs=inputs, logical_date=logical_date,
+            clock=clock,
         )  # fmt: skip
     if mode == "--cache-key":
         return single.task_cache_key(

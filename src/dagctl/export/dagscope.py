@@ -9,6 +9,11 @@ What it calls depends on the task::
     a repeat: task                       a recursive DAG template, one level per iteration (loop)
     a dag: task                          a DAG template holding the child DAG's tasks (subdag)
     an approval gate                     a suspend template (gates)
+
+A task with ``precondition:`` gets a DAG task before it, ``<name>-precondition``, running ``exec-task
+--precondition`` (the check a run makes, :mod:`dagctl.run.preconditions`) with the task's ``depends`` and
+``when``; the task then depends on it and runs ``when`` its ``met`` output is ``true``. Unmet, the task is
+Skipped, and what depends on its success is skipped too, as in a run.
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ from .fanout import dynamic_source, fan_out, static_cells
 from .gates import gate, gate_note, gate_problems
 from .loop import FIRST, loop
 from .memo import cache_note, unit
-from .names import OUTPUTS_PARAM, is_label_value, is_param_name
+from .names import OUTPUTS_PARAM, RESERVED, is_label_value, is_param_name, unique_name
 from .options import spec_text, task_output
-from .scope import Build, Scope, TaskRefs, arguments, references
+from .scope import OUTPUTS_STEP, PARAMS_STEP, Build, Scope, TaskRefs, arguments, references
+from .steps import step_template
 from .subdag import child_of, child_problems, load_problem, sub_dag
 from .when import Refused, argo_when
 
@@ -59,6 +65,7 @@ def walk(build: Build, scope: Scope) -> tuple[list[dict[str, Any]], Walked]:
     whens, exported = _conditions(build, scope, upstream, walked)
     tasks: list[dict[str, Any]] = []
     tolerant: list[str] = []  # tasks that may run, and succeed, after an upstream failure
+    names = {*scope.names.values(), PARAMS_STEP, OUTPUTS_STEP, *RESERVED}  # DAG task names of this template
     for tid, task in plan.tasks.items():
         reads, sources = references(plan, task, upstream[tid])
         if scope.param_step is None:
@@ -71,10 +78,15 @@ def walk(build: Build, scope: Scope) -> tuple[list[dict[str, Any]], Walked]:
         walked.reads.update(reads)
         inputs = [*task.depends_on, *(s for s in plan.tasks if s in sources and s not in task.depends_on)]
         refs = TaskRefs(reads=reads, sources=inputs, exported=sorted(exported[tid]))
-        dag_task = _dag_task(build, scope, task, refs, upstream[tid])
-        if dag_task is None:
+        made = _dag_task(build, scope, task, refs, upstream[tid], names)
+        if made is None:
             continue
-        if tid in whens:
+        dag_task, check = made
+        if check is not None:  # the precondition's step: the task's depends and when are its
+            if tid in whens:
+                check["when"] = whens[tid]
+            tasks.append(check)
+        elif tid in whens:
             dag_task["when"] = whens[tid]
         if task.queue and not is_label_value(task.queue):
             build.problems.append(
@@ -124,10 +136,11 @@ def _conditions(
 
 
 def _dag_task(
-    build: Build, scope: Scope, task: PlannedTask, refs: TaskRefs, upstream: set[str]
-) -> dict[str, Any] | None:
-    """The DAG task of ``task`` (its templates added to ``build``), without its ``when``; None when it cannot be
-    exported (the problems are in ``build``)."""
+    build: Build, scope: Scope, task: PlannedTask, refs: TaskRefs, upstream: set[str], names: set[str]
+) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+    """The DAG task of ``task`` (its templates added to ``build``), without its ``when``, and the DAG task of its
+    precondition's step when it has one; None when it cannot be exported (the problems are in ``build``).
+    ``names``: the DAG task names of this template so far (a precondition's step adds its own)."""
     from dagctl.run.single import task_spec
 
     plan, label = scope.plan, scope.label(task.id)
@@ -141,11 +154,16 @@ def _dag_task(
         dag_task["depends"] = rule
     if task.approval is not None:
         problems = gate_problems(scope, task)
+        if task.precondition is not None:
+            problems.append(
+                f"{label} key 'precondition': an approval gate's precondition cannot be exported to Argo — "
+                "put the check in a task before the gate"
+            )
         build.problems.extend(problems)
         if not problems:
             gate(build, scope, task, refs, name=template)
             build.notes.append(gate_note(scope, task))
-        return dag_task
+        return dag_task, None
     child, resolved, items, extra = None, None, None, []
     if task.subdag is not None:
         try:
@@ -188,7 +206,22 @@ def _dag_task(
     if task.cache is not None:
         build.notes.append(cache_note(scope, task))
     dag_task["arguments"] = {"parameters": [*given, *extra]}
-    return dag_task
+    if task.precondition is None:
+        return dag_task, None
+    from dagctl.run.single import PRECONDITION_FILE
+
+    check_name = unique_name(f"{name}-precondition", f"{scope.path}{task.id}#precondition", names)
+    check_template = step_template(
+        build, scope, task, refs, given, step="precondition", mode=["--precondition"], exported=(),
+        files=[(PRECONDITION_FILE, PRECONDITION_FILE)], attempts=False,
+        name=build.name(f"{template}-precondition", f"{scope.path}{task.id}#precondition"),
+    )  # fmt: skip
+    check: dict[str, Any] = {"name": check_name, "template": check_template, "arguments": {"parameters": given}}
+    if "depends" in dag_task:
+        check["depends"] = dag_task["depends"]
+    dag_task["depends"] = f"{check_name}.Succeeded"
+    dag_task["when"] = f"{task_output(check_name, PRECONDITION_FILE)} == true"
+    return dag_task, check
 
 
 def _matrix_notes(scope: Scope, task: PlannedTask, cells: list[dict[str, Any]] | None) -> Iterator[str]:

@@ -55,6 +55,8 @@ TASK_FIELDS: dict[str, str] = {
     "approval": "a suspend template (message, approvers, policy as annotations); timeout: refused",
     "retry_on_exit_codes": "retryStrategy.expression: lastRetry.exitCode in [the codes] (a step's exit code is its "
     "task's; a timeout is 124 there, and is not retried unless 124 is listed)",
+    "precondition": "a DAG task before it running exec-task --precondition (file met); the task depends on it and "
+    "runs when met is true, else it is Skipped (an approval gate's: refused)",
     "continue_on": "exec-task: a failure it allows ends the step with exit code 0, the reason in the step's "
     "output, so downstream runs as after a success, as in a run",
     "secrets": "from_env NAME: an env entry NAME with valueFrom.secretKeyRef (the Secret of --secret-name, key "
@@ -79,7 +81,6 @@ DAG_FIELDS: dict[str, str] = {
 
 PENDING_KEYS: dict[str, str] = {
     # keys of the DAG format that an export refuses (when set) until they have a mapping, with how they will map
-    "precondition": "a precondition will become a when: (a condition) or a step before the task (a command)",
     "notify": "notifications will become an exit handler (onExit)",
     "handlers": "handlers will become the workflow's exit handler (onExit) with a step per kind",
 }

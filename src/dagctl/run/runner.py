@@ -69,8 +69,6 @@ CANCEL_POLL_S = 0.25
 FLUSH_EVERY_S = 0.02
 """Events are written in groups: at most this long after they happen (one locked write per file per group,
 not per event). A run killed with SIGKILL loses at most this much; every other ending flushes them all."""
-PRECHECK_TIMEOUT_S = 60.0
-"""The longest a precondition command may take; longer counts as unmet."""
 HARD_STOP_MARGIN = 2.0  # seconds past timeout + grace before an unresponsive attempt is given up on
 
 
@@ -871,35 +869,27 @@ class Runner:
 
     def _precheck(self, tr: TaskRun, planned: PlannedTask) -> None:
         """``precondition:``: a condition now, or a command on a thread of its own; unmet: the task is skipped."""
+        from .preconditions import check_command, check_condition, command_env
+
         pre = planned.precondition or {}
         if "when" in pre:
-            from dagctl.dag.conditions import compile_condition
-
             try:
-                ok = compile_condition(pre["when"]).evaluate(self._scope())
+                ok, why = check_condition(pre["when"], self._scope())
             except DagctlError as exc:
                 tr.attempt = 1
                 tr.status, tr.error, tr.duration_s = "failed", f"precondition: {describe_error(exc)}", 0.0
                 self._emit(TaskFail, task_id=tr.id, attempt=1, duration_s=0.0, error=tr.error)
                 self._after_failure(tr.id)
                 return
-            self._prechecked(tr.id, ok, f"precondition: {pre['when']} is false")
+            self._prechecked(tr.id, ok, why)
             return
         tr.status = "checking"
         self._checking += 1
-        env = {**os.environ, **self.plan.dag.env, **planned.env, "DAGCTL_RUN_ID": self.run_id, "DAGCTL_TASK_ID": tr.id}
+        env = command_env(os.environ, self.plan.dag.env, planned.env, self.run_id, tr.id)
         command, cwd, checks, wake = pre["run"], planned.cwd, self._checks, self.control.wake
 
         def check() -> None:
-            import subprocess
-
-            try:
-                done = subprocess.run(
-                    ["/bin/sh", "-c", command], cwd=cwd, env=env, capture_output=True, timeout=PRECHECK_TIMEOUT_S
-                )
-                ok, why = done.returncode == 0, f"precondition: `{command}` exited {done.returncode}"
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                ok, why = False, f"precondition: `{command}`: {exc}"
+            ok, why = check_command(command, cwd=cwd, env=env)
             checks.append((tr.id, ok, why))
             wake.set()
 

@@ -63,10 +63,11 @@ _PLAIN_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,199}")
 _SPEC_TASK_FIELDS = (
     "id", "depends_on", "timeout", "run", "python", "workflow_ref", "params", "env", "cwd", "isolation", "queue",
-    "matrix", "min_success", "aggregate", "repeat", "cache", "secrets", "continue_on",
+    "matrix", "min_success", "aggregate", "repeat", "cache", "secrets", "continue_on", "precondition",
 )  # fmt: skip
 """What a step needs of a planned task (its kind and target follow from run/python/workflow_ref). Retries
-(``retry_on_exit_codes`` too), trigger rule, ``when:`` and ``max_parallel`` stay with the workflow engine."""
+(``retry_on_exit_codes`` too), trigger rule, ``when:`` and ``max_parallel`` stay with the workflow engine; the
+``precondition:`` is checked by a step of its own (:func:`check_precondition`), a run of the task does not."""
 
 
 class StepResult(Record):
@@ -621,6 +622,50 @@ def _flag(value: bool) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- the task cache
+PRECONDITION_FILE = "met"
+"""The file of ``exec-task --precondition``: ``true`` when the task's precondition is met, else ``false``."""
+
+
+def check_precondition(
+    plan: Plan,
+    task_id: str,
+    *,
+    runs_dir: Path,
+    run_id: str,
+    params: Mapping[str, Any] | None = None,
+    inputs: Mapping[str, Mapping[str, Any]] | None = None,
+    logical_date: str | None = None,
+    base_env: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+) -> StepResult:
+    """The task's ``precondition:``, checked as a run checks it (:mod:`dagctl.run.preconditions`): file ``met``
+    says ``true`` or ``false``, the result's ``reason`` why it is not met; a workflow engine skips the task on
+    ``false``. A condition that cannot be evaluated fails the step, as it fails the task in a run."""
+    from .preconditions import check_command, check_condition, command_env
+
+    clock = clock or SystemClock()
+    started = clock.monotonic()
+    step = _Step(
+        plan, task_id, runs_dir=runs_dir, run_id=run_id, params=params, inputs=inputs,
+        logical_date=logical_date, base_env=base_env,
+    )  # fmt: skip
+    task, pre = step.task, step.task.precondition
+    if pre is None:
+        raise UsageError(f"task '{task.id}' has no precondition:", hint="--precondition is for tasks that have one")
+    if "when" in pre:
+        scope = {"params": step.params, "outputs": step.upstream, "env": dict(step.base_env), "run_id": run_id,
+                 "logical_date": logical_date}  # fmt: skip
+        try:
+            met, why = check_condition(pre["when"], scope)
+        except DagctlError as exc:
+            return step.failed(f"precondition: {describe_error(exc)}", started, clock)
+    else:
+        env = command_env(step.base_env, plan.dag.env, task.env, run_id, task.id)
+        met, why = check_command(pre["run"], cwd=task.cwd, env=env)
+    done = step.done({}, started, clock, **{PRECONDITION_FILE: "true" if met else "false"})
+    return done if met else done.replace(reason=why)
+
+
 def task_cache_key(
     plan: Plan,
     task_id: str,
