@@ -423,3 +423,17 @@ def _child(plan: Plan) -> Plan:
     from dagctl.run.subrun import child_plan
 
     return child_plan(plan, plan.tasks["c"])
+
+
+def test_a_handler_gets_the_environment_a_run_gives_it_from_what_argo_says() -> None:
+    from dagctl.run.single import handler_env
+
+    failures = '[{"displayName": "boom(1)"}, {"displayName": "boom"}, {"displayName": "inner-step"}, {"x": 1}]'
+    env = handler_env("failure", "Failed", failures, {"boom": "boom.v2", "ok": "ok"})
+    assert env == {"DAGCTL_RUN_STATUS": "failed", "DAGCTL_FAILED_TASKS": "boom.v2", "DAGCTL_HANDLER": "failure"}
+    assert handler_env("exit", "Succeeded", "", {})["DAGCTL_RUN_STATUS"] == "success"
+    assert handler_env("exit", "Error", "null", {})["DAGCTL_RUN_STATUS"] == "failed"
+    with pytest.raises(UsageError, match="not a handler kind"):
+        handler_env("cancel", "Failed", "[]", {})
+    with pytest.raises(UsageError, match="not JSON"):
+        handler_env("exit", "Failed", "[{", {})

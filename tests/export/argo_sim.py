@@ -20,7 +20,9 @@ as an exported dagctl DAG uses them:
 * ``memoize``: a key already in ``cache`` gives the outputs stored under it without running anything;
 * containers: ``command + args`` substituted (``{{retries}}`` too), run as a local process with the
   container's env, in its own empty output folder (the step's private filesystem); ``retryStrategy.limit``
-  more tries while it fails; output parameters read from their ``valueFrom.path`` (or their ``default``).
+  more tries while it fails; output parameters read from their ``valueFrom.path`` (or their ``default``);
+* ``onExit``: run after the workflow, with ``{{workflow.status}}`` and ``{{workflow.failures}}`` (the failed
+  top-level tasks as ``[{"displayName", "phase", "message"}]``); its nodes are under ``onExit.``.
 
 ``dagctl`` in the container command is replaced by ``python -m dagctl`` from this checkout.
 """
@@ -360,4 +362,11 @@ def simulate(
         cache={} if cache is None else cache, sim=sim,
     )  # fmt: skip
     sim.phase = runner.run(spec["entrypoint"], {}, "").phase
+    if "onExit" in spec:  # Argo's exit handler: after the workflow, with its status and failed nodes
+        scope["workflow.status"] = sim.phase
+        failed = [
+            {"displayName": n, "phase": p, "message": ""} for n, p in sim.phases.items() if p in ("Failed", "Error")
+        ]
+        scope["workflow.failures"] = json.dumps(failed)
+        runner.run(spec["onExit"], {}, "onExit")
     return sim

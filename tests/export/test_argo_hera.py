@@ -166,11 +166,12 @@ def test_a_cron_workflow_round_trips_with_its_runs_labelled(tmp_path: Path) -> N
     assert manifest["spec"]["suspend"] is True
 
 
-def test_a_retry_expression_continue_on_and_a_precondition_load_through_hera(tmp_path: Path) -> None:
+def test_a_retry_expression_continue_on_a_precondition_and_handlers_load_through_hera(tmp_path: Path) -> None:
     (tmp_path / "codes.yaml").write_text(
         textwrap.dedent(
             """
             name: codes
+            handlers: {failure: {run: ./page.sh}, exit: {run: ./cleanup.sh}}
             tasks:
               - {id: fetch, run: ./fetch.sh, retries: 4, retry_on_exit_codes: [75], continue_on: {exit_codes: [3]}}
               - {id: load, run: ./load.sh, depends_on: fetch, precondition: "test -s data.csv"}
@@ -182,3 +183,4 @@ def test_a_retry_expression_continue_on_and_a_precondition_load_through_hera(tmp
     assert obj.to_dict() == manifest
     (fetch,) = [t for t in manifest["spec"]["templates"] if t["name"] == "fetch"]
     assert fetch["retryStrategy"]["expression"] == "lastRetry.exitCode in ['75']"
+    assert obj.to_dict()["spec"]["onExit"] == "exit-handler"

@@ -256,6 +256,53 @@ def test_a_precondition_becomes_a_step_before_the_task_whose_met_output_decides_
         export(gate)
 
 
+def test_handlers_become_the_exit_handler_and_what_it_cannot_do_is_refused(tmp_path: Path) -> None:
+    plan = plan_of(
+        tmp_path,
+        """
+        name: h
+        params: {team: ops}
+        handlers:
+          failure: {run: './page.sh ${params.team}', retries: 2}
+          exit: {run: ./cleanup.sh}
+        tasks:
+          - {id: a, run: "true"}
+        """,
+    )
+    manifest, notes = export(plan)
+    assert manifest["spec"]["onExit"] == "exit-handler" and notes == []
+    (handler,) = [t for t in manifest["spec"]["templates"] if t["name"] == "exit-handler"]
+    failure, done = handler["dag"]["tasks"]
+    assert (failure["name"], failure["when"]) == ("on-failure", "{{workflow.status}} != Succeeded")
+    assert done["name"] == "on-exit" and "when" not in done
+    assert done["depends"] == "(on-failure.Succeeded || on-failure.Failed || on-failure.Errored || on-failure.Skipped)"
+    args = templates(manifest)[failure["template"]]["container"]["args"]
+    assert args[args.index("--handler") + 1] == "failure" and "-p" in args  # it reads a param
+    assert args[args.index("--workflow-failures") + 1] == "{{workflow.failures}}"
+    assert json.loads(args[args.index("--task-names") + 1]) == {"a": "a"}
+    assert templates(manifest)[failure["template"]]["retryStrategy"]["limit"] == 2
+    assert {"name": "team", "value": "ops"} in manifest["spec"]["arguments"]["parameters"]
+    refused = plan_of(
+        tmp_path,
+        """
+        name: h
+        handlers:
+          cancel: {run: ./cancelled.sh}
+          exit: {run: 'echo ${outputs.a.rows}'}
+        tasks:
+          - {id: a, run: "true"}
+        """,
+    )
+    with pytest.raises(ExportError) as caught:
+        export(refused)
+    assert [line.split(":")[0] for line in caught.value.problems] == [
+        "DAG 'h' handler 'cancel'",
+        "DAG 'h' handler 'exit'",
+    ]
+    assert "Argo reports a stopped workflow as Failed" in caught.value.problems[0]
+    assert "reads task outputs" in caught.value.problems[1]
+
+
 def test_what_argo_takes_only_in_whole_numbers_is_rounded_with_a_note(tmp_path: Path) -> None:
     plan = plan_of(tmp_path, 'name: r\ntasks:\n  - {id: a, run: "true", retries: 1, backoff: 1.5, timeout: 2.5s}\n')
     manifest, notes = export(plan)
@@ -525,8 +572,6 @@ def test_a_key_the_exporter_does_not_know_is_refused_naming_the_task_and_the_key
     )
     with pytest.raises(ExportError, match=r"DAG 'f' key 'notify': .*exit handler .* run the DAG with dagctl run"):
         export(pending)
-    with pytest.raises(ExportError, match=r"DAG 'f' key 'handlers': .*onExit"):
-        export(pending.replace(dag=DagInfo(name="f"), handlers={"exit": plan.tasks["b"]}))
     unset = plan.replace(tasks={"a": _FutureTask(**fields), "b": plan.tasks["b"]}, dag=_FutureDag(name="f"))
     export(unset)  # the same keys left unset are fine
 

@@ -373,3 +373,33 @@ def test_preconditions_skip_in_argo_as_in_dagctl_run(tmp_path: Path) -> None:
         }
     )
     assert outputs == tasks_only(expected, statuses)
+
+
+HANDLED = """
+name: handled
+params: {fail: "yes"}
+handlers:
+  success: {run: 'echo "success $DAGCTL_RUN_STATUS" >> handlers.txt'}
+  failure: {run: 'echo "failure $DAGCTL_RUN_STATUS $DAGCTL_FAILED_TASKS ${params.fail}" >> handlers.txt'}
+  exit: {run: 'echo "exit $DAGCTL_HANDLER" >> handlers.txt'}
+tasks:
+  - {id: ok, run: "true"}
+  - {id: boom, depends_on: [ok], retries: 1, run: 'test "${params.fail}" != yes'}
+"""
+
+
+@pytest.mark.parametrize(
+    ("fail", "expected"), [("yes", ["failure failed boom yes", "exit exit"]), ("no", ["success success", "exit exit"])]
+)
+def test_handlers_run_in_the_exit_handler_as_after_dagctl_run(tmp_path: Path, fail: str, expected: list[str]) -> None:
+    (tmp_path / "handled.yaml").write_text(HANDLED.lstrip())
+    written = tmp_path / "handlers.txt"
+    dagctl_run(tmp_path, "handled.yaml", f"fail={fail}")
+    assert written.read_text().splitlines() == expected
+    written.unlink()
+    sim, _, _ = run_exported(tmp_path, "handled.yaml", fail=fail)
+    assert sim.phase == ("Failed" if fail == "yes" else "Succeeded")
+    assert written.read_text().splitlines() == expected
+    ran = {path: phase for path, phase in sim.nodes.items() if path.startswith("onExit.")}
+    skipped = "onExit.on-success" if fail == "yes" else "onExit.on-failure"
+    assert ran[skipped] == "Skipped" and ran["onExit.on-exit"] == "Succeeded"

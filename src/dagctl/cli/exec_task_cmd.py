@@ -31,6 +31,7 @@ shell task's own code, 1 a Python task failed, 124 timed out, 130/143 interrupte
 The steps an exported workflow adds around tasks use the same command: --cell (one cell of a matrix task),
 --gather (a matrix task's fan-in), --iteration and --until (a loop's iteration and what follows it),
 --cache-key (the key Argo's memoize stores the step under), --precondition (whether the task runs at all),
+--handler (a DAG's handler in the workflow's exit handler),
 --dag-params and --dag-outputs (a sub-DAG's
 params and outputs). docs/argo.md has what each does.
 
@@ -80,6 +81,18 @@ def register(app: typer.Typer) -> None:
         precondition: bool = typer.Option(
             False, "--precondition", help="Check the task's precondition: (file met: true or false), not a run."
         ),
+        handler: str | None = typer.Option(
+            None, "--handler", help="Run the task as this handler (success, failure, exit) of a workflow that ended."
+        ),
+        workflow_status: str = typer.Option(
+            "Succeeded", "--workflow-status", help="With --handler: Argo's {{workflow.status}}."
+        ),
+        workflow_failures: str = typer.Option(
+            "[]", "--workflow-failures", help="With --handler: Argo's {{workflow.failures}} (JSON)."
+        ),
+        task_names: str = typer.Option(
+            "{}", "--task-names", help="With --handler: Argo task name -> dagctl task id (JSON)."
+        ),
         dag_params: bool = typer.Option(False, "--dag-params", help="A dag: task: its child's params, not a run."),
         dag_outputs: bool = typer.Option(
             False, "--dag-outputs", help="A dag: task: its child's outputs (child tasks' outputs as --input)."
@@ -117,9 +130,16 @@ def register(app: typer.Typer) -> None:
                 records=gather, outputs=until, previous=previous,
             )  # fmt: skip
         else:
+            extra_env = None
+            if handler is not None:
+                from dagctl.run.single import handler_env
+
+                names = {str(k): str(v) for k, v in _json_object("--task-names", task_names).items()}
+                extra_env = handler_env(handler, workflow_status, workflow_failures, names)
             result = _run(
                 plan, task_id, settings=settings, run_id=run_id, params=params, inputs=given_inputs,
                 attempt=retry + 1, logical_date=logical_date, clock=clock, cell=cell, iteration=iteration, quiet=quiet,
+                extra_env=extra_env,
             )  # fmt: skip
         if outputs_dir is not None and result.status == "success":
             from dagctl.errors import cannot
@@ -236,6 +256,7 @@ def _run(
     cell: str | None,
     iteration: int | None,
     quiet: bool,
+    extra_env: dict[str, str] | None = None,
 ) -> StepResult:
     """One attempt of the task, its log copied to stdout as it is written (unless ``quiet``)."""
     from dagctl.run.attempts import CancelToken
@@ -260,6 +281,7 @@ def _run(
                 plan, task_id, runs_dir=settings.runs_dir, run_id=run_id, params=params, inputs=inputs,
                 attempt=attempt, logical_date=logical_date, clock=clock, cancel=token, grace=settings.grace_s,
                 cell=cell, iteration=iteration, on_log=lambda path, mask: log.append((Path(path), mask)),
+                extra_env=extra_env,
             )  # fmt: skip
     finally:
         stop.set()

@@ -21,6 +21,7 @@ from dagctl.errors import UsageError
 from dagctl.records import Record
 
 from .dagscope import walk
+from .handlers import exit_handler
 from .keys import IGNORED_DAG_KEYS, is_set, unmapped
 from .names import ENTRYPOINT, is_param_name, object_name, task_names
 from .options import (
@@ -98,6 +99,7 @@ def export_plan(plan: Plan, options: ArgoOptions, cron: CronSettings | None = No
         scheduled=cron is not None,
     )
     tasks, walked = walk(build, scope)
+    on_exit = exit_handler(build, scope, walked.reads)
     problems, notes = build.problems, build.notes
     arguments = _arguments(plan.dag, values, walked.reads | walked.when_params, problems, notes)
     if problems:
@@ -105,6 +107,8 @@ def export_plan(plan: Plan, options: ArgoOptions, cron: CronSettings | None = No
     spec: dict[str, Any] = {"entrypoint": ENTRYPOINT}
     if arguments:
         spec["arguments"] = {"parameters": arguments}
+    if on_exit is not None:
+        spec["onExit"] = on_exit
     if plan.dag.timeout:
         spec["activeDeadlineSeconds"] = math.ceil(plan.dag.timeout)
     if plan.dag.parallelism:

@@ -82,7 +82,6 @@ DAG_FIELDS: dict[str, str] = {
 PENDING_KEYS: dict[str, str] = {
     # keys of the DAG format that an export refuses (when set) until they have a mapping, with how they will map
     "notify": "notifications will become an exit handler (onExit)",
-    "handlers": "handlers will become the workflow's exit handler (onExit) with a step per kind",
 }
 OPTIONAL_KEYS: dict[str, str] = {
     # keys a plan may carry (of the DAG or of a task), mapped when they are there
@@ -112,8 +111,6 @@ def unmapped(plan: Plan) -> Iterator[str]:
         known = name in DAG_FIELDS or name in IGNORED_DAG_KEYS or name in OPTIONAL_KEYS
         if not known and is_set(getattr(plan.dag, name)):
             yield f"DAG '{plan.dag.name}' key '{name}': cannot be exported to Argo yet — {later(name)}"
-    if is_set(getattr(plan, "handlers", None)):
-        yield f"DAG '{plan.dag.name}' key 'handlers': cannot be exported to Argo yet — {later('handlers')}"
     for task in plan.tasks.values():
         for name in task.FIELDS:
             if name not in TASK_FIELDS and name not in OPTIONAL_KEYS and is_set(getattr(task, name)):

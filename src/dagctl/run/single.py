@@ -202,6 +202,7 @@ def run_task(
     cell: str | None = None,
     iteration: int | None = None,
     on_log: Callable[[str, Callable[[str], str]], None] | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> StepResult:
     """Run attempt ``attempt`` of ``task_id`` with ``params`` (overrides of the DAG's, as ``-p`` gives them)
     and ``inputs`` (upstream task id -> its outputs). Raises UsageError for bad input; a failing task is
@@ -212,7 +213,8 @@ def run_task(
     for a list from an upstream output, the value as Argo writes it); the attempt is named ``<task>:<index>``
     and its templates read ``${matrix.KEY}``, as in a run. ``iteration`` runs iteration N (from 1) of a
     loop, named ``<task>~N`` after the first. ``on_log`` is told the log's path before the task starts, and
-    what masks the task's secrets in text read from it (the identity when it has none)."""
+    what masks the task's secrets in text read from it (the identity when it has none). ``extra_env`` is added to
+    the task's environment (a handler's, :func:`handler_env`)."""
     task = planned_task(plan, task_id)
     _check_runnable(task, cell=cell, iteration=iteration)
     if attempt < 1:
@@ -233,6 +235,8 @@ def run_task(
     except DagctlError as exc:  # a template or registry problem: the task cannot even be described
         result = AttemptResult(status="failed", duration_s=0.0, error=describe_error(exc))
     else:
+        if extra_env:
+            built = built.replace(env={**built.env, **extra_env})
         if on_log is not None:
             on_log(built.log_path, step.masker.text if step.masker is not None else str)
         result = _execute(built, token, clock, base_env)
@@ -622,6 +626,33 @@ def _flag(value: bool) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- the task cache
+HANDLER_KINDS = ("success", "failure", "exit")
+"""The kinds of handler a workflow's exit handler runs (a ``cancel`` one cannot be told from a failure there)."""
+
+
+def handler_env(kind: str, workflow_status: str, failures: str, names: Mapping[str, str]) -> dict[str, str]:
+    """The environment a run gives a handler (``DAGCTL_RUN_STATUS``, ``DAGCTL_FAILED_TASKS``,
+    ``DAGCTL_HANDLER``), from what Argo gives an exit handler: the workflow's status (``Succeeded``, ``Failed``,
+    ``Error``), its failed nodes as JSON (``displayName`` is the DAG task's name, ``name(N)`` for retry N), and
+    ``names``, DAG task name -> dagctl task id. Failed nodes of other names (steps inside a task) are left out."""
+    if kind not in HANDLER_KINDS:
+        raise UsageError(f"--handler {kind!r} is not a handler kind", hint=f"use one of {', '.join(HANDLER_KINDS)}")
+    status = "success" if workflow_status == "Succeeded" else "failed"
+    try:
+        nodes = json.loads(failures) if failures.strip() else []
+    except ValueError:
+        raise UsageError(
+            "--workflow-failures is not JSON", hint="pass {{workflow.failures}} as Argo gives it"
+        ) from None
+    failed: list[str] = []
+    for node in nodes if isinstance(nodes, list) else []:
+        name = re.sub(r"\(\d+\)$", "", str(node.get("displayName", ""))) if isinstance(node, dict) else ""
+        task_id = names.get(name)
+        if task_id is not None and task_id not in failed:
+            failed.append(task_id)
+    return {"DAGCTL_RUN_STATUS": status, "DAGCTL_FAILED_TASKS": ",".join(failed), "DAGCTL_HANDLER": kind}
+
+
 PRECONDITION_FILE = "met"
 """The file of ``exec-task --precondition``: ``true`` when the task's precondition is met, else ``false``."""
 
