@@ -348,6 +348,8 @@ tasks:
   - {id: cond, depends_on: [ready], precondition: {when: "outputs.ready.ok == 2"}, run: "echo never"}
   - {id: cond_met, depends_on: [ready], precondition: {when: "outputs.ready.ok == 1"}, run: "true"}
   - {id: join, depends_on: [met, unmet], trigger_rule: none_failed, run: 'echo "joined=1" > "$DAGCTL_OUTPUT"'}
+  - {id: mid, depends_on: [ready], run: "true"}
+  - {id: far, depends_on: [mid], precondition: {when: "outputs.ready.ok == 1"}, run: 'echo "far=1" > "$DAGCTL_OUTPUT"'}
 """
 
 
@@ -357,7 +359,7 @@ def test_preconditions_skip_in_argo_as_in_dagctl_run(tmp_path: Path) -> None:
     statuses, expected, _ = dagctl_run(tmp_path, "pre.yaml")
     sim, outputs, _ = run_exported(tmp_path, "pre.yaml")
     checks = {n: p for n, p in sim.phases.items() if n.endswith("-precondition")}
-    assert set(checks.values()) == {"Succeeded"} and len(checks) == 4
+    assert set(checks.values()) == {"Succeeded"} and len(checks) == 5
     phases = {sim.task_ids[n]: PHASES[p] for n, p in sim.phases.items() if n not in checks}
     assert (
         phases
@@ -370,6 +372,8 @@ def test_preconditions_skip_in_argo_as_in_dagctl_run(tmp_path: Path) -> None:
             "cond": "skipped",
             "cond_met": "success",
             "join": "success",
+            "mid": "success",
+            "far": "success",  # its precondition reads an ancestor's outputs: the step is given them
         }
     )
     assert outputs == tasks_only(expected, statuses)

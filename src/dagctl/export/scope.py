@@ -157,10 +157,13 @@ def references(plan: Plan, task: PlannedTask, upstream: set[str]) -> tuple[list[
                     if ".".join(ref.path[:j]) in upstream:
                         sources.add(".".join(ref.path[:j]))
                         break
-    if task.repeat is not None:
+    conditions = [str(task.repeat.get("until"))] if task.repeat is not None else []
+    if task.precondition is not None and "when" in task.precondition:
+        conditions.append(task.precondition["when"])  # checked by a step given the task's inputs
+    if conditions:
         from dagctl.dag.conditions import compile_condition
-
-        for root, key in compile_condition(str(task.repeat.get("until"))).names:
+    for condition in conditions:
+        for root, key in compile_condition(condition).names:
             if root == "params" and key is not None:
                 params.add(key)
             elif root == "outputs" and key in upstream:
