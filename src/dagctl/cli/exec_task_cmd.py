@@ -25,14 +25,13 @@ It is one attempt, not a run: no retries, no trigger rule, no when:, no precondi
 caller decides those), no events; a failure continue_on: allows exits 0 with the reason. The task's log goes
 to logs/runs/<run_id>/ as in a run, and is copied to stdout as it is written. With --outputs-dir its outputs
 are also written there (outputs.json, and values/<key> for each plain key), which is where an Argo step
-exported by `dagctl export argo` reads them. Exit code: the task's (0 success, a
-shell task's own code, 1 a Python task failed, 124 timed out, 130/143 interrupted); 2 bad input.
+exported by `dagctl export argo` reads them. Exit code: the task's (0 success, a shell task's own code, 1 a
+Python task failed, 124 timed out, 130/143 interrupted); 2 bad input.
 
 The steps an exported workflow adds around tasks use the same command: --cell (one cell of a matrix task),
 --gather (a matrix task's fan-in), --iteration and --until (a loop's iteration and what follows it),
 --cache-key (the key Argo's memoize stores the step under), --precondition (whether the task runs at all),
---handler (a DAG's handler in the workflow's exit handler),
---dag-params and --dag-outputs (a sub-DAG's
+--handler (a DAG's handler, in the workflow's exit handler), --dag-params and --dag-outputs (a sub-DAG's
 params and outputs). docs/argo.md has what each does.
 
 \b
