@@ -82,10 +82,10 @@ class StepResult(Record):
     error: str | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
-    reason: str | None = None
-    """Why it succeeded although the attempt failed (``continue_on:``), as a run records it."""
     """What a workflow engine reads besides the outputs (:func:`write_outputs`): ``cell`` (a matrix cell's
-    record), ``cache-key``, ``again`` and ``next`` (a loop's verdict)."""
+    record), ``cache-key``, ``again`` and ``next`` (a loop's verdict), ``met`` (a precondition's)."""
+    reason: str | None = None
+    """Why it succeeded although the attempt failed (``continue_on:``), or why a precondition is not met."""
 
 
 class _Step:
