@@ -17,9 +17,8 @@ Pure apart from the ``python`` strategy, which imports the function like a ``pyt
 
 from __future__ import annotations
 
-import math
-
 from dagctl.errors import TaskError
+from dagctl.store.events import finite_number
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -27,26 +26,12 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-        return number if math.isfinite(number) else None
-    return None
-
-
 def _ranked(cells: Sequence[Mapping[str, Any]], metric: str) -> list[tuple[float, int]]:
     ranked = []
     for index, cell in enumerate(cells):
         if cell.get("status") != "success":
             continue
-        value = _number((cell.get("outputs") or {}).get(metric))
+        value = finite_number((cell.get("outputs") or {}).get(metric))
         if value is not None:
             ranked.append((value, index))
     return ranked

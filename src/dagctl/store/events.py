@@ -36,6 +36,24 @@ def parse_ts(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
+def finite_number(value: object) -> float | None:
+    """A number a record holds (an int, a float, or text that reads as one), None unless it is finite.
+    Booleans are not numbers here."""
+    import math
+
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
 class Event(KwRecord):
     """One fact, immutable once made, built with keyword arguments. Subclasses declare the fields they add.
 

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Any
 
-from .events import format_ts, parse_ts
+from .events import finite_number, format_ts, parse_ts
 
 RUN_STATUSES = ("success", "failed", "cancelled", "abandoned", "running", "waiting", "paused")
 """What :func:`summarize_dags` reports (a ``dag_done`` written by a newer dagctl may say something else)."""
@@ -66,23 +66,9 @@ def _str(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _num(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-        return number if math.isfinite(number) else None
-    return None
-
-
 def _seconds(value: object) -> float | None:
     """A duration from a record: a number from 0 to :data:`MAX_SECONDS`, else None."""
-    number = _num(value)
+    number = finite_number(value)
     return number if number is not None and 0 <= number <= MAX_SECONDS else None
 
 
@@ -103,13 +89,13 @@ def _int(value: object) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    number = _num(value)
+    number = finite_number(value)
     return int(number) if number is not None and number.is_integer() else None
 
 
 def _window(now: datetime, window_hours: float) -> tuple[str, str]:
     """``(since_key, now_key)`` of the window ending at ``now``."""
-    hours = _num(window_hours)
+    hours = finite_number(window_hours)
     try:
         since = now - timedelta(hours=hours if hours is not None and hours > 0 else 0.0)
     except OverflowError:  # a window reaching back before year 1: everything
@@ -446,7 +432,7 @@ def fold_run(events: Iterable[Mapping[str, Any]]) -> RunSummary:
         parent_task=_str(start.get("parent_task")),
         host=_str(start.get("host")),
         pid=_int(start.get("pid")),
-        pid_start=_num(start.get("pid_start")),
+        pid_start=finite_number(start.get("pid_start")),
         run_dir=_str(start.get("run_dir")),
         dag_file=_str(start.get("dag_file")),
         schedule_id=_str(start.get("schedule_id")),
