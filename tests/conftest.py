@@ -84,3 +84,46 @@ def _not_on_github_actions(monkeypatch: pytest.MonkeyPatch) -> None:
     changes its output and writes the step summary when ``GITHUB_ACTIONS=true``. Tests of that set it themselves."""
     for name in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_WORKSPACE"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def proj(project: Path):
+    """Write DAG files in the shared project and run them: proj.run(name, text=None, **run_dag kwargs) in this
+    process, proj.dagctl(*args) as a process of its own."""
+    import os
+    import subprocess
+    import sys
+    from typing import Any
+
+    from dagctl.run.api import run_dag
+    from dagctl.settings import Settings
+    from dagctl.store.sinks import MemorySink
+
+    class Proj:
+        folder = project
+        settings = Settings.from_env()
+
+        def write(self, name: str, text: str) -> Path:
+            path = project / name
+            path.write_text(textwrap.dedent(text).lstrip())
+            return path
+
+        def run(self, name: str, text: str | None = None, **kwargs: Any) -> tuple[Any, MemorySink]:
+            path = self.write(name, text) if text is not None else project / name
+            sink = MemorySink()
+            return run_dag(path, sinks=[sink], settings=self.settings, **kwargs), sink
+
+        def dagctl(self, *args: str, **popen: Any) -> subprocess.Popen[str]:
+            env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+            return subprocess.Popen(
+                [sys.executable, "-m", "dagctl", *args],
+                cwd=project,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                stdin=subprocess.DEVNULL,
+                **popen,
+            )
+
+    return Proj()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -14,48 +13,9 @@ from typing import Any
 import pytest
 
 from dagctl.errors import DagctlError
-from dagctl.run.api import run_dag
 from dagctl.run.cache import CacheStore, restore_log
-from dagctl.settings import Settings
 from dagctl.store.history import History
-from dagctl.store.sinks import MemorySink
-from tests.conftest import ROOT
 from tests.support import wait_until
-
-
-@pytest.fixture
-def proj(project: Path):
-    """Write DAG files in the shared project and run them: proj.run(name, text=None, **run_dag kwargs)."""
-
-    class Proj:
-        folder = project
-        settings = Settings.from_env()
-
-        def write(self, name: str, text: str) -> Path:
-            path = project / name
-            path.write_text(textwrap.dedent(text).lstrip())
-            return path
-
-        def run(self, name: str, text: str | None = None, **kwargs: Any) -> tuple[Any, MemorySink]:
-            path = self.write(name, text) if text is not None else project / name
-            sink = MemorySink()
-            return run_dag(path, sinks=[sink], settings=self.settings, **kwargs), sink
-
-        def dagctl(self, *args: str, **popen: Any) -> subprocess.Popen[str]:
-            env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-            return subprocess.Popen(
-                [sys.executable, "-m", "dagctl", *args],
-                cwd=project,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                stdin=subprocess.DEVNULL,
-                **popen,
-            )
-
-    return Proj()
-
 
 CACHED = """
     name: cached

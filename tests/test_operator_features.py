@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import textwrap
 import threading
 from pathlib import Path
 from typing import Any, ClassVar
@@ -14,31 +13,9 @@ from typing import Any, ClassVar
 import pytest
 
 from dagctl.errors import UsageError
-from dagctl.run.api import run_dag
-from dagctl.settings import Settings
-from dagctl.store.sinks import MemorySink
 from tests.support import wait_until
 
 SECRET = "s3cr3t-Value-42"
-
-
-@pytest.fixture
-def proj(project: Path):
-    class Proj:
-        folder = project
-        settings = Settings.from_env()
-
-        def write(self, name: str, text: str) -> Path:
-            path = project / name
-            path.write_text(textwrap.dedent(text).lstrip())
-            return path
-
-        def run(self, name: str, text: str | None = None, **kwargs: Any) -> tuple[Any, MemorySink]:
-            path = self.write(name, text) if text is not None else project / name
-            sink = MemorySink()
-            return run_dag(path, sinks=[sink], settings=self.settings, **kwargs), sink
-
-    return Proj()
 
 
 def _everything_written(folder: Path) -> str:
