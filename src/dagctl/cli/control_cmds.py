@@ -16,7 +16,6 @@ from .render import echo, echo_err, echo_json
 
 if TYPE_CHECKING:
     from dagctl.store.history import History
-    from dagctl.store.runsummary import RunSummary
 
 
 def _history() -> History:
@@ -32,23 +31,6 @@ def _who(name: str | None) -> str:
     return name or getpass.getuser()
 
 
-def _waiting_gate(summary: RunSummary, task: str) -> dict[str, object]:
-    from dagctl.errors import UsageError
-
-    info = summary.tasks.get(task)
-    if info is None or info.approval is None:
-        gates = [t for t, s in summary.tasks.items() if s.approval is not None]
-        raise UsageError(
-            f"run {summary.run_id} has no approval gate '{task}'",
-            hint=f"its gates: {', '.join(gates)}" if gates else "this run has no approval gates",
-        )
-    if info.status != "waiting":
-        decided = info.approval.get("decision")
-        what = f"{decided} by {', '.join(info.approval.get('by') or [])}" if decided else info.status
-        raise UsageError(f"{task} of run {summary.run_id} is not waiting for approval (it is {what})")
-    return dict(info.approval)
-
-
 def _decide(run: str, task: str, decision: str, who: str | None, text: str | None, as_json: bool) -> None:
     from dagctl.clock import SystemClock
     from dagctl.store.approvals import decide
@@ -61,7 +43,9 @@ def _decide(run: str, task: str, decision: str, who: str | None, text: str | Non
         from dagctl.errors import UsageError
 
         raise UsageError(f"run {run_id} is {summary.status}: it waits for nobody")
-    gate = _waiting_gate(summary, task)
+    from dagctl.store.approvals import waiting_gate
+
+    gate = waiting_gate(summary, task)
     by = _who(who)
     approvers = [str(a) for a in gate.get("approvers") or []]  # type: ignore[attr-defined]
     state, deciders = decide(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dagctl.errors import UsageError
+from dagctl.errors import DagctlError, UsageError
 
 from . import layout
 from .jsonl import JsonlWriter, iter_records
@@ -22,7 +22,26 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import Any
 
+    from .runsummary import RunSummary
+
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
+
+
+def waiting_gate(summary: RunSummary, task: str, *, not_waiting: type[DagctlError] = UsageError) -> dict[str, object]:
+    """The approval record of the gate ``task`` of a run, which must wait for a decision: UsageError when the
+    run has no such gate, ``not_waiting`` when the gate does not wait (decided, skipped ...)."""
+    info = summary.tasks.get(task)
+    if info is None or info.approval is None:
+        gates = [t for t, s in summary.tasks.items() if s.approval is not None]
+        raise UsageError(
+            f"run {summary.run_id} has no approval gate '{task}'",
+            hint=f"its gates: {', '.join(gates)}" if gates else "this run has no approval gates",
+        )
+    if info.status != "waiting":
+        decided = info.approval.get("decision")
+        what = f"{decided} by {', '.join(info.approval.get('by') or [])}" if decided else info.status
+        raise not_waiting(f"{task} of run {summary.run_id} is not waiting for approval (it is {what})")
+    return dict(info.approval)
 
 
 def gate_state(decisions: Sequence[Mapping[str, Any]], approvers: Sequence[str], policy: str) -> tuple[str, list[str]]:

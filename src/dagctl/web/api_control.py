@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dagctl.errors import DagctlError, UsageError
 from dagctl.host import hostname
-from dagctl.store.approvals import decide
+from dagctl.store.approvals import decide, waiting_gate
 from dagctl.store.events import format_ts
 from dagctl.store.history import FINISHED
 from dagctl.store.runsummary import RunSummary
@@ -136,18 +136,7 @@ def _waiting_gate(summary: RunSummary, task: str) -> dict[str, object]:
     """The gate ``task`` of a run that waits for a decision (UsageError or Conflict otherwise)."""
     if summary.status in FINISHED and summary.status != "paused":
         raise Conflict(f"run {summary.run_id} is {summary.status}: it waits for nobody")
-    info = summary.tasks.get(task)
-    if info is None or info.approval is None:
-        gates = [t for t, s in summary.tasks.items() if s.approval is not None]
-        raise UsageError(
-            f"run {summary.run_id} has no approval gate '{task}'",
-            hint=f"its gates: {', '.join(gates)}" if gates else "this run has no approval gates",
-        )
-    if info.status != "waiting":
-        decided = info.approval.get("decision")
-        what = f"{decided} by {', '.join(info.approval.get('by') or [])}" if decided else info.status
-        raise Conflict(f"{task} of run {summary.run_id} is not waiting for approval (it is {what})")
-    return dict(info.approval)
+    return waiting_gate(summary, task, not_waiting=Conflict)
 
 
 async def _find_retry(ctx: WebContext, launch: Launch) -> str | None:
