@@ -4,8 +4,12 @@ panels, metrics, and the error shape."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+from tests.conftest import ROOT
 from tests.support import wait_until
 from tests.web.conftest import QUICK, dag_text
 
@@ -216,6 +220,13 @@ def test_schedules_and_stats_panels(live, web_project: Path, monkeypatch) -> Non
     (schedule,) = listing["schedules"]
     assert schedule["id"] == "quick-hourly" and schedule["next_fire_utc"].endswith(":00:00.000Z")
     assert listing["problems"] and listing["problems"][0]["file"].endswith("broken.yaml")
+    (web_project / "configs" / "schedules" / "broken.yaml").unlink()
+    shown = subprocess.run(
+        [sys.executable, "-m", "dagctl", "schedule", "list", "--dir", "configs/schedules", "--json"],
+        cwd=web_project, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )  # fmt: skip
+    assert json.loads(shown.stdout) == server.client.get("/api/schedules").json()["schedules"]  # the same entries
     run_id = server.start("quick")
     server.wait_for_run(run_id)
     stats = server.client.get("/api/stats").json()

@@ -301,40 +301,15 @@ def register(app: typer.Typer) -> None:
           dagctl schedule list --dir configs/schedules --json
         """
         from dagctl.clock import SystemClock
-        from dagctl.schedule.cron import next_fire_times, parse_cron
         from dagctl.schedule.files import ScheduleSource
+        from dagctl.schedule.listing import schedule_entries
         from dagctl.settings import Settings
-        from dagctl.store.events import format_ts
         from dagctl.store.state import StateStore
 
         schedules = ScheduleSource(_directory(ctx, directory), default_timezone=default_timezone()).load()
-        now = SystemClock().now()
         with StateStore(Settings.from_env().state_path) as store:
             fold = store.refresh()
-        data: list[dict[str, Any]] = []
-        for s in schedules:
-            spec = parse_cron(s.cron, s.timezone)
-            nxt = next_fire_times(spec, now, 1) if s.enabled else []
-            state = fold.schedules.get(s.id)
-            last = state.last if state else None
-            running = [o for o in state.open.values() if o.run_id] if state else []
-            data.append(
-                {
-                    "id": s.id,
-                    "cron": s.cron_written,
-                    "fields": spec.fields,
-                    "timezone": s.timezone,
-                    "enabled": s.enabled,
-                    "dag": s.dag,
-                    "overlap": s.overlap.value,
-                    "catchup_s": s.catchup.total_seconds() if s.catchup else None,
-                    "next_fire": nxt[0].astimezone(spec.zone).isoformat() if nxt else None,
-                    "next_fire_utc": format_ts(nxt[0]) if nxt else None,
-                    "last_run": last,
-                    "running": [o.run_id for o in running],
-                    "counts": dict(state.counts) if state else {},
-                }
-            )
+        data = schedule_entries(schedules, fold, SystemClock().now())
         if as_json:
             echo_json(data)
             return

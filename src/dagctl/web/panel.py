@@ -14,11 +14,10 @@ from typing import Any
 from dagctl.dag.durations import parse_duration
 from dagctl.errors import Problem, UsageError
 from dagctl.host import hostname, process_alive
-from dagctl.schedule.cron import next_fire_times, parse_cron
 from dagctl.schedule.files import ScheduleSource, ScheduleSpec
+from dagctl.schedule.listing import schedule_entries
 from dagctl.settings import Settings
 from dagctl.store.eventlog import load_events, load_state_events
-from dagctl.store.events import format_ts
 from dagctl.store.reports import schedules_of, stats_report
 from dagctl.store.runsummary import RunSummary
 from dagctl.store.state import StateFold, StateStore
@@ -94,29 +93,5 @@ class Schedules:
     def listing(self, now: datetime) -> dict[str, Any]:
         """``dagctl schedule list --json`` plus the problems of files that do not load."""
         specs, problems = self.specs()
-        fold = self.fold()
-        data: list[dict[str, Any]] = []
-        for s in specs:
-            spec = parse_cron(s.cron, s.timezone)
-            nxt = next_fire_times(spec, now, 1) if s.enabled else []
-            state = fold.schedules.get(s.id)
-            running = [o.run_id for o in state.open.values() if o.run_id] if state else []
-            waiting = sum(1 for o in state.open.values() if not o.run_id) if state else 0
-            data.append(
-                {
-                    "id": s.id,
-                    "cron": s.cron,
-                    "timezone": s.timezone,
-                    "enabled": s.enabled,
-                    "dag": s.dag,
-                    "overlap": s.overlap.value,
-                    "catchup_s": s.catchup.total_seconds() if s.catchup else None,
-                    "next_fire": nxt[0].astimezone(spec.zone).isoformat() if nxt else None,
-                    "next_fire_utc": format_ts(nxt[0]) if nxt else None,
-                    "last_run": state.last if state else None,
-                    "running": running,
-                    "waiting": waiting,
-                    "counts": dict(state.counts) if state else {},
-                }
-            )
+        data = schedule_entries(specs, self.fold(), now)
         return {"schedules": data, "problems": [problem_dict(p) for p in problems]}
