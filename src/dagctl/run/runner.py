@@ -1008,15 +1008,9 @@ class Runner:
         self._finished(tr.id)
 
     def _call_aggregate(self, target: str, cells: list[dict[str, Any]]) -> Any:
-        from dagctl.run.actions.python import resolve_callable
+        from dagctl.run.actions.python import call_aggregate
 
-        function = resolve_callable(target, [str(self.factory.dag_dir)])
-        try:
-            return function(cells)
-        except DagctlError:
-            raise
-        except Exception as exc:
-            raise DagctlError(f"aggregate python: {target} raised {type(exc).__name__}: {exc}") from exc
+        return call_aggregate(target, cells, [str(self.factory.dag_dir)])
 
     # ------------------------------------------------------------------ handlers
     def _run_handlers(self, status: str) -> None:

@@ -533,6 +533,7 @@ def gather_cells(
 ) -> StepResult:
     """A matrix task's fan-in: its outputs from its cells' records (:func:`parse_cells`), with ``min_success``
     and ``aggregate:`` applied as :mod:`dagctl.run.fanin` applies them in a run."""
+    from .actions.python import call_aggregate
     from .fanin import aggregate
 
     clock = clock or SystemClock()
@@ -548,24 +549,14 @@ def gather_cells(
         needed = len(gathered) if task.min_success is None else min(task.min_success, len(gathered))
         if ok < needed:
             raise DagctlError(f"{ok} of {len(gathered)} cells succeeded, {needed} needed (min_success)")
-        outputs = aggregate(task.id, gathered, task.aggregate, lambda target, cells: _call(step, target, cells))
+        search_path = [str(step.factory.dag_dir)]
+        outputs = aggregate(
+            task.id, gathered, task.aggregate, lambda target, cells: call_aggregate(target, cells, search_path)
+        )
     except DagctlError as exc:
         return step.failed(describe_error(exc), started, clock)
     step.save(task.id, outputs)
     return step.done(outputs, started, clock)
-
-
-def _call(step: _Step, target: str, cells: list[dict[str, Any]]) -> Any:
-    """An ``aggregate: {strategy: python}`` function, imported and called as the runner calls it."""
-    from .actions.python import resolve_callable
-
-    function = resolve_callable(target, [str(step.factory.dag_dir)])
-    try:
-        return function(cells)
-    except DagctlError:
-        raise
-    except Exception as exc:
-        raise DagctlError(f"aggregate python: {target} raised {type(exc).__name__}: {exc}") from exc
 
 
 # ---------------------------------------------------------------------------------------------- loops

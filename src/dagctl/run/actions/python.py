@@ -151,6 +151,18 @@ def resolve_callable(target: str, search_path: Sequence[str], *, kind: str = "py
     return obj  # type: ignore[no-any-return]
 
 
+def call_aggregate(target: str, cells: list[dict[str, Any]], search_path: Sequence[str]) -> Any:
+    """An ``aggregate: {strategy: python}`` function of a matrix task, called with its cells; what it raises
+    becomes a DagctlError naming it (the task fails with that message). For a run and an exported step alike."""
+    function = resolve_callable(target, search_path)
+    try:
+        return function(cells)
+    except DagctlError:
+        raise
+    except Exception as exc:
+        raise DagctlError(f"aggregate python: {target} raised {type(exc).__name__}: {exc}") from exc
+
+
 def _import(module_name: str, folders: list[str], label: str) -> Any:
     with _IMPORT_LOCK:
         _forget_modules_of_other_folders(module_name, folders, list(sys.path), label)
