@@ -47,6 +47,7 @@ VALUE_NAMES = {
     "--from": "TASK",
     "--gather": "JSON",
     "--grace": "DURATION",
+    "--handler": "KIND",
     "--hash-id": "ID",
     "--host": "ADDRESS",
     "--image": "IMAGE",
@@ -89,6 +90,7 @@ VALUE_NAMES = {
     "--start": "TIME",
     "--status": "STATUS",
     "--stream-idle": "DURATION",
+    "--task-names": "JSON",
     "--templates": "DIR",
     "--tenant": "TENANT",
     "--timeout": "DURATION",
@@ -98,6 +100,8 @@ VALUE_NAMES = {
     "--wait": "SECONDS",
     "--width": "N",
     "--window": "DURATION",
+    "--workflow-failures": "JSON",
+    "--workflow-status": "STATUS",
 }
 """The name of an option's value in help, by its long name (a declaration's own ``metavar=`` wins)."""
 
