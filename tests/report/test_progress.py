@@ -216,3 +216,53 @@ def test_succeeded_durations_for_the_next_runs_history():
         [ev("task_ok", 1, "a", duration_s=1.5), ev("task_fail", 1, "b", duration_s=0.5), ev("task_start", 1, "c")]
     )
     assert model.succeeded() == {"a": 1.5}
+
+
+def _scenarios() -> dict[str, tuple[dict[str, list[str]], list[dict]]]:
+    """Runs of every shape the model groups or marks, as records."""
+    retried = [
+        ev("dag_start", 0),
+        ev("task_start", 0, "a", attempt=1, log_path="/logs/a.log"),
+        ev("task_retry", 1, "a", attempt=1, delay_s=1.0, error="exit code 1"),
+        ev("task_start", 2, "a", attempt=2, log_path="/logs/a.2.log"),
+        ev("task_ok", 3, "a", attempt=2, duration_s=1.0, cached=None),
+        ev("task_start", 3, "b", attempt=1),
+    ]
+    matrix = [
+        ev("dag_start", 0),
+        ev("task_start", 0, "a", cells=2, matrix={"x": [1, 2]}),
+        ev("task_start", 0, "a", attempt=1, cell="a:0", cell_index=0),
+        ev("task_ok", 1, "a", attempt=1, cell="a:0", cell_index=0, duration_s=1.0),
+        ev("task_start", 1, "a", attempt=1, cell="a:1", cell_index=1),
+    ]
+    loop = [
+        ev("task_start", 0, "a", attempt=1, iteration=1),
+        ev("task_ok", 1, "a", attempt=1, iteration=1, duration_s=1.0, status="iterated", reason="until is false"),
+        ev("task_start", 1, "a", attempt=1, iteration=2),
+    ]
+    child = [ev("task_start", 0, "a", attempt=1, child_run_id="20261206-120000.000-c0ffee")]
+    cached = [ev("task_ok", 0, "a", attempt=1, duration_s=0.0, cached=True, cache_key="ab" * 32)]
+    extra = [ev("task_start", 0, "unplanned", attempt=1), ev("task_ok", 1, "unplanned", duration_s=1.0)]
+    return {
+        "diamond": ({**DIAMOND, "side": []}, diamond_run()),
+        "retried": ({"a": [], "b": ["a"]}, retried),
+        "matrix": ({"a": [], "b": ["a"]}, matrix),
+        "loop": ({"a": [], "b": ["a"]}, loop),
+        "child": ({"a": []}, child),
+        "cached": ({"a": [], "b": ["a"]}, cached),
+        "unplanned": ({"a": []}, extra),
+    }
+
+
+def test_every_kind_of_run_folds_alike_from_typed_events_and_from_records():
+    """The runner hands the live view typed events (plain starts and ends take a short path); an events file
+    gives records. Both must give the same view, whatever the run holds."""
+    from dagctl.store.events import Event, parse_event
+
+    for name, (deps, records) in _scenarios().items():
+        typed = [parse_event(r) for r in records]
+        assert all(isinstance(e, Event) for e in typed), name
+        g = graph(deps, retries={"a": 1})
+        for now in (at(1.5), at(10)):
+            assert fold(typed, g, now, expected=HISTORY) == fold(records, g, now, expected=HISTORY), name
+            assert fold(typed, g, now, max_rows=2) == fold(records, g, now, max_rows=2), name

@@ -21,9 +21,11 @@ wait) are one line in :data:`STATUS_OF_KIND`.
 from __future__ import annotations
 
 from functools import partial
+from itertools import repeat
+from operator import attrgetter
 
 from dagctl.records import Record
-from dagctl.store.events import parse_ts
+from dagctl.store.events import TaskOk, TaskStart, parse_ts
 
 from .graph import TaskGraph, default_weight, display_order, tails
 
@@ -183,6 +185,7 @@ class RunProgress:
         run_id: str = "",
     ) -> None:
         self.graph = graph
+        self._downstream = graph.downstream
         self.parallelism = max(1, parallelism)
         self.dag_name = dag_name
         self.run_id = run_id
@@ -217,7 +220,8 @@ class RunProgress:
         if self.version == 0:
             self._build()
         self._built = True
-        self._pending_work = sum(self._expect(t.task_id) for t in self._tasks.values() if t.status == "pending")
+        pending = [tid for tid, t in self._tasks.items() if t.status == "pending"]
+        self._pending_work = sum(map(self.expected.get, pending, repeat(self._fallback, len(pending))))
 
     def _build(self) -> None:
         deps = self.graph.depends_on
@@ -245,6 +249,9 @@ class RunProgress:
         """Fold one event: a :class:`~dagctl.store.events.Event` or its record (a dict from an events file)."""
         if not self._built:
             self.set_history(self._history)
+        cls = type(event)
+        if (cls is TaskStart or cls is TaskOk) and self._plain(event):  # type: ignore[arg-type]
+            return  # the bulk of a run's events (a plain task's start and end): a short path
         get = _getter(event)
         kind = get("event", None) if isinstance(event, dict) else get("kind", None)
         self.version += 1
@@ -305,6 +312,37 @@ class RunProgress:
                 task.note = _line(get("reason", None))
         self._move(task, status)
 
+    def _plain(self, event: TaskStart | TaskOk) -> bool:
+        """Fold a typed ``task_start`` or ``task_ok`` of a task of the graph (not a cell, a loop's iteration or a
+        sub-DAG) as :meth:`apply` would, without its generic lookups; False when the event is not that plain."""
+        if event.cell is not None or event.iteration is not None:
+            return False
+        task = self._tasks.get(event.task_id)
+        if task is None:
+            return False
+        if isinstance(event, TaskStart):
+            if event.cells is not None or event.child_run_id:
+                return False
+            status = "running"
+            task.started_ts, task.started = event.ts, None
+            task.log_path = event.log_path or task.log_path
+            task.retry_at = task.duration = None
+            task.note = ""
+        else:
+            status = "success"
+            took = event.duration_s
+            task.duration = float(took) if isinstance(took, (int, float)) and not isinstance(took, bool) else None
+        self.version += 1
+        if self.started is None:
+            self.started = _when(event.ts)
+        attempt = event.attempt
+        if attempt is not None and attempt > task.attempt:
+            task.attempt = attempt
+        if status == "running" and task.attempt == 0 and not task.cells:
+            task.attempt = 1
+        self._move(task, status)
+        return True
+
     def _add(self, key: str, parent: str | None) -> _Task:
         """A row the graph does not have: a matrix cell under its task, or a task added while running."""
         owner = self._tasks.get(parent) if parent else None
@@ -326,25 +364,29 @@ class RunProgress:
         if old == status:
             return
         task.status = status
+        tid = task.task_id
         top = task.depth == 0
         counts = self._counts if top else self._child_counts
         counts[old] -= 1
         counts[status] += 1
         if status == "failed":
-            self._failed.add(task.task_id)
+            self._failed.add(tid)
         elif old == "failed":
-            self._failed.discard(task.task_id)
+            self._failed.discard(tid)
         if old == "pending":
-            self._ready.discard(task.task_id)
+            self._ready.discard(tid)
             if top:
-                self._pending_work -= self._expect(task.task_id)
+                self._pending_work -= self.expected.get(tid, self._fallback)
         if status in ACTIVE:
-            self._active.add(task.task_id)
+            self._active.add(tid)
         else:
-            self._active.discard(task.task_id)
+            self._active.discard(tid)
         if top and (status in FINISHED) != (old in FINISHED):  # finished, or (a loop) running again
+            after_tasks = self._downstream.get(tid)
+            if not after_tasks:
+                return
             step = -1 if status in FINISHED else 1
-            for child in self.graph.downstream.get(task.task_id, ()):
+            for child in after_tasks:
                 after = self._tasks.get(child)
                 if after is not None:
                     after.waiting_on += step
@@ -391,10 +433,8 @@ class RunProgress:
         if not self.has_history:
             return None
         work = max(self._pending_work, 0.0)
-        chain = 0.0
         tail = self._tail
-        for tid in self._ready:
-            chain = max(chain, tail.get(tid, 0.0))
+        chain = max(map(tail.get, self._ready, repeat(0.0, len(self._ready))), default=0.0)
         for tid in self._active:
             task = self._tasks[tid]
             if task.depth:
@@ -420,9 +460,9 @@ class RunProgress:
         tasks, ready = self._tasks, self._ready
         by_key = _key
         # active and failed tasks first, then the ready ones, then the rest in order (cells only when active)
-        chosen = sorted((tasks[t] for t in self._active | self._failed), key=by_key)[:budget]
+        chosen = sorted(map(tasks.__getitem__, self._active | self._failed), key=by_key)[:budget]
         if len(chosen) < budget:
-            chosen.extend(sorted((tasks[t] for t in ready), key=by_key)[: budget - len(chosen)])
+            chosen.extend(sorted(map(tasks.__getitem__, ready), key=by_key)[: budget - len(chosen)])
         for wanted in ("pending", "finished"):
             if len(chosen) >= budget:
                 break
@@ -518,8 +558,7 @@ def _started(task: _Task) -> datetime | None:
     return task.started
 
 
-def _key(task: _Task) -> tuple[int, int]:
-    return task.key
+_key: Callable[[_Task], tuple[int, int]] = attrgetter("key")
 
 
 def _when(ts: object) -> datetime | None:
