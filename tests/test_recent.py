@@ -77,7 +77,7 @@ def test_the_cache_stays_small(runs: Path, tmp_path: Path):
         remember_run(cache, "etl", found, f"20261206-1200{n:02d}.000-abcdef", 1.0, {"a": float(n)})
     assert len(cache_file(cache, "etl").read_text().splitlines()) == 3 + 30
     newest, checked = recent._read(cache_file(cache, "etl"), recent.RUNS)  # only the last lines are read
-    assert [run_id for run_id, _, _ in newest][:2] == ["20261206-120029.000-abcdef", "20261206-120028.000-abcdef"]
+    assert [sample[0] for sample in newest][:2] == ["20261206-120029.000-abcdef", "20261206-120028.000-abcdef"]
     assert checked == found.checked
     assert recent_durations(runs, "etl", now=NOW, cache_dir=cache).tasks == {"a": 27.0}
     refreshed = recent_durations(runs, "etl", now=NOW + timedelta(seconds=recent.REFRESH_S), cache_dir=cache)
@@ -114,7 +114,31 @@ def test_a_cache_line_with_a_duration_that_is_not_a_number_is_skipped(runs: Path
     cache = tmp_path / "cache"
     found = recent_durations(runs, "etl", now=NOW, cache_dir=cache)
     remember_run(cache, "etl", found, "20261206-120000.000-abcdef", 1.0, {"a": 9.0})
-    line = {"v": recent.CACHE_VERSION, "run_id": "20261206-120001.000-abcdef", "tasks": {"a": "slow"}}
+    line = {"v": recent.CACHE_VERSION, "run_id": "20261206-120001.000-abcdef", "ids": ["a"], "ms": ["slow"]}
     append_record(cache_file(cache, "etl"), {**line, "duration_s": 1.0, "checked": found.checked})
+    short = {**line, "run_id": "20261206-120002.000-abcdef", "ids": ["a", "b"], "ms": [1]}  # a list cut short
+    append_record(cache_file(cache, "etl"), {**short, "duration_s": 1.0, "checked": found.checked})
     again = recent_durations(runs, "etl", now=NOW, cache_dir=cache)
-    assert "20261206-120001.000-abcdef" not in again.runs and again.runs[0] == "20261206-120000.000-abcdef"
+    assert not {"20261206-120001.000-abcdef", "20261206-120002.000-abcdef"} & set(again.runs)
+    assert again.runs[0] == "20261206-120000.000-abcdef"
+
+
+def test_a_cache_of_an_older_format_is_refreshed_from_the_run_folders(runs: Path, tmp_path: Path):
+    cache = tmp_path / "cache"
+    old = {"v": 1, "run_id": "20261206-120000.000-abcdef", "duration_s": 1.0, "tasks": {"a": 9.0}}
+    append_record(cache_file(cache, "etl"), {**old, "checked": recent.format_ts(NOW)})
+    found = recent_durations(runs, "etl", now=NOW, cache_dir=cache)
+    assert found.tasks == {"a": 2.0, "b": 20.0}  # from the folders, not from the old line
+    assert '"v":2' in cache_file(cache, "etl").read_text().replace(" ", "")
+
+
+def test_runs_listing_the_same_tasks_in_another_order_give_the_same_medians(tmp_path: Path):
+    cache = tmp_path / "cache"
+    known = recent.summarize((), recent.format_ts(NOW))
+    remember_run(cache, "etl", known, "20261206-120000.000-abcdef", 1.0, {"b": 1.0, "a": 0.5})
+    remember_run(cache, "etl", known, "20261206-120001.000-abcdef", 1.0, {"a": 1.5, "b": 3.0})
+    remember_run(cache, "etl", known, "20261206-120002.000-abcdef", 1.0, {"a": 1.0, "b": 2.0, "c": 0.25})
+    found = recent_durations(tmp_path / "runs", "etl", now=NOW, cache_dir=cache)
+    assert found.tasks == {"a": 1.0, "b": 2.0, "c": 0.25}
+    two = recent_durations(tmp_path / "runs", "etl", now=NOW, cache_dir=cache, runs=2)
+    assert two.tasks == {"a": 1.25, "b": 2.5, "c": 0.25}

@@ -8,12 +8,14 @@ bounded time.
 
 Reading a 1,000-task run's events takes ~7 ms on the reference machine, five of them ~35 ms: more than the 2%
 of a 700 ms run the live view may cost. So the durations of those runs are kept in a small append-only cache
-per DAG, ``logs/cache/durations/<dag>.jsonl`` (safe to delete), whose last lines answer in ~1.5 ms for 1,000
-tasks. It is trusted for :data:`REFRESH_S` after the run folders were last looked at (then rewritten with what
-they hold); a live view appends the run it watched when that run succeeds (:func:`remember_run`: one line, the
-durations are in its hands), so runs watched on a terminal are never read again. :data:`ENABLED` turns the
-cache off. No :mod:`typing`, :mod:`dataclasses` or :mod:`statistics` at run time: this module is on the path
-of ``dagctl run`` on a terminal.
+per DAG, ``logs/cache/durations/<dag>.jsonl`` (safe to delete), whose last lines answer in ~1 ms for 1,000
+tasks: a line holds a run's task ids (sorted) and their durations in whole milliseconds as two lists, because
+JSON reads a list of integers twice as fast as a mapping to fractions, and runs of one DAG listing the same
+ids have their medians taken column by column. It is trusted for :data:`REFRESH_S` after the run folders were
+last looked at (then rewritten with what they hold); a live view appends the run it watched when that run
+succeeds (:func:`remember_run`: one line, the durations are in its hands), so runs watched on a terminal are
+never read again. :data:`ENABLED` turns the cache off. No :mod:`typing`, :mod:`dataclasses` or
+:mod:`statistics` at run time: this module is on the path of ``dagctl run`` on a terminal.
 """
 
 from __future__ import annotations
@@ -44,11 +46,12 @@ finish without telling it)."""
 ENABLED = True
 """Keep the durations of recent runs in ``logs/cache/durations/`` (~35 ms less per live view of a 1,000-task DAG
 with history); False reads the runs' events every time."""
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+"""Lines of other versions are ignored (the cache is then refreshed from the run folders and rewritten)."""
 
 
-Sample = tuple[str, float, dict[str, float]]
-"""``(run_id, run duration, task durations)`` of one run."""
+Sample = tuple[str, float, list[str], list[int]]
+"""``(run_id, run duration in seconds, task ids sorted, their durations in milliseconds)`` of one run."""
 
 
 class RecentDurations(Record):
@@ -61,7 +64,7 @@ class RecentDurations(Record):
     run_median_s: float | None = None
     """The median duration of those runs."""
     samples: tuple[Sample, ...] = ()
-    """``(run_id, run duration, task durations)`` of each of those runs, newest first."""
+    """Each of those runs (:data:`Sample`), newest first."""
     checked: str | None = None
     """When the run folders were last looked at for these (UTC ISO); None: never, look now."""
 
@@ -75,30 +78,41 @@ def median(values: list[float]) -> float:
 def summarize(samples: tuple[Sample, ...], checked: str | None) -> RecentDurations:
     """Medians of ``samples``: per task over the runs it succeeded in, and of the runs' durations."""
     return RecentDurations(
-        tasks=task_medians([tasks for _, _, tasks in samples]),
-        runs=tuple(run_id for run_id, _, _ in samples),
-        run_median_s=median([d for _, d, _ in samples]) if samples else None,
+        tasks=sample_medians(samples),
+        runs=tuple(sample[0] for sample in samples),
+        run_median_s=median([sample[1] for sample in samples]) if samples else None,
         samples=samples,
         checked=checked,
     )
 
 
-def task_medians(runs: list[dict[str, float]]) -> dict[str, float]:
-    """Task id -> the median of its durations over ``runs`` (each: task id -> seconds) that have it.
+def sample_medians(samples: tuple[Sample, ...]) -> dict[str, float]:
+    """Task id -> the median of its durations (seconds) over the runs of ``samples`` that have it.
 
-    Runs of an unchanged DAG have the same tasks: their durations are then taken column by column, in C loops
+    Runs of an unchanged DAG list the same ids: their durations are then taken column by column, in C loops
     (a third of the time for 1,000 tasks, and this is on the live view's path)."""
-    if not runs:
+    if not samples:
         return {}
-    first = list(runs[0])
-    if all(other.keys() == runs[0].keys() for other in runs[1:]):
-        if len(runs) == 1:
-            return dict(runs[0])
-        columns = zip(*(map(run.__getitem__, first) for run in runs), strict=True)
-        if len(runs) % 2:
-            mid = len(runs) // 2
-            return dict(zip(first, [sorted(column)[mid] for column in columns], strict=True))
-        return dict(zip(first, [median(list(column)) for column in columns], strict=True))
+    ids = samples[0][2]
+    if all(sample[2] == ids for sample in samples[1:]):
+        columns = zip(*(sample[3] for sample in samples), strict=True)
+        if len(samples) % 2:
+            mid = len(samples) // 2
+            middle = [sorted(column)[mid] for column in columns]
+        else:
+            middle = [median(list(column)) for column in columns]
+        return dict(zip(ids, [ms / 1000 for ms in middle], strict=True))
+    return task_medians([dict(zip(ids, [ms / 1000 for ms in ms_], strict=True)) for _, _, ids, ms_ in samples])
+
+
+def as_sample(run_id: str, duration_s: float, tasks: Mapping[str, float]) -> Sample:
+    """A run's :data:`Sample` from its task durations in seconds."""
+    ids = sorted(tasks)
+    return run_id, duration_s, ids, [round(tasks[tid] * 1000) for tid in ids]
+
+
+def task_medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Task id -> the median of its durations over ``runs`` (each: task id -> seconds) that have it."""
     per_task: dict[str, list[float]] = {}
     for run in runs:
         for tid, took in run.items():
@@ -181,7 +195,7 @@ def recent_durations(
                 return summarize(cached, checked)
     known = {sample[0]: sample for sample in cached}
     samples = tuple(
-        known[run_id] if run_id in known else (run_id, took, task_durations(runs_dir, run_id))
+        known[run_id] if run_id in known else as_sample(run_id, took, task_durations(runs_dir, run_id))
         for run_id, took in successful_runs(runs_dir, dag_name, runs=runs, scan=scan)
     )
     found = summarize(samples, format_ts(now))
@@ -200,12 +214,13 @@ def remember_run(
     folders were last looked at. Runs that finish without a live view are found when the cache is refreshed."""
     if ENABLED:
         with contextlib.suppress(OSError, StateError):  # a cache that cannot be written is simply not there
-            append_record(cache_file(cache_dir, dag_name), _line(run_id, duration_s, tasks, known.checked))
+            append_record(cache_file(cache_dir, dag_name), _line(as_sample(run_id, duration_s, tasks), known.checked))
 
 
 # --------------------------------------------------------------------------------------------- the cache file
 #
-# <dag>.jsonl: one line per run, {"run_id", "duration_s", "tasks": {task: seconds}, "checked"}, appended when a
+# <dag>.jsonl: one line per run, {"v", "run_id", "duration_s", "ids": [task, ...], "ms": [milliseconds, ...],
+# "checked"}, appended when a
 # live view saw the run succeed, "checked" saying when the run folders were last looked at (a DAG without a
 # successful run has one line with "checked" alone). Only the last RUNS lines are read; a refresh rewrites the
 # file with the runs it found, so it stays small.
@@ -221,10 +236,10 @@ def cache_file(cache_dir: Path, dag_name: str) -> Path:
     return cache_dir / f"{safe}.jsonl"
 
 
-def _line(run_id: str, duration_s: float, tasks: Mapping[str, float], checked: str | None) -> dict[str, object]:
-    """A run's line; durations to the millisecond, which is all an ETA needs (and a third less to read)."""
-    durations = {tid: round(took, 3) for tid, took in tasks.items()}
-    return {"v": CACHE_VERSION, "run_id": run_id, "duration_s": duration_s, "tasks": durations, "checked": checked}
+def _line(sample: Sample, checked: str | None) -> dict[str, object]:
+    """A run's line; durations to the millisecond, which is all an ETA needs (and quicker to read)."""
+    run_id, duration_s, ids, ms = sample
+    return {"v": CACHE_VERSION, "run_id": run_id, "duration_s": duration_s, "ids": ids, "ms": ms, "checked": checked}
 
 
 def _read(path: Path, runs: int) -> tuple[tuple[Sample, ...], str | None]:
@@ -241,22 +256,22 @@ def _read(path: Path, runs: int) -> tuple[tuple[Sample, ...], str | None]:
         when = line.get("checked")
         if isinstance(when, str) and (checked is None or when > checked):
             checked = when
-        run_id, took, tasks = line.get("run_id"), line.get("duration_s"), line.get("tasks")
-        if isinstance(run_id, str) and isinstance(tasks, dict):  # else: a look that found no run
+        run_id, took, ids, ms = line.get("run_id"), line.get("duration_s"), line.get("ids"), line.get("ms")
+        if isinstance(run_id, str) and isinstance(ids, list) and isinstance(ms, list):  # else: a look, no run
             try:  # every duration a number (one C call; a damaged line is skipped, not half used)
-                sum(tasks.values())
+                sum(ms)
             except TypeError:
                 continue
-            found[run_id] = (run_id, float(took) if isinstance(took, (int, float)) else 0.0, tasks)
+            if len(ids) != len(ms) or not set(map(type, ids)) <= {str}:  # C loops: 1,000 ids cost ~20 µs
+                continue
+            found[run_id] = (run_id, float(took) if isinstance(took, (int, float)) else 0.0, ids, ms)
     newest = sorted(found.values(), key=lambda sample: sample[0], reverse=True)
     return tuple(newest), checked
 
 
 def _rewrite(path: Path, found: RecentDurations) -> None:
     """The cache as just looked up: its runs, oldest first."""
-    lines: list[dict[str, object]] = [
-        _line(run_id, took, tasks, found.checked) for run_id, took, tasks in reversed(found.samples)
-    ]
+    lines: list[dict[str, object]] = [_line(sample, found.checked) for sample in reversed(found.samples)]
     if not lines:  # no successful run yet: remember that the folders were looked at, not to look again at once
         lines.append({"v": CACHE_VERSION, "checked": found.checked})
     with contextlib.suppress(OSError, StateError):
