@@ -291,10 +291,12 @@ class LiveView:
     :meth:`emit` (on the runner's thread) only appends the event to a queue. A thread of the view's own folds
     the queue into the model (:class:`~dagctl.report.progress.RunProgress`), asks it for the rows that fit the
     terminal at ``clock.now()``, and redraws at most once per ``interval`` seconds, in place, with ANSI cursor
-    movements. Before its first frame it asks ``history`` for the DAG's expected task durations (ETA, expected
-    times, and the critical-path-first order of the rows). While it is on, lines other code writes to
-    ``sys.stderr`` (and to ``sys.stdout`` when that is the same terminal) are printed above it. A resized
-    terminal gets a fresh frame at the top of a cleared screen (a narrower one may have re-wrapped the old one).
+    movements; the first frame comes one interval after the start, and the last one as soon as the run closes
+    the view (right after ``dag_done``). Before its first frame it asks ``history`` for the DAG's expected task
+    durations (ETA, expected times, and the critical-path-first order of the rows). While it is on, lines other
+    code writes to ``sys.stderr`` (and to ``sys.stdout`` when that is the same terminal) are printed above it. A
+    resized terminal gets a fresh frame at the top of a cleared screen (a narrower one may have re-wrapped the
+    old one).
     Drawing problems (a closed terminal) stop the view, never the run.
     """
 
@@ -326,6 +328,7 @@ class LiveView:
         self._last_line = last_line
         self._on_end = on_end
         self._events: deque[object] = deque()
+        self.emit = self._events.append
         self._stop = False
         self._wake = threading.Event()  # set by stop() and by dag_done
         self._ended = False  # the final frame is drawn and on_end called
@@ -344,16 +347,18 @@ class LiveView:
         return self._model
 
     # ------------------------------------------------------------------ EventSink
-    def emit(self, event: Event) -> None:
-        self._events.append(event)
-        if getattr(event, "kind", None) == "dag_done":  # draw the last frame now, while the runner winds down
-            self._wake.set()
+    infallible = True
+    """Its methods never raise: the run hands it events without a guard (:class:`~dagctl.store.protocols.EventSink`)."""
+    emit: Callable[[Event], None]
+    """Queue an event for the view's thread (the queue's own ``append``: called for every event of the run)."""
 
     def flush(self) -> None:
         pass
 
     def close(self) -> None:
-        pass
+        """The run is over (``run_dag`` closes its sinks right after ``dag_done``): draw the last frame now, while
+        the runner winds down."""
+        self._wake.set()
 
     # ------------------------------------------------------------------ life
     def start(self) -> None:
@@ -375,13 +380,14 @@ class LiveView:
         self._write("\x1b[?25h", always=True)  # even after a drawing problem, if the terminal is still there
 
     def _loop(self) -> None:
-        # let the caller start the run first: this thread would otherwise hold the interpreter for the history
-        self.clock.wait(self._wake, min(self.interval, 0.05))
+        # the first frame one interval in: the run starts undisturbed (this thread would hold the interpreter for
+        # the history), and a run shorter than that shows its last frame only, without a flash of a first one
+        self.clock.wait(self._wake, self.interval)
         if self._history is not None:
             with contextlib.suppress(Exception):  # no ETA is better than no run: history is a nicety
                 self.model.set_history(self._history())
         while not self._stop and not self._broken:
-            if self._wake.is_set() and not self._stop:  # dag_done: the last frame, then done
+            if (self._wake.is_set() or self._over()) and not self._stop:  # the last frame, then done
                 self._end()
                 return
             try:
@@ -390,6 +396,11 @@ class LiveView:
                 self._broken = True
                 return
             self.clock.wait(self._wake, self.interval)
+
+    def _over(self) -> bool:
+        """``dag_done`` came (from a caller that does not close the view as ``run_dag`` does)."""
+        queue = self._events
+        return bool(queue) and getattr(queue[-1], "kind", None) == "dag_done"
 
     def _end(self) -> None:
         self._ended = True

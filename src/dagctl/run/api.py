@@ -81,7 +81,8 @@ def run_dag(
             fields = {k: getattr(event, k) for k in ("ts", "run_id", "dag_name", "tenant_id")}
             log.emit(RunWarning(**fields, message=message))
 
-    all_sinks.extend(BestEffort(s, on_error=warn) for s in sinks)
+    # a sink that says it cannot fail (the live view's queue) is not wrapped: one call less per event
+    all_sinks.extend(s if getattr(s, "infallible", False) else BestEffort(s, on_error=warn) for s in sinks)
     # the DAG's notify:, else its project's (not for a sub-DAG's run: the parent's message covers it)
     notify = plan.dag.notify or (plan.dag.project_notify if run_options.parent_task is None else None)
     if notify:  # messages to people: never allowed to stop the run either

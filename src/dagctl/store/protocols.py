@@ -13,7 +13,11 @@ if TYPE_CHECKING:
 
 
 class EventSink(Protocol):
-    """Where a run's events go (:class:`~dagctl.store.sinks.JsonlSink`, :class:`~dagctl.store.sinks.MemorySink` ...)."""
+    """Where a run's events go (:class:`~dagctl.store.sinks.JsonlSink`, :class:`~dagctl.store.sinks.MemorySink` ...).
+
+    A sink whose class sets ``infallible = True`` promises that its methods never raise (the live view's only
+    append to a queue): ``run_dag`` then hands it events directly, without the guard that keeps a failing
+    view from stopping a run (:class:`~dagctl.store.sinks.BestEffort`)."""
 
     def emit(self, event: Event) -> None: ...
 
