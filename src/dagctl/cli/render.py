@@ -135,17 +135,28 @@ def unicode_ok(stream: Any) -> bool:
 
 
 def text_width(text: str) -> int:
-    """Columns ``text`` takes on a terminal: wide East Asian characters count 2, combining marks 0."""
+    """Columns ``text`` takes on a terminal: wide East Asian characters count 2, combining marks 0.
+
+    Text that is not ASCII is measured character by character, once: the live view measures the same symbols
+    and bars on every frame (a bounded memo keeps the answers)."""
     if text.isascii():
         return len(text)
-    import unicodedata
+    width = _WIDTHS.get(text)
+    if width is None:
+        import unicodedata
 
-    width = 0
-    for ch in text:
-        if unicodedata.combining(ch):
-            continue
-        width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+        width = 0
+        for ch in text:
+            if unicodedata.combining(ch):
+                continue
+            width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+        if len(_WIDTHS) >= 4096:
+            _WIDTHS.clear()
+        _WIDTHS[text] = width
     return width
+
+
+_WIDTHS: dict[str, int] = {}
 
 
 def clip(text: str, width: int, ellipsis: str = "…") -> str:
