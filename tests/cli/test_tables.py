@@ -127,3 +127,20 @@ def test_queue_jobs_keep_their_whole_ids_on_a_narrow_terminal(monkeypatch, capsy
     print_status(status)
     out = capsys.readouterr().out
     assert job_id in out and "0a1b2c" in out
+
+
+def test_terminal_widths_of_symbols_wide_and_combining_characters() -> None:
+    """The views' symbols and bars take one column, East Asian wide characters two, combining marks none; asked
+    again (the width of non-ASCII text is remembered), the answers stay the same."""
+    import unicodedata
+
+    from dagctl.cli.render import TermStyle, text_width
+
+    symbols = "".join(TermStyle.SYMBOLS.values()) + "━─…·→—◆–"
+    for _ in range(2):
+        assert text_width(symbols) == len(symbols)
+        assert text_width("━━━ ✓ 日本") == 10
+        assert text_width("e\u0301t\u00e9") == 3  # é as e + combining acute, then é in one character
+        assert text_width("✓ 日") == 4
+    for ch in symbols:  # a symbol added to the views must be one column wide, or the rows would not line up
+        assert not unicodedata.combining(ch) and unicodedata.east_asian_width(ch) not in ("W", "F")

@@ -143,13 +143,16 @@ def text_width(text: str) -> int:
         return len(text)
     width = _WIDTHS.get(text)
     if width is None:
-        import unicodedata
+        if text.translate(_NARROW).isascii():  # ASCII and the views' own symbols: one column each
+            width = len(text)
+        else:
+            import unicodedata
 
-        width = 0
-        for ch in text:
-            if unicodedata.combining(ch):
-                continue
-            width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+            width = 0
+            for ch in text:
+                if unicodedata.combining(ch):
+                    continue
+                width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
         if len(_WIDTHS) >= 4096:
             _WIDTHS.clear()
         _WIDTHS[text] = width
@@ -157,6 +160,8 @@ def text_width(text: str) -> int:
 
 
 _WIDTHS: dict[str, int] = {}
+_NARROW = str.maketrans(dict.fromkeys("✓▶↻‖✗○·≡–■━─…→—◆", "x"))
+"""The symbols, bars and punctuation the views draw (all one column wide, none combining), as ASCII."""
 
 
 def clip(text: str, width: int, ellipsis: str = "…") -> str:
