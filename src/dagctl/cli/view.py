@@ -330,7 +330,7 @@ class LiveView:
         self._events: deque[object] = deque()
         self.emit = self._events.append
         self._stop = False
-        self._wake = threading.Event()  # set by stop() and by dag_done
+        self._wake = threading.Event()  # set by stop() and close() (the run is over)
         self._ended = False  # the final frame is drawn and on_end called
         self._thread: threading.Thread | None = None
         self._drawn = 0  # lines of the frame on screen, above the cursor
