@@ -103,9 +103,12 @@ class _Step:
         logical_date: str | None = None,
         grace: float = 5.0,
         base_env: Mapping[str, str] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         from dagctl.dag.params import merge_params
 
+        self.clock = clock or SystemClock()
+        self.started = self.clock.monotonic()  # a step's duration counts its preparation too
         self.task = planned_task(plan, task_id)
         check_run_id(run_id)
         self.run_id = run_id
@@ -155,23 +158,23 @@ class _Step:
             return iteration_unit(self.task.id, iteration), None, None
         return self.task.id, None, None
 
-    def failed(self, error: str, started: float, clock: Clock) -> StepResult:
+    def failed(self, error: str) -> StepResult:
         return StepResult(
             task_id=self.task.id,
             status="failed",
             exit_code=EXIT_FAILED,
-            duration_s=round(clock.monotonic() - started, 6),
+            duration_s=round(self.clock.monotonic() - self.started, 6),
             log_path="",
             run_dir=str(self.run_dir),
             error=error,
         )
 
-    def done(self, outputs: dict[str, Any], started: float, clock: Clock, **files: str) -> StepResult:
+    def done(self, outputs: dict[str, Any], **files: str) -> StepResult:
         return StepResult(
             task_id=self.task.id,
             status="success",
             exit_code=EXIT_OK,
-            duration_s=round(clock.monotonic() - started, 6),
+            duration_s=round(self.clock.monotonic() - self.started, 6),
             log_path="",
             run_dir=str(self.run_dir),
             outputs=outputs,
@@ -223,10 +226,10 @@ def run_task(
         raise UsageError(f"iteration {iteration} is not an iteration number", hint="iterations count from 1")
     step = _Step(
         plan, task_id, runs_dir=runs_dir, run_id=run_id, params=params, inputs=inputs,
-        logical_date=logical_date, grace=grace, base_env=base_env,
+        logical_date=logical_date, grace=grace, base_env=base_env, clock=clock,
     )  # fmt: skip
     layout.outputs_dir(step.run_dir).mkdir(parents=True, exist_ok=True)  # where $DAGCTL_OUTPUT is written
-    clock = clock or SystemClock()
+    clock = step.clock
     token = cancel or CancelToken()
     unit, values, index = task.id, None, None
     try:
@@ -536,9 +539,9 @@ def gather_cells(
     from .actions.python import call_aggregate
     from .fanin import aggregate
 
-    clock = clock or SystemClock()
-    started = clock.monotonic()
-    step = _Step(plan, task_id, runs_dir=runs_dir, run_id=run_id, params=params, inputs=inputs, base_env=base_env)
+    step = _Step(
+        plan, task_id, runs_dir=runs_dir, run_id=run_id, params=params, inputs=inputs, base_env=base_env, clock=clock
+    )
     task = step.task
     if task.matrix is None:
         raise UsageError(f"task '{task.id}' has no matrix: to gather", hint="--gather is for matrix tasks")
@@ -554,9 +557,9 @@ def gather_cells(
             task.id, gathered, task.aggregate, lambda target, cells: call_aggregate(target, cells, search_path)
         )
     except DagctlError as exc:
-        return step.failed(describe_error(exc), started, clock)
+        return step.failed(describe_error(exc))
     step.save(task.id, outputs)
-    return step.done(outputs, started, clock)
+    return step.done(outputs)
 
 
 # ---------------------------------------------------------------------------------------------- loops
@@ -587,11 +590,9 @@ def loop_verdict(
     kept). The last iteration's outputs become the task's."""
     from . import loops
 
-    clock = clock or SystemClock()
-    started = clock.monotonic()
     step = _Step(
         plan, task_id, runs_dir=runs_dir, run_id=run_id, params=params, inputs=inputs,
-        logical_date=logical_date, base_env=base_env,
+        logical_date=logical_date, base_env=base_env, clock=clock,
     )  # fmt: skip
     task = step.task
     if task.repeat is None:
@@ -606,10 +607,10 @@ def loop_verdict(
     verdict = loops.decide(task.repeat, task.id, scope, dict(outputs), dict(previous or {}) or None, iteration)
     if verdict.failed:  # the run keeps no outputs of the iteration that failed its loop
         layout.output_file(step.run_dir, iteration_unit(task.id, iteration)).unlink(missing_ok=True)
-        return step.failed(verdict.reason, started, clock)
+        return step.failed(verdict.reason)
     if not verdict.again:
         step.save(task.id, outputs)
-    return step.done(dict(outputs), started, clock, again=_flag(verdict.again), next=str(iteration + 1))
+    return step.done(dict(outputs), again=_flag(verdict.again), next=str(iteration + 1))
 
 
 def _flag(value: bool) -> str:
@@ -665,11 +666,9 @@ def check_precondition(
     ``false``. A condition that cannot be evaluated fails the step, as it fails the task in a run."""
     from .preconditions import check_command, check_condition, command_env
 
-    clock = clock or SystemClock()
-    started = clock.monotonic()
     step = _Step(
         plan, task_id, runs_dir=runs_dir, run_id=run_id, params=params, inputs=inputs,
-        logical_date=logical_date, base_env=base_env,
+        logical_date=logical_date, base_env=base_env, clock=clock,
     )  # fmt: skip
     task, pre = step.task, step.task.precondition
     if pre is None:
@@ -680,11 +679,11 @@ def check_precondition(
         try:
             met, why = check_condition(pre["when"], scope)
         except DagctlError as exc:
-            return step.failed(f"precondition: {describe_error(exc)}", started, clock)
+            return step.failed(f"precondition: {describe_error(exc)}")
     else:
         env = command_env(step.base_env, plan.dag.env, task.env, run_id, task.id)
         met, why = check_command(pre["run"], cwd=task.cwd, env=env)
-    done = step.done({}, started, clock, **{PRECONDITION_FILE: "true" if met else "false"})
+    done = step.done({}, **{PRECONDITION_FILE: "true" if met else "false"})
     return done if met else done.replace(reason=why)
 
 
@@ -707,11 +706,9 @@ def task_cache_key(
     read gives a key no other attempt has (the runner runs such a task without its cache)."""
     from .cache import cache_key
 
-    clock = clock or SystemClock()
-    started = clock.monotonic()
     step = _Step(
         plan, task_id, runs_dir=runs_dir, run_id=run_id, params=params, inputs=inputs,
-        logical_date=logical_date, base_env=base_env,
+        logical_date=logical_date, base_env=base_env, clock=clock,
     )  # fmt: skip
     task = step.task
     if task.cache is None:
@@ -720,14 +717,14 @@ def task_cache_key(
         unit, values, _ = step.unit(cell, iteration)
         built = step.factory.build(task, 1, step.upstream, unit=unit, matrix=values, iteration=iteration)
     except DagctlError as exc:
-        return step.failed(describe_error(exc), started, clock)
+        return step.failed(describe_error(exc))
     try:
         key = cache_key(built, task.cache, step.factory.dag_dir)
     except (OSError, TypeError, ValueError):
         import uuid
 
         key = f"uncached-{uuid.uuid4().hex}"
-    return step.done({}, started, clock, **{"cache-key": key})
+    return step.done({}, **{"cache-key": key})
 
 
 # ---------------------------------------------------------------------------------------------- sub-DAGs
@@ -752,16 +749,16 @@ def child_params(
     rendered as the runner renders them (without the upstream payload), over the child's declarations."""
     from dagctl.dag.params import merge_params
 
-    clock = clock or SystemClock()
-    started = clock.monotonic()
-    step = _Step(plan, task_id, runs_dir=runs_dir, run_id=run_id, params=params, inputs=inputs, base_env=base_env)
+    step = _Step(
+        plan, task_id, runs_dir=runs_dir, run_id=run_id, params=params, inputs=inputs, base_env=base_env, clock=clock
+    )
     try:
         built = step.factory.build(step.task, 1, step.upstream)
         given = {k: v for k, v in built.params.items() if "__" not in k}  # not the upstream payload
         merged = merge_params(child.params, given, types=child.param_types)
     except DagctlError as exc:
-        return step.failed(describe_error(exc), started, clock)
-    return step.done(merged, started, clock)
+        return step.failed(describe_error(exc))
+    return step.done(merged)
 
 
 def child_outputs(
@@ -780,10 +777,8 @@ def child_outputs(
     :func:`child_params` gave them) and its tasks' outputs (``inputs``), as a finished child run renders them."""
     from .subrun import render_outputs
 
-    clock = clock or SystemClock()
-    started = clock.monotonic()
     bare = plan.replace(dag=plan.dag.replace(params={}, param_types={}))  # the parent's params play no part
-    step = _Step(bare, task_id, runs_dir=runs_dir, run_id=run_id, params={}, inputs={}, base_env=base_env)
+    step = _Step(bare, task_id, runs_dir=runs_dir, run_id=run_id, params={}, inputs={}, base_env=base_env, clock=clock)
     scope = {
         "params": dict(params),
         "env": step.base_env,
@@ -793,10 +788,10 @@ def child_outputs(
     try:
         outputs = render_outputs(child.outputs, scope)
     except DagctlError as exc:
-        return step.failed(f"sub-DAG run {scope['run_id']}: outputs: {exc}", started, clock)
+        return step.failed(f"sub-DAG run {scope['run_id']}: outputs: {exc}")
     if outputs:
         step.save(step.task.id, outputs)
-    return step.done(outputs, started, clock)
+    return step.done(outputs)
 
 
 # ---------------------------------------------------------------------------------------------- outputs
