@@ -185,15 +185,23 @@ def test_a_timeout_stops_the_task_with_exit_124_without_real_waiting(tmp_path: P
 
 def test_a_python_task_that_never_stops_is_given_up_on(tmp_path: Path) -> None:
     plan = plan_of(tmp_path, "name: t\ntasks:\n  - {id: stuck, python: 'steps:stuck', timeout: 5s}\n")
+    # The task ends once a file exists: with a fake clock the run may give up on it before its thread has even
+    # imported the module, so the test cannot reach the module's objects; a file works in either order.
     (tmp_path / "steps.py").write_text(
-        "import threading\nRELEASE = threading.Event()\ndef stuck():\n    RELEASE.wait(30)\n"
+        "import os, time\n"
+        "def stuck():\n"
+        "    release = os.path.join(os.path.dirname(__file__), 'release')\n"
+        "    for _ in range(3000):\n"
+        "        if os.path.exists(release):\n"
+        "            return\n"
+        "        time.sleep(0.01)\n"
     )
-    result = run_task(plan, "stuck", runs_dir=tmp_path / "runs", run_id="r", clock=FakeClock(), grace=1.0)
-    assert (result.status, result.exit_code) == ("timeout", EXIT_TIMEOUT)
-    assert "did not stop; given up on" in str(result.error)
-    import sys
-
-    sys.modules["steps"].RELEASE.set()  # let the abandoned thread end
+    try:
+        result = run_task(plan, "stuck", runs_dir=tmp_path / "runs", run_id="r", clock=FakeClock(), grace=1.0)
+        assert (result.status, result.exit_code) == ("timeout", EXIT_TIMEOUT)
+        assert "did not stop; given up on" in str(result.error)
+    finally:
+        (tmp_path / "release").touch()  # let the abandoned thread end
 
 
 def test_a_cancel_stops_a_shell_task_and_says_which_signal(tmp_path: Path) -> None:
