@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as hs
+
 from dagctl.report.progress import Row, RunProgress, fold
 from dagctl.store.events import DagStart, TaskOk, TaskRetry, TaskStart, format_ts
 
@@ -266,3 +269,121 @@ def test_every_kind_of_run_folds_alike_from_typed_events_and_from_records():
         for now in (at(1.5), at(10)):
             assert fold(typed, g, now, expected=HISTORY) == fold(records, g, now, expected=HISTORY), name
             assert fold(typed, g, now, max_rows=2) == fold(records, g, now, max_rows=2), name
+
+
+def _story(kind: str, task: str) -> list[tuple[str, dict]]:
+    """One task's events in a run, as (kind, fields) in order; times are given by the position in the run."""
+    plain = {"attempt": 1, "log_path": f"/logs/{task}.log"}
+    stories: dict[str, list[tuple[str, dict]]] = {
+        "ok": [("task_start", plain), ("task_ok", {**plain, "duration_s": 0.5})],
+        "retried": [
+            ("task_start", plain),
+            ("task_retry", {"attempt": 1, "delay_s": 2.0, "error": "exit code 1"}),
+            ("task_start", {"attempt": 2}),
+            ("task_ok", {"attempt": 2, "duration_s": 1.0}),
+        ],
+        "failed": [("task_start", plain), ("task_fail", {"attempt": 1, "status": "failed", "error": "exit code 2"})],
+        "skipped": [("task_skip", {"reason": "condition is false"})],
+        "cancelled": [("task_start", plain), ("task_cancel", {"reason": "SIGINT"})],
+        "cells": [
+            ("task_start", {"cells": 2, "matrix": {"x": [1, 2]}}),
+            ("task_start", {"attempt": 1, "cell": f"{task}:0", "cell_index": 0}),
+            ("task_ok", {"attempt": 1, "cell": f"{task}:0", "cell_index": 0, "duration_s": 1.0}),
+            ("task_start", {"attempt": 1, "cell": f"{task}:1", "cell_index": 1}),
+            ("task_ok", {"attempt": 1, "cell": f"{task}:1", "cell_index": 1, "duration_s": 1.0}),
+            ("task_ok", {"attempt": 1, "duration_s": 2.0}),
+        ],
+        "loop": [
+            ("task_start", {"attempt": 1, "iteration": 1}),
+            ("task_ok", {"attempt": 1, "iteration": 1, "duration_s": 1.0, "status": "iterated", "reason": "again"}),
+            ("task_start", {"attempt": 1, "iteration": 2}),
+            ("task_ok", {"attempt": 1, "iteration": 2, "duration_s": 1.0}),
+        ],
+        "child": [
+            ("task_start", {"attempt": 1, "child_run_id": "20261206-120000.000-c0ffee"}),
+            ("task_ok", {"attempt": 1, "duration_s": 3.0}),
+        ],
+        "approval": [
+            ("approval_requested", {"approvers": ["ana"], "message": "ship it?"}),
+            ("approval_granted", {"by": ["ana"]}),
+            ("task_start", plain),
+            ("task_ok", {**plain, "duration_s": 0.5}),
+        ],
+        "running": [("task_start", plain)],
+        "no attempt": [("task_start", {}), ("task_ok", {"duration_s": 0.5})],
+    }
+    return stories[kind]
+
+
+STORIES = [
+    "ok",
+    "retried",
+    "failed",
+    "skipped",
+    "cancelled",
+    "cells",
+    "loop",
+    "child",
+    "approval",
+    "running",
+    "no attempt",
+]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hs.data())
+def test_a_batch_of_events_folds_as_its_events_one_by_one(data: hs.DataObject) -> None:
+    """The live view folds what came since its last frame in one call, which leaves out the starts that only
+    their end follows; whatever the run holds and wherever the batches break, the view must be the same."""
+    from dagctl.store.events import parse_event
+
+    tasks = ["a", "b", "c", "d", "e", "unplanned"]
+    g = graph({"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"], "e": []}, retries={"a": 1, "b": 2})
+    queues = [
+        [(kind, task, fields) for kind, fields in _story(data.draw(hs.sampled_from(STORIES), label=task), task)]
+        for task in tasks
+    ]
+    records = [ev("dag_start", 0)] if data.draw(hs.booleans(), label="dag_start") else []
+    while any(queues):  # the tasks' stories interleaved at random, each in its order
+        queue = data.draw(hs.sampled_from([q for q in queues if q]))
+        kind, task, fields = queue.pop(0)
+        records.append(ev(kind, len(records) * 0.25, task, **fields))
+    if data.draw(hs.booleans(), label="dag_done"):
+        records.append(ev("dag_done", len(records) * 0.25, status="success", duration_s=len(records) * 0.25))
+    typed = [parse_event(r) for r in records]
+    cuts = sorted(data.draw(hs.sets(hs.integers(0, len(typed)), max_size=4), label="cuts"))
+    one_by_one = RunProgress(g, parallelism=2, expected=HISTORY | {"a": 1.0, "b": 2.0})
+    batched = RunProgress(g, parallelism=2, expected=HISTORY | {"a": 1.0, "b": 2.0})
+    for start, end in zip([0, *cuts], [*cuts, len(typed)], strict=True):
+        for event in typed[start:end]:
+            one_by_one.apply(event)
+        batched.apply_batch(typed[start:end])
+        for now in (at(start * 0.25 + 0.1), at(100)):
+            assert batched.view(now) == one_by_one.view(now)
+            assert batched.view(now, max_rows=3) == one_by_one.view(now, max_rows=3)
+        assert batched.version == one_by_one.version
+    assert batched.succeeded() == one_by_one.succeeded()
+
+
+def test_a_batch_leaves_out_the_starts_only_their_end_follows():
+    """What the batch saves: of 1,000 plain tasks that started and ended since the last frame, only the ends are
+    folded, and every task is counted once."""
+    from unittest.mock import patch
+
+    ids = [f"t{i}" for i in range(1000)]
+    g = graph({tid: [] for tid in ids})
+    model = RunProgress(g, parallelism=2)
+    run = {"run_id": "r1", "dag_name": "fan", "tenant_id": "default"}
+    events: list[object] = [DagStart(ts=format_ts(at(0)), tasks=1000, trigger="manual", **run)]
+    for tid in ids:
+        events.append(TaskStart(ts=format_ts(at(0)), task_id=tid, attempt=1, **run))
+        events.append(TaskOk(ts=format_ts(at(1)), task_id=tid, attempt=1, duration_s=1.0, **run))
+    events.append(TaskStart(ts=format_ts(at(1)), task_id="late", attempt=1, **run))
+    folded: list[object] = []
+    real = RunProgress.apply
+    with patch.object(RunProgress, "apply", lambda self, event: (folded.append(event), real(self, event))[1]):
+        model.apply_batch(events)
+    assert sum(isinstance(e, TaskStart) for e in folded) == 1  # the one still running
+    assert model.version == len(events)
+    view = model.view(at(2))
+    assert view.counts["success"] == 1000 and view.total == 1001

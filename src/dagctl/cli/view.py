@@ -413,10 +413,10 @@ class LiveView:
     # ------------------------------------------------------------------ drawing
     def draw(self) -> None:
         """Fold what has arrived and redraw the frame in place."""
-        apply = self.model.apply
         queue = self._events
-        while queue:
-            apply(queue.popleft())
+        if queue:  # what the run appended since; it goes on appending at the other end meanwhile
+            take = queue.popleft
+            self.model.apply_batch([take() for _ in range(len(queue))])
         cols, rows = self._size()
         fit = max(rows - 1, 1)  # the cursor's own line stays below the frame
         progress = self.model.view(self.clock.now(), max_rows=max(fit - HEADER_LINES, 1))

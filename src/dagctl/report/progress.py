@@ -31,7 +31,7 @@ from .graph import TaskGraph, default_weight, display_order, tails
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping, Sequence
     from datetime import datetime
     from typing import Any
 
@@ -244,6 +244,51 @@ class RunProgress:
         for event in events:
             self.apply(event)
         return self
+
+    def apply_batch(self, events: Sequence[object]) -> None:
+        """Fold events that came together (in order), leaving the model as :meth:`apply` of each would, for less.
+
+        A plain task's ``task_start`` followed, as the task's next event in the batch, by its plain ``task_ok`` of
+        the same attempt is not folded when the task is still pending: the end overwrites all the start says
+        (the row goes from pending to done). With the live view's quarter-second batches that is nearly every
+        start of a DAG of short tasks, a third of the fold's time."""
+        if not self._built:
+            self.set_history(self._history)
+        apply = self.apply
+        ends: dict[str, int] = {}  # task -> attempt of its plain task_ok, the task's next event in the batch
+        marked: list[object] = []  # the batch, last first, with the position of each such start in its place
+        for i, event in zip(range(len(events) - 1, -1, -1), reversed(events), strict=True):
+            if type(event) is TaskOk:
+                if event.cell is None and event.iteration is None and event.attempt:  # a start would make 0 a 1
+                    ends[event.task_id] = event.attempt
+                else:
+                    ends.pop(event.task_id, None)
+            elif type(event) is TaskStart:
+                end = ends.pop(event.task_id, 0)
+                if (
+                    end
+                    and end == event.attempt
+                    and event.cell is None
+                    and event.iteration is None
+                    and event.cells is None
+                    and not event.child_run_id
+                ):
+                    event = i
+            elif ends:
+                tid = getattr(event, "task_id", None)
+                if tid is not None:
+                    ends.pop(tid, None)
+            marked.append(event)
+        tasks = self._tasks
+        for event in reversed(marked):
+            if type(event) is int:  # fold it only if its task is not pending (it had events before it)
+                start = events[event]
+                task = tasks.get(start.task_id)  # type: ignore[attr-defined]
+                if task is not None and task.status == "pending" and task.depth == 0 and self.started is not None:
+                    self.version += 1
+                    continue
+                event = start
+            apply(event)
 
     def apply(self, event: object) -> None:
         """Fold one event: a :class:`~dagctl.store.events.Event` or its record (a dict from an events file)."""
