@@ -128,6 +128,10 @@ def unit_of(get: Callable[..., Any]) -> tuple[str | None, str | None]:
     return tid, None
 
 
+_CHILD_BITS = 20
+"""A row's sort key: its task's place in the display order, shifted by this, plus its place under its task."""
+
+
 class _Task:
     __slots__ = (
         "attempt",
@@ -148,7 +152,7 @@ class _Task:
         "waiting_on",
     )
 
-    def __init__(self, task_id: str, key: tuple[int, int], waiting_on: int, depth: int = 0, label: str = "") -> None:
+    def __init__(self, task_id: str, key: int, waiting_on: int, depth: int = 0, label: str = "") -> None:
         self.task_id = task_id
         self.key = key
         self.depth = depth
@@ -162,7 +166,7 @@ class _Task:
         self.note = ""
         self.log_path: str | None = None
         self.waiting_on = waiting_on
-        self.children: list[_Task] = []
+        self.children: list[_Task] | tuple[()] = ()  # a list from the first child on (most tasks have none)
         self.cells = 0  # a matrix task: how many cells it fanned out into
         self.iteration = 0  # a loop: the iteration running or last run
 
@@ -229,7 +233,7 @@ class RunProgress:
         self._order.clear()
         self._ready.clear()
         for n, tid in enumerate(display_order(self.graph, self._tail)):
-            task = _Task(tid, (n, 0), len(deps.get(tid, ())))
+            task = _Task(tid, n << _CHILD_BITS, len(deps.get(tid, ())))
             self._tasks[tid] = task
             self._order.append(task)
             if task.waiting_on == 0:
@@ -424,12 +428,14 @@ class RunProgress:
         """A row the graph does not have: a matrix cell under its task, or a task added while running."""
         owner = self._tasks.get(parent) if parent else None
         if owner is not None and owner.depth == 0:
-            task = _Task(key, (owner.key[0], len(owner.children) + 1), 0, depth=1)
+            task = _Task(key, owner.key + len(owner.children) + 1, 0, depth=1)
+            if not owner.children:
+                owner.children = []
             owner.children.append(task)
             self._children += 1
             self._child_counts["pending"] += 1
         else:
-            task = _Task(key, (len(self._order), 0), 0)
+            task = _Task(key, len(self._order) << _CHILD_BITS, 0)
             self._order.append(task)
             self._counts["pending"] += 1
             self._pending_work += self._expect(key)
@@ -635,7 +641,7 @@ def _started(task: _Task) -> datetime | None:
     return task.started
 
 
-_key: Callable[[_Task], tuple[int, int]] = attrgetter("key")
+_key: Callable[[_Task], int] = attrgetter("key")
 
 
 def _when(ts: object) -> datetime | None:
