@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -114,22 +115,41 @@ def test_a_cache_line_with_a_duration_that_is_not_a_number_is_skipped(runs: Path
     cache = tmp_path / "cache"
     found = recent_durations(runs, "etl", now=NOW, cache_dir=cache)
     remember_run(cache, "etl", found, "20261206-120000.000-abcdef", 1.0, {"a": 9.0})
-    line = {"v": recent.CACHE_VERSION, "run_id": "20261206-120001.000-abcdef", "ids": ["a"], "ms": ["slow"]}
-    append_record(cache_file(cache, "etl"), {**line, "duration_s": 1.0, "checked": found.checked})
-    short = {**line, "run_id": "20261206-120002.000-abcdef", "ids": ["a", "b"], "ms": [1]}  # a list cut short
-    append_record(cache_file(cache, "etl"), {**short, "duration_s": 1.0, "checked": found.checked})
+    good = recent._line(("20261206-120001.000-abcdef", 1.0, ["a", "b"], [1, 2]), found.checked)
+    damaged = [
+        {**good, "ms": "not base64!"},
+        {**good, "ms": good["ms"][:-4]},  # cut short: two ids, one duration
+        {**good, "ids": "a"},
+        {**good, "ms": [1, 2]},  # not packed
+    ]
+    for n, line in enumerate(damaged):
+        append_record(cache_file(cache, "etl"), {**line, "run_id": f"20261206-12000{n + 1}.000-abcdef"})
     again = recent_durations(runs, "etl", now=NOW, cache_dir=cache)
-    assert not {"20261206-120001.000-abcdef", "20261206-120002.000-abcdef"} & set(again.runs)
-    assert again.runs[0] == "20261206-120000.000-abcdef"
+    assert again.runs == ("20261206-120000.000-abcdef",)
+    assert again.tasks == {"a": 9.0}
 
 
 def test_a_cache_of_an_older_format_is_refreshed_from_the_run_folders(runs: Path, tmp_path: Path):
     cache = tmp_path / "cache"
-    old = {"v": 1, "run_id": "20261206-120000.000-abcdef", "duration_s": 1.0, "tasks": {"a": 9.0}}
-    append_record(cache_file(cache, "etl"), {**old, "checked": recent.format_ts(NOW)})
+    v1 = {"v": 1, "run_id": "20261206-120000.000-abcdef", "duration_s": 1.0, "tasks": {"a": 9.0}}
+    v2 = {"v": 2, "run_id": "20261206-120001.000-abcdef", "duration_s": 1.0, "ids": ["a"], "ms": [9000]}
+    for old in (v1, v2):
+        append_record(cache_file(cache, "etl"), {**old, "checked": recent.format_ts(NOW)})
     found = recent_durations(runs, "etl", now=NOW, cache_dir=cache)
-    assert found.tasks == {"a": 2.0, "b": 20.0}  # from the folders, not from the old line
-    assert '"v":2' in cache_file(cache, "etl").read_text().replace(" ", "")
+    assert found.tasks == {"a": 2.0, "b": 20.0}  # from the folders, not from the old lines
+    assert {line["v"] for line in map(json.loads, cache_file(cache, "etl").read_text().splitlines())} == {3}
+
+
+def test_a_line_holds_ids_and_whole_milliseconds_packed_and_reads_back_the_same(tmp_path: Path):
+    cache = tmp_path / "cache"
+    known = recent.summarize((), recent.format_ts(NOW))
+    durations = {"extract": 0.0004, "load": 2.5, "train-1.v2": 3 * 86400.0, "odd id": 1.0, "forever": 1e9}
+    remember_run(cache, "etl", known, "20261206-120000.000-abcdef", 9.0, durations)
+    line = json.loads(cache_file(cache, "etl").read_text())
+    assert line["ids"] == "extract forever load train-1.v2"  # an id with a space is left out
+    found = recent_durations(tmp_path / "runs", "etl", now=NOW, cache_dir=cache)
+    # to the millisecond; the longest a line holds is 2**32 - 1 ms (49 days)
+    assert found.tasks == {"extract": 0.0, "forever": 4294967.295, "load": 2.5, "train-1.v2": 259200.0}
 
 
 def test_runs_listing_the_same_tasks_in_another_order_give_the_same_medians(tmp_path: Path):
