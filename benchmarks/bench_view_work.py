@@ -1,0 +1,169 @@
+"""What the live view's own work costs for one fan1000 run, phase by phase, each time in a fresh process.
+
+    python benchmarks/bench_view_work.py [--runs 21] [--tasks 1000] [--valgrind]
+
+``bench_view.py`` measures what the view costs a real run, side by side with ``-q``; on a busy two-core VM that
+figure moves by ±1% from one measurement to the next, so it cannot tell whether a change to the view saved
+5% of its work. This script replays the view's work for a fan1000 run without the run: the view is made for the
+DAG, reads the recent durations (a cache of five earlier runs), orders its rows, folds the first 40% of the
+run's 2,002 events and draws a 120x40 frame (as at its first frame, a quarter of a second in), folds the rest and
+draws the last frame, and remembers the run. Each round is a fresh interpreter that has first run a one-task
+DAG (so it has imported what a run has by the time its view starts), as every ``dagctl run`` is one, so the
+view's one-off costs (its imports, first calls) count.
+
+Prints the CPU time of each phase (median over ``--runs`` fresh processes). With ``--valgrind`` (valgrind on
+PATH) it counts the instructions of each phase instead, with address-space randomization off: the same code
+gives the same count to a few hundred instructions, so a change of 1% is visible in one measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import compile_bytecode
+from bench_runner import edges, write_dag
+
+PHASES = ("view and model", "recent durations", "rows in order", "first frame", "last frame", "remember the run")
+FIRST = 0.4
+"""The share of the run's events folded for the first frame."""
+
+
+def work(folder: Path, stop: str | None) -> list[float]:
+    """The view's work in this process; CPU seconds of each phase (up to ``stop``, then exit)."""
+    from datetime import datetime, timedelta, timezone
+
+    from dagctl.cli.render import TermStyle
+    from dagctl.cli.view import live_view
+    from dagctl.clock import FakeClock
+    from dagctl.dag.plancache import load_plan
+    from dagctl.run.api import run_dag
+    from dagctl.settings import Settings
+    from dagctl.store.events import DagDone, DagStart, TaskOk, TaskStart, format_ts
+
+    run_dag(folder / "one.yaml")  # what a run has imported and called by the time its view starts
+    plan, _ = load_plan(folder / "fan.yaml", cache_dir=None)
+    now = datetime.now(timezone.utc)
+    run = {"run_id": now.strftime("%Y%m%d-%H%M%S.000-0000ff"), "dag_name": plan.dag.name, "tenant_id": "default"}
+    ts = format_ts(now)
+    events: list[object] = [DagStart(ts=ts, tasks=len(plan.tasks), trigger="manual", **run)]
+    for tid in plan.tasks:
+        log = str(folder / f"{tid}.log")
+        events.append(TaskStart(ts=ts, task_id=tid, attempt=1, log_path=log, **run))
+        events.append(TaskOk(ts=ts, task_id=tid, attempt=1, duration_s=0.001, log_path=log, **run))
+    events.append(DagDone(ts=ts, status="success", duration_s=0.6, **run))
+    cut = int(len(events) * FIRST)
+    clock = FakeClock(now + timedelta(seconds=0.25))
+    if stop == "begin":  # what every count starts from: the interpreter, the imports, the events
+        os._exit(0)  # no interpreter teardown: what it frees differs from one stop to the next
+    spent: list[float] = []
+    mark = time.thread_time()
+
+    def phase() -> None:
+        nonlocal mark
+        spent.append(time.thread_time() - mark)
+        if stop == PHASES[len(spent) - 1]:
+            os._exit(0)
+        mark = time.thread_time()
+
+    view = live_view(plan, parallelism=2, clock=clock, settings=Settings.from_env(), stream=io.StringIO())
+    view.style, view._size = TermStyle(color=True, unicode=True), lambda: (120, 40)
+    view._last_line = lambda path: "some output"
+    model = view.model
+    phase()
+    assert view._history is not None and view._on_end is not None
+    history = view._history()
+    phase()
+    model.set_history(history)
+    phase()
+    for event in events[:cut]:
+        view.emit(event)  # type: ignore[arg-type]
+    view.draw()
+    phase()
+    clock.advance(0.35)
+    for event in events[cut:]:
+        view.emit(event)  # type: ignore[arg-type]
+    view.draw()
+    phase()
+    view._on_end(model)
+    phase()
+    return spent
+
+
+def prepare(folder: Path, tasks: int) -> dict[str, str]:
+    """The DAG and a durations cache of five earlier runs; the environment a measuring process needs."""
+    from datetime import datetime, timezone
+
+    from dagctl.store import recent
+
+    write_dag(folder / "fan.yaml", edges("fan", tasks), 2, python=False)
+    write_dag(folder / "one.yaml", edges("fan", 1), 1, python=False)
+    cache = folder / "logs" / "cache" / "durations"
+    known = recent.summarize((), recent.format_ts(datetime.now(timezone.utc)))
+    for n in range(5):
+        durations = {f"t{i}": 0.001 + (i % 7) * 0.0001 * (n + 1) for i in range(tasks)}
+        recent.remember_run(cache, "fan", known, f"20261207-00000{n}.000-0000aa", 0.6, durations)
+    return {**os.environ, "DAGCTL_LOGS_DIR": str(folder / "logs"), "PYTHONHASHSEED": "0"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=21)
+    parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--valgrind", action="store_true", help="count instructions (needs valgrind)")
+    parser.add_argument("--folder", help=argparse.SUPPRESS)  # a measuring process
+    parser.add_argument("--stop", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.folder:
+        print(json.dumps(work(Path(args.folder), args.stop)))
+        return
+    compile_bytecode()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        env = prepare(folder, args.tasks)
+        me = [sys.executable, __file__, "--folder", str(folder)]
+        print(f"the live view's work for fan{args.tasks} (a fresh process each time; 2,002 events, 120x40 frames)")
+        if args.valgrind:
+            valgrind = shutil.which("valgrind")
+            if valgrind is None:
+                raise SystemExit("valgrind is not on PATH (apt-get install valgrind)")
+            fixed = ["setarch", "-R"] if shutil.which("setarch") else []
+            counts = []
+            for stop in ("begin", *PHASES):
+                shutil.rmtree(folder / "logs", ignore_errors=True)
+                env = prepare(folder, args.tasks)  # each count starts from the same cache
+                done = subprocess.run(
+                    [*fixed, valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", *me, "--stop", stop],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                counts.append(int(done.stderr.split("Collected : ")[1].split()[0]))
+            for name, before, after in zip(PHASES, counts, counts[1:], strict=False):
+                print(f"  {name:<18} {(after - before) / 1e6:7.2f} M instructions")
+            print(f"  {'in all':<18} {(counts[-1] - counts[0]) / 1e6:7.2f} M instructions")
+            return
+        rounds = []
+        for _ in range(args.runs):
+            shutil.rmtree(folder / "logs", ignore_errors=True)
+            env = prepare(folder, args.tasks)
+            done = subprocess.run(me, env=env, capture_output=True, text=True, check=True)
+            rounds.append(json.loads(done.stdout))
+        for n, name in enumerate(PHASES):
+            print(f"  {name:<18} {statistics.median(r[n] for r in rounds) * 1000:6.2f} ms CPU")
+        print(f"  {'in all':<18} {statistics.median(sum(r) for r in rounds) * 1000:6.2f} ms CPU")
+
+
+if __name__ == "__main__":
+    main()
