@@ -118,6 +118,7 @@ def test_a_cache_line_with_a_duration_that_is_not_a_number_is_skipped(runs: Path
     good = recent._line(("20261206-120001.000-abcdef", 1.0, ["a", "b"], [1, 2]), found.checked)
     damaged = [
         {**good, "ms": "not base64!"},
+        {**good, "ms": "é"},
         {**good, "ms": good["ms"][:-4]},  # cut short: two ids, one duration
         {**good, "ids": "a"},
         {**good, "ms": [1, 2]},  # not packed

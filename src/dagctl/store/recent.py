@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 
 from dagctl.errors import StateError
 from dagctl.records import Record
@@ -265,7 +266,7 @@ def _line(sample: Sample, checked: str | None) -> dict[str, object]:
 
 _MS_MAX = 2**32 - 1
 """The longest duration a line holds (49 days): durations are unsigned 32-bit integers."""
-_SWAP = __import__("sys").byteorder == "big"
+_SWAP = sys.byteorder == "big"
 """Lines hold little-endian integers, whatever the machine (a logs folder may be shared)."""
 
 
@@ -274,11 +275,11 @@ def _unpack(ids: object, ms: object) -> tuple[list[str], Sequence[int]] | None:
     if not isinstance(ids, str) or not isinstance(ms, str):
         return None
     from array import array
-    from binascii import Error, a2b_base64
+    from binascii import a2b_base64
 
     try:
         raw = a2b_base64(ms)
-    except (Error, ValueError):
+    except ValueError:  # binascii.Error, and text that is not ASCII
         return None
     if len(raw) % 4:
         return None
