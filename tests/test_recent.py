@@ -111,23 +111,22 @@ def test_medians_of_runs_listing_their_tasks_in_any_order_are_the_same():
     assert recent.task_medians([]) == {}
 
 
-def test_a_cache_line_with_a_duration_that_is_not_a_number_is_skipped(runs: Path, tmp_path: Path):
-    cache = tmp_path / "cache"
-    found = recent_durations(runs, "etl", now=NOW, cache_dir=cache)
-    remember_run(cache, "etl", found, "20261206-120000.000-abcdef", 1.0, {"a": 9.0})
-    good = recent._line(("20261206-120001.000-abcdef", 1.0, ["a", "b"], [1, 2]), found.checked)
-    damaged = [
-        {**good, "ms": "not base64!"},
-        {**good, "ms": "é"},
-        {**good, "ms": good["ms"][:-4]},  # cut short: two ids, one duration
-        {**good, "ids": "a"},
-        {**good, "ms": [1, 2]},  # not packed
-    ]
-    for n, line in enumerate(damaged):
-        append_record(cache_file(cache, "etl"), {**line, "run_id": f"20261206-12000{n + 1}.000-abcdef"})
-    again = recent_durations(runs, "etl", now=NOW, cache_dir=cache)
-    assert again.runs == ("20261206-120000.000-abcdef",)
-    assert again.tasks == {"a": 9.0}
+def test_a_damaged_cache_line_is_skipped_not_half_used(runs: Path, tmp_path: Path):
+    good = recent._line(("20261206-120001.000-abcdef", 1.0, ["a", "b"], [1, 2]), recent.format_ts(NOW))
+    damaged = {
+        "not base64": {**good, "ms": "not base64!"},
+        "not ASCII": {**good, "ms": "é"},
+        "cut short": {**good, "ms": good["ms"][:-4]},  # two ids, one duration
+        "an id missing": {**good, "ids": "a"},
+        "not packed": {**good, "ms": [1, 2]},
+    }
+    for what, line in damaged.items():
+        cache = tmp_path / what
+        found = recent_durations(runs, "etl", now=NOW, cache_dir=cache)
+        remember_run(cache, "etl", found, "20261206-120000.000-abcdef", 1.0, {"a": 9.0})
+        append_record(cache_file(cache, "etl"), line)
+        again = recent_durations(runs, "etl", now=NOW, cache_dir=cache)
+        assert again.runs == ("20261206-120000.000-abcdef", *found.runs), what  # the damaged line's run is not
 
 
 def test_a_cache_of_an_older_format_is_refreshed_from_the_run_folders(runs: Path, tmp_path: Path):
