@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from functools import partial
 from itertools import repeat
+from math import fsum
 from operator import attrgetter
 
 from dagctl.records import Record
@@ -515,7 +516,7 @@ class RunProgress:
             return 0.0
         if not self.has_history:
             return None
-        work = max(self._pending_work, 0.0)
+        work = [max(self._pending_work, 0.0)]
         tail = self._tail
         chain = max(map(tail.get, self._ready, repeat(0.0, len(self._ready))), default=0.0)
         for tid in self._active:
@@ -528,10 +529,12 @@ class RunProgress:
                 left = max(left - (now - started).total_seconds(), 0.0)
             elif task.status == "retrying" and task.retry_at is not None:
                 left += max((task.retry_at - now).total_seconds(), 0.0)
-            work += left
+            work.append(left)
             after = max((tail.get(c, 0.0) for c in self.graph.downstream.get(tid, ())), default=0.0)
             chain = max(chain, left + after)
-        return max(chain, work / self.parallelism)
+        # summed exactly: the same whatever order the set of active tasks iterates in (it differs between
+        # processes, and between folding one by one and in batches), so the same run gives the same ETA anywhere
+        return max(chain, fsum(work) / self.parallelism)
 
     def _fit(self, max_rows: int | None) -> tuple[list[_Task], dict[str, int]]:
         every = len(self._order) + self._children
