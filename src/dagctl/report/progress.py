@@ -310,14 +310,7 @@ class RunProgress:
                         self._pending_work -= self.expected.get(tid, self._fallback)
                         after_tasks = downstream.get(tid)
                         if after_tasks:
-                            for child in after_tasks:
-                                after = tasks.get(child)
-                                if after is not None:
-                                    after.waiting_on -= 1
-                                    if after.waiting_on <= 0 and after.status == "pending":
-                                        ready.add(child)
-                                    else:
-                                        ready.discard(child)
+                            self._upstream_done(after_tasks, -1)
                         continue
             elif held:
                 other = getattr(event, "task_id", None)
@@ -467,17 +460,21 @@ class RunProgress:
             self._active.discard(tid)
         if top and (status in FINISHED) != (old in FINISHED):  # finished, or (a loop) running again
             after_tasks = self._downstream.get(tid)
-            if not after_tasks:
-                return
-            step = -1 if status in FINISHED else 1
-            for child in after_tasks:
-                after = self._tasks.get(child)
-                if after is not None:
-                    after.waiting_on += step
-                    if after.waiting_on <= 0 and after.status == "pending":
-                        self._ready.add(child)
-                    else:
-                        self._ready.discard(child)
+            if after_tasks:
+                self._upstream_done(after_tasks, -1 if status in FINISHED else 1)
+
+    def _upstream_done(self, after_tasks: tuple[str, ...], step: int) -> None:
+        """One upstream task of each of ``after_tasks`` finished (``step`` -1) or runs again (+1): a pending task
+        none of whose upstream is left becomes ready (queued)."""
+        tasks, ready = self._tasks, self._ready
+        for child in after_tasks:
+            after = tasks.get(child)
+            if after is not None:
+                after.waiting_on += step
+                if after.waiting_on <= 0 and after.status == "pending":
+                    ready.add(child)
+                else:
+                    ready.discard(child)
 
     def succeeded(self) -> dict[str, float]:
         """Task id -> duration of each task of the DAG that succeeded (what the next run's ETA learns from)."""
