@@ -9,6 +9,7 @@ from typing import ClassVar
 
 import pytest
 
+from dagctl import records
 from dagctl.dag.plan import DagInfo, Plan, PlannedTask
 from dagctl.errors import Problem, SpecError
 from dagctl.records import KwRecord, PlainData, Record, field
@@ -37,15 +38,38 @@ def test_fields_are_listed_in_order_base_class_first():
     assert Child(1, y=2, z=3) == Child(1, 2, 3) and Child.kind == "child"
 
 
-def test_the_generated_init_checks_its_arguments_like_a_dataclass():
+@pytest.mark.parametrize("compiled", [False, True], ids=["generic", "compiled"])
+def test_the_generated_init_checks_its_arguments_like_a_dataclass(compiled: bool, monkeypatch):
+    monkeypatch.setattr(records, "COMPILE_AFTER", 1 if compiled else 1000)
+
     class Point(Record):
         x: int
         y: int = 0
+        z: int = 0
 
-    with pytest.raises(TypeError, match="missing 1 required positional argument: 'x'"):
+    class Line(KwRecord):
+        a: int
+        b: int
+        c: int
+
+    with pytest.raises(TypeError, match=r"Point.__init__\(\) missing 1 required positional argument: 'x'"):
         Point()  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="unexpected keyword argument 'w'"):
         Point(1, w=2)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'w'"):
+        Point(w=2)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="multiple values for argument 'x'"):
+        Point(1, x=2)  # type: ignore[misc]
+    with pytest.raises(TypeError, match="takes from 2 to 4 positional arguments but 5 were given"):
+        Point(1, 2, 3, 4)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="missing 2 required keyword-only arguments: 'a' and 'c'"):
+        Line(b=1)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="missing 3 required keyword-only arguments: 'a', 'b', and 'c'"):
+        Line()  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="takes 1 positional argument but 4 were given"):
+        Line(1, 2, 3)  # type: ignore[misc]
+    assert Point(1, z=3) == Point(x=1, y=0, z=3) and Line(a=1, b=2, c=3).to_dict() == {"a": 1, "b": 2, "c": 3}
+    assert Point.__dict__["__init__"].__code__.co_filename.startswith("<") is compiled  # the generated source's
     with pytest.raises(TypeError, match="without a default follows one with a default"):
 
         class Bad(Record):
@@ -140,17 +164,19 @@ def test_plain_data_is_mutable_and_unhashable():
         run.typo = 1  # type: ignore[attr-defined]  # slots: a misspelt field is an error, not a new attribute
 
 
-def test_init_is_compiled_on_first_use_and_then_is_the_classes_own() -> None:
-    from dagctl.records import PlainData
-
+def test_init_is_compiled_after_a_class_made_enough_instances_and_then_is_the_classes_own() -> None:
     class Point(PlainData):
         x: int
         y: int = 0
+        tags: list[str] = field(default_factory=list)
 
     stub = Point.__dict__["__init__"]
-    first = Point(1)
-    assert (first.x, first.y) == (1, 0)
+    early = [Point(n) for n in range(records.COMPILE_AFTER - 1)]  # set up generically
+    assert Point.__dict__["__init__"] is stub
+    assert [(p.x, p.y, p.tags) for p in early[:2]] == [(0, 0, []), (1, 0, [])] and early[0].tags is not early[1].tags
+    later = Point(1, tags=["a"])
     compiled = Point.__dict__["__init__"]
-    assert compiled is not stub and Point(2, y=3).y == 3 and Point.__dict__["__init__"] is compiled
+    assert compiled is not stub and (later.x, later.y, later.tags) == (1, 0, ["a"])
+    assert Point(2, y=3).y == 3 and Point.__dict__["__init__"] is compiled and Point(3).tags == []
     with pytest.raises(TypeError, match="missing"):
         Point()
