@@ -24,6 +24,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from itertools import repeat
+from operator import mul
 
 from dagctl.errors import StateError
 from dagctl.records import Record
@@ -96,21 +98,19 @@ def sample_medians(samples: tuple[Sample, ...]) -> dict[str, float]:
     if not samples:
         return {}
     ids = samples[0][2]
-    if all(sample[2] == ids for sample in samples[1:]):
+    if all(sample[2] is ids or sample[2] == ids for sample in samples[1:]):
         columns = zip(*(sample[3] for sample in samples), strict=True)
         if len(samples) % 2:
             mid = len(samples) // 2
-            middle = [sorted(column)[mid] for column in columns]
-        else:
-            middle = [median(list(column)) for column in columns]
-        return dict(zip(ids, [ms / 1000 for ms in middle], strict=True))
+            return {tid: sorted(column)[mid] / 1000 for tid, column in zip(ids, columns, strict=True)}
+        return {tid: median(list(column)) / 1000 for tid, column in zip(ids, columns, strict=True)}
     return task_medians([dict(zip(ids, [ms / 1000 for ms in ms_], strict=True)) for _, _, ids, ms_ in samples])
 
 
 def as_sample(run_id: str, duration_s: float, tasks: Mapping[str, float]) -> Sample:
     """A run's :data:`Sample` from its task durations in seconds."""
     ids = sorted(tasks)
-    return run_id, duration_s, ids, [round(tasks[tid] * 1000) for tid in ids]
+    return run_id, duration_s, ids, list(map(round, map(mul, map(tasks.__getitem__, ids), repeat(1000))))
 
 
 def task_medians(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -270,8 +270,10 @@ _SWAP = sys.byteorder == "big"
 """Lines hold little-endian integers, whatever the machine (a logs folder may be shared)."""
 
 
-def _unpack(ids: object, ms: object) -> tuple[list[str], Sequence[int]] | None:
-    """A line's ids and durations, or None when they are damaged (not strings, bad base64, lengths that differ)."""
+def _unpack(ids: object, ms: object, split: dict[str, list[str]]) -> tuple[list[str], Sequence[int]] | None:
+    """A line's ids and durations, or None when they are damaged (not strings, bad base64, lengths that differ).
+
+    ``split`` keeps the ids of the lines read so far: runs of an unchanged DAG share one list (split once)."""
     if not isinstance(ids, str) or not isinstance(ms, str):
         return None
     from array import array
@@ -289,7 +291,9 @@ def _unpack(ids: object, ms: object) -> tuple[list[str], Sequence[int]] | None:
     durations.frombytes(raw)
     if _SWAP:
         durations.byteswap()
-    names = ids.split(" ") if ids else []
+    names = split.get(ids)
+    if names is None:
+        names = split[ids] = ids.split(" ") if ids else []
     if len(names) != len(durations):
         return None
     return names, durations
@@ -303,6 +307,7 @@ def _read(path: Path, runs: int) -> tuple[tuple[Sample, ...], str | None]:
         return (), None
     found: dict[str, Sample] = {}
     checked = None
+    split: dict[str, list[str]] = {}
     for line in lines:
         if line.get("v") != CACHE_VERSION:
             continue
@@ -312,7 +317,7 @@ def _read(path: Path, runs: int) -> tuple[tuple[Sample, ...], str | None]:
         run_id, took = line.get("run_id"), line.get("duration_s")
         if not isinstance(run_id, str):  # a look at the folders, no run
             continue
-        unpacked = _unpack(line.get("ids"), line.get("ms"))
+        unpacked = _unpack(line.get("ids"), line.get("ms"), split)
         if unpacked is None:  # a damaged line is skipped, not half used
             continue
         found[run_id] = (run_id, float(took) if isinstance(took, (int, float)) else 0.0, *unpacked)
