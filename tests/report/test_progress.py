@@ -391,6 +391,14 @@ def test_a_batch_leaves_out_the_starts_only_their_end_follows():
     assert model.version == len(events)
     view = model.view(at(2))
     assert view.counts["success"] == 1000 and view.total == 1001
+    assert [(r.task_id, r.status, r.attempt, r.elapsed_s) for r in view.rows[:2]] == [
+        ("t0", "success", 1, 1.0),
+        ("t1", "success", 1, 1.0),
+    ]
+    small = model.view(at(2), max_rows=4)  # the running task, then finished ones in order, the rest folded
+    assert [(r.task_id, r.status) for r in small.rows] == [("t0", "success"), ("t1", "success"), ("late", "running")]
+    assert small.hidden == {"success": 998}
+    assert model.succeeded() == dict.fromkeys(ids, 1.0)
 
 
 def test_the_eta_is_the_same_in_every_process():

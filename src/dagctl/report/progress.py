@@ -9,7 +9,9 @@ then the tasks next in line, and finished tasks become counts.
 
 The fold is incremental (each event costs a few dictionary operations; a view costs one pass over the tasks),
 because the live view redraws several times a second while a run of thousands of tasks goes on, on the same
-CPUs. Nothing here reads the clock, a file or the terminal.
+CPUs. For the same reason a task has no object of its own while it is pending, nor when a batch saw it start
+and succeed (a tuple of four then says all a row needs): of a 1,000-task DAG of short tasks, only the few shown
+or running ever get one. Nothing here reads the clock, a file or the terminal.
 
 Grouping: the events of a matrix cell name the matrix task (``task_id``) and the cell (``cell``, e.g.
 ``train:3``); cells are rows of their own under their task's row, which counts them (``2/6 cells``). A loop's
@@ -132,6 +134,10 @@ def unit_of(get: Callable[..., Any]) -> tuple[str | None, str | None]:
 _CHILD_BITS = 20
 """A row's sort key: its task's place in the display order, shifted by this, plus its place under its task."""
 
+_Done = tuple[int, "float | None", "str | None", "str | None"]
+"""A task that went from pending to success within one batch, without a _Task: its attempt, duration, log and
+start time."""
+
 
 class _Task:
     __slots__ = (
@@ -150,10 +156,9 @@ class _Task:
         "started_ts",
         "status",
         "task_id",
-        "waiting_on",
     )
 
-    def __init__(self, task_id: str, key: int, waiting_on: int, depth: int = 0, label: str = "") -> None:
+    def __init__(self, task_id: str, key: int, depth: int = 0, label: str = "") -> None:
         self.task_id = task_id
         self.key = key
         self.depth = depth
@@ -166,7 +171,6 @@ class _Task:
         self.retry_at: datetime | None = None
         self.note = ""
         self.log_path: str | None = None
-        self.waiting_on = waiting_on
         self.children: list[_Task] | tuple[()] = ()  # a list from the first child on (most tasks have none)
         self.cells = 0  # a matrix task: how many cells it fanned out into
         self.iteration = 0  # a loop: the iteration running or last run
@@ -199,8 +203,13 @@ class RunProgress:
         self.duration: float | None = None
         self.version = 0
         """How many events have been applied (a view of the same version and ``now`` is the same)."""
-        self._tasks: dict[str, _Task] = {}
-        self._order: list[_Task] = []  # top-level tasks in display order; children hang from their parent
+        # A task of the graph has a _Task from its first event on (or, from a batch, a _Done when it went from
+        # pending to success there); before that it is pending and only its key says where its row goes.
+        self._tasks: dict[str, _Task] = {}  # children (cells) too, hanging from their parent
+        self._done: dict[str, _Done] = {}
+        self._ids: list[str] = []  # top-level tasks in display order
+        self._keys: dict[str, int] = {}  # their rows' sort keys
+        self._waiting: dict[str, int] = {}  # how many upstream tasks each still waits on (none: absent)
         self._counts = dict.fromkeys(STATUSES, 0)
         self._ready: set[str] = set()  # pending tasks whose upstream is done
         self._active: set[str] = set()  # running, retrying or waiting (cells too)
@@ -225,21 +234,44 @@ class RunProgress:
         if self.version == 0:
             self._build()
         self._built = True
-        pending = [tid for tid, t in self._tasks.items() if t.status == "pending"]
+        pending = self._ids if self.version == 0 else [t for t in self._ids if self._status(t) == "pending"]
         self._pending_work = sum(map(self.expected.get, pending, repeat(self._fallback, len(pending))))
 
     def _build(self) -> None:
-        deps = self.graph.depends_on
+        """The rows' order (no _Task yet: a task gets one with its first event, and most never need it)."""
+        order = display_order(self.graph, self._tail)
         self._tasks.clear()
-        self._order.clear()
-        self._ready.clear()
-        for n, tid in enumerate(display_order(self.graph, self._tail)):
-            task = _Task(tid, n << _CHILD_BITS, len(deps.get(tid, ())))
-            self._tasks[tid] = task
-            self._order.append(task)
-            if task.waiting_on == 0:
-                self._ready.add(tid)
-        self._counts["pending"] = len(self._order)
+        self._done.clear()
+        self._ids = list(order)
+        self._keys = dict(zip(order, range(0, len(order) << _CHILD_BITS, 1 << _CHILD_BITS), strict=True))
+        self._waiting = {tid: len(deps) for tid, deps in self.graph.depends_on.items() if deps}
+        self._ready = set(order).difference(self._waiting)
+        self._counts["pending"] = len(order)
+
+    def _task(self, tid: str) -> _Task | None:
+        """The _Task of a task of the run (made on first need), or None for an id the run does not have."""
+        task = self._tasks.get(tid)
+        if task is None and tid in self._keys:
+            task = self._tasks[tid] = self._peek(tid)
+            self._done.pop(tid, None)
+        return task
+
+    def _peek(self, tid: str) -> _Task:
+        """A task's _Task, or one made for a view from what is known of it (not kept: views change nothing)."""
+        task = self._tasks.get(tid)
+        if task is None:
+            task = _Task(tid, self._keys[tid])
+            done = self._done.get(tid)
+            if done is not None:
+                task.status = "success"
+                task.attempt, task.duration, task.log_path, task.started_ts = done
+        return task
+
+    def _status(self, tid: str) -> str:
+        task = self._tasks.get(tid)
+        if task is not None:
+            return task.status
+        return "success" if tid in self._done else "pending"
 
     def _expect(self, tid: str) -> float:
         return self.expected.get(tid, self._fallback)
@@ -262,7 +294,8 @@ class RunProgress:
         if not self._built:
             self.set_history(self._history)
         apply = self.apply
-        tasks, counts, ready, downstream = self._tasks, self._counts, self._ready, self._downstream
+        tasks, done, keys, counts, ready = self._tasks, self._done, self._keys, self._counts, self._ready
+        downstream = self._downstream
         held: dict[str, TaskStart] = {}  # plain starts not folded yet, by task
         for event in events:
             if type(event) is TaskStart:
@@ -279,13 +312,13 @@ class RunProgress:
                     held[event.task_id] = event
                     continue
             elif type(event) is TaskOk:
-                start = held.pop(event.task_id, None) if held else None
+                tid = event.task_id
+                start = held.pop(tid, None) if held else None
                 if start is not None:
-                    task = tasks.get(event.task_id)
                     if (
-                        task is None
-                        or task.status != "pending"
-                        or task.depth
+                        tid in tasks  # seen before this batch: not pending
+                        or tid in done
+                        or tid not in keys
                         or event.attempt != start.attempt
                         or event.cell is not None
                         or event.iteration is not None
@@ -293,17 +326,13 @@ class RunProgress:
                         apply(start)
                     else:  # what _plain and _move do for the start and the end of a task that was pending
                         self.version += 2
-                        tid = task.task_id
                         took = event.duration_s
-                        task.duration = (
-                            float(took) if isinstance(took, (int, float)) and not isinstance(took, bool) else None
+                        done[tid] = (
+                            start.attempt or 0,
+                            float(took) if isinstance(took, (int, float)) and not isinstance(took, bool) else None,
+                            start.log_path or None,
+                            start.ts,
                         )
-                        if start.attempt and start.attempt > task.attempt:
-                            task.attempt = start.attempt
-                        task.status = "success"
-                        task.started_ts, task.started = start.ts, None
-                        task.log_path = start.log_path or task.log_path
-                        task.note = ""
                         counts["pending"] -= 1
                         counts["success"] += 1
                         ready.discard(tid)
@@ -345,9 +374,7 @@ class RunProgress:
             return
         if self.started is None:
             self.started = _when(get("ts", None))
-        task = self._tasks.get(key)
-        if task is None:
-            task = self._add(key, parent)
+        task = self._task(key) or self._add(key, parent)
         attempt = get("attempt", None)
         iteration = get("iteration", None)
         if isinstance(iteration, int) and iteration != task.iteration:
@@ -392,7 +419,7 @@ class RunProgress:
         sub-DAG) as :meth:`apply` would, without its generic lookups; False when the event is not that plain."""
         if event.cell is not None or event.iteration is not None:
             return False
-        task = self._tasks.get(event.task_id)
+        task = self._task(event.task_id)
         if task is None:
             return False
         if isinstance(event, TaskStart):
@@ -420,17 +447,18 @@ class RunProgress:
 
     def _add(self, key: str, parent: str | None) -> _Task:
         """A row the graph does not have: a matrix cell under its task, or a task added while running."""
-        owner = self._tasks.get(parent) if parent else None
+        owner = self._task(parent) if parent else None
         if owner is not None and owner.depth == 0:
-            task = _Task(key, owner.key + len(owner.children) + 1, 0, depth=1)
+            task = _Task(key, owner.key + len(owner.children) + 1, depth=1)
             if not owner.children:
                 owner.children = []
             owner.children.append(task)
             self._children += 1
             self._child_counts["pending"] += 1
         else:
-            task = _Task(key, len(self._order) << _CHILD_BITS, 0)
-            self._order.append(task)
+            task = _Task(key, len(self._ids) << _CHILD_BITS)
+            self._keys[key] = task.key
+            self._ids.append(key)
             self._counts["pending"] += 1
             self._pending_work += self._expect(key)
         self._tasks[key] = task
@@ -466,19 +494,22 @@ class RunProgress:
     def _upstream_done(self, after_tasks: tuple[str, ...], step: int) -> None:
         """One upstream task of each of ``after_tasks`` finished (``step`` -1) or runs again (+1): a pending task
         none of whose upstream is left becomes ready (queued)."""
-        tasks, ready = self._tasks, self._ready
+        keys, waiting, ready = self._keys, self._waiting, self._ready
         for child in after_tasks:
-            after = tasks.get(child)
-            if after is not None:
-                after.waiting_on += step
-                if after.waiting_on <= 0 and after.status == "pending":
+            if child in keys:
+                left = waiting[child] = waiting.get(child, 0) + step
+                if left <= 0 and self._status(child) == "pending":
                     ready.add(child)
                 else:
                     ready.discard(child)
 
     def succeeded(self) -> dict[str, float]:
         """Task id -> duration of each task of the DAG that succeeded (what the next run's ETA learns from)."""
-        return {t.task_id: t.duration for t in self._order if t.status == "success" and t.duration is not None}
+        found = {tid: took for tid, (_, took, _, _) in self._done.items() if took is not None}
+        for t in self._tasks.values():
+            if t.status == "success" and t.duration is not None and not t.depth:
+                found[t.task_id] = t.duration
+        return found
 
     # ------------------------------------------------------------------ views
     def view(self, now: datetime, *, max_rows: int | None = None) -> Progress:
@@ -496,7 +527,7 @@ class RunProgress:
             dag_name=self.dag_name,
             run_id=self.run_id,
             status=self.status,
-            total=len(self._order),
+            total=len(self._ids),
             counts=counts,
             elapsed_s=elapsed,
             eta_s=self.eta(now),
@@ -534,29 +565,32 @@ class RunProgress:
         return max(chain, fsum(work) / self.parallelism)
 
     def _fit(self, max_rows: int | None) -> tuple[list[_Task], dict[str, int]]:
-        every = len(self._order) + self._children
+        every = len(self._ids) + self._children
         if max_rows is None or every <= max_rows:
+            rows = list(map(self._peek, self._ids))
             if not self._children:
-                return list(self._order), {}
-            return [r for t in self._order for r in (t, *t.children)], {}
+                return rows, {}
+            return [r for t in rows for r in (t, *t.children)], {}
         budget = max(max_rows - 1, 0)  # one line says what is folded
-        tasks, ready = self._tasks, self._ready
+        tasks, done, ready, peek = self._tasks, self._done, self._ready, self._peek
         by_key = _key
         # active and failed tasks first, then the ready ones, then the rest in order (cells only when active)
         chosen = sorted(map(tasks.__getitem__, self._active | self._failed), key=by_key)[:budget]
         if len(chosen) < budget:
-            chosen.extend(sorted(map(tasks.__getitem__, ready), key=by_key)[: budget - len(chosen)])
-        for wanted in ("pending", "finished"):
+            chosen.extend(map(peek, sorted(ready, key=self._keys.__getitem__)[: budget - len(chosen)]))
+        waiting = self._counts["pending"] - len(ready)  # pending tasks that wait on others
+        for wanted in ("pending", "finished") if waiting else ("finished",):
             if len(chosen) >= budget:
                 break
-            for task in self._order:
-                status = task.status
+            for tid in self._ids:
+                task = tasks.get(tid)
+                status = task.status if task is not None else "success" if tid in done else "pending"
                 if wanted == "pending":
-                    fits = status == "pending" and task.task_id not in ready
+                    fits = status == "pending" and tid not in ready
                 else:
                     fits = status in FINISHED and status != "failed"  # failed ones are in already
                 if fits:
-                    chosen.append(task)
+                    chosen.append(peek(tid))
                     if len(chosen) >= budget:
                         break
         hidden: dict[str, int] = {}
@@ -612,7 +646,7 @@ class RunProgress:
         )
 
     def _waits_on(self, tid: str) -> str:
-        waiting = [d for d in self.graph.depends_on.get(tid, ()) if self._tasks[d].status not in FINISHED]
+        waiting = [d for d in self.graph.depends_on.get(tid, ()) if self._status(d) not in FINISHED]
         if not waiting:
             return ""
         shown = ", ".join(waiting[:2])
