@@ -114,7 +114,7 @@ def test_medians_of_runs_listing_their_tasks_in_any_order_are_the_same():
 def test_a_damaged_cache_line_is_skipped_not_half_used(runs: Path, tmp_path: Path):
     good = recent._line(("20261206-120001.000-abcdef", 1.0, ["a", "b"], [1, 2]), recent.format_ts(NOW))
     damaged = {
-        "not base64": {**good, "ms": "not base64!"},
+        "not hex": {**good, "ms": "not hex!"},
         "not ASCII": {**good, "ms": "é"},
         "cut short": {**good, "ms": good["ms"][:-4]},  # two ids, one duration
         "an id missing": {**good, "ids": "a"},
@@ -133,11 +133,12 @@ def test_a_cache_of_an_older_format_is_refreshed_from_the_run_folders(runs: Path
     cache = tmp_path / "cache"
     v1 = {"v": 1, "run_id": "20261206-120000.000-abcdef", "duration_s": 1.0, "tasks": {"a": 9.0}}
     v2 = {"v": 2, "run_id": "20261206-120001.000-abcdef", "duration_s": 1.0, "ids": ["a"], "ms": [9000]}
-    for old in (v1, v2):
+    v3 = {"v": 3, "run_id": "20261206-120002.000-abcdef", "duration_s": 1.0, "ids": "a", "ms": "KCMAAA=="}
+    for old in (v1, v2, v3):
         append_record(cache_file(cache, "etl"), {**old, "checked": recent.format_ts(NOW)})
     found = recent_durations(runs, "etl", now=NOW, cache_dir=cache)
     assert found.tasks == {"a": 2.0, "b": 20.0}  # from the folders, not from the old lines
-    assert {line["v"] for line in map(json.loads, cache_file(cache, "etl").read_text().splitlines())} == {3}
+    assert {line["v"] for line in map(json.loads, cache_file(cache, "etl").read_text().splitlines())} == {4}
 
 
 def test_a_line_holds_ids_and_whole_milliseconds_packed_and_reads_back_the_same(tmp_path: Path):
@@ -147,6 +148,7 @@ def test_a_line_holds_ids_and_whole_milliseconds_packed_and_reads_back_the_same(
     remember_run(cache, "etl", known, "20261206-120000.000-abcdef", 9.0, durations)
     line = json.loads(cache_file(cache, "etl").read_text())
     assert line["ids"] == "extract forever load train-1.v2"  # an id with a space is left out
+    assert line["ms"] == "00000000ffffffffc40900000014730f"  # little-endian, whatever the machine
     found = recent_durations(tmp_path / "runs", "etl", now=NOW, cache_dir=cache)
     # to the millisecond; the longest a line holds is 2**32 - 1 ms (49 days)
     assert found.tasks == {"extract": 0.0, "forever": 4294967.295, "load": 2.5, "train-1.v2": 259200.0}
