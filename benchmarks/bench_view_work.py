@@ -8,8 +8,9 @@ figure moves by ±1% from one measurement to the next, so it cannot tell whether
 DAG, reads the recent durations (a cache of five earlier runs), orders its rows, folds the first 40% of the
 run's 2,002 events and draws a 120x40 frame (as at its first frame, a quarter of a second in), folds the rest and
 draws the last frame, and remembers the run. Each round is a fresh interpreter that has first run a one-task
-DAG (so it has imported what a run has by the time its view starts), as every ``dagctl run`` is one, so the
-view's one-off costs (its imports, first calls) count.
+DAG with ``dagctl run -q`` in-process, and imported nothing else (so it has imported what a run has by the time
+its view starts, no more), as every ``dagctl run`` is one, so the view's one-off costs (its imports, including
+extension modules, and first calls) count.
 
 Prints the CPU time of each phase (median over ``--runs`` fresh processes). With ``--valgrind`` (valgrind on
 PATH) it counts the instructions of each phase instead, with address-space randomization off: the same code
@@ -18,21 +19,16 @@ gives the same count to a few hundred instructions, so a change of 1% is visible
 
 from __future__ import annotations
 
-import argparse
+# a measuring process imports nothing a `dagctl run` does not (the view's own imports count): the rest is
+# imported where the parent process needs it
 import io
 import json
 import os
-import shutil
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import compile_bytecode
-from bench_runner import edges, write_dag
+HERE = Path(__file__).resolve().parent
 
 PHASES = ("view and model", "recent durations", "rows in order", "first frame", "last frame", "remember the run")
 FIRST = 0.4
@@ -43,15 +39,18 @@ def work(folder: Path, stop: str | None) -> list[float]:
     """The view's work in this process; CPU seconds of each phase (up to ``stop``, then exit)."""
     from datetime import datetime, timedelta, timezone
 
+    from dagctl.cli import main
+
+    if main(["run", str(folder / "one.yaml"), "-q"]):  # what a `dagctl run` has imported and called by then
+        raise SystemExit("dagctl run -q of a one-task DAG failed")
     from dagctl.cli.render import TermStyle
     from dagctl.cli.view import live_view
     from dagctl.clock import FakeClock
     from dagctl.dag.plancache import load_plan
-    from dagctl.run.api import run_dag
     from dagctl.settings import Settings
     from dagctl.store.events import DagDone, DagStart, TaskOk, TaskStart, format_ts
 
-    run_dag(folder / "one.yaml")  # what a run has imported and called by the time its view starts
+    settings = Settings.from_env()
     plan, _ = load_plan(folder / "fan.yaml", cache_dir=None)
     now = datetime.now(timezone.utc)
     run = {"run_id": now.strftime("%Y%m%d-%H%M%S.000-0000ff"), "dag_name": plan.dag.name, "tenant_id": "default"}
@@ -76,7 +75,7 @@ def work(folder: Path, stop: str | None) -> list[float]:
             os._exit(0)
         mark = time.thread_time()
 
-    view = live_view(plan, parallelism=2, clock=clock, settings=Settings.from_env(), stream=io.StringIO())
+    view = live_view(plan, parallelism=2, clock=clock, settings=settings, stream=io.StringIO())
     view.style, view._size = TermStyle(color=True, unicode=True), lambda: (120, 40)
     view._last_line = lambda path: "some output"
     model = view.model
@@ -104,6 +103,8 @@ def prepare(folder: Path, tasks: int) -> dict[str, str]:
     """The DAG and a durations cache of five earlier runs; the environment a measuring process needs."""
     from datetime import datetime, timezone
 
+    from bench_runner import edges, write_dag
+
     from dagctl.store import recent
 
     write_dag(folder / "fan.yaml", edges("fan", tasks), 2, python=False)
@@ -117,16 +118,24 @@ def prepare(folder: Path, tasks: int) -> dict[str, str]:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--folder"]:  # a measuring process: --folder DIR [--stop PHASE]
+        stop = sys.argv[4] if sys.argv[3:4] == ["--stop"] else None
+        print(json.dumps(work(Path(sys.argv[2]), stop)))
+        return
+    import argparse
+    import shutil
+    import statistics
+    import subprocess
+    import tempfile
+
+    sys.path.insert(0, str(HERE))
+    from _common import compile_bytecode
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--valgrind", action="store_true", help="count instructions (needs valgrind)")
-    parser.add_argument("--folder", help=argparse.SUPPRESS)  # a measuring process
-    parser.add_argument("--stop", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.folder:
-        print(json.dumps(work(Path(args.folder), args.stop)))
-        return
     compile_bytecode()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
