@@ -11,6 +11,7 @@ import os
 import sys
 import threading
 from datetime import datetime
+from itertools import repeat, starmap
 from pathlib import Path
 
 from dagctl.dag.durations import format_duration
@@ -415,8 +416,7 @@ class LiveView:
         """Fold what has arrived and redraw the frame in place."""
         queue = self._events
         if queue:  # what the run appended since; it goes on appending at the other end meanwhile
-            take = queue.popleft
-            self.model.apply_batch([take() for _ in range(len(queue))])
+            self.model.apply_batch(list(starmap(queue.popleft, repeat((), len(queue)))))
         cols, rows = self._size()
         fit = max(rows - 1, 1)  # the cursor's own line stays below the frame
         progress = self.model.view(self.clock.now(), max_rows=max(fit - HEADER_LINES, 1))

@@ -295,12 +295,14 @@ class RunProgress:
             self.set_history(self._history)
         apply = self.apply
         tasks, done, keys, counts, ready = self._tasks, self._done, self._keys, self._counts, self._ready
-        downstream = self._downstream
+        downstream, expected, fallback = self._downstream, self.expected, self._fallback
         held: dict[str, TaskStart] = {}  # plain starts not folded yet, by task
+        short = 0  # tasks folded in the short step: their counts and versions are added at the end
         for event in events:
             if type(event) is TaskStart:
-                if held and event.task_id in held:
-                    apply(held.pop(event.task_id))
+                tid = event.task_id
+                if held and tid in held:
+                    apply(held.pop(tid))
                 if (
                     event.attempt
                     and self.started is not None  # else this start says when the run started: fold it now
@@ -309,7 +311,7 @@ class RunProgress:
                     and event.cells is None
                     and not event.child_run_id
                 ):
-                    held[event.task_id] = event
+                    held[tid] = event
                     continue
             elif type(event) is TaskOk:
                 tid = event.task_id
@@ -325,18 +327,16 @@ class RunProgress:
                     ):
                         apply(start)
                     else:  # what _plain and _move do for the start and the end of a task that was pending
-                        self.version += 2
+                        short += 1
                         took = event.duration_s
                         done[tid] = (
                             start.attempt or 0,
-                            float(took) if isinstance(took, (int, float)) and not isinstance(took, bool) else None,
+                            took if type(took) is float else _number(took),
                             start.log_path or None,
                             start.ts,
                         )
-                        counts["pending"] -= 1
-                        counts["success"] += 1
                         ready.discard(tid)
-                        self._pending_work -= self.expected.get(tid, self._fallback)
+                        self._pending_work -= expected.get(tid, fallback)
                         after_tasks = downstream.get(tid)
                         if after_tasks:
                             self._upstream_done(after_tasks, -1)
@@ -346,6 +346,10 @@ class RunProgress:
                 if other is not None and other in held:
                     apply(held.pop(other))
             apply(event)
+        if short:
+            self.version += 2 * short
+            counts["pending"] -= short
+            counts["success"] += short
         for start in held.values():  # running at the end of the batch
             apply(start)
 
