@@ -1,6 +1,7 @@
 """What the live view's own work costs for one fan1000 run, phase by phase, each time in a fresh process.
 
     python benchmarks/bench_view_work.py [--runs 21] [--tasks 1000] [--valgrind]
+    python benchmarks/bench_view_work.py --in-runs 25
 
 ``bench_view.py`` measures what the view costs a real run, side by side with ``-q``; on a busy two-core VM that
 figure moves by ±1% from one measurement to the next, so it cannot tell whether a change to the view saved
@@ -15,6 +16,10 @@ extension modules, and first calls) count.
 Prints the CPU time of each phase (median over ``--runs`` fresh processes). With ``--valgrind`` (valgrind on
 PATH) it counts the instructions of each phase instead, with address-space randomization off: the same code
 gives the same count to a few hundred instructions, so a change of 1% is visible in one measurement.
+
+``--in-runs N`` times the view's steps inside N real ``dagctl run`` of the DAG on a 120x40 pseudo-terminal
+instead (after two runs that give it history): the CPU time of the thread that calls each step, as the run
+competes with it for the two cores, which makes each step dearer than in the replay.
 """
 
 from __future__ import annotations
@@ -135,8 +140,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--valgrind", action="store_true", help="count instructions (needs valgrind)")
+    parser.add_argument(
+        "--in-runs", type=int, metavar="N", help="time the view's thread inside N real runs on a pty instead"
+    )
     args = parser.parse_args()
     compile_bytecode()
+    if args.in_runs:
+        in_runs(args.in_runs, args.tasks)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         env = prepare(folder, args.tasks)
@@ -172,6 +183,77 @@ def main() -> None:
         for n, name in enumerate(PHASES):
             print(f"  {name:<18} {statistics.median(r[n] for r in rounds) * 1000:6.2f} ms CPU")
         print(f"  {'in all':<18} {statistics.median(sum(r) for r in rounds) * 1000:6.2f} ms CPU")
+
+
+TIMED = """
+import atexit, json, os, sys, time
+import dagctl.cli.view as view
+
+spent = {}
+
+def timed(name, f):
+    def call(*args, **kwargs):
+        begin = time.thread_time()
+        try:
+            return f(*args, **kwargs)
+        finally:
+            spent[name] = spent.get(name, 0.0) + time.thread_time() - begin
+    return call
+
+def model_timed(make):
+    def model():
+        begin = time.thread_time()
+        made = make()  # its modules are imported here, as in any run
+        spent["view and model"] = time.thread_time() - begin
+        cls = type(made)
+        if not getattr(cls, "_timed", False):
+            cls._timed = True
+            cls.set_history = timed("rows in order", cls.set_history)
+            cls.apply_batch = timed("fold", cls.apply_batch)
+            cls.view = timed("views", cls.view)
+        return made
+    return model
+
+init = view.LiveView.__init__
+
+def new_init(self, model, **kwargs):
+    init(self, model_timed(model) if callable(model) else model, **kwargs)
+    self._history = self._history and timed("recent durations", self._history)
+    self._on_end = self._on_end and timed("remember the run", self._on_end)
+
+view.LiveView.__init__ = new_init
+view.LiveView.draw = timed("frames", view.LiveView.draw)
+view.live_lines = timed("lines", view.live_lines)
+atexit.register(lambda: open(os.environ["VIEW_CPU_OUT"], "a").write(json.dumps(spent) + "\\n"))
+from dagctl.cli import entry
+sys.argv = ["dagctl", *sys.argv[1:]]
+entry()
+"""
+"""Runs ``dagctl`` with the live view's steps timed (CPU of the calling thread); writes them at exit."""
+
+
+def in_runs(runs: int, tasks: int) -> None:
+    """The CPU time of the live view's steps inside real runs of fan``tasks`` on a 120x40 pty (median)."""
+    import statistics
+    import tempfile
+
+    from bench_runner import edges, write_dag
+    from bench_view import run_on_pty
+
+    with tempfile.TemporaryDirectory(dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as tmp:
+        folder = Path(tmp)
+        write_dag(folder / "fan.yaml", edges("fan", tasks), 2, python=False)
+        out = folder / "cpu.jsonl"
+        env = {**os.environ, "DAGCTL_LOGS_DIR": str(folder / "logs"), "VIEW_CPU_OUT": str(out), "TERM": "xterm"}
+        argv = [sys.executable, "-c", TIMED, "run", str(folder / "fan.yaml")]
+        for _ in range(runs + 2):  # the first two make the history the others read
+            run_on_pty(argv, folder, env, (120, 40))
+        rounds = [json.loads(line) for line in out.read_text().splitlines()[2:]]
+    print(f"the live view's work inside {len(rounds)} runs of fan{tasks} on a 120x40 pty (CPU, median)")
+    parts = ("view and model", "recent durations", "rows in order", "frames", "remember the run")
+    for name in (*parts[:4], "  fold", "  views", "  lines", parts[4]):
+        print(f"  {name:<20} {statistics.median(r.get(name.strip(), 0.0) for r in rounds) * 1000:6.2f} ms")
+    print(f"  {'in all':<20} {statistics.median(sum(r.get(p, 0.0) for p in parts) for r in rounds) * 1000:6.2f} ms")
 
 
 if __name__ == "__main__":
