@@ -587,7 +587,7 @@ class RunProgress:
             if len(chosen) >= budget:
                 break
             for tid in self._ids:
-                task = tasks.get(tid)
+                task = tasks.get(tid)  # _status, written out: this loop may pass every task, on every frame
                 status = task.status if task is not None else "success" if tid in done else "pending"
                 if wanted == "pending":
                     fits = status == "pending" and tid not in ready
