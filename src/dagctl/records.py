@@ -120,9 +120,9 @@ def _generic_init(cls: type, fields: tuple[str, ...], defaults: dict[str, Any], 
             if len(args) > len(positional):
                 least = sum(1 for n in positional if n not in defaults) + 1  # self counts, as in Python's words
                 most = len(positional) + 1
-                takes = f"from {least} to {most} positional arguments" if least < most else f"{most} positional "
-                takes += "" if least < most else ("arguments" if most > 1 else "argument")
-                raise TypeError(f"{name} takes {takes} but {len(args) + 1} were given")
+                plural = "s" if most > 1 else ""
+                takes = f"from {least} to {most}" if least < most else str(most)
+                raise TypeError(f"{name} takes {takes} positional argument{plural} but {len(args) + 1} were given")
             for field_name, value in zip(positional, args, strict=False):
                 if field_name in kwargs:
                     raise TypeError(f"{name} got multiple values for argument {field_name!r}")

@@ -96,8 +96,9 @@ def summarize(samples: tuple[Sample, ...], checked: str | None) -> RecentDuratio
 def sample_medians(samples: tuple[Sample, ...]) -> dict[str, float]:
     """Task id -> the median of its durations (seconds) over the runs of ``samples`` that have it.
 
-    Runs of an unchanged DAG list the same ids: their durations are then taken column by column, in C loops
-    (a third of the time for 1,000 tasks, and this is on the live view's path)."""
+    Runs of an unchanged DAG list the same ids (one list, shared by the lines that read them): their durations
+    are then taken column by column, zipped in C (a third of the time of a mapping per run for 1,000 tasks, and
+    this is on the live view's path)."""
     if not samples:
         return {}
     ids = samples[0][2]
