@@ -24,7 +24,10 @@ RUN_IDS = ("20261201-080000.000-aaaaaa", "20261203-090000.000-bbbbbb", "20261202
 def folder(tmp_path: Path) -> Path:
     """A project with two DAG files, three run folders and a `dagctl` program on PATH that runs this checkout."""
     (tmp_path / "configs" / "dags").mkdir(parents=True)
-    (tmp_path / "configs" / "dags" / "nightly.yaml").write_text("name: nightly\ntasks:\n  - {id: a, run: 'true'}\n")
+    (tmp_path / "configs" / "dags" / "nightly.yaml").write_text(
+        "name: nightly\ntasks:\n  - {id: load, run: 'true'}\n  - {id: extract, run: 'true'}\n"
+        "  - {id: export, run: 'true', depends_on: [extract]}\n"
+    )
     (tmp_path / "local.yml").write_text("name: local\ntasks:\n  - {id: a, run: 'true'}\n")
     (tmp_path / "notes.txt").write_text("not a DAG\n")
     for run_id in RUN_IDS:  # folder names are all completion reads: no events needed
@@ -116,6 +119,11 @@ def test_bash_completes_commands_options_and_the_tasks_of_a_run(folder):
     assert bash_complete(folder, "dagctl", "ru") == ["run", "runs"]
     assert set(bash_complete(folder, "dagctl", "run", "x.yaml", "--d")) == {"--dag", "--dry-run"}
     assert bash_complete(folder, "dagctl", "logs", RUN_IDS[1], "") == ["extract", "report"]
+    dag = "configs/dags/nightly.yaml"  # exec-task's TASK: the DAG file's tasks, in its order
+    assert bash_complete(folder, "dagctl", "exec-task", dag, "") == ["load", "extract", "export"]
+    assert bash_complete(folder, "dagctl", "exec-task", dag, "ex") == ["extract", "export"]
+    assert bash_complete(folder, "dagctl", "exec-task", "notes.txt", "") == []  # not a DAG: nothing, no error
+    assert bash_complete(folder, "dagctl", "exec-task", "missing.yaml", "") == []
     assert bash_complete(folder, "dagctl", "run", "x.yaml", "--executor", "") == ["threads", "celery"]
     assert bash_complete(folder, "dagctl", "runs", "--status", "fa") == ["failed"]
 

@@ -11,7 +11,8 @@ arguments named in :data:`dagctl.cli.conventions.COMPLETERS` complete with the f
 * DAG files (:func:`dag_files`): ``*.yaml`` / ``*.yml`` in the folder being typed (the current one by
   default) and under ``configs/dags``; when nothing matches the shell completes file names as usual;
 * tasks (:func:`task_ids`): the tasks of the run named before them (``dagctl logs RUN <Tab>``), from that
-  run's own event file.
+  run's own event file; or of the DAG file named before them (``dagctl exec-task DAG.yaml <Tab>``,
+  :func:`dag_task_ids`), from its ``tasks:`` list.
 
 A completer never fails: anything wrong (no logs folder, a bad environment variable) completes to nothing.
 """
@@ -100,6 +101,25 @@ def task_ids(run: str | None, incomplete: str) -> list[str]:
     except (DagctlError, OSError, ValueError):
         return []
     return [t for t in seen if t.startswith(incomplete)][:MAX_CANDIDATES]
+
+
+def dag_task_ids(dag: str | os.PathLike[str] | None, incomplete: str) -> list[str]:
+    """The tasks of DAG file ``dag`` starting with ``incomplete``, in the file's order (its ``tasks:`` list, read
+    without checking the rest of the file: a DAG being edited still completes)."""
+    if dag is None:
+        return []
+    from dagctl.dag.yamlread import read_document
+    from dagctl.errors import DagctlError
+
+    try:
+        data = read_document(dag).data
+    except (DagctlError, OSError, ValueError):
+        return []
+    tasks = data.get("tasks") if isinstance(data, dict) else None
+    if not isinstance(tasks, list):
+        return []
+    ids = dict.fromkeys(t["id"] for t in tasks if isinstance(t, dict) and isinstance(t.get("id"), str))
+    return [t for t in ids if t.startswith(incomplete)][:MAX_CANDIDATES]
 
 
 # ------------------------------------------------------------------------------------------- requests

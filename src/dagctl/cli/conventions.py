@@ -122,10 +122,10 @@ def _complete_dag_files(incomplete: str) -> list[str]:
 
 
 def _complete_tasks(ctx: typer.Context, incomplete: str) -> list[str]:
-    from .completion import task_ids
+    from .completion import dag_task_ids, task_ids
 
     if "run" not in ctx.params:  # a TASK of a DAG file (exec-task), not of a run
-        return []
+        return dag_task_ids(ctx.params.get("dag"), incomplete)
     return task_ids(ctx.params["run"], incomplete)
 
 
