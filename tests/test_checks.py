@@ -73,9 +73,9 @@ def test_unknown_workflow_is_reported_with_what_is_registered(write):
 def test_project_config_is_validated_with_the_dags(write, tmp_path):
     write("proj/dagctl.yaml", "workflow:\n  x: m:f\n")
     write("proj/d.yaml", "name: d\ntasks:\n  - {id: a, run: 'true'}\n")
-    found, count = validate_paths([tmp_path / "proj"])
-    assert count == 2
-    assert [str(p) for p in found] == [
+    found = validate_paths([tmp_path / "proj"])
+    assert found.checked == 2 and found.warnings == []
+    assert [str(p) for p in found.problems] == [
         f"{tmp_path / 'proj' / 'dagctl.yaml'}:1:1: unknown key 'workflow' — did you mean 'workflows'?"
     ]
 

@@ -11,7 +11,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from dagctl.errors import DagctlError, UsageError
-from dagctl.schedule.cron import CronSpec, cron_problems, fire_times, next_fire_times, parse_cron, timezone_problem
+from dagctl.schedule.cron import (
+    CronSpec,
+    cron_problems,
+    fire_times,
+    next_fire_times,
+    parse_cron,
+    rare_fires,
+    timezone_problem,
+)
 
 UTC = timezone.utc
 NY = "America/New_York"
@@ -463,3 +471,35 @@ def test_fire_times_match_a_minute_by_minute_model_of_cronie_around_transitions(
             assert matches(wall) or (spec.fixed_time and just_after_jump), (expr, tz, instant)
         checked += len(got)
     assert checked > 1000  # the property saw real data
+
+
+# ------------------------------------------------------------------------------------- rarely firing
+
+
+@pytest.mark.parametrize(
+    ("expr", "zone", "warning"),
+    [
+        ("0 0 29 2 *", "UTC", "next on 2028-02-29 00:00 and 2032-02-29 00:00 (UTC)"),
+        # a fifth Friday of February: only in a leap year whose 1 February is a Friday
+        ("0 0 * 2 5#5", "UTC", "next on 2036-02-29 00:00 and 2064-02-29 00:00 (UTC)"),
+        ("30 9 29 2 *", "Europe/Berlin", "next on 2028-02-29 09:30 and 2032-02-29 09:30 (Europe/Berlin)"),
+    ],
+)
+def test_a_schedule_that_fires_less_than_once_a_year_gets_a_warning(expr, zone, warning):
+    note = rare_fires(parse_cron(expr, zone), utc(2026, 12, 7))
+    assert note == f"cron {expr!r} fires less than once a year: {warning}"
+
+
+@pytest.mark.parametrize(
+    "expr",
+    ["0 0 31 12 *", "0 0 1 1 *", "@yearly", "0 0 29 2 1", "0 0 * 2 5#4", "0 0 L 2 *", "*/5 * * * *", "0 0 30 2 1"],
+)
+def test_a_schedule_that_fires_every_year_gets_no_warning(expr):
+    for zone in ("UTC", "America/New_York", "Pacific/Apia"):
+        for now in (utc(2026, 1, 1), utc(2026, 12, 31, 23, 59), utc(2027, 3, 1)):
+            assert rare_fires(parse_cron(expr, zone), now) is None, (expr, zone, now)
+
+
+def test_a_first_fire_more_than_a_year_away_is_rare_even_when_the_next_gap_is_not():
+    # 29 February 2028 then 2032 ... but from 1 March 2028 the wait alone is four years
+    assert "next on 2032-02-29 00:00" in (rare_fires(parse_cron("0 0 29 2 *"), utc(2028, 3, 1)) or "")

@@ -523,6 +523,35 @@ def test_validate_reports_each_bad_schedule_input_at_file_line_col(cli, project:
     assert lines[-1] == f"{len(expected)} problems in 2 files (5 checked)"
 
 
+def test_validate_warns_of_a_schedule_that_fires_less_than_once_a_year(cli, project: Path, dags: Path) -> None:
+    path = write_schedules(
+        project,
+        """
+        - id: leap
+          cron: "0 3 29 2 *"
+          dag: ../dags/note.yaml
+        - id: daily
+          cron: "0 3 * * *"
+          dag: ../dags/note.yaml
+        """,
+    )
+    result = cli("validate", str(path))
+    assert result.code == 0, result  # valid: a warning never fails validation
+    [line] = result.err.splitlines()
+    assert line.startswith(
+        f"{path}:2:9: warning: schedule 'leap': cron '0 3 29 2 *' fires less than once a year: next on "
+    )
+    assert line.count("-02-29 03:00") == 2 and line.endswith(
+        "(UTC) — if that is not meant, check its day-of-month, month and day-of-week fields"
+    )
+    as_json = json.loads(cli("validate", str(path), "--json").out)
+    assert as_json["valid"] is True and as_json["problems"] == []
+    assert [(w["line"], w["column"]) for w in as_json["warnings"]] == [(2, 9)]
+    assert "fires less than once a year" in as_json["warnings"][0]["message"]
+    quiet = cli("validate", str(path), "-q")
+    assert quiet.code == 0 and quiet.err == ""
+
+
 def test_the_repositorys_schedules_validate(cli) -> None:
     result = cli("validate", str(ROOT / "configs" / "schedules"))
     assert result.code == 0 and result.err == "", result

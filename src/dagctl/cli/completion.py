@@ -103,7 +103,7 @@ def task_ids(run: str | None, incomplete: str) -> list[str]:
     return [t for t in seen if t.startswith(incomplete)][:MAX_CANDIDATES]
 
 
-def dag_task_ids(dag: str | os.PathLike[str] | None, incomplete: str) -> list[str]:
+def dag_task_ids(dag: str | Path | None, incomplete: str) -> list[str]:
     """The tasks of DAG file ``dag`` starting with ``incomplete``, in the file's order (its ``tasks:`` list, read
     without checking the rest of the file: a DAG being edited still completes)."""
     if dag is None:

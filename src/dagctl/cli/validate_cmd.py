@@ -11,14 +11,18 @@ def register(app: typer.Typer) -> None:
     @app.command("validate")
     def validate(
         paths: list[Path] = typer.Argument(..., help="DAG files or folders (searched for *.yaml, *.yml)."),
-        quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success (no warnings either)."),
         as_json: bool = typer.Option(
             False,
             "--json",
-            help="Print the outcome as JSON: checked, valid, problems (file, line, column, message, hint).",
+            help="Print the outcome as JSON: checked, valid, problems and warnings (file, line, column, message, "
+            "hint).",
         ),
     ) -> None:
         """Check DAG files and report every problem as FILE:LINE:COL: what — how to fix.
+
+        Warnings (valid, but probably not meant: a schedule that fires less than once a year) are printed as
+        FILE:LINE:COL: warning: what — how to check, and do not change the exit code.
 
         Exit 0 all valid, 2 a problem was found (or no file to check).
 
@@ -33,19 +37,29 @@ def register(app: typer.Typer) -> None:
 
         from .render import echo_err, echo_json
 
-        problems, count = validate_paths(paths)
+        found = validate_paths(paths)
+        problems, warnings, count = found.problems, found.warnings, found.checked
         if count == 0:  # even with --quiet: checking nothing is not a success
             raise UsageError(
                 "no DAG or schedule files found in " + ", ".join(map(str, paths)),
                 hint="give .yaml/.yml files, or folders that hold them",
             )
         if as_json:
-            echo_json({"checked": count, "valid": not problems, "problems": [p.to_dict() for p in problems]})
+            echo_json(
+                {
+                    "checked": count,
+                    "valid": not problems,
+                    "problems": [p.to_dict() for p in problems],
+                    "warnings": [w.to_dict() for w in warnings],
+                }
+            )
             if problems:
                 raise typer.Exit(2)
             return
         for p in problems:
             echo_err(str(p))
+        for w in [] if quiet else warnings:  # valid, so they never change the exit code
+            echo_err(str(w.replace(message="warning: " + w.message)))
         if problems:
             files = len({p.file for p in problems})
             echo_err(

@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import MAXYEAR, date, datetime, timedelta, timezone
 from functools import lru_cache
+from itertools import pairwise
 from zoneinfo import ZoneInfo, available_timezones
 
 from dagctl.errors import UsageError
@@ -48,6 +49,7 @@ __all__ = [
     "latest_fires",
     "next_fire_times",
     "parse_cron",
+    "rare_fires",
     "timezone_problem",
 ]
 
@@ -538,6 +540,25 @@ def next_fire_times(spec: CronSpec, after_utc: datetime, count: int) -> list[dat
     after = _as_utc(after_utc, "after_utc")
     horizon = _MAX_UTC if after >= _MAX_UTC - _NEXT_HORIZON else after + _NEXT_HORIZON
     return fire_times(spec, after, horizon, limit=count)
+
+
+RARE_GAP = timedelta(days=367)
+"""A schedule waits longer than this for its next fire (or between its next two): it fires less than once a year."""
+
+
+def rare_fires(spec: CronSpec, now_utc: datetime) -> str | None:
+    """A warning for a valid expression that fires less than once a year, e.g. on 29 February or on a fifth Friday
+    of February (which exists in some leap years only), usually a day field written by mistake; None otherwise.
+
+    It names the next two fires in the expression's timezone, so the user sees what they asked for."""
+    now = _as_utc(now_utc, "now_utc")
+    fires = next_fire_times(spec, now, 2)
+    if not fires:  # pragma: no cover - a valid expression fires within one Gregorian cycle
+        return None
+    if max(later - earlier for earlier, later in pairwise([now, *fires])) <= RARE_GAP:
+        return None
+    when = " and ".join(f.astimezone(spec.zone).strftime("%Y-%m-%d %H:%M") for f in fires)
+    return f"cron {spec.expr!r} fires less than once a year: next on {when} ({spec.timezone})"
 
 
 def latest_fires(spec: CronSpec, start_utc: datetime, end_utc: datetime, count: int) -> list[tuple[datetime, str]]:

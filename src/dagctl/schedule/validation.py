@@ -3,11 +3,15 @@
 A file whose top level is a list is a schedule file (``configs/schedules/*.yaml``); a mapping is a DAG
 (or the project's ``dagctl.yaml``). Cross-file rules: DAG names are unique, schedule ids are unique, and
 every schedule's DAG exists, loads, and declares the params the schedule passes.
+
+Warnings are valid things that are probably not meant: a schedule that fires less than once a year (29 February,
+a fifth Friday of February). They do not make a file invalid.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from dagctl.dag.loader import expand_paths
@@ -15,6 +19,22 @@ from dagctl.dag.specread import dag_from_document
 from dagctl.dag.yamlread import read_text
 from dagctl.errors import Problem, SpecError
 from dagctl.host import gc_paused
+from dagctl.records import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .files import ScheduleSpec
+
+
+class Validation(Record):
+    """What ``dagctl validate`` found."""
+
+    problems: list[Problem]
+    """What makes a file invalid."""
+    warnings: list[Problem]
+    """What is valid but probably not meant."""
+    checked: int
+    """How many files were checked."""
 
 
 def _unique(files: Iterable[Path]) -> list[Path]:
@@ -32,14 +52,14 @@ def _unique(files: Iterable[Path]) -> list[Path]:
     return unique
 
 
-def validate_paths(paths: Iterable[str | Path]) -> tuple[list[Problem], int]:
-    """Return (problems, number of files checked). Never raises for file contents. A file given twice (by
-    the same or another spelling, or in a folder also given) is checked once."""
+def validate_paths(paths: Iterable[str | Path], *, now: datetime | None = None) -> Validation:
+    """Every problem and warning of the files. Never raises for file contents. A file given twice (by the same or
+    another spelling, or in a folder also given) is checked once. ``now`` (aware; default: the current time) is
+    what schedules' next fires are counted from."""
     from dagctl.dag.checks import DEFAULT_CHECKS
     from dagctl.dag.workflows import PROJECT_CONFIG, load_project_config
 
     from .files import (
-        ScheduleSpec,
         check_schedule_document,
         dag_problems,
         duplicate_problems,
@@ -87,4 +107,22 @@ def validate_paths(paths: Iterable[str | Path]) -> tuple[list[Problem], int]:
             names[spec.name] = (str(path), line, col)
     problems.extend(duplicate_problems(schedules))
     problems.extend(dag_problems(schedules))
-    return problems, len(files)
+    return Validation(problems=problems, warnings=schedule_warnings(schedules, now), checked=len(files))
+
+
+def schedule_warnings(schedules: Sequence[ScheduleSpec], now: datetime | None = None) -> list[Problem]:
+    """A warning at the ``cron:`` of each schedule that fires less than once a year."""
+    from .cron import parse_cron, rare_fires
+
+    if now is None:
+        from dagctl.clock import SystemClock
+
+        now = SystemClock().now()
+    warnings = []
+    for spec in schedules:
+        note = rare_fires(parse_cron(spec.cron, spec.timezone), now)
+        if note is not None:
+            line, col = spec.position_of("cron")
+            hint = "if that is not meant, check its day-of-month, month and day-of-week fields"
+            warnings.append(Problem(spec.file, line, col, f"schedule '{spec.id}': {note}", hint))
+    return warnings
