@@ -178,6 +178,12 @@ def test_on_github_actions_logs_fold_failures_annotate_and_the_summary_is_writte
     assert err[end + 1] == "::endgroup::"
     assert any(line.startswith("::group::") and "ok     extract" in line for line in err)
     assert any(line.startswith("::group::") and "ok     train:1" in line for line in err)
+    # a dag: task's group holds its child run's logs, each under a line naming the task, in the order they ran
+    start = next(i for i, line in enumerate(err) if line.startswith("::group::") and "ok     prep" in line)
+    end = err.index("::endgroup::", start)
+    child = [line for line in err[start:end] if line.startswith("--- ")]
+    assert [line.split(" of run ")[0] for line in child] == ["--- fetch (ok)", "--- clean (ok)"]
+    assert err[err.index(child[0]) + 1] == "fetched" and err[err.index(child[1]) + 1] == "cleaned"
     # the annotation points at the task in the DAG file, relative to the workspace
     (annotation,) = [line for line in err if line.startswith("::error file=")]
     assert annotation.startswith(f"::error file=pipeline.yaml,line={LOAD_LINE},title=dagctl%3A task load failed::")

@@ -3,8 +3,10 @@
 
 The log is printed between ``::stop-commands::`` markers, so nothing a task wrote can act as a workflow command
 (end the group, set an output or an environment variable). A long log is cut to its last :data:`MAX_LOG_BYTES`
-(the whole log stays in the run folder, and ``dagctl logs`` prints it). Failed tasks become ``::error``
-annotations and the step summary is written after the run (:mod:`dagctl.cli.ci_outputs`).
+(the whole log stays in the run folder, and ``dagctl logs`` prints it). A ``dag:`` task's group holds the logs
+of its child run's attempts (and theirs, for sub-DAGs of sub-DAGs), each under a line naming it, read from the
+child run's events file (GitHub has no nested groups), within the same :data:`MAX_LOG_BYTES` in all. Failed
+tasks become ``::error`` annotations and the step summary is written after the run (:mod:`dagctl.cli.ci_outputs`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import secrets
 import sys
 import threading
+from pathlib import Path
 
 from dagctl.report.github import GROUP_END, group, resume_commands, stop_commands
 from dagctl.store.events import Event, TaskCancel, TaskEvent, TaskFail, TaskOk, TaskRetry, TaskStart
@@ -46,14 +49,58 @@ def read_log(path: str | None, limit: int = MAX_LOG_BYTES) -> list[str]:
     return lines
 
 
+def child_logs(runs_dir: Path, child_run_id: str, limit: int = MAX_LOG_BYTES, *, depth: int = 0) -> list[str]:
+    """The logs of a child run's attempts in the order they started, each under a line naming the task (a cell,
+    an attempt after the first, a sub-DAG of the child's, indented under it), within ``limit`` bytes in all."""
+    from dagctl.errors import DagctlError
+    from dagctl.store.jsonl import iter_records
+    from dagctl.store.layout import events_file, run_dir
+
+    attempts: dict[tuple[str, int], tuple[str | None, str | None]] = {}  # (unit, attempt) -> (log, child run)
+    ended: dict[tuple[str, int], str] = {}
+    try:
+        for record in iter_records(events_file(run_dir(runs_dir, child_run_id))):
+            kind, tid = record.get("event"), record.get("cell") or record.get("task_id")
+            if not isinstance(tid, str) or not isinstance(attempt := record.get("attempt", 1), int):
+                continue
+            if kind == "task_start":
+                attempts[tid, attempt] = (record.get("log_path"), record.get("child_run_id"))
+            elif kind in ("task_ok", "task_fail", "task_retry", "task_cancel"):
+                ended[tid, attempt] = {"task_ok": "ok", "task_retry": "retried"}.get(kind, kind.removeprefix("task_"))
+    except (DagctlError, OSError):
+        return []
+    pad = "  " * depth
+    lines: list[str] = []
+    left = limit
+    for n, ((tid, attempt), (log, grandchild)) in enumerate(attempts.items()):
+        if left <= 0:
+            lines.append(
+                f"{pad}[{len(attempts) - n} more logs of run {child_run_id} left out: dagctl logs {child_run_id}]"
+            )
+            break
+        again = f", attempt {attempt}" if attempt > 1 else ""
+        lines.append(f"{pad}--- {tid}{again} ({ended.get((tid, attempt), 'running')}) of run {child_run_id} ---")
+        body = read_log(log if isinstance(log, str) else None, left)
+        if isinstance(grandchild, str) and depth < 8:
+            body += child_logs(runs_dir, grandchild, left, depth=depth + 1)
+        left -= sum(len(line) + 1 for line in body)
+        lines.extend(body)
+    return lines
+
+
 class GithubView:
     """An event sink: PlainView's lines on ``stream`` (stderr), each finished attempt's log folded in a group."""
 
-    def __init__(self, stream: TextIO | None = None, *, limit: int = MAX_LOG_BYTES) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, *, limit: int = MAX_LOG_BYTES, runs_dir: Path | None = None
+    ) -> None:
         self.stream = stream or sys.stderr
         self.limit = limit
+        self.runs_dir = runs_dir
+        """Where child runs' folders are (``dag:`` tasks' logs); None: those tasks show their own log only."""
         self._token = secrets.token_hex(12)
         self._logs: dict[str, str] = {}
+        self._children: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def emit(self, event: Event) -> None:
@@ -62,8 +109,11 @@ class GithubView:
             unit = event.cell or event.task_id
             if event.cell:  # a matrix cell's lines name the cell, not its matrix task
                 event = event.replace(task_id=event.cell)
-        if isinstance(event, TaskStart) and event.log_path:
-            self._logs[unit] = event.log_path
+        if isinstance(event, TaskStart):
+            if event.log_path:
+                self._logs[unit] = event.log_path
+            if event.child_run_id:
+                self._children[unit] = event.child_run_id
         line = describe(event)
         if line is None:
             return
@@ -72,6 +122,9 @@ class GithubView:
         if isinstance(event, _ENDS):
             path = getattr(event, "log_path", None) or self._logs.get(unit)
             body = read_log(path, self.limit)
+            child = getattr(event, "child_run_id", None) or self._children.get(unit)
+            if child and self.runs_dir is not None:
+                body += child_logs(self.runs_dir, child, self.limit)
         if body:
             out = [group(text), stop_commands(self._token), *body, resume_commands(self._token), GROUP_END]
         else:

@@ -350,9 +350,12 @@ def execute(
             live = live_view(plan, parallelism=options.get("parallelism"), clock=clock, settings=settings)
             sinks.append(live)
         elif os.environ.get("GITHUB_ACTIONS") == "true":  # plain lines, each task's log folded (docs/ci.md)
+            from dagctl.settings import Settings
+
             from .github_view import GithubView
 
-            sinks.append(GithubView())
+            settings = options.get("settings") or Settings.from_env()
+            sinks.append(GithubView(runs_dir=settings.runs_dir))
         else:
             sinks.append(PlainView())
     chosen = make_executor(executor, broker)  # before the run: a dead broker is exit 3 within seconds
