@@ -32,7 +32,7 @@ def as_json(result) -> object:
 def test_validate_json_lists_every_problem_with_its_position(project, cli):
     write(project / "configs" / "dags" / "ok.yaml", "name: ok\ntasks:\n  - {id: a, run: 'true'}\n")
     ok = cli("validate", "configs/dags", "--json")
-    assert ok.code == 0 and as_json(ok) == {"checked": 1, "valid": True, "problems": []}
+    assert ok.code == 0 and as_json(ok) == {"checked": 1, "valid": True, "problems": [], "warnings": []}
     write(project / "configs" / "dags" / "bad.yaml", "name: bad\ntasks:\n  - {id: a, rn: 'true'}\n")
     bad = cli("validate", "configs/dags", "--json")
     assert bad.code == 2 and bad.err == ""
