@@ -181,3 +181,14 @@ def test_a_notify_socket_nobody_reads_never_blocks_the_scheduler(tmp_path: Path)
         notifier.close()
     finally:
         server.close()
+
+
+def test_serve_logs_a_warning_for_a_schedule_that_fires_less_than_once_a_year(tmp_path: Path, caplog) -> None:
+    schedules = [*every_minute(), ScheduleSpec(id="leap", cron="0 3 29 2 *", dag="x.yaml")]
+    store = StateStore(tmp_path / "state.jsonl", fsync=False)
+    scheduler = Scheduler(schedules, store, ok_launcher, clock=start_at())
+    with caplog.at_level("WARNING", logger="dagctl.scheduler"), store:
+        assert scheduler.serve(tick_s=1, max_ticks=2) == 0
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1  # once at the start, not on every tick; the every-minute schedule is fine
+    assert "schedule 'leap': cron '0 3 29 2 *' fires less than once a year: next on 2028-02-29 03:00" in warned[0]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -46,7 +46,7 @@ from dagctl.dag.yamlread import Document, one_line, parse_document, read_text
 from dagctl.errors import DagctlError, Problem, SpecError
 from dagctl.host import gc_paused
 
-from .cron import FIELDS_HINT, cron_problems, hashed_expression, timezone_problem
+from .cron import FIELDS_HINT, cron_problems, hashed_expression, parse_cron, rare_fires, timezone_problem
 
 __all__ = [
     "Overlap",
@@ -384,6 +384,19 @@ def schedule_files(folder: str | Path) -> list[Path]:
             hint="pass --dir with your schedules folder, e.g. --dir configs/schedules",
         )
     return sorted(f for f in root.rglob("*") if f.suffix in YAML_SUFFIXES and f.is_file())
+
+
+def rare_schedules(specs: Iterable[ScheduleSpec], now: datetime) -> list[Problem]:
+    """A warning at the ``cron:`` of each schedule that fires less than once a year (:func:`~.cron.rare_fires`):
+    ``dagctl validate`` prints them, the scheduler logs them when it starts and when its files change."""
+    warnings = []
+    for spec in specs:
+        note = rare_fires(parse_cron(spec.cron, spec.timezone), now)
+        if note is not None:
+            line, col = spec.position_of("cron")
+            hint = "if that is not meant, check its day-of-month, month and day-of-week fields"
+            warnings.append(Problem(spec.file, line, col, f"schedule '{spec.id}': {note}", hint))
+    return warnings
 
 
 def duplicate_problems(specs: Iterable[ScheduleSpec]) -> list[Problem]:

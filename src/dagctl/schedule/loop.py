@@ -55,7 +55,7 @@ from dagctl.store.state import (
     Transaction,
 )
 
-from .files import ScheduleSource, ScheduleSpec
+from .files import ScheduleSource, ScheduleSpec, rare_schedules
 from .launchers import (
     Launcher,
     RunOutcome,
@@ -545,6 +545,7 @@ class Scheduler:
         status = self.status_text()
         notifier.ready(status)
         log.info("scheduler ready: %s; ticking every %gs", status, tick_s)
+        self._warn_rare()
         while not self._stop.is_set():
             self.wake.clear()
             if source is not None and (self._reload.is_set() or source.changed()):
@@ -626,6 +627,7 @@ class Scheduler:
                 "s" * (len(problems) != 1),
             )
         self.set_schedules(schedules)
+        self._warn_rare()
         if self.on_reload is not None:
             try:
                 self.on_reload()
@@ -633,6 +635,11 @@ class Scheduler:
                 log.error("reload: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         notifier.ready(self.status_text())
         log.info("schedules reloaded: %d active", len(schedules))
+
+    def _warn_rare(self) -> None:
+        """Log a warning for each schedule that fires less than once a year (as ``dagctl validate`` does)."""
+        for warning in rare_schedules(self.schedules, self.clock.now()):
+            log.warning("%s", warning)
 
     def shutdown(self, grace_s: float, notifier: Notifier | None = None, *, feed_watchdog: bool = True) -> None:
         """Claim nothing more; drop unstarted slots; give running DAGs ``grace_s``, then cancel them."""

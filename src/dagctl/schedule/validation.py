@@ -10,7 +10,7 @@ a fifth Friday of February). They do not make a file invalid.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -65,6 +65,7 @@ def validate_paths(paths: Iterable[str | Path], *, now: datetime | None = None) 
         duplicate_problems,
         is_schedule_document,
         parse_schedule_text,
+        rare_schedules,
     )
 
     problems: list[Problem] = []
@@ -107,22 +108,8 @@ def validate_paths(paths: Iterable[str | Path], *, now: datetime | None = None) 
             names[spec.name] = (str(path), line, col)
     problems.extend(duplicate_problems(schedules))
     problems.extend(dag_problems(schedules))
-    return Validation(problems=problems, warnings=schedule_warnings(schedules, now), checked=len(files))
-
-
-def schedule_warnings(schedules: Sequence[ScheduleSpec], now: datetime | None = None) -> list[Problem]:
-    """A warning at the ``cron:`` of each schedule that fires less than once a year."""
-    from .cron import parse_cron, rare_fires
-
     if now is None:
         from dagctl.clock import SystemClock
 
         now = SystemClock().now()
-    warnings = []
-    for spec in schedules:
-        note = rare_fires(parse_cron(spec.cron, spec.timezone), now)
-        if note is not None:
-            line, col = spec.position_of("cron")
-            hint = "if that is not meant, check its day-of-month, month and day-of-week fields"
-            warnings.append(Problem(spec.file, line, col, f"schedule '{spec.id}': {note}", hint))
-    return warnings
+    return Validation(problems=problems, warnings=rare_schedules(schedules, now), checked=len(files))
