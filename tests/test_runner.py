@@ -323,15 +323,20 @@ def test_cancel_from_another_thread_terminates_running_tasks(dagrun, tmp_path):
 
 
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="needs the main thread")
-def test_ctrl_c_in_a_library_caller_records_the_run_cancelled_then_raises(dagrun, tmp_path):
-    """No signal handlers installed (a script calling run_dag): Ctrl+C stops the run cleanly first."""
+@pytest.mark.parametrize("receiver", ["process", "another thread"])
+def test_ctrl_c_in_a_library_caller_records_the_run_cancelled_then_raises(dagrun, tmp_path, receiver):
+    """No signal handlers installed (a script calling run_dag): Ctrl+C stops the run cleanly first, also when the
+    kernel hands the signal to a thread other than the one waiting for the run (it only flags it for that one)."""
     import signal
 
     started, pidfile = tmp_path / "started", tmp_path / "pid"
 
     def press_ctrl_c_when_started() -> None:
         wait_until(lambda: started.exists() and pidfile.exists() and pidfile.read_text().strip(), what="task start")
-        os.kill(os.getpid(), signal.SIGINT)
+        if receiver == "process":
+            os.kill(os.getpid(), signal.SIGINT)
+        else:  # this thread gets it, as a thread the kernel picks may
+            signal.pthread_kill(threading.get_ident(), signal.SIGINT)
 
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:

@@ -66,6 +66,9 @@ if TYPE_CHECKING:
     from .subrun import SubRun
 
 CANCEL_POLL_S = 0.25
+INTERRUPT_POLL_S = 0.2
+"""How soon the thread that waits for a run (a library caller's main thread) sees a Ctrl+C the kernel handed to
+another thread of the process (Python runs signal handlers in the main thread only, between two bytecodes)."""
 FLUSH_EVERY_S = 0.02
 """Events are written in groups: at most this long after they happen (one locked write per file per group,
 not per event). A run killed with SIGKILL loses at most this much; every other ending flushes them all."""
@@ -206,7 +209,9 @@ class Runner:
         with childsignal.blocked():  # this thread only waits: no wake-up for every child that exits
             while not finished.is_set():
                 try:
-                    finished.wait()
+                    # timed: the kernel may hand SIGINT to another thread, which only flags it for this one;
+                    # an untimed wait would then sleep through Ctrl+C until the run ended by itself
+                    finished.wait(INTERRUPT_POLL_S)
                 except KeyboardInterrupt as exc:
                     self.control.cancel("interrupted by SIGINT", now=interrupted is not None, signal=2)
                     interrupted = exc
