@@ -50,39 +50,38 @@ def read_log(path: str | None, limit: int = MAX_LOG_BYTES) -> list[str]:
 
 
 def child_logs(runs_dir: Path, child_run_id: str, limit: int = MAX_LOG_BYTES, *, depth: int = 0) -> list[str]:
-    """The logs of a child run's attempts in the order they started, each under a line naming the task (a cell,
-    an attempt after the first, a sub-DAG of the child's, indented under it), within ``limit`` bytes in all."""
+    """The logs of a child run's attempts in the order its tasks started, each under a line naming the task (a cell,
+    an attempt after the first; a sub-DAG of the child's indented under it), within ``limit`` bytes in all. The
+    child run is read as every report reads a run (:func:`~dagctl.store.runsummary.fold_run`)."""
     from dagctl.errors import DagctlError
+    from dagctl.report.cases import MAX_DEPTH
     from dagctl.store.jsonl import iter_records
-    from dagctl.store.layout import events_file, run_dir
+    from dagctl.store.layout import events_file, log_path, run_dir
+    from dagctl.store.runsummary import fold_run
 
-    attempts: dict[tuple[str, int], tuple[str | None, str | None]] = {}  # (unit, attempt) -> (log, child run)
-    ended: dict[tuple[str, int], str] = {}
+    folder = run_dir(runs_dir, child_run_id)
     try:
-        for record in iter_records(events_file(run_dir(runs_dir, child_run_id))):
-            kind, tid = record.get("event"), record.get("cell") or record.get("task_id")
-            if not isinstance(tid, str) or not isinstance(attempt := record.get("attempt", 1), int):
-                continue
-            if kind == "task_start":
-                attempts[tid, attempt] = (record.get("log_path"), record.get("child_run_id"))
-            elif kind in ("task_ok", "task_fail", "task_retry", "task_cancel"):
-                ended[tid, attempt] = {"task_ok": "ok", "task_retry": "retried"}.get(kind, kind.removeprefix("task_"))
+        summary = fold_run(iter_records(events_file(folder)))
     except (DagctlError, OSError):
         return []
+    attempts = [
+        (uid, n, task) for uid, task in summary.tasks.items() if task.attempts for n in range(1, task.attempts + 1)
+    ]
     pad = "  " * depth
     lines: list[str] = []
     left = limit
-    for n, ((tid, attempt), (log, grandchild)) in enumerate(attempts.items()):
+    for shown, (uid, attempt, task) in enumerate(attempts):
         if left <= 0:
-            lines.append(
-                f"{pad}[{len(attempts) - n} more logs of run {child_run_id} left out: dagctl logs {child_run_id}]"
-            )
+            rest = len(attempts) - shown
+            lines.append(f"{pad}[{rest} more logs of run {child_run_id} left out: dagctl logs {child_run_id}]")
             break
+        last = attempt == task.attempts
+        outcome = ("ok" if task.status == "success" else task.status) if last else "retried"
         again = f", attempt {attempt}" if attempt > 1 else ""
-        lines.append(f"{pad}--- {tid}{again} ({ended.get((tid, attempt), 'running')}) of run {child_run_id} ---")
-        body = read_log(log if isinstance(log, str) else None, left)
-        if isinstance(grandchild, str) and depth < 8:
-            body += child_logs(runs_dir, grandchild, left, depth=depth + 1)
+        lines.append(f"{pad}--- {uid}{again} ({outcome}) of run {child_run_id} ---")
+        body = read_log(task.log_path if last else log_path(folder, uid, attempt), left)
+        if last and task.child_run_id and depth < MAX_DEPTH:
+            body += child_logs(runs_dir, task.child_run_id, left, depth=depth + 1)
         left -= sum(len(line) + 1 for line in body)
         lines.extend(body)
     return lines
