@@ -114,10 +114,10 @@ def live(web_project: Path) -> Iterator[Callable[..., Live]]:
     """``live(**ServeSettings overrides)``: the app served on a free loopback port, stopped after the test."""
     started: list[tuple[Server, threading.Thread, WebContext]] = []
 
-    def start(**overrides: Any) -> Live:
+    def start(*, tls: Any = None, **overrides: Any) -> Live:
         config = serve_settings(web_project, **overrides)
         app = create_app(config, cwd=web_project)
-        server = Server(app, config)
+        server = Server(app, config, tls=tls)
         thread = threading.Thread(target=server.run, name="dagctl-serve-test", daemon=True)
         thread.start()
         started.append((server, thread, context_of(app)))

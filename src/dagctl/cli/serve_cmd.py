@@ -15,7 +15,8 @@ SERVE_HELP = """Serve the HTTP API and the web dashboard: runs, live logs, sched
 Reads the same files as the other commands (DAGCTL_LOGS_DIR ...) and runs beside `schedule --serve`,
 workers and plain runs; runs started here are `dagctl run` processes of their own. Listens on 127.0.0.1
 by default; any other address needs --token-file (every request then needs 'Authorization: Bearer
-TOKEN'). systemd-ready (Type=notify); SIGTERM ends open streams cleanly and exits 0. Needs
+TOKEN'); --tls-cert serves HTTPS, and SIGHUP loads a renewed certificate. systemd-ready
+(Type=notify); SIGTERM ends open streams cleanly and exits 0. Needs
 `pip install 'dagctl[web]'`. API reference: /docs on the server, and docs/serve.md.
 
 \b
@@ -23,6 +24,8 @@ Examples:
   dagctl serve                                   http://127.0.0.1:8080
   dagctl serve --port 9000 --dags configs/dags
   dagctl serve --host 0.0.0.0 --token-file /etc/dagctl/token
+  dagctl serve --host 0.0.0.0 --token-file /etc/dagctl/token \\
+      --tls-cert /etc/dagctl/tls/cert.pem --tls-key /etc/dagctl/tls/key.pem
 """
 
 
@@ -48,6 +51,12 @@ def register(app: typer.Typer) -> None:
         ),
         token_file: Path | None = typer.Option(
             None, "--token-file", help="File holding the API token (required to listen beyond loopback)."
+        ),
+        tls_cert: Path | None = typer.Option(
+            None, "--tls-cert", help="Serve HTTPS with this PEM certificate (then intermediates); SIGHUP reloads it."
+        ),
+        tls_key: Path | None = typer.Option(
+            None, "--tls-key", help="The certificate's private key (PEM, unencrypted), unless --tls-cert holds it."
         ),
         allow_origin: list[str] = typer.Option(
             [], "--allow-origin", help="Another origin allowed to POST (e.g. https://ops.example.com); repeatable."
@@ -92,9 +101,22 @@ def register(app: typer.Typer) -> None:
             max_body_bytes=max_body,
             stream_idle_s=idle_s,
             panel_window=env_text(os.environ, "ORCH_PANEL_WINDOW_H") or "24",
+            tls_cert=tls_cert,
+            tls_key=tls_key,
         )
         config.check()
         _logging(quiet)
+        tls = None
+        if tls_cert is not None:
+            from dagctl.web.tls import Certificates
+
+            tls = Certificates(tls_cert, tls_key)
+        elif config.token_in_clear:
+            logging.getLogger("dagctl.web").warning(
+                "the token crosses the network in clear text on %s: serve HTTPS with --tls-cert/--tls-key, "
+                "or put a TLS reverse proxy in front",
+                host,
+            )
         notifier = Notifier.from_env(unset=True)  # runs started here must not inherit NOTIFY_SOCKET
         server = Server(
             create_app(config),
@@ -102,6 +124,7 @@ def register(app: typer.Typer) -> None:
             notifier=notifier,
             access_log=access_log,
             on_listening=lambda url: print(f"dagctl serve: listening on {url}", file=sys.stderr, flush=True),
+            tls=tls,
         )
 
         def on_stop(signum: int, again: bool) -> None:
@@ -111,7 +134,7 @@ def register(app: typer.Typer) -> None:
             server.request_stop(now=again)
 
         try:
-            with handle_signals(on_stop):
+            with handle_signals(on_stop, on_reload=server.reload):
                 code = server.run()
         finally:
             notifier.close()

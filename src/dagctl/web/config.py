@@ -50,6 +50,9 @@ class ServeSettings:
     """``ORCH_PANEL_WINDOW_H``: hours (a bare number) or a duration such as ``2d``."""
     python: str = sys.executable
     """The interpreter that runs ``python -m dagctl run ...`` for runs started here."""
+    tls_cert: Path | None = None
+    """HTTPS: the PEM certificate (chain), which may hold the key too (:mod:`dagctl.web.tls`)."""
+    tls_key: Path | None = None
 
     def check(self) -> None:
         """Refuse settings that would expose the server: a non-loopback bind needs a token."""
@@ -59,11 +62,18 @@ class ServeSettings:
                 hint="pass --token-file FILE (every request then needs 'Authorization: Bearer <token>'), "
                 "or bind 127.0.0.1 and put a reverse proxy in front",
             )
+        if self.tls_key is not None and self.tls_cert is None:
+            raise UsageError("--tls-key needs --tls-cert", hint="pass both: --tls-cert CERT.pem --tls-key KEY.pem")
         if not 0 <= self.port <= 65535:
             raise UsageError(f"--port {self.port} is not a TCP port", hint="use 1-65535 (0: any free port)")
         for name, value in (("--max-streams", self.max_streams), ("--max-body", self.max_body_bytes)):
             if value < 1:
                 raise UsageError(f"{name} must be at least 1, got {value}")
+
+    @property
+    def token_in_clear(self) -> bool:
+        """The token would cross the network unencrypted (no TLS here, and not a loopback bind)."""
+        return bool(self.token) and self.tls_cert is None and not is_loopback_host(self.host)
 
     @property
     def loopback_only(self) -> bool:

@@ -25,11 +25,17 @@ from dagctl.schedule.sdnotify import Notifier
 from .app import context_of
 from .config import ServeSettings
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .tls import Certificates
+
 log = logging.getLogger(__name__)
 
 GRACEFUL_S = 10.0
 """How long open connections get to finish once the server stops (streams end at once; this is a backstop)."""
 STATUS_EVERY_S = 10.0
+CLOSE_NOTIFY_S = 0.5
+"""How long a TLS connection closed while idle may wait for the client's close_notify once the server stops."""
 
 
 class _Uvicorn(uvicorn.Server):
@@ -46,6 +52,40 @@ class _Uvicorn(uvicorn.Server):
         if not self.should_exit:
             self._on_started(self)
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        dropper = asyncio.get_running_loop().create_task(self._drop_closed_tls())
+        try:
+            await super().shutdown(sockets)
+        finally:
+            dropper.cancel()
+
+    async def _drop_closed_tls(self) -> None:
+        """An idle HTTPS connection that the stopping server closes waits for the client's close_notify, which a
+        client's idle connection pool never sends: uvicorn would then wait its whole graceful timeout (10 s) for
+        it. Such connections (closing, nothing left to send) are dropped after :data:`CLOSE_NOTIFY_S`."""
+        if self.config.ssl is None:
+            return
+        await asyncio.sleep(CLOSE_NOTIFY_S)
+        while True:
+            for connection in list(self.server_state.connections):
+                transport = getattr(connection, "transport", None)
+                if transport is not None and transport.is_closing() and not transport.get_write_buffer_size():
+                    transport.abort()
+            await asyncio.sleep(0.1)
+
+
+class _Config(uvicorn.Config):
+    """uvicorn's settings, with a TLS context of ours (one that SIGHUP can load a renewed certificate into)."""
+
+    def __init__(self, *args: object, tls: Certificates | None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._tls = tls
+
+    def load(self) -> None:
+        super().load()
+        if self._tls is not None:
+            self.ssl = self._tls.context
+
 
 class Server:
     """One app on one address. :meth:`run` blocks until :meth:`request_stop` (from another thread)."""
@@ -58,15 +98,19 @@ class Server:
         notifier: Notifier | None = None,
         access_log: bool = False,
         on_listening: Callable[[str], None] | None = None,
+        tls: Certificates | None = None,
     ) -> None:
         self.app = app
         self.config = config
+        self.tls = tls
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.notifier = notifier or Notifier()
         self.on_listening = on_listening
         self.url: str | None = None
         self._server = _Uvicorn(
-            uvicorn.Config(
+            _Config(
                 app,
+                tls=tls,
                 host=config.host,
                 port=config.port,
                 log_config=None,  # our loggers (the CLI sets them up); uvicorn's logger names still apply
@@ -93,6 +137,18 @@ class Server:
         context_of(self.app).stop()
         self._server.should_exit = True
 
+    def reload(self) -> None:
+        """SIGHUP (thread-safe): load the TLS certificate and key files again, on the server's event loop, so a
+        renewed certificate is used from the next connection on; without TLS there is nothing to load."""
+        if self.tls is None:
+            log.info("SIGHUP: nothing to reload (no --tls-cert)")
+            return
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            self.tls.reload()
+        else:
+            loop.call_soon_threadsafe(self.tls.reload)
+
     @property
     def started(self) -> bool:
         return bool(self._server.started)
@@ -104,12 +160,12 @@ class Server:
                 port = sock.getsockname()[1]
                 break
         shown = f"[{host}]" if ":" in host else host
-        self.url = f"http://{shown}:{port}"
+        self.url = f"{'https' if self.tls is not None else 'http'}://{shown}:{port}"
         log.debug("listening on %s", self.url)
         if self.on_listening is not None:
             self.on_listening(self.url)
         self.notifier.ready(f"listening on {self.url}")
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._status()))
         if self.notifier.watchdog_interval:
             self._tasks.append(loop.create_task(self._watchdog(self.notifier.watchdog_interval)))
