@@ -19,6 +19,7 @@ from dagctl.web.security import (
     read_token_file,
     session_value,
 )
+from tests.support import wait_until
 
 TOKEN = "s3cret-token-0123456789abcdef"
 
@@ -131,6 +132,33 @@ def test_with_a_token_every_request_needs_it(live) -> None:
     assert client.get("/static/dashboard.css").status_code == 200
     page = client.get("/runs/x?y=1", headers={"Accept": "text/html"})
     assert page.status_code == 303 and page.headers["location"] == "/login?next=%2Fruns%2Fx%3Fy%3D1"
+
+
+def test_sighup_rotates_the_token(live, tmp_path: Path, caplog) -> None:
+    """The token file is read again on SIGHUP (``Server.reload``): the new token works from the next request, the
+    old one and the sessions made with it are refused; a file that holds no usable token keeps the one in force."""
+    import logging
+
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    token_file.chmod(0o600)
+    server = live(token=TOKEN, token_file=token_file)
+    client = server.client
+    assert client.post("/login", data={"token": TOKEN, "next": "/"}).status_code == 303  # a browser's session
+    assert client.get("/api/runs").status_code == 200
+    new = "n3w-token-" * 4
+    token_file.write_text(new + "\n")
+    server.server.reload()
+    wait_until(lambda: server.ctx.config.token == new, 10, "the new token in force")
+    assert client.get("/api/runs").status_code == 401  # the old session
+    client.cookies.clear()
+    assert client.get("/api/runs", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 401
+    assert client.get("/api/runs", headers={"Authorization": f"Bearer {new}"}).status_code == 200
+    token_file.write_text("short\n")  # written half-way, or by mistake
+    with caplog.at_level(logging.ERROR, logger="dagctl.web.context"):
+        assert server.ctx.reload_token() is False
+    assert "token not reloaded, the one read before still applies" in caplog.text
+    assert client.get("/api/runs", headers={"Authorization": f"Bearer {new}"}).status_code == 200
 
 
 def test_the_login_page_sets_a_session_cookie_for_browsers(live) -> None:

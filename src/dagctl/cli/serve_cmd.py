@@ -15,7 +15,7 @@ SERVE_HELP = """Serve the HTTP API and the web dashboard: runs, live logs, sched
 Reads the same files as the other commands (DAGCTL_LOGS_DIR ...) and runs beside `schedule --serve`,
 workers and plain runs; runs started here are `dagctl run` processes of their own. Listens on 127.0.0.1
 by default; any other address needs --token-file (every request then needs 'Authorization: Bearer
-TOKEN'); --tls-cert serves HTTPS, and SIGHUP loads a renewed certificate. systemd-ready
+TOKEN'); --tls-cert serves HTTPS. SIGHUP reads the token file and the certificate again. systemd-ready
 (Type=notify); SIGTERM ends open streams cleanly and exits 0. Needs
 `pip install 'dagctl[web]'`. API reference: /docs on the server, and docs/serve.md.
 
@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
             Path("configs/templates"), "--templates", help="Folder where DAG templates are kept."
         ),
         token_file: Path | None = typer.Option(
-            None, "--token-file", help="File holding the API token (required to listen beyond loopback)."
+            None, "--token-file", help="File holding the API token (required beyond loopback); SIGHUP reads it again."
         ),
         tls_cert: Path | None = typer.Option(
             None, "--tls-cert", help="Serve HTTPS with this PEM certificate (then intermediates); SIGHUP reloads it."
@@ -96,6 +96,7 @@ def register(app: typer.Typer) -> None:
             host=host,
             port=port,
             token=read_token_file(token_file) if token_file is not None else None,
+            token_file=token_file,
             allowed_origins=tuple(allow_origin),
             max_streams=max_streams,
             max_body_bytes=max_body,

@@ -134,7 +134,7 @@ def create_app(
     app.include_router(api_dags.router(ctx))
     app.include_router(api_panel.router(ctx))
     app.include_router(pages.router(ctx))
-    app.add_middleware(Guard, config=config)
+    app.add_middleware(Guard, config=lambda: ctx.config)
     return app
 
 

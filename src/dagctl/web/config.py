@@ -39,6 +39,8 @@ class ServeSettings:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     token: str | None = None
+    token_file: Path | None = None
+    """Where ``token`` was read from (SIGHUP reads it again)."""
     allowed_origins: tuple[str, ...] = ()
     """Origins (``https://ops.example.com``) allowed to send mutating requests besides the server's own."""
     max_streams: int = MAX_STREAMS

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from dagctl.dag.yamlread import read_document
-from dagctl.errors import DagctlError, StateError
+from dagctl.errors import DagctlError, StateError, UsageError
 from dagctl.protocols import Clock
 from dagctl.report.graph import TaskGraph, graph_of_document
 from dagctl.store import layout
@@ -26,6 +28,8 @@ from .templates import TemplateStore
 from .watch import FileWatcher
 
 GRAPHS_KEPT = 256
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -89,6 +93,27 @@ class WebContext:
         loop = self.loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self.watcher.wake_all)
+
+    def reload_token(self) -> bool:
+        """SIGHUP: read ``--token-file`` again, so a rotated token applies without a restart (sessions made with
+        the old one end with it). A file that holds no usable token now is logged, and the token read before stays.
+        True when the token changed."""
+        path = self.config.token_file
+        if path is None:
+            return False
+        from .security import read_token_file
+
+        try:
+            token = read_token_file(path)
+        except UsageError as exc:
+            log.error("token not reloaded, the one read before still applies: %s", exc)
+            return False
+        if token == self.config.token:
+            log.info("token file %s unchanged", path)
+            return False
+        self.config = dataclasses.replace(self.config, token=token)  # one assignment: each request sees one token
+        log.info("token reloaded from %s: the previous token and its sessions are refused from now on", path)
+        return True
 
     def server_gauges(self) -> dict[str, float]:
         return {

@@ -68,9 +68,10 @@ async def _reply(send: Send, status: int, body: dict[str, Any], extra: list[tupl
 
 
 class Guard:
-    """The middleware. ``config`` is the server's :class:`ServeSettings`."""
+    """The middleware. ``config`` gives the server's :class:`ServeSettings` as they are now (SIGHUP may have read
+    a new token)."""
 
-    def __init__(self, app: ASGIApp, config: ServeSettings) -> None:
+    def __init__(self, app: ASGIApp, config: Callable[[], ServeSettings]) -> None:
         self.app = app
         self.config = config
 
@@ -81,7 +82,7 @@ class Guard:
         headers = _headers(scope)
         path: str = scope.get("path", "")
         method: str = scope.get("method", "GET").upper()
-        config = self.config
+        config = self.config()
         host = headers.get("host", "")
         if config.loopback_only and not is_loopback_host(host_of(host)):
             await _reply(
@@ -90,7 +91,8 @@ class Guard:
                 {
                     "error": f"this server answers requests for localhost only, not for host {host!r}",
                     "location": path,
-                    "hint": "open it as http://127.0.0.1:PORT, or start dagctl serve with --token-file",
+                    "hint": f"open it as {scope.get('scheme', 'http')}://127.0.0.1:PORT, or start dagctl serve with "
+                    "--token-file",
                 },
             )
             return

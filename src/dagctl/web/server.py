@@ -138,16 +138,22 @@ class Server:
         self._server.should_exit = True
 
     def reload(self) -> None:
-        """SIGHUP (thread-safe): load the TLS certificate and key files again, on the server's event loop, so a
-        renewed certificate is used from the next connection on; without TLS there is nothing to load."""
-        if self.tls is None:
-            log.info("SIGHUP: nothing to reload (no --tls-cert)")
-            return
+        """SIGHUP (thread-safe): read the token file and the TLS certificate and key again, on the server's event
+        loop: a rotated token and a renewed certificate apply from the next request and connection on."""
         loop = self._loop
         if loop is None or loop.is_closed():
-            self.tls.reload()
+            self._reload()
         else:
-            loop.call_soon_threadsafe(self.tls.reload)
+            loop.call_soon_threadsafe(self._reload)
+
+    def _reload(self) -> None:
+        ctx = context_of(self.app)
+        if ctx.config.token_file is None and self.tls is None:
+            log.info("SIGHUP: nothing to reload (no --token-file, no --tls-cert)")
+            return
+        ctx.reload_token()
+        if self.tls is not None:
+            self.tls.reload()
 
     @property
     def started(self) -> bool:
