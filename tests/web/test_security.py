@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
+import httpx
 import pytest
 
 from dagctl.errors import UsageError
@@ -20,6 +22,7 @@ from dagctl.web.security import (
     session_value,
 )
 from tests.support import wait_until
+from tests.web.sse_client import Reader, read
 
 TOKEN = "s3cret-token-0123456789abcdef"
 
@@ -146,14 +149,28 @@ def test_sighup_rotates_the_token(live, tmp_path: Path, caplog) -> None:
     client = server.client
     assert client.post("/login", data={"token": TOKEN, "next": "/"}).status_code == 303  # a browser's session
     assert client.get("/api/runs").status_code == 200
+    run_id = server.start("slow", seconds=30)
+    reader, kinds = Reader(), []
+
+    def follow() -> None:  # a stream opened with the old token
+        with httpx.stream("GET", f"{server.url}/api/runs/{run_id}/events", headers=old, timeout=20) as response:
+            kinds.extend(m.json["event"] for m in read(response, reader))
+
+    old = {"Authorization": f"Bearer {TOKEN}"}
+    stream = threading.Thread(target=follow)
+    stream.start()
+    wait_until(lambda: "task_start" in kinds, 20, "the stream under way")
     new = "n3w-token-" * 4
     token_file.write_text(new + "\n")
     server.server.reload()
     wait_until(lambda: server.ctx.config.token == new, 10, "the new token in force")
+    stream.join(10)
+    assert not stream.is_alive() and reader.ended_cleanly  # ended with the old token, its last message whole
     assert client.get("/api/runs").status_code == 401  # the old session
     client.cookies.clear()
     assert client.get("/api/runs", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 401
     assert client.get("/api/runs", headers={"Authorization": f"Bearer {new}"}).status_code == 200
+    assert client.post(f"/api/runs/{run_id}/cancel", headers={"Authorization": f"Bearer {new}"}).status_code < 300
     token_file.write_text("short\n")  # written half-way, or by mistake
     with caplog.at_level(logging.ERROR, logger="dagctl.web.context"):
         assert server.ctx.reload_token() is False

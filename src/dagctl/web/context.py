@@ -47,6 +47,8 @@ class WebContext:
     metrics: Metrics
     stopping: threading.Event = field(default_factory=threading.Event)
     """Set when the server is stopping: every stream ends (cleanly, with its last event sent)."""
+    token_epoch: int = 0
+    """Counts token changes (SIGHUP): a stream opened under an earlier token ends (:meth:`streaming`)."""
     loop: asyncio.AbstractEventLoop | None = None
     _graphs: OrderedDict[str, TaskGraph | None] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -87,6 +89,11 @@ class WebContext:
                 self._graphs.popitem(last=False)
         return graph
 
+    def streaming(self, epoch: int) -> bool:
+        """Whether a stream opened at ``epoch`` (:attr:`token_epoch` then) may go on: the server is not stopping
+        and the token it was let in with is still the token."""
+        return self.token_epoch == epoch and not self.stopping.is_set()
+
     def stop(self) -> None:
         """Ask every open stream to end (from any thread)."""
         self.stopping.set()
@@ -112,7 +119,11 @@ class WebContext:
             log.info("token file %s unchanged", path)
             return False
         self.config = dataclasses.replace(self.config, token=token)  # one assignment: each request sees one token
-        log.info("token reloaded from %s: the previous token and its sessions are refused from now on", path)
+        self.token_epoch += 1
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.watcher.wake_all)  # streams opened with the old token end now
+        log.info("token reloaded from %s: the previous token, its sessions and its open streams end here", path)
         return True
 
     def server_gauges(self) -> dict[str, float]:

@@ -122,12 +122,13 @@ async def run_events(ctx: WebContext, run_id: str, resume_from: int | None) -> A
     offset = resume_from or 0
     skip_through = resume_from  # the line at the resume offset was received already
     beat = _Beat(ctx)
+    epoch = ctx.token_epoch
     checked = ctx.clock.monotonic()
     waited_from = ctx.clock.monotonic()
     sub = ctx.watcher.subscribe(path)
     try:
         yield RETRY_MS
-        while not ctx.stopping.is_set():
+        while ctx.streaming(epoch):
             batch = await read_records(path, offset)
             done: dict[str, Any] | None = None
             for start, end, record in batch:
@@ -261,11 +262,12 @@ async def task_log(
     offset = resume[1] if resume else 0
     skip_through = resume[1] if resume else None
     beat = _Beat(ctx)
+    epoch = ctx.token_epoch
     sub = ctx.watcher.subscribe(events)
     try:
         yield RETRY_MS
         announced = current if resume else 0
-        while not ctx.stopping.is_set():
+        while ctx.streaming(epoch):
             for _start, end, record in await read_records(events, state.offset):
                 state.offset = end
                 state.apply(record)

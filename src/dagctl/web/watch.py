@@ -108,7 +108,7 @@ class FileWatcher:
                     sub.notify()
 
     def wake_all(self) -> None:
-        """Wake every waiting stream (the server is stopping: they look at why and end)."""
+        """Wake every waiting stream (the server is stopping, or the token changed: they look at why and end)."""
         for watched in self._files.values():
             for sub in watched.subscribers:
                 sub.notify()
