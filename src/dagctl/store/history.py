@@ -52,13 +52,14 @@ class History:
         return sorted((n for n in names if RUN_ID_RE.match(n)), reverse=True)
 
     def resolve(self, ref: str) -> str:
-        """A full run id from ``latest`` (the newest run that is not a sub-DAG's), a full id, a unique prefix,
-        or a unique tail (``f97d2f``: how tables show run ids when the whole id does not fit)."""
+        """A full run id from ``latest`` (the newest run that has begun and is not a sub-DAG's: not the folder of
+        a ``dagctl exec-task``, which records no events), a full id, a unique prefix, or a unique tail (``f97d2f``:
+        how tables show run ids when the whole id does not fit)."""
         ids = self.run_ids()
         if not ids:
             raise StateError(f"no runs found in {self.runs_dir}", hint="run a DAG first, or set DAGCTL_LOGS_DIR")
         if ref == "latest":
-            return next((i for i in ids if not self._is_child(i)), ids[0])
+            return next((i for i in ids if self._is_top_run(i)), ids[0])
         if ref in ids:
             return ref
         matches = [i for i in ids if i.startswith(ref)] or [i for i in ids if ref and i.endswith(ref)]
@@ -77,10 +78,10 @@ class History:
     def run_dir(self, run_id: str) -> Path:
         return layout.run_dir(self.runs_dir, run_id)
 
-    def _is_child(self, run_id: str) -> bool:
-        """Was this run started by a ``dag:`` task of another run? (Its first event says so.)"""
+    def _is_top_run(self, run_id: str) -> bool:
+        """Has this run begun (a first event), and not as a ``dag:`` task's child run (its first event says so)?"""
         first = next(iter_records(layout.events_file(self.run_dir(run_id))), None)
-        return bool(first and first.get("parent_task"))
+        return first is not None and not first.get("parent_task")
 
     def events_of(self, run_id: str) -> list[dict[str, Any]]:
         path = layout.events_file(self.run_dir(run_id))

@@ -60,13 +60,14 @@ class PruneReport:
 
 def choose_runs(runs: Sequence[RunInfo], *, now: datetime, older_than: timedelta, keep_last: int = 0) -> list[str]:
     """Run ids to remove: started before ``now - older_than``, finished, and not among the newest
-    ``keep_last`` runs of their DAG. ``runs`` may come in any order."""
+    ``keep_last`` runs of their DAG. A folder of no DAG (no events: a ``dagctl exec-task``'s, or a damaged one) is
+    no DAG's run to keep. ``runs`` may come in any order."""
     cutoff = now - older_than
     newest_first = sorted(runs, key=lambda r: r.run_id, reverse=True)
     seen: dict[str, int] = {}
     chosen = []
     for run in newest_first:
-        rank = seen.get(run.dag_name, 0)
+        rank = seen.get(run.dag_name, 0) if run.dag_name else keep_last
         seen[run.dag_name] = rank + 1
         if rank < keep_last or not run.finished:
             continue
