@@ -157,6 +157,9 @@ class DagInfo(Record):
     project_notify: dict[str, Any] | None = None
     """``notify:`` of the project's dagctl.yaml, for a DAG without its own: set when the file is validated
     (:func:`dagctl.dag.workflows.project_defaults`), used by runs that are not a sub-DAG's."""
+    snapshot_path: str | None = None
+    """The file holding the text this DAG was read from, when it is not ``source_path``: a retry runs an earlier
+    run's snapshot, while ``python:`` and ``dag:`` paths still resolve beside the original file."""
 
 
 class PlannedTask(Record):
@@ -307,6 +310,7 @@ def build_plan(spec: DagSpec) -> Plan:
         secrets={k: v.model_dump(exclude_none=True) for k, v in spec.secrets.items()},
         env_files=[spec.env_file] if isinstance(spec.env_file, str) else list(spec.env_file or []),
         notify=spec.notify.model_dump() if spec.notify is not None else None,
+        snapshot_path=spec.snapshot_path,
     )
     from .spec import TaskSpec
 

@@ -496,6 +496,7 @@ class DagSpec(_Model):
     notify: NotifySpec | None = None
 
     _source: str | None = PrivateAttr(default=None)
+    _snapshot: str | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _typed_params_and_handlers(self) -> DagSpec:
@@ -517,6 +518,12 @@ class DagSpec(_Model):
     def source_path(self) -> str | None:
         """The file this spec was loaded from, if any."""
         return self._source
+
+    @property
+    def snapshot_path(self) -> str | None:
+        """The file this spec's text was read from when that is not :attr:`source_path` (an earlier run's
+        snapshot, which a retry runs); None otherwise."""
+        return self._snapshot
 
     def task(self, task_id: str) -> TaskSpec:
         for t in self.tasks:

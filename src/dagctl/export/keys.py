@@ -92,6 +92,7 @@ IGNORED_DAG_KEYS: dict[str, str] = {
     "workflow returns nothing",
     "project_notify": "the notify: of the project's dagctl.yaml is for the runs dagctl starts; an exported "
     "workflow sends no notifications",
+    "snapshot_path": "set only for a retry of a run (the earlier run's DAG text), which an export never is",
 }
 
 

@@ -78,6 +78,7 @@ def _load_snapshot(snapshot: Path, original: str | None) -> DagSpec:
         spec = dag_from_document(parse_document(read_text(snapshot), str(snapshot)), checks)
     if original:
         spec._source = original
+        spec._snapshot = str(snapshot)  # what the new run keeps as its own snapshot: this text, not the file now
     return spec
 
 

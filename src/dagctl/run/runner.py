@@ -269,7 +269,7 @@ class Runner:
             host=hostname(),
             pid=os.getpid(),
             pid_start=process_start_ticks(os.getpid()),
-            dag_file=self.dag.source_path,
+            dag_file=self._dag_file(),
             run_dir=str(self.run_dir),
             tasks=len(self.tasks),
             executor=self.executor.name,
@@ -375,6 +375,12 @@ class Runner:
         except OSError as exc:
             self._halt(exc)
 
+    def _dag_file(self) -> str | None:
+        """The DAG's file as the run records it: absolute, so that a retry or a resume from another directory
+        finds it, and the ``python:`` and ``dag:`` paths beside it."""
+        src = self.dag.source_path
+        return os.path.abspath(src) if src and not src.startswith("<") else src
+
     def _write_snapshot(self, params: Mapping[str, Any]) -> None:
         try:
             self._write_snapshot_files(params)
@@ -383,7 +389,7 @@ class Runner:
 
     def _write_snapshot_files(self, params: Mapping[str, Any]) -> None:
         layout.outputs_dir(self.run_dir).mkdir(parents=True, exist_ok=True)
-        src = self.dag.source_path
+        src = self.dag.snapshot_path or self.dag.source_path  # a retry keeps the text it runs, not the file now
         if src:
             try:
                 snapshot = Path(src).read_bytes()  # a DAG file: small, read whole
@@ -394,7 +400,7 @@ class Runner:
         meta = {
             "run_id": self.run_id,
             "dag": self.dag.name,
-            "dag_file": src,
+            "dag_file": self._dag_file(),
             "params": params,
             "trigger": self.options.trigger,
             "parent_run_id": self.options.parent_run_id,
