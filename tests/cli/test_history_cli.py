@@ -231,6 +231,9 @@ def test_a_killed_run_is_recorded_abandoned_exactly_once(project, cli):
         done = [e for e in events(project) if e["event"] == "dag_done"]
         assert len(done) == 1 and done[0]["status"] == "abandoned"
         assert "died without finishing" in done[0]["error"]
+        work = json.loads(cli("show", "latest", "--json").out)["tasks"]["work"]
+        assert work["status"] == "cancelled" and "died (last seen alive" in work["reason"]  # not left "running"
+
     finally:
         stop(run)
         if task_group is not None:

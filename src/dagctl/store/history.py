@@ -9,6 +9,7 @@ died without writing ``dag_done`` is recorded as ``abandoned``, exactly once, un
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from dagctl.settings import Settings
 
 from . import layout
 from .events import SCHEMA_VERSION, format_ts, parse_ts
-from .jsonl import JsonlWriter, append_record, iter_records
+from .jsonl import JsonlWriter, iter_records
 from .runcatalog import RunCatalog
 from .runsummary import LIVE_STATUSES, RunSummary, fold_run
 
@@ -181,7 +182,9 @@ class History:
         return not process_alive(summary.pid, summary.pid_start)
 
     def _record_abandoned(self, run_id: str) -> None:
-        """Append ``dag_done`` (abandoned) once: under the run's lock, re-check that nobody did already."""
+        """Record, once, that the run's owner died: under the run's lock, re-check that nobody did already, then
+        append :func:`abandonment` (its unfinished tasks cancelled, ``dag_done`` abandoned), dated when the run
+        was last seen alive."""
         path = layout.events_file(self.run_dir(run_id))
         with JsonlWriter(path) as writer, writer.locked():
             events = list(iter_records(path))
@@ -190,27 +193,10 @@ class History:
             summary = fold_run(events)
             if not self._owner_dead(summary):
                 return
-            ts = format_ts(self.clock.now())
-            record = {
-                "v": SCHEMA_VERSION,
-                "ts": ts,
-                "event": "dag_done",
-                "timestamp": ts,  # the design note's name for ts (dagctl.store.events)
-                "run_id": run_id,
-                "dag_name": summary.dag_name,
-                "tenant_id": summary.tenant_id,
-                "status": "abandoned",
-                "error": f"owner process {summary.pid} on {summary.host} died without finishing the run",
-                "duration_s": round(max(0.0, (self.clock.now() - summary.started).total_seconds()), 3)
-                if summary.started
-                else None,
-                "tasks_succeeded": sum(1 for t in summary.tasks.values() if t.status == "success"),
-                "tasks_failed": sum(1 for t in summary.tasks.values() if t.status == "failed"),
-                "tasks_skipped": sum(1 for t in summary.tasks.values() if t.status == "skipped"),
-            }
-            record = {k: v for k, v in record.items() if v is not None}
-            writer.append(record)
-        append_record(self.settings.events_path, record)
+            records = abandonment(summary, last_seen=_last_seen(path, summary), now=self.clock.now())
+            writer.append_many(records)
+        with JsonlWriter(self.settings.events_path) as log:
+            log.append_many(records)
 
     # ------------------------------------------------------------------ control
     def request_cancel(self, run_id: str, reason: str) -> RunSummary:
@@ -248,3 +234,74 @@ def started_at(run_id: str) -> datetime:
     return parse_ts(
         f"{run_id[0:4]}-{run_id[4:6]}-{run_id[6:8]}T{run_id[9:11]}:{run_id[11:13]}:{run_id[13:15]}.{run_id[16:19]}Z"
     )
+
+
+UNFINISHED_TASK = frozenset({"running", "retrying", "waiting", "queued"})
+"""Task states that a run's death leaves behind: :func:`abandonment` records them cancelled."""
+
+
+def abandonment(summary: RunSummary, *, last_seen: datetime | None, now: datetime) -> list[dict[str, Any]]:
+    """What to append to a run whose owner process died: a ``task_cancel`` for every task (and matrix cell) it
+    left unfinished (the keeper stopped their processes), then ``dag_done`` ``abandoned``; all dated
+    ``last_seen`` (the run's last sign of life, never after ``now``), so the run's times end where it ended,
+    not when someone looked. Pure."""
+    ts_at = min(last_seen, now) if last_seen is not None else now
+    if summary.started is not None:
+        ts_at = max(ts_at, summary.started)
+    ts = format_ts(ts_at)
+    base = {"v": SCHEMA_VERSION, "ts": ts, "timestamp": ts, "run_id": summary.run_id, "dag_name": summary.dag_name}
+    if summary.tenant_id:
+        base["tenant_id"] = summary.tenant_id
+    seen = ts_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    why = f"its run's process {summary.pid} on {summary.host} died (last seen alive {seen}); the keeper stopped it"
+    records: list[dict[str, Any]] = []
+    for tid, task in summary.tasks.items():
+        if task.status not in UNFINISHED_TASK:
+            continue
+        unit: dict[str, Any] = {"task_id": task.parent, "cell": tid} if task.parent else {"task_id": tid}
+        if task.attempts:
+            unit["attempt"] = task.attempts
+        if task.iteration:
+            unit["iteration"] = task.iteration
+        took = (ts_at - task.started).total_seconds() if task.started and task.status == "running" else None
+        records.append(
+            {
+                **base,
+                "event": "task_cancel",
+                **unit,
+                "status": "cancelled",
+                "reason": why,
+                **({"duration_s": round(max(took, 0.0), 3)} if took is not None else {}),
+                **({"log_path": task.log_path} if task.log_path else {}),
+            }
+        )
+    done = {
+        **base,
+        "event": "dag_done",
+        "status": "abandoned",
+        "error": f"owner process {summary.pid} on {summary.host} died without finishing the run "
+        f"(last seen alive {seen})",
+        "tasks_succeeded": sum(1 for t in summary.tasks.values() if t.status == "success"),
+        "tasks_failed": sum(1 for t in summary.tasks.values() if t.status == "failed"),
+        "tasks_skipped": sum(1 for t in summary.tasks.values() if t.status == "skipped"),
+        "tasks_cancelled": sum(1 for t in summary.tasks.values() if t.status == "cancelled") + len(records),
+    }
+    if summary.started is not None:
+        done["duration_s"] = round(max(0.0, (ts_at - summary.started).total_seconds()), 3)
+    records.append(done)
+    return records
+
+
+def _last_seen(path: Path, summary: RunSummary) -> datetime | None:
+    """When the run last showed a sign of life: its last event, or a later write to its events file or to the
+    log of a task it left running (a task's output stops when the keeper stops it, soon after the owner died)."""
+    from datetime import timezone
+
+    times = [t for t in (summary.ended, summary.started) if t is not None]
+    for task in summary.tasks.values():
+        times.extend(t for t in (task.started, task.ended) if t is not None)
+    files = [path, *(Path(t.log_path) for t in summary.tasks.values() if t.log_path and t.status in UNFINISHED_TASK)]
+    for file in files:
+        with contextlib.suppress(OSError):
+            times.append(datetime.fromtimestamp(file.stat().st_mtime, tz=timezone.utc))
+    return max(times) if times else None
