@@ -181,6 +181,27 @@ def test_fold_run_takes_cancelled_and_abandoned_from_dag_done():
     assert resolve_status(run, False) == "abandoned"
 
 
+def test_a_paused_and_resumed_run_lasts_from_its_start_to_its_end_and_keeps_its_pauses():
+    events = [
+        ev("dag_start", 10),
+        ev("task_start", 10, task_id="a", attempt=1),
+        ev("task_ok", 9, task_id="a", attempt=1, duration_s=60.0),
+        ev("dag_done", 9, status="paused", duration_s=60.0),
+    ]
+    paused = fold_run(events)
+    assert paused.status == "paused" and paused.duration_s == 60.0
+    assert paused.pauses == ((NOW - timedelta(minutes=9), None),) and paused.paused_s == 0.0
+    events += [
+        ev("dag_resume", 4, reused=1, pid=7),
+        ev("task_start", 4, task_id="b", attempt=1),
+        ev("task_ok", 2, task_id="b", attempt=1, duration_s=120.0),
+        ev("dag_done", 2, status="success", duration_s=120.0),  # the resuming process's own part
+    ]
+    run = fold_run(events)
+    assert run.status == "success" and run.duration_s == 8 * 60.0  # as its timeline draws it: start to end
+    assert run.pauses == ((NOW - timedelta(minutes=9), NOW - timedelta(minutes=4)),) and run.paused_s == 300.0
+
+
 def test_fold_run_reused_outputs_count_as_success():
     events = [
         ev("dag_start", 5),

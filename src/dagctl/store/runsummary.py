@@ -176,6 +176,14 @@ class RunSummary:
     tasks: Mapping[str, TaskSummary] = field(default_factory=dict)
     counts: Mapping[str, int] = field(default_factory=dict)  # success/failed/skipped/cancelled (+ unfinished)
     last_event: datetime | None = None
+    pauses: tuple[tuple[datetime | None, datetime | None], ...] = ()
+    """When the run was paused, and resumed (None: not yet); a resumed run's ``duration_s`` is its wall time
+    from start to end, pauses included, as its timeline draws it."""
+
+    @property
+    def paused_s(self) -> float:
+        """Seconds spent paused (an unfinished pause is not counted)."""
+        return sum((b - a).total_seconds() for a, b in self.pauses if a is not None and b is not None)
 
     @property
     def finished(self) -> bool:
@@ -271,6 +279,8 @@ def fold_run(events: Iterable[Mapping[str, Any]]) -> RunSummary:
     start: Mapping[str, Any] = _EMPTY
     start_key = done_key = first_key = last_key = None
     done: Mapping[str, Any] = _EMPTY
+    pauses: list[tuple[str | None, str | None]] = []
+    resumed = False
     tasks: dict[str, _Task] = {}
     for rec in events:
         if not isinstance(rec, Mapping):
@@ -361,6 +371,9 @@ def fold_run(events: Iterable[Mapping[str, Any]]) -> RunSummary:
             start = rec
             start_key = key or start_key
         elif kind == "dag_resume":  # a paused or abandoned run goes on, owned by another process
+            if done.get("status") == "paused":
+                pauses.append((done_key, key))
+            resumed = True
             done, done_key = _EMPTY, None
             start = {**start, **{k: rec[k] for k in ("host", "pid", "pid_start") if k in rec}}
         elif kind == "dag_done":
@@ -377,8 +390,10 @@ def fold_run(events: Iterable[Mapping[str, Any]]) -> RunSummary:
             started = None
     if started is None:
         started = _when(first_key)
-    if done and duration is None and started is not None and ended is not None:
-        duration = max(0.0, (ended - started).total_seconds())
+    if done and (duration is None or resumed) and started is not None and ended is not None:
+        duration = max(0.0, (ended - started).total_seconds())  # a resumed run's dag_done has its last part's
+    if done.get("status") == "paused":
+        pauses.append((done_key, None))
 
     summaries = {
         tid: TaskSummary(
@@ -443,6 +458,7 @@ def fold_run(events: Iterable[Mapping[str, Any]]) -> RunSummary:
         tasks=summaries,
         counts=counts,
         last_event=_when(last_key),
+        pauses=tuple((_when(a), _when(b)) for a, b in pauses),
     )
 
 
