@@ -259,3 +259,44 @@ def test_a_vanished_folder_is_reported_once_and_the_schedules_stay(schedule_dir:
     schedules, problems = source.reload()
     assert [s.id for s in schedules] == ["a"] and "does not exist" in str(problems[0])
     assert not source.changed()
+
+
+TYPED_DAG = "name: typed\nparams:\n  rows: {type: int, max: 1000, default: 10}\ntasks:\n  - {id: a, run: 'true'}\n"
+
+
+def test_strict_load_refuses_params_the_dag_would_refuse_with_the_runs_words(schedule_dir: Path) -> None:
+    (schedule_dir.parent / "dags" / "typed.yaml").write_text(TYPED_DAG)
+    (schedule_dir / "a.yaml").write_text(
+        "- {id: a, cron: '@daily', dag: ../dags/typed.yaml, params: {nope: 1}}\n"
+        "- {id: b, cron: '@daily', dag: ../dags/typed.yaml, params: {rows: 5000}}\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        ScheduleSource(schedule_dir).load()
+    assert [(p.line, p.column, p.message) for p in caught.value.problems] == [
+        (1, 60, "schedule 'a' params: unknown param 'nope' for DAG 'typed'"),
+        (2, 67, "schedule 'b' params: param 'rows' must be at most 1000, got 5000 for DAG 'typed'"),
+    ]
+    with pytest.raises(SpecError, match="param 'rows' must be at most 1000"):
+        load_schedule_dir(schedule_dir)
+
+
+def test_reload_keeps_the_last_good_version_of_a_file_whose_params_the_dag_refuses(schedule_dir: Path) -> None:
+    (schedule_dir.parent / "dags" / "typed.yaml").write_text(TYPED_DAG)
+    a = schedule_dir / "a.yaml"
+    a.write_text("- {id: a, cron: '@daily', dag: ../dags/typed.yaml, params: {rows: 500}}\n")
+    source = ScheduleSource(schedule_dir)
+    assert [s.params for s in source.load()] == [{"rows": 500}]
+
+    a.write_text("- {id: a, cron: '@daily', dag: ../dags/typed.yaml, params: {rows: 5000}}\n")
+    schedules, problems = source.reload()  # what --serve does on SIGHUP or a changed file: it goes on
+    assert [s.params for s in schedules] == [{"rows": 500}]
+    assert [str(p) for p in problems] == [
+        f"{a}:1:67: schedule 'a' params: param 'rows' must be at most 1000, got 5000 for DAG 'typed' — "
+        "write rows: 1000 or less under params:"
+    ]
+
+
+def test_a_dag_that_does_not_load_is_left_to_the_run(schedule_dir: Path) -> None:
+    (schedule_dir.parent / "dags" / "broken.yaml").write_text("name: broken\ntasks: []\n")
+    (schedule_dir / "a.yaml").write_text("- {id: a, cron: '@daily', dag: ../dags/broken.yaml, params: {x: 1}}\n")
+    assert [s.id for s in ScheduleSource(schedule_dir).load()] == ["a"]  # its run records why it failed

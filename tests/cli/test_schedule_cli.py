@@ -552,6 +552,77 @@ def test_validate_warns_of_a_schedule_that_fires_less_than_once_a_year(cli, proj
     assert quiet.code == 0 and quiet.err == ""
 
 
+TYPED = """\
+name: typed
+params:
+  rows: {type: int, max: 1000, default: 10}
+  mode: {enum: [full, quick], default: full}
+  day: {type: date, required: true}
+tasks:
+  - {id: a, run: "echo ${params.rows} >> ran.txt"}
+"""
+
+
+def typed_schedules(project: Path) -> Path:
+    (project / "configs" / "dags" / "typed.yaml").write_text(TYPED)
+    return write_schedules(
+        project,
+        """
+        - id: unknown
+          cron: "* * * * *"
+          dag: ../dags/typed.yaml
+          params: {nope: 1, day: 2026-01-01}
+        - id: too_many
+          cron: "* * * * *"
+          dag: ../dags/typed.yaml
+          params: {rows: 5000, mode: slow, day: 2026-01-01}
+        - id: no_day
+          cron: "* * * * *"
+          dag: ../dags/typed.yaml
+        """,
+    )
+
+
+def test_validate_reports_every_schedule_param_the_run_would_refuse_at_its_value(cli, project: Path) -> None:
+    path = typed_schedules(project)
+    result = cli("validate", str(path))
+    assert result.code == 2, result
+    assert result.err.splitlines() == [
+        f"{path}:4:11: schedule 'unknown' params: unknown param 'nope' for DAG 'typed' — declare it under params: "
+        "(known: rows, mode, day)",
+        f"{path}:8:18: schedule 'too_many' params: param 'rows' must be at most 1000, got 5000 for DAG 'typed' — "
+        "write rows: 1000 or less under params:",
+        f"{path}:8:30: schedule 'too_many' params: param 'mode' must be one of full, quick, got 'slow' for DAG "
+        "'typed' — write e.g. mode: full under params:",
+        f"{path}:9:7: schedule 'no_day' params: param 'day' is required for DAG 'typed' — write it, e.g. "
+        "day: 2026-12-06 under params:",
+        "4 problems in 1 file (1 checked)",
+    ]
+    # the same words as the run of that schedule would fail with
+    run = cli("run", str(project / "configs" / "dags" / "typed.yaml"), "-p", "rows=5000", "-p", "day=2026-01-01")
+    assert run.err == "dagctl: error: param 'rows' must be at most 1000, got '5000' — pass -p rows=1000 or less\n"
+
+
+def test_once_runs_nothing_when_a_schedule_passes_params_its_dag_refuses(cli, project: Path) -> None:
+    path = typed_schedules(project)
+    result = cli("schedule", "--dir", str(path), "--once", "--now", "2026-01-01T00:00:10Z")
+    assert result.code == 2, result
+    assert result.err.splitlines()[1].startswith(f"{path}:8:18: schedule 'too_many' params: param 'rows' must be")
+    assert state(project) == [] and not (project / "ran.txt").exists()
+    assert list((project / "logs").glob("runs/*")) == []  # no run folder: nothing was started
+
+
+def test_once_runs_schedules_whose_params_fit_the_dag(cli, project: Path) -> None:
+    (project / "configs" / "dags" / "typed.yaml").write_text(TYPED)
+    ok = write_schedules(
+        project,
+        '- {id: t, cron: "* * * * *", dag: ../dags/typed.yaml, params: {rows: "1000", day: 2026-01-01}}\n',
+    )
+    result = cli("schedule", "--dir", str(ok), "--once", "--now", "2026-01-01T00:00:10Z")
+    assert result.code == 0, result
+    assert (project / "ran.txt").read_text() == "1000\n"
+
+
 def test_the_repositorys_schedules_validate(cli) -> None:
     result = cli("validate", str(ROOT / "configs" / "schedules"))
     assert result.code == 0 and result.err == "", result

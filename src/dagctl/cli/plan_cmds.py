@@ -21,14 +21,21 @@ class GraphFormat(str, enum.Enum):
 
 
 def print_plan(
-    plan: Plan, *, as_json: bool, params: dict[str, Any] | None = None, notes: dict[str, str] | None = None
+    plan: Plan,
+    *,
+    as_json: bool,
+    params: dict[str, Any] | None = None,
+    notes: dict[str, str] | None = None,
+    selected: list[str] | None = None,
+    reused: dict[str, dict[str, Any]] | None = None,
 ) -> None:
+    """The dry run's plan; with ``selected`` (``--only`` / ``--from``) just those tasks, and what is reused."""
     from dagctl.dag.planview import plan_as_dict, plan_lines
 
     if as_json:
-        echo_json(plan_as_dict(plan, params, notes))
+        echo_json(plan_as_dict(plan, params, notes, selected=selected, reused=reused))
     else:
-        echo("\n".join(plan_lines(plan, params, notes)))
+        echo("\n".join(plan_lines(plan, params, notes, selected=selected, reused=reused)))
 
 
 def register(app: typer.Typer) -> None:

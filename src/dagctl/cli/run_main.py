@@ -122,13 +122,20 @@ def run_command(
     if dry_run:
         from . import plan_cmds
 
+        selected = reused = None
+        if only or from_task:  # what the run would run and reuse, and the same errors (exit 2)
+            from dagctl.run.resume import prepare_partial
+            from dagctl.store.history import History
+
+            names = [t.strip() for t in (only or "").split(",") if t.strip()]
+            selected, reused = prepare_partial(History(settings), plan, only=names, from_task=from_task)
         notes = None
         if any(t.cache is not None for t in plan.tasks.values()) and not no_cache:
             from dagctl.clock import SystemClock
             from dagctl.run.cache import predict
 
             notes = predict(plan, merged, settings.task_cache_dir, SystemClock().now().timestamp())
-        plan_cmds.print_plan(plan, as_json=as_json, params=merged, notes=notes)
+        plan_cmds.print_plan(plan, as_json=as_json, params=merged, notes=notes, selected=selected, reused=reused)
         return 0
     run_timeout = None
     if timeout is not None:

@@ -1,4 +1,5 @@
-"""Checks that need a fully typed DagSpec: template references, ``when:`` conditions, workflow names.
+"""Checks that need a fully typed DagSpec: template references (in tasks and in the DAG's ``outputs:``),
+``when:`` conditions (and ``precondition: {when: ...}``), workflow names.
 
 Each check takes the parsed document (for positions) and the spec, and yields Problems. They run after
 the structural checks pass, so they can rely on unique ids and an acyclic graph.
@@ -75,6 +76,13 @@ def check_templates(doc: Document, spec: DagSpec) -> Iterable[Problem]:
             for message in condition_problems(task.when, params=params, upstream=upstream):
                 what, hint = _split(message.removeprefix(f"when: {task.when}: "))
                 yield doc.problem((*base, "when"), f"task '{task.id}' when: {what}", hint)
+        if task.precondition is not None and task.precondition.when is not None:
+            if upstream is None:
+                upstream = ancestors(deps, task.id)
+            condition = task.precondition.when  # read at run time as a when: condition is
+            for message in condition_problems(condition, params=params, upstream=upstream):
+                what, hint = _split(message.removeprefix(f"when: {condition}: "))
+                yield doc.problem((*base, "precondition", "when"), f"task '{task.id}' precondition: when: {what}", hint)
         if task.repeat is not None:
             if upstream is None:
                 upstream = ancestors(deps, task.id)
@@ -86,6 +94,40 @@ def check_templates(doc: Document, spec: DagSpec) -> Iterable[Problem]:
             if upstream is None:
                 upstream = ancestors(deps, task.id)
             yield from _matrix_problems(doc, spec, task, base, upstream)
+    yield from _output_problems(doc, spec, params, ids)
+
+
+_TASK_CONTEXT = ("logical_date", "attempt", "dag", "task")
+"""Namespaces a task's templates can read and the DAG's ``outputs:`` cannot. Those are resolved once the run is
+over from its params, its tasks' outputs, the environment and the run id only
+(:func:`dagctl.run.subrun.render_outputs`), so these have no value there."""
+
+
+def _output_problems(doc: Document, spec: DagSpec, params: list[str], ids: list[str]) -> Iterable[Problem]:
+    """The DAG's ``outputs:``: every task runs before they are resolved, so any task of the DAG may be named,
+    and only a task that is not in it is a problem (as are references to what only a task knows)."""
+    from .templating import find_references, reference_problems
+
+    for path, text in _strings(spec.outputs, ("outputs",)):
+        if "${" not in text:
+            continue
+        label = f"outputs {'.'.join(map(str, path[1:]))}"
+        for message in reference_problems(text, params=params, upstream=ids, task_ids=ids):
+            what, hint = _split(message)
+            if what.startswith("unknown task ") and hint == "check the task id":
+                hint = f"name a task of this DAG: {', '.join(ids)}"
+            yield doc.problem(path, f"{label}: {what}", hint)
+        try:
+            refs = find_references(text)
+        except DagctlError:
+            continue  # reported above
+        for ref in refs:
+            if ref.namespace in _TASK_CONTEXT and ref.default is None:
+                yield doc.problem(
+                    path,
+                    f"{label}: {ref.source} at column {ref.start + 1} has no value in a DAG's outputs",
+                    "they can read ${params.NAME}, ${outputs.TASK.KEY}, ${env.NAME} and ${run_id}",
+                )
 
 
 def _matrix_problems(

@@ -119,22 +119,60 @@ def merge_params(
     merged = dict(defaults)
     for override in overrides:
         for key, value in override.items():
-            if key not in defaults:
-                import difflib  # only for this message
+            merged[key] = param_value(key, value, defaults, types)
+    missing = _missing_required(merged, types)
+    if missing:
+        raise missing[0][1]
+    return merged
 
-                close = difflib.get_close_matches(key, list(defaults), n=1)
-                known = ", ".join(defaults) or "none"
-                hint = f"did you mean '{close[0]}'?" if close else f"declare it under params: (known: {known})"
-                raise UsageError(f"unknown param '{key}'", hint=hint)
-            spec = (types or {}).get(key)
-            merged[key] = typed_value(key, value, spec) if spec is not None else coerce(key, value, defaults[key])
-            check_param(key, merged[key])
+
+def param_value(
+    key: str, value: Any, defaults: Mapping[str, Any], types: Mapping[str, Mapping[str, Any]] | None = None
+) -> Any:
+    """The value an override ``key=value`` gives the param (converted to its declared type, or to its default's
+    type); a UsageError when the DAG does not declare ``key`` or the value does not fit the declaration."""
+    if key not in defaults:
+        import difflib  # only for this message
+
+        close = difflib.get_close_matches(key, list(defaults), n=1)
+        known = ", ".join(defaults) or "none"
+        hint = f"did you mean '{close[0]}'?" if close else f"declare it under params: (known: {known})"
+        raise UsageError(f"unknown param '{key}'", hint=hint)
+    spec = (types or {}).get(key)
+    converted = typed_value(key, value, spec) if spec is not None else coerce(key, value, defaults[key])
+    check_param(key, converted)
+    return converted
+
+
+def param_problems(
+    defaults: Mapping[str, Any], overrides: Mapping[str, Any], types: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[tuple[str, UsageError]]:
+    """Every problem :func:`merge_params` would stop at the first of, as ``(param name, error)``: each override
+    that is unknown or does not fit its declaration, then each required param left without a value. For
+    checking params before any run (``dagctl validate``, the scheduler's schedule files)."""
+    merged = dict(defaults)
+    problems: list[tuple[str, UsageError]] = []
+    for key, value in overrides.items():
+        try:
+            merged[key] = param_value(key, value, defaults, types)
+        except UsageError as exc:
+            problems.append((key, exc))
+    reported = {key for key, _ in problems}
+    problems.extend((key, error) for key, error in _missing_required(merged, types) if key not in reported)
+    return problems
+
+
+def _missing_required(
+    merged: Mapping[str, Any], types: Mapping[str, Mapping[str, Any]] | None
+) -> list[tuple[str, UsageError]]:
+    """``(name, error)`` of each required param that has no value in ``merged``."""
+    missing = []
     for key, spec in (types or {}).items():
         if merged.get(key) is None and spec.get("required"):
             example = {"date": "2026-12-06", "datetime": "2026-12-06T03:00:00Z", "int": "1", "float": "0.5"}
             value = example.get(str(spec.get("type")), (spec.get("enum") or ["VALUE"])[0])
-            raise UsageError(f"param '{key}' is required", hint=f"pass it, e.g. -p {key}={value}")
-    return merged
+            missing.append((key, UsageError(f"param '{key}' is required", hint=f"pass it, e.g. -p {key}={value}")))
+    return missing
 
 
 TYPED_KEYS = frozenset({"type", "default", "min", "max", "enum", "required", "description"})

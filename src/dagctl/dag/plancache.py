@@ -32,7 +32,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-FORMAT = 3
+FORMAT = 4
+"""Bumped when validation gets stricter too (4: precondition conditions, DAG outputs), so that a plan cached
+before is checked again instead of being trusted."""
 
 
 def load_plan(path: str | Path, *, cache_dir: Path | None) -> tuple[Plan, Callable[[], None]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .durations import format_duration
@@ -21,23 +21,32 @@ CELLS_SHOWN = 12
 
 
 def plan_lines(
-    plan: Plan, params: Mapping[str, Any] | None = None, notes: Mapping[str, str] | None = None
+    plan: Plan,
+    params: Mapping[str, Any] | None = None,
+    notes: Mapping[str, str] | None = None,
+    *,
+    selected: Sequence[str] | None = None,
+    reused: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """The dry-run text: the source note's layout plus level, retries and timeout; matrix cells, loops and
-    sub-DAGs under their task. ``params``: the run's params (default: the DAG's)."""
+    sub-DAGs under their task. ``params``: the run's params (default: the DAG's). ``selected`` (``run --only``
+    / ``--from``): the tasks that would run, the only ones listed; ``reused``: the upstream tasks whose outputs
+    an earlier run gives them."""
     dag = plan.dag
     params = dag.params if params is None else params
-    width = max(len(lv) for lv in plan.levels)
+    tasks = _shown(plan, selected)
+    levels = _levels(plan, tasks)
+    width = max((len(lv) for lv in levels), default=0)
+    count = f"{len(tasks)} of {len(plan.tasks)} selected" if selected is not None else str(len(tasks))
     lines = [
         f"DRY RUN: DAG '{dag.name}'",
         f"Tenant: {dag.tenant_id}",
-        f"Tasks: {len(plan.tasks)} in {len(plan.levels)} level{'s' if len(plan.levels) != 1 else ''} "
-        f"(up to {width} in parallel)",
+        f"Tasks: {count} in {len(levels)} level{'s' if len(levels) != 1 else ''} (up to {width} in parallel)",
         "",
         "Execution Plan:",
     ]
     pad = len(str(len(plan.tasks)))
-    for t in plan.tasks.values():
+    for t in tasks:
         extras = [f"level {t.level}", f"retries {t.retries}", f"timeout {format_duration(t.timeout)}"]
         if t.when:
             extras.append(f"when {t.when}")
@@ -49,7 +58,32 @@ def plan_lines(
         )
         extra = [*_composition(t, params), *([notes[t.id]] if notes and t.id in notes else [])]
         lines.extend(f"  {' ' * pad}    {line}" for line in extra)
+    if selected is not None:
+        kept = [tid for tid in plan.tasks if tid in (reused or {})]
+        left = [tid for tid in plan.tasks if tid not in set(selected) and tid not in (reused or {})]
+        lines.append("")
+        lines.append(
+            f"Reused: {', '.join(kept)} (outputs of the newest run in which each succeeded)" if kept else "Reused: none"
+        )
+        if left:
+            lines.append(f"Not run: {', '.join(left)} (recorded as skipped: not selected)")
     return lines
+
+
+def _shown(plan: Plan, selected: Sequence[str] | None) -> list[PlannedTask]:
+    """The tasks a dry run lists: all, or the selected ones, in plan order."""
+    if selected is None:
+        return list(plan.tasks.values())
+    chosen = set(selected)
+    return [t for t in plan.tasks.values() if t.id in chosen]
+
+
+def _levels(plan: Plan, tasks: list[PlannedTask]) -> list[list[str]]:
+    """The plan's levels, holding only ``tasks`` (empty levels dropped)."""
+    if len(tasks) == len(plan.tasks):
+        return [list(level) for level in plan.levels]
+    ids = {t.id for t in tasks}
+    return [kept for kept in ([tid for tid in level if tid in ids] for level in plan.levels) if kept]
 
 
 def _composition(t: PlannedTask, params: Mapping[str, Any]) -> list[str]:
@@ -74,18 +108,27 @@ def _composition(t: PlannedTask, params: Mapping[str, Any]) -> list[str]:
 
 
 def plan_as_dict(
-    plan: Plan, params: Mapping[str, Any] | None = None, notes: Mapping[str, str] | None = None
+    plan: Plan,
+    params: Mapping[str, Any] | None = None,
+    notes: Mapping[str, str] | None = None,
+    *,
+    selected: Sequence[str] | None = None,
+    reused: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """``run --dry-run --json``. With ``selected`` (``--only`` / ``--from``): ``tasks`` and ``levels`` hold the
+    selected tasks only, and ``selected``, ``reused`` (task -> the outputs an earlier run gives it) and
+    ``not_run`` are added."""
     from . import matrix
 
     dag = plan.dag
     params = dag.params if params is None else params
-    return {
+    tasks = _shown(plan, selected)
+    data: dict[str, Any] = {
         "dag": dag.name,
         "tenant_id": dag.tenant_id,
         "file": dag.source_path,
         "params": dag.params,
-        "levels": [list(lv) for lv in plan.levels],
+        "levels": _levels(plan, tasks),
         "tasks": [
             {
                 "order": t.order,
@@ -117,9 +160,15 @@ def plan_as_dict(
                 **({"dag": t.subdag} if t.subdag is not None else {}),
                 **({"cache": notes[t.id]} if notes and t.id in notes else {}),
             }
-            for t in plan.tasks.values()
+            for t in tasks
         ],
     }
+    if selected is not None:
+        shown = {t.id for t in tasks}
+        data["selected"] = [t.id for t in tasks]
+        data["reused"] = {tid: dict((reused or {})[tid]) for tid in plan.tasks if tid in (reused or {})}
+        data["not_run"] = [tid for tid in plan.tasks if tid not in shown and tid not in (reused or {})]
+    return data
 
 
 def graph_text(plan: Plan) -> str:

@@ -41,7 +41,7 @@ from pydantic import (
 )
 
 from dagctl.dag.durations import DURATION_HELP, parse_duration
-from dagctl.dag.spec import Name
+from dagctl.dag.spec import DagSpec, Name
 from dagctl.dag.yamlread import Document, one_line, parse_document, read_text
 from dagctl.errors import DagctlError, Problem, SpecError
 from dagctl.host import gc_paused
@@ -58,6 +58,7 @@ __all__ = [
     "is_schedule_document",
     "load_schedule_dir",
     "load_schedule_file",
+    "param_problems",
     "parse_schedule_text",
     "resolve_dag_path",
     "schedule_files",
@@ -137,6 +138,7 @@ class ScheduleSpec(BaseModel):
     _file: str = PrivateAttr(default="<string>")
     _position: tuple[int, int] = PrivateAttr(default=(1, 1))
     _positions: dict[str, tuple[int, int]] = PrivateAttr(default_factory=dict)
+    _param_positions: dict[str, tuple[int, int]] = PrivateAttr(default_factory=dict)
     _dag_path: Path | None = PrivateAttr(default=None)
     _cron_written: str | None = PrivateAttr(default=None)
 
@@ -202,6 +204,10 @@ class ScheduleSpec(BaseModel):
     def position_of(self, key: str) -> tuple[int, int]:
         """``(line, column)`` of one of the entry's keys' values (the entry's id if unknown)."""
         return self._positions.get(key, self._position)
+
+    def param_position(self, name: str) -> tuple[int, int]:
+        """``(line, column)`` of the value of ``params: {name: ...}`` (of ``params:`` if unknown)."""
+        return self._param_positions.get(name, self.position_of("params"))
 
     @property
     def where(self) -> str:
@@ -324,6 +330,7 @@ def check_schedule_document(
         spec._file = doc.file
         spec._position = doc.position((index, "id"))
         spec._positions = {key: doc.position((index, key)) for key in entry if isinstance(key, str)}
+        spec._param_positions = {name: doc.position((index, "params", name)) for name in spec.params}
         spec._dag_path = found
         if found is not None or not check_dags:
             specs.append(spec)
@@ -427,9 +434,10 @@ def load_schedule_dir(folder: str | Path, *, default_timezone: str = "UTC") -> l
     """Every schedule in a folder (or one file); raise :class:`SpecError` listing every problem of every file."""
     problems: list[Problem] = []
     specs: list[ScheduleSpec] = []
+    dags: dict[Path, DagSpec | None] = {}
     for path in schedule_files(folder):
         try:
-            specs.extend(load_schedule_file(path, default_timezone=default_timezone))
+            specs.extend(_load_checked(path, default_timezone, dags))
         except SpecError as exc:
             problems.extend(exc.problems)
     problems.extend(duplicate_problems(specs))
@@ -439,10 +447,9 @@ def load_schedule_dir(folder: str | Path, *, default_timezone: str = "UTC") -> l
 
 
 def dag_problems(specs: Sequence[ScheduleSpec]) -> list[Problem]:
-    """Deeper checks for ``dagctl validate``: each schedule's DAG loads and knows the params it is given."""
+    """Deeper checks for ``dagctl validate``: each schedule's DAG loads and takes the params it is given
+    (:func:`param_problems`, as ``--once`` and ``--serve`` check them)."""
     from dagctl.dag.loader import load_dag
-    from dagctl.dag.params import merge_params
-    from dagctl.errors import UsageError
 
     cache: dict[Path, Any] = {}
     problems = []
@@ -468,20 +475,61 @@ def dag_problems(specs: Sequence[ScheduleSpec]) -> list[Problem]:
                 )
             )
             continue
-        try:
-            merge_params(loaded.params, spec.params)
-        except UsageError as exc:
-            line, col = spec.position_of("params")
-            problems.append(
-                Problem(
-                    spec.file,
-                    line,
-                    col,
-                    f"schedule '{spec.id}' params: {exc.message} for DAG '{loaded.name}'",
-                    exc.hint or "fix the param name",
-                )
-            )
+        problems.extend(param_problems(spec, loaded))
     return problems
+
+
+def param_problems(spec: ScheduleSpec, dag: DagSpec) -> list[Problem]:
+    """Every param of schedule ``spec`` that a run of ``dag`` would refuse (unknown, or not fitting its typed
+    declaration: type, enum, min/max), and every required param it leaves without a value, with the run's own
+    message: at the param's value, or at ``params:`` for an unknown name. The one check of ``dagctl
+    validate``, ``schedule --once`` and ``--serve`` (and whatever else reads a :class:`ScheduleSource`)."""
+    from dagctl.dag.params import param_problems as check
+    from dagctl.dag.params import split_params
+
+    defaults, types = split_params(dag.params)
+    problems = []
+    for name, error in check(defaults, spec.params, types):
+        given = name in spec.params and name in defaults  # not unknown, nor a required param left out
+        line, col = spec.param_position(name) if given else spec.position_of("params")
+        message = f"schedule '{spec.id}' params: {error.message} for DAG '{dag.name}'"
+        problems.append(Problem(spec.file, line, col, one_line(message), one_line(_file_hint(error.hint or ""))))
+    return problems
+
+
+def _file_hint(hint: str) -> str:
+    """A command-line hint (``pass -p rows=1000 or less``) as one for a schedule file (``write rows: 1000 or
+    less``): a schedule gives its params under ``params:``."""
+    if not hint.startswith("pass "):
+        return hint or "fix the param"
+    return "write " + re.sub(r"-p ([^=\s]+)=", r"\1: ", hint.removeprefix("pass ")) + " under params:"
+
+
+def _load_checked(path: Path, default_timezone: str, dags: dict[Path, DagSpec | None]) -> list[ScheduleSpec]:
+    """:func:`load_schedule_file`, plus :func:`param_problems` for each schedule whose DAG loads (``dags``: the
+    DAGs read so far, by path). A DAG that does not load is left to the run, which records why it failed."""
+    specs = load_schedule_file(path, default_timezone=default_timezone)
+    problems = []
+    for spec in specs:
+        dag_path = spec.dag_path
+        if dag_path not in dags:
+            dags[dag_path] = _dag_for_params(dag_path)
+        dag = dags[dag_path]
+        if dag is not None:
+            problems.extend(param_problems(spec, dag))
+    if problems:
+        raise SpecError(problems)
+    return specs
+
+
+def _dag_for_params(path: Path) -> DagSpec | None:
+    """The DAG at ``path`` as far as its params go (its model only: the deeper checks are the run's), or None."""
+    from dagctl.dag.loader import load_dag
+
+    try:
+        return load_dag(path, checks=())
+    except (DagctlError, OSError):
+        return None
 
 
 _MISSING: tuple[tuple[str, int, int, int], ...] = (("<missing>", 0, 0, 0),)
@@ -531,9 +579,10 @@ class ScheduleSource:
         """Schedules per file and the problems found; a broken file keeps its last good version if asked."""
         good: dict[Path, list[ScheduleSpec]] = {}
         problems: list[Problem] = []
+        dags: dict[Path, DagSpec | None] = {}  # each DAG read once per (re)load
         for path in files:
             try:
-                good[path] = load_schedule_file(path, default_timezone=self.default_timezone)
+                good[path] = _load_checked(path, self.default_timezone, dags)
             except SpecError as exc:
                 problems.extend(exc.problems)
                 if keep_last_good and path in self._good:

@@ -2,7 +2,9 @@
 
 A file whose top level is a list is a schedule file (``configs/schedules/*.yaml``); a mapping is a DAG
 (or the project's ``dagctl.yaml``). Cross-file rules: DAG names are unique, schedule ids are unique, and
-every schedule's DAG exists, loads, and declares the params the schedule passes.
+every schedule's DAG exists, loads, and takes the params the schedule passes. The project file that applies
+to each DAG and schedule file checked (the nearest ``dagctl.yaml`` upwards, which runs and the scheduler
+read) is checked too, and its problems reported once, whether it was named or not.
 
 Warnings are valid things that are probably not meant: a schedule that fires less than once a year (29 February,
 a fifth Friday of February). They do not make a file invalid.
@@ -57,7 +59,7 @@ def validate_paths(paths: Iterable[str | Path], *, now: datetime | None = None) 
     another spelling, or in a folder also given) is checked once. ``now`` (aware; default: the current time) is
     what schedules' next fires are counted from."""
     from dagctl.dag.checks import DEFAULT_CHECKS
-    from dagctl.dag.workflows import PROJECT_CONFIG, load_project_config
+    from dagctl.dag.workflows import PROJECT_CONFIG, find_project_config, load_project_config
 
     from .files import (
         check_schedule_document,
@@ -72,13 +74,29 @@ def validate_paths(paths: Iterable[str | Path], *, now: datetime | None = None) 
     files = _unique(expand_paths(paths))
     names: dict[str, tuple[str, int, int]] = {}
     schedules: list[ScheduleSpec] = []
+    projects: set[Path] = set()  # project files checked, resolved: each is reported once
+
+    def check_project(config: Path | None) -> None:
+        if config is None:
+            return
+        try:
+            key = config.resolve()
+        except (OSError, RuntimeError):  # a symlink loop: load_project_config reports it
+            key = config.absolute()
+        if key in projects:
+            return
+        projects.add(key)
+        try:
+            load_project_config(config)
+        except SpecError as exc:
+            problems.extend(exc.problems)
+
     for path in files:
         if path.name == PROJECT_CONFIG:
-            try:
-                load_project_config(path)
-            except SpecError as exc:
-                problems.extend(exc.problems)
+            check_project(path)
             continue
+        if path.is_file():  # a file that cannot be read is reported below, on its own
+            check_project(find_project_config(path))
         try:
             with gc_paused():
                 text = read_text(path)
@@ -108,6 +126,8 @@ def validate_paths(paths: Iterable[str | Path], *, now: datetime | None = None) 
             names[spec.name] = (str(path), line, col)
     problems.extend(duplicate_problems(schedules))
     problems.extend(dag_problems(schedules))
+    for schedule in schedules:  # the DAG a schedule runs reads its own project file
+        check_project(find_project_config(schedule.dag_path))
     if now is None:
         from dagctl.clock import SystemClock
 
