@@ -90,6 +90,20 @@ def test_unknown_dags_and_bad_params_are_refused_with_the_cli_messages(live) -> 
     assert server.client.get("/api/runs").json() == []  # nothing was started
 
 
+def test_params_are_checked_against_their_typed_declarations(live, web_project: Path) -> None:
+    (web_project / "configs" / "dags" / "typed.yaml").write_text(
+        "name: typed\nparams:\n  rows: {type: int, max: 1000, default: 10}\n  day: {type: date, required: true}\n"
+        "tasks:\n  - {id: a, run: 'echo ${params.rows}'}\n"
+    )
+    server = live()
+    over = server.client.post("/api/runs", json={"dag": "typed", "params": {"rows": 5000, "day": "2026-12-07"}})
+    assert over.status_code == 422 and over.json()["location"] == "body.params"
+    assert "rows" in over.json()["error"] and "1000" in over.json()["error"]
+    missing = server.client.post("/api/runs", json={"dag": "typed", "params": {"rows": 5}})
+    assert missing.status_code == 422 and missing.json()["error"] == "param 'day' is required"
+    assert server.client.get("/api/runs").json() == []  # nothing was started
+
+
 def test_a_dag_can_be_named_by_its_file_but_never_outside_the_folder(live, web_project: Path) -> None:
     (web_project / "outside.yaml").write_text(dag_text(QUICK).replace("name: quick", "name: outside"))
     server = live()

@@ -67,7 +67,7 @@ def router(ctx: WebContext) -> APIRouter:
         plan, remember = load_plan(path, cache_dir=ctx.config.settings.plan_cache_dir)
         remember()
         with located("body.params"):
-            params = check_params(plan.dag.params, body.params)
+            params = check_params(plan.dag.params, body.params, plan.dag.param_types)
         run_id = ctx.launcher.new_run_id()
         launch = ctx.launcher.start_run(path, params, run_id)
         return JSON(

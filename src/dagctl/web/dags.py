@@ -131,11 +131,16 @@ class DagCatalog:
         raise UsageError(f"unknown DAG '{ref}' in {self.folder}", hint=hint)
 
 
-def check_params(plan_params: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, str]:
+def check_params(
+    plan_params: Mapping[str, Any],
+    given: Mapping[str, Any],
+    types: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, str]:
     """``given`` (JSON values) as the ``-p key=value`` strings ``dagctl run`` will get, checked as it checks them.
 
     Strings pass as they are; other values as JSON (``5``, ``true``, ``[1, 2]``), which ``dagctl run`` reads
-    back with the type of the param's default. Unknown names and values of the wrong type raise the CLI's
+    back with the type of the param's default. Unknown names, values of the wrong type and values outside a
+    typed declaration (``types``: ``{type: int, max: 1000}``, a required param left out) raise the CLI's
     :class:`UsageError`."""
     texts = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in given.items()}
     assignments = [f"{k}={v}" for k, v in texts.items()]
@@ -143,7 +148,7 @@ def check_params(plan_params: Mapping[str, Any], given: Mapping[str, Any]) -> di
     if list(parsed) != list(texts):
         bad = next(k for k in texts if k not in parsed)
         raise UsageError(f"param name {bad!r} is not valid", hint="a param name has no '=' and is not empty")
-    merge_params(plan_params, parsed)
+    merge_params(plan_params, parsed, types=types)
     return parsed
 
 
