@@ -89,6 +89,27 @@ def test_bad_input_is_a_usage_error(tmp_path: Path, diamond: Plan) -> None:
         run_task(diamond, "extract", runs_dir=runs, run_id="r", params={"rowz": 1})
     with pytest.raises(UsageError, match="cannot name a run folder"):
         run_task(diamond, "extract", runs_dir=runs, run_id="../up")
+    with pytest.raises(UsageError, match=r"--input extrct: DAG 'diamond_pipeline' has no task 'extrct'.*: extract$"):
+        run_task(diamond, "by_region", runs_dir=runs, run_id="r", inputs={"extrct": {}})
+
+
+def test_an_input_the_task_reads_but_was_not_given_is_bad_input_not_a_task_failure(tmp_path: Path) -> None:
+    plan = plan_of(
+        tmp_path,
+        """
+        name: nd
+        tasks:
+          - {id: a, run: 'echo x=1 > $DAGCTL_OUTPUT'}
+          - {id: b, run: 'echo ${outputs.a.x}', depends_on: a}
+          - {id: c, run: 'echo ${outputs.a.x:-none}', depends_on: a}
+        """,
+    )
+    runs = tmp_path / "runs"
+    with pytest.raises(UsageError, match=r"--input a is missing: task 'b' reads \$\{outputs\.a\.x\}") as caught:
+        run_task(plan, "b", runs_dir=runs, run_id="r1")
+    assert "--input a=@FILE" in (caught.value.hint or "")
+    assert run_task(plan, "b", runs_dir=runs, run_id="r2", inputs={"a": {"x": 2}}).exit_code == 0
+    assert run_task(plan, "c", runs_dir=runs, run_id="r3").exit_code == 0  # a default stands in for it
 
 
 def test_the_exit_code_is_the_tasks(tmp_path: Path) -> None:
@@ -108,8 +129,9 @@ def test_the_exit_code_is_the_tasks(tmp_path: Path) -> None:
     assert (seven.status, seven.exit_code, seven.error) == ("failed", 7, "exit code 7")
     raises = run_task(plan, "raises", runs_dir=runs, run_id="r")
     assert (raises.status, raises.exit_code) == ("failed", 1) and "RuntimeError: no" in str(raises.error)
-    missing = run_task(plan, "missing", runs_dir=runs, run_id="r")
-    assert (missing.status, missing.exit_code) == ("failed", 1) and "outputs" in str(missing.error)
+    # given, but without the key the task reads: the task fails as in a run (not given at all: bad input, below)
+    missing = run_task(plan, "missing", runs_dir=runs, run_id="r", inputs={"seven": {}})
+    assert (missing.status, missing.exit_code) == ("failed", 1) and "has no output 'x'" in str(missing.error)
 
 
 def test_a_failure_continue_on_allows_ends_the_step_as_a_success_with_the_reason(tmp_path: Path) -> None:

@@ -130,6 +130,15 @@ class _Missing(TemplateError):
     """A value that is not there; a ``:-`` default replaces it."""
 
 
+class MissingOutputs(_Missing):
+    """``${outputs.TASK.KEY}`` of a task that has given no outputs here (``task``: the id it most likely names)."""
+
+    def __init__(self, message: str, *, hint: str | None, task: str, reference: str) -> None:
+        super().__init__(message, hint=hint)
+        self.task = task
+        self.reference = reference
+
+
 # ----------------------------------------------------------------------------------------------- parsing
 
 
@@ -261,9 +270,11 @@ def _resolve(ref: Reference, ctx: TemplateContext) -> Any:
             if task in ctx.outputs:
                 return _walk(ctx.outputs[task], path[j:], f"outputs.{task}", src, f"task '{task}' has no output")
         guess = ".".join(path[:-1])
-        raise _Missing(
+        raise MissingOutputs(
             f"no outputs from task '{guess}' in {src}; tasks with outputs: {_known(ctx.outputs)}",
             hint=_did_you_mean(guess, ctx.outputs) or "put the task in depends_on and make it write outputs",
+            task=guess,
+            reference=src,
         )
     if ns == "run_id" and not path:
         return ctx.run_id

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from dagctl.clock import SystemClock
 from dagctl.dag.plan import DagInfo, Plan, PlannedTask, ancestors
+from dagctl.dag.templating import MissingOutputs
 from dagctl.errors import EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, DagctlError, UsageError
 from dagctl.records import Record, field
 from dagctl.store import layout
@@ -235,6 +236,12 @@ def run_task(
     try:
         unit, values, index = step.unit(cell, iteration)
         built = step.factory.build(task, attempt, step.upstream, unit=unit, matrix=values, iteration=iteration)
+    except MissingOutputs as exc:  # what the task reads was not given: the caller's mistake, not the task's
+        raise UsageError(
+            f"--input {exc.task} is missing: task '{task.id}' reads {exc.reference}",
+            hint=f'pass that task\'s outputs as JSON: --input {exc.task}=\'{{"KEY": "VALUE"}}\', '
+            f"or --input {exc.task}=@FILE (its outputs.json)",
+        ) from None
     except DagctlError as exc:  # a template or registry problem: the task cannot even be described
         result = AttemptResult(status="failed", duration_s=0.0, error=describe_error(exc))
     else:
@@ -380,11 +387,19 @@ def check_run_id(run_id: str) -> None:
 def _checked_inputs(
     plan: Plan, task: PlannedTask, inputs: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, dict[str, Any]]:
-    """Inputs as plain dicts; an input from a task of this plan that is not upstream of ``task`` is refused.
-    (A plan made from a task spec holds the one task: its inputs are whatever the workflow passes.)"""
+    """Inputs as plain dicts; an input from a task of this plan that is not upstream of ``task``, or from no task
+    of a whole DAG's plan, is refused. (A plan made from a task spec holds the one task, without its upstream
+    tasks: its inputs are whatever the workflow passes.)"""
     upstream: set[str] | None = None
     checked: dict[str, dict[str, Any]] = {}
+    whole = len(plan.tasks) > 1 and all(d in plan.tasks for d in task.depends_on)
     for source, outputs in inputs.items():
+        if source not in plan.tasks and whole:
+            raise UsageError(
+                f"--input {source}: DAG '{plan.dag.name}' has no task '{source}'",
+                hint=f"give the outputs of a task upstream of '{task.id}': "
+                + (", ".join(sorted(ancestors({t.id: t.depends_on for t in plan.tasks.values()}, task.id))) or "none"),
+            )
         if source in plan.tasks:
             if upstream is None:
                 upstream = ancestors({t.id: t.depends_on for t in plan.tasks.values()}, task.id)
