@@ -326,3 +326,31 @@ def test_the_release_example_caches_its_build_and_waits_for_an_approval(proj, cl
 
     assert release() == []
     assert release() == ["build", "test"]  # nothing they depend on changed
+
+
+SECRET_OUT = """
+    name: leaky
+    secrets: {TOKEN: {from_env: LEAKY_TOKEN}}
+    tasks:
+      - id: login
+        cache: true
+        run: echo "session=$TOKEN" > "$DAGCTL_OUTPUT"
+      - id: plain
+        cache: true
+        run: echo "x=1" > "$DAGCTL_OUTPUT"
+"""
+
+
+def test_outputs_holding_a_secret_are_not_kept_in_the_cache(proj, monkeypatch, cli) -> None:
+    monkeypatch.setenv("LEAKY_TOKEN", "s3cr3t-value-123")
+    first, sink = proj.run("leaky.yaml", SECRET_OUT)
+    assert first.status == "success" and first.tasks["login"].outputs == {"session": "s3cr3t-value-123"}
+    warnings = [e.message for e in sink.of("run_warning")]
+    assert any("task login was not cached: its outputs hold the value of a secret" in w for w in warnings)
+    listing = cli("cache", "ls", "--json")
+    assert [entry["task"] for entry in json.loads(listing.out)] == ["plain"]
+    store = proj.folder / "logs" / "cache" / "tasks"
+    assert not any(b"s3cr3t-value-123" in p.read_bytes() for p in store.rglob("*") if p.is_file())
+    second, sink = proj.run("leaky.yaml")
+    assert {e.task_id for e in sink.of("task_ok") if e.cached} == {"plain"}  # login ran again, with the secret
+    assert second.tasks["login"].outputs == {"session": "s3cr3t-value-123"}

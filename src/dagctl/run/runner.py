@@ -35,6 +35,7 @@ from dagctl.store.events import (
     DagDone,
     DagResume,
     DagStart,
+    RunWarning,
     TaskCancel,
     TaskFail,
     TaskOk,
@@ -633,6 +634,14 @@ class Runner:
 
     def _to_cache(self, tr: TaskRun) -> None:
         assert self._cache is not None and tr.cache_key is not None
+        if self._masker is not None and self._masker.value(tr.outputs) != tr.outputs:
+            # the cache keeps outputs in clear, outside any run, for every later run and `dagctl cache show`
+            self._emit(
+                RunWarning,
+                message=f"task {tr.id} was not cached: its outputs hold the value of a secret, which the task "
+                "cache would keep in clear; pass the secret to the tasks that need it (secrets:) instead",
+            )
+            return
         about = {"dag": self.dag.name, "task": tr.id, "run_id": self.run_id}
         try:
             self._cache.put(
