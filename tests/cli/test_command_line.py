@@ -261,3 +261,31 @@ def test_the_notes_worker_and_queue_lines_work_as_written(note_project, tmp_path
             os.killpg(with_group, signal.SIGKILL)
             worker.wait(timeout=10)
         redis.stop()
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["run", "x.yaml", "--bogus"], "dagctl: error: No such option: --bogus — see 'dagctl run --help'"),
+        (
+            ["run", "x.yaml", "-j", "0"],
+            "dagctl: error: Invalid value for '--parallelism' / '-j': 0 is not in the range x>=1 — see 'dagctl run "
+            "--help'",
+        ),
+        (["reject"], "dagctl: error: Missing argument 'RUN' — see 'dagctl reject --help'"),
+        (["bogus"], "dagctl: error: No such command 'bogus'. Did you mean 'logs'? — see 'dagctl --help'"),
+    ],
+)
+def test_a_command_line_click_refuses_is_one_line_too(argv, line, capsys):
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [line] and captured.out == ""
+
+
+def test_an_empty_params_file_says_what_to_write_in_it(cli, tmp_path):
+    (tmp_path / "d.yaml").write_text("name: d\nparams: {n: 1}\ntasks:\n  - {id: a, run: 'true'}\n")
+    (tmp_path / "p.yaml").write_text("")
+    result = cli("run", str(tmp_path / "d.yaml"), "--params-file", str(tmp_path / "p.yaml"))
+    assert result.code == 2
+    where = tmp_path / "p.yaml"
+    assert result.err.strip() == f"{where}:1:1: file is empty — write the params, one 'name: value' per line"

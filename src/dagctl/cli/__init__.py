@@ -86,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
             from .completion import with_shell
 
             args = with_shell(args)
-        build_app(args)(args=args, prog_name="dagctl", standalone_mode=True)
+        app = build_app(args)
+        _one_line_usage_errors()
+        app(args=args, prog_name="dagctl", standalone_mode=True)
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
@@ -114,6 +116,22 @@ def main(argv: list[str] | None = None) -> int:
         )
         return EXIT_ENVIRONMENT
     return 0
+
+
+def _one_line_usage_errors() -> None:
+    """A command line click refuses (an unknown option, a value out of range, a missing argument) gets one line
+    like every other error, naming the help to read, instead of click's usage block."""
+    from typing import Any
+
+    def show(self: Any, file: object = None) -> None:
+        ctx = getattr(self, "ctx", None)
+        command = ctx.command_path if ctx is not None else "dagctl"
+        _write_err(f"dagctl: error: {self.format_message().rstrip('.')} — see '{command} --help'\n")
+
+    for name in ("click.exceptions", "typer._click.exceptions"):  # typer may bring a click of its own
+        module = sys.modules.get(name)
+        if module is not None:
+            module.UsageError.show = show
 
 
 def _write_err(text: str) -> None:

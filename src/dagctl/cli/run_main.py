@@ -390,7 +390,7 @@ def _read_params_file(path: Path) -> dict[str, Any]:
     from dagctl.dag.yamlread import read_document
     from dagctl.errors import SpecError
 
-    doc = read_document(path)
+    doc = read_document(path, empty_hint="write the params, one 'name: value' per line")
     if not isinstance(doc.data, dict):
         raise SpecError(
             [doc.problem((), "params file must be a mapping of name: value", "write one 'name: value' per line")]

@@ -339,8 +339,9 @@ def read_text(path: Path | str) -> str:
     return _decode(raw, file)
 
 
-def parse_document(text: str, file: str) -> Document:
-    """Parse one YAML document from ``text``; raise SpecError listing every problem found."""
+def parse_document(text: str, file: str, *, empty_hint: str = "write a DAG: at least name: and tasks:") -> Document:
+    """Parse one YAML document from ``text``; raise SpecError listing every problem found (``empty_hint``: what
+    to write in an empty file)."""
     tabs = _tab_problems(text, file)
     if tabs:
         raise SpecError(tabs)
@@ -374,7 +375,7 @@ def parse_document(text: str, file: str) -> Document:
     except yaml.YAMLError as exc:  # pragma: no cover - every other error carries a mark
         raise SpecError([Problem(file, 1, 1, one_line(f"invalid YAML: {exc}"), "fix the YAML syntax")]) from None
     if root is None:
-        raise SpecError([Problem(file, 1, 1, "file is empty", "write a DAG: at least name: and tasks:")])
+        raise SpecError([Problem(file, 1, 1, "file is empty", empty_hint)])
     walker = _Walker(doc)
     try:
         if "&" in text:  # without anchors there are no aliases: size is bounded by the file size
@@ -388,5 +389,5 @@ def parse_document(text: str, file: str) -> Document:
     return doc
 
 
-def read_document(path: Path | str) -> Document:
-    return parse_document(read_text(path), str(path))
+def read_document(path: Path | str, *, empty_hint: str = "write a DAG: at least name: and tasks:") -> Document:
+    return parse_document(read_text(path), str(path), empty_hint=empty_hint)
