@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import textwrap
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -288,3 +289,26 @@ def test_prune_removes_old_runs_and_their_events_but_keeps_the_newest(project, c
     assert len(remaining) == 2
     assert {e["run_id"] for e in events(project)} == set(remaining)
     assert cli("prune", "--older-than", "soon").code == 2
+
+
+def test_a_reader_that_went_away_is_not_an_error(project, cli):
+    """``dagctl runs | head -1`` under ``set -o pipefail``: a closed pipe ends the listing with exit 0, not 1
+    (which means a task failed) and not a traceback."""
+    write(project / "dag.yaml", "name: d\ntasks:\n  - {id: a, run: echo hello}\n")
+    assert cli("run", "dag.yaml", "-q").code == 0
+    for command in (("runs",), ("show", "latest"), ("stats",), ("logs", "latest", "a")):
+        read, written = os.pipe()
+        os.close(read)  # the reader is gone before anything is written: every write meets a closed pipe
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "dagctl", *command],
+                cwd=project,
+                stdout=written,
+                stderr=subprocess.PIPE,
+                timeout=60,
+                env={**os.environ, "COLUMNS": "120"},
+            )
+        finally:
+            os.close(written)
+        assert proc.returncode == 0, (command, proc.stderr)
+        assert b"Traceback" not in proc.stderr

@@ -91,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         app(args=args, prog_name="dagctl", standalone_mode=True)
     except SystemExit as exc:
         code = exc.code
+        if code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            return 0  # click's answer to a closed pipe (it wraps stdout, then exits 1): the reader went away
         return code if isinstance(code, int) else (0 if code is None else 1)
     except DagctlError as exc:
         if debug:
