@@ -132,7 +132,7 @@ def test_gantt_lines_put_matrix_cells_under_their_task():
         ev("dag_done", 4, status="success", duration_s=4.0),
     ]
     lines = gantt_lines(build_timeline(events), 60, TermStyle(color=False, unicode=True))
-    assert lines[3].startswith("◆ train     │═") and lines[3].endswith("│ 4.0s")
+    assert lines[3].startswith("◆ train     │═") and lines[3].endswith("│ 4s")  # as `dagctl show` says it
     assert lines[4].startswith("    train:0 │█") and lines[5].startswith("    train:1 │█")
     assert "═ matrix cells" in lines[-1]
     ascii_lines = gantt_lines(build_timeline(events), 60, TermStyle(color=False, unicode=False))

@@ -36,7 +36,7 @@ def test_the_svg_is_xml_with_one_bar_per_attempt():
     assert waits == {"extract": ["queued"], "by_region": [], "by_product": ["queued", "retry_wait"], "report": []}
     assert [g.get("data-task") for g in lanes if "critical" in classes(g)] == ["extract", "by_product", "report"]
     tips = [r.find(f"{SVG}title").text for r in bars]
-    assert "by_product attempt 1: retried, ran 0.5s from 2.5s — exit code 1" in tips
+    assert "by_product attempt 1: retried, ran 500ms from 2.5s — exit code 1" in tips
 
 
 def test_bars_are_placed_on_the_time_scale():

@@ -37,16 +37,18 @@ def test_every_attempt_with_the_time_it_waited_before():
     assert [lane.task_id for lane in t.lanes] == ["extract", "by_region", "by_product", "report"]  # by first start
     attempts = {lane.task_id: lane.attempts for lane in t.lanes}
     assert attempts["extract"] == (
-        Attempt("extract", 1, "success", Segment("running", 0.5, 2.0), Segment("queued", 0.0, 0.5)),
+        Attempt("extract", 1, "success", Segment("running", 0.5, 2.0), Segment("queued", 0.0, 0.5), duration_s=1.5),
     )
-    assert attempts["by_region"] == (Attempt("by_region", 1, "success", Segment("running", 2.0, 5.0)),)
+    assert attempts["by_region"] == (Attempt("by_region", 1, "success", Segment("running", 2.0, 5.0), duration_s=3.0),)
     assert attempts["by_product"] == (
         Attempt(
             "by_product", 1, "retried", Segment("running", 2.5, 3.0), Segment("queued", 2.0, 2.5), None, "exit code 1"
         ),
-        Attempt("by_product", 2, "success", Segment("running", 4.0, 6.0), Segment("retry_wait", 3.0, 4.0)),
+        Attempt(
+            "by_product", 2, "success", Segment("running", 4.0, 6.0), Segment("retry_wait", 3.0, 4.0), duration_s=2.0
+        ),
     )
-    assert attempts["report"] == (Attempt("report", 1, "success", Segment("running", 6.0, 7.0)),)
+    assert attempts["report"] == (Attempt("report", 1, "success", Segment("running", 6.0, 7.0), duration_s=1.0),)
     assert t.attempts == 5
 
 
@@ -55,7 +57,7 @@ def test_the_critical_path_is_the_chain_that_decided_the_end():
     assert t.critical_path == ("extract", "by_product", "report")
     assert [lane.task_id for lane in t.lanes if lane.critical] == ["extract", "by_product", "report"]
     assert details(t) == "4 tasks, 5 attempts · critical path: extract → by_product → report"
-    assert headline(t) == "etl · run r1: success in 7.0s"
+    assert headline(t) == "etl · run r1: success in 7s"  # as `dagctl show` says it
 
 
 def test_without_the_dags_edges_queued_time_is_unknown_and_the_path_guessed():
@@ -94,7 +96,7 @@ def test_skips_cancels_failures_before_start_and_timeouts():
     t = build_timeline(events)
     lanes = {lane.task_id: lane for lane in t.lanes}
     assert lanes["render"].attempts == (
-        Attempt("render", 1, "failed", Segment("running", 0.0, 0.0), None, None, "bad template"),
+        Attempt("render", 1, "failed", Segment("running", 0.0, 0.0), None, None, "bad template", duration_s=0.0),
     )
     assert lanes["slow"].attempts[0].outcome == "timeout" and lanes["slow"].attempts[0].exit_code == -15
     assert (lanes["after"].status, lanes["after"].note, lanes["after"].attempts) == (

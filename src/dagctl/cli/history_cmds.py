@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from .render import STATUS_STYLES, echo, echo_err, echo_json, print_rows
+from .render import STATUS_STYLES, echo, echo_err, echo_json, print_rows, short_run_id
 
 if TYPE_CHECKING:
     from dagctl.store.history import History
@@ -63,8 +63,6 @@ def _summary_dict(s: RunSummary) -> dict[str, Any]:
 def _trigger(s: RunSummary) -> str:
     """How a run started; a sub-DAG's run names its parent run (by its tail) and task."""
     if s.parent_task and s.parent_run_id:
-        from .render import short_run_id
-
         return f"{s.parent_task} of {short_run_id(s.parent_run_id)}"
     return s.trigger or ""
 
@@ -81,9 +79,14 @@ def task_rows(s: RunSummary) -> list[tuple[str, TaskSummary]]:
             continue
         out.append((tid, t))
         for cell in sorted(cells.get(tid, ()), key=lambda c: c.cell_index or 0):
-            values = ", ".join(f"{k}={v}" for k, v in (cell.matrix or {}).items())
-            out.append((f"  {cell.task_id}" + (f" [{values}]" if values else ""), cell))
+            out.append((f"  {cell_label(cell)}", cell))
     return out
+
+
+def cell_label(cell: TaskSummary) -> str:
+    """A matrix cell with its values: ``train:1 [lr=0.01, bs=32]``."""
+    values = ", ".join(f"{k}={v}" for k, v in (cell.matrix or {}).items())
+    return cell.task_id + (f" [{values}]" if values else "")
 
 
 def task_note(t: TaskSummary) -> str:
@@ -289,12 +292,13 @@ def register(app: typer.Typer) -> None:
         s = history.summary(run_id)
         run_dir = history.run_dir(run_id)
         if task is not None and task not in s.tasks:
-            known = ", ".join(s.tasks) or "none started"
-            raise StateError(f"task '{task}' has no attempts in run {run_id}", hint=f"tasks with logs: {known}")
+            known = [t for t, info in s.tasks.items() if (run_dir / log_name(t, info.attempts or 1)).exists()]
+            hint = f"tasks with logs: {', '.join(known) or 'none'}"
+            raise StateError(f"task '{task}' has no attempts in run {run_id}", hint=hint)
         if follow:
             _follow(history, run_id, task, attempt)
             return
-        tasks = [task] if task else list(s.tasks)
+        tasks = [task] if task else [t.task_id for _, t in task_rows(s)]  # a matrix task's cells under it
         found = []
         for tid in tasks:
             info = s.tasks[tid]
@@ -306,15 +310,19 @@ def register(app: typer.Typer) -> None:
                 if text is not None or not task:
                     continue
             elif not task:
-                echo(f"==> {tid} (attempt {number}, {info.status}) {path} <==")
+                where = path if path.exists() else f"no log: {_why_no_log(history, s, info)}"
+                echo(f"==> {tid} (attempt {number}, {info.status}) {where} <==")
             if path.exists():
                 _copy(path)
             elif task:
+                cells = cells_of(s, tid)
                 raise StateError(
-                    f"no log for task '{tid}' attempt {number} in run {run_id}",
-                    hint=f"it ran as sub-DAG run {info.child_run_id}: dagctl logs {info.child_run_id}"
+                    f"no log for task '{tid}' attempt {number} in run {run_id}: {_why_no_log(history, s, info)}",
+                    hint=f"dagctl logs {info.child_run_id}"
                     if info.child_run_id
-                    else f"it has {info.attempts} attempt(s); Python tasks write a log only when they log",
+                    else f"ask for a cell's log: dagctl logs {short_run_id(run_id)} {cells[0].task_id}"
+                    if cells
+                    else None,
                 )
         if as_json:
             echo_json({"run_id": run_id, "status": s.status, "tasks": found})
@@ -433,8 +441,15 @@ def _print_gantt(history: History, run_id: str, fmt: str, width: int | None, *, 
 
 def _graph_of_run(history: History, run_id: str) -> Any:
     """The DAG's edges from the run's snapshot of its DAG file; None when it is gone or unreadable."""
-    from dagctl.errors import DagctlError
     from dagctl.report.graph import graph_of_document
+
+    data = _snapshot_of_run(history, run_id)
+    return None if data is None else graph_of_document(data)
+
+
+def _snapshot_of_run(history: History, run_id: str) -> Any:
+    """The YAML data of the run's snapshot of its DAG file; None when it is gone or unreadable."""
+    from dagctl.errors import DagctlError
     from dagctl.store.layout import snapshot_file
 
     path = snapshot_file(history.run_dir(run_id))
@@ -443,14 +458,58 @@ def _graph_of_run(history: History, run_id: str) -> Any:
     from dagctl.dag.yamlread import read_document
 
     try:
-        return graph_of_document(read_document(path).data)
+        return read_document(path).data
     except (DagctlError, OSError, ValueError):
         return None
 
 
+def cells_of(s: RunSummary, task_id: str) -> list[TaskSummary]:
+    """A matrix task's cells in the run, in order (none for any other task)."""
+    return sorted((t for t in s.tasks.values() if t.parent == task_id), key=lambda c: c.cell_index or 0)
+
+
+def task_kind(data: Any, task_id: str) -> str | None:
+    """What kind of task ``task_id`` (or the matrix task of a cell) is in a DAG file's YAML data: ``run`` (shell),
+    ``python``, ``workflow_ref``, ``dag`` or ``approval``; None when the data does not say."""
+    tasks = data.get("tasks") if isinstance(data, dict) else None
+    for item in tasks if isinstance(tasks, list) else ():
+        if isinstance(item, dict) and item.get("id") in (task_id, task_id.rsplit(":", 1)[0]):
+            return next((k for k in ("run", "python", "workflow_ref", "dag", "approval") if k in item), None)
+    return None
+
+
+def why_no_log(t: TaskSummary, cells: list[TaskSummary], kind: str | None) -> str:
+    """Why a task of a run has no log file, from what the run recorded. ``cells``: a matrix task's cells;
+    ``kind``: the task's kind in the run's DAG (:func:`task_kind`), None when unknown."""
+    if cells or t.cells:
+        listed = f" ({'; '.join(cell_label(c) for c in cells)})" if cells else ""
+        return f"it is a matrix task; each of its cells has a log of its own{listed}"
+    if t.child_run_id:
+        return f"it ran as sub-DAG run {t.child_run_id}, whose tasks have the logs"
+    if t.approval or kind == "approval":
+        return "it is an approval gate, which runs nothing and writes no log"
+    if t.cached:
+        return "its outputs came from the task cache, whose entry kept no log"
+    if t.started is None and t.status in ("skipped", "cancelled"):
+        return f"it never started ({t.status}" + (f": {t.reason})" if t.reason else ")")
+    if t.started is None and t.status in ("failed", "timeout"):
+        return f"it failed before it started: {t.error or 'no error was recorded'}"
+    if kind == "python":
+        return "Python tasks write a log only when they log"
+    if kind in ("run", "workflow_ref"):
+        return "its log file is gone (a shell task always writes one: was it deleted?)"
+    return "a Python task writes a log only when it logs (a shell task's log may have been deleted)"
+
+
+def _why_no_log(history: History, s: RunSummary, t: TaskSummary) -> str:
+    cells = cells_of(s, t.task_id)
+    simple = cells or t.cells or t.child_run_id or t.approval or t.cached or t.started is None
+    return why_no_log(t, cells, None if simple else task_kind(_snapshot_of_run(history, s.run_id), t.task_id))
+
+
 def _print_trend(history: History, *, as_json: bool, limit: int, dag: str | None, **filters: Any) -> None:
     """``runs --trend``: per DAG, the duration of its runs as a sparkline; with --dag, every run as a row too."""
-    from dagctl.report.trend import ASCII_SPARKS, SPARKS, duration_trend
+    from dagctl.report.trend import ASCII_SPARKS, SPARKS, duration_trend, headline, overview_row, run_rows
 
     from .render import TermStyle, print_table
 
@@ -470,52 +529,24 @@ def _print_trend(history: History, *, as_json: bool, limit: int, dag: str | None
     style = TermStyle.of(sys.stdout)
     sparks = SPARKS if style.unicode else ASCII_SPARKS
     if dag is None:
-        rows = []
-        for t in trends:
-            last = t.points[-1]
-            rows.append(
-                [
-                    t.dag_name,
-                    str(len(t.points)),
-                    t.sparkline(sparks),
-                    _dur(t.median_s),
-                    _dur(last.duration_s),
-                    f"{last.slowest_task} {_dur(last.slowest_s)}" if last.slowest_task else "",
-                ]
-            )
         print_table(
             style.text("Duration of recent runs (oldest → newest)"),
             [("dag", "left"), ("runs", "right"), ("trend", "left"), ("median", "right"), ("last", "right"),
              ("slowest task of the last run", "left")],
-            rows,
+            [overview_row(t, sparks) for t in trends],
             caption="one DAG in detail: dagctl runs --dag NAME --trend",
+            kinds=["text", "fixed", "fixed", "fixed", "fixed", "text"],
+            drop=(5, 1),  # the slowest task, the number of runs
         )  # fmt: skip
         return
-    t = trends[0]
-    title = (
-        f"{t.dag_name}: {len(t.points)} runs, oldest → newest  {t.sparkline(sparks)}  "
-        f"median {_dur(t.median_s)}, fastest {_dur(t.fastest_s)}, slowest {_dur(t.slowest_s)}"
-    )
-    rows = []
-    for p in reversed(t.points):
-        versus = f"{round((p.duration_s / t.median_s - 1) * 100):+d}%" if t.median_s else ""
-        rows.append(
-            [
-                p.run_id,
-                _local(p.started),
-                p.status,
-                sparks[min(p.level, len(sparks) - 1)],
-                _dur(p.duration_s),
-                versus,
-                f"{p.slowest_task} {_dur(p.slowest_s)}" if p.slowest_task else "",
-            ]
-        )
     print_table(
-        style.text(title),
+        style.text(headline(trends[0], sparks)),
         [("run", "left"), ("started", "left"), ("status", "left"), ("", "left"), ("duration", "right"),
          ("vs median", "right"), ("slowest task", "left")],
-        rows,
+        run_rows(trends[0], sparks),
         status_column=2,
+        kinds=["run", "fixed", "fixed", "fixed", "fixed", "fixed", "text"],
+        drop=(5, 6),  # vs median (the headline has the median), the slowest task
     )  # fmt: skip
 
 

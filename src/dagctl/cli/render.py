@@ -1,10 +1,11 @@
-"""Everything that draws on the terminal. The only module that imports rich (lazily).
+"""Everything that draws on the terminal, in plain text and ANSI escape sequences (no rich: importing it alone
+costs ~90 ms, and its tables cut numbers and statuses to fit a narrow terminal).
 
-Lists (:func:`print_rows`) are aligned text, fitted to the terminal's width (:func:`fit_table`); reports
-(:func:`print_table`) go through rich on a terminal and plain aligned text elsewhere. The live view
-(:mod:`dagctl.cli.view`), lists and the charts here draw with :class:`TermStyle`: plain ANSI escape
-sequences, cheap enough for the path of ``dagctl run``, honouring ``NO_COLOR`` and terminals whose locale
-is not UTF-8.
+Lists (:func:`print_rows`) and reports (:func:`print_table`) are aligned text; on a terminal they are fitted to
+its width (:func:`fit_table`, :func:`fit_report`), in a pipe they are whole. The live view
+(:mod:`dagctl.cli.view`), lists, reports and the charts here draw with :class:`TermStyle`: plain ANSI escape
+sequences, cheap enough for the path of ``dagctl run``, honouring ``NO_COLOR`` (no escape sequences at all)
+and terminals whose locale is not UTF-8.
 """
 
 from __future__ import annotations
@@ -34,12 +35,6 @@ def echo_json(data: Any) -> None:
 
 def use_color() -> bool:
     return "NO_COLOR" not in os.environ and sys.stdout.isatty()
-
-
-def console(stderr: bool = False):  # type: ignore[no-untyped-def]
-    from rich.console import Console
-
-    return Console(stderr=stderr, no_color="NO_COLOR" in os.environ, highlight=False)
 
 
 class TermStyle:
@@ -336,6 +331,41 @@ STATUS_STYLES = {
 # --------------------------------------------------------------------------------------------- tables
 
 
+def fit_report(
+    headers: list[str], rows: list[list[str]], kinds: list[str], width: int | None, *, drop: tuple[int, ...] = ()
+) -> tuple[list[int], list[str], list[list[str]], bool]:
+    """A report's columns and cells that fit ``width`` columns: pure, so it is tested at any width.
+
+    What gives way, in this order, until the table fits: run ids are shortened to their tail
+    (:func:`short_run_id`); columns are left out: first those with nothing in them (every cell empty or
+    ``-``), then those of ``drop`` (column indexes, the first left out first); last, ``text`` and ``path``
+    columns are cut (:func:`fit_table`). Numbers, statuses and dates (``fixed``) are never cut.
+    Returns the indexes of the columns kept, their headers, the rows (kept columns only) and whether run ids
+    were shortened. ``width`` None: no limit (a pipe), everything whole.
+    """
+    n = len(headers)
+    cells = [[printable(c) for c in row] + [""] * (n - len(row)) for row in rows]
+    keep = list(range(n))
+
+    def total() -> int:
+        widths = [max([text_width(headers[i])] + [text_width(r[i]) for r in cells]) for i in keep]
+        return sum(widths) + 2 * (len(keep) - 1)
+
+    if width is None or total() <= width:
+        return keep, list(headers), cells, False
+    shortened = any(kinds[i] == "run" and short_run_id(c) != c for r in cells for i, c in enumerate(r))
+    cells = [[short_run_id(c) if kinds[i] == "run" else c for i, c in enumerate(r)] for r in cells]
+    empty = [i for i in range(n) if cells and all(r[i] in ("", "-") for r in cells)]
+    for i in [*empty, *(i for i in drop if i not in empty)]:
+        if total() <= width or len(keep) == 1:
+            break
+        keep.remove(i)
+    heads, out, _ = fit_table(
+        [headers[i] for i in keep], [[r[i] for i in keep] for r in cells], [kinds[i] for i in keep], width
+    )
+    return keep, heads, out, shortened
+
+
 def print_table(
     title: str,
     columns: list[tuple[str, str]],
@@ -343,39 +373,52 @@ def print_table(
     *,
     status_column: int | None = None,
     caption: str | None = None,
+    kinds: list[str] | None = None,
+    drop: tuple[int, ...] = (),
+    width: int | None = None,
 ) -> None:
-    """A titled table on stdout with aligned columns: rich on a terminal, plain text otherwise.
+    """A titled report on stdout: aligned columns, two spaces apart, a blank line after it.
 
-    ``columns`` are ``(header, "left"|"right")``; cells are plain text (never read as markup); the cells
-    of ``status_column`` are coloured by :data:`STATUS_STYLES` on a terminal.
+    ``columns`` are ``(header, "left"|"right")``; cells are plain text. On a terminal the table is fitted to
+    its width (:func:`fit_report`: ``kinds`` per column as :func:`fit_table` has them, ``fixed`` by default;
+    ``drop``, the columns that may be left out, least useful first), lines under it say what gave way, a title
+    too long for it wraps, and the title and the statuses of ``status_column`` are painted (:class:`TermStyle`:
+    nothing under ``NO_COLOR``). In a pipe or a file nothing is cut, wrapped or painted.
     """
-    if not sys.stdout.isatty():
-        widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, (h, _) in enumerate(columns)]
+    width = width if width is not None else terminal_columns()
+    style = TermStyle.of(sys.stdout)
+    kinds = kinds or ["fixed"] * len(columns)
+    headers = [h.upper() for h, _ in columns]
+    keep, heads, cells, shortened = fit_report(headers, rows, kinds, width, drop=drop)
+    right = [columns[i][1] == "right" for i in keep]
+    status = keep.index(status_column) if status_column in keep else None
+    widths = [max([text_width(heads[j])] + [text_width(r[j]) for r in cells]) for j in range(len(keep))]
 
-        def line(cells: list[str]) -> str:
-            return "  ".join(
-                c.rjust(w) if j == "right" else c.ljust(w) for c, w, (_, j) in zip(cells, widths, columns, strict=False)
-            ).rstrip()
+    def line(row: list[str], paint: bool) -> str:
+        out = []
+        for j, c in enumerate(row):
+            pad = " " * (widths[j] - text_width(c))
+            painted = style.paint(c, c) if paint and j == status and c in style.SGR else c
+            out.append(pad + painted if right[j] else painted + pad)
+        return "  ".join(out).rstrip()
 
-        echo(title)
-        echo(line([h.upper() for h, _ in columns]))
-        for row in rows:
-            echo(line(row))
-        if caption:
-            echo(caption)
-        echo()
-        return
-    from rich.table import Table
-    from rich.text import Text
+    title = style.text(title)
+    if width is not None and text_width(title) > width:  # a long headline (a trend's) wraps at a word
+        import textwrap
 
-    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
-    for header, justify in columns:
-        table.add_column(header, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-    for row in rows:
-        table.add_row(
-            *[Text(cell, style=STATUS_STYLES.get(cell, "") if i == status_column else "") for i, cell in enumerate(row)]
-        )
-    console().print(table)
+        title = "\n".join(textwrap.wrap(title, width, break_long_words=False, break_on_hyphens=False))
+    echo("\n".join(style.paint(part, "bold") for part in title.split("\n")))
+    echo(line(heads, False))
+    for row in cells:
+        echo(line(row, True))
+    if shortened:
+        echo(f"(run ids shortened to their last {RUN_ID_SHORT} characters; every command accepts them)")
+    if len(keep) < len(columns):
+        left_out = ", ".join(headers[i] for i in range(len(columns)) if i not in keep)
+        echo(f"(left out to fit: {left_out}; --json has them)")
+    if caption:
+        echo(caption)
+    echo()
 
 
 # --------------------------------------------------------------------------------------------- charts
@@ -389,12 +432,14 @@ GANTT_CELLS = {
     "running": ("▸", ">"),
     "queued": ("░", "."),
     "retry_wait": ("┄", "~"),
+    "approval": ("‖", "w"),
     "group": ("═", "="),
 }
 """A chart cell's character (Unicode, ASCII) by what happens there; each reads without colours too."""
 GANTT_STYLES = {
     "queued": "dim",
     "retry_wait": "retrying",
+    "approval": "waiting",
     "retried": "retried",
     "running": "running",
     "group": "dim",
@@ -408,14 +453,16 @@ GANTT_LEGEND = (
     ("running", "running"),
     ("queued", "queued"),
     ("retry_wait", "retry wait"),
+    ("approval", "wait for approval"),
     ("group", "matrix cells"),
 )
 
 
 def gantt_lines(timeline: Timeline, width: int, style: TermStyle) -> list[str]:
     """A run's timeline as a terminal chart ``width`` columns wide: a line per task, time left to right, the
-    critical path marked with a diamond. The scaling is :func:`dagctl.report.timeline.columns`'."""
-    from dagctl.report.fmt import short_duration
+    critical path marked with a diamond, each task's duration at its end (as ``dagctl show`` formats it). The
+    scaling is :func:`dagctl.report.timeline.columns`'."""
+    from dagctl.dag.durations import format_duration
     from dagctl.report.timeline import columns, details, headline, ticks
 
     width = max(width - 1, 40)
@@ -425,8 +472,13 @@ def gantt_lines(timeline: Timeline, width: int, style: TermStyle) -> list[str]:
     def name_of(lane: Lane) -> str:
         return ("  " if lane.parent is not None else "") + lane.task_id
 
+    took = {lane.task_id: format_duration(d) for lane in lanes if (d := lane.duration_s) is not None}
+    for lane in lanes:  # a gate skipped or cancelled before its decision: no attempt says how it ended
+        if lane.task_id in took and not lane.attempts and lane.group is None and lane.status != "waiting":
+            took[lane.task_id] += f" {lane.status}"
+    took_w = 1 + max((len(text) for text in took.values()), default=5)  # a space, then the longest duration
     label_w = min(max((text_width(name_of(lane)) for lane in lanes), default=4), max(width // 3, 8))
-    chart_w = max(width - label_w - 3 - 2 - 7, 10)  # marker and spaces, the chart's two borders, the duration
+    chart_w = max(width - label_w - 3 - 2 - took_w, 10)  # marker and spaces, the chart's two borders, durations
     span = timeline.span_s if timeline.span_s > 0 else 1.0
     edge = "│" if style.unicode else "|"
     out = [
@@ -450,7 +502,7 @@ def gantt_lines(timeline: Timeline, width: int, style: TermStyle) -> list[str]:
             (clip(name_of(lane), label_w, style.ellipsis).ljust(label_w) + " ", "critical" if lane.critical else ""),
             (edge, "dim"),
         ]
-        if not lane.attempts and lane.group is None:
+        if not lane.attempts and lane.group is None and lane.waiting is None:
             pieces.append((clip(lane.status + (f": {lane.note}" if lane.note else ""), chart_w).ljust(chart_w), "dim"))
         else:
             i = 0
@@ -462,9 +514,8 @@ def gantt_lines(timeline: Timeline, width: int, style: TermStyle) -> list[str]:
                 char = GANTT_CELLS[code][0 if style.unicode else 1] if code else " "
                 pieces.append((char * (j - i), GANTT_STYLES.get(code, code)))
                 i = j
-        took = lane.group.duration_s if lane.group is not None else sum(a.run.duration_s for a in lane.attempts)
         pieces.append((edge, "dim"))
-        pieces.append((f" {short_duration(took)}" if lane.attempts or lane.group else "", "dim"))
+        pieces.append((f" {took[lane.task_id]}" if lane.task_id in took else "", "dim"))
         out.append(compose(pieces, width, style).rstrip())
     legend: list[tuple[str, str]] = []
     seen = {c for lane in lanes for c in columns(lane, span, chart_w) if c}

@@ -134,6 +134,7 @@ def print_report(report: dict[str, Any], label: str) -> None:
                 "-" if o.get("cache_hit_rate") is None else f"{o['cache_hits']} ({_pct(o['cache_hit_rate'])})",
             ]
         ],
+        drop=(7, 3, 2),  # cache hits, skipped, retries
     )
     rows = tasks["tasks"]
     if rows:
@@ -167,6 +168,8 @@ def print_report(report: dict[str, Any], label: str) -> None:
             ],
             status_column=8,
             caption=f"{len(rows) - len(shown)} more tasks (see --json)" if len(rows) > len(shown) else None,
+            kinds=["text", "text", *["fixed"] * 7],
+            drop=(4, 8, 6),  # retries, last, avg
         )
     if runs:
         print_table(
@@ -199,6 +202,8 @@ def print_report(report: dict[str, Any], label: str) -> None:
                 for r in runs
             ],
             status_column=3,
+            kinds=["run", "text", "text", *["fixed"] * 6, "text"],
+            drop=(2, 9, 8),  # tenant, trigger, skipped
         )
     if schedules:
         print_table(
@@ -225,6 +230,8 @@ def print_report(report: dict[str, Any], label: str) -> None:
                 for s in schedules
             ],
             status_column=2,
+            kinds=["text", *["fixed"] * 6],
+            drop=(6, 3),  # skipped, enqueued
         )
     if tenants:
         print_table(
@@ -250,6 +257,8 @@ def print_report(report: dict[str, Any], label: str) -> None:
                 ]
                 for t in tenants
             ],
+            kinds=["text", *["fixed"] * 6],
+            drop=(5, 2),  # avg latency, tasks
         )
 
 

@@ -1,16 +1,18 @@
 """A run's timeline as a standalone SVG picture, or an HTML page around it (CI artifacts, a browser). Pure.
 
 The same :class:`~dagctl.report.timeline.Timeline` the terminal chart draws: a lane per task, one
-``<rect class="bar ...">`` per attempt coloured by how it ended, the time it waited before (``queued``, or a
-``retry_wait`` drawn dashed) in front of it, the critical path's lanes marked, an axis of round times, and a
-legend. Every bar has a ``<title>`` (its tooltip: task, attempt, outcome, times, error). No scripts, no external
-fonts or styles: the file shows the same anywhere.
+``<rect class="bar ...">`` per attempt coloured by how it ended, the time it waited before (``queued``, a
+``retry_wait`` drawn dashed, or an approval gate's ``approval``, the wait for its decision) in front of it, the
+critical path's lanes marked, an axis of round times, and a legend. Every bar has a ``<title>`` (its tooltip:
+task, attempt, outcome, times, error). Durations read as ``dagctl show`` has them (:func:`format_duration`). No
+scripts, no external fonts or styles: the file shows the same anywhere.
 """
 
 from __future__ import annotations
 
-from .fmt import short_duration
-from .timeline import Attempt, Lane, Timeline, details, headline, ticks
+from dagctl.dag.durations import format_duration
+
+from .timeline import WAIT_WORDS, Attempt, Lane, Segment, Timeline, details, headline, ticks
 
 FONT = "ui-monospace, SFMono-Regular, Menlo, Consolas, 'DejaVu Sans Mono', monospace"
 CHAR_W = 7.3  # px per character of the 12 px monospace font, for the label column
@@ -26,6 +28,7 @@ LEGEND = (
     ("running", "running"),
     ("queued", "queued"),
     ("retry_wait", "retry wait"),
+    ("approval", "wait for approval"),
     ("group", "matrix cells"),
 )
 STYLE = """
@@ -47,6 +50,7 @@ text { fill: #24292f; }
 .running { fill: #0969da; }
 .queued { fill: #d0d7de; }
 .retry_wait { fill: #fff8c5; stroke: #d4a72c; stroke-dasharray: 3 2; }
+.approval { fill: #ddf4ff; stroke: #54aeff; }
 .group { fill: #57606a; }
 """.strip()
 
@@ -94,19 +98,21 @@ def timeline_html(timeline: Timeline, *, width: int = 1000) -> str:
     rows = []
     for lane in timeline.lanes:
         for a in lane.attempts:
-            wait = f"{a.wait.kind.replace('_', ' ')} {short_duration(a.wait.duration_s)}" if a.wait else ""
+            gate = a.wait is not None and a.wait.kind == "approval"
+            waited = _waited(a.wait, a.took_s if gate else None)
+            ran = "" if gate else format_duration(a.took_s)  # a gate runs nothing
             rows.append(
                 "<tr>"
                 f"<td>{_esc(lane.task_id)}{' ◆' if lane.critical else ''}</td><td>{a.number}</td>"
-                f'<td class="{a.outcome}-text">{a.outcome}</td><td>{wait}</td>'
-                f"<td>{short_duration(a.run.start_s)}</td><td>{short_duration(a.run.duration_s)}</td>"
+                f'<td class="{a.outcome}-text">{a.outcome}</td><td>{_esc(waited)}</td>'
+                f"<td>{_esc(format_duration(a.run.start_s))}</td><td>{_esc(ran)}</td>"
                 f"<td>{_esc(a.error or '')}</td>"
                 "</tr>"
             )
         if not lane.attempts:
             rows.append(
                 f"<tr><td>{_esc(lane.task_id)}</td><td></td><td>{_esc(lane.status)}</td>"
-                f"<td></td><td></td><td></td><td>{_esc(lane.note)}</td></tr>"
+                f"<td>{_esc(_waited(lane.waiting))}</td><td></td><td></td><td>{_esc(lane.note)}</td></tr>"
             )
     return (
         "<!DOCTYPE html>\n"
@@ -139,11 +145,12 @@ def _lane(lane: Lane, y: int, chart_x: float, chart_w: float, scale: float, widt
     out.append(f'<text class="label" x="{indent:.1f}" y="{mid + 4:.1f}">{_esc(label)}</text>')
     top = y + (LANE_H - BAR_H) / 2
     if lane.group is not None:  # a matrix task: a bracket over its cells' time
+        tip = f"{lane.task_id}: {lane.status}, cells from {format_duration(lane.group.start_s)}"
+        tip += f" to {format_duration(lane.group.end_s)}"
         x, w = chart_x + lane.group.start_s * scale, max(lane.group.duration_s * scale, 1.5)
         out.append(
             f'<rect class="group" x="{x:.1f}" y="{top + 4:.1f}" width="{w:.1f}" height="{BAR_H - 8}">'
-            f"<title>{_esc(lane.task_id)}: {lane.status}, cells from {short_duration(lane.group.start_s)} "
-            f"to {short_duration(lane.group.end_s)}</title></rect>"
+            f"<title>{_esc(tip)}</title></rect>"
         )
     for a in lane.attempts:
         if a.wait is not None and a.wait.duration_s > 0:
@@ -154,9 +161,13 @@ def _lane(lane: Lane, y: int, chart_x: float, chart_w: float, scale: float, widt
             )
     if lane.waiting is not None and lane.waiting.duration_s > 0:
         x, w = chart_x + lane.waiting.start_s * scale, lane.waiting.duration_s * scale
+        what = "waiting to retry"
+        if lane.waiting.kind == "approval":
+            what = f"{'waiting' if lane.status == 'waiting' else 'waited'} for approval"
+            what += f" {format_duration(lane.waiting.duration_s)}" + (f" ({lane.note})" if lane.note else "")
         out.append(
-            f'<rect class="wait retry_wait" x="{x:.1f}" y="{top + 2:.1f}" width="{w:.1f}" height="{BAR_H - 4}">'
-            f"<title>{_esc(lane.task_id)}: waiting to retry</title></rect>"
+            f'<rect class="wait {lane.waiting.kind}" x="{x:.1f}" y="{top + 2:.1f}" width="{w:.1f}" '
+            f'height="{BAR_H - 4}"><title>{_esc(lane.task_id)}: {_esc(what)}</title></rect>'
         )
     for a in lane.attempts:
         x, w = chart_x + a.run.start_s * scale, max(a.run.duration_s * scale, 1.5)
@@ -164,12 +175,13 @@ def _lane(lane: Lane, y: int, chart_x: float, chart_w: float, scale: float, widt
             f'<rect class="bar attempt {a.outcome}" data-attempt="{a.number}" x="{x:.1f}" y="{top:.1f}" '
             f'width="{w:.1f}" height="{BAR_H}" rx="2"><title>{_esc(_tip(a))}</title></rect>'
         )
-    if lane.attempts or lane.group is not None:
-        end_s = lane.end_s or 0.0
-        took = short_duration(
-            lane.group.duration_s if lane.group is not None else sum(a.run.duration_s for a in lane.attempts)
-        )
-        out.append(f'<text class="duration" x="{chart_x + end_s * scale + 6:.1f}" y="{mid + 4:.1f}">{took}</text>')
+    took = lane.duration_s
+    if took is not None and (lane.attempts or lane.group is not None or lane.waiting is not None):
+        label = format_duration(took)
+        if not lane.attempts and lane.group is None and lane.status != "waiting":  # a gate skipped or cancelled
+            label += f" {lane.status}"
+        x = chart_x + (lane.end_s or 0.0) * scale + 6
+        out.append(f'<text class="duration" x="{x:.1f}" y="{mid + 4:.1f}">{_esc(label)}</text>')
     elif lane.status in ("skipped", "reused", "cancelled"):
         out.append(f'<text class="duration" x="{chart_x:.1f}" y="{mid + 4:.1f}">{_esc(lane.status)}</text>')
     out.append("</g>")
@@ -177,9 +189,14 @@ def _lane(lane: Lane, y: int, chart_x: float, chart_w: float, scale: float, widt
 
 
 def _tip(a: Attempt) -> str:
+    if a.wait is not None and a.wait.kind == "approval":
+        decision = {"success": "approved", "failed": "rejected", "timeout": "no decision in time"}.get(a.outcome)
+        text = f"{a.task_id}: {decision or a.outcome} at {format_duration(a.run.start_s)}, after waiting "
+        text += f"{format_duration(a.took_s)} for approval"
+        return text + (f" — {a.error}" if a.error else "")
     text = (
-        f"{a.task_id} attempt {a.number}: {a.outcome}, ran {short_duration(a.run.duration_s)} "
-        f"from {short_duration(a.run.start_s)}"
+        f"{a.task_id} attempt {a.number}: {a.outcome}, ran {format_duration(a.took_s)} "
+        f"from {format_duration(a.run.start_s)}"
     )
     if a.exit_code is not None:
         text += f", exit code {a.exit_code}"
@@ -190,8 +207,23 @@ def _tip(a: Attempt) -> str:
 
 def _wait_tip(a: Attempt) -> str:
     assert a.wait is not None
-    what = "queued" if a.wait.kind == "queued" else "waited to retry"
-    return f"{a.task_id} attempt {a.number}: {what} {short_duration(a.wait.duration_s)}"
+    return f"{a.task_id} attempt {a.number}: {WAIT_WORDS.get(a.wait.kind, a.wait.kind)} {_wait_took(a)}"
+
+
+def _wait_took(a: Attempt) -> str:
+    """How long ``a`` waited: an approval gate's as the runner recorded it, as ``dagctl show`` has it."""
+    assert a.wait is not None
+    gate = a.wait.kind == "approval" and a.duration_s is not None
+    return format_duration(a.took_s if gate else a.wait.duration_s)
+
+
+def _waited(wait: Segment | None, took: float | None = None) -> str:
+    """The HTML table's ``waited`` cell: ``queued 500ms``, ``to retry 1s``, ``for approval 2.02s`` (``took``
+    when the runner recorded how long, else from the segment)."""
+    if wait is None:
+        return ""
+    words = {"retry_wait": "to retry", "approval": "for approval"}.get(wait.kind, wait.kind)
+    return f"{words} {format_duration(wait.duration_s if took is None else took)}"
 
 
 def _kinds(t: Timeline) -> set[str]:
@@ -201,7 +233,7 @@ def _kinds(t: Timeline) -> set[str]:
         kinds.update(a.outcome for a in lane.attempts)
         kinds.update(a.wait.kind for a in lane.attempts if a.wait is not None and a.wait.duration_s > 0)
         if lane.waiting is not None:
-            kinds.add("retry_wait")
+            kinds.add(lane.waiting.kind)
         if lane.group is not None:
             kinds.add("group")
     return kinds

@@ -5,7 +5,10 @@ task, ordered by first start, holding its attempts. Each :class:`Attempt` has th
 (``task_start`` to its ``task_ok``/``task_fail``/``task_retry``/``task_cancel``) and the segment it waited
 before it: ``queued`` for a first attempt (from when its upstream tasks had all finished, or the run began, to
 its start) or ``retry_wait`` for a later one (from the ``task_retry`` of the attempt before to its start).
-Times are seconds from the start of the run.
+An approval gate runs nothing: its one attempt waited ``approval`` (from ``approval_requested`` to the decision)
+and ends, at once, in the decision (``success`` approved; ``failed`` rejected; ``timeout``); a gate still open,
+or one skipped or cancelled before a decision, is the lane's ``waiting``. Times are seconds from the start of
+the run; durations shown are formatted as ``dagctl show`` formats them (:func:`format_duration`).
 
 The critical path is the chain of tasks that decided when the run ended: from the task that ended last, back
 through the upstream task that finished last before it was ready, to a task that waited on nothing. Without
@@ -23,10 +26,11 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from dagctl.dag.durations import format_duration
 from dagctl.records import Record
 from dagctl.store.events import parse_ts
 
-from .fmt import nice_step, short_duration, tick_label
+from .fmt import nice_step, tick_label
 from .graph import TaskGraph
 
 ATTEMPT_OUTCOMES = ("success", "failed", "timeout", "retried", "cancelled", "running")
@@ -35,7 +39,8 @@ ATTEMPT_OUTCOMES = ("success", "failed", "timeout", "retried", "cancelled", "run
 
 class Segment(Record):
     kind: str
-    """``queued``, ``retry_wait``, ``running``, or ``group`` (a matrix task's fan-out)."""
+    """``queued``, ``retry_wait``, ``approval`` (a gate waiting for its decision), ``running``, or ``group`` (a
+    matrix task's fan-out)."""
     start_s: float
     end_s: float
 
@@ -51,12 +56,23 @@ class Attempt(Record):
     """One of :data:`ATTEMPT_OUTCOMES`."""
     run: Segment
     wait: Segment | None = None
-    """``queued`` (first attempt) or ``retry_wait`` (later ones) before it; None when it did not wait or the
-    wait is unknown."""
+    """``queued`` (first attempt) or ``retry_wait`` (later ones) before it, or ``approval`` (an approval gate's
+    wait for its decision); None when it did not wait or the wait is unknown."""
     exit_code: int | None = None
     error: str | None = None
     iteration: int | None = None
     """A loop's iteration this attempt belongs to (attempts are counted afresh in each)."""
+    duration_s: float | None = None
+    """The duration its end event recorded (the runner's clock, as ``dagctl show`` reports it; a gate's is its
+    wait for the decision); None when the event has none (a retried attempt, one still running)."""
+
+    @property
+    def took_s(self) -> float:
+        """How long it took: the recorded duration, else its run (and an approval gate's wait) from the times."""
+        if self.duration_s is not None:
+            return self.duration_s
+        gate = self.wait.duration_s if self.wait is not None and self.wait.kind == "approval" else 0.0
+        return self.run.duration_s + gate
 
 
 class Lane(Record):
@@ -68,7 +84,8 @@ class Lane(Record):
     note: str = ""
     """Why it was skipped or cancelled."""
     waiting: Segment | None = None
-    """A retry wait the run ended in (or is in): there was no next attempt to attach it to."""
+    """A retry wait the run ended in (or is in): there was no next attempt to attach it to; or the ``approval``
+    wait of a gate still open (to the end of the run, or now), or skipped or cancelled before its decision."""
     parent: str | None = None
     """A matrix cell's task (the lane's id is the cell's, e.g. ``train:3``)."""
     group: Segment | None = None
@@ -78,7 +95,9 @@ class Lane(Record):
     def start_s(self) -> float | None:
         if self.group is not None:
             return self.group.start_s
-        return self.attempts[0].run.start_s if self.attempts else None
+        if self.attempts:
+            return self.attempts[0].run.start_s
+        return self.waiting.start_s if self.waiting is not None else None
 
     @property
     def end_s(self) -> float | None:
@@ -87,6 +106,17 @@ class Lane(Record):
         if self.waiting is not None:
             return self.waiting.end_s
         return self.attempts[-1].run.end_s if self.attempts else None
+
+    @property
+    def duration_s(self) -> float | None:
+        """What the chart shows at the end of the lane: a matrix task's fan-out; else the time its attempts
+        took, with an approval gate's wait for its decision; None for a task that never ran."""
+        if self.group is not None:
+            return self.group.duration_s
+        gate = self.waiting.duration_s if self.waiting is not None and self.waiting.kind == "approval" else None
+        if not self.attempts:
+            return gate
+        return sum(a.took_s for a in self.attempts) + (gate or 0.0)
 
 
 class Timeline(Record):
@@ -100,6 +130,8 @@ class Timeline(Record):
     critical_path: tuple[str, ...]
     edges_known: bool
     """Whether the DAG's edges were known (queued time and the critical path are exact), or guessed."""
+    duration_s: float | None = None
+    """The duration ``dag_done`` recorded (as ``dagctl show`` reports it); None while the run is going."""
 
     @property
     def attempts(self) -> int:
@@ -107,7 +139,19 @@ class Timeline(Record):
 
 
 class _Open:
-    __slots__ = ("attempts", "first_seen", "group", "iteration", "note", "parent", "pending_retry", "running", "status")
+    __slots__ = (
+        "attempts",
+        "first_seen",
+        "gate",
+        "gate_end",
+        "group",
+        "iteration",
+        "note",
+        "parent",
+        "pending_retry",
+        "running",
+        "status",
+    )
 
     def __init__(self, parent: str | None, first_seen: float) -> None:
         self.parent = parent
@@ -117,6 +161,8 @@ class _Open:
         self.pending_retry: float | None = None
         self.group: list[float] | None = None  # a matrix task: [fan-out, end] (its cells hold the attempts)
         self.iteration: int | None = None
+        self.gate: float | None = None  # an approval gate: when it asked for a decision
+        self.gate_end: float | None = None  # ... and when it ended without one (skipped, cancelled)
         self.status = "pending"
         self.note = ""
 
@@ -139,6 +185,7 @@ def build_timeline(
     run_id = dag_name = ""
     status = "running"
     end_at: float | None = None
+    took: float | None = None
     units: dict[str, _Open] = {}
     last = 0.0
 
@@ -154,6 +201,7 @@ def build_timeline(
         if kind == "dag_done":
             status = _text(rec.get("status")) or "failed"
             end_at = at
+            took = _number(rec.get("duration_s"))
             continue
         tid, cell = rec.get("task_id"), rec.get("cell")
         if not isinstance(tid, str) or not tid or kind not in _TASK_KINDS:
@@ -163,6 +211,11 @@ def build_timeline(
         if unit is None:
             unit = units[key] = _Open(parent, at)
         iteration = _int(rec.get("iteration"))
+        if kind == "approval_requested":
+            if unit.gate is None:  # asked again after a resume: the wait began the first time
+                unit.gate = at
+            unit.status = "waiting"
+            continue
         if kind == "task_start":
             if isinstance(rec.get("cells"), int):  # a matrix task fans out: its cells will run
                 unit.group, unit.status = [at, at], "running"
@@ -176,6 +229,8 @@ def build_timeline(
         if kind == "task_skip":
             unit.status = "reused" if rec.get("status") == "success" else "skipped"
             unit.note = _text(rec.get("reason"))
+            if unit.gate is not None:  # a gate that timed out with on_timeout: skip
+                unit.gate_end = at
             continue
         result = _OUTCOME[kind]
         if kind == "task_fail" and rec.get("status") == "timeout":
@@ -184,11 +239,19 @@ def build_timeline(
             unit.group[1] = at
         else:
             opened = unit.running
-            if opened is None and kind in ("task_fail", "task_ok"):  # failed before it could start (a bad template)
-                number = _int(rec.get("attempt")) or len(unit.attempts) + 1
-                opened = {"number": number, "start": at, "wait": None, "iteration": iteration}
+            if opened is None and kind in ("task_fail", "task_ok"):  # a gate's decision, or failed before it could
+                number = _int(rec.get("attempt")) or len(unit.attempts) + 1  # start (a bad template)
+                wait = ("approval", unit.gate) if unit.gate is not None else None
+                opened = {"number": number, "start": at, "wait": wait, "iteration": iteration}
+                unit.gate = None
             if opened is not None:
-                opened.update(end=at, outcome=result, exit_code=_int(rec.get("exit_code")), error=rec.get("error"))
+                opened.update(
+                    end=at,
+                    outcome=result,
+                    exit_code=_int(rec.get("exit_code")),
+                    error=rec.get("error"),
+                    duration_s=_number(rec.get("duration_s")),
+                )
                 unit.attempts.append(opened)
                 unit.running = None
         if kind == "task_retry":
@@ -198,6 +261,8 @@ def build_timeline(
             unit.status = {"retried": "retrying", "timeout": "failed"}.get(result, result)
             if kind == "task_cancel":
                 unit.note = _text(rec.get("reason"))
+                if unit.gate is not None:
+                    unit.gate_end = at
     span = end_at if end_at is not None else max(last, offset(now) if now is not None else last)
     for unit in units.values():
         if unit.group is not None and unit.status == "running":
@@ -216,10 +281,13 @@ def build_timeline(
         lanes=tuple(_in_order(lanes, position)),
         critical_path=critical,
         edges_known=graph is not None,
+        duration_s=took,
     )
 
 
-_TASK_KINDS = frozenset({"task_start", "task_ok", "task_fail", "task_retry", "task_skip", "task_cancel"})
+_TASK_KINDS = frozenset(
+    {"task_start", "task_ok", "task_fail", "task_retry", "task_skip", "task_cancel", "approval_requested"}
+)
 
 
 def _in_order(lanes: list[Lane], position: Mapping[str, int]) -> list[Lane]:
@@ -248,6 +316,8 @@ def _lanes(units: dict[str, _Open], span: float, graph: TaskGraph | None) -> lis
             ends[key] = unit.group[1]
         elif unit.attempts:
             ends[key] = unit.attempts[-1]["end"]
+        elif unit.gate_end is not None:
+            ends[key] = unit.gate_end
         elif unit.status in ("skipped", "reused", "cancelled"):
             ends[key] = unit.first_seen
     lanes = []
@@ -257,7 +327,7 @@ def _lanes(units: dict[str, _Open], span: float, graph: TaskGraph | None) -> lis
             end = a.get("end", span)
             wait = None
             if a["wait"] is not None:
-                wait = Segment(kind="retry_wait", start_s=a["wait"][1], end_s=a["start"])
+                wait = Segment(kind=a["wait"][0], start_s=a["wait"][1], end_s=a["start"])
             elif not attempts and graph is not None and unit.parent is None:
                 ready = max((ends.get(d, 0.0) for d in graph.depends_on.get(key, ())), default=0.0)
                 if ready < a["start"]:
@@ -272,11 +342,15 @@ def _lanes(units: dict[str, _Open], span: float, graph: TaskGraph | None) -> lis
                     exit_code=a.get("exit_code"),
                     error=a.get("error") if isinstance(a.get("error"), str) else None,
                     iteration=a.get("iteration"),
+                    duration_s=a.get("duration_s"),
                 )
             )
         waiting = None
         if unit.pending_retry is not None:
             waiting = Segment(kind="retry_wait", start_s=unit.pending_retry, end_s=max(span, unit.pending_retry))
+        elif unit.gate is not None:
+            end = unit.gate_end if unit.gate_end is not None else span
+            waiting = Segment(kind="approval", start_s=unit.gate, end_s=max(end, unit.gate))
         group = None
         if unit.group is not None:
             group = Segment(kind="group", start_s=unit.group[0], end_s=max(unit.group))
@@ -296,7 +370,9 @@ def _lanes(units: dict[str, _Open], span: float, graph: TaskGraph | None) -> lis
 
 def _critical(lanes: list[Lane], graph: TaskGraph | None, position: Mapping[str, int]) -> tuple[str, ...]:
     """The chain of tasks that decided the end of the run, first task first (ties: the earlier in the plan)."""
-    by_id = {lane.task_id: lane for lane in lanes if (lane.attempts or lane.group) and lane.parent is None}
+    by_id = {
+        lane.task_id: lane for lane in lanes if (lane.attempts or lane.group or lane.waiting) and lane.parent is None
+    }
     if not by_id:
         return ()
 
@@ -321,8 +397,8 @@ def _critical(lanes: list[Lane], graph: TaskGraph | None, position: Mapping[str,
 
 
 def headline(t: Timeline) -> str:
-    """``diamond_pipeline · run <id>: success in 3.2s``."""
-    took = short_duration(t.span_s)
+    """``diamond_pipeline · run <id>: success in 3.2s`` (the duration as ``dagctl show`` has it)."""
+    took = format_duration(t.duration_s if t.duration_s is not None else t.span_s)
     verb = f"{t.status} in {took}" if t.status != "running" else f"running for {took}"
     return f"{t.dag_name or 'run'} · run {t.run_id}: {verb}"
 
@@ -367,8 +443,8 @@ def ticks(span_s: float, width: float, *, min_gap: float) -> list[Tick]:
 
 def columns(lane: Lane, span_s: float, width: int) -> list[str]:
     """A lane drawn in ``width`` terminal columns: each cell is ``""`` (nothing), ``queued``, ``retry_wait``,
-    ``group`` (a matrix task's fan-out), or the outcome of the attempt running there. Every attempt gets at
-    least one column; waits never hide runs."""
+    ``approval``, ``group`` (a matrix task's fan-out), or the outcome of the attempt running there. Every attempt
+    gets at least one column (a gate's, the column of its decision); waits never hide runs."""
     cells = [""] * width
     if width <= 0:
         return cells
@@ -392,13 +468,16 @@ def columns(lane: Lane, span_s: float, width: int) -> list[str]:
         if attempt.wait is not None:
             paint(attempt.wait, attempt.wait.kind, at_least_one=False)
     if lane.waiting is not None:
-        paint(lane.waiting, "retry_wait", at_least_one=False)
+        paint(lane.waiting, lane.waiting.kind, at_least_one=False)
     for attempt in lane.attempts:
         paint(attempt.run, attempt.outcome, at_least_one=True)
     return cells
 
 
-_WAITS = ("queued", "retry_wait", "group")
+_WAITS = ("queued", "retry_wait", "approval", "group")
+
+WAIT_WORDS = {"queued": "queued", "retry_wait": "waited to retry", "approval": "waited for approval"}
+"""How a wait reads in a legend, a tooltip or a table: what the task waited for."""
 
 
 def _when(ts: object) -> datetime | None:
@@ -412,6 +491,12 @@ def _when(ts: object) -> datetime | None:
 
 def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
 
 
 def _int(value: object) -> int | None:

@@ -3,7 +3,8 @@
 :func:`duration_trend` takes run summaries (``History.summaries``, any order) and keeps the finished ones, oldest
 first, so the sparkline reads left to right like time. Levels are scaled between the fastest and the slowest
 run shown, so a pipeline that slows by a tenth is visible at a glance; the range is part of the result, so a
-reader also knows how big the swing is.
+reader also knows how big the swing is. :func:`headline`, :func:`overview_row` and :func:`run_rows` are what
+``dagctl runs --trend`` prints (durations as ``dagctl show`` formats them, times local).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timezone
 
+from dagctl.dag.durations import format_duration
 from dagctl.records import Record
 from dagctl.store.recent import median
 from dagctl.store.runsummary import RunSummary
@@ -95,3 +97,44 @@ def duration_trend(summaries: Iterable[RunSummary], dag_name: str = "") -> Trend
         fastest_s=low,
         slowest_s=high,
     )
+
+
+def headline(t: Trend, sparks: str = SPARKS) -> str:
+    """``etl: 7 runs, oldest → newest  ▁▁▅█  median 3.44s, fastest 3.42s, slowest 4.93s``."""
+    return (
+        f"{t.dag_name}: {len(t.points)} runs, oldest → newest  {t.sparkline(sparks)}  "
+        f"median {_dur(t.median_s)}, fastest {_dur(t.fastest_s)}, slowest {_dur(t.slowest_s)}"
+    )
+
+
+def overview_row(t: Trend, sparks: str = SPARKS) -> list[str]:
+    """One DAG in the table of every DAG: name, runs, sparkline, median, last, the last run's slowest task."""
+    last = t.points[-1] if t.points else None
+    return [
+        t.dag_name,
+        str(len(t.points)),
+        t.sparkline(sparks),
+        _dur(t.median_s),
+        _dur(last.duration_s if last else None),
+        _slowest(last) if last else "",
+    ]
+
+
+def run_rows(t: Trend, sparks: str = SPARKS) -> list[list[str]]:
+    """One row per run, newest first: run id, start (local time), status, level, duration, versus the median
+    (``+43%``), its slowest task."""
+    rows = []
+    for p in reversed(t.points):
+        versus = f"{round((p.duration_s / t.median_s - 1) * 100):+d}%" if t.median_s else ""
+        started = p.started.astimezone().strftime("%Y-%m-%d %H:%M:%S") if p.started else ""
+        level = sparks[min(p.level * len(sparks) // 8, len(sparks) - 1)]
+        rows.append([p.run_id, started, p.status, level, _dur(p.duration_s), versus, _slowest(p)])
+    return rows
+
+
+def _slowest(p: TrendPoint) -> str:
+    return f"{p.slowest_task} {_dur(p.slowest_s)}" if p.slowest_task else ""
+
+
+def _dur(seconds: float | None) -> str:
+    return "" if seconds is None else format_duration(seconds)
