@@ -285,6 +285,13 @@ def test_pause_lets_running_tasks_finish_then_resume_goes_on_in_the_same_run(pro
     assert summary.status == "success" and history.resolve("latest") == run_id  # the same run
     kinds = [e["event"] for e in history.events_of(run_id)]
     assert kinds.count("dag_done") == 2 and "dag_resume" in kinds
+    # its time is its whole time, pause included, as the timeline draws it; show says when it paused
+    ((paused, resumed),) = summary.pauses
+    assert paused is not None and resumed is not None and summary.started and summary.ended
+    assert summary.duration_s == pytest.approx((summary.ended - summary.started).total_seconds(), abs=0.002)
+    assert summary.duration_s >= summary.paused_s > 0
+    shown = cli("show", run_id).out
+    assert "Paused:   " in shown and "paused)" in shown and "resumed " in shown
 
 
 def test_a_run_whose_process_was_killed_can_be_resumed(proj, cli) -> None:

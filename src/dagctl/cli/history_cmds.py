@@ -53,11 +53,22 @@ def _summary_dict(s: RunSummary) -> dict[str, Any]:
     for key in ("started", "ended"):
         if data.get(key) is not None:
             data[key] = data[key].isoformat()
+    data["pauses"] = [
+        {"paused": a.isoformat() if a else None, "resumed": b.isoformat() if b else None} for a, b in s.pauses
+    ]
     for task in data.get("tasks", {}).values():
         for key in ("started", "ended"):
             if task.get(key) is not None:
                 task[key] = task[key].isoformat()
     return data
+
+
+def pause_line(run_id: str, paused: datetime | None, resumed: datetime | None) -> str:
+    """``show``'s line for one pause of a run: when, and for how long (or how to end it)."""
+    if paused is not None and resumed is not None:
+        took = _dur((resumed - paused).total_seconds())
+        return f"Paused:   {_local(paused)}   resumed {_local(resumed)} ({took} paused)"
+    return f"Paused:   {_local(paused)}   (not resumed yet: dagctl resume {run_id})"
 
 
 def _trigger(s: RunSummary) -> str:
@@ -232,6 +243,7 @@ def register(app: typer.Typer) -> None:
             f"Params:   {json.dumps(dict(s.params or {}), default=str)}",
             f"Logs:     {s.run_dir or history.run_dir(s.run_id)}",
         ]
+        lines[5:5] = [pause_line(s.run_id, paused, resumed) for paused, resumed in s.pauses]  # before Host:
         if s.parent_task and s.parent_run_id:
             lines.insert(4, f"Parent:   task {s.parent_task} of run {s.parent_run_id} (dagctl show {s.parent_run_id})")
         echo("\n".join(lines))
