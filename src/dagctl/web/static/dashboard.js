@@ -222,6 +222,7 @@
         svg.append(el("svg:line", { class: "grid", x1: x, x2: x, y1: top - 6, y2: height - 8 }));
         svg.append(el("svg:text", { class: "tick", x, y: top - 10, "text-anchor": "middle" }, tick.label));
       }
+      const waitWord = (kind) => ({ approval: "waiting for approval", retry_wait: "waiting to retry" })[kind] || kind.replace("_", " ");
       t.lanes.forEach((lane, n) => {
         const y = top + n * laneH;
         const g = el("svg:g", { class: "lane" + (lane.critical ? " critical" : ""), "data-task": lane.task_id });
@@ -234,10 +235,10 @@
           g.append(rect);
         };
         for (const a of lane.attempts) {
-          if (a.wait) bar(a.wait, a.wait.kind, `${lane.task_id}: ${a.wait.kind.replace("_", " ")} ${duration(a.wait.end_s - a.wait.start_s)}`);
+          if (a.wait) bar(a.wait, a.wait.kind, `${lane.task_id}: ${waitWord(a.wait.kind)} ${duration(a.wait.end_s - a.wait.start_s)}`);
           bar(a.run, a.outcome, `${lane.task_id} attempt ${a.number}: ${a.outcome}, ${duration(a.run.end_s - a.run.start_s)}` + (a.error ? ` — ${a.error}` : ""));
         }
-        if (lane.waiting) bar(lane.waiting, "retry_wait", `${lane.task_id}: waiting to retry`);
+        if (lane.waiting) bar(lane.waiting, lane.waiting.kind, `${lane.task_id}: ${waitWord(lane.waiting.kind)}`);
         g.addEventListener("click", () => openLog(lane.task_id));
         svg.append(g);
       });
