@@ -202,6 +202,8 @@ def test_an_approval_lets_the_run_go_on_and_is_recorded(proj, cli) -> None:
 def test_a_rejection_fails_the_gate_and_downstream_follows_its_rule(proj, cli) -> None:
     run = _gate(proj)
     try:
+        blank = cli("reject", "latest", "ok", "--as", "li", "--reason", "  ")
+        assert blank.code == 2 and "--reason is empty" in blank.err  # a rejection says why
         assert cli("reject", "latest", "ok", "--as", "li", "--reason", "tests are red").code == 0
         assert run.wait(timeout=30) == 1
     finally:

@@ -77,6 +77,15 @@ def test_env_files_come_before_env_and_the_command_line_adds_more(proj, cli) -> 
     assert json.loads((run_dir / "outputs" / "t.json").read_text()) == {"a": "from-file b=from-env c=quoted value"}
 
 
+def test_a_line_of_an_env_file_that_is_not_name_value_is_named_before_anything_runs(proj, cli) -> None:
+    (proj.folder / "bad.env").write_text("A=1\nthis is not a variable\nB=2\n")
+    proj.write("e.yaml", "name: e\nenv_file: bad.env\ntasks: [{id: t, run: 'touch ran'}]\n")
+    result = cli("run", "e.yaml", "-q")
+    assert result.code == 2
+    assert result.err.strip().startswith(f"dagctl: error: {proj.folder / 'bad.env'}:2: env file line is not NAME=value")
+    assert not (proj.folder / "ran").exists()
+
+
 def test_typed_params_are_converted_and_checked_at_start(proj, cli) -> None:
     proj.write(
         "p.yaml",

@@ -99,7 +99,11 @@ def register(app: typer.Typer) -> None:
         Example:
           dagctl reject latest deploy --reason "tests are red"
         """
-        _decide(run, task, "reject", as_name, reason, as_json)
+        if not reason.strip():
+            from dagctl.errors import UsageError
+
+            raise UsageError("--reason is empty", hint='say why, e.g. --reason "tests are red"')
+        _decide(run, task, "reject", as_name, reason.strip(), as_json)
 
     @app.command("pause")
     def pause(

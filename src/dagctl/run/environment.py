@@ -47,10 +47,39 @@ def load_env_files(paths: Iterable[str | Path], base: Path) -> dict[str, str]:
             raise UsageError(
                 "env files need python-dotenv", hint="pip install python-dotenv (it is in dagctl's dependencies)"
             ) from None
-        for key, value in dotenv_values(path).items():
+        for key, value in _read_env_file(dotenv_values, path).items():
             if value is not None:
                 found[key] = value
     return found
+
+
+def _read_env_file(read: Any, path: Path) -> dict[str, str | None]:
+    """``read(path)`` (python-dotenv's ``dotenv_values``), with a line it cannot parse (which it only logs, and
+    skips) made a UsageError naming the file and the line."""
+    import logging
+    import re
+
+    skipped: list[str] = []
+
+    class Catch(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            skipped.append(record.getMessage())
+            return False
+
+    logger = logging.getLogger("dotenv.main")
+    catch = Catch()
+    logger.addFilter(catch)
+    try:
+        values: dict[str, str | None] = dict(read(path))
+    finally:
+        logger.removeFilter(catch)
+    if skipped:
+        line = re.search(r"line (\d+)", skipped[0])
+        where = f"{path}:{line.group(1)}" if line else str(path)
+        raise UsageError(
+            f"{where}: env file line is not NAME=value", hint="fix the line (quote a value with spaces), or remove it"
+        )
+    return values
 
 
 def read_secret(name: str, source: Mapping[str, str], base: Path, environ: Mapping[str, str]) -> str:
