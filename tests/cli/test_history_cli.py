@@ -223,6 +223,9 @@ def test_a_killed_run_is_recorded_abandoned_exactly_once(project, cli):
     try:
         task_group = wait_for(lambda: pid_in(pidfile))
         wait_for(lambda: History(Settings.from_env()).run_ids() != [])
+        # the task's own pid file can come before its task_start reaches the events file (flushed each loop turn)
+        log = project / "logs" / "orchestrator_events.jsonl"
+        wait_for(lambda: log.exists() and any(e["event"] == "task_start" for e in events(project)))
         os.kill(run.pid, signal.SIGKILL)
         run.wait(timeout=10)
         listing = cli("runs")

@@ -122,12 +122,19 @@ def test_the_trend_of_one_dag_fits_80_columns(cli, tmp_path: Path, columns_80) -
     assert all(len(line) <= 80 for line in lines), lines
     assert lines[0].startswith("warehouse_refresh: 3 runs, oldest → newest  ")
     lines = lines[next(n for n, line in enumerate(lines) if line.startswith("RUN ")) - 1 :]  # the headline wraps
-    assert lines[1].split() == ["RUN", "STARTED", "STATUS", "DURATION", "SLOWEST", "TASK"]
+    header = lines[1].split()
+    # whether "vs median" still fits depends on how long these real runs took (its values are +0% ... +250%):
+    # when it does not, it is the column left out, and said so; the slowest task is never the one left out
+    assert header[:4] == ["RUN", "STARTED", "STATUS", "DURATION"] and header[-2:] == ["SLOWEST", "TASK"], header
+    assert header[4:-2] in ([], ["VS", "MEDIAN"]), header
     rows = [line.split() for line in lines[2:5]]
     assert [r[0] for r in rows] == [run_id[-6:] for run_id in run_ids]
     assert all(r[3] == "success" and DURATION.fullmatch(r[5]) for r in rows), rows
-    assert all(r[6] in ("transform_all_the_orders", "b") and DURATION.fullmatch(r[7]) for r in rows)
-    assert lines[5].startswith("(run ids shortened") and lines[6] == "(left out to fit: VS MEDIAN; --json has them)"
+    assert all(r[-2] in ("transform_all_the_orders", "b") and DURATION.fullmatch(r[-1]) for r in rows), rows
+    assert lines[5].startswith("(run ids shortened")
+    notes = [line for line in lines[6:] if line.startswith("(left out to fit:")]
+    assert notes == ([] if "VS" in header else ["(left out to fit: VS MEDIAN; --json has them)"])
+    assert "…" not in result.out
     assert "…" not in result.out
 
 
