@@ -78,3 +78,17 @@ def test_the_preview_of_a_selection_is_a_pure_view_of_plan_and_reuse() -> None:
     assert lines[-1] == "Reused: none"
     data = plan_as_dict(plan, selected=["c"], reused={"b": {"k": "v"}})
     assert data["selected"] == ["c"] and data["reused"] == {"b": {"k": "v"}} and data["not_run"] == ["a"]
+
+
+def test_a_dry_run_refuses_the_options_the_run_refuses(cli, tmp_path) -> None:
+    dag = tmp_path / "d.yaml"
+    dag.write_text("name: d\ntasks:\n  - {id: a, run: 'true'}\n")
+    for options, message in (
+        (["--timeout", "bogus"], "--timeout: 'bogus' is not a duration"),
+        (["--timeout", "0"], "--timeout 0 is no time at all"),
+        (["-x", "bogus"], "unknown executor 'bogus'"),
+    ):
+        for dry in ([], ["--dry-run"]):
+            result = cli("run", str(dag), *options, *dry)
+            assert result.code == 2 and message in result.err, (options, dry, result)
+    assert cli("run", str(dag), "--timeout", "1m", "--dry-run").code == 0

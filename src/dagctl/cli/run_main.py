@@ -119,16 +119,19 @@ def run_command(
     overrides.update(parse_assignments(list(param)))
     # fail on unknown keys, bad values and missing required params before anything runs
     merged = merge_params(plan.dag.params, overrides, types=plan.dag.param_types)
+    run_timeout = _run_timeout(timeout)  # every option checked before a dry run too: it answers as the run would
+    _check_executor(executor or settings.executor, broker or settings.redis_url)
+    check_ci_outputs(junit, metrics_textfile)
+    selected = reused = None
+    if only or from_task:  # what the run would run and reuse (errors: exit 2, before anything runs)
+        from dagctl.run.resume import prepare_partial
+        from dagctl.store.history import History
+
+        names = [t.strip() for t in (only or "").split(",") if t.strip()]
+        selected, reused = prepare_partial(History(settings), plan, only=names, from_task=from_task)
     if dry_run:
         from . import plan_cmds
 
-        selected = reused = None
-        if only or from_task:  # what the run would run and reuse, and the same errors (exit 2)
-            from dagctl.run.resume import prepare_partial
-            from dagctl.store.history import History
-
-            names = [t.strip() for t in (only or "").split(",") if t.strip()]
-            selected, reused = prepare_partial(History(settings), plan, only=names, from_task=from_task)
         notes = None
         if any(t.cache is not None for t in plan.tasks.values()) and not no_cache:
             from dagctl.clock import SystemClock
@@ -137,27 +140,12 @@ def run_command(
             notes = predict(plan, merged, settings.task_cache_dir, SystemClock().now().timestamp())
         plan_cmds.print_plan(plan, as_json=as_json, params=merged, notes=notes, selected=selected, reused=reused)
         return 0
-    run_timeout = None
-    if timeout is not None:
-        from dagctl.dag.durations import parse_duration
-
-        try:
-            run_timeout = parse_duration(timeout)
-        except ValueError as exc:
-            raise UsageError(f"--timeout: {exc}") from None
-    _check_executor(executor or settings.executor, broker or settings.redis_url)
     settings.check_writable("logs", "events")  # exit 3 now rather than when the first event is written
-    check_ci_outputs(junit, metrics_textfile)
     partial: dict[str, Any] = {"cache": "off" if no_cache else "refresh" if refresh else "use"}
     if env_file:
         partial["env_files"] = [str(Path(f).resolve()) for f in env_file]
     if only or from_task:
-        from dagctl.run.resume import prepare_partial
-        from dagctl.store.history import History
-
-        names = [t.strip() for t in (only or "").split(",") if t.strip()]
-        select, reuse = prepare_partial(History(settings), plan, only=names, from_task=from_task)
-        partial.update(select=select, reuse_outputs=reuse)
+        partial.update(select=selected, reuse_outputs=reused)
     result = execute(
         plan,
         overrides,
@@ -377,6 +365,24 @@ def execute(
                 live.stop()
             if chosen is not None:
                 chosen.shutdown(wait=False)
+
+
+def _run_timeout(text: str | None) -> float | None:
+    """``--timeout``'s seconds: a duration above zero (as ``timeout:`` in a DAG file); None without one."""
+    if text is None:
+        return None
+    from dagctl.dag.durations import parse_duration
+    from dagctl.errors import UsageError
+
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"--timeout: {exc}") from None
+    if seconds <= 0:
+        raise UsageError(
+            f"--timeout {text} is no time at all", hint="give a duration such as 30m; leave it out for no limit"
+        )
+    return seconds
 
 
 def make_executor(name: str | None, broker: str | None) -> Any:
