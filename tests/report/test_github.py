@@ -75,13 +75,13 @@ def test_an_annotation_without_a_known_file_names_no_line():
 def test_the_step_summary_is_a_table_of_every_task_with_the_failed_logs():
     text = step_summary(tree())
     lines = text.splitlines()
-    assert lines[0] == "### ❌ etl: failed in 6.0s"
+    assert lines[0] == "### ❌ etl: failed in 6s"
     assert lines[2] == "Run `r1` · 10 tasks: 2 passed, 5 failed, 3 skipped"
     assert "**Reason:** run timed out after 6s" in text
     rows = [line for line in lines if line.startswith("| ") and not line.startswith("| |")]
     assert len(rows) == 10
-    assert rows[0] == "| ✅ | `extract` | success | 1 | 1.2s |  |"
-    assert rows[1] == "| ❌ | `flaky` | failed | 2 | 0.5s | exit code 3 |"
+    assert rows[0] == "| ✅ | `extract` | success | 1 | 1.25s |  |"
+    assert rows[1] == "| ❌ | `flaky` | failed | 2 | 500ms | exit code 3 |"
     assert rows[3] == "| ⏭️ | `report` | skipped |  |  | upstream 'flaky' failed |"
     assert "<details><summary>❌ flaky: last 2 lines of the log</summary>" in text
     assert "```\ntry 2\nboom <&> bell\n```" in text

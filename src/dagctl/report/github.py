@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from dagctl.dag.durations import format_duration
 from dagctl.dag.yamlread import parse_document
 from dagctl.errors import DagctlError
 from dagctl.store.runsummary import RunSummary
 
 from .cases import FAILED, PASSED, SKIPPED, Case, RunTree, cases, counts, plain
-from .fmt import short_duration
 
 GROUP_END = "::endgroup::"
 MAX_ROWS = 500
@@ -141,7 +141,7 @@ def _fence(lines: Sequence[str]) -> str:
 
 def _headline(run: RunSummary) -> str:
     icon = "✅" if run.status == "success" else "❌" if run.status in ("failed", "cancelled", "abandoned") else "⏸️"
-    took = f" in {short_duration(run.duration_s)}" if run.duration_s is not None else ""
+    took = f" in {format_duration(run.duration_s)}" if run.duration_s is not None else ""
     return f"### {icon} {_cell(run.dag_name or 'dag')}: {_cell(run.status)}{took}"
 
 
@@ -158,7 +158,7 @@ def step_summary(tree: RunTree) -> str:
     lines += ["", "| | task | status | attempts | time | details |", "|---|---|---|---|---|---|"]
     for case in found[:MAX_ROWS]:
         t = case.task
-        time = short_duration(case.seconds) if t.attempts else ""
+        time = format_duration(case.seconds) if t.attempts else ""
         details = case.message
         if case.outcome == FAILED and t.exit_code is not None and f"exit code {t.exit_code}" not in details:
             details += f" (exit code {t.exit_code})"

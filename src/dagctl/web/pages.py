@@ -55,9 +55,10 @@ def _time(iso: str | None) -> str:
 
 
 def _duration(seconds: float | None) -> str:
-    from dagctl.report.fmt import short_duration
+    """As ``dagctl show`` writes durations (``16ms``, ``1.2s``, ``5m``); empty for none."""
+    from dagctl.dag.durations import format_duration
 
-    return short_duration(seconds)
+    return "" if seconds is None else format_duration(seconds)
 
 
 def _status(status: str | None) -> str:
