@@ -41,6 +41,8 @@ def test_show_groups_cells_and_links_child_runs_both_ways(cli, tmp_path: Path) -
     assert f"Parent:   task sub of run {parent['run_id']}" in child
     listing = cli("runs").out
     assert f"sub of {parent['run_id'][-6:]}" in listing
+    row = next(line for line in listing.splitlines() if line.startswith(parent["run_id"]))
+    assert " 4/0/0 " in row  # tasks, as the run's summary counts them: the matrix task once, not once per cell
 
 
 def test_show_says_how_to_decide_a_waiting_gate(project: Path) -> None:

@@ -121,11 +121,10 @@ def task_note(t: TaskSummary) -> str:
 
 
 def _counts(s: RunSummary) -> str:
-    tasks = s.tasks.values()
-    ok = sum(1 for t in tasks if t.status == "success")
-    failed = sum(1 for t in tasks if t.status == "failed")
-    skipped = sum(1 for t in tasks if t.status == "skipped")
-    return f"{ok}/{failed}/{skipped}"
+    """Tasks succeeded/failed/skipped, as the run's summary and the dashboard count them (a matrix task once,
+    not once per cell)."""
+    c = s.counts
+    return f"{c.get('success', 0)}/{c.get('failed', 0)}/{c.get('skipped', 0)}"
 
 
 def register(app: typer.Typer) -> None:
