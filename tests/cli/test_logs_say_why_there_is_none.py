@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dagctl.cli.history_cmds import task_kind, why_no_log
+from dagctl.cli.logs_cmd import task_kind, why_no_log
 from dagctl.store.runsummary import TaskSummary
 
 DAG = """\

@@ -57,6 +57,7 @@ MODULES = (
     "run_cmd",
     "plan_cmds",
     "history_cmds",
+    "logs_cmd",
     "control_cmds",
     "prune_cmd",
     "cache_cmd",
@@ -72,7 +73,7 @@ MODULES = (
 
 COMMAND_MODULES = {
     "validate": "validate_cmd", "run": "run_cmd", "graph": "plan_cmds", "schema": "plan_cmds",
-    "runs": "history_cmds", "show": "history_cmds", "logs": "history_cmds", "cancel": "history_cmds",
+    "runs": "history_cmds", "show": "history_cmds", "logs": "logs_cmd", "cancel": "history_cmds",
     "retry": "history_cmds", "prune": "prune_cmd", "stats": "stats_cmd", "schedule": "schedule_cmd",
     "backfill": "backfill_cmd", "worker": "worker_cmd", "queue": "worker_cmd",
     "export": "export_cmd", "exec-task": "exec_task_cmd", "serve": "serve_cmd",
