@@ -216,6 +216,9 @@ def test_a_killed_run_is_recorded_abandoned_exactly_once(project, cli):
         tasks:
           - id: work
             run: echo $$ > {pidfile}; sleep 300
+          - id: after
+            run: "true"
+            depends_on: work
         """,
     )
     run = dagctl("run", "dag.yaml", "-q", cwd=project)
@@ -237,6 +240,8 @@ def test_a_killed_run_is_recorded_abandoned_exactly_once(project, cli):
         assert "died without finishing" in done[0]["error"]
         work = json.loads(cli("show", "latest", "--json").out)["tasks"]["work"]
         assert work["status"] == "cancelled" and "died (last seen alive" in work["reason"]  # not left "running"
+        after = next(line for line in cli("show", "latest").out.splitlines() if line.startswith("after "))
+        assert "not started" in after and "died before it started; dagctl resume runs it" in after
 
     finally:
         stop(run)

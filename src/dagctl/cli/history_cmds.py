@@ -72,6 +72,29 @@ def pause_line(run_id: str, paused: datetime | None, resumed: datetime | None) -
     return f"Paused:   {_local(paused)}   (not resumed yet: dagctl resume {run_id})"
 
 
+def task_ids(data: Any) -> list[str]:
+    """The task ids of a DAG file's YAML data, in the file's order (none when it says none)."""
+    tasks = data.get("tasks") if isinstance(data, dict) else None
+    if not isinstance(tasks, list):
+        return []
+    return [t["id"] for t in tasks if isinstance(t, dict) and isinstance(t.get("id"), str)]
+
+
+_NOT_STARTED = {
+    "running": ("pending", "not started yet: waits for its upstream tasks or a free slot"),
+    "waiting": ("pending", "not started yet: waits for its upstream tasks"),
+    "paused": ("not started", "the run was paused before it started; dagctl resume runs it"),
+    "abandoned": ("not started", "its run's process died before it started; dagctl resume runs it"),
+}
+
+
+def unstarted(s: RunSummary, ids: list[str]) -> list[tuple[str, str, str]]:
+    """``(task, status, note)`` for each task of the run's DAG (``ids``) that has no event in it: what ``show``
+    lists after the tasks that started, so a run that stopped early still shows every task."""
+    status, note = _NOT_STARTED.get(s.status, ("not started", "it never started"))
+    return [(tid, status, note) for tid in ids if tid not in s.tasks]
+
+
 def _trigger(s: RunSummary) -> str:
     """How a run started; a sub-DAG's run names its parent run (by its tail) and task."""
     if s.parent_task and s.parent_run_id:
@@ -260,6 +283,10 @@ def register(app: typer.Typer) -> None:
             ]
             for label, t in task_rows(s)
         ]
+        top = sum(1 for t in s.tasks.values() if t.parent is None)
+        if s.tasks_total is not None and top < s.tasks_total:  # the rest never started: named from the snapshot
+            ids = task_ids(_snapshot_of_run(history, s.run_id))
+            rows += [[tid, status, "", "", "", "", note, ""] for tid, status, note in unstarted(s, ids)]
         print_rows(
             None,
             ["task", "status", "tries", "started", "duration", "exit", "error / reason", "log"],
