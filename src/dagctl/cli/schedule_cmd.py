@@ -146,9 +146,9 @@ def _run_once(
     from dagctl.store.state import StateStore
 
     settings = Settings.from_env()
-    settings.check_writable("logs", "events", "state")
     when = parse_when(now, None, "--now") if now is not None else None
-    schedules = ScheduleSource(directory, default_timezone=default_timezone()).load()
+    schedules = ScheduleSource(directory, default_timezone=default_timezone()).load()  # a bad file: exit 2 here,
+    settings.check_writable("logs", "events", "state")  # before any folder is made
     stopped: list[int] = []
     launcher, release = make_launcher(settings, executor=executor, broker=broker)
     with _logging(quiet), StateStore(settings.state_path) as store, released(release):
@@ -183,9 +183,9 @@ def _serve(
     from dagctl.store.state import StateStore
 
     settings = Settings.from_env()
-    settings.check_writable("logs", "events", "state")
     source = ScheduleSource(directory, default_timezone=default_timezone())
-    schedules = source.load()
+    schedules = source.load()  # a bad file: exit 2 here, before any folder is made
+    settings.check_writable("logs", "events", "state")
     notifier = Notifier.from_env(unset=True)  # the DAGs' tasks must not inherit NOTIFY_SOCKET
     with _logging(quiet), ServeLock(settings.state_path.parent) as lock, StateStore(settings.state_path) as store:
         lock.acquire(dir=str(directory), state=str(settings.state_path))
