@@ -300,3 +300,20 @@ def test_a_dag_that_does_not_load_is_left_to_the_run(schedule_dir: Path) -> None
     (schedule_dir.parent / "dags" / "broken.yaml").write_text("name: broken\ntasks: []\n")
     (schedule_dir / "a.yaml").write_text("- {id: a, cron: '@daily', dag: ../dags/broken.yaml, params: {x: 1}}\n")
     assert [s.id for s in ScheduleSource(schedule_dir).load()] == ["a"]  # its run records why it failed
+
+
+def test_an_edited_dag_is_a_change_too_and_its_params_are_checked_again(schedule_dir: Path) -> None:
+    dag = schedule_dir.parent / "dags" / "typed.yaml"
+    dag.write_text(TYPED_DAG)
+    (schedule_dir / "a.yaml").write_text("- {id: a, cron: '@daily', dag: ../dags/typed.yaml, params: {rows: 500}}\n")
+    source = ScheduleSource(schedule_dir)
+    assert [s.id for s in source.load()] == ["a"]
+    assert not source.changed()
+    dag.write_text(TYPED_DAG.replace("max: 1000", "max: 100"))  # what --serve polls for: the DAG, not only a.yaml
+    assert source.changed()
+    schedules, problems = source.reload()
+    assert [s.params for s in schedules] == [{"rows": 500}]  # the last good version goes on; the problem is logged
+    assert [p.message for p in problems] == [
+        "schedule 'a' params: param 'rows' must be at most 100, got 500 for DAG 'typed'"
+    ]
+    assert not source.changed()  # reported once, not on every tick

@@ -535,6 +535,18 @@ def _dag_for_params(path: Path) -> DagSpec | None:
 _MISSING: tuple[tuple[str, int, int, int], ...] = (("<missing>", 0, 0, 0),)
 
 
+def _stamps(paths: Iterable[Path]) -> tuple[tuple[str, int, int, int], ...]:
+    """What identifies each file's version (path, mtime, size, inode); a file that cannot be read is left out."""
+    stamps = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        stamps.append((str(path), st.st_mtime_ns, st.st_size, st.st_ino))
+    return tuple(stamps)
+
+
 class ScheduleSource:
     """A schedules folder that can be reloaded while ``--serve`` runs.
 
@@ -550,15 +562,21 @@ class ScheduleSource:
         self._fingerprint: tuple[tuple[str, int, int, int], ...] | None = None
 
     def _files_fingerprint(self) -> tuple[list[Path], tuple[tuple[str, int, int, int], ...]]:
+        """The schedule files, and what identifies their versions and those of the DAG files the schedules
+        in use run (a DAG edited so that a schedule's params no longer fit is found at once, not at its run)."""
         files = schedule_files(self.folder)
-        stamps = []
-        for path in files:
-            try:
-                st = path.stat()
-            except OSError:
-                continue
-            stamps.append((str(path), st.st_mtime_ns, st.st_size, st.st_ino))
-        return files, tuple(stamps)
+        return files, _stamps(files) + self._dag_stamps()
+
+    def _dag_stamps(self) -> tuple[tuple[str, int, int, int], ...]:
+        return _stamps(sorted({spec.dag_path for specs in self._good.values() for spec in specs}))
+
+    def _with_dags(
+        self, fingerprint: tuple[tuple[str, int, int, int], ...], files: list[Path]
+    ) -> tuple[tuple[str, int, int, int], ...]:
+        """``fingerprint``'s schedule files (stamped before they were read: a change meanwhile is seen next
+        time) with the DAG files of the schedules now in use."""
+        names = {str(p) for p in files}
+        return tuple(s for s in fingerprint if s[0] in names) + self._dag_stamps()
 
     def current(self) -> list[ScheduleSpec]:
         return [spec for path in sorted(self._good) for spec in self._good[path]]
@@ -570,7 +588,8 @@ class ScheduleSource:
         problems.extend(duplicate_problems(spec for path in sorted(good) for spec in good[path]))
         if problems:
             raise SpecError(problems)
-        self._good, self._fingerprint = good, fingerprint
+        self._good = good
+        self._fingerprint = self._with_dags(fingerprint, files)
         return self.current()
 
     def _load_files(
@@ -611,4 +630,5 @@ class ScheduleSource:
         if clashes:
             return self.current(), problems + clashes
         self._good = good
+        self._fingerprint = self._with_dags(fingerprint, files)
         return self.current(), problems
