@@ -562,21 +562,14 @@ class ScheduleSource:
         self._fingerprint: tuple[tuple[str, int, int, int], ...] | None = None
 
     def _files_fingerprint(self) -> tuple[list[Path], tuple[tuple[str, int, int, int], ...]]:
-        """The schedule files, and what identifies their versions and those of the DAG files the schedules
-        in use run (a DAG edited so that a schedule's params no longer fit is found at once, not at its run)."""
+        """The schedule files and their stamps (taken before they are read: a change meanwhile is seen next time)."""
         files = schedule_files(self.folder)
-        return files, _stamps(files) + self._dag_stamps()
+        return files, _stamps(files)
 
     def _dag_stamps(self) -> tuple[tuple[str, int, int, int], ...]:
+        """The stamps of the DAG files the schedules in use run: an edited DAG is a change too (one that no
+        longer takes a schedule's params is found when it is saved, not at its run)."""
         return _stamps(sorted({spec.dag_path for specs in self._good.values() for spec in specs}))
-
-    def _with_dags(
-        self, fingerprint: tuple[tuple[str, int, int, int], ...], files: list[Path]
-    ) -> tuple[tuple[str, int, int, int], ...]:
-        """``fingerprint``'s schedule files (stamped before they were read: a change meanwhile is seen next
-        time) with the DAG files of the schedules now in use."""
-        names = {str(p) for p in files}
-        return tuple(s for s in fingerprint if s[0] in names) + self._dag_stamps()
 
     def current(self) -> list[ScheduleSpec]:
         return [spec for path in sorted(self._good) for spec in self._good[path]]
@@ -589,7 +582,7 @@ class ScheduleSource:
         if problems:
             raise SpecError(problems)
         self._good = good
-        self._fingerprint = self._with_dags(fingerprint, files)
+        self._fingerprint = fingerprint + self._dag_stamps()
         return self.current()
 
     def _load_files(
@@ -609,9 +602,9 @@ class ScheduleSource:
         return good, problems
 
     def changed(self) -> bool:
-        """Has any schedule file been added, removed or modified since the last (re)load?"""
+        """Has any schedule file been added, removed or modified since the last (re)load, or a DAG file they run?"""
         try:
-            return self._files_fingerprint()[1] != self._fingerprint
+            return self._files_fingerprint()[1] + self._dag_stamps() != self._fingerprint
         except (DagctlError, OSError):
             return self._fingerprint != _MISSING  # the folder is gone: reload() reports it, once
 
@@ -624,11 +617,11 @@ class ScheduleSource:
             message = exc.message if isinstance(exc, DagctlError) else f"cannot read the folder: {exc}"
             hint = exc.hint if isinstance(exc, DagctlError) else "check its permissions"
             return self.current(), [Problem(str(self.folder), 1, 1, message, hint or "")]
-        self._fingerprint = fingerprint  # report a broken version once, not on every tick
+        self._fingerprint = fingerprint + self._dag_stamps()  # report a broken version once, not on every tick
         good, problems = self._load_files(files, keep_last_good=True)
         clashes = duplicate_problems(spec for path in sorted(good) for spec in good[path])
         if clashes:
             return self.current(), problems + clashes
         self._good = good
-        self._fingerprint = self._with_dags(fingerprint, files)
+        self._fingerprint = fingerprint + self._dag_stamps()
         return self.current(), problems
