@@ -59,8 +59,7 @@ def plan_lines(
         extra = [*_composition(t, params), *([notes[t.id]] if notes and t.id in notes else [])]
         lines.extend(f"  {' ' * pad}    {line}" for line in extra)
     if selected is not None:
-        kept = [tid for tid in plan.tasks if tid in (reused or {})]
-        left = [tid for tid in plan.tasks if tid not in set(selected) and tid not in (reused or {})]
+        kept, left = _rest(plan, selected, reused)
         lines.append("")
         lines.append(
             f"Reused: {', '.join(kept)} (outputs of the newest run in which each succeeded)" if kept else "Reused: none"
@@ -68,6 +67,13 @@ def plan_lines(
         if left:
             lines.append(f"Not run: {', '.join(left)} (recorded as skipped: not selected)")
     return lines
+
+
+def _rest(plan: Plan, selected: Sequence[str], reused: Mapping[str, Any] | None) -> tuple[list[str], list[str]]:
+    """The tasks a selection does not run, in plan order: those whose outputs are reused, and the others."""
+    chosen, reused = set(selected), reused or {}
+    kept = [tid for tid in plan.tasks if tid in reused]
+    return kept, [tid for tid in plan.tasks if tid not in chosen and tid not in reused]
 
 
 def _shown(plan: Plan, selected: Sequence[str] | None) -> list[PlannedTask]:
@@ -164,10 +170,10 @@ def plan_as_dict(
         ],
     }
     if selected is not None:
-        shown = {t.id for t in tasks}
+        kept, left = _rest(plan, selected, reused)
         data["selected"] = [t.id for t in tasks]
-        data["reused"] = {tid: dict((reused or {})[tid]) for tid in plan.tasks if tid in (reused or {})}
-        data["not_run"] = [tid for tid in plan.tasks if tid not in shown and tid not in (reused or {})]
+        data["reused"] = {tid: dict((reused or {})[tid]) for tid in kept}
+        data["not_run"] = left
     return data
 
 
