@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -207,20 +208,23 @@ def test_cancel_from_another_process_stops_the_run(project):
             os.kill(sleeper, signal.SIGKILL)
 
 
-def test_a_killed_run_is_recorded_abandoned_exactly_once(project, cli):
+DOOMED = """
+    name: doomed
+    tasks:
+      - id: work
+        run: echo $$ > {pidfile}; sleep 300
+      - id: after
+        run: "true"
+        depends_on: work
+    """
+
+
+@contextlib.contextmanager
+def working(project: Path) -> Iterator[subprocess.Popen]:
+    """``dagctl run`` of DOOMED, once its task ``work`` is running and recorded so (``after`` waits on it); then
+    the run is stopped, and the task's process group too (it outlives a dagctl killed with SIGKILL)."""
     pidfile = project / "task.pid"
-    write(
-        project / "dag.yaml",
-        f"""
-        name: doomed
-        tasks:
-          - id: work
-            run: echo $$ > {pidfile}; sleep 300
-          - id: after
-            run: "true"
-            depends_on: work
-        """,
-    )
+    write(project / "dag.yaml", DOOMED.format(pidfile=pidfile))
     run = dagctl("run", "dag.yaml", "-q", cwd=project)
     task_group = None  # the task's shell leads its own process group, which outlives the killed dagctl
     try:
@@ -229,8 +233,21 @@ def test_a_killed_run_is_recorded_abandoned_exactly_once(project, cli):
         # the task's own pid file can come before its task_start reaches the events file (flushed each loop turn)
         log = project / "logs" / "orchestrator_events.jsonl"
         wait_for(lambda: log.exists() and any(e["event"] == "task_start" for e in events(project)))
-        os.kill(run.pid, signal.SIGKILL)
-        run.wait(timeout=10)
+        yield run
+    finally:
+        stop(run)
+        if task_group is not None:
+            kill_group(task_group)
+
+
+def sigkill(run: subprocess.Popen) -> None:
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait(timeout=10)
+
+
+def test_a_killed_run_is_recorded_abandoned_exactly_once(project, cli):
+    with working(project) as run:
+        sigkill(run)
         listing = cli("runs")
         assert "abandoned" in listing.out
         cli("runs")
@@ -243,10 +260,34 @@ def test_a_killed_run_is_recorded_abandoned_exactly_once(project, cli):
         after = next(line for line in cli("show", "latest").out.splitlines() if line.startswith("after "))
         assert "not started" in after and "died before it started; dagctl resume runs it" in after
 
-    finally:
-        stop(run)
-        if task_group is not None:
-            kill_group(task_group)
+
+def test_show_json_lists_the_tasks_a_run_has_not_started_as_show_does(project, cli):
+    with working(project) as run:
+        live = json.loads(cli("show", "latest", "--json").out)
+        assert live["status"] == "running"
+        assert live["unstarted_tasks"] == [
+            {
+                "task_id": "after",
+                "status": "pending",
+                "note": "not started yet: waits for its upstream tasks or a free slot",
+            }
+        ]
+        sigkill(run)
+        killed = json.loads(cli("show", "latest", "--json").out)
+        text = cli("show", "latest").out
+    assert killed["status"] == "abandoned"
+    never = {
+        "task_id": "after",
+        "status": "not started",
+        "note": "its run's process died before it started; dagctl resume runs it",
+    }
+    assert killed["unstarted_tasks"] == [never]
+    assert set(killed["tasks"]) == {"work"}  # additive: ``tasks`` still holds the tasks with events only
+    after = next(line for line in text.splitlines() if line.startswith("after "))
+    assert after.split(None, 1)[1].startswith(never["status"]) and never["note"] in after  # the same words
+    write(project / "ok.yaml", "name: ok\ntasks:\n  - {id: a, run: 'true'}\n  - {id: b, run: 'true', depends_on: a}\n")
+    assert cli("run", "ok.yaml", "-q").code == 0
+    assert json.loads(cli("show", "latest", "--json").out)["unstarted_tasks"] == []  # always there; empty here
 
 
 def test_logs_follow_streams_until_the_run_ends(project):

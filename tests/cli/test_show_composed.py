@@ -68,16 +68,3 @@ def test_show_says_how_to_decide_a_waiting_gate(project: Path) -> None:
         assert "approved by ana" in dagctl("show", run_id).stdout
     finally:
         run.kill()
-
-
-def test_tasks_without_events_are_listed_after_the_others_as_the_run_left_them() -> None:
-    from dagctl.cli.history_cmds import task_ids, unstarted
-    from dagctl.store.runsummary import RunSummary, TaskSummary
-
-    ids = task_ids({"tasks": [{"id": "a"}, {"id": "b"}, "junk", {"id": 3}, {"id": "c"}]})
-    assert ids == ["a", "b", "c"]
-    ran = {"a": TaskSummary(task_id="a", status="running")}
-    for status, shown in (("running", "pending"), ("paused", "not started"), ("abandoned", "not started")):
-        rows = unstarted(RunSummary(run_id="r", dag_name="d", tenant_id="t", status=status, tasks=ran), ids)
-        assert [(tid, st) for tid, st, _ in rows] == [("b", shown), ("c", shown)]
-    assert task_ids(None) == [] and task_ids({"tasks": "x"}) == []

@@ -6,6 +6,9 @@ launched (SIGTERM by process group, then SIGKILL, by pid).
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import textwrap
 import threading
 from collections.abc import Callable, Iterator
@@ -23,7 +26,7 @@ from dagctl.web.app import context_of, create_app  # noqa: E402
 from dagctl.web.config import ServeSettings  # noqa: E402
 from dagctl.web.context import WebContext  # noqa: E402
 from dagctl.web.server import Server  # noqa: E402
-from tests.support import wait_until  # noqa: E402
+from tests.support import process_alive, wait_until  # noqa: E402
 
 QUICK = """
 name: quick
@@ -135,3 +138,58 @@ def live(web_project: Path) -> Iterator[Callable[..., Live]]:
                 assert not thread.is_alive(), "the server did not stop"
             finally:
                 ctx.launcher.terminate_all()
+
+
+DOOMED = """
+name: doomed
+tasks:
+  - id: work
+    run: echo $$ > {pidfile}; sleep 300
+  - id: after
+    run: "true"
+    depends_on: work
+"""
+
+NEVER_STARTED = {
+    "task_id": "after",
+    "status": "not started",
+    "note": "its run's process died before it started; dagctl resume runs it",
+}
+"""What ``dagctl show`` says of DOOMED's ``after`` once its run's process was killed."""
+
+
+@contextlib.contextmanager
+def killed_run(server: Live, project: Path) -> Iterator[str]:
+    """Start DOOMED through ``server``, SIGKILL its ``dagctl run`` once ``work`` is running and recorded so
+    (``after`` waits on it), and give the run's id; afterwards, end ``work``'s process group (it leads one of
+    its own, which outlives the killed dagctl)."""
+    pidfile = project / "work.pid"
+    (project / "configs" / "dags" / "doomed.yaml").write_text(dag_text(DOOMED).format(pidfile=pidfile))
+    run_id = server.start("doomed")
+    task_group = None
+    try:
+        task_group = int(wait_until(lambda: _line(pidfile), 30, "work's pid file"))  # type: ignore[arg-type]
+
+        def started() -> bool:
+            return "work" in (server.client.get(f"/api/runs/{run_id}").json().get("tasks") or {})
+
+        wait_until(started, 30, "work recorded as started")
+        launch = server.ctx.launcher.by_run_id(run_id)
+        assert launch is not None
+        os.kill(launch.pid, signal.SIGKILL)
+        assert launch.done.wait(10), "the killed dagctl run was not reaped"
+        yield run_id
+    finally:
+        if task_group is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(task_group, signal.SIGKILL)
+            wait_until(lambda: not process_alive(task_group), 10, "work's process group gone")
+
+
+def _line(path: Path) -> str | None:
+    """The whole first line of ``path`` (None until its newline is there)."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    return text.strip() if text.endswith("\n") else None

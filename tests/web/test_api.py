@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 from tests.support import wait_until
-from tests.web.conftest import QUICK, dag_text
+from tests.web.conftest import NEVER_STARTED, QUICK, dag_text, killed_run
 
 
 def test_a_run_started_through_the_api_is_a_run_like_any_other(live, web_project: Path) -> None:
@@ -176,6 +176,25 @@ def test_the_run_view_has_the_graph_and_the_timeline(live) -> None:
     assert lanes["bad"]["attempts"][1]["wait"]["kind"] == "retry_wait"
     svg = server.client.get(f"/api/runs/{run_id}/timeline.svg")
     assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml") and "<svg" in svg.text
+
+
+def test_a_killed_run_lists_the_tasks_it_never_started_as_the_cli_does(live, web_project: Path, capsys) -> None:
+    from dagctl.cli import main
+
+    server = live()
+    with killed_run(server, web_project) as run_id:
+        shown = server.client.get(f"/api/runs/{run_id}").json()
+        view = server.client.get(f"/api/runs/{run_id}/view").json()
+        capsys.readouterr()
+        assert main(["show", run_id, "--json"]) == 0
+        cli = json.loads(capsys.readouterr().out)
+    assert shown["status"] == "abandoned" and shown["unstarted_tasks"] == [NEVER_STARTED]
+    assert set(shown["tasks"]) == {"work"}  # additive: ``tasks`` still holds the tasks with events only
+    assert cli["unstarted_tasks"] == shown["unstarted_tasks"]
+    assert view["run"]["unstarted_tasks"] == [NEVER_STARTED]
+    nodes = {n["id"]: n["status"] for n in view["graph"]["nodes"]}
+    assert nodes == {"work": "cancelled", "after": "not started"}
+    assert "unstarted_tasks" not in server.client.get("/api/runs").json()[0]  # lists leave it out (docs/serve.md)
 
 
 def test_dags_are_listed_and_yaml_is_validated_with_lines_and_columns(live, web_project: Path) -> None:

@@ -23,6 +23,8 @@ from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
+from tests.web.conftest import NEVER_STARTED, killed_run  # noqa: E402
+
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser")) if p), None)
 CHROMEDRIVER = shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif(
@@ -161,6 +163,23 @@ def test_the_dashboard_follows_runs_live_and_cancels_them(live, web_project: Pat
         assert browser.find_element(By.TAG_NAME, "h1").text
     console = [e for e in browser.get_log("browser") if e.get("level") == "SEVERE"]
     assert console == [], console  # no script errors, nothing blocked by the content security policy
+
+
+def test_the_run_page_lists_the_tasks_a_killed_run_never_started(live, web_project: Path, browser) -> None:
+    server = live()
+    wait = WebDriverWait(browser, 40, poll_frequency=0.1)
+    with killed_run(server, web_project) as run_id:
+        browser.get(f"{server.url}/runs/{run_id}")
+        wait.until(lambda d: d.find_element(By.ID, "run-status").text == "abandoned")
+        row = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '#task-rows tr[data-task="after"]'))
+        cells = [td.text for td in row.find_elements(By.TAG_NAME, "td")]
+        assert cells[0] == "after" and cells[1] == "not started" and cells[-1] == NEVER_STARTED["note"]
+        assert "st-not-started" in _classes(browser, "after").split()  # drawn grey, as a pending task is
+        script = "return document.querySelector(arguments[0]).textContent;"
+        title = browser.execute_script(script, '#graph g.node[data-task="after"] title')
+        assert title == f"after: not started — {NEVER_STARTED['note']}"
+    console = [e for e in browser.get_log("browser") if e.get("level") == "SEVERE"]
+    assert console == [], console
 
 
 def d_text(driver, element_id: str) -> str:

@@ -65,6 +65,34 @@ def test_the_view_colours_nodes_by_status_and_marks_the_critical_path() -> None:
     assert json.dumps(view)  # all of it is JSON
 
 
+def test_the_view_lists_the_tasks_a_killed_run_never_started_as_show_does() -> None:
+    from dagctl.store.history import abandonment
+
+    events = [
+        ev("dag_start", 0, tasks=4),
+        ev("task_start", 0, "extract", attempt=1),
+        ev("task_ok", 1, "extract", attempt=1, duration_s=1.0),
+        ev("task_start", 1, "by_region", attempt=1),
+    ]
+    events += abandonment(fold_run(events), last_seen=T0.replace(second=2), now=T0.replace(second=9))
+    summary = fold_run(events)
+    assert summary.status == "abandoned"
+    view = run_view(summary, events, graph(DIAMOND), now=T0.replace(second=9))
+    nodes = {n["id"]: n["status"] for n in view["graph"]["nodes"]}
+    assert nodes == {
+        "extract": "success",
+        "by_region": "cancelled",
+        "by_product": "not started",
+        "report": "not started",
+    }
+    note = "its run's process died before it started; dagctl resume runs it"
+    assert view["run"]["unstarted_tasks"] == [
+        {"task_id": "by_product", "status": "not started", "note": note},
+        {"task_id": "report", "status": "not started", "note": note},
+    ]
+    assert set(view["run"]["tasks"]) == {"extract", "by_region"}  # additive: the summary's tasks as they were
+
+
 def test_log_bytes_become_complete_lines_at_their_offsets() -> None:
     lines, used = split_lines(b"one\ntwo\r\nthr", 100)
     assert lines == [(100, "one"), (104, "two")] and used == 9

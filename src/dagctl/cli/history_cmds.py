@@ -15,6 +15,7 @@ import typer
 from .render import STATUS_STYLES, echo, echo_err, echo_json, print_rows, short_run_id
 
 if TYPE_CHECKING:
+    from dagctl.report.notstarted import Unstarted
     from dagctl.store.history import History
     from dagctl.store.reports import RunSummary
     from dagctl.store.runsummary import TaskSummary
@@ -70,29 +71,6 @@ def pause_line(run_id: str, paused: datetime | None, resumed: datetime | None) -
         took = _dur((resumed - paused).total_seconds())
         return f"Paused:   {_local(paused)}   resumed {_local(resumed)} ({took} paused)"
     return f"Paused:   {_local(paused)}   (not resumed yet: dagctl resume {run_id})"
-
-
-def task_ids(data: Any) -> list[str]:
-    """The task ids of a DAG file's YAML data, in the file's order (none when it says none)."""
-    tasks = data.get("tasks") if isinstance(data, dict) else None
-    if not isinstance(tasks, list):
-        return []
-    return [t["id"] for t in tasks if isinstance(t, dict) and isinstance(t.get("id"), str)]
-
-
-_NOT_STARTED = {
-    "running": ("pending", "not started yet: waits for its upstream tasks or a free slot"),
-    "waiting": ("pending", "not started yet: waits for its upstream tasks"),
-    "paused": ("not started", "the run was paused before it started; dagctl resume runs it"),
-    "abandoned": ("not started", "its run's process died before it started; dagctl resume runs it"),
-}
-
-
-def unstarted(s: RunSummary, ids: list[str]) -> list[tuple[str, str, str]]:
-    """``(task, status, note)`` for each task of the run's DAG (``ids``) that has no event in it: what ``show``
-    lists after the tasks that started, so a run that stopped early still shows every task."""
-    status, note = _NOT_STARTED.get(s.status, ("not started", "it never started"))
-    return [(tid, status, note) for tid in ids if tid not in s.tasks]
 
 
 def _trigger(s: RunSummary) -> str:
@@ -249,8 +227,11 @@ def register(app: typer.Typer) -> None:
             _print_gantt(history, history.resolve(run), fmt, width, as_json=as_json)
             return
         s = history.summary(history.resolve(run))
+        never = _unstarted_of(history, s)
         if as_json:
-            echo_json(_summary_dict(s))
+            from dagctl.report.notstarted import unstarted_json
+
+            echo_json({**_summary_dict(s), "unstarted_tasks": unstarted_json(never)})
             return
         lines = [
             f"Run:      {s.run_id}",
@@ -283,10 +264,7 @@ def register(app: typer.Typer) -> None:
             ]
             for label, t in task_rows(s)
         ]
-        top = sum(1 for t in s.tasks.values() if t.parent is None)
-        if s.tasks_total is not None and top < s.tasks_total:  # the rest never started: named from the snapshot
-            ids = task_ids(_snapshot_of_run(history, s.run_id))
-            rows += [[tid, status, "", "", "", "", note, ""] for tid, status, note in unstarted(s, ids)]
+        rows += [[tid, status, "", "", "", "", note, ""] for tid, status, note in never]
         print_rows(
             None,
             ["task", "status", "tries", "started", "duration", "exit", "error / reason", "log"],
@@ -411,6 +389,17 @@ def _print_gantt(history: History, run_id: str, fmt: str, width: int | None, *, 
 
     pixels = width or 1000
     sys.stdout.write(timeline_svg(timeline, width=pixels) if fmt == "svg" else timeline_html(timeline, width=pixels))
+
+
+def _unstarted_of(history: History, s: RunSummary) -> list[Unstarted]:
+    """The tasks of the run's DAG (its snapshot) it has not started, as ``show`` lists them after the others."""
+    from dagctl.report.notstarted import unstarted_tasks
+
+    def dag_task_ids() -> tuple[str, ...]:
+        graph = _graph_of_run(history, s.run_id)
+        return graph.order if graph is not None else ()
+
+    return unstarted_tasks(s, dag_task_ids)
 
 
 def _graph_of_run(history: History, run_id: str) -> Any:

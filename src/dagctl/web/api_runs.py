@@ -13,6 +13,8 @@ from dagctl.dag.durations import parse_duration
 from dagctl.dag.names import NAME_RE as TASK_ID_RE
 from dagctl.dag.plancache import load_plan
 from dagctl.errors import UsageError
+from dagctl.report.graph import TaskGraph
+from dagctl.report.notstarted import unstarted_tasks
 from dagctl.report.svg import timeline_svg
 from dagctl.report.timeline import build_timeline
 from dagctl.store import layout
@@ -25,6 +27,7 @@ from .errors import NotFound, located
 from .launch import Launch
 from .responses import JSON, EventStream
 from .runview import run_view
+from .serialize import show_dict
 from .streams import check_resume_offset, parse_log_id, run_events, task_log
 
 MAX_LIMIT = 1000
@@ -98,11 +101,14 @@ def router(ctx: WebContext) -> APIRouter:
 
     @api.get("/runs/{run_id}", summary="Show a run")
     def show_run(run_id: str) -> JSON:
-        """One run as ``dagctl show --json`` gives it (``latest`` and unique prefixes work). A run this server
-        has just started is ``starting`` until it writes its first event (``not_started`` with the error if its
-        process ended first)."""
-        found = summary_or_launch(resolve(run_id))
-        return JSON(found.as_run() if isinstance(found, Launch) else ctx.index.as_dict(found))
+        """One run as ``dagctl show --json`` gives it, ``unstarted_tasks`` included (``latest`` and unique prefixes
+        work). A run this server has just started is ``starting`` until it writes its first event (``not_started``
+        with the error if its process ended first)."""
+        rid = resolve(run_id)
+        found = summary_or_launch(rid)
+        if isinstance(found, Launch):
+            return JSON(found.as_run())
+        return JSON(show_dict(ctx.index.as_dict(found), unstarted_tasks(found, lambda: _order(ctx.graph(rid)))))
 
     @api.get("/runs/{run_id}/view", summary="What the run page draws")
     def view_run(run_id: str) -> JSON:
@@ -157,6 +163,11 @@ def router(ctx: WebContext) -> APIRouter:
         return _stream(ctx, task_log(ctx, rid, task, attempt, resume))
 
     return api
+
+
+def _order(graph: TaskGraph | None) -> tuple[str, ...]:
+    """The task ids of a run's DAG snapshot in the DAG's order (none when the snapshot is gone)."""
+    return graph.order if graph is not None else ()
 
 
 def _stream(ctx: WebContext, stream: Any) -> EventStream:

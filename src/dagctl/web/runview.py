@@ -4,7 +4,7 @@ The timeline is :func:`dagctl.report.timeline.build_timeline` (the one the termi
 draw); this module only lays the DAG out for a picture and puts both in the shape the page's script reads
 (documented in docs/serve.md, ``GET /api/runs/{id}/view``)::
 
-    {"run": {...dagctl show --json...},
+    {"run": {...dagctl show --json, unstarted_tasks included...},
      "graph": {"nodes": [{"id", "x", "y", "layer", "status", "attempts", "critical"}],
                "edges": [{"from", "to"}], "width", "height", "omitted": 0},
      "timeline": {"span_s", "status", "critical_path", "edges_known", "ticks": [{"seconds", "x", "label"}],
@@ -12,7 +12,9 @@ draw); this module only lays the DAG out for a picture and puts both in the shap
                              "attempts": [{"number", "outcome", "run": {"start_s", "end_s"},
                                            "wait": {"kind", "start_s", "end_s"} | null, "exit_code", "error"}]}]}}
 
-Nodes and lanes are capped (:data:`MAX_NODES`): a DAG of thousands of tasks is listed, not drawn.
+Nodes and lanes are capped (:data:`MAX_NODES`): a DAG of thousands of tasks is listed, not drawn. A task without
+an event has the status ``show`` gives it (:mod:`dagctl.report.notstarted`: ``pending`` in a live run, ``not
+started`` in one that stopped), and is listed in ``run.unstarted_tasks`` with its note.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from datetime import datetime
 from typing import Any
 
 from dagctl.report.graph import TaskGraph
+from dagctl.report.notstarted import unstarted_tasks
 from dagctl.report.timeline import Segment, Timeline, build_timeline, ticks
 from dagctl.store.runsummary import LIVE_STATUSES, RunSummary
 
-from .serialize import summary_dict
+from .serialize import show_dict, summary_dict
 
 MAX_NODES = 400
 COL_W = 190
@@ -150,11 +153,13 @@ def run_view(
     """Everything the run page shows for one instant: the summary, the DAG drawing, the timeline."""
     timeline = build_timeline(events, graph=graph, now=now if summary.status in LIVE_STATUSES else None)
     drawn = graph if graph is not None else graph_of_tasks(summary.tasks)
+    never = unstarted_tasks(summary, lambda: drawn.order)
+    not_yet = {u.task_id: u.status for u in never}
     picture = layout(drawn)
     critical = set(timeline.critical_path)
     for node in picture["nodes"]:
         task = summary.tasks.get(node["id"])
-        node["status"] = task.status if task is not None else "pending"
+        node["status"] = task.status if task is not None else not_yet.get(node["id"], "pending")
         node["attempts"] = task.attempts if task is not None else 0
         node["critical"] = node["id"] in critical
-    return {"run": summary_dict(summary), "graph": picture, "timeline": timeline_dict(timeline)}
+    return {"run": show_dict(summary_dict(summary), never), "graph": picture, "timeline": timeline_dict(timeline)}

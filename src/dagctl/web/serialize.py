@@ -1,11 +1,17 @@
-"""Run summaries as the JSON ``dagctl show --json`` and ``dagctl runs --json`` print. Pure."""
+"""Run summaries as the JSON ``dagctl show --json`` and ``dagctl runs --json`` print. Pure.
+
+``show --json`` (and ``GET /api/runs/{id}``) adds ``unstarted_tasks`` to the summary's fields: the tasks of the
+run's DAG it has not started (:mod:`dagctl.report.notstarted`); lists of runs leave it out (it needs the run's
+DAG snapshot).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from dagctl.report.notstarted import Unstarted, unstarted_json
 from dagctl.store.runsummary import RunSummary, TaskSummary
 
 _RUN_FIELDS = tuple(RunSummary.__dataclass_fields__)
@@ -37,3 +43,9 @@ def summary_dict(summary: RunSummary) -> dict[str, Any]:
         else _value(getattr(summary, name))
         for name in _RUN_FIELDS
     }
+
+
+def show_dict(fields: dict[str, Any], never: Iterable[Unstarted]) -> dict[str, Any]:
+    """``dagctl show --json`` of a run: its summary's ``fields`` (:func:`summary_dict`) and ``unstarted_tasks``,
+    the tasks of its DAG it has not started (``never``: :func:`dagctl.report.notstarted.unstarted_tasks`)."""
+    return {**fields, "unstarted_tasks": unstarted_json(never)}

@@ -48,6 +48,13 @@
     return data;
   }
 
+  // A status as CSS classes: "st-" + its words joined by "-". A task a run has not started ("not started", as
+  // dagctl show says) is drawn as a pending one is: the stylesheet's grey with dark text.
+  function statusClass(status) {
+    const name = "st-" + String(status).replace(/\s+/g, "-");
+    return status === "not started" ? name + " st-pending" : name;
+  }
+
   function say(id, text, bad) {
     const node = document.getElementById(id);
     if (!node) return;
@@ -164,6 +171,13 @@
       }
     }
 
+    // The tasks of the run's DAG it has not started, by id: {task_id, status, note}, as dagctl show lists them.
+    function unstarted() {
+      const never = {};
+      for (const task of view.run.unstarted_tasks || []) never[task.task_id] = task;
+      return never;
+    }
+
     function drawGraph() {
       const holder = document.getElementById("graph");
       const graph = view.graph;
@@ -180,6 +194,7 @@
       });
       const at = {};
       for (const node of graph.nodes) at[node.id] = node;
+      const never = unstarted();
       const w = graph.node_w, h = graph.node_h;
       for (const edge of graph.edges) {
         const a = at[edge.from], b = at[edge.to];
@@ -189,12 +204,13 @@
       }
       for (const node of graph.nodes) {
         const g = el("svg:g", {
-          class: "node st-" + node.status + (node.critical ? " critical" : ""),
+          class: "node " + statusClass(node.status) + (node.critical ? " critical" : ""),
           "data-task": node.id,
           transform: `translate(${node.x},${node.y})`,
           tabindex: "0",
         });
-        g.append(el("svg:title", {}, `${node.id}: ${node.status}` + (node.attempts > 1 ? `, ${node.attempts} attempts` : "")));
+        const note = never[node.id] ? ` — ${never[node.id].note}` : "";
+        g.append(el("svg:title", {}, `${node.id}: ${node.status}` + (node.attempts > 1 ? `, ${node.attempts} attempts` : "") + note));
         g.append(el("svg:rect", { width: w, height: h, rx: 6 }));
         const label = node.id.length > 20 ? node.id.slice(0, 19) + "…" : node.id;
         g.append(el("svg:text", { x: 10, y: h / 2 + 4 }, label));
@@ -251,24 +267,25 @@
     function drawTasks() {
       const body = document.getElementById("task-rows");
       const tasks = view.run.tasks || {};
+      const never = unstarted();
       const order = view.graph ? view.graph.nodes.map((n) => n.id) : Object.keys(tasks);
       body.replaceChildren();
       for (const id of order) {
-        const task = tasks[id] || { status: "pending" };
+        const task = tasks[id] || never[id] || { status: "pending" };
         const row = el("tr", { "data-task": id });
         const link = el("a", { href: "#log" }, id);
         link.addEventListener("click", (e) => { e.preventDefault(); openLog(id); });
         const name = el("td");
         name.append(link);
         const status = el("td");
-        status.append(el("span", { class: "badge st-" + task.status }, task.status));
+        status.append(el("span", { class: "badge " + statusClass(task.status) }, task.status));
         row.append(
           name, status,
           el("td", { class: "num" }, task.attempts || ""),
           el("td", {}, task.started ? new Date(task.started).toLocaleTimeString() : ""),
           el("td", { class: "num" }, duration(task.duration_s)),
           el("td", { class: "num" }, task.exit_code === null || task.exit_code === undefined ? "" : task.exit_code),
-          el("td", {}, task.error || task.reason || ""),
+          el("td", {}, task.error || task.reason || task.note || ""),
         );
         body.append(row);
       }
