@@ -49,20 +49,9 @@ def _dur(seconds: float | None) -> str:
 
 
 def _summary_dict(s: RunSummary) -> dict[str, Any]:
-    from dataclasses import asdict
+    from dagctl.report.runjson import summary_dict
 
-    data = asdict(s)
-    for key in ("started", "ended"):
-        if data.get(key) is not None:
-            data[key] = data[key].isoformat()
-    data["pauses"] = [
-        {"paused": a.isoformat() if a else None, "resumed": b.isoformat() if b else None} for a, b in s.pauses
-    ]
-    for task in data.get("tasks", {}).values():
-        for key in ("started", "ended"):
-            if task.get(key) is not None:
-                task[key] = task[key].isoformat()
-    return data
+    return summary_dict(s)
 
 
 def pause_line(run_id: str, paused: datetime | None, resumed: datetime | None) -> str:

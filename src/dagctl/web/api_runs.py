@@ -15,6 +15,7 @@ from dagctl.dag.plancache import load_plan
 from dagctl.errors import UsageError
 from dagctl.report.graph import TaskGraph
 from dagctl.report.notstarted import unstarted_tasks
+from dagctl.report.runjson import show_dict
 from dagctl.report.svg import timeline_svg
 from dagctl.report.timeline import build_timeline
 from dagctl.store import layout
@@ -27,7 +28,6 @@ from .errors import NotFound, located
 from .launch import Launch
 from .responses import JSON, EventStream
 from .runview import run_view
-from .serialize import show_dict
 from .streams import check_resume_offset, parse_log_id, run_events, task_log
 
 MAX_LIMIT = 1000

@@ -21,11 +21,10 @@ from dagctl.clock import SystemClock
 from dagctl.errors import StateError
 from dagctl.host import hostname, process_alive
 from dagctl.protocols import Clock
+from dagctl.report.runjson import summary_dict
 from dagctl.store import layout
 from dagctl.store.history import RUN_ID_RE, History
 from dagctl.store.runsummary import LIVE_STATUSES, RunSummary
-
-from .serialize import summary_dict
 
 CAPACITY = 2048
 LISTING_MAX_AGE_S = 5.0

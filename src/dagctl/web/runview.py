@@ -25,10 +25,9 @@ from typing import Any
 
 from dagctl.report.graph import TaskGraph
 from dagctl.report.notstarted import unstarted_tasks
+from dagctl.report.runjson import show_dict, summary_dict
 from dagctl.report.timeline import Segment, Timeline, build_timeline, ticks
 from dagctl.store.runsummary import LIVE_STATUSES, RunSummary
-
-from .serialize import show_dict, summary_dict
 
 MAX_NODES = 400
 COL_W = 190

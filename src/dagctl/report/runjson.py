@@ -1,4 +1,7 @@
-"""Run summaries as the JSON ``dagctl show --json`` and ``dagctl runs --json`` print. Pure.
+"""Run summaries as the JSON ``dagctl show --json``, ``dagctl runs --json`` and the web API give. Pure.
+
+One serializer for all of them, so a script reading the CLI's JSON reads the API's alike: every field of the
+summary, times as ISO-8601 text, ``pauses`` as ``[{"paused", "resumed"}]``.
 
 ``show --json`` (and ``GET /api/runs/{id}``) adds ``unstarted_tasks`` to the summary's fields: the tasks of the
 run's DAG it has not started (:mod:`dagctl.report.notstarted`); lists of runs leave it out (it needs the run's
@@ -26,8 +29,8 @@ def _value(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Mapping):
         return {k: _value(v) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return list(value)
+    if isinstance(value, (tuple, list)):
+        return [_value(v) for v in value]
     return value
 
 
@@ -37,12 +40,10 @@ def task_dict(task: TaskSummary) -> dict[str, Any]:
 
 def summary_dict(summary: RunSummary) -> dict[str, Any]:
     """The fields of ``dagctl show --json``: every field of the summary, times as ISO-8601 text."""
-    return {
-        name: {tid: task_dict(t) for tid, t in summary.tasks.items()}
-        if name == "tasks"
-        else _value(getattr(summary, name))
-        for name in _RUN_FIELDS
-    }
+    data = {name: _value(getattr(summary, name)) for name in _RUN_FIELDS}
+    data["tasks"] = {tid: task_dict(t) for tid, t in summary.tasks.items()}
+    data["pauses"] = [{"paused": _value(a), "resumed": _value(b)} for a, b in summary.pauses]
+    return data
 
 
 def show_dict(fields: dict[str, Any], never: Iterable[Unstarted]) -> dict[str, Any]:
