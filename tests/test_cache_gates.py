@@ -90,6 +90,32 @@ def test_each_ingredient_of_the_key_makes_a_miss(proj, change: str, reruns: set[
     assert ran == reruns
 
 
+def test_an_absolute_input_glob_is_in_the_key(proj, tmp_path_factory) -> None:
+    # it used to end the run with an internal error (exit 3), leaving it abandoned
+    conf = tmp_path_factory.mktemp("etc") / "app.conf"
+    conf.write_text("a\n")
+    text = f"""
+        name: abs
+        tasks:
+          - {{id: t, cache: {{inputs: ["{conf.parent}/*.conf"]}}, run: echo ran >> t.log}}
+    """
+    first, _ = proj.run("abs.yaml", text)
+    second, _ = proj.run("abs.yaml")
+    conf.write_text("b\n")
+    third, _ = proj.run("abs.yaml")
+    assert [r.status for r in (first, second, third)] == ["success"] * 3
+    assert [r.tasks["t"].reason for r in (first, second, third)] == [None, "cached", None]
+    assert _runs(proj, "t.log") == 2
+
+
+def test_cache_ls_of_a_dag_with_no_entries_does_not_call_the_cache_empty(proj, cli) -> None:
+    assert cli("cache", "ls").out == "the task cache is empty\n"
+    proj.write("c.yaml", "name: c\ntasks:\n  - {id: t, cache: true, run: 'true'}\n")
+    assert cli("run", "c.yaml", "-q").code == 0
+    assert cli("cache", "ls", "--dag", "other").out == "the task cache holds no entry of DAG 'other'\n"
+    assert cli("cache", "ls", "--dag", "c").out.splitlines()[1].split()[1:3] == ["c", "t"]
+
+
 def test_no_cache_and_refresh(proj, cli) -> None:
     proj.write("c.yaml", "name: c\ntasks:\n  - {id: t, cache: true, run: 'echo x >> n.log'}\n")
     for args, total in ((), 1), ((), 1), (("--no-cache",), 2), (("--refresh",), 3), ((), 3):
@@ -235,6 +261,46 @@ def test_a_gate_nobody_decides_times_out(proj, on_timeout: str, code: int, statu
     result, _ = proj.run("t.yaml")
     assert result.tasks["ok"].status == status
     assert result.exit_code == code
+
+
+def test_a_gate_message_knows_what_a_task_command_knows(proj) -> None:
+    proj.write(
+        "m.yaml",
+        """
+        name: m
+        tasks:
+          - id: ok
+            approval: {message: "${dag.name}/${task.id} cell ${matrix.env}", timeout: 0.2s, on_timeout: skip}
+            matrix: {env: [prod]}
+            min_success: 0
+        """,
+    )
+    result, sink = proj.run("m.yaml")
+    assert result.status == "success", result.summary()
+    assert [e.message for e in sink.of("approval_requested")] == ["m/ok cell prod"]
+
+
+@pytest.mark.parametrize(
+    ("message", "problem"),
+    [
+        ("${params.nope}", "unknown param 'nope' in ${params.nope}"),
+        ("${outputs.later.x}", "${outputs.later.x} at column 1 reads outputs of task 'later', which is not upstream"),
+        ("${matrix.env}", "${matrix.env} at column 1 is only known in a task with matrix:"),
+    ],
+)
+def test_validate_checks_the_references_of_a_gate_message(cli, proj, message: str, problem: str) -> None:
+    proj.write(
+        "m.yaml",
+        f"""
+        name: m
+        tasks:
+          - {{id: ok, approval: {{message: "{message}"}}}}
+          - {{id: later, depends_on: ok, run: 'true'}}
+        """,
+    )
+    result = cli("validate", "m.yaml")
+    assert result.code == 2 and f"m.yaml:3:34: task 'ok' approval.message: {problem}" in result.err, result.err
+    assert cli("run", "m.yaml", "-q").code == 2  # refused before anything runs, not failed at the gate
 
 
 def test_two_people_deciding_at_once_record_exactly_one_outcome(proj) -> None:

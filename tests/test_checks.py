@@ -97,6 +97,23 @@ def test_python_target_next_to_the_dag_must_define_the_function(write):
     assert found == [f"{path}:5:21: task 'c': steps.py has no function 'extarct' — did you mean 'extract'?"]
 
 
+def test_an_aggregate_function_next_to_the_dag_must_be_defined_too(write):
+    # a typo here used to pass validation and fail the matrix task after every cell had run
+    write("gather.py", "def pick(cells):\n    return {}\n")
+    path = write(
+        "g.yaml",
+        """
+        name: g
+        tasks:
+          - {id: a, run: 'true', matrix: {n: [1, 2]}, aggregate: {strategy: python, python: "gather:pick"}}
+          - {id: b, run: 'true', matrix: {n: [1, 2]}, aggregate: {strategy: python, python: "gather:pik"}}
+        """,
+    )
+    assert problems(path) == [
+        f"{path}:4:85: task 'b' aggregate: gather.py has no function 'pik' — did you mean 'pick'?"
+    ]
+
+
 def test_python_target_check_never_imports_the_module(write, tmp_path):
     marker = tmp_path / "imported"
     write("side.py", f"open({str(marker)!r}, 'w').close()\n\n\ndef f():\n    pass\n")

@@ -493,6 +493,27 @@ def test_sub_dag_include_cycles_name_the_chain_of_files(dags) -> None:
         load_dag(dags.folder / "a.yaml")
 
 
+def test_params_a_sub_dag_would_refuse_are_reported_before_the_parent_runs(dags) -> None:
+    # they used to pass validation and fail the dag: task when its child started, every time
+    from dagctl.dag.loader import load_dag
+
+    dags.write(
+        "child.yaml", "name: child\nparams:\n  n: {type: int, required: true}\ntasks:\n  - {id: a, run: 'true'}\n"
+    )
+    parent = "name: p\nparams: {x: '5'}\ntasks:\n  - {id: p, dag: child.yaml, params: PARAMS}\n"
+    cases = {
+        "{n: abc}": "4:42: task 'p': sub-DAG param 'n' must be a whole number, got 'abc' — fix the value",
+        "{}": "4:18: task 'p': sub-DAG param 'n' is required — pass it under params: (n: ...)",
+    }
+    for params, problem in cases.items():
+        path = dags.write("p.yaml", parent.replace("PARAMS", params))
+        with pytest.raises(SpecError) as info:
+            load_dag(path)
+        assert [str(p) for p in info.value.problems] == [f"{path}:{problem}"]
+    for fine in ("{n: 3}", "{n: '3'}", "{n: '${params.x}'}"):  # a reference is known only when the child starts
+        load_dag(dags.write("p.yaml", parent.replace("PARAMS", fine)))
+
+
 def test_when_conditions_do_arithmetic(dags) -> None:
     result, _ = dags.run(
         "arith.yaml",

@@ -175,9 +175,12 @@ def test_absurd_durations_in_a_dag_are_positioned_problems(task, where, what):
     assert problem.startswith(f"dag.yaml:{where}: {what}"), problem
 
 
-@pytest.mark.parametrize("where", ["defaults", "options", "task"])
+@pytest.mark.parametrize("where", ["defaults", "options", "task", "approval"])
 def test_timeout_zero_is_refused_with_a_hint(where):
-    text = dag("run: x\n    timeout: 0") if where == "task" else dag(top=f"{where}: {{timeout: 0s}}\n")
+    if where in ("task", "approval"):  # a gate's timeout: 0 used to mean "wait forever"
+        text = dag("run: x\n    timeout: 0" if where == "task" else "approval: {timeout: 0}")
+    else:
+        text = dag(top=f"{where}: {{timeout: 0s}}\n")
     problem = only_problem(text)
     assert "timeout: 0 would stop it at once — leave timeout: out for no time limit" in problem
 

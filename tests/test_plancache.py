@@ -98,6 +98,18 @@ def test_a_python_module_losing_its_function_is_a_spec_error_again(project: Path
         load(project)
 
 
+def test_an_aggregate_module_losing_its_function_is_a_spec_error_again(project: Path, dags: Path) -> None:
+    (dags / "fan.yaml").write_text(
+        "name: fan\ntasks:\n  - {id: a, run: 'true', matrix: {n: [1]}, "
+        "aggregate: {strategy: python, python: 'gather:pick'}}\n"
+    )
+    (dags / "gather.py").write_text("def pick(cells):\n    return {}\n")
+    load(project, "fan.yaml")
+    (dags / "gather.py").write_text("def other(cells):\n    return {}\n")
+    with pytest.raises(SpecError, match=r"gather\.py has no function 'pick'"):
+        load(project, "fan.yaml")
+
+
 def test_a_module_appearing_next_to_the_dag_is_noticed(project: Path, dags: Path, validations: list[str]) -> None:
     (dags / "steps.py").unlink()  # resolved elsewhere at run time: not checked, still cached
     load(project)

@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
             echo_json([e.as_dict() for e in entries])
             return
         if not entries:
-            echo("the task cache is empty")
+            echo("the task cache is empty" if dag is None else f"the task cache holds no entry of DAG '{dag}'")
             return
         rows = [[e.key[:12], e.dag, e.task, _when(e.created), _when(e.used), f"{e.size:,}"] for e in entries]
         print_rows(

@@ -130,14 +130,26 @@ def run_command(
         names = [t.strip() for t in (only or "").split(",") if t.strip()]
         selected, reused = prepare_partial(History(settings), plan, only=names, from_task=from_task)
     if dry_run:
+        from dagctl.run.environment import run_environment
+
         from . import plan_cmds
 
+        environment = run_environment(plan, env_file)  # a missing env file or secret: exit 2, as the run would
         notes = None
         if any(t.cache is not None for t in plan.tasks.values()) and not no_cache:
             from dagctl.clock import SystemClock
             from dagctl.run.cache import predict
 
-            notes = predict(plan, merged, settings.task_cache_dir, SystemClock().now().timestamp())
+            notes = predict(
+                plan,
+                merged,
+                settings.task_cache_dir,
+                SystemClock().now().timestamp(),
+                selected=selected,
+                reused=reused,
+                environment=environment,
+                refresh=refresh,
+            )
         plan_cmds.print_plan(plan, as_json=as_json, params=merged, notes=notes, selected=selected, reused=reused)
         return 0
     settings.check_writable("logs", "events")  # exit 3 now rather than when the first event is written

@@ -14,7 +14,7 @@ from typing import Any
 from dagctl.errors import DagctlError, Problem, SpecError
 
 from .plan import ancestors
-from .spec import DagSpec
+from .spec import DagSpec, TaskSpec
 from .specread import Checker
 from .yamlread import Document
 
@@ -52,8 +52,10 @@ def check_templates(doc: Document, spec: DagSpec) -> Iterable[Problem]:
         upstream: set[str] | None = None  # computed only for tasks that use templates: O(tasks) each
         base = ("tasks", i)
         fields = {"run": task.run, "params": task.params, "env": task.env, "cwd": task.cwd}
+        if task.approval is not None:  # rendered when the gate is reached, as the task's own text
+            fields["approval.message"] = task.approval.message
         for key, value in fields.items():
-            for path, text in _strings(value, (*base, key)):
+            for path, text in _strings(value, (*base, *key.split("."))):
                 if "${" not in text:
                     continue
                 if upstream is None:
@@ -240,8 +242,19 @@ def _defined_names(path: Path) -> set[str] | None:
     return None if "__getattr__" in names else names
 
 
+def python_targets(spec: DagSpec) -> Iterator[tuple[int, tuple[str, ...], str]]:
+    """Every ``module:function`` the DAG's tasks call, with its task index and key: ``python:`` tasks and
+    ``aggregate: {strategy: python}`` fan-ins (the plan cache fingerprints the modules of both)."""
+    for i, task in enumerate(spec.tasks):
+        if task.python is not None:
+            yield i, ("python",), task.python
+        if task.aggregate is not None and task.aggregate.strategy == "python" and task.aggregate.python:
+            yield i, ("aggregate", "python"), task.aggregate.python
+
+
 def check_python_targets(doc: Document, spec: DagSpec) -> Iterable[Problem]:
-    """``python: module:function`` next to the DAG: the module file must define the function.
+    """``python: module:function`` (and ``aggregate: {python: ...}``) next to the DAG: the module file must
+    define the function.
 
     Read with ast, never imported (importing runs code). Modules that are not next to the DAG file are
     left to run time: they may come from an installed package.
@@ -250,10 +263,9 @@ def check_python_targets(doc: Document, spec: DagSpec) -> Iterable[Problem]:
 
     folder = Path(doc.file).resolve().parent
     modules: dict[str, tuple[Path | None, set[str] | None]] = {}  # one read per module, not per task
-    for i, task in enumerate(spec.tasks):
-        if task.python is None:
-            continue
-        module, _, func = task.python.partition(":")
+    for i, key, target in python_targets(spec):
+        task = spec.tasks[i]
+        module, _, func = target.partition(":")
         if module not in modules:
             found = _local_module(folder, module)
             modules[module] = (found, _defined_names(found) if found else None)
@@ -265,7 +277,8 @@ def check_python_targets(doc: Document, spec: DagSpec) -> Iterable[Problem]:
         public = sorted(n for n in names if not n.startswith("_"))
         close = difflib.get_close_matches(func, public, n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"it defines: {', '.join(public) or 'nothing public'}"
-        yield doc.problem(("tasks", i, "python"), f"task '{task.id}': {path.name} has no function '{func}'", hint)
+        what = f"task '{task.id}'{'' if key == ('python',) else ' aggregate'}: {path.name} has no function '{func}'"
+        yield doc.problem(("tasks", i, *key), what, hint)
 
 
 def check_subdags(doc: Document, spec: DagSpec) -> Iterable[Problem]:
@@ -336,6 +349,29 @@ def _subdag_problems(doc: Document | _ChildDoc, spec: DagSpec, chain: list[Path]
                 f"task '{task.id}': the sub-DAG declares no param '{unknown[0]}' (known: "
                 f"{', '.join(sorted(child.params)) or 'none'})",
                 "declare it under the sub-DAG's params:, or do not pass it",
+            )
+        else:
+            yield from _child_param_problems(doc, task, i, child)
+
+
+def _child_param_problems(doc: Document | _ChildDoc, task: TaskSpec, i: int, child: DagSpec) -> Iterator[Problem]:
+    """The child run checks its params when it starts: a value written here that does not fit the child's typed
+    declaration, or a required param not passed at all, fails it every time, so it is reported now. Values with
+    ``${...}`` are known only then."""
+    from .params import param_problems, split_params
+
+    defaults, types = split_params(child.params)
+    if not types:
+        return
+    literal = {k: v for k, v in task.params.items() if "${" not in repr(v)}
+    for key, error in param_problems(defaults, literal, types):
+        if key in literal:
+            yield doc.problem(
+                ("tasks", i, "params", key), f"task '{task.id}': sub-DAG {error.message}", "fix the value"
+            )
+        elif key not in task.params:  # (a templated value may well fit)
+            yield doc.problem(
+                ("tasks", i, "dag"), f"task '{task.id}': sub-DAG {error.message}", f"pass it under params: ({key}: ...)"
             )
 
 

@@ -89,7 +89,9 @@ def _dependencies(file: Path, plan: Plan) -> dict[str, list[int] | None]:
     """Fingerprints of the files the validation of ``file`` read besides the file itself."""
     folder = file.resolve().parent
     deps: dict[str, list[int] | None] = {}
-    for module in sorted({t.python.partition(":")[0] for t in plan.tasks.values() if t.python}):
+    targets = [t.python for t in plan.tasks.values() if t.python]
+    targets += [t.aggregate["python"] for t in plan.tasks.values() if t.aggregate and t.aggregate.get("python")]
+    for module in sorted({target.partition(":")[0] for target in targets}):
         for candidate in module_files(folder, module):
             deps[str(candidate)] = _fingerprint(_read(candidate))
     if plan.dag.notify is None:  # the project's notify: applies: where dagctl.yaml is, and is not

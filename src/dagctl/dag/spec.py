@@ -197,7 +197,7 @@ class ApprovalSpec(_Model):
         default_factory=list, description="Who may decide (empty: anyone)."
     )
     policy: Literal["any", "all"] = Field(default="any", description="any: one approval; all: every approver's.")
-    timeout: Duration | None = Field(default=None, description="How long to wait (default: forever).")
+    timeout: Timeout | None = Field(default=None, description="How long to wait (default: forever).")
     on_timeout: Literal["fail", "skip"] = "fail"
 
     @model_validator(mode="after")

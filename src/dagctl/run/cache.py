@@ -38,12 +38,13 @@ from dagctl.errors import DagctlError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterator, Mapping, Sequence
     from typing import Any
 
-    from dagctl.dag.plan import Plan
+    from dagctl.dag.plan import Plan, PlannedTask
 
     from .attempts import Attempt
+    from .environment import RunEnvironment
 
 FORMAT = 1
 _RUN_SPECIFIC = frozenset(
@@ -86,10 +87,15 @@ def module_source(target: str, search_path: list[str]) -> str | None:
 
 
 def input_files(globs: list[str], base: Path) -> dict[str, str | None]:
-    """``{relative path: sha256}`` of every file the globs match, sorted."""
+    """``{relative path: sha256}`` of every file the globs match, sorted. A pattern is relative to ``base`` (the
+    DAG file's folder) unless it is absolute (``/etc/app/*.conf``)."""
     found: dict[str, str | None] = {}
     for pattern in globs:
-        for path in sorted(base.glob(pattern)):
+        root = base
+        if Path(pattern).is_absolute():  # Path.glob refuses an absolute pattern: glob from its anchor
+            root = Path(Path(pattern).anchor)
+            pattern = str(Path(pattern).relative_to(root))
+        for path in sorted(root.glob(pattern)):
             if path.is_file():
                 found[path.relative_to(base).as_posix() if path.is_relative_to(base) else str(path)] = _file_digest(
                     path
@@ -165,8 +171,9 @@ class CacheStore:
     def _path(self, key: str) -> str:
         return f"{self._root}{os.sep}{key[:2]}{os.sep}{key}.json"
 
-    def get(self, key: str, *, now: float, ttl: float | None) -> Entry | None:
-        """The entry, if there is a whole one younger than ``ttl``; touched as used. Corrupt: a miss."""
+    def get(self, key: str, *, now: float, ttl: float | None, touch: bool = True) -> Entry | None:
+        """The entry, if there is a whole one younger than ``ttl``; touched as used (unless ``touch`` is false: a
+        dry run only looks). Corrupt: a miss."""
         path = self._path(key)
         try:
             raw = _read(path)
@@ -183,8 +190,9 @@ class CacheStore:
             return None
         if ttl is not None and now - float(data.get("created") or 0.0) > ttl:
             return None
-        with contextlib.suppress(OSError):
-            os.utime(path)
+        if touch:
+            with contextlib.suppress(OSError):
+                os.utime(path)
         return Entry(key, path, data, len(raw), now)
 
     def put(
@@ -304,36 +312,73 @@ def trim(plan: Plan, root: Path) -> list[Entry]:
     return CacheStore(root).evict(max_size) if max_size is not None else []
 
 
-def predict(plan: Plan, params: dict[str, Any], root: Path, now: float) -> dict[str, str]:
-    """For a dry run: which cached tasks would be served from the cache, as far as it can be known before
-    running (a task whose upstream would run has unknown inputs)."""
-    from dagctl.dag.matrix import references_params
-
+def predict(
+    plan: Plan,
+    params: dict[str, Any],
+    root: Path,
+    now: float,
+    *,
+    selected: Sequence[str] | None = None,
+    reused: Mapping[str, Mapping[str, Any]] | None = None,
+    environment: RunEnvironment | None = None,
+    refresh: bool = False,
+) -> dict[str, str]:
+    """For a dry run: which cached tasks (or cells) would be served from the cache, as far as it can be known
+    before running. Each key is :func:`cache_key` of the attempt the run would start
+    (:meth:`~dagctl.run.resolve.AttemptFactory.build_unit`), with the run's ``environment`` (``.env`` files,
+    secrets: :func:`~dagctl.run.environment.run_environment`) and the outputs the run would have by then: those
+    ``reused`` from earlier runs by ``run --only`` / ``--from`` (only the ``selected`` tasks run), and those of
+    upstream tasks that would be cache hits. A task whose upstream would really run has unknown inputs. With
+    ``refresh`` (``run --refresh``) nothing is read: every cached task runs and stores its result."""
     from .resolve import AttemptFactory
 
     store = CacheStore(root)
-    factory = AttemptFactory(plan=plan, run_id="dry-run", run_dir=root / "dry-run", params=params)
-    known: dict[str, dict[str, Any]] = {}  # outputs of tasks that would be cache hits
+    factory = AttemptFactory(plan, "dry-run", root / "dry-run", params, environment=environment)
+    known: dict[str, dict[str, Any]] = {tid: dict(out) for tid, out in (reused or {}).items()}  # as the run has them
+    chosen = set(plan.tasks if selected is None else selected)
     notes: dict[str, str] = {}
     for tid, task in plan.tasks.items():
-        if task.cache is None:
-            continue
-        if task.matrix is not None and references_params(task.matrix):
-            notes[tid] = "cache: per cell, decided when the cells are known"
+        if task.cache is None or tid in known or tid not in chosen:
             continue
         if any(up not in known for up in task.depends_on):
             notes[tid] = "cache: decided when its upstream tasks are done"
             continue
         try:
-            attempt = factory.build(task, 1, known)
-            key = cache_key(attempt, task.cache, factory.dag_dir)
+            keys = [
+                cache_key(factory.build_unit(task, 1, known, unit=unit, matrix=values), task.cache, factory.dag_dir)
+                for unit, values in _units(task, params, known)
+            ]
         except (DagctlError, OSError, TypeError, ValueError) as exc:
             notes[tid] = f"cache: cannot tell ({exc})"
             continue
-        entry = store.get(key, now=now, ttl=task.cache.get("ttl"))
+        if refresh:
+            what = f"{len(keys)} cells run" if task.matrix is not None else f"runs, key {keys[0][:12]}"
+            notes[tid] = f"cache: refresh ({what}; not read, stored anew)"
+            continue
+        entries = [store.get(key, now=now, ttl=task.cache.get("ttl"), touch=False) for key in keys]
+        if task.matrix is not None:
+            hits = sum(1 for entry in entries if entry is not None)
+            notes[tid] = f"cache: {hits} of {len(entries)} cell{'s' if len(entries) != 1 else ''} would hit"
+            continue  # the fan-in is gathered by the run: what reads it is decided then
+        entry = entries[0]
         if entry is None:
-            notes[tid] = f"cache: miss (key {key[:12]})"
+            notes[tid] = f"cache: miss (key {keys[0][:12]})"
         else:
-            notes[tid] = f"cache: hit (key {key[:12]}, from run {entry.run_id})"
+            notes[tid] = f"cache: hit (key {keys[0][:12]}, from run {entry.run_id})"
             known[tid] = entry.outputs
     return notes
+
+
+def _units(
+    task: PlannedTask, params: Mapping[str, Any], outputs: Mapping[str, Mapping[str, Any]]
+) -> list[tuple[str | None, dict[str, Any] | None]]:
+    """The units a run starts for ``task`` first: the task itself, or each matrix cell with its values, expanded
+    as the runner expands them (from params, or the upstream ``outputs``). TemplateError when it cannot."""
+    if task.matrix is None:
+        return [(None, None)]
+    from dagctl.dag import matrix
+    from dagctl.dag.templating import TemplateContext, render_value
+
+    ctx = TemplateContext(params=params, env=os.environ, outputs=outputs, run_id="dry-run")
+    cells = matrix.expand(matrix.resolve(task.matrix, lambda text: render_value(text, ctx)))
+    return [(matrix.cell_id(task.id, index), values) for index, values in enumerate(cells)]

@@ -101,6 +101,19 @@ def read_secret(name: str, source: Mapping[str, str], base: Path, environ: Mappi
         ) from None
 
 
+def run_environment(
+    plan: Plan, extra_files: Iterable[str | Path] = (), environ: Mapping[str, str] | None = None
+) -> RunEnvironment | None:
+    """The extra environment a run of ``plan`` gives its tasks (``--env-file`` adds ``extra_files``), or None when
+    it has none: no ``.env`` file and no secret. A missing file or secret is a UsageError naming it. The runner and
+    the dry run (whose cache prediction keys tasks with it) both get it here, so they see the same variables."""
+    extra = list(extra_files)
+    tasks = [*plan.tasks.values(), *plan.handlers.values()]
+    if not (plan.dag.secrets or plan.dag.env_files or extra or any(t.secrets for t in tasks)):
+        return None
+    return RunEnvironment(plan, extra, environ)
+
+
 class RunEnvironment:
     """The extra environment of one run: file variables for every task, secrets per task, and the masker."""
 

@@ -78,6 +78,63 @@ class AttemptFactory:
     def log_path(self, task_id: str, attempt: int = 1) -> str:
         return log_path(self.run_dir, task_id, attempt)
 
+    def _extra(
+        self, task: PlannedTask, attempt: int, matrix: Mapping[str, Any] | None, iteration: int | None
+    ) -> dict[str, Any]:
+        """What a task's templates know of the run and of itself, besides params, env and outputs."""
+        extra: dict[str, Any] = {
+            "logical_date": self.logical_date or "",
+            "attempt": attempt,
+            "dag": {"name": self.plan.dag.name},
+            "task": {"id": task.id},
+        }
+        if matrix is not None:
+            extra["matrix"] = dict(matrix)
+        if iteration is not None:
+            extra["iteration"] = iteration
+        return extra
+
+    def render_text(
+        self,
+        task: PlannedTask,
+        text: str,
+        attempt: int,
+        outputs: Mapping[str, Mapping[str, Any]],
+        *,
+        matrix: Mapping[str, Any] | None = None,
+    ) -> str:
+        """A text of the task's own (an approval gate's ``message:``) rendered as its ``run:`` would be: with
+        params, env, upstream outputs, and ``${dag.name}``, ``${task.id}``, ``${logical_date}``, ``${matrix.*}``.
+        TemplateError when a reference cannot be resolved."""
+        from dagctl.dag.templating import TemplateContext, render
+
+        extra = self._extra(task, attempt, matrix, None)
+        ctx = TemplateContext(params=self.params, env=self.base_env, outputs=outputs, run_id=self.run_id, extra=extra)
+        return render(text, ctx)
+
+    def build_unit(
+        self,
+        task: PlannedTask,
+        attempt: int,
+        outputs: Mapping[str, Mapping[str, Any]],
+        *,
+        unit: str | None = None,
+        matrix: Mapping[str, Any] | None = None,
+        iteration: int = 1,
+    ) -> Attempt:
+        """The attempt a run starts for one unit: the task, a matrix cell (``unit`` ``train:3`` with its ``matrix``
+        values) or a loop's ``iteration``. The runner and the dry run's cache prediction both build through here,
+        so a prediction keys exactly the attempt the run would key."""
+        uid = unit or task.id
+        return self.build(
+            task,
+            attempt,
+            outputs,
+            unit=iteration_unit(uid, iteration),
+            matrix=matrix,
+            iteration=iteration if task.repeat is not None else None,
+        )
+
     def build(
         self,
         task: PlannedTask,
@@ -102,16 +159,7 @@ class AttemptFactory:
         if self._templated(task):
             from dagctl.dag.templating import TemplateContext, render, render_argv, render_value  # only ${...} needs it
 
-            extra: dict[str, Any] = {
-                "logical_date": self.logical_date or "",
-                "attempt": attempt,
-                "dag": {"name": dag.name},
-                "task": {"id": task.id},
-            }
-            if matrix is not None:
-                extra["matrix"] = dict(matrix)
-            if iteration is not None:
-                extra["iteration"] = iteration
+            extra = self._extra(task, attempt, matrix, iteration)
             for source in (dag.env, task.env):
                 for key, value in source.items():
                     ctx = TemplateContext(
@@ -188,6 +236,11 @@ class AttemptFactory:
             queue=task.queue,
             grace=self.grace,
         )
+
+
+def iteration_unit(unit: str, iteration: int) -> str:
+    """What names a unit's log and output files: the task or cell, then ``fit~2``, ``fit~3`` ... for a loop."""
+    return unit if iteration == 1 else f"{unit}~{iteration}"
 
 
 def describe_error(exc: BaseException) -> str:

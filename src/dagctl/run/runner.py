@@ -49,7 +49,7 @@ from . import childsignal, loops, subrun
 from .attempts import Attempt, AttemptResult, CancelToken, allowed_failure
 from .backoff import backoff_delay
 from .fanin import aggregate
-from .resolve import AttemptFactory, describe_error
+from .resolve import AttemptFactory, describe_error, iteration_unit
 from .state import FINAL, RunControl, RunOptions, RunResult, TaskRun, default_parallelism, new_run_id
 
 TYPE_CHECKING = False
@@ -233,17 +233,11 @@ class Runner:
         from dagctl.dag.params import merge_params
 
         params = merge_params(self.dag.params, self.options.params, types=self.dag.param_types)
-        environment = None
-        if (
-            self.dag.secrets
-            or self.dag.env_files
-            or self.options.env_files
-            or any(t.secrets for t in [*self.plan.tasks.values(), *self.plan.handlers.values()])
-        ):
-            from .environment import RunEnvironment
+        from .environment import run_environment
 
-            environment = RunEnvironment(self.plan, self.options.env_files)  # a missing secret stops it here
-            self._masker = environment.masker if environment.masker else None
+        environment = run_environment(self.plan, self.options.env_files)  # a missing secret stops it here
+        if environment is not None and environment.masker:
+            self._masker = environment.masker
         self.factory = AttemptFactory(
             plan=self.plan,
             run_id=self.run_id,
@@ -429,7 +423,7 @@ class Runner:
 
     def _file_stem(self, tr: TaskRun) -> str:
         """What names a unit's log and output files: the task, a cell (``train:3``), an iteration (``fit~2``)."""
-        return tr.id if tr.iteration == 1 else f"{tr.id}~{tr.iteration}"
+        return iteration_unit(tr.id, tr.iteration)
 
     # ------------------------------------------------------------------ starting
     def _start_ready(self, now: float) -> None:
@@ -462,13 +456,8 @@ class Runner:
             self._open_gate(tr, planned, now)
             return
         try:
-            attempt = self.factory.build(
-                planned,
-                tr.attempt,
-                self._outputs,
-                unit=self._file_stem(tr),
-                matrix=tr.matrix,
-                iteration=tr.iteration if planned.repeat is not None else None,
+            attempt = self.factory.build_unit(
+                planned, tr.attempt, self._outputs, unit=tr.id, matrix=tr.matrix, iteration=tr.iteration
             )
         except DagctlError as exc:  # a template or registry problem: retrying cannot help
             tr.status, tr.error, tr.duration_s = "failed", describe_error(exc), 0.0
@@ -532,7 +521,10 @@ class Runner:
         """An approval gate is reached: record who must decide, and wait (without taking a slot)."""
         spec = planned.approval or {}
         try:
-            message = str(self._render(spec.get("message") or "")) if spec.get("message") else ""
+            text = str(spec.get("message") or "")
+            message = (
+                self.factory.render_text(planned, text, tr.attempt, self._outputs, matrix=tr.matrix) if text else ""
+            )
         except DagctlError as exc:
             tr.status, tr.error, tr.duration_s = "failed", describe_error(exc), 0.0
             self._emit(TaskFail, **self._unit(tr), attempt=tr.attempt, duration_s=0.0, error=tr.error)

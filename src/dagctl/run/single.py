@@ -42,7 +42,7 @@ from dagctl.store import layout
 
 from . import childsignal
 from .attempts import Attempt, AttemptResult, CancelToken, allowed_failure
-from .resolve import AttemptFactory, describe_error
+from .resolve import AttemptFactory, describe_error, iteration_unit
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -578,11 +578,6 @@ def gather_cells(
 
 
 # ---------------------------------------------------------------------------------------------- loops
-def iteration_unit(task_id: str, iteration: int) -> str:
-    """What names iteration N's files: ``fit``, then ``fit~2`` ... (as in a run)."""
-    return task_id if iteration == 1 else f"{task_id}~{iteration}"
-
-
 def loop_verdict(
     plan: Plan,
     task_id: str,
