@@ -247,6 +247,8 @@ def test_policy_all_waits_for_every_approver_and_bad_decisions_are_refused(proj,
         assert cli("approve", "latest", "ok", "--as", "ana").code == 2  # twice
         assert cli("approve", "latest", "nope", "--as", "ana").code == 2  # not a gate
         assert History(proj.settings).summary(History(proj.settings).resolve("latest")).status == "waiting"
+        shown = cli("show", "latest").out
+        assert "waits for li (ana approved)" in shown and "waits for ana" not in shown  # who is left to decide
         assert cli("approve", "latest", "ok", "--as", "li").code == 0
         assert run.wait(timeout=30) == 0
         assert cli("approve", "latest", "ok", "--as", "li").code == 2  # not waiting any more

@@ -3,6 +3,7 @@ own module, :mod:`dagctl.cli.logs_cmd`)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
@@ -15,6 +16,8 @@ import typer
 from .render import STATUS_STYLES, echo, echo_err, echo_json, print_rows, short_run_id
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from dagctl.report.notstarted import Unstarted
     from dagctl.store.history import History
     from dagctl.store.reports import RunSummary
@@ -91,9 +94,10 @@ def cell_label(cell: TaskSummary) -> str:
     return cell.task_id + (f" [{values}]" if values else "")
 
 
-def task_note(t: TaskSummary) -> str:
+def task_note(t: TaskSummary, approved: Sequence[str] = ()) -> str:
     """What the ``error / reason`` column says of a task: its error, why it was skipped, and what kind of
-    unit it is (cached, a loop's iterations, a sub-DAG's run, an approval gate's state)."""
+    unit it is (cached, a loop's iterations, a sub-DAG's run, an approval gate's state). ``approved``: who has
+    approved a gate that still waits (``policy: all`` waits for the others)."""
     notes = [n for n in (t.error, t.reason) if n]
     if t.cached:
         notes.append("from the cache")
@@ -106,8 +110,10 @@ def task_note(t: TaskSummary) -> str:
         if decision:
             notes.append(f"{decision} by {by}" if by else str(decision))
         else:
-            who = ", ".join(t.approval.get("approvers") or []) or "anyone"
-            notes.append(f"waits for {who}: {t.approval.get('message') or 'approval'}")
+            left = [a for a in t.approval.get("approvers") or [] if a not in approved]
+            who = ", ".join(left) or "anyone"
+            done = f" ({', '.join(approved)} approved)" if approved else ""
+            notes.append(f"waits for {who}{done}: {t.approval.get('message') or 'approval'}")
     return "; ".join(notes)
 
 
@@ -240,6 +246,7 @@ def register(app: typer.Typer) -> None:
         if s.parent_task and s.parent_run_id:
             lines.insert(4, f"Parent:   task {s.parent_task} of run {s.parent_run_id} (dagctl show {s.parent_run_id})")
         echo("\n".join(lines))
+        approved = _approved_so_far(s, Path(s.run_dir or history.run_dir(s.run_id)))
         rows = [
             [
                 label,
@@ -248,7 +255,7 @@ def register(app: typer.Typer) -> None:
                 _local_in_run(t.started, s.started),
                 _dur(t.duration_s),
                 "" if t.exit_code is None else t.exit_code,
-                task_note(t),
+                task_note(t, approved.get(t.task_id, ())),
                 t.log_path or "",
             ]
             for label, t in task_rows(s)
@@ -378,6 +385,21 @@ def _print_gantt(history: History, run_id: str, fmt: str, width: int | None, *, 
 
     pixels = width or 1000
     sys.stdout.write(timeline_svg(timeline, width=pixels) if fmt == "svg" else timeline_html(timeline, width=pixels))
+
+
+def _approved_so_far(s: RunSummary, run_dir: Path) -> dict[str, list[str]]:
+    """Gate -> who has approved it, for the gates of the run that still wait (``policy: all`` waits for every
+    approver): read from the gates' decision files, as the run reads them."""
+    from dagctl.errors import DagctlError
+    from dagctl.store.approvals import gate_state, read_decisions
+
+    found: dict[str, list[str]] = {}
+    for t in s.tasks.values():
+        if t.status == "waiting" and t.approval and t.approval.get("policy") == "all":
+            approvers = [str(a) for a in t.approval.get("approvers") or []]
+            with contextlib.suppress(OSError, DagctlError):
+                _, found[t.task_id] = gate_state(read_decisions(run_dir, t.task_id), approvers, "all")
+    return found
 
 
 def _unstarted_of(history: History, s: RunSummary) -> list[Unstarted]:
