@@ -348,6 +348,8 @@ def test_pause_lets_running_tasks_finish_then_resume_goes_on_in_the_same_run(pro
     history = History(proj.settings)
     run_id = history.resolve("latest")
     assert history.summary(run_id).status == "paused"
+    again = cli("pause", run_id)
+    assert again.code == 2 and f"is paused already — resume it with: dagctl resume {run_id}" in again.err
     assert (proj.folder / "trace").read_text().split() == ["a"]
     assert cli("resume", run_id, "-q").code == 0
     assert (proj.folder / "trace").read_text().split() == ["a", "b", "c"]  # a was not run again

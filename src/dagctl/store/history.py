@@ -212,6 +212,8 @@ class History:
     def request_pause(self, run_id: str, reason: str) -> RunSummary:
         """Ask a running run to pause: its running tasks finish, nothing new starts, it is recorded paused."""
         summary = self.summary(run_id)
+        if summary.status == "paused":
+            raise StateError(f"run {run_id} is paused already", hint=f"resume it with: dagctl resume {run_id}")
         if summary.status in FINISHED:
             raise StateError(f"run {run_id} is not running ({summary.status})", hint="only a running run can be paused")
         self._request(layout.pause_file(self.run_dir(run_id)), reason)
