@@ -63,3 +63,47 @@ def test_a_closed_pipe_on_a_listing_command_ends_it_quietly(project: Path) -> No
     proc.stdout.close()
     assert proc.wait(timeout=30) in (0, 1)
     assert proc.stderr is not None and proc.stderr.read() == ""
+
+
+def _with_closed(project: Path, redirect: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``dagctl ARGS <redirect>`` from a shell, e.g. ``>&-``: the descriptor is closed when dagctl starts.
+    Whatever dagctl can still say goes to ``err.txt`` (stderr, unless it is the one closed)."""
+    import shlex
+    import sys
+
+    from .helpers import env_for
+
+    line = " ".join(shlex.quote(a) for a in (sys.executable, "-m", "dagctl", *args))
+    return subprocess.run(
+        ["sh", "-c", f"{line} {redirect}"],
+        cwd=project,
+        env=env_for(project),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+@pytest.mark.parametrize("redirect", [">&-", "2>&-", ">&- 2>&-", "<&-"])
+def test_a_run_with_a_closed_standard_stream_runs_and_says_its_outcome(project: Path, redirect: str) -> None:
+    """`dagctl run dag.yaml >&-` (cron lines, daemons): no AttributeError on the missing stream, and no file
+    of the run takes the free descriptor; the exit code is the run's, as with >/dev/full."""
+    for dag, code in (("pipe.yaml", 0), ("fail.yaml", 1)):
+        done = _with_closed(project, redirect, "run", dag)
+        assert done.returncode == code, done
+        assert "Error" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    statuses = [
+        r["status"] for r in records(project / "logs" / "orchestrator_events.jsonl") if r["event"] == "dag_done"
+    ]
+    assert statuses == ["success", "failed"]
+    assert (project / "last.out").read_text() == "done\n"
+
+
+@pytest.mark.parametrize("args", [("--version",), ("runs",)])
+def test_a_command_whose_answer_cannot_be_written_says_so_in_one_line(project: Path, args: tuple[str, ...]) -> None:
+    """`dagctl --version >&-`, `dagctl runs >/dev/full`: exit 3 and one line on stderr, never a traceback."""
+    dagctl(project, "run", "pipe.yaml", "-q").wait(timeout=30)
+    for redirect, reason in ((">&-", "Bad file descriptor"), (">/dev/full", "No space left on device")):
+        done = _with_closed(project, redirect, *args)
+        assert done.returncode == 3, done
+        assert done.stderr == f"dagctl: error: cannot use its output: {reason}\n", done.stderr

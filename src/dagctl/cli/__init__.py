@@ -30,6 +30,7 @@ def entry() -> None:
     with os-level writes as they happen, and files are closed by their ``with`` blocks. So after the
     exit handlers (logging's among them) and a flush of stdout/stderr, the process ends at once.
     """
+    _stand_in_for_closed_streams()
     code = main()
     if not FAST_EXIT:
         sys.exit(code)
@@ -47,7 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     if args in (["--version"], ["-V"]):
         from dagctl.settings import VERSION as __version__
 
-        sys.stdout.write(f"dagctl {__version__}\n")
+        try:
+            sys.stdout.write(f"dagctl {__version__}\n")
+            sys.stdout.flush()
+        except OSError as exc:  # >/dev/full, a closed stdout: as every other command says it
+            return _output_failed(exc)
         return 0
     debug = "--debug" in args or os.environ.get("DAGCTL_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
     args = [a for a in args if a != "--debug"]
@@ -104,12 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _write_err("dagctl: interrupted\n")
         return EXIT_SIGINT
-    except BrokenPipeError:
-        return 0  # the reader went away (dagctl runs | head): nothing more to say
     except OSError as exc:  # a file or stream dagctl had to use: the environment, not a bug
-        where = exc.filename or "its output"
-        _write_err(f"dagctl: error: cannot use {where}: {exc.strerror or exc}\n")
-        return EXIT_ENVIRONMENT
+        return _output_failed(exc)
     except Exception as exc:
         if debug:
             raise
@@ -118,6 +119,58 @@ def main(argv: list[str] | None = None) -> int:
         )
         return EXIT_ENVIRONMENT
     return 0
+
+
+def _output_failed(exc: OSError) -> int:
+    """The exit code (and line) for an OSError that reached the top: a reader that went away (``dagctl runs |
+    head``) is no error; anything else (``>/dev/full``, a closed stdout, a file dagctl had to use) is exit 3."""
+    if isinstance(exc, BrokenPipeError):
+        return 0  # nothing more to say
+    from dagctl.errors import EXIT_ENVIRONMENT
+
+    where = exc.filename or "its output"
+    _write_err(f"dagctl: error: cannot use {where}: {exc.strerror or exc}\n")
+    return EXIT_ENVIRONMENT
+
+
+def _stand_in_for_closed_streams() -> None:
+    """Stand-ins for the standard streams closed before dagctl started (``dagctl run X >&-``, ``2>&-``, ``<&-``).
+
+    Python leaves such a stream None (every write an AttributeError) and its descriptor free, so the next file
+    dagctl opened would get number 1 or 2 and collect whatever a library or a child writes there. The
+    descriptor gets /dev/null; the stream fails every write with EBADF, as a write to the closed descriptor
+    would: a command whose output is its answer exits 3 (as with ``>/dev/full``), a run keeps the exit code
+    of its tasks, and stdin reads as empty.
+    """
+    import errno
+    import io
+
+    class Closed(io.BufferedIOBase):
+        @property
+        def name(self) -> str:
+            return "<closed>"
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data: object) -> int:
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+    for fd, name in enumerate(("stdin", "stdout", "stderr")):
+        if getattr(sys, name) is not None:
+            continue
+        try:
+            os.fstat(fd)
+        except OSError:  # free: take it before a log or lock file does
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+        if fd == 0:
+            sys.stdin = open(os.devnull)  # noqa: SIM115 - the process's stdin, for as long as it lives
+        else:
+            stream = io.TextIOWrapper(Closed(), encoding="utf-8", errors="backslashreplace", write_through=True)
+            setattr(sys, name, stream)
 
 
 def _one_line_usage_errors() -> None:
