@@ -26,6 +26,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_ENVIRONMENT = 3
+EXIT_SIGHUP = 129
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 
@@ -34,9 +35,16 @@ EXIT_CODES: dict[int, str] = {
     EXIT_FAILED: "the DAG ran and at least one task failed (or a scheduled run failed)",
     EXIT_USAGE: "bad input: invalid DAG/schedule file, unknown flag or param, unknown run id",
     EXIT_ENVIRONMENT: "environment problem: missing optional dependency, broker unreachable, locked state",
+    EXIT_SIGHUP: "interrupted by SIGHUP (its terminal closed); running tasks were terminated and recorded as cancelled",
     EXIT_SIGINT: "interrupted by SIGINT (Ctrl+C); running tasks were terminated and recorded as cancelled",
     EXIT_SIGTERM: "interrupted by SIGTERM; running tasks were terminated and recorded as cancelled",
 }
+
+
+def exit_code_of_signal(signum: int | None) -> int:
+    """The exit code of a command a signal stopped (128 + its number, as a shell reports it): SIGHUP 129, SIGTERM
+    143, SIGINT (and a stop that no signal asked for) 130."""
+    return {1: EXIT_SIGHUP, 15: EXIT_SIGTERM}.get(signum or 0, EXIT_SIGINT)
 
 
 class DagctlError(Exception):

@@ -86,7 +86,7 @@ def test_unknown_param_is_one_line_and_exit_2(tmp_path):
     assert not (tmp_path / "logs").exists()
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_signal_stops_the_run_kills_the_tree_and_records_cancelled(tmp_path, signum, code):
     pidfile = tmp_path / "pid"
     write_dag(
@@ -114,6 +114,35 @@ def test_signal_stops_the_run_kills_the_tree_and_records_cancelled(tmp_path, sig
     assert recorded[-1]["status"] == "cancelled"
     grandchild = int(pidfile.read_text())
     wait_for(lambda: not _alive(grandchild), timeout=5)
+
+
+def test_under_nohup_a_hangup_leaves_the_run_going(tmp_path):
+    started, go = tmp_path / "started", tmp_path / "go"
+    write_dag(
+        tmp_path,
+        f"""
+        name: nohup
+        tasks:
+          - id: work
+            run: touch {started}; while [ ! -e {go} ]; do sleep 0.05; done
+          - {{id: next, run: "true", depends_on: work}}
+        """,
+    )
+
+    def ignore_hangups() -> None:  # what nohup does before it starts the command
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    proc = dagctl("run", "dag.yaml", "-q", cwd=tmp_path, preexec_fn=ignore_hangups)
+    try:
+        wait_for(started.exists)
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: any(e["event"] == "task_start" for e in events(tmp_path)))
+        go.touch()
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert events(tmp_path)[-1]["status"] == "success"
 
 
 def test_concurrent_runs_append_whole_lines_to_one_event_log(tmp_path):

@@ -117,3 +117,27 @@ def test_a_sigkilled_scheduler_leaves_no_task_behind(project: Path) -> None:
     finally:
         proc.kill()
         _kill_all(pids)
+
+
+def test_a_hangup_stops_a_scheduler_tick_and_records_its_run_cancelled(project: Path) -> None:
+    """SIGHUP to `schedule --once` (its terminal closed): like SIGTERM, the run is cancelled and recorded, no task
+    is left behind, and the exit code says which signal (129). Before, the default action killed dagctl."""
+    schedules = project / "schedules"
+    schedules.mkdir()
+    (schedules / "s.yaml").write_text('- {id: long, cron: "* * * * *", dag: ../long.yaml}\n')
+    proc = dagctl(project, "schedule", "--once", "--grace", "0s", "--dir", str(schedules), env={"DAGCTL_GRACE": "1"})
+    pids: list[int] = []
+    try:
+        wait_until(lambda: len(_pids(project)) == 4, timeout=30, what="the scheduled run's tasks started")
+        pids = _pids(project)
+        proc.send_signal(signal.SIGHUP)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 129, err
+        assert not any(process_alive(p) for p in pids)
+        state = records(project / "logs" / "orchestrator_state.jsonl")
+        assert [r["status"] for r in state if r["event"] == "run_finished"] == ["cancelled"]
+        done = [r for r in records(project / "logs" / "orchestrator_events.jsonl") if r["event"] == "dag_done"]
+        assert [d["status"] for d in done] == ["cancelled"]
+    finally:
+        proc.kill()
+        _kill_all(pids)

@@ -25,7 +25,7 @@ Examples:
   dagctl graph configs/dags/etl.yaml     draw the DAG (--format mermaid|dot)
 
 Add --debug anywhere to see tracebacks. Exit codes: 0 ok, 1 a task failed, 2 bad input,
-3 environment problem, 130/143 interrupted.
+3 environment problem, 129/130/143 interrupted (SIGHUP/SIGINT/SIGTERM).
 """
 
 

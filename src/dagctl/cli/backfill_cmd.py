@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,7 +56,7 @@ def register(app: typer.Typer) -> None:
           dagctl backfill nightly --start 2026-03-01 --end 2026-03-02 --json | jq '.counts'
         """
         from dagctl.clock import SystemClock
-        from dagctl.errors import EXIT_SIGINT, EXIT_SIGTERM, UsageError
+        from dagctl.errors import UsageError, exit_code_of_signal
         from dagctl.schedule.backfill import Backfill
         from dagctl.schedule.cron import parse_cron
         from dagctl.schedule.files import ScheduleSource
@@ -124,7 +123,7 @@ def register(app: typer.Typer) -> None:
                 + (", interrupted" if stopped else "")
             )
         if stopped:
-            code = EXIT_SIGTERM if stopped[0] == signal.SIGTERM else EXIT_SIGINT
+            code = exit_code_of_signal(stopped[0])
         raise typer.Exit(code)
 
 

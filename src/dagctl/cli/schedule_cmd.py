@@ -139,7 +139,7 @@ def _run_once(
     executor: str | None = None,
     broker: str | None = None,
 ) -> int:
-    from dagctl.errors import EXIT_SIGINT, EXIT_SIGTERM
+    from dagctl.errors import exit_code_of_signal
     from dagctl.schedule.files import ScheduleSource
     from dagctl.schedule.loop import Scheduler, make_launcher
     from dagctl.settings import Settings
@@ -163,7 +163,7 @@ def _run_once(
         with childsignal.blocked(), handle_signals(on_stop):  # runs start their processes from threads of their own
             code = scheduler.run_once(when, grace_s=grace)
     if stopped:
-        return EXIT_SIGTERM if stopped[0] == signal.SIGTERM else EXIT_SIGINT
+        return exit_code_of_signal(stopped[0])
     return code
 
 
@@ -307,7 +307,7 @@ def register(app: typer.Typer) -> None:
         from dagctl.store.state import StateStore
 
         schedules = ScheduleSource(_directory(ctx, directory), default_timezone=default_timezone()).load()
-        with StateStore(Settings.from_env().state_path) as store:
+        with state_errors(), StateStore(Settings.from_env().state_path) as store:
             fold = store.refresh()
         data = schedule_entries(schedules, fold, SystemClock().now())
         if as_json:

@@ -8,6 +8,7 @@ interpreter write the signal number to a pipe, and a small thread reads it and c
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -23,7 +24,12 @@ if TYPE_CHECKING:
 
 @contextmanager
 def handle_signals(on_stop: Callable[[int, bool], None], on_reload: Callable[[], None] | None = None) -> Iterator[None]:
-    """SIGINT/SIGTERM: ``on_stop(signum, again)``; SIGHUP: ``on_reload()`` (when given).
+    """SIGINT/SIGTERM: ``on_stop(signum, again)``; SIGHUP: ``on_reload()`` when given, else a stop like the others.
+
+    A command without a reload (``dagctl run``, ``schedule --once``, ``backfill``) treats SIGHUP, the signal of a
+    closed terminal or SSH session, as an interrupt: its running tasks are stopped and recorded as cancelled
+    (exit 129), instead of the default action killing dagctl mid-run and leaving the run to be found abandoned.
+    Started with SIGHUP ignored (``nohup dagctl run ...``), it leaves it ignored.
 
     The callbacks set threading Events, which take locks; a Python signal handler runs in the main thread
     between two bytecodes, possibly while that thread holds the very same lock (deadlock). So the handlers
@@ -44,18 +50,20 @@ def handle_signals(on_stop: Callable[[int, bool], None], on_reload: Callable[[],
             if not data:
                 return
             for signum in data:
-                if signum == signal.SIGHUP:
-                    if on_reload is not None:
-                        on_reload()
+                if signum == signal.SIGHUP and on_reload is not None:
+                    on_reload()
                     continue
                 again = bool(seen)
                 seen.append(signum)
-                on_stop(signum, again)
+                with contextlib.suppress(OSError):  # its message to a terminal that hung up: the stop is asked
+                    on_stop(signum, again)
 
     def ignore(_signum: int, _frame: Any) -> None:
         pass  # the interpreter has already written the number to the wakeup pipe
 
-    watched = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if on_reload is not None else [])
+    watched = [signal.SIGINT, signal.SIGTERM]
+    if on_reload is not None or signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        watched.append(signal.SIGHUP)  # under nohup it stays ignored: the run outlives its terminal, as asked
     previous = {s: signal.signal(s, ignore) for s in watched}
     previous_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
     thread = threading.Thread(target=dispatch, name="dagctl-signals", daemon=True)

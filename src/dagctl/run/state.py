@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from dagctl.errors import EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
+from dagctl.errors import EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, exit_code_of_signal
 from dagctl.records import PlainData, field
 
 from .attempts import CancelToken
@@ -159,7 +159,7 @@ class RunResult(PlainData):
         if self.status in ("success", "paused"):
             return EXIT_OK
         if self.status == "cancelled":
-            return EXIT_SIGTERM if self.signal == 15 else EXIT_SIGINT
+            return exit_code_of_signal(self.signal)
         return EXIT_FAILED
 
     def summary(self) -> dict[str, Any]:
