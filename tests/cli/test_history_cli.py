@@ -318,6 +318,39 @@ def test_logs_follow_streams_until_the_run_ends(project):
     assert "run " in err and "success" in err
 
 
+def test_logs_follow_ends_when_its_reader_goes_away_while_the_run_is_quiet(project):
+    """`dagctl logs --follow RUN | head -1`: once head has its line, the follower ends at once (exit 0, as a
+    broken pipe), not when the run next writes something; the run goes on unharmed."""
+    gate = project / "gate"
+    write(
+        project / "dag.yaml",
+        f"""
+        name: quiet
+        tasks:
+          - id: wait
+            run: echo first; while [ ! -e {gate} ]; do sleep 0.05; done
+            timeout: 60s
+        """,
+    )
+    run = dagctl("run", "dag.yaml", "-q", cwd=project)
+    started = [run]
+    try:
+        wait_for(lambda: (project / "logs" / "runs").exists() and History(Settings.from_env()).run_ids() != [])
+        run_id = History(Settings.from_env()).run_ids()[0]
+        for task in ((), ("wait",)):
+            follower = dagctl("logs", run_id, *task, "--follow", cwd=project)
+            started.append(follower)
+            assert follower.stdout is not None and follower.stdout.readline()  # head's one line
+            follower.stdout.close()  # head exits
+            assert follower.wait(timeout=10) == 0
+            assert follower.stderr is not None and follower.stderr.read() == ""
+        assert run.poll() is None  # the run was quiet all along: nothing told the follower but the pipe
+        gate.touch()
+        assert run.wait(timeout=30) == 0
+    finally:
+        stop(*started)
+
+
 def test_prune_removes_old_runs_and_their_events_but_keeps_the_newest(project, cli):
     write(project / "dag.yaml", "name: d\ntasks:\n  - {id: a, run: 'true'}\n")
     settings = Settings.from_env()

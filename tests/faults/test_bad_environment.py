@@ -119,3 +119,27 @@ def test_a_read_only_file_system_is_named(project: Path, tmp_path_factory: pytes
         assert (proc.returncode == 3 and "Read-only file system" in err) or "read-only" in err, err
     finally:
         subprocess.run(["umount", str(ro)], check=False)
+
+
+def test_a_state_store_under_a_file_is_an_environment_problem_for_schedule_list(project: Path) -> None:
+    """`schedule list` reads the state store as `schedule --once` writes it: the same path problem is exit 3."""
+    path = _not_a_folder(project)
+    for command in (("schedule", "--once", "--dir", "schedules"), ("schedule", "list", "--dir", "schedules")):
+        proc = dagctl(project, *command, env={"STATE_STORE_PATH": str(path)})
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 3, (command, err)
+        assert str(path) in err and "STATE_STORE_PATH" in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize(
+    "command", [("runs",), ("show", "latest"), ("logs", "latest"), ("prune", "--older-than", "1d")]
+)
+def test_a_logs_folder_that_is_a_file_is_named_by_the_commands_that_read_runs(project: Path, command) -> None:
+    (project / "logs-file").write_text("")
+    proc = dagctl(project, *command, env={"DAGCTL_LOGS_DIR": str(project / "logs-file")})
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 3, err
+    assert err.startswith(
+        f"dagctl: error: cannot read the runs folder {project / 'logs-file' / 'runs'} (DAGCTL_LOGS_DIR)"
+    )
+    assert "Not a directory — point DAGCTL_LOGS_DIR at " in err and err.count("\n") == 1, err

@@ -185,4 +185,20 @@ def _follow(history: History, run_id: str, task: str | None, attempt: int | None
         if history.summary(run_id).status == "abandoned":
             echo_err(f"dagctl: run {run_id} abandoned (its process died)")
             return
+        if _reader_gone():
+            return  # as a broken pipe: nothing more to say, exit 0
         tick.wait(0.2)
+
+
+def _reader_gone() -> bool:
+    """Has the reader of stdout gone away (``dagctl logs -f RUN | head -1``)? Without this, following a quiet task
+    waits for its next line (or the run's end) to learn it from a broken pipe. A pipe without a reader polls
+    as POLLERR, a hung-up terminal or socket as POLLHUP; files never do."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), 0)  # errors and hang-ups are reported whatever the mask
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no descriptor (a test's capture), or no poll here
+        return False

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dagctl.clock import SystemClock
-from dagctl.errors import StateError
+from dagctl.errors import EnvironmentProblem, StateError
 from dagctl.host import hostname, process_alive
 from dagctl.protocols import Clock
 from dagctl.settings import Settings
@@ -50,6 +50,11 @@ class History:
             names = os.listdir(self.runs_dir)
         except FileNotFoundError:
             return []
+        except OSError as exc:  # a file where the folder should be, no permission, a symlink loop ...
+            raise EnvironmentProblem(
+                f"cannot read the runs folder {self.runs_dir} (DAGCTL_LOGS_DIR): {exc.strerror or exc}",
+                hint="point DAGCTL_LOGS_DIR at a folder dagctl can read (its runs/ holds the runs)",
+            ) from None
         return sorted((n for n in names if RUN_ID_RE.match(n)), reverse=True)
 
     def resolve(self, ref: str) -> str:
