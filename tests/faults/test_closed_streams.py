@@ -107,3 +107,7 @@ def test_a_command_whose_answer_cannot_be_written_says_so_in_one_line(project: P
         done = _with_closed(project, redirect, *args)
         assert done.returncode == 3, done
         assert done.stderr == f"dagctl: error: cannot use its output: {reason}\n", done.stderr
+    if args == ("runs",):  # --debug: the same line after the traceback that led to it
+        done = _with_closed(project, ">/dev/full", "--debug", *args)
+        assert done.returncode == 3 and "Traceback" in done.stderr, done.stderr
+        assert done.stderr.endswith("dagctl: error: cannot use its output: No space left on device\n")

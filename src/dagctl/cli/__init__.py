@@ -110,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         _write_err("dagctl: interrupted\n")
         return EXIT_SIGINT
     except OSError as exc:  # a file or stream dagctl had to use: the environment, not a bug
+        if debug and not isinstance(exc, BrokenPipeError):
+            import traceback
+
+            traceback.print_exc()
         return _output_failed(exc)
     except Exception as exc:
         if debug:
