@@ -131,6 +131,14 @@ def test_once_exit_code_is_1_when_a_run_fails(store: StateStore) -> None:
     assert sorted(r["status"] for r in records(store, "run_finished")) == ["failed", "success"]
 
 
+def test_once_exit_code_is_3_when_a_run_stopped_because_its_events_could_not_be_written(store: StateStore) -> None:
+    def disk_full(request: RunRequest, control: RunControl) -> RunOutcome:
+        return RunOutcome("failed", request.run_id, 0.0, "stopped: no space left on device", halted=True)
+
+    scheduler = Scheduler([sched(), sched("b")], store, disk_full, clock=FakeClock(utc(2026, 1, 1, 12)))
+    assert scheduler.run_once() == 3  # as `dagctl run` exits for the same run: an environment problem
+
+
 def test_launcher_errors_are_recorded_as_failed_runs(store: StateStore) -> None:
     def broken(request: RunRequest, control: RunControl) -> RunOutcome:
         raise RuntimeError("bug")

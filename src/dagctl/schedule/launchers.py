@@ -43,6 +43,8 @@ class RunOutcome:
     run_id: str
     duration_s: float | None = None
     error: str | None = None
+    halted: bool = False
+    """The run stopped because what happened could no longer be recorded (a full disk): exit 3, as ``run``."""
 
 
 Launcher = Callable[[RunRequest, RunControl], RunOutcome]
@@ -75,7 +77,9 @@ def dag_launcher(settings: Any = None, *, executor: Any = None) -> Launcher:
                 logical_date=request.logical_date,
                 run_id=request.run_id,
             )
-        return RunOutcome(result.status, result.run_id, result.duration_s, result.error)
+        return RunOutcome(
+            result.status, result.run_id, result.duration_s, result.error, halted=result.halted is not None
+        )
 
     return launch
 

@@ -240,6 +240,8 @@ class Scheduler:
         self.pending: list[_Pending] = []
         self.active: dict[str, _Active] = {}
         self.outcomes: Counter[str] = Counter()
+        self.halted = 0
+        """Runs that stopped because their events could not be written (a full disk)."""
         self.ticks = 0
         self.wake = threading.Event()
         self._stop = threading.Event()
@@ -459,6 +461,7 @@ class Scheduler:
             if active is not None:
                 active.thread.join()
             self.outcomes[outcome.status] += 1
+            self.halted += outcome.halted
             error = f": {outcome.error}" if outcome.error else ""
             level = logging.INFO if outcome.status == "success" else logging.WARNING
             log.log(level, "finished %s: run %s %s%s", key, outcome.run_id, outcome.status, error)
@@ -480,7 +483,10 @@ class Scheduler:
 
     @property
     def exit_code(self) -> int:
-        """0 when every run this scheduler started succeeded (or none ran), 1 otherwise."""
+        """0 when every run this scheduler started succeeded (or none ran); 3 when one stopped because what it did
+        could no longer be recorded (a full disk), as ``dagctl run`` exits then; 1 otherwise."""
+        if self.halted:
+            return EXIT_ENVIRONMENT
         return EXIT_OK if all(status == "success" for status in self.outcomes) else EXIT_FAILED
 
     def status_text(self) -> str:
