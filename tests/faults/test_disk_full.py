@@ -1,8 +1,10 @@
 """A disk that fills up mid-run: the run starts nothing new, tears no JSONL line, never leaves its own event
-file behind the global log, says so, and exits 3. A small tmpfs is filled for real (root only)."""
+file behind the global log, records its end in the room it set aside, says so, and exits 3. A small tmpfs is
+filled for real (root only)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -55,11 +57,18 @@ def test_a_disk_filled_by_a_task_stops_the_run_cleanly(project: Path, small_disk
     # what was recorded is the run's beginning, in order (under load the disk may fill before 'before' is flushed)
     assert [r["task_id"] for r in own_lines if r["event"] == "task_ok"][:1] in ([], ["before"])
     assert own_lines[0]["event"] == "dag_start"
+    # its end too: the room set aside at its start took the lines the full disk refused (not 'abandoned' later)
+    done = own_lines[-1]
+    assert done["event"] == "dag_done" and done["status"] == "failed" and done["error"].startswith("stopped: ")
+    assert global_lines == own_lines and not (run_dir / ".space-reserve").exists()
+    cancelled = {r["task_id"] for r in own_lines if r["event"] == "task_cancel"}
+    assert "t59" in cancelled  # the tasks it did not start are recorded as such
     # once there is room again, the run is listed with what was recorded
     (run_dir / "filler").unlink()
     shown = dagctl(project, "show", run_dir.name, "--json", env={"DAGCTL_LOGS_DIR": str(logs)})
     out, err = shown.communicate(timeout=30)
-    assert shown.returncode == 0, err and run_dir.name in out
+    assert shown.returncode == 0, err
+    assert json.loads(out)["status"] == "failed"
 
 
 def test_a_task_that_fails_on_a_full_disk_says_so(project: Path, small_disk: Path) -> None:
@@ -71,9 +80,8 @@ def test_a_task_that_fails_on_a_full_disk_says_so(project: Path, small_disk: Pat
     _, err = proc.communicate(timeout=60)
     assert proc.returncode in (1, 3), err
     [run_dir] = (logs / "runs").iterdir()
-    (run_dir / "filler").unlink()  # room for the events the run kept in memory? (they are gone with it)
-    fails = [r for r in records(run_dir / "events.jsonl") if r["event"] == "task_fail"]
-    if fails:  # recorded once the task failed, if the disk still had room for a line
-        assert "no space left on the disk of" in str(fails[0]["error"])
-    else:
-        assert "No space left on device" in err
+    (run_dir / "filler").unlink()
+    recorded = records(run_dir / "events.jsonl")
+    fails = [r for r in recorded if r["event"] == "task_fail"]
+    assert fails and "no space left on the disk of" in str(fails[0]["error"])  # in the room set aside for it
+    assert recorded[-1]["event"] == "dag_done"

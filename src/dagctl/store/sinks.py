@@ -56,9 +56,15 @@ class JsonlSink:
     memory and the next flush tries again, and the files are written in order, mirrors first, so the
     global log never holds lines that a run's own file lacks. A failed write leaves no torn line
     (:class:`~dagctl.store.jsonl.JsonlWriter` takes a partial write back).
+
+    ``reserve`` (a path next to the files, on the same disk) makes room for the end of the story: after the first
+    write, :data:`RESERVE_BYTES` are set aside in that file; if lines are still unwritten when the sink is closed
+    (the disk filled up during the run, which the run was told by the failed flushes and stopped for), the file
+    is deleted and the lines written into the space it held: the tasks' outcomes and ``dag_done``, instead of a
+    run that later reads as abandoned. The file is deleted on close in any case.
     """
 
-    def __init__(self, path: Any, *, buffered: bool = False, mirrors: Iterable[Any] = ()) -> None:
+    def __init__(self, path: Any, *, buffered: bool = False, mirrors: Iterable[Any] = (), reserve: Any = None) -> None:
         from .jsonl import JsonlWriter
 
         self.path = path
@@ -67,6 +73,8 @@ class JsonlSink:
         self._buffered = buffered
         self._pending: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        self._reserve = reserve
+        self._reserved = reserve is None  # set aside (or nothing to set aside)
 
     def emit(self, event: Event) -> None:
         if not self._buffered:
@@ -99,11 +107,56 @@ class JsonlSink:
                 self._unwritten[i] = chunk
         if failure is not None:
             raise failure
+        if not self._reserved:
+            self._reserved = True
+            _set_aside(self._reserve, RESERVE_BYTES)
 
     def close(self) -> None:
-        self.flush()
-        for writer in self._writers:
-            writer.close()
+        try:
+            try:
+                self.flush()
+            except Exception:
+                if not _release(self._reserve):
+                    raise
+                self.flush()  # into the room the reserve held
+        finally:
+            _release(self._reserve)
+            for writer in self._writers:
+                writer.close()
+
+
+RESERVE_BYTES = 64 * 1024
+"""Room kept on the disk of a run's events for its last lines: ~200 events (a task's outcome, ``dag_done``)."""
+
+
+def _set_aside(path: Any, size: int) -> None:
+    """Allocate ``size`` bytes to the file ``path`` (best effort: no room, or a file system that cannot, is no
+    reserve)."""
+    import os
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError:
+        _release(path)
+    finally:
+        os.close(fd)
+
+
+def _release(path: Any) -> bool:
+    """Delete the reserve file; whether there was one."""
+    import os
+
+    if path is None:
+        return False
+    try:
+        os.unlink(path)
+    except OSError:
+        return False
+    return True
 
 
 class BestEffort:
