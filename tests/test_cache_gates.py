@@ -433,3 +433,45 @@ def test_outputs_holding_a_secret_are_not_kept_in_the_cache(proj, monkeypatch, c
     second, sink = proj.run("leaky.yaml")
     assert {e.task_id for e in sink.of("task_ok") if e.cached} == {"plain"}  # login ran again, with the secret
     assert second.tasks["login"].outputs == {"session": "s3cr3t-value-123"}
+
+
+def _damage(store: CacheStore, key: str, text: str = '{"format": 1, "key": "torn') -> Path:
+    path = Path(store._path(key))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_cache_clear_removes_unreadable_entries_too_and_counts_them(proj, cli) -> None:
+    # it reported "removed 1 cache entry" and left the damaged files on disk
+    proj.run("c.yaml", "name: c\ntasks:\n  - {id: t, cache: true, run: 'echo x'}\n")
+    store = CacheStore(Path(proj.settings.task_cache_dir))
+    torn = _damage(store, "a" * 64)
+    torn.with_suffix(".log").write_text("its log\n")
+    foreign = _damage(store, "b" * 64, json.dumps({"key": "c" * 64}))  # whole JSON, but not the entry of its key
+    assert [e.key for e in store.unreadable()] == ["a" * 64, "b" * 64]
+    listed = cli("cache", "ls")
+    assert listed.err == "2 unreadable cache entries (never used; dagctl cache clear removes them)\n", listed
+    assert cli("cache", "clear", "--dag", "c", "--json").out.startswith('{\n  "removed": 1')  # not whose: kept
+    assert torn.exists() and foreign.exists()
+    cleared = cli("cache", "clear", "--json")
+    assert cleared.code == 0 and json.loads(cleared.out)["removed"] == 2 and json.loads(cleared.out)["unreadable"] == 2
+    assert not [p for p in Path(proj.settings.task_cache_dir).rglob("*") if p.is_file()]
+    assert cli("cache", "ls").out == "the task cache is empty\n"
+    _damage(store, "d" * 64)
+    text = cli("cache", "clear")
+    assert text.err.startswith("removed 1 cache entry (") and text.err.endswith(" bytes, 1 of them unreadable)\n")
+
+
+def test_eviction_counts_unreadable_entries_and_drops_them_first(tmp_path: Path) -> None:
+    # their bytes were not counted and they were never dropped: a cache of damaged files grew past its cap
+    store = CacheStore(tmp_path)
+    for i, key in enumerate(["a" * 64, "b" * 64]):
+        store.put(key, outputs={"blob": "x" * 1000}, log=None, about={"task": key[0]}, now=1000.0 + i)
+    torn = _damage(store, "e" * 64, '{"format": 1, "key": "' + "e" * 64 + '", "outputs": "' + "y" * 1500)
+    os.utime(torn, None)  # the most recently written: by use alone it would be dropped last
+    readable = sum(e.size for e in store.entries())
+    dropped = store.evict(max_size=readable)  # over the cap by the damaged file's bytes alone
+    assert [(e.key[0], e.readable) for e in dropped] == [("e", False)]
+    assert not torn.exists() and {e.key[0] for e in store.entries()} == {"a", "b"}
+    assert [e.key[0] for e in store.evict(max_size=readable - 1)] == ["a"]  # then the least recently used

@@ -526,3 +526,74 @@ def test_when_conditions_do_arithmetic(dags) -> None:
         """,
     )
     assert result.tasks["go"].status == "success" and result.tasks["stop"].status == "skipped"
+
+
+# ---------------------------------------------------------------------------------------------- refused, not ignored
+
+
+def _no_run_started(folder: Path) -> bool:
+    runs = folder / "logs" / "runs"
+    return not runs.exists() or not any(runs.iterdir())
+
+
+def test_cache_on_a_dag_task_is_refused_where_it_is_written(dags, cli) -> None:
+    # the plan dropped it: nothing was cached, and nothing said so. The docs never said it works (the key is made
+    # of a task's command or callable; a dag: task has neither), so it is refused like cache: on a gate
+    dags.write("child.yaml", "name: child\ntasks:\n  - {id: c, run: 'echo ran >> c.count'}\n")
+    path = dags.write("parent.yaml", "name: parent\ntasks:\n  - id: sub\n    dag: child.yaml\n    cache: true\n")
+    problem = f"{path}:5:5: task 'sub': cache: does not apply to a dag: task — cache the child's tasks instead"
+    validate = cli("validate", str(path))
+    assert (validate.code, validate.err.splitlines()[0]) == (2, problem), validate
+    run = cli("run", str(path), "-q")
+    assert (run.code, run.err) == (2, f"{problem}\n"), run
+    assert _no_run_started(dags.folder)
+    inline = dags.write("inline.yaml", "name: i\ntasks:\n  - {id: s, dag: {tasks: [{id: c, run: x}]}, cache: {}}\n")
+    assert "task 's': cache: does not apply to a dag: task" in cli("validate", str(inline)).err
+    # what does not ask for it keeps loading: the DAG's default cache (for the tasks it applies to), cache: false
+    fine = (
+        "name: p\ndefaults: {cache: true}\ntasks:\n  - {id: a, dag: child.yaml}\n"
+        "  - {id: b, dag: child.yaml, cache: false}\n"
+    )
+    assert cli("validate", str(dags.write("fine.yaml", fine))).code == 0
+
+
+def test_an_empty_matrix_from_a_param_is_refused_by_the_dry_run_and_the_run_alike(dags, cli) -> None:
+    # the dry run said "cannot expand" and exited 0; the run started and failed the task (exit 1)
+    path = dags.write("lr.yaml", HYPER)
+    line = (
+        "dagctl: error: task 'train' matrix key 'lr': param 'lrs' is an empty list, so the task has no cells"
+        " — give it at least one value, e.g. -p 'lrs=[1, 2]'\n"
+    )
+    for extra in (["--dry-run"], ["--dry-run", "--json"], ["-q"], []):
+        result = cli("run", str(path), "-p", "lrs=[]", *extra)
+        assert (result.code, result.err, result.out) == (2, line, ""), (extra, result)
+    assert _no_run_started(dags.folder)
+
+
+def test_min_success_above_the_cells_is_refused_as_soon_as_the_cells_are_known(dags, cli) -> None:
+    # it was quietly lowered to the number of cells
+    words = "task 't' min_success: 3 is more than the 2 cells of its matrix — lower it to at most 2, or leave it out"
+    literal = dags.write("lit.yaml", "name: l\ntasks:\n  - {id: t, run: x, matrix: {n: [1, 2]}, min_success: 3}\n")
+    validate = cli("validate", str(literal))
+    assert validate.code == 2 and validate.err.startswith(f"{literal}:3:42: {words}"), validate
+    # from a param: the run knows the cells when it starts (so does its dry run), with the same words
+    text = (
+        "name: p\nparams: {ns: [1, 2, 3]}\ntasks:\n"
+        "  - {id: t, run: 'true', matrix: {n: '${params.ns}'}, min_success: 3}\n"
+    )
+    from_param = dags.write("param.yaml", text)
+    assert cli("validate", str(from_param)).code == 0
+    for extra in (["--dry-run"], ["-q"]):
+        result = cli("run", str(from_param), "-p", "ns=[1, 2]", *extra)
+        assert result.code == 2 and result.err.startswith(f"dagctl: error: {words}"), (extra, result)
+    assert _no_run_started(dags.folder)
+    assert cli("run", str(from_param), "-q").code == 0  # three cells: fine
+    # from an upstream output: known at the fan-out, which fails the task with the same words
+    dynamic = """
+        name: d
+        tasks:
+          - {id: up, run: 'echo ''{"ns": [1, 2]}'' > "$DAGCTL_OUTPUT"'}
+          - {id: t, depends_on: up, run: 'true', matrix: {n: '${outputs.up.ns}'}, min_success: 3}
+    """
+    result, _ = dags.run("dynamic.yaml", dynamic)
+    assert result.status == "failed" and result.tasks["t"].error.startswith(words), result.summary()

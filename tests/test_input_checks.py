@@ -390,3 +390,141 @@ def test_run_refuses_a_nan_param_before_running_anything(cli, write, tmp_path):
     assert result.code == 2, result
     assert result.err.startswith("dagctl: error: param 'f' is NaN")
     assert not (tmp_path / "logs" / "runs").exists() or not any((tmp_path / "logs" / "runs").iterdir())
+
+
+# ---------------------------------------------------------------------------------------------- cache settings
+
+
+@pytest.mark.parametrize(
+    ("cache", "where", "what"),
+    [
+        ('{inputs: [""]}', "5:22", "task 'a' cache.inputs[0]: an empty glob — give a pattern of files such as"),
+        ("{inputs: [data/*.csv, '  ']}", "5:34", "task 'a' cache.inputs[1]: an empty glob"),
+        ("{inputs: ['.']}", "5:22", "task 'a' cache.inputs[0]: '.' names a folder, not files"),
+        ("{inputs: ['/']}", "5:22", "task 'a' cache.inputs[0]: '/' names a folder, not files"),
+        ("{inputs: ['a/**b']}", "5:22", "task 'a' cache.inputs[0]: 'a/**b': ** must be a whole part of the path"),
+        (
+            "{ttl: 0}",
+            "5:18",
+            "task 'a' cache.ttl: 0 would let no entry be used (each expires at once) — leave ttl: out to keep "
+            "entries for ever, or give a duration such as 7d",
+        ),
+        ("{ttl: 0s}", "5:18", "task 'a' cache.ttl: 0 would let no entry be used"),
+    ],
+)
+def test_cache_settings_that_would_turn_the_cache_off_are_refused_where_written(cache, where, what):
+    # an empty glob used to turn the task's cache off at run time without a word ('.' crashed the run), and
+    # ttl: 0 was accepted, as timeout: 0 no longer is
+    problem = only_problem(f"name: d\ntasks:\n  - id: a\n    run: x\n    cache: {cache}\n")
+    assert problem.startswith(f"dag.yaml:{where}: {what}"), problem
+
+
+def test_the_dag_default_cache_is_checked_the_same_way():
+    problem = only_problem(dag(top="defaults: {cache: {ttl: 0, inputs: [data/*.csv]}}\n"))
+    assert problem.startswith("dag.yaml:2:25: defaults.cache.ttl: 0 would let no entry be used"), problem
+    load_dag_text(dag("run: x\n    cache: {inputs: ['data/**/*.csv', /etc/app/*.conf], ttl: 1s}"))
+
+
+# ---------------------------------------------------------------------------------------------- approval gates
+
+
+@pytest.mark.parametrize(
+    ("key", "hint"),
+    [
+        ("timeout: 10m", "limit the wait with approval: {timeout: ...} (and on_timeout: fail or skip)"),
+        ("retries: 2", "a gate is decided once, never retried; limit the wait with approval: {timeout: ...}"),
+        ("retry_delay: 5s", "a gate is decided once, never retried; limit the wait with approval: {timeout: ...}"),
+    ],
+)
+def test_per_attempt_settings_on_an_approval_gate_are_refused(key, hint):
+    # they were silently ignored: a gate waits as long as approval: {timeout} says and is never retried
+    name = key.partition(":")[0]
+    problem = only_problem(dag(f"approval: {{message: go?}}\n    {key}"))
+    assert problem == f"dag.yaml:5:5: task 'a' is an approval gate: {name}: does not apply to it — {hint}", problem
+    # the DAG's defaults still load: they apply to the tasks they can apply to
+    load_dag_text(dag("approval: {message: go?, timeout: 1h}", top="defaults: {retries: 2, timeout: 5m}\n"))
+
+
+# ---------------------------------------------------------------------------------------------- wording
+
+
+def _spec_model_names() -> set[str]:
+    from pydantic import BaseModel
+
+    import dagctl.dag.spec as spec
+
+    return {n for n, v in vars(spec).items() if isinstance(v, type) and issubclass(v, BaseModel)} - {"BaseModel"}
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [
+        (dag("run: x\n    repeat: 5"), "task 'a' repeat: must be a mapping such as {until: \"outputs.fit"),
+        (dag("run: x\n    cache: 5"), "task 'a' cache: must be true, false or a mapping such as {inputs:"),
+        (dag("approval: [ana]"), "task 'a' approval: must be a mapping such as {message:"),
+        (dag("run: x\n    precondition: [a]"), "task 'a' precondition: must be a command, or a mapping such as"),
+        (dag("run: x\n    continue_on: 3"), "task 'a' continue_on: must be a mapping such as {exit_codes: [3]}"),
+        (dag("run: x\n    matrix: {n: [1]}\n    aggregate: best"), "task 'a' aggregate: must be a mapping such as"),
+        (dag("dag: [a.yaml]"), "task 'a' dag: must be a DAG file's path, or an inline DAG such as {tasks: [...]}"),
+        (dag(top="defaults: 5\n"), "defaults: must be a mapping such as {retries: 1, timeout: 10m}, got 5"),
+        (dag(top="options: [1]\n"), "options: must be a mapping such as {parallelism: 4"),
+        (dag(top="notify: slack\n"), "notify: must be a mapping such as {events: [failure]"),
+        (dag(top="secrets: {A: x}\n"), "secrets.A: must be a mapping such as {from_env: NAME} or {from_file: PATH}"),
+        ("name: d\ntasks:\n  - 7\n", "task #1: must be a mapping such as {id: build, run: make}, got 7"),
+        (dag("dag: {tasks: [{id: b, run: x, repeat: 3}]}"), "task 'a': inline sub-DAG: task 'b' repeat: must be a"),
+    ],
+)
+def test_a_value_of_the_wrong_shape_is_told_what_to_write_not_a_class_name(text, what):
+    problem = only_problem(text)
+    assert what in problem, problem
+    assert not any(name in problem for name in _spec_model_names()), problem
+    assert "valid dictionary" not in problem and "instance of" not in problem, problem
+
+
+def test_a_union_written_as_a_mapping_reports_only_what_is_wrong_inside_it():
+    # dag: {...} used to get "input should be a valid string" too, from the file-path half of the union
+    problem = only_problem(dag("dag: {tasks: [5]}"))
+    assert problem.startswith("dag.yaml:4:19: task 'a' dag.tasks[0]: expected a mapping"), problem
+    problem = only_problem(dag("dag: 5"))  # a scalar: quoting it is the likely fix
+    assert problem == "dag.yaml:4:10: task 'a' dag: YAML reads unquoted 5 as the integer 5, not text — quote it: \"5\""
+
+
+@pytest.mark.parametrize(
+    ("task", "problem"),
+    [
+        (
+            'run: x\n    repeat: {until: ""}',
+            "dag.yaml:5:21: task 'a' repeat: until: empty condition — write one, such as params.env == \"prod\", "
+            "or remove repeat:",
+        ),
+        (
+            'run: x\n    repeat: {until: "x\\u0001"}',
+            "dag.yaml:5:21: task 'a' repeat: until: control character '\\x01' at column 2 — remove it; conditions "
+            "are one line of text",
+        ),
+        (
+            'run: x\n    precondition: {when: ""}',
+            "dag.yaml:5:26: task 'a' precondition: when: empty condition — write one, such as params.env == "
+            '"prod", or remove precondition:',
+        ),
+        (
+            "run: x\n    repeat: {until: 'iteration > '}",
+            "dag.yaml:5:21: task 'a' repeat: until: unexpected end of expression at column 12 — check quotes and "
+            'brackets; compare with ==, combine with and/or/not; text needs "quotes"',
+        ),
+    ],
+)
+def test_a_condition_problem_names_its_key_once(task, problem):
+    # "repeat: until: when: empty condition": the parser's own "when:" was left in
+    assert only_problem(dag(task)) == problem
+
+
+@pytest.mark.parametrize(("command", "example"), [("cache", "7d"), ("prune", "30d")])
+def test_a_bad_older_than_gets_one_hint(cli, command, example):
+    args = ("cache", "clear", "--older-than", "bogus") if command == "cache" else ("prune", "--older-than", "bogus")
+    result = cli(*args)
+    assert result.code == 2, result
+    assert result.err == (
+        "dagctl: error: --older-than: 'bogus' is not a duration — write seconds (30) or a duration like \"30s\", "
+        f'"10m", "1h30m", "500ms", "2d" (at most 365d); e.g. --older-than {example}\n'
+    )

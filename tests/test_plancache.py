@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -173,3 +174,20 @@ def test_a_cached_run_imports_neither_yaml_nor_pydantic(project: Path, dags: Pat
     assert [r.returncode for r in runs] == [0, 0], runs[1].stderr
     assert runs[0].stdout.strip() == "['pydantic', 'yaml']"  # first run: validated
     assert runs[1].stdout.strip() == "[]"  # second run: from the cache
+
+
+def test_a_plan_cached_before_validation_got_stricter_is_validated_again(project: Path, dags: Path) -> None:
+    # a run before dagctl refused cache: on a dag: task cached its plan; that entry must not be trusted now
+    (dags / "child.yaml").write_text("name: child\ntasks:\n  - {id: c, run: 'true'}\n")
+    file = dags / "parent.yaml"
+    file.write_text("name: parent\ntasks:\n  - {id: sub, dag: child.yaml}\n")
+    load(project, "parent.yaml")
+    (entry,) = (project / "cache").iterdir()
+    data = json.loads(entry.read_text())
+    data["format"] = 4  # the format of the plans cached before cache: on a dag: task was refused
+    file.write_text("name: parent\ntasks:\n  - {id: sub, dag: child.yaml, cache: true}\n")
+    raw = file.read_bytes()
+    data["fingerprint"] = [len(raw), zlib.crc32(raw)]
+    entry.write_text(json.dumps(data))
+    with pytest.raises(SpecError, match="cache: does not apply to a dag: task"):
+        load(project, "parent.yaml")

@@ -20,12 +20,16 @@ def run_status(value: str | None, flag: str = "--status") -> str | None:
     raise UsageError(f"{flag} {value!r} is not a run status", hint=f"{guess}use one of: {', '.join(RUN_STATUSES)}")
 
 
-def seconds(value: float | str, flag: str) -> float:
-    """A number of seconds or a duration (``30``, ``"2m"``): finite, not negative, at most 365 days."""
+def seconds(value: float | str, flag: str, *, example: str | None = None) -> float:
+    """A number of seconds or a duration (``30``, ``"2m"``): finite, not negative, at most 365 days. One hint:
+    how durations are written, ending with ``e.g. FLAG EXAMPLE`` when an ``example`` is given."""
     from dagctl.dag.durations import parse_duration
     from dagctl.errors import UsageError
 
     try:
         return parse_duration(value)
     except ValueError as exc:
-        raise UsageError(f"{flag}: {exc}") from None
+        what, _, hint = str(exc).partition(" — ")
+        if example is not None:
+            hint = f"{hint}; e.g. {flag} {example}" if hint else f"e.g. {flag} {example}"
+        raise UsageError(f"{flag}: {what}", hint=hint or None) from None

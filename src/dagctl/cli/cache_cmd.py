@@ -26,10 +26,13 @@ def _when(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S") if timestamp else "-"
 
 
-def _one(store: CacheStore, key: str) -> Entry:
+def _one(store: CacheStore, key: str, *, unreadable: bool = False) -> Entry:
+    """The entry ``key`` (a unique prefix) names; with ``unreadable``, a damaged one may be named too."""
     from dagctl.errors import UsageError
 
     found = store.find(key)
+    if unreadable:
+        found += [e for e in store.unreadable() if e.key.startswith(key)]
     if not found:
         raise UsageError(f"no cache entry '{key}'", hint="see dagctl cache ls (a unique prefix of a key is enough)")
     if len(found) > 1:
@@ -53,12 +56,22 @@ def register(app: typer.Typer) -> None:
         Example:
           dagctl cache ls --dag nightly
         """
-        entries = sorted((e for e in _store().entries() if dag is None or e.dag == dag), key=lambda e: -e.used)
+        found = list(_store().scan())
+        entries = sorted((e for e in found if e.readable and (dag is None or e.dag == dag)), key=lambda e: -e.used)
         if as_json:
             echo_json([e.as_dict() for e in entries])
             return
+        damaged = sum(1 for e in found if not e.readable) if dag is None else 0
+        if damaged:
+            echo_err(
+                f"{damaged} unreadable cache entr{'y' if damaged == 1 else 'ies'} (never used; "
+                "dagctl cache clear removes them)"
+            )
         if not entries:
-            echo("the task cache is empty" if dag is None else f"the task cache holds no entry of DAG '{dag}'")
+            if dag is not None:
+                echo(f"the task cache holds no entry of DAG '{dag}'")
+            else:
+                echo("the task cache holds no readable entry" if damaged else "the task cache is empty")
             return
         rows = [[e.key[:12], e.dag, e.task, _when(e.created), _when(e.used), f"{e.size:,}"] for e in entries]
         print_rows(
@@ -99,33 +112,40 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Forget entries: every one, or those matching the options. The next runs compute them again.
 
+        Unreadable (damaged) entries go too, and are counted, unless --dag is given (whose they were cannot be
+        read).
+
         \b
         Example:
           dagctl cache clear --older-than 30d
         """
         from dagctl.clock import SystemClock
-        from dagctl.dag.durations import parse_duration
-        from dagctl.errors import UsageError
+
+        from .argcheck import seconds
 
         store = _store()
         if key is not None:
-            chosen = [_one(store, key)]
+            chosen = [_one(store, key, unreadable=True)]
         else:
             cutoff = None
             if older_than is not None:
-                try:
-                    cutoff = SystemClock().now().timestamp() - parse_duration(older_than)
-                except ValueError as exc:
-                    raise UsageError(f"--older-than: {exc}", hint="e.g. --older-than 7d") from None
+                cutoff = SystemClock().now().timestamp() - seconds(older_than, "--older-than", example="7d")
+            # an unreadable entry says not whose it is: --dag leaves it, anything else removes it with the rest
             chosen = [
-                e for e in store.entries() if (dag is None or e.dag == dag) and (cutoff is None or e.used < cutoff)
+                e
+                for e in store.scan()
+                if (dag is None or (e.readable and e.dag == dag)) and (cutoff is None or e.used < cutoff)
             ]
         for entry in chosen:
             store.remove(entry)
         freed = sum(e.size for e in chosen)
+        unreadable = sum(1 for e in chosen if not e.readable)
         if as_json:
-            echo_json({"removed": len(chosen), "bytes": freed})
+            echo_json({"removed": len(chosen), "bytes": freed, "unreadable": unreadable})
         else:
-            echo_err(f"removed {len(chosen)} cache entr{'y' if len(chosen) == 1 else 'ies'} ({freed:,} bytes)")
+            damaged_note = f", {unreadable} of them unreadable" if unreadable else ""
+            echo_err(
+                f"removed {len(chosen)} cache entr{'y' if len(chosen) == 1 else 'ies'} ({freed:,} bytes{damaged_note})"
+            )
 
     app.add_typer(group, name="cache")

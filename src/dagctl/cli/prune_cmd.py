@@ -30,17 +30,14 @@ def register(app: typer.Typer) -> None:
         """
         from datetime import timedelta
 
-        from dagctl.dag.durations import parse_duration
-        from dagctl.errors import UsageError
         from dagctl.settings import Settings
         from dagctl.store.history import History
         from dagctl.store.prune import prune as do_prune
 
+        from .argcheck import seconds
+
         dry_run = dry_run or dry_run_n
-        try:
-            age = timedelta(seconds=parse_duration(older_than))
-        except ValueError as exc:
-            raise UsageError(f"--older-than: {exc}") from None
+        age = timedelta(seconds=seconds(older_than, "--older-than", example="30d"))
         report = do_prune(History(Settings.from_env()), older_than=age, keep_last=keep_last, dry_run=dry_run)
         if as_json:
             echo_json(

@@ -15,7 +15,7 @@ from dagctl.errors import DagctlError, Problem, SpecError
 
 from .plan import ancestors
 from .spec import DagSpec, TaskSpec
-from .specread import Checker
+from .specread import Checker, _pydantic_problems
 from .yamlread import Document
 
 
@@ -33,6 +33,16 @@ def _strings(value: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...
 def _split(message: str) -> tuple[str, str]:
     what, _, hint = message.partition(" — ")
     return what, hint or "fix the reference"
+
+
+def _condition(message: str, text: str, key: str) -> tuple[str, str]:
+    """A condition's problem without the ``when: <text>:`` the condition parser starts it with (however it
+    quotes the text: as written, repr'd, cut at 60 characters), for a message that names ``key`` itself."""
+    what, hint = _split(message)
+    for echo in (f"when: {text}: ", f"when: {text!r}: ", f"when: {text[:60]}…: ", f"when: {text[:60]}: "):
+        if what.startswith(echo):
+            return what[len(echo) :], hint
+    return what.removeprefix("when: "), hint.replace("or remove when:", f"or remove {key}")
 
 
 def check_templates(doc: Document, spec: DagSpec) -> Iterable[Problem]:
@@ -76,27 +86,32 @@ def check_templates(doc: Document, spec: DagSpec) -> Iterable[Problem]:
             if upstream is None:
                 upstream = ancestors(deps, task.id)
             for message in condition_problems(task.when, params=params, upstream=upstream):
-                what, hint = _split(message.removeprefix(f"when: {task.when}: "))
+                what, hint = _condition(message, _one_line(task.when), "when:")
                 yield doc.problem((*base, "when"), f"task '{task.id}' when: {what}", hint)
         if task.precondition is not None and task.precondition.when is not None:
             if upstream is None:
                 upstream = ancestors(deps, task.id)
             condition = task.precondition.when  # read at run time as a when: condition is
             for message in condition_problems(condition, params=params, upstream=upstream):
-                what, hint = _split(message.removeprefix(f"when: {condition}: "))
+                what, hint = _condition(message, _one_line(condition), "precondition:")
                 yield doc.problem((*base, "precondition", "when"), f"task '{task.id}' precondition: when: {what}", hint)
         if task.repeat is not None:
             if upstream is None:
                 upstream = ancestors(deps, task.id)
             until = task.repeat.until
             for message in condition_problems(until, params=params, upstream=upstream, loop=task.id):
-                what, hint = _split(message.removeprefix(f"when: {until}: "))
+                what, hint = _condition(message, _one_line(until), "repeat:")
                 yield doc.problem((*base, "repeat", "until"), f"task '{task.id}' repeat: until: {what}", hint)
         if task.matrix is not None:
             if upstream is None:
                 upstream = ancestors(deps, task.id)
             yield from _matrix_problems(doc, spec, task, base, upstream)
     yield from _output_problems(doc, spec, params, ids)
+
+
+def _one_line(condition: str) -> str:
+    """A condition as the parser echoes it in its messages (line breaks are spaces)."""
+    return condition.replace("\r", " ").replace("\n", " ").strip()
 
 
 _TASK_CONTEXT = ("logical_date", "attempt", "dag", "task")
@@ -332,11 +347,10 @@ def _subdag_problems(doc: Document | _ChildDoc, spec: DagSpec, chain: list[Path]
                 child = Spec.model_validate(data)
                 build_plan(child)
             except ValidationError as exc:
-                first = exc.errors()[0]
-                at = ".".join(str(x) for x in first["loc"])
-                yield doc.problem(
-                    where, f"task '{task.id}': inline sub-DAG: {at}: {first['msg']}", "fix the inline DAG"
-                )
+                # worded as in a DAG file (no pydantic class names), reported at the dag: key that holds it
+                found = _pydantic_problems(Document(file=doc.file, data=data), exc, Spec)
+                what, hint = (found[0].message, found[0].hint) if found else (str(exc).splitlines()[0], "")
+                yield doc.problem(where, f"task '{task.id}': inline sub-DAG: {what}", hint or "fix the inline DAG")
                 continue
             except SpecError as exc:
                 yield doc.problem(where, f"task '{task.id}': inline sub-DAG: {exc}", "fix the inline DAG")

@@ -101,19 +101,14 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def preview(matrix: Mapping[str, Any], params: Mapping[str, Any]) -> tuple[list[dict[str, Any]] | None, str]:
-    """For a dry run: the cells when they are known before the run (``None`` when an upstream output gives
-    the values), and a one-line note."""
-    if is_dynamic(matrix):
-        sources = ", ".join(v for v in matrix.values() if isinstance(v, str) and "${outputs." in v)
-        return None, f"expands when the run reaches it, from {sources}"
-    from .templating import TemplateContext, render_value
-
-    ctx = TemplateContext(params=params, env={}, outputs={})
-    try:
-        values = resolve(matrix, lambda text: render_value(text, ctx))
-    except TemplateError as exc:
-        return None, f"cannot expand: {exc}"
-    keys = " x ".join(f"{k} ({len(v)})" for k, v in values.items())
-    cells = expand(values)
-    return cells, f"{len(cells)} cells: {keys}"
+def min_success_problem(task_id: str, min_success: int | None, cells: int) -> str | None:
+    """``what — how to fix`` when ``min_success`` asks for more cells than the matrix has (it can never be met),
+    else None. The one wording of this problem: ``dagctl validate`` for literal lists, the start of a run (and
+    its dry run) for lists from params, the fan-out for lists from an upstream output
+    (:mod:`dagctl.dag.matrixcheck`)."""
+    if min_success is None or min_success <= cells:
+        return None
+    return (
+        f"task '{task_id}' min_success: {min_success} is more than the {cells} cell{'s' if cells != 1 else ''} of "
+        f"its matrix — lower it to at most {cells}, or leave it out to need every cell"
+    )

@@ -94,10 +94,11 @@ def _levels(plan: Plan, tasks: list[PlannedTask]) -> list[list[str]]:
 
 def _composition(t: PlannedTask, params: Mapping[str, Any]) -> list[str]:
     from . import matrix
+    from .matrixcheck import preview
 
     lines = []
     if t.matrix is not None:
-        cells, note = matrix.preview(t.matrix, params)
+        cells, note = preview(t, params)
         cap = f", at most {t.max_parallel} at once" if t.max_parallel else ""
         strategy = (t.aggregate or {}).get("strategy", "collect")
         lines.append(f"matrix: {note}{cap}; aggregate: {strategy}")
@@ -125,6 +126,7 @@ def plan_as_dict(
     selected tasks only, and ``selected``, ``reused`` (task -> the outputs an earlier run gives it) and
     ``not_run`` are added."""
     from . import matrix
+    from .matrixcheck import preview
 
     dag = plan.dag
     params = dag.params if params is None else params
@@ -155,7 +157,7 @@ def plan_as_dict(
                         "matrix": t.matrix,
                         "cells": [
                             {"id": matrix.cell_id(t.id, i), "matrix": values}
-                            for i, values in enumerate(matrix.preview(t.matrix, params)[0] or [])
+                            for i, values in enumerate(preview(t, params)[0] or [])
                         ]
                         or None,
                     }

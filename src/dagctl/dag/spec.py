@@ -7,10 +7,9 @@ dependencies, cycles) live in :mod:`dagctl.dag.plan`, so the loader can report t
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -23,107 +22,34 @@ from pydantic import (
     model_validator,
 )
 
-from .durations import parse_duration
 from .matrix import MAX_MATRIX_CELLS as MAX_MATRIX_CELLS  # re-exported: dag.checks reads it here
+from .matrix import min_success_problem
 from .names import CALLABLE_PATTERN, NAME_PATTERN
-from .params import unfit_value
+from .specfields import MAX_ARG_BYTES as MAX_ARG_BYTES  # the value types: re-exported, as before
+from .specfields import (
+    Backoff,
+    Duration,
+    Env,
+    EnvName,
+    Glob,
+    Params,
+    Retries,
+    Timeout,
+    Ttl,
+    arg_size,
+)
+from .specfields import Name as Name
 
 TASK_KINDS = ("run", "python", "workflow_ref", "dag", "approval")
 MATRIX_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 
-MAX_ARG_BYTES = 128 * 1024 - 1
-"""The longest single argument or environment entry Linux passes to a program (MAX_ARG_STRLEN, with its NUL)."""
 
+class KeyProblem(ValueError):
+    """A model's rule broken by one of its keys: the loader reports it at that key, not at the model."""
 
-def _not_a_folder_name(value: str) -> str:
-    if value in (".", ".."):
-        raise ValueError(
-            f"{value!r} is not a valid name — ids and names become file names, where '.' and '..' mean folders; "
-            "use 1-64 letters, digits, '_', '.' or '-'"
-        )
-    return value
-
-
-Name = Annotated[str, Strict(), StringConstraints(pattern=NAME_PATTERN), AfterValidator(_not_a_folder_name)]
-Duration = Annotated[
-    float,
-    BeforeValidator(parse_duration),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "number", "minimum": 0},
-                {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?)((ms|s|m|h|d|w)(\d+(\.\d+)?(ms|s|m|h|d|w))*)?\s*$"},
-            ],
-            "description": 'Seconds, or a duration such as "30s", "10m", "1h30m".',
-        }
-    ),
-]
-
-
-def _timeout(value: float) -> float:
-    if value == 0:
-        raise ValueError(
-            "0 would stop it at once — leave timeout: out for no time limit, or give a duration such as 10m"
-        )
-    return value
-
-
-Timeout = Annotated[Duration, AfterValidator(_timeout)]
-"""A Duration that is not 0: a timeout of nothing is a mistake (no timeout is written by leaving the key out)."""
-Retries = Annotated[int, Strict(), Field(ge=0, le=100)]
-Backoff = Annotated[float, Strict(), Field(ge=1.0, le=100.0)]
-
-
-def _env_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float, str)):
-        return str(value)
-    raise ValueError("environment values must be strings or numbers — quote the value")
-
-
-def _env_name(name: str) -> str:
-    if not name or "=" in name or "\x00" in name:
-        shown = repr(name)
-        raise ValueError(
-            f"{shown} is not an environment variable name"
-            f" ({'empty' if not name else 'it holds ' + ('=' if '=' in name else 'a NUL character')})"
-            " — use letters, digits and '_', e.g. LC_ALL"
-        )
-    return name
-
-
-def _arg_size(what: str, text: str) -> str:
-    size = len(text.encode("utf-8", "surrogatepass"))
-    if size > MAX_ARG_BYTES:
-        raise ValueError(
-            f"{what} is {size:,} bytes, over the {MAX_ARG_BYTES + 1:,} the system passes to a program"
-            " — put the text in a file and pass its path"
-        )
-    return text
-
-
-EnvValue = Annotated[
-    str,
-    BeforeValidator(_env_value),
-    AfterValidator(lambda v: _arg_size("environment value", v)),
-    WithJsonSchema({"type": ["string", "number", "boolean"]}),
-]
-EnvName = Annotated[
-    str, AfterValidator(_env_name), WithJsonSchema({"type": "string", "minLength": 1, "pattern": "^[^=]+$"})
-]
-Env = dict[EnvName, EnvValue]
-
-
-def _json_params(value: dict[str, Any]) -> dict[str, Any]:
-    found = unfit_value(value)
-    if found is not None:
-        where, why = found
-        raise ValueError(f"params{where} is {why} — params are JSON: give a finite number, or text without NUL")
-    return value
-
-
-Params = Annotated[dict[str, Any], AfterValidator(_json_params)]
+    def __init__(self, message: str, key: str) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class TriggerRule(str, enum.Enum):
@@ -146,15 +72,20 @@ class Isolation(str, enum.Enum):
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    SHAPE: ClassVar[str] = "a mapping (key: value lines)"
+    """What a user writes for this model, for the message when they wrote something else (``repeat: 5``)."""
+
 
 class CacheSpec(_Model):
     """Skip a task whose inputs are the same as a run that already did it: reuse its outputs and log."""
 
-    inputs: list[str] = Field(
+    SHAPE = "true, false or a mapping such as {inputs: [data/*.csv], ttl: 7d}"
+
+    inputs: list[Glob] = Field(
         default_factory=list, description="Globs of files (relative to the DAG file) whose contents are in the key."
     )
     key: str = Field(default="", description="Extra salt: change it to invalidate the task's entries.")
-    ttl: Duration | None = Field(default=None, description="How long an entry is good for (default: forever).")
+    ttl: Ttl | None = Field(default=None, description="How long an entry is good for (default: forever).")
 
 
 def _cache_flag(value: Any) -> Any:
@@ -192,6 +123,8 @@ CacheSetting = Annotated[
 class ApprovalSpec(_Model):
     """A gate: the run waits here until people approve (or reject) from any shell: `dagctl approve RUN TASK`."""
 
+    SHAPE = 'a mapping such as {message: "Deploy?", approvers: [ana], timeout: 24h}'
+
     message: str = Field(default="", description="What is being approved; ${...} templates work.")
     approvers: list[Annotated[str, StringConstraints(min_length=1, max_length=128)]] = Field(
         default_factory=list, description="Who may decide (empty: anyone)."
@@ -210,6 +143,8 @@ class ApprovalSpec(_Model):
 class SecretSource(_Model):
     """Where a secret's value comes from: an environment variable of dagctl's, or a file (its content)."""
 
+    SHAPE = "a mapping such as {from_env: NAME} or {from_file: PATH}"
+
     from_env: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
     from_file: str | None = Field(default=None, description="A path, relative to the DAG file.")
 
@@ -225,6 +160,8 @@ Secrets = dict[EnvName, SecretSource]
 
 class Precondition(_Model):
     """Checked before a task starts: unmet means the task is skipped, with the reason."""
+
+    SHAPE = "a command, or a mapping such as {run: COMMAND} or {when: CONDITION}"
 
     run: str | None = Field(default=None, description="A shell command; it must exit 0.")
     when: str | None = Field(default=None, description="A when:-style condition.")
@@ -243,6 +180,8 @@ def _precondition(value: Any) -> Any:
 class ContinueOn(_Model):
     """Failures that do not fail the run: the task is recorded as succeeded, with the reason."""
 
+    SHAPE = "a mapping such as {exit_codes: [3]} or {failure: true}"
+
     exit_codes: list[Annotated[int, Strict(), Field(ge=0, le=255)]] = Field(default_factory=list)
     failure: Annotated[bool, Strict()] = Field(default=False, description="Any failure.")
 
@@ -254,12 +193,16 @@ def _failures_only() -> list[Literal["failure", "success", "retry", "approval"]]
 class NotifySpec(_Model):
     """Messages about the run, through apprise (pip install 'dagctl[notify]')."""
 
+    SHAPE = 'a mapping such as {events: [failure], urls: ["slack://..."]}'
+
     events: list[Literal["failure", "success", "retry", "approval"]] = Field(default_factory=_failures_only)
     urls: list[Annotated[str, StringConstraints(min_length=1)]] = Field(min_length=1)
 
 
 class TaskDefaults(_Model):
     """Defaults applied to every task that does not set its own value."""
+
+    SHAPE = "a mapping such as {retries: 1, timeout: 10m}"
 
     retries: Retries = 0
     retry_delay: Duration = 1.0
@@ -271,6 +214,8 @@ class TaskDefaults(_Model):
 
 class Options(_Model):
     """Run-wide options."""
+
+    SHAPE = "a mapping such as {parallelism: 4, fail_fast: true}"
 
     parallelism: Annotated[int, Strict(), Field(ge=1, le=10_000)] | None = Field(
         default=None, description="Max tasks running at once (default: CPU count + 4, at most 32)."
@@ -305,6 +250,8 @@ class AggregateStrategy(str, enum.Enum):
 class AggregateSpec(_Model):
     """How a matrix task's cells are gathered into its outputs (fan-in)."""
 
+    SHAPE = "a mapping such as {strategy: best, metric: accuracy, order: max}"
+
     strategy: AggregateStrategy = AggregateStrategy.COLLECT
     metric: str | None = Field(default=None, description="best/worst: the output key compared across cells.")
     order: Literal["max", "min"] = Field(default="max", description="best/worst: which end wins.")
@@ -331,6 +278,8 @@ class AggregateSpec(_Model):
 class RepeatSpec(_Model):
     """Run the task again until a condition holds: a loop."""
 
+    SHAPE = 'a mapping such as {until: "outputs.fit.loss < 0.05", max_iterations: 5}'
+
     until: str = Field(description="when:-style condition over outputs.<task>, previous.<task>, iteration, params.")
     max_iterations: Annotated[int, Strict(), Field(ge=1, le=100_000)] = 10
     delay: Duration = 0.0
@@ -342,6 +291,8 @@ class RepeatSpec(_Model):
 class InlineDag(_Model):
     """A sub-DAG written inside its parent: the same keys as a DAG file, all optional but tasks."""
 
+    SHAPE = "a DAG file's path, or an inline DAG such as {tasks: [...]}"
+
     model_config = ConfigDict(extra="allow", frozen=True)
 
     tasks: list[dict[str, Any]] = Field(min_length=1)
@@ -349,6 +300,8 @@ class InlineDag(_Model):
 
 class TaskSpec(_Model):
     """One node of the DAG: exactly one of ``run``, ``python``, ``workflow_ref`` or ``dag``."""
+
+    SHAPE = "a mapping such as {id: build, run: make}"
 
     id: Name
     description: str | None = None
@@ -420,7 +373,7 @@ class TaskSpec(_Model):
         if value is not None and (not value or (isinstance(value, str) and not value.strip())):
             raise ValueError("run is empty — give a shell command or an argv list")
         for text in [value] if isinstance(value, str) else value or []:
-            _arg_size("the command" if isinstance(value, str) else "an argument", text)
+            arg_size("the command" if isinstance(value, str) else "an argument", text)
         return value
 
     @model_validator(mode="after")
@@ -437,6 +390,13 @@ class TaskSpec(_Model):
             )
         if self.approval is not None and (self.cache is not None or self.repeat is not None):
             raise ValueError(f"task '{self.id}' is an approval gate: cache: and repeat: do not apply to it")
+        if self.approval is not None:
+            self._no_attempt_settings()
+        if self.dag is not None and "cache" in self.model_fields_set and self.cache is not None:
+            # the plan never cached a dag: task (its child's tasks are what runs): refused rather than ignored
+            raise KeyProblem(
+                f"task '{self.id}': cache: does not apply to a dag: task — cache the child's tasks instead", "cache"
+            )
         if self.matrix is None:
             for key in ("max_parallel", "min_success", "aggregate"):
                 if getattr(self, key) is not None:
@@ -445,7 +405,26 @@ class TaskSpec(_Model):
             raise ValueError(f"task '{self.id}' sets both matrix: and repeat: — loop inside the cells' own task")
         if isinstance(self.matrix, dict) and not self.matrix:
             raise ValueError(f"task '{self.id}' has an empty matrix: — give at least one key with values")
+        if self.matrix and all(isinstance(v, list) and v for v in self.matrix.values()):
+            cells = 1  # every list literal: the cells are known now (params and outputs: when the run knows them)
+            for values in self.matrix.values():
+                cells *= len(values)
+            problem = min_success_problem(self.id, self.min_success, cells)
+            if problem is not None:
+                raise KeyProblem(problem, "min_success")
         return self
+
+    def _no_attempt_settings(self) -> None:
+        """A gate is one decision, not an attempt: it is never retried, and it waits as long as
+        ``approval: {timeout}`` says. Per-attempt settings written on it were ignored; they are refused."""
+        for key in ("timeout", "retries", "retry_delay", "backoff", "max_delay", "retry_on_exit_codes"):
+            if getattr(self, key) is None:
+                continue
+            if key == "timeout":
+                hint = "limit the wait with approval: {timeout: ...} (and on_timeout: fail or skip)"
+            else:
+                hint = "a gate is decided once, never retried; limit the wait with approval: {timeout: ...}"
+            raise KeyProblem(f"task '{self.id}' is an approval gate: {key}: does not apply to it — {hint}", key)
 
     @property
     def kind(self) -> Literal["run", "python", "workflow_ref", "dag", "approval"]:
@@ -468,6 +447,8 @@ class TaskSpec(_Model):
 
 class DagSpec(_Model):
     """A whole DAG file."""
+
+    SHAPE = "a mapping such as {name: nightly, tasks: [...]}"
 
     name: Name
     description: str | None = None

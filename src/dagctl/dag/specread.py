@@ -85,11 +85,72 @@ def _field_label(doc: Document, loc: tuple[Any, ...]) -> str:
     return _describe(loc)
 
 
+def _models(model: type[BaseModel], found: dict[str, type[BaseModel]] | None = None) -> dict[str, type[BaseModel]]:
+    """Every model ``model`` is made of (itself included), by class name."""
+    found = {} if found is None else found
+    if model.__name__ not in found:
+        found[model.__name__] = model
+        for field in model.model_fields.values():
+            for inner in _inner_models(field.annotation):
+                _models(inner, found)
+    return found
+
+
+def _inner_models(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in getattr(annotation, "__args__", ()) or () for m in _inner_models(arg)]
+
+
+def _shape(model: type[BaseModel], class_name: str) -> str:
+    """What a user writes where pydantic wanted the model ``class_name``: its ``SHAPE`` (never the class name)."""
+    owner = _models(model).get(class_name)
+    return str(getattr(owner, "SHAPE", None) or "a mapping (key: value lines)")
+
+
+def _shown_input(doc: Document, loc: tuple[Any, ...], value: Any) -> str:
+    if loc in doc.coerced:
+        return doc.coerced[loc][0]
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _union_noise(errors: list[Any], doc: Document) -> set[int]:
+    """Errors of a union member the value was plainly not written for: ``dag: {tasks: [5]}`` is no string, so
+    only what is wrong inside the mapping is worth saying. A member's error whose location (without the union
+    tag) holds another member's deeper error is left out."""
+    cleaned = [_clean_loc(doc, tuple(err["loc"])) for err in errors]
+    noise = set()
+    for i, err in enumerate(errors):
+        if not str(err["type"]).endswith("_type") or len(cleaned[i]) == len(err["loc"]):
+            continue  # not a union member's type error: a location of the document
+        if any(
+            j != i and len(c) > len(cleaned[i]) and c[: len(cleaned[i])] == cleaned[i] for j, c in enumerate(cleaned)
+        ):
+            noise.add(i)
+    return noise
+
+
 def _pydantic_problems(doc: Document, error: ValidationError, model: type[BaseModel]) -> list[Problem]:
     problems: list[Problem] = []
     seen: set[tuple[Any, ...]] = set()
-    for err in error.errors(include_url=False):
+    errors = error.errors(include_url=False)
+    noise = _union_noise(errors, doc)
+    # for a mapping or a list written where a union takes text or a mapping (dag:, precondition:), the union's
+    # "a mapping such as ..." says more than its "a valid string": first, so it is the one kept for that value
+    ordered = sorted(
+        (err for i, err in enumerate(errors) if i not in noise),
+        key=lambda err: not (err["type"] == "model_type" and isinstance(err.get("input"), (dict, list))),
+    )
+    for err in ordered:
         kind = err["type"]
+        cause = (err.get("ctx") or {}).get("error")
+        located = getattr(cause, "key", None)
+        if kind == "value_error" and isinstance(located, str):  # a spec.KeyProblem: reported at its key
+            loc = _clean_loc(doc, (*err["loc"], located))
+            what, _, hint = str(cause).partition(" — ")
+            problems.append(doc.problem(loc, what, hint or "fix the value", key=True))
+            continue
         if kind == "invalid_key" and err["loc"]:  # a key of a model (top level, task) that is not text
             loc = (*_clean_loc(doc, tuple(err["loc"][:-1])), err.get("input"))
             problems.append(_key_problem(doc, loc, str(err["msg"])))
@@ -121,6 +182,16 @@ def _pydantic_problems(doc: Document, error: ValidationError, model: type[BaseMo
             )
             where = "top level" if len(loc) == 1 else _field_label(doc, loc[:-1])
             problems.append(doc.problem(loc, f"unknown key '{key}' in {where}", hint, key=True))
+            continue
+        if kind == "model_type":  # "Input should be a valid dictionary or instance of RepeatSpec"
+            shape = _shape(model, str((err.get("ctx") or {}).get("class_name")))
+            problems.append(
+                doc.problem(
+                    loc,
+                    f"{label}: must be {shape}, got {_shown_input(doc, loc, err.get('input'))}",
+                    "write the value in that form",
+                )
+            )
             continue
         if kind == "missing":
             field = str(loc[-1]) if loc else "?"

@@ -23,7 +23,9 @@ outputs, where the entry came from and whether it has a log; ``<key>.log`` is th
 it (when it wrote one). Entries are written to a temporary file and renamed, so two runs computing the same key
 at once leave one whole entry; a file that does not parse is a miss, with a warning. A hit touches the entry, so
 :func:`evict` can drop the least recently used entries beyond a size cap (``cache: {max_size: 2GiB}`` in
-dagctl.yaml).
+dagctl.yaml). Unreadable entries (a damaged file, one that is not a cache entry of its key) can never be hit: they
+are dropped first by :func:`evict`, and ``dagctl cache clear`` removes them with the others
+(:meth:`CacheStore.unreadable`).
 """
 
 from __future__ import annotations
@@ -124,10 +126,13 @@ def cache_key(attempt: Attempt, spec: Mapping[str, Any], dag_dir: Path) -> str:
 class Entry:
     """One cached result. Paths are kept as strings: a fully cached run makes a thousand of these."""
 
-    __slots__ = ("_log", "_path", "created", "dag", "key", "outputs", "run_id", "size", "task", "used")
+    __slots__ = ("_log", "_path", "created", "dag", "key", "outputs", "readable", "run_id", "size", "task", "used")
 
-    def __init__(self, key: str, path: str | Path, data: Mapping[str, Any], size: int, used: float) -> None:
+    def __init__(
+        self, key: str, path: str | Path, data: Mapping[str, Any], size: int, used: float, *, readable: bool = True
+    ) -> None:
         self.key, self._path, self.size, self.used = key, str(path), size, used
+        self.readable = readable  # False: a file that cannot be read as an entry (CacheStore.unreadable), no data
         self.outputs: dict[str, Any] = dict(data.get("outputs") or {})
         self.created = float(data.get("created") or 0.0)
         self.dag, self.task = str(data.get("dag", "")), str(data.get("task", ""))
@@ -223,7 +228,20 @@ class CacheStore:
                 tmp.unlink()
 
     def entries(self) -> Iterator[Entry]:
-        """Every readable entry (unreadable files are skipped)."""
+        """Every readable entry (unreadable files are skipped: :meth:`unreadable`)."""
+        for entry in self.scan():
+            if entry.readable:
+                yield entry
+
+    def unreadable(self) -> Iterator[Entry]:
+        """Entry files that cannot be read as an entry (damaged, not JSON, not the entry of their key): a miss
+        every time, so only taking room. Their ``readable`` is False and they hold no data."""
+        for entry in self.scan():
+            if not entry.readable:
+                yield entry
+
+    def scan(self) -> Iterator[Entry]:
+        """Every entry file, readable or not (``Entry.readable``), in one pass over the folder."""
         if not self.root.is_dir():
             return
         for sub in sorted(self.root.iterdir()):
@@ -232,14 +250,22 @@ class CacheStore:
             for path in sorted(sub.glob("*.json")):
                 try:
                     raw = path.read_bytes()
-                    data = json.loads(raw)
                     used = path.stat().st_mtime
-                except (OSError, ValueError):
-                    continue
-                if isinstance(data, dict) and data.get("key") == path.stem:
-                    log = path.with_suffix(".log")
+                except OSError:
+                    continue  # gone meanwhile (another process cleared it), or not ours to read
+                log = path.with_suffix(".log")
+                try:
                     size = len(raw) + (log.stat().st_size if log.exists() else 0)
+                except OSError:
+                    size = len(raw)
+                try:
+                    data = json.loads(raw)
+                except ValueError:
+                    data = None
+                if isinstance(data, dict) and data.get("key") == path.stem:
                     yield Entry(path.stem, path, data, size, used)
+                else:
+                    yield Entry(path.stem, path, {}, size, used, readable=False)
 
     def remove(self, entry: Entry) -> None:
         for path in (entry.path, entry.path.with_suffix(".log")):
@@ -250,8 +276,9 @@ class CacheStore:
         return [e for e in self.entries() if e.key.startswith(prefix)]
 
     def evict(self, max_size: int) -> list[Entry]:
-        """Drop the least recently used entries until the store is at most ``max_size`` bytes."""
-        entries = sorted(self.entries(), key=lambda e: e.used)
+        """Drop entries until the store is at most ``max_size`` bytes: unreadable ones first (they can never be
+        hit), then the least recently used."""
+        entries = sorted(self.scan(), key=lambda e: (e.readable, e.used))
         total = sum(e.size for e in entries)
         dropped = []
         while entries and total > max_size:

@@ -233,6 +233,16 @@ class Runner:
         from dagctl.dag.params import merge_params
 
         params = merge_params(self.dag.params, self.options.params, types=self.dag.param_types)
+        if any(t.matrix is not None for t in self.plan.tasks.values()):
+            from dagctl.dag.matrixcheck import check_static_cells
+
+            # a matrix from params is known now: one the run would fail (no cells, too few for min_success) is
+            # refused before anything starts, as its dry run refuses it
+            select, reused = self.options.select, self.options.reuse_outputs
+            check_static_cells(
+                (t for tid, t in self.plan.tasks.items() if (select is None or tid in select) and tid not in reused),
+                params,
+            )
         from .environment import run_environment
 
         environment = run_environment(self.plan, self.options.env_files)  # a missing secret stops it here
@@ -935,9 +945,11 @@ class Runner:
     def _fan_out(self, tr: TaskRun, planned: PlannedTask) -> None:
         """Expand a matrix task into its cells (values known now: literal, params, upstream outputs)."""
         from dagctl.dag import matrix
+        from dagctl.dag.matrixcheck import check_min_success
 
         try:
             values = matrix.resolve(planned.matrix or {}, self._render)
+            check_min_success(planned, matrix.cell_count(values))  # values from an output: known only now
         except DagctlError as exc:
             tr.attempt = 1
             tr.status, tr.error, tr.duration_s = "failed", describe_error(exc), 0.0
