@@ -378,6 +378,16 @@ def test_a_loop_that_hits_its_maximum_fails_or_succeeds_as_told(dags) -> None:
     assert ok.status == "success" and ok.tasks["fit"].outputs["n"] == 3
 
 
+def test_a_loop_whose_condition_cannot_be_evaluated_fails_saying_so_once(dags) -> None:
+    text = LOOP.replace("{max}", "3").replace("{on_max}", "").replace(
+        "outputs.fit.loss < 0.05 or previous.fit.loss - outputs.fit.loss < 0.001", "outputs.fit.loss / 0 < 1"
+    )
+    result, _ = dags.run("loop.yaml", text)
+    error = result.tasks["fit"].error
+    assert result.tasks["fit"].status == "failed" and error.startswith("repeat: until: outputs.fit.loss / 0 < 1: ")
+    assert "when:" not in error  # the condition's own prefix is not repeated after repeat: until:
+
+
 def _retry(dags: Any, run_id: str) -> tuple[Any, MemorySink]:
     history = History(dags.settings)
     prepared = prepare_retry(history, run_id)

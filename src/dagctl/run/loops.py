@@ -49,7 +49,8 @@ def decide(
     try:
         done = compile_condition(str(spec.get("until"))).evaluate(scope)
     except DagctlError as exc:
-        return Verdict(False, True, f"repeat: until: {exc}")
+        return Verdict(False, True, f"repeat: until: {str(exc).removeprefix('when: ')}")  # once, not 'until: when:'
+
     if done:
         return Verdict(False, False, f"until met at iteration {n}")
     if n >= maximum:
