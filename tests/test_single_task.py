@@ -374,6 +374,10 @@ def test_the_fan_in_step_gathers_the_cells_records_as_the_runner_does(tmp_path: 
     assert [(c["status"], c["outputs"]) for c in dup.outputs["cells"]] == [
         ("success", {"n": 1}), ("failed", {}), ("success", {"n": 2}),
     ]  # fmt: skip
+    # min_success above the cells an upstream output gives: refused as the run refuses it, not lowered
+    needy = plan_of(tmp_path, MATRIX.replace("min_success: 1", "min_success: 5"))
+    few = gather_cells(needy, "each", json.dumps(twice), runs_dir=runs, run_id="wf2", inputs=inputs)
+    assert few.status == "failed" and "min_success: 5 is more than the 3 cells of its matrix" in str(few.error)
 
 
 def test_a_loops_verdict_is_the_runners(tmp_path: Path) -> None:

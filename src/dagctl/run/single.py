@@ -564,7 +564,10 @@ def gather_cells(
     try:
         gathered = gathered_cells(step.cells(), found)
         ok = sum(1 for c in gathered if c["status"] == "success")
-        needed = len(gathered) if task.min_success is None else min(task.min_success, len(gathered))
+        from dagctl.dag.matrixcheck import check_min_success
+
+        check_min_success(task, len(gathered))  # as the run's fan-out refuses it, not quietly lowered
+        needed = len(gathered) if task.min_success is None else task.min_success
         if ok < needed:
             raise DagctlError(f"{ok} of {len(gathered)} cells succeeded, {needed} needed (min_success)")
         search_path = [str(step.factory.dag_dir)]
