@@ -507,6 +507,10 @@ def test_a_union_written_as_a_mapping_reports_only_what_is_wrong_inside_it():
             "dag.yaml:5:26: task 'a' precondition: when: empty condition — write one, such as params.env == "
             '"prod", or remove precondition:',
         ),
+        (  # an empty when: is a mistake, not "always": it used to pass and run the task
+            'run: x\n    when: ""',
+            "dag.yaml:5:11: task 'a' when: empty condition — write one, such as params.env == \"prod\", or remove when:",
+        ),
         (
             "run: x\n    repeat: {until: 'iteration > '}",
             "dag.yaml:5:21: task 'a' repeat: until: unexpected end of expression at column 12 — check quotes and "

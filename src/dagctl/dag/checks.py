@@ -82,7 +82,7 @@ def check_templates(doc: Document, spec: DagSpec) -> Iterable[Problem]:
                 ):
                     what, hint = _split(message)
                     yield doc.problem(path, f"task '{task.id}' {key}: {what}", hint)
-        if task.when:
+        if task.when is not None:  # "" too: an empty condition is a mistake, not "always"
             if upstream is None:
                 upstream = ancestors(deps, task.id)
             for message in condition_problems(task.when, params=params, upstream=upstream):
