@@ -379,8 +379,10 @@ def test_a_loop_that_hits_its_maximum_fails_or_succeeds_as_told(dags) -> None:
 
 
 def test_a_loop_whose_condition_cannot_be_evaluated_fails_saying_so_once(dags) -> None:
-    text = LOOP.replace("{max}", "3").replace("{on_max}", "").replace(
-        "outputs.fit.loss < 0.05 or previous.fit.loss - outputs.fit.loss < 0.001", "outputs.fit.loss / 0 < 1"
+    text = (
+        LOOP.replace("{max}", "3")
+        .replace("{on_max}", "")
+        .replace("outputs.fit.loss < 0.05 or previous.fit.loss - outputs.fit.loss < 0.001", "outputs.fit.loss / 0 < 1")
     )
     result, _ = dags.run("loop.yaml", text)
     error = result.tasks["fit"].error

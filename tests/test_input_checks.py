@@ -509,7 +509,8 @@ def test_a_union_written_as_a_mapping_reports_only_what_is_wrong_inside_it():
         ),
         (  # an empty when: is a mistake, not "always": it used to pass and run the task
             'run: x\n    when: ""',
-            "dag.yaml:5:11: task 'a' when: empty condition — write one, such as params.env == \"prod\", or remove when:",
+            "dag.yaml:5:11: task 'a' when: empty condition — write one, such as params.env == \"prod\", "
+            "or remove when:",
         ),
         (
             "run: x\n    repeat: {until: 'iteration > '}",
