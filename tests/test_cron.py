@@ -19,6 +19,7 @@ from dagctl.schedule.cron import (
     parse_cron,
     rare_fires,
     timezone_problem,
+    wall_to_utc,
 )
 
 UTC = timezone.utc
@@ -166,11 +167,14 @@ def test_parse_cron_normalises_whitespace_and_specs_compare_by_value() -> None:
             "day-of-month '31' never occurs in April or June, so the schedule would never fire; "
             "pick a day that exists (February has at most 29 days; April, June, September and November 30)",
         ),
-        ("60 * * * *", "minute value 60 is out of range 0-59"),
-        ("0 24 * * *", "hour value 24 is out of range 0-23"),
-        ("0 0 0 * *", "day-of-month value 0 is out of range 1-31"),
-        ("0 0 1 13 *", "month value 13 is out of range 1-12"),
-        ("0 0 * * 8", "day-of-week value 8 is out of range 0-7 (0 and 7 are Sunday)"),
+        ("60 * * * *", "minute value 60 is out of range 0-59; write a minute from 0 to 59"),
+        ("0 24 * * *", "hour value 24 is out of range 0-23; write an hour from 0 to 23"),
+        ("0 0 0 * *", "day-of-month value 0 is out of range 1-31; write a day-of-month from 1 to 31"),
+        ("0 0 1 13 *", "month value 13 is out of range 1-12; write a month from 1 to 12"),
+        (
+            "0 0 * * 8",
+            "day-of-week value 8 is out of range 0-7 (0 and 7 are Sunday); write a day-of-week from 0 to 7",
+        ),
         (
             "x * * * *",
             "minute field 'x' is not valid: 'x' is not a number (0-59); use numbers, names, "
@@ -182,7 +186,10 @@ def test_parse_cron_normalises_whitespace_and_specs_compare_by_value() -> None:
             "use numbers, names, ranges (1-5), steps (*/15, 1-30/5) and lists (1,15)",
         ),
         ("0 0 * * monday", "day-of-week name 'monday' is not recognised; use the three-letter name 'mon'"),
-        ("*/0 * * * *", "step '0' in minute field '*/0' must be a whole number of 1 or more"),
+        (
+            "*/0 * * * *",
+            "step '0' in minute field '*/0' must be a whole number of 1 or more; write e.g. '*/2' (every second value)",
+        ),
         ("5/15 * * * *", "step '5/15' in minute field needs a range; write '5-59/15' or '*/15'"),
         ("0 22-2 * * *", "range '22-2' in hour field goes backwards; split it into a list, e.g. '22-23,0-2'"),
         (
@@ -203,8 +210,8 @@ def test_invalid_cron_expressions_get_one_clear_problem(expr: str, message: str)
 
 def test_every_bad_field_is_reported() -> None:
     assert cron_problems("60 24 * * *") == [
-        "minute value 60 is out of range 0-59",
-        "hour value 24 is out of range 0-23",
+        "minute value 60 is out of range 0-59; write a minute from 0 to 59",
+        "hour value 24 is out of range 0-23; write an hour from 0 to 23",
     ]
 
 
@@ -503,3 +510,19 @@ def test_a_schedule_that_fires_every_year_gets_no_warning(expr):
 def test_a_first_fire_more_than_a_year_away_is_rare_even_when_the_next_gap_is_not():
     # 29 February 2028 then 2032 ... but from 1 March 2028 the wait alone is four years
     assert "next on 2032-02-29 00:00" in (rare_fires(parse_cron("0 0 29 2 *"), utc(2028, 3, 1)) or "")
+
+
+@pytest.mark.parametrize(
+    ("zone", "wall", "first", "last"),
+    [
+        (NY, datetime(2026, 3, 8, 2, 30), utc(2026, 3, 8, 7), utc(2026, 3, 8, 7)),  # skipped: the jump, 03:00 EDT
+        (NY, datetime(2026, 11, 1, 1, 30), utc(2026, 11, 1, 5, 30), utc(2026, 11, 1, 6, 30)),  # EDT, then EST
+        (NY, datetime(2026, 7, 1, 9, 0), utc(2026, 7, 1, 13), utc(2026, 7, 1, 13)),
+        ("Australia/Lord_Howe", datetime(2026, 10, 4, 2, 15), utc(2026, 10, 3, 15, 30), utc(2026, 10, 3, 15, 30)),
+        ("Australia/Lord_Howe", datetime(2026, 4, 5, 1, 45), utc(2026, 4, 4, 14, 45), utc(2026, 4, 4, 15, 15)),
+        ("UTC", datetime(2026, 3, 8, 2, 30), utc(2026, 3, 8, 2, 30), utc(2026, 3, 8, 2, 30)),
+    ],
+)
+def test_a_local_wall_time_maps_to_the_jump_when_skipped_and_to_either_pass_when_repeated(zone, wall, first, last):
+    assert wall_to_utc(wall, ZoneInfo(zone)) == first
+    assert wall_to_utc(wall, ZoneInfo(zone), latest=True) == last

@@ -153,7 +153,7 @@ def test_hashed_expression_leaves_expressions_without_h_as_written() -> None:
     ("expr", "message"),
     [
         ("0 0 LW * *", "day-of-month 'LW' is not supported; write 31W (the weekday nearest the month's last day)"),
-        ("0 0 32W * *", "day-of-month value 32 in '32W' is out of range 1-31"),
+        ("0 0 32W * *", "day-of-month value 32 in '32W' is out of range 1-31; write a day from 1 to 31"),
         (
             "0 0 L-3 * *",
             "day-of-month item 'L-3' is not a form dagctl knows; use L (the last day), 15W (the weekday nearest "
@@ -163,7 +163,10 @@ def test_hashed_expression_leaves_expressions_without_h_as_written() -> None:
             "0 0 * * 1#6",
             "day-of-week '1#6' asks for week 6; the week after '#' must be 1-5 (1#2 is the second Monday of the month)",
         ),
-        ("0 0 * * 8#1", "day-of-week value 8 in '8#1' is out of range 0-7 (0 and 7 are Sunday)"),
+        (
+            "0 0 * * 8#1",
+            "day-of-week value 8 in '8#1' is out of range 0-7 (0 and 7 are Sunday); write a day-of-week from 0 to 7",
+        ),
         ("0 0 * * L", "day-of-week 'L' needs a day; write 5L (the last Friday) or friL"),
         (
             "H,5 0 * * *",
@@ -174,7 +177,7 @@ def test_hashed_expression_leaves_expressions_without_h_as_written() -> None:
             "minute field 'H(0-99)' has a range outside 0-59; write the range of H within 0-59, going upwards, "
             "e.g. 'H(0-29)'",
         ),
-        ("H/0 * * * *", "step in minute field 'H/0' must be a whole number of 1 or more"),
+        ("H/0 * * * *", "step in minute field 'H/0' must be a whole number of 1 or more; write e.g. 'H/15'"),
         (
             "R 0 * * *",
             "minute field 'R': R (random) is not supported, since every scheduler process must agree on the fire "

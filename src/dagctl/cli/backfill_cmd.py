@@ -71,7 +71,7 @@ def register(app: typer.Typer) -> None:
         schedules = ScheduleSource(directory, default_timezone=default_timezone()).load()
         schedule = find_schedule(schedules, schedule_id)
         zone = parse_cron(schedule.cron, schedule.timezone).zone
-        first, last = parse_when(start, zone, "--start"), parse_when(end, zone, "--end")
+        first, last = parse_when(start, zone, "--start"), parse_when(end, zone, "--end", latest=True)
         if last > SystemClock().now():
             raise UsageError("--end is in the future", hint="backfill runs past slots; the scheduler runs the rest")
         launcher, release = make_launcher(settings)

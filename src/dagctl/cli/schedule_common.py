@@ -30,9 +30,13 @@ def default_timezone() -> str:
     return zone
 
 
-def parse_when(text: str, zone: ZoneInfo | None, option: str) -> datetime:
-    """ISO-8601 (``Z`` or an offset); a time without offset is read in ``zone`` when there is one."""
+def parse_when(text: str, zone: ZoneInfo | None, option: str, *, latest: bool = False) -> datetime:
+    """ISO-8601 (``Z`` or an offset); a time without offset is read in ``zone`` when there is one.
+
+    Read in ``zone``, a wall time that daylight saving time skips is the instant of the jump, and one it
+    repeats is its first pass (its second with ``latest``, for the inclusive end of a range)."""
     from dagctl.errors import UsageError
+    from dagctl.schedule.cron import wall_to_utc
 
     raw = text.strip()
     try:
@@ -42,13 +46,19 @@ def parse_when(text: str, zone: ZoneInfo | None, option: str) -> datetime:
             f"{option} {text!r} is not an ISO-8601 time",
             hint=f"write e.g. {option} 2026-03-08T07:00:00Z or 2026-03-08T02:00:00-05:00",
         ) from None
-    if value.tzinfo is None:
+    try:
+        if value.tzinfo is not None:
+            return value.astimezone(timezone.utc)
         if zone is None:
             raise UsageError(
                 f"{option} {text!r} has no UTC offset", hint=f"add Z or an offset, e.g. {option} {value.isoformat()}Z"
             )
-        value = value.replace(tzinfo=zone)
-    return value.astimezone(timezone.utc)
+        return wall_to_utc(value, zone, latest=latest)
+    except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it
+        raise UsageError(
+            f"{option} {text!r} is out of range: its UTC time falls outside years 1-9999",
+            hint="give a time between 0002 and 9998",
+        ) from None
 
 
 def find_schedule(schedules: list[ScheduleSpec], schedule_id: str) -> ScheduleSpec:

@@ -124,7 +124,10 @@ def _value(token: str, fd: _Field, text: str) -> int:
         number = int(token)
         if not fd.low <= number <= fd.high:
             extra = " (0 and 7 are Sunday)" if fd.name == "day-of-week" else ""
-            raise _Bad(f"{fd.name} value {number} is out of range {fd.low}-{fd.high}{extra}")
+            raise _Bad(
+                f"{fd.name} value {number} is out of range {fd.low}-{fd.high}{extra}; "
+                f"write {'an' if fd.name == 'hour' else 'a'} {fd.name} from {fd.low} to {fd.high}"
+            )
         return number
     lowered = token.lower()
     if fd.names and lowered in fd.names:
@@ -156,7 +159,10 @@ def _parse_field(text: str, fd: _Field, index: int) -> tuple[frozenset[int], tup
         step = 1
         if slash:
             if not (step_text.isascii() and step_text.isdigit()) or int(step_text) == 0:
-                raise _Bad(f"step {step_text!r} in {fd.name} field {text!r} must be a whole number of 1 or more")
+                raise _Bad(
+                    f"step {step_text!r} in {fd.name} field {text!r} must be a whole number of 1 or more; "
+                    "write e.g. '*/2' (every second value)"
+                )
             step = int(step_text)
         if base == "*":
             first, last = fd.low, fd.high
@@ -468,6 +474,22 @@ def _transition(zone: ZoneInfo, before: datetime, after: datetime) -> datetime:
         else:
             lo = mid
     return before + timedelta(seconds=hi)
+
+
+def wall_to_utc(wall: datetime, zone: ZoneInfo, *, latest: bool = False) -> datetime:
+    """The aware UTC instant at which the clock in ``zone`` shows the naive ``wall`` time.
+
+    A wall time the clock skips (spring forward) maps to the instant of the jump, where a fixed-time job
+    in the gap fires. A wall time the clock shows twice (fall back) maps to its first pass, or with
+    ``latest`` to its second, so that an inclusive range ``[start, end]`` typed in local time covers both
+    passes of a repeated hour."""
+    naive = wall.replace(tzinfo=None)
+    offset0 = naive.replace(tzinfo=zone).utcoffset() or timedelta(0)
+    offset1 = naive.replace(tzinfo=zone, fold=1).utcoffset() or timedelta(0)
+    u0, u1 = (naive - offset0).replace(tzinfo=UTC), (naive - offset1).replace(tzinfo=UTC)
+    if u0 <= u1:  # one instant, or a repeated wall time: u0 on the first pass
+        return u1 if latest else u0
+    return _transition(zone, u1, u0)  # a skipped wall time: u1 lies before the jump, u0 after it
 
 
 def _instants(c: _Compiled, zone: ZoneInfo, wall: datetime) -> list[tuple[datetime, bool]]:

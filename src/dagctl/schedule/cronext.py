@@ -84,7 +84,9 @@ def _dom_item(item: str) -> str | None:
     if nearest:
         day = int(nearest.group(1))
         if not 1 <= day <= 31:
-            raise ExtendedProblem(f"day-of-month value {day} in {item!r} is out of range 1-31")
+            raise ExtendedProblem(
+                f"day-of-month value {day} in {item!r} is out of range 1-31; write a day from 1 to 31"
+            )
         return _checked(DOM, f"{day}W", item)
     if lowered == "lw":
         raise ExtendedProblem(
@@ -114,7 +116,10 @@ def _dow_item(item: str) -> str | None:
     number = re.fullmatch(r"(\d+)#\d+|(\d+)L|L(\d+)", item, re.IGNORECASE)
     if number:
         value = int(next(g for g in number.groups() if g is not None))
-        raise ExtendedProblem(f"day-of-week value {value} in {item!r} is out of range 0-7 (0 and 7 are Sunday)")
+        raise ExtendedProblem(
+            f"day-of-week value {value} in {item!r} is out of range 0-7 (0 and 7 are Sunday); "
+            "write a day-of-week from 0 to 7"
+        )
     raise ExtendedProblem(f"day-of-week item {item!r} is not a form dagctl knows; use {DOW_FORMS}")
 
 
@@ -181,7 +186,7 @@ def hash_field(index: int, text: str, key: str | None) -> str | None:
                 f"{low}-{high}, going upwards, e.g. 'H({low}-{low + (high - low) // 2})'"
             )
     if match.group(3) is not None and int(match.group(3)) == 0:
-        raise ExtendedProblem(f"step in {name} field {text!r} must be a whole number of 1 or more")
+        raise ExtendedProblem(f"step in {name} field {text!r} must be a whole number of 1 or more; write e.g. 'H/15'")
     if key is None:
         raise ExtendedProblem(
             f"{name} field {text!r} is hashed from a schedule id, and none was given; use H in a schedule "
