@@ -90,9 +90,27 @@ def test_catchup_after_downtime_runs_missed_slots_within_the_window_oldest_first
 def test_catchup_is_bounded_and_coalesces_the_oldest() -> None:
     schedule = sched(cron="*/5 * * * *", catchup="7d", overlap="allow")
     actions = plan_tick([schedule], {"a": utc(2026, 1, 1)}, {}, utc(2026, 1, 8))
-    assert len(actions) == DEFAULT_CATCHUP_CAP
-    assert actions[-1].slot.fire_utc == utc(2026, 1, 8)
-    assert len(plan_tick([schedule], {"a": utc(2026, 1, 1)}, {}, utc(2026, 1, 8), catchup_cap=3)) == 3
+    claims = [a for a in actions if isinstance(a, Claim)]
+    assert len(claims) == DEFAULT_CATCHUP_CAP
+    assert claims[-1].slot.fire_utc == utc(2026, 1, 8)
+    capped = plan_tick([schedule], {"a": utc(2026, 1, 1)}, {}, utc(2026, 1, 8), catchup_cap=3)
+    assert kinds(capped) == [
+        ("skip", "a@2026-01-07T23:45:00Z"),  # one record for every missed slot the cap left out, named by the newest
+        ("claim", "a@2026-01-07T23:50:00Z"),
+        ("claim", "a@2026-01-07T23:55:00Z"),
+        ("claim", "a@2026-01-08T00:00:00Z"),
+    ]
+    # 7 days of */5 since the watermark (00:00 excluded) is 2016 slots; 3 ran
+    assert capped[0].reason == (
+        "2013 missed slots since 2026-01-01T00:05:00Z not run: catch-up runs at most the newest 3 "
+        "(dagctl backfill runs older ones)"
+    )
+    # the cap not reached, or reached with nothing older: no such record
+    assert kinds(plan_tick([schedule], {"a": utc(2026, 1, 7, 23, 45)}, {}, utc(2026, 1, 8), catchup_cap=3)) == [
+        ("claim", "a@2026-01-07T23:50:00Z"),
+        ("claim", "a@2026-01-07T23:55:00Z"),
+        ("claim", "a@2026-01-08T00:00:00Z"),
+    ]
 
 
 def test_overlap_skip_records_why_while_the_previous_run_is_going() -> None:

@@ -49,6 +49,7 @@ __all__ = [
     "cron_problems",
     "due_slots",
     "fire_times",
+    "left_out",
     "next_fire_times",
     "parse_cron",
     "timezone_problem",
@@ -137,19 +138,44 @@ def due_slots(
             spec = _spec(schedule.cron, schedule.timezone)
         except UsageError as exc:
             raise UsageError(f"schedule {schedule.id!r}: {exc.message}", hint=exc.hint) from exc
-        if schedule.catchup is None:
-            window, count = CURRENT_MINUTE, 1
-        else:
-            window, count = max(schedule.catchup, CURRENT_MINUTE), catchup_cap
-        start = now - window if window < now - _EARLIEST else _EARLIEST
-        watermark = watermarks.get(schedule.id)
-        if watermark is not None:
-            if watermark.tzinfo is None or watermark.utcoffset() is None:
-                raise UsageError(f"watermark of schedule {schedule.id!r} must be timezone-aware UTC, got {watermark!r}")
-            start = max(start, watermark.astimezone(UTC))
+        count = 1 if schedule.catchup is None else catchup_cap
+        start = _window_start(schedule, watermarks.get(schedule.id), now)
         if start >= now:
             continue
         fires = latest_fires(spec, start, now, count)
         slots.extend(Slot(schedule.id, instant, minute) for instant, minute in fires)
     slots.sort(key=lambda slot: slot.fire_utc)
     return slots
+
+
+def _window_start(schedule: ScheduleLike, watermark: datetime | None, now: datetime) -> datetime:
+    """The instant after which a schedule's fires are due: its catchup window (or the current minute), and not
+    before its watermark."""
+    window = CURRENT_MINUTE if schedule.catchup is None else max(schedule.catchup, CURRENT_MINUTE)
+    start = now - window if window < now - _EARLIEST else _EARLIEST
+    if watermark is not None:
+        if watermark.tzinfo is None or watermark.utcoffset() is None:
+            raise UsageError(f"watermark of schedule {schedule.id!r} must be timezone-aware UTC, got {watermark!r}")
+        start = max(start, watermark.astimezone(UTC))
+    return start
+
+
+COUNTED_UP_TO = 10_000
+"""How many left-out slots :func:`left_out` counts before it says "more than"."""
+
+
+def left_out(
+    schedule: ScheduleLike, watermark: datetime | None, now_utc: datetime, oldest_kept: Slot
+) -> tuple[int, datetime, Slot] | None:
+    """The missed slots of ``schedule`` older than ``oldest_kept`` (the oldest :func:`due_slots` returned when it
+    hit ``catchup_cap``), which catch-up leaves out: how many (at most :data:`COUNTED_UP_TO` + 1), the first one's
+    instant, and the newest of them; None when there are none."""
+    spec = _spec(schedule.cron, schedule.timezone)
+    start = _window_start(schedule, watermark, now_utc.astimezone(UTC))
+    before = oldest_kept.fire_utc - timedelta(microseconds=1)
+    newest = latest_fires(spec, start, before, 1)
+    if not newest:
+        return None
+    counted = fire_times(spec, start, before, limit=COUNTED_UP_TO + 1)
+    instant, minute = newest[0]
+    return len(counted), counted[0], Slot(schedule.id, instant, minute)

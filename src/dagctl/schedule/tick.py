@@ -35,7 +35,7 @@ from typing import Protocol
 from dagctl.errors import UsageError
 
 from .cron import parse_cron
-from .slots import CURRENT_MINUTE, ScheduleLike, Slot, due_slots
+from .slots import COUNTED_UP_TO, CURRENT_MINUTE, ScheduleLike, Slot, due_slots, left_out
 
 __all__ = [
     "DEFAULT_CATCHUP_CAP",
@@ -130,6 +130,10 @@ def plan_tick(
     decided: list[Claim | Skip] = []
     for sid, slots in due.items():
         schedule = by_id[sid]
+        if schedule.catchup is not None and len(slots) >= catchup_cap:  # the cap may have left older ones out
+            cut = left_out(schedule, marks.get(sid), now, slots[0])
+            if cut is not None:
+                decided.append(Skip(schedule, cut[2], _left_out_reason(cut[0], cut[1], cut[2], catchup_cap)))
         minutes = set((recent_minutes or {}).get(sid, ()))
         if minutes and parse_cron(schedule.cron, schedule.timezone).fixed_time:
             for slot in [s for s in slots if s.local_minute in minutes]:
@@ -161,6 +165,17 @@ def plan_tick(
             decided.extend(Claim(schedule, s) for s in slots)
     decided.sort(key=lambda a: a.slot.fire_utc)
     return actions + decided
+
+
+def _left_out_reason(count: int, first: datetime, newest: Slot, cap: int) -> str:
+    """Why missed slots were not run: one record (the newest of them) for all that catch-up's cap left out."""
+    many = f"more than {COUNTED_UP_TO}" if count > COUNTED_UP_TO else str(count)
+    plural = "s" if count != 1 else ""
+    since = f" since {first.isoformat().replace('+00:00', 'Z')}" if count > 1 else ""
+    return (
+        f"{many} missed slot{plural}{since} not run: catch-up runs at most the newest {cap} "
+        "(dagctl backfill runs older ones)"
+    )
 
 
 def jitter_delay(schedule: ScheduleLike, slot: Slot) -> float:
