@@ -370,6 +370,16 @@ def test_once_exit_codes(cli, project: Path) -> None:
     assert cli("schedule", "--dir", str(project / "nope"), "--once").code == 2
 
 
+def test_once_now_ahead_of_the_clock_warns_that_its_claims_are_real(cli, project: Path) -> None:
+    ok = write_schedules(project, '- {id: a, cron: "0 0 1 1 *", dag: ../dags/note.yaml}\n', "ok.yaml")
+    past = cli("schedule", "--dir", str(ok), "--once", "--now", "2026-01-01T00:00:10Z")
+    assert past.code == 0 and "warning" not in past.err
+    ahead = cli("schedule", "--dir", str(ok), "--once", "--now", "2999-01-01T00:00:10Z")
+    assert ahead.code == 0
+    assert "dagctl: warning: --now is " in ahead.err and "ahead of the clock" in ahead.err
+    assert "STATE_STORE_PATH" in ahead.err
+
+
 def test_an_unusable_state_store_is_an_environment_problem(cli, project: Path, monkeypatch) -> None:
     ok = write_schedules(project, '- {id: a, cron: "* * * * *", dag: ../dags/note.yaml}\n')
     monkeypatch.setenv("STATE_STORE_PATH", "/dev/null/state.jsonl")

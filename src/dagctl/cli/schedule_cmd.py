@@ -147,6 +147,8 @@ def _run_once(
 
     settings = Settings.from_env()
     when = parse_when(now, None, "--now") if now is not None else None
+    if when is not None:
+        _warn_if_ahead(when, settings.state_path)
     schedules = ScheduleSource(directory, default_timezone=default_timezone()).load()  # a bad file: exit 2 here,
     settings.check_writable("logs", "events", "state")  # before any folder is made
     stopped: list[int] = []
@@ -165,6 +167,23 @@ def _run_once(
     if stopped:
         return exit_code_of_signal(stopped[0])
     return code
+
+
+def _warn_if_ahead(when: Any, state_path: Path) -> None:
+    """``--now`` ahead of the clock claims the slots up to then in the real state log: when their time comes, no
+    tick runs them. Said once, on stderr (a replay or a test usually wants a state log of its own)."""
+    from dagctl.clock import SystemClock
+    from dagctl.dag.durations import format_duration
+
+    from .render import echo_err
+
+    ahead = (when - SystemClock().now()).total_seconds()
+    if ahead > 60:
+        echo_err(
+            f"dagctl: warning: --now is {format_duration(ahead)} ahead of the clock: the slots it claims are recorded "
+            f"in {state_path}, and no tick runs them when their time comes (point STATE_STORE_PATH at a scratch "
+            "file for a rehearsal)"
+        )
 
 
 def _serve(
