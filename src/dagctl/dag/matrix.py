@@ -53,29 +53,54 @@ def references_params(matrix: Mapping[str, Any]) -> bool:
 def resolve(matrix: Mapping[str, Any], render: Any) -> dict[str, list[Any]]:
     """Every key's values as a list. ``render(text)`` resolves a ``${...}`` string (keeping a list a list).
 
-    Raises :class:`TemplateError` naming the key when a value is not a non-empty list."""
+    Raises :class:`TemplateError` naming the key (and the param, for ``${params.NAME}``) when a value is not a
+    non-empty list, or the matrix has too many cells: the run at its fan-out and the checks before a run
+    (:mod:`dagctl.dag.matrixcheck`) say the same."""
     resolved: dict[str, list[Any]] = {}
     for key, values in matrix.items():
+        param = _param_name(values) if isinstance(values, str) else None
         if isinstance(values, str):
-            value = render(values)
+            try:
+                value = render(values)
+            except TemplateError as exc:
+                raise TemplateError(f"matrix key '{key}': {exc.message}", hint=exc.hint) from None
             if isinstance(value, tuple):
                 value = list(value)
             if not isinstance(value, list):
+                if param is not None:
+                    raise TemplateError(
+                        f"matrix key '{key}': param '{param}' is {type(value).__name__} {_short(value)}, not a list",
+                        hint=f"give a list, e.g. -p '{param}=[1, 2]'",
+                    )
                 raise TemplateError(
                     f"matrix key '{key}': {values} gave {type(value).__name__} {_short(value)}, not a list",
                     hint="make the param or output a list, e.g. [0.001, 0.01]",
                 )
             values = value
         if not values:
+            if param is not None:
+                raise TemplateError(
+                    f"matrix key '{key}': param '{param}' is an empty list, so the task has no cells",
+                    hint=f"give it at least one value, e.g. -p '{param}=[1, 2]'",
+                )
             raise TemplateError(f"matrix key '{key}' has no values", hint="give at least one value")
         resolved[key] = list(values)
     count = cell_count(resolved)
     if count > MAX_MATRIX_CELLS:
         raise TemplateError(
-            f"the matrix expands to {count:,} cells, more than the {MAX_MATRIX_CELLS:,} allowed",
+            f"matrix expands to {count:,} cells, more than the {MAX_MATRIX_CELLS:,} allowed",
             hint="split the task, or fan out over fewer values",
         )
     return resolved
+
+
+def _param_name(text: str) -> str | None:
+    """``lrs`` for ``${params.lrs}`` (``cfg.lrs`` for ``${params.cfg.lrs}``, a default after ``:-`` left out):
+    the param a value list names; None for other text."""
+    inner = text.strip()
+    if not (inner.startswith("${params.") and inner.endswith("}")) or inner.count("${") != 1:
+        return None
+    return inner[len("${params.") : -1].partition(":-")[0]
 
 
 def cell_count(values: Mapping[str, list[Any]]) -> int:

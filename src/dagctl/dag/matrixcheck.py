@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dagctl.errors import TemplateError, UsageError
 
-from .matrix import MAX_MATRIX_CELLS, _short, cell_count, expand, is_dynamic, min_success_problem
+from .matrix import cell_count, expand, is_dynamic, min_success_problem, resolve
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -23,55 +23,24 @@ if TYPE_CHECKING:
     from .plan import PlannedTask
 
 
-def _param_name(text: str) -> str:
-    """``lrs`` for ``${params.lrs}`` (``cfg.lrs`` for ``${params.cfg.lrs}``): the param a value list names."""
-    inner = text.strip()[len("${params.") : -1]
-    return inner.partition(":-")[0]
-
-
 def static_values(task: PlannedTask, params: Mapping[str, Any]) -> dict[str, list[Any]] | None:
     """The value lists of ``task``'s matrix when they are known before the run (literal lists and list params), or
     None when an upstream output gives values (known at the fan-out). Raises :class:`UsageError` (exit 2, one line
-    naming the task, the key and the param) for a matrix the run would fail: a param that is not a list or is an
-    empty one, too many cells, a ``min_success`` above the number of cells. A run checks this before it starts
-    anything (:meth:`dagctl.run.runner.Runner`), and so does its dry run (:func:`preview`)."""
+    naming the task, the key and the param) for a matrix the run would fail: :func:`~dagctl.dag.matrix.resolve`'s
+    problems (a param that is not a list or is an empty one, too many cells), and a ``min_success`` above the
+    number of cells. A run checks this before it starts anything (:meth:`dagctl.run.runner.Runner`), and so does
+    its dry run (:func:`preview`)."""
     matrix = task.matrix or {}
     if is_dynamic(matrix):
         return None
-    resolved: dict[str, list[Any]] = {}
-    for key, values in matrix.items():
-        if isinstance(values, str):
-            from .templating import TemplateContext, render_value
+    from .templating import TemplateContext, render_value
 
-            name = _param_name(values)
-            try:
-                value = render_value(values, TemplateContext(params=params, env={}, outputs={}))
-            except TemplateError as exc:
-                raise UsageError(f"task '{task.id}' matrix key '{key}': {exc.message}", hint=exc.hint) from None
-            if isinstance(value, tuple):
-                value = list(value)
-            if not isinstance(value, list):
-                raise UsageError(
-                    f"task '{task.id}' matrix key '{key}': param '{name}' is {type(value).__name__} "
-                    f"{_short(value)}, not a list",
-                    hint=f"give a list, e.g. -p '{name}=[1, 2]'",
-                )
-            if not value:
-                raise UsageError(
-                    f"task '{task.id}' matrix key '{key}': param '{name}' is an empty list, so the task has no cells",
-                    hint=f"give it at least one value, e.g. -p '{name}=[1, 2]'",
-                )
-            values = value
-        if not values:  # a literal [] (dagctl validate reports it; a plan built in code may hold one)
-            raise UsageError(f"task '{task.id}' matrix key '{key}' has no values", hint="give at least one value")
-        resolved[key] = list(values)
-    count = cell_count(resolved)
-    if count > MAX_MATRIX_CELLS:
-        raise UsageError(
-            f"task '{task.id}' matrix expands to {count:,} cells, more than the {MAX_MATRIX_CELLS:,} allowed",
-            hint="split the task, or fan out over fewer values",
-        )
-    check_min_success(task, count)
+    ctx = TemplateContext(params=params, env={}, outputs={})
+    try:
+        resolved = resolve(matrix, lambda text: render_value(text, ctx))
+    except TemplateError as exc:
+        raise UsageError(f"task '{task.id}' {exc.message}", hint=exc.hint) from None
+    check_min_success(task, cell_count(resolved))
     return resolved
 
 
