@@ -205,7 +205,7 @@ class Settings(Record):
         return settings.replace(**overrides) if overrides else settings
 
     def check_writable(self, *which: str) -> None:
-        """Check that the named paths (``events``, ``state``, ``logs``) can be written, before work starts.
+        """Check that the named paths (``events``, ``state``, ``logs``, ``cache``) can be written, before work starts.
 
         Raises :class:`EnvironmentProblem` (exit 3) naming the variable and the path. Never blocks: a FIFO
         or a device where a file should be is refused before anything is opened for writing.
@@ -218,6 +218,8 @@ class Settings(Record):
                 check_file(self.events_path, "ORCH_EVENTS_PATH")
             elif what == "state":
                 check_file(self.state_path, "STATE_STORE_PATH")
+            elif what == "cache":  # a cache on a full disk only costs its entries (warned per task): not refused
+                check_folder(self.task_cache_dir, "DAGCTL_CACHE_DIR", need_space=False)
             else:
                 raise ValueError(f"unknown path {what!r}")
 
@@ -237,8 +239,9 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def check_folder(folder: Path, var: str) -> None:
-    """``folder`` exists (made if missing) as a writable directory on a disk that is not full."""
+def check_folder(folder: Path, var: str, *, need_space: bool = True) -> None:
+    """``folder`` exists (made if missing) as a writable directory on a disk that is not full (unless not
+    ``need_space``)."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
@@ -255,7 +258,7 @@ def check_folder(folder: Path, var: str) -> None:
         return
     if stats.f_flag & os.ST_RDONLY:
         raise _problem(var, folder, "read-only file system")
-    if stats.f_bavail * stats.f_frsize < MIN_FREE_BYTES:
+    if need_space and stats.f_bavail * stats.f_frsize < MIN_FREE_BYTES:
         raise _problem(var, folder, "no space left on device")
 
 

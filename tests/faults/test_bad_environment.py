@@ -99,6 +99,24 @@ def test_a_logs_folder_that_is_a_file_is_an_environment_problem(project: Path) -
     assert proc.returncode == 3 and "(DAGCTL_LOGS_DIR)" in err and not (project / "ran").exists()
 
 
+def test_a_cache_folder_that_is_a_file_stops_a_run_with_cached_tasks_naming_the_variable(project: Path) -> None:
+    (project / "cache-file").write_text("")
+    (project / "cached.yaml").write_text(
+        f"name: c\ntasks:\n  - {{id: a, run: 'touch {project / 'ran'}', cache: true}}\n"
+    )
+    env = {"DAGCTL_CACHE_DIR": str(project / "cache-file")}
+    proc = dagctl(project, "run", "cached.yaml", env=env)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 3, err  # it ran, and warned per task that nothing could be cached
+    assert err == (
+        f"dagctl: error: cannot write {project / 'cache-file'} (DAGCTL_CACHE_DIR): it exists and is not a directory "
+        "— fix the path or the disk, or point DAGCTL_CACHE_DIR elsewhere\n"
+    )
+    assert not (project / "ran").exists()
+    proc = dagctl(project, "run", "cached.yaml", "--no-cache", env=env)  # a run that does not use the cache
+    assert proc.wait(timeout=30) == 0 and (project / "ran").exists()
+
+
 def test_readers_never_block_on_a_fifo(project: Path) -> None:
     fifo = _fifo(project)
     proc = dagctl(project, "stats", env={"ORCH_EVENTS_PATH": str(fifo)})

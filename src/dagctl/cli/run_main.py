@@ -152,7 +152,9 @@ def run_command(
             )
         plan_cmds.print_plan(plan, as_json=as_json, params=merged, notes=notes, selected=selected, reused=reused)
         return 0
-    settings.check_writable("logs", "events")  # exit 3 now rather than when the first event is written
+    # exit 3 now rather than when the first event is written (or, for the task cache, each task warns)
+    cached = not no_cache and any(t.cache is not None for t in plan.tasks.values())
+    settings.check_writable("logs", "events", *(("cache",) if cached else ()))
     partial: dict[str, Any] = {"cache": "off" if no_cache else "refresh" if refresh else "use"}
     if env_file:
         partial["env_files"] = [str(Path(f).resolve()) for f in env_file]
