@@ -383,3 +383,30 @@ def test_events_carry_the_documented_fields(dagrun, tmp_path):
     done = lines[-1]
     assert (done["status"], done["tasks_succeeded"], done["tasks_failed"]) == ("failed", 1, 1)
     assert done["duration_s"] >= 0
+
+
+def test_a_run_whose_last_lines_meet_a_full_disk_records_them_in_its_reserve_and_exits_3(dagrun, monkeypatch, tmp_path):
+    """The disk fills just as the run ends (its tasks all done): dag_done cannot be written. The room set aside at
+    the run's start takes it, and the run says it stopped for the environment (exit 3), not that all went well."""
+    import errno
+
+    from dagctl.store.jsonl import JsonlWriter
+
+    real_append = JsonlWriter.append_encoded
+
+    def full_until_the_reserve_is_freed(self, data):
+        if b'"dag_done"' in data and any((tmp_path / "logs" / "runs").glob("*/.space-reserve")):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_append(self, data)
+
+    monkeypatch.setattr(JsonlWriter, "append_encoded", full_until_the_reserve_is_freed)
+    result, _ = dagrun("""
+        name: last
+        tasks:
+          - {id: a, run: "true"}
+        """)
+    assert result.tasks["a"].status == "success"
+    assert result.halted is not None and result.exit_code == 3
+    recorded = [json.loads(line) for line in (result.run_dir / "events.jsonl").read_text().splitlines()]
+    assert recorded[-1]["event"] == "dag_done"  # written into the reserve's room at close
+    assert not (result.run_dir / ".space-reserve").exists()

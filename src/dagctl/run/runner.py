@@ -1183,4 +1183,6 @@ class Runner:
             error=error,
         )
         self._flush()
+        if result.halted is None:  # the last lines met a full disk: they go to the reserve at close; say so (exit 3)
+            result.halted = self._halted
         return result
