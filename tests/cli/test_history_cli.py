@@ -247,8 +247,11 @@ def sigkill(run: subprocess.Popen) -> None:
 
 def test_a_killed_run_is_recorded_abandoned_exactly_once(project, cli):
     with working(project) as run:
+        run_dir = next((project / "logs" / "runs").iterdir())
+        assert (run_dir / ".space-reserve").exists()  # room set aside for its last lines while it runs
         sigkill(run)
         listing = cli("runs")
+        assert not (run_dir / ".space-reserve").exists()  # freed when its death is recorded
         assert "abandoned" in listing.out
         cli("runs")
         cli("show", "latest")

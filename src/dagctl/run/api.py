@@ -71,7 +71,7 @@ def run_dag(
     if write_events:
         # each run also keeps its own events, so reading one run never scans the whole history
         own_events = layout.events_file(layout.run_dir(settings.runs_dir, run_options.run_id))
-        reserve = own_events.with_name(".space-reserve")  # room for the run's last lines if the disk fills up
+        reserve = layout.reserve_file(own_events.parent)  # room for the run's last lines if the disk fills up
         log = JsonlSink(settings.events_path, buffered=True, mirrors=[own_events], reserve=reserve)
         all_sinks.append(log)
 

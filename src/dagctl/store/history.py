@@ -199,6 +199,8 @@ class History:
             if not self._owner_dead(summary):
                 return
             records = abandonment(summary, last_seen=_last_seen(path, summary), now=self.clock.now())
+            with contextlib.suppress(OSError):  # the room its dead owner set aside: for these lines, then gone
+                layout.reserve_file(path.parent).unlink(missing_ok=True)
             writer.append_many(records)
         with JsonlWriter(self.settings.events_path) as log:
             log.append_many(records)

@@ -5,6 +5,7 @@ every path in a run folder with these functions, so the layout can change in one
 
     logs/runs/<run_id>/
         events.jsonl            the run's own copy of its events
+        .space-reserve          room set aside for the run's last lines if the disk fills (gone once it ended)
         dag.yaml                the DAG file as executed
         run.json                run id, DAG, params, trigger
         cancel.json             written by ``dagctl cancel``; the runner polls for it
@@ -35,6 +36,7 @@ OUTPUTS = "outputs"
 ATTEMPTS = "attempts"
 PAUSE_REQUEST = "pause.json"
 APPROVALS = "approvals"
+SPACE_RESERVE = ".space-reserve"
 
 
 def run_dir(runs_dir: Path, run_id: str) -> Path:
@@ -51,6 +53,11 @@ def snapshot_file(run: Path) -> Path:
 
 def meta_file(run: Path) -> Path:
     return run / RUN_META
+
+
+def reserve_file(run: Path) -> Path:
+    """Room set aside on the run folder's disk for its last lines (:class:`dagctl.store.sinks.JsonlSink`)."""
+    return run / SPACE_RESERVE
 
 
 def cancel_file(run: Path) -> Path:
