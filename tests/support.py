@@ -33,3 +33,16 @@ def process_alive(pid: int) -> bool:
             return fh.read().split(") ")[-1][0] not in "ZX"
     except (FileNotFoundError, ProcessLookupError):  # gone before the open, or reaped between open and read
         return False
+
+
+DOOMED = """
+name: doomed
+tasks:
+  - id: work
+    run: echo $$ > {pidfile}; sleep 300
+  - id: after
+    run: "true"
+    depends_on: work
+"""
+"""A DAG whose task ``work`` runs until it is stopped (its pid in ``{pidfile}``) and ``after`` waits on it: what the
+tests of killed, abandoned and never-started runs start, from the CLI and through the web API."""

@@ -18,6 +18,7 @@ from dagctl.run.api import run_dag
 from dagctl.settings import Settings
 from dagctl.store.history import History
 from tests.cli.test_run_cli import _alive, dagctl, events, wait_for
+from tests.support import DOOMED
 
 # Every test runs in the shared `project` fixture (tests/conftest.py): a temporary project folder that is the
 # working directory, with its logs under project/logs, where the `dagctl` child processes write theirs too.
@@ -206,17 +207,6 @@ def test_cancel_from_another_process_stops_the_run(project):
         stop(*started)
         if sleeper is not None and _alive(sleeper):  # the cancel did not reach it: the test failed
             os.kill(sleeper, signal.SIGKILL)
-
-
-DOOMED = """
-    name: doomed
-    tasks:
-      - id: work
-        run: echo $$ > {pidfile}; sleep 300
-      - id: after
-        run: "true"
-        depends_on: work
-    """
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ from dagctl.web.app import context_of, create_app  # noqa: E402
 from dagctl.web.config import ServeSettings  # noqa: E402
 from dagctl.web.context import WebContext  # noqa: E402
 from dagctl.web.server import Server  # noqa: E402
-from tests.support import process_alive, wait_until  # noqa: E402
+from tests.support import DOOMED, process_alive, wait_until  # noqa: E402
 
 QUICK = """
 name: quick
@@ -139,16 +139,6 @@ def live(web_project: Path) -> Iterator[Callable[..., Live]]:
             finally:
                 ctx.launcher.terminate_all()
 
-
-DOOMED = """
-name: doomed
-tasks:
-  - id: work
-    run: echo $$ > {pidfile}; sleep 300
-  - id: after
-    run: "true"
-    depends_on: work
-"""
 
 NEVER_STARTED = {
     "task_id": "after",
