@@ -223,6 +223,18 @@ class Settings(Record):
             else:
                 raise ValueError(f"unknown path {what!r}")
 
+    def check_readable(self, *which: str) -> None:
+        """Check that the named files (``events``, ``state``) can be read where they exist (a missing one holds
+        nothing yet). Raises :class:`EnvironmentProblem` (exit 3) naming the variable, as :meth:`check_writable`
+        does for writes, instead of a bare "cannot read /tmp" that leaves the user to find which setting it is."""
+        for what in which:
+            if what == "events":
+                check_readable_file(self.events_path, "ORCH_EVENTS_PATH", "the event log")
+            elif what == "state":
+                check_readable_file(self.state_path, "STATE_STORE_PATH", "the scheduler's state log")
+            else:
+                raise ValueError(f"unknown path {what!r}")
+
 
 MIN_FREE_BYTES = 64 * 1024
 """Less free space than this where dagctl writes counts as a full disk."""
@@ -260,6 +272,29 @@ def check_folder(folder: Path, var: str, *, need_space: bool = True) -> None:
         raise _problem(var, folder, "read-only file system")
     if need_space and stats.f_bavail * stats.f_frsize < MIN_FREE_BYTES:
         raise _problem(var, folder, "no space left on device")
+
+
+def check_readable_file(path: Path, var: str, what: str) -> None:
+    """``path`` is a readable regular file, or missing."""
+    import stat
+
+    def problem(reason: str) -> EnvironmentProblem:
+        return EnvironmentProblem(
+            f"cannot read {path} ({var}): {reason}", hint=f"point {var} at {what}, a file, or unset it"
+        )
+
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:  # ENOTDIR (a file where a folder should be), ELOOP, EACCES ...
+        raise problem(_reason(exc)) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise problem("it is a directory")
+    if not stat.S_ISREG(info.st_mode):
+        raise problem("it is not a regular file (a FIFO, socket or device)")
+    if not os.access(path, os.R_OK):
+        raise problem("permission denied")
 
 
 def check_file(path: Path, var: str) -> None:

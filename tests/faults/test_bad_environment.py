@@ -121,7 +121,27 @@ def test_readers_never_block_on_a_fifo(project: Path) -> None:
     fifo = _fifo(project)
     proc = dagctl(project, "stats", env={"ORCH_EVENTS_PATH": str(fifo)})
     _, err = proc.communicate(timeout=10)
-    assert proc.returncode == 3 and f"cannot read {fifo}: not a regular file" in err
+    assert proc.returncode == 3 and f"cannot read {fifo} (ORCH_EVENTS_PATH): it is not a regular file" in err
+
+
+@pytest.mark.parametrize("kind", sorted(PATHS))
+@pytest.mark.parametrize(
+    ("variable", "command"),
+    [
+        ("ORCH_EVENTS_PATH", ("stats",)),
+        ("STATE_STORE_PATH", ("stats",)),
+        ("STATE_STORE_PATH", ("schedule", "list", "--dir", "schedules")),
+    ],
+)
+def test_an_unreadable_path_is_named_by_the_commands_that_read_it(project, kind, variable, command) -> None:
+    """Readers name the variable as writers do: "cannot read /tmp" alone left the user to find the setting."""
+    make, reason = PATHS[kind]
+    path = make(project)
+    proc = dagctl(project, *command, env={variable: str(path)})
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 3, err
+    assert err.startswith(f"dagctl: error: cannot read {path} ({variable}): ") and reason in err, err
+    assert f"point {variable} at " in err and err.count("\n") == 1, err
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make a read-only bind mount")

@@ -326,7 +326,9 @@ def register(app: typer.Typer) -> None:
         from dagctl.store.state import StateStore
 
         schedules = ScheduleSource(_directory(ctx, directory), default_timezone=default_timezone()).load()
-        with state_errors(), StateStore(Settings.from_env().state_path) as store:
+        settings = Settings.from_env()
+        settings.check_readable("state")
+        with state_errors(), StateStore(settings.state_path) as store:
             fold = store.refresh()
         data = schedule_entries(schedules, fold, SystemClock().now())
         if as_json:

@@ -52,6 +52,7 @@ def register(app: typer.Typer) -> None:
 
         label, seconds = _window(window)
         settings = Settings.from_env()
+        settings.check_readable("events", "state")
         now = SystemClock().now()
         since = now - timedelta(seconds=seconds)
         events = load_events(settings.events_path, since=since, dag=dag, tenant=tenant)
