@@ -198,6 +198,17 @@ class NotifySpec(_Model):
     events: list[Literal["failure", "success", "retry", "approval"]] = Field(default_factory=_failures_only)
     urls: list[Annotated[str, StringConstraints(min_length=1)]] = Field(min_length=1)
 
+    @field_validator("urls")
+    @classmethod
+    def _urls_look_like_urls(cls, value: list[str]) -> list[str]:
+        from .notifyurls import EXAMPLE, url_problem
+
+        for url in value:
+            problem = url_problem(url)
+            if problem:
+                raise ValueError(f"{problem} — {EXAMPLE}")
+        return value
+
 
 class TaskDefaults(_Model):
     """Defaults applied to every task that does not set its own value."""

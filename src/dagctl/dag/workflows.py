@@ -217,6 +217,13 @@ def _notify(doc: Document, value: object, problems: list[Problem]) -> dict[str, 
     if not isinstance(urls, list) or not urls or not all(isinstance(u, str) and u.strip() for u in urls):
         where = ("notify", "urls") if "urls" in value else ("notify",)
         problems.append(doc.problem(where, "notify: needs urls, a list of apprise URLs", NOTIFY_EXAMPLE))
+    else:
+        from .notifyurls import EXAMPLE, url_problem
+
+        for n, url in enumerate(urls):
+            problem = url_problem(url)
+            if problem:
+                problems.append(doc.problem(("notify", "urls", n), problem, EXAMPLE))
     if len(problems) > before:
         return None
     return {"events": list(dict.fromkeys(events)), "urls": list(urls)}  # type: ignore[arg-type]
