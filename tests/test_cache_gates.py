@@ -256,6 +256,33 @@ def test_policy_all_waits_for_every_approver_and_bad_decisions_are_refused(proj,
         run.kill()
 
 
+def test_a_gate_interrupted_while_it_waits_is_reported_as_waiting_not_as_a_failure(proj) -> None:
+    """JUnit said `cancelled while running: not started: interrupted by SIGTERM` for a gate waiting for people:
+    a failure that contradicts itself."""
+    import signal
+    import xml.etree.ElementTree as ET
+
+    from dagctl.report.cases import RunTree
+    from dagctl.report.junit import junit_xml
+
+    run = _gate(proj)
+    try:
+        run.send_signal(signal.SIGTERM)
+        assert run.wait(timeout=30) == 143
+    finally:
+        run.kill()
+    history = History(proj.settings)
+    summary = history.summary(history.resolve("latest"))
+    assert summary.tasks["ok"].reason == "stopped while waiting for approval: interrupted by SIGTERM"
+    root = ET.fromstring(junit_xml(RunTree(summary)))
+    (gate,) = [c for c in root.iter("testcase") if c.get("name") == "ok"]
+    assert gate.find("failure") is None
+    skipped = gate.find("skipped")
+    assert (
+        skipped is not None and skipped.get("message") == "cancelled while waiting for approval: interrupted by SIGTERM"
+    )
+
+
 @pytest.mark.parametrize(("on_timeout", "code", "status"), [("fail", 1, "failed"), ("skip", 0, "skipped")])
 def test_a_gate_nobody_decides_times_out(proj, on_timeout: str, code: int, status: str) -> None:
     proj.write("t.yaml", GATE.replace("POLICY", "any").replace("TIMEOUT", "0.3s").replace(

@@ -13,8 +13,8 @@ What becomes a case:
 
 Outcomes: ``success`` passes; ``failed`` fails (``timeout`` when the attempt timed out); ``cancelled`` fails when
 the task was interrupted while running (it did not complete: the run's timeout, ``--fail-fast``, Ctrl+C) and is
-skipped when it never started; ``skipped`` is skipped; anything unfinished (a run still going, paused or
-abandoned) is skipped as not finished.
+skipped when it never started, or was an approval gate still waiting for people; ``skipped`` is skipped;
+anything unfinished (a run still going, paused or abandoned) is skipped as not finished.
 """
 
 from __future__ import annotations
@@ -92,12 +92,23 @@ def classify(task: TaskSummary) -> tuple[str, str, str]:
         return FAILED, kind, one_line(task.error or task.reason or _approval_note(task) or kind)
     if status == "cancelled":
         why = one_line(task.reason or task.error or "cancelled")
+        if task.approval is not None and not task.approval.get("decision"):  # a gate: it waited for people
+            return SKIPPED, "cancelled", "cancelled while waiting for approval" + _cause(why)
         if task.attempts > 0:
             return FAILED, "cancelled", f"cancelled while running: {why}"
         return SKIPPED, "cancelled", f"cancelled before it started: {why}"
     if status == "skipped":
         return SKIPPED, "skipped", one_line(task.reason or "skipped")
     return SKIPPED, status, f"not finished ({status})"
+
+
+def _cause(why: str) -> str:
+    """``: <why>`` without the runner's own words for the same thing (``stopped while waiting for approval:``)."""
+    for said in ("stopped while waiting for approval: ", "not started: ", "stopped: "):
+        if why.startswith(said):
+            why = why[len(said) :]
+            break
+    return f": {why}" if why else ""
 
 
 def _approval_note(task: TaskSummary) -> str:

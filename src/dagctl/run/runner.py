@@ -1137,7 +1137,9 @@ class Runner:
             )
         for tr in [*self.cells.values(), *self.tasks.values()]:  # cells first: their matrix task ends after them
             if tr.status not in FINAL:
-                was = "stopped" if tr.status == "running" else "not started"
+                was = {"running": "stopped", "waiting": "stopped while waiting for approval"}.get(
+                    tr.status, "not started"
+                )
                 tr.status, tr.reason = "cancelled", f"{was}: {why}"
                 self._emit(TaskCancel, **self._unit(tr), attempt=tr.attempt or None, reason=tr.reason)
         duration = self.clock.monotonic() - start
