@@ -96,3 +96,13 @@ def test_table_cells_cannot_break_the_table_and_fences_outlast_backticks():
     text = step_summary(RunTree(fold_run(records), {"a": ("```", "code")}))
     assert "| x \\| y &lt;b&gt; z (exit code 1) |" in text
     assert "````\n```\ncode\n````" in text
+
+
+def test_control_characters_of_an_error_reach_neither_annotations_nor_the_summary():
+    """A Python task's exception text with a raw control character (and terminal colours) went into the
+    `::error` line and the summary table as is."""
+    error = "bad \x02 thing \x1b[31mred\x1b[0m"
+    run = RunTree(fold_run([ev("dag_start", 0), ev("task_fail", 1, "a", attempt=1, error=error, exit_code=2)]))
+    (found,) = error_annotations(cases(run), {})
+    assert found == "::error title=dagctl%3A task a failed::bad  thing red (after 1 attempt, exit code 2)"
+    assert "| bad thing red (exit code 2) |" in step_summary(run)

@@ -96,12 +96,12 @@ def annotation(case: Case, file: str | None, line: int | None) -> str:
     if t.exit_code is not None and f"exit code {t.exit_code}" not in case.message:
         facts.append(f"exit code {t.exit_code}")
     detail = ", ".join(f for f in facts if f)
-    message = case.message + (f" ({detail})" if detail else "")
+    message = plain(case.message) + (f" ({detail})" if detail else "")
     tail = [plain(line) for line in case.tail[-ANNOTATION_LINES:]]
     if tail:
         message += "\n" + "\n".join(tail)
     title = f"dagctl: task {case.name} {'timed out' if case.kind == 'timeout' else case.kind}"
-    return command("error", message, file=file, line=line if file else None, title=title)
+    return command("error", message, file=file, line=line if file else None, title=plain(title))
 
 
 def error_annotations(
@@ -125,7 +125,7 @@ def error_annotations(
 
 def _cell(text: object) -> str:
     """Text for a Markdown table cell: one line, no table or HTML syntax."""
-    value = " ".join(str(text).split())
+    value = " ".join(plain(str(text)).split())
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
 
 
