@@ -270,7 +270,9 @@ def check_folder(folder: Path, var: str, *, need_space: bool = True) -> None:
         return
     if stats.f_flag & os.ST_RDONLY:
         raise _problem(var, folder, "read-only file system")
-    if need_space and stats.f_bavail * stats.f_frsize < MIN_FREE_BYTES:
+    if stats.f_blocks == 0:  # no blocks at all: a pseudo file system (/proc, /sys), not a full disk
+        _probe(folder, var)
+    elif need_space and stats.f_bavail * stats.f_frsize < MIN_FREE_BYTES:
         raise _problem(var, folder, "no space left on device")
 
 
@@ -295,6 +297,20 @@ def check_readable_file(path: Path, var: str, what: str) -> None:
         raise problem("it is not a regular file (a FIFO, socket or device)")
     if not os.access(path, os.R_OK):
         raise problem("permission denied")
+
+
+def _probe(folder: Path, var: str) -> None:
+    """Make and remove a file in ``folder``: the only way to know whether one can be made there."""
+    import contextlib
+    import tempfile
+
+    try:
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".dagctl-probe-")
+    except OSError as exc:
+        raise _problem(var, folder, f"files cannot be created there ({_reason(exc)})") from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(name)
 
 
 def check_file(path: Path, var: str) -> None:

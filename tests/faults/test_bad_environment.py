@@ -181,3 +181,13 @@ def test_a_logs_folder_that_is_a_file_is_named_by_the_commands_that_read_runs(pr
         f"dagctl: error: cannot read the runs folder {project / 'logs-file' / 'runs'} (DAGCTL_LOGS_DIR)"
     )
     assert "Not a directory — point DAGCTL_LOGS_DIR at " in err and err.count("\n") == 1, err
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_a_pseudo_file_system_is_not_called_a_full_disk(project: Path) -> None:
+    """/proc has no blocks to count: it was refused as `no space left on device`, which sent users to df."""
+    proc = dagctl(project, "run", "dag.yaml", "--junit", "/proc/report.xml")
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 3, err
+    assert err.startswith("dagctl: error: cannot write /proc (--junit): files cannot be created there (")
+    assert "no space" not in err and not (project / "ran").exists()
