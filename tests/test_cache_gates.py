@@ -393,6 +393,39 @@ def test_pause_lets_running_tasks_finish_then_resume_goes_on_in_the_same_run(pro
     assert "Paused:   " in shown and "paused)" in shown and "resumed " in shown
 
 
+def test_two_resumes_of_one_run_at_once_run_its_tasks_once(proj, cli) -> None:
+    """Both found the run paused and went on with it: b ran twice, into one run with two dag_done records."""
+    proj.write(
+        "p.yaml",
+        PAUSABLE.replace("echo b >> trace", "touch b.started; while [ ! -f go ]; do sleep 0.02; done; echo b >> trace"),
+    )
+    run = proj.dagctl("run", "p.yaml", "-q")
+    try:
+        wait_until((proj.folder / "a.started").exists, 30)
+        assert cli("pause", "latest", "--wait", "0").code == 0
+        assert run.wait(timeout=30) == 0
+    finally:
+        run.kill()
+    run_id = History(proj.settings).resolve("latest")
+    first = proj.dagctl("resume", run_id, "-q")
+    try:
+        wait_until((proj.folder / "b.started").exists, 30)
+        second = proj.dagctl("resume", run_id, "-q")
+        _, err = second.communicate(timeout=30)
+        assert second.returncode == 2, err
+        assert err == (
+            f"dagctl: error: run {run_id} is being resumed by another process already — follow it with: "
+            f"dagctl logs {run_id} --follow (or dagctl show {run_id})\n"
+        )
+        (proj.folder / "go").touch()
+        assert first.wait(timeout=30) == 0
+    finally:
+        (proj.folder / "go").touch()
+        first.kill()
+    assert (proj.folder / "trace").read_text().split() == ["a", "b", "c"]
+    assert cli("resume", run_id, "-q").code == 2  # and once it is over, it is not paused any more
+
+
 def test_a_run_whose_process_was_killed_can_be_resumed(proj, cli) -> None:
     proj.write("p.yaml", PAUSABLE.replace("sleep 1", "sleep 30"))
     run = proj.dagctl("run", "p.yaml", "-q")

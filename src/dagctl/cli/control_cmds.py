@@ -165,22 +165,24 @@ def register(app: typer.Typer) -> None:
           dagctl resume latest
           dagctl resume latest --junit reports/dagctl.xml
         """
-        from dagctl.run.resume import prepare_resume
+        from dagctl.run.resume import claim_run, prepare_resume
 
         from .run_main import check_ci_outputs, ci_outputs_after, execute, report
 
         check_ci_outputs(junit, metrics_textfile)
         history = _history()
-        prepared = prepare_resume(history, history.resolve(run))
-        if not quiet and not as_json:
-            kept = len(prepared.reuse)
-            echo_err(f"dagctl: resuming run {prepared.run_id}; {kept} finished task(s) kept")
-        result = execute(
-            prepared.spec,
-            prepared.params,
-            quiet=quiet or as_json,
-            parent_run_id=prepared.parent,
-            **prepared.run_options(),
-        )
+        run_id = history.resolve(run)
+        with claim_run(history, run_id):  # one process goes on with a run: read its state under the claim
+            prepared = prepare_resume(history, run_id)
+            if not quiet and not as_json:
+                kept = len(prepared.reuse)
+                echo_err(f"dagctl: resuming run {prepared.run_id}; {kept} finished task(s) kept")
+            result = execute(
+                prepared.spec,
+                prepared.params,
+                quiet=quiet or as_json,
+                parent_run_id=prepared.parent,
+                **prepared.run_options(),
+            )
         report(result, quiet=quiet, as_json=as_json)
         raise typer.Exit(ci_outputs_after(result, history.settings, junit=junit, metrics_textfile=metrics_textfile))
