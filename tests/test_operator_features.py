@@ -50,6 +50,28 @@ def test_a_secret_reaches_the_task_and_no_output_of_dagctl(proj, cli, monkeypatc
     assert "***" in cli("logs", run_id, "leak").out
 
 
+def test_an_isolated_python_task_leaves_no_secret_in_the_run_folder(proj, cli, monkeypatch) -> None:
+    """A Python task in its own process got its environment through a request file in the run folder, which was
+    kept with the secret in it, next to the unmasked text of its exception."""
+    monkeypatch.setenv("API_TOKEN", SECRET)
+    (proj.folder / "steps.py").write_text(
+        "import os\n\ndef use():\n    raise RuntimeError('bad token ' + os.environ['TOKEN'])\n"
+    )
+    proj.write(
+        "iso.yaml",
+        """
+        name: iso
+        secrets: {TOKEN: {from_env: API_TOKEN}}
+        tasks:
+          - {id: use, python: "steps:use", isolation: process}
+        """,
+    )
+    result = cli("run", "iso.yaml", "--json")
+    assert result.code == 1, result.err
+    assert json.loads(result.out)["tasks"]["use"]["error"].endswith("bad token ***")
+    assert SECRET not in _everything_written(proj.folder / "logs")
+
+
 def test_a_missing_secret_stops_the_run_before_any_task(proj) -> None:
     proj.write("m.yaml", "name: m\nsecrets: {T: {from_env: NOT_SET_ANYWHERE}}\ntasks:\n  - {id: a, run: 'touch ran'}\n")
     with pytest.raises(UsageError, match="secret T: environment variable NOT_SET_ANYWHERE is not set"):

@@ -515,7 +515,6 @@ def run_python_isolated(
     keeper: Keeper | None = None,
 ) -> AttemptResult:
     """Run the attempt in ``python -m dagctl.run.actions.child`` under :func:`run_shell` (really stoppable)."""
-    from .shell import run_shell
 
     if attempt.kind == "run" or not attempt.callable:
         raise ExecutorError(f"attempt {attempt.attempt_id} has no callable to run (kind {attempt.kind})")
@@ -543,6 +542,26 @@ def run_python_isolated(
         ) from exc
     except (TypeError, ValueError) as exc:
         raise ExecutorError(f"attempt {attempt.attempt_id} is not JSON-serialisable: {exc}") from exc
+    try:
+        return _run_child(attempt, request, result_path, log_path, base_env, cancel, clock, keeper)
+    finally:  # scratch files, holding the attempt's environment (secrets) and its unmasked result: not kept
+        for path in (request, result_path):
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+def _run_child(
+    attempt: Attempt,
+    request: Path,
+    result_path: Path,
+    log_path: Path,
+    base_env: Mapping[str, str] | None,
+    cancel: CancelToken,
+    clock: Clock,
+    keeper: Keeper | None,
+) -> AttemptResult:
+    from .shell import run_shell
+
     outcome = run_shell(
         [sys.executable, "-m", "dagctl.run.actions.child", str(request.resolve())],
         env=child_env(attempt, base_env),
