@@ -349,6 +349,7 @@ UPSTREAM = ["check", "my-task", "build.linux"]
         'outputs["build.linux"].status == "ok"',
         "env.ANYTHING is None and run_id and logical_date",
         '"check" in outputs',
+        'params.env == "no" and "x" in outputs',  # strings compared, not tested
     ],
 )
 def test_condition_problems_accepts_valid_conditions(expr):
@@ -377,6 +378,9 @@ def test_condition_problems_accepts_valid_conditions(expr):
         ),
         ("__import__('os')", ["function calls are not allowed"]),
         ("params.env ==", ["unexpected end of expression"]),
+        ('"no"', ["\"no\" at column 1 is the string 'no', not true/false", "without quotes"]),  # failed every run
+        ("params.dry_run or 'yes'", ["'yes' at column 19 is the string 'yes'"]),
+        ("not 'x'", ["'x' at column 5 is the string 'x'"]),
     ],
 )
 def test_condition_problems_reports_what_and_how_to_fix(expr, fragments):

@@ -513,6 +513,18 @@ class _Interpreter:
 # ------------------------------------------------------------------------------------------ validation
 
 
+def _tested(node: ast.expr) -> list[ast.expr]:
+    """The parts of a condition whose truth is taken: the whole, the operands of ``and``/``or``/``not``, and
+    the test and branches of ``x if c else y``."""
+    if isinstance(node, ast.BoolOp):
+        return [found for value in node.values for found in _tested(value)]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return _tested(node.operand)
+    if isinstance(node, ast.IfExp):
+        return [*_tested(node.test), *_tested(node.body), *_tested(node.orelse)]
+    return [node]
+
+
 def condition_problems(
     expr: str, *, params: Collection[str], upstream: Collection[str], loop: str | None = None
 ) -> list[str]:
@@ -528,6 +540,12 @@ def condition_problems(
     problems: list[str] = []
     seen: set[Path] = set()
     text = condition.expr
+    for node in _tested(condition._tree):  # a quoted word where a truth is tested: it fails every run
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            problems.append(
+                f"when: {text}: {_source(text, node)} at column {_column(text, node)} is the string "
+                f"{reprlib.repr(node.value)}, not true/false — write true or false without quotes, or compare it"
+            )
     if loop is not None:
         upstream = {*upstream, loop}
     for path, column in zip(condition.paths, condition._columns, strict=True):
