@@ -18,7 +18,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Remove old run folders and compact logs/orchestrator_events.jsonl atomically.
 
-        Safe while other dagctl processes run: running runs are never removed, and lines appended to the
+        Safe while other dagctl processes run: running and paused runs are never removed (nor a sub-DAG's run
+        while its parent stays; --keep-last counts top-level runs), and lines appended to the
         event log during compaction are kept. All or nothing: the log is compacted before the folders are
         deleted, and if it cannot be (append-only, full disk) nothing is removed (exit 3). Lines of the log
         that are not JSON (torn, damaged) are dropped by the compaction and counted.
@@ -48,6 +49,7 @@ def register(app: typer.Typer) -> None:
                     "events_dropped": report.events_dropped,
                     "bad_lines_dropped": report.bad_lines_dropped,
                     "kept_running": report.kept_running,
+                    "kept_paused": report.kept_paused,
                     "left_behind": report.left_behind,
                 }
             )
@@ -65,5 +67,7 @@ def register(app: typer.Typer) -> None:
             echo(f"  ... and {len(report.removed) - 20} more")
         for run_id in report.kept_running:
             echo(f"kept {run_id}: still running")
+        for run_id in report.kept_paused:
+            echo(f"kept {run_id}: paused (dagctl resume {run_id} goes on with it; dagctl cancel {run_id} lets it go)")
         for folder in report.left_behind:
             echo(f"could not delete {folder}: remove it by hand (its run is gone from the history)")

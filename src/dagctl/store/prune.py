@@ -42,13 +42,23 @@ log = logging.getLogger(__name__)
 class RunInfo:
     run_id: str
     dag_name: str
-    finished: bool
+    state: str = "finished"
+    """``finished`` (success, failed, cancelled, abandoned), ``running`` (or waiting: its process lives) or
+    ``paused`` (kept for ``dagctl resume``)."""
+    parent: str | None = None
+    """A sub-DAG's run: the run of its ``dag:`` task, which it lives and dies with."""
+
+    @property
+    def finished(self) -> bool:
+        return self.state == "finished"
 
 
 @dataclass
 class PruneReport:
     removed: list[str] = field(default_factory=list)
     kept_running: list[str] = field(default_factory=list)
+    kept_paused: list[str] = field(default_factory=list)
+    """Paused runs old enough to go, kept because ``dagctl resume`` would go on with them (cancel one to let it go)."""
     bytes_freed: int = 0
     events_dropped: int = 0
     """Lines of the removed runs dropped from the event log (with ``dry_run``: that would be)."""
@@ -61,24 +71,43 @@ class PruneReport:
 def choose_runs(runs: Sequence[RunInfo], *, now: datetime, older_than: timedelta, keep_last: int = 0) -> list[str]:
     """Run ids to remove: started before ``now - older_than``, finished, and not among the newest
     ``keep_last`` runs of their DAG. A folder of no DAG (no events: a ``dagctl exec-task``'s, or a damaged one) is
-    no DAG's run to keep. ``runs`` may come in any order."""
+    no DAG's run to keep. ``runs`` may come in any order.
+
+    A sub-DAG's run goes with the run of its ``dag:`` task, whatever its own age, and does not count among its
+    DAG's ``keep_last``: removing it alone left a kept parent pointing at a run that is gone (``show``, ``logs``,
+    and ``retry``, which reuses what the child finished). One whose parent's folder is gone is a run of its own."""
     cutoff = now - older_than
+    known = {run.run_id: run for run in runs}
+    root_of = {run.run_id: _root(run, known) for run in runs}
+    unfinished = {root_of[run.run_id] for run in runs if not run.finished}  # a family with a live run stays
     newest_first = sorted(runs, key=lambda r: r.run_id, reverse=True)
     seen: dict[str, int] = {}
-    chosen = []
+    chosen: set[str] = set()
     for run in newest_first:
+        if root_of[run.run_id] != run.run_id:
+            continue
         rank = seen.get(run.dag_name, 0) if run.dag_name else keep_last
         seen[run.dag_name] = rank + 1
-        if rank < keep_last or not run.finished:
+        if rank < keep_last or run.run_id in unfinished:
             continue
         if started_at(run.run_id) < cutoff:
-            chosen.append(run.run_id)
-    return chosen
+            chosen.add(run.run_id)
+    return [run.run_id for run in newest_first if root_of[run.run_id] in chosen]
+
+
+def _root(run: RunInfo, known: dict[str, RunInfo]) -> str:
+    """The id of the top-level run ``run`` belongs to (its own, unless a sub-DAG's run whose parent is there)."""
+    seen = {run.run_id}
+    while run.parent is not None and run.parent in known and run.parent not in seen:
+        run = known[run.parent]
+        seen.add(run.run_id)
+    return run.run_id
 
 
 def _info(history: History, run_id: str) -> RunInfo:
+    """What prune needs of a run, from its first line and its last: the last line is ``dag_done`` once it ended
+    (a pause writes one too, and a resume goes on after it, so an earlier ``dag_done`` says nothing)."""
     path = events_file(history.run_dir(run_id))
-    dag, finished = "", False
     try:
         with path.open("rb") as fh:
             first = fh.readline()
@@ -86,16 +115,41 @@ def _info(history: History, run_id: str) -> RunInfo:
             size = fh.tell()
             fh.seek(max(0, size - 4096))
             tail = fh.read()
-        dag = json.loads(first).get("dag_name", "") if first.strip() else ""
-        finished = b'"event":"dag_done"' in tail
+        start = json.loads(first) if first.strip() else {}
+        last = _last_record(tail)
     except (OSError, ValueError):
-        finished = True  # a damaged folder: old enough is old enough
-    return RunInfo(run_id, dag, finished)
+        return RunInfo(run_id, "")  # a damaged folder: old enough is old enough
+    if not isinstance(start, dict):
+        return RunInfo(run_id, "")
+    dag = str(start.get("dag_name") or "")
+    parent = start.get("parent_run_id") if start.get("parent_task") else None
+    parent = parent if isinstance(parent, str) else None
+    if last is not None and last.get("event") == "dag_done":
+        status = last.get("status")
+    else:  # still going, or its process died: the history says which (and records the death once)
+        try:
+            status = history.summary(run_id).status
+        except (DagctlError, OSError):
+            status = "failed"
+    state = "paused" if status == "paused" else "running" if status in ("running", "waiting") else "finished"
+    return RunInfo(run_id, dag, state, parent)
+
+
+def _last_record(tail: bytes) -> dict[str, object] | None:
+    for line in reversed(tail.splitlines()):
+        if line.strip():
+            try:
+                found = json.loads(line)
+            except ValueError:  # a torn last line: the run was cut off while writing it
+                return None
+            return found if isinstance(found, dict) else None
+    return None
 
 
 def prune(history: History, *, older_than: timedelta, keep_last: int = 0, dry_run: bool = False) -> PruneReport:
     """Remove finished runs older than ``older_than`` (keeping the newest ``keep_last`` per DAG): their folders
-    and their lines in the event log, together or not at all (see the module docstring).
+    and their lines in the event log, together or not at all (see the module docstring). Running and paused runs
+    stay, and a sub-DAG's run stays as long as its parent does.
 
     Raises :class:`~dagctl.errors.EnvironmentProblem` (exit 3) when the folders cannot be moved aside or the
     event log cannot be compacted; then nothing was removed."""
@@ -104,7 +158,9 @@ def prune(history: History, *, older_than: timedelta, keep_last: int = 0, dry_ru
     report = PruneReport()
     report.removed = choose_runs(infos, now=now, older_than=older_than, keep_last=keep_last)
     cutoff = now - older_than
-    report.kept_running = [i.run_id for i in infos if not i.finished and started_at(i.run_id) < cutoff]
+    old = [i for i in infos if started_at(i.run_id) < cutoff]
+    report.kept_running = [i.run_id for i in old if i.state == "running"]
+    report.kept_paused = [i.run_id for i in old if i.state == "paused"]
     for run_id in report.removed:
         report.bytes_freed += _size(history.run_dir(run_id))
     path = history.settings.events_path
