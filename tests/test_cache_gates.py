@@ -393,6 +393,28 @@ def test_pause_lets_running_tasks_finish_then_resume_goes_on_in_the_same_run(pro
     assert "Paused:   " in shown and "paused)" in shown and "resumed " in shown
 
 
+def test_a_paused_run_can_be_cancelled_for_good(proj, cli) -> None:
+    """`dagctl cancel` refused a paused run (`already finished (paused)`): nothing could end one but a resume,
+    and prune keeps paused runs."""
+    proj.write("p.yaml", PAUSABLE)
+    run = proj.dagctl("run", "p.yaml", "-q")
+    try:
+        wait_until((proj.folder / "a.started").exists, 30)
+        assert cli("pause", "latest", "--wait", "0").code == 0
+        assert run.wait(timeout=30) == 0
+    finally:
+        run.kill()
+    history = History(proj.settings)
+    run_id = history.resolve("latest")
+    result = cli("cancel", run_id, "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out) == {"run_id": run_id, "requested": True, "status": "cancelled", "stopped": True}
+    summary = history.summary(run_id)
+    assert summary.status == "cancelled" and summary.error and summary.error.endswith("while it was paused")
+    assert cli("resume", run_id).code == 2 and cli("cancel", run_id).code == 2
+    assert (proj.folder / "trace").read_text().split() == ["a"]
+
+
 def test_two_resumes_of_one_run_at_once_run_its_tasks_once(proj, cli) -> None:
     """Both found the run paused and went on with it: b ran twice, into one run with two dag_done records."""
     proj.write(

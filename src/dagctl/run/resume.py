@@ -178,32 +178,12 @@ def prepare_resume(history: History, run_id: str, *, clock: Clock | None = None)
     return prepared
 
 
-RESUME_LOCK = ".resume.lock"
-"""In a run's folder: held (``flock``) by the process that goes on with the run, while it does."""
-
-
 @contextmanager
 def claim_run(history: History, run_id: str) -> Iterator[None]:
-    """Go on with ``run_id`` in this process only: two ``dagctl resume`` of one paused run (a double click on the
-    dashboard's Resume) both found it paused and ran its tasks twice, into one run. The claim is an exclusive
-    ``flock`` on the run folder's :data:`RESUME_LOCK`, taken before the run's state is read and held until the
-    resumed run ends; the kernel drops it if the process dies, so a claim never outlives its holder."""
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(history.run_dir(run_id) / RESUME_LOCK), timeout=0, thread_local=False)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise StateError(
-            f"run {run_id} is being resumed by another process already",
-            hint=f"follow it with: dagctl logs {run_id} --follow (or dagctl show {run_id})",
-        ) from None
-    except OSError as exc:
-        raise StateError(f"cannot claim run {run_id}: {exc.strerror or exc}", hint="check its folder") from None
-    try:
+    """Go on with ``run_id`` in this process only (:meth:`History.claimed`): two ``dagctl resume`` of one paused
+    run (a double click on the dashboard's Resume) both found it paused and ran its tasks twice, into one run."""
+    with history.claimed(run_id):
         yield
-    finally:
-        lock.release()
 
 
 def wait_for_leftovers(run_id: str, clock: Clock, patience_s: float = KEEPER_GRACE_S + 4.0) -> None:

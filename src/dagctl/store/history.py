@@ -206,14 +206,71 @@ class History:
             log.append_many(records)
 
     # ------------------------------------------------------------------ control
+    @contextlib.contextmanager
+    def claimed(self, run_id: str) -> Iterator[None]:
+        """Hold ``run_id`` for this process: the one that goes on with a paused or abandoned run (``dagctl
+        resume``), or ends one (``dagctl cancel`` of a paused run). An exclusive ``flock`` on the run folder's
+        :data:`~dagctl.store.layout.RESUME_LOCK`, taken before the run's state is read and held while the
+        resumed run goes on; the kernel drops it if the process dies, so a claim never outlives its holder."""
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(str(self.run_dir(run_id) / layout.RESUME_LOCK), timeout=0, thread_local=False)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise StateError(
+                f"run {run_id} is being resumed by another process already",
+                hint=f"follow it with: dagctl logs {run_id} --follow (or dagctl show {run_id})",
+            ) from None
+        except OSError as exc:
+            raise StateError(f"cannot claim run {run_id}: {exc.strerror or exc}", hint="check its folder") from None
+        try:
+            yield
+        finally:
+            lock.release()
+
     def request_cancel(self, run_id: str, reason: str) -> RunSummary:
         summary = self.summary(run_id)
+        if summary.status == "paused":  # no process to ask: it is ended here, unless a resume has it
+            with self.claimed(run_id):
+                return self._cancel_paused(run_id, reason)
         if summary.status in FINISHED:
             raise StateError(
                 f"run {run_id} already finished ({summary.status})",
                 hint="only running runs can be cancelled; see `dagctl runs --status running`",
             )
         self._request(layout.cancel_file(self.run_dir(run_id)), reason)
+        return summary
+
+    def _cancel_paused(self, run_id: str, reason: str) -> RunSummary:
+        """Record a paused run cancelled: ``dag_done`` ``cancelled``, under the run's lock, if it is still paused."""
+        path = layout.events_file(self.run_dir(run_id))
+        with JsonlWriter(path) as writer, writer.locked():
+            summary = fold_run(list(iter_records(path)))
+            if summary.status != "paused":
+                raise StateError(f"run {run_id} is {summary.status} now", hint=f"see dagctl show {run_id}")
+            now = self.clock.now()
+            ts = format_ts(now)
+            done: dict[str, Any] = {
+                "v": SCHEMA_VERSION,
+                "ts": ts,
+                "timestamp": ts,
+                "event": "dag_done",
+                "run_id": run_id,
+                "dag_name": summary.dag_name,
+                **({"tenant_id": summary.tenant_id} if summary.tenant_id else {}),
+                "status": "cancelled",
+                "error": f"{reason} while it was paused",
+                "tasks_succeeded": sum(1 for t in summary.tasks.values() if t.status == "success"),
+                "tasks_failed": sum(1 for t in summary.tasks.values() if t.status == "failed"),
+                "tasks_skipped": sum(1 for t in summary.tasks.values() if t.status == "skipped"),
+                "tasks_cancelled": sum(1 for t in summary.tasks.values() if t.status == "cancelled"),
+            }
+            if summary.started is not None:
+                done["duration_s"] = round(max(0.0, (now - summary.started).total_seconds()), 3)
+            writer.append(done)
+        with JsonlWriter(self.settings.events_path) as log:
+            log.append(done)
         return summary
 
     def request_pause(self, run_id: str, reason: str) -> RunSummary:
