@@ -347,6 +347,28 @@ def test_cancelling_the_parent_cancels_its_child(dags, monkeypatch) -> None:
     assert child.status == "cancelled"
 
 
+def test_a_child_run_cancelled_on_its_own_fails_its_parent(dags, monkeypatch) -> None:
+    """The parent ended `success`, exit 0, with its sub-DAG task cancelled and everything after it skipped."""
+    dags.write("slow.yaml", "name: slow\ntasks:\n  - {id: wait, run: 'touch started; sleep 30'}\n")
+    monkeypatch.chdir(dags.folder)
+    history = History(dags.settings)
+    started = dags.folder / "started"
+
+    def cancel_the_child() -> None:
+        from tests.support import wait_until
+
+        wait_until(started.exists, timeout=20)
+        child = next(r for r in history.run_ids() if history.summary(r).parent_task == "child")
+        history.request_cancel(child, "cancelled by hand")
+
+    threading.Thread(target=cancel_the_child, daemon=True).start()
+    outer = "name: outer\ntasks:\n  - {id: child, dag: slow.yaml}\n  - {id: after, depends_on: child, run: 'true'}\n"
+    result, _ = dags.run("outer.yaml", outer)
+    assert result.tasks["child"].status == "cancelled" and result.tasks["after"].status == "skipped"
+    assert result.status == "failed" and result.exit_code == 1
+    assert history.summary(result.run_id).error == f"task 'child' was cancelled: {result.tasks['child'].reason}"
+
+
 LOOP = """
     name: loop
     tasks:

@@ -1149,6 +1149,12 @@ class Runner:
             status = "cancelled"
         elif self._failed_run_error or any(t.status == "failed" for t in self.tasks.values()):
             status = "failed"
+        elif cancelled := [t for t in self.tasks.values() if t.status == "cancelled"]:
+            # a task stopped from outside while the run was not (a sub-DAG's run cancelled on its own): what
+            # depends on it was skipped, so the run did not do its work
+            status = "failed"
+            first = cancelled[0]
+            self._failed_run_error = f"task '{first.id}' was cancelled" + (f": {first.reason}" if first.reason else "")
         else:
             status = "success"
         error = (
