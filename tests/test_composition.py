@@ -369,6 +369,29 @@ def test_a_child_run_cancelled_on_its_own_fails_its_parent(dags, monkeypatch) ->
     assert history.summary(result.run_id).error == f"task 'child' was cancelled: {result.tasks['child'].reason}"
 
 
+def test_a_child_run_is_paused_and_resumed_through_its_parent(dags, monkeypatch) -> None:
+    """Pausing a child run alone failed its parent's dag: task; resuming it alone reached nobody."""
+    from dagctl.errors import StateError
+    from dagctl.run.resume import prepare_resume
+
+    dags.write("quick.yaml", "name: quick\ntasks:\n  - {id: w, run: 'true'}\n")
+    monkeypatch.chdir(dags.folder)
+    result, _ = dags.run("outer.yaml", "name: outer\ntasks:\n  - {id: child, dag: quick.yaml}\n")
+    history = History(dags.settings)
+    child = result.tasks["child"].child_run_id
+    assert child is not None
+    for verb, act in (
+        ("pause", lambda: history.request_pause(child, "by hand")),
+        ("resume", lambda: prepare_resume(history, child)),
+    ):
+        with pytest.raises(StateError) as caught:
+            act()
+        assert str(caught.value) == (
+            f"run {child} is the sub-DAG run of task 'child' of run {result.run_id} — {verb} that run instead: "
+            f"dagctl {verb} {result.run_id}"
+        )
+
+
 LOOP = """
     name: loop
     tasks:

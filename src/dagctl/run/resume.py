@@ -18,7 +18,7 @@ from dagctl.dag.plan import Plan, ancestors, build_plan
 from dagctl.dag.spec import DagSpec
 from dagctl.errors import StateError, UsageError
 from dagctl.protocols import Clock
-from dagctl.store.history import FINISHED, History
+from dagctl.store.history import FINISHED, History, refuse_child_run
 from dagctl.store.layout import snapshot_file
 from dagctl.store.runsummary import RunSummary
 
@@ -158,6 +158,7 @@ def prepare_resume(history: History, run_id: str, *, clock: Clock | None = None)
     Succeeded tasks, cells and loop iterations are kept; everything else runs (again); approval gates that
     waited wait again, and decisions made meanwhile count."""
     old = history.summary(run_id)
+    refuse_child_run(old, "resume")
     if old.status not in ("paused", "abandoned"):
         raise StateError(
             f"run {run_id} is {old.status}: only a paused or abandoned run can be resumed",

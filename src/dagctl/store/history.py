@@ -276,6 +276,7 @@ class History:
     def request_pause(self, run_id: str, reason: str) -> RunSummary:
         """Ask a running run to pause: its running tasks finish, nothing new starts, it is recorded paused."""
         summary = self.summary(run_id)
+        refuse_child_run(summary, "pause")
         if summary.status == "paused":
             raise StateError(f"run {run_id} is paused already", hint=f"resume it with: dagctl resume {run_id}")
         if summary.status in FINISHED:
@@ -287,6 +288,17 @@ class History:
         tmp = request.with_suffix(".tmp")
         tmp.write_text(json.dumps({"reason": reason, "at": format_ts(self.clock.now())}))
         os.replace(tmp, request)
+
+
+def refuse_child_run(summary: RunSummary, verb: str) -> None:
+    """A sub-DAG's run is paused and resumed through its parent: paused alone, it failed its parent's ``dag:``
+    task (``paused by dagctl pause``), and resumed alone, its success reached nobody."""
+    if summary.parent_task and summary.parent_run_id:
+        parent = summary.parent_run_id
+        raise StateError(
+            f"run {summary.run_id} is the sub-DAG run of task '{summary.parent_task}' of run {parent}",
+            hint=f"{verb} that run instead: dagctl {verb} {parent}",
+        )
 
 
 def since_from_window(now: datetime, window_s: float | None) -> datetime | None:
