@@ -445,7 +445,9 @@ def test_two_resumes_of_one_run_at_once_run_its_tasks_once(proj, cli) -> None:
         (proj.folder / "go").touch()
         first.kill()
     assert (proj.folder / "trace").read_text().split() == ["a", "b", "c"]
-    assert cli("resume", run_id, "-q").code == 2  # and once it is over, it is not paused any more
+    done = cli("resume", run_id, "-q")  # and once it is over, it is not paused any more
+    assert done.code == 2
+    assert f"nothing is left to do; to run tasks again: dagctl retry {run_id} --from TASK" in done.err
 
 
 def test_a_run_whose_process_was_killed_can_be_resumed(proj, cli) -> None:

@@ -160,10 +160,13 @@ def prepare_resume(history: History, run_id: str, *, clock: Clock | None = None)
     old = history.summary(run_id)
     refuse_child_run(old, "resume")
     if old.status not in ("paused", "abandoned"):
-        raise StateError(
-            f"run {run_id} is {old.status}: only a paused or abandoned run can be resumed",
-            hint=f"use `dagctl retry {run_id}` to run what failed as a new run",
-        )
+        if old.status in ("running", "waiting"):
+            hint = f"it is going on; to stop it for a while: dagctl pause {run_id}"
+        elif old.status == "success":
+            hint = f"nothing is left to do; to run tasks again: dagctl retry {run_id} --from TASK"
+        else:
+            hint = f"use `dagctl retry {run_id}` to run what failed as a new run"
+        raise StateError(f"run {run_id} is {old.status}: only a paused or abandoned run can be resumed", hint=hint)
     wait_for_leftovers(run_id, clock or SystemClock())
     snapshot = snapshot_file(history.run_dir(run_id))
     if not snapshot.exists():
