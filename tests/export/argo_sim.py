@@ -4,13 +4,15 @@ It walks the manifest's templates from the entrypoint and does what Argo's contr
 as an exported dagctl DAG uses them:
 
 * DAG templates, nested and recursive: each task in order, ``depends`` evaluated over the phases of the
-  template's own tasks (false -> ``Omitted``), then ``when`` (false -> ``Skipped``); the template ends
+  template's own tasks (false -> ``Omitted``), then ``when`` (false -> ``Skipped``; an expression govaluate
+  cannot parse or evaluate, such as one holding an unresolved ``{{...}}`` or an empty value where a number
+  goes, -> ``Errored``, as Argo marks the node); the template ends
   ``Failed`` when one of its leaf tasks failed, an ``Omitted`` leaf taking the worst phase of the tasks it
   waited for (Argo's ``assessDAGPhase``), else ``Succeeded``; its outputs from ``valueFrom.parameter`` or
   ``valueFrom.expression`` (the ``a == 'x' ? b : c`` form exports use);
 * arguments: ``{{workflow.*}}``, ``{{inputs.parameters.*}}``, ``{{tasks.X.outputs.parameters.Y}}`` and
   ``{{item}}`` substituted; a reference to a task that produced nothing (skipped) is left as written (Argo
-  resolves DAG task arguments with unresolved references allowed);
+  resolves DAG task arguments and ``when`` with unresolved references allowed);
 * ``withItems`` / ``withParam``: one run of the template per item, ``{{item}}`` written as Argo writes it
   (text as is, anything else as compact JSON with sorted keys); the task group fails when an item failed,
   and ``tasks.X.outputs.parameters.Y`` of it is Argo's aggregate of the items that succeeded (a JSON list:
@@ -91,7 +93,9 @@ def eval_depends(expression: str, phases: dict[str, str]) -> bool:
 
 
 def eval_when(expression: str) -> bool:
-    """govaluate, as Argo calls it: bare words are strings; '...' strings; numbers; && || ! == != < <= > >=."""
+    """govaluate, as Argo calls it: bare words are strings; '...' strings; numbers (float64: ``03`` is 3);
+    && || ! == != < <= > >= and ``-``. The whole expression is parsed before any of it is evaluated, so text
+    it cannot read raises (ValueError, SyntaxError) even where ``&&`` would not evaluate it."""
     parts: list[str] = []
     pos = 0
     text = expression.strip()
@@ -103,7 +107,7 @@ def eval_when(expression: str) -> bool:
         if match.group("str") is not None:
             parts.append(repr(match.group("str")[1:-1]))
         elif match.group("num") is not None:
-            parts.append(match.group("num"))
+            parts.append(repr(float(match.group("num"))))
         elif match.group("op") is not None:
             op = match.group("op")
             parts.append({"&&": "and", "||": "or", "!": "not"}.get(op, op))
@@ -212,11 +216,16 @@ class _Runner:
                 p["name"]: substitute(p["value"], scope, allow_unresolved=True)
                 for p in task.get("arguments", {}).get("parameters", [])
             }
-            if "when" in task and not eval_when(substitute(task["when"], scope, allow_unresolved=False)):
-                phases[name] = "Skipped"
-                self.sim.nodes[node_path] = "Skipped"
-                self._top(path, name, task, "Skipped", {})
-                continue
+            if "when" in task:
+                try:
+                    proceed = eval_when(substitute(task["when"], scope, allow_unresolved=True))
+                except (ValueError, SyntaxError, TypeError):  # Argo: "Invalid 'when' expression": the node errors
+                    proceed = None
+                if not proceed:
+                    phases[name] = "Skipped" if proceed is False else "Errored"
+                    self.sim.nodes[node_path] = phases[name]
+                    self._top(path, name, task, phases[name], {})
+                    continue
             items = self._items(task, scope)
             if items is None:
                 node = self.run(task["template"], args, node_path)

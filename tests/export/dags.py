@@ -227,3 +227,35 @@ tasks:
   - {id: deploy, depends_on: go_ahead, run: 'echo "by=${outputs.go_ahead.approved_by}" > "$DAGCTL_OUTPUT"'}
   - {id: tidy, depends_on: go_ahead, trigger_rule: all_done, run: echo tidy}
 """
+
+NUMBERS = """\
+name: numbers
+params: {go: "no"}
+tasks:
+  - id: check
+    run: printf 'count=5\\ndelta=-3\\n' > "$DAGCTL_OUTPUT"
+  - id: missing
+    depends_on: check
+    when: outputs.check.missing > 2
+    run: echo "ran=1" > "$DAGCTL_OUTPUT"
+  - id: not_missing
+    depends_on: check
+    when: not outputs.check.missing > 2
+    run: echo "ran=1" > "$DAGCTL_OUTPUT"
+  - id: counted
+    depends_on: check
+    when: 2 < outputs.check.count <= 5 and outputs.check.delta < -1
+    run: echo "ran=1" > "$DAGCTL_OUTPUT"
+  - id: gated
+    when: params.go == "yes"
+    run: echo "n=9" > "$DAGCTL_OUTPUT"
+  - id: after_gated
+    depends_on: [check, gated]
+    trigger_rule: all_done
+    when: outputs.gated.n > 2
+    run: echo "ran=1" > "$DAGCTL_OUTPUT"
+  - id: after_after
+    depends_on: after_gated
+    trigger_rule: none_failed
+    run: echo "ran=1" > "$DAGCTL_OUTPUT"
+"""

@@ -257,7 +257,8 @@ def test_a_loop_becomes_a_recursive_template_an_iteration_its_verdict_and_the_ne
     manifest, _ = export(plan)
     main = dag_tasks(templates(manifest)["main"])
     assert args(main["fit"])["iteration"] == "1" and args(main["fit"])["previous"] == "{}"
-    assert main["ship"]["when"] == "{{tasks.fit.outputs.parameters.loss}} < 1"
+    loss = "{{tasks.fit.outputs.parameters.loss}}"
+    assert main["ship"]["when"] == f"('{loss}' != '' && 0{loss} < 1)"
     fit = templates(manifest)["fit"]
     tasks = dag_tasks(fit)
     assert list(tasks) == ["run", "until", "delay", "next"]
@@ -375,7 +376,7 @@ def test_an_approval_gate_becomes_a_suspend_template(tmp_path: Path) -> None:
     assert gate["metadata"]["annotations"] == {
         "dagctl.io/task": "go_ahead",
         "dagctl.io/step": "approval",
-        "dagctl.io/approval-message": "Deploy ${params.version}?",
+        "dagctl.io/approval-message": "Deploy 1.2?",  # rendered with the param's value at export
         "dagctl.io/approvers": "ana, li",
         "dagctl.io/approval-policy": "any",
     }
@@ -386,6 +387,38 @@ def test_an_approval_gate_becomes_a_suspend_template(tmp_path: Path) -> None:
     main = dag_tasks(templates(manifest)["main"])
     assert "arguments" not in main["go-ahead"] and main["deploy"]["depends"] == "go-ahead.Succeeded"
     assert any("task 'go_ahead' approval: a suspend step" in n and "ana, li" in n for n in notes)
+    assert "task 'go_ahead' approval: the message is written with the values at export of ${params.version}" in (
+        "\n".join(notes)
+    )
+
+
+def test_a_gates_message_is_rendered_with_what_the_export_knows_and_the_rest_is_noted(tmp_path: Path) -> None:
+    message = (
+        "${dag.name}/${task.id}: deploy ${params.version} (${params.cfg.env}) of ${outputs.build.artifact} "
+        "in ${run_id}? costs $${x}"
+    )
+    plan = plan_of(
+        tmp_path,
+        f"""
+        name: rel
+        params: {{version: "1.4.2", cfg: {{env: prod}}}}
+        tasks:
+          - {{id: build, run: 'echo "artifact=a.tgz" > "$DAGCTL_OUTPUT"'}}
+          - {{id: go, depends_on: build, approval: {{message: "{message}"}}}}
+        """,
+    )
+    manifest, notes = export(plan, params={"version": "2.0"})
+    message = templates(manifest)["go"]["metadata"]["annotations"]["dagctl.io/approval-message"]
+    assert message == "rel/go: deploy 2.0 (prod) of ${outputs.build.artifact} in ${run_id}? costs ${x}"
+    assert (
+        "task 'go' approval: the message's ${outputs.build.artifact}, ${run_id} cannot be rendered in Argo (known only "
+        "when the workflow runs); it is shown as written"
+    ) in notes
+    assert any("${params.version}, ${params.cfg.env}" in n and "argo submit -p does not change it" in n for n in notes)
+    plain = plan_of(tmp_path, 'name: p\ntasks:\n  - {id: go, approval: {message: "Ship it?"}}\n')
+    manifest, notes = export(plain)
+    assert templates(manifest)["go"]["metadata"]["annotations"]["dagctl.io/approval-message"] == "Ship it?"
+    assert not any("the message" in n for n in notes)
 
 
 @pytest.mark.parametrize(

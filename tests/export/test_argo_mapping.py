@@ -52,7 +52,7 @@ def when_of(tmp_path: Path, condition: str) -> tuple[str, dict]:
         tmp_path,
         f"""
         name: w
-        params: {{mode: x, n: 3, cfg: {{a: 1}}}}
+        params: {{mode: x, n: 3, cfg: {{a: 1}}, flag: true}}
         tasks:
           - {{id: up, run: "true"}}
           - id: down
@@ -448,9 +448,16 @@ def test_queue_becomes_a_pod_label_and_on_request_a_node_selector(tmp_path: Path
     ("condition", "expected"),
     [
         ('params.mode == "full"', "'{{workflow.parameters.mode}}' == 'full'"),
-        ("outputs.up.count >= 2", "{{tasks.up.outputs.parameters.count}} >= 2"),
-        ("outputs.up.count < params.n", "{{tasks.up.outputs.parameters.count}} < {{workflow.parameters.n}}"),
-        ("-1.5 < outputs.up.count", "-1.5 < {{tasks.up.outputs.parameters.count}}"),
+        ("outputs.up.count >= 2",
+         "('{{tasks.up.outputs.parameters.count}}' != '' && 0{{tasks.up.outputs.parameters.count}} >= 2)"),
+        ("outputs.up.count < params.n",
+         "('{{tasks.up.outputs.parameters.count}}' != '' && "
+         "0{{tasks.up.outputs.parameters.count}} < {{workflow.parameters.n}})"),
+        ("-1.5 < outputs.up.count",
+         "('{{tasks.up.outputs.parameters.count}}' != '' && -1.5 < 0{{tasks.up.outputs.parameters.count}})"),
+        ("params.n > 0.00001", "{{workflow.parameters.n}} > 0.00001"),
+        ("params.flag", "'{{workflow.parameters.flag}}' == 'true'"),
+        ("not params.flag and 1", "(!('{{workflow.parameters.flag}}' == 'true') && true)"),
         ('outputs["up"]["k"] != 3', "'{{tasks.up.outputs.parameters.k}}' != '3'"),
         ('outputs.up.k in ["a", "b"]',
          "('{{tasks.up.outputs.parameters.k}}' == 'a' || '{{tasks.up.outputs.parameters.k}}' == 'b')"),
@@ -459,12 +466,13 @@ def test_queue_becomes_a_pod_label_and_on_request_a_node_selector(tmp_path: Path
         ("outputs.up.k is None", "'{{tasks.up.outputs.parameters.k}}' == ''"),
         ("outputs.up.k is not null", "'{{tasks.up.outputs.parameters.k}}' != ''"),
         ("outputs.up.ok == true", "'{{tasks.up.outputs.parameters.ok}}' == 'true'"),
-        ("not outputs.up.ok", "!('{{tasks.up.outputs.parameters.ok}}' == 'true')"),
+        ("not outputs.up.ok == true", "!('{{tasks.up.outputs.parameters.ok}}' == 'true')"),
         ('run_id != "x" and (params.mode == "a" or params.mode == "b")',
          "('{{workflow.name}}' != 'x' && ('{{workflow.parameters.mode}}' == 'a' || "
          "'{{workflow.parameters.mode}}' == 'b'))"),
         ("0 < outputs.up.count < 10",
-         "(0 < {{tasks.up.outputs.parameters.count}} && {{tasks.up.outputs.parameters.count}} < 10)"),
+         "(('{{tasks.up.outputs.parameters.count}}' != '' && 0 < 0{{tasks.up.outputs.parameters.count}}) && "
+         "('{{tasks.up.outputs.parameters.count}}' != '' && 0{{tasks.up.outputs.parameters.count}} < 10))"),
     ],
 )  # fmt: skip
 def test_when_becomes_argo_when(tmp_path: Path, condition: str, expected: str) -> None:
@@ -491,6 +499,11 @@ def test_output_keys_a_when_compares_are_exported_as_parameters_of_their_own(tmp
         ('outputs.up.k == "it\'s"', "holds a quote"),
         ('outputs.up["a b"] == "x"', "output key 'a b' of task 'up' cannot be an Argo parameter name"),
         ('outputs.up["dagctl-outputs"] == "x"', "cannot be an Argo parameter name"),
+        ("outputs.up.count", "outputs.up.count is tested as true/false: dagctl fails the task when the value is text"),
+        ("not outputs.up.ok", "outputs.up.ok is tested as true/false"),
+        ("params.mode or params.n > 1", "params.mode is tested as true/false, but its default 'x' is not a bool"),
+        ("run_id", "run_id is tested as true/false"),
+        ("params.cfg.a", "goes deeper than a param or an output key"),  # named as what cannot be read at all
     ],
 )
 def test_when_argo_cannot_express_is_refused_naming_the_task_and_the_construct(
@@ -502,6 +515,60 @@ def test_when_argo_cannot_express_is_refused_naming_the_task_and_the_construct(
     assert len(caught.value.problems) == 1
     line = caught.value.problems[0]
     assert line.startswith(f"task 'down' when: {condition}: ") and message in line and " — " in line
+
+
+def test_an_output_compared_as_a_number_where_it_may_be_missing_makes_the_task_wait_for_its_success(
+    tmp_path: Path,
+) -> None:
+    plan = plan_of(
+        tmp_path,
+        """
+        name: n
+        tasks:
+          - {id: a, run: "true"}
+          - {id: b, depends_on: a, run: "true"}
+          - {id: sure, depends_on: b, when: "outputs.a.n > 2 and outputs.b.n < 5", run: "true"}
+          - {id: after, depends_on: [a, b], trigger_rule: all_done, when: "outputs.a.n > 2", run: "true"}
+          - id: checked
+            depends_on: b
+            trigger_rule: always
+            when: '0 < outputs.b.n <= 2 and outputs.a.k == "x"'
+            precondition: "test -f x"
+            run: "true"
+        """,
+    )
+    tasks = dag_tasks(export(plan)[0])
+    assert tasks["sure"]["depends"] == "b.Succeeded"  # a and b succeeded when sure runs: their outputs exist
+    assert tasks["after"]["depends"] == (
+        "((a.Succeeded || a.Failed || a.Errored || a.Skipped || a.Omitted) && "
+        "(b.Succeeded || b.Failed || b.Errored || b.Skipped || b.Omitted)) && a.Succeeded"
+    )
+    assert (
+        tasks["after"]["when"] == "('{{tasks.a.outputs.parameters.n}}' != '' && 0{{tasks.a.outputs.parameters.n}} > 2)"
+    )
+    check = tasks["checked-precondition"]  # the step that takes the task's depends and when
+    assert check["depends"] == "(b.Succeeded || b.Failed || b.Errored || b.Skipped || b.Omitted) && b.Succeeded"
+    assert tasks["checked"]["depends"] == "checked-precondition.Succeeded"
+    either = plan.tasks["after"].replace(id="either", when="outputs.a.n > 2 or outputs.b.n < 0")
+    with pytest.raises(ExportError) as caught:
+        export(plan.replace(tasks={**plan.tasks, "either": either}))
+    (line,) = caught.value.problems
+    assert line.startswith("task 'either' when: outputs.a.n > 2 or outputs.b.n < 0: outputs.a.n is compared as a ")
+    assert "task 'a' may have ended without outputs" in line and "joined by and, not under or / not" in line
+
+
+@pytest.mark.parametrize("condition", ['"no"', "'yes' and outputs.up.n > 1", "not 'true'"])
+def test_text_where_when_tests_true_or_false_is_refused_as_dagctl_fails_the_task(
+    tmp_path: Path, condition: str
+) -> None:
+    plan = plan_of(
+        tmp_path, 'name: t\ntasks:\n  - {id: up, run: "true"}\n  - {id: down, depends_on: up, run: "true"}\n'
+    )
+    plan = plan.replace(tasks={**plan.tasks, "down": plan.tasks["down"].replace(when=condition)})  # as validate lets it
+    with pytest.raises(ExportError) as caught:
+        export(plan)
+    (line,) = caught.value.problems
+    assert line.startswith(f"task 'down' when: {condition}: ") and "not true/false (dagctl fails the task) — " in line
 
 
 def test_arithmetic_in_when_is_refused_where_the_dag_format_allows_it(tmp_path: Path) -> None:
@@ -580,6 +647,18 @@ class _DescribedDag(DagInfo):
     description: str | None = None
 
 
+def test_a_dag_files_description_reaches_the_manifest_exactly_when_the_docs_say_it_does(tmp_path: Path) -> None:
+    plan = plan_of(
+        tmp_path, 'name: d\ndescription: sales, nightly\ntasks:\n  - {id: a, description: one, run: "true"}\n'
+    )
+    manifest, _ = export(plan)
+    exported = "workflows.argoproj.io/description" in manifest["metadata"]["annotations"]
+    assert exported == ("description" in DagInfo.FIELDS)
+    doc = (ROOT / "docs" / "argo.md").read_text()
+    (row,) = [line for line in doc.splitlines() if line.startswith("| `description`")]
+    assert ("not exported" not in row) == exported, row
+
+
 def test_a_description_the_plan_carries_becomes_an_annotation(tmp_path: Path) -> None:
     plan = plan_of(tmp_path, 'name: d\ntasks:\n  - {id: a, run: "true"}\n')
     if "description" not in DagInfo.FIELDS:
@@ -591,6 +670,42 @@ def test_a_description_the_plan_carries_becomes_an_annotation(tmp_path: Path) ->
 
 
 # -- kinds, names, schedules ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("dag", "kind", "name"),
+    [
+        ("sales.v2_.daily", "Workflow", "sales.v2.daily-"),
+        ("A..weird.-name_", "WorkflowTemplate", "a.weird.name"),
+        ("-.x_.-y", "Workflow", "x.y-"),
+        ("..._", "Workflow", "dagctl-"),
+        ("x." + "y_" * 31, "Workflow", None),  # cut to fit, with a hash of the whole name
+    ],
+)
+def test_object_names_are_dns_subdomains_every_label_alphanumeric_at_both_ends(
+    tmp_path: Path, dag: str, kind: str, name: str | None
+) -> None:
+    label = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+    plan = plan_of(tmp_path, f'name: "{dag}"\ntasks:\n  - {{id: a, run: "true"}}\n')
+    meta, _ = export(plan, kind=kind)
+    given = meta["metadata"].get("generateName") or meta["metadata"]["name"]
+    assert name is None or given == name
+    full = given + "abcde" if given.endswith("-") else given  # what Argo makes of a generateName
+    assert re.fullmatch(rf"{label}(\.{label})*", full) and len(full) <= 63, full
+    assert export(plan, kind=kind)[0]["metadata"] == meta["metadata"]  # the same every time
+    assert re.fullmatch(rf"{label}(\.{label})*", meta["metadata"]["labels"]["dagctl.io/dag"])
+
+
+def test_a_schedule_id_becomes_a_dns_subdomain_cron_workflow_name(tmp_path: Path) -> None:
+    from dagctl.export.cron import cron_settings
+    from dagctl.schedule.files import load_schedule_file
+
+    (tmp_path / "dag.yaml").write_text('name: d\ntasks:\n  - {id: a, run: "true"}\n')
+    (tmp_path / "s.yaml").write_text('- {id: "Nightly_.-Run..v2_", cron: "0 1 * * *", dag: dag.yaml}\n')
+    (schedule,) = load_schedule_file(tmp_path / "s.yaml")
+    plan = build_plan(load_dag(tmp_path / "dag.yaml"))
+    manifest = export_plan(plan, ArgoOptions(name_prefix="Ops_."), cron_settings(schedule)).manifest
+    assert manifest["metadata"]["name"] == "ops.nightly.run.v2"
 
 
 def test_kinds_names_and_namespace(tmp_path: Path) -> None:
@@ -678,6 +793,37 @@ def test_extended_cron_days_are_refused_and_hashed_fields_go_as_numbers(tmp_path
     [expression] = cron_settings(hashed).spec["schedules"]
     minute, hour, *rest = expression.split()
     assert minute.isdigit() and hour.isdigit() and rest == ["*", "*", "wed"]  # a name is not a W day
+
+
+@pytest.mark.parametrize(
+    ("days", "argo"),
+    [
+        ("6-7", "0,6"), ("7", "0"), ("sun,7", "sun,0"), ("7-7", "0"), ("5-7", "0,5-6"), ("fri-7", "0,5-6"),
+        ("1-7/2", "0-1,3,5"), ("0-7", "0-6"), ("mon-fri", "mon-fri"), ("*/2", "*/2"), ("1,7,3", "1,0,3"),
+    ],
+)  # fmt: skip
+def test_a_sunday_written_7_goes_to_argo_as_0_on_the_same_days(tmp_path: Path, days: str, argo: str) -> None:
+    from datetime import UTC, datetime
+
+    from dagctl.export.cron import cron_settings
+    from dagctl.schedule.cron import next_fire_times, parse_cron
+    from dagctl.schedule.files import load_schedule_file
+
+    (tmp_path / "dag.yaml").write_text('name: d\ntasks:\n  - {id: a, run: "true"}\n')
+    (tmp_path / "s.yaml").write_text(f'- {{id: weekend, cron: "0 9 * * {days}", dag: dag.yaml}}\n'
+                                     f'- {{id: first, cron: "0 9 1 * {days}", dag: dag.yaml}}\n')  # fmt: skip
+    for schedule in load_schedule_file(tmp_path / "s.yaml"):
+        [expression] = cron_settings(schedule).spec["schedules"]
+        assert expression == schedule.cron.rsplit(" ", 1)[0] + " " + argo
+        # robfig/cron (Argo's parser) reads days of week 0-6 only, in ranges that go up
+        for item in expression.split()[4].split(","):
+            numbers = [int(n) for n in re.findall(r"\d+", item.split("/")[0])]
+            assert all(n <= 6 for n in numbers) and numbers == sorted(numbers), expression
+        # the same slots, by dagctl's own cron matcher (with the day-of-month, OR'ed as before)
+        start = datetime(2025, 1, 1, tzinfo=UTC)
+        assert next_fire_times(parse_cron(expression), start, 40) == next_fire_times(
+            parse_cron(schedule.cron), start, 40
+        )
 
 
 def test_a_workflow_ref_task_carries_the_dags_registry(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from dagctl.dag.plan import build_plan
 from dagctl.export.argo import ArgoOptions, export_plan
 from tests.conftest import EXAMPLE_DAGS, ROOT
 from tests.export.argo_sim import Simulation, aggregate, eval_depends, eval_when, item_text, simulate
-from tests.export.dags import BRANCHES, CACHED, GATE, LOOPS, MATRICES, MATRIX_STEPS, NESTED, SUBDAGS
+from tests.export.dags import BRANCHES, CACHED, GATE, LOOPS, MATRICES, MATRIX_STEPS, NESTED, NUMBERS, SUBDAGS
 from tests.support import wait_until
 
 PHASES = {"Succeeded": "success", "Failed": "failed", "Errored": "failed", "Skipped": "skipped", "Omitted": "skipped"}
@@ -159,6 +159,24 @@ def test_a_param_given_to_the_workflow_reaches_the_when_of_a_task(project: Path)
     assert outputs["join"] == expected["join"] == {"joined": "none"}  # a skipped upstream task has no outputs
 
 
+def test_a_number_compared_with_a_missing_output_skips_the_task_in_argo_as_in_dagctl_run(project: Path) -> None:
+    (project / "numbers.yaml").write_text(NUMBERS)
+    statuses, expected, _ = dagctl_run(project, "numbers.yaml")
+    sim, outputs, _ = run_exported(project, "numbers.yaml")
+    assert statuses == {
+        "check": "success",
+        "missing": "skipped",  # None > 2 is false: the key was not written
+        "not_missing": "success",
+        "counted": "success",
+        "gated": "skipped",
+        "after_gated": "skipped",  # its upstream was skipped, so has no outputs
+        "after_after": "success",
+    }
+    assert outcomes(sim) == statuses
+    assert sim.phases["missing"] == "Skipped" and sim.phases["after-gated"] == "Omitted"
+    assert outputs == expected
+
+
 def test_the_stand_in_evaluates_argo_expressions_as_argo_does() -> None:
     phases = {"a": "Succeeded", "b-1": "Failed"}
     assert eval_depends("a.Succeeded && (b-1.Failed || b-1.Errored)", phases)
@@ -166,6 +184,11 @@ def test_the_stand_in_evaluates_argo_expressions_as_argo_does() -> None:
     assert eval_when("'yes' == 'yes' && !('' != '')")
     assert eval_when("5 > 3 && odd != even")  # bare words are strings, as Argo's govaluate call reads them
     assert not eval_when("'5' == '5.0' || -1.5 > 2")
+    assert eval_when("'05' != '' && 005 > 2 && 0-3 < -1 && 03.5 == 3.5")  # numbers are float64
+    assert not eval_when("'' != '' && 0 > 2")
+    for unparsable in ("'' != '' &&  > 2", "{{tasks.a.outputs.parameters.n}} > 2"):  # parsed before evaluated
+        with pytest.raises((SyntaxError, ValueError)):
+            eval_when(unparsable)
     assert item_text({"lr": 0.01, "bs": 16}) == '{"bs":16,"lr":0.01}' and item_text("a.csv") == "a.csv"
     assert item_text(True) == "true" and item_text(3) == "3"
     assert aggregate(['{"a":1.0}', '{"a":2}']) == '[{"a":1},{"a":2}]'  # all JSON objects: re-encoded (1.0 is 1)

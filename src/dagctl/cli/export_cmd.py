@@ -89,7 +89,9 @@ def register(app: typer.Typer) -> None:
 
         from .render import echo_err
 
+        namespace_flag = "--namespace" if namespace is not None or namespace_n is None else "-n"
         namespace = namespace if namespace is not None else namespace_n
+        _check_flags(image=image, namespace=(namespace_flag, namespace), pvc=pvc, secret_name=secret_name)
         cron = None
         if schedule is not None:
             from dagctl.export.cron import cron_settings
@@ -112,7 +114,7 @@ def register(app: typer.Typer) -> None:
         plan = build_plan(load_dag(dag))
         options = ArgoOptions(
             kind=KINDS[kind.value],
-            image=image or DEFAULT_IMAGE,
+            image=DEFAULT_IMAGE if image is None else image,
             namespace=namespace,
             name_prefix=name_prefix,
             params=dict(parse_assignments(param)),
@@ -137,6 +139,35 @@ def register(app: typer.Typer) -> None:
         echo_err(f"wrote {exported.manifest['kind']} to {output}")
 
     app.add_typer(group, name="export")
+
+
+def _check_flags(
+    *, image: str | None, namespace: tuple[str, str | None], pvc: str | None, secret_name: str | None
+) -> None:
+    """Refuse a flag value Kubernetes (or the image pull) would refuse, naming the flag, the value and the rule."""
+    from dagctl.errors import UsageError
+    from dagctl.export.names import is_dns_label, is_dns_subdomain
+
+    flag, value = namespace
+    if value is not None and not is_dns_label(value):
+        raise UsageError(
+            f"{flag} {value!r} is not a Kubernetes namespace name",
+            hint="a namespace is a DNS-1123 label: at most 63 lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit",
+        )
+    for flag, value in (("--pvc", pvc), ("--secret-name", secret_name)):
+        if value is not None and not is_dns_subdomain(value):
+            raise UsageError(
+                f"{flag} {value!r} is not a Kubernetes object name",
+                hint="use a DNS-1123 subdomain: at most 253 lowercase letters, digits, '-' and '.', each part "
+                "between dots starting and ending with a letter or digit",
+            )
+    if image is not None and (not image or any(c.isspace() for c in image)):
+        raise UsageError(
+            f"--image {image!r} is not an image reference",
+            hint="give an image name without spaces, such as registry.example.com/etl:1.4 "
+            "(leave out --image for dagctl:latest)",
+        )
 
 
 def _image_path(dag: Path) -> str:

@@ -6,7 +6,8 @@ schedule key    CronWorkflow
 cron            ``schedules: [cron]``: Argo's parser (robfig/cron) reads the same five fields, names
                 and macros; around daylight-saving jumps it follows its own rules, not dagctl's.
                 Hashed ``H`` fields go as the numbers they stand for; ``L``, ``W`` and ``#`` days are
-                refused (robfig/cron does not read them): :func:`unsupported_fields`
+                refused (robfig/cron does not read them): :func:`unsupported_fields`; a day of week 7
+                (Sunday, as 0 is) goes as 0, which is all robfig/cron reads: :func:`argo_cron`
 timezone        ``timezone``
 overlap         ``concurrencyPolicy``: skip -> Forbid, allow -> Allow, queue -> Forbid (approximation:
                 Argo has no queue, so a slot that comes while a run is going is skipped, not delayed)
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from dagctl.schedule.files import ScheduleSpec
 
 CONCURRENCY = {"skip": "Forbid", "allow": "Allow", "queue": "Forbid"}
+DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+"""Day-of-week names in cron's order: Sunday is 0 (and 7 for dagctl's parser, not for Argo's)."""
 
 
 class CronSettings(Record):
@@ -57,6 +60,46 @@ def unsupported_fields(cron: str) -> list[str]:
     return [item for index, field in enumerate(fields) for item in field.split(",") if special_item(index, item)]
 
 
+def argo_cron(cron: str) -> str:
+    """``cron`` as Argo's parser (robfig/cron) reads it: days of week from 0 to 6 only. dagctl reads 7 as Sunday,
+    as 0; an item of the day-of-week field that uses 7 is written as the days it stands for (``7`` -> ``0``,
+    ``6-7`` -> ``0,6``, ``5-7`` -> ``0,5-6``, ``1-7/2`` -> ``0-1,3,5``), every other item and field as it is, so
+    the schedule fires on the same days (the field starts with ``*`` exactly when it did, which decides how the
+    two day fields combine). Call it on a valid expression without ``L``/``W``/``#`` days."""
+    fields = cron.split()
+    if len(fields) != 5:  # a macro (@weekly): Argo reads those
+        return cron
+    items = fields[4].split(",")
+    written = [_argo_days(item) for item in items]
+    if written == items:
+        return cron
+    return " ".join([*fields[:4], ",".join(written)])
+
+
+def _argo_days(item: str) -> str:
+    """One item of a day-of-week field (``5-7``, ``sun``, ``1-7/2``, ``*/2``) as Argo reads it."""
+    base, _, step = item.partition("/")
+    first, dash, last = base.partition("-")
+    low, high = _day(first), (_day(last) if dash else _day(first))
+    if low is None or high is None or 7 not in (low, high):
+        return item
+    days = sorted({day % 7 for day in range(low, high + 1, int(step) if step else 1)})
+    runs: list[list[int]] = []
+    for day in days:
+        if runs and day == runs[-1][-1] + 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return ",".join(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in runs)
+
+
+def _day(token: str) -> int | None:
+    if token.isascii() and token.isdigit():
+        return int(token)
+    lowered = token.lower()
+    return DAY_NAMES.index(lowered) if lowered in DAY_NAMES else None
+
+
 def cron_settings(schedule: ScheduleSpec) -> CronSettings:
     """Raises :class:`~dagctl.errors.UsageError` for a cron expression Argo cannot read."""
     who = f"schedule '{schedule.id}'"
@@ -70,7 +113,7 @@ def cron_settings(schedule: ScheduleSpec) -> CronSettings:
         )
     overlap = schedule.overlap.value
     spec: dict[str, Any] = {
-        "schedules": [schedule.cron],
+        "schedules": [argo_cron(schedule.cron)],
         "timezone": schedule.timezone,
         "concurrencyPolicy": CONCURRENCY[overlap],
     }

@@ -1,7 +1,10 @@
 """The tasks of one DAG (the workflow's, or a sub-DAG's) as the tasks of an Argo DAG template. Pure.
 
 Each dagctl task becomes one DAG task, named as :mod:`~dagctl.export.names` says, whose ``depends`` is its
-trigger rule (:mod:`~dagctl.export.depends`) and whose ``when`` is its ``when:`` (:mod:`~dagctl.export.when`).
+trigger rule (:mod:`~dagctl.export.depends`) and whose ``when`` is its ``when:`` (:mod:`~dagctl.export.when`);
+when the ``when`` compares an upstream task's output as a number and that task may have ended without outputs,
+``depends`` also asks for that task's success (Argo cannot evaluate the comparison without the value; dagctl
+does not run the task then).
 What it calls depends on the task::
 
     a run / python / workflow_ref task   a container running exec-task (memoized when cached: memo)
@@ -34,7 +37,7 @@ from .when import Refused, argo_when
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
     from typing import Any
 
     from dagctl.dag.plan import PlannedTask
@@ -62,7 +65,7 @@ def walk(build: Build, scope: Scope) -> tuple[list[dict[str, Any]], Walked]:
     walked = Walked()
     deps = {tid: t.depends_on for tid, t in plan.tasks.items()}
     upstream = {tid: ancestors(deps, tid) for tid in plan.tasks}
-    whens, exported = _conditions(build, scope, upstream, walked)
+    conditions = _conditions(build, scope, upstream, walked)
     tasks: list[dict[str, Any]] = []
     tolerant: list[str] = []  # tasks that may run, and succeed, after an upstream failure
     names = {*scope.names.values(), PARAMS_STEP, OUTPUTS_STEP, *RESERVED}  # DAG task names of this template
@@ -77,17 +80,19 @@ def walk(build: Build, scope: Scope) -> tuple[list[dict[str, Any]], Walked]:
             )
         walked.reads.update(reads)
         inputs = [*task.depends_on, *(s for s in plan.tasks if s in sources and s not in task.depends_on)]
-        refs = TaskRefs(reads=reads, sources=inputs, exported=sorted(exported[tid]))
+        refs = TaskRefs(reads=reads, sources=inputs, exported=sorted(conditions.exported[tid]))
         made = _dag_task(build, scope, task, refs, upstream[tid], names)
         if made is None:
             continue
         dag_task, check = made
-        if check is not None:  # the precondition's step: the task's depends and when are its
-            if tid in whens:
-                check["when"] = whens[tid]
+        decided = check if check is not None else dag_task  # a precondition's step takes the task's depends and when
+        if tid in conditions.whens:
+            decided["when"] = conditions.whens[tid]
+        if conditions.requires[tid]:
+            needed = [scope.names[u] for u in plan.tasks if u in conditions.requires[tid]]
+            decided["depends"] = all_succeeded(decided.get("depends", ""), needed)
+        if check is not None:
             tasks.append(check)
-        elif tid in whens:
-            dag_task["when"] = whens[tid]
         if task.queue and not is_label_value(task.queue):
             build.problems.append(
                 f"{scope.label(tid)} queue: '{task.queue}' cannot be a Kubernetes label value — use at most 63 "
@@ -105,34 +110,66 @@ def walk(build: Build, scope: Scope) -> tuple[list[dict[str, Any]], Walked]:
     return tasks, walked
 
 
-def _conditions(
-    build: Build, scope: Scope, upstream: dict[str, set[str]], walked: Walked
-) -> tuple[dict[str, str], dict[str, set[str]]]:
-    """(each task's Argo ``when``; the output keys each task exports one by one: those ``when``s compare and
-    those a matrix fans out over)."""
+class _Conditions:
+    """What the ``when:`` of a DAG's tasks become: each task's Argo ``when``, the output keys each task exports one
+    by one (those ``when``s compare and those a matrix fans out over), and the upstream tasks each task's
+    ``depends`` must also ask the success of (:attr:`~dagctl.export.when.ArgoWhen.requires`)."""
+
+    def __init__(self, tasks: Iterable[str]) -> None:
+        self.whens: dict[str, str] = {}
+        self.exported: dict[str, set[str]] = {tid: set() for tid in tasks}
+        self.requires: dict[str, set[str]] = {tid: set() for tid in self.exported}
+
+
+def _conditions(build: Build, scope: Scope, upstream: dict[str, set[str]], walked: Walked) -> _Conditions:
     plan = scope.plan
-    whens: dict[str, str] = {}
-    exported: dict[str, set[str]] = {tid: set() for tid in plan.tasks}
+    found = _Conditions(plan.tasks)
+    settled = _settled(scope)
     for tid, task in plan.tasks.items():
         if task.when:
             try:
                 translated = argo_when(
                     task.when, task_names=scope.names, upstream=upstream[tid], params=plan.dag.params,
-                    param_ref=scope.param_ref, run_id=scope.run_id,
+                    param_ref=scope.param_ref, run_id=scope.run_id, settled=settled[tid],
                 )  # fmt: skip
             except Refused as exc:
                 build.problems.append(f"{scope.label(tid)} when: {task.when}: {exc.what} — {exc.hint}")
             except UsageError as exc:  # a TemplateError: the loader reports these first
                 build.problems.append(f"{scope.label(tid)} when: {exc}")
             else:
-                whens[tid] = translated.expression
+                found.whens[tid] = translated.expression
+                found.requires[tid].update(translated.requires)
                 walked.when_params.update(translated.params)
                 for source, key in translated.outputs:
-                    exported[source].add(key)
+                    found.exported[source].add(key)
         fanned = dynamic_source(task, upstream[tid]) if task.matrix is not None else None
         if fanned is not None and is_param_name(fanned[1]) and fanned[1] != OUTPUTS_PARAM:
-            exported[fanned[0]].add(fanned[1])
-    return whens, exported
+            found.exported[fanned[0]].add(fanned[1])
+    return found
+
+
+def _settled(scope: Scope) -> dict[str, set[str]]:
+    """Task id -> the upstream tasks that have surely succeeded when its ``depends`` holds: its upstream tasks and
+    theirs, as far as ``all_success`` rules lead (under another rule an upstream task may have been skipped or
+    have failed)."""
+    plan = scope.plan
+    settled: dict[str, set[str]] = {}
+    for tid in sorted(plan.tasks, key=lambda t: plan.tasks[t].level):  # upstream tasks first
+        task = plan.tasks[tid]
+        sure: set[str] = set()
+        if task.trigger_rule == "all_success":
+            for dep in task.depends_on:
+                sure |= {dep, *settled[dep]}
+        settled[tid] = sure
+    return settled
+
+
+def all_succeeded(depends: str, names: list[str]) -> str:
+    """``depends`` (a ``depends`` expression, or empty) and the success of the DAG tasks ``names``."""
+    extra = " && ".join(f"{name}.Succeeded" for name in names)
+    if not depends:
+        return extra
+    return f"({depends}) && {extra}" if " || " in depends else f"{depends} && {extra}"
 
 
 def _dag_task(

@@ -1,10 +1,11 @@
 """``when:`` conditions as Argo ``when`` expressions. Pure.
 
 Argo substitutes the ``{{...}}`` references of a task's ``when`` as text, then evaluates what results with
-govaluate, which reads bare words as strings. So every value that is compared as text is quoted (a
-missing output, which becomes ``''``, cannot break the expression), and only ordering comparisons leave
-a value bare, to compare it as a number. The condition is parsed by :func:`dagctl.dag.conditions.
-compile_condition` first, so it is a valid dagctl condition; then its syntax tree is translated::
+govaluate, which reads bare words as strings and parses the whole expression before it evaluates any of it.
+So every value that is compared as text is quoted (a missing output, which becomes ``''``, cannot break the
+expression), and only ordering comparisons leave a value bare, to compare it as a number. The condition is
+parsed by :func:`dagctl.dag.conditions.compile_condition` first, so it is a valid dagctl condition; then its
+syntax tree is translated::
 
     params.NAME                   {{workflow.parameters.NAME}}
     outputs.TASK.KEY              {{tasks.<task>.outputs.parameters.KEY}}  (the task exports KEY; see argo.py)
@@ -13,16 +14,28 @@ compile_condition` first, so it is a valid dagctl condition; then its syntax tre
     and  or  not                  &&  ||  !
     a == b   a != b               compared as text: '{{...}}' == 'yes'; a number as its text: 3 -> '3'
     a < 3  a >= params.n ...      compared as numbers: {{...}} < 3 (one side a number, or a param whose
-                                  default is a number)
+                                  default is a number); an output as ('{{o}}' != '' && 0{{o}} < 3)
     x in [a, b]   x not in [...]  ('{{x}}' == 'a' || '{{x}}' == 'b')  /  (... != ... && ...)
     x is None   x == null         '{{x}}' == ''      (a missing output is empty text in Argo)
-    x  (a bare value as a test)   '{{x}}' == 'true'  (true/false outputs are the text true/false)
+    params.FLAG (a bool param)    '{{...}}' == 'true'
+    true  false  1  0  null       true / false
+
+An output compared as a number is guarded as dagctl reads a missing value (``None < 3`` is false): empty
+text makes the comparison false, and ``0{{o}}`` keeps the expression one govaluate can parse when it is
+empty (and the same number when it is not: ``5`` becomes ``05``, ``-2`` becomes ``0-2``). A reference to
+a task that ended without outputs (skipped, omitted, errored) stays ``{{...}}`` in the text, which govaluate
+cannot parse at all: when the comparison must hold for the task to run (it is not under ``or`` or ``not``),
+the task's ``depends`` also asks for that upstream task's success (:attr:`ArgoWhen.requires`), which is
+what dagctl decides then (the task does not run); elsewhere the condition is refused, unless the upstream
+task surely succeeded before (``settled``: through ``all_success`` rules).
 
 Anything else raises :class:`Refused` naming the construct: ``env.X`` (environment variables exist where a
 task runs, while Argo decides ``when`` in its controller), ``logical_date``, arithmetic and functions, paths
 deeper than a param or an output key (``params.cfg.x``), ``in`` with anything but a literal list on the
 right (substring tests), ordering comparisons without a number, text containing a quote, a backslash or
-``{{``, and output keys that are not Argo parameter names.
+``{{``, output keys that are not Argo parameter names, and a value that is not true/false where a test
+needs one (text, an output or a param whose default is not a bool): dagctl fails the task then, and an
+output's type is known only when its task runs.
 """
 
 from __future__ import annotations
@@ -53,6 +66,9 @@ class ArgoWhen(Record):
     """(upstream task id, output key) pairs the expression reads: those tasks must export those keys."""
     params: frozenset[str] = frozenset()
     """The params it reads (in a sub-DAG, the step that computes the params must export them)."""
+    requires: frozenset[str] = frozenset()
+    """Upstream task ids that must have succeeded for the expression to be one Argo can evaluate (it compares
+    their outputs as numbers): the task's ``depends`` asks for their success too."""
 
 
 def workflow_param(name: str) -> str:
@@ -67,17 +83,21 @@ def argo_when(
     params: Mapping[str, Any],
     param_ref: Callable[[str], str] = workflow_param,
     run_id: str = "{{workflow.name}}",
+    settled: Collection[str] = (),
 ) -> ArgoWhen:
     """Translate ``expr`` for a task whose ancestors are ``upstream`` in a DAG whose params (with their
     defaults) are ``params``; raise :class:`Refused` or TemplateError. ``param_ref`` and ``run_id`` say where
-    the DAG's params and run id are (a sub-DAG's are not the workflow's)."""
+    the DAG's params and run id are (a sub-DAG's are not the workflow's); ``settled``: the upstream tasks that
+    have surely succeeded when Argo evaluates the expression (their outputs exist)."""
     from dagctl.dag.conditions import compile_condition
 
     condition = compile_condition(expr)
     tree = ast.parse(condition.expr, mode="eval").body
-    translator = _Translator(task_names, upstream, params, param_ref, run_id)
+    translator = _Translator(task_names, upstream, params, param_ref, run_id, settled)
     expression = translator.test(tree)
-    return ArgoWhen(expression, frozenset(translator.outputs), frozenset(translator.read))
+    return ArgoWhen(
+        expression, frozenset(translator.outputs), frozenset(translator.read), frozenset(translator.requires)
+    )
 
 
 class _Translator:
@@ -88,35 +108,63 @@ class _Translator:
         params: Mapping[str, Any],
         param_ref: Callable[[str], str],
         run_id: str,
+        settled: Collection[str],
     ) -> None:
         self.task_names = task_names
         self.upstream = upstream
         self.params = params
         self.param_ref = param_ref
         self.run_id = run_id
+        self.settled = settled
         self.outputs: set[tuple[str, str]] = set()
         self.read: set[str] = set()
+        self.requires: set[str] = set()
 
     # ------------------------------------------------------------------ boolean positions
-    def test(self, node: ast.expr) -> str:
+    def test(self, node: ast.expr, needed: bool = True) -> str:
+        """``node`` as a boolean expression. ``needed``: the task runs only if it is true (it is the condition,
+        or joined to it by ``and``), so a missing value that makes it false may instead skip the task."""
         if isinstance(node, ast.BoolOp):
-            joiner = " && " if isinstance(node.op, ast.And) else " || "
-            return "(" + joiner.join(self.test(value) for value in node.values) + ")"
+            both = isinstance(node.op, ast.And)
+            joiner = " && " if both else " || "
+            return "(" + joiner.join(self.test(value, needed and both) for value in node.values) + ")"
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            return f"!({self.test(node.operand)})"
+            return f"!({self.test(node.operand, False)})"
         if isinstance(node, ast.Compare):
             parts = []
             left = node.left
             for op, right in zip(node.ops, node.comparators, strict=True):
-                parts.append(self.compare(left, op, right))
+                parts.append(self.compare(left, op, right, needed))
                 left = right
             return parts[0] if len(parts) == 1 else "(" + " && ".join(parts) + ")"
         constant = _constant(node)
         if constant is not _NOT_CONSTANT:
-            return "true" if constant and not isinstance(constant, str) else "false"
-        return f"{self.text(node)} == 'true'"
+            if isinstance(constant, str):
+                raise Refused(
+                    f"{ast.unparse(node)} is the string {constant!r}, not true/false (dagctl fails the task)",
+                    'write true or false, or compare a value: params.mode == "full"',
+                )
+            return "true" if constant else "false"
+        return self.flag(node)
 
-    def compare(self, left: ast.expr, op: ast.cmpop, right: ast.expr) -> str:
+    def flag(self, node: ast.expr) -> str:
+        """A value tested as true/false: only a param whose default is a bool, as its text ``true``."""
+        shown = ast.unparse(node)
+        path = _path(node)
+        self.reference(node)  # what cannot be read at all is named as such first
+        if path is not None and path[0] == "params":
+            default = self.params.get(str(path[1]))
+            if isinstance(default, bool):
+                return f"{self.text(node)} == 'true'"
+            what = f"{shown} is tested as true/false, but its default {default!r} is not a bool"
+        else:
+            what = (
+                f"{shown} is tested as true/false: dagctl fails the task when the value is text, and Argo "
+                "cannot tell text from true/false"
+            )
+        raise Refused(what, f'compare it: {shown} == true, or {shown} == "yes"')
+
+    def compare(self, left: ast.expr, op: ast.cmpop, right: ast.expr, needed: bool = True) -> str:
         for side in (left, right):  # what cannot be read at all is named first
             if _constant(side) is _NOT_CONSTANT and not isinstance(side, (ast.List, ast.Tuple, ast.Set)):
                 self.reference(side)
@@ -142,7 +190,10 @@ class _Translator:
                 "Argo compares with < <= > >= only as numbers: put a number (or a param whose default is a "
                 "number) on one side, or use == / in [...]",
             )
-        return f"{self.number(left)} {symbol} {self.number(right)}"
+        (lhs, left_guard), (rhs, right_guard) = self.number(left, needed), self.number(right, needed)
+        guards = [guard for guard in (left_guard, right_guard) if guard is not None]
+        comparison = f"{lhs} {symbol} {rhs}"
+        return "(" + " && ".join([*dict.fromkeys(guards), comparison]) + ")" if guards else comparison
 
     # ------------------------------------------------------------------ values
     def numeric(self, node: ast.expr) -> bool:
@@ -175,13 +226,28 @@ class _Translator:
             return f"'{constant!r}'"
         raise Refused(f"the value {ast.unparse(node)} cannot be compared in Argo", "compare single values")
 
-    def number(self, node: ast.expr) -> str:
-        """The value bare, for a comparison as numbers."""
+    def number(self, node: ast.expr, needed: bool) -> tuple[str, str | None]:
+        """The value bare, for a comparison as numbers, and for an output the guard that makes the comparison
+        false when it is missing (``None < 3`` is false in dagctl): ``0{{o}}`` parses when ``{{o}}`` is empty."""
         constant = _constant(node)
         if constant is _NOT_CONSTANT:
-            return self.reference(node)
+            reference = self.reference(node)
+            path = _path(node)
+            if path is None or path[0] != "outputs":
+                return reference, None
+            task = str(path[1])
+            if task not in self.settled:
+                if not needed:
+                    raise Refused(
+                        f"{ast.unparse(node)} is compared as a number where task '{task}' may have ended without "
+                        "outputs (skipped or failed), and Argo cannot parse a comparison with a missing value",
+                        f"make the comparison one the task needs (joined by and, not under or / not), or run this "
+                        f"task only after '{task}' succeeded (trigger_rule: all_success)",
+                    )
+                self.requires.add(task)
+            return f"0{reference}", f"'{reference}' != ''"
         if isinstance(constant, (int, float)) and not isinstance(constant, bool):
-            return repr(constant)
+            return _positional(constant), None
         raise Refused(
             f"{ast.unparse(node)} is not a number", "compare with < <= > >= only against numbers in Argo's when"
         )
@@ -250,6 +316,13 @@ def _constant(node: ast.expr) -> object:
         if isinstance(inner, (int, float)) and not isinstance(inner, bool):
             return -inner if isinstance(node.op, ast.USub) else inner
     return _NOT_CONSTANT
+
+
+def _positional(number: float) -> str:
+    """A number as govaluate reads one: digits and a point, never an exponent (``1e-05`` -> ``0.00001``)."""
+    from decimal import Decimal
+
+    return format(Decimal(repr(number)), "f")
 
 
 def _is_number(node: ast.expr) -> bool:
