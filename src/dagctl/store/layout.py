@@ -12,12 +12,14 @@ every path in a run folder with these functions, so the layout can change in one
         pause.json              written by ``dagctl pause``; the runner polls for it
         approvals/<task>.jsonl  the decisions of ``dagctl approve`` / ``reject`` on an approval gate
         <task>.log              first attempt's log; <task>@<n>.log for attempt n
+        <task>~<i>.log          a loop's (``repeat:``) iteration i > 1; <task>~<i>@<n>.log for its attempt n
         outputs/<task>.json     outputs of a succeeded task
         outputs/<task>@<n>.out  ``$DAGCTL_OUTPUT`` of a shell attempt
         attempts/<task>@<n>.json, .result.json   an isolated Python attempt's request and result
 
 Paths that the hot path builds once per attempt are returned as ``str`` (cheaper than :class:`Path`).
-``@`` never appears in a task id, so ``<task>@<n>`` is unambiguous.
+``@`` and ``~`` never appear in a task id, so ``<task>@<n>`` and ``<task>~<i>`` are unambiguous. A matrix cell's
+files are named by its cell id (``train:3.log``) in place of the task.
 """
 
 from __future__ import annotations
@@ -90,6 +92,18 @@ def attempt_stem(task_id: str, attempt: int) -> str:
 def log_name(task_id: str, attempt: int) -> str:
     """``<task>.log`` for the first attempt, ``<task>@<n>.log`` after."""
     return f"{task_id}.log" if attempt == 1 else f"{task_id}@{attempt}.log"
+
+
+def iteration_stem(unit: str, iteration: int | None) -> str:
+    """What names the files of a loop's (``repeat:``) iteration: the task or cell itself for the first (and for a
+    task that is no loop: ``iteration`` None), ``<unit>~<i>`` for iteration i after it."""
+    return unit if iteration is None or iteration <= 1 else f"{unit}~{iteration}"
+
+
+def iteration_log_name(unit: str, iteration: int | None, attempt: int) -> str:
+    """The log of ``attempt`` of a loop's ``iteration`` (attempts count afresh in each): ``fit.log``, ``fit@2.log``,
+    ``fit~3.log``, ``fit~3@2.log``; for ``iteration`` None (no loop), :func:`log_name`'s."""
+    return log_name(iteration_stem(unit, iteration), attempt)
 
 
 def log_path(run: str | Path, task_id: str, attempt: int) -> str:
