@@ -16,7 +16,7 @@ import typer
 from .render import STATUS_STYLES, echo, echo_err, echo_json, print_rows, short_run_id
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     from dagctl.report.notstarted import Unstarted
     from dagctl.store.history import History
@@ -72,6 +72,17 @@ def _trigger(s: RunSummary) -> str:
     return s.trigger or ""
 
 
+def trigger_line(s: RunSummary) -> str:
+    """``show``'s ``Trigger:``: how the run started, and the run it came from: ``manual``, ``retry of ID``,
+    ``parent (sub-DAG run of ID, task T)``, ``schedule (schedule S)``."""
+    text = s.trigger or "unknown"
+    if s.parent_task and s.parent_run_id:
+        text += f" (sub-DAG run of {s.parent_run_id}, task {s.parent_task})"
+    elif s.parent_run_id:
+        text += f" of {s.parent_run_id}" if s.trigger == "retry" else f" (after run {s.parent_run_id})"
+    return text + (f" (schedule {s.schedule_id})" if s.schedule_id else "")
+
+
 def task_rows(s: RunSummary) -> list[tuple[str, TaskSummary]]:
     """The rows of ``show``: each task in order, a matrix task's cells under it (indented, with values)."""
     cells: dict[str, list[TaskSummary]] = {}
@@ -83,9 +94,44 @@ def task_rows(s: RunSummary) -> list[tuple[str, TaskSummary]]:
         if t.parent:
             continue
         out.append((tid, t))
-        for cell in sorted(cells.get(tid, ()), key=lambda c: c.cell_index or 0):
+        for cell in sorted(with_cell_values(cells.get(tid, ()), t), key=lambda c: c.cell_index or 0):
             out.append((f"  {cell_label(cell)}", cell))
     return out
+
+
+def with_cell_values(cells: Iterable[TaskSummary], task: TaskSummary | None) -> list[TaskSummary]:
+    """Matrix cells with their values: a cell whose events do not give them (one whose outputs were reused or
+    came from the task cache) gets them from its matrix task's value lists, as the run expanded them."""
+    import dataclasses
+
+    lists = task.matrix if task is not None and task.cells else None
+    out = []
+    for cell in cells:
+        if not cell.matrix and lists and cell.cell_index is not None:
+            values = cell_values(lists, cell.cell_index)
+            cell = dataclasses.replace(cell, matrix=values) if values is not None else cell
+        out.append(cell)
+    return out
+
+
+def cell_values(lists: Mapping[str, Any], index: int) -> dict[str, Any] | None:
+    """The values of cell ``index`` of a matrix with these value lists (the first key varies slowest, as
+    :func:`dagctl.dag.matrix.expand` orders the cells); None when the lists do not have such a cell."""
+    if not all(isinstance(v, list) and v for v in lists.values()):
+        return None
+    values: dict[str, Any] = {}
+    rest = index
+    for key in reversed(list(lists)):
+        rest, at = divmod(rest, len(lists[key]))
+        values[key] = lists[key][at]
+    return dict(reversed(values.items())) if rest == 0 and index >= 0 else None
+
+
+def tries(t: TaskSummary) -> str | int:
+    """``show``'s TRIES: the attempts a task made, or how many iterations a loop (``repeat:``) reached (``6 it.``)."""
+    if t.iteration is not None:
+        return f"{t.iteration} it."
+    return t.attempts or ""
 
 
 def cell_label(cell: TaskSummary) -> str:
@@ -232,9 +278,7 @@ def register(app: typer.Typer) -> None:
             f"Run:      {s.run_id}",
             f"DAG:      {s.dag_name} (tenant {s.tenant_id})" + (f"  file {s.dag_file}" if s.dag_file else ""),
             f"Status:   {s.status}" + (f" — {s.error}" if s.error else ""),
-            f"Trigger:  {s.trigger}"
-            + (f" (retry of {s.parent_run_id})" if s.parent_run_id else "")
-            + (f" schedule {s.schedule_id}" if s.schedule_id else ""),
+            f"Trigger:  {trigger_line(s)}",
             f"Started:  {_local(s.started)}"
             + (f"   ended {_local(s.ended)}" if s.ended else "")
             + (f"   took {_dur(s.duration_s)}" if s.duration_s is not None else ""),
@@ -247,27 +291,25 @@ def register(app: typer.Typer) -> None:
             lines.insert(4, f"Parent:   task {s.parent_task} of run {s.parent_run_id} (dagctl show {s.parent_run_id})")
         echo("\n".join(lines))
         approved = _approved_so_far(s, Path(s.run_dir or history.run_dir(s.run_id)))
-        rows = [
+        shown = task_rows(s)
+        rows: list[list[Any]] = [
             [
                 label,
                 t.status,
-                t.attempts or "",
+                tries(t),
                 _local_in_run(t.started, s.started),
                 _dur(t.duration_s),
                 "" if t.exit_code is None else t.exit_code,
                 task_note(t, approved.get(t.task_id, ())),
                 t.log_path or "",
             ]
-            for label, t in task_rows(s)
+            for label, t in shown
         ]
         rows += [[tid, status, "", "", "", "", note, ""] for tid, status, note in never]
-        print_rows(
-            None,
-            ["task", "status", "tries", "started", "duration", "exit", "error / reason", "log"],
-            rows,
-            styles=STATUS_STYLES,
-            kinds=["text", "fixed", "fixed", "fixed", "fixed", "fixed", "text", "path"],
-        )
+        headers = ["task", "status", "tries", "started", "duration", "exit", "error / reason", "log"]
+        kinds = ["text", "fixed", "fixed", "fixed", "fixed", "fixed", "text", "path"]
+        _fit_cell_labels(rows, [t for _, t in shown], headers, kinds)
+        print_rows(None, headers, rows, styles=STATUS_STYLES, kinds=kinds)
         children = [t.child_run_id for t in s.tasks.values() if t.child_run_id]
         if children:
             echo("Sub-DAG runs: " + ", ".join(f"dagctl show {c}" for c in children))
@@ -299,11 +341,15 @@ def register(app: typer.Typer) -> None:
         wait = seconds(wait, "--wait")
         history = _history()
         run_id = history.resolve(run)
-        history.request_cancel(run_id, f"cancelled by dagctl cancel ({getpass.getuser()}@{hostname()})")
+        reason = f"cancelled by dagctl cancel ({getpass.getuser()}@{hostname()})"
+        history.request_cancel(run_id, reason)  # a paused run has no process to ask: it is cancelled at once
         if not as_json:
             echo_err(f"dagctl: cancel requested for run {run_id}")
-        status = _wait_while(history, run_id, ("running",), wait)
-        stopped = status != "running"
+        status = _wait_while(history, run_id, ("running", "waiting"), wait)  # waiting for approval: it runs on
+        if status == "paused" and wait > 0:  # it paused before it saw the request: no process is left to see it
+            history.request_cancel(run_id, reason)
+            status = history.summary(run_id).status
+        stopped = status not in ("running", "waiting")
         if as_json:
             echo_json({"run_id": run_id, "requested": True, "status": status, "stopped": stopped})
         elif stopped:
@@ -385,6 +431,23 @@ def _print_gantt(history: History, run_id: str, fmt: str, width: int | None, *, 
 
     pixels = width or 1000
     sys.stdout.write(timeline_svg(timeline, width=pixels) if fmt == "svg" else timeline_html(timeline, width=pixels))
+
+
+def _fit_cell_labels(rows: list[list[Any]], units: list[TaskSummary], headers: list[str], kinds: list[str]) -> None:
+    """On a terminal too narrow for ``show``'s task column, a matrix cell's label would lose its end, the part that
+    tells the cells apart (``  cel…``): there it is its id alone, cut at its start if need be (``  …s:3``).
+    ``rows`` start with the rows of ``units`` (:func:`task_rows`); their labels are changed in place."""
+    from . import render
+
+    width = render.terminal_columns()
+    if width is None:
+        return
+    text = [["" if c is None else str(c) for c in row] for row in rows]
+    _, fitted, _ = render.fit_table([h.upper() for h in headers], text, kinds, width)
+    room = max((render.text_width(row[0]) for row in fitted), default=0)
+    for row, cut, unit in zip(rows, fitted, units, strict=False):
+        if unit.parent is not None and cut[0] != row[0]:
+            row[0] = "  " + render.clip_start(unit.task_id, max(room - 2, 4))
 
 
 def _approved_so_far(s: RunSummary, run_dir: Path) -> dict[str, list[str]]:
