@@ -434,6 +434,7 @@ GANTT_CELLS = {
     "retry_wait": ("┄", "~"),
     "approval": ("‖", "w"),
     "group": ("═", "="),
+    "paused": ("╱", "/"),
 }
 """A chart cell's character (Unicode, ASCII) by what happens there; each reads without colours too."""
 GANTT_STYLES = {
@@ -443,6 +444,7 @@ GANTT_STYLES = {
     "retried": "retried",
     "running": "running",
     "group": "dim",
+    "paused": "paused",
 }
 GANTT_LEGEND = (
     ("success", "ok"),
@@ -455,6 +457,7 @@ GANTT_LEGEND = (
     ("retry_wait", "retry wait"),
     ("approval", "wait for approval"),
     ("group", "matrix cells"),
+    ("paused", "run paused"),
 )
 
 
@@ -496,7 +499,7 @@ def gantt_lines(timeline: Timeline, width: int, style: TermStyle) -> list[str]:
         axis[at : at + len(label)] = label
     out.append(compose([(" " * (label_w + 4) + "".join(axis).rstrip(), "dim")], width, style))
     for lane in lanes:
-        cells = columns(lane, span, chart_w)
+        cells = columns(lane, span, chart_w, timeline.pauses)
         pieces: list[tuple[str, str]] = [
             (f"{mark} " if lane.critical else "  ", "critical"),
             (clip(name_of(lane), label_w, style.ellipsis).ljust(label_w) + " ", "critical" if lane.critical else ""),
@@ -518,7 +521,7 @@ def gantt_lines(timeline: Timeline, width: int, style: TermStyle) -> list[str]:
         pieces.append((f" {took[lane.task_id]}" if lane.task_id in took else "", "dim"))
         out.append(compose(pieces, width, style).rstrip())
     legend: list[tuple[str, str]] = []
-    seen = {c for lane in lanes for c in columns(lane, span, chart_w) if c}
+    seen = {c for lane in lanes for c in columns(lane, span, chart_w, timeline.pauses) if c}
     for code, words in GANTT_LEGEND:
         if code in seen:
             legend.append((GANTT_CELLS[code][0 if style.unicode else 1], GANTT_STYLES.get(code, code)))

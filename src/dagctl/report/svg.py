@@ -30,6 +30,7 @@ LEGEND = (
     ("retry_wait", "retry wait"),
     ("approval", "wait for approval"),
     ("group", "matrix cells"),
+    ("paused", "run paused"),
 )
 STYLE = """
 svg { background: #ffffff; }
@@ -52,6 +53,7 @@ text { fill: #24292f; }
 .retry_wait { fill: #fff8c5; stroke: #d4a72c; stroke-dasharray: 3 2; }
 .approval { fill: #ddf4ff; stroke: #54aeff; }
 .group { fill: #57606a; }
+.paused { fill: #eaeef2; stroke: #8c959f; stroke-dasharray: 4 3; }
 """.strip()
 
 
@@ -83,6 +85,13 @@ def timeline_svg(timeline: Timeline, *, width: int = 1000, title: str | None = N
         out.append(f'<line class="grid" x1="{x:.1f}" y1="{TOP - 8}" x2="{x:.1f}" y2="{bottom}"/>')
         out.append(f'<text x="{x:.1f}" y="{TOP - 12}" text-anchor="middle">{_esc(tick.label)}</text>')
     out.append("</g>")
+    for pause in timeline.pauses:  # a band over every lane, behind them: nothing ran while the run was paused
+        x, w = chart_x + pause.start_s * scale, max(pause.duration_s * scale, 1.5)
+        tip = f"run paused at {format_duration(pause.start_s)} for {format_duration(pause.duration_s)}"
+        out.append(
+            f'<rect class="pause paused" x="{x:.1f}" y="{TOP - 8}" width="{w:.1f}" height="{bottom - TOP + 8}">'
+            f"<title>{_esc(tip)}</title></rect>"
+        )
     out.append('<g class="lanes">')
     for n, lane in enumerate(lanes):
         out.extend(_lane(lane, TOP + n * LANE_H, chart_x, chart_w, scale, width))
@@ -114,6 +123,11 @@ def timeline_html(timeline: Timeline, *, width: int = 1000) -> str:
                 f"<tr><td>{_esc(lane.task_id)}</td><td></td><td>{_esc(lane.status)}</td>"
                 f"<td>{_esc(_waited(lane.waiting))}</td><td></td><td></td><td>{_esc(lane.note)}</td></tr>"
             )
+    for pause in timeline.pauses:
+        rows.append(
+            f"<tr><td>(the run)</td><td></td><td>paused</td><td>{_esc(format_duration(pause.duration_s))}</td>"
+            f"<td>{_esc(format_duration(pause.start_s))}</td><td></td><td>dagctl pause, then dagctl resume</td></tr>"
+        )
     return (
         "<!DOCTYPE html>\n"
         '<html xmlns="http://www.w3.org/1999/xhtml" lang="en">\n<head>\n<meta charset="utf-8"/>\n'
@@ -227,8 +241,10 @@ def _waited(wait: Segment | None, took: float | None = None) -> str:
 
 
 def _kinds(t: Timeline) -> set[str]:
-    """What the picture shows: outcomes, waits, matrix groups, and the critical path's marker."""
+    """What the picture shows: outcomes, waits, matrix groups, pauses, and the critical path's marker."""
     kinds = {"marker"} if t.critical_path else set()
+    if t.pauses:
+        kinds.add("paused")
     for lane in t.lanes:
         kinds.update(a.outcome for a in lane.attempts)
         kinds.update(a.wait.kind for a in lane.attempts if a.wait is not None and a.wait.duration_s > 0)

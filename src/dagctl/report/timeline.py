@@ -15,6 +15,10 @@ through the upstream task that finished last before it was ready, to a task that
 the DAG's edges (a run whose snapshot is gone) the chain is guessed from times alone: the task that ended last
 before each one started.
 
+A paused and resumed run (``dag_done`` paused, then ``dag_resume``) lasts from its start to its end, pauses included,
+as ``dagctl show`` has it: each pause is one of :attr:`Timeline.pauses`, and no queued time or retry wait spans
+one (a task that waited across a pause waited from the resume on; an approval gate can be decided while paused).
+
 :func:`ticks` and :func:`columns` scale a timeline to a width (pixels or terminal columns); the terminal chart,
 the SVG and the web dashboard all draw from these.
 """
@@ -39,8 +43,8 @@ ATTEMPT_OUTCOMES = ("success", "failed", "timeout", "retried", "cancelled", "run
 
 class Segment(Record):
     kind: str
-    """``queued``, ``retry_wait``, ``approval`` (a gate waiting for its decision), ``running``, or ``group`` (a
-    matrix task's fan-out)."""
+    """``queued``, ``retry_wait``, ``approval`` (a gate waiting for its decision), ``running``, ``group`` (a
+    matrix task's fan-out), or ``paused`` (the whole run: from its pause to its resume)."""
     start_s: float
     end_s: float
 
@@ -131,7 +135,15 @@ class Timeline(Record):
     edges_known: bool
     """Whether the DAG's edges were known (queued time and the critical path are exact), or guessed."""
     duration_s: float | None = None
-    """The duration ``dag_done`` recorded (as ``dagctl show`` reports it); None while the run is going."""
+    """How long the run took, as ``dagctl show`` reports it: the duration ``dag_done`` recorded, or for a run that
+    was paused and resumed, from its start to its end, pauses included; None while the run is going."""
+    pauses: tuple[Segment, ...] = ()
+    """When the run was paused (``paused`` segments, from the pause to the resume), oldest first."""
+
+    @property
+    def paused_s(self) -> float:
+        """Seconds spent paused."""
+        return sum(p.duration_s for p in self.pauses)
 
     @property
     def attempts(self) -> int:
@@ -186,6 +198,8 @@ def build_timeline(
     status = "running"
     end_at: float | None = None
     took: float | None = None
+    resumed = False
+    pauses: list[Segment] = []
     units: dict[str, _Open] = {}
     last = 0.0
 
@@ -201,7 +215,12 @@ def build_timeline(
         if kind == "dag_done":
             status = _text(rec.get("status")) or "failed"
             end_at = at
-            took = _number(rec.get("duration_s"))
+            took = at if resumed else _number(rec.get("duration_s"))  # a resumed run's dag_done has its last part's
+            continue
+        if kind == "dag_resume":  # a paused (or abandoned) run goes on
+            if status == "paused" and end_at is not None:
+                pauses.append(Segment(kind="paused", start_s=end_at, end_s=max(at, end_at)))
+            status, end_at, took, resumed = "running", None, None, True
             continue
         tid, cell = rec.get("task_id"), rec.get("cell")
         if not isinstance(tid, str) or not tid or kind not in _TASK_KINDS:
@@ -267,7 +286,7 @@ def build_timeline(
     for unit in units.values():
         if unit.group is not None and unit.status == "running":
             unit.group[1] = span
-    lanes = _lanes(units, span, graph)
+    lanes = _lanes(units, span, graph, pauses)
     position = {tid: n for n, tid in enumerate(graph.order)} if graph is not None else {}
     critical = _critical(lanes, graph, position)
     on_path = set(critical)
@@ -282,6 +301,7 @@ def build_timeline(
         critical_path=critical,
         edges_known=graph is not None,
         duration_s=took,
+        pauses=tuple(pauses),
     )
 
 
@@ -309,7 +329,12 @@ def _in_order(lanes: list[Lane], position: Mapping[str, int]) -> list[Lane]:
     return out
 
 
-def _lanes(units: dict[str, _Open], span: float, graph: TaskGraph | None) -> list[Lane]:
+def _after_pauses(start: float, end: float, pauses: list[Segment]) -> float:
+    """Where a wait from ``start`` to ``end`` begins once the pauses in it are left out: after the last one."""
+    return max([start, *(p.end_s for p in pauses if start <= p.end_s <= end)])
+
+
+def _lanes(units: dict[str, _Open], span: float, graph: TaskGraph | None, pauses: list[Segment]) -> list[Lane]:
     ends: dict[str, float] = {}
     for key, unit in units.items():
         if unit.group is not None:
@@ -327,9 +352,13 @@ def _lanes(units: dict[str, _Open], span: float, graph: TaskGraph | None) -> lis
             end = a.get("end", span)
             wait = None
             if a["wait"] is not None:
-                wait = Segment(kind=a["wait"][0], start_s=a["wait"][1], end_s=a["start"])
+                kind, begun = a["wait"]
+                if kind != "approval":  # a gate can be decided while the run is paused: it waits all along
+                    begun = _after_pauses(begun, a["start"], pauses)
+                wait = Segment(kind=kind, start_s=begun, end_s=a["start"])
             elif not attempts and graph is not None and unit.parent is None:
                 ready = max((ends.get(d, 0.0) for d in graph.depends_on.get(key, ())), default=0.0)
+                ready = _after_pauses(ready, a["start"], pauses)
                 if ready < a["start"]:
                     wait = Segment(kind="queued", start_s=ready, end_s=a["start"])
             attempts.append(
@@ -404,12 +433,15 @@ def headline(t: Timeline) -> str:
 
 
 def details(t: Timeline) -> str:
-    """``4 tasks, 5 attempts · critical path: extract → by_region → report``."""
+    """``4 tasks, 5 attempts · critical path: extract → by_region → report`` (and ``· paused once for 3.3s``)."""
     tasks = sum(1 for lane in t.lanes if lane.parent is None)
     cells = len(t.lanes) - tasks
     text = f"{tasks} task{'s' if tasks != 1 else ''}"
     text += f", {cells} matrix cell{'s' if cells != 1 else ''}" if cells else ""
     text += f", {t.attempts} attempt{'s' if t.attempts != 1 else ''}"
+    if t.pauses:
+        times = "once" if len(t.pauses) == 1 else f"{len(t.pauses)} times"
+        text += f" · paused {times} for {format_duration(t.paused_s)}"
     if t.critical_path:
         chain = " → ".join(t.critical_path)
         text += f" · critical path{'' if t.edges_known else ' (guessed from times)'}: {chain}"
@@ -441,10 +473,11 @@ def ticks(span_s: float, width: float, *, min_gap: float) -> list[Tick]:
     return out
 
 
-def columns(lane: Lane, span_s: float, width: int) -> list[str]:
+def columns(lane: Lane, span_s: float, width: int, pauses: Iterable[Segment] = ()) -> list[str]:
     """A lane drawn in ``width`` terminal columns: each cell is ``""`` (nothing), ``queued``, ``retry_wait``,
-    ``approval``, ``group`` (a matrix task's fan-out), or the outcome of the attempt running there. Every attempt
-    gets at least one column (a gate's, the column of its decision); waits never hide runs."""
+    ``approval``, ``group`` (a matrix task's fan-out), ``paused`` (the run's ``pauses``: :attr:`Timeline.pauses`),
+    or the outcome of the attempt running there. Every attempt gets at least one column (a gate's, the column of
+    its decision); waits never hide runs, and pauses hide only waits."""
     cells = [""] * width
     if width <= 0:
         return cells
@@ -469,12 +502,14 @@ def columns(lane: Lane, span_s: float, width: int) -> list[str]:
             paint(attempt.wait, attempt.wait.kind, at_least_one=False)
     if lane.waiting is not None:
         paint(lane.waiting, lane.waiting.kind, at_least_one=False)
+    for pause in pauses:
+        paint(pause, "paused", at_least_one=False)
     for attempt in lane.attempts:
         paint(attempt.run, attempt.outcome, at_least_one=True)
     return cells
 
 
-_WAITS = ("queued", "retry_wait", "approval", "group")
+_WAITS = ("queued", "retry_wait", "approval", "group", "paused")
 
 WAIT_WORDS = {"queued": "queued", "retry_wait": "waited to retry", "approval": "waited for approval"}
 """How a wait reads in a legend, a tooltip or a table: what the task waited for."""
