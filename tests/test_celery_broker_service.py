@@ -251,3 +251,43 @@ def test_a_queued_run_whose_dag_does_not_load_is_recorded_as_failed_by_its_worke
     summary = json.loads(show.stdout)
     assert summary["status"] == "failed" and "unknown key 'rnu'" in summary["error"]
     assert summary["trigger"] == "queue" and summary["tasks"] == {}
+
+
+def test_a_worker_with_a_free_slot_lives_through_a_broker_restart_and_runs_what_comes_next(redis, tmp_path):
+    """With one task in hand and a slot free, the worker died on the restart (kombu restoring its unacked message
+    through a connection already gone: `'NoneType' object has no attribute 'hostname'`), and the run then waited
+    for ever for its next task."""
+    started = tmp_path / "started"
+    dag = write_dag(
+        tmp_path,
+        f"""
+        name: survive
+        tasks:
+          - {{id: first, run: "touch {started}; sleep 3"}}
+          - {{id: after, depends_on: first, run: "true"}}
+        """,
+    )
+    restarted: list[bool] = []
+
+    def restart_while_first_runs() -> None:
+        wait_until(started.exists, 30, "the first task to start")
+        restart_empty(redis)
+        restarted.append(True)
+
+    with workers(redis, tmp_path / "w", {"name": "s1", "concurrency": 2, "env": WORKER_ENV}) as (worker,):
+        threading.Thread(target=restart_while_first_runs, daemon=True).start()
+        executor = executor_for(redis, lease_s=3.0)
+        try:
+            result = run_dag(
+                dag,
+                executor=executor,
+                settings=Settings.from_env({"DAGCTL_LOGS_DIR": str(tmp_path / "logs")}),
+                run_id=f"survive-{uuid.uuid4().hex[:8]}",
+                timeout=60,
+            )
+        finally:
+            executor.shutdown()
+        assert restarted, "redis was not restarted"
+        assert worker.proc.poll() is None, worker.output()[-3000:]
+        assert "Unrecoverable error" not in worker.output()
+    assert result.status == "success", result.summary()
