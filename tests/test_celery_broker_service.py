@@ -49,11 +49,11 @@ def redis(tmp_path):
         server.stop()
 
 
-def executor_for(server: RedisServer, **overrides):
+def executor_for(server: RedisServer, remind_s: float = 60.0, **overrides):
     from dagctl.run.executors.celery import CeleryExecutor
     from dagctl.run.executors.celery_config import CeleryConfig
 
-    return CeleryExecutor(CeleryConfig.from_env({}, broker=server.url, **overrides))
+    return CeleryExecutor(CeleryConfig.from_env({}, broker=server.url, **overrides), remind_s=remind_s)
 
 
 def write_dag(folder: Path, text: str, name: str = "dag.yaml") -> Path:
@@ -291,3 +291,26 @@ def test_a_worker_with_a_free_slot_lives_through_a_broker_restart_and_runs_what_
         assert worker.proc.poll() is None, worker.output()[-3000:]
         assert "Unrecoverable error" not in worker.output()
     assert result.status == "success", result.summary()
+
+
+def test_a_run_waiting_for_a_worker_that_is_not_there_says_so_again_and_again(redis, tmp_path, caplog):
+    """The coordinator warned once, at the first send; a run whose workers had died waited on in silence."""
+    import logging
+
+    dag = write_dag(tmp_path, "name: lonely\ntasks:\n  - {id: a, queue: nobody, run: 'true'}\n")
+    executor = executor_for(redis, remind_s=0.3)
+    try:
+        with caplog.at_level(logging.WARNING, logger="dagctl.run.executors.celery"):
+            result = run_dag(
+                dag,
+                executor=executor,
+                settings=Settings.from_env({"DAGCTL_LOGS_DIR": str(tmp_path / "logs")}),
+                timeout=2,
+            )
+    finally:
+        executor.shutdown()
+    assert result.status == "failed" and result.tasks["a"].status == "cancelled"
+    reminders = [r.getMessage() for r in caplog.records if "waiting for a dagctl worker" in r.getMessage()]
+    assert len(reminders) >= 3, caplog.text
+    assert reminders[-1].startswith("1 task(s) waiting for a dagctl worker on queue 'nobody' (the first for ")
+    assert reminders[-1].endswith("no worker is alive on it (start one: dagctl worker --queues nobody)")

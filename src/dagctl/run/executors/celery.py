@@ -38,6 +38,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from dagctl.clock import SystemClock
+from dagctl.dag.durations import format_duration
 from dagctl.errors import ExecutorError
 from dagctl.protocols import Clock
 from dagctl.run.attempts import Attempt, AttemptResult, CancelToken
@@ -47,6 +48,9 @@ from .celery_config import CeleryConfig, connect, describe_redis_error, redact
 from .celery_ledger import CHECK_INTERVAL_S, MAX_LOST_DELIVERIES, TICK_S, Ledger, result_from_dict
 from .celery_queue import RunQueue, enqueue_run, queue_status
 from .remote_logs import write_shipped_log
+
+REMIND_S = 60.0
+"""How often a coordinator says again that attempts wait on a queue no live worker consumes."""
 
 if TYPE_CHECKING:
     from dagctl.run.waker import Waker
@@ -75,6 +79,7 @@ class _InFlight:
     lost: list[str] = field(default_factory=list)
     suspect: bool = False  # in flight when the broker lost its data: alive only while a worker renews its lease
     lost_since: float | None = None
+    waiting_since: float | None = None  # first seen sent and not taken by any worker (for the reminder)
 
 
 class CeleryExecutor:
@@ -88,7 +93,12 @@ class CeleryExecutor:
     name = "celery"
 
     def __init__(
-        self, config: CeleryConfig | None = None, *, broker: str | None = None, clock: Clock | None = None
+        self,
+        config: CeleryConfig | None = None,
+        *,
+        broker: str | None = None,
+        clock: Clock | None = None,
+        remind_s: float = REMIND_S,
     ) -> None:
         from .celery_app import make_app
 
@@ -110,6 +120,8 @@ class CeleryExecutor:
         self._inflight: dict[str, _InFlight] = {}
         self._stopping = threading.Event()
         self._queues_checked: set[str] = set()
+        self.remind_s = remind_s
+        self._next_reminder = self.clock.monotonic() + self.remind_s
         self._forget: list[str] = []
         self._marker = self.reply_to.rsplit(":", 1)[1]
         try:
@@ -379,6 +391,39 @@ class CeleryExecutor:
                 )
             elif not has_lease and state in ("running", "handed_back"):
                 self._redeliver(job)
+        if now >= self._next_reminder:
+            self._next_reminder = now + self.remind_s
+            waiting: dict[str, list[float]] = {}
+            for attempt_id, (state, has_lease) in zip(ids, states, strict=True):
+                job = self._inflight.get(attempt_id)
+                if job is None:
+                    continue
+                if not has_lease and state in ("", "lost"):  # sent, and no worker has taken it
+                    job.waiting_since = job.waiting_since if job.waiting_since is not None else now
+                    waiting.setdefault(job.queue, []).append(job.waiting_since)
+                else:
+                    job.waiting_since = None
+            if waiting:
+                self._remind_unserved(waiting, now)
+
+    def _remind_unserved(self, waiting: dict[str, list[float]], now: float) -> None:
+        """Say again, every :data:`REMIND_S`, which queues have attempts waiting and no live worker: the warning
+        at the first send was the only word, and a run whose workers all died later waited in silence."""
+        try:
+            workers = self.ledger.workers()
+        except Exception:
+            return
+        served = {q for w in workers for q in w.get("queues", [])}
+        for name, since in sorted(waiting.items()):
+            if name not in served:
+                logger.warning(
+                    "%d task(s) waiting for a dagctl worker on queue '%s' (the first for %s): no worker is alive "
+                    "on it (start one: dagctl worker --queues %s)",
+                    len(since),
+                    name,
+                    format_duration(max(now - min(since), 0.0)),
+                    name,
+                )
 
     # ------------------------------------------------------------------ when the broker fails
     def _broker_lost_data(self, ids: list[str]) -> None:
