@@ -632,3 +632,25 @@ def test_with_queue_backend_redis_scheduled_runs_become_queue_jobs_run_by_worker
     again = _schedule_once(tmp_path, env)  # the same slot: already claimed, nothing enqueued twice
     assert again.returncode == 0
     assert len([e for e in _state(tmp_path) if e["event"] == "run_finished"]) == 1
+
+
+def test_a_worker_folder_that_cannot_be_used_is_named_at_start_and_then_as_the_attempts_error(redis_server, tmp_path):
+    """A worker whose DAGCTL_WORKER_DIR could not be used started without a word; every attempt it took then
+    failed on it and came back to the coordinator as `lost 4 times … (no heartbeat)`, 40 s later."""
+    blocker = tmp_path / "afile"
+    blocker.write_text("")
+    bad = Worker(redis_server.url, tmp_path / "w", "b1", queues="badq", env={"DAGCTL_WORKER_DIR": str(blocker / "x")})
+    assert bad.proc.wait(timeout=30) == 3
+    assert f"cannot write {blocker / 'x'} (DAGCTL_WORKER_DIR)" in bad.output()
+    folder = tmp_path / "work-later"
+    dag = write_dag(tmp_path, "name: prep\ntasks:\n  - {id: a, queue: prepq, run: 'true'}\n")
+    with workers(
+        redis_server, tmp_path / "w", {"name": "p1", "queues": "prepq", "env": {"DAGCTL_WORKER_DIR": str(folder)}}
+    ):
+        os.rmdir(folder)  # the folder breaks after the worker started: a file where it was
+        folder.write_text("")
+        result, _ = run_remote(dag, redis_server, tmp_path, timeout=30)
+    error = result.tasks["a"].error or ""
+    assert result.tasks["a"].status == "failed", result.summary()
+    assert error.startswith("worker p1@") and f"cannot prepare the attempt in {folder}: " in error
+    assert error.endswith("(DAGCTL_WORKER_DIR)") and "lost" not in error

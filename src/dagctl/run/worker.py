@@ -296,7 +296,24 @@ class WorkerRuntime:
         if verdict != "claimed":
             logger.info("%s delivery %d not run: %s %s", attempt.attempt_id, delivery, verdict, extra)
             return "ignore"
-        local = localize(attempt, self.worker_dir(worker))
+        try:
+            local = localize(attempt, self.worker_dir(worker))
+        except Exception as exc:  # the coordinator gets the reason, not four "lost" deliveries of a silent worker
+            folder = self.worker_dir(worker)
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            failed = AttemptResult(
+                status="failed",
+                duration_s=0.0,
+                error=f"worker {worker} cannot prepare the attempt in {folder}: {reason} (DAGCTL_WORKER_DIR)",
+                worker=worker,
+            )
+            self._patiently(
+                f"the result of {attempt.attempt_id}",
+                lambda: proc.ledger.finish(
+                    attempt.attempt_id, holder, failed.to_dict(), "", 0, reply_to=reply_to, delivery=delivery
+                ),
+            )
+            return "ok"
         token = CancelToken()
         interruptible = attempt.kind != "run" and attempt.isolation == "thread"
         deadline = self.clock.monotonic() + attempt.timeout if interruptible and attempt.timeout else None
@@ -605,6 +622,10 @@ def start_worker(
 
     app = make_worker_app(config)
     Ledger(connect(config), config).ping()
+    if config.worker_dir:  # its own folder, checked before it takes work (the default one is made per worker)
+        from dagctl.settings import check_folder
+
+        check_folder(Path(config.worker_dir), "DAGCTL_WORKER_DIR")
     survive_broker_restarts()
     nodename = worker_nodename(name)
     timer: list[threading.Timer] = []
