@@ -654,3 +654,21 @@ def test_a_worker_folder_that_cannot_be_used_is_named_at_start_and_then_as_the_a
     assert result.tasks["a"].status == "failed", result.summary()
     assert error.startswith("worker p1@") and f"cannot prepare the attempt in {folder}: " in error
     assert error.endswith("(DAGCTL_WORKER_DIR)") and "lost" not in error
+
+
+def test_a_finished_run_leaves_nothing_of_its_own_in_the_broker(redis_server, shared_workers, tmp_path):
+    """Its marker stayed 7 days and the log of its last task an hour, unmasked (`dagctl run` shuts its executor
+    down without waiting for its threads)."""
+    dag = write_dag(
+        tmp_path, "name: tidy\ntasks:\n  - {id: a, run: 'echo hello'}\n  - {id: b, depends_on: a, run: 'echo bye'}\n"
+    )
+    executor = executor_for(redis_server)
+    try:
+        result, _ = run_remote(dag, redis_server, tmp_path, executor=executor)
+    finally:
+        executor.shutdown(wait=False)
+    assert result.status == "success", result.summary()
+    client = redis_server.client()
+    marker = executor._marker
+    assert not client.exists(f"dagctl:marker:{marker}")
+    assert not [k for k in client.scan_iter(f"dagctl:log:{result.run_id}/*")]

@@ -159,17 +159,28 @@ class CeleryExecutor:
             return
         self._inbox.put(("stop", None))
         self._stopping.set()
+        # the dispatcher stops what is still out (cancels, fences) and ends: quick, unless the broker is away
+        self._dispatcher.join(timeout=5.0 if wait else 1.0)
+        if not self._dispatcher.is_alive() and self._trouble is None:
+            self._tidy()
         if not wait:
-            return  # daemon threads: they end with the process
-        self._dispatcher.join(timeout=5.0)
+            return  # the listener is a daemon thread: it ends with the process
         self._listener.join(timeout=5.0)
-        self.ledger.unmark(self._marker)
         closers = [self._pubsub.close, self.app.close, self.redis.close]
         if self._prober is not None:
             closers.append(self._prober.close)
         for close in closers:
             with contextlib.suppress(Exception):  # closing a broken connection
                 close()
+
+    def _tidy(self) -> None:
+        """Leave nothing of this coordinator in the broker: its marker (kept 7 days otherwise) and the logs its
+        workers shipped (an hour otherwise: secrets are masked only when a log is written to the run folder)."""
+        with contextlib.suppress(Exception):
+            if self._forget:
+                forget, self._forget = self._forget, []
+                self.ledger.forget_logs(forget)
+        self.ledger.unmark(self._marker)
 
     # ------------------------------------------------------------------ threads
     def _listen_loop(self) -> None:
