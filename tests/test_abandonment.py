@@ -68,3 +68,15 @@ def test_last_seen_is_kept_between_the_start_and_now() -> None:
     assert early[-1]["ts"] == at(0) and early[-1]["duration_s"] == 0.0
     unknown = abandonment(summary, last_seen=None, now=T0 + timedelta(seconds=9))
     assert unknown[-1]["ts"] == at(9)
+
+
+def test_tasks_of_a_run_on_workers_are_not_said_to_be_stopped_by_a_keeper() -> None:
+    """A celery run's coordinator has no keeper over its workers' tasks: the record said `the keeper stopped it`
+    of tasks that went on running, or started later, on their workers."""
+    local = abandonment(fold_run(EVENTS), last_seen=T0, now=T0)
+    assert local[0]["reason"].endswith("; the keeper stopped it")
+    remote = [rec("dag_start", 0, tasks=5, pid=4242, host="box", executor="celery"), *EVENTS[1:]]
+    records = abandonment(fold_run(remote), last_seen=T0, now=T0)
+    assert records[0]["reason"].endswith(
+        "; on the celery workers it may still run (or, if queued, start) until it ends"
+    )

@@ -331,7 +331,11 @@ def abandonment(summary: RunSummary, *, last_seen: datetime | None, now: datetim
     if summary.tenant_id:
         base["tenant_id"] = summary.tenant_id
     seen = ts_at.strftime("%Y-%m-%d %H:%M:%S UTC")
-    why = f"its run's process {summary.pid} on {summary.host} died (last seen alive {seen}); the keeper stopped it"
+    why = f"its run's process {summary.pid} on {summary.host} died (last seen alive {seen}); " + (
+        "the keeper stopped it"
+        if summary.executor in (None, "threads", "inline")
+        else f"on the {summary.executor} workers it may still run (or, if queued, start) until it ends"
+    )
     records: list[dict[str, Any]] = []
     for tid, task in summary.tasks.items():
         if task.status not in UNFINISHED_TASK:
