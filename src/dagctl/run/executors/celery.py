@@ -492,7 +492,8 @@ class CeleryExecutor:
         if self._inflight and down >= self.config.broker_lost_s:
             self._abandon_all(
                 f"lost contact with the broker at {redact(self.config.broker)} for {down:.0f}s "
-                f"({describe_redis_error(exc)}); the attempt is stopped on its worker when the broker is back",
+                f"({describe_redis_error(exc)}); it may still run on its worker: it is stopped there when the "
+                "broker is back, if this run is still going then",
                 fence=True,
             )
 
