@@ -41,7 +41,9 @@ def test_tuning_knobs_come_from_the_environment_and_bad_values_are_usage_errors(
         CeleryConfig.from_env({"DAGCTL_WORKER_LEASE": "soon"})
 
 
-@pytest.mark.parametrize("url", ["amqp://guest@rabbit//", "localhost:6379", "redis://", "redis://h:port/0"])
+@pytest.mark.parametrize(
+    "url", ["amqp://guest@rabbit//", "localhost:6379", "redis://", "redis://h:port/0", "redis://h:6379/abc"]
+)
 def test_a_broker_url_that_is_not_redis_is_refused_with_a_hint(url):
     with pytest.raises(UsageError) as info:
         check_broker_url(url)

@@ -74,6 +74,12 @@ def check_broker_url(url: str) -> str:
         parts.port  # noqa: B018 - raises for a port that is not a number
     except ValueError:
         raise UsageError(f"broker URL {redact(url)!r} has a bad port", hint="use redis://HOST:PORT/DB") from None
+    database = parts.path.strip("/")
+    if database and not (database.isascii() and database.isdigit()):  # redis-py's error came at the first send
+        raise UsageError(
+            f"broker URL {redact(url)!r} has a bad database {database!r}",
+            hint="use redis://HOST:PORT/DB with DB a number, such as redis://localhost:6379/0",
+        )
     return url
 
 
