@@ -314,3 +314,18 @@ def test_a_run_waiting_for_a_worker_that_is_not_there_says_so_again_and_again(re
     assert len(reminders) >= 3, caplog.text
     assert reminders[-1].startswith("1 task(s) waiting for a dagctl worker on queue 'nobody' (the first for ")
     assert reminders[-1].endswith("no worker is alive on it (start one: dagctl worker --queues nobody)")
+
+
+def test_a_broker_that_wants_a_password_is_not_called_unreachable(redis, tmp_path):
+    """`cannot reach the broker … — start redis-server there` sent people to start a server that was running."""
+    from dagctl.errors import ExecutorError
+    from dagctl.run.executors.celery import CeleryExecutor
+
+    redis.client().config_set("requirepass", "s3cret-pw")
+    wrong = redis.url.replace("redis://", "redis://:nope@")
+    for url in (redis.url, wrong):
+        with pytest.raises(ExecutorError) as caught:
+            CeleryExecutor(broker=url)
+        text = str(caught.value)
+        assert "refused dagctl's credentials" in text and "redis://:PASSWORD@HOST:PORT/DB" in text, text
+        assert "nope" not in text and "s3cret-pw" not in text

@@ -194,8 +194,15 @@ class Ledger:
         try:
             self.redis.ping()
         except Exception as exc:
+            said = describe_redis_error(exc)
+            if _refused_credentials(exc, said):  # it answered: the password (or user) is what is wrong
+                raise ExecutorError(
+                    f"the broker at {redact(self.config.broker)} refused dagctl's credentials: {said}",
+                    hint="put its password in the URL (redis://:PASSWORD@HOST:PORT/DB, or redis://USER:PASSWORD@...) "
+                    "in REDIS_URL / --broker",
+                ) from exc
             raise ExecutorError(
-                f"cannot reach the broker at {redact(self.config.broker)}: {describe_redis_error(exc)}",
+                f"cannot reach the broker at {redact(self.config.broker)}: {said}",
                 hint="start redis-server there, or point REDIS_URL / --broker at a running one",
             ) from exc
 
@@ -420,3 +427,13 @@ def _job_record(data: Mapping[Any, Any]) -> dict[str, Any]:
         if record.get(key, "").lstrip("-").isdigit():
             record[key] = int(record[key])
     return record
+
+
+def _refused_credentials(exc: BaseException, said: str) -> bool:
+    """Redis answered, and refused the password or user (or wants one): not a broker to start."""
+    kinds = {cls.__name__ for cls in type(exc).__mro__}
+    text = said.upper()
+    return bool(
+        kinds & {"AuthenticationError", "AuthenticationWrongNumberOfArgsError", "AuthorizationError"}
+        or any(word in text for word in ("WRONGPASS", "NOAUTH", "INVALID USERNAME-PASSWORD", "AUTHENTICATED"))
+    )
