@@ -137,6 +137,10 @@ def test_unknown_executor_and_bad_broker_url_are_usage_errors(tmp_path):
     proc = dagctl("run", "dag.yaml", cwd=tmp_path, env={"DAGCTL_EXECUTOR": "celery", "REDIS_URL": "amqp://r//"})
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 2 and "is not a Redis URL" in err
+    proc = dagctl("run", "dag.yaml", "--broker", "redis://queue:6379/0", cwd=tmp_path)  # ran here, silently
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert err.startswith("dagctl: error: --broker is for the Celery executor, and this run would use local threads")
     assert not (tmp_path / "logs").exists()
 
 

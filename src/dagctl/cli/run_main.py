@@ -120,7 +120,7 @@ def run_command(
     # fail on unknown keys, bad values and missing required params before anything runs
     merged = merge_params(plan.dag.params, overrides, types=plan.dag.param_types)
     run_timeout = _run_timeout(timeout)  # every option checked before a dry run too: it answers as the run would
-    _check_executor(executor or settings.executor, broker or settings.redis_url)
+    _check_executor(executor or settings.executor, broker, settings.redis_url)
     check_ci_outputs(junit, metrics_textfile)
     selected = reused = None
     if only or from_task:  # what the run would run and reuse (errors: exit 2, before anything runs)
@@ -220,18 +220,19 @@ def _check_run_id(run_id: str, runs_dir: Path) -> None:
         raise UsageError(f"--run-id {run_id}: that run already exists", hint="choose a new id, or leave --run-id out")
 
 
-def _check_executor(name: str, broker: str) -> None:
+def _check_executor(name: str, broker: str | None, default_broker: str) -> None:
     """Bad --executor / --broker values are input errors, found before anything is written."""
     from dagctl.errors import UsageError
-    from dagctl.run.executors.factory import EXECUTORS
+    from dagctl.run.executors.factory import EXECUTORS, check_broker_use
 
     chosen = name.strip().lower()
     if chosen not in EXECUTORS:
         raise UsageError(f"unknown executor '{name}'", hint="use --executor threads or --executor celery")
+    check_broker_use(chosen, broker)
     if chosen == "celery":
         from dagctl.run.executors.celery_config import check_broker_url
 
-        check_broker_url(broker)
+        check_broker_url(broker or default_broker)
 
 
 @contextmanager

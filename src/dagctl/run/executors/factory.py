@@ -19,6 +19,7 @@ def make_executor(name: str | None, broker: str | None = None, settings: Setting
     """
     settings = settings or Settings.from_env()
     chosen = (name or settings.executor or "threads").strip().lower()
+    check_broker_use(chosen, broker)
     if chosen == "threads":
         return None
     if chosen == "celery":
@@ -27,3 +28,13 @@ def make_executor(name: str | None, broker: str | None = None, settings: Setting
 
         return CeleryExecutor(CeleryConfig.from_env(broker=broker or settings.redis_url))
     raise UsageError(f"unknown executor '{chosen}'", hint="use --executor threads or --executor celery")
+
+
+def check_broker_use(executor: str, broker: str | None) -> None:
+    """``--broker`` with the thread executor was silently ignored: the run ran here while the user meant it for
+    the workers."""
+    if broker and executor.strip().lower() == "threads":
+        raise UsageError(
+            "--broker is for the Celery executor, and this run would use local threads",
+            hint="add --executor celery (or set DAGCTL_EXECUTOR=celery), or leave out --broker",
+        )
