@@ -213,6 +213,16 @@ def test_dagctl_cancel_revokes_running_attempts_and_dagctl_logs_shows_their_logs
     client = redis_server.client()
     wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), 20, "shell task started")
     wait_until(lambda: any(k.endswith(b"/py/1") for k in client.scan_iter("dagctl:lease:*")), 20, "py started")
+    early = subprocess.run(  # said "its log file is gone … was it deleted?" of a task running on a worker
+        [sys.executable, "-m", "dagctl", "logs", "latest", "shell"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert early.returncode == 2 and "it runs on a celery worker, which sends its log back when the attempt ends" in (
+        early.stderr
+    ), early.stderr
     cancel = subprocess.run(
         [sys.executable, "-m", "dagctl", "cancel", "latest"],
         cwd=tmp_path,

@@ -303,6 +303,11 @@ def why_no_log(t: TaskSummary, cells: list[TaskSummary], kind: str | None, origi
 
 
 def _why_no_log(history: History, s: RunSummary, t: TaskSummary) -> str:
+    if s.executor not in (None, "threads", "inline") and t.status in ("running", "retrying"):
+        return (
+            f"it runs on a {s.executor} worker, which sends its log back when the attempt ends "
+            f"(dagctl logs {short_run_id(s.run_id)} {t.task_id} --follow prints it then)"
+        )
     cells = cells_of(s, t.task_id)
     if reused(t):
         return why_no_log(t, cells, None, origin_of(history, s, t.task_id))
