@@ -8,6 +8,7 @@ the others. Coordinators run in-process (``run_dag(executor=CeleryExecutor(...))
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -327,7 +328,7 @@ def test_worker_killed_mid_task_the_attempt_is_delivered_again_and_runs_once_to_
         assert runs.read_text().splitlines() == ["1", "1"]
 
 
-def test_warm_shutdown_finishes_the_running_task_then_hand_back_after_the_timeout(redis_server, tmp_path):
+def test_warm_shutdown_finishes_the_running_task_then_hand_back_after_the_timeout(redis_server, tmp_path, caplog):
     short = write_dag(
         tmp_path, "name: warm\ntasks:\n  - {id: short, queue: stopq, run: 'sleep 0.5; echo done'}\n", "short.yaml"
     )
@@ -364,11 +365,13 @@ def test_warm_shutdown_finishes_the_running_task_then_hand_back_after_the_timeou
             target=stop_when_claimed, args=(b1, f"dagctl:lease:{run_id}/long/1", replace), daemon=True
         ).start()
         try:
-            result, sink = run_remote(long, redis_server, tmp_path, run_id=run_id)
+            with caplog.at_level(logging.INFO, logger="dagctl.run.executors.celery"):
+                result, sink = run_remote(long, redis_server, tmp_path, run_id=run_id)
         finally:
             for w in b2:
                 w.stop()
         assert result.status == "success"
+        assert "no heartbeat" not in caplog.text  # a hand-back is a routine restart, not a lost worker
         assert [e.worker for e in sink.of("task_ok")] == [b2[0].nodename]
         assert client.hget(f"dagctl:attempt:{run_id}/long/1", "runs") == b"2"
         assert "handed back" in b1.output()

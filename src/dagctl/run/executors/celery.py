@@ -401,7 +401,7 @@ class CeleryExecutor:
                     AttemptResult(status="cancelled", duration_s=0.0, error="cancelled; no answer from the worker"),
                 )
             elif not has_lease and state in ("running", "handed_back"):
-                self._redeliver(job)
+                self._redeliver(job, handed_back=state == "handed_back")
         if now >= self._next_reminder:
             self._next_reminder = now + self.remind_s
             waiting: dict[str, list[float]] = {}
@@ -509,10 +509,18 @@ class CeleryExecutor:
                 self._fence.extend(fence[i:])
                 return
 
-    def _redeliver(self, job: _InFlight) -> None:
+    def _redeliver(self, job: _InFlight, *, handed_back: bool = False) -> None:
+        """Deliver again an attempt whose worker stopped renewing its lease: lost (it died), or ``handed_back``
+        (a warm shutdown that ran out of time gave it back: a routine restart, not counted as a loss)."""
         attempt_id = job.attempt.attempt_id
         verdict, delivery, worker = self.ledger.take_over(attempt_id)
         if verdict != "resend":
+            return
+        if handed_back:
+            logger.info("%s: worker %s handed it back as it shut down; delivering it again", attempt_id, worker)
+            job.delivery = delivery
+            del self._inflight[attempt_id]
+            self._publish(job)
             return
         job.lost.append(worker or "?")
         if len(job.lost) > MAX_LOST_DELIVERIES:
