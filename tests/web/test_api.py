@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tests.conftest import ROOT
@@ -297,3 +298,232 @@ def test_health_openapi_and_errors_are_json(live) -> None:
     }
     wrong = server.client.put("/api/runs")
     assert wrong.status_code == 405 and wrong.json()["location"] == "/api/runs"
+
+
+def _started_by(project: Path, run_id: str) -> int:
+    """The pid the run's ``dag_start`` records: the process that ran it."""
+    first = (project / "logs" / "runs" / run_id / "events.jsonl").read_text().splitlines()[0]
+    return int(json.loads(first)["pid"])
+
+
+def test_each_retry_answers_with_the_run_it_started(live, web_project: Path) -> None:
+    server = live()
+    parent = server.start("flaky")
+    server.wait_for_run(parent)
+    first = server.client.post(f"/api/runs/{parent}/retry", json={})
+    assert first.status_code == 202, first.text
+    server.wait_for_run(first.json()["run_id"])
+    second = server.client.post(f"/api/runs/{parent}/retry", json={})  # an earlier retry of the parent is there
+    assert second.status_code == 202, second.text
+    assert second.json()["run_id"] != first.json()["run_id"]
+    with ThreadPoolExecutor(3) as pool:  # at once: each answer is the run its own process started
+        answers = list(pool.map(lambda _: server.client.post(f"/api/runs/{parent}/retry", json={}), range(3)))
+    for answer in [first, second, *answers]:
+        assert answer.status_code == 202, answer.text
+        new_id = answer.json()["run_id"]
+        assert new_id is not None and _started_by(web_project, new_id) == answer.json()["pid"]
+        assert server.wait_for_run(new_id)["parent_run_id"] == parent
+    assert len({a.json()["run_id"] for a in [first, second, *answers]}) == 5
+    assert "error" not in first.json()  # not a field of this answer (docs/serve.md)
+
+
+def test_retrying_a_run_where_nothing_failed_is_refused_before_anything_starts(live) -> None:
+    server = live()
+    run_id = server.start("quick")
+    assert server.wait_for_run(run_id)["status"] == "success"
+    launched = len(server.ctx.launcher.launches())
+    refused = server.client.post(f"/api/runs/{run_id}/retry", json={})
+    assert refused.status_code == 409
+    assert refused.json()["error"] == f"every task of run {run_id} succeeded: nothing to retry"  # the CLI's words
+    assert refused.json()["hint"] == "use --from TASK to run a task and what follows it again"
+    assert len(server.ctx.launcher.launches()) == launched  # nothing was started
+    unknown = server.client.post(f"/api/runs/{run_id}/retry", json={"from_task": "nope"})
+    assert unknown.status_code == 422 and unknown.json()["location"] == "body.from_task"
+    again = server.client.post(f"/api/runs/{run_id}/retry", json={"from_task": "count"})
+    assert again.status_code == 202 and again.json()["run_id"]  # from a task: something to run
+    assert server.wait_for_run(again.json()["run_id"])["status"] == "success"
+
+
+def test_a_retry_whose_process_refuses_answers_with_its_error(live, web_project: Path, tmp_path: Path) -> None:
+    from dagctl.cli import main
+
+    assert main(["run", str(web_project / "configs" / "dags" / "flaky.yaml"), "-q"]) == 1
+    fake = tmp_path / "fake-python"
+    fake.write_text("#!/bin/sh\necho 'dagctl: error: the snapshot is gone — run it again' >&2\nexit 2\n")
+    fake.chmod(0o755)
+    server = live(python=str(fake))
+    run_id = server.client.get("/api/runs").json()[0]["run_id"]
+    refused = server.client.post(f"/api/runs/{run_id}/retry", json={})
+    assert refused.status_code == 409
+    assert refused.json()["error"] == "the snapshot is gone" and refused.json()["hint"] == "run it again"
+
+
+def test_a_run_that_never_started_says_so_to_every_control(live, web_project: Path) -> None:
+    server = live()
+    run_id = "20260101-000000.000-abcdef"
+    launch = server.ctx.launcher.start_run(web_project / "configs" / "dags" / "missing.yaml", {}, run_id)
+    assert launch.done.wait(30)
+    for action in ("cancel", "pause", "resume", "retry"):
+        answer = server.client.post(f"/api/runs/{run_id}/{action}", json={} if action == "retry" else None)
+        assert answer.status_code == 409, action
+        assert (
+            answer.json()["error"].startswith(f"run {run_id} never started: ")
+            and "missing.yaml" in (answer.json()["error"])
+        ), answer.json()
+    gate = server.client.post(f"/api/runs/{run_id}/approvals/x", json={"decision": "approve", "by": "ana"})
+    assert gate.status_code == 409 and "never started" in gate.json()["error"]
+
+
+def test_templates_saved_at_once_under_one_name_are_each_written_whole(live, web_project: Path) -> None:
+    server = live()
+    texts = [dag_text(QUICK).replace("name: quick", f"name: v{n}") + "#" * (20_000 * n) + "\n" for n in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(
+                lambda t: server.client.post("/api/templates", json={"name": "race", "yaml": t, "overwrite": True}),
+                texts,
+            )
+        )
+    assert [a.status_code for a in answers] == [201] * 8, [a.text for a in answers]
+    folder = web_project / "configs" / "templates"
+    assert (folder / "race.yaml").read_text() in texts  # one of them, whole
+    assert sorted(p.name for p in folder.iterdir()) == ["race.yaml"]  # no temporary file left behind
+
+
+def test_saving_a_template_into_a_templates_file_is_a_clean_error(live, web_project: Path) -> None:
+    (web_project / "not-a-folder").write_text("")
+    server = live(templates_dir=web_project / "not-a-folder")
+    answer = server.client.post("/api/templates", json={"name": "t", "yaml": dag_text(QUICK)})
+    assert answer.status_code == 503 and answer.json()["error"].startswith("cannot create the templates folder")
+    assert "Traceback" not in answer.text
+
+
+def test_metrics_say_which_file_cannot_be_read(live, web_project: Path) -> None:
+    server = live()
+    assert server.client.get("/metrics").status_code == 200
+    events = server.ctx.config.settings.events_path
+    if events.parent.exists():
+        os.rename(events.parent, web_project / "logs-moved")
+    events.parent.write_text("not a folder")  # a file where the logs folder should be
+    answer = server.client.get("/metrics")
+    assert answer.status_code == 503
+    assert answer.json()["error"] == f"cannot read {events}: Not a directory"
+    assert server.client.get("/api/stats").json()["error"] == answer.json()["error"]  # as /api/stats says it
+
+
+def test_a_dag_behind_a_symlink_leading_out_is_neither_listed_nor_run(live, web_project: Path) -> None:
+    outside = web_project / "outside"
+    outside.mkdir()
+    (outside / "secret.yaml").write_text(dag_text(QUICK).replace("name: quick", "name: secretdag"))
+    (web_project / "configs" / "dags" / "secret.yaml").symlink_to(outside / "secret.yaml")
+    (web_project / "configs" / "dags" / "inner.yaml").symlink_to(web_project / "configs" / "dags" / "quick.yaml")
+    server = live()
+    files = {d["file"]: d["name"] for d in server.client.get("/api/dags").json()}
+    assert "secret.yaml" not in files and files["inner.yaml"] == "quick"  # a link inside the folder is fine
+    for ref in ("secretdag", "secret.yaml"):
+        refused = server.client.post("/api/runs", json={"dag": ref})
+        assert refused.status_code == 422, ref
+    assert server.client.get("/api/runs").json() == []
+
+
+def test_a_bad_status_filter_is_refused_with_the_statuses(live) -> None:
+    server = live()
+    bad = server.client.get("/api/runs", params={"status": "bogus"})
+    assert bad.status_code == 422
+    assert bad.json() == {
+        "error": "status 'bogus' is not a run status",
+        "location": "query.status",
+        "hint": "use one of: success, failed, cancelled, abandoned, running, waiting, paused",
+    }
+    close = server.client.get("/api/runs", params={"status": "faild"}).json()
+    assert close["hint"].startswith("did you mean failed? ")
+    page = server.client.get("/", params={"status": "bogus"})
+    assert page.status_code == 422 and "is not a run status" in page.text and "no runs found" not in page.text
+    rows = server.client.get("/", params={"status": "bogus", "fragment": "rows"})
+    assert rows.status_code == 422 and "use one of: success" in rows.text
+
+
+def test_runs_can_be_filtered_by_the_file_of_their_dag(live) -> None:
+    server = live()
+    run_id = server.start("quick")
+    server.wait_for_run(run_id)
+    assert [r["run_id"] for r in server.client.get("/api/runs", params={"dag": "quick.yaml"}).json()] == [run_id]
+    assert server.client.get("/api/runs", params={"dag": "flaky.yaml"}).json() == []
+    missing = server.client.get("/api/runs", params={"dag": "nope.yaml"})
+    assert missing.status_code == 422 and missing.json()["location"] == "query.dag"
+
+
+def test_an_invalid_dag_named_by_its_name_shows_its_problems(live, web_project: Path) -> None:
+    (web_project / "configs" / "dags" / "invalid.yaml").write_text(
+        "name: invalid\ntasks:\n  - id: a\n    run: echo a\n    depends_on: nonexistent\n"
+    )
+    server = live()
+    listed = {d["file"]: d for d in server.client.get("/api/dags").json()}["invalid.yaml"]
+    assert listed["name"] == "invalid" and listed["valid"] is False
+    answer = server.client.post("/api/runs", json={"dag": "invalid"})
+    assert answer.status_code == 422
+    assert answer.json()["location"].startswith(str(web_project / "configs" / "dags" / "invalid.yaml") + ":5:")
+    assert "nonexistent" in answer.json()["error"] and answer.json()["problems"]
+
+
+def test_bodies_that_are_not_json_objects_say_what_to_send(live) -> None:
+    server = live()
+    cut = server.client.post("/api/runs", content='{"dag":"quick"', headers={"content-type": "application/json"})
+    assert cut.status_code == 422
+    assert cut.json()["error"] == "the request body is not valid JSON (at character 14)"
+    assert cut.json()["location"] == "body" and "Content-Type: application/json" in cut.json()["hint"]
+    text = server.client.post("/api/runs", content='{"dag":"quick"}', headers={"content-type": "text/plain"})
+    assert text.status_code == 422 and text.json()["hint"] == "send it with Content-Type: application/json"
+    assert "text/plain" in text.json()["error"]
+    listed = server.client.post("/api/runs", json=["quick"])
+    assert listed.json()["error"] == "the request body must be a JSON object, not a list"
+    assert server.client.get("/api/runs").json() == []
+
+
+def test_validating_a_large_dag_does_not_hold_up_other_requests(live, web_project: Path, monkeypatch) -> None:
+    import threading
+
+    from dagctl.web import api_dags
+
+    entered, release = threading.Event(), threading.Event()
+    real = api_dags.validate_text
+
+    def slow(text: str, file: str):  # stands for a parse that takes long
+        entered.set()
+        assert release.wait(20)
+        return real(text, file)
+
+    monkeypatch.setattr(api_dags, "validate_text", slow)
+    server = live()
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(server.client.post, "/api/validate", json={"yaml": dag_text(QUICK)})
+        assert entered.wait(20)
+        try:
+            health = server.client.get("/healthz", timeout=5)  # answered while the validation is under way
+            assert health.status_code == 200
+        finally:
+            release.set()
+        assert pending.result().json()["valid"] is True
+
+
+def test_a_wrong_method_names_the_allowed_ones_and_head_works_where_get_does(live) -> None:
+    server = live()
+    wrong = server.client.put("/api/runs")
+    assert wrong.status_code == 405 and set(wrong.headers["allow"].split(", ")) == {"GET", "HEAD", "POST"}
+    head = server.client.head("/healthz")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"] == "application/json"
+    assert server.client.head("/api/runs").status_code == 200
+    post_only = server.client.head("/api/validate")
+    assert post_only.status_code == 405 and post_only.headers["allow"] == "POST"
+    stream = server.client.head("/api/runs/latest/events")
+    assert stream.status_code == 405 and stream.headers["allow"] == "GET"
+
+
+def test_a_browser_gets_a_page_for_an_unknown_path(live) -> None:
+    server = live()
+    page = server.client.get("/nowhere", headers={"accept": "text/html"})
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "no such page or endpoint" in page.text
+    api = server.client.get("/api/nowhere", headers={"accept": "text/html"})
+    assert api.status_code == 404 and api.json()["error"] == "no such page or endpoint"

@@ -184,3 +184,25 @@ def test_the_run_page_lists_the_tasks_a_killed_run_never_started(live, web_proje
 
 def d_text(driver, element_id: str) -> str:
     return str(driver.find_element(By.ID, element_id).text)
+
+
+def test_retry_is_offered_only_where_it_applies_and_says_why_not(live, browser) -> None:
+    server = live()
+    wait = WebDriverWait(browser, 40, poll_frequency=0.1)
+    succeeded, failed = server.start("quick"), server.start("flaky")
+    server.wait_for_run(succeeded)
+    server.wait_for_run(failed)
+    browser.get(f"{server.url}/runs/{succeeded}")
+    wait.until(lambda d: d.find_element(By.ID, "run-status").text == "success")
+    button = browser.find_element(By.ID, "retry-btn")
+    assert not button.is_enabled() and button.get_attribute("title") == "every task succeeded: nothing to retry"
+    browser.execute_script("document.getElementById('retry-btn').disabled = false;")  # pressed anyway: the API says no
+    button.click()
+    wait.until(lambda d: "nothing to retry" in d.find_element(By.ID, "action-message").text)
+    assert "error" in (browser.find_element(By.ID, "action-message").get_attribute("class") or "")
+    browser.get(f"{server.url}/runs/{failed}")
+    wait.until(lambda d: d.find_element(By.ID, "run-status").text == "failed")
+    browser.find_element(By.ID, "retry-btn").click()  # enabled: it goes to the new run's page
+    wait.until(lambda d: "/runs/" in d.current_url and failed not in d.current_url)
+    new_id = browser.current_url.rsplit("/", 1)[1]
+    assert server.wait_for_run(new_id)["parent_run_id"] == failed

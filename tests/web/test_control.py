@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 from tests.support import wait_until
@@ -62,3 +64,22 @@ def test_a_run_is_paused_and_resumed_in_the_same_run(live, web_project: Path) ->
     assert rest[-1].json["status"] == "success"
     assert server.client.post(f"/api/runs/{run_id}/resume").status_code == 409
     assert server.client.post(f"/api/runs/{run_id}/pause").status_code == 409
+
+
+def test_deciding_a_gate_decided_already_is_a_conflict(live, web_project: Path) -> None:
+    (web_project / "configs" / "dags" / "gate.yaml").write_text(GATE)
+    server = live()
+    run_id = server.start("gate")
+    server.wait_for_run(run_id, status="waiting")
+    launch = server.ctx.launcher.by_run_id(run_id)
+    assert launch is not None
+    os.kill(launch.pid, signal.SIGSTOP)  # the run does not move on: it is still recorded waiting
+    try:
+        url = f"/api/runs/{run_id}/approvals/ok"
+        assert server.client.post(url, json={"decision": "approve", "by": "ana"}).json()["gate"] == "approved"
+        again = server.client.post(url, json={"decision": "approve", "by": "li"})
+        assert again.status_code == 409  # docs/serve.md: 409 if the gate is not waiting
+        assert again.json()["error"] == "ok is already approved (by ana)"
+    finally:
+        os.kill(launch.pid, signal.SIGCONT)
+    assert server.wait_for_run(run_id)["status"] == "success"

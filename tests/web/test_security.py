@@ -231,6 +231,19 @@ def test_request_bodies_are_capped(live) -> None:
     assert streamed.status_code == 413 and streamed.json()["location"] == "/api/validate"
     assert server.client.post("/api/validate", content="name: x\n").status_code == 200
 
+    def json_chunks():
+        yield b'{"name": "t", "yaml": "'
+        for _ in range(10):
+            yield b"# padding padding padding padding "
+        yield b'"}'
+
+    model = server.client.post("/api/templates", content=json_chunks(), headers={"content-type": "application/json"})
+    assert model.status_code == 413, model.text  # a body read into a model: 413 too, not a parse error
+    assert "larger than the limit of 200 bytes" in model.json()["error"]
+    parts = iter([b'{"name": "t", ', b'"yaml": "x"}'])
+    small = server.client.post("/api/templates", content=parts, headers={"content-type": "application/json"})
+    assert small.status_code == 422  # read whole and passed on (an invalid DAG, but not too large)
+
 
 def test_every_response_carries_the_security_headers(live) -> None:
     server = live()

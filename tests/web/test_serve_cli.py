@@ -135,3 +135,51 @@ def test_run_takes_the_id_the_server_chose(cli, tmp_path: Path) -> None:
     assert again.code == 2 and "that run already exists" in again.err
     bad = cli("run", str(dag), "-q", "--run-id", "../../x")
     assert bad.code == 2 and "is not a run id" in bad.err
+
+
+def _serve(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``dagctl serve ARGS`` as a program that is expected to stop at once (it cannot listen)."""
+    return subprocess.run(
+        [sys.executable, "-m", "dagctl", "serve", *args], cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_an_address_in_use_is_one_line_naming_it(web_project: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _serve(web_project, "--port", str(port))
+    assert result.returncode == 3  # the machine's state (README: 3 environment problem)
+    assert result.stderr.strip().splitlines() == [
+        f"dagctl: error: cannot listen on 127.0.0.1:{port}: address already in use — "
+        "stop what uses it or pass another --port"
+    ]
+
+
+def test_a_host_that_is_no_address_is_named(web_project: Path, tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("0123456789abcdef0123456789abcdef\n")
+    token.chmod(0o600)
+    result = _serve(web_project, "--host", "999.1.1.1", "--port", "0", "--token-file", str(token))
+    assert result.returncode == 2  # bad input
+    *warnings, line = result.stderr.strip().splitlines()
+    assert all("clear text" in w for w in warnings)  # that warning, and no traceback or uvicorn line
+    assert line.startswith("dagctl: error: cannot listen on 999.1.1.1:0: '999.1.1.1' is not an address")
+    assert "--host" in line
+
+
+def test_missing_folders_are_refused_at_start(cli, tmp_path: Path) -> None:
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    mistyped = cli("serve", "--dags", str(tmp_path / "dagz"))
+    assert mistyped.code == 2 and f"--dags {tmp_path / 'dagz'} does not exist" in mistyped.err
+    (tmp_path / "afile").write_text("")
+    templates = cli("serve", "--dags", str(dags), "--templates", str(tmp_path / "afile"))
+    assert templates.code == 2 and f"--templates {tmp_path / 'afile'} is not a folder" in templates.err
+    assert len(templates.err.strip().splitlines()) == 1
+
+
+def test_a_stream_idle_below_the_heartbeat_is_refused(cli, tmp_path: Path) -> None:
+    result = cli("serve", "--dags", str(tmp_path), "--stream-idle", "0")
+    assert result.code == 2 and "--stream-idle 0s is shorter than the 15s heartbeat" in result.err

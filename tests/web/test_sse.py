@@ -179,3 +179,63 @@ def test_streams_of_unknown_runs_are_404(live, path: str) -> None:
     server = live()
     response = server.client.get(path)
     assert response.status_code == 404 and response.json()["error"].startswith("no runs found")
+
+
+ROTATED = """
+name: rotated
+tasks:
+  - id: rot
+    run: echo "before 1"; echo "before 2"; while [ ! -f {flag} ]; do sleep 0.02; done; echo "after 1"
+"""
+
+
+def test_a_log_cut_shorter_while_streaming_is_followed_from_its_start(live, web_project: Path) -> None:
+    flag = web_project / "rotated.flag"
+    (web_project / "configs" / "dags" / "rotated.yaml").write_text(ROTATED.format(flag=flag))
+    server = live()
+    run_id = server.start("rotated")
+    lines: list[tuple[str | None, str]] = []
+    with server.client.stream("GET", f"/api/runs/{run_id}/logs/rot") as response:
+        for message in read(response):
+            if message.event != "message":
+                continue
+            lines.append((message.id, message.json["line"]))
+            if message.json["line"] == "before 2":  # copytruncate, as logrotate does it: the writer goes on
+                (web_project / "logs" / "runs" / run_id / "rot.log").write_text("")
+                flag.write_text("")
+    assert lines == [("1:0", "before 1"), ("1:9", "before 2"), ("1:0", "after 1")]
+
+
+def test_the_log_stream_of_a_run_that_never_started_completes(live, web_project: Path) -> None:
+    server = live()
+    run_id = "20260101-000000.000-abcdef"
+    launch = server.ctx.launcher.start_run(web_project / "configs" / "dags" / "missing.yaml", {}, run_id)
+    assert launch.done.wait(30)
+    (complete,) = collect(server.client, f"/api/runs/{run_id}/logs/hello")
+    assert complete.event == "complete" and complete.json["status"] == "not_started"
+    assert complete.json["task"] == "hello" and "missing.yaml" in complete.json["error"]
+
+
+def test_a_task_the_dag_lacks_is_404_while_its_run_starts(live, tmp_path: Path) -> None:
+    slow_start = tmp_path / "python-that-waits"
+    slow_start.write_text("#!/bin/sh\nexec sleep 60\n")  # a run that stays `starting`
+    slow_start.chmod(0o755)
+    server = live(python=str(slow_start))
+    run_id = server.start("quick")
+    assert server.client.get(f"/api/runs/{run_id}").json()["status"] == "starting"
+    missing = server.client.get(f"/api/runs/{run_id}/logs/nope")
+    assert missing.status_code == 404 and missing.json()["error"] == f"run {run_id} has no task 'nope'"
+    with server.client.stream("GET", f"/api/runs/{run_id}/logs/hello") as known:
+        assert known.status_code == 200  # a task of the DAG: followed once the run starts
+
+
+def test_an_attempt_a_finished_run_never_made_is_404(live) -> None:
+    server = live()
+    run_id = server.start("flaky")
+    server.wait_for_run(run_id)
+    second = collect(server.client, f"/api/runs/{run_id}/logs/bad?attempt=2")
+    assert [m.json.get("line") for m in second if m.event == "message"] == ["try 2"]
+    third = server.client.get(f"/api/runs/{run_id}/logs/bad?attempt=3")
+    assert third.status_code == 404 and third.json()["error"] == "task bad has no attempt 3"
+    once = server.client.get(f"/api/runs/{run_id}/logs/ok?attempt=2")
+    assert once.status_code == 404 and once.json()["hint"] == f"it ran 1 time in run {run_id}"

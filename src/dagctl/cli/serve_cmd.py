@@ -106,6 +106,7 @@ def register(app: typer.Typer) -> None:
             tls_key=tls_key,
         )
         config.check()
+        config.check_folders()
         _logging(quiet)
         tls = None
         if tls_cert is not None:

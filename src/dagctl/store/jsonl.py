@@ -80,10 +80,11 @@ def lock_path_for(path: Path | str) -> Path:
 
 
 def file_identity(path: Path | str) -> FileIdentity | None:
-    """``(st_dev, st_ino)`` of ``path``, or None if it does not exist."""
+    """``(st_dev, st_ino)`` of ``path``, or None if it does not exist (nor can: a file is where a folder of the
+    path should be). Other errors (no permission) are raised: the file may well be there."""
     try:
         st = os.stat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     return st.st_dev, st.st_ino
 

@@ -16,18 +16,21 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dagctl.errors import DagctlError, UsageError
 from dagctl.host import hostname
-from dagctl.store.approvals import decide, waiting_gate
+from dagctl.run.resume import prepare_retry
+from dagctl.store.approvals import PENDING, decide, gate_state, read_decisions, waiting_gate
 from dagctl.store.events import format_ts
 from dagctl.store.history import FINISHED
 from dagctl.store.runsummary import RunSummary
 
 from .context import WebContext
-from .errors import Conflict
-from .launch import Launch
+from .errors import Conflict, located
+from .launch import Launch, launch_error
 from .responses import JSON
 
 RETRY_FIND_S = 10.0
 """How long ``POST /api/runs/{id}/retry`` looks for the id of the run it started before answering without it."""
+RETRY_SCAN = 200
+"""How many of the newest runs (newer than the parent) are looked at for the run a retry started."""
 
 
 class Retry(BaseModel):
@@ -53,6 +56,12 @@ def router(ctx: WebContext) -> APIRouter:
     def started(run_id: str) -> RunSummary:
         found = ctx.summary_or_launch(ctx.resolve(run_id))
         if isinstance(found, Launch):
+            if found.done.is_set():  # its process ended before the run wrote an event: it never will
+                message, hint = found.failure()
+                raise Conflict(
+                    f"run {found.run_id} never started: {message}",
+                    hint=hint or f"see GET /api/runs/{found.run_id} for its error, fix it and start the run again",
+                )
             raise Conflict(f"run {found.run_id} is still starting", hint="try again in a moment")
         return found
 
@@ -96,11 +105,17 @@ def router(ctx: WebContext) -> APIRouter:
         if summary.status not in FINISHED:
             raise Conflict(f"run {rid} is still {summary.status}", hint="wait for it, or cancel it first")
         from_task = body.from_task if body else None
-        if from_task is not None and from_task not in summary.tasks:
-            raise UsageError(f"run {rid} has no task '{from_task}'", hint="see GET /api/runs/{id} for its tasks")
+        if from_task is not None:
+            with located("body.from_task"):
+                graph = await asyncio.to_thread(ctx.graph, rid)
+                if from_task not in summary.tasks and (graph is None or from_task not in graph.order):
+                    raise UsageError(
+                        f"run {rid} has no task '{from_task}'", hint="see GET /api/runs/{id} for its tasks"
+                    )
+        await asyncio.to_thread(_check_retry, ctx, rid, from_task)
         launch = ctx.launcher.start_retry(rid, from_task)
         new_id = await _find_retry(ctx, launch)
-        return JSON({"run_id": new_id, "parent_run_id": rid, "pid": launch.pid, "error": launch.error or None}, 202)
+        return JSON({"run_id": new_id, "parent_run_id": rid, "pid": launch.pid}, status_code=202)
 
     @api.post("/{run_id}/approvals/{task}", summary="Approve or reject a waiting gate")
     def approval(run_id: str, task: str, body: Decision) -> JSON:
@@ -111,16 +126,24 @@ def router(ctx: WebContext) -> APIRouter:
         gate = _waiting_gate(summary, task)
         if body.decision == "reject" and not (body.comment or "").strip():
             raise UsageError("a rejection needs a reason", hint='send "comment": "why"')
-        state, deciders = decide(
-            ctx.history.run_dir(summary.run_id),
-            task,
-            decision=body.decision,
-            by=body.by,
-            text=body.comment,
-            approvers=[str(a) for a in _names(gate.get("approvers"))],
-            policy=str(gate.get("policy") or "any"),
-            ts=format_ts(ctx.clock.now()),
-        )
+        run_dir = ctx.history.run_dir(summary.run_id)
+        approvers = [str(a) for a in _names(gate.get("approvers"))]
+        policy = str(gate.get("policy") or "any")
+        try:
+            state, deciders = decide(
+                run_dir,
+                task,
+                decision=body.decision,
+                by=body.by,
+                text=body.comment,
+                approvers=approvers,
+                policy=policy,
+                ts=format_ts(ctx.clock.now()),
+            )
+        except UsageError as exc:
+            if gate_state(read_decisions(run_dir, task), approvers, policy)[0] != PENDING:
+                raise Conflict(exc.message, hint=exc.hint) from None  # decided already: the gate waits no more
+            raise
         ctx.index.forget(summary.run_id)
         return JSON({"run_id": summary.run_id, "task": task, "decision": body.decision, "by": body.by,
                      "gate": state, "decided_by": deciders})  # fmt: skip
@@ -139,24 +162,62 @@ def _waiting_gate(summary: RunSummary, task: str) -> dict[str, object]:
     return waiting_gate(summary, task, not_waiting=Conflict)
 
 
+def _check_retry(ctx: WebContext, run_id: str, from_task: str | None) -> None:
+    """Refuse, before starting anything, what ``dagctl retry`` would refuse, with its words: nothing failed (409),
+    no DAG snapshot, a task of the run still running."""
+    try:
+        prepare_retry(ctx.history, run_id, from_task=from_task, clock=ctx.clock)
+    except UsageError as exc:
+        if from_task is None:  # every task succeeded: the run's state, not the request, is in the way
+            raise Conflict(exc.message, hint=exc.hint) from None
+        raise
+
+
+def is_launched_by(summary: RunSummary, launch: Launch, host: str) -> bool:
+    """Whether ``summary`` is the run ``launch``'s process started: a retry of its parent, recorded by its pid on
+    this host (the run's ``dag_start`` records the pid of the process that runs it)."""
+    return (
+        summary.pid == launch.pid
+        and summary.host == host
+        and summary.parent_run_id == launch.parent_run_id
+        and summary.trigger == "retry"
+    )
+
+
 async def _find_retry(ctx: WebContext, launch: Launch) -> str | None:
-    """The id of the run a ``dagctl retry`` started: the newest run whose ``dag_start`` names it as parent."""
-    parent = launch.parent_run_id
+    """The id of the run a ``dagctl retry`` started (:func:`is_launched_by`), None when it has not written its
+    first event within :data:`RETRY_FIND_S`; the CLI's error when its process ended without starting a run."""
+    host = hostname()
     began = ctx.clock.monotonic()
     seen: set[str] = set()
     while ctx.clock.monotonic() - began < RETRY_FIND_S:
-        for run_id in ctx.index.ids()[:20]:
-            if run_id in seen or (parent is not None and run_id <= parent):
-                continue
-            try:
-                summary = ctx.index.summary(run_id)
-            except DagctlError:
-                continue
-            seen.add(run_id)
-            if summary.parent_run_id == parent and summary.trigger == "retry":
-                launch.run_id = run_id
-                return run_id
-        if launch.done.is_set() and launch.exit_code not in (0, 1):
-            return None
+        ended = launch.done.is_set()  # read before the scan: a run written before the process ended is found
+        run_id = await asyncio.to_thread(_scan, ctx, launch, host, seen)
+        if run_id is not None:
+            launch.run_id = run_id
+            return run_id
+        if ended:
+            if launch.exit_code in (0, 1):
+                return None  # it ran, but not as a run found here
+            raise launch_error(launch, Conflict)
         await asyncio.sleep(0.1)
+    return None
+
+
+def _scan(ctx: WebContext, launch: Launch, host: str, seen: set[str]) -> str | None:
+    """One look at the runs newer than the launch's parent for the one it started; ``seen`` (runs read and not
+    it) grows."""
+    parent = launch.parent_run_id
+    for run_id in ctx.index.ids()[:RETRY_SCAN]:
+        if parent is not None and run_id <= parent:
+            break  # newest first: the rest are older than the parent
+        if run_id in seen:
+            continue
+        try:
+            summary = ctx.index.summary(run_id)
+        except DagctlError:
+            continue  # no events yet: looked at again next time
+        seen.add(run_id)
+        if is_launched_by(summary, launch, host):
+            return run_id
     return None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
@@ -21,10 +24,9 @@ class NewTemplate(BaseModel):
     overwrite: bool = Field(False, description="Replace a template of that name.")
 
 
-async def _text(request: Request) -> str:
-    """The request body as text: raw YAML, or ``{"yaml": "..."}`` when sent as JSON."""
-    raw = await request.body()
-    if request.headers.get("content-type", "").startswith("application/json"):
+def body_text(raw: bytes, content_type: str) -> str:
+    """A request body as text: raw YAML, or ``{"yaml": "..."}`` when sent as JSON."""
+    if content_type.startswith("application/json"):
         import json
 
         try:
@@ -62,9 +64,15 @@ def router(ctx: WebContext) -> APIRouter:
     ) -> JSON:
         """Check a DAG sent as YAML (the body) as ``dagctl validate`` checks a file: ``valid``, and every problem
         with its line and column. Always 200 when the body could be read: the problems are the answer."""
-        with located("body"):
-            text = await _text(request)
-        return JSON(validate_text(text, name))
+        raw = await request.body()
+        content_type = request.headers.get("content-type", "")
+
+        def check() -> dict[str, Any]:  # parsing a large DAG takes a while: never on the event loop
+            with located("body"):
+                text = body_text(raw, content_type)
+            return validate_text(text, name)
+
+        return JSON(await asyncio.to_thread(check))
 
     @api.get("/templates", tags=["templates"], summary="List templates")
     def templates() -> JSON:

@@ -19,7 +19,7 @@ from dagctl.report.runjson import show_dict
 from dagctl.report.svg import timeline_svg
 from dagctl.report.timeline import build_timeline
 from dagctl.store import layout
-from dagctl.store.history import since_from_window
+from dagctl.store.history import FINISHED, since_from_window
 from dagctl.store.runsummary import LIVE_STATUSES, RUN_STATUSES, RunSummary
 
 from .context import WebContext
@@ -27,6 +27,7 @@ from .dags import check_params
 from .errors import NotFound, located
 from .launch import Launch
 from .responses import JSON, EventStream
+from .runindex import check_status
 from .runview import run_view
 from .streams import check_resume_offset, parse_log_id, run_events, task_log
 
@@ -79,7 +80,7 @@ def router(ctx: WebContext) -> APIRouter:
 
     @api.get("/runs", summary="List runs")
     def list_runs(
-        dag: str | None = Query(None, description="Only runs of this DAG (its name)."),
+        dag: str | None = Query(None, description="Only runs of this DAG (its name, or its file in --dags)."),
         status: str | None = Query(None, description="One of " + ", ".join(RUN_STATUSES) + "."),
         tenant: str | None = Query(None, description="Only runs of this tenant."),
         since: str | None = Query(None, description="Only runs started in this window, e.g. 24h."),
@@ -87,6 +88,11 @@ def router(ctx: WebContext) -> APIRouter:
         tasks: bool = Query(True, description="false leaves out each run's tasks (smaller answers)."),
     ) -> JSON:
         """Runs newest first, with ``dagctl runs``' filters; each as ``dagctl show --json`` gives it."""
+        with located("query.status"):
+            check_status(status)
+        if dag is not None:
+            with located("query.dag"):
+                dag = ctx.dags.name_of(dag)
         cutoff: datetime | None = None
         if since:
             with located("query.since"):
@@ -154,11 +160,20 @@ def router(ctx: WebContext) -> APIRouter:
         rid = resolve(run_id)
         found = summary_or_launch(rid)
         graph = ctx.graph(rid)  # the DAG as run: every task, started or not
+        if graph is None and isinstance(found, Launch) and found.dag_file is not None:
+            graph = ctx.graph_of_file(found.dag_file)  # starting: the DAG file it was started with
         known = set(graph.order) if graph is not None else set()
         if isinstance(found, RunSummary):
             known.update(found.tasks)
         if task not in known and (graph is not None or isinstance(found, RunSummary)):  # not merely starting
             raise NotFound(f"run {rid} has no task '{task}'", hint="see GET /api/runs/{id} for its tasks")
+        if attempt is not None and isinstance(found, RunSummary) and found.status in FINISHED:
+            ran = found.tasks[task].attempts if task in found.tasks else 0
+            if attempt > ran:  # the run has ended: no attempt will come any more
+                raise NotFound(
+                    f"task {task} has no attempt {attempt}",
+                    hint=f"it ran {ran} time{'' if ran == 1 else 's'} in run {rid}" if ran else "it never ran",
+                )
         resume = parse_log_id(last_event_id) if last_event_id else None
         return _stream(ctx, task_log(ctx, rid, task, attempt, resume))
 

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from dagctl.clock import SystemClock
 from dagctl.errors import DagctlError
@@ -23,10 +24,10 @@ from . import api_control, api_dags, api_panel, api_runs, pages
 from .config import ServeSettings
 from .context import WebContext
 from .dags import DagCatalog
-from .errors import error_body, status_of
+from .errors import NotFound, error_body, invalid_request, status_of
 from .launch import Launcher
 from .metrics import Metrics
-from .middleware import Guard
+from .middleware import HEAD_KEY, Guard, is_stream_path
 from .panel import Schedules
 from .responses import JSON
 from .runindex import RunIndex
@@ -100,31 +101,31 @@ def create_app(
     async def on_dagctl_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DagctlError)
         status = status_of(exc)
-        wants_page = request.method == "GET" and "text/html" in request.headers.get("accept", "")
-        if wants_page and not request.url.path.startswith(("/api/", "/metrics")):
+        if wants_page(request):
             return pages.error_page(ctx, exc, status)
         headers = {"Retry-After": "5"} if status == 503 else None
         return JSON(error_body(exc, request.url.path), status_code=status, headers=headers)
 
     async def on_invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        body: dict[str, object] = {
-            "error": f"{where or 'request'}: {first.get('msg')}",
-            "location": where or request.url.path,
-        }
-        body["problems"] = [
-            {"location": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg")} for e in exc.errors()
-        ]
+        body = invalid_request(list(exc.errors()), request.headers.get("content-type", ""), request.url.path)
         return JSON(body, status_code=422)
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        message = {404: "no such page or endpoint", 405: f"{request.method} is not allowed here"}.get(
-            exc.status_code, str(exc.detail)
-        )
-        return JSON({"error": message, "location": request.url.path}, status_code=exc.status_code)
+        path = request.url.path
+        headers = dict(exc.headers or {})
+        if exc.status_code == 404:
+            missing = NotFound("no such page or endpoint", hint="the dashboard starts at /, the API is at /docs")
+            if wants_page(request):
+                return pages.error_page(ctx, missing, 404)
+            return JSON({"error": missing.message, "location": path}, status_code=404)
+        if exc.status_code == 405:
+            allowed = allow_header(_methods_at(request) or headers.get("Allow", ""), stream=is_stream_path(path))
+            headers["Allow"] = allowed
+            error = f"{'HEAD' if request.scope.get(HEAD_KEY) else request.method} is not allowed here"
+            return JSON({"error": error, "location": path, "hint": f"use {allowed}"}, status_code=405, headers=headers)
+        return JSON({"error": str(exc.detail), "location": path}, status_code=exc.status_code, headers=headers)
 
     app.add_exception_handler(DagctlError, on_dagctl_error)
     app.add_exception_handler(RequestValidationError, on_invalid)
@@ -136,6 +137,40 @@ def create_app(
     app.include_router(pages.router(ctx))
     app.add_middleware(Guard, config=lambda: ctx.config)
     return app
+
+
+def wants_page(request: Request) -> bool:
+    """A browser loading a page (not the API, not metrics): errors are answered as a page."""
+    accept = request.headers.get("accept", "")
+    return (
+        request.method in ("GET", "HEAD")
+        and "text/html" in accept
+        and not request.url.path.startswith(("/api/", "/metrics", "/openapi.json"))
+    )
+
+
+def _methods_at(request: Request) -> str:
+    """Every method some route answers at the request's path (Starlette's 405 names one route's only)."""
+    methods: list[str] = []
+    routes = list(request.app.router.routes)
+    while routes:
+        route = routes.pop(0)
+        nested = getattr(route, "original_router", None)  # an included router, in newer FastAPI versions
+        if nested is not None:
+            routes[:0] = list(nested.routes)
+            continue
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods += sorted(getattr(route, "methods", None) or ())
+    return ", ".join(dict.fromkeys(methods))
+
+
+def allow_header(allowed: str, *, stream: bool) -> str:
+    """The ``Allow`` of a 405 (pure): the route's methods, with HEAD wherever GET is, but on a stream."""
+    methods = [m.strip().upper() for m in allowed.split(",") if m.strip()]
+    if "GET" in methods and "HEAD" not in methods and not stream:
+        methods.append("HEAD")
+    return ", ".join(methods)
 
 
 def context_of(app: FastAPI) -> WebContext:

@@ -71,6 +71,20 @@ class ServeSettings:
         for name, value in (("--max-streams", self.max_streams), ("--max-body", self.max_body_bytes)):
             if value < 1:
                 raise UsageError(f"{name} must be at least 1, got {value}")
+        if not self.stream_idle_s >= self.heartbeat_s:  # also NaN
+            raise UsageError(
+                f"--stream-idle {self.stream_idle_s:g}s is shorter than the {self.heartbeat_s:g}s heartbeat: streams "
+                "would end before their first heartbeat and clients reconnect without end",
+                hint=f"give at least {self.heartbeat_s:g}s, e.g. --stream-idle 5m (the default)",
+            )
+
+    def check_folders(self) -> None:
+        """Refuse, at start, folders that are not there: a mistyped ``--dags`` would serve an empty list, and a
+        ``--templates`` that is a file could never keep a template. A missing ``--templates`` folder is made on
+        the first save."""
+        _folder("--dags", self.dags_dir, "the folder of the DAG files that may be run")
+        if self.templates_dir.exists() or self.templates_dir.is_symlink():
+            _folder("--templates", self.templates_dir, "a folder for templates (it is made on the first save)")
 
     @property
     def token_in_clear(self) -> bool:
@@ -81,3 +95,16 @@ class ServeSettings:
     def loopback_only(self) -> bool:
         """Bound to loopback without a token: only loopback Host headers are served (against DNS rebinding)."""
         return is_loopback_host(self.host) and not self.token
+
+
+def _folder(flag: str, path: Path, what: str) -> None:
+    """UsageError unless ``path`` is a folder (a symlink to one will do)."""
+    if path.is_dir():
+        return
+    if path.exists():
+        problem = "is not a folder"
+    elif path.is_symlink():
+        problem = "is a broken symbolic link"
+    else:
+        problem = "does not exist"
+    raise UsageError(f"{flag} {path} {problem}", hint=f"pass {flag} FOLDER: {what}")

@@ -8,6 +8,7 @@ import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from dagctl.dag.yamlread import read_document
 from dagctl.errors import DagctlError, StateError, UsageError
@@ -88,6 +89,14 @@ class WebContext:
             while len(self._graphs) > GRAPHS_KEPT:
                 self._graphs.popitem(last=False)
         return graph
+
+    @staticmethod
+    def graph_of_file(path: Path) -> TaskGraph | None:
+        """The DAG of a DAG file (a run that is starting has no snapshot yet); None when it cannot be read."""
+        try:
+            return graph_of_document(read_document(path).data)
+        except (DagctlError, OSError):
+            return None
 
     def streaming(self, epoch: int) -> bool:
         """Whether a stream opened at ``epoch`` (:attr:`token_epoch` then) may go on: the server is not stopping

@@ -24,7 +24,7 @@ from dagctl.dag.plancache import load_plan
 from dagctl.dag.projectfile import PROJECT_CONFIG
 from dagctl.dag.spec import DagSpec
 from dagctl.dag.specread import dag_from_document
-from dagctl.dag.yamlread import parse_document
+from dagctl.dag.yamlread import parse_document, read_document
 from dagctl.errors import DagctlError, SpecError, UsageError
 from dagctl.host import gc_paused
 
@@ -78,8 +78,11 @@ class DagCatalog:
         self._entries: dict[Path, tuple[tuple[int, int], DagEntry]] = {}
 
     def entries(self) -> list[DagEntry]:
+        """Every DAG file of the folder whose real path is inside it: a symlink leading out is neither listed nor
+        run, by name or by file (docs/serve.md, Security)."""
         found: list[DagEntry] = []
-        files = [p for p in expand_paths([self.folder]) if p.name != PROJECT_CONFIG] if self.folder.is_dir() else []
+        listed = expand_paths([self.folder]) if self.folder.is_dir() else []
+        files = [p for p in listed if p.name != PROJECT_CONFIG and self._inside(p)]
         for path in files:
             found.append(self._entry(path))
         with self._lock:  # forget files that went away
@@ -103,10 +106,27 @@ class DagCatalog:
             remember()
             entry = entry_of(path, file, plan)
         except DagctlError as exc:
-            entry = DagEntry(file=file, path=path, problem=str(exc).splitlines()[0])
+            entry = DagEntry(file=file, path=path, name=_declared_name(path), problem=str(exc).splitlines()[0])
         with self._lock:
             self._entries[path] = (stamp, entry)
         return entry
+
+    def _inside(self, path: Path) -> bool:
+        try:
+            contained(self.folder, self._relative(path), "DAG file")
+        except UsageError:
+            return False
+        return True
+
+    def name_of(self, ref: str) -> str:
+        """The ``name:`` of the DAG ``ref`` names (a file relative to the folder); a name as it is."""
+        if not ref.endswith(YAML_SUFFIXES):
+            return ref
+        path = contained(self.folder, ref, "DAG file")
+        for entry in self.entries():
+            if entry.name is not None and os.path.realpath(entry.path) == str(path):
+                return entry.name
+        raise UsageError(f"no DAG file '{ref}' in {self.folder}", hint="see GET /api/dags for the DAG files")
 
     def _relative(self, path: Path) -> str:
         try:
@@ -117,9 +137,9 @@ class DagCatalog:
     def resolve(self, ref: str) -> Path:
         """The file of the DAG named ``ref`` (its ``name:``, or its path relative to the folder)."""
         entries = self.entries()
-        for entry in entries:
-            if entry.name == ref and entry.problem is None:
-                return entry.path
+        named = [entry for entry in entries if entry.name == ref]
+        if named:  # a valid one first; an invalid one: loading it says every problem it has
+            return min(named, key=lambda e: e.problem is not None).path
         if ref.endswith(YAML_SUFFIXES):
             path = contained(self.folder, ref, "DAG file")
             if path.is_file():
@@ -129,6 +149,16 @@ class DagCatalog:
         known = ", ".join(names) or f"none in {self.folder}"
         hint = f"did you mean '{close[0]}'?" if close else f"known DAGs: {known}"
         raise UsageError(f"unknown DAG '{ref}' in {self.folder}", hint=hint)
+
+
+def _declared_name(path: Path) -> str | None:
+    """The ``name:`` a DAG file that does not load declares (None when even that cannot be read)."""
+    try:
+        data = read_document(path).data
+    except (DagctlError, OSError):
+        return None
+    name = data.get("name") if isinstance(data, dict) else None
+    return name if isinstance(name, str) and name else None
 
 
 def check_params(

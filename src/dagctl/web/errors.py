@@ -7,7 +7,7 @@ when the route knows it, else the request's path.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -24,10 +24,6 @@ class Conflict(DagctlError):
     """The request does not fit the current state: cancel a finished run, create a template that exists (409)."""
 
 
-class PayloadTooLarge(DagctlError):
-    """The request body is larger than ``--max-body`` (413)."""
-
-
 class Unauthorized(DagctlError):
     """No valid token (401)."""
 
@@ -41,8 +37,6 @@ def status_of(exc: DagctlError) -> int:
         return 404
     if isinstance(exc, Conflict):
         return 409
-    if isinstance(exc, PayloadTooLarge):
-        return 413
     if isinstance(exc, Unauthorized):
         return 401
     if isinstance(exc, Forbidden):
@@ -92,3 +86,61 @@ def located(where: str) -> Iterator[None]:
         if not getattr(exc, "location", None):
             exc.location = where  # type: ignore[attr-defined]
         raise
+
+
+JSON_HINT = "send one JSON object with Content-Type: application/json (/docs shows what each request takes)"
+
+
+def invalid_request(errors: Sequence[Any], content_type: str, path: str) -> dict[str, Any]:
+    """The answer to a request FastAPI could not read into its model (pure): ``{"error", "location", "hint",
+    "problems"}``, saying in words what is wrong with the body (not JSON, sent as text, not an object) instead
+    of the validator's codes."""
+    problems = [{"location": _where(e.get("loc", ())), "message": e.get("msg")} for e in errors]
+    first: dict[str, Any] = dict(errors[0]) if errors else {"loc": (), "msg": "invalid request"}
+    loc = tuple(first.get("loc", ()))
+    kind = first.get("type")
+    media = content_type.split(";")[0].strip().lower()
+    hint: str | None = None
+    if kind == "json_invalid":
+        at = loc[1] if len(loc) > 1 else None
+        error = "the request body is not valid JSON" + (f" (at character {at})" if at is not None else "")
+        detail = (first.get("ctx") or {}).get("error")
+        hint = f"{detail}: {JSON_HINT}" if detail else JSON_HINT
+        where = "body"
+    elif loc == ("body",) and kind in ("model_attributes_type", "dict_type", "missing"):
+        where = "body"
+        if kind == "missing":
+            error = "the request has no body: it needs a JSON object"
+            hint = JSON_HINT
+        elif media != "application/json" and not media.endswith("+json"):
+            sent = f"was sent as {media}" if media else "has no Content-Type"
+            error = f"the request body {sent}, so it is not read as JSON"
+            hint = "send it with Content-Type: application/json"
+        else:
+            got = first.get("input")
+            error = f"the request body must be a JSON object, not {_json_kind(got)}"
+            hint = JSON_HINT
+    else:
+        where = _where(loc)
+        error = f"{where or 'request'}: {first.get('msg')}"
+    body: dict[str, Any] = {"error": error, "location": where or path}
+    if hint:
+        body["hint"] = hint
+    body["problems"] = problems
+    return body
+
+
+def _where(loc: Sequence[Any]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return "null" if value is None else "that"

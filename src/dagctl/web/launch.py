@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dagctl.clock import SystemClock
-from dagctl.errors import EnvironmentProblem
+from dagctl.errors import DagctlError, EnvironmentProblem
 from dagctl.protocols import Clock
 from dagctl.run.state import new_run_id
 
@@ -41,9 +41,16 @@ class Launch:
     pid: int
     run_id: str | None
     parent_run_id: str | None = None
+    dag_file: Path | None = None
+    """The DAG file a ``run`` launch runs (its tasks are known before the run writes its snapshot)."""
     exit_code: int | None = None
     error: str = ""
     done: threading.Event = field(default_factory=threading.Event)
+
+    def failure(self) -> tuple[str, str | None]:
+        """``(message, hint)``: what the ended child said, as the CLI printed it (``dagctl: error: WHAT — HINT``),
+        or the last line of its stderr, or its exit code."""
+        return failure_of(self.error, self.exit_code, self.kind)
 
     def as_run(self) -> dict[str, object]:
         """What ``GET /api/runs/{id}`` says of a run that has not written its first event: ``starting``, or
@@ -66,6 +73,28 @@ class Launch:
             "exit_code": self.exit_code,
             "error": self.error or None,
         }
+
+
+ERROR_PREFIX = "dagctl: error: "
+
+
+def failure_of(stderr: str, exit_code: int | None, kind: str = "run") -> tuple[str, str | None]:
+    """``(message, hint)`` of a ``dagctl`` child that failed, from the end of its stderr (pure)."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    said = next((line for line in reversed(lines) if line.startswith(ERROR_PREFIX)), None)
+    if said is not None:
+        message, _, hint = said[len(ERROR_PREFIX) :].partition(" — ")
+        return message, hint or None
+    if lines:
+        return lines[-1], None
+    return f"dagctl {kind} exited {exit_code}", None
+
+
+def launch_error(launch: Launch, refused: type[DagctlError]) -> DagctlError:
+    """The error of a launch whose process ended before its run started: ``refused`` when the command refused
+    (exit 2: bad input, or a run that does not fit), an :class:`EnvironmentProblem` for anything else."""
+    message, hint = launch.failure()
+    return (refused if launch.exit_code == 2 else EnvironmentProblem)(message, hint=hint)
 
 
 def params_args(params: Mapping[str, str]) -> list[str]:
@@ -99,7 +128,7 @@ class Launcher:
 
     def start_run(self, dag_file: Path, params: Mapping[str, str], run_id: str) -> Launch:
         argv = [self.python, "-m", "dagctl", "run", str(dag_file), "-q", "--run-id", run_id, *params_args(params)]
-        return self._spawn("run", argv, run_id)
+        return self._spawn("run", argv, run_id, dag_file=dag_file)
 
     def start_retry(self, parent_run_id: str, from_task: str | None = None) -> Launch:
         argv = [self.python, "-m", "dagctl", "retry", parent_run_id, "-q"]
@@ -111,7 +140,15 @@ class Launcher:
         """``dagctl resume RUN``: a paused or abandoned run goes on, in the same run id."""
         return self._spawn("resume", [self.python, "-m", "dagctl", "resume", run_id, "-q"], run_id)
 
-    def _spawn(self, kind: str, argv: Sequence[str], run_id: str | None, parent_run_id: str | None = None) -> Launch:
+    def _spawn(
+        self,
+        kind: str,
+        argv: Sequence[str],
+        run_id: str | None,
+        parent_run_id: str | None = None,
+        *,
+        dag_file: Path | None = None,
+    ) -> Launch:
         # not a pipe: the child must never block or break on it if we go away; closed by the reaper
         err = tempfile.TemporaryFile()  # noqa: SIM115
         try:
@@ -131,7 +168,9 @@ class Launcher:
                 f"cannot start {' '.join(argv[:5])}: {exc.strerror or exc}",
                 hint="check that the server's Python can run dagctl (python -m dagctl --version)",
             ) from None
-        launch = Launch(kind=kind, argv=list(argv), pid=proc.pid, run_id=run_id, parent_run_id=parent_run_id)
+        launch = Launch(
+            kind=kind, argv=list(argv), pid=proc.pid, run_id=run_id, parent_run_id=parent_run_id, dag_file=dag_file
+        )
         with self._lock:
             self._launches[proc.pid] = launch
             while len(self._launches) > KEEP:

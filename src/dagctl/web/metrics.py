@@ -18,7 +18,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from dagctl.errors import DagctlError
+from dagctl.errors import DagctlError, cannot
 from dagctl.store.events import parse_ts
 from dagctl.store.jsonl import file_identity, iter_with_offsets
 from dagctl.store.runsummary import LIVE_STATUSES
@@ -61,7 +61,10 @@ class Follower:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.identity = file_identity(path)
+        try:
+            self.identity = file_identity(path)
+        except OSError:  # unreadable now: each scrape says so (read), and counts from 0 once it can be read
+            self.identity = None
         self.offset = self._end()
 
     def _end(self) -> int:
@@ -72,16 +75,23 @@ class Follower:
         return _line_start_at_or_before(self.path, size)
 
     def read(self) -> list[dict[str, Any]]:
+        """The records appended since the last read; none while the file does not exist; EnvironmentProblem
+        (``cannot read PATH: why``) when it cannot be read."""
+        try:
+            return self._read()
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise cannot("read", self.path, exc) from None
+
+    def _read(self) -> list[dict[str, Any]]:
         identity = file_identity(self.path)
         if identity != self.identity:
             created = self.identity is None  # every line of a file created since is new; a compacted one is not
             self.identity = identity
             self.offset = 0 if created else self._end()
-        try:
-            if os.stat(self.path).st_size < self.offset:
-                self.offset = self._end()
-        except OSError:
-            return []
+        if os.stat(self.path).st_size < self.offset:
+            self.offset = self._end()
         records = []
         for _start, end, record in iter_with_offsets(self.path, self.offset):
             records.append(record)

@@ -9,12 +9,12 @@ Content-Security-Policy that allows nothing from elsewhere (the dashboard needs 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import quote
 
 from .config import ServeSettings
-from .errors import PayloadTooLarge
 from .security import (
     SESSION_COOKIE,
     bearer_matches,
@@ -43,6 +43,16 @@ SECURITY_HEADERS = [
         b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     ),
 ]
+
+
+HEAD_KEY = "dagctl.head"
+"""In the scope of a HEAD request passed on as GET (so that errors name the method the client used)."""
+STREAM_PATH = re.compile(r"/api/runs/[^/]+/(?:events|logs/[^/]+)")
+
+
+def is_stream_path(path: str) -> bool:
+    """An SSE stream (a run's events, a task's log): GET only."""
+    return STREAM_PATH.fullmatch(path) is not None
 
 
 def _headers(scope: Scope) -> dict[str, str]:
@@ -140,34 +150,64 @@ class Guard:
         limit = config.max_body_bytes
         length = headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
-            await _reply(
-                send,
-                413,
-                {
-                    "error": f"request body of {length} bytes is larger than the limit of {limit} bytes",
-                    "location": path,
-                    "hint": "send less, or raise --max-body",
-                },
-            )
+            await _reply(send, 413, _too_large(f"request body of {length} bytes", limit, path))
             return
-        await self.app(scope, _capped(receive, limit, path), _secured(send))
+        if length is None and "transfer-encoding" in headers:  # chunked: counted as it is read, before the app
+            body = await _read_capped(receive, limit)
+            if body is None:
+                return  # the client went away
+            if len(body) > limit:
+                await _reply(send, 413, _too_large("request body", limit, path), [(b"connection", b"close")])
+                return
+            receive = _replay(body, receive)
+        if method == "HEAD":
+            if is_stream_path(path):  # a stream has no head to send without running it
+                await _reply(
+                    send,
+                    405,
+                    {"error": "HEAD is not allowed here", "location": path, "hint": "use GET"},
+                    [(b"allow", b"GET")],
+                )
+                return
+            scope = {**scope, "method": "GET", HEAD_KEY: True}  # answered as GET; the server sends the head only
+        await self.app(scope, receive, _secured(send))
 
 
-def _capped(receive: Receive, limit: int, path: str) -> Receive:
+def _too_large(what: str, limit: int, path: str) -> dict[str, Any]:
+    return {
+        "error": f"{what} is larger than the limit of {limit} bytes",
+        "location": path,
+        "hint": "send less, or raise --max-body",
+    }
+
+
+async def _read_capped(receive: Receive, limit: int) -> bytes | None:
+    """The whole body of a request without ``Content-Length``; once it passes ``limit`` bytes, what was read so
+    far (longer than ``limit``: the rest is not read, the connection is closed after the 413); None when the
+    client went away."""
+    parts: list[bytes] = []
     seen = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunk = message.get("body", b"")
+        parts.append(chunk)
+        seen += len(chunk)
+        if seen > limit or not message.get("more_body", False):
+            return b"".join(parts)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """``receive`` for the app: the body read already, in one message, then whatever comes next (a disconnect)."""
+    sent = False
 
     async def wrapped() -> Message:
-        nonlocal seen
-        message = await receive()
-        if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                error = PayloadTooLarge(
-                    f"request body larger than the limit of {limit} bytes", hint="send less, or raise --max-body"
-                )
-                error.location = path  # type: ignore[attr-defined]
-                raise error
-        return message
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
 
     return wrapped
 

@@ -25,6 +25,7 @@ from dagctl.store.runsummary import RUN_STATUSES
 from .context import WebContext
 from .errors import NotFound
 from .panel import RECENT_RUNS, stats, window_seconds
+from .runindex import check_status
 from .security import SESSION_COOKIE, session_value
 
 STATIC_TYPES = {
@@ -83,16 +84,32 @@ class Pages:
         return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
 
     # ------------------------------------------------------------------ runs list
+    def filter_error(self, dag: str | None, status: str | None, since: str | None) -> str | None:
+        """What is wrong with the runs list's filters (the API's words), None when nothing is."""
+        from dagctl.dag.durations import parse_duration
+
+        if since:
+            try:
+                parse_duration(since)
+            except ValueError:
+                return f"since: {since} is not a duration (e.g. 24h)"
+        try:
+            check_status(status)
+            if dag:
+                self.ctx.dags.name_of(dag)
+        except DagctlError as exc:
+            return str(exc)
+        return None
+
     def run_rows(self, dag: str | None, status: str | None, tenant: str | None, since: str | None, limit: int) -> str:
         from dagctl.dag.durations import parse_duration
         from dagctl.store.history import since_from_window
 
-        cutoff = None
-        if since:
-            try:
-                cutoff = since_from_window(self.ctx.clock.now(), parse_duration(since))
-            except ValueError:
-                return f'<tr><td colspan="8" class="error">since: {_e(since)} is not a duration (e.g. 24h)</td></tr>'
+        problem = self.filter_error(dag, status, since)
+        if problem is not None:
+            return f'<tr><td colspan="8" class="error">{_e(problem)}</td></tr>'
+        cutoff = since_from_window(self.ctx.clock.now(), parse_duration(since)) if since else None
+        dag = self.ctx.dags.name_of(dag) if dag else None
         rows = []
         for s in self.ctx.index.summaries(dag=dag, status=status, tenant=tenant, since=cutoff, limit=limit):
             counts = s.counts
@@ -147,7 +164,7 @@ class Pages:
   <th title="tasks succeeded/failed/skipped">ok/failed/skipped</th><th>trigger</th><th>tenant</th></tr></thead>
   <tbody id="run-rows" data-refresh="{_e(refresh)}">{self.run_rows(dag, status, tenant, since, limit)}</tbody>
 </table>"""
-        return self.page("runs", "Runs", body)
+        return self.page("runs", "Runs", body, status_code=422 if self.filter_error(dag, status, since) else 200)
 
     # ------------------------------------------------------------------ one run
     def run(self, run_id: str) -> HTMLResponse:
@@ -334,7 +351,8 @@ def router(ctx: WebContext) -> APIRouter:
         dag, status, tenant, since = (v or None for v in (dag, status, tenant, since))
         if fragment == "rows":
             rows = pages.run_rows(dag, status, tenant, since, limit)
-            return HTMLResponse(rows, headers={"Cache-Control": "no-store"})
+            code = 422 if pages.filter_error(dag, status, since) else 200
+            return HTMLResponse(rows, status_code=code, headers={"Cache-Control": "no-store"})
         return pages.runs(dag, status, tenant, since, limit)
 
     @web.get("/runs/{run_id}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ from collections.abc import Callable, Iterator
 import uvicorn
 from fastapi import FastAPI
 
+from dagctl.errors import DagctlError, EnvironmentProblem, UsageError
 from dagctl.schedule.sdnotify import Notifier
 
 from .app import context_of
@@ -36,6 +38,55 @@ GRACEFUL_S = 10.0
 STATUS_EVERY_S = 10.0
 CLOSE_NOTIFY_S = 0.5
 """How long a TLS connection closed while idle may wait for the client's close_notify once the server stops."""
+
+
+def bind(host: str, port: int) -> list[socket.socket]:
+    """Listening sockets for ``host:port`` (one per address the host names, as asyncio would make them), bound
+    before uvicorn starts so that an address that cannot be used is one clear error and nothing else."""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise UsageError(
+            f"cannot listen on {where}: {host!r} is not an address or a host name ({reason})",
+            hint="pass an address of this machine with --host, e.g. 127.0.0.1 or 0.0.0.0",
+        ) from None
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _name, address in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        raise bind_error(where, exc) from None
+    return sockets
+
+
+def bind_error(where: str, exc: OSError) -> DagctlError:
+    """What to say when ``where`` cannot be bound (pure): an address in use or a port that needs privileges is
+    the machine's state (exit 3); an address this machine does not have is bad input (exit 2)."""
+    reason = (exc.strerror or str(exc)).lower()
+    if exc.errno == errno.EADDRINUSE:
+        return EnvironmentProblem(
+            f"cannot listen on {where}: address already in use", hint="stop what uses it or pass another --port"
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return EnvironmentProblem(
+            f"cannot listen on {where}: {reason}",
+            hint="ports below 1024 need privileges: pass --port 1024 or higher (8080 is the default)",
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return UsageError(
+            f"cannot listen on {where}: no such address on this machine",
+            hint="pass an address of this machine with --host, e.g. 127.0.0.1 or 0.0.0.0",
+        )
+    return EnvironmentProblem(f"cannot listen on {where}: {reason}", hint="pass another --host or --port")
 
 
 class _Uvicorn(uvicorn.Server):
@@ -126,7 +177,14 @@ class Server:
         self._tasks: list[asyncio.Task[None]] = []
 
     def run(self) -> int:
-        self._server.run()
+        """Bind (:func:`bind`: a DagctlError, before anything is logged, when the address cannot be used), then
+        serve until :meth:`request_stop`."""
+        sockets = bind(self.config.host, self.config.port)
+        try:
+            self._server.run(sockets=sockets)
+        finally:
+            for sock in sockets:
+                sock.close()
         return 0
 
     def request_stop(self, now: bool = False) -> None:

@@ -263,11 +263,20 @@ async def task_log(
     skip_through = resume[1] if resume else None
     beat = _Beat(ctx)
     epoch = ctx.token_epoch
+    waited_from = ctx.clock.monotonic()
     sub = ctx.watcher.subscribe(events)
     try:
         yield RETRY_MS
         announced = current if resume else 0
         while ctx.streaming(epoch):
+            if state.offset == 0 and not events.exists():  # a run this server started, not started yet ...
+                failed = _launch_failure(ctx, run_id)
+                if failed is not None or ctx.clock.monotonic() - waited_from > START_WAIT_S:  # ... nor ever will
+                    error = failed or "the run wrote no events"
+                    yield message(
+                        {"status": "not_started", "run_id": run_id, "task": task, "error": error}, event="complete"
+                    )
+                    return
             for _start, end, record in await read_records(events, state.offset):
                 state.offset = end
                 state.apply(record)
@@ -287,6 +296,8 @@ async def task_log(
             if current:
                 path = Path(layout.log_path(run_dir, task, current))
                 sub.watch(events, path)
+                if _size(path) < offset:  # cut shorter (copytruncate): from its start again, as tail -F does
+                    offset, skip_through = 0, None
                 data = await _read_log(path, offset)
                 lines, used = split_lines(data, offset)
                 for start, text in lines:
@@ -324,6 +335,8 @@ async def _flush(run_dir: Path, task: str, attempt: int, offset: int, skip_throu
     """Everything left in an attempt's log from ``offset``, the last line even without its newline (a newer
     attempt has started, so this one has ended)."""
     path = Path(layout.log_path(run_dir, task, attempt))
+    if _size(path) < offset:  # cut shorter (copytruncate): from its start again
+        offset, skip_through = 0, None
     while True:
         data = await _read_log(path, offset)
         lines, used = split_lines(data, offset)

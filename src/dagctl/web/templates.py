@@ -8,7 +8,9 @@ git, edited by hand and run with ``dagctl run`` as well.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,27 @@ def _facts(name: str, spec: DagSpec) -> dict[str, Any]:
         "params": dict(spec.params),
         "tasks": [t.id for t in spec.tasks],
     }
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` as ``path`` with one rename: readers see the old file or the new one, never a part. Each
+    write has a temporary file of its own (``mkstemp`` beside ``path``), so concurrent writes of the same name
+    never share one; the last rename wins."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise cannot("write", path, exc) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it 0600: a template is an ordinary DAG file
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise cannot("write", path, exc) from None
 
 
 class TemplateStore:
@@ -76,14 +99,11 @@ class TemplateStore:
         spec = self._validate(text, str(path))
         if path.exists() and not overwrite:
             raise Conflict(f"template '{name}' already exists", hint='send "overwrite": true to replace it')
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, path)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise cannot("write", path, exc) from None
+            raise cannot("create the templates folder", self.folder, exc) from None
+        write_atomic(path, text)
         return {**_facts(name, spec), "valid": True}
 
     def delete(self, name: str) -> None:

@@ -127,7 +127,24 @@
       document.getElementById("cancel-btn").disabled = !live;
       document.getElementById("pause-btn").disabled = !(run.status === "running" || run.status === "waiting");
       document.getElementById("resume-btn").disabled = !(run.status === "paused" || run.status === "abandoned");
-      document.getElementById("retry-btn").disabled = live || run.status === "not_started";
+      const retry = document.getElementById("retry-btn");
+      const why = retryBlocked();
+      retry.disabled = why !== null;
+      retry.title = why || "run what failed again, as a new run";
+    }
+
+    // Why Retry cannot apply to this run now (null: it can): it is still going, it never started, or every
+    // task succeeded (nothing to retry; the API says so too).
+    function retryBlocked() {
+      const run = view.run;
+      if (["running", "waiting", "starting"].includes(run.status)) return `the run is ${run.status}`;
+      if (run.status === "not_started") return "the run never started";
+      const tasks = run.tasks || {};
+      const ids = view.graph ? view.graph.nodes.map((n) => n.id) : Object.keys(tasks);
+      if (ids.length && ids.every((id) => tasks[id] && tasks[id].status === "success")) {
+        return "every task succeeded: nothing to retry";
+      }
+      return null;
     }
 
     function drawGates() {
@@ -378,7 +395,7 @@
       try {
         const started = await api("POST", base + "/retry", {});
         if (started.run_id) window.location.href = "/runs/" + encodeURIComponent(started.run_id);
-        else say("action-message", "retry started (pid " + started.pid + ")");
+        else say("action-message", "retry started (pid " + started.pid + "); its run will be in the runs list");
       } catch (e) {
         say("action-message", e.message, true);
       }
