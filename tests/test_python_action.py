@@ -556,7 +556,8 @@ def test_isolated_success_applies_env_and_cwd_and_returns_outputs(isolated: Path
     assert result.outputs["pid"] != os.getpid()
     log = log_text(tmp_path)
     assert "hello from the child" in log and "logged from the child" in log
-    assert (tmp_path / "run" / "attempts" / "t@1.json").exists()
+    # its request and result files (the attempt's environment, secrets included) are gone once it ended
+    assert not list((tmp_path / "run" / "attempts").glob("t@1*.json"))
 
 
 def test_isolated_relative_paths_mean_the_parent_cwd_not_the_task_cwd(
