@@ -8,16 +8,9 @@ from __future__ import annotations
 
 def run_status(value: str | None, flag: str = "--status") -> str | None:
     """``--status`` of ``dagctl runs``: one of the run statuses, or None for any."""
-    from dagctl.errors import UsageError
-    from dagctl.store.runsummary import RUN_STATUSES
+    from dagctl.store.runsummary import check_run_status
 
-    if value is None or value in RUN_STATUSES:
-        return value
-    import difflib
-
-    close = difflib.get_close_matches(value.strip().lower(), RUN_STATUSES, n=1)
-    guess = f"did you mean {close[0]}? " if close else ""
-    raise UsageError(f"{flag} {value!r} is not a run status", hint=f"{guess}use one of: {', '.join(RUN_STATUSES)}")
+    return check_run_status(value, flag)
 
 
 def seconds(value: float | str, flag: str, *, example: str | None = None) -> float:

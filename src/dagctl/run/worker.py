@@ -549,58 +549,6 @@ def worker_nodename(name: str | None) -> str:
     return name if "@" in name else f"{name}@{socket.gethostname()}"
 
 
-def survive_broker_restarts() -> None:
-    """Keep the worker alive when the broker goes away while it holds a message (kombu 5.x, redis transport).
-
-    On a lost connection Celery closes the consumer's channel, and the channel hands its unacknowledged
-    messages back to Redis through the connection that is already gone: ``'NoneType' object has no attribute
-    'hostname'``, an "Unrecoverable error" that ended the worker, and the run then waited for ever for its next
-    task. With no connection left to hand them back through, the hand-back is skipped: a broker restarted empty
-    has nothing to give back to, and one that kept its data restores them itself after the visibility timeout,
-    while the ledger's leases deliver a lost attempt again sooner. Patched once, in the worker process only."""
-    from kombu.transport import redis as kombu_redis
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
-    qos: Any = kombu_redis.QoS
-    if getattr(qos, "dagctl_guarded", False):
-        return
-
-    def gone(self: Any) -> bool:
-        transport = getattr(self.channel, "connection", None)
-        return transport is None or getattr(transport, "client", None) is None
-
-    def guard(name: str, *, skip: bool) -> None:
-        original = getattr(qos, name)
-
-        def guarded(self: Any, *args: Any, **kwargs: Any) -> Any:
-            if gone(self):
-                if skip:  # closing a channel: nothing to hand back through
-                    logger.warning("the broker connection is gone: unacknowledged messages are left to the broker")
-                    return None
-                # an ack of a message of the lost connection: the error Celery expects there (it logs it and
-                # goes on; the broker delivers the message again, and the ledger knows the attempt is done)
-                raise RedisConnectionError("the broker connection this message came through is gone")
-            return original(self, *args, **kwargs)
-
-        setattr(qos, name, guarded)
-
-    guard("restore_unacked_once", skip=True)
-    guard("ack", skip=False)
-    guard("reject", skip=False)
-    qos.dagctl_guarded = True
-
-
-def _quiet_connection_loss_warning(**_: Any) -> None:
-    """Tasks going on through a lost connection is what dagctl wants (the ledger's leases cover them): not a
-    twelve-line warning in the worker's log on every broker restart. Installed once the worker is ready, after
-    Celery's logging set-up has put its own "always" filters first."""
-    import warnings
-
-    from celery.exceptions import CPendingDeprecationWarning
-
-    warnings.filterwarnings("ignore", category=CPendingDeprecationWarning, module="celery.worker.consumer")
-
-
 def start_worker(
     config: CeleryConfig,
     *,
@@ -618,6 +566,7 @@ def start_worker(
     """
     from celery import signals
 
+    from .brokerguard import quiet_connection_loss_warning, survive_broker_restarts
     from .executors.celery_ledger import Ledger
 
     app = make_worker_app(config)
@@ -626,7 +575,7 @@ def start_worker(
         from dagctl.settings import check_folder
 
         check_folder(Path(config.worker_dir), "DAGCTL_WORKER_DIR")
-    survive_broker_restarts()
+    survive_broker_restarts()  # kombu's Redis transport, in this process only
     nodename = worker_nodename(name)
     timer: list[threading.Timer] = []
 
@@ -638,7 +587,7 @@ def start_worker(
             t.start()
 
     signals.worker_shutting_down.connect(on_shutdown, weak=False)
-    signals.worker_ready.connect(_quiet_connection_loss_warning, weak=False)
+    signals.worker_ready.connect(quiet_connection_loss_warning, weak=False)
     try:
         worker = app.Worker(
             hostname=nodename,
@@ -656,6 +605,6 @@ def start_worker(
         return int(worker.exitcode or 0)
     finally:
         signals.worker_shutting_down.disconnect(on_shutdown)
-        signals.worker_ready.disconnect(_quiet_connection_loss_warning)
+        signals.worker_ready.disconnect(quiet_connection_loss_warning)
         for t in timer:
             t.cancel()

@@ -24,6 +24,21 @@ from .events import finite_number, format_ts, parse_ts
 RUN_STATUSES = ("success", "failed", "cancelled", "abandoned", "running", "waiting", "paused")
 """What :func:`summarize_dags` reports (a ``dag_done`` written by a newer dagctl may say something else)."""
 
+
+def check_run_status(value: str | None, name: str = "--status") -> str | None:
+    """A run status filter (``dagctl runs --status``, ``GET /api/runs?status=``): one of :data:`RUN_STATUSES`, or
+    None for any; else a UsageError naming ``name``, with a guess and the statuses."""
+    if value is None or value in RUN_STATUSES:
+        return value
+    import difflib
+
+    from dagctl.errors import UsageError
+
+    close = difflib.get_close_matches(value.strip().lower(), RUN_STATUSES, n=1)
+    guess = f"did you mean {close[0]}? " if close else ""
+    raise UsageError(f"{name} {value!r} is not a run status", hint=f"{guess}use one of: {', '.join(RUN_STATUSES)}")
+
+
 TASK_KINDS = frozenset({"task_start", "task_ok", "task_fail", "task_retry", "task_skip", "task_cancel"})
 APPROVAL_KINDS = frozenset({"approval_requested", "approval_granted", "approval_rejected"})
 LIVE_STATUSES = frozenset({"running", "waiting"})

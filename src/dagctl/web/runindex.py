@@ -18,13 +18,13 @@ from datetime import datetime
 from typing import Any
 
 from dagctl.clock import SystemClock
-from dagctl.errors import StateError, UsageError
+from dagctl.errors import StateError
 from dagctl.host import hostname, process_alive
 from dagctl.protocols import Clock
 from dagctl.report.runjson import summary_dict
 from dagctl.store import layout
 from dagctl.store.history import RUN_ID_RE, History
-from dagctl.store.runsummary import LIVE_STATUSES, RUN_STATUSES, RunSummary
+from dagctl.store.runsummary import LIVE_STATUSES, RunSummary, check_run_status
 
 CAPACITY = 2048
 LISTING_MAX_AGE_S = 5.0
@@ -42,15 +42,8 @@ def _stamp(path: os.PathLike[str] | str) -> Stamp | None:
 
 
 def check_status(value: str | None, name: str = "status") -> str | None:
-    """A run status filter: one of :data:`RUN_STATUSES` (or None, any), else the error ``dagctl runs --status``
-    gives, naming ``name``."""
-    if value is None or value in RUN_STATUSES:
-        return value
-    import difflib
-
-    close = difflib.get_close_matches(value.strip().lower(), RUN_STATUSES, n=1)
-    guess = f"did you mean {close[0]}? " if close else ""
-    raise UsageError(f"{name} {value!r} is not a run status", hint=f"{guess}use one of: {', '.join(RUN_STATUSES)}")
+    """A run status filter: the error ``dagctl runs --status`` gives (:func:`check_run_status`), naming ``name``."""
+    return check_run_status(value, name)
 
 
 class RunIndex:
