@@ -99,7 +99,10 @@ def test_each_task_is_a_dag_task_with_a_template_running_exec_task_with_its_spec
     assert report["outputs"]["parameters"] == [
         {"name": OUTPUTS_PARAM, "valueFrom": {"path": f"{OUTPUTS_DIR}/outputs.json", "default": "{}"}}
     ]
-    assert report["metadata"]["annotations"] == {"dagctl.io/task": "report"}
+    assert report["metadata"]["annotations"] == {
+        "dagctl.io/task": "report",
+        "dagctl.io/description": "Join both summaries into a Markdown report.",
+    }
     assert manifest["spec"]["arguments"]["parameters"] == [
         {"name": "rows", "value": "200"},
         {"name": "out_dir", "value": "logs/reports"},
@@ -643,30 +646,19 @@ def test_a_key_the_exporter_does_not_know_is_refused_naming_the_task_and_the_key
     export(unset)  # the same keys left unset are fine
 
 
-class _DescribedDag(DagInfo):
-    description: str | None = None
-
-
-def test_a_dag_files_description_reaches_the_manifest_exactly_when_the_docs_say_it_does(tmp_path: Path) -> None:
+def test_the_descriptions_of_a_dag_file_become_annotations(tmp_path: Path) -> None:
+    """docs/argo.md said they were exported; the plan did not carry them, so no manifest had one."""
     plan = plan_of(
         tmp_path, 'name: d\ndescription: sales, nightly\ntasks:\n  - {id: a, description: one, run: "true"}\n'
     )
     manifest, _ = export(plan)
-    exported = "workflows.argoproj.io/description" in manifest["metadata"]["annotations"]
-    assert exported == ("description" in DagInfo.FIELDS)
-    doc = (ROOT / "docs" / "argo.md").read_text()
-    (row,) = [line for line in doc.splitlines() if line.startswith("| `description`")]
-    assert ("not exported" not in row) == exported, row
-
-
-def test_a_description_the_plan_carries_becomes_an_annotation(tmp_path: Path) -> None:
-    plan = plan_of(tmp_path, 'name: d\ntasks:\n  - {id: a, run: "true"}\n')
-    if "description" not in DagInfo.FIELDS:
-        plan = plan.replace(dag=_DescribedDag(**plan.dag.to_dict(), description="sales, nightly"))
-    else:
-        plan = plan.replace(dag=plan.dag.replace(description="sales, nightly"))
-    manifest, _ = export(plan)
     assert manifest["metadata"]["annotations"]["workflows.argoproj.io/description"] == "sales, nightly"
+    (step,) = [
+        t
+        for t in manifest["spec"]["templates"]
+        if t.get("metadata", {}).get("annotations", {}).get("dagctl.io/task") == "a"
+    ]
+    assert step["metadata"]["annotations"]["dagctl.io/description"] == "one"
 
 
 # -- kinds, names, schedules ------------------------------------------------------------------------------------

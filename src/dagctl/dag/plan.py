@@ -160,6 +160,8 @@ class DagInfo(Record):
     snapshot_path: str | None = None
     """The file holding the text this DAG was read from, when it is not ``source_path``: a retry runs an earlier
     run's snapshot, while ``python:`` and ``dag:`` paths still resolve beside the original file."""
+    description: str | None = None
+    """The DAG's ``description:`` (for people and for exports: an Argo workflow's description annotation)."""
 
 
 class PlannedTask(Record):
@@ -213,6 +215,8 @@ class PlannedTask(Record):
     continue_on: dict[str, Any] | None = None
     """``exit_codes`` and/or ``failure``: failures recorded as success (with the reason)."""
     retry_on_exit_codes: list[int] | None = None
+    description: str | None = None
+    """The task's ``description:`` (for people and for exports)."""
 
 
 class Plan(Record):
@@ -311,6 +315,7 @@ def build_plan(spec: DagSpec) -> Plan:
         env_files=[spec.env_file] if isinstance(spec.env_file, str) else list(spec.env_file or []),
         notify=spec.notify.model_dump() if spec.notify is not None else None,
         snapshot_path=spec.snapshot_path,
+        description=spec.description,
     )
     from .spec import TaskSpec
 
@@ -371,6 +376,7 @@ def _planned(
         precondition=t.precondition.model_dump(exclude_none=True) if t.precondition is not None else None,
         continue_on=t.continue_on.model_dump() if t.continue_on is not None else None,
         retry_on_exit_codes=list(t.retry_on_exit_codes) if t.retry_on_exit_codes is not None else None,
+        description=t.description,
     )
 
 

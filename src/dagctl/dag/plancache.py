@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-FORMAT = 5
+FORMAT = 6
 """Bumped when validation gets stricter too (4: precondition conditions, DAG outputs; 5: cache: on a dag: task,
 empty cache globs, ttl: 0, min_success above a literal matrix's cells, timeout:/retries: on a gate), so that a
 plan cached before is checked again instead of being trusted."""

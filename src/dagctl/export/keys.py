@@ -85,7 +85,7 @@ PENDING_KEYS: dict[str, str] = {
 }
 OPTIONAL_KEYS: dict[str, str] = {
     # keys a plan may carry (of the DAG or of a task), mapped when they are there
-    # plans do not carry descriptions yet (they stay in the DAG file): this maps them once they do
+    # the DAG's and each task's description: annotations
     "description": "the workflows.argoproj.io/description annotation (a task's: dagctl.io/description of its pod)",
 }
 IGNORED_DAG_KEYS: dict[str, str] = {
