@@ -303,6 +303,7 @@ class Runner:
         else:
             self._emit_start(params)
         self._abandon_at: float | None = None
+        self._killing = False  # a second interrupt: tasks killed at once, the rest given up on sooner
         cancel_file = layout.cancel_file(self.run_dir)
         pause_file = layout.pause_file(self.run_dir)
         next_cancel_check = start
@@ -323,8 +324,9 @@ class Runner:
                     self._check_gates(now)
             if self.control.cancelled and self._stopping is None:
                 self._stop(self.control.reason or "cancelled")
-            if self.control.kill_now and self._abandon_at is None:
-                self._abandon_at = now + HARD_STOP_MARGIN
+            if self.control.kill_now and not self._killing:
+                self._killing = True
+                self._abandon_at = min(self._abandon_at or now + HARD_STOP_MARGIN, now + HARD_STOP_MARGIN)
                 for tr in self._active.values():
                     if tr.token is not None:
                         tr.token.cancel(now=True, reason=tr.token.reason)
@@ -800,12 +802,13 @@ class Runner:
     def _check_deadlines(self, now: float) -> None:
         for uid, tr in list(self._active.items()):
             if self._abandon_at is not None and now >= self._abandon_at:
-                self._on_result(
-                    uid,
-                    AttemptResult(
-                        status="cancelled", duration_s=now - tr.started, error="did not stop when killed; abandoned"
-                    ),
+                why = (
+                    "did not stop when killed; abandoned"
+                    if self.control.kill_now
+                    else f"did not stop within {self.grace:g}s of being cancelled; abandoned (an in-process Python "
+                    "task stops only when it checks ctx.cancelled; use isolation: process to kill it)"
                 )
+                self._on_result(uid, AttemptResult(status="cancelled", duration_s=now - tr.started, error=why))
                 continue
             if tr.deadline is not None and now >= tr.deadline and tr.token is not None:
                 tr.token.cancel(reason="timeout")
@@ -1122,6 +1125,9 @@ class Runner:
         for tr in self._active.values():
             if tr.token is not None:
                 tr.token.cancel(now=self.control.kill_now, reason="cancelled")
+        if self._abandon_at is None:  # what has not stopped by then is given up on, as a timed-out task is: an
+            # in-process Python task that never looks at ctx.cancelled held the run (Ctrl+C, SIGTERM) until it returned
+            self._abandon_at = self.clock.monotonic() + self.grace + HARD_STOP_MARGIN
         self._ready.clear()
         self._retries.clear()
         self._held.clear()
