@@ -102,7 +102,8 @@ class History:
         if not events:
             raise StateError(
                 f"run {run_id} has no recorded events",
-                hint=f"its folder {self.run_dir(run_id)} is incomplete; remove it or run `dagctl prune`",
+                hint=f"if it started a moment ago, look again; if it stays so, its folder {self.run_dir(run_id)} "
+                "is incomplete: remove it or run `dagctl prune`",
             )
         summary = fold_run(events)
         if detect_abandoned and summary.status in LIVE_STATUSES and self._owner_dead(summary):
