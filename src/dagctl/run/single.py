@@ -350,7 +350,7 @@ def planned_task(plan: Plan, task_id: str) -> PlannedTask:
 
 _PLAIN_FIELDS = frozenset(
     {"order", "level", "kind", "target", "downstream", "priority", "retries", "retry_delay", "backoff", "max_delay",
-     "retry_on_exit_codes", "when", "trigger_rule", "max_parallel", *_SPEC_TASK_FIELDS}
+     "retry_on_exit_codes", "when", "trigger_rule", "max_parallel", "description", *_SPEC_TASK_FIELDS}
 )  # fmt: skip
 """Fields of a planned task that one attempt honours or that belong to its caller (retries, when:, ...). A
 matrix needs ``cell``, a loop ``iteration``; ``cache:`` is the caller's (exec-task always runs the task)."""
