@@ -166,8 +166,8 @@ def test_continue_on_and_retry_on_exit_codes(proj) -> None:
         """
         name: c
         tasks:
-          - {id: tolerated, run: 'exit 3', continue_on: {exit_codes: [3]}}
-          - {id: next, depends_on: tolerated, run: 'true'}
+          - {id: tolerated, run: 'echo "x=1" > $DAGCTL_OUTPUT; exit 3', continue_on: {exit_codes: [3]}}
+          - {id: next, depends_on: tolerated, run: 'echo "seen=${outputs.tolerated.x}" > $DAGCTL_OUTPUT'}
           - {id: any, run: 'exit 9', continue_on: {failure: true}}
           - {id: picky, run: 'echo x >> picky.count; exit 4', retries: 3, retry_delay: 0, retry_on_exit_codes: [75]}
           - {id: busy, run: 'echo x >> busy.count; test $(wc -l < busy.count) -ge 2 || exit 75', retries: 3,
@@ -177,6 +177,8 @@ def test_continue_on_and_retry_on_exit_codes(proj) -> None:
     status = {t.id: t.status for t in result.tasks.values()}
     assert status == {"tolerated": "success", "next": "success", "any": "success", "picky": "failed", "busy": "success"}
     assert result.tasks["tolerated"].reason.startswith("continue_on: exit code 3 allowed")
+    # what it wrote before it failed reaches downstream, "as after a success" (it was lost: `next` failed)
+    assert result.tasks["tolerated"].outputs == {"x": "1"} and result.tasks["next"].outputs == {"seen": "1"}
     assert (proj.folder / "picky.count").read_text().count("x") == 1  # exit 4 is not retried
     assert (proj.folder / "busy.count").read_text().count("x") == 2  # exit 75 is
 

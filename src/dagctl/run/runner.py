@@ -751,8 +751,12 @@ class Runner:
         allowed = allowed_failure(planned.continue_on, result.replace(error=tr.error))
         if allowed is not None and self._stopping is None:
             tr.reason = allowed
-            continued = AttemptResult(
-                status="success", duration_s=result.duration_s, exit_code=result.exit_code, worker=result.worker
+            continued = AttemptResult(  # with what it wrote before it failed: downstream reads it as after a success
+                status="success",
+                duration_s=result.duration_s,
+                exit_code=result.exit_code,
+                worker=result.worker,
+                outputs=result.outputs,
             )
             self._on_result(uid, continued)
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 
@@ -77,7 +78,8 @@ class LocalRunner:
 
 
 def shell_result(outcome: ShellOutcome, attempt: Attempt, cancel: CancelToken, worker: str | None) -> AttemptResult:
-    """The attempt's result from how its process ended: outputs read on success, a timeout named as such."""
+    """The attempt's result from how its process ended: outputs read on success (and, as far as they can be, on a
+    failure: ``continue_on:`` may count it as a success), a timeout named as such."""
     outputs = None
     status, error = outcome.status, outcome.error
     if status == "success" and attempt.output_path:
@@ -85,6 +87,9 @@ def shell_result(outcome: ShellOutcome, attempt: Attempt, cancel: CancelToken, w
             outputs = read_output_file(attempt.output_path)
         except TaskError as exc:
             status, error = "failed", str(exc)
+    elif status == "failed" and attempt.output_path:
+        with contextlib.suppress(TaskError, OSError):
+            outputs = read_output_file(attempt.output_path) or None
     if status == "cancelled" and cancel.reason == "timeout":
         status, error = "timeout", f"timed out after {attempt.timeout:g}s" if attempt.timeout else "timed out"
     return AttemptResult(
