@@ -197,3 +197,16 @@ def test_params_file_overrides_and_is_checked(tmp_path):
     proc = dagctl("run", "dag.yaml", "--params-file", "bad.yaml", cwd=tmp_path)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "unknown param 'rowz'" in err
+
+
+def test_a_task_that_leaves_processes_behind_is_noted_in_its_log_not_on_dagctls_stderr(tmp_path):
+    """`-q` printed `pid 1909 exited but left processes in its group; terminated them (stopped)`, naming no task."""
+    (tmp_path / "bg.yaml").write_text("name: bg\ntasks:\n  - {id: t, run: '(sleep 77 &); echo forked'}\n")
+    proc = dagctl("run", "bg.yaml", "-q", cwd=tmp_path)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and out == "" and err == "", (out, err)
+    (log,) = (tmp_path / "logs" / "runs").glob("*/t.log")
+    assert (
+        log.read_text()
+        == "forked\ndagctl: the command exited but left processes behind; they were stopped with SIGTERM\n"
+    )

@@ -193,7 +193,8 @@ class ProcessGroup:
             else:
                 idle.wait(min(pause, remaining))
                 pause = min(pause * 2, POLL_INTERVAL)
-        _log().warning("process group %d still running %gs after SIGTERM; sending SIGKILL", self.pgid, grace)
+        # the attempt's outcome says it (`…; still running 5s after SIGTERM, sent SIGKILL`): not dagctl's stderr
+        _log().debug("process group %d still running %gs after SIGTERM; sending SIGKILL", self.pgid, grace)
         self.kill(clock)
         return "killed_after_grace"
 

@@ -181,7 +181,7 @@ def run_shell(
     try:
         with ProcessGroup(proc) as group:
             try:
-                ended_by, how = supervise(group, start, timeout, cancel, kill_now, grace, clock)
+                ended_by, how = supervise(group, start, timeout, cancel, kill_now, grace, clock, log_path)
             except BaseException:
                 group.kill(clock)
                 raise
@@ -199,8 +199,11 @@ def supervise(
     kill_now: threading.Event | None,
     grace: float,
     clock: Clock,
+    log_path: str | Path | None = None,
 ) -> tuple[Literal["exit", "timeout", "cancelled"], StopResult | None]:
-    """Wait for the leader, a deadline or a cancel, whichever comes first, and clean up the group."""
+    """Wait for the leader, a deadline or a cancel, whichever comes first, and clean up the group. Processes the
+    leader left behind are noted in the task's log at ``log_path`` (on dagctl's stderr they broke ``-q`` and
+    named no task)."""
     deadline = None if timeout is None else start + timeout
     while True:
         if cancel.is_set() or (kill_now is not None and kill_now.is_set()):
@@ -216,7 +219,19 @@ def supervise(
     if not group.members_alive():
         return "exit", None
     how = group.stop(grace=grace, clock=clock, kill_now=kill_now)
-    _log().warning("pid %d exited but left processes in its group; terminated them (%s)", group.pgid, how)
+    words = "with SIGKILL" if how == "killed_after_grace" else "with SIGTERM"
+    note = f"dagctl: the command exited but left processes behind; they were stopped {words}\n"
+    if log_path is None:
+        _log().warning("pid %d: %s", group.pgid, note.strip())
+    else:
+        try:
+            fd = open_log(log_path)
+            try:
+                os.write(fd, note.encode())
+            finally:
+                os.close(fd)
+        except OSError:
+            _log().warning("pid %d: %s", group.pgid, note.strip())
     return "exit", how
 
 

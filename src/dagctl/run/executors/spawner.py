@@ -223,7 +223,14 @@ class ShellSpawner:
         try:
             with ProcessGroup(child.proc) as group:
                 ended_by, how = supervise(
-                    group, child.start, attempt.timeout, token.requested, token.now, attempt.grace, self.clock
+                    group,
+                    child.start,
+                    attempt.timeout,
+                    token.requested,
+                    token.now,
+                    attempt.grace,
+                    self.clock,
+                    attempt.log_path,
                 )
             outcome = shell_outcome(
                 child.proc.returncode,
