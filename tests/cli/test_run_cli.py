@@ -210,3 +210,23 @@ def test_a_task_that_leaves_processes_behind_is_noted_in_its_log_not_on_dagctls_
         log.read_text()
         == "forked\ndagctl: the command exited but left processes behind; they were stopped with SIGTERM\n"
     )
+
+
+def test_what_a_python_task_prints_goes_to_its_log_not_to_dagctls_output(tmp_path):
+    """print() in a task running in a thread of dagctl went to dagctl's stdout: text before `--json`'s document,
+    lines under `-q`, and nothing in `dagctl logs`."""
+    (tmp_path / "steps.py").write_text(
+        "import sys\n\ndef talk(ctx):\n    print('hello from', ctx.task_id)\n    print('oops', file=sys.stderr)\n"
+        "    return {'x': 1}\n"
+    )
+    tasks = "".join(f"  - {{id: t{i}, python: 'steps:talk'}}\n" for i in range(4))
+    (tmp_path / "talk.yaml").write_text(f"name: talk\noptions: {{parallelism: 4}}\ntasks:\n{tasks}")
+    proc = dagctl("run", "talk.yaml", "--json", cwd=tmp_path)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["status"] == "success" and "hello" not in err + out.split("{", 1)[0]
+    quiet = dagctl("run", "talk.yaml", "-q", cwd=tmp_path)
+    assert quiet.communicate(timeout=60) == ("", "")
+    for i in range(4):  # each task's lines in its own log, not its neighbour's
+        for log in (tmp_path / "logs" / "runs").glob(f"*/t{i}.log"):
+            assert log.read_text() == f"hello from t{i}\noops\n"

@@ -136,7 +136,13 @@ def run_dag(
             grace=settings.grace_s,
             subrun=launch,
         )
-        result = runner.run()
+        if _prints_in_threads(plan):  # their print() to their logs, not to this process's stdout
+            from .actions.taskstreams import routed
+
+            with routed():
+                result = runner.run()
+        else:
+            result = runner.run()
         if runner.cache_stored:  # the cache grew: keep it under its cap (a fully cached run reads no config)
             from .cache import trim
 
@@ -170,3 +176,9 @@ def _reusable(settings: Settings, run_id: str | None) -> dict[str, dict[str, Any
     except StateError:
         return {}
     return {tid: history.outputs_of(run_id, tid) for tid, t in summary.tasks.items() if t.status == "success"}
+
+
+def _prints_in_threads(plan: Plan) -> bool:
+    """Whether a task (or handler) of ``plan`` runs Python code in a thread of this process."""
+    every = [*plan.tasks.values(), *plan.handlers.values()]
+    return any(t.kind in ("python", "workflow_ref") and t.isolation == "thread" for t in every)

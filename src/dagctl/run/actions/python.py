@@ -76,6 +76,7 @@ from dagctl.run.attempts import Attempt, AttemptResult, CancelToken
 from dagctl.run.context import ProgressCallback, TaskContext, append_to_log
 
 from .outputs import encode_outputs
+from .taskstreams import to_log
 
 if TYPE_CHECKING:
     from dagctl.run.attempts import AttemptStatus
@@ -416,7 +417,8 @@ def run_python_attempt(
     error: str | None = None
     returned: Any = None
     try:
-        returned = func(*args, **kwargs)
+        with to_log(attempt.log_path):  # its print() to its log, not dagctl's stdout (when the run routes it)
+            returned = func(*args, **kwargs)
     except TaskError as exc:
         error = str(exc)
         ctx.log(f"error: {error}")
