@@ -41,6 +41,27 @@ def _runs(proj: Any, name: str) -> int:
     return len(path.read_text().split()) if path.exists() else 0
 
 
+def test_a_loop_is_cached_whole(proj) -> None:
+    """Only a loop's last iteration was stored and looked up: a second run ran every other iteration again."""
+    proj.write(
+        "lc.yaml",
+        """
+        name: lc
+        tasks:
+          - id: fit
+            cache: true
+            run: 'echo "$DAGCTL_ITERATION" >> iterations; echo "it=$DAGCTL_ITERATION" > $DAGCTL_OUTPUT'
+            repeat: {until: "iteration >= 3", max_iterations: 5}
+          - {id: after, depends_on: fit, run: 'echo "got=${outputs.fit.it}" > $DAGCTL_OUTPUT'}
+        """,
+    )
+    first, _ = proj.run("lc.yaml")
+    second, _ = proj.run("lc.yaml")
+    assert (proj.folder / "iterations").read_text().split() == ["1", "2", "3"]  # the second run ran none
+    assert second.tasks["fit"].reason == "cached" and second.tasks["fit"].outputs == {"it": "3"}
+    assert first.tasks["after"].outputs == second.tasks["after"].outputs == {"got": "3"}
+
+
 def test_a_second_run_with_the_same_inputs_is_served_from_the_cache(proj) -> None:
     (proj.folder / "data").mkdir()
     (proj.folder / "data" / "a.txt").write_text("hello\n")

@@ -476,7 +476,10 @@ class Runner:
             self._emit(TaskFail, **self._unit(tr), attempt=tr.attempt, duration_s=0.0, error=tr.error)
             self._after_failure(uid)
             return
-        if planned.cache is not None and self._cache is not None and self._from_cache(tr, planned, attempt):
+        # a loop is cached whole: looked up at its first iteration (what it starts from), stored when it ends
+        # (a hit at a later iteration ended the loop there; only its last iteration was ever stored)
+        first = planned.repeat is None or tr.iteration <= 1
+        if planned.cache is not None and self._cache is not None and first and self._from_cache(tr, planned, attempt):
             return
         tr.status, tr.log_path = "running", attempt.log_path if planned.kind != "dag" else None
         tr.started = now
