@@ -255,6 +255,68 @@ def test_comparison_rules(expr, expected):
     assert evaluate(expr) is expected
 
 
+NUMERIC_TEXT: dict[str, Any] = {
+    "params": {"s": "9", "n": 10, "name": "abc"},
+    "outputs": {"a": {"v": "10", "w": "9", "f": "9.5", "word": "ten", "flag": True}},
+}
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        ("outputs.a.v > outputs.a.w", True),  # "10" > "9" as numbers, not as text
+        ("outputs.a.w < outputs.a.v", True),
+        ("outputs.a.v > params.s", True),
+        ("outputs.a.v <= params.s", False),
+        ("outputs.a.f >= outputs.a.w", True),
+        ('outputs.a.v == "10.0"', True),
+        ('outputs.a.v != "1e1"', False),
+        ('" 2 " < "10"', True),
+        ('"-5" < "-1"', True),
+        ("outputs.a.v in [10, 11]", True),  # numeric text matches numbers in a list...
+        ("outputs.a.v not in [10, 11]", False),
+        ("outputs.a.w in (10, 11)", False),
+        ("outputs.a.v in {9, 10}", True),
+        ("params.n in ['9', '10']", True),  # ...and a number matches numeric text
+        ('outputs.a.v in ["10.0", "x"]', True),
+        ("params.n not in [outputs.a.v]", False),
+    ],
+)
+def test_two_numeric_texts_compare_and_match_as_numbers(expr, expected):
+    assert evaluate(expr, NUMERIC_TEXT) is expected
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        ('"b" > "a"', True),
+        ('"10" > "9x"', False),  # not both numbers: text order
+        ('"1.10.0" > "1.9.0"', False),  # version strings are text
+        ('outputs.a.word == "ten"', True),
+        ('outputs.a.v == "ten"', False),
+        ('outputs.a.word in ["ten", 10]', True),
+        ('"10" in "a10b"', True),  # in a string: still a substring test
+        ('"1" in [true]', False),  # booleans are never converted from text
+        ("outputs.a.flag in [1]", True),  # ...but Python's True == 1 holds, as with ==
+        ('outputs.a.flag == "1"', False),
+        ("outputs.a.missing in [1, null]", True),
+        ('outputs.a.missing in ["null", "None", ""]', False),
+        ('outputs.a.missing == "0"', False),
+    ],
+)
+def test_text_booleans_and_null_keep_their_comparison_rules(expr, expected):
+    assert evaluate(expr, NUMERIC_TEXT) is expected
+
+
+@pytest.mark.parametrize(
+    ("loss", "previous", "expected"),
+    [("10", "9", True), ("9", "10", False), ("0.5", "0.25", True), ("1e-3", "0.01", False)],
+)
+def test_a_loop_until_compares_key_value_outputs_as_numbers(loss, previous, expected):
+    scope = {"outputs": {"fit": {"loss": loss}}, "previous": {"fit": {"loss": previous}}}
+    assert compile_condition("outputs.fit.loss >= previous.fit.loss").evaluate(scope) is expected
+
+
 @pytest.mark.parametrize(
     ("expr", "fragment"),
     [

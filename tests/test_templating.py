@@ -474,16 +474,22 @@ def test_shell_quote_applies_to_defaults_too():
     [
         ("echo `echo ${run_id}`", "after a backtick"),
         ("echo `date` ${run_id}", "after a backtick"),
-        ("cat <<EOF\n${run_id}\nEOF", "after a here-document"),
-        ("cat <<< ${run_id}", "after a here-document"),
-        ("echo $((1 + ${params.limit}))", "after $(( ))"),
-        ("echo $'x' ${run_id}", "after $'...'"),
+        ("cat <<EOF\n${run_id}\nEOF", "after a here-document (<<), before the line EOF that ends it"),
+        ("cat <<-'END'\nx\n\t${run_id}\nEND", "after a here-document (<<), before the line END that ends it"),
+        ("cat <<EOF\nEOFX\n${run_id}\nEOF", "after a here-document (<<), before the line EOF that ends it"),
+        ("cat <<< ${run_id}", "after a here-string (<<<)"),
+        ("echo $((1 + ${params.limit}))", "after $(( )), before the )) that ends it"),
+        ("echo $(( (1) + $(echo ${run_id}) ))", "after $(( )), before the )) that ends it"),
+        ("(( x = ${params.limit} ))", "after (( )), before the )) that ends it"),
+        ("echo $'x ${run_id}'", "after $'...', before the ' that ends it"),
         ("echo $${X:-${run_id}}", "inside a shell ${...}"),
         ("echo $${X:-'a'} ${run_id}", "after quoting inside a shell ${...}"),
         ("echo \\${run_id}", "follows a backslash"),
         ('echo "\\${run_id}"', "follows a backslash"),
         ("echo $(case a in a) echo ${run_id};; esac)", "after 'case' inside $( )"),
-        ("x=(${run_id} b)", "after a bash array assignment =( )"),
+        ("x=(${run_id} b)", "after a bash array assignment =( ), before the ) that ends it"),
+        ('x=(a "${run_id}")', "after a bash array assignment =( ), before the ) that ends it"),
+        ("cat <<EOF # ${run_id}\nEOF", "in a comment on the line of a here-document (<<)"),
     ],
 )
 def test_shell_quote_refuses_contexts_it_cannot_read(template, fragment):
@@ -492,6 +498,135 @@ def test_shell_quote_refuses_contexts_it_cannot_read(template, fragment):
     assert fragment in str(err.value)
     assert "pass the value through env:" in str(err.value)
     assert render(template, CTX)  # without shell quoting the same text renders
+
+
+@pytest.mark.parametrize(
+    ("template", "fragment"),
+    [
+        ("echo $'it\\'s' ${run_id}", "after \\' inside $'...'"),  # bash and sh end it at different quotes
+        ("cat <<EOF\n$(date)\nEOF\necho ${run_id}", "after a command substitution inside a here-document"),
+        ("cat <<EOF\na\\\nEOF\nEOF\necho ${run_id}", "after a backslash at the end of a here-document line"),
+        ("echo $(cat <<EOF\nx\nEOF)\necho ${run_id}", "after a here-document line 'EOF)' that nearly ends it"),
+        ("cat <<$$X\nx\n$$X\necho ${run_id}", "after a here-document (<<) with a delimiter dagctl cannot read"),
+        ("cat <<EOF${run_id}\nx\nEOF", "after a here-document (<<) with a delimiter dagctl cannot read"),
+        ("echo $(cat <<EOF) ${run_id}", "after a here-document (<<) inside $( ) that ends before its body"),
+        ("cat <<EOF; x=(a\nb)\nEOF\necho ${run_id}", "after a line break inside a command that has a here-document"),
+        ("echo $((a)+(b)) ${run_id}", "after $(( )) that is not ended by ))"),
+        ("echo $(( 'a' )) ${run_id}", 'after "\'" inside $(( ))'),
+        ("((echo a); echo b) ${run_id}", "after (( )) that is not ended by ))"),
+        ("(( x = 1 << 2 ))\necho ${run_id}", "after << inside (( ))"),
+        ("x=(a; b) ${run_id}", "after ';' inside a bash array assignment =( )"),
+    ],
+)
+def test_shell_quote_gives_up_where_sh_and_bash_could_read_a_construct_differently(template, fragment):
+    with pytest.raises(TemplateError) as err:
+        render(template, CTX, shell_quote=True)
+    assert fragment in str(err.value)
+    problems = reference_problems(template, params=PARAMS, upstream=UPSTREAM, task_ids=TASK_IDS, shell=True)
+    assert [problem for problem in problems if fragment in problem]
+
+
+# (template, text printed around the value, whether only bash can run it): after a construct ends, a
+# reference is quoted for where it lands as anywhere else
+AFTER_CONSTRUCTS: list[tuple[str, str, bool]] = [
+    ("echo $((1 + 2)); printf '%s|' ${outputs.a.x}", "3\n{}|", False),
+    ("printf '%s|' $(( (1 << 2) * $(echo 2) )) \"${outputs.a.x}\"", "8|{}|", False),
+    ("printf '%s|' $((1+2))'${outputs.a.x}'", "3{}|", False),
+    ("cat <<EOF\nhello\nEOF\nprintf '%s|' ${outputs.a.x}", "hello\n{}|", False),
+    (
+        "cat <<'EOF'\n$HOME 'q' \"d\" `x` $(x) \\\nEOF\nprintf '%s|' ${outputs.a.x}",
+        "$HOME 'q' \"d\" `x` $(x) \\\n{}|",
+        False,
+    ),
+    ("cat <<-EOF\n\tindented $${NOPE:-dflt}\n\tEOF\nprintf '%s|' \"${outputs.a.x}\"", "indented dflt\n{}|", False),
+    ("cat <<A; cat <<'B'\na\nA\nb\nB\nprintf '%s|' '${outputs.a.x}'", "a\nb\n{}|", False),
+    ("cat <<E\"O\"F # it's a comment\nEOF)x\nEOF\nprintf '%s|' ${outputs.a.x}", "EOF)x\n{}|", False),
+    ("printf '%s|' \"$(cat <<EOF\nin\nEOF\n)\" ${outputs.a.x}", "in|{}|", False),
+    ("printf '%s|' ${outputs.a.x} <<EOF\nignored\nEOF", "{}|", False),
+    ("x=(1 '2 3' # note\n  4); printf '%s|' \"$${x[1]}\" ${outputs.a.x}", "2 3|{}|", True),
+    ("printf '%s|' $'tab\\there' ${outputs.a.x}", "tab\there|{}|", True),
+    ("printf '%s|' $'a\\\\' \"${outputs.a.x}\"", "a\\|{}|", True),
+    ("(( x = (1 + 2) * 2 )); printf '%s|' $x ${outputs.a.x}", "6|{}|", True),
+]
+
+
+@pytest.mark.skipif(not SHELLS, reason="no POSIX shell on this machine")
+@pytest.mark.parametrize(
+    ("shell", "template", "shape"),
+    [
+        (shell, template, shape)
+        for template, shape, bash_only in AFTER_CONSTRUCTS
+        for shell in SHELLS
+        if not bash_only or shell.endswith("bash")
+    ],
+)
+def test_shell_quote_resumes_after_a_construct_ends(shell, template, shape, tmp_path):
+    assert reference_problems(template, params=[], upstream=["a"], task_ids=["a"], shell=True) == []
+    script = "\n".join(
+        render(template, make_ctx(outputs={"a": {"x": value}}), shell_quote=True) + "\necho" for value in NASTY
+    )
+    result = subprocess.run([shell, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=10)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "".join(shape.replace("{}", value) + "\n" for value in NASTY)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "echo $((1 + 2)); echo ${params.date}",
+        "x=(1 2); echo ${params.date}",
+        "echo $'tab\\there'; echo ${params.date}",
+        "cat <<EOF\nhello\nEOF\necho ${params.date}",
+    ],
+)
+def test_reference_problems_accepts_a_reference_after_a_construct_ended(text):
+    assert reference_problems(text, params=PARAMS, upstream=UPSTREAM, task_ids=TASK_IDS, shell=True) == []
+    assert render(text, make_ctx(params={"date": "a b"}), shell_quote=True).endswith("echo 'a b'")
+
+
+@pytest.mark.skipif(not (shutil.which("sh") and shutil.which("bash")), reason="needs sh and bash")
+def test_shell_quote_never_lets_a_value_run_around_constructs_in_sh_or_bash(tmp_path: Path):
+    import random
+
+    rng = random.Random(20260601)
+    ref = "${outputs.a.x}"
+
+    def some(bits: list[str]) -> str:
+        return "".join(rng.choice(bits) for _ in range(rng.randint(0, 5)))
+
+    def heredoc() -> str:
+        word = rng.choice(["EOF", "'EOF'", "-EOF", '"EOF"', "\\EOF", "$$X", ""])
+        tail = rng.choice(["", f" {ref}", " # it's", f" # {ref}", "; cat <<B\nb\nB", ' "a\nb"', ")"])
+        body = [some(["a", " ", "'", '"', "$(", ")", "$${", "}", "`", "\\", "\n", "EOF", "EOF)", "\tEOF", ref])]
+        return f"cat <<{word}{tail}\n" + "\n".join(body) + rng.choice(["\nEOF\n", "\n\tEOF\n", "\nEOF)\n", "\n"])
+
+    arith = ["1", "+", "(", ")", ref, "$$x", "$(echo 1)", "'", "<<", " ", "\n", ";", "))"]
+    constructs = [
+        heredoc,
+        lambda: "echo $((" + some(arith) + "))",
+        lambda: "((" + some(arith) + "))",
+        lambda: "echo $'" + some(["a", "\\'", "\\\\", "'", ref, "\n", "$("]) + "'",
+        lambda: "x=(" + some(["a", " ", "'b c'", "(", ")", "#c\n", "$(echo e)", ref, ";"]) + ")",
+        lambda: rng.choice([f"printf '%s|' {ref}", f'echo "{ref}"', f"echo '{ref}'", f"# {ref}", f"echo $({ref})"]),
+        lambda: rng.choice(["'", '"', "(", ")", "\\", "$(", "#", "<<", "$'", "=", "\n"]),
+    ]
+    payloads = ["$(touch PWNED)", "`touch PWNED`", "'; touch PWNED; '", "\\'; touch PWNED #", "\nEOF\ntouch PWNED\n"]
+    payloads += ["x\n$(touch PWNED)\nEOF", "))\ntouch PWNED\n", ")); touch PWNED; ((", "\nB\ntouch PWNED\n"]
+    accepted = 0
+    for _ in range(300):
+        text = "".join(rng.choice(constructs)() + rng.choice(["\n", "; "]) for _ in range(rng.randint(1, 4)))
+        try:
+            command = render(text, make_ctx(outputs={"a": {"x": rng.choice(payloads)}}), shell_quote=True)
+        except TemplateError:
+            continue
+        accepted += ref in text
+        for shell in ("sh", "bash"):
+            subprocess.run(
+                [shell, "-c", command], cwd=tmp_path, capture_output=True, stdin=subprocess.DEVNULL, timeout=10
+            )
+            assert not (tmp_path / "PWNED").exists(), (shell, text)
+    assert accepted > 50  # many of the texts hold a reference that was quoted and run
 
 
 def test_shell_quote_leaves_text_without_references_alone():

@@ -7,7 +7,7 @@ values are only read with mapping and list lookups, never ``getattr``.
 Allowed::
 
     and  or  not            (short-circuit)
-    == != < <= > >= in  not in  is None  is not None     (chains like 0 < x < 10 work)
+    == != < <= > >= in  not in  is None  is not None     (chains like 0 < x < 10 work; numeric text is a number)
     -x  +x                  on numbers
     + - * /                 arithmetic on numbers (numeric strings count as numbers); abs(x) min(a, b, ...) max(...)
                             (with a missing value, null, the result is null: and null < 1 is false)
@@ -30,10 +30,13 @@ Missing values:
     a missing *param* is an error (:func:`condition_problems` reports it before the run).
 
 Comparisons:
-    a number and a numeric string (``"3"``, ``"-1.5e3"``) compare as numbers, because task outputs are
-    often text; ``<``, ``<=``, ``>``, ``>=`` with None are false; other mixed types (``"a" < 1``) are an
-    error; ``x in None`` is false; a ``logical_date`` that is a date/datetime is seen as its ISO-8601 text,
-    so ``logical_date >= "2024-06-01"`` works.
+    numeric text (``"3"``, ``" -1.5e3 "``: an optional ``-``, digits, an optional ``.digits`` fraction and
+    exponent, spaces around ignored) compares as a number with a number *or with other numeric text*, because
+    ``key=value`` outputs are always text: ``"10" > "9"`` and ``"10" == 10.0`` hold. ``in``/``not in`` on a
+    list, tuple or set match each item the same way (``"10" in [10, 11]``, ``10 in ["10"]``). Other text compares
+    as text; booleans and None are never converted; ``<``, ``<=``, ``>``, ``>=`` with None are false; other mixed
+    types (``"a" < 1``) are an error; ``x in None`` is false; a ``logical_date`` that is a date/datetime is seen
+    as its ISO-8601 text, so ``logical_date >= "2024-06-01"`` works.
 
 Truth: the result, and the operands of ``and``/``or``/``not``, use Python truthiness, except that a
 *string* is refused — ``env.SKIP`` holding ``"false"`` would otherwise be true. Compare it instead:
@@ -336,11 +339,24 @@ def _is_number(value: Any) -> bool:
 
 
 def _coerce(left: Any, right: Any) -> tuple[Any, Any]:
-    if _is_number(left) and isinstance(right, str):
-        return left, _as_number(right)
-    if _is_number(right) and isinstance(left, str):
-        return _as_number(left), right
+    """Both operands as numbers when each is a number or numeric text (``"10"``, ``" -1.5e3 "``); else as given.
+
+    So ``"10" > "9"`` and ``"10" == 10`` compare numbers, while ``"10" == "ten"`` or ``"b" > "a"`` compare text.
+    Booleans and None are never converted (``true == "1"`` is false).
+    """
+    if not (isinstance(left, str) or isinstance(right, str)):
+        return left, right
+    as_left, as_right = _as_number(left), _as_number(right)
+    if _is_number(as_left) and _is_number(as_right):
+        return as_left, as_right
     return left, right
+
+
+def _member(item: Any, container: Any) -> bool:
+    """``item in container``, where an item of a list, tuple or set matches as ``==`` does (with numeric text)."""
+    if isinstance(container, (list, tuple, set, frozenset)):
+        return any(operator.eq(*_coerce(item, element)) for element in container)
+    return item in container
 
 
 class _Interpreter:
@@ -449,7 +465,7 @@ class _Interpreter:
             if right is None:
                 return op == "not in"
             try:
-                found = left in right
+                found = _member(left, right)
             except TypeError:
                 self.fail(node, f"cannot test {reprlib.repr(left)} in {type(right).__name__} {reprlib.repr(right)}")
             return found is (op == "in")

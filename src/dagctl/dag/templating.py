@@ -36,9 +36,12 @@ Shell quoting (``render(..., shell_quote=True)``): every substituted value is qu
 in, so a value can never become shell syntax. Outside quotes it is ``shlex.quote``d; inside single quotes
 each ``'`` becomes ``'\\''``; inside double quotes the backslash, double quote, dollar and backtick are
 backslash-escaped (a plain ``shlex.quote`` there would let ``$(...)`` run); inside a comment every line of
-the value stays commented. Where dagctl cannot tell how the shell will read the text (after backticks,
-``$(( ))``, ``$'...'``, here-docs, bash arrays ``x=( )``, ``case`` inside ``$( )``, inside a shell
-``${...}``, or right after a backslash) rendering fails with a TemplateError rather than guess; this depends
+the value stays commented. Where dagctl cannot tell how the shell will read the text (inside ``$(( ))``,
+``(( ))``, ``$'...'``, a here-document's body or a bash array ``x=( )``; after a backtick, ``<<<`` or ``case``
+inside ``$( )``; inside a shell ``${...}``, or right after a backslash) rendering fails with a TemplateError
+rather than guess. The scanner follows ``$(( ))``, ``(( ))``, ``$'...'``, arrays and here-documents to their
+end and quotes as usual after it, unless sh (dash) and bash could disagree on where that end is; then it
+refuses every later reference (see :class:`~dagctl.dag.shellquote.ShellContext`). This depends
 only on the literal text before the reference, never on a value, so :func:`reference_problems` with
 ``shell=True`` reports every such reference when the DAG is validated, not when the task runs. Quoting
 protects one level of parsing: a command that parses its arguments again (``eval``, ``sh -c``,
@@ -51,13 +54,14 @@ import copy
 import difflib
 import json
 import re
-import shlex
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
 from dagctl.errors import TemplateError
+
+from .shellquote import ShellContext as _ShellContext
 
 __all__ = [
     "NAMESPACES",
@@ -317,141 +321,6 @@ def format_value(value: Any) -> str:
     if isinstance(value, (date, datetime, time)):
         return value.isoformat()
     return str(value)
-
-
-# ------------------------------------------------------------------------------------------------ shell
-
-
-_WORD_BREAK = frozenset(" \t\n;&|()<>")
-
-
-class _ShellContext:
-    """Tracks how ``sh`` would read literal text, just enough to quote a value for where it lands.
-
-    It models quotes, backslashes, comments, ``$( )`` and simple ``${NAME}``; anything else makes it
-    give up, and a reference after that point is refused instead of guessed at.
-    """
-
-    def __init__(self) -> None:
-        # frames are [kind, open parens]; kinds: plain sub sq dq brace comment
-        self.stack: list[list[Any]] = [["plain", 0]]
-        self.escaped = False
-        self.prev = ""
-        self.lost: str | None = None
-
-    def _lose(self, what: str) -> None:
-        self.lost = what
-
-    def feed(self, s: str) -> None:
-        i = 0
-        while i < len(s) and self.lost is None:
-            c, nxt = s[i], s[i + 1 : i + 2]
-            frame = self.stack[-1]
-            kind = frame[0]
-            if self.escaped:
-                self.escaped = False
-            elif kind == "sq":
-                if c == "'":
-                    self.stack.pop()
-            elif kind == "comment":
-                if c == "\n":
-                    self.stack.pop()
-            elif kind == "brace":
-                if c == "}":
-                    self.stack.pop()
-                elif c in "'\"`$\\":
-                    self._lose("quoting inside a shell ${...}")
-            elif kind == "dq":
-                if c == "\\":
-                    self.escaped = True
-                elif c == '"':
-                    self.stack.pop()
-                elif c == "`":
-                    self._lose("a backtick")
-                elif c == "$":
-                    i = self._dollar(s, i)
-            else:  # plain or sub: unquoted text
-                at_word_start = self.prev == "" or self.prev in _WORD_BREAK
-                if c == "\\":
-                    self.escaped = True
-                elif c == "'":
-                    self.stack.append(["sq", 0])
-                elif c == '"':
-                    self.stack.append(["dq", 0])
-                elif c == "`":
-                    self._lose("a backtick")
-                elif c == "$":
-                    i = self._dollar(s, i)
-                elif c == "#" and at_word_start:
-                    self.stack.append(["comment", 0])
-                elif c == "<" and nxt == "<":
-                    self._lose("a here-document (<<)")
-                elif c == "(" and self.prev == "=":
-                    self._lose("a bash array assignment =( )")
-                elif kind == "sub":
-                    if at_word_start and s.startswith("case", i) and s[i + 4 : i + 5] in ("", *_WORD_BREAK):
-                        self._lose("'case' inside $( )")
-                    elif c == "(":
-                        frame[1] += 1
-                    elif c == ")":
-                        if frame[1] == 0:
-                            self.stack.pop()
-                        else:
-                            frame[1] -= 1
-            self.prev = s[i]
-            i += 1
-
-    def _dollar(self, s: str, i: int) -> int:
-        """Handle a ``$`` at ``s[i]``; return the index of the last character consumed."""
-        nxt = s[i + 1 : i + 2]
-        if nxt and nxt in "$?#!-@*0123456789":  # a special parameter such as $$ or $#: one token
-            return i + 1
-        if nxt == "(":
-            if s[i + 2 : i + 3] == "(":
-                self._lose("$(( ))")
-            else:
-                self.stack.append(["sub", 0])
-            return i + 1
-        if nxt == "{":
-            self.stack.append(["brace", 0])
-            return i + 1
-        if nxt == "'" and self.stack[-1][0] != "dq":
-            self._lose("$'...'")
-        return i
-
-    def problem(self, ref: Reference) -> TemplateError | None:
-        """Why a value cannot be quoted here (None: it can); depends only on the text fed so far."""
-        problem = None
-        if self.lost is not None:
-            problem = f"it comes after {self.lost}"
-        elif self.escaped:
-            problem = "it follows a backslash"
-        elif self.stack[-1][0] == "brace":
-            problem = "it is inside a shell ${...}"
-        if problem is None:
-            return None
-        return TemplateError(
-            f"cannot shell-quote {ref.source} at column {ref.start + 1}: {problem}, "
-            "where dagctl cannot tell how the shell will read it",
-            hint='move the reference out of it, or pass the value through env: and use "$NAME"',
-        )
-
-    def quote(self, value: str, ref: Reference) -> str:
-        kind = self.stack[-1][0]
-        problem = self.problem(ref)
-        if problem is not None:
-            raise problem
-        self.prev = "x"
-        if kind == "comment":  # a newline in the value would end the comment: keep every line commented
-            return shlex.quote(value).replace("\n", "\n# ")
-        if kind == "sq":
-            return value.replace("'", "'\\''")
-        if kind == "dq":
-            return re.sub(r'([\\"$`])', r"\\\1", value)
-        return shlex.quote(value)
-
-
-# ---------------------------------------------------------------------------------------------- rendering
 
 
 def render(text: str, ctx: TemplateContext, *, shell_quote: bool = False) -> str:
