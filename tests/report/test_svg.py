@@ -83,3 +83,27 @@ def test_a_matrix_task_is_a_bracket_over_its_cells_not_a_bar():
     rects = [r for g in root.iter(f"{SVG}g") if "lane" in classes(g) for r in g.iter(f"{SVG}rect")]
     assert [classes(r)[-1] for r in rects if "bar" in classes(r)] == ["success", "failed"]
     assert len([r for r in rects if classes(r) == ["group"]]) == 1
+
+
+def test_control_characters_and_escape_sequences_in_an_error_leave_well_formed_xml():
+    error = "ValueError: bad <tag> & \"quote\" 'apos' \x01\x02\x1b[31mred\x1b[0m ]]> 数据 \ud800\ufffe\x7f end"
+    events = [
+        ev("dag_start", 0),
+        ev("task_start", 0, "boom", attempt=1),
+        ev("task_fail", 1, "boom", attempt=1, duration_s=1.0, error=error),
+        ev("task_skip", 1, "after", reason="upstream failed:\x1b]0;WINDOWNAME\x07 \x0bboom"),
+        ev("dag_done", 1, status="failed", duration_s=1.0),
+    ]
+    t = build_timeline(events)
+    for document in (timeline_svg(t), timeline_html(t)):
+        root = ET.fromstring(document.encode("utf-8"))  # a lone surrogate would not even encode
+        text = "".join(root.itertext())
+        assert "bad <tag> & \"quote\" 'apos' \ufffd\ufffdred ]]> 数据 \ufffd\ufffd\x7f end" in text
+        assert "\x1b" not in document and "[31m" not in document and "WINDOWNAME" not in document
+
+
+def test_text_fit_for_xml_keeps_what_xml_allows():
+    from dagctl.report.fmt import xml_text
+
+    assert xml_text("tab\tnew\nline\r ok é 数据 😀") == "tab\tnew\nline\r ok é 数据 😀"
+    assert xml_text("\x00\x08\x1b[2J\x1b(B\x9b1m\uffff") == "\ufffd\ufffd\ufffd"

@@ -34,9 +34,9 @@ def test_levels_median_and_slowest_task_oldest_first():
         ("r3", 14.0, 7, "slow", 12.0),
     ]
     assert (t.median_s, t.fastest_s, t.slowest_s) == (12.0, 10.0, 14.0)  # the median of the successful ones
-    assert t.sparkline() == "▁▅█"
-    assert t.sparkline(ASCII_SPARKS) == "_+@"
-    assert t.as_json()["sparkline"] == "▁▅█" and len(t.as_json()["runs"]) == 3
+    assert t.sparkline() == "▁×█"  # the failed run is marked, not compared
+    assert t.sparkline(ASCII_SPARKS) == "_x@"
+    assert t.as_json()["sparkline"] == "▁×█" and len(t.as_json()["runs"]) == 3
 
 
 def test_runs_that_took_the_same_time_sit_in_the_middle():
@@ -47,3 +47,38 @@ def test_runs_that_took_the_same_time_sit_in_the_middle():
 def test_no_finished_runs_no_points():
     t = duration_trend([], "etl")
     assert (t.points, t.median_s, t.sparkline()) == ((), None, "")
+
+
+def test_runs_that_did_not_succeed_are_marked_not_compared():
+    from dagctl.report.trend import headline, run_rows
+
+    summaries = [
+        fold_run(run("ok1", 100, 7.0)),
+        fold_run(run("cut", 200, 1.0, status="cancelled")),
+        fold_run(run("gone", 300, 2.0, status="abandoned")),
+        fold_run(run("ok2", 400, 7.2)),
+    ]
+    t = duration_trend(summaries, "slow30")
+    assert (t.median_s, t.fastest_s, t.slowest_s) == (7.1, 7.0, 7.2)  # a cancelled run is not the fastest
+    assert [p.compared for p in t.points] == [True, False, False, True]
+    assert t.sparkline() == "▄××▅" and t.sparkline(ASCII_SPARKS) == "=xx+"
+    assert headline(t).endswith("median 7.1s, fastest 7s, slowest 7.2s (of 2 successful runs; × 2 others)")
+    versus = {row[0]: row[5] for row in run_rows(t)}
+    assert versus == {"ok2": "+1%", "gone": "", "cut": "", "ok1": "-1%"}
+    assert [run["compared"] for run in t.as_json()["runs"]] == [True, False, False, True]
+
+
+def test_runs_a_few_milliseconds_apart_look_alike():
+    t = duration_trend([fold_run(run(f"r{i}", i * 10, took)) for i, took in enumerate([3.42, 3.45, 3.43, 3.44])])
+    assert set(t.sparkline()) <= set("▄▅")  # the scale spans at least ±10% of the median
+    slower = duration_trend([fold_run(run(f"r{i}", i * 10, took)) for i, took in enumerate([3.42, 3.45, 4.93])])
+    assert slower.sparkline() == "▂▂█"
+
+
+def test_one_run_is_one_run():
+    from dagctl.report.trend import headline
+
+    one = duration_trend([fold_run(run("r1", 0, 5.0))])
+    assert headline(one).startswith("etl: 1 run, oldest → newest  ▄  median 5s")
+    none_ok = duration_trend([fold_run(run("r1", 0, 5.0, status="failed")), fold_run(run("r2", 9, 6.0, "failed"))])
+    assert none_ok.sparkline() == "▁█" and headline(none_ok).endswith("(no run succeeded)")

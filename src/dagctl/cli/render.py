@@ -14,6 +14,8 @@ import json
 import os
 import sys
 
+from dagctl.report.fmt import without_escapes
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, ClassVar
@@ -22,15 +24,29 @@ if TYPE_CHECKING:
 
 
 def echo(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
+    write(sys.stdout, text + "\n")
 
 
 def echo_err(text: str) -> None:
-    sys.stderr.write(text + "\n")
+    write(sys.stderr, text + "\n")
 
 
 def echo_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str, allow_nan=False) + "\n")
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str, allow_nan=False) + "\n"
+    try:
+        sys.stdout.write(text)
+    except UnicodeEncodeError:  # an output encoding that cannot hold it (latin-1, ASCII): JSON's own escapes
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=True, default=str, allow_nan=False) + "\n")
+
+
+def write(stream: Any, text: str) -> None:
+    """Write ``text`` to ``stream``, never failing on its encoding: what an ISO-8859-1 or ASCII terminal (or
+    ``PYTHONIOENCODING``) cannot hold is written as ``?``, and a lone surrogate as ``?`` anywhere."""
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:  # raised before anything is written: the whole text is encoded first
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        stream.write(text.encode(encoding, "replace").decode(encoding, "replace"))
 
 
 def use_color() -> bool:
@@ -110,6 +126,15 @@ class TermStyle:
             text = text.replace(fancy, plain)
         return text
 
+    def clean(self, text: str) -> str:
+        """``text`` as this terminal can show it: without escape sequences and control characters
+        (:func:`printable`), and, on a terminal that is not UTF-8, in ASCII (:func:`ascii_text`)."""
+        if not text.isprintable():
+            text = printable(text)
+        if not self.unicode and not text.isascii():
+            text = ascii_text(self.text(text))
+        return text
+
     def paint(self, text: str, style: str) -> str:
         sgr = self.SGR.get(style, style)
         return f"\x1b[{sgr}m{text}\x1b[0m" if self.color and sgr and text else text
@@ -130,22 +155,26 @@ def unicode_ok(stream: Any) -> bool:
 
 
 def text_width(text: str) -> int:
-    """Columns ``text`` takes on a terminal: wide East Asian characters count 2, combining marks 0.
+    """Columns ``text`` takes on a terminal: wide East Asian characters count 2; combining marks, joiners
+    (U+200D) and escape sequences 0 (it is measured as :func:`printable` has it).
 
     Text that is not ASCII is measured character by character, once: the live view measures the same symbols
     and bars on every frame (a bounded memo keeps the answers)."""
-    if text.isascii():
+    if text.isascii() and text.isprintable():
         return len(text)
     width = _WIDTHS.get(text)
     if width is None:
-        if text.translate(_NARROW).isascii():  # ASCII and the views' own symbols: one column each
+        shown = text if text.isprintable() else printable(text)  # as it is shown: escape sequences take no column
+        if shown != text:
+            width = text_width(shown)
+        elif text.translate(_NARROW).isascii():  # ASCII and the views' own symbols: one column each
             width = len(text)
         else:
             import unicodedata
 
             width = 0
             for ch in text:
-                if unicodedata.combining(ch):
+                if unicodedata.combining(ch) or unicodedata.category(ch) in _ZERO_WIDTH:
                     continue
                 width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
         if len(_WIDTHS) >= 4096:
@@ -157,12 +186,17 @@ def text_width(text: str) -> int:
 _WIDTHS: dict[str, int] = {}
 _NARROW = str.maketrans(dict.fromkeys("✓▶↻‖✗○·≡–■━─…→—◆", "x"))
 """The symbols, bars and punctuation the views draw (all one column wide, none combining), as ASCII."""
+_ZERO_WIDTH = ("Mn", "Me", "Cf")
+"""Unicode categories that take no column: non-spacing and enclosing marks (variation selectors too), and
+format characters (the joiners :func:`printable` keeps)."""
 
 
 def clip(text: str, width: int, ellipsis: str = "…") -> str:
-    """``text`` cut to ``width`` columns, ending with ``ellipsis`` when cut."""
+    """``text`` cut to ``width`` columns, ending with ``ellipsis`` when cut (and :func:`printable`)."""
     if width <= 0:
         return ""
+    if not text.isprintable():  # never cut inside an escape sequence, nor count it
+        text = printable(text)
     if text_width(text) <= width:
         return text
     if text.isascii():
@@ -178,22 +212,47 @@ def clip(text: str, width: int, ellipsis: str = "…") -> str:
 
 
 def printable(text: str) -> str:
-    """``text`` without terminal escape sequences and control characters (a task's output may have both)."""
+    """``text`` without terminal escape sequences and control characters (a task's output, or its error, may have
+    both): escape sequences go; a tab, ``\\r``, a newline and other controls become a space; lone surrogates
+    ``?``. Joiners (U+200C, U+200D) stay, so an emoji sequence is not broken up by spaces."""
     if text.isprintable():
         return text
-    import re
+    text = without_escapes(text)
+    return "".join(ch if ch.isprintable() or ch in _JOINERS else _unprintable(ch) for ch in text)
 
-    text = re.sub(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|.)", "", text)
-    return "".join(ch if ch.isprintable() else " " for ch in text)
+
+_JOINERS = "\u200c\u200d"
+
+
+def _unprintable(ch: str) -> str:
+    return "?" if "\ud800" <= ch <= "\udfff" else " "
+
+
+def ascii_text(text: str) -> str:
+    """``text`` in ASCII, for a terminal that is not UTF-8: accents and joiners dropped (``café`` → ``cafe``),
+    compatibility forms spelled plainly (``ＡＢＣ`` → ``ABC``), anything else ``?`` (one column each)."""
+    if text.isascii():
+        return text
+    import unicodedata
+
+    plain = "".join(
+        ch
+        for ch in unicodedata.normalize("NFKD", text)
+        if not unicodedata.combining(ch) and unicodedata.category(ch) not in _ZERO_WIDTH
+    )
+    return plain.encode("ascii", "replace").decode("ascii")
 
 
 def compose(pieces: list[tuple[str, str]], width: int, style: TermStyle) -> str:
-    """One line of ``(text, style)`` pieces, cut to ``width`` columns, painted when the style has colours."""
-    out, left = [], width
+    """One line of ``(text, style)`` pieces, each made fit for the terminal (:meth:`TermStyle.clean`), cut to
+    ``width`` columns, painted when the style has colours."""
+    out, left, unicode = [], width, style.unicode
     for text, sgr in pieces:
         if left <= 0:
             break
-        w = text_width(text)
+        if not (text.isprintable() and (unicode or text.isascii())):  # what a task wrote: never an escape sequence
+            text = style.clean(text)
+        w = len(text) if text.isascii() else text_width(text)  # printable by now: ASCII is a column a character
         if w > left:
             text, w = clip(text, left, style.ellipsis), left
         out.append(style.paint(text, sgr))
@@ -427,7 +486,7 @@ GANTT_CELLS = {
     "success": ("█", "#"),
     "retried": ("▒", "r"),
     "failed": ("▓", "X"),
-    "timeout": ("▓", "T"),
+    "timeout": ("▚", "T"),
     "cancelled": ("╳", "C"),
     "running": ("▸", ">"),
     "queued": ("░", "."),
@@ -466,7 +525,7 @@ def gantt_lines(timeline: Timeline, width: int, style: TermStyle) -> list[str]:
     critical path marked with a diamond, each task's duration at its end (as ``dagctl show`` formats it). The
     scaling is :func:`dagctl.report.timeline.columns`'."""
     from dagctl.dag.durations import format_duration
-    from dagctl.report.timeline import columns, details, headline, ticks
+    from dagctl.report.timeline import columns, details, ticks
 
     width = max(width - 1, 40)
     lanes = timeline.lanes
@@ -485,7 +544,7 @@ def gantt_lines(timeline: Timeline, width: int, style: TermStyle) -> list[str]:
     span = timeline.span_s if timeline.span_s > 0 else 1.0
     edge = "│" if style.unicode else "|"
     out = [
-        compose([(style.text(headline(timeline)), "bold")], width, style),
+        compose([(fit_headline(timeline, width, style.ellipsis), "bold")], width, style),
         compose([(style.text(details(timeline)), "dim")], width, style),
     ]
     axis = [" "] * chart_w
@@ -506,7 +565,8 @@ def gantt_lines(timeline: Timeline, width: int, style: TermStyle) -> list[str]:
             (edge, "dim"),
         ]
         if not lane.attempts and lane.group is None and lane.waiting is None:
-            pieces.append((clip(lane.status + (f": {lane.note}" if lane.note else ""), chart_w).ljust(chart_w), "dim"))
+            note = clip(style.clean(lane.status + (f": {lane.note}" if lane.note else "")), chart_w, style.ellipsis)
+            pieces.append((note + " " * (chart_w - text_width(note)), "dim"))
         else:
             i = 0
             while i < chart_w:
@@ -520,13 +580,51 @@ def gantt_lines(timeline: Timeline, width: int, style: TermStyle) -> list[str]:
         pieces.append((edge, "dim"))
         pieces.append((f" {took[lane.task_id]}" if lane.task_id in took else "", "dim"))
         out.append(compose(pieces, width, style).rstrip())
-    legend: list[tuple[str, str]] = []
+    legend: list[list[tuple[str, str]]] = []
     seen = {c for lane in lanes for c in columns(lane, span, chart_w, timeline.pauses) if c}
     for code, words in GANTT_LEGEND:
         if code in seen:
-            legend.append((GANTT_CELLS[code][0 if style.unicode else 1], GANTT_STYLES.get(code, code)))
-            legend.append((f" {words}  ", "dim"))
+            legend.append(
+                [(GANTT_CELLS[code][0 if style.unicode else 1], GANTT_STYLES.get(code, code)), (f" {words}", "dim")]
+            )
     if timeline.critical_path:
-        legend.append((f"{mark} critical path", "critical"))
-    out.append(compose(legend, width, style))
+        legend.append([(f"{mark} critical path", "critical")])
+    out.extend(compose(line, width, style) for line in wrap_items(legend, width, gap=2))
     return out
+
+
+def fit_headline(timeline: Timeline, width: int, ellipsis: str = "…") -> str:
+    """A timeline's headline (``name · run ID: success in 3.4s``, :func:`dagctl.report.timeline.headline`) in
+    ``width`` columns: the run id gives way first, shortened to its tail (:func:`short_run_id`), then left out;
+    then the DAG's name is cut. The outcome and the time stay."""
+    from dagctl.report.timeline import headline
+
+    text = headline(timeline)
+    if text_width(text) <= width or not timeline.run_id:
+        return text
+    long = f" · run {timeline.run_id}"
+    for shorter in (f" · run {short_run_id(timeline.run_id)}", ""):
+        fitted = text.replace(long, shorter, 1)
+        if text_width(fitted) <= width:
+            return fitted
+    name, verb = fitted.rsplit(": ", 1) if ": " in fitted else (fitted, "")
+    if not verb:
+        return fitted
+    return clip(name, max(width - text_width(verb) - 2, 4), ellipsis) + ": " + verb  # a long name: cut, not the time
+
+
+def wrap_items(items: list[list[tuple[str, str]]], width: int, gap: int = 2) -> list[list[tuple[str, str]]]:
+    """Items of ``(text, style)`` pieces laid out on lines of at most ``width`` columns, ``gap`` spaces apart, an
+    item never split (one wider than the line is cut where it is drawn)."""
+    lines: list[list[tuple[str, str]]] = []
+    used = 0
+    for item in items:
+        w = sum(text_width(t) for t, _ in item)
+        if lines and used + gap + w <= width:
+            lines[-1].append((" " * gap, ""))
+            lines[-1].extend(item)
+            used += gap + w
+        else:
+            lines.append(list(item))
+            used = w
+    return lines

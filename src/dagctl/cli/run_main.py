@@ -17,7 +17,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from .render import echo, echo_err, echo_json
+from .render import echo, echo_err, echo_json, printable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -284,7 +284,7 @@ def outcome_lines(result: RunResult) -> list[str]:
     else:
         reason = f": {result.error}" if result.error else ""
         lines.append(f"dagctl: run {result.run_id} of {result.dag_name} {result.status}{reason}")
-    return lines
+    return [printable(line) for line in lines]  # an error may hold escape sequences: none reaches a terminal
 
 
 def print_summary(result: RunResult) -> None:
@@ -302,8 +302,8 @@ def print_summary(result: RunResult) -> None:
         tail = log_tail(t.log_path)
         if tail:
             echo_err(f"--- last lines of {t.id} ({t.log_path}) ---")
-            for line in tail:
-                echo_err(f"  {line}")
+            for line in tail:  # what the task wrote, without the escape sequences that would act on the terminal
+                echo_err(f"  {printable(line)}")
     lines = [
         title,
         f"DAG: {result.dag_name}",
@@ -314,7 +314,11 @@ def print_summary(result: RunResult) -> None:
     ]
     if result.count("cancelled"):
         lines.append(f"Tasks Cancelled: {result.count('cancelled')}")
-    lines.append(f"Duration: {result.duration_s:.2f}s")
+    whole = _since_start(result)
+    if whole is None:
+        lines.append(f"Duration: {result.duration_s:.2f}s")
+    else:  # a resumed run: what `runs` and `show` say it took, then this part
+        lines.append(f"Duration: {whole:.2f}s, pauses included ({result.duration_s:.2f}s since resumed)")
     if result.error:
         lines.append(f"Reason: {result.error}")
     for t in failed:
@@ -322,7 +326,33 @@ def print_summary(result: RunResult) -> None:
     if result.status == "paused":
         lines.append(f"Resume with: dagctl resume {result.run_id}")
     lines.append(f"Logs: {result.run_dir}")
-    echo("\n".join(lines))
+    echo("\n".join(map(printable, lines)))  # errors may hold escape sequences and control characters
+
+
+def _since_start(result: RunResult) -> float | None:
+    """A resumed run's whole time, from its first start to its end, pauses included (as ``runs`` and ``show``
+    have it), read from its events file; None for a run that was not resumed. Only a run that kept tasks
+    (whose reason is ``reused``: a resume, a retry, ``--only``) has its events file read."""
+    if not any(t.reason == "reused" for t in result.tasks.values()):
+        return None
+    from dagctl.errors import DagctlError
+    from dagctl.store.events import parse_ts
+    from dagctl.store.jsonl import iter_records
+    from dagctl.store.layout import events_file
+
+    first: dict[str, Any] | None = None
+    last: dict[str, Any] = {}
+    resumed = False
+    try:
+        for record in iter_records(events_file(result.run_dir)):
+            first = first or record
+            resumed = resumed or record.get("event") == "dag_resume"
+            last = record
+        if not resumed or first is None or first.get("event") != "dag_start" or last.get("event") != "dag_done":
+            return None
+        return (parse_ts(last["ts"]) - parse_ts(first["ts"])).total_seconds()
+    except (OSError, ValueError, KeyError, TypeError, DagctlError):  # the summary goes on without it
+        return None
 
 
 def execute(

@@ -35,11 +35,11 @@ from dagctl.store.events import (
     parse_ts,
 )
 
-from .render import clip, compose, printable, text_width
+from .render import clip, compose, printable, text_width, write
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
     from typing import Any, TextIO
 
     from dagctl.dag.plan import Plan
@@ -66,7 +66,13 @@ def unit_name(event: TaskEvent) -> str:
 
 
 def describe(event: Event) -> str | None:
-    """One plain line for a state change (None for events not worth a line)."""
+    """One plain line for a state change (None for events not worth a line), without escape sequences or control
+    characters (an error or a matrix value may hold them: :func:`~dagctl.cli.render.printable`)."""
+    line = _describe(event)
+    return line if line is None or line.isprintable() else printable(line)
+
+
+def _describe(event: Event) -> str | None:
     if isinstance(event, DagStart):
         return f"run {event.run_id} of {event.dag_name} started ({event.tasks} tasks, trigger {event.trigger})"
     if isinstance(event, DagResume):
@@ -128,7 +134,7 @@ class PlainView:
         line = describe(event)
         if line is not None:
             with self._lock:
-                self.stream.write(f"{local_time(event.ts)} {line}\n")
+                write(self.stream, f"{local_time(event.ts)} {line}\n")
                 self.stream.flush()
 
     def flush(self) -> None:
@@ -201,13 +207,14 @@ def live_lines(progress: Progress, width: int, style: TermStyle, tails: Mapping[
         )
         right_style = "dim"
     else:
-        right = f"{p.status} in {short_duration(p.elapsed_s or 0.0)}"
+        right = f"{p.status} in {short_duration(p.elapsed_s or 0.0)}" + (" since resumed" if p.since_resume else "")
         right_style = "success" if p.status == "success" else "failed"
     left = [(p.dag_name or "run", "bold"), (f"  run {p.run_id}" if p.run_id else "", "dim")]
     gap = width - sum(text_width(t) for t, _ in left) - text_width(right)
-    if gap < 2:  # a narrow terminal: the times matter more than the run id
-        left = left[:1]
-        gap = width - text_width(left[0][0]) - text_width(right)
+    if gap < 2:  # a narrow terminal: the times matter more than the run id, and than the end of the name
+        name = clip(left[0][0], max(width - text_width(right) - 2, 8), style.ellipsis)
+        left = [(name, "bold")]
+        gap = width - text_width(name) - text_width(right)
     lines.append(compose([*left, (" " * max(gap, 2), ""), (right, right_style)], width, style))
     # line 2: the bar and the counts
     c = p.counts
@@ -242,10 +249,11 @@ def live_lines(progress: Progress, width: int, style: TermStyle, tails: Mapping[
     )
     # the rows
     rows = p.rows
-    label_w = min(max((text_width(r.label) + 2 * r.depth for r in rows), default=4), max(12, width // 3))
+    labels = [style.clean("  " * r.depth + r.label) for r in rows]  # matrix values may be anything: measured clean
+    label_w = min(max(map(text_width, labels), default=4), max(12, width // 3))
     most = p.most_attempts
     attempt_w = len(f"{most}/{most}") if most > 1 else 0
-    for r in rows:
+    for r, label in zip(rows, labels, strict=True):
         attempt = f"{r.attempt}/{r.max_attempts}" if r.max_attempts > 1 and r.attempt else ""
         took = short_duration(r.elapsed_s) if r.elapsed_s is not None else ""
         expected = f"~{short_duration(r.expected_s)}" if r.expected_s is not None and r.status in _UNFINISHED else ""
@@ -258,10 +266,10 @@ def live_lines(progress: Progress, width: int, style: TermStyle, tails: Mapping[
             note = f"iteration {r.iteration}" + (f": {note}" if note else "")
         pieces = [
             (f" {sym(r.status)} ", r.status),
-            (_pad("  " * r.depth + r.label, label_w, style), "failed" if r.status == "failed" else ""),
+            (_pad(label, label_w, style), "failed" if r.status == "failed" else ""),
             (f" {attempt:>{attempt_w}}" if attempt_w else "", "retrying" if r.attempt > 1 else "dim"),
             (f" {took:>5} {expected:<6} ", ""),
-            (note, note_style),
+            (note, note_style),  # made fit for the terminal by compose (TermStyle.clean), as every piece
         ]
         lines.append(compose(pieces, width, style).rstrip())
     if p.hidden:
@@ -297,7 +305,9 @@ class LiveView:
     durations (ETA, expected times, and the critical-path-first order of the rows). While it is on, lines other
     code writes to ``sys.stderr`` (and to ``sys.stdout`` when that is the same terminal) are printed above it. A
     resized terminal gets a fresh frame at the top of a cleared screen (a narrower one may have re-wrapped the
-    old one).
+    old one). For a resumed run (its first event is ``dag_resume``), ``before_resume`` gives the run's events
+    before the resume, so the tasks it kept show as done and its times count from its start
+    (:meth:`~dagctl.report.progress.RunProgress.resume_from`).
     Drawing problems (a closed terminal) stop the view, never the run.
     """
 
@@ -313,6 +323,7 @@ class LiveView:
         style: TermStyle | None = None,
         last_line: Callable[[str | None], str] = last_output_line,
         on_end: Callable[[RunProgress], None] | None = None,
+        before_resume: Callable[[DagResume], Iterable[object]] | None = None,
     ) -> None:
         from collections import deque
 
@@ -328,6 +339,7 @@ class LiveView:
         self._size = size or self._terminal_size
         self._last_line = last_line
         self._on_end = on_end
+        self._before_resume = before_resume
         self._events: deque[object] = deque()
         self.emit = self._events.append
         self._stop = False
@@ -416,7 +428,13 @@ class LiveView:
         """Fold what has arrived and redraw the frame in place."""
         queue = self._events
         if queue:  # what the run appended since; it goes on appending at the other end meanwhile
-            self.model.apply_batch(list(starmap(queue.popleft, repeat((), len(queue)))))
+            batch = list(starmap(queue.popleft, repeat((), len(queue))))
+            if self._before_resume is not None:  # the first batch only
+                earlier, self._before_resume = self._before_resume, None
+                if isinstance(batch[0], DagResume):  # `dagctl resume`: what the run did before, then the rest
+                    with contextlib.suppress(Exception):  # unreadable: the view counts from the resume
+                        self.model.resume_from(earlier(batch[0]))
+            self.model.apply_batch(batch)
         cols, rows = self._size()
         fit = max(rows - 1, 1)  # the cursor's own line stays below the frame
         progress = self.model.view(self.clock.now(), max_rows=max(fit - HEADER_LINES, 1))
@@ -434,7 +452,8 @@ class LiveView:
             outside, self._outside = self._outside, []
         if outside:
             out.append("\x1b[J")
-            out.extend(f"\r{line}\n" for line in outside)
+            clean = self.style.clean  # a Python task's prints land here: no escape sequence may move the cursor
+            out.extend(f"\r{clean(line)}\n" for line in outside)
         out.extend(f"\r\x1b[2K{line}\n" for line in lines)
         out.append("\x1b[J")
         self._write("".join(out))
@@ -445,7 +464,7 @@ class LiveView:
         if self._broken and not always:
             return
         try:
-            self.stream.write(text)
+            write(self.stream, text)  # an encoding that cannot hold a character gets "?", never a stopped view
             self.stream.flush()
         except (OSError, ValueError):
             self._broken = True
@@ -476,7 +495,7 @@ class LiveView:
         rest.extend(s.rest() for s in captured if s.pending)
         if rest:  # what others wrote since the last frame; through the real stderr even if the view broke
             with contextlib.suppress(OSError, ValueError):
-                sys.stderr.write("".join(f"\r{line}\n" for line in rest))
+                write(sys.stderr, "".join(f"\r{self.style.clean(line)}\n" for line in rest))
                 sys.stderr.flush()
 
     def above(self, line: str) -> None:
@@ -525,6 +544,10 @@ def live_view(
     if settings is None:
         return LiveView(model, clock=clock, stream=stream)
     name, runs_dir, cache_dir = plan.dag.name, settings.runs_dir, settings.logs_dir / "cache" / "durations"
+
+    def before_resume(resume: DagResume) -> list[dict[str, Any]]:
+        return events_before_resume(runs_dir, resume)
+
     known: list[RecentDurations] = []
 
     def history() -> Mapping[str, float]:
@@ -539,7 +562,21 @@ def live_view(
 
             remember_run(cache_dir, name, known[0], done.run_id, done.duration or 0.0, done.succeeded())
 
-    return LiveView(model, clock=clock, stream=stream, history=history, on_end=remember)
+    return LiveView(model, clock=clock, stream=stream, history=history, on_end=remember, before_resume=before_resume)
+
+
+def events_before_resume(runs_dir: Path, resume: DagResume) -> list[dict[str, Any]]:
+    """The records of ``resume``'s run before it (its events file up to this ``dag_resume``, which the run may or
+    may not have written yet): read once, on the live view's thread, when a resumed run's first frame is drawn."""
+    from dagctl.store import layout
+    from dagctl.store.jsonl import iter_records
+
+    found: list[dict[str, Any]] = []
+    for record in iter_records(layout.events_file(layout.run_dir(runs_dir, resume.run_id))):
+        if record.get("event") == "dag_resume" and record.get("pid") == resume.pid and record.get("ts") == resume.ts:
+            break
+        found.append(record)
+    return found
 
 
 def _default_parallelism() -> int:

@@ -1,10 +1,15 @@
-"""Seconds as short text for screens and charts: ``0.4s``, ``12s``, ``3m05s``, ``1h02m``. Pure.
+"""Text for screens and charts: seconds as short text (``0.4s``, ``12s``, ``3m05s``, ``1h02m``), and what a task
+wrote without its terminal escape sequences. Pure.
 
 Shorter and steadier than :func:`dagctl.dag.durations.format_duration` (three significant digits): a time that
 ticks on a live screen keeps its width, and a chart axis gets round labels.
 """
 
 from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
 
 
 def short_duration(seconds: float | None) -> str:
@@ -60,3 +65,45 @@ def nice_step(span: float, most: int) -> float:
     while step < raw:
         step *= 2
     return step
+
+
+# --------------------------------------------------------------------------------------------- text
+
+_ESCAPES: re.Pattern[str] | None = None
+"""Terminal escape sequences: CSI (``ESC [ ... m``, ``ESC [2J``), OSC (``ESC ] 0;title BEL``), DCS/SOS/PM/APC
+strings, two-character escapes (``ESC c``, ``ESC ( B``), their 8-bit forms (``\\x9b``, ``\\x9d``), and a lone ESC."""
+
+
+def without_escapes(text: str) -> str:
+    """``text`` without terminal escape sequences (a task's coloured output, an error that clears the screen).
+
+    What is left may still hold control characters (tabs, ``\\r``, ``\\x01``): each reader replaces those as its
+    medium needs (:func:`dagctl.cli.render.printable` for a terminal, :func:`xml_text` for SVG and HTML)."""
+    if "\x1b" not in text and "\x9b" not in text and "\x9d" not in text:
+        return text
+    global _ESCAPES
+    if _ESCAPES is None:  # compiled on first need: most text has no escape sequence
+        import re
+
+        _ESCAPES = re.compile(
+            r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[PX^_][^\x1b]*(?:\x1b\\)?|[ -/]*[0-~])?"
+            r"|\x9b[0-?]*[ -/]*[@-~]|\x9d[^\x07\x1b\x9c]*[\x07\x9c]?"
+        )
+    return _ESCAPES.sub("", text)
+
+
+def xml_text(text: str) -> str:
+    """``text`` as XML 1.0 may hold it: without escape sequences, and U+FFFD for each character XML forbids (C0
+    controls but tab, newline and carriage return; lone surrogates; U+FFFE and U+FFFF). ``<`` and ``&`` stay: the
+    writer escapes them."""
+    text = without_escapes(text)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or _xml_allows(ch) else "\ufffd" for ch in text)
+
+
+def _xml_allows(ch: str) -> bool:
+    code = ord(ch)
+    if code < 0x20:
+        return ch in "\t\n\r"
+    return not (0xD800 <= code <= 0xDFFF or code in (0xFFFE, 0xFFFF))

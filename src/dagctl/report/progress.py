@@ -108,6 +108,8 @@ class Progress(Record):
     """Rows folded away to fit, by status (empty when everything fits)."""
     most_attempts: int = 1
     """The most attempts any task of the DAG may get (1: no retries anywhere), for a steady column width."""
+    since_resume: bool = False
+    """A resumed run whose earlier part is not known: ``elapsed_s`` counts from the resume, not the run's start."""
 
     @property
     def done(self) -> int:
@@ -150,6 +152,7 @@ class _Task:
         "key",
         "label",
         "log_path",
+        "matrix",
         "note",
         "retry_at",
         "started",
@@ -174,6 +177,7 @@ class _Task:
         self.children: list[_Task] | tuple[()] = ()  # a list from the first child on (most tasks have none)
         self.cells = 0  # a matrix task: how many cells it fanned out into
         self.iteration = 0  # a loop: the iteration running or last run
+        self.matrix: dict[str, Any] | None = None  # a matrix cell: its values, shown with its id
 
 
 def _getter(event: object) -> Callable[..., Any]:
@@ -201,6 +205,11 @@ class RunProgress:
         self.status = "running"
         self.started: datetime | None = None
         self.duration: float | None = None
+        self.resumed = False
+        """``dag_resume`` came: the run goes on after a pause (or a crash), in this process."""
+        self.since_resume = False
+        """Resumed, and nothing is known of the run before (:meth:`resume_from` was not called): times count from
+        the resume."""
         self.version = 0
         """How many events have been applied (a view of the same version and ``now`` is the same)."""
         # A task of the graph has a _Task from its first event on (or, from a batch, a _Done when it went from
@@ -353,6 +362,14 @@ class RunProgress:
         for start in held.values():  # running at the end of the batch
             apply(start)
 
+    def resume_from(self, earlier: Iterable[object]) -> None:
+        """Fold what a resumed run did before this resume (its events up to it, oldest first), before the resume's
+        own: the run's start, so its times count from there, pauses included, as ``runs`` and ``show`` count
+        them; and the tasks and matrix cells the resume keeps (:func:`kept_before_resume`), done, with their
+        attempts and durations. What the resume runs again stays as it is until its own events come."""
+        for event in kept_before_resume(earlier):
+            self.apply(event)
+
     def apply(self, event: object) -> None:
         """Fold one event: a :class:`~dagctl.store.events.Event` or its record (a dict from an events file)."""
         if not self._built:
@@ -371,14 +388,28 @@ class RunProgress:
                 self.started = _when(get("ts", None)) or self.started
             elif kind == "dag_done":
                 self.status = get("status", None) or "failed"
-                self.duration = _number(get("duration_s", None))
+                self.duration = _number(get("duration_s", None))  # this process's part of the run
+                end = _when(get("ts", None))
+                if self.resumed and not self.since_resume and self.started is not None and end is not None:
+                    self.duration = max((end - self.started).total_seconds(), 0.0)  # pauses included, as `runs`
+            elif kind == "dag_resume":  # the first event of `dagctl resume`: the same run goes on
+                self.run_id = get("run_id", None) or self.run_id
+                self.dag_name = get("dag_name", None) or self.dag_name
+                self.status, self.duration, self.resumed = "running", None, True
+                if self.started is None:  # its earlier part unknown (resume_from): times count from here
+                    self.started, self.since_resume = _when(get("ts", None)), True
+            elif kind == "approval_granted":
+                task = self._tasks.get(unit_of(get)[0] or "")
+                if task is not None:  # its "waits for ..." note is over
+                    who = get("by", None)
+                    task.note = f"approved by {', '.join(map(str, who))}" if who else "approved"
             return
         key, parent = unit_of(get)
         if key is None:
             return
         if self.started is None:
             self.started = _when(get("ts", None))
-        task = self._task(key) or self._add(key, parent)
+        task = self._task(key) or self._add(key, parent, get("matrix", None))
         attempt = get("attempt", None)
         iteration = get("iteration", None)
         if isinstance(iteration, int) and iteration != task.iteration:
@@ -449,11 +480,14 @@ class RunProgress:
         self._move(task, status)
         return True
 
-    def _add(self, key: str, parent: str | None) -> _Task:
-        """A row the graph does not have: a matrix cell under its task, or a task added while running."""
+    def _add(self, key: str, parent: str | None, matrix: object = None) -> _Task:
+        """A row the graph does not have: a matrix cell under its task (with its values), or a task added while
+        running."""
         owner = self._task(parent) if parent else None
         if owner is not None and owner.depth == 0:
             task = _Task(key, owner.key + len(owner.children) + 1, depth=1)
+            if isinstance(matrix, dict) and matrix:
+                task.matrix = matrix
             if not owner.children:
                 owner.children = []
             owner.children.append(task)
@@ -539,6 +573,7 @@ class RunProgress:
             rows=tuple(self._row(t, now) for t in visible),
             hidden=hidden,
             most_attempts=self._most_attempts,
+            since_resume=self.since_resume,
         )
 
     def eta(self, now: datetime) -> float | None:
@@ -634,9 +669,12 @@ class RunProgress:
             done = sum(1 for c in task.children if c.status in FINISHED)
             count = f"{done}/{max(task.cells, len(task.children))} cells"
             note = f"{count} · {note}" if note else count
+        label = task.label
+        if task.matrix:  # a cell with its values, as `dagctl show` has it (the view cuts it to fit)
+            label += " [" + ", ".join(f"{k}={v}" for k, v in task.matrix.items()) + "]"
         return Row(
             task_id=task.task_id,
-            label=task.label,
+            label=label,
             depth=task.depth,
             status=status,
             attempt=task.attempt,
@@ -655,6 +693,26 @@ class RunProgress:
             return ""
         shown = ", ".join(waiting[:2])
         return f"waits on {shown}" + (f" +{len(waiting) - 2}" if len(waiting) > 2 else "")
+
+
+def kept_before_resume(earlier: Iterable[object]) -> list[object]:
+    """Of a run's events before a resume (oldest first): its ``dag_start``, and every event of each task or cell
+    whose last event says it succeeded (``task_ok``, but not a loop's ``iterated``; ``task_skip`` with status
+    success: outputs reused). These ``dagctl resume`` keeps, and writes no event for (docs/history.md)."""
+    events = list(earlier)
+    units = [unit_of(_getter(event))[0] for event in events]
+    last = dict(zip(units, events, strict=True))
+    kept = {key for key, event in last.items() if key is not None and _succeeded(event)}
+    return [e for e, key in zip(events, units, strict=True) if key in kept or _kind(e) == "dag_start"]
+
+
+def _kind(event: object) -> object:
+    return event.get("event") if isinstance(event, dict) else getattr(event, "kind", None)
+
+
+def _succeeded(event: object) -> bool:
+    kind, status = _kind(event), _getter(event)("status", None)
+    return (kind == "task_ok" and status != "iterated") or (kind == "task_skip" and status == "success")
 
 
 def fold(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dagctl.dag.durations import format_duration
 
+from .fmt import xml_text
 from .timeline import WAIT_WORDS, Attempt, Lane, Segment, Timeline, details, headline, ticks
 
 FONT = "ui-monospace, SFMono-Regular, Menlo, Consolas, 'DejaVu Sans Mono', monospace"
@@ -279,4 +280,5 @@ def _legend(x0: float, y: float, width: int, kinds: set[str]) -> tuple[list[str]
 
 
 def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    """``text`` for an SVG or HTML document: well-formed XML whatever a task wrote (:func:`xml_text`), escaped."""
+    return xml_text(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
