@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -287,3 +288,7 @@ def test_an_output_encoding_that_is_not_utf8_gets_the_runs_exit_code_not_a_crash
     show = dagctl(tmp_path, "show", "latest", PYTHONIOENCODING="iso-8859-1")
     assert b"internal error" not in show.stderr and show.returncode in (0, 1), show.stderr
     assert b"boom" in show.stdout
+    for fmt in ("svg", "html"):  # a character the output cannot hold becomes XML's reference to it
+        gantt = dagctl(tmp_path, "show", "latest", "--gantt", "--format", fmt, PYTHONIOENCODING="ascii")
+        assert gantt.returncode == 0, gantt.stderr
+        ET.fromstring(gantt.stdout)

@@ -430,7 +430,12 @@ def _print_gantt(history: History, run_id: str, fmt: str, width: int | None, *, 
     from dagctl.report.svg import timeline_html, timeline_svg
 
     pixels = width or 1000
-    sys.stdout.write(timeline_svg(timeline, width=pixels) if fmt == "svg" else timeline_html(timeline, width=pixels))
+    document = timeline_svg(timeline, width=pixels) if fmt == "svg" else timeline_html(timeline, width=pixels)
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        sys.stdout.write(document)
+    except UnicodeEncodeError:  # an output that cannot hold a character: XML's own reference for it, lossless
+        sys.stdout.write(document.encode(encoding, "xmlcharrefreplace").decode(encoding))
 
 
 def _fit_cell_labels(rows: list[list[Any]], units: list[TaskSummary], headers: list[str], kinds: list[str]) -> None:
