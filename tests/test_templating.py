@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from dagctl.dag.shellquote import ShellContext
 from dagctl.dag.templating import (
     Reference,
     TemplateContext,
@@ -333,6 +334,9 @@ NASTY = [
     "#not a comment",
     "a}b{",
     "\t tab",
+    "x[$(touch PWNED)]",
+    "a[$(touch PWNED)]=1",
+    "-v",
 ]
 
 # (template, text printed around the value); values from $( ) lose trailing newlines, as in any shell
@@ -526,6 +530,105 @@ def test_shell_quote_gives_up_where_sh_and_bash_could_read_a_construct_different
     assert [problem for problem in problems if fragment in problem]
 
 
+# Where bash evaluates even a quoted value as arithmetic or as a variable name, running any $( ) in an array
+# subscript of it: (template, what the refusal says, the value of ${outputs.a.x}); ${outputs.a.v} is "-v"
+EVALUATED: list[tuple[str, str, str]] = [
+    ("[[ ${outputs.a.x} -eq 1 ]]", "it is inside [[ ]]", "x[$(touch PWNED)]"),
+    ("if [[ -v ${outputs.a.x} ]]; then :; fi", "it is inside [[ ]]", "x[$(touch PWNED)]"),
+    ("[[ $(echo ${outputs.a.x}) -gt 0 ]] && echo", "it is inside [[ ]]", "x[$(touch PWNED)]"),
+    ("[[ ${outputs.a.x} -lt 3 ]] || :", "it is inside [[ ]]", "x[$(touch PWNED)]"),
+    ("let ${outputs.a.x}", "it is an argument of let", "x[$(touch PWNED)]"),
+    ("let n=${outputs.a.x}+1", "it is an argument of let", "x[$(touch PWNED)]"),
+    ("2>/dev/null let ${outputs.a.x}", "it is an argument of let", "x[$(touch PWNED)]"),
+    ("true && let n=1 >&2 ${outputs.a.x}", "it is an argument of let", "x[$(touch PWNED)]"),
+    ('"let" ${outputs.a.x}', "it is an argument of let", "x[$(touch PWNED)]"),
+    ("$'let' ${outputs.a.x}", "it is an argument of let", "x[$(touch PWNED)]"),
+    (">|/dev/null {fd}>/dev/null let ${outputs.a.x}", "it is an argument of let", "x[$(touch PWNED)]"),
+    ("0<<-EOF let ${outputs.a.x}\n\tEOF", "it is an argument of let", "x[$(touch PWNED)]"),
+    ("function f { let ${outputs.a.x}; }; f", "it is an argument of let", "x[$(touch PWNED)]"),
+    ('echo "$(let ${outputs.a.x})"', "it is an argument of let", "x[$(touch PWNED)]"),
+    ("declare -i n=${outputs.a.x}", "it is an argument of declare", "x[$(touch PWNED)]"),
+    ("builtin typeset -i n=${outputs.a.x}", "it is an argument of typeset", "x[$(touch PWNED)]"),
+    ("f() { local -i n=${outputs.a.x}; }; f", "it is an argument of local", "x[$(touch PWNED)]"),
+    ('declare -n r=${outputs.a.x}; echo "$r"', "it is an argument of declare", "x[$(touch PWNED)]"),
+    ("x=(); declare x=${outputs.a.x}", "it is an argument of declare", "([$(touch PWNED)]=1)"),
+    ("x=(1); unset ${outputs.a.x}", "it is an argument of unset", "x[$(touch PWNED)]"),
+    ("echo a | read ${outputs.a.x}", "it is an argument of read", "x[$(touch PWNED)]"),
+    ("echo a | mapfile -C ${outputs.a.x} -c 1", "it is an argument of mapfile", "touch PWNED"),
+    ("printf -v ${outputs.a.x} %s 1", "it is an argument of printf -v", "x[$(touch PWNED)]"),
+    ("printf -v OPTIND %s ${outputs.a.x}", "it is an argument of printf -v", "x[$(touch PWNED)]"),
+    ("arr[${outputs.a.x}]=1", "it is inside an array subscript name[ ]", "x[$(touch PWNED)]"),
+    ("arr[1+${outputs.a.x}]+=1", "it is inside an array subscript name[ ]", "x[$(touch PWNED)]"),
+    ("[ -v ${outputs.a.x} ]", "it follows -v in [", "x[$(touch PWNED)]"),
+    ("test -v ${outputs.a.x}", "it follows -v in test", "x[$(touch PWNED)]"),
+    ("[ ${outputs.a.v} ${outputs.a.x} ]", "it follows an expansion (maybe -v) in [", "x[$(touch PWNED)]"),
+    ("export ${outputs.a.x}; set -x; true", "it is in a variable name of export", "PS4=$(touch PWNED)"),
+    ("RANDOM=${outputs.a.x}", "it is assigned to RANDOM (an integer)", "x[$(touch PWNED)]"),
+    ("export OPTIND=${outputs.a.x}", "it is assigned to OPTIND (an integer)", "x[$(touch PWNED)]"),
+    ("for OPTIND in ${outputs.a.x}; do :; done", "it is assigned to the loop variable OPTIND", "x[$(touch PWNED)]"),
+    ("declare -i n; n=${outputs.a.x}", "it is assigned to n (after declare -i)", "x[$(touch PWNED)]"),
+    ("declare -ai a; i=0; a[$i]=${outputs.a.x}", "it is assigned to a (after declare -ai)", "x[$(touch PWNED)]"),
+    ("typeset -ri n=$(echo ${outputs.a.x})", "it is an argument of typeset", "x[$(touch PWNED)]"),
+    ("declare -i n; n=$(echo ${outputs.a.x})", "it is assigned to n (after declare -i)", "x[$(touch PWNED)]"),
+    ("declare -i n; for n in ${outputs.a.x}; do :; done", "assigned to the loop variable n", "x[$(touch PWNED)]"),
+]
+
+
+@pytest.mark.skipif(not shutil.which("bash"), reason="needs bash")
+@pytest.mark.parametrize(("template", "fragment", "value"), EVALUATED)
+def test_shell_quote_refuses_where_bash_evaluates_a_value(template, fragment, value, tmp_path, monkeypatch):
+    ctx = make_ctx(outputs={"a": {"x": value, "v": "-v"}})
+    with pytest.raises(TemplateError) as err:
+        render(template, ctx, shell_quote=True)
+    assert fragment in str(err.value)
+    assert "where bash evaluates a value as arithmetic or as a name" in str(err.value)
+    hints = ["pass the value through env:", "use [ ]", "assign the value on its own: local x; x=${outputs.a.x}"]
+    assert [hint for hint in hints if hint in str(err.value)]
+    problems = reference_problems(template, params=[], upstream=["a"], task_ids=["a"], shell=True)
+    assert [problem for problem in problems if fragment in problem]
+    # without the refusal the value would be quoted as anywhere else, and bash would run the payload
+    monkeypatch.setattr(ShellContext, "_evaluated", lambda self: None)
+    command = render(template, ctx, shell_quote=True)
+    subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True, stdin=subprocess.DEVNULL, timeout=10)
+    assert (tmp_path / "PWNED").exists(), command
+
+
+@pytest.mark.skipif(not shutil.which("bash"), reason="needs bash")
+def test_shell_quote_gives_up_after_old_bash_arithmetic(tmp_path):
+    with pytest.raises(TemplateError, match=r"after \$\[ \]"):
+        render('echo "$[ ${outputs.a.x} ]"', make_ctx(outputs={"a": {"x": "x"}}), shell_quote=True)
+    assert reference_problems("echo $[1] ${run_id}", params=[], upstream=[], task_ids=[], shell=True)
+    # what quoting alone would give: bash evaluates $[ ] as $(( ))
+    subprocess.run(["bash", "-c", "echo $[ 'x[$(touch PWNED)]' ]"], cwd=tmp_path, capture_output=True, timeout=10)
+    assert (tmp_path / "PWNED").exists()
+
+
+@pytest.mark.parametrize(
+    "template",
+    ['[[ "${run_id}" == x ]]', 'a["${run_id}"]=1', 'let "n=${run_id}"', "[ -v \"$(echo '${run_id}')\" ]"],
+)
+def test_shell_quote_refuses_where_bash_evaluates_a_value_even_in_quotes(template):
+    # bash 5.2 happens not to run a $( ) escaped inside double quotes here (it does inside single quotes): refused
+    with pytest.raises(TemplateError, match="where bash evaluates a value"):
+        render(template, CTX, shell_quote=True)
+
+
+def test_shell_quote_says_how_to_compare_instead_of_in_double_brackets():
+    with pytest.raises(TemplateError) as err:
+        render("[[ ${params.limit} -gt 3 ]] && echo big", CTX, shell_quote=True)
+    assert str(err.value) == (
+        "cannot shell-quote ${params.limit} at column 4: it is inside [[ ]], where bash evaluates a value as "
+        "arithmetic or as a name, running any $( ) in it (as in x[$(cmd)]) — use [ ], which does not evaluate "
+        'values: [ ${params.limit} -eq 1 ], or with env: {A: ${params.limit}}, [ "$A" -eq 1 ]'
+    )
+    with pytest.raises(TemplateError) as err:
+        render("echo $(( ${params.limit} + 1 ))", CTX, shell_quote=True)
+    assert err.value.hint == (
+        'bash evaluates even "$NAME" here, so check it ([ "$NAME" -eq "$NAME" ] || exit 1), '
+        'pass the value through env: and use "$NAME"'
+    )
+
+
 # (template, text printed around the value, whether only bash can run it): after a construct ends, a
 # reference is quoted for where it lands as anywhere else
 AFTER_CONSTRUCTS: list[tuple[str, str, bool]] = [
@@ -547,6 +650,16 @@ AFTER_CONSTRUCTS: list[tuple[str, str, bool]] = [
     ("printf '%s|' $'tab\\there' ${outputs.a.x}", "tab\there|{}|", True),
     ("printf '%s|' $'a\\\\' \"${outputs.a.x}\"", "a\\|{}|", True),
     ("(( x = (1 + 2) * 2 )); printf '%s|' $x ${outputs.a.x}", "6|{}|", True),
+    ("[ ${outputs.a.x} -eq 1 ] 2>/dev/null; test ${outputs.a.x} -lt 3 2>&-; printf '%s|' ${outputs.a.x}", "{}|", False),
+    ("[ -n ${outputs.a.x} ] || [ x = ${outputs.a.x} ] || :; printf '%s|' ${outputs.a.x}", "{}|", False),
+    ('export X=${outputs.a.x}; (readonly Y="${outputs.a.x}"; printf \'%s|\' "$X" "$Y")', "{}|{}|", False),
+    ("for v in ${outputs.a.x}; do printf '%s|' \"$v\"; done", "{}|", False),
+    ("[[ -n x ]] && printf '%s|' ${outputs.a.x}", "{}|", True),
+    ("a[1]=${outputs.a.x}; printf '%s|' \"$${a[1]}\"", "{}|", True),
+    ("declare -i n=2; let n+=1; printf '%s|' $n ${outputs.a.x}", "3|{}|", True),
+    ("printf -v y %s 1; printf '%s|' \"$y\" ${outputs.a.x}", "1|{}|", True),
+    ("f() { local n=1; printf '%s|' $n \"$1\"; }; f ${outputs.a.x}", "1|{}|", True),
+    ("y=(1); f() { local y; y=${outputs.a.x}; printf '%s|' \"$y\"; }; f", "{}|", True),  # what the hint says
 ]
 
 
@@ -610,9 +723,18 @@ def test_shell_quote_never_lets_a_value_run_around_constructs_in_sh_or_bash(tmp_
         lambda: "x=(" + some(["a", " ", "'b c'", "(", ")", "#c\n", "$(echo e)", ref, ";"]) + ")",
         lambda: rng.choice([f"printf '%s|' {ref}", f'echo "{ref}"', f"echo '{ref}'", f"# {ref}", f"echo $({ref})"]),
         lambda: rng.choice(["'", '"', "(", ")", "\\", "$(", "#", "<<", "$'", "=", "\n"]),
+        # where bash evaluates a value as arithmetic or as a name (x[$(cmd)] runs cmd), and what resembles them
+        lambda: (
+            rng.choice(evaluating)
+            + rng.choice([ref, f"{ref} -eq 1 ]]", f"1 {ref}", f"$(echo {ref})", "x"])
+            + some([ref, " ", "1", "-eq ", "]", "]]", "'", '"', "$(", ")", "=", "a["])
+        ),
     ]
+    evaluating = ["[[ ", "let ", "declare -i v=", "declare -i v; v=", "local ", "a[", "echo $[ ", "read ", "[ -v "]
+    evaluating += ["test ", "[ ", "printf -v ", "unset ", "export ", "RANDOM=", "for OPTIND in ", "x=(1); ", "2>&1 "]
     payloads = ["$(touch PWNED)", "`touch PWNED`", "'; touch PWNED; '", "\\'; touch PWNED #", "\nEOF\ntouch PWNED\n"]
     payloads += ["x\n$(touch PWNED)\nEOF", "))\ntouch PWNED\n", ")); touch PWNED; ((", "\nB\ntouch PWNED\n"]
+    payloads += ["x[$(touch PWNED)]", "a[$(touch PWNED)]=1", "-v", "([$(touch PWNED)]=1)"]
     accepted = 0
     for _ in range(300):
         text = "".join(rng.choice(constructs)() + rng.choice(["\n", "; "]) for _ in range(rng.randint(1, 4)))

@@ -37,11 +37,14 @@ in, so a value can never become shell syntax. Outside quotes it is ``shlex.quote
 each ``'`` becomes ``'\\''``; inside double quotes the backslash, double quote, dollar and backtick are
 backslash-escaped (a plain ``shlex.quote`` there would let ``$(...)`` run); inside a comment every line of
 the value stays commented. Where dagctl cannot tell how the shell will read the text (inside ``$(( ))``,
-``(( ))``, ``$'...'``, a here-document's body or a bash array ``x=( )``; after a backtick, ``<<<`` or ``case``
-inside ``$( )``; inside a shell ``${...}``, or right after a backslash) rendering fails with a TemplateError
-rather than guess. The scanner follows ``$(( ))``, ``(( ))``, ``$'...'``, arrays and here-documents to their
-end and quotes as usual after it, unless sh (dash) and bash could disagree on where that end is; then it
-refuses every later reference (see :class:`~dagctl.dag.shellquote.ShellContext`). This depends
+``(( ))``, ``$'...'``, a here-document's body or a bash array ``x=( )``; after a backtick, ``$[``, ``<<<`` or
+``case`` inside ``$( )``; inside a shell ``${...}``, or right after a backslash) rendering fails with a
+TemplateError rather than guess; so it does where bash evaluates even a quoted value as arithmetic or as a
+variable name, running a ``$( )`` in an array subscript of it (inside ``[[ ]]`` or ``a[...]``, in the arguments
+of ``let``, ``declare``, ``read``, ``printf -v``, ...). The scanner follows ``$(( ))``, ``(( ))``, ``$'...'``,
+``[[ ]]``, arrays and here-documents to their end and quotes as usual after it, unless sh (dash) and bash could
+disagree on where that end is; then it refuses every later reference (see
+:class:`~dagctl.dag.shellquote.ShellContext`). This depends
 only on the literal text before the reference, never on a value, so :func:`reference_problems` with
 ``shell=True`` reports every such reference when the DAG is validated, not when the task runs. Quoting
 protects one level of parsing: a command that parses its arguments again (``eval``, ``sh -c``,
@@ -389,7 +392,7 @@ def _shell_problems(text: str) -> list[str]:
         problem = shell.problem(part)
         if problem is not None:
             return [str(problem)]
-        shell.prev = "x"  # as quote() leaves it
+        shell.substitute()  # as quote() does
     return []
 
 
