@@ -414,10 +414,9 @@ def test_pause_lets_running_tasks_finish_then_resume_goes_on_in_the_same_run(pro
     assert "Paused:   " in shown and "paused)" in shown and "resumed " in shown
 
 
-def test_a_paused_run_can_be_cancelled_for_good(proj, cli) -> None:
-    """`dagctl cancel` refused a paused run (`already finished (paused)`): nothing could end one but a resume,
-    and prune keeps paused runs."""
-    proj.write("p.yaml", PAUSABLE)
+def _paused_run(proj: Any, cli: Any, text: str) -> str:
+    """Run ``text`` (a PAUSABLE DAG), pause it while its first task runs, and return the paused run's id."""
+    proj.write("p.yaml", text)
     run = proj.dagctl("run", "p.yaml", "-q")
     try:
         wait_until((proj.folder / "a.started").exists, 30)
@@ -425,8 +424,14 @@ def test_a_paused_run_can_be_cancelled_for_good(proj, cli) -> None:
         assert run.wait(timeout=30) == 0
     finally:
         run.kill()
+    return History(proj.settings).resolve("latest")
+
+
+def test_a_paused_run_can_be_cancelled_for_good(proj, cli) -> None:
+    """`dagctl cancel` refused a paused run (`already finished (paused)`): nothing could end one but a resume,
+    and prune keeps paused runs."""
+    run_id = _paused_run(proj, cli, PAUSABLE)
     history = History(proj.settings)
-    run_id = history.resolve("latest")
     result = cli("cancel", run_id, "--json")
     assert result.code == 0, result.err
     assert json.loads(result.out) == {"run_id": run_id, "requested": True, "status": "cancelled", "stopped": True}
@@ -438,18 +443,8 @@ def test_a_paused_run_can_be_cancelled_for_good(proj, cli) -> None:
 
 def test_two_resumes_of_one_run_at_once_run_its_tasks_once(proj, cli) -> None:
     """Both found the run paused and went on with it: b ran twice, into one run with two dag_done records."""
-    proj.write(
-        "p.yaml",
-        PAUSABLE.replace("echo b >> trace", "touch b.started; while [ ! -f go ]; do sleep 0.02; done; echo b >> trace"),
-    )
-    run = proj.dagctl("run", "p.yaml", "-q")
-    try:
-        wait_until((proj.folder / "a.started").exists, 30)
-        assert cli("pause", "latest", "--wait", "0").code == 0
-        assert run.wait(timeout=30) == 0
-    finally:
-        run.kill()
-    run_id = History(proj.settings).resolve("latest")
+    held = "touch b.started; while [ ! -f go ]; do sleep 0.02; done; echo b >> trace"
+    run_id = _paused_run(proj, cli, PAUSABLE.replace("echo b >> trace", held))
     first = proj.dagctl("resume", run_id, "-q")
     try:
         wait_until((proj.folder / "b.started").exists, 30)
