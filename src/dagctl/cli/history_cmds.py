@@ -136,8 +136,9 @@ def tries(t: TaskSummary) -> str | int:
 
 def cell_label(cell: TaskSummary) -> str:
     """A matrix cell with its values: ``train:1 [lr=0.01, bs=32]``."""
-    values = ", ".join(f"{k}={v}" for k, v in (cell.matrix or {}).items())
-    return cell.task_id + (f" [{values}]" if values else "")
+    from dagctl.report.fmt import with_values
+
+    return with_values(cell.task_id, cell.matrix)
 
 
 def task_note(t: TaskSummary, approved: Sequence[str] = ()) -> str:

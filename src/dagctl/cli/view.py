@@ -15,7 +15,7 @@ from itertools import repeat, starmap
 from pathlib import Path
 
 from dagctl.dag.durations import format_duration
-from dagctl.report.fmt import short_duration
+from dagctl.report.fmt import short_duration, with_values
 from dagctl.store.events import (
     ApprovalGranted,
     ApprovalRejected,
@@ -58,8 +58,7 @@ def local_time(ts: str) -> str:
 def unit_name(event: TaskEvent) -> str:
     """What a task event is about: the task, a matrix cell with its values, or a loop's iteration."""
     if event.cell:
-        values = ", ".join(f"{k}={v}" for k, v in (event.matrix or {}).items())
-        return f"{event.cell} [{values}]" if values else event.cell
+        return with_values(event.cell, event.matrix)
     if event.iteration and event.iteration > 1:
         return f"{event.task_id} (iteration {event.iteration})"
     return event.task_id

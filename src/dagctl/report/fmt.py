@@ -10,6 +10,15 @@ from __future__ import annotations
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import re
+    from collections.abc import Mapping
+    from typing import Any
+
+
+def with_values(name: str, matrix: Mapping[str, Any] | None) -> str:
+    """A matrix cell named with its values, ``train:1 [lr=0.01, bs=32]``; ``name`` alone without values."""
+    if not matrix:
+        return name
+    return name + " [" + ", ".join(f"{k}={v}" for k, v in matrix.items()) + "]"
 
 
 def short_duration(seconds: float | None) -> str:

@@ -30,6 +30,7 @@ from operator import attrgetter
 from dagctl.records import Record
 from dagctl.store.events import TaskOk, TaskStart, parse_ts
 
+from .fmt import with_values
 from .graph import TaskGraph, default_weight, display_order, tails
 
 TYPE_CHECKING = False
@@ -669,12 +670,9 @@ class RunProgress:
             done = sum(1 for c in task.children if c.status in FINISHED)
             count = f"{done}/{max(task.cells, len(task.children))} cells"
             note = f"{count} · {note}" if note else count
-        label = task.label
-        if task.matrix:  # a cell with its values, as `dagctl show` has it (the view cuts it to fit)
-            label += " [" + ", ".join(f"{k}={v}" for k, v in task.matrix.items()) + "]"
         return Row(
             task_id=task.task_id,
-            label=label,
+            label=with_values(task.label, task.matrix),  # a cell with its values, as `show` has it
             depth=task.depth,
             status=status,
             attempt=task.attempt,
