@@ -278,25 +278,31 @@ def check_folder(folder: Path, var: str, *, need_space: bool = True) -> None:
 
 def check_readable_file(path: Path, var: str, what: str) -> None:
     """``path`` is a readable regular file, or missing."""
-    import stat
-
-    def problem(reason: str) -> EnvironmentProblem:
-        return EnvironmentProblem(
+    reason = _file_problem(path, os.R_OK)
+    if reason is not None:
+        raise EnvironmentProblem(
             f"cannot read {path} ({var}): {reason}", hint=f"point {var} at {what}, a file, or unset it"
         )
+
+
+def _file_problem(path: Path, access: int) -> str | None:
+    """Why ``path`` is not a regular file this process may use with ``access`` (``os.R_OK``, ``os.W_OK``); None when
+    it is one, or is missing (it can still be created)."""
+    import stat
 
     try:
         info = os.stat(path)
     except FileNotFoundError:
-        return
+        return None
     except OSError as exc:  # ENOTDIR (a file where a folder should be), ELOOP, EACCES ...
-        raise problem(_reason(exc)) from None
+        return _reason(exc)
     if stat.S_ISDIR(info.st_mode):
-        raise problem("it is a directory")
+        return "it is a directory"
     if not stat.S_ISREG(info.st_mode):
-        raise problem("it is not a regular file (a FIFO, socket or device)")
-    if not os.access(path, os.R_OK):
-        raise problem("permission denied")
+        return "it is not a regular file (a FIFO, socket or device)"
+    if not os.access(path, access):
+        return "permission denied"
+    return None
 
 
 def _probe(folder: Path, var: str) -> None:
@@ -315,19 +321,7 @@ def _probe(folder: Path, var: str) -> None:
 
 def check_file(path: Path, var: str) -> None:
     """``path`` is (or can be created as) a regular, writable file in a usable folder."""
-    import stat
-
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        info = None
-    except OSError as exc:  # ELOOP, ENOTDIR, EACCES ...
-        raise _problem(var, path, _reason(exc)) from None
-    if info is not None:
-        if stat.S_ISDIR(info.st_mode):
-            raise _problem(var, path, "it is a directory")
-        if not stat.S_ISREG(info.st_mode):
-            raise _problem(var, path, "it is not a regular file (a FIFO, socket or device)")
-        if not os.access(path, os.W_OK):
-            raise _problem(var, path, "permission denied")
+    reason = _file_problem(path, os.W_OK)
+    if reason is not None:
+        raise _problem(var, path, reason)
     check_folder(path.parent, var)
