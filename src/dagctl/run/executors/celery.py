@@ -518,22 +518,15 @@ class CeleryExecutor:
             return
         if handed_back:
             logger.info("%s: worker %s handed it back as it shut down; delivering it again", attempt_id, worker)
-            job.delivery = delivery
-            del self._inflight[attempt_id]
-            self._publish(job)
-            return
-        job.lost.append(worker or "?")
-        if len(job.lost) > MAX_LOST_DELIVERIES:
-            self._finish(
-                attempt_id,
-                AttemptResult(
-                    status="failed",
-                    duration_s=0.0,
-                    error=f"lost {len(job.lost)} times: worker(s) {', '.join(job.lost)} stopped while running it",
-                ),
+        else:
+            job.lost.append(worker or "?")
+            if len(job.lost) > MAX_LOST_DELIVERIES:
+                lost = f"lost {len(job.lost)} times: worker(s) {', '.join(job.lost)} stopped while running it"
+                self._finish(attempt_id, AttemptResult(status="failed", duration_s=0.0, error=lost))
+                return
+            logger.warning(
+                "%s: worker %s stopped while running it (no heartbeat); delivering it again", attempt_id, worker
             )
-            return
-        logger.warning("%s: worker %s stopped while running it (no heartbeat); delivering it again", attempt_id, worker)
         job.delivery = delivery
         del self._inflight[attempt_id]
         self._publish(job)
