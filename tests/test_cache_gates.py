@@ -441,6 +441,24 @@ def test_a_paused_run_can_be_cancelled_for_good(proj, cli) -> None:
     assert (proj.folder / "trace").read_text().split() == ["a"]
 
 
+def test_a_resume_goes_on_where_the_run_ran_unless_told_otherwise(proj, cli, monkeypatch) -> None:
+    """A paused run of Celery workers went on on local threads, and resume had no --executor, --broker or -j."""
+    run_id = _paused_run(proj, cli, PAUSABLE)
+    events = proj.settings.runs_dir / run_id / "events.jsonl"
+    first, *rest = events.read_text().splitlines(keepends=True)
+    events.write_text(json.dumps({**json.loads(first), "executor": "celery"}) + "\n" + "".join(rest))
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:9/0")  # nothing listens there
+    monkeypatch.setenv("DAGCTL_BROKER_TIMEOUT", "0.5")
+    monkeypatch.delenv("DAGCTL_EXECUTOR", raising=False)
+    to_workers = cli("resume", run_id)
+    assert to_workers.code == 3 and "cannot reach the broker at redis://127.0.0.1:9/0" in to_workers.err
+    assert History(proj.settings).summary(run_id).status == "paused"  # untouched
+    assert cli("resume", run_id, "--broker", "redis://127.0.0.1:9/0", "-x", "threads").code == 2
+    here = cli("resume", run_id, "--executor", "threads", "-j", "1", "-q")
+    assert here.code == 0, here.err
+    assert (proj.folder / "trace").read_text().split() == ["a", "b", "c"]
+
+
 def test_two_resumes_of_one_run_at_once_run_its_tasks_once(proj, cli) -> None:
     """Both found the run paused and went on with it: b ran twice, into one run with two dag_done records."""
     held = "touch b.started; while [ ! -f go ]; do sleep 0.02; done; echo b >> trace"

@@ -64,3 +64,37 @@ def test_retry_from_another_directory_finds_the_dag_and_its_sub_dags(
     assert retried.code == 0, retried.err
     again = cli("retry", first, "--use-current", "--from", "prep", "-q")
     assert again.code == 0, again.err
+
+
+def _ran_on_celery(logs: Path, run_id: str) -> None:
+    """Record ``run_id`` as a run of Celery workers, as ``dagctl run --executor celery`` records it."""
+    events = logs / "runs" / run_id / "events.jsonl"
+    first, *rest = events.read_text().splitlines(keepends=True)
+    start = json.loads(first)
+    assert start["event"] == "dag_start" and start["executor"] == "threads"
+    events.write_text(json.dumps({**start, "executor": "celery"}) + "\n" + "".join(rest))
+
+
+def test_a_retry_runs_where_the_run_ran_unless_told_otherwise(
+    cli, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run of Celery workers was retried on local threads (unless DAGCTL_EXECUTOR said celery), and retry had no
+    --executor, --broker or -j to say where and how wide."""
+    (project / "e.yaml").write_text(FLAKY)
+    assert cli("run", "e.yaml", "-q").code == 1
+    first = _latest(cli)
+    _ran_on_celery(project / "logs", first)
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:9/0")  # nothing listens there
+    monkeypatch.setenv("DAGCTL_BROKER_TIMEOUT", "0.5")
+    monkeypatch.delenv("DAGCTL_EXECUTOR", raising=False)
+    to_workers = cli("retry", first)
+    assert to_workers.code == 3 and "cannot reach the broker at redis://127.0.0.1:9/0" in to_workers.err
+    assert _latest(cli) == first  # refused before a run began
+    refused = cli("retry", first, "--executor", "threads", "--broker", "redis://127.0.0.1:9/0")
+    assert refused.code == 2 and "--broker is for the Celery executor" in refused.err
+    assert cli("retry", first, "-x", "bogus").code == 2
+    (project / "ok").touch()
+    here = cli("retry", first, "--executor", "threads", "-j", "1", "--json")
+    assert here.code == 0, here.err
+    assert json.loads(here.out)["status"] == "success"
+    assert cli("retry", first, "-j", "0").code == 2

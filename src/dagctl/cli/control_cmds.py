@@ -146,6 +146,14 @@ def register(app: typer.Typer) -> None:
     @app.command("resume")
     def resume(
         run: str = typer.Argument(..., help="A paused (or abandoned) run: id, unique prefix, or 'latest'."),
+        parallelism: int | None = typer.Option(None, "--parallelism", "-j", min=1, help="Max tasks at once."),
+        executor: str | None = typer.Option(
+            None,
+            "--executor",
+            "-x",
+            help="Where tasks run: threads or celery (default: where the run ran them, else DAGCTL_EXECUTOR).",
+        ),
+        broker: str | None = typer.Option(None, "--broker", help="Redis URL for celery (default: REDIS_URL)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
         as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON."),
         junit: Path | None = typer.Option(
@@ -158,7 +166,8 @@ def register(app: typer.Typer) -> None:
         """Go on with a paused or abandoned run, in the same run id, from where it stopped.
 
         Tasks, matrix cells and loop iterations that succeeded are kept; the rest run; approval gates that
-        waited wait again (decisions made meanwhile count).
+        waited wait again (decisions made meanwhile count). Tasks run where the run ran them (threads or Celery
+        workers) unless --executor says otherwise.
 
         \b
         Example:
@@ -167,21 +176,26 @@ def register(app: typer.Typer) -> None:
         """
         from dagctl.run.resume import claim_run, prepare_resume
 
-        from .run_main import check_ci_outputs, ci_outputs_after, execute, report
+        from .run_main import again_on, check_ci_outputs, ci_outputs_after, execute, report
 
         check_ci_outputs(junit, metrics_textfile)
         history = _history()
         run_id = history.resolve(run)
         with claim_run(history, run_id):  # one process goes on with a run: read its state under the claim
             prepared = prepare_resume(history, run_id)
+            on = again_on(prepared.executor, executor, broker, history.settings)
             if not quiet and not as_json:
                 kept = len(prepared.reuse)
-                echo_err(f"dagctl: resuming run {prepared.run_id}; {kept} finished task(s) kept")
+                where = "" if on == "threads" else f" on {on} workers"
+                echo_err(f"dagctl: resuming run {prepared.run_id}{where}; {kept} finished task(s) kept")
             result = execute(
                 prepared.spec,
                 prepared.params,
                 quiet=quiet or as_json,
+                executor=on,
+                broker=broker,
                 parent_run_id=prepared.parent,
+                parallelism=parallelism,
                 **prepared.run_options(),
             )
         report(result, quiet=quiet, as_json=as_json)

@@ -365,6 +365,14 @@ def register(app: typer.Typer) -> None:
         use_current: bool = typer.Option(
             False, "--use-current", help="Use the DAG file as it is now, not the snapshot the run executed."
         ),
+        parallelism: int | None = typer.Option(None, "--parallelism", "-j", min=1, help="Max tasks at once."),
+        executor: str | None = typer.Option(
+            None,
+            "--executor",
+            "-x",
+            help="Where tasks run: threads or celery (default: where the run ran them, else DAGCTL_EXECUTOR).",
+        ),
+        broker: str | None = typer.Option(None, "--broker", help="Redis URL for celery (default: REDIS_URL)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
         as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON."),
         junit: Path | None = typer.Option(
@@ -377,7 +385,7 @@ def register(app: typer.Typer) -> None:
         """Re-run what failed: succeeded tasks are not run again and their outputs are reused.
 
         The new run is linked to the old one (trigger retry, parent run id) and runs the old run's DAG
-        snapshot with the same params.
+        snapshot with the same params, on the executor the old run used unless --executor says otherwise.
 
         \b
         Examples:
@@ -387,20 +395,25 @@ def register(app: typer.Typer) -> None:
         """
         from dagctl.run.resume import prepare_retry
 
-        from .run_main import check_ci_outputs, ci_outputs_after, execute, report
+        from .run_main import again_on, check_ci_outputs, ci_outputs_after, execute, report
 
         check_ci_outputs(junit, metrics_textfile)
         history = _history()
         prepared = prepare_retry(history, history.resolve(run), from_task=from_task, use_current=use_current)
+        on = again_on(prepared.executor, executor, broker, history.settings)
         if not quiet and not as_json:
             reused = ", ".join(prepared.reuse) or "none"
-            echo_err(f"dagctl: retrying run {prepared.parent} as a new run; reusing outputs of: {reused}")
+            where = "" if on == "threads" else f" on {on} workers"
+            echo_err(f"dagctl: retrying run {prepared.parent} as a new run{where}; reusing outputs of: {reused}")
         result = execute(
             prepared.spec,
             prepared.params,
             quiet=quiet or as_json,
+            executor=on,
+            broker=broker,
             trigger="retry",
             parent_run_id=prepared.parent,
+            parallelism=parallelism,
             **prepared.run_options(),
         )
         report(result, quiet=quiet, as_json=as_json)

@@ -220,6 +220,16 @@ def _check_run_id(run_id: str, runs_dir: Path) -> None:
         raise UsageError(f"--run-id {run_id}: that run already exists", hint="choose a new id, or leave --run-id out")
 
 
+def again_on(recorded: str | None, executor: str | None, broker: str | None, settings: Any) -> str:
+    """Where ``dagctl retry`` / ``resume`` run a run's tasks: ``--executor``, else where the run ran them (its
+    ``dag_start``: a run of Celery workers goes on there), else ``DAGCTL_EXECUTOR``; checked as ``run`` checks."""
+    from dagctl.run.executors.factory import EXECUTORS
+
+    chosen = executor or (recorded if recorded in EXECUTORS else None) or settings.executor
+    _check_executor(chosen, broker, settings.redis_url)
+    return str(chosen).strip().lower()
+
+
 def _check_executor(name: str, broker: str | None, default_broker: str) -> None:
     """Bad --executor / --broker values are input errors, found before anything is written."""
     from dagctl.errors import UsageError

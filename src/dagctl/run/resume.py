@@ -45,6 +45,8 @@ class Prepared:
     trigger: str = "retry"
     schedule_id: str | None = None
     logical_date: str | None = None
+    executor: str | None = None
+    """Where the run's tasks ran (its ``dag_start``): a retry or resume runs them there unless told otherwise."""
 
     def run_options(self) -> dict[str, Any]:
         """The :class:`~dagctl.run.state.RunOptions` fields that make a run reuse what this one found."""
@@ -120,7 +122,7 @@ def prepare_retry(
                 f"--from: DAG '{spec.name}' has no task '{from_task}'", hint="known tasks: " + ", ".join(plan.tasks)
             )
         rerun = set(plan.subgraph_downstream([from_task]))
-    prepared = Prepared(spec=spec, params={}, parent=run_id)
+    prepared = Prepared(spec=spec, params={}, parent=run_id, executor=old.executor)
     _collect_reusable(history, old, plan, rerun, prepared)
     if len(prepared.reuse) == len(plan.tasks):
         raise UsageError(
@@ -173,7 +175,9 @@ def prepare_resume(history: History, run_id: str, *, clock: Clock | None = None)
         raise StateError(f"run {run_id} has no DAG snapshot ({snapshot})", hint="retry it instead")
     spec = _load_snapshot(snapshot, old.dag_file)
     plan = build_plan(spec)
-    prepared = Prepared(spec=spec, params={}, parent=old.parent_run_id, resume=True, run_id=run_id)
+    prepared = Prepared(
+        spec=spec, params={}, parent=old.parent_run_id, resume=True, run_id=run_id, executor=old.executor
+    )
     _collect_reusable(history, old, plan, set(), prepared)
     prepared.attempts = {uid: t.attempts for uid, t in old.tasks.items() if t.status != "success"}
     prepared.params = {k: v for k, v in (old.params or {}).items() if k in spec.params}
