@@ -409,6 +409,20 @@ def test_schedule_list_shows_next_fire_and_last_run(cli, project: Path) -> None:
     assert data[0]["last_run"]["slot"] == "nightly@2026-03-08T07:00:00Z" and data[1]["next_fire"] is None
 
 
+def test_schedule_list_now_shows_what_a_tick_then_would_see_next(cli, project: Path) -> None:
+    """`schedule --once` takes --now to try a night the clocks change; `schedule list` had no way to look there."""
+    write_schedules(
+        project, '- {id: nightly, cron: "30 2 * * *", timezone: America/New_York, dag: ../dags/note.yaml}\n'
+    )
+    where = ("--dir", str(project / SCHEDULES))
+    data = json.loads(cli("schedule", "list", *where, "--now", "2026-03-08T05:00:00Z", "--json").out)
+    assert data[0]["next_fire"] == "2026-03-08T03:00:00-04:00"  # 02:30 does not exist that night: at the jump
+    data = json.loads(cli("schedule", "list", *where, "--now", "2026-03-08T08:00:00-05:00", "--json").out)
+    assert data[0]["next_fire"] == "2026-03-09T02:30:00-04:00"
+    bad = cli("schedule", "list", *where, "--now", "tomorrow")
+    assert bad.code == 2 and "--now 'tomorrow' is not an ISO-8601 time" in bad.err
+
+
 def test_schedule_next_prints_iso_times_with_dst_offsets(cli, project: Path) -> None:
     write_schedules(
         project, '- {id: nightly, cron: "30 2 * * *", timezone: America/New_York, dag: ../dags/note.yaml}\n'

@@ -308,16 +308,21 @@ def register(app: typer.Typer) -> None:
     def list_(
         ctx: typer.Context,
         directory: Path | None = typer.Option(None, "--dir", "-d", help=DIR_HELP),
+        now: str | None = typer.Option(
+            None, "--now", help="Next fire times after this ISO-8601 time (Z or offset) instead of the clock."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """List schedules with their next fire time and last run.
 
         Next fire times are shown in each schedule's timezone with the UTC offset; last runs in local time.
+        --now shows what a tick at that time would see next (as schedule --once --now ticks).
 
         \b
         Examples:
           dagctl schedule list
           dagctl schedule list --dir configs/schedules --json
+          dagctl schedule list --now 2026-03-29T00:30:00Z
         """
         from dagctl.clock import SystemClock
         from dagctl.schedule.files import ScheduleSource
@@ -325,12 +330,13 @@ def register(app: typer.Typer) -> None:
         from dagctl.settings import Settings
         from dagctl.store.state import StateStore
 
+        when = parse_when(now, None, "--now") if now is not None else SystemClock().now()
         schedules = ScheduleSource(_directory(ctx, directory), default_timezone=default_timezone()).load()
         settings = Settings.from_env()
         settings.check_readable("state")
         with state_errors(), StateStore(settings.state_path) as store:
             fold = store.refresh()
-        data = schedule_entries(schedules, fold, SystemClock().now())
+        data = schedule_entries(schedules, fold, when)
         if as_json:
             echo_json(data)
             return
