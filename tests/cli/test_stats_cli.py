@@ -312,6 +312,24 @@ def test_stats_reads_what_the_runner_wrote(cli, tmp_path):
     assert datetime.fromisoformat(run["start"].replace("Z", "+00:00")) <= SystemClock().now()
 
 
+def test_a_matrix_task_counts_its_cells_executions_once_and_takes_its_status(cli, tmp_path):
+    """Its cells ran; the matrix task's own outcome (`2 of 3 cells succeeded, 3 needed`) was counted as one more
+    execution: 2 ok and 2 failed for three cells, and its time counted twice."""
+    dag = tmp_path / "dag.yaml"
+    dag.write_text(
+        textwrap.dedent("""
+        name: grid
+        tasks:
+          - {id: t, matrix: {n: [1, 2, 3]}, run: 'test ${matrix.n} != 3'}
+        """).lstrip()
+    )
+    assert cli("run", str(dag), "-q").code == 1
+    data = json.loads(cli("stats", "--json").out)
+    (row,) = data["tasks"]["tasks"]
+    assert (row["task_id"], row["ok"], row["failed"], row["last_status"]) == ("t", 2, 1, "failed")
+    assert data["tasks"]["overall"]["failed"] == 1 and data["tenants"][0]["tasks"] == 3
+
+
 def test_stats_help_has_examples(cli):
     result = cli("stats", "--help")
     assert result.code == 0 and "dagctl stats --window 7d" in result.out

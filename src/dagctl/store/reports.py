@@ -133,6 +133,27 @@ class _Kpi:
         }
 
 
+class _MatrixTotals:
+    """Tells a matrix task's own outcome (``2 of 3 cells succeeded``) from its cells' executions: the cells ran,
+    and counting the task too counted one execution more per matrix task (and its time again)."""
+
+    __slots__ = ("_with_cells",)
+
+    def __init__(self) -> None:
+        self._with_cells: set[tuple[str, str]] = set()
+
+    def is_total(self, rec: Mapping[str, Any]) -> bool:
+        """``rec`` is the outcome of a task whose cells were seen in its run (they come first)."""
+        run_id, task_id = rec.get("run_id"), rec.get("task_id")
+        if not isinstance(run_id, str) or not isinstance(task_id, str):
+            return False
+        key = (run_id, task_id)
+        if rec.get("cell"):
+            self._with_cells.add(key)
+            return False
+        return key in self._with_cells
+
+
 def _in_window(
     events: Iterable[Mapping[str, Any]], since_key: str, now_key: str
 ) -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -155,6 +176,7 @@ def summarize_tasks(events: Iterable[Mapping[str, Any]], *, now: datetime, windo
     since_key, now_key = _window(now, window_hours)
     overall = _Kpi()
     per: dict[tuple[str, str], _Kpi] = {}
+    totals = _MatrixTotals()
     for key, rec in _in_window(events, since_key, now_key):
         kind = _str(rec.get("event"))
         if kind is None or kind not in TASK_KINDS or kind == "task_start":
@@ -166,8 +188,9 @@ def summarize_tasks(events: Iterable[Mapping[str, Any]], *, now: datetime, windo
         acc = per.get((dag, tid))
         if acc is None:
             acc = per[(dag, tid)] = _Kpi()
-        acc.add(kind, rec)
-        overall.add(kind, rec)
+        if not totals.is_total(rec):  # a matrix task's outcome: its status counts below, its cells ran
+            acc.add(kind, rec)
+            overall.add(kind, rec)
         if kind != "task_retry" and (acc.last_key is None or key >= acc.last_key):
             acc.last_key = key
             acc.last_status = _task_status(kind, rec)
@@ -379,6 +402,7 @@ def per_tenant_load(
     """
     since_key, now_key = _window(now, window_hours)
     per: dict[str, _Kpi] = {}
+    totals = _MatrixTotals()
     for _key, rec in _in_window(events, since_key, now_key):
         tenant = _str(rec.get("tenant_id")) or ""
         acc = per.get(tenant)
@@ -388,7 +412,7 @@ def per_tenant_load(
         if isinstance(rid, str) and rid:
             acc.runs.add(rid)
         kind = rec.get("event")
-        if isinstance(kind, str):
+        if isinstance(kind, str) and not totals.is_total(rec):
             acc.add(kind, rec)
     rows = []
     for tenant, acc in per.items():
