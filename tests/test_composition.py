@@ -249,6 +249,32 @@ def test_a_failing_cell_fails_the_matrix_unless_min_success_allows_it(dags) -> N
     assert ok.status == "success" and ok.tasks["t"].reason == "2 of 3 cells succeeded"
 
 
+def test_a_matrix_that_fails_still_tells_its_cells_to_what_runs_after_failures(dags) -> None:
+    """A fan-in that runs whatever happened (all_done) and a failure handler are where the cells matter most;
+    they got `no outputs from task 't'` and failed themselves."""
+    text = """
+        name: report
+        handlers:
+          failure: {run: 'echo "handler: ${outputs.t.cells}" >> SEEN'}
+        tasks:
+          - id: t
+            matrix: {n: [1, 2, 3]}
+            run: 'echo "{\\"n\\": ${matrix.n}}" > "$DAGCTL_OUTPUT"; test ${matrix.n} -ne 2'
+          - {id: tell, depends_on: t, trigger_rule: all_done, run: 'echo "tell: ${outputs.t.cells}" >> SEEN'}
+    """
+    result, _ = dags.run("report.yaml", text.replace("SEEN", str(dags.folder / "seen")))
+    assert result.status == "failed" and result.tasks["t"].status == "failed"
+    assert result.tasks["tell"].status == "success", result.summary()
+    seen = [line.split(": ", 1) for line in (dags.folder / "seen").read_text().splitlines()]
+    assert [who for who, _ in seen] == ["tell", "handler"]
+    for _, cells in seen:
+        assert [(c["status"], c["outputs"]) for c in json.loads(cells)] == [
+            ("success", {"n": 1}),
+            ("failed", {"n": 2}),
+            ("success", {"n": 3}),
+        ]
+
+
 def test_a_matrix_fed_by_an_upstream_output_expands_when_it_arrives(dags, capsys) -> None:
     text = """
         name: dynamic

@@ -129,7 +129,7 @@ class Runner:
         self._open_cells: dict[str, int] = {}  # matrix task -> cells not finished yet
         self._done: deque[tuple[str, int, AttemptResult]] = deque()
         self._active: dict[str, TaskRun] = {}  # running attempts (at most `parallelism`)
-        self._outputs: dict[str, dict[str, Any]] = {}  # non-empty outputs of succeeded tasks
+        self._outputs: dict[str, dict[str, Any]] = {}  # of succeeded tasks (non-empty), and a failed matrix's cells
         self._stopping: str | None = None
         self._failed_run_error: str | None = None
         self._halted: str | None = None  # why no new task starts while running ones finish (disk full ...)
@@ -785,6 +785,8 @@ class Runner:
     def _fail(self, uid: str, result: AttemptResult, error: str | None) -> None:
         tr = self.units[uid]
         tr.status, tr.error = "failed", error
+        if tr.cell_index is not None and result.outputs:  # what it wrote: its matrix task's cells tell it
+            tr.outputs = dict(result.outputs)
         self._emit(
             TaskFail,
             **self._unit(tr),
@@ -1031,7 +1033,10 @@ class Runner:
                 raise DagctlError(f"{reason}, {needed} needed (min_success)")
             outputs = aggregate(tr.id, gathered, planned.aggregate, self._call_aggregate)
         except DagctlError as exc:
-            tr.status, tr.error = "failed", str(exc)
+            # its cells still tell what happened: a fan-in downstream that runs after failures (all_done) reads them
+            tr.status, tr.error, tr.outputs = "failed", str(exc), {"cells": gathered}
+            self._outputs[tr.id] = tr.outputs
+            self._save_outputs(tr.id, tr.outputs)
             self._emit(TaskFail, task_id=tr.id, duration_s=tr.duration_s, error=tr.error)
             self._after_failure(tr.id)
             return
