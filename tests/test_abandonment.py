@@ -72,11 +72,11 @@ def test_last_seen_is_kept_between_the_start_and_now() -> None:
 
 def test_tasks_of_a_run_on_workers_are_not_said_to_be_stopped_by_a_keeper() -> None:
     """A celery run's coordinator has no keeper over its workers' tasks: the record said `the keeper stopped it`
-    of tasks that went on running, or started later, on their workers."""
+    of tasks its workers stop, when the coordinator's lease lapses."""
     local = abandonment(fold_run(EVENTS), last_seen=T0, now=T0)
     assert local[0]["reason"].endswith("; the keeper stopped it")
     remote = [rec("dag_start", 0, tasks=5, pid=4242, host="box", executor="celery"), *EVENTS[1:]]
     records = abandonment(fold_run(remote), last_seen=T0, now=T0)
     assert records[0]["reason"].endswith(
-        "; on the celery workers it may still run (or, if queued, start) until it ends"
+        "; its celery worker stops it once the run's lease lapses (DAGCTL_COORDINATOR_LEASE)"
     )

@@ -415,6 +415,48 @@ def test_broker_lost_mid_run_fails_in_flight_attempts_with_a_clear_error(tmp_pat
     assert fail.error.startswith(f"lost contact with the broker at {server.url} for ")
 
 
+def test_a_coordinator_killed_with_sigkill_leaves_nothing_running_or_queued_on_the_workers(redis_server, tmp_path):
+    """Nothing stopped the attempts of a `dagctl run --executor celery` killed with SIGKILL (or by the OOM killer):
+    they ran to their end for nobody, and the ones still queued started later."""
+    pids, later = tmp_path / "pids.txt", tmp_path / "later.txt"
+    write_dag(
+        tmp_path,
+        f"""
+        name: orphans
+        tasks:
+          - {{id: slow, queue: orphq, run: 'echo $$ >> {pids}; sleep 60'}}
+          - {{id: queued, queue: orphq, run: 'echo ran >> {later}'}}
+    """,
+    )
+    run_id = f"20261207-120000.000-{uuid.uuid4().hex[:6]}"
+    env = {**worker_env(redis_server.url, tmp_path), "DAGCTL_COORDINATOR_LEASE": "1", "DAGCTL_WORKER_LEASE": LEASE}
+    with workers(redis_server, tmp_path / "w", {"name": "o1", "queues": "orphq", "concurrency": 1, "env": env}):
+        client = redis_server.client()
+        coordinator = subprocess.Popen(
+            [sys.executable, "-m", "dagctl", "run", "dag.yaml", "-q", "--executor", "celery", "--run-id", run_id],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_until(lambda: pids.exists() and pids.read_text().strip(), 30, "the first task to start")
+            task = int(pids.read_text().split()[0])
+            wait_until(lambda: client.llen("orphq") == 1, 10, "the second attempt to be sent")  # and wait: one slot
+            coordinator.kill()
+            coordinator.wait(10)
+        finally:
+            coordinator.kill()
+        # its lease lapses after 1 s, the worker gives it 1.5 s more: the task is stopped, not left for 60 s
+        assert eventually(lambda: not _alive(task), timeout=15), "the task ran on after its coordinator died"
+        record = f"dagctl:attempt:{run_id}/queued/1"
+        wait_until(lambda: client.hget(record, "state") == b"cancelled", 15, "the queued attempt to be dropped")
+        assert b"coordinator" in client.hget(record, "cancel")
+        assert not later.exists()  # never ran
+        stored = json.loads(client.hget(f"dagctl:attempt:{run_id}/slow/1", "result"))
+        assert stored["status"] == "cancelled"
+
+
 def test_dagctl_run_with_celery_through_the_cli_and_the_env_var(redis_server, shared_workers, tmp_path):
     write_dag(tmp_path, "name: cli\ntasks:\n  - {id: a, run: 'echo remote'}\n")
     env = {**worker_env(redis_server.url, tmp_path), "DAGCTL_EXECUTOR": "celery"}
@@ -543,13 +585,13 @@ def test_ledger_claims_each_attempt_once_and_settles_races(redis_server):
     keys = Ledger.attempt_keys(aid)
     assert ledger.claim(aid, 1, "A", "wA") == ("claimed", "")
     assert ledger.claim(aid, 1, "B", "wB") == ("busy", "A")  # redelivered while A runs: dropped
-    assert ledger.beat(keys, "A") == ("ok", "")
+    assert ledger.beat(keys, "A") == ("ok", "", True)
     assert ledger.states([aid]) == [("running", True)]
     wait_until(lambda: ledger.states([aid]) == [("running", False)], 5, "A's lease to lapse")
     assert ledger.take_over(aid) == ("resend", 2, "wA")  # the coordinator delivers it again
     assert ledger.claim(aid, 1, "C", "wC")[0] == "stale"  # the old delivery is dropped
     assert ledger.claim(aid, 2, "B", "wB") == ("claimed", "")
-    assert ledger.beat(keys, "A") == ("lost", "")  # A wakes up: it is told to stop
+    assert ledger.beat(keys, "A") == ("lost", "", True)  # A wakes up: it is told to stop
     verdict, stored = ledger.finish(aid, "B", {"status": "success", "duration_s": 1.0}, "log\n", 0)
     assert verdict == "ok"
     assert ledger.finish(aid, "A", {"status": "failed", "duration_s": 2.0}, None, 0) == ("dup", stored)
@@ -562,7 +604,12 @@ def test_ledger_claims_each_attempt_once_and_settles_races(redis_server):
     rid = f"ledger-{uuid.uuid4().hex[:8]}/t/1"
     ledger.claim(rid, 1, "A", "wA")
     assert ledger.cancel(rid, "timeout") == ("running", "wA")
-    assert ledger.beat(Ledger.attempt_keys(rid), "A") == ("ok", "timeout")
+    assert ledger.beat(Ledger.attempt_keys(rid), "A") == ("ok", "timeout", True)
+    ledger.keep_coordinator("c1", "host pid 1")  # a coordinator's lease: a beat says whether it is there
+    assert ledger.beat(Ledger.attempt_keys(rid), "A", coordinator="c1")[2] is True
+    ledger.unmark("c1")
+    assert ledger.beat(Ledger.attempt_keys(rid), "A", coordinator="c1")[2] is False
+    assert not ledger.coordinator_alive("c1")
 
 
 # ---------------------------------------------------------------------------------------- helpers

@@ -76,6 +76,14 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("ORCH_PANEL_WINDOW_H", "str", "24", "window of dagctl stats: hours, or a duration like 2d (checked there)"),
     EnvVar("DAGCTL_BROKER_TIMEOUT", "float", 3.0, "seconds to wait for the broker", 0.1, 600),
     EnvVar("DAGCTL_WORKER_LEASE", "float", 10.0, "seconds a worker's claim on an attempt lasts", 1, 3600),
+    EnvVar(
+        "DAGCTL_COORDINATOR_LEASE",
+        "float",
+        30.0,
+        "seconds of silence after which workers stop the attempts of a coordinator (dagctl run) that died",
+        1,
+        86400,
+    ),
     EnvVar("DAGCTL_BROKER_LOST", "float", 10.0, "seconds without the broker before in-flight work fails", 1, 3600),
     EnvVar("DAGCTL_VISIBILITY_TIMEOUT", "float", 3600.0, "seconds before Redis redelivers a message", 10, 86400 * 7),
 )

@@ -124,8 +124,12 @@ class _Work:
         *,
         interruptible: bool = False,
         deadline: float | None = None,
+        coordinator: str | None = None,
     ) -> None:
         self.keys = keys
+        self.coordinator = coordinator
+        """The marker of the coordinator that sent the attempt, whose lease the watchdog watches (None: a job)."""
+        self.orphaned_at: float | None = None
         self.holder = holder
         self.stop = stop
         self.interruptible = interruptible
@@ -202,18 +206,31 @@ class _Process:
             if work is None or work.stopped:
                 continue
             try:
-                verdict, cancel = self.ledger.beat(work.keys, work.holder)
+                verdict, cancel, coordinator = self.ledger.beat(work.keys, work.holder, coordinator=work.coordinator)
             except Exception as exc:
                 logger.warning("cannot renew the lease of %s: %s", work.keys[0], exc)
-                verdict, cancel = "ok", ""
+                verdict, cancel, coordinator = "ok", "", True
             if verdict == "lost":
                 self._stop(work, "another worker took this over after this one went silent")
             elif cancel:
                 self._stop(work, cancel)
+            elif self._orphaned(work, coordinator):
+                self._stop(work, "its run's coordinator (dagctl run) stopped renewing its lease: it died")
             elif work.sigterm:
                 self._stop(work, "the worker is shutting down; handed back", handback=True)
             elif work.deadline is not None and self.clock.monotonic() >= work.deadline:
                 self._stop(work, "timeout")
+
+    def _orphaned(self, work: _Work, coordinator: bool) -> bool:
+        """The coordinator's lease has been gone for ``lease_s`` (not a broker that restarted empty a moment ago:
+        the coordinator renews it again within a second of noticing)."""
+        if coordinator:
+            work.orphaned_at = None
+            return False
+        now = self.clock.monotonic()
+        if work.orphaned_at is None:
+            work.orphaned_at = now
+        return now - work.orphaned_at >= self.config.lease_s
 
     def _stop(self, work: _Work, reason: str, *, handback: bool = False) -> None:
         work.stopped, work.handback = reason, handback
@@ -288,6 +305,11 @@ class WorkerRuntime:
         delivery = int(payload.get("delivery") or 1)
         reply_to = str(payload.get("reply_to") or "")
         holder = f"{worker}:{os.getpid()}:{delivery}"
+        coordinator = str(payload.get("coordinator") or "") or None  # None from a coordinator that keeps no lease
+        if coordinator is not None and not _coordinator_alive(proc, coordinator):
+            proc.ledger.cancel(attempt.attempt_id, "its run's coordinator (dagctl run) died before a worker took it")
+            logger.warning("%s not run: the dagctl run that sent it is gone (no lease)", attempt.attempt_id)
+            return "ignore"
         verdict, extra = proc.ledger.claim(attempt.attempt_id, delivery, holder, worker)
         if verdict == "done":
             logger.warning("%s was delivered again after it finished; sending its stored result", attempt.attempt_id)
@@ -322,7 +344,12 @@ class WorkerRuntime:
             token.cancel(reason="timeout" if reason == "timeout" else "cancelled")
 
         work = _Work(
-            Ledger.attempt_keys(attempt.attempt_id), holder, stop, interruptible=interruptible, deadline=deadline
+            Ledger.attempt_keys(attempt.attempt_id),
+            holder,
+            stop,
+            interruptible=interruptible,
+            deadline=deadline,
+            coordinator=coordinator,
         )
         start = self.clock.monotonic()
         try:
@@ -516,6 +543,13 @@ def _recorded_if_unstarted(job: Mapping[str, Any], run_id: str) -> Iterator[None
         except (DagctlError, OSError) as problem:
             logger.error("cannot record run %s that did not start: %s", run_id, problem)
         raise
+
+
+def _coordinator_alive(proc: _Process, marker: str) -> bool:
+    try:
+        return bool(proc.ledger.coordinator_alive(marker))
+    except Exception:  # the broker is away: the claim that follows says so
+        return True
 
 
 def attempt_from_dict(data: Mapping[str, Any]) -> Attempt:

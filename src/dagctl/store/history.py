@@ -335,7 +335,7 @@ def abandonment(summary: RunSummary, *, last_seen: datetime | None, now: datetim
     why = f"its run's process {summary.pid} on {summary.host} died (last seen alive {seen}); " + (
         "the keeper stopped it"
         if summary.executor in (None, "threads", "inline")
-        else f"on the {summary.executor} workers it may still run (or, if queued, start) until it ends"
+        else f"its {summary.executor} worker stops it once the run's lease lapses (DAGCTL_COORDINATOR_LEASE)"
     )
     records: list[dict[str, Any]] = []
     for tid, task in summary.tasks.items():

@@ -20,7 +20,9 @@ worker was killed), the coordinator — or, for jobs, any worker — delivers th
 When the broker fails: silent for ``broker_lost_s`` (counted from its last answer), the attempts in flight
 fail; restarted empty (the coordinator's marker key vanished), the attempts no worker still renews a lease
 on fail after ``lease_s`` as lost by the broker. Either way they are cancelled in the ledger once it answers,
-so a worker does not go on with work nobody waits for.
+so a worker does not go on with work nobody waits for. The other way round, the coordinator renews a lease of
+its own (``coordinator_lease_s``); when it dies without a word (SIGKILL, the OOM killer, a lost machine), the
+lease lapses and the workers stop its attempts and drop those still queued: nothing it sent runs on for nobody.
 
 Nothing here imports celery or redis at module level; the first use does, with an install hint.
 """
@@ -30,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import queue
 import threading
 import uuid
@@ -124,8 +127,10 @@ class CeleryExecutor:
         self._next_reminder = self.clock.monotonic() + self.remind_s
         self._forget: list[str] = []
         self._marker = self.reply_to.rsplit(":", 1)[1]
+        self._kept_at = float("-inf")  # when this coordinator's lease was last renewed
         try:
             self.ledger.mark(self._marker)
+            self._keep_alive(self.clock.monotonic())
         except Exception as exc:
             raise ExecutorError(
                 f"cannot write to the broker at {redact(self.config.broker)}: {describe_redis_error(exc)}"
@@ -212,11 +217,21 @@ class CeleryExecutor:
                     self._on_reply(item)
                 self._watch_cancels()
                 now = self.clock.monotonic()
+                with contextlib.suppress(Exception):  # an unreachable broker is the ledger check's to judge
+                    self._keep_alive(now)
                 if now >= next_check:
                     next_check = now + CHECK_INTERVAL_S
                     self._check_ledger(now)
             except Exception:  # never let the dispatcher die: the runner would wait forever
                 logger.exception("Celery executor dispatcher")
+
+    def _keep_alive(self, now: float, *, force: bool = False) -> None:
+        """Renew this coordinator's lease (a few times per lease): workers stop the attempts of a dead one."""
+        if force or now - self._kept_at >= self.config.coordinator_lease_s / 6:
+            from dagctl.host import hostname
+
+            self.ledger.keep_coordinator(self._marker, f"{hostname()} pid {os.getpid()}")
+            self._kept_at = now
 
     # ------------------------------------------------------------------ sending
     def _publish(self, job: _InFlight) -> None:
@@ -224,7 +239,13 @@ class CeleryExecutor:
         self._inflight[attempt.attempt_id] = job
         self._warn_if_no_worker(job.queue)
         job.delivery_id = f"{attempt.attempt_id}#{job.delivery}"
-        payload = {"v": 1, "attempt": attempt.to_dict(), "reply_to": self.reply_to, "delivery": job.delivery}
+        payload = {
+            "v": 1,
+            "attempt": attempt.to_dict(),
+            "reply_to": self.reply_to,
+            "delivery": job.delivery,
+            "coordinator": self._marker,
+        }
         try:
             self.app.send_task(
                 ATTEMPT_TASK, kwargs=payload, queue=job.queue, task_id=job.delivery_id, ignore_result=True
@@ -452,6 +473,7 @@ class CeleryExecutor:
             if job is not None:
                 job.suspect, job.lost_since = True, None
         self.ledger.mark(self._marker)
+        self._keep_alive(self.clock.monotonic(), force=True)
 
     def _check_suspect(self, job: _InFlight, has_lease: bool, now: float) -> None:
         if has_lease:  # a worker runs it and will store its result

@@ -30,6 +30,9 @@ class CeleryConfig:
     """Seconds to wait for the broker before saying it is unreachable."""
     lease_s: float = 10.0
     """A worker renews its claim on a running attempt or job this often x3; silence for this long = lost."""
+    coordinator_lease_s: float = 30.0
+    """A coordinator (``dagctl run``) renews its own lease in the broker; once it has lapsed for ``lease_s``, the
+    workers stop its attempts (it died: SIGKILL, OOM, a lost machine) and do not start those still queued."""
     broker_lost_s: float = 10.0
     """The coordinator gives up on in-flight attempts after the broker has been unreachable this long."""
     visibility_timeout: float = 3600.0
@@ -48,12 +51,14 @@ class CeleryConfig:
         cls, env: Mapping[str, str] | None = None, *, broker: str | None = None, **overrides: Any
     ) -> CeleryConfig:
         """``--broker``, else ``REDIS_URL``; ``DAGCTL_BROKER_TIMEOUT``, ``DAGCTL_WORKER_LEASE``,
-        ``DAGCTL_BROKER_LOST``, ``DAGCTL_WORKER_DIR``, ``DAGCTL_VISIBILITY_TIMEOUT``, ``SCHED_MAX_JOBS_PER_DRAIN``."""
+        ``DAGCTL_COORDINATOR_LEASE``, ``DAGCTL_BROKER_LOST``, ``DAGCTL_WORKER_DIR``, ``DAGCTL_VISIBILITY_TIMEOUT``,
+        ``SCHED_MAX_JOBS_PER_DRAIN``."""
         e = os.environ if env is None else env
         config = cls(
             broker=check_broker_url(broker or e.get("REDIS_URL") or cls.broker),
             connect_timeout=env_float(e, "DAGCTL_BROKER_TIMEOUT"),
             lease_s=env_float(e, "DAGCTL_WORKER_LEASE"),
+            coordinator_lease_s=env_float(e, "DAGCTL_COORDINATOR_LEASE"),
             broker_lost_s=env_float(e, "DAGCTL_BROKER_LOST"),
             visibility_timeout=env_float(e, "DAGCTL_VISIBILITY_TIMEOUT"),
             worker_dir=e.get("DAGCTL_WORKER_DIR") or "",

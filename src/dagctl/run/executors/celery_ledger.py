@@ -60,9 +60,11 @@ return {'claimed', ''}
 """
 _BEAT = """
 local holder = redis.call('GET', KEYS[2])
-if holder and holder ~= ARGV[1] then return {'lost', ''} end
+if holder and holder ~= ARGV[1] then return {'lost', '', '1'} end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
-return {'ok', redis.call('HGET', KEYS[1], ARGV[3]) or ''}
+local coordinator = '1'
+if KEYS[3] then coordinator = tostring(redis.call('EXISTS', KEYS[3])) end
+return {'ok', redis.call('HGET', KEYS[1], ARGV[3]) or '', coordinator}
 """
 _FINISH = """
 if redis.call('HGET', KEYS[1], 'state') == 'done' then return {'dup', redis.call('HGET', KEYS[1], 'result')} end
@@ -227,9 +229,14 @@ class Ledger:
         )
         return verdict, extra
 
-    def beat(self, keys: list[str], holder: str, field: str = "cancel") -> tuple[str, str]:
-        verdict, extra = self._run("beat", _BEAT, keys[:2], [holder, self.lease_ms, field])
-        return verdict, extra
+    def beat(
+        self, keys: list[str], holder: str, field: str = "cancel", *, coordinator: str | None = None
+    ) -> tuple[str, str, bool]:
+        """Renew the lease on ``keys``: ``(verdict, the record's field, whether the coordinator's lease is
+        there)``; ``coordinator`` is the marker of the coordinator that sent the work (None: not asked)."""
+        watched = [self.coordinator_key(coordinator)] if coordinator else []
+        verdict, extra, alive = self._run("beat", _BEAT, [*keys[:2], *watched], [holder, self.lease_ms, field])
+        return verdict, extra, alive != "0"
 
     def finish(
         self,
@@ -298,7 +305,18 @@ class Ledger:
 
     def unmark(self, name: str) -> None:
         with contextlib.suppress(Exception):
-            self.redis.delete(self.marker_key(name))
+            self.redis.delete(self.marker_key(name), self.coordinator_key(name))
+
+    @staticmethod
+    def coordinator_key(name: str) -> str:
+        return f"{PREFIX}coordinator:{name}"
+
+    def keep_coordinator(self, name: str, who: str) -> None:
+        """Renew the lease of the coordinator whose marker is ``name``: it is alive (``who``: host and pid)."""
+        self.redis.set(self.coordinator_key(name), who, px=int(self.config.coordinator_lease_s * 1000))
+
+    def coordinator_alive(self, name: str) -> bool:
+        return bool(self.redis.exists(self.coordinator_key(name)))
 
     def stored_result(self, attempt_id: str) -> tuple[dict[str, Any], str | None, int] | None:
         """``(result, log, dropped)`` of a finished attempt; the log is None once it has expired or been taken."""
