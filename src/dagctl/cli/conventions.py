@@ -126,7 +126,7 @@ def _complete_tasks(ctx: typer.Context, incomplete: str) -> list[str]:
 
     if "run" not in ctx.params:  # a TASK of a DAG file (exec-task), not of a run
         return dag_task_ids(ctx.params.get("dag"), incomplete)
-    return task_ids(ctx.params["run"], incomplete)
+    return task_ids(ctx.params["run"], incomplete, ctx.command.name)
 
 
 def _complete_executors(incomplete: str) -> list[str]:
