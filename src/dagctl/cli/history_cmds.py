@@ -394,28 +394,36 @@ def register(app: typer.Typer) -> None:
           dagctl retry latest --junit reports/dagctl.xml
         """
         from dagctl.run.resume import prepare_retry
+        from dagctl.run.state import new_run_id
 
         from .run_main import again_on, check_ci_outputs, ci_outputs_after, execute, report
 
         check_ci_outputs(junit, metrics_textfile)
         history = _history()
+        # checks that the logs folder and the event log can be written (exit 3) before anything is announced
         prepared = prepare_retry(history, history.resolve(run), from_task=from_task, use_current=use_current)
         on = again_on(prepared.executor, executor, broker, history.settings)
         if not quiet and not as_json:
             reused = ", ".join(prepared.reuse) or "none"
             where = "" if on == "threads" else f" on {on} workers"
             echo_err(f"dagctl: retrying run {prepared.parent} as a new run{where}; reusing outputs of: {reused}")
-        result = execute(
-            prepared.spec,
-            prepared.params,
-            quiet=quiet or as_json,
-            executor=on,
-            broker=broker,
-            trigger="retry",
-            parent_run_id=prepared.parent,
-            parallelism=parallelism,
-            **prepared.run_options(),
-        )
+        new_id = new_run_id(history.clock)
+        try:
+            result = execute(
+                prepared.spec,
+                prepared.params,
+                quiet=quiet or as_json,
+                executor=on,
+                broker=broker,
+                trigger="retry",
+                parent_run_id=prepared.parent,
+                parallelism=parallelism,
+                run_id=new_id,
+                **prepared.run_options(),
+            )
+        except BaseException:
+            history.discard_unstarted(new_id)  # a start that failed (the disk filled) leaves no half-made folder
+            raise
         report(result, quiet=quiet, as_json=as_json)
         raise typer.Exit(ci_outputs_after(result, history.settings, junit=junit, metrics_textfile=metrics_textfile))
 

@@ -22,7 +22,9 @@ def register(app: typer.Typer) -> None:
         while its parent stays; --keep-last counts top-level runs), and lines appended to the
         event log during compaction are kept. All or nothing: the log is compacted before the folders are
         deleted, and if it cannot be (append-only, full disk) nothing is removed (exit 3). Lines of the log
-        that are not JSON (torn, damaged) are dropped by the compaction and counted.
+        that are not JSON (torn, damaged) are dropped by the compaction and counted. Folders an interrupted
+        prune left moved aside (.pruning-*) are deleted; a symbolic link named like a run, or a run folder whose
+        events file is not a file, is never followed nor removed: it is named, for you to look at.
 
         \b
         Examples:
@@ -39,7 +41,8 @@ def register(app: typer.Typer) -> None:
 
         dry_run = dry_run or dry_run_n
         age = timedelta(seconds=seconds(older_than, "--older-than", example="30d"))
-        report = do_prune(History(Settings.from_env()), older_than=age, keep_last=keep_last, dry_run=dry_run)
+        history = History(Settings.from_env())
+        report = do_prune(history, older_than=age, keep_last=keep_last, dry_run=dry_run)
         if as_json:
             echo_json(
                 {
@@ -51,6 +54,8 @@ def register(app: typer.Typer) -> None:
                     "kept_running": report.kept_running,
                     "kept_paused": report.kept_paused,
                     "left_behind": report.left_behind,
+                    "leftovers_removed": report.leftovers_removed,
+                    "skipped": [{"name": name, "reason": why} for name, why in report.skipped],
                 }
             )
             return
@@ -69,5 +74,10 @@ def register(app: typer.Typer) -> None:
             echo(f"kept {run_id}: still running")
         for run_id in report.kept_paused:
             echo(f"kept {run_id}: paused (dagctl resume {run_id} goes on with it; dagctl cancel {run_id} lets it go)")
+        if report.leftovers_removed:
+            did = "would finish" if dry_run else "finished"
+            echo(f"{did} removing {len(report.leftovers_removed)} folder(s) an interrupted prune had moved aside")
+        for name, why in report.skipped:
+            echo(f"left {history.runs_dir / name} alone: {why}")
         for folder in report.left_behind:
             echo(f"could not delete {folder}: remove it by hand (its run is gone from the history)")

@@ -98,6 +98,7 @@ def prepare_retry(
     old = history.summary(run_id)
     if old.status not in FINISHED:
         raise StateError(f"run {run_id} is still {old.status}", hint=f"wait for it, or `dagctl cancel {run_id}` first")
+    history.settings.check_writable("logs", "events")  # a new run is made: exit 3 naming the variable, before it
     wait_for_leftovers(run_id, clock or SystemClock())
     if use_current:
         if not old.dag_file or not Path(old.dag_file).exists():
@@ -173,6 +174,7 @@ def prepare_resume(history: History, run_id: str, *, clock: Clock | None = None)
     snapshot = snapshot_file(history.run_dir(run_id))
     if not snapshot.exists():
         raise StateError(f"run {run_id} has no DAG snapshot ({snapshot})", hint="retry it instead")
+    history.cut_torn_tail(run_id)  # what its dead owner was writing: the resumed run's lines follow whole lines
     spec = _load_snapshot(snapshot, old.dag_file)
     plan = build_plan(spec)
     prepared = Prepared(
@@ -189,7 +191,11 @@ def prepare_resume(history: History, run_id: str, *, clock: Clock | None = None)
 @contextmanager
 def claim_run(history: History, run_id: str) -> Iterator[None]:
     """Go on with ``run_id`` in this process only (:meth:`History.claimed`): two ``dagctl resume`` of one paused
-    run (a double click on the dashboard's Resume) both found it paused and ran its tasks twice, into one run."""
+    run (a double click on the dashboard's Resume) both found it paused and ran its tasks twice, into one run.
+
+    The logs folder and the event log must be writable first: a read-only or full disk is an EnvironmentProblem
+    (exit 3) naming the path and its variable, before anything is claimed or run."""
+    history.settings.check_writable("logs", "events")
     with history.claimed(run_id):
         yield
 

@@ -4,34 +4,47 @@ Every run has a folder ``logs/runs/<run_id>/`` holding its own ``events.jsonl`` 
 lines of the global event log), so reading one run never scans the whole history, and run ids sort by
 start time, so "the newest N runs" is a directory listing. Statuses are a pure fold of a run's events
 (:func:`dagctl.store.reports.fold_run`); this module adds the one impure judgement: a run whose owner process
-died without writing ``dag_done`` is recorded as ``abandoned``, exactly once, under the run's lock.
+died without writing ``dag_done`` (or, once resumed, without writing another) is recorded as ``abandoned``,
+exactly once, under the run's lock.
+
+Readers record what they find when they can, and never fail for want of writing: on a read-only or full disk
+a dead run reads as abandoned all the same (the next reader that can write records it). The end of a run that
+a reader records goes to the run's events file and then to the global event log; a note in the run's folder
+(:func:`~dagctl.store.layout.event_log_pending_file`) keeps the pair whole across a failure in between: the next
+reader of the run copies the lines the global log lacks. A run folder that cannot be read (its events file a
+directory, a FIFO or a device) is skipped with one warning by the listings, never blocked on.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from dagctl.clock import SystemClock
-from dagctl.errors import EnvironmentProblem, StateError
+from dagctl.errors import DagctlError, EnvironmentProblem, StateError, cannot
 from dagctl.host import hostname, process_alive
 from dagctl.protocols import Clock
 from dagctl.settings import Settings
 
 from . import layout
 from .events import SCHEMA_VERSION, format_ts, parse_ts
-from .jsonl import JsonlWriter, iter_records
+from .jsonl import JsonlWriter, iter_records, iter_with_offsets, open_for_reading
 from .runcatalog import RunCatalog
 from .runsummary import LIVE_STATUSES, RunSummary, fold_run
 
 RUN_ID_RE = layout.RUN_ID_RE
 FINISHED = frozenset({"success", "failed", "cancelled", "abandoned", "paused"})
+
+log = logging.getLogger(__name__)
+_DAMAGED = "skipping the run folder %s: %s — repair it, or move it out of %s"
 
 
 @dataclass
@@ -45,17 +58,21 @@ class History:
 
     # ------------------------------------------------------------------ finding runs
     def run_ids(self) -> list[str]:
-        """Every run id on disk, newest first."""
+        """Every run folder on disk, newest first (a symbolic link named like a run is not one)."""
+        return self.listing().ids
+
+    def listing(self) -> layout.RunListing:
+        """The runs folder read once (:func:`~dagctl.store.layout.scan_runs`): its run folders, the strays named
+        like runs, the folders a prune moved aside."""
         try:
-            names = os.listdir(self.runs_dir)
+            return layout.scan_runs(self.runs_dir)
         except FileNotFoundError:
-            return []
+            return layout.RunListing([], [], [])
         except OSError as exc:  # a file where the folder should be, no permission, a symlink loop ...
             raise EnvironmentProblem(
                 f"cannot read the runs folder {self.runs_dir} (DAGCTL_LOGS_DIR): {exc.strerror or exc}",
                 hint="point DAGCTL_LOGS_DIR at a folder dagctl can read (its runs/ holds the runs)",
             ) from None
-        return sorted((n for n in names if RUN_ID_RE.match(n)), reverse=True)
 
     def resolve(self, ref: str) -> str:
         """A full run id from ``latest`` (the newest run that has begun and is not a sub-DAG's: not the folder of
@@ -86,7 +103,10 @@ class History:
 
     def _is_top_run(self, run_id: str) -> bool:
         """Has this run begun (a first event), and not as a ``dag:`` task's child run (its first event says so)?"""
-        first = next(iter_records(layout.events_file(self.run_dir(run_id))), None)
+        try:
+            first = next(iter_records(layout.events_file(self.run_dir(run_id))), None)
+        except DagctlError:  # a damaged folder (its events file a directory, a FIFO ...): no run to show
+            return False
         return first is not None and not first.get("parent_task")
 
     def events_of(self, run_id: str) -> list[dict[str, Any]]:
@@ -98,6 +118,12 @@ class History:
 
     # ------------------------------------------------------------------ reading runs
     def summary(self, run_id: str, *, detect_abandoned: bool = True) -> RunSummary:
+        """The run as its events tell it. With ``detect_abandoned`` (a reader that records what it finds) a run
+        whose owner died is recorded ``abandoned`` (:meth:`_abandoned`), and lines its events file has that the
+        global event log still lacks are copied there. Raises StateError for a folder without events, and
+        EnvironmentProblem for one whose events file cannot be read (a directory, FIFO or device)."""
+        if detect_abandoned:
+            self.complete_event_log(run_id)
         events = self.events_of(run_id)
         if not events:
             raise StateError(
@@ -107,8 +133,7 @@ class History:
             )
         summary = fold_run(events)
         if detect_abandoned and summary.status in LIVE_STATUSES and self._owner_dead(summary):
-            self._record_abandoned(run_id)
-            summary = fold_run(self.events_of(run_id))
+            summary = self._abandoned(run_id, events, summary)
         return summary
 
     def summaries(
@@ -138,6 +163,9 @@ class History:
                 summary = self.summary(run_id)
             except StateError:
                 continue  # a folder without events (being created, or damaged)
+            except EnvironmentProblem as exc:  # one damaged folder does not hide every other run
+                log.warning(_DAMAGED, self.run_dir(run_id), exc.message, self.runs_dir)
+                continue
             if dag and summary.dag_name != dag:
                 continue
             if tenant and summary.tenant_id != tenant:
@@ -158,7 +186,7 @@ class History:
                 break
             try:
                 summary = self.summary(run_id, detect_abandoned=False)
-            except StateError:
+            except (StateError, EnvironmentProblem):  # no events, or a damaged folder: no outputs to take
                 continue
             if summary.dag_name != dag_name:
                 continue
@@ -172,9 +200,11 @@ class History:
     def outputs_of(self, run_id: str, task_id: str) -> dict[str, Any]:
         path = layout.output_file(self.run_dir(run_id), task_id)
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(_read_file(path))
         except FileNotFoundError:
             return {}
+        except EnvironmentProblem as exc:  # a directory, FIFO or device where the file should be
+            raise StateError(f"outputs of task '{task_id}' in run {run_id} are unreadable: {exc.message}") from None
         except ValueError as exc:
             raise StateError(
                 f"outputs of task '{task_id}' in run {run_id} are unreadable: {exc}", hint=f"check {path}"
@@ -187,24 +217,101 @@ class History:
             return False  # another machine's run: we cannot tell, so we do not guess
         return not process_alive(summary.pid, summary.pid_start)
 
+    def _abandoned(self, run_id: str, events: list[dict[str, Any]], summary: RunSummary) -> RunSummary:
+        """The run whose owner died, recorded ``abandoned`` (:meth:`_record_abandoned`). When its folder cannot be
+        written (a read-only or full disk), the same records are folded in memory: the reader shows the run as it
+        will be recorded, and the next reader that can write records it."""
+        try:
+            self._record_abandoned(run_id)
+        except (DagctlError, OSError) as exc:
+            log.info("run %s: its process died; cannot record it abandoned now: %s", run_id, exc)
+            path = layout.events_file(self.run_dir(run_id))
+            records = abandonment(summary, last_seen=_last_seen(path, summary), now=self.clock.now())
+            return fold_run([*events, *records])
+        return fold_run(self.events_of(run_id))
+
     def _record_abandoned(self, run_id: str) -> None:
-        """Record, once, that the run's owner died: under the run's lock, re-check that nobody did already, then
-        append :func:`abandonment` (its unfinished tasks cancelled, ``dag_done`` abandoned), dated when the run
-        was last seen alive."""
+        """Record, once, that the run's owner died: under the run's lock, re-check that the run is still live (its
+        last ``dag_done`` is not its end once a ``dag_resume`` followed it: the resuming process owns it then) and
+        its owner dead, then append :func:`abandonment` (its unfinished tasks cancelled, ``dag_done`` abandoned),
+        dated when the run was last seen alive. Raises when its folder cannot be written; nothing is recorded then."""
         path = layout.events_file(self.run_dir(run_id))
         with JsonlWriter(path) as writer, writer.locked():
-            events = list(iter_records(path))
-            if any(e.get("event") == "dag_done" for e in events):
-                return
-            summary = fold_run(events)
-            if not self._owner_dead(summary):
-                return
+            summary = fold_run(iter_records(path))
+            if summary.status not in LIVE_STATUSES or not self._owner_dead(summary):
+                return  # recorded by another reader meanwhile, or a live process goes on with it
             records = abandonment(summary, last_seen=_last_seen(path, summary), now=self.clock.now())
             with contextlib.suppress(OSError):  # the room its dead owner set aside: for these lines, then gone
                 layout.reserve_file(path.parent).unlink(missing_ok=True)
+            self._append_end(writer, records)
+
+    def _append_end(self, writer: JsonlWriter, records: list[dict[str, Any]]) -> None:
+        """Append the end of a run that no process writes any more (``records``, ending in ``dag_done``) to its
+        events file, then to the global event log, as a pair no failure in between can split for good. The run's
+        lock is held (``writer.locked()``).
+
+        A torn last line its dead owner left is cut off first. Then a note says which lines the global log is to
+        get (:func:`~dagctl.store.layout.event_log_pending_file`), the lines are appended to the run's file, and
+        copied to the global log, and the note removed. If that copy fails (a full disk), the note stays and the
+        next reader of the run copies them (:meth:`complete_event_log`). Raises, with nothing appended, when the
+        note or the run's file cannot be written."""
+        pending = layout.event_log_pending_file(writer.path.parent)
+        if os.path.lexists(pending):
+            self._copy_pending(writer.path, pending)  # an earlier end of this run first (resumed since)
+        writer.cut_torn_tail()
+        offset = os.stat(writer.path).st_size
+        try:
+            _write_note(pending, {"v": SCHEMA_VERSION, "offset": offset, "lines": len(records)})
+        except OSError as exc:
+            raise cannot("write", pending, exc) from None
+        try:
             writer.append_many(records)
-        with JsonlWriter(self.settings.events_path) as log:
-            log.append_many(records)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                pending.unlink()
+            raise
+        try:
+            self._copy_pending(writer.path, pending)
+        except (DagctlError, OSError) as exc:
+            log.warning(
+                "%s: recorded the end of run %s, but the event log %s lacks it for now: %s; the next command that "
+                "reads the run adds it there",
+                writer.path,
+                records[-1].get("run_id"),
+                self.settings.events_path,
+                exc,
+            )
+
+    def complete_event_log(self, run_id: str) -> None:
+        """Copy to the global event log the lines of the run's events file a note says it still lacks (a failure
+        between the two appends of :meth:`_append_end`); best effort, under the run's lock: a reader that cannot
+        write leaves it to the next one. Without such a note (nearly always) it costs one ``lstat``."""
+        if not os.path.lexists(layout.event_log_pending_file(self.run_dir(run_id))):
+            return
+        path = layout.events_file(self.run_dir(run_id))
+        try:
+            with JsonlWriter(path) as writer, writer.locked():
+                self._copy_pending(path, layout.event_log_pending_file(path.parent))
+        except (DagctlError, OSError) as exc:
+            log.debug("run %s: cannot complete the event log now: %s", run_id, exc)
+
+    def _copy_pending(self, events: Path, pending: Path) -> None:
+        """Under the run's lock: append to the global event log the lines of ``events`` the note ``pending`` names,
+        then remove the note. A note that names no whole end of a run (left by a writer that failed before it
+        appended them) is just removed. Raises when the global log cannot be written; the note stays then."""
+        try:
+            note = json.loads(_read_file(pending))
+            offset, count = int(note["offset"]), int(note["lines"])
+        except FileNotFoundError:
+            return  # copied by another reader meanwhile
+        except (DagctlError, ValueError, TypeError, KeyError):
+            note = None
+        if note is not None and offset >= 0 and count > 0:
+            found = [record for _, _, record in islice(iter_with_offsets(events, offset), count)]
+            if len(found) == count and found[-1].get("event") == "dag_done":
+                with JsonlWriter(self.settings.events_path) as event_log:
+                    event_log.append_many(found)
+        pending.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ control
     @contextlib.contextmanager
@@ -223,12 +330,40 @@ class History:
                 f"run {run_id} is being resumed by another process already",
                 hint=f"follow it with: dagctl logs {run_id} --follow (or dagctl show {run_id})",
             ) from None
-        except OSError as exc:
-            raise StateError(f"cannot claim run {run_id}: {exc.strerror or exc}", hint="check its folder") from None
+        except OSError as exc:  # an environment problem (exit 3), not a wrong run id
+            raise EnvironmentProblem(
+                f"cannot claim run {run_id}: cannot write {lock.lock_file} (DAGCTL_LOGS_DIR): {exc.strerror or exc}",
+                hint="going on with a run writes into its folder: make DAGCTL_LOGS_DIR writable, or point it elsewhere",
+            ) from None
         try:
             yield
         finally:
             lock.release()
+
+    def cut_torn_tail(self, run_id: str) -> None:
+        """Before a new process goes on with a run: cut off a torn last line its dead owner left in the run's
+        events file (:meth:`~dagctl.store.jsonl.JsonlWriter.cut_torn_tail`), which would otherwise stay for good
+        as a bad line between its lines and the new ones."""
+        path = layout.events_file(self.run_dir(run_id))
+        with JsonlWriter(path) as writer, writer.locked():
+            writer.cut_torn_tail()
+
+    def discard_unstarted(self, run_id: str) -> bool:
+        """Remove the folder of a run that recorded no event (one whose start failed: a full disk): no half-made
+        folder is left behind. A folder with events is kept. Whether it was removed."""
+        import shutil
+
+        folder = self.run_dir(run_id)
+        try:
+            if not folder.is_dir() or folder.is_symlink():
+                return False
+            if next(iter_records(layout.events_file(folder)), None) is not None:
+                return False
+            shutil.rmtree(folder)
+        except (DagctlError, OSError) as exc:
+            log.warning("cannot remove the unstarted run folder %s: %s", folder, exc)
+            return False
+        return True
 
     def request_cancel(self, run_id: str, reason: str) -> RunSummary:
         summary = self.summary(run_id)
@@ -269,9 +404,7 @@ class History:
             }
             if summary.started is not None:
                 done["duration_s"] = round(max(0.0, (now - summary.started).total_seconds()), 3)
-            writer.append(done)
-        with JsonlWriter(self.settings.events_path) as log:
-            log.append(done)
+            self._append_end(writer, [done])
         return summary
 
     def request_pause(self, run_id: str, reason: str) -> RunSummary:
@@ -376,15 +509,41 @@ def abandonment(summary: RunSummary, *, last_seen: datetime | None, now: datetim
 
 
 def _last_seen(path: Path, summary: RunSummary) -> datetime | None:
-    """When the run last showed a sign of life: its last event, or a later write to its events file or to the
-    log of a task it left running (a task's output stops when the keeper stops it, soon after the owner died)."""
+    """When the run last showed a sign of life: its last event, or a later write to its events file, to its
+    :func:`~dagctl.store.layout.alive_file` (its heartbeat: a run of silent tasks writes nothing else for hours)
+    or to the log of a task it left running (a task's output stops when the keeper stops it, soon after the owner
+    died). :func:`abandonment` keeps it between the run's start and now."""
     from datetime import timezone
 
     times = [t for t in (summary.ended, summary.started) if t is not None]
     for task in summary.tasks.values():
         times.extend(t for t in (task.started, task.ended) if t is not None)
-    files = [path, *(Path(t.log_path) for t in summary.tasks.values() if t.log_path and t.status in UNFINISHED_TASK)]
+    files = [
+        path,
+        layout.alive_file(path.parent),
+        *(Path(t.log_path) for t in summary.tasks.values() if t.log_path and t.status in UNFINISHED_TASK),
+    ]
     for file in files:
         with contextlib.suppress(OSError):
             times.append(datetime.fromtimestamp(file.stat().st_mtime, tz=timezone.utc))
     return max(times) if times else None
+
+
+def _read_file(path: Path) -> bytes:
+    """The bytes of the regular file ``path``. FileNotFoundError when missing; never blocks on a FIFO, and a
+    directory, FIFO or device is an EnvironmentProblem naming the path (:func:`.jsonl.open_for_reading`)."""
+    fd = open_for_reading(path)
+    with open(fd, "rb") as fh:
+        return fh.read()
+
+
+def _write_note(path: Path, note: dict[str, Any]) -> None:
+    """Write a small JSON file whole or not at all (a temporary file renamed over it)."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(note))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise

@@ -13,9 +13,12 @@ The contract every function here keeps:
 * Under the lock a writer (1) reopens its file if the path now names another inode, because
   :func:`rewrite_atomic` replaced it, so nothing is written into an unlinked file; (2) writes a
   ``\\n`` first if the file does not end with one, so a torn line becomes a bad line of its own and
-  never swallows the next record; (3) writes the whole batch with a single ``os.write``.
+  never swallows the next record; (3) writes the whole batch with a single ``os.write``. A writer that
+  appends after a crash (going on with a run, recording that its process died) first cuts such a torn
+  line off instead (:meth:`JsonlWriter.cut_torn_tail`), so it never becomes a bad line.
 * Readers skip blank lines, invalid JSON and non-objects. A bad line that is not the last one
-  means damage in the middle of the file and is logged as a warning.
+  means damage in the middle of the file: each read logs one warning for all it met (how many, and
+  the offset of the first).
 * Only :func:`rewrite_atomic` rewrites a file: it writes a temporary file in the same directory, copies
   the bytes appended since the caller's snapshot, then fsyncs and calls ``os.replace``, under the lock.
 """
@@ -293,6 +296,30 @@ class JsonlWriter:
             finally:
                 self._exit()
 
+    def cut_torn_tail(self) -> int:
+        """Cut off the bytes after the file's last newline; how many were cut.
+
+        Under the lock those bytes are a line whose writer died while writing it (every append is one write made
+        under the lock): no reader ever read it, and the next :meth:`append` would keep it for good as a bad line
+        of its own, warned about by every later read. Call it before appending to a file whose writer may have
+        crashed (going on with a run, recording that its process died); inside :meth:`locked`, so that nothing
+        comes between the cut and the append."""
+        self._check_fork()
+        with self._mutex:
+            self._check_open()
+            self._enter()
+            try:
+                fd, size = self._current_fd()
+                keep = _committed_size(fd, size)
+                if keep < size:
+                    os.ftruncate(fd, keep)
+                    _log().info("%s: cut off a torn last line of %d bytes", self.path, size - keep)
+                return size - keep
+            except OSError as exc:
+                raise cannot("cut the torn last line of", self.path, exc) from exc
+            finally:
+                self._exit()
+
     def close(self) -> None:
         with self._mutex:
             if self._fd is not None:
@@ -372,6 +399,19 @@ class JsonlWriter:
         return fd, os.fstat(fd).st_size
 
 
+def _committed_size(fd: int, size: int, block: int = 65536) -> int:
+    """The size of the file's committed part: up to and including its last newline (0 when it has none)."""
+    end = size
+    while end > 0:
+        start = max(0, end - block)
+        chunk = os.pread(fd, end - start, start)
+        cut = chunk.rfind(b"\n")
+        if cut >= 0:
+            return start + cut + 1
+        end = start
+    return 0
+
+
 def append_record(path: Path | str, record: Mapping[str, Any], *, fsync: bool = False) -> None:
     """Append one record to ``path`` with a short-lived writer."""
     with JsonlWriter(path, fsync=fsync) as writer:
@@ -389,8 +429,38 @@ def _fsync_dir(directory: Path) -> None:
 # --------------------------------------------------------------------------------------------- reading
 
 
-def _parse(raw: bytes, path: Path | str, offset: int) -> dict[str, Any] | None:
-    """The record on one complete line, or None for a blank or bad line (bad ones are logged)."""
+class _BadLines:
+    """The invalid lines one read of a file met, reported as ONE warning when the read ends: a damaged file of
+    thousands of bad lines says so once per read (how many, and where the first is), not once per line."""
+
+    __slots__ = ("count", "first", "path", "preview")
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = path
+        self.count = 0
+        self.first = -1
+        self.preview = ""
+
+    def add(self, raw: bytes, offset: int) -> None:
+        if not self.count or offset < self.first:  # a reverse read meets them last first
+            self.first, self.preview = offset, raw[:60].decode("utf-8", "replace")
+        self.count += 1
+
+    def report(self) -> None:
+        if self.count == 1:
+            _log().warning("%s: skipping invalid line at byte %d: %r", self.path, self.first, self.preview)
+        elif self.count:
+            _log().warning(
+                "%s: skipping %d invalid lines, the first at byte %d: %r",
+                self.path,
+                self.count,
+                self.first,
+                self.preview,
+            )
+
+
+def _parse(raw: bytes, bad: _BadLines, offset: int) -> dict[str, Any] | None:
+    """The record on one complete line, or None for a blank or bad line (bad ones are counted in ``bad``)."""
     try:
         obj = json.loads(raw.decode("utf-8"))  # decoding first is faster than letting json sniff bytes
     except (ValueError, RecursionError):
@@ -399,8 +469,7 @@ def _parse(raw: bytes, path: Path | str, offset: int) -> dict[str, Any] | None:
         obj = None
     if isinstance(obj, dict):
         return obj
-    preview = raw[:60].decode("utf-8", "replace")
-    _log().warning("%s: skipping invalid line at byte %d: %r", path, offset, preview)
+    bad.add(raw, offset)
     return None
 
 
@@ -443,18 +512,26 @@ def iter_with_offsets(path: Path | str, start_offset: int = 0) -> Iterator[tuple
     ``end_offset``; a line still being written is not yielded until its newline is there. Offsets
     belong to one file: if :func:`file_identity` changed, the file was compacted — start again at 0.
     """
-    for offset, end, raw in _scan_lines(path, start_offset):
-        record = _parse(raw, path, offset)
-        if record is not None:
-            yield offset, end, record
+    bad = _BadLines(path)
+    try:
+        for offset, end, raw in _scan_lines(path, start_offset):
+            record = _parse(raw, bad, offset)
+            if record is not None:
+                yield offset, end, record
+    finally:  # also when the caller stops early: the bad lines it met are reported
+        bad.report()
 
 
 def scan_records(path: Path | str, start_offset: int = 0) -> Iterator[tuple[int, int, dict[str, Any] | None]]:
     """Like :func:`iter_with_offsets`, but also yields ``(offset, end_offset, None)`` for every complete line
     that is not blank and not a JSON object: what a compaction needs to say how many lines it drops."""
-    for offset, end, raw in _scan_lines(path, start_offset):
-        if raw.strip():
-            yield offset, end, _parse(raw, path, offset)
+    bad = _BadLines(path)
+    try:
+        for offset, end, raw in _scan_lines(path, start_offset):
+            if raw.strip():
+                yield offset, end, _parse(raw, bad, offset)
+    finally:
+        bad.report()
 
 
 def iter_records(path: Path | str, *, start_offset: int = 0) -> Iterator[dict[str, Any]]:
@@ -518,10 +595,14 @@ def _scan_lines_reverse(path: Path | str, block_size: int) -> Iterator[tuple[int
 
 def iter_records_reverse(path: Path | str, *, block_size: int = 65536) -> Iterator[dict[str, Any]]:
     """Committed records, newest first; reads only as much of the end of the file as it needs."""
-    for offset, raw in _scan_lines_reverse(path, block_size):
-        record = _parse(raw, path, offset)
-        if record is not None:
-            yield record
+    bad = _BadLines(path)
+    try:
+        for offset, raw in _scan_lines_reverse(path, block_size):
+            record = _parse(raw, bad, offset)
+            if record is not None:
+                yield record
+    finally:
+        bad.report()
 
 
 def tail_records(path: Path | str, n: int) -> list[dict[str, Any]]:

@@ -6,6 +6,8 @@ every path in a run folder with these functions, so the layout can change in one
     logs/runs/<run_id>/
         events.jsonl            the run's own copy of its events
         .space-reserve          room set aside for the run's last lines if the disk fills (gone once it ended)
+        .alive                  the run's heartbeat: a write to it is a sign of life of the run's process
+        .event-log-pending      lines of this run's events file the global event log still lacks (see history)
         dag.yaml                the DAG file as executed
         run.json                run id, DAG, params, trigger
         cancel.json             written by ``dagctl cancel``; the runner polls for it
@@ -17,6 +19,9 @@ every path in a run folder with these functions, so the layout can change in one
         outputs/<task>@<n>.out  ``$DAGCTL_OUTPUT`` of a shell attempt
         attempts/<task>@<n>.json, .result.json   an isolated Python attempt's request and result
 
+Only real folders are runs: a symbolic link (or a file) named like a run is never followed nor counted
+(:func:`scan_runs` names them apart, so ``prune`` can say it left them alone).
+
 Paths that the hot path builds once per attempt are returned as ``str`` (cheaper than :class:`Path`).
 ``@`` and ``~`` never appear in a task id, so ``<task>@<n>`` and ``<task>~<i>`` are unambiguous. A matrix cell's
 files are named by its cell id (``train:3.log``) in place of the task.
@@ -27,6 +32,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 RUN_ID_RE = re.compile(r"^\d{8}-\d{6}\.\d{3}-[0-9a-f]{6}$")
 """What the name of a run folder looks like: ``20261121-194512.123-a1b2c3`` (its start time, then random)."""
@@ -41,6 +47,10 @@ ATTEMPTS = "attempts"
 PAUSE_REQUEST = "pause.json"
 APPROVALS = "approvals"
 SPACE_RESERVE = ".space-reserve"
+ALIVE = ".alive"
+EVENT_LOG_PENDING = ".event-log-pending"
+PRUNING_PREFIX = ".pruning-"
+"""A run folder that ``prune`` moved aside to delete it: ``.pruning-<token>-<run id>``; no reader lists it."""
 
 
 def run_dir(runs_dir: Path, run_id: str) -> Path:
@@ -62,6 +72,17 @@ def meta_file(run: Path) -> Path:
 def reserve_file(run: Path) -> Path:
     """Room set aside on the run folder's disk for its last lines (:class:`dagctl.store.sinks.JsonlSink`)."""
     return run / SPACE_RESERVE
+
+
+def alive_file(run: Path) -> Path:
+    """Its modification time is when the run's process was last seen alive (a sign of life besides its events)."""
+    return run / ALIVE
+
+
+def event_log_pending_file(run: Path) -> Path:
+    """Which lines of the run's events file still have to be copied to the global event log: written before the
+    lines that record the end of a dead (or paused) run, removed once the global log has them too."""
+    return run / EVENT_LOG_PENDING
 
 
 def cancel_file(run: Path) -> Path:
@@ -121,10 +142,42 @@ def attempt_files(run: Path, task_id: str, attempt: int) -> tuple[Path, Path]:
     return run / ATTEMPTS / f"{stem}.json", run / ATTEMPTS / f"{stem}.result.json"
 
 
+class RunListing(NamedTuple):
+    ids: list[str]
+    """The run folders, newest first."""
+    strays: list[str]
+    """Names that look like runs but are no folders (a symbolic link, a file): never followed nor counted."""
+    pruning: list[str]
+    """Names of run folders a prune moved aside (:data:`PRUNING_PREFIX`) and did not delete."""
+
+
+def scan_runs(runs_dir: Path) -> RunListing:
+    """The run folders of ``runs_dir``, the strays among its run-like names, and what prunes moved aside. One
+    directory read: whether an entry is a folder (and not a link to one) comes with it on the usual file systems.
+    Raises OSError when the folder cannot be read (FileNotFoundError when there is none)."""
+    ids: list[str] = []
+    strays: list[str] = []
+    pruning: list[str] = []
+    with os.scandir(runs_dir) as entries:
+        for entry in entries:
+            name = entry.name
+            if RUN_ID_RE.match(name):
+                try:
+                    real = entry.is_dir(follow_symlinks=False)
+                except OSError:  # gone meanwhile
+                    continue
+                (ids if real else strays).append(name)
+            elif name.startswith(PRUNING_PREFIX):
+                pruning.append(name)
+    ids.sort(reverse=True)
+    strays.sort(reverse=True)
+    pruning.sort()
+    return RunListing(ids, strays, pruning)
+
+
 def run_ids(runs_dir: Path) -> list[str]:
     """The ids of the run folders in ``runs_dir``, newest first: a directory listing, no file opened."""
     try:
-        names = os.listdir(runs_dir)
+        return scan_runs(runs_dir).ids
     except (FileNotFoundError, NotADirectoryError):
         return []
-    return sorted((n for n in names if RUN_ID_RE.match(n)), reverse=True)

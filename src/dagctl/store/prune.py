@@ -1,7 +1,7 @@
 """Forgetting old runs: delete their folders and compact the event log, all or nothing.
 
-The decision is pure (:func:`choose_runs`); the rest is IO at the edge, in an order that never leaves
-half a prune behind:
+The decision is pure (:func:`choose_runs`); the rest is IO at the edge, under the logs folder's prune lock
+(:data:`PRUNE_LOCK`: one prune at a time), in an order that never leaves half a prune behind:
 
 1. the chosen run folders are *moved aside* (renamed to ``runs/.pruning-<token>-<run id>``, which no reader
    lists); a failure moves back the ones already moved;
@@ -14,28 +14,40 @@ half a prune behind:
 3. only then are the moved folders deleted. A folder that cannot be deleted stays under its hidden name,
    listed in ``left_behind``; its runs are already gone from every view.
 
+A prune that was killed on the way (SIGKILL, a power cut) leaves moved-aside folders: they were chosen for
+removal, so the next prune finishes the job, dropping their lines with its own and deleting them
+(``leftovers_removed``). Nothing else is guessed at: a symbolic link named like a run is never followed nor
+counted, and a run folder whose events file is no regular file (a directory, FIFO or device: dagctl never makes
+one) is never read; both are left alone and named (``skipped``), and no read ever blocks.
+
 The scheduler's state log is left alone: its records are the memory of which slots already ran.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import secrets
 import shutil
-from collections.abc import Callable, Sequence
+import stat
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from dagctl.errors import DagctlError, EnvironmentProblem, cannot
 
+from . import layout
 from .history import RUN_ID_RE, History, started_at
-from .jsonl import file_identity, rewrite_atomic, scan_records
+from .jsonl import file_identity, open_for_reading, rewrite_atomic, scan_records
 from .layout import events_file
 
 log = logging.getLogger(__name__)
+
+PRUNE_LOCK = "prune.lock"
+"""In the logs folder: held (``flock``) by ``dagctl prune`` (and the scheduler's retention pass) while it prunes."""
 
 
 @dataclass(frozen=True)
@@ -43,10 +55,13 @@ class RunInfo:
     run_id: str
     dag_name: str
     state: str = "finished"
-    """``finished`` (success, failed, cancelled, abandoned), ``running`` (or waiting: its process lives) or
-    ``paused`` (kept for ``dagctl resume``)."""
+    """``finished`` (success, failed, cancelled, abandoned), ``running`` (or waiting: its process lives),
+    ``paused`` (kept for ``dagctl resume``) or ``unreadable`` (its events file is no regular file: never read,
+    never removed)."""
     parent: str | None = None
     """A sub-DAG's run: the run of its ``dag:`` task, which it lives and dies with."""
+    problem: str = ""
+    """Why an ``unreadable`` run folder is left alone."""
 
     @property
     def finished(self) -> bool:
@@ -66,6 +81,12 @@ class PruneReport:
     """Lines of the event log that are not JSON objects (torn or damaged), dropped by the compaction."""
     left_behind: list[str] = field(default_factory=list)
     """Moved-aside folders of removed runs that could not be deleted (remove them by hand)."""
+    leftovers_removed: list[str] = field(default_factory=list)
+    """Folders an earlier prune moved aside and did not delete (it was killed, or could not), deleted by this one
+    (with ``dry_run``: that would be)."""
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    """``(name, why)`` of what looks like an old run but is left alone: a symbolic link (or a file) named like a
+    run, a run folder whose events file is no regular file."""
 
 
 def choose_runs(runs: Sequence[RunInfo], *, now: datetime, older_than: timedelta, keep_last: int = 0) -> list[str]:
@@ -104,23 +125,40 @@ def _root(run: RunInfo, known: dict[str, RunInfo]) -> str:
     return run.run_id
 
 
+_HEAD_BYTES = 1 << 20
+"""The most of a first line (``dag_start``) read directly; a longer one (huge params) is read by folding the run."""
+
+
 def _info(history: History, run_id: str) -> RunInfo:
     """What prune needs of a run, from its first line and its last: the last line is ``dag_done`` once it ended
-    (a pause writes one too, and a resume goes on after it, so an earlier ``dag_done`` says nothing)."""
+    (a pause writes one too, and a resume goes on after it, so an earlier ``dag_done`` says nothing). Two bounded
+    reads of a regular file: a FIFO or device where the events file should be is never opened for reading."""
+    history.complete_event_log(run_id)  # an end of the run its events file has and the event log lacks: added
     path = events_file(history.run_dir(run_id))
     try:
-        with path.open("rb") as fh:
-            first = fh.readline()
-            fh.seek(0, 2)
-            size = fh.tell()
+        fd = open_for_reading(path)
+    except FileNotFoundError:
+        return RunInfo(run_id, "")  # no events: an exec-task's folder, or a damaged one: old enough is old enough
+    except DagctlError as exc:  # a directory, FIFO or device: not a folder dagctl made, so not one it removes
+        why = f"{exc.message}; it is neither read nor removed: repair it, or remove it by hand"
+        return RunInfo(run_id, "", "unreadable", problem=why)
+    try:
+        with open(fd, "rb") as fh:
+            first = fh.readline(_HEAD_BYTES)
+            size = os.fstat(fh.fileno()).st_size
             fh.seek(max(0, size - 4096))
             tail = fh.read()
+    except OSError:
+        return RunInfo(run_id, "")
+    try:
         start = json.loads(first) if first.strip() else {}
-        last = _last_record(tail)
-    except (OSError, ValueError):
-        return RunInfo(run_id, "")  # a damaged folder: old enough is old enough
+    except ValueError:
+        if len(first) < _HEAD_BYTES:
+            return RunInfo(run_id, "")  # a damaged folder: old enough is old enough
+        start = _start_of(history, run_id)
     if not isinstance(start, dict):
         return RunInfo(run_id, "")
+    last = _last_record(tail)
     dag = str(start.get("dag_name") or "")
     parent = start.get("parent_run_id") if start.get("parent_task") else None
     parent = parent if isinstance(parent, str) else None
@@ -133,6 +171,15 @@ def _info(history: History, run_id: str) -> RunInfo:
             status = "failed"
     state = "paused" if status == "paused" else "running" if status in ("running", "waiting") else "finished"
     return RunInfo(run_id, dag, state, parent)
+
+
+def _start_of(history: History, run_id: str) -> dict[str, object]:
+    """The DAG and parent of a run whose first line is too long to read whole (the slow way: fold the run)."""
+    try:
+        summary = history.summary(run_id, detect_abandoned=False)
+    except (DagctlError, OSError):
+        return {}
+    return {"dag_name": summary.dag_name, "parent_run_id": summary.parent_run_id, "parent_task": summary.parent_task}
 
 
 def _last_record(tail: bytes) -> dict[str, object] | None:
@@ -149,38 +196,95 @@ def _last_record(tail: bytes) -> dict[str, object] | None:
 def prune(history: History, *, older_than: timedelta, keep_last: int = 0, dry_run: bool = False) -> PruneReport:
     """Remove finished runs older than ``older_than`` (keeping the newest ``keep_last`` per DAG): their folders
     and their lines in the event log, together or not at all (see the module docstring). Running and paused runs
-    stay, and a sub-DAG's run stays as long as its parent does.
+    stay, and a sub-DAG's run stays as long as its parent does. Folders an interrupted prune moved aside are
+    deleted too; symbolic links and unreadable run folders are left alone and named.
 
-    Raises :class:`~dagctl.errors.EnvironmentProblem` (exit 3) when the folders cannot be moved aside or the
-    event log cannot be compacted; then nothing was removed."""
+    Raises :class:`~dagctl.errors.EnvironmentProblem` (exit 3) when another prune holds the runs folder, when
+    the folders cannot be moved aside or the event log cannot be compacted; then nothing was removed."""
+    with _prune_lock(history, dry_run):
+        return _prune(history, older_than=older_than, keep_last=keep_last, dry_run=dry_run)
+
+
+def _prune(history: History, *, older_than: timedelta, keep_last: int, dry_run: bool) -> PruneReport:
     now = history.clock.now()
-    infos = [_info(history, rid) for rid in history.run_ids()]
+    cutoff = now - older_than
+    listing = history.listing()
+    infos = [_info(history, rid) for rid in listing.ids]
     report = PruneReport()
     report.removed = choose_runs(infos, now=now, older_than=older_than, keep_last=keep_last)
-    cutoff = now - older_than
     old = [i for i in infos if started_at(i.run_id) < cutoff]
     report.kept_running = [i.run_id for i in old if i.state == "running"]
     report.kept_paused = [i.run_id for i in old if i.state == "paused"]
+    report.skipped = [(name, STRAY) for name in listing.strays if started_at(name) < cutoff]
+    report.skipped += [(i.run_id, i.problem) for i in old if i.state == "unreadable"]
+    leftovers = [history.runs_dir / name for name in listing.pruning]
+    report.leftovers_removed = [str(path) for path in leftovers]
     for run_id in report.removed:
         report.bytes_freed += _size(history.run_dir(run_id))
+    report.bytes_freed += sum(_size(path) for path in leftovers)
+    gone = set(report.removed) | {rid for rid in map(_leftover_run, listing.pruning) if rid}  # their lines go too
     path = history.settings.events_path
     orphan = _orphans(history, cutoff)
     if dry_run:
-        report.events_dropped, report.bad_lines_dropped = _compact(path, set(report.removed), orphan, write=False)
+        report.events_dropped, report.bad_lines_dropped = _compact(path, gone, orphan, write=False)
         return report
     moved = _move_aside(history, report.removed)
     try:
-        report.events_dropped, report.bad_lines_dropped = _compact(path, set(report.removed), orphan)
+        report.events_dropped, report.bad_lines_dropped = _compact(path, gone, orphan)
     except BaseException as exc:
         _move_back(moved)
         raise _compaction_failed(path, exc) from exc
-    for aside in moved.values():
+    for aside in [*moved.values(), *leftovers]:
         try:
-            shutil.rmtree(aside)
+            _delete(aside)
         except OSError as exc:
             log.warning("cannot delete %s: %s", aside, exc.strerror or exc)
             report.left_behind.append(str(aside))
+    report.leftovers_removed = [str(p) for p in leftovers if str(p) not in report.left_behind]
     return report
+
+
+STRAY = "a symbolic link (or a file) named like a run, not a run folder: never followed; remove it by hand if unwanted"
+
+
+def _leftover_run(name: str) -> str | None:
+    """The run id of a moved-aside folder ``.pruning-<token>-<run id>``."""
+    run_id = name[-len("20261121-194512.123-a1b2c3") :]  # the name ends with it (see _move_aside)
+    return run_id if RUN_ID_RE.match(run_id) else None
+
+
+@contextlib.contextmanager
+def _prune_lock(history: History, dry_run: bool) -> Iterator[None]:
+    """One prune at a time in a runs folder: another one's moved-aside folders are not leftovers, and its
+    compaction must not race ours. A dry run only reads, and takes no lock."""
+    if dry_run or not history.runs_dir.is_dir():
+        yield
+        return
+    from filelock import FileLock, Timeout
+
+    lock_path = history.settings.logs_dir / PRUNE_LOCK
+    lock = FileLock(str(lock_path), timeout=0, thread_local=False)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise EnvironmentProblem(
+            f"another prune is removing runs from {history.runs_dir} now (it holds {lock_path})",
+            hint="let it finish (a dagctl prune, or a scheduler's retention pass), then prune again",
+        ) from None
+    except OSError as exc:
+        raise cannot("write", lock_path, exc) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _delete(path: Path) -> None:
+    """Delete a moved-aside run folder; a symbolic link (a stray an older prune moved) is unlinked, never followed."""
+    if path.is_symlink() or not path.is_dir():
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path)
 
 
 def _compaction_failed(path: Path, exc: BaseException) -> BaseException:
@@ -202,7 +306,7 @@ def _move_aside(history: History, run_ids: list[str]) -> dict[Path, Path]:
     moved: dict[Path, Path] = {}
     for run_id in run_ids:
         folder = history.run_dir(run_id)
-        aside = folder.with_name(f".pruning-{token}-{run_id}")
+        aside = folder.with_name(f"{layout.PRUNING_PREFIX}{token}-{run_id}")
         try:
             os.rename(folder, aside)
         except FileNotFoundError:
@@ -260,4 +364,15 @@ def _compact(path: Path, removed: set[str], orphan: Callable[[object], bool], *,
 
 
 def _size(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    """The bytes of the regular files under ``folder``; symbolic links are not followed (their target is not the
+    run's, and is not deleted with it)."""
+    if folder.is_symlink():
+        return 0
+    total = 0
+    for root, _dirs, files in os.walk(folder):  # never enters a link to a folder
+        for name in files:
+            with contextlib.suppress(OSError):
+                info = os.lstat(os.path.join(root, name))
+                if stat.S_ISREG(info.st_mode):
+                    total += info.st_size
+    return total

@@ -40,9 +40,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from dagctl.clock import SystemClock
+from dagctl.errors import DagctlError
 from dagctl.protocols import Clock
 
 from . import layout
+from .jsonl import open_for_reading
 
 __all__ = ["FINAL_STATUSES", "UNKNOWN", "Entry", "RunCatalog", "may_match", "read_entry"]
 
@@ -57,6 +59,8 @@ SETTLED_NS = 1_000_000_000
 """A listing is reused only if it was taken this long after the runs folder last changed (coarse mtimes)."""
 _TAIL = 8192
 _HEAD_LINES = 8
+_HEAD_BYTES = 1 << 20
+"""The longest first lines read for a run's DAG and tenant (a longer ``dag_start``, huge params: ``UNKNOWN``)."""
 _COLUMNS = ("dag", "tenant", "status", "final", "size")
 
 
@@ -83,14 +87,17 @@ def may_match(entry: Entry, *, dag: str | None, tenant: str | None, status: str 
 
 def read_entry(events: Path) -> tuple[Entry, int]:
     """A run's entry and the size of its ``events.jsonl``: DAG and tenant from the first record, status from
-    the last ``dag_done`` (``running`` after a later ``dag_start``/``dag_resume``), as ``fold_run`` says."""
+    the last ``dag_done`` (``running`` after a later ``dag_start``/``dag_resume``), as ``fold_run`` says.
+
+    Two bounded reads: never blocks on a FIFO, never reads a device; a file that cannot be read (or is no regular
+    file) is ``UNKNOWN``, so the run stays a candidate and its reader says what is wrong with it."""
     try:
-        with open(events, "rb") as fh:
-            head = [fh.readline() for _ in range(_HEAD_LINES)]
+        with open(open_for_reading(events), "rb") as fh:
+            head = [fh.readline(_HEAD_BYTES) for _ in range(_HEAD_LINES)]
             size = os.fstat(fh.fileno()).st_size
             fh.seek(max(0, size - _TAIL))
             tail = fh.read(_TAIL)
-    except OSError:
+    except (OSError, DagctlError):
         return UNKNOWN, -1
     first = next((rec for rec in map(_record, head) if rec is not None), None)
     if first is None:
@@ -259,10 +266,10 @@ class RunCatalog:
 
     def _listing(self) -> list[str]:
         try:
-            names = os.listdir(self.runs_dir)
+            ids = layout.scan_runs(self.runs_dir).ids  # real folders only, as History.run_ids
         except OSError:
             return []
-        return sorted((n for n in names if len(n) == ID_LENGTH and layout.RUN_ID_RE.match(n)), reverse=True)
+        return [n for n in ids if len(n) == ID_LENGTH]
 
     def _relisted(self, old: _Table, ids: list[str]) -> _Table:
         """A table for ``ids``: the rows of the runs ``old`` knows, fresh rows for the new ones."""
