@@ -32,7 +32,6 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import NamedTuple
 
 RUN_ID_RE = re.compile(r"^\d{8}-\d{6}\.\d{3}-[0-9a-f]{6}$")
 """What the name of a run folder looks like: ``20261121-194512.123-a1b2c3`` (its start time, then random)."""
@@ -142,13 +141,18 @@ def attempt_files(run: Path, task_id: str, attempt: int) -> tuple[Path, Path]:
     return run / ATTEMPTS / f"{stem}.json", run / ATTEMPTS / f"{stem}.result.json"
 
 
-class RunListing(NamedTuple):
-    ids: list[str]
-    """The run folders, newest first."""
-    strays: list[str]
-    """Names that look like runs but are no folders (a symbolic link, a file): never followed nor counted."""
-    pruning: list[str]
-    """Names of run folders a prune moved aside (:data:`PRUNING_PREFIX`) and did not delete."""
+class RunListing:
+    """What :func:`scan_runs` found (a plain class: ``typing`` stays out of ``dagctl run``'s imports)."""
+
+    __slots__ = ("ids", "pruning", "strays")
+
+    def __init__(self, ids: list[str], strays: list[str], pruning: list[str]) -> None:
+        self.ids = ids
+        """The run folders, newest first."""
+        self.strays = strays
+        """Names that look like runs but are no folders (a symbolic link, a file): never followed nor counted."""
+        self.pruning = pruning
+        """Names of run folders a prune moved aside (:data:`PRUNING_PREFIX`) and did not delete."""
 
 
 def scan_runs(runs_dir: Path) -> RunListing:
