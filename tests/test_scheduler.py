@@ -81,6 +81,21 @@ def test_a_new_catchup_schedule_is_registered_and_does_not_replay_its_window() -
     assert actions[0].watermark == now - timedelta(seconds=60)
 
 
+def test_a_tick_at_a_past_instant_runs_its_minute_but_registers_a_new_schedule_at_the_real_time() -> None:
+    """`schedule --once --now <past>` (a replay) left the watermark in the past: the next real tick ran 24 catch-ups."""
+    schedule = sched(cron="*/5 * * * *", catchup="2h", overlap="queue")
+    real, replayed = utc(2026, 6, 1, 12, 0, 30), utc(2026, 6, 1, 9, 0, 30)
+    actions = plan_tick([schedule], {}, {}, replayed, registered=real)
+    assert kinds(actions) == [("register", "a"), ("claim", "a@2026-06-01T09:00:00Z")]
+    assert actions[0].watermark == real - timedelta(seconds=60)
+    # what the next real tick sees: that watermark (the claim at 09:00 does not move it back): only 12:00 is due
+    assert kinds(plan_tick([schedule], {"a": actions[0].watermark}, {}, real + timedelta(seconds=5))) == [
+        ("claim", "a@2026-06-01T12:00:00Z")
+    ]
+    ahead = plan_tick([schedule], {}, {}, real + timedelta(days=1), registered=real)  # ahead: as before (warned)
+    assert ahead[0].watermark == real + timedelta(days=1) - timedelta(seconds=60)
+
+
 def test_catchup_after_downtime_runs_missed_slots_within_the_window_oldest_first() -> None:
     schedule = sched(cron="0 * * * *", catchup="3h", overlap="queue")
     actions = plan_tick([schedule], {"a": utc(2026, 1, 1, 6)}, {}, utc(2026, 1, 1, 12, 0, 10))
@@ -163,13 +178,25 @@ def test_actions_are_ordered_by_fire_instant_across_schedules() -> None:
 def test_a_fixed_time_job_runs_once_per_local_minute() -> None:
     schedule = sched(cron="30 1 * * *", timezone=NY)
     now = utc(2026, 11, 1, 5, 30, 10)
-    actions = plan_tick([schedule], {}, {}, now, recent_minutes={"a": ["2026-11-01T01:30"]})
+    actions = plan_tick([schedule], {}, {}, now, recent_minutes={"a": [("2026-11-01T01:30", NY)]})
     assert kinds(actions) == [("skip", "a@2026-11-01T05:30:00Z")]
     assert "already ran" in actions[0].reason
     wildcard = sched(cron="30 * * * *", timezone=NY)
-    assert kinds(plan_tick([wildcard], {}, {}, now, recent_minutes={"a": ["2026-11-01T01:30"]})) == [
+    assert kinds(plan_tick([wildcard], {}, {}, now, recent_minutes={"a": [("2026-11-01T01:30", NY)]})) == [
         ("claim", "a@2026-11-01T05:30:00Z")
     ]
+
+
+def test_a_minute_that_ran_in_another_timezone_does_not_count_after_the_timezone_changes() -> None:
+    """09:00 ran in UTC; the schedule now says America/New_York: 09:00 New York is another run, not a repeat."""
+    morning = sched(cron="0 9 * * *", timezone=NY)
+    now = utc(2026, 6, 1, 13, 0, 10)  # 09:00 EDT
+    ran_in_utc = {"a": [("2026-06-01T09:00", "UTC")]}
+    assert kinds(plan_tick([morning], {}, {}, now, recent_minutes=ran_in_utc)) == [("claim", "a@2026-06-01T13:00:00Z")]
+    ran_here = {"a": [("2026-06-01T09:00", NY)]}  # the same zone: the guard holds
+    assert kinds(plan_tick([morning], {}, {}, now, recent_minutes=ran_here)) == [("skip", "a@2026-06-01T13:00:00Z")]
+    unknown = {"a": [("2026-06-01T09:00", None)]}  # claims recorded before the zone was: as before, any zone
+    assert kinds(plan_tick([morning], {}, {}, now, recent_minutes=unknown)) == [("skip", "a@2026-06-01T13:00:00Z")]
 
 
 def test_spring_forward_fixed_time_job_runs_once_right_after_the_jump() -> None:

@@ -48,10 +48,10 @@ class BreakableStore(StateStore):
     broken = False
 
     @contextmanager
-    def transaction(self) -> Any:
+    def transaction(self, **kwargs: Any) -> Any:
         if self.broken:
             raise EnvironmentProblem(f"cannot write {self.path}.lock: Is a directory")
-        with super().transaction() as txn:
+        with super().transaction(**kwargs) as txn:
             yield txn
 
 

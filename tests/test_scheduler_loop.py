@@ -443,3 +443,31 @@ def test_time_moves_by_the_tick(store: StateStore) -> None:
     scheduler = Scheduler([], store, FakeLauncher(), clock=clock)
     scheduler.serve(tick_s=2, max_ticks=10)
     assert clock.now() - utc(2026, 1, 1, 0, 0, 1) == timedelta(seconds=18)
+
+
+def test_after_a_timezone_change_the_first_run_in_the_new_zone_is_not_taken_for_a_repeat(store: StateStore) -> None:
+    """09:00 UTC ran; the file then says America/New_York (or SCHED_TIMEZONE changed): 09:00 New York runs."""
+    launcher = FakeLauncher()
+    Scheduler(
+        [sched("m", "0 9 * * *", timezone="UTC")], store, launcher, clock=FakeClock(utc(2026, 6, 1, 9, 0, 10))
+    ).run_once()
+    moved = Scheduler(
+        [sched("m", "0 9 * * *", timezone=NY)], store, launcher, clock=FakeClock(utc(2026, 6, 1, 13, 0, 10))
+    )
+    assert moved.run_once() == 0
+    assert launcher.keys == ["m@2026-06-01T09:00:00Z", "m@2026-06-01T13:00:00Z"]
+    assert records(store, "schedule_skipped") == []
+    assert [r["timezone"] for r in records(store, "schedule_enqueued")] == ["UTC", NY]
+
+
+def test_a_replay_at_a_past_now_does_not_leave_a_new_schedule_to_catch_up_from_there(store: StateStore) -> None:
+    """`schedule --once --now 09:00` at 12:00 real time, then the real ticks: no burst of 24 catch-up runs."""
+    schedule = sched("q", "*/5 * * * *", catchup="2h", overlap="queue")
+    launcher = FakeLauncher()
+    clock = FakeClock(utc(2026, 6, 1, 12, 0, 30))  # the real clock
+    assert Scheduler([schedule], store, launcher, clock=clock).run_once(utc(2026, 6, 1, 9, 0, 30)) == 0
+    assert launcher.keys == ["q@2026-06-01T09:00:00Z"]  # the replay ran its minute
+    clock.advance(5 * 60)
+    assert Scheduler([schedule], store, launcher, clock=clock).run_once() == 0
+    # from the real time of the replay on, as for any new schedule: 12:00 and 12:05, not 24 slots since 10:05
+    assert launcher.keys == ["q@2026-06-01T09:00:00Z", "q@2026-06-01T12:00:00Z", "q@2026-06-01T12:05:00Z"]

@@ -89,7 +89,7 @@ def test_the_fold_tracks_watermark_open_slots_and_last_run(path: Path) -> None:
     enqueue(store, "a", "2026-03-08T07:00:00.000Z", minute="2026-03-08T02:00")
     state = store.schedule_state("a")
     assert state.watermark == T0
-    assert list(state.open) == ["a@2026-03-08T07:00:00.000Z"] and state.recent_minutes == ["2026-03-08T02:00"]
+    assert list(state.open) == ["a@2026-03-08T07:00:00.000Z"] and state.recent_minutes == [("2026-03-08T02:00", None)]
     store.record(RunStarted(store.now_ts(), "a", slot="a@2026-03-08T07:00:00.000Z", run_id="r1"))
     assert store.schedule_state("a").open["a@2026-03-08T07:00:00.000Z"].run_id == "r1"
     store.record(RunFinished(store.now_ts(), "a", slot="a@2026-03-08T07:00:00.000Z", run_id="r1", status="failed"))

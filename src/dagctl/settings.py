@@ -11,6 +11,7 @@ way that could block. docs/operating.md lists the variables.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from .errors import EnvironmentProblem, UsageError
@@ -29,7 +30,8 @@ class EnvVar(Record):
 
     name: str
     kind: str
-    """``path``, ``int``, ``float``, ``bool``, ``choice`` or ``str``."""
+    """``path``, ``int``, ``float``, ``bool``, ``choice``, ``window`` (hours, or a duration: checked for its sign and
+    size here, for its units where it is used) or ``str``."""
     default: object
     help: str
     minimum: float | None = None
@@ -44,6 +46,8 @@ class EnvVar(Record):
         if self.kind in ("int", "float"):
             what = "a whole number" if self.kind == "int" else "a number"
             return f"{what} from {_number(self.minimum)} to {_number(self.maximum)}"
+        if self.kind == "window":
+            return "hours above 0 (a bare number such as 24) or a duration such as 90m or 7d"
         return "a path" if self.kind == "path" else "text"
 
 
@@ -56,7 +60,8 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("ORCH_EVENTS_PATH", "path", None, "the event log (default: $DAGCTL_LOGS_DIR/orchestrator_events.jsonl)"),
     EnvVar("STATE_STORE_PATH", "path", None, "the scheduler's state log (default: logs/orchestrator_state.jsonl)"),
     EnvVar("DAGCTL_GRACE", "float", 5.0, "seconds a stopped task gets between SIGTERM and SIGKILL", 0, 3600),
-    EnvVar("SCHED_TICK_MS", "int", 1000, "milliseconds between scheduler ticks (--serve)", 10, 3_600_000),
+    # at most a minute: a longer tick would sleep past whole slots of an every-minute schedule without catchup
+    EnvVar("SCHED_TICK_MS", "int", 1000, "milliseconds between scheduler ticks (--serve)", 10, 60_000),
     EnvVar("SCHED_MAX_PARALLEL", "int", 3, "scheduled runs at once", 1, 1024),
     EnvVar(
         "SCHED_MAX_JOBS_PER_DRAIN",
@@ -73,7 +78,9 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("DAGCTL_PLAN_CACHE", "bool", True, "keep validated plans of DAG files"),
     EnvVar("DAGCTL_CACHE_DIR", "path", None, "the task cache (default: $DAGCTL_LOGS_DIR/cache/tasks)"),
     EnvVar("DAGCTL_DEBUG", "bool", False, "print tracebacks with errors"),
-    EnvVar("ORCH_PANEL_WINDOW_H", "str", "24", "window of dagctl stats: hours, or a duration like 2d (checked there)"),
+    EnvVar(
+        "ORCH_PANEL_WINDOW_H", "window", "24", "window of dagctl stats and the web panel: hours, or a duration like 2d"
+    ),
     EnvVar("DAGCTL_BROKER_TIMEOUT", "float", 3.0, "seconds to wait for the broker", 0.1, 600),
     EnvVar("DAGCTL_WORKER_LEASE", "float", 10.0, "seconds a worker's claim on an attempt lasts", 1, 3600),
     EnvVar(
@@ -91,6 +98,10 @@ BY_NAME = {v.name: v for v in ENV_VARS}
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
+_INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+"""Numbers as written in ASCII decimal: Python's int() and float() also take ``1_000`` and other scripts' digits."""
+_SHOWN = 60  # longer values are cut in messages
 
 
 def env_value(env: Mapping[str, str], name: str) -> object:
@@ -104,7 +115,7 @@ def env_value(env: Mapping[str, str], name: str) -> object:
     text = raw.strip()
 
     def bad(why: str = "is not valid") -> UsageError:
-        shown = raw if len(raw) <= 60 else raw[:57] + "..."
+        shown = raw if len(raw) <= _SHOWN else raw[: _SHOWN - 3] + "..."
         return UsageError(
             f"environment variable {name}={shown!r} {why}: expected {var.allowed()}",
             hint=f"fix it, or unset it to get the default ({var.default})",
@@ -125,7 +136,17 @@ def env_value(env: Mapping[str, str], name: str) -> object:
         if text.lower() not in var.choices:
             raise bad()
         return text.lower()
+    if var.kind == "window":  # a bare number is hours; a duration's units are checked where it is used
+        if _FLOAT.fullmatch(text):
+            hours = float(text)
+            if not 0 < hours <= 365 * 24:  # (365 days: the longest duration dagctl takes)
+                raise bad("is out of range")
+        elif text.startswith("-"):
+            raise bad("is negative")
+        return raw.strip()
     if var.kind in ("int", "float"):
+        if not (_INT if var.kind == "int" else _FLOAT).fullmatch(text):
+            raise bad()
         try:
             number = float(text) if var.kind == "float" else int(text)
         except ValueError:
@@ -259,29 +280,32 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def check_folder(folder: Path, var: str, *, need_space: bool = True) -> None:
+def check_folder(folder: Path, var: str, *, need_space: bool = True, target: Path | None = None) -> None:
     """``folder`` exists (made if missing) as a writable directory on a disk that is not full (unless not
-    ``need_space``)."""
+    ``need_space``). Problems name ``target`` (the file to be written in it) when given, else the folder."""
+    named = target or folder
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
-        raise _problem(var, folder, "it exists and is not a directory") from None
+        raise _problem(
+            var, named, "it exists and is not a directory" if named == folder else f"{folder} is not a directory"
+        ) from None
     except OSError as exc:
-        raise _problem(var, folder, _reason(exc)) from None
+        raise _problem(var, named, _reason(exc)) from None
     if not folder.is_dir():
-        raise _problem(var, folder, "it is not a directory")
+        raise _problem(var, named, "it is not a directory" if named == folder else f"{folder} is not a directory")
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise _problem(var, folder, "permission denied (or a read-only file system)")
+        raise _problem(var, named, "permission denied (or a read-only file system)")
     try:
         stats = os.statvfs(folder)
     except OSError:
         return
     if stats.f_flag & os.ST_RDONLY:
-        raise _problem(var, folder, "read-only file system")
+        raise _problem(var, named, "read-only file system")
     if stats.f_blocks == 0:  # no blocks at all: a pseudo file system (/proc, /sys), not a full disk
-        _probe(folder, var)
+        _probe(folder, var, named)
     elif need_space and stats.f_bavail * stats.f_frsize < MIN_FREE_BYTES:
-        raise _problem(var, folder, "no space left on device")
+        raise _problem(var, named, "no space left on device")
 
 
 def check_readable_file(path: Path, var: str, what: str) -> None:
@@ -313,7 +337,33 @@ def _file_problem(path: Path, access: int) -> str | None:
     return None
 
 
-def _probe(folder: Path, var: str) -> None:
+KERNEL_FILE_SYSTEMS = frozenset(
+    {"proc", "sysfs", "cgroup", "cgroup2", "devpts", "debugfs", "tracefs", "securityfs", "configfs", "pstore", "bpf",
+     "efivarfs", "fusectl", "mqueue", "binfmt_misc", "autofs", "nsfs", "selinuxfs"}
+)  # fmt: skip
+"""File systems the kernel makes up (they report no blocks): nothing dagctl writes can live there."""
+
+
+def _mount_of(folder: Path) -> tuple[str, str] | None:
+    """(mount point, file system type) of the mount ``folder`` is on, from ``/proc/self/mounts``; None if unknown."""
+    try:
+        lines = Path("/proc/self/mounts").read_text().splitlines()
+        where = str(folder.resolve())
+    except (OSError, RuntimeError):
+        return None
+    best: tuple[str, str] | None = None
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = fields[1].replace("\\040", " ")
+        inside = where == point or where.startswith(point.rstrip("/") + "/")
+        if inside and (best is None or len(point) >= len(best[0])):
+            best = (point, fields[2])
+    return best
+
+
+def _probe(folder: Path, var: str, named: Path | None = None) -> None:
     """Make and remove a file in ``folder``: the only way to know whether one can be made there."""
     import contextlib
     import tempfile
@@ -321,7 +371,12 @@ def _probe(folder: Path, var: str) -> None:
     try:
         fd, name = tempfile.mkstemp(dir=folder, prefix=".dagctl-probe-")
     except OSError as exc:
-        raise _problem(var, folder, f"files cannot be created there ({_reason(exc)})") from None
+        mount = _mount_of(folder)
+        if mount is not None and mount[1] in KERNEL_FILE_SYSTEMS:
+            reason = f"{mount[0]} is a kernel file system ({mount[1]}), where files cannot be written"
+        else:
+            reason = f"files cannot be created in {folder} ({_reason(exc)})"
+        raise _problem(var, named or folder, reason) from None
     os.close(fd)
     with contextlib.suppress(OSError):
         os.unlink(name)
@@ -332,4 +387,4 @@ def check_file(path: Path, var: str) -> None:
     reason = _file_problem(path, os.W_OK)
     if reason is not None:
         raise _problem(var, path, reason)
-    check_folder(path.parent, var)
+    check_folder(path.parent, var, target=path)

@@ -61,7 +61,8 @@ def test_lord_howe_half_hour_shifts_read_local_times_the_same_way(cli, project: 
     ]
 
 
-def test_schedule_next_after_a_skipped_time_starts_at_the_jump(cli) -> None:
+def test_schedule_next_after_a_skipped_time_includes_the_run_at_the_jump(cli) -> None:
+    """02:30 does not exist on 8 March in New York: the clock goes from 01:59:59 to 03:00, so 03:00 comes after it."""
     result = cli(
         "schedule",
         "next",
@@ -75,7 +76,25 @@ def test_schedule_next_after_a_skipped_time_starts_at_the_jump(cli) -> None:
         "2",
     )
     assert result.code == 0, result
-    assert result.out.splitlines() == ["2026-03-08T03:15:00-04:00", "2026-03-08T03:30:00-04:00"]
+    assert result.out.splitlines() == ["2026-03-08T03:00:00-04:00", "2026-03-08T03:15:00-04:00"]
+    nightly = cli(
+        "schedule",
+        "next",
+        "--cron",
+        "30 2 * * *",
+        "--tz",
+        "America/New_York",
+        "--after",
+        "2026-03-08T02:15",
+        "-n",
+        "2",
+    )
+    assert nightly.code == 0, nightly
+    assert nightly.out.splitlines() == ["2026-03-08T03:00:00-04:00", "2026-03-09T02:30:00-04:00"]  # that night's run
+    at_the_jump = cli(
+        "schedule", "next", "--cron", "30 2 * * *", "--tz", "America/New_York", "--after", "2026-03-08T03:00"
+    )
+    assert at_the_jump.out.splitlines()[0] == "2026-03-09T02:30:00-04:00"  # 03:00 itself exists: strictly after it
 
 
 def test_a_time_outside_the_calendar_is_bad_input_not_an_internal_error(cli, project: Path) -> None:

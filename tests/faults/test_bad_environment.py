@@ -22,8 +22,12 @@ def _dags(project: Path) -> None:
 
 
 BAD_VALUES = [
-    ("SCHED_TICK_MS", "0", "from 10 to 3600000"),
+    ("SCHED_TICK_MS", "0", "from 10 to 60000"),
     ("SCHED_TICK_MS", "1e400", "a whole number"),
+    ("SCHED_TICK_MS", "120000", "from 10 to 60000"),  # a tick over a minute misses every-minute slots
+    ("DAGCTL_GRACE", "1_000", "a number from 0 to 3600"),  # Python's float() takes it: not a setting
+    ("DAGCTL_GRACE", "\u0661\u0662", "a number from 0 to 3600"),  # Arabic-Indic 12: float() takes it too
+    ("ORCH_PANEL_WINDOW_H", "-1", "hours above 0 (a bare number such as 24) or a duration"),
     ("SCHED_MAX_PARALLEL", "-1", "from 1 to 1024"),
     ("DAGCTL_GRACE", "nan", "a number from 0 to 3600"),
     ("DAGCTL_GRACE", "inf", "a number from 0 to 3600"),
@@ -189,5 +193,29 @@ def test_a_pseudo_file_system_is_not_called_a_full_disk(project: Path) -> None:
     proc = dagctl(project, "run", "dag.yaml", "--junit", "/proc/report.xml")
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 3, err
-    assert err.startswith("dagctl: error: cannot write /proc (--junit): files cannot be created there (")
+    assert err.startswith(
+        "dagctl: error: cannot write /proc/report.xml (--junit): /proc is a kernel file system (proc)"
+    )
     assert "no space" not in err and not (project / "ran").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/version").is_file(), reason="needs Linux's /proc")
+def test_a_file_on_a_kernel_file_system_is_named_with_what_that_file_system_is(project: Path) -> None:
+    """/proc/version exists and, to root, looks writable: the message named /proc and `No such file or directory`."""
+    proc = dagctl(project, "run", "dag.yaml", env={"ORCH_EVENTS_PATH": "/proc/version"})
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 3, err
+    assert err.startswith(
+        "dagctl: error: cannot write /proc/version (ORCH_EVENTS_PATH): /proc is a kernel file system (proc), "
+        "where files cannot be written — "
+    ), err
+    assert "No such file" not in err and err.count("\n") == 1 and not (project / "ran").exists()
+
+
+def test_a_long_bad_timezone_is_cut_like_every_other_value(project: Path) -> None:
+    zone = "Europe/" + "x" * 300
+    proc = dagctl(project, "schedule", "--once", "--dir", "schedules", env={"SCHED_TIMEZONE": zone})
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2, err
+    assert err.startswith("dagctl: error: SCHED_TIMEZONE: unknown timezone 'Europe/xxx") and "...'" in err
+    assert len(err) < 250 and err.count("\n") == 1, err

@@ -46,8 +46,9 @@ def register(app: typer.Typer) -> None:
         """Run every slot of a schedule in a time range, oldest first, skipping slots already run.
 
         Each run gets its slot time as ${logical_date} (ISO-8601 in the schedule's timezone). Slots are
-        claimed in the state store like the scheduler's, so nothing runs twice. Runs go one at a time.
-        Exit 0 all ran fine, 1 a run failed, 2 bad input.
+        claimed in the state store like the scheduler's, so nothing runs twice. A slot whose run was
+        cancelled or lost runs again; one that succeeded or failed does not. Runs go one at a time.
+        Exit 0 all ran fine, 1 a run failed or was cancelled, 2 bad input.
 
         \b
         Examples:
@@ -84,7 +85,7 @@ def register(app: typer.Typer) -> None:
                     return
                 if item.outcome is not None:
                     error = f": {item.outcome.error}" if item.outcome.error else ""
-                    echo(f"{item.logical_date}  {item.outcome.status}  run {item.outcome.run_id}{error}")
+                    echo(f"{item.logical_date}  {item.outcome.status}  run {item.outcome.run_id}{error}{_again(item)}")
                 elif item.ran_before is not None:
                     run = item.ran_before.get("run_id") or "-"
                     echo(f"{item.logical_date}  skipped  already ran: run {run} {item.ran_before.get('status')}")
@@ -94,13 +95,13 @@ def register(app: typer.Typer) -> None:
                 return
             if dry_run:
                 for item in items:
-                    if item.ran_before is None:
-                        echo(f"{item.logical_date}  would run")
+                    if item.to_run:
+                        echo(f"{item.logical_date}  would run{_again(item)}")
                     else:
                         show(item)
-                todo = sum(1 for i in items if i.ran_before is None)
+                todo = sum(1 for i in items if i.to_run)
                 echo_err(
-                    f"backfill {schedule.id}: {len(items)} slots, {todo} to run, {len(items) - todo} "
+                    f"backfill {schedule.id}: {_count(len(items), 'slot')}, {todo} to run, {len(items) - todo} "
                     "already ran (dry run)"
                 )
                 return
@@ -112,34 +113,59 @@ def register(app: typer.Typer) -> None:
 
             with handle_signals(on_stop):
                 code = job.run(items, on_item=show)
-        ran = [i for i in items if i.outcome is not None]
-        bad = sum(1 for i in ran if i.outcome is not None and i.outcome.status != "success")
-        skipped = sum(1 for i in items if i.outcome is None and i.ran_before is not None)
         if as_json:
             echo_json(_document(schedule.id, items, dry_run=False, interrupted=bool(stopped)))
         else:
-            echo_err(
-                f"backfill {schedule.id}: {len(ran)} ran ({bad} failed), {skipped} skipped (already ran)"
-                + (", interrupted" if stopped else "")
-            )
+            echo_err(summary(schedule.id, items, interrupted=bool(stopped)))
         if stopped:
             code = exit_code_of_signal(stopped[0])
         raise typer.Exit(code)
 
 
+def summary(schedule_id: str, items: list[BackfillItem], *, interrupted: bool) -> str:
+    """The last line of a backfill: ``backfill h: 3 ran (1 failed, 1 cancelled), 1 skipped (already ran)``."""
+    ran = [i.outcome.status for i in items if i.outcome is not None]
+    skipped = sum(1 for i in items if i.outcome is None and not i.to_run)
+    ended = [f"{ran.count(status)} {status}" for status in ("failed", "cancelled") if ran.count(status)]
+    not_run = len(items) - len(ran) - skipped  # left when interrupted
+    return (
+        f"backfill {schedule_id}: {len(ran)} ran"
+        + (f" ({', '.join(ended)})" if ended else "")
+        + f", {skipped} skipped (already ran)"
+        + (f", {not_run} not run" if not_run else "")
+        + (", interrupted" if interrupted else "")
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' * (n != 1)}"
+
+
+def _again(item: BackfillItem) -> str:
+    """`` again (run R was cancelled)`` for a slot run again; empty otherwise."""
+    before = item.ran_before
+    if before is None or not item.to_run:
+        return ""
+    return f" again (run {before.get('run_id') or '-'} was {before.get('status')})"
+
+
 def _document(schedule_id: str, items: list[BackfillItem], *, dry_run: bool, interrupted: bool) -> dict[str, Any]:
-    """``backfill --json``: every slot with what happened to it (or would), and the counts."""
+    """``backfill --json``: every slot with what happened to it (or would), and the counts (``failed``: runs that did
+    not succeed, cancelled ones included). ``previous`` is the slot's earlier run (run_id, status) when it is run
+    again because that run was cancelled or lost."""
     slots: list[dict[str, Any]] = []
     for item in items:
         slot: dict[str, Any] = {"logical_date": item.logical_date}
+        previous = dict(item.ran_before) if item.ran_before is not None and item.to_run else None
         if item.outcome is not None:
             slot.update(action="ran", status=item.outcome.status, run_id=item.outcome.run_id, error=item.outcome.error)
-        elif item.ran_before is not None:
+        elif item.ran_before is not None and not item.to_run:
             before = item.ran_before
             slot.update(action="skipped", status=before.get("status"), run_id=before.get("run_id"), error=None)
         else:
             slot.update(action="would_run" if dry_run else "not_run", status=None, run_id=None, error=None)
+        slot["previous"] = previous
         slots.append(slot)
     counts = {action: sum(1 for s in slots if s["action"] == action) for action in ("ran", "skipped", "would_run")}
-    counts["failed"] = sum(1 for s in slots if s["action"] == "ran" and s["status"] != "success")
+    counts["failed"] = sum(1 for s in slots if s["action"] == "ran" and s["status"] != "success")  # or cancelled
     return {"schedule": schedule_id, "dry_run": dry_run, "interrupted": interrupted, "slots": slots, "counts": counts}

@@ -40,6 +40,7 @@ Examples:
   dagctl schedule list
   dagctl schedule next nightly --count 3
   dagctl schedule next --cron "30 2 * * *" --tz America/New_York --after 2026-03-07
+  dagctl schedule release nightly@2026-03-08T07:00:00Z
 """
 
 
@@ -409,7 +410,7 @@ def register(app: typer.Typer) -> None:
             schedules = ScheduleSource(_directory(ctx, directory), default_timezone=default_timezone()).load()
             found = find_schedule(schedules, schedule_id)
             spec = parse_cron(found.cron, found.timezone)
-        start = parse_when(after, spec.zone, "--after") if after else SystemClock().now()
+        start = parse_when(after, spec.zone, "--after", exclusive=True) if after else SystemClock().now()
         times = next_fire_times(spec, start, count)
         if as_json:
             echo_json(
@@ -425,5 +426,45 @@ def register(app: typer.Typer) -> None:
             return
         for t in times:
             echo(t.astimezone(spec.zone).isoformat())
+
+    @group.command("release")
+    def release(
+        claim: str = typer.Argument(..., help="The claimed slot (ID@UTC-TIME) or its run id."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Release a claim whose owner is gone, so that its schedule runs again.
+
+        A claimed slot blocks its schedule until its run ends. An owner that died on this host is noticed
+        by the next tick; one on another host (a container restarted with a new hostname on the same
+        state volume) cannot be checked, and its claim stays until released here. The slot is recorded
+        as finished with status lost, and is not run again (dagctl backfill runs it). Refused while the
+        owner is a live process on this host.
+
+        \b
+        Examples:
+          dagctl schedule release nightly@2026-03-08T07:00:00Z
+          dagctl schedule release 20260308-070000.015-3f9a2c --json
+        """
+        from dagctl.schedule.release import release_claim
+        from dagctl.settings import Settings
+        from dagctl.store.state import StateStore
+
+        settings = Settings.from_env()
+        settings.check_writable("state")
+        with state_errors(), StateStore(settings.state_path) as store:
+            released = release_claim(store, claim.strip())
+        if as_json:
+            echo_json(
+                {
+                    "schedule": released.schedule_id,
+                    "slot": released.slot.key,
+                    "run_id": released.slot.run_id,
+                    "owner": released.slot.owner.to_record(),
+                    "status": released.record.status,
+                    "error": released.record.error,
+                }
+            )
+            return
+        echo(released.describe())
 
     app.add_typer(group, name="schedule")

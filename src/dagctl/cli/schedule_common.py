@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,11 +30,15 @@ def default_timezone() -> str:
     return zone
 
 
-def parse_when(text: str, zone: ZoneInfo | None, option: str, *, latest: bool = False) -> datetime:
+def parse_when(
+    text: str, zone: ZoneInfo | None, option: str, *, latest: bool = False, exclusive: bool = False
+) -> datetime:
     """ISO-8601 (``Z`` or an offset); a time without offset is read in ``zone`` when there is one.
 
     Read in ``zone``, a wall time that daylight saving time skips is the instant of the jump, and one it
-    repeats is its first pass (its second with ``latest``, for the inclusive end of a range)."""
+    repeats is its first pass (its second with ``latest``, for the inclusive end of a range). With
+    ``exclusive`` (a start that fires must come strictly after, ``--after``), a skipped wall time is the instant
+    just before the jump: 02:15 comes before 03:00 on the clock, so a run at the jump is after it."""
     from dagctl.errors import UsageError
     from dagctl.schedule.cron import wall_to_utc
 
@@ -53,7 +57,10 @@ def parse_when(text: str, zone: ZoneInfo | None, option: str, *, latest: bool = 
             raise UsageError(
                 f"{option} {text!r} has no UTC offset", hint=f"add Z or an offset, e.g. {option} {value.isoformat()}Z"
             )
-        return wall_to_utc(value, zone, latest=latest)
+        instant = wall_to_utc(value, zone, latest=latest)
+        if exclusive and instant.astimezone(zone).replace(tzinfo=None) != value:  # skipped: the clock jumped past it
+            return instant - timedelta(microseconds=1)
+        return instant
     except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it
         raise UsageError(
             f"{option} {text!r} is out of range: its UTC time falls outside years 1-9999",

@@ -1,4 +1,9 @@
-"""``dagctl backfill``: run every past slot of one schedule in a range, oldest first, each exactly once."""
+"""``dagctl backfill``: run every past slot of one schedule in a range, oldest first, each exactly once.
+
+A slot whose run ended ``cancelled`` (stopped before it could finish) or ``lost`` (its process died, or its claim
+was released) is run again: that run did not do its work. One that ended ``success`` or ``failed`` is not (``dagctl
+retry RUN`` re-runs a failed run's failed tasks).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,9 @@ from .launchers import Launcher, RunOutcome, RunRequest
 from .slots import Slot
 from .tick import logical_date
 
+RERUN = frozenset({"cancelled", "lost"})
+"""Statuses of a slot's last run that backfill runs again."""
+
 
 @dataclass
 class BackfillItem:
@@ -27,14 +35,20 @@ class BackfillItem:
     ran_before: dict[str, Any] | None = None  # {"run_id", "status"} when the slot was already claimed
     outcome: RunOutcome | None = None
 
+    @property
+    def to_run(self) -> bool:
+        """Never claimed, or its last run was cancelled or lost."""
+        return self.ran_before is None or self.ran_before.get("status") in RERUN
+
 
 class Backfill:
     """Run every slot of one schedule in a range, oldest first, skipping slots already claimed.
 
     "Already claimed" means a ``schedule_enqueued`` record for the slot's key exists (by the scheduler or an
-    earlier backfill), whatever its outcome. That needs the schedule's history, so backfill reads the whole
-    state log once (it is a manual command); each claim then re-checks the lines appended since, under the
-    lock, so a backfill racing a scheduler (or another backfill) still runs each slot once.
+    earlier backfill), unless its last run ended cancelled or lost (:data:`RERUN`). That needs the schedule's
+    history, so backfill reads the whole state log once (it is a manual command); each claim then re-checks the
+    lines appended since, under the lock, so a backfill racing a scheduler (or another backfill) still runs each
+    slot once.
     """
 
     def __init__(
@@ -73,7 +87,8 @@ class Backfill:
         items = []
         for instant, minute in fires:
             slot = Slot(self.schedule.id, instant, minute)
-            items.append(BackfillItem(slot, logical_date(self.schedule, slot), self._claimed.get(slot.key)))
+            before = self._claimed.get(slot.key)
+            items.append(BackfillItem(slot, logical_date(self.schedule, slot), dict(before) if before else None))
         return items
 
     def _scan(self) -> None:
@@ -85,8 +100,8 @@ class Backfill:
             if record.get("schedule_id") != sid or not isinstance(record.get("slot"), str):
                 continue
             kind, key = record.get("event"), record["slot"]
-            if kind == "schedule_enqueued":
-                self._claimed.setdefault(key, {"run_id": None, "status": "claimed"})
+            if kind == "schedule_enqueued":  # the newest claim of a slot is the one that counts
+                self._claimed[key] = {"run_id": None, "status": "claimed"}
             elif kind in ("run_started", "run_finished") and key in self._claimed:
                 entry = self._claimed[key]
                 entry["run_id"] = record.get("run_id") or entry["run_id"]
@@ -96,8 +111,9 @@ class Backfill:
         slot = item.slot
         with self.store.transaction() as txn:
             self._scan()
-            if slot.key in self._claimed:
-                item.ran_before = self._claimed[slot.key]
+            before = self._claimed.get(slot.key)
+            if before is not None and before.get("status") not in RERUN:  # claimed (again) since the plan
+                item.ran_before = dict(before)
                 return False
             txn.add(
                 ScheduleEnqueued(
@@ -110,6 +126,7 @@ class Backfill:
                     trigger="backfill",
                     dag=self.schedule.dag,
                     tenant=self.schedule.tenant,
+                    timezone=self.schedule.timezone,
                 )
             )
         self._claimed[slot.key] = {"run_id": None, "status": "claimed"}
@@ -121,7 +138,7 @@ class Backfill:
         for item in items:
             if self.stopped:
                 break
-            if item.ran_before is None and self._claim(item):
+            if item.to_run and self._claim(item):
                 request = RunRequest(self.schedule, item.slot, new_run_id(self.clock), "backfill")
                 self.store.record(
                     RunStarted(

@@ -351,14 +351,15 @@ def timezone_problem(name: str) -> str | None:
     names = _zone_names()
     if name in names:
         return None
+    shown = repr(name) if len(name) <= 60 else repr(name[:57] + "...")  # a pasted blob is not echoed in full
     by_lower = {n.lower(): n for n in names}
     if name.lower() in by_lower:
         suggestion = by_lower[name.lower()]
-        return f"unknown timezone {name!r}; did you mean {suggestion!r}? (names are case-sensitive)"
-    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)
+        return f"unknown timezone {shown}; did you mean {suggestion!r}? (names are case-sensitive)"
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6) if len(name) <= 60 else []
     if close:
-        return f"unknown timezone {name!r}; did you mean {by_lower[close[0]]!r}?"
-    return f"unknown timezone {name!r}; {example}"
+        return f"unknown timezone {shown}; did you mean {by_lower[close[0]]!r}?"
+    return f"unknown timezone {shown}; {example}"
 
 
 # ------------------------------------------------------------------------------------------------ spec

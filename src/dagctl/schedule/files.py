@@ -243,6 +243,48 @@ def _entry_problems(sub: Document, exc: ValidationError, who: str) -> list[Probl
     return out
 
 
+_EMPTY_FIXES: dict[str, str] = {
+    "id": "write the schedule's name, e.g. id: nightly",
+    "cron": 'write five cron fields in quotes, e.g. cron: "0 9 * * *"',
+    "dag": "write the path of the DAG file it runs, e.g. dag: ../dags/nightly.yaml",
+    "timezone": "write an IANA name such as UTC or America/New_York, or remove the line for the default "
+    "(SCHED_TIMEZONE, else UTC)",
+    "overlap": "write skip, queue or allow, or remove the line for the default (skip)",
+    "jitter": 'write a duration such as "30s", or remove the line for none',
+    "params": "write name: value lines indented under params:, or remove the line",
+    "enabled": "write true or false, or remove the line (default: true)",
+    "tenant": "write the tenant's name, or remove the line for the DAG's tenant_id",
+}
+"""Keys that have no meaning empty (null, or text of spaces only), and how to fill them in."""
+_NULL_MEANS_DEFAULT = frozenset({"tenant"})  # `tenant:` alone is the default, as if left out
+_PLACEHOLDERS: dict[str, Any] = {"id": "_", "cron": "* * * * *", "dag": "_"}
+"""What an empty required key is validated as, so the entry's other problems are still found."""
+
+
+def _empty(key: str, value: Any) -> bool:
+    if value is None:
+        return key not in _NULL_MEANS_DEFAULT
+    return isinstance(value, str) and not value.strip()
+
+
+def _dag_missing(dag: str, schedule_file: str) -> tuple[str, str]:
+    """(what, how to fix) for a ``dag:`` that names no file: a folder where the file should be, or nothing."""
+    path = Path(dag).expanduser()
+    if path.is_absolute():
+        candidates = [path]
+        where, fix = "", "check the path; an absolute path is used as it is"
+    else:
+        here = Path(schedule_file).resolve().parent
+        candidates = [base / path for base in (here, *here.parents)]
+        where = f" (looked in {Path(schedule_file).parent} and its parent folders)"
+        fix = "check the path; relative paths start from the schedule file's folder"
+    folder = next((c for c in candidates if c.is_dir()), None)
+    if folder is not None:
+        named = f"'{dag}'" if path.is_absolute() else f"'{dag}' ({folder.resolve()})"
+        return f"dag: {named} is a directory, not a DAG file", "write the path of the DAG's .yaml file in it"
+    return f"DAG file '{dag}' not found{where}", fix
+
+
 def resolve_dag_path(dag: str, schedule_file: str | Path) -> Path | None:
     """The DAG file a schedule names: absolute as is; relative from the schedule's folder upwards."""
     path = Path(dag).expanduser()
@@ -294,10 +336,17 @@ def check_schedule_document(
             )
             continue
         raw_id = entry.get("id")
-        who = f"schedule '{raw_id}'" if isinstance(raw_id, str) else f"schedule #{index + 1}"
+        who = f"schedule '{raw_id}'" if isinstance(raw_id, str) and raw_id.strip() else f"schedule #{index + 1}"
         data = {k: v for k, v in entry.items() if not (isinstance(k, str) and k.startswith("x-"))}
+        empty = [key for key in _EMPTY_FIXES if key in data and _empty(key, data[key])]
+        for key in empty:  # "is empty" and what to write, rather than how YAML read it
+            problems.append(doc.problem((index, key), f"{who}: {key}: is empty", _EMPTY_FIXES[key]))
+            if key in _PLACEHOLDERS:
+                data[key] = _PLACEHOLDERS[key]
+            else:
+                del data[key]
         data.setdefault("timezone", default_timezone)
-        if isinstance(raw_id, str):
+        if isinstance(raw_id, str) and raw_id.strip():
             if raw_id in seen:
                 line, col = seen[raw_id]
                 problems.append(
@@ -315,13 +364,8 @@ def check_schedule_document(
         if check_dags and isinstance(dag, str) and dag.strip():
             found = resolve_dag_path(dag, doc.file)
             if found is None:
-                problems.append(
-                    doc.problem(
-                        (index, "dag"),
-                        f"{who}: DAG file '{dag}' not found (looked in {Path(doc.file).parent} and its parent folders)",
-                        "check the path; relative paths start from the schedule file's folder",
-                    )
-                )
+                what, fix = _dag_missing(dag, doc.file)
+                problems.append(doc.problem((index, "dag"), f"{who}: {what}", fix))
         try:
             spec = ScheduleSpec.model_validate(data)
         except ValidationError as exc:
@@ -332,7 +376,7 @@ def check_schedule_document(
         spec._positions = {key: doc.position((index, key)) for key in entry if isinstance(key, str)}
         spec._param_positions = {name: doc.position((index, "params", name)) for name in spec.params}
         spec._dag_path = found
-        if found is not None or not check_dags:
+        if not empty and (found is not None or not check_dags):
             specs.append(spec)
     return specs, problems
 

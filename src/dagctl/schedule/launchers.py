@@ -78,10 +78,31 @@ def dag_launcher(settings: Any = None, *, executor: Any = None) -> Launcher:
                 run_id=request.run_id,
             )
         return RunOutcome(
-            result.status, result.run_id, result.duration_s, result.error, halted=result.halted is not None
+            result.status,
+            result.run_id,
+            result.duration_s,
+            result.error or failed_tasks(result),
+            halted=result.halted is not None,
         )
 
     return launch
+
+
+FAILED_SHOWN = 3
+"""At most this many failed tasks are named in a run's error; the rest are counted."""
+
+
+def failed_tasks(result: Any) -> str | None:
+    """Why a run failed when its runner gave no error of its own: its failed tasks and their errors,
+    ``task a failed: exit code 7`` (``dagctl show RUN`` has the whole story). None when no task failed."""
+    failed = [t for t in result.tasks.values() if t.status == "failed"]
+    if not failed:
+        return None
+    parts = [f"{t.id} ({t.error or 'failed'})" for t in failed[:FAILED_SHOWN]]
+    if len(failed) == 1:
+        return f"task {failed[0].id} failed: {failed[0].error or 'no reason recorded'}"
+    more = f" and {len(failed) - FAILED_SHOWN} more" if len(failed) > FAILED_SHOWN else ""
+    return f"{len(failed)} tasks failed: {', '.join(parts)}{more}"
 
 
 def describe_failure(exc: BaseException) -> str:

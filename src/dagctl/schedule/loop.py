@@ -11,11 +11,16 @@ transaction; this module only does the IO around it:
 2. **Start** when a worker is free (at most SCHED_MAX_PARALLEL), the slot's jitter has passed and, with
    ``overlap: queue``, no earlier slot of the schedule is open in any process: append ``run_started``
    (fsync), then call the launcher (``dagctl.run.api.run_dag``) in a thread with its own RunControl.
-3. **Finish**: append ``run_finished`` with the status.
+3. **Finish**: append ``run_finished`` with the status. If that cannot be written (a full disk, the state lock
+   held too long by another process), the record is kept in memory and written with the next transaction this
+   scheduler makes (every tick tries, and a tick that cannot write counts as failing); meanwhile the slot does
+   not count as running here. A stop tries once more; what still cannot be written is logged, ``--once`` exits 3,
+   and the next scheduler records the slot ``lost``.
 
 Stopping: no new claims; claimed slots that have not started are recorded as ``schedule_skipped``;
 running DAGs get ``grace`` seconds, then are cancelled (the runner terminates their tasks), and every
-end is recorded. The clock is injected: tests drive the whole loop with a FakeClock.
+end is recorded. A wait for the state lock (held by another process) ends at a stop request (for the
+writes of a stop itself: at a second signal). The clock is injected: tests drive the whole loop with a FakeClock.
 
 Retention (:mod:`~dagctl.schedule.retention`): with a :class:`~dagctl.schedule.retention.Retention`, ``--once`` applies
 the project's ``retention:`` after its runs and ``--serve`` looks every minute, in a thread of its own; either
@@ -33,7 +38,8 @@ import logging
 import os
 import threading
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -45,6 +51,8 @@ from dagctl.protocols import Clock
 from dagctl.run.state import RunControl, new_run_id
 from dagctl.store.events import format_ts, parse_ts
 from dagctl.store.state import (
+    LockWaitInterrupted,
+    OpenSlot,
     Owner,
     RunFinished,
     RunStarted,
@@ -67,7 +75,7 @@ from .launchers import (
 )
 from .retention import Retention
 from .sdnotify import Notifier
-from .slots import Slot
+from .slots import ScheduleLike, Slot
 from .tick import (
     DEFAULT_CATCHUP_CAP,
     DEFAULT_FAIL_AFTER_S,
@@ -201,8 +209,9 @@ class _Active:
     thread: threading.Thread
 
 
-def _overlap(schedule: ScheduleSpec) -> str:
-    return str(getattr(schedule.overlap, "value", schedule.overlap))
+def _overlap(schedule: ScheduleLike) -> str:
+    value = getattr(schedule, "overlap", "skip")
+    return str(getattr(value, "value", value))
 
 
 class Scheduler:
@@ -242,12 +251,15 @@ class Scheduler:
         self.outcomes: Counter[str] = Counter()
         self.halted = 0
         """Runs that stopped because their events could not be written (a full disk)."""
+        self.unrecorded: dict[str, RunFinished] = {}
+        """By slot key: ends of runs not written yet (loop thread only); the next transaction adds them."""
+        self._hinted: set[str] = set()  # open slots of other hosts whose release hint was logged
         self.ticks = 0
         self.wake = threading.Event()
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._kill_now = False
-        self._finished: deque[tuple[str, RunOutcome]] = deque()
+        self._finished: deque[tuple[str, RunOutcome, RunFinished | None]] = deque()
         self.set_schedules(schedules)
 
     # ---------------------------------------------------------------- control (any thread, signal handlers)
@@ -291,12 +303,76 @@ class Scheduler:
                     )
                     log.warning("schedule %s slot %s: owner %s died; recorded as lost", sid, slot.key, slot.owner)
 
+    def _open(self, state: Any) -> list[OpenSlot]:
+        """A schedule's open slots, less those whose run ended here but whose end is not written yet."""
+        return [slot for slot in state.open.values() if slot.key not in self.unrecorded]
+
     def _plan(self, fold: Any, now: datetime) -> list[Any]:
         ids = self._ids
         watermarks = {sid: st.watermark for sid, st in fold.schedules.items() if sid in ids}
-        running = {sid: list(st.open.values()) for sid, st in fold.schedules.items() if st.open and sid in ids}
+        running = {sid: self._open(st) for sid, st in fold.schedules.items() if sid in ids and self._open(st)}
         recent = {sid: st.recent_minutes for sid, st in fold.schedules.items() if st.recent_minutes and sid in ids}
-        return plan_tick(self.schedules, watermarks, running, now, catchup_cap=self.catchup_cap, recent_minutes=recent)
+        return plan_tick(
+            self.schedules,
+            watermarks,
+            running,
+            now,
+            catchup_cap=self.catchup_cap,
+            recent_minutes=recent,
+            registered=self.clock.now(),  # a replayed --now does not register new schedules in the past
+        )
+
+    def _hint_foreign_claims(self, fold: Any, actions: list[Any]) -> None:
+        """Once per claim: a skip because of a slot held by another host (or by an owner its record does not name)
+        says how to release it if that process is gone; dagctl cannot tell from here."""
+        waiting = {  # due slots that wait for an open one: skipped (overlap: skip) or queued behind it
+            a.slot.schedule_id
+            for a in actions
+            if (isinstance(a, Skip) and a.reason.startswith("overlap:"))
+            or (isinstance(a, Claim) and _overlap(a.schedule) == "queue")
+        }
+        for sid in sorted(waiting):
+            state = fold.schedules.get(sid)
+            for slot in self._open(state) if state is not None else ():
+                if slot.key in self._hinted or (slot.owner.known and slot.owner.host == self.owner.host):
+                    continue
+                self._hinted.add(slot.key)
+                log.info(  # as the skip itself: a run on another host that is alive is no trouble
+                    "schedule %s: slot %s is held by %s, which cannot be checked from %s; if that process is gone "
+                    "(e.g. a container restarted with a new hostname), release it: dagctl schedule release %s",
+                    sid,
+                    slot.key,
+                    slot.owner,
+                    self.owner.host,
+                    slot.key,
+                )
+
+    @contextmanager
+    def _transaction(self, interrupt: Callable[[], bool] | None) -> Iterator[Transaction]:
+        """A state-store transaction that also writes the run ends not written yet (:attr:`unrecorded`)."""
+        with self.store.transaction(interrupt=interrupt) as txn:
+            late = list(self.unrecorded.values())
+            for event in late:
+                txn.add(event)
+            yield txn
+        for event in late:
+            del self.unrecorded[event.slot]
+            log.info("recorded the end of run %s (%s) after all: %s", event.run_id, event.slot, event.status)
+
+    def _write_unrecorded(self) -> None:
+        """At the end (--once, a stop): one more try at the run ends not written yet; what fails is logged."""
+        if not self.unrecorded:
+            return
+        try:
+            with self._transaction(lambda: self._kill_now):
+                pass
+        except (DagctlError, OSError) as exc:
+            log.error(
+                "cannot record the end of %d run(s) (%s): %s; the next scheduler records them as lost",
+                len(self.unrecorded),
+                ", ".join(f"run {e.run_id} {e.status}" for e in self.unrecorded.values()),
+                _describe(exc),
+            )
 
     def _has_dead(self, fold: Any) -> bool:
         return any(
@@ -309,13 +385,15 @@ class Scheduler:
         """Claim what is due at ``now`` (default: the clock's now). Returns the actions taken."""
         now = now or self.clock.now()
         self.ticks += 1
+        self._collect()  # runs that ended since the last look no longer count as running
         with self.store.reading() as preview:  # without the file lock: most ticks have nothing to do
-            idle = not self._plan(preview, now) and not self._has_dead(preview)
+            idle = not self.unrecorded and not self._plan(preview, now) and not self._has_dead(preview)
         if idle:
             return []
-        with self.store.transaction() as txn:
+        with self._transaction(self._stop.is_set) as txn:
             self._reap(txn)
             actions = self._plan(txn.fold, now)
+            self._hint_foreign_claims(txn.fold, actions)
             ts = self._ts()
             for action in actions:
                 if isinstance(action, Register):
@@ -344,6 +422,7 @@ class Scheduler:
                             claimed_by=self.owner,
                             dag=action.schedule.dag,
                             tenant=action.schedule.tenant,
+                            timezone=action.schedule.timezone,
                         )
                     )
         mono = self.clock.monotonic()
@@ -368,7 +447,7 @@ class Scheduler:
         state = fold.schedules.get(pending.slot.schedule_id)
         if state is None:
             return False
-        return any(o.fire_utc < pending.slot.fire_utc for o in state.open.values())
+        return any(o.fire_utc < pending.slot.fire_utc for o in self._open(state))
 
     def pump(self) -> None:
         """Collect finished runs; start the pending ones that may start now."""
@@ -380,7 +459,7 @@ class Scheduler:
                 _overlap(p.schedule) == "queue" and self._blocked(fold, p) for p in self.pending
             )
         if reap:
-            with self.store.transaction() as txn:
+            with self._transaction(self._stop.is_set) as txn:
                 self._reap(txn)
         mono = self.clock.monotonic()
         startable: list[_Pending] = []
@@ -401,7 +480,7 @@ class Scheduler:
     def _start(self, batch: list[_Pending]) -> None:
         """Record ``run_started`` for every run of the batch (one fsync), then start their threads."""
         requests = [RunRequest(p.schedule, p.slot, new_run_id(self.clock), p.trigger) for p in batch]
-        with self.store.transaction() as txn:
+        with self._transaction(self._stop.is_set) as txn:
             ts = self._ts()
             for r in requests:
                 txn.add(
@@ -435,28 +514,39 @@ class Scheduler:
             log.exception("run %s of %s crashed", request.run_id, request.slot.key)
             outcome = RunOutcome("failed", request.run_id, error=describe_failure(exc))
         duration = outcome.duration_s if outcome.duration_s is not None else self.clock.monotonic() - begin
+        end = RunFinished(
+            self._ts(),
+            request.schedule.id,
+            slot=request.slot.key,
+            run_id=request.run_id,
+            status=outcome.status,
+            duration_s=round(duration, 3),
+            error=outcome.error,
+        )
+        unrecorded: RunFinished | None = end
         try:
-            self.store.record(
-                RunFinished(
-                    self._ts(),
-                    request.schedule.id,
-                    slot=request.slot.key,
-                    run_id=request.run_id,
-                    status=outcome.status,
-                    duration_s=round(duration, 3),
-                    error=outcome.error,
-                )
+            self.store.record(end, interrupt=lambda: self._kill_now)
+            unrecorded = None
+        except (DagctlError, OSError) as exc:  # an expected trouble (full disk, lock held too long): one line
+            log.error(
+                "cannot record the end of run %s (%s, %s) yet: %s; it is written with the next tick that can",
+                request.run_id,
+                request.slot.key,
+                outcome.status,
+                _describe(exc),
             )
-        except Exception:
+        except Exception:  # a bug: the traceback helps, and the end is still kept for the next tick
             log.exception("cannot record the end of run %s", request.run_id)
         finally:
-            self._finished.append((request.slot.key, outcome))
+            self._finished.append((request.slot.key, outcome, unrecorded))
             self.wake.set()
 
     def _collect(self) -> None:
         collected = bool(self._finished)
         while self._finished:
-            key, outcome = self._finished.popleft()
+            key, outcome, unrecorded = self._finished.popleft()
+            if unrecorded is not None:
+                self.unrecorded[key] = unrecorded
             active = self.active.pop(key, None)
             if active is not None:
                 active.thread.join()
@@ -484,8 +574,9 @@ class Scheduler:
     @property
     def exit_code(self) -> int:
         """0 when every run this scheduler started succeeded (or none ran); 3 when one stopped because what it did
-        could no longer be recorded (a full disk), as ``dagctl run`` exits then; 1 otherwise."""
-        if self.halted:
+        could no longer be recorded (a full disk), as ``dagctl run`` exits then, or when the end of a run could not be
+        written to the state log; 1 otherwise."""
+        if self.halted or self.unrecorded:
             return EXIT_ENVIRONMENT
         return EXIT_OK if all(status == "success" for status in self.outcomes) else EXIT_FAILED
 
@@ -499,16 +590,20 @@ class Scheduler:
 
     def run_once(self, now: datetime | None = None, *, grace_s: float = 30.0) -> int:
         """One tick at ``now``, then wait for every run it started. Returns the exit code."""
-        self.tick(now)
+        with suppress(LockWaitInterrupted):  # stopped while another process held the state lock: nothing claimed
+            self.tick(now)
         while (self.pending or self.active) and not self._stop.is_set():
             self.wake.clear()
-            self.pump()
+            with suppress(LockWaitInterrupted):  # the same, before a start was recorded: shutdown() skips it
+                self.pump()
             if not (self.pending or self.active):
                 break
             self.clock.wait(self.wake, self._next_wait(None))
         if self._stop.is_set():
-            self.shutdown(grace_s)
-        self._collect()
+            self.shutdown(grace_s)  # (it writes the run ends that could not be written, or says why not)
+        else:
+            self._collect()
+            self._write_unrecorded()
         if self.retention is not None and not self._stop.is_set():
             self.retention.run_guarded()
         return self.exit_code
@@ -517,8 +612,10 @@ class Scheduler:
         """Lock and read the state log as a claim does; raise :class:`SchedulerStateError` (exit 3) naming the
         path if it cannot be used. ``--serve`` calls it before it says it is ready."""
         try:
-            with self.store.transaction():
+            with self.store.transaction(interrupt=self._stop.is_set):
                 pass
+        except LockWaitInterrupted:  # a stop during the start: serve() stops without a tick
+            return
         except (DagctlError, OSError) as exc:
             raise SchedulerStateError(
                 f"cannot use the state store {self.store.path}: {_describe(exc)}",
@@ -564,17 +661,22 @@ class Scheduler:
                 try:
                     if not self.tick() and failures.failing:
                         self.check_store()  # an idle tick only reads: prove the store works before trusting it
+                except LockWaitInterrupted:  # a stop while another process held the lock: not a failure
+                    break
                 except (DagctlError, OSError) as exc:  # e.g. the state store is locked too long or unwritable
                     problem = f"tick failed: {_describe(exc)}"
                 next_tick = next_tick + tick_s if next_tick + tick_s > mono else mono + tick_s
             try:
                 self.pump()
+            except LockWaitInterrupted:
+                break
             except (DagctlError, OSError) as exc:
                 problem = problem or f"cannot start a run: {_describe(exc)}"
+            began, mono = mono, self.clock.monotonic()  # a tick that waited for the lock took that long
             if self.retention is not None and problem is None and not failures.failing:
                 self.retention.poll()  # at most once a minute; the pass itself runs in a thread of its own
             if problem is not None:
-                if failures.failed(mono, problem):
+                if failures.failed(mono, problem, began=began):
                     log.error(
                         "%s; ticks have failed for %.0fs (limit %gs): stopping so that the service manager "
                         "restarts the scheduler",
@@ -655,7 +757,7 @@ class Scheduler:
         self._collect()
         if self.pending:
             try:
-                with self.store.transaction() as txn:
+                with self._transaction(lambda: self._kill_now) as txn:
                     ts = self._ts()
                     for p in self.pending:
                         txn.add(
@@ -705,6 +807,7 @@ class Scheduler:
             if watchdog is not None:
                 wait = min(wait, watchdog)
             self.clock.wait(self.wake, max(0.0, wait))
+        self._write_unrecorded()
         if self.retention is not None:
             self.retention.join()
         log.info("scheduler stopped")

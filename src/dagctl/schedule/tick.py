@@ -11,7 +11,10 @@ Rules (docs/scheduler.md has them in plain words):
   coalesced away).
 * **A new schedule with catchup** (no watermark yet) does not look back over its whole window on its
   first tick: it is *registered* with the watermark ``now - 60s``, so only the current minute is due.
-  From then on, downtime is caught up. (A schedule without catchup never needs a watermark to start.)
+  From then on, downtime is caught up. (A schedule without catchup never needs a watermark to start.) A
+  tick at a past instant (``schedule --once --now``, a replay) still runs that instant's minute, but
+  registers the schedule at ``registered`` (the real clock): a replay never leaves a watermark behind the
+  clock for the next real tick to catch up from.
 * **overlap: skip** (default). While any earlier slot of the schedule is still open (running or waiting,
   in any process), every due slot is skipped with the reason. With nothing open and several slots due
   after downtime, only the newest runs; the older ones are skipped as *coalesced* (like systemd's
@@ -19,7 +22,9 @@ Rules (docs/scheduler.md has them in plain words):
 * **overlap: queue** claims every due slot; each starts when the earlier slots of its schedule finished.
 * **overlap: allow** claims every due slot; they run side by side (bounded by SCHED_MAX_PARALLEL).
 * **Fixed-time jobs run once per wall-clock minute.** A fixed-time slot whose local minute was already
-  claimed (possible only if the timezone rules changed under a running schedule) is skipped.
+  claimed in the same timezone (possible only if the timezone rules changed under a running schedule) is
+  skipped. A claim in another zone does not count: 09:00 in New York is not the 09:00 that ran in UTC before
+  the schedule's ``timezone:`` changed.
 
 :class:`TickFailures` decides when ``--serve`` gives up on ticks that keep failing (``--fail-after``).
 """
@@ -107,22 +112,27 @@ def plan_tick(
     now: datetime,
     *,
     catchup_cap: int = DEFAULT_CATCHUP_CAP,
-    recent_minutes: Mapping[str, Sequence[str]] | None = None,
+    recent_minutes: Mapping[str, Sequence[tuple[str, str | None]]] | None = None,
+    registered: datetime | None = None,
 ) -> list[Action]:
     """What to do on this tick: ``Register`` actions first, then claims and skips by fire instant.
 
     ``running`` maps a schedule id to its open slots whose owner is alive (dead owners are reaped by the
-    caller first). ``recent_minutes`` maps a schedule id to the local minutes of its last claims.
+    caller first). ``recent_minutes`` maps a schedule id to ``(local minute, zone)`` of its last claims (zone
+    None: not recorded, counts for any zone). ``registered`` is the instant a new catchup schedule counts as
+    registered at (default ``now``; the later of the two is used): the real clock when ``now`` is a replayed one.
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise UsageError(f"now must be timezone-aware, got {now!r}")
+    if registered is not None and (registered.tzinfo is None or registered.utcoffset() is None):
+        raise UsageError(f"registered must be timezone-aware, got {registered!r}")
     marks: dict[str, datetime | None] = dict(watermarks)
     actions: list[Action] = []
     for schedule in schedules:
         if schedule.enabled and schedule.catchup is not None and marks.get(schedule.id) is None:
-            first = now - CURRENT_MINUTE
-            marks[schedule.id] = first
-            actions.append(Register(schedule.id, first))
+            marks[schedule.id] = now - CURRENT_MINUTE  # this tick: only its current minute is due
+            mark = max(now, registered or now) - CURRENT_MINUTE  # a replay does not register in the past
+            actions.append(Register(schedule.id, mark))
     by_id = {s.id: s for s in schedules}
     due: dict[str, list[Slot]] = {}
     for slot in due_slots(schedules, marks, now, catchup_cap=catchup_cap):
@@ -134,7 +144,7 @@ def plan_tick(
             cut = left_out(schedule, marks.get(sid), now, slots[0])
             if cut is not None:
                 decided.append(Skip(schedule, cut[2], _left_out_reason(cut[0], cut[1], cut[2], catchup_cap)))
-        minutes = set((recent_minutes or {}).get(sid, ()))
+        minutes = {minute for minute, zone in (recent_minutes or {}).get(sid, ()) if zone in (None, schedule.timezone)}
         if minutes and parse_cron(schedule.cron, schedule.timezone).fixed_time:
             for slot in [s for s in slots if s.local_minute in minutes]:
                 decided.append(
@@ -218,10 +228,11 @@ class TickFailures:
     def duration(self, now: float) -> float:
         return 0.0 if self.since is None else now - self.since
 
-    def failed(self, now: float, problem: str) -> bool:
-        """Note one failure at ``now``; True when the failures have lasted ``limit_s`` (time to give up)."""
+    def failed(self, now: float, problem: str, *, began: float | None = None) -> bool:
+        """Note one failure, seen at ``now`` by a tick that began at ``began`` (default ``now``: a tick that waited
+        30 s for a lock has been failing for those 30 s); True when the failures have lasted ``limit_s``."""
         if self.since is None:
-            self.since = now
+            self.since = now if began is None else min(began, now)
         self.count += 1
         self.last = problem
         return now - self.since >= self.limit_s

@@ -5,7 +5,8 @@ File: ``STATE_STORE_PATH`` (default ``logs/orchestrator_state.jsonl``). Every li
 
 ``schedule_registered``  a schedule with ``catchup`` was seen for the first time; its initial watermark
 ``schedule_enqueued``    a slot was claimed: ``schedule_id``, ``slot`` (key), ``fire_utc``, ``local_minute``,
-                         ``claimed_by`` (host, pid, pid_start), ``trigger`` (schedule | backfill)
+                         ``timezone`` (of ``local_minute``), ``claimed_by`` (host, pid, pid_start), ``trigger``
+                         (schedule | backfill)
 ``run_started``          the claimed slot's DAG run starts: ``slot``, ``run_id``
 ``run_finished``         it ended: ``slot``, ``run_id``, ``status`` (success | failed | cancelled | lost)
 ``schedule_skipped``     a due slot was not run: ``slot``, ``reason`` (overlap, coalesced, stopped ...)
@@ -24,7 +25,9 @@ closed. It is only a cache: if it is missing, unreadable, for another file, or a
 
 **Claims are atomic.** :meth:`StateStore.transaction` takes the log's file lock (the same flock every
 JSONL writer takes), folds the tail, lets the caller decide against the fresh fold, then appends the
-records with fsync before releasing the lock. Two processes can never both claim a slot.
+records with fsync before releasing the lock. Two processes can never both claim a slot. The lock is
+waited for in short slices (up to ``lock_timeout`` in all), so a caller's ``interrupt`` (a stop request)
+ends the wait within :data:`LOCK_SLICE_S`.
 """
 
 from __future__ import annotations
@@ -35,8 +38,8 @@ import logging
 import os
 import secrets
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -48,10 +51,11 @@ from dagctl.host import hostname, process_alive, process_start_ticks
 from dagctl.protocols import Clock
 
 from .events import format_ts, parse_ts
-from .jsonl import JsonlWriter, file_identity, iter_records_reverse, iter_with_offsets, tail_records
+from .jsonl import JsonlWriter, file_identity, iter_records_reverse, iter_with_offsets, lock_path_for, tail_records
 
 __all__ = [
     "STATE_EVENTS",
+    "LockWaitInterrupted",
     "OpenSlot",
     "Owner",
     "RunFinished",
@@ -71,9 +75,15 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
-INDEX_VERSION = 2  # 2: the last run's duration, fire and start times, and the last success
-RECENT_MINUTES = 8  # local minutes of the last fixed-time claims kept per schedule (fall-back dedup)
+INDEX_VERSION = 3  # 2: the last run's duration, fire and start times, and the last success; 3: recent minutes' zones
+RECENT_MINUTES = 8  # local minutes (with their zone) of the last claims kept per schedule (fall-back dedup)
 INDEX_LAG = 256 * 1024  # rewrite the index once the log has grown this much past it (and on close)
+LOCK_SLICE_S = 0.25
+"""The state lock is waited for in slices this long; between two, a transaction's ``interrupt`` is asked."""
+
+
+class LockWaitInterrupted(StateError):
+    """A transaction stopped waiting for the state lock because its caller asked it to (a stop request)."""
 
 
 # ------------------------------------------------------------------------------------------------ events
@@ -94,18 +104,31 @@ class Owner:
 
     @classmethod
     def from_record(cls, data: Any) -> Owner:
+        """The owner a record names; ``Owner("?", 0)`` when ``claimed_by`` is missing or cannot be read."""
         if not isinstance(data, Mapping):
             return cls("?", 0, None)
-        return cls(str(data.get("host", "?")), int(data.get("pid") or 0), data.get("pid_start"))
+        host, pid = data.get("host"), data.get("pid")
+        if not isinstance(host, str) or not host or isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+            return cls("?", 0, None)
+        start = data.get("pid_start")
+        return cls(host, pid, start if isinstance(start, (int, float)) and not isinstance(start, bool) else None)
+
+    @property
+    def known(self) -> bool:
+        """False when the record did not say which process it is (a hand-edited or foreign ``claimed_by``)."""
+        return self.host != "?" and self.pid > 0
 
     def to_record(self) -> dict[str, Any]:
         return {"host": self.host, "pid": self.pid, "pid_start": self.pid_start}
 
     def is_dead(self, here: str) -> bool:
-        """True only when we can tell: same host and the process is gone (another host: assume alive)."""
-        return self.host == here and not process_alive(self.pid, self.pid_start)
+        """True only when we can tell: same host and the process is gone (another host, or an owner that cannot be
+        read: assume alive, since a second run of the slot would be worse than a wait; ``schedule release`` ends it)."""
+        return self.known and self.host == here and not process_alive(self.pid, self.pid_start)
 
     def __str__(self) -> str:
+        if not self.known:
+            return "an owner its claim does not name (claimed_by unreadable)"
         return f"pid {self.pid} on {self.host}"
 
 
@@ -141,6 +164,8 @@ class ScheduleEnqueued(StateEvent):
     trigger: str = "schedule"
     dag: str | None = None
     tenant: str | None = None
+    timezone: str | None = None
+    """The zone ``local_minute`` is in (the fall-back guard compares minutes of the same zone only)."""
 
 
 @dataclass(frozen=True)
@@ -203,7 +228,9 @@ class ScheduleState:
 
     watermark: datetime | None = None
     open: dict[str, OpenSlot] = field(default_factory=dict)
-    recent_minutes: list[str] = field(default_factory=list)
+    recent_minutes: list[tuple[str, str | None]] = field(default_factory=list)
+    """``(local minute, its zone)`` of the last claims, oldest first; the zone is None in records written before
+    claims named it."""
     last: dict[str, Any] | None = None
     """The last finished run: ``slot``, ``run_id``, ``status``, ``ts`` (when it finished), and when known
     ``duration_s``, the slot's ``fire_utc`` and ``started`` (when its run started)."""
@@ -259,7 +286,9 @@ class StateFold:
                 key, fire, minute, Owner.from_record(r.get("claimed_by")), str(r.get("trigger") or "schedule")
             )
             if minute:
-                state.recent_minutes = [*state.recent_minutes[-(RECENT_MINUTES - 1) :], minute]
+                zone = r.get("timezone")
+                entry = (minute, zone if isinstance(zone, str) and zone else None)
+                state.recent_minutes = [*state.recent_minutes[-(RECENT_MINUTES - 1) :], entry]
             state._count("enqueued")
         elif kind == "run_started":
             slot = state.open.get(key)
@@ -309,7 +338,7 @@ class StateFold:
                         ]
                         for o in s.open.values()
                     ],
-                    "recent_minutes": s.recent_minutes,
+                    "recent_minutes": [list(entry) for entry in s.recent_minutes],
                     "last": s.last,
                     "counts": s.counts,
                     "last_success": s.last_success,
@@ -332,7 +361,7 @@ class StateFold:
                 state.open[key] = OpenSlot(
                     key, parse_ts(fire), minute, Owner.from_record(owner), trigger, run_id, started
                 )
-            state.recent_minutes = list(s.get("recent_minutes", []))
+            state.recent_minutes = [(str(minute), zone) for minute, zone in s.get("recent_minutes", [])]
             state.last = s.get("last")
             state.counts = dict(s.get("counts", {}))
             state.last_success = s.get("last_success")
@@ -372,7 +401,9 @@ class StateStore:
         self.clock = clock or SystemClock()
         self.write_index = write_index
         self.host = hostname()
-        self._writer = JsonlWriter(self.path, fsync=fsync, lock_timeout=lock_timeout)
+        self.lock_timeout = lock_timeout
+        # the writer waits one slice at a time; _locked() waits up to lock_timeout, asking `interrupt` in between
+        self._writer = JsonlWriter(self.path, fsync=fsync, lock_timeout=min(LOCK_SLICE_S, lock_timeout))
         self._mutex = threading.RLock()
         self._fold: StateFold | None = None
         self._indexed: tuple[tuple[int, int] | None, int] = (None, -1)  # (identity, offset) of the index on disk
@@ -446,7 +477,7 @@ class StateStore:
 
     def rebuild_index(self) -> StateFold:
         """Forget the cached index and fold the whole log again (then write a fresh index)."""
-        with self._mutex, self._writer.locked():
+        with self._mutex, self._locked(None):
             self._fold = None
             self.index_path.unlink(missing_ok=True)
             fold = self.refresh()
@@ -486,13 +517,39 @@ class StateStore:
     # ---------------------------------------------------------------- writing
 
     @contextmanager
-    def transaction(self) -> Iterator[Transaction]:
+    def _locked(self, interrupt: Callable[[], bool] | None) -> Iterator[None]:
+        """Hold the log's file lock, waiting for it up to ``lock_timeout`` in slices of :data:`LOCK_SLICE_S`; between
+        two slices ``interrupt()`` may end the wait (:class:`LockWaitInterrupted`)."""
+        waited = 0.0
+        with ExitStack() as held:
+            while True:
+                try:
+                    held.enter_context(self._writer.locked())
+                    break
+                except StateError as exc:
+                    if not isinstance(exc.__cause__, TimeoutError):  # not a wait that ran out: cannot lock at all
+                        raise
+                    waited += self._writer.lock_timeout
+                    if interrupt is not None and interrupt():
+                        raise LockWaitInterrupted(
+                            f"stopped waiting for the lock {lock_path_for(self.path)}, held by another process"
+                        ) from None
+                    if waited >= self.lock_timeout:
+                        raise StateError(
+                            f"timed out after {self.lock_timeout:g}s waiting for the lock {lock_path_for(self.path)}",
+                            hint=exc.hint or "another dagctl process holds it; wait for it to finish or stop it",
+                        ) from None
+            yield
+
+    @contextmanager
+    def transaction(self, *, interrupt: Callable[[], bool] | None = None) -> Iterator[Transaction]:
         """Lock the log, fold what is new, let the caller decide and ``add`` records; append them with fsync.
 
-        The lock is the JSONL writer's flock on ``<state>.lock``: other processes wait. If the block raises,
-        nothing is written and the in-memory fold is re-read next time.
+        The lock is the JSONL writer's flock on ``<state>.lock``: other processes wait, up to ``lock_timeout``
+        (then :class:`StateError`), or until ``interrupt()`` says to stop (then :class:`LockWaitInterrupted`).
+        If the block raises, nothing is written and the in-memory fold is re-read next time.
         """
-        with self._mutex, self._writer.locked():
+        with self._mutex, self._locked(interrupt):
             fold = self.refresh()
             txn = Transaction(fold)
             try:
@@ -511,9 +568,9 @@ class StateStore:
                 if self._index_lags(fold, INDEX_LAG):
                     self._save_index(fold)
 
-    def record(self, event: StateEvent | Mapping[str, Any]) -> None:
+    def record(self, event: StateEvent | Mapping[str, Any], *, interrupt: Callable[[], bool] | None = None) -> None:
         """Append one record durably (and keep the fold and index current)."""
-        with self.transaction() as txn:
+        with self.transaction(interrupt=interrupt) as txn:
             txn.add(event)
 
     def _index_lags(self, fold: StateFold, allowed: int) -> bool:
