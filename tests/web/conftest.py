@@ -140,6 +140,16 @@ def live(web_project: Path) -> Iterator[Callable[..., Live]]:
                 ctx.launcher.terminate_all()
 
 
+@pytest.fixture
+def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Headless Chromium from the distribution, driven by selenium through the system's chromedriver (never a
+    downloaded one): :mod:`tests.web.browser_support`."""
+    monkeypatch.setenv("SE_OFFLINE", "true")  # selenium must never fetch a browser or a driver
+    from tests.web.browser_support import start_browser
+
+    yield from start_browser(str(tmp_path / "chromium-profile"))
+
+
 NEVER_STARTED = {
     "task_id": "after",
     "status": "not started",

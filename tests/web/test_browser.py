@@ -16,21 +16,12 @@ from pathlib import Path
 
 import pytest
 
-webdriver = pytest.importorskip(
-    "selenium.webdriver", reason="the browser tests need selenium (pip install -e '.[dev]')"
-)
-from selenium.common.exceptions import WebDriverException  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+pytest.importorskip("selenium.webdriver", reason="the browser tests need selenium (pip install -e '.[dev]')")
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.web.conftest import NEVER_STARTED, killed_run  # noqa: E402
-
-CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser")) if p), None)
-CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None,
-    reason="no headless browser here: install Debian's chromium and chromium-driver (.ci/run does)",
-)
+from tests.web.browser_support import pytestmark  # noqa: F401  (skipped where there is no browser)
+from tests.web.conftest import NEVER_STARTED, killed_run
 
 PIPELINE = """
 name: pipeline
@@ -63,33 +54,6 @@ tasks:
     depends_on: build
     approval: {message: "Deploy?", approvers: [ana, li]}
 """
-
-
-@pytest.fixture
-def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("SE_OFFLINE", "true")  # selenium must never fetch a browser or a driver
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM  # type: ignore[assignment]
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1280,1000",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):
-        options.add_argument(arg)
-    try:
-        driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER), options=options)
-    except WebDriverException as exc:
-        pytest.skip(f"chromium could not start here: {exc.msg}")
-    try:
-        yield driver
-    finally:
-        driver.quit()  # ends chromedriver and the browser it started
 
 
 def _classes(driver, task: str) -> str:

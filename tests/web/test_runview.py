@@ -15,10 +15,10 @@ from dagctl.store.history import History
 from dagctl.store.runsummary import fold_run
 from dagctl.web.dags import check_params
 from dagctl.web.launch import params_args
+from dagctl.web.logstream import split_lines
 from dagctl.web.runindex import RunIndex
 from dagctl.web.runview import layers, layout, run_view
 from dagctl.web.sse import StreamSlots, TooManyStreams, message
-from dagctl.web.streams import split_lines
 from tests.report.events import DIAMOND, T0, ev, graph
 
 
@@ -99,7 +99,7 @@ def test_log_bytes_become_complete_lines_at_their_offsets() -> None:
     assert split_lines(b"", 0) == ([], 0)
     assert split_lines(b"\xff\xfe bad\n", 0)[0] == [(0, "\ufffd\ufffd bad")]
     long_line, _ = split_lines(b"x" * 70_000 + b"\n", 0)
-    assert len(long_line[0][1]) == 64 * 1024 + 1
+    assert long_line[0][1] == "x" * 64 * 1024 + " … (line cut at 64 KiB)"  # cut, and saying so
 
 
 def test_params_become_the_assignments_dagctl_run_gets() -> None:

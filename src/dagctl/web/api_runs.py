@@ -7,9 +7,10 @@ from typing import Any
 
 from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 
 from dagctl.dag.durations import parse_duration
+from dagctl.dag.matrix import split_cell_id
 from dagctl.dag.names import NAME_RE as TASK_ID_RE
 from dagctl.dag.plancache import load_plan
 from dagctl.errors import UsageError
@@ -26,10 +27,11 @@ from .context import WebContext
 from .dags import check_params
 from .errors import NotFound, located
 from .launch import Launch
+from .logstream import parse_log_id, pick_piece, pieces_of, task_log
 from .responses import JSON, EventStream
 from .runindex import check_status
 from .runview import run_view
-from .streams import check_resume_offset, parse_log_id, run_events, task_log
+from .streams import check_resume_offset, run_events
 
 MAX_LIMIT = 1000
 
@@ -106,15 +108,22 @@ def router(ctx: WebContext) -> APIRouter:
         return JSON(rows)
 
     @api.get("/runs/{run_id}", summary="Show a run")
-    def show_run(run_id: str) -> JSON:
+    def show_run(
+        run_id: str,
+        tasks: bool = Query(True, description="false leaves out the run's tasks and unstarted_tasks (a cheap poll)."),
+    ) -> JSON:
         """One run as ``dagctl show --json`` gives it, ``unstarted_tasks`` included (``latest`` and unique prefixes
         work). A run this server has just started is ``starting`` until it writes its first event (``not_started``
-        with the error if its process ended first)."""
+        with the error if its process ended first). A paused or abandoned run whose ``dagctl resume`` started
+        here ended without going on has ``resume_error``."""
         rid = resolve(run_id)
         found = summary_or_launch(rid)
         if isinstance(found, Launch):
-            return JSON(found.as_run())
-        return JSON(show_dict(ctx.index.as_dict(found), unstarted_tasks(found, lambda: _order(ctx.graph(rid)))))
+            return JSON(found.as_run() if tasks else _brief(found.as_run()))
+        if not tasks:
+            return JSON(ctx.with_resume_error(_brief(ctx.index.as_dict(found))))
+        data = show_dict(ctx.index.as_dict(found), unstarted_tasks(found, lambda: _order(ctx.graph(rid))))
+        return JSON(ctx.with_resume_error(data))
 
     @api.get("/runs/{run_id}/view", summary="What the run page draws")
     def view_run(run_id: str) -> JSON:
@@ -124,7 +133,9 @@ def router(ctx: WebContext) -> APIRouter:
         if isinstance(found, Launch):
             return JSON({"run": found.as_run(), "graph": None, "timeline": None})
         events = ctx.history.events_of(rid)
-        return JSON(run_view(found, events, ctx.graph(rid), now=ctx.clock.now()))
+        view = run_view(found, events, ctx.graph(rid), now=ctx.clock.now())
+        ctx.with_resume_error(view["run"])
+        return JSON(view)
 
     @api.get("/runs/{run_id}/timeline.svg", summary="The run's timeline as an SVG picture")
     def timeline(run_id: str) -> Response:
@@ -150,34 +161,90 @@ def router(ctx: WebContext) -> APIRouter:
     def logs(
         run_id: str,
         task: str,
-        attempt: int | None = Query(None, ge=1, description="This attempt only (default: follow the latest)."),
+        attempt: int | None = Query(None, ge=1, description="This attempt only (default: every attempt in turn)."),
+        iteration: int | None = Query(None, ge=1, description="A loop (repeat:): this iteration only."),
         last_event_id: str | None = Header(None, description="Resume after this line (its id)."),
     ) -> Response:
-        """Server-Sent Events: the task's log lines as they are written, ``{"attempt", "line"}`` with ``id:
-        ATTEMPT:OFFSET``; an ``attempt`` event when a new attempt starts, ``complete`` when the task has ended."""
-        if not TASK_ID_RE.match(task) or task in (".", ".."):  # a task id is a file name part: never a path
-            raise NotFound(f"'{task}' is not a task id", hint="task ids are 1-64 letters, digits, '_', '.' or '-'")
-        rid = resolve(run_id)
-        found = summary_or_launch(rid)
-        graph = ctx.graph(rid)  # the DAG as run: every task, started or not
-        if graph is None and isinstance(found, Launch) and found.dag_file is not None:
-            graph = ctx.graph_of_file(found.dag_file)  # starting: the DAG file it was started with
-        known = set(graph.order) if graph is not None else set()
-        if isinstance(found, RunSummary):
-            known.update(found.tasks)
-        if task not in known and (graph is not None or isinstance(found, RunSummary)):  # not merely starting
-            raise NotFound(f"run {rid} has no task '{task}'", hint="see GET /api/runs/{id} for its tasks")
-        if attempt is not None and isinstance(found, RunSummary) and found.status in FINISHED:
-            ran = found.tasks[task].attempts if task in found.tasks else 0
-            if attempt > ran:  # the run has ended: no attempt will come any more
-                raise NotFound(
-                    f"task {task} has no attempt {attempt}",
-                    hint=f"it ran {ran} time{'' if ran == 1 else 's'} in run {rid}" if ran else "it never ran",
-                )
+        """Server-Sent Events: the log lines of a task (or a matrix cell, ``TASK:N``) as they are written,
+        ``{"attempt", "line"}`` (a loop's with ``"iteration"``) with ``id: ATTEMPT:OFFSET`` (``ITERATION.ATTEMPT:
+        OFFSET``); an ``attempt`` event when an attempt starts, ``complete`` when nothing more can come."""
+        rid, found = _log_unit(ctx, run_id, task)
+        if isinstance(found, RunSummary) and found.status in FINISHED:
+            _check_ran(found, task, attempt, iteration)
         resume = parse_log_id(last_event_id) if last_event_id else None
-        return _stream(ctx, task_log(ctx, rid, task, attempt, resume))
+        return _stream(ctx, task_log(ctx, rid, task, attempt=attempt, iteration=iteration, resume=resume))
+
+    @api.get("/runs/{run_id}/logs/{task}/text", summary="A task's log as plain text", response_class=Response)
+    def log_text(
+        run_id: str,
+        task: str,
+        attempt: int | None = Query(None, ge=1, description="Which attempt (default: the last)."),
+        iteration: int | None = Query(None, ge=1, description="A loop (repeat:): which iteration (default: the last)."),
+    ) -> Response:
+        """One attempt's log file as it is now (``text/plain``): the one ``dagctl logs RUN TASK`` prints by
+        default (the last attempt, of a loop's last iteration), or the one ``attempt`` and ``iteration`` name."""
+        rid, found = _log_unit(ctx, run_id, task)
+        if isinstance(found, Launch):
+            raise NotFound(f"run {rid} is still starting: task {task} has no log yet", hint="try again in a moment")
+        _check_ran(found, task, attempt, iteration)
+        piece = pick_piece(pieces_of(ctx.history.events_of(rid), task), iteration=iteration, attempt=attempt)
+        path = ctx.history.run_dir(rid) / piece.name if piece is not None else None
+        if path is None or not path.is_file():
+            which = f" attempt {attempt}" if attempt else ""
+            which = f" iteration {iteration}{which}" if iteration else which
+            raise NotFound(
+                f"no log for task '{task}'{which} in run {rid}",
+                hint=f"dagctl logs {rid} {task} says why" if piece is None else "it may not have written one yet",
+            )
+        return FileResponse(path, media_type="text/plain; charset=utf-8", headers={"Cache-Control": "no-store"})
 
     return api
+
+
+def _log_unit(ctx: WebContext, run_id: str, unit: str) -> tuple[str, RunSummary | Launch]:
+    """The run and what it is now, for a request about the log of ``unit`` (a task, or a matrix cell ``TASK:N``);
+    404 for a unit the run's DAG does not have (while the run is starting too: the DAG file it was started with
+    says) or, once the run has ended, a cell it never ran."""
+    task, cell = split_cell_id(unit)
+    if not TASK_ID_RE.match(task) or task in (".", ".."):  # a task id is a file name part: never a path
+        raise NotFound(
+            f"'{unit}' is not a task id",
+            hint="task ids are 1-64 letters, digits, '_', '.' or '-'; a matrix cell's is TASK:N (train:3)",
+        )
+    rid = ctx.resolve(run_id)
+    found = ctx.summary_or_launch(rid)
+    graph = ctx.graph(rid)  # the DAG as run: every task, started or not
+    if graph is None and isinstance(found, Launch) and found.dag_file is not None:
+        graph = ctx.graph_of_file(found.dag_file)  # starting: the DAG file it was started with
+    if graph is None and not isinstance(found, RunSummary):
+        return rid, found  # merely starting: its tasks are not known yet
+    ran = isinstance(found, RunSummary) and unit in found.tasks
+    live = not (isinstance(found, RunSummary) and found.status in FINISHED)
+    planned = graph is not None and task in graph.order and (cell is None or live)
+    if not (ran or planned):
+        raise NotFound(f"run {rid} has no task '{unit}'", hint="see GET /api/runs/{id} for its tasks")
+    return rid, found
+
+
+def _check_ran(summary: RunSummary, unit: str, attempt: int | None, iteration: int | None) -> None:
+    """404 for an attempt or iteration a run that has ended never made (no attempt will come any more)."""
+    if summary.status not in FINISHED:
+        return
+    t = summary.tasks.get(unit)
+    if iteration is not None:
+        reached = t.iteration if t is not None else None
+        if reached is None:
+            why = "it is no loop (repeat:)" if t is not None and t.attempts else "it never ran"
+            raise NotFound(f"task {unit} ran no iterations in run {summary.run_id}", hint=why)
+        if iteration > reached:
+            raise NotFound(f"task {unit} ran no iteration {iteration}", hint=f"it ran iterations 1-{reached}")
+        return
+    ran = t.attempts if t is not None else 0
+    if attempt is not None and attempt > ran and (t is None or t.iteration is None):
+        raise NotFound(
+            f"task {unit} has no attempt {attempt}",
+            hint=f"it ran {ran} time{'' if ran == 1 else 's'} in run {summary.run_id}" if ran else "it never ran",
+        )
 
 
 def _order(graph: TaskGraph | None) -> tuple[str, ...]:

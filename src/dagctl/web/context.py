@@ -9,6 +9,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dagctl.dag.yamlread import read_document
 from dagctl.errors import DagctlError, StateError, UsageError
@@ -59,19 +60,37 @@ class WebContext:
         try:
             return self.index.resolve(ref)
         except StateError:
-            if self.launcher.by_run_id(ref) is not None:
-                return ref
-            raise
+            if self.launcher.by_run_id(ref) is None:
+                raise
+            self._launch_of(ref)
+            return ref
 
     def summary_or_launch(self, run_id: str) -> RunSummary | Launch:
         """The run's summary; or, for a run this server started that has no events yet, its launch."""
         try:
             return self.index.summary(run_id)
         except StateError:
-            launch = self.launcher.by_run_id(run_id)
-            if launch is None:
+            if self.launcher.by_run_id(run_id) is None:
                 raise
+            return self._launch_of(run_id)
+
+    def _launch_of(self, run_id: str) -> Launch:
+        """The launch that speaks for a run without events (:meth:`Launch.stands_for_run`); the StateError of an
+        unknown run otherwise, saying so of a run this server saw run whose folder is gone."""
+        launch = self.launcher.by_run_id(run_id)
+        if launch is not None and launch.stands_for_run():
             return launch
+        raise StateError(f"unknown run '{run_id}': it ran, but its folder is gone (pruned?)", hint="see the runs list")
+
+    def with_resume_error(self, run: dict[str, Any]) -> dict[str, Any]:
+        """``run`` (a run's JSON) with ``resume_error`` when it is paused or abandoned and the ``dagctl resume`` this
+        server started last for it ended without going on with it: what that said."""
+        launch = self.launcher.by_run_id(str(run.get("run_id")))
+        if launch is None or launch.kind != "resume" or run.get("status") not in ("paused", "abandoned"):
+            return run
+        if launch.done.is_set() and not launch.ran_its_run():
+            run["resume_error"] = launch.failure()[0]
+        return run
 
     def graph(self, run_id: str) -> TaskGraph | None:
         """The DAG a run executed (its ``dag.yaml`` snapshot), None when the snapshot is gone or unreadable."""

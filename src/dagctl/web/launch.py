@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dagctl.clock import SystemClock
-from dagctl.errors import DagctlError, EnvironmentProblem
+from dagctl.errors import EXIT_FAILED, EXIT_OK, DagctlError, EnvironmentProblem
 from dagctl.protocols import Clock
 from dagctl.run.state import new_run_id
 
@@ -52,13 +52,25 @@ class Launch:
         or the last line of its stderr, or its exit code."""
         return failure_of(self.error, self.exit_code, self.kind)
 
+    def ran_its_run(self) -> bool:
+        """Whether its process ended as one that ran its run does (success, or a task failed): then the run wrote
+        events, and a run without them now was deleted since (``dagctl prune``), not one that never started."""
+        return self.done.is_set() and self.exit_code in (EXIT_OK, EXIT_FAILED)
+
+    def stands_for_run(self) -> bool:
+        """Whether it speaks for its run while the run has no events: a ``dagctl run`` started here that has not
+        written any yet, or never will (it ended first)."""
+        return self.kind == "run" and not self.ran_its_run()
+
     def as_run(self) -> dict[str, object]:
         """What ``GET /api/runs/{id}`` says of a run that has not written its first event: ``starting``, or
         ``not_started`` with the error when its process ended first."""
         failed = self.done.is_set()
         return {
             "run_id": self.run_id,
+            "dag_file": str(self.dag_file) if self.dag_file is not None else None,
             "status": "not_started" if failed else "starting",
+            "trigger": "manual",
             "error": (self.error or f"dagctl exited {self.exit_code}") if failed else None,
             "launch": self.to_dict(),
             "tasks": {},

@@ -55,6 +55,19 @@ def is_stream_path(path: str) -> bool:
     return STREAM_PATH.fullmatch(path) is not None
 
 
+def is_page_load(method: str, path: str, headers: dict[str, str]) -> bool:
+    """A browser loading a page (a navigation), which is sent to the login page when it has no session; a script's
+    request (``fetch``, EventSource: ``Sec-Fetch-Mode`` other than ``navigate``) and the API get a 401 instead,
+    which the page can tell its user about (a redirect would hand the script the login page as its answer)."""
+    mode = headers.get("sec-fetch-mode", "navigate")
+    return (
+        method == "GET"
+        and "text/html" in headers.get("accept", "")
+        and not path.startswith("/api/")
+        and (mode == "navigate")
+    )
+
+
 def _headers(scope: Scope) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in scope.get("headers", ()):
@@ -112,7 +125,7 @@ class Guard:
                 bearer_matches(headers.get("authorization"), token)
                 or session_matches(_cookie(headers.get("cookie"), SESSION_COOKIE), token)
             ):
-                if method == "GET" and "text/html" in headers.get("accept", "") and not path.startswith("/api/"):
+                if is_page_load(method, path, headers):
                     target = path + ("?" + scope["query_string"].decode() if scope.get("query_string") else "")
                     location = f"/login?next={quote(target, safe='')}".encode()
                     await send({"type": "http.response.start", "status": 303, "headers": [(b"location", location)]})

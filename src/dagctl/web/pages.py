@@ -2,8 +2,8 @@
 assets they use. Everything is served from ``static/``: the pages work offline, with no CDN and no build step.
 
 A page is ``static/page.html`` around a body made here, every value HTML-escaped; the run page carries its
-first view as JSON and ``dashboard.js`` keeps it live (SSE), the runs list refreshes its rows from
-``/?fragment=rows``.
+first view as JSON and ``runpage.js`` keeps it live (SSE), the runs list (``dashboard.js``) refreshes its rows
+from ``/?fragment=rows``.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from string import Template
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from dagctl.errors import DagctlError, StateError
+from dagctl.errors import DagctlError
 from dagctl.settings import VERSION
 from dagctl.store.runsummary import RUN_STATUSES
 
@@ -36,6 +36,7 @@ STATIC_TYPES = {
 }
 NAV = (("/", "Runs"), ("/schedules", "Schedules"), ("/tenants", "Tenants"), ("/docs", "API"))
 LIST_LIMIT = 50
+LIST_MAX = 1000
 NOTHING = '<tr><td colspan="{}" class="empty">nothing in this window</td></tr>'
 
 
@@ -62,6 +63,31 @@ def _duration(seconds: float | None) -> str:
     return "" if seconds is None else format_duration(seconds)
 
 
+def since_seconds(text: str) -> float:
+    """The seconds of the runs list's ``since``: a duration (``24h``, ``90m``, ``7d``); a bare number is hours, as
+    the Tenants page's window is (ValueError otherwise)."""
+    from dagctl.dag.durations import parse_duration
+
+    value = text.strip()
+    return parse_duration(value + "h" if value.replace(".", "", 1).isdigit() else value)
+
+
+def limit_of(text: str | None) -> int | None:
+    """How many runs the runs list shows: :data:`LIST_LIMIT` for none given, None for a bad value."""
+    if not text:
+        return LIST_LIMIT
+    return int(text) if text.isdigit() and 1 <= int(text) <= LIST_MAX else None
+
+
+def _given(value: str | None) -> str | None:
+    """A query value, None for an empty field."""
+    return value.strip() or None if value else None
+
+
+def _shorten(text: str, most: int) -> str:
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
 def _status(status: str | None) -> str:
     return f'<span class="badge st-{_e(status)}">{_e(status)}</span>' if status else ""
 
@@ -84,15 +110,17 @@ class Pages:
         return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
 
     # ------------------------------------------------------------------ runs list
-    def filter_error(self, dag: str | None, status: str | None, since: str | None) -> str | None:
+    def filter_error(
+        self, dag: str | None, status: str | None, since: str | None, limit: str | None = None
+    ) -> str | None:
         """What is wrong with the runs list's filters (the API's words), None when nothing is."""
-        from dagctl.dag.durations import parse_duration
-
         if since:
             try:
-                parse_duration(since)
+                since_seconds(since)
             except ValueError:
-                return f"since: {since} is not a duration (e.g. 24h)"
+                return f"since: {since} is not a duration (e.g. 24h, 90m or 7d; a bare number is hours)"
+        if limit_of(limit) is None:
+            return f"show: {limit} is not a number of runs from 1 to {LIST_MAX}"
         try:
             check_status(status)
             if dag:
@@ -101,17 +129,19 @@ class Pages:
             return str(exc)
         return None
 
-    def run_rows(self, dag: str | None, status: str | None, tenant: str | None, since: str | None, limit: int) -> str:
-        from dagctl.dag.durations import parse_duration
+    def run_rows(
+        self, dag: str | None, status: str | None, tenant: str | None, since: str | None, limit: str | None
+    ) -> str:
         from dagctl.store.history import since_from_window
 
-        problem = self.filter_error(dag, status, since)
+        problem = self.filter_error(dag, status, since, limit)
         if problem is not None:
             return f'<tr><td colspan="8" class="error">{_e(problem)}</td></tr>'
-        cutoff = since_from_window(self.ctx.clock.now(), parse_duration(since)) if since else None
+        cutoff = since_from_window(self.ctx.clock.now(), since_seconds(since)) if since else None
         dag = self.ctx.dags.name_of(dag) if dag else None
         rows = []
-        for s in self.ctx.index.summaries(dag=dag, status=status, tenant=tenant, since=cutoff, limit=limit):
+        shown = limit_of(limit) or LIST_LIMIT
+        for s in self.ctx.index.summaries(dag=dag, status=status, tenant=tenant, since=cutoff, limit=shown):
             counts = s.counts
             rows.append(
                 "<tr>"
@@ -126,16 +156,27 @@ class Pages:
         return "".join(rows) or '<tr><td colspan="8" class="empty">no runs found</td></tr>'
 
     def runs(
-        self, dag: str | None, status: str | None, tenant: str | None, since: str | None, limit: int
+        self, dag: str | None, status: str | None, tenant: str | None, since: str | None, limit: str | None
     ) -> HTMLResponse:
         query = {k: v for k, v in (("dag", dag), ("status", status), ("tenant", tenant), ("since", since)) if v}
-        refresh = "/?" + urlencode({**query, "limit": limit, "fragment": "rows"})
+        refresh = "/?" + urlencode({**query, "limit": limit or LIST_LIMIT, "fragment": "rows"})
         options = "".join(f'<option value="{s}"{" selected" if s == status else ""}>{s}</option>' for s in RUN_STATUSES)
         targets = []
-        dags = [e for e in self.ctx.dags.entries() if e.name and not e.problem]
+        entries = self.ctx.dags.entries()
+        dags = [e for e in entries if e.name and not e.problem]
         if dags:
             targets.append('<optgroup label="DAGs">')
             targets += [f'<option value="dag:{_e(e.name)}">{_e(e.name)} ({_e(e.file)})</option>' for e in dags]
+            targets.append("</optgroup>")
+        broken = [e for e in entries if e.problem]
+        if broken:  # listed, not startable: what is wrong with each says why it is not in the list above
+            targets.append('<optgroup label="DAG files that do not load">')
+            for e in broken:
+                problem = (e.problem or "").replace(str(e.path), e.file)  # the file as the list names it
+                targets.append(
+                    f'<option disabled title="{_e(problem)}">{_e(e.name or e.file)}: {_e(_shorten(problem, 90))}'
+                    "</option>"
+                )
             targets.append("</optgroup>")
         names = self.ctx.templates.names()
         if names:
@@ -148,8 +189,10 @@ class Pages:
     <label>DAG <input name="dag" value="{_e(dag)}" size="14"></label>
     <label>Status <select name="status"><option value="">any</option>{options}</select></label>
     <label>Tenant <input name="tenant" value="{_e(tenant)}" size="10"></label>
-    <label>Since <input name="since" value="{_e(since)}" placeholder="24h" size="5"></label>
-    <label>Show <input name="limit" type="number" min="1" max="1000" value="{limit}"></label>
+    <label title="how far back: 24h, 90m, 7d (a bare number is hours)">Since
+      <input name="since" value="{_e(since)}" placeholder="24h" size="5"></label>
+    <label>Show <input name="limit" type="number" min="1" max="{LIST_MAX}" value="{_e(limit or LIST_LIMIT)}"
+      placeholder="{LIST_LIMIT}"></label>
     <button type="submit">Filter</button>
   </form>
   <form class="start" id="start-form">
@@ -159,28 +202,28 @@ class Pages:
     <span class="message" id="start-message" role="status"></span>
   </form>
 </section>
-<table class="runs">
+<p class="message" id="list-message" role="status"></p>
+<div class="scroll"><table class="runs">
   <thead><tr><th>run</th><th>DAG</th><th>status</th><th>started</th><th>took</th>
   <th title="tasks succeeded/failed/skipped">ok/failed/skipped</th><th>trigger</th><th>tenant</th></tr></thead>
   <tbody id="run-rows" data-refresh="{_e(refresh)}">{self.run_rows(dag, status, tenant, since, limit)}</tbody>
-</table>"""
-        return self.page("runs", "Runs", body, status_code=422 if self.filter_error(dag, status, since) else 200)
+</table></div>"""
+        bad = self.filter_error(dag, status, since, limit) is not None
+        return self.page("runs", "Runs", body, status_code=422 if bad else 200)
 
     # ------------------------------------------------------------------ one run
     def run(self, run_id: str) -> HTMLResponse:
+        from .launch import Launch
         from .runview import run_view
 
         ctx = self.ctx
-        try:
-            rid = ctx.index.resolve(run_id)
-            summary = ctx.index.summary(rid)
-            view: dict[str, Any] = run_view(summary, ctx.history.events_of(rid), ctx.graph(rid), now=ctx.clock.now())
-        except StateError:
-            launch = ctx.launcher.by_run_id(run_id)
-            if launch is None:
-                raise NotFound(f"unknown run '{run_id}'", hint="see the runs list") from None
-            rid = run_id
-            view = {"run": launch.as_run(), "graph": None, "timeline": None}
+        rid = ctx.resolve(run_id)  # an unknown (or pruned) run: a 404 page saying so
+        found = ctx.summary_or_launch(rid)
+        if isinstance(found, Launch):
+            view: dict[str, Any] = {"run": found.as_run(), "graph": None, "timeline": None}
+        else:
+            view = run_view(found, ctx.history.events_of(rid), ctx.graph(rid), now=ctx.clock.now())
+            ctx.with_resume_error(view["run"])
         body = f"""
 <section class="run-head">
   <h1>Run <code>{_e(rid)}</code> <span id="run-status">{_status(view["run"].get("status"))}</span></h1>
@@ -194,6 +237,7 @@ class Pages:
     <a href="/api/runs/{_e(rid)}/timeline.svg" class="button">Timeline SVG</a>
     <span class="message" id="action-message" role="status"></span>
   </div>
+  <p class="message" id="conn-message" role="status"></p>
 </section>
 <section class="panel" id="gates" hidden><h2>Waiting for approval</h2>
   <label class="muted">Deciding as
@@ -202,13 +246,19 @@ class Pages:
 </section>
 <section class="panel"><h2>DAG</h2><div id="graph" class="graph"></div></section>
 <section class="panel"><h2>Timeline</h2><div id="gantt" class="gantt"></div></section>
-<section class="panel"><h2>Tasks</h2>
-  <table class="tasks"><thead><tr><th>task</th><th>status</th><th>tries</th><th>started</th><th>took</th>
-  <th>exit</th><th>error / reason</th></tr></thead><tbody id="task-rows"></tbody></table>
+<section class="panel"><h2>Tasks <span id="task-count" class="muted"></span></h2>
+  <div id="task-filter" class="chips" role="group" aria-label="show tasks by status"></div>
+  <div class="scroll"><table class="tasks"><thead><tr><th>task</th><th>status</th><th>tries</th><th>started</th>
+  <th>took</th><th>exit</th><th>error / reason</th></tr></thead><tbody id="task-rows"></tbody></table></div>
 </section>
 <section class="panel" id="log-panel" hidden>
-  <h2>Log of <code id="log-task"></code> <span id="log-state" class="muted"></span></h2>
-  <pre id="log" class="log"></pre>
+  <h2>Log of <code id="log-task"></code> <span id="log-state" class="muted" role="status"></span></h2>
+  <div class="log-tools">
+    <label id="log-iteration-label" hidden>iteration <select id="log-iteration"></select></label>
+    <a id="log-raw" class="button" href="#" target="_blank" rel="noopener">whole log</a>
+  </div>
+  <p id="log-note" class="muted" hidden></p>
+  <pre id="log" class="log" tabindex="0"></pre>
 </section>
 {_json_script("initial-view", view)}"""
         return self.page("run", f"Run {rid}", body)
@@ -236,11 +286,11 @@ class Pages:
         body = f"""
 <h1>Schedules <span class="muted">{_e(self.ctx.config.schedules_dir)}</span></h1>
 {f'<ul class="problems">{problems}</ul>' if problems else ""}
-<table class="schedules">
+<div class="scroll"><table class="schedules">
   <thead><tr><th>id</th><th>cron</th><th>timezone</th><th>enabled</th><th>DAG</th><th>next fire</th>
   <th>last run</th><th>running</th><th>waiting</th><th>counts</th></tr></thead>
   <tbody>{"".join(rows) or '<tr><td colspan="10" class="empty">no schedules</td></tr>'}</tbody>
-</table>"""
+</table></div>"""
         return self.page("schedules", "Schedules", body)
 
     # ------------------------------------------------------------------ tenants
@@ -287,17 +337,19 @@ class Pages:
   <span class="muted">default: ORCH_PANEL_WINDOW_H ({_e(config.panel_window)})</span>
 </form>
 <section class="panel"><h2>Per-tenant load</h2>
-<table><thead><tr><th>tenant</th><th>runs</th><th>tasks</th><th>failed</th><th>error rate</th><th>avg latency</th>
-<th>p95 latency</th></tr></thead><tbody>{tenant_rows or NOTHING.format(7)}</tbody></table></section>
+<div class="scroll"><table><thead><tr><th>tenant</th><th>runs</th><th>tasks</th><th>failed</th><th>error rate</th>
+<th>avg latency</th><th>p95 latency</th></tr></thead>
+<tbody>{tenant_rows or NOTHING.format(7)}</tbody></table></div></section>
 <section class="panel"><h2>Tasks</h2>
 <p class="kpis">ok <b>{o["ok"]}</b> · failed <b>{o["failed"]}</b> · retries <b>{o["retries"]}</b> · skipped
 <b>{o["skipped"]}</b> · error rate <b>{o["error_rate"] * 100:.1f}%</b> · avg <b>{_e(_duration(o["avg_duration_s"]))}</b>
 · p95 <b>{_e(_duration(o["p95_duration_s"]))}</b></p>
-<table><thead><tr><th>DAG</th><th>task</th><th>ok</th><th>failed</th><th>retries</th><th>error rate</th><th>avg</th>
-<th>p95</th><th>last</th></tr></thead><tbody>{task_rows}</tbody></table></section>
+<div class="scroll"><table><thead><tr><th>DAG</th><th>task</th><th>ok</th><th>failed</th><th>retries</th>
+<th>error rate</th><th>avg</th><th>p95</th><th>last</th></tr></thead><tbody>{task_rows}</tbody></table></div></section>
 <section class="panel"><h2>Recent runs</h2>
-<table><thead><tr><th>run</th><th>DAG</th><th>tenant</th><th>status</th><th>started</th><th>took</th></tr></thead>
-<tbody>{run_rows}</tbody></table></section>"""
+<div class="scroll"><table><thead><tr><th>run</th><th>DAG</th><th>tenant</th><th>status</th><th>started</th>
+<th>took</th></tr></thead>
+<tbody>{run_rows}</tbody></table></div></section>"""
         return self.page("tenants", "Tenants", body)
 
     # ------------------------------------------------------------------ login and API reference
@@ -345,13 +397,15 @@ def router(ctx: WebContext) -> APIRouter:
         status: str | None = None,
         tenant: str | None = None,
         since: str | None = None,
-        limit: int = Query(LIST_LIMIT, ge=1, le=1000),
+        limit: str | None = None,
         fragment: str | None = None,
     ) -> Response:
-        dag, status, tenant, since = (v or None for v in (dag, status, tenant, since))
+        dag, status, tenant, since, limit = (
+            v.strip() or None if v else None for v in (dag, status, tenant, since, limit)
+        )
         if fragment == "rows":
             rows = pages.run_rows(dag, status, tenant, since, limit)
-            code = 422 if pages.filter_error(dag, status, since) else 200
+            code = 422 if pages.filter_error(dag, status, since, limit) else 200
             return HTMLResponse(rows, status_code=code, headers={"Cache-Control": "no-store"})
         return pages.runs(dag, status, tenant, since, limit)
 

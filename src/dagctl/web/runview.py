@@ -5,6 +5,7 @@ draw); this module only lays the DAG out for a picture and puts both in the shap
 (documented in docs/serve.md, ``GET /api/runs/{id}/view``)::
 
     {"run": {...dagctl show --json, unstarted_tasks included...},
+     "order": [every task id of the run's DAG, in its order: drawn or not],
      "graph": {"nodes": [{"id", "x", "y", "layer", "status", "attempts", "critical"}],
                "edges": [{"from", "to"}], "width", "height", "omitted": 0},
      "timeline": {"span_s", "status", "critical_path", "edges_known", "ticks": [{"seconds", "x", "label"}],
@@ -12,9 +13,9 @@ draw); this module only lays the DAG out for a picture and puts both in the shap
                              "attempts": [{"number", "outcome", "run": {"start_s", "end_s"},
                                            "wait": {"kind", "start_s", "end_s"} | null, "exit_code", "error"}]}]}}
 
-Nodes and lanes are capped (:data:`MAX_NODES`): a DAG of thousands of tasks is listed, not drawn. A task without
-an event has the status ``show`` gives it (:mod:`dagctl.report.notstarted`: ``pending`` in a live run, ``not
-started`` in one that stopped), and is listed in ``run.unstarted_tasks`` with its note.
+Nodes and lanes are capped (:data:`MAX_NODES`): a DAG of thousands of tasks is listed (``order``), not drawn. A
+task without an event has the status ``show`` gives it (:mod:`dagctl.report.notstarted`: ``pending`` in a live
+run, ``not started`` in one that stopped), and is listed in ``run.unstarted_tasks`` with its note.
 """
 
 from __future__ import annotations
@@ -151,7 +152,7 @@ def run_view(
 ) -> dict[str, Any]:
     """Everything the run page shows for one instant: the summary, the DAG drawing, the timeline."""
     timeline = build_timeline(events, graph=graph, now=now if summary.status in LIVE_STATUSES else None)
-    drawn = graph if graph is not None else graph_of_tasks(summary.tasks)
+    drawn = graph if graph is not None else graph_of_tasks(t for t, task in summary.tasks.items() if not task.parent)
     never = unstarted_tasks(summary, lambda: drawn.order)
     not_yet = {u.task_id: u.status for u in never}
     picture = layout(drawn)
@@ -161,4 +162,9 @@ def run_view(
         node["status"] = task.status if task is not None else not_yet.get(node["id"], "pending")
         node["attempts"] = task.attempts if task is not None else 0
         node["critical"] = node["id"] in critical
-    return {"run": show_dict(summary_dict(summary), never), "graph": picture, "timeline": timeline_dict(timeline)}
+    return {
+        "run": show_dict(summary_dict(summary), never),
+        "order": list(drawn.order),
+        "graph": picture,
+        "timeline": timeline_dict(timeline),
+    }

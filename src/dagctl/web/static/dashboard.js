@@ -1,11 +1,11 @@
 // dagctl dashboard: the few things the server-rendered pages cannot do alone. No framework, no build step.
-// Runs list: start a run, refresh the rows. Run page: draw the DAG and the timeline from /api/runs/{id}/view,
-// keep them live over Server-Sent Events, tail task logs, cancel and retry.
+// This file: what every page shares (window.dagctl: elements, durations, the API, streams, messages, focus), and
+// the runs list (start a run, refresh the rows). logpanel.js tails task logs; runpage.js keeps a run page live.
 "use strict";
 
 (function () {
   const SVG = "http://www.w3.org/2000/svg";
-  const page = document.body.dataset.page;
+  const RECONNECT_GRACE_MS = 3000; // the server asks for a reconnect after 2 s (its "retry:")
 
   function el(tag, attrs, text) {
     const node = tag.startsWith("svg:") ? document.createElementNS(SVG, tag.slice(4)) : document.createElement(tag);
@@ -16,13 +16,20 @@
     return node;
   }
 
+  // A duration as dagctl writes it everywhere (dagctl.dag.durations.format_duration): 16ms, 2.02s, 42s, 5m, 1h30m.
   function duration(seconds) {
-    if (seconds === null || seconds === undefined) return "";
-    if (seconds < 9.95) return seconds.toFixed(1) + "s";
-    const whole = Math.round(seconds);
-    if (whole < 60) return whole + "s";
-    if (whole < 3600) return Math.floor(whole / 60) + "m" + String(whole % 60).padStart(2, "0") + "s";
-    return Math.floor(whole / 3600) + "h" + String(Math.floor((whole % 3600) / 60)).padStart(2, "0") + "m";
+    if (seconds === null || seconds === undefined || !isFinite(seconds)) return "";
+    if (seconds < 0) return "-" + duration(-seconds);
+    if (seconds < 1) return seconds === 0 ? "0s" : seconds < 0.001 ? "<1ms" : Math.round(seconds * 1000) + "ms";
+    if (seconds < 60) return String(Number(seconds.toPrecision(3))) + "s";
+    let rest = Math.round(seconds);
+    const parts = [];
+    for (const [size, unit] of [[86400, "d"], [3600, "h"], [60, "m"], [1, "s"]]) {
+      const n = Math.floor(rest / size);
+      rest -= n * size;
+      if (n) parts.push(n + unit);
+    }
+    return parts.join("") || "0s";
   }
 
   function localTimes(root) {
@@ -32,380 +39,280 @@
     }
   }
 
+  // ------------------------------------------------------------------------------------------- words
+  const SIGNED_OUT = "signed out: the server's token changed or your session ended";
+
+  function loginUrl() {
+    return "/login?next=" + encodeURIComponent(location.pathname + location.search);
+  }
+
+  // The few hints the API gives in the command line's words, in the words of the page. Pure.
+  const PAGE_HINTS = [
+    [/^decide as one of them with --as NAME$/, () => "write one of their names under “Deciding as”"],
+    [/^pass it, e\.g\. -p ([^=\s]+)=(.*)$/, (m) => `give it in params, e.g. ${paramsJson(m[1], m[2])}`],
+    [/^pass (e\.g\. )?-p ([^=\s]+)=(.*?)( or more| or less)?$/, (m) => `give ${m[1] || ""}${paramsJson(m[2], m[3])} in params${m[4] || ""}`],
+    [/^use --from TASK to run a task and what follows it again$/, () => "to run a task and what follows it again: dagctl retry RUN --from TASK"],
+  ];
+
+  function paramsJson(name, value) {
+    let shown;
+    try {
+      shown = JSON.stringify(JSON.parse(value));
+    } catch (e) {
+      shown = JSON.stringify(value);
+    }
+    return `{"${name}": ${shown}}`;
+  }
+
+  function pageWords(error, hint) {
+    let words = hint || "";
+    for (const [pattern, say] of PAGE_HINTS) {
+      const match = words.match(pattern);
+      if (match) { words = say(match); break; }
+    }
+    return error + (words ? " — " + words : "");
+  }
+
+  // ------------------------------------------------------------------------------------------- messages
+  // Show `text` in the element `id` (an error in red with `bad`), with a link after it when `link` is {href, text}.
+  function say(id, text, bad, link) {
+    const node = document.getElementById(id);
+    if (!node) return;
+    node.textContent = text || "";
+    if (link) node.append(" ", el("a", { href: link.href }, link.text));
+    node.classList.toggle("error", !!bad);
+  }
+
+  // The session is gone (a rotated token, a stale cookie): one banner with a way back in, at the top of the page.
+  function signedOut() {
+    let banner = document.getElementById("signed-out");
+    if (!banner) {
+      banner = el("p", { id: "signed-out", class: "banner error", role: "alert" });
+      document.querySelector("main").prepend(banner);
+    }
+    banner.replaceChildren(SIGNED_OUT + " — ", el("a", { href: loginUrl() }, "sign in again"));
+  }
+
+  class HttpError extends Error {
+    constructor(message, status) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  function isLoginPage(response) {
+    return response.redirected && new URL(response.url).pathname === "/login";
+  }
+
   async function api(method, url, body) {
     const options = { method, headers: { Accept: "application/json" } };
     if (body !== undefined) {
       options.headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(body);
     }
-    const response = await fetch(url, options);
-    const data = await response.json().catch(() => ({}));
-    if (!response.ok) {
-      const error = new Error((data.error || response.statusText) + (data.hint ? " — " + data.hint : ""));
-      error.status = response.status;
-      throw error;
+    let response;
+    try {
+      response = await fetch(url, options);
+    } catch (e) {
+      throw new HttpError("cannot reach the server (is dagctl serve running?)", 0);
     }
+    if (response.status === 401 || isLoginPage(response)) {
+      signedOut();
+      throw new HttpError(SIGNED_OUT + ": sign in again (link at the top of the page)", 401);
+    }
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) throw new HttpError(pageWords(data.error || response.statusText, data.hint), response.status);
     return data;
   }
 
-  // A status as CSS classes: "st-" + its words joined by "-". A task a run has not started ("not started", as
-  // dagctl show says) is drawn as a pending one is: the stylesheet's grey with dark text.
-  function statusClass(status) {
-    const name = "st-" + String(status).replace(/\s+/g, "-");
-    return status === "not started" ? name + " st-pending" : name;
+  // ------------------------------------------------------------------------------------------- busy buttons
+  // Run `action` once at a time for `button`: it is disabled while the request is out (a double click starts one
+  // run, not two), and enabled again when it failed. On success it stays as `action` leaves it (the page's state
+  // decides, or the page is left).
+  async function once(button, action) {
+    if (button.dataset.busy) return;
+    button.dataset.busy = "1";
+    button.disabled = true;
+    let ok = false;
+    try {
+      await action();
+      ok = true;
+    } finally {
+      delete button.dataset.busy;
+      if (!ok) button.disabled = false;
+    }
   }
 
-  function say(id, text, bad) {
-    const node = document.getElementById(id);
-    if (!node) return;
-    node.textContent = text;
-    node.classList.toggle("error", !!bad);
+  // ------------------------------------------------------------------------------------------- focus
+  // What names a focusable element across redraws: its data-focus, its id, or its link.
+  function focusKey(node) {
+    if (!node || !node.getAttribute) return null;
+    if (node.dataset && node.dataset.focus) return "f:" + node.dataset.focus;
+    if (node.id) return "#" + node.id;
+    const href = node.getAttribute("href");
+    return href ? "h:" + href : null;
+  }
+
+  // Redraw what is inside `root`, keeping the keyboard focus on the element that stands where it stood.
+  function keepFocus(root, redraw) {
+    const active = document.activeElement;
+    const key = active && active !== root && root.contains(active) ? focusKey(active) : null;
+    redraw();
+    if (key === null || root.contains(document.activeElement)) return;
+    for (const node of root.querySelectorAll("[data-focus], [id], [href]")) {
+      if (focusKey(node) === key) {
+        node.focus({ preventScroll: true });
+        return;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------- streams
+  // An EventSource that says what becomes of it. `on` maps event names to handlers ("message" for plain ones);
+  // `trouble(text, fatal)` is told "lost contact with the server, retrying…" while the browser reconnects (fatal
+  // false), and why the stream cannot go on when it gives up (fatal true: the server's answer, e.g. an unknown
+  // run, a wrong token); `trouble(null)` once it is back. A refused stream (503: too many open) is opened again.
+  function stream(url, on, trouble) {
+    const handle = { source: null, closed: false };
+    handle.close = () => {
+      handle.closed = true;
+      if (handle.source) handle.source.close();
+    };
+    let troubled = false;
+    let grace = null; // a reconnect that succeeds at once (the server ends a quiet stream now and then) says nothing
+    const back = () => {
+      clearTimeout(grace);
+      grace = null;
+      if (troubled) { troubled = false; trouble(null); }
+    };
+    function open() {
+      const source = new EventSource(url);
+      handle.source = source;
+      for (const [name, handler] of Object.entries(on)) {
+        source.addEventListener(name, (e) => {
+          back();
+          handler(e);
+        });
+      }
+      source.onopen = back;
+      source.onerror = () => {
+        if (handle.closed) return;
+        if (source.readyState === EventSource.CONNECTING) {
+          if (grace === null && !troubled) {
+            grace = setTimeout(() => {
+              grace = null;
+              if (handle.closed || source.readyState === EventSource.OPEN) return;
+              troubled = true;
+              trouble("lost contact with the server, retrying…", false);
+            }, RECONNECT_GRACE_MS);
+          }
+          return;
+        }
+        clearTimeout(grace);
+        grace = null;
+        troubled = true;
+        source.close();
+        why(url).then(([text, again]) => {
+          if (handle.closed) return;
+          if (again) {
+            trouble(text + "; trying again…", false);
+            setTimeout(() => { if (!handle.closed) open(); }, again);
+          } else {
+            trouble(text, true);
+          }
+        });
+      };
+    }
+    open();
+    return handle;
+  }
+
+  // Why a stream was refused: [words, retry after ms (0: do not)], from a plain request of the same URL.
+  async function why(url) {
+    const stop = new AbortController();
+    try {
+      const response = await fetch(url, { headers: { Accept: "application/json" }, signal: stop.signal });
+      if (response.ok) {
+        stop.abort();
+        return ["the stream was interrupted", 2000];
+      }
+      if (response.status === 401 || isLoginPage(response)) {
+        signedOut();
+        return [SIGNED_OUT, 0];
+      }
+      const data = await response.json().catch(() => ({}));
+      const text = pageWords(data.error || `the server answered ${response.status}`, data.hint);
+      return [text, response.status === 503 ? 5000 : 0];
+    } catch (e) {
+      return ["lost contact with the server", 5000];
+    }
+  }
+
+  function statusClass(status) {
+    // A status as CSS classes: "st-" + its words joined by "-". A task a run has not started ("not started", as
+    // dagctl show says) is drawn as a pending one is: the stylesheet's grey with dark text.
+    const name = "st-" + String(status).replace(/\s+/g, "-");
+    return status === "not started" ? name + " st-pending" : name;
   }
 
   // ------------------------------------------------------------------------------------------- runs list
   function runsPage() {
     const form = document.getElementById("start-form");
-    form.addEventListener("submit", async (event) => {
+    const button = form.querySelector("button[type=submit]");
+    form.addEventListener("input", () => say("start-message", ""));
+    form.addEventListener("submit", (event) => {
       event.preventDefault();
-      const [kind, name] = form.target.value.split(/:(.*)/s);
-      let params = {};
-      if (form.params.value.trim()) {
-        try {
-          params = JSON.parse(form.params.value);
-        } catch (e) {
-          say("start-message", "params must be a JSON object, e.g. {\"rows\": 500}", true);
-          return;
+      once(button, async () => {
+        const [kind, name] = form.target.value.split(/:(.*)/s);
+        let params = {};
+        if (form.params.value.trim()) {
+          try {
+            params = JSON.parse(form.params.value);
+          } catch (e) {
+            say("start-message", "params must be a JSON object, e.g. {\"rows\": 500}", true);
+            throw e;
+          }
         }
-      }
-      say("start-message", "starting…");
-      try {
-        const started = await api("POST", "/api/runs", { [kind]: name, params });
-        window.location.href = "/runs/" + encodeURIComponent(started.run_id);
-      } catch (e) {
-        say("start-message", e.message, true);
-      }
+        say("start-message", "starting…");
+        try {
+          const started = await api("POST", "/api/runs", { [kind]: name, params });
+          window.location.href = "/runs/" + encodeURIComponent(started.run_id);
+        } catch (e) {
+          say("start-message", e.message, true);
+          throw e;
+        }
+      }).catch(() => {});
     });
     const rows = document.getElementById("run-rows");
+    let shown = rows.innerHTML;
+    let timer = null;
     async function refresh() {
       if (document.hidden) return;
       const response = await fetch(rows.dataset.refresh, { headers: { Accept: "text/html" } }).catch(() => null);
-      if (response && response.ok) {
-        rows.innerHTML = await response.text();
+      if (response === null) {
+        say("list-message", "lost contact with the server; the list is not up to date (retrying…)", true);
+        return;
+      }
+      if (response.status === 401 || isLoginPage(response)) {
+        clearInterval(timer);
+        signedOut();
+        say("list-message", "", false);
+        return;
+      }
+      say("list-message", "");
+      if (!response.ok && response.status !== 422) return;
+      const html = await response.text();
+      if (html === shown) return; // nothing new: leave the rows (and the focus in them) alone
+      shown = html;
+      keepFocus(rows, () => {
+        rows.innerHTML = html;
         localTimes(rows);
-      }
+      });
     }
-    setInterval(refresh, 3000);
+    timer = setInterval(refresh, 3000);
   }
 
-  // ------------------------------------------------------------------------------------------- run page
-  function runPage() {
-    let view = JSON.parse(document.getElementById("initial-view").textContent);
-    const runId = view.run.run_id;
-    const base = "/api/runs/" + encodeURIComponent(runId);
-    let logSource = null;
-
-    function drawMeta() {
-      const run = view.run;
-      const status = document.getElementById("run-status");
-      status.replaceChildren(el("span", { class: "badge st-" + run.status }, run.status));
-      const meta = document.getElementById("run-meta");
-      meta.replaceChildren();
-      const rows = [
-        ["DAG", run.dag_name],
-        ["tenant", run.tenant_id],
-        ["trigger", run.trigger + (run.parent_run_id ? " (retry of " + run.parent_run_id + ")" : "")],
-        ["started", run.started ? new Date(run.started).toLocaleString() : ""],
-        ["took", duration(run.duration_s)],
-        ["params", run.params ? JSON.stringify(run.params) : ""],
-        ["error", run.error || ""],
-      ];
-      for (const [key, value] of rows) {
-        if (!value) continue;
-        meta.append(el("dt", {}, key), el("dd", {}, value));
-      }
-      const live = ["running", "waiting", "starting"].includes(run.status);
-      document.getElementById("cancel-btn").disabled = !live;
-      document.getElementById("pause-btn").disabled = !(run.status === "running" || run.status === "waiting");
-      document.getElementById("resume-btn").disabled = !(run.status === "paused" || run.status === "abandoned");
-      const retry = document.getElementById("retry-btn");
-      const why = retryBlocked();
-      retry.disabled = why !== null;
-      retry.title = why || "run what failed again, as a new run";
-    }
-
-    // Why Retry cannot apply to this run now (null: it can): it is still going, it never started, or every
-    // task succeeded (nothing to retry; the API says so too).
-    function retryBlocked() {
-      const run = view.run;
-      if (["running", "waiting", "starting"].includes(run.status)) return `the run is ${run.status}`;
-      if (run.status === "not_started") return "the run never started";
-      const tasks = run.tasks || {};
-      const ids = view.graph ? view.graph.nodes.map((n) => n.id) : Object.keys(tasks);
-      if (ids.length && ids.every((id) => tasks[id] && tasks[id].status === "success")) {
-        return "every task succeeded: nothing to retry";
-      }
-      return null;
-    }
-
-    function drawGates() {
-      const gates = Object.values(view.run.tasks || {}).filter((t) => t.status === "waiting" && t.approval);
-      document.getElementById("gates").hidden = gates.length === 0;
-      const list = document.getElementById("gate-list");
-      list.replaceChildren();
-      for (const task of gates) {
-        const item = el("li", { "data-task": task.task_id });
-        const who = (task.approval.approvers || []).join(", ");
-        item.append(
-          el("b", {}, task.task_id), " ",
-          el("span", {}, task.approval.message || ""), " ",
-          el("span", { class: "muted" }, who ? `(approvers: ${who}, policy ${task.approval.policy})` : ""), " ",
-        );
-        for (const decision of ["approve", "reject"]) {
-          const button = el("button", { type: "button", class: decision === "reject" ? "danger" : "primary" },
-            decision === "approve" ? "Approve" : "Reject");
-          button.addEventListener("click", () => decide(task.task_id, decision));
-          item.append(button, " ");
-        }
-        list.append(item);
-      }
-    }
-
-    async function decide(task, decision) {
-      const by = document.getElementById("decider").value.trim();
-      if (!by) { say("action-message", "write your name under “Waiting for approval” first", true); return; }
-      localStorage.setItem("dagctl.decider", by);
-      let comment = null;
-      if (decision === "reject") {
-        comment = window.prompt(`Why reject ${task}?`);
-        if (!comment) return;
-      }
-      try {
-        const done = await api("POST", `${base}/approvals/${encodeURIComponent(task)}`, { decision, by, comment });
-        say("action-message", `${task}: ${done.gate}`);
-        schedule();
-      } catch (e) {
-        say("action-message", e.message, true);
-      }
-    }
-
-    // The tasks of the run's DAG it has not started, by id: {task_id, status, note}, as dagctl show lists them.
-    function unstarted() {
-      const never = {};
-      for (const task of view.run.unstarted_tasks || []) never[task.task_id] = task;
-      return never;
-    }
-
-    function drawGraph() {
-      const holder = document.getElementById("graph");
-      const graph = view.graph;
-      if (!graph) {
-        holder.replaceChildren(el("p", { class: "muted" }, view.run.error || "waiting for the run to start…"));
-        return;
-      }
-      const svg = el("svg:svg", {
-        viewBox: `0 0 ${graph.width} ${graph.height}`,
-        width: graph.width,
-        class: "dag",
-        role: "img",
-        "aria-label": "DAG of the run",
-      });
-      const at = {};
-      for (const node of graph.nodes) at[node.id] = node;
-      const never = unstarted();
-      const w = graph.node_w, h = graph.node_h;
-      for (const edge of graph.edges) {
-        const a = at[edge.from], b = at[edge.to];
-        if (!a || !b) continue;
-        const x1 = a.x + w, y1 = a.y + h / 2, x2 = b.x, y2 = b.y + h / 2, mid = (x1 + x2) / 2;
-        svg.append(el("svg:path", { class: "edge", d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}` }));
-      }
-      for (const node of graph.nodes) {
-        const g = el("svg:g", {
-          class: "node " + statusClass(node.status) + (node.critical ? " critical" : ""),
-          "data-task": node.id,
-          transform: `translate(${node.x},${node.y})`,
-          tabindex: "0",
-        });
-        const note = never[node.id] ? ` — ${never[node.id].note}` : "";
-        g.append(el("svg:title", {}, `${node.id}: ${node.status}` + (node.attempts > 1 ? `, ${node.attempts} attempts` : "") + note));
-        g.append(el("svg:rect", { width: w, height: h, rx: 6 }));
-        const label = node.id.length > 20 ? node.id.slice(0, 19) + "…" : node.id;
-        g.append(el("svg:text", { x: 10, y: h / 2 + 4 }, label));
-        g.addEventListener("click", () => openLog(node.id));
-        svg.append(g);
-      }
-      holder.replaceChildren(svg);
-      if (graph.omitted) holder.append(el("p", { class: "muted" }, `${graph.omitted} more tasks not drawn`));
-    }
-
-    function drawGantt() {
-      const holder = document.getElementById("gantt");
-      const t = view.timeline;
-      if (!t || !t.lanes.length) {
-        holder.replaceChildren(el("p", { class: "muted" }, "no attempts yet"));
-        return;
-      }
-      const labelW = 170, laneH = 22, top = 24, chartW = t.width;
-      const span = t.span_s > 0 ? t.span_s : 1;
-      const scale = chartW / span;
-      const height = top + laneH * t.lanes.length + 8;
-      const svg = el("svg:svg", { viewBox: `0 0 ${labelW + chartW + 20} ${height}`, class: "timeline", role: "img" });
-      for (const tick of t.ticks) {
-        const x = labelW + tick.x;
-        svg.append(el("svg:line", { class: "grid", x1: x, x2: x, y1: top - 6, y2: height - 8 }));
-        svg.append(el("svg:text", { class: "tick", x, y: top - 10, "text-anchor": "middle" }, tick.label));
-      }
-      const waitWord = (kind) => ({ approval: "waiting for approval", retry_wait: "waiting to retry" })[kind] || kind.replace("_", " ");
-      t.lanes.forEach((lane, n) => {
-        const y = top + n * laneH;
-        const g = el("svg:g", { class: "lane" + (lane.critical ? " critical" : ""), "data-task": lane.task_id });
-        g.append(el("svg:text", { class: "label", x: 4, y: y + 15 }, lane.task_id.length > 22 ? lane.task_id.slice(0, 21) + "…" : lane.task_id));
-        const bar = (segment, cls, tip) => {
-          const x = labelW + segment.start_s * scale;
-          const width = Math.max((segment.end_s - segment.start_s) * scale, 2);
-          const rect = el("svg:rect", { class: "bar " + cls, x, y: y + 5, width, height: 12, rx: 2 });
-          rect.append(el("svg:title", {}, tip));
-          g.append(rect);
-        };
-        for (const a of lane.attempts) {
-          if (a.wait) bar(a.wait, a.wait.kind, `${lane.task_id}: ${waitWord(a.wait.kind)} ${duration(a.wait.end_s - a.wait.start_s)}`);
-          bar(a.run, a.outcome, `${lane.task_id} attempt ${a.number}: ${a.outcome}, ${duration(a.run.end_s - a.run.start_s)}` + (a.error ? ` — ${a.error}` : ""));
-        }
-        if (lane.waiting) bar(lane.waiting, lane.waiting.kind, `${lane.task_id}: ${waitWord(lane.waiting.kind)}`);
-        g.addEventListener("click", () => openLog(lane.task_id));
-        svg.append(g);
-      });
-      holder.replaceChildren(svg);
-      if (t.critical_path.length) {
-        holder.append(el("p", { class: "muted" }, "critical path" + (t.edges_known ? "" : " (guessed from times)") + ": " + t.critical_path.join(" → ")));
-      }
-    }
-
-    function drawTasks() {
-      const body = document.getElementById("task-rows");
-      const tasks = view.run.tasks || {};
-      const never = unstarted();
-      const order = view.graph ? view.graph.nodes.map((n) => n.id) : Object.keys(tasks);
-      body.replaceChildren();
-      for (const id of order) {
-        const task = tasks[id] || never[id] || { status: "pending" };
-        const row = el("tr", { "data-task": id });
-        const link = el("a", { href: "#log" }, id);
-        link.addEventListener("click", (e) => { e.preventDefault(); openLog(id); });
-        const name = el("td");
-        name.append(link);
-        const status = el("td");
-        status.append(el("span", { class: "badge " + statusClass(task.status) }, task.status));
-        row.append(
-          name, status,
-          el("td", { class: "num" }, task.attempts || ""),
-          el("td", {}, task.started ? new Date(task.started).toLocaleTimeString() : ""),
-          el("td", { class: "num" }, duration(task.duration_s)),
-          el("td", { class: "num" }, task.exit_code === null || task.exit_code === undefined ? "" : task.exit_code),
-          el("td", {}, task.error || task.reason || task.note || ""),
-        );
-        body.append(row);
-      }
-    }
-
-    function draw() {
-      drawMeta();
-      drawGates();
-      drawGraph();
-      drawGantt();
-      drawTasks();
-    }
-
-    let pending = null;
-    let fetching = false;
-    async function refresh() {
-      if (fetching) { schedule(); return; }
-      fetching = true;
-      try {
-        view = await api("GET", base + "/view");
-        draw();
-      } catch (e) {
-        say("action-message", e.message, true);
-      } finally {
-        fetching = false;
-      }
-    }
-    function schedule() {
-      if (pending === null) pending = setTimeout(() => { pending = null; refresh(); }, 150);
-    }
-
-    function follow() {
-      const source = new EventSource(base + "/events");
-      source.onmessage = schedule;
-      source.addEventListener("complete", () => { source.close(); refresh(); });
-    }
-
-    function openLog(task) {
-      if (logSource) logSource.close();
-      const panel = document.getElementById("log-panel");
-      const out = document.getElementById("log");
-      panel.hidden = false;
-      document.getElementById("log-task").textContent = task;
-      say("log-state", "following…");
-      out.textContent = "";
-      logSource = new EventSource(base + "/logs/" + encodeURIComponent(task));
-      logSource.addEventListener("attempt", (e) => {
-        const data = JSON.parse(e.data);
-        if (data.attempt > 1) out.append(`--- attempt ${data.attempt} ---\n`);
-      });
-      logSource.onmessage = (e) => {
-        const data = JSON.parse(e.data);
-        const stick = out.scrollTop + out.clientHeight >= out.scrollHeight - 4;
-        out.append(data.line + "\n");
-        if (stick) out.scrollTop = out.scrollHeight;
-      };
-      logSource.addEventListener("complete", () => {
-        logSource.close();
-        say("log-state", out.textContent ? "(ended)" : "(no output)");
-      });
-      panel.scrollIntoView({ block: "nearest" });
-    }
-
-    document.getElementById("cancel-btn").addEventListener("click", async () => {
-      say("action-message", "cancelling…");
-      try {
-        await api("POST", base + "/cancel");
-        say("action-message", "cancel requested");
-        schedule();
-      } catch (e) {
-        say("action-message", e.message, true);
-      }
-    });
-    for (const [id, action, word] of [["pause-btn", "pause", "pause"], ["resume-btn", "resume", "resume"]]) {
-      document.getElementById(id).addEventListener("click", async () => {
-        say("action-message", word + "…");
-        try {
-          await api("POST", `${base}/${action}`);
-          say("action-message", word + " requested");
-          if (action === "resume") follow();
-          schedule();
-        } catch (e) {
-          say("action-message", e.message, true);
-        }
-      });
-    }
-    document.getElementById("decider").value = localStorage.getItem("dagctl.decider") || "";
-    document.getElementById("retry-btn").addEventListener("click", async () => {
-      say("action-message", "retrying…");
-      try {
-        const started = await api("POST", base + "/retry", {});
-        if (started.run_id) window.location.href = "/runs/" + encodeURIComponent(started.run_id);
-        else say("action-message", "retry started (pid " + started.pid + "); its run will be in the runs list");
-      } catch (e) {
-        say("action-message", e.message, true);
-      }
-    });
-
-    draw();
-    if (["running", "waiting", "starting"].includes(view.run.status)) follow();
-  }
-
+  window.dagctl = { el, duration, localTimes, say, api, once, keepFocus, stream, statusClass, pageWords, signedOut };
   localTimes();
-  if (page === "runs") runsPage();
-  if (page === "run") runPage();
+  if (document.body.dataset.page === "runs") runsPage();
 })();

@@ -1,0 +1,37 @@
+"""The dashboard with a keyboard (Enter or Space on a focused task opens its log) and on a phone's width (375 px:
+wide tables scroll in their box, the page never sideways)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.web.browser_support import text_of, waiter
+
+ENTER, SPACE = "\ue007", "\ue00d"  # selenium's Keys.ENTER and Keys.SPACE
+
+
+@pytest.mark.parametrize(("selector", "key"), [('#graph g.node[data-task="ok"]', ENTER),
+                                               ('#gantt g.lane[data-task="bad"]', SPACE)])  # fmt: skip
+def test_enter_or_space_on_a_focused_task_opens_its_log(live, browser, selector: str, key: str) -> None:
+    server = live()
+    run_id = server.start("flaky")
+    server.wait_for_run(run_id)
+    browser.get(f"{server.url}/runs/{run_id}")
+    task = browser.find_element("css selector", selector)
+    browser.execute_script("arguments[0].focus();", task)
+    browser.switch_to.active_element.send_keys(key)
+    waiter(browser).until(lambda d: text_of(d, "log-state") == "(ended)")
+    assert text_of(browser, "log-task") == task.get_attribute("data-task")
+
+
+def test_no_page_scrolls_sideways_on_a_phone(live, browser) -> None:
+    server = live()
+    run_id = server.start("flaky")
+    server.wait_for_run(run_id)
+    browser.set_window_size(375, 800)
+    for page in ("/", f"/runs/{run_id}", "/schedules", "/tenants", "/docs"):
+        browser.get(server.url + page)
+        wide, shown = browser.execute_script(
+            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];"
+        )
+        assert wide <= shown, f"{page} is {wide} px wide in a {shown} px window"
