@@ -105,7 +105,7 @@ def test_valid_file_loads_with_defaults(write):
         ("name: d\ntasks:\n  - id: a\n    run: x\n    timeout: 5x\n", "5:14", "'5x' is not a duration", '"1h30m"'),
         ("name: bad name!\ntasks:\n  - id: a\n    run: x\n", "1:7", "'bad name!' is not a valid name", "1-64 letters"),
         ("tasks:\n  - id: a\n    run: x\n", "1:1", "missing required key 'name'", "add name:"),
-        ("name: d\ntasks: []\n", "2:8", "tasks: list should have at least 1 item", "fix the value"),
+        ("name: d\ntasks: []\n", "2:8", "tasks: is empty", "add a task: - {id: hello, run: echo hello}"),
         ("name: d\ntasks:\n  - id: a\n    run: 5\n", "4:10", "YAML reads unquoted 5 as the integer 5", 'quote it: "5"'),
         (
             "name: d\ntasks:\n  - id: a\n    run: {a: 1}\n",

@@ -4,7 +4,7 @@
 arguments, runs plain ``dagctl run`` command lines without importing typer (:mod:`dagctl.cli.run_main`),
 and turns every :class:`~dagctl.errors.DagctlError` into a one-line message (what, where, how to fix) with
 the error's exit code. Unexpected exceptions print one line and exit 3; ``--debug``
-(or ``DAGCTL_DEBUG=1``) shows the traceback instead.
+(or ``DAGCTL_DEBUG=1``) shows the traceback too, and the exit code stays 3.
 """
 
 from __future__ import annotations
@@ -12,6 +12,11 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
 COMPLETE_VAR = "_DAGCTL_COMPLETE"
 """Set by the completion scripts of ``dagctl --show-completion`` when a shell asks what to complete
@@ -92,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
 
             args = with_shell(args)
         app = build_app(args)
-        _one_line_usage_errors()
+        _one_line_usage_errors(app, args)
         app(args=args, prog_name="dagctl", standalone_mode=True)
     except SystemExit as exc:
         code = exc.code
@@ -116,8 +121,12 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         return _output_failed(exc)
     except Exception as exc:
-        if debug:
-            raise
+        if debug:  # the traceback, and the same exit code as without --debug
+            import traceback
+
+            traceback.print_exc()
+            _write_err(f"dagctl: internal error: {type(exc).__name__}: {exc} — please report it\n")
+            return EXIT_ENVIRONMENT
         _write_err(
             f"dagctl: internal error: {type(exc).__name__}: {exc} — rerun with --debug for a traceback and report it\n"
         )
@@ -177,20 +186,43 @@ def _stand_in_for_closed_streams() -> None:
             setattr(sys, name, stream)
 
 
-def _one_line_usage_errors() -> None:
+def _one_line_usage_errors(app: object = None, args: Sequence[str] = ()) -> None:
     """A command line click refuses (an unknown option, a value out of range, a missing argument) gets one line
-    like every other error, naming the help to read, instead of click's usage block."""
-    from typing import Any
+    like every other error, naming the help to read, instead of click's usage block. An error click raises
+    without its context (an option missing its value: ``dagctl run X -p``) names the help of the command that
+    ``args`` name, not the root's."""
 
     def show(self: Any, file: object = None) -> None:
         ctx = getattr(self, "ctx", None)
-        command = ctx.command_path if ctx is not None else "dagctl"
+        command = ctx.command_path if ctx is not None else _command_path(app, args)
         _write_err(f"dagctl: error: {self.format_message().rstrip('.')} — see '{command} --help'\n")
 
     for name in ("click.exceptions", "typer._click.exceptions"):  # typer may bring a click of its own
         module = sys.modules.get(name)
         if module is not None:
             module.UsageError.show = show
+
+
+def _command_path(app: object, args: Sequence[str]) -> str:
+    """``dagctl run``, ``dagctl schedule list``: the commands of ``app`` that ``args`` name, in order."""
+    path = ["dagctl"]
+    if app is None:
+        return "dagctl"
+    try:
+        import typer.main
+
+        command: Any = typer.main.get_command(app)  # type: ignore[arg-type]
+        for word in args:
+            if word.startswith("-"):
+                continue
+            found = (getattr(command, "commands", None) or {}).get(word)  # a group's commands (typer may bundle click)
+            if found is None:
+                break
+            path.append(word)
+            command = found
+    except Exception:  # a help to point at is worth no second error
+        return "dagctl"
+    return " ".join(path)
 
 
 def _write_err(text: str) -> None:

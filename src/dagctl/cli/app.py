@@ -20,9 +20,9 @@ HELP = """dagctl: run DAGs of shell, Python and workflow tasks from YAML, and sc
 
 \b
 Examples:
-  dagctl validate configs/dags           check every DAG file in a folder
-  dagctl run configs/dags/etl.yaml       run a DAG (add --dry-run to see the plan)
-  dagctl graph configs/dags/etl.yaml     draw the DAG (--format mermaid|dot)
+  dagctl validate configs/dags                     check every DAG file in a folder
+  dagctl run configs/dags/diamond_pipeline.yaml    run a DAG (add --dry-run to see the plan)
+  dagctl graph configs/dags/diamond_pipeline.yaml  draw the DAG (--format mermaid|dot)
 
 Add --debug anywhere to see tracebacks. Exit codes: 0 ok, 1 a task failed, 2 bad input,
 3 environment problem, 129/130/143 interrupted (SIGHUP/SIGINT/SIGTERM).

@@ -113,6 +113,12 @@ def register(app: typer.Typer) -> None:
         if len(modes) > 1:
             raise UsageError(f"give one of {', '.join(modes)}", hint="each is a step of its own")
         plan, task_id, child = _the_task(dag, task, spec, settings)
+        if child is not None and not modes:  # its child's tasks are what runs: many attempts, not one
+            raise UsageError(
+                f"task '{task_id}' is a dag: task, which runs a whole sub-DAG, not one attempt",
+                hint="run the DAG with dagctl run (add --only to run part of it); an exported workflow's steps use "
+                "--dag-params and --dag-outputs",
+            )
         params: dict[str, object] = {}
         if params_json is not None:
             given = _json_object("--params-json", params_json)

@@ -76,6 +76,6 @@ def register(app: typer.Typer) -> None:
         Example:
           dagctl schema > dagctl.schema.json
         """
-        from dagctl.dag.spec import dag_json_schema
+        from dagctl.dag.schema import dag_json_schema
 
         echo_json(dag_json_schema())

@@ -448,7 +448,10 @@ def make_executor(name: str | None, broker: str | None) -> Any:
 
 
 def _read_params_file(path: Path) -> dict[str, Any]:
-    from dagctl.dag.yamlread import read_document
+    """``--params-file``: a mapping of name: value, whose values are then checked against the DAG's params as
+    ``-p`` values are. A plain value YAML 1.1 reads otherwise than it looks (``no`` the boolean false, ``0755``
+    the integer 493) is refused here, at its line and column: it is quoted for text, written plainly otherwise."""
+    from dagctl.dag.yamlread import read_document, yaml11_surprises
     from dagctl.errors import SpecError
 
     doc = read_document(path, empty_hint="write the params, one 'name: value' per line")
@@ -456,4 +459,7 @@ def _read_params_file(path: Path) -> dict[str, Any]:
         raise SpecError(
             [doc.problem((), "params file must be a mapping of name: value", "write one 'name: value' per line")]
         )
+    problems = yaml11_surprises(doc)
+    if problems:
+        raise SpecError(problems)
     return dict(doc.data)

@@ -11,7 +11,7 @@ def register(app: typer.Typer) -> None:
     @app.command("validate")
     def validate(
         paths: list[Path] = typer.Argument(..., help="DAG files or folders (searched for *.yaml, *.yml)."),
-        quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success (no warnings either)."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print warnings (problems are always printed)."),
         as_json: bool = typer.Option(
             False,
             "--json",

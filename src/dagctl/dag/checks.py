@@ -107,6 +107,26 @@ def check_templates(doc: Document, spec: DagSpec) -> Iterable[Problem]:
                 upstream = ancestors(deps, task.id)
             yield from _matrix_problems(doc, spec, task, base, upstream)
     yield from _output_problems(doc, spec, params, ids)
+    yield from _handler_problems(doc, spec, params, ids)
+
+
+def _handler_problems(doc: Document, spec: DagSpec, params: list[str], ids: list[str]) -> Iterable[Problem]:
+    """``handlers:`` run once every task has ended, so their templates may read the outputs of any task of the
+    DAG (a task that did not succeed has none), and everything a task's templates can read."""
+    from .templating import reference_problems
+
+    for kind, handler in spec.handlers.items():
+        fields = {"run": handler.run, "params": handler.params, "env": handler.env, "cwd": handler.cwd}
+        for key, value in fields.items():
+            for path, text in _strings(value, ("handlers", kind, key)):
+                if "${" not in text:
+                    continue
+                shell = key == "run" and isinstance(handler.run, str)
+                for message in reference_problems(text, params=params, upstream=ids, task_ids=ids, shell=shell):
+                    what, hint = _split(message)
+                    if what.startswith("unknown task ") and hint == "check the task id":
+                        hint = f"name a task of this DAG: {', '.join(ids)}"
+                    yield doc.problem(path, f"handler {kind} {key}: {what}", hint)
 
 
 def _one_line(condition: str) -> str:
@@ -213,14 +233,22 @@ def check_workflows(doc: Document, spec: DagSpec) -> Iterable[Problem]:
     from .workflows import resolve_workflow
 
     dag_dir = Path(doc.file).resolve().parent
-    for i, task in enumerate(spec.tasks):
+    for path, who, task in _every_task(spec):
         if task.workflow_ref is None:
             continue
         try:
             resolve_workflow(task.workflow_ref, dag_workflows=spec.workflows, dag_dir=dag_dir)
         except DagctlError as exc:
             what, hint = _split(str(exc))
-            yield doc.problem(("tasks", i, "workflow_ref"), f"task '{task.id}': {what}", hint)
+            yield doc.problem((*path, "workflow_ref"), f"{who}: {what}", hint)
+
+
+def _every_task(spec: DagSpec) -> Iterator[tuple[tuple[Any, ...], str, TaskSpec]]:
+    """The tasks and then the handlers of ``spec``: where each is in the file, and how a message names it."""
+    for i, task in enumerate(spec.tasks):
+        yield ("tasks", i), f"task '{task.id}'", task
+    for kind, handler in spec.handlers.items():
+        yield ("handlers", kind), f"handler {kind}", handler
 
 
 def _local_module(folder: Path, module: str) -> Path | None:
@@ -257,14 +285,15 @@ def _defined_names(path: Path) -> set[str] | None:
     return None if "__getattr__" in names else names
 
 
-def python_targets(spec: DagSpec) -> Iterator[tuple[int, tuple[str, ...], str]]:
-    """Every ``module:function`` the DAG's tasks call, with its task index and key: ``python:`` tasks and
-    ``aggregate: {strategy: python}`` fan-ins (the plan cache fingerprints the modules of both)."""
-    for i, task in enumerate(spec.tasks):
+def python_targets(spec: DagSpec) -> Iterator[tuple[tuple[Any, ...], str, str]]:
+    """Every ``module:function`` the DAG's tasks and handlers call, with where it is written and what a message
+    calls it: ``python:`` tasks and handlers, and ``aggregate: {strategy: python}`` fan-ins (the plan cache
+    fingerprints the modules of all of them)."""
+    for path, who, task in _every_task(spec):
         if task.python is not None:
-            yield i, ("python",), task.python
+            yield (*path, "python"), who, task.python
         if task.aggregate is not None and task.aggregate.strategy == "python" and task.aggregate.python:
-            yield i, ("aggregate", "python"), task.aggregate.python
+            yield (*path, "aggregate", "python"), f"{who} aggregate", task.aggregate.python
 
 
 def check_python_targets(doc: Document, spec: DagSpec) -> Iterable[Problem]:
@@ -278,22 +307,20 @@ def check_python_targets(doc: Document, spec: DagSpec) -> Iterable[Problem]:
 
     folder = Path(doc.file).resolve().parent
     modules: dict[str, tuple[Path | None, set[str] | None]] = {}  # one read per module, not per task
-    for i, key, target in python_targets(spec):
-        task = spec.tasks[i]
+    for path, who, target in python_targets(spec):
         module, _, func = target.partition(":")
         if module not in modules:
-            found = _local_module(folder, module)
-            modules[module] = (found, _defined_names(found) if found else None)
-        path, names = modules[module]
-        if path is None:
+            local = _local_module(folder, module)
+            modules[module] = (local, _defined_names(local) if local else None)
+        found, names = modules[module]
+        if found is None:
             continue
         if names is None or func in names:
             continue
         public = sorted(n for n in names if not n.startswith("_"))
         close = difflib.get_close_matches(func, public, n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"it defines: {', '.join(public) or 'nothing public'}"
-        what = f"task '{task.id}'{'' if key == ('python',) else ' aggregate'}: {path.name} has no function '{func}'"
-        yield doc.problem(("tasks", i, *key), what, hint)
+        yield doc.problem(path, f"{who}: {found.name} has no function '{func}'", hint)
 
 
 def check_subdags(doc: Document, spec: DagSpec) -> Iterable[Problem]:

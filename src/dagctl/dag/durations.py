@@ -21,6 +21,9 @@ DURATION_HELP = 'write seconds (30) or a duration like "30s", "10m", "1h30m", "5
 
 
 def _shown(value: object) -> str:
+    """``value`` as the user wrote it: text quoted, YAML's ``true``, ``false`` and ``null`` (not Python's)."""
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
@@ -29,7 +32,7 @@ def parse_duration(value: object) -> float:
     """Return seconds (0 to :data:`MAX_DURATION_S`) for a number or a duration string; raise ValueError with
     a fix otherwise (never OverflowError, whatever the size of the number)."""
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a duration — {DURATION_HELP}")
+        raise ValueError(f"{_shown(value)} is not a duration — {DURATION_HELP}")
     seconds: float | None = None
     if isinstance(value, int):
         seconds = float(value) if abs(value) <= MAX_DURATION_S else (math.inf if value > 0 else -math.inf)
@@ -80,7 +83,7 @@ _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*")
 def parse_size(value: object) -> int:
     """Bytes for ``2GiB``, ``500MB``, ``1048576``; ValueError with a fix otherwise."""
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a size — write e.g. 2GiB or 500MB")
+        raise ValueError(f"{_shown(value)} is not a size — write e.g. 2GiB or 500MB")
     if isinstance(value, int):
         number, unit = float(value), ""
     else:

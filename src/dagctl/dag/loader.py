@@ -18,12 +18,15 @@ if TYPE_CHECKING:
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
-def load_dag(path: str | Path, *, checks: Iterable[Checker] | None = None) -> DagSpec:
-    """Load and validate a DAG file. Raises :class:`~dagctl.errors.SpecError` listing every problem."""
+def load_dag(path: str | Path, *, checks: Iterable[Checker] | None = None, source: bytes | None = None) -> DagSpec:
+    """Load and validate a DAG file. Raises :class:`~dagctl.errors.SpecError` listing every problem.
+
+    ``source``: the file's bytes, when the caller has read them already (a pipe such as ``<(cat dag.yaml)``
+    cannot be read twice)."""
     from .checks import DEFAULT_CHECKS
 
     with gc_paused():
-        doc = parse_document(read_text(path), str(path))
+        doc = parse_document(read_text(path, source), str(path))
         return dag_from_document(doc, DEFAULT_CHECKS if checks is None else checks)
 
 

@@ -74,9 +74,19 @@ def check_param(name: str, value: Any) -> None:
         )
 
 
+_DEFAULT_KINDS = {bool: "true or false", int: "a whole number", float: "a number", list: "a JSON list",
+                  dict: "a JSON object", str: "text"}  # fmt: skip
+
+
 def coerce(name: str, raw: Any, default: Any) -> Any:
-    """Give a command-line string the type of the param's default (int, float, bool, list/dict as JSON)."""
-    if not isinstance(raw, str) or isinstance(default, str) or default is None:
+    """Give a value the type of the param's default. A command-line string is converted (int, float, bool,
+    list/dict as JSON); a value that is data already (from a params file, a schedule, a parent DAG, a library
+    caller) must have that type: a whole number fits a number (and becomes one), text and numbers fit text."""
+    if default is None:
+        return raw
+    if not isinstance(raw, str):
+        return _fitting(name, raw, default)
+    if isinstance(default, str):
         return raw
     text = raw.strip()
     try:
@@ -96,18 +106,51 @@ def coerce(name: str, raw: Any, default: Any) -> Any:
                 raise ValueError
             return value
     except (ValueError, RecursionError):
-        kind = {
-            bool: "true or false",
-            int: "a whole number",
-            float: "a number",
-            list: "a JSON list",
-            dict: "a JSON object",
-        }[type(default)]
         raise UsageError(
-            f"param '{name}' must be {kind} (its default is {json.dumps(default)}), got {raw!r}",
+            f"param '{name}' must be {_DEFAULT_KINDS[type(default)]} (its default is {json.dumps(default)}), "
+            f"got {raw!r}",
             hint=f"pass e.g. -p {name}={json.dumps(default)}",
         ) from None
     return raw
+
+
+def _fitting(name: str, value: Any, default: Any) -> Any:
+    """``value`` (not text) when it has the type of ``default``, as a float when that is a float; else a
+    UsageError."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, bool):
+        fits = isinstance(value, bool)
+    elif isinstance(default, int):
+        fits = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        fits, value = number, float(value) if number else value
+    elif isinstance(default, (list, dict, str)):
+        fits = isinstance(value, type(default)) or (isinstance(default, str) and number)
+    else:
+        return value
+    if fits:
+        return value
+    kind = _DEFAULT_KINDS[type(default)]
+    hint = _text_hint(name, value) if isinstance(default, str) else f"give {kind}, e.g. {name}: {json.dumps(default)}"
+    raise UsageError(
+        f"param '{name}' must be {kind} (its default is {json.dumps(default)}), got {shown_value(value)}", hint=hint
+    )
+
+
+def _text_hint(name: str, value: Any) -> str:
+    """How to give text where ``value`` (not text) was given: a scalar YAML read as true, 5 or null is quoted."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return f'quote it if it is text: {name}: "{shown_value(value)}"'
+    return f'give text, e.g. {name}: "..."'
+
+
+def shown_value(value: Any) -> str:
+    """``value`` as YAML and JSON write it (``true``, ``null``, ``[1, 2]``; text quoted), at most 40 characters."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) else repr(value)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def merge_params(
@@ -205,21 +248,36 @@ def split_params(raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, dict
     return defaults, types
 
 
-def declaration_problem(name: str, spec: Mapping[str, Any]) -> str | None:
-    """What is wrong with a typed declaration, or None."""
+_TYPE_ALIASES = {"integer": "int", "string": "str", "text": "str", "boolean": "bool", "number": "float",
+                 "double": "float", "array": "list", "object": "dict", "mapping": "dict", "map": "dict",
+                 "timestamp": "datetime", "time": "datetime"}  # fmt: skip
+"""Type names of other languages (JSON Schema, Python's spelled out) -> the param type meant."""
+
+
+def declaration_problem(name: str, spec: Mapping[str, Any]) -> tuple[tuple[str, ...], str] | None:
+    """What is wrong with a typed declaration (``what — how to fix``), with the key of the declaration whose value
+    it is about (``("type",)``), or None."""
     kind = spec.get("type", "str" if "enum" in spec else None)
     if kind is not None and kind not in TYPES:
-        return f"param '{name}': type {kind!r} is not one of {', '.join(TYPES)}"
+        import difflib
+
+        meant = _TYPE_ALIASES.get(str(kind).strip().lower()) or next(
+            iter(difflib.get_close_matches(str(kind), TYPES, n=1, cutoff=0.6)), None
+        )
+        hint = f"did you mean '{meant}'?" if meant else "use one of them"
+        shown = json.dumps(kind) if not isinstance(kind, str) else repr(kind)
+        return ("type",), f"param '{name}': type {shown} is not one of {', '.join(TYPES)} — {hint}"
     if "enum" in spec and (not isinstance(spec["enum"], list) or not spec["enum"]):
-        return f"param '{name}': enum must be a non-empty list"
+        return ("enum",), f"param '{name}': enum must be a non-empty list — write e.g. enum: [small, large]"
     for bound in ("min", "max"):
         if bound in spec and (isinstance(spec[bound], bool) or not isinstance(spec[bound], (int, float))):
-            return f"param '{name}': {bound} must be a number"
+            return (bound,), f"param '{name}': {bound} must be a number — write e.g. {bound}: 1"
     if spec.get("default") is not None:
         try:
             typed_value(name, spec["default"], spec)
         except UsageError as exc:
-            return f"the default of {exc.message}"
+            why = exc.message.removeprefix(f"param '{name}' ")
+            return ("default",), f"param '{name}': its default {why} — fix the default, or leave it out"
     return None
 
 
@@ -230,7 +288,7 @@ def typed_value(name: str, raw: Any, spec: Mapping[str, Any]) -> Any:
     kind = str(spec.get("type", "str"))
 
     def bad(why: str) -> UsageError:
-        return UsageError(f"param '{name}' {why}, got {raw!r}", hint=f"pass e.g. -p {name}={_example(spec)}")
+        return UsageError(f"param '{name}' {why}, got {shown_value(raw)}", hint=f"pass e.g. -p {name}={_example(spec)}")
 
     value = raw
     try:
@@ -262,23 +320,26 @@ def typed_value(name: str, raw: Any, spec: Mapping[str, Any]) -> Any:
             if not isinstance(value, list if kind == "list" else dict):
                 raise bad(f"must be a JSON {'list' if kind == 'list' else 'object'}")
         elif not isinstance(raw, str):
+            if isinstance(raw, bool) or not isinstance(raw, (int, float)):  # str(True) would be "True"
+                raise UsageError(f"param '{name}' must be text, got {shown_value(raw)}", hint=_text_hint(name, raw))
             value = str(raw)
     except (ValueError, RecursionError):
         raise bad(f"must be {_KIND_WORDS.get(kind, kind)}") from None
     if "enum" in spec and value not in spec["enum"]:
         choices = ", ".join(map(str, spec["enum"]))
         raise UsageError(
-            f"param '{name}' must be one of {choices}, got {raw!r}", hint=f"pass e.g. -p {name}={spec['enum'][0]}"
+            f"param '{name}' must be one of {choices}, got {shown_value(raw)}",
+            hint=f"pass e.g. -p {name}={spec['enum'][0]}",
         )
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if "min" in spec and value < spec["min"]:
             raise UsageError(
-                f"param '{name}' must be at least {spec['min']}, got {raw!r}",
+                f"param '{name}' must be at least {spec['min']}, got {shown_value(raw)}",
                 hint=f"pass -p {name}={spec['min']} or more",
             )
         if "max" in spec and value > spec["max"]:
             raise UsageError(
-                f"param '{name}' must be at most {spec['max']}, got {raw!r}",
+                f"param '{name}' must be at most {spec['max']}, got {shown_value(raw)}",
                 hint=f"pass -p {name}={spec['max']} or less",
             )
     return value

@@ -317,11 +317,8 @@ def build_plan(spec: DagSpec) -> Plan:
         snapshot_path=spec.snapshot_path,
         description=spec.description,
     )
-    from .spec import TaskSpec
-
     handlers: dict[str, PlannedTask] = {}
-    for n, (kind, raw) in enumerate(spec.handlers.items()):
-        handler = TaskSpec.model_validate({"id": f"on_{kind}", **raw})
+    for n, (kind, handler) in enumerate(spec.handlers.items()):
         handlers[kind] = _planned(
             handler, defaults, order=len(tasks) + n + 1, level=depth, depends_on=(), downstream=(), priority=0
         ).replace(id=f"handler:{kind}")

@@ -122,9 +122,10 @@ def plan_as_dict(
     selected: Sequence[str] | None = None,
     reused: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``run --dry-run --json``. With ``selected`` (``--only`` / ``--from``): ``tasks`` and ``levels`` hold the
-    selected tasks only, and ``selected``, ``reused`` (task -> the outputs an earlier run gives it) and
-    ``not_run`` are added."""
+    """``run --dry-run --json``; its ``params`` are ``params``, the values the run would use (the DAG's defaults
+    merged with ``-p`` and ``--params-file``; default: the DAG's defaults). With ``selected`` (``--only`` /
+    ``--from``): ``tasks`` and ``levels`` hold the selected tasks only, and ``selected``, ``reused`` (task -> the
+    outputs an earlier run gives it) and ``not_run`` are added."""
     from . import matrix
     from .matrixcheck import preview
 
@@ -135,7 +136,7 @@ def plan_as_dict(
         "dag": dag.name,
         "tenant_id": dag.tenant_id,
         "file": dag.source_path,
-        "params": dag.params,
+        "params": dict(params),
         "levels": _levels(plan, tasks),
         "tasks": [
             {

@@ -17,6 +17,7 @@ from pydantic import (
     PrivateAttr,
     Strict,
     StringConstraints,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -37,19 +38,26 @@ from .specfields import (
     Timeout,
     Ttl,
     arg_size,
+    duration_schema,
 )
 from .specfields import Name as Name
+from .specschema import MATRIX_VALUES, also_text, exactly_one_of, handler_schema
 
 TASK_KINDS = ("run", "python", "workflow_ref", "dag", "approval")
 MATRIX_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class KeyProblem(ValueError):
-    """A model's rule broken by one of its keys: the loader reports it at that key, not at the model."""
+    """A model's rule broken by one of its keys: the loader reports it at that key, not at the model.
 
-    def __init__(self, message: str, key: str) -> None:
+    ``key`` is a key of the model, or a path below it (``("params", "n", "type")``); ``at_value``: report it at
+    the value the key holds rather than at the key."""
+
+    def __init__(self, message: str, key: str | tuple[str | int, ...], *, at_value: bool = False) -> None:
         super().__init__(message)
-        self.key = key
+        self.key: tuple[str | int, ...] = (key,) if isinstance(key, str) else tuple(key)
+        self.at_value = at_value
 
 
 class TriggerRule(str, enum.Enum):
@@ -74,6 +82,8 @@ class _Model(BaseModel):
 
     SHAPE: ClassVar[str] = "a mapping (key: value lines)"
     """What a user writes for this model, for the message when they wrote something else (``repeat: 5``)."""
+    REFUSED: ClassVar[tuple[str, ...]] = ()
+    """Fields of a base model that do not apply to this one: refused when written, and never suggested."""
 
 
 class CacheSpec(_Model):
@@ -107,11 +117,12 @@ CacheSetting = Annotated[
                     "type": "object",
                     "additionalProperties": False,
                     "properties": {
-                        "inputs": {"type": "array", "items": {"type": "string"}},
+                        "inputs": {"type": "array", "items": {"type": "string", "pattern": "\\S"}},
                         "key": {"type": "string"},
-                        "ttl": {"type": ["number", "string"]},
+                        "ttl": {"anyOf": [duration_schema(zero=False), {"type": "null"}]},
                     },
                 },
+                {"type": "null"},
             ],
             "description": "true, or {inputs: [globs], key: salt, ttl: 7d}: reuse the outputs of a run with the "
             "same inputs",
@@ -143,9 +154,10 @@ class ApprovalSpec(_Model):
 class SecretSource(_Model):
     """Where a secret's value comes from: an environment variable of dagctl's, or a file (its content)."""
 
+    model_config = ConfigDict(json_schema_extra=exactly_one_of("from_env", "from_file"))
     SHAPE = "a mapping such as {from_env: NAME} or {from_file: PATH}"
 
-    from_env: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+    from_env: Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)] | None = None
     from_file: str | None = Field(default=None, description="A path, relative to the DAG file.")
 
     @model_validator(mode="after")
@@ -161,6 +173,7 @@ Secrets = dict[EnvName, SecretSource]
 class Precondition(_Model):
     """Checked before a task starts: unmet means the task is skipped, with the reason."""
 
+    model_config = ConfigDict(json_schema_extra=exactly_one_of("run", "when"))
     SHAPE = "a command, or a mapping such as {run: COMMAND} or {when: CONDITION}"
 
     run: str | None = Field(default=None, description="A shell command; it must exit 0.")
@@ -236,17 +249,7 @@ class Options(_Model):
 
 
 Scalar = Annotated[str | int | float | bool, WithJsonSchema({"type": ["string", "number", "boolean"]})]
-MatrixValues = Annotated[
-    list[Any] | str,
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "array", "minItems": 1, "items": {"type": ["string", "number", "boolean", "object", "array"]}},
-                {"type": "string", "description": "${params.NAME} (a list param) or ${outputs.TASK.KEY} (a list)"},
-            ]
-        }
-    ),
-]
+MatrixValues = Annotated[list[Any] | str, WithJsonSchema(MATRIX_VALUES)]
 
 
 class AggregateStrategy(str, enum.Enum):
@@ -310,8 +313,9 @@ class InlineDag(_Model):
 
 
 class TaskSpec(_Model):
-    """One node of the DAG: exactly one of ``run``, ``python``, ``workflow_ref`` or ``dag``."""
+    """One node of the DAG: exactly one of ``run``, ``python``, ``workflow_ref``, ``dag`` or ``approval``."""
 
+    model_config = ConfigDict(json_schema_extra=exactly_one_of(*TASK_KINDS))
     SHAPE = "a mapping such as {id: build, run: make}"
 
     id: Name
@@ -323,12 +327,24 @@ class TaskSpec(_Model):
                 "anyOf": [
                     {"type": "string", "pattern": NAME_PATTERN},
                     {"type": "array", "items": {"type": "string", "pattern": NAME_PATTERN}},
+                    {"type": "null"},
                 ],
                 "description": "Ids of tasks that must finish first (one id or a list).",
             }
         ),
     ] = Field(default_factory=list)
-    run: str | list[str] | None = Field(default=None, description="Shell command string, or argv list.")
+    run: Annotated[
+        str | list[str] | None,
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "string", "pattern": "\\S"},
+                    {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                    {"type": "null"},
+                ]
+            }
+        ),
+    ] = Field(default=None, description="Shell command string, or argv list.")
     python: Annotated[str, StringConstraints(pattern=CALLABLE_PATTERN)] | None = Field(
         default=None, description="module:function, resolved next to the DAG file first."
     )
@@ -349,9 +365,22 @@ class TaskSpec(_Model):
     isolation: Isolation = Isolation.THREAD
     queue: Name | None = Field(default=None, description="Worker queue for distributed executors.")
     tags: list[str] = Field(default_factory=list)
-    matrix: dict[Annotated[str, StringConstraints(pattern=MATRIX_KEY_PATTERN)], MatrixValues] | None = Field(
-        default=None, description="Fan out: one cell per combination of these values (cartesian product)."
-    )
+    matrix: Annotated[
+        dict[Annotated[str, StringConstraints(pattern=MATRIX_KEY_PATTERN)], MatrixValues] | None,
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {
+                        "type": "object",
+                        "minProperties": 1,
+                        "propertyNames": {"pattern": MATRIX_KEY_PATTERN},
+                        "additionalProperties": MATRIX_VALUES,
+                    },
+                    {"type": "null"},
+                ]
+            }
+        ),
+    ] = Field(default=None, description="Fan out: one cell per combination of these values (cartesian product).")
     max_parallel: Annotated[int, Strict(), Field(ge=1, le=10_000)] | None = Field(
         default=None, description="At most this many of this matrix task's cells run at once."
     )
@@ -364,7 +393,9 @@ class TaskSpec(_Model):
     approval: ApprovalSpec | None = Field(default=None, description="A gate: wait for people's approval.")
     secrets: Secrets = Field(default_factory=dict, description="Env vars whose values are secrets (masked).")
     precondition: Annotated[Precondition | None, BeforeValidator(_precondition)] = Field(
-        default=None, description="A command (string or run:) or when: checked first; unmet: skipped."
+        default=None,
+        description="A command (string or run:) or when: checked first; unmet: skipped.",
+        json_schema_extra=also_text,
     )
     continue_on: ContinueOn | None = None
     retry_on_exit_codes: list[Annotated[int, Strict(), Field(ge=0, le=255)]] | None = Field(
@@ -456,8 +487,39 @@ class TaskSpec(_Model):
         return str(self.python if self.python is not None else self.workflow_ref)
 
 
+class HandlerSpec(TaskSpec):
+    """What runs once the DAG's tasks have ended (``handlers: {failure: ...}``): a task with no place in the graph,
+    run once. The plan names it ``handler:KIND``."""
+
+    model_config = ConfigDict(json_schema_extra=handler_schema)
+    SHAPE = "a mapping such as {run: ./notify.sh}"
+    REFUSED = ("id", "depends_on", "dag", "approval", "matrix", "max_parallel", "min_success", "aggregate", "repeat")
+
+    id: Name = "handler"
+
+    @field_validator(*REFUSED, mode="before")
+    @classmethod
+    def _refused(cls, value: Any, info: ValidationInfo) -> Any:
+        raise KeyProblem(
+            f"{info.field_name}: does not apply to a handler — a handler runs once, after the DAG's tasks have "
+            "ended; remove it",
+            (),
+        )
+
+    @model_validator(mode="after")
+    def _exactly_one_kind(self) -> HandlerSpec:
+        given = [k for k in ("run", "python", "workflow_ref") if getattr(self, k) is not None]
+        if not given:
+            raise ValueError("has nothing to do — add one of run:, python: or workflow_ref:")
+        if len(given) > 1:
+            raise ValueError(f"sets {' and '.join(given)} — keep exactly one of run:, python:, workflow_ref:")
+        return self
+
+
 class DagSpec(_Model):
     """A whole DAG file."""
+
+    model_config = ConfigDict(json_schema_extra={"patternProperties": {"^x-": {}}})  # x-...: ignored (YAML anchors)
 
     SHAPE = "a mapping such as {name: nightly, tasks: [...]}"
 
@@ -480,7 +542,7 @@ class DagSpec(_Model):
     env_file: str | list[str] | None = Field(
         default=None, description=".env file(s), relative to the DAG file, read before env:."
     )
-    handlers: dict[Literal["success", "failure", "cancel", "exit"], dict[str, Any]] = Field(
+    handlers: dict[Literal["success", "failure", "cancel", "exit"], HandlerSpec] = Field(
         default_factory=dict,
         description="Tasks run after the DAG ends: success, failure, cancel, exit (always). Each is a task "
         "without id/depends_on; it gets DAGCTL_RUN_STATUS, DAGCTL_FAILED_TASKS and DAGCTL_RUN_ID.",
@@ -491,19 +553,15 @@ class DagSpec(_Model):
     _snapshot: str | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
-    def _typed_params_and_handlers(self) -> DagSpec:
+    def _typed_params(self) -> DagSpec:
         from .params import declaration_problem, is_declaration
 
         for name, value in self.params.items():
             if is_declaration(value):
                 problem = declaration_problem(name, value)
-                if problem:
-                    raise ValueError(problem)
-        for kind, spec in self.handlers.items():
-            bad = {"id", "depends_on", "matrix", "repeat", "approval", "dag"} & set(spec)
-            if bad:
-                raise ValueError(f"handler {kind}: {sorted(bad)[0]}: does not apply to a handler")
-            TaskSpec.model_validate({"id": f"on_{kind}", **spec})
+                if problem is not None:
+                    key, message = problem
+                    raise KeyProblem(message, ("params", name, *key), at_value=True)
         return self
 
     @property
@@ -522,11 +580,3 @@ class DagSpec(_Model):
             if t.id == task_id:
                 return t
         raise KeyError(task_id)
-
-
-def dag_json_schema() -> dict[str, Any]:
-    """JSON Schema of the DAG file, for editors (yaml-language-server) and external validation."""
-    schema = DagSpec.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "dagctl DAG file"
-    return schema

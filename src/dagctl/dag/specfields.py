@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, Strict, StringConstraints, WithJsonSchema
 
-from .durations import parse_duration
+from .durations import MAX_DURATION_S, parse_duration
 from .names import NAME_PATTERN
 from .params import unfit_value
 
@@ -28,20 +28,33 @@ def _not_a_folder_name(value: str) -> str:
     return value
 
 
-Name = Annotated[str, Strict(), StringConstraints(pattern=NAME_PATTERN), AfterValidator(_not_a_folder_name)]
-Duration = Annotated[
-    float,
-    BeforeValidator(parse_duration),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "number", "minimum": 0},
-                {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?)((ms|s|m|h|d|w)(\d+(\.\d+)?(ms|s|m|h|d|w))*)?\s*$"},
-            ],
-            "description": 'Seconds, or a duration such as "30s", "10m", "1h30m".',
-        }
-    ),
+Name = Annotated[
+    str,
+    Strict(),
+    StringConstraints(pattern=NAME_PATTERN),
+    AfterValidator(_not_a_folder_name),
+    WithJsonSchema({"type": "string", "pattern": NAME_PATTERN, "not": {"enum": [".", ".."]}}),
 ]
+
+_DIGITS = "[0-9](?: *[0-9])*"
+_NUMBER = f"{_DIGITS}(?: *\\. *{_DIGITS})?"
+_UNIT = "(?:[mM] *[sS]|[sSmMhHdDwW])"
+DURATION_TEXT = f"^\\s*(?:{_NUMBER}|{_NUMBER} *{_UNIT}(?: *{_NUMBER} *{_UNIT})*)\\s*$"
+"""The duration strings :func:`~dagctl.dag.durations.parse_duration` reads, as a JSON Schema pattern: numbers and
+units in any case, with spaces anywhere inside (``"1h 30m"``, ``"30 s"``, ``"2D"``)."""
+
+
+def duration_schema(*, zero: bool) -> dict[str, Any]:
+    """A duration's JSON Schema: seconds (0 to 365 days) or a duration string; not 0 unless ``zero``. A string
+    without a digit other than 0 is a duration of nothing."""
+    number: dict[str, Any] = {"type": "number", "minimum" if zero else "exclusiveMinimum": 0, "maximum": MAX_DURATION_S}
+    text: dict[str, Any] = {"type": "string", "pattern": DURATION_TEXT}
+    if not zero:
+        text["not"] = {"pattern": "^[^1-9]*$"}
+    return {"anyOf": [number, text], "description": 'Seconds, or a duration such as "30s", "10m", "1h30m".'}
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(duration_schema(zero=True))]
 
 
 def _no_time(key: str, effect: str, instead: str, example: str) -> Any:
@@ -56,10 +69,16 @@ def _no_time(key: str, effect: str, instead: str, example: str) -> Any:
     return AfterValidator(check)
 
 
-Timeout = Annotated[Duration, _no_time("timeout", "would stop it at once", "for no time limit", "10m")]
+Timeout = Annotated[
+    Duration,
+    _no_time("timeout", "would stop it at once", "for no time limit", "10m"),
+    WithJsonSchema(duration_schema(zero=False)),
+]
 """A Duration that is not 0: a timeout of nothing is a mistake (no timeout is written by leaving the key out)."""
 Ttl = Annotated[
-    Duration, _no_time("ttl", "would let no entry be used (each expires at once)", "to keep entries for ever", "7d")
+    Duration,
+    _no_time("ttl", "would let no entry be used (each expires at once)", "to keep entries for ever", "7d"),
+    WithJsonSchema(duration_schema(zero=False)),
 ]
 """A cache entry's lifetime: not 0, which would turn the cache off without saying so."""
 
@@ -79,7 +98,7 @@ def _glob(pattern: str) -> str:
     return pattern
 
 
-Glob = Annotated[str, AfterValidator(_glob)]
+Glob = Annotated[str, AfterValidator(_glob), WithJsonSchema({"type": "string", "pattern": "\\S"})]
 Retries = Annotated[int, Strict(), Field(ge=0, le=100)]
 Backoff = Annotated[float, Strict(), Field(ge=1.0, le=100.0)]
 
@@ -119,10 +138,18 @@ EnvValue = Annotated[
     AfterValidator(lambda v: arg_size("environment value", v)),
     WithJsonSchema({"type": ["string", "number", "boolean"]}),
 ]
-EnvName = Annotated[
-    str, AfterValidator(_env_name), WithJsonSchema({"type": "string", "minLength": 1, "pattern": "^[^=]+$"})
+ENV_NAME_SCHEMA = {"type": "string", "minLength": 1, "pattern": "^[^=]+$"}
+EnvName = Annotated[str, AfterValidator(_env_name), WithJsonSchema(ENV_NAME_SCHEMA)]
+Env = Annotated[
+    dict[EnvName, EnvValue],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "propertyNames": ENV_NAME_SCHEMA,
+            "additionalProperties": {"type": ["string", "number", "boolean"]},
+        }
+    ),
 ]
-Env = dict[EnvName, EnvValue]
 
 
 def _json_params(value: dict[str, Any]) -> dict[str, Any]:

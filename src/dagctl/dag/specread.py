@@ -14,8 +14,10 @@ from pydantic import BaseModel, ValidationError
 
 from dagctl.errors import Problem, SpecError
 
+from .names import CALLABLE_PATTERN, NAME_PATTERN, NAME_RE
+from .notifyurls import EXAMPLE
 from .plan import graph_issues
-from .spec import DagSpec
+from .spec import ENV_NAME_PATTERN, MATRIX_KEY_PATTERN, DagSpec, KeyProblem
 from .yamlread import Document
 
 Checker = Callable[[Document, DagSpec], Iterable[Problem]]
@@ -25,8 +27,10 @@ Checker = Callable[[Document, DagSpec], Iterable[Problem]]
 def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
     """The pydantic model that owns the last element of ``loc`` (for did-you-mean on unknown keys)."""
     current: type[BaseModel] = model
+    keyed = False  # the part before was a mapping of models (handlers:, secrets:): this part is one of its keys
     for part in loc[:-1]:
-        if isinstance(part, int):
+        if isinstance(part, int) or keyed:
+            keyed = False
             continue
         field = current.model_fields.get(str(part))
         if field is None:
@@ -35,7 +39,17 @@ def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] |
         if inner is None:
             return None
         current = inner
+        keyed = _is_mapping(field.annotation)
     return current
+
+
+def _is_mapping(annotation: Any) -> bool:
+    """Is ``annotation`` a ``dict[...]`` (perhaps optional, or annotated)?"""
+    from typing import get_origin
+
+    if get_origin(annotation) is dict:
+        return True
+    return any(_is_mapping(arg) for arg in getattr(annotation, "__args__", ()) or () if not isinstance(arg, str))
 
 
 def _nested_model(annotation: Any) -> type[BaseModel] | None:
@@ -52,15 +66,14 @@ def _clean_loc(doc: Document, loc: tuple[Any, ...], *, missing: bool = False) ->
     """Map a pydantic ``loc`` onto a document path, dropping union tags such as ``'str'``."""
     out: list[Any] = []
     node: Any = doc.data
-    for part in loc:
+    for n, part in enumerate(loc):
         in_dict = isinstance(node, dict) and part in node
         in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
         if in_dict or in_list:
             out.append(part)
             node = node[part]
-        elif missing and isinstance(node, dict) and isinstance(part, str):
-            out.append(part)  # a missing key: keep it so the message can name it
-            break
+        elif missing and n == len(loc) - 1 and isinstance(node, dict) and isinstance(part, str):
+            out.append(part)  # the missing key (never a union's tag such as 'InlineDag'): kept, to be named
     return tuple(out)
 
 
@@ -75,7 +88,11 @@ def _describe(loc: tuple[Any, ...]) -> str:
 
 
 def _field_label(doc: Document, loc: tuple[Any, ...]) -> str:
-    """Human name for a location: ``task 'build' retries`` rather than ``tasks[3].retries``."""
+    """Human name for a location: ``task 'build' retries`` rather than ``tasks[3].retries``, ``handler failure
+    run`` rather than ``handlers.failure.run``."""
+    if len(loc) >= 2 and loc[0] == "handlers":
+        rest = _describe(loc[2:])
+        return f"handler {loc[1]} {rest}".strip() if rest != "file" else f"handler {loc[1]}"
     if len(loc) >= 2 and loc[0] == "tasks" and isinstance(loc[1], int):
         task = doc.data["tasks"][loc[1]] if isinstance(doc.data.get("tasks"), list) else None
         tid = task.get("id") if isinstance(task, dict) else None
@@ -119,7 +136,7 @@ def _union_noise(errors: list[Any], doc: Document) -> set[int]:
     """Errors of a union member the value was plainly not written for: ``dag: {tasks: [5]}`` is no string, so
     only what is wrong inside the mapping is worth saying. A member's error whose location (without the union
     tag) holds another member's deeper error is left out."""
-    cleaned = [_clean_loc(doc, tuple(err["loc"])) for err in errors]
+    cleaned = [_clean_loc(doc, tuple(err["loc"]), missing=err["type"] == "missing") for err in errors]
     noise = set()
     for i, err in enumerate(errors):
         if not str(err["type"]).endswith("_type") or len(cleaned[i]) == len(err["loc"]):
@@ -145,11 +162,13 @@ def _pydantic_problems(doc: Document, error: ValidationError, model: type[BaseMo
     for err in ordered:
         kind = err["type"]
         cause = (err.get("ctx") or {}).get("error")
-        located = getattr(cause, "key", None)
-        if kind == "value_error" and isinstance(located, str):  # a spec.KeyProblem: reported at its key
-            loc = _clean_loc(doc, (*err["loc"], located))
+        words = _PATTERNS.get(str((err.get("ctx") or {}).get("pattern"))) if kind == "string_pattern_mismatch" else None
+        if kind == "value_error" and isinstance(cause, KeyProblem):  # reported at its key (or that key's value)
+            loc = _clean_loc(doc, (*err["loc"], *cause.key))
             what, _, hint = str(cause).partition(" — ")
-            problems.append(doc.problem(loc, what, hint or "fix the value", key=True))
+            if not what.startswith(_NAMED):  # "depends_on: does not apply to a handler": say whose
+                what = f"{_field_label(doc, loc[:-1])}: {what}"
+            problems.append(doc.problem(loc, what, hint or "fix the value", key=not cause.at_value))
             continue
         if kind == "invalid_key" and err["loc"]:  # a key of a model (top level, task) that is not text
             loc = (*_clean_loc(doc, tuple(err["loc"][:-1])), err.get("input"))
@@ -159,7 +178,13 @@ def _pydantic_problems(doc: Document, error: ValidationError, model: type[BaseMo
             loc = _clean_loc(doc, tuple(err["loc"][:-1]))
             if loc and loc not in seen:
                 seen.add(loc)
-                problems.append(_key_problem(doc, loc, str(err["msg"])))
+                if kind == "literal_error":  # handlers: {exitt: ...}
+                    problems.append(_unknown_key(doc, loc, str((err.get("ctx") or {}).get("expected", ""))))
+                elif words is not None:  # matrix: {bad-key: [1]}
+                    where = "the top level" if len(loc) == 1 else _field_label(doc, loc[:-1])
+                    problems.append(doc.problem(loc, f"{where}: key {loc[-1]!r} {words[0]}", words[1], key=True))
+                else:
+                    problems.append(_key_problem(doc, loc, str(err["msg"])))
                 continue
         loc = _clean_loc(doc, tuple(err["loc"]), missing=kind == "missing")
         if kind not in ("missing", "extra_forbidden"):
@@ -173,7 +198,7 @@ def _pydantic_problems(doc: Document, error: ValidationError, model: type[BaseMo
         if kind == "extra_forbidden":
             key = str(loc[-1]) if loc else "?"
             owner = _model_at(model, loc)
-            known = list(owner.model_fields) if owner else []
+            known = [k for k in owner.model_fields if k not in getattr(owner, "REFUSED", ())] if owner else []
             close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
             hint = (
                 f"did you mean '{close[0]}'?"
@@ -230,29 +255,34 @@ def _pydantic_problems(doc: Document, error: ValidationError, model: type[BaseMo
                 )
             )
             continue
-        if kind == "string_pattern_mismatch" and loc and loc[-1] in ("id", "name", "workflow_ref", "queue"):
-            problems.append(
-                doc.problem(
-                    loc,
-                    f"{label}: {err.get('input')!r} is not a valid name",
-                    "use 1-64 letters, digits, '_', '.' or '-'",
-                )
-            )
+        if words is not None:  # what the text must be, never the regex itself
+            problems.append(doc.problem(loc, f"{label}: {err.get('input')!r} {words[0]}", words[1]))
             continue
-        if kind == "string_pattern_mismatch" and loc and (loc[-1] == "python" or "workflows" in loc):
-            problems.append(
-                doc.problem(
-                    loc, f"{label}: {err.get('input')!r} is not module:function", "write it as package.module:function"
-                )
-            )
+        if kind == "too_short":  # an empty list where one item at least is needed
+            wanted = (err.get("ctx") or {}).get("min_length", 1)
+            what = "is empty" if not err.get("input") else f"has fewer than {wanted} items"
+            hint = "give at least one" if wanted == 1 else f"give at least {wanted}"
+            problems.append(doc.problem(loc, f"{label}: {what}", _TOO_SHORT.get(loc[-1] if loc else "", hint)))
             continue
         if " — " in msg:
             what, hint = msg.split(" — ", 1)
-            own = not loc or what.startswith("task '")
+            own = not loc or what.startswith(_NAMED)
             problems.append(doc.problem(loc, what if own else f"{label}: {what}", hint))
             continue
         problems.append(doc.problem(loc, f"{label}: {msg[0].lower() + msg[1:]}", "fix the value"))
     return problems
+
+
+def _unknown_key(doc: Document, loc: tuple[Any, ...], expected: str) -> Problem:
+    """A key of a mapping whose keys are a fixed few (``handlers:``), given pydantic's ``'a', 'b' or 'c'``."""
+    import re
+
+    known = re.findall(r"'([^']*)'", expected)
+    key = str(loc[-1])
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'?" if close else "known keys: " + ", ".join(known)
+    where = "top level" if len(loc) == 1 else _field_label(doc, loc[:-1])
+    return doc.problem(loc, f"unknown key '{key}' in {where}", hint, key=True)
 
 
 def _key_problem(doc: Document, loc: tuple[Any, ...], msg: str) -> Problem:
@@ -265,6 +295,21 @@ def _key_problem(doc: Document, loc: tuple[Any, ...], msg: str) -> Problem:
     what, _, hint = msg.partition(" — ")
     return doc.problem(loc, f"{where}: {what}", hint or "rename the key", key=True)
 
+
+_PATTERNS = {
+    NAME_PATTERN: ("is not a valid name", "use 1-64 letters, digits, '_', '.' or '-'"),
+    CALLABLE_PATTERN: ("is not module:function", "write it as package.module:function"),
+    MATRIX_KEY_PATTERN: ("is not a valid key", "use 1-64 letters, digits and '_', not starting with a digit"),
+    ENV_NAME_PATTERN: ("is not an environment variable name", "use letters, digits and '_', not starting with a digit"),
+}
+"""What a text that does not match one of the patterns of the models must be, in words (never the regex)."""
+
+_TOO_SHORT = {"urls": EXAMPLE, "tasks": "add a task: - {id: hello, run: echo hello}"}
+"""How to fill a list that is empty, by key, where more can be said than "give at least one"."""
+
+
+_NAMED = ("task '", "param '", "handler ")
+"""How a message that already says whose problem it is begins (it gets no ``task 'x' key:`` label)."""
 
 _EXPECTED = {
     "int_type": "a whole number",
@@ -289,21 +334,29 @@ def _graph_problems(doc: Document) -> list[Problem]:
     tasks = doc.data.get("tasks") if isinstance(doc.data, dict) else None
     if not isinstance(tasks, list):
         return []
-    nodes = [(t.get("id"), t.get("depends_on") or []) if isinstance(t, dict) else (None, []) for t in tasks]
+    nodes = [(t.get("id"), _names(t.get("depends_on"))) if isinstance(t, dict) else (None, []) for t in tasks]
     return [doc.problem(i.path, i.message, i.hint) for i in graph_issues(nodes)]
+
+
+def _names(depends_on: Any) -> Any:
+    """``depends_on`` as written, less what cannot be a task id (``tâche``: reported as such, not also as an unknown
+    task)."""
+    if isinstance(depends_on, str):
+        return depends_on if NAME_RE.fullmatch(depends_on) else []
+    if isinstance(depends_on, list):
+        return [d if not isinstance(d, str) or NAME_RE.fullmatch(d) else None for d in depends_on]
+    return depends_on or []
 
 
 def dag_from_document(doc: Document, checks: Iterable[Checker] = ()) -> DagSpec:
     """Validate parsed YAML as a DAG; raise SpecError with all problems."""
     if not isinstance(doc.data, dict):
-        kind = "a list" if isinstance(doc.data, list) else f"a single value ({type(doc.data).__name__})"
-        raise SpecError(
-            [
-                doc.problem(
-                    (), f"top level is {kind}, not a mapping", "a DAG file starts with keys such as name: and tasks:"
-                )
-            ]
-        )
+        if isinstance(doc.data, list):  # a schedule file is a list, but not of these
+            hint = "a DAG file is a mapping with name: and tasks:; a schedule file is a list of '- id: ... cron: ...'"
+            raise SpecError([doc.problem((), "top level is a list, not a mapping", hint)])
+        kind = f"a single value ({type(doc.data).__name__})"
+        hint = "a DAG file starts with keys such as name: and tasks:"
+        raise SpecError([doc.problem((), f"top level is {kind}, not a mapping", hint)])
     problems = _graph_problems(doc)
     spec: DagSpec | None = None
     data = {k: v for k, v in doc.data.items() if not (isinstance(k, str) and k.startswith("x-"))}

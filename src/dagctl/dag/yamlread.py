@@ -12,6 +12,7 @@ environment or file name can hold) are refused where they are written. Every pro
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,12 +23,14 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from dagctl.errors import Problem, SpecError
 
+from .source import MAX_BYTES as MAX_BYTES  # re-exported: the cap is the reader's
+from .source import read_source
+
 try:  # the C composer is several times faster and keeps marks
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover - libyaml missing
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
-MAX_BYTES = 5 * 1024 * 1024
 MAX_NODES = 1_000_000
 MAX_DEPTH = 64
 
@@ -311,32 +314,12 @@ class _Abort(Exception):
         self.node, self.message, self.hint = node, message, hint
 
 
-def read_text(path: Path | str) -> str:
-    """Read a config file with the size cap and UTF-8 check."""
-    file = str(path)
-    p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > MAX_BYTES:
-            raise SpecError(
-                [
-                    Problem(
-                        file,
-                        1,
-                        1,
-                        f"file is {size / 1048576:.1f} MiB, over the {MAX_BYTES // 1048576} MiB limit",
-                        "split it into several files",
-                    )
-                ]
-            )
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise SpecError([Problem(file, 1, 1, "file not found", "check the path")]) from None
-    except IsADirectoryError:
-        raise SpecError([Problem(file, 1, 1, "is a folder, not a file", "give a .yaml file")]) from None
-    except PermissionError:
-        raise SpecError([Problem(file, 1, 1, "permission denied", "make the file readable")]) from None
-    return _decode(raw, file)
+def read_text(path: Path | str, raw: bytes | None = None) -> str:
+    """Read a config file with the size cap and UTF-8 check (:func:`~dagctl.dag.source.read_source`); ``raw``:
+    its bytes, when they have been read already."""
+    if raw is None:
+        raw, _ = read_source(path)
+    return _decode(raw, str(path))
 
 
 def parse_document(text: str, file: str, *, empty_hint: str = "write a DAG: at least name: and tasks:") -> Document:
@@ -387,6 +370,35 @@ def parse_document(text: str, file: str, *, empty_hint: str = "write a DAG: at l
     if walker.problems:
         raise SpecError(walker.problems)
     return doc
+
+
+_PLAIN_WORDS = {"true", "false"}
+_YAML11_NUMBER = re.compile(r"[-+]?(0[0-7_]+|0b[01_]+|[0-9_]*:[0-9:._]*|[0-9.]*_[0-9._eE+-]*)")
+"""Integers and floats only YAML 1.1 reads as numbers: octal ``0755``, binary ``0b101``, sexagesimal ``1:30``,
+with underscores ``1_000``."""
+
+
+def yaml11_surprises(doc: Document) -> list[Problem]:
+    """Plain scalars that YAML 1.1 (PyYAML) reads otherwise than they look to most people, and than YAML 1.2 reads
+    them: ``no``, ``on``, ``yes`` the booleans, ``0755`` the integer 493, ``1:30`` the integer 90. For a file whose
+    values have no declared type (a params file), where a DAG file's models cannot tell whether text was meant."""
+    problems = []
+    for path, (text, became) in doc.coerced.items():
+        boolean = became.startswith(_TYPE_WORDS[_T + "bool"])
+        if boolean and text.lower() in _PLAIN_WORDS:
+            continue
+        if not boolean and not (became.startswith(("the integer", "the number")) and _YAML11_NUMBER.fullmatch(text)):
+            continue
+        plain = became.rpartition(" ")[2]
+        label = "".join(f"[{p}]" if type(p) is int else f".{p}" for p in path).lstrip(".") or "value"
+        problems.append(
+            doc.problem(
+                path,
+                f"{label}: YAML reads unquoted {text} as {became}",
+                f'quote it if it is text ("{text}"), or write {plain}',
+            )
+        )
+    return problems
 
 
 def read_document(path: Path | str, *, empty_hint: str = "write a DAG: at least name: and tasks:") -> Document:

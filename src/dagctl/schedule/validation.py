@@ -1,7 +1,8 @@
 """Validate many files at once: every problem of every file, plus cross-file rules.
 
-A file whose top level is a list is a schedule file (``configs/schedules/*.yaml``); a mapping is a DAG
-(or the project's ``dagctl.yaml``). Cross-file rules: DAG names are unique, schedule ids are unique, and
+A file whose top level is a list of ``- id: ... cron: ...`` entries is a schedule file
+(``configs/schedules/*.yaml``); a mapping is a DAG (or the project's ``dagctl.yaml``); any other list is neither,
+and is reported as ``dagctl run`` reports it. Cross-file rules: DAG names are unique, schedule ids are unique, and
 every schedule's DAG exists, loads, and takes the params the schedule passes. The project file that applies
 to each DAG and schedule file checked (the nearest ``dagctl.yaml`` upwards, which runs and the scheduler
 read) is checked too, and its problems reported once, whether it was named or not.
@@ -54,6 +55,13 @@ def _unique(files: Iterable[Path]) -> list[Path]:
     return unique
 
 
+def _schedule_like(entries: list[object]) -> bool:
+    """Does a top-level list read as a schedule file: empty, or with an entry that is a mapping with ``id:`` or
+    ``cron:``? Another list (``- a``) is neither a schedule file nor a DAG, and is reported as ``dagctl run``
+    reports it (:func:`~dagctl.dag.specread.dag_from_document`), not as schedules that are not mappings."""
+    return not entries or any(isinstance(e, dict) and ("id" in e or "cron" in e) for e in entries)
+
+
 def validate_paths(paths: Iterable[str | Path], *, now: datetime | None = None) -> Validation:
     """Every problem and warning of the files. Never raises for file contents. A file given twice (by the same or
     another spelling, or in a folder also given) is checked once. ``now`` (aware; default: the current time) is
@@ -101,7 +109,7 @@ def validate_paths(paths: Iterable[str | Path], *, now: datetime | None = None) 
             with gc_paused():
                 text = read_text(path)
                 doc = parse_schedule_text(text, str(path))
-                if is_schedule_document(doc):
+                if is_schedule_document(doc) and _schedule_like(doc.data):
                     valid, found = check_schedule_document(doc)
                     schedules.extend(valid)
                     problems.extend(found)
