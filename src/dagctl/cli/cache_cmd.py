@@ -10,6 +10,8 @@ from .conventions import Group
 from .render import echo, echo_err, echo_json, print_rows
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from dagctl.run.cache import CacheStore, Entry
 
 
@@ -113,7 +115,8 @@ def register(app: typer.Typer) -> None:
         """Forget entries: every one, or those matching the options. The next runs compute them again.
 
         Unreadable (damaged) entries go too, and are counted, unless --dag is given (whose they were cannot be
-        read).
+        read); so do the temporary files of writes that never finished (their process died), unless --dag or
+        --key is given.
 
         \b
         Example:
@@ -124,28 +127,47 @@ def register(app: typer.Typer) -> None:
         from .argcheck import seconds
 
         store = _store()
+        now = SystemClock().now().timestamp()
+        leftovers: list[Path] = []
         if key is not None:
             chosen = [_one(store, key, unreadable=True)]
         else:
             cutoff = None
             if older_than is not None:
-                cutoff = SystemClock().now().timestamp() - seconds(older_than, "--older-than", example="7d")
+                cutoff = now - seconds(older_than, "--older-than", example="7d")
             # an unreadable entry says not whose it is: --dag leaves it, anything else removes it with the rest
             chosen = [
                 e
                 for e in store.scan()
                 if (dag is None or (e.readable and e.dag == dag)) and (cutoff is None or e.used < cutoff)
             ]
+            if dag is None:  # the temporary files of writes that never finished belong to no entry
+                leftovers = store.stale_temporary(now=now)
         for entry in chosen:
             store.remove(entry)
         freed = sum(e.size for e in chosen)
+        temporary = 0
+        for path in leftovers:
+            try:
+                size = path.stat().st_size
+                path.unlink()
+            except OSError:
+                continue
+            freed += size
+            temporary += 1
         unreadable = sum(1 for e in chosen if not e.readable)
         if as_json:
-            echo_json({"removed": len(chosen), "bytes": freed, "unreadable": unreadable})
+            echo_json({"removed": len(chosen), "bytes": freed, "unreadable": unreadable, "temporary": temporary})
         else:
             damaged_note = f", {unreadable} of them unreadable" if unreadable else ""
+            temporary_note = (
+                f" and {temporary} temporary file{'' if temporary == 1 else 's'} of unfinished writes"
+                if temporary
+                else ""
+            )
             echo_err(
-                f"removed {len(chosen)} cache entr{'y' if len(chosen) == 1 else 'ies'} ({freed:,} bytes{damaged_note})"
+                f"removed {len(chosen)} cache entr{'y' if len(chosen) == 1 else 'ies'}{temporary_note} "
+                f"({freed:,} bytes{damaged_note})"
             )
 
     app.add_typer(group, name="cache")

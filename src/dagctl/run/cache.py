@@ -49,6 +49,10 @@ if TYPE_CHECKING:
     from .environment import RunEnvironment
 
 FORMAT = 1
+TEMPORARY = ".tmp"
+"""How the files an entry is written to before it is renamed into place end: ``<key>.json.<pid>.<n>.tmp``."""
+STALE_AFTER_S = 3600.0
+"""A temporary file this old is left over, whoever wrote it (``dagctl cache clear`` removes it)."""
 _RUN_SPECIFIC = frozenset(
     {"DAGCTL_RUN_ID", "DAGCTL_RUN_DIR", "DAGCTL_OUTPUT", "DAGCTL_ATTEMPT", "DAGCTL_UNIT", "DAGCTL_LOGICAL_DATE"}
 )
@@ -203,29 +207,58 @@ class CacheStore:
     def put(
         self, key: str, *, outputs: Mapping[str, Any], log: str | None, about: Mapping[str, Any], now: float
     ) -> None:
-        """Store outputs (and a copy of the log, when it has one) under ``key``, atomically."""
+        """Store outputs (and a copy of the log, when it has one) under ``key``, atomically. A write that fails (a
+        full disk) leaves no temporary file behind and raises EnvironmentProblem naming the folder."""
         path = Path(self._path(key))
-        path.parent.mkdir(parents=True, exist_ok=True)
         data = {"format": FORMAT, "key": key, "created": now, **about, "outputs": dict(outputs), "has_log": False}
-        suffix = f".{os.getpid()}.{id(data)}.tmp"
-        if log:
-            try:
-                if os.path.getsize(log) > 0:
-                    tmp_log = path.with_suffix(".log" + suffix)
-                    _copy(Path(log), tmp_log)
-                    os.replace(tmp_log, path.with_suffix(".log"))
-                    data["has_log"] = True
-            except OSError:
-                pass  # an entry without its log is still an entry
-        body = json.dumps(data, sort_keys=True, allow_nan=False, default=str).encode()
-        tmp = path.with_suffix(".json" + suffix)
+        suffix = f".{os.getpid()}.{id(data)}{TEMPORARY}"
+        tmp_log, tmp = path.with_suffix(".log" + suffix), path.with_suffix(".json" + suffix)
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if log:
+                try:
+                    if os.path.getsize(log) > 0:
+                        _copy(Path(log), tmp_log)
+                        os.replace(tmp_log, path.with_suffix(".log"))
+                        data["has_log"] = True
+                except OSError:  # an entry without its log is still an entry
+                    with contextlib.suppress(OSError):
+                        tmp_log.unlink()
+            body = json.dumps(data, sort_keys=True, allow_nan=False, default=str).encode()
             tmp.write_bytes(body)
             os.replace(tmp, path)
-            self.stored += 1
-        finally:
+        except OSError as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink()
+            raise self._cannot_store(exc) from None
+        self.stored += 1
+
+    def _cannot_store(self, exc: OSError) -> DagctlError:
+        from dagctl.errors import cannot
+
+        problem = cannot("store a task cache entry in", f"{self.root} (DAGCTL_CACHE_DIR)", exc)
+        fix = "point DAGCTL_CACHE_DIR at another folder (the task's result stands; only its reuse is lost)"
+        problem.hint = f"{problem.hint}, or {fix}" if problem.hint else fix
+        return problem
+
+    def stale_temporary(self, *, now: float) -> list[Path]:
+        """Temporary files of writes that never finished: their process is gone (a write that fails removes its
+        own), or they are over :data:`STALE_AFTER_S` old (a process of another machine sharing the folder)."""
+        if not self.root.is_dir():
+            return []
+        from dagctl.host import process_alive
+
+        found = []
+        for path in sorted(self.root.glob(f"*/*{TEMPORARY}")):
+            try:
+                age = now - path.stat().st_mtime
+            except OSError:
+                continue  # renamed into place meanwhile
+            parts = path.name.split(".")
+            pid = int(parts[-3]) if len(parts) >= 4 and parts[-3].isdigit() else 0
+            if age > STALE_AFTER_S or not pid or not process_alive(pid, None):
+                found.append(path)
+        return found
 
     def entries(self) -> Iterator[Entry]:
         """Every readable entry (unreadable files are skipped: :meth:`unreadable`)."""

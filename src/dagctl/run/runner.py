@@ -76,6 +76,43 @@ not per event). A run killed with SIGKILL loses at most this much; every other e
 HARD_STOP_MARGIN = 2.0  # seconds past timeout + grace before an unresponsive attempt is given up on
 
 
+def _log(level: str, message: str, *args: object) -> None:
+    """A diagnostic line through :mod:`logging`, imported only now (it costs ~2 ms of every start), and never at
+    the price of the run: where importing it fails (no file descriptor left: ``ulimit -n``) the line is dropped,
+    as what it says is also recorded in the run's events."""
+    try:
+        import logging
+    except (ImportError, OSError):
+        return
+    getattr(logging.getLogger(__name__), level)(message, *args)
+
+
+FDS_PER_TASK = 1
+"""File descriptors dagctl holds for each task while it runs (measured: a shell task's pidfd; the task's log and
+pipes are the child's own, or open only while it starts)."""
+FD_HEADROOM = 8
+"""Descriptors kept free beside them: what starting a task, writing events, outputs and logs open for a moment."""
+
+
+def fd_parallelism(limit: int | None, in_use: int, wanted: int) -> int | None:
+    """How many tasks may run at once when only ``limit`` descriptors may be open (``ulimit -n``) and ``in_use``
+    are, if fewer than ``wanted``; None when ``wanted`` fit (or there is no limit)."""
+    if limit is None or wanted <= 1:
+        return None
+    fits = max(1, (limit - in_use - FD_HEADROOM) // FDS_PER_TASK)
+    return fits if fits < wanted else None
+
+
+def _open_fd_limit() -> tuple[int, int] | None:
+    """(``ulimit -n``, descriptors open now) of this process; None when there is no limit or it cannot be told."""
+    try:
+        limit = os.sysconf("SC_OPEN_MAX")
+        in_use = len(os.listdir("/proc/self/fd")) - 1  # (the listing's own)
+    except (OSError, ValueError):
+        return None
+    return (limit, in_use) if limit > 0 else None
+
+
 def _cancel_reason(path: Path) -> str:
     try:
         data = json.loads(path.read_text())
@@ -143,6 +180,8 @@ class Runner:
             from .cache import CacheStore
 
             self._cache = CacheStore(self.options.cache_dir or runs_dir.parent / "cache" / "tasks")
+        # an executor may have something for the run to record (a resource limit tasks wait for, a keeper gone)
+        self._executor_warnings: Callable[[], list[str]] | None = getattr(executor, "take_warnings", None)
         self._conditions: dict[str, Any] = {}
         if any(t.when for t in plan.tasks.values()):
             from dagctl.dag.conditions import compile_condition  # the expression parser is loaded only when used
@@ -172,13 +211,9 @@ class Runner:
         if self._halted is None:
             detail = str(exc) if isinstance(exc, DagctlError) else (cannot("write", self.run_dir, exc).message)
             self._halted = f"stopped: {detail}"
-            import logging  # only on this path: importing logging costs ~2 ms of every start
-
-            logging.getLogger(__name__).error(
-                "run %s: %s; running tasks finish, nothing new starts", self.run_id, detail
-            )
             self._ready.clear()
             self._retries.clear()
+            _log("error", "run %s: %s; running tasks finish, nothing new starts", self.run_id, detail)
 
     # ------------------------------------------------------------------ run
     def run(self) -> RunResult:
@@ -205,7 +240,12 @@ class Runner:
             finally:
                 finished.set()
 
-        threading.Thread(target=target, name=f"dagctl-run-{self.run_id}").start()
+        try:
+            threading.Thread(target=target, name=f"dagctl-run-{self.run_id}").start()
+        except RuntimeError:  # no thread to spare: the processes of this user are at their limit
+            from .executors.local import no_thread
+
+            raise no_thread() from None
         interrupted: KeyboardInterrupt | None = None
         with childsignal.blocked():  # this thread only waits: no wake-up for every child that exits
             while not finished.is_set():
@@ -302,6 +342,7 @@ class Runner:
             )
         else:
             self._emit_start(params)
+        self._fit_open_files()
         self._abandon_at: float | None = None
         self._killing = False  # a second interrupt: tasks killed at once, the rest given up on sooner
         cancel_file = layout.cancel_file(self.run_dir)
@@ -353,6 +394,26 @@ class Runner:
             self.clock.wait(wake, wait_for)
             wake.clear()
         return self._finish(start)
+
+    def _fit_open_files(self) -> None:
+        """Run no more tasks at once than ``ulimit -n`` leaves descriptors for (each running task holds one), and
+        say so: past it, tasks could not start (``Too many open files``) and would wait for others to end."""
+        found = _open_fd_limit()
+        if found is None:
+            return
+        limit, in_use = found
+        matrix = any(t.matrix is not None for t in self.plan.tasks.values())  # its cells are units too
+        wanted = self.parallelism if matrix else min(self.parallelism, len(self.tasks))
+        fits = fd_parallelism(limit, in_use, wanted)
+        if fits is None:
+            return
+        self.parallelism = fits
+        needed = in_use + FD_HEADROOM + wanted * FDS_PER_TASK
+        self._emit(
+            RunWarning,
+            message=f"ulimit -n {limit} is too low for {wanted} tasks at once: at most {fits} run at once "
+            f"(raise it to {needed} or more with ulimit -n, or lower -j)",
+        )
 
     def _shell_logs(self) -> list[str]:
         """First-attempt logs of the shell units, in plan order, as far as they are known before the run: a
@@ -654,13 +715,17 @@ class Runner:
             self._cache.put(
                 tr.cache_key, outputs=tr.outputs, log=tr.log_path, about=about, now=self.clock.now().timestamp()
             )
-        except (OSError, TypeError, ValueError) as exc:  # the result stands; only its reuse is lost
-            import logging
-
-            logging.getLogger(__name__).warning("could not cache task %s: %s", tr.id, exc)
+        except (DagctlError, OSError, TypeError, ValueError) as exc:  # the result stands; only its reuse is lost
+            _log("warning", "could not cache task %s: %s", tr.id, exc)
 
     # ------------------------------------------------------------------ finishing attempts
+    def _take_warnings(self) -> None:
+        if self._executor_warnings is not None:
+            for message in self._executor_warnings():
+                self._emit(RunWarning, message=message)
+
     def _drain(self) -> None:
+        self._take_warnings()
         while self._checks:
             tid, ok, why = self._checks.popleft()
             self._checking -= 1
@@ -1145,6 +1210,7 @@ class Runner:
         self._held.clear()
 
     def _finish(self, start: float) -> RunResult:
+        self._take_warnings()
         if self._pausing is not None and not self.control.cancelled and self._stopping is None:
             return self._paused(start)
         why = self._stopping or self._halted or "run ended"

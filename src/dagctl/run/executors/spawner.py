@@ -14,7 +14,10 @@ inherited, the same one-line errors). Anything slow or unusual leaves the fast p
   short-lived thread that runs the blocking SIGTERM → grace → SIGKILL sequence of ``run_shell``;
 * an attempt with a ``cwd:``, a program not found on PATH, or a spawn that fails is not started here at
   all (:meth:`ShellSpawner.try_start` returns False) and goes the ordinary way, through a worker thread,
-  so its error reads exactly as before.
+  so its error reads exactly as before;
+* a spawn that fails for lack of resources (``ulimit -n``, ``ulimit -u``) while children of this spawner run
+  waits here, and is spawned when one of them ends (see :class:`ShellSpawner`). Each spawn holds the
+  descriptor its pidfd will take from before it starts, so that a child is never started without one.
 
 PATH lookups are cached per run (program, PATH): a program that disappears afterwards makes the spawn fail,
 which falls back to the ordinary way and its fresh lookup.
@@ -22,10 +25,12 @@ which falls back to the ordinary way and its fresh lookup.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping
 
 from dagctl.errors import DagctlError
@@ -35,10 +40,12 @@ from dagctl.run.actions.shell import LOG_FLAGS, shell_outcome, split_command, su
 from dagctl.run.attempts import Attempt, AttemptResult, CancelToken
 from dagctl.run.waker import Waker
 
-from .local import shell_result
+from .local import SHORTAGES, shell_result
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from dagctl.protocols import Clock
     from dagctl.run.keeper import Keeper
 
@@ -85,13 +92,42 @@ class _Child:
         self.state = "running"  # -> "reaping" (its exit is being handled) | "stopping" (a thread owns it)
 
 
-class ShellSpawner:
-    """Starts shell attempts from the thread that waits on ``waker`` and reaps them in that thread."""
+class _Short(Exception):
+    """A spawn failed for lack of resources (an errno of :data:`~.local.SHORTAGES`)."""
 
-    def __init__(self, waker: Waker, clock: Clock, base_env: Mapping[str, str], keeper: Keeper | None = None) -> None:
+    def __init__(self, number: int) -> None:
+        super().__init__(number)
+        self.errno = number
+
+
+class ShellSpawner:
+    """Starts shell attempts from the thread that waits on ``waker`` and reaps them in that thread.
+
+    An attempt that cannot be spawned for lack of resources (``ulimit -n``, ``ulimit -u``: EMFILE, ENFILE, EAGAIN)
+    while children of this spawner run is not failed: it waits here, without a thread, and is spawned when one of
+    them ends (as are the attempts submitted after it, in order). With none running, nothing here will free
+    resources: it goes to ``fallback``, the ordinary way, which waits with a backoff. ``on_short(errno)`` is told
+    each time one waits.
+    """
+
+    def __init__(
+        self,
+        waker: Waker,
+        clock: Clock,
+        base_env: Mapping[str, str],
+        keeper: Keeper | None = None,
+        *,
+        fallback: Callable[[Attempt, CancelToken, Done], None] | None = None,
+        on_short: Callable[[int], None] | None = None,
+    ) -> None:
         self.waker = waker
         self.clock = clock
         self.keeper = keeper
+        self.fallback = fallback
+        self.on_short = on_short
+        self._parked: deque[list[Any]] = deque()  # [attempt, token, done] waiting for resources, in order
+        self.running = 0  # children started here that have not reported yet
+        self.started = 0  # children started here
         # encoded once: posix_spawn would otherwise encode every variable of every task's environment
         self._env = {os.fsencode(k): os.fsencode(v) for k, v in base_env.items()}
         if keeper is not None:  # every task names this process: a keeper finds what was not listed yet
@@ -103,13 +139,34 @@ class ShellSpawner:
         self._children: dict[int, _Child] = {}  # by pidfd
         self._lock = threading.Lock()
         self._file_actions_tail = [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable_fds()]
+        try:  # dup'ed to hold a descriptor for a while (see _start)
+            self._null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            self._null = -1
 
     # ------------------------------------------------------------------ starting
     def try_start(self, attempt: Attempt, token: CancelToken, done: Done) -> bool:
-        """Start ``attempt`` here and return True, or return False to have it run the ordinary way."""
+        """Start ``attempt`` here (or have it wait here for resources) and return True, or return False to have it
+        run the ordinary way."""
         if attempt.cwd is not None or attempt.command is None or token.is_cancelled:
             return False
+        if self._parked and self.fallback is not None:  # others wait for resources already: behind them
+            self._park([attempt, token, done])
+            return True
+        try:
+            return self._start(attempt, token, done)
+        except _Short as short:
+            if not self.running or self.fallback is None:
+                return False
+            self._park([attempt, token, done])
+            if self.on_short is not None:
+                self.on_short(short.errno)
+            return True
+
+    def _start(self, attempt: Attempt, token: CancelToken, done: Done) -> bool:
+        """Spawn it, or False (the ordinary way says why it cannot be); _Short when resources are lacking."""
         command = attempt.command
+        assert command is not None
         key = command if isinstance(command, str) else None
         split = self._commands.get(key) if key is not None else None
         if split is None:
@@ -137,6 +194,15 @@ class ShellSpawner:
             (os.POSIX_SPAWN_DUP2, 1, 2),
             *self._file_actions_tail,
         ]
+        # the descriptors its pidfd will take (and, the first time, the waker's epoll and pipe), held from before the
+        # spawn: out of descriptors, nothing starts (a child without a pidfd needs a thread, and more, to be watched)
+        room: list[int] = []
+        try:
+            for _ in range(1 if self.started else 4):
+                room.append(os.dup(self._null) if self._null >= 0 else -1)
+        except OSError as exc:
+            _close_all(room)
+            raise _Short(exc.errno or errno.EMFILE) from None
         try:
             try:
                 pid = os.posix_spawn(
@@ -147,8 +213,15 @@ class ShellSpawner:
                 pid = os.posix_spawn(
                     program, argv, env, file_actions=file_actions, setsid=True, setsigdef=_DEFAULT_SIGNALS
                 )
-        except OSError:
+        except OSError as exc:
+            if exc.errno in SHORTAGES:
+                raise _Short(exc.errno) from None
             return False
+        finally:
+            _close_all(room)
+        with self._lock:
+            self.running += 1
+            self.started += 1
         if self.keeper is not None:
             self.keeper.track(pid)
         proc = SpawnedProcess(pid)
@@ -161,8 +234,14 @@ class ShellSpawner:
             child.state = "stopping"
             self._hand_over(child)
             return True
+        try:
+            self.waker.watch(pidfd, lambda: self._exited(child))
+        except OSError:  # its first watch makes an epoll and a pipe: out of fds, supervise it from a thread
+            os.close(pidfd)
+            child.pidfd, child.state = -1, "stopping"
+            self._hand_over(child)
+            return True
         self._children[pidfd] = child
-        self.waker.watch(pidfd, lambda: self._exited(child))
         token.on_cancel(lambda: self._cancelled(child))
         return True
 
@@ -179,6 +258,48 @@ class ShellSpawner:
         if key not in self._paths:
             self._paths[key] = find_program(name, os.fsdecode(path))
         return self._paths[key]
+
+    # ------------------------------------------------------------------ waiting for resources
+    def _park(self, entry: list[Any]) -> None:
+        with self._lock:
+            self._parked.append(entry)
+        token: CancelToken = entry[1]
+        token.on_cancel(lambda: self._unpark(entry))
+
+    def _unpark(self, entry: list[Any]) -> None:
+        """A waiting attempt was cancelled (from any thread): it ends without having started."""
+        with self._lock:
+            if not any(e is entry for e in self._parked):
+                return  # started meanwhile, or handed on
+            self._parked.remove(entry)
+        entry[2](AttemptResult(status="cancelled", duration_s=0.0, error="cancelled before start"))
+
+    def _take_parked(self) -> list[Any] | None:
+        with self._lock:
+            return self._parked.popleft() if self._parked else None
+
+    def _retry_parked(self) -> None:
+        """A child ended (in the waiting thread): spawn the attempts waiting for resources, in order, until one
+        still cannot start; it waits for the next end, or, with nothing left running, goes the ordinary way."""
+        while (entry := self._take_parked()) is not None:
+            attempt, token, done = entry
+            try:
+                if not self._start(attempt, token, done) and self.fallback is not None:
+                    self.fallback(attempt, token, done)  # cannot start here at all: the ordinary way says why
+            except _Short:
+                if not self.running:
+                    with self._lock:
+                        self._parked.appendleft(entry)
+                    self._hand_on_parked()
+                    return
+                with self._lock:  # (its cancel listener, set when it was parked, still applies)
+                    self._parked.appendleft(entry)
+                return
+
+    def _hand_on_parked(self) -> None:
+        """Nothing of this spawner runs any more: what waits here goes the ordinary way (from any thread)."""
+        while self.fallback is not None and (entry := self._take_parked()) is not None:
+            self.fallback(*entry)
 
     # ------------------------------------------------------------------ ending
     def _exited(self, child: _Child) -> None:
@@ -204,7 +325,11 @@ class ShellSpawner:
             child.attempt.grace,
             self.clock.monotonic() - child.start,
         )
+        with self._lock:
+            self.running -= 1
         child.done(shell_result(outcome, child.attempt, child.token, None))
+        if self._parked:  # what it held is free
+            self._retry_parked()
 
     def _cancelled(self, child: _Child) -> None:
         """Cancel or timeout requested, from any thread: stop the group from a thread of its own."""
@@ -215,7 +340,11 @@ class ShellSpawner:
         self._hand_over(child)
 
     def _hand_over(self, child: _Child) -> None:
-        threading.Thread(target=self._stop, args=(child,), name=f"dagctl-stop-{child.proc.pid}", daemon=True).start()
+        thread = threading.Thread(target=self._stop, args=(child,), name=f"dagctl-stop-{child.proc.pid}", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:  # no thread to spare (ulimit -u): stop it here rather than lose its result
+            self._stop(child)
 
     def _stop(self, child: _Child) -> None:
         childsignal.block()  # this thread signals and waits, never starts a process (see dagctl.run.childsignal)
@@ -248,7 +377,12 @@ class ShellSpawner:
             )
         if self.keeper is not None:
             self.keeper.untrack(child.proc.pid)
+        with self._lock:
+            self.running -= 1
+            alone = not self.running
         child.done(result)
+        if alone:  # (not the waiting thread: it cannot spawn here) nothing else will end to free resources
+            self._hand_on_parked()
 
     def _forget(self, child: _Child) -> None:
         if self._children.pop(child.pidfd, None) is not None:
@@ -256,7 +390,10 @@ class ShellSpawner:
             os.close(child.pidfd)
 
     def close(self) -> None:
-        """Stop watching. Children still running (a run given up on) are killed, group and all."""
+        """Stop watching. Children still running (a run given up on) are killed, group and all; attempts waiting
+        for resources end without having started."""
+        while (entry := self._take_parked()) is not None:
+            entry[2](AttemptResult(status="cancelled", duration_s=0.0, error="cancelled before start"))
         for child in list(self._children.values()):
             self._forget(child)
             with self._lock:
@@ -264,6 +401,15 @@ class ShellSpawner:
             if running:
                 child.token.cancel(now=True)
                 self._hand_over(child)
+        if self._null >= 0:
+            os.close(self._null)
+            self._null = -1
+
+
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
+        if fd >= 0:
+            os.close(fd)
 
 
 def _group_alive(pgid: int) -> bool:
@@ -277,17 +423,26 @@ def _group_alive(pgid: int) -> bool:
 
 
 def _inheritable_fds() -> list[int]:
-    """Descriptors above stderr that a child would inherit (``subprocess`` closes them with close_fds)."""
+    """Descriptors above stderr that a child would inherit (``subprocess`` closes them with close_fds).
+
+    One at or above ``ulimit -n`` (a shell's fd 255 when the limit was lowered after it opened it) cannot be named
+    in a spawn's file actions (every spawn would fail with EBADF): it is made close-on-exec instead, which keeps it
+    from the tasks all the same (no task inherits dagctl's descriptors on any path)."""
     try:
         names = os.listdir("/proc/self/fd")
-    except OSError:
+        limit = os.sysconf("SC_OPEN_MAX")
+    except (OSError, ValueError):
         return []
     found = []
     for name in names:
         fd = int(name)
         if fd > 2:
             try:
-                if os.get_inheritable(fd):
+                if not os.get_inheritable(fd):
+                    continue
+                if 0 < limit <= fd:
+                    os.set_inheritable(fd, False)
+                else:
                     found.append(fd)
             except OSError:  # the listing's own descriptor, closed by now
                 continue
