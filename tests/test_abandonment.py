@@ -80,3 +80,15 @@ def test_tasks_of_a_run_on_workers_are_not_said_to_be_stopped_by_a_keeper() -> N
     assert records[0]["reason"].endswith(
         "; its celery worker stops it once the run's lease lapses (DAGCTL_COORDINATOR_LEASE)"
     )
+
+
+def test_a_run_that_said_it_had_no_keeper_is_not_said_to_have_had_its_tasks_stopped() -> None:
+    """The record said `the keeper stopped it` of a run that had warned its keeper was gone: its tasks ran on."""
+    from dagctl.store.history import keeper_gone
+
+    gone = rec("run_warning", 1, message="the keeper of this run is gone (it could not start: EAGAIN): if ...")
+    back = rec("run_warning", 2, message="the keeper of this run started after all (pid 7): it stops its tasks")
+    assert keeper_gone([*EVENTS, gone]) and not keeper_gone([*EVENTS, gone, back]) and not keeper_gone(EVENTS)
+    records = abandonment(fold_run([*EVENTS, gone]), last_seen=T0, now=T0, keeper_gone=True)
+    assert "its keeper was gone, so it may still be running" in records[0]["reason"]
+    assert "grep -l DAGCTL_RUN_ID=r1 /proc/*/environ" in records[0]["reason"]

@@ -72,3 +72,28 @@ def test_a_sign_of_life_after_now_is_no_later_than_now(project: Path) -> None:
     touch(alive_file(folder), 3600.0)  # a clock that ran ahead
     run = History(settings, FakeClock(T0 + timedelta(seconds=9))).summary(RUN)
     assert run.ended == T0 + timedelta(seconds=9)
+
+
+def test_a_running_run_touches_its_alive_file_so_a_kill_dates_its_end(project: Path) -> None:
+    """Nothing a run wrote changed while its tasks were silent: killed two seconds in, it ended at its last event,
+    15 ms in. A run now touches ``.alive`` every second."""
+    import signal
+    import subprocess
+    import sys
+
+    from tests.support import wait_until
+
+    (project / "slow.yaml").write_text("name: slow\ntasks:\n  - {id: s, run: sleep 60}\n")
+    run = subprocess.Popen([sys.executable, "-m", "dagctl", "run", "slow.yaml", "-q"], env=dict(os.environ))
+    try:
+        settings = Settings.from_env()
+        folder = wait_until(lambda: settings.runs_dir.is_dir() and next(settings.runs_dir.iterdir(), None), 30, "a run")
+        wait_until(alive_file(folder).exists, 30, "the run's first sign of life")
+        started = History(settings).summary(folder.name, detect_abandoned=False).started
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait(10)
+    finally:
+        run.kill()
+    summary = History(settings).summary(folder.name)
+    assert summary.status == "abandoned" and started is not None
+    assert (summary.duration_s or 0) >= 0.9  # its end is its last sign of life, about a second in, not 15 ms

@@ -249,6 +249,9 @@ def test_a_task_one_attempt_cannot_honour_is_refused(tmp_path: Path, diamond: Pl
     plan = diamond.replace(tasks={**diamond.tasks, "extract": diamond.tasks["extract"].replace(matrix={"x": [1]})})
     with pytest.raises(UsageError, match="task 'extract' sets matrix:, which one attempt"):
         run_task(plan, "extract", runs_dir=tmp_path / "runs", run_id="r")
+    sub = diamond.replace(tasks={**diamond.tasks, "extract": diamond.tasks["extract"].replace(subdag="child.yaml")})
+    with pytest.raises(UsageError, match="task 'extract' sets dag:, which one attempt"):  # the key a DAG writes
+        run_task(sub, "extract", runs_dir=tmp_path / "runs", run_id="r")
 
 
 def test_inputs_parse_json_files_and_unresolved_argo_references(tmp_path: Path) -> None:

@@ -67,3 +67,23 @@ def test_a_dag_on_standard_input(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "DRY RUN: DAG 'piped'" in done.stdout
+
+
+def test_a_run_of_a_piped_dag_leaves_no_empty_snapshot(tmp_path) -> None:
+    """Its snapshot was the pipe read a second time: an empty dag.yaml, which a retry then ran as 'file is empty'."""
+    import os
+    import subprocess
+    import sys
+
+    text = "name: piped\ntasks:\n  - {id: a, run: 'exit 3'}\n"
+    env = {**os.environ, "DAGCTL_LOGS_DIR": str(tmp_path / "logs")}
+    done = subprocess.run(
+        [sys.executable, "-m", "dagctl", "run", "/dev/stdin", "-q"], input=text, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 1
+    (run,) = (tmp_path / "logs" / "runs").iterdir()
+    assert not (run / "dag.yaml").exists()
+    retry = subprocess.run(
+        [sys.executable, "-m", "dagctl", "retry", "latest"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert retry.returncode == 2 and "has no DAG snapshot" in retry.stderr, retry.stderr

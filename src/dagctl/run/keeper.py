@@ -32,6 +32,8 @@ import os
 import sys
 import threading
 
+from dagctl.store.events import KEEPER_GONE, KEEPER_NOTE
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -136,9 +138,9 @@ class Keeper:
             _write_all(self._fd, b"".join(b"+%d\n" % g for g in sorted(self._groups)))
             self._gone = None
             if dead is not None:
-                said = f"the keeper of this run (pid {dead}) {how}; a new one (pid {self.keeper_pid}) stops its tasks"
+                said = f"{KEEPER_NOTE} (pid {dead}) {how}; a new one (pid {self.keeper_pid}) stops its tasks"
             elif was_gone is not None:
-                said = f"the keeper of this run started after all (pid {self.keeper_pid}): it stops its tasks"
+                said = f"{KEEPER_NOTE} started after all (pid {self.keeper_pid}): it stops its tasks"
             else:
                 return None
             return list(self._listeners), said + " if this process is killed"
@@ -146,7 +148,7 @@ class Keeper:
             f"pid {dead} {how}; a new one could not start: {why}" if dead is not None else f"it could not start: {why}"
         )
         self._gone = (
-            f"the keeper of this run is gone ({what}): if this process is killed, its tasks will not be stopped "
+            f"{KEEPER_GONE} ({what}): if this process is killed, its tasks will not be stopped "
             "(a new keeper is tried when a task ends)"
         )
         if was_gone is not None and dead is None:

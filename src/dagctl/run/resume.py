@@ -7,6 +7,7 @@ costs one step to finish.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -215,7 +216,7 @@ def wait_for_leftovers(run_id: str, clock: Clock, patience_s: float = KEEPER_GRA
             raise StateError(
                 f"task '{task}' of run {run_id} is still running (pid {pid}"
                 + (f", and {len(left) - 1} more process(es))" if len(left) > 1 else ")"),
-                hint=f"wait for it to end, or stop it (kill {pid}), then retry",
+                hint=f"wait for it to end, or stop it ({_kill_command(pid)}), then retry",
             )
         clock.sleep(0.1)
 
@@ -257,3 +258,11 @@ def _needed_upstream(plan: Plan, selected: list[str]) -> set[str]:
     for tid in selected:
         needed |= ancestors(deps, tid)
     return needed - chosen
+
+
+def _kill_command(pid: int) -> str:
+    """How to stop a task's process and what it started: its process group (a task runs in one of its own)."""
+    try:
+        return f"kill -- -{os.getpgid(pid)}"
+    except OSError:  # gone meanwhile, or not ours to look at
+        return f"kill {pid}"

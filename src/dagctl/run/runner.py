@@ -67,6 +67,8 @@ if TYPE_CHECKING:
     from .subrun import SubRun
 
 CANCEL_POLL_S = 0.25
+ALIVE_EVERY_S = 1.0
+"""How often a run touches its ``.alive`` file: a reader of a run whose process died dates its end by it."""
 INTERRUPT_POLL_S = 0.2
 """How soon the thread that waits for a run (a library caller's main thread) sees a Ctrl+C the kernel handed to
 another thread of the process (Python runs signal handlers in the main thread only, between two bytecodes)."""
@@ -111,6 +113,17 @@ def _open_fd_limit() -> tuple[int, int] | None:
     except (OSError, ValueError):
         return None
     return (limit, in_use) if limit > 0 else None
+
+
+def _sign_of_life(path: Path) -> None:
+    """Touch the run's ``.alive`` file (:func:`~dagctl.store.layout.alive_file`), creating it the first time."""
+    try:
+        os.utime(path)
+    except FileNotFoundError:
+        with contextlib.suppress(OSError):
+            path.touch()
+    except OSError:  # a full or read-only disk: its events will tell when it ended
+        pass
 
 
 def _cancel_reason(path: Path) -> str:
@@ -348,6 +361,7 @@ class Runner:
         cancel_file = layout.cancel_file(self.run_dir)
         pause_file = layout.pause_file(self.run_dir)
         next_cancel_check = start
+        next_sign_of_life = start + ALIVE_EVERY_S  # a run shorter than that has its events to date its end
         for tid, t in self.plan.tasks.items():
             if not t.depends_on:
                 self._evaluate(tid)
@@ -363,6 +377,9 @@ class Runner:
                     self._pausing = _cancel_reason(pause_file).replace("cancelled by dagctl cancel", "paused")
                 if self._gates:
                     self._check_gates(now)
+                if now >= next_sign_of_life:
+                    next_sign_of_life = now + ALIVE_EVERY_S
+                    _sign_of_life(layout.alive_file(self.run_dir))
             if self.control.cancelled and self._stopping is None:
                 self._stop(self.control.reason or "cancelled")
             if self.control.kill_now and not self._killing:
@@ -458,10 +475,10 @@ class Runner:
     def _write_snapshot_files(self, params: Mapping[str, Any]) -> None:
         layout.outputs_dir(self.run_dir).mkdir(parents=True, exist_ok=True)
         src = self.dag.snapshot_path or self.dag.source_path  # a retry keeps the text it runs, not the file now
-        if src:
+        if src and os.path.isfile(src):  # a pipe (<(cat dag.yaml), /dev/stdin) cannot be read again: no snapshot
             try:
                 snapshot = Path(src).read_bytes()  # a DAG file: small, read whole
-            except OSError:  # gone since it was read, or not a file: the run goes on without a snapshot
+            except OSError:  # gone since it was read: the run goes on without a snapshot
                 pass
             else:
                 layout.snapshot_file(self.run_dir).write_bytes(snapshot)

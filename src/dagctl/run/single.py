@@ -356,6 +356,10 @@ _PLAIN_FIELDS = frozenset(
 matrix needs ``cell``, a loop ``iteration``; ``cache:`` is the caller's (exec-task always runs the task)."""
 
 
+_KEYS = {"subdag": "dag"}
+"""The key a DAG file writes for a planned task's field, where they differ."""
+
+
 def _check_runnable(task: PlannedTask, *, cell: str | None, iteration: int | None) -> None:
     """Refuse a task that sets a key one attempt cannot honour (a sub-DAG, an approval gate ...), a matrix
     task without its cell, a loop without its iteration, and a cell or an iteration of a task that has none."""
@@ -363,7 +367,8 @@ def _check_runnable(task: PlannedTask, *, cell: str | None, iteration: int | Non
     for name in task.FIELDS:
         value = getattr(task, name)
         if name not in _PLAIN_FIELDS and value not in (None, False, "", {}, [], ()):
-            raise UsageError(f"task '{task.id}' sets {name}:, which one attempt of one task cannot honour", hint=hint)
+            key = _KEYS.get(name, name)
+            raise UsageError(f"task '{task.id}' sets {key}:, which one attempt of one task cannot honour", hint=hint)
     if task.kind not in ("run", "python", "workflow_ref"):
         raise UsageError(f"task '{task.id}' is a {task.kind} task, which exec-task cannot run", hint=hint)
     if task.matrix is not None and cell is None:

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from typing import Any, ClassVar
 
 SCHEMA_VERSION = 1
+KEEPER_NOTE = "the keeper of this run"
+"""How a ``run_warning`` about the run's keeper begins (:mod:`dagctl.run.keeper`)."""
+KEEPER_GONE = KEEPER_NOTE + " is gone"
+"""How it begins when the run has no keeper: if its process dies, nothing stops its tasks."""
 
 
 def format_ts(when: datetime) -> str:

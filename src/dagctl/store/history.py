@@ -35,7 +35,7 @@ from dagctl.protocols import Clock
 from dagctl.settings import Settings
 
 from . import layout
-from .events import SCHEMA_VERSION, format_ts, parse_ts
+from .events import KEEPER_GONE, KEEPER_NOTE, SCHEMA_VERSION, format_ts, parse_ts
 from .jsonl import JsonlWriter, iter_records, iter_with_offsets, open_for_reading
 from .runcatalog import RunCatalog
 from .runsummary import LIVE_STATUSES, RunSummary, fold_run
@@ -226,7 +226,9 @@ class History:
         except (DagctlError, OSError) as exc:
             log.info("run %s: its process died; cannot record it abandoned now: %s", run_id, exc)
             path = layout.events_file(self.run_dir(run_id))
-            records = abandonment(summary, last_seen=_last_seen(path, summary), now=self.clock.now())
+            records = abandonment(
+                summary, last_seen=_last_seen(path, summary), now=self.clock.now(), keeper_gone=keeper_gone(events)
+            )
             return fold_run([*events, *records])
         return fold_run(self.events_of(run_id))
 
@@ -237,10 +239,13 @@ class History:
         dated when the run was last seen alive. Raises when its folder cannot be written; nothing is recorded then."""
         path = layout.events_file(self.run_dir(run_id))
         with JsonlWriter(path) as writer, writer.locked():
-            summary = fold_run(iter_records(path))
+            events = list(iter_records(path))
+            summary = fold_run(events)
             if summary.status not in LIVE_STATUSES or not self._owner_dead(summary):
                 return  # recorded by another reader meanwhile, or a live process goes on with it
-            records = abandonment(summary, last_seen=_last_seen(path, summary), now=self.clock.now())
+            records = abandonment(
+                summary, last_seen=_last_seen(path, summary), now=self.clock.now(), keeper_gone=keeper_gone(events)
+            )
             with contextlib.suppress(OSError):  # the room its dead owner set aside: for these lines, then gone
                 layout.reserve_file(path.parent).unlink(missing_ok=True)
             self._append_end(writer, records)
@@ -452,11 +457,22 @@ UNFINISHED_TASK = frozenset({"running", "retrying", "waiting", "queued"})
 """Task states that a run's death leaves behind: :func:`abandonment` records them cancelled."""
 
 
-def abandonment(summary: RunSummary, *, last_seen: datetime | None, now: datetime) -> list[dict[str, Any]]:
+def keeper_gone(events: list[dict[str, Any]]) -> bool:
+    """Did the run say, last time it spoke of its keeper, that it had none (:data:`~.events.KEEPER_GONE`)?"""
+    for record in reversed(events):
+        message = record.get("message")
+        if record.get("event") == "run_warning" and isinstance(message, str) and message.startswith(KEEPER_NOTE):
+            return message.startswith(KEEPER_GONE)
+    return False
+
+
+def abandonment(
+    summary: RunSummary, *, last_seen: datetime | None, now: datetime, keeper_gone: bool = False
+) -> list[dict[str, Any]]:
     """What to append to a run whose owner process died: a ``task_cancel`` for every task (and matrix cell) it
-    left unfinished (the keeper stopped their processes), then ``dag_done`` ``abandoned``; all dated
-    ``last_seen`` (the run's last sign of life, never after ``now``), so the run's times end where it ended,
-    not when someone looked. Pure."""
+    left unfinished (the keeper stopped their processes, unless ``keeper_gone``: the run said it had none), then
+    ``dag_done`` ``abandoned``; all dated ``last_seen`` (the run's last sign of life, never after ``now``), so
+    the run's times end where it ended, not when someone looked. Pure."""
     ts_at = min(last_seen, now) if last_seen is not None else now
     if summary.started is not None:
         ts_at = max(ts_at, summary.started)
@@ -466,7 +482,12 @@ def abandonment(summary: RunSummary, *, last_seen: datetime | None, now: datetim
         base["tenant_id"] = summary.tenant_id
     seen = ts_at.strftime("%Y-%m-%d %H:%M:%S UTC")
     why = f"its run's process {summary.pid} on {summary.host} died (last seen alive {seen}); " + (
-        "the keeper stopped it"
+        (
+            "its keeper was gone, so it may still be running: its processes are listed by "
+            f"grep -l DAGCTL_RUN_ID={summary.run_id} /proc/*/environ (stop each group: kill -- -PGID)"
+        )
+        if keeper_gone and summary.executor in (None, "threads", "inline")
+        else "the keeper stopped it"
         if summary.executor in (None, "threads", "inline")
         else f"its {summary.executor} worker stops it once the run's lease lapses (DAGCTL_COORDINATOR_LEASE)"
     )
