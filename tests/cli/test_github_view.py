@@ -22,6 +22,7 @@ def test_each_attempt_s_log_is_folded_under_its_line(tmp_path: Path) -> None:
     view.emit(TaskStart(**RUN, task_id="a", attempt=2, log_path=str(second)))
     view.emit(TaskOk(**RUN, task_id="a", attempt=2, duration_s=1, log_path=str(second)))
     view.emit(TaskCancel(**RUN, task_id="never", reason="stopped"))  # no log: a plain line
+    view.close()  # the run's end: what was queued is written
     lines = out.getvalue().splitlines()
     groups = [i for i, line in enumerate(lines) if line.startswith("::group::")]
     assert len(groups) == 2
@@ -38,6 +39,7 @@ def test_a_matrix_cell_is_named_and_a_long_log_keeps_its_end(tmp_path: Path) -> 
     view = GithubView(out, limit=1000)
     view.emit(TaskStart(**RUN, task_id="train", attempt=1, cell="train:1", log_path=str(log)))
     view.emit(TaskOk(**RUN, task_id="train", attempt=1, cell="train:1", duration_s=2))
+    view.close()
     lines = out.getvalue().splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("::group::"))
     assert "ok     train:1 in" in lines[start]

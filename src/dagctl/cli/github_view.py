@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import secrets
 import sys
-import threading
 from pathlib import Path
 
 from dagctl.report.github import GROUP_END, group, resume_commands, stop_commands
 from dagctl.store.events import Event, TaskCancel, TaskEvent, TaskFail, TaskOk, TaskRetry, TaskStart
 
-from .view import describe, local_time
+from .view import LineWriter, describe, local_time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import TextIO
 
 MAX_LOG_BYTES = 256 * 1024
@@ -88,21 +88,34 @@ def child_logs(runs_dir: Path, child_run_id: str, limit: int = MAX_LOG_BYTES, *,
 
 
 class GithubView:
-    """An event sink: PlainView's lines on ``stream`` (stderr), each finished attempt's log folded in a group."""
+    """An event sink: PlainView's lines on ``stream`` (stderr), each finished attempt's log folded in a group.
+
+    As :class:`~dagctl.cli.view.PlainView`, it writes through a :class:`~dagctl.cli.view.LineWriter` (``writer``, or
+    one of its own on ``stream``): :meth:`emit` only queues the event, and the writer's thread reads the logs and
+    writes the groups, so neither a slow reader of the job log nor a long log slows the run."""
 
     def __init__(
-        self, stream: TextIO | None = None, *, limit: int = MAX_LOG_BYTES, runs_dir: Path | None = None
+        self,
+        stream: TextIO | None = None,
+        *,
+        limit: int = MAX_LOG_BYTES,
+        runs_dir: Path | None = None,
+        writer: LineWriter | None = None,
     ) -> None:
-        self.stream = stream or sys.stderr
+        self._own = writer is None
+        self.writer = writer if writer is not None else LineWriter(stream or sys.stderr)
+        self.writer.render = self.render
+        self.stream = self.writer.stream
+        self.emit: Callable[[Event], None] = self.writer.put
         self.limit = limit
         self.runs_dir = runs_dir
         """Where child runs' folders are (``dag:`` tasks' logs); None: those tasks show their own log only."""
         self._token = secrets.token_hex(12)
         self._logs: dict[str, str] = {}
         self._children: dict[str, str] = {}
-        self._lock = threading.Lock()
 
-    def emit(self, event: Event) -> None:
+    def render(self, event: Event) -> str | None:
+        """The event's line, and for the end of an attempt its log in a group (on the writer's thread)."""
         unit = ""
         if isinstance(event, TaskEvent):
             unit = event.cell or event.task_id
@@ -115,7 +128,7 @@ class GithubView:
                 self._children[unit] = event.child_run_id
         line = describe(event)
         if line is None:
-            return
+            return None
         text = f"{local_time(event.ts)} {line}"
         body: list[str] = []
         if isinstance(event, _ENDS):
@@ -128,12 +141,16 @@ class GithubView:
             out = [group(text), stop_commands(self._token), *body, resume_commands(self._token), GROUP_END]
         else:
             out = [text.replace("\r", " ").replace("\n", " ")]
-        with self._lock:
-            self.stream.write("\n".join(out) + "\n")
-            self.stream.flush()
+        return "\n".join(out) + "\n"
 
     def flush(self) -> None:
-        pass
+        failed = self.writer.failed
+        if failed is not None:
+            raise failed
+        self.writer.wake()
 
     def close(self) -> None:
-        pass
+        if self._own:
+            self.writer.close()
+        else:
+            self.writer.wake()

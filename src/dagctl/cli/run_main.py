@@ -14,17 +14,19 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from .render import echo, echo_err, echo_json, printable
+from .render import echo, echo_json, printable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
     from typing import Any
 
     from dagctl.run.state import RunControl, RunResult
+
+    from .view import LineWriter
 
 ENABLED = True
 """The typer-free path for plain ``dagctl run`` command lines (~20 ms off every start); False sends every
@@ -160,20 +162,32 @@ def run_command(
         partial["env_files"] = [str(Path(f).resolve()) for f in env_file]
     if only or from_task:
         partial.update(select=selected, reuse_outputs=reused)
-    result = execute(
-        plan,
-        overrides,
-        parallelism=parallelism,
-        timeout=run_timeout,
-        fail_fast=fail_fast or None,
-        quiet=quiet or as_json,
-        executor=executor,
-        broker=broker,
-        run_id=run_id,
-        **partial,
-    )
-    remember_plan()  # a run happened: the next one of this unchanged file skips validation
-    report(result, quiet=quiet, as_json=as_json)
+    from .view import LineWriter
+
+    err = LineWriter(sys.stderr)  # the run's lines, the signals' and the summary's: none waits for the reader
+
+    def end(result: RunResult) -> None:
+        remember_plan()  # a run happened: the next one of this unchanged file skips validation
+        report(result, quiet=quiet, as_json=as_json, err=err)
+        err.close()  # a few seconds at most for a reader of stderr that is not reading (a signal ends the wait)
+
+    try:
+        result = execute(
+            plan,
+            overrides,
+            parallelism=parallelism,
+            timeout=run_timeout,
+            fail_fast=fail_fast or None,
+            quiet=quiet or as_json,
+            executor=executor,
+            broker=broker,
+            run_id=run_id,
+            err=err,
+            then=end,
+            **partial,
+        )
+    finally:
+        err.close()  # (closed by end(), unless the run raised)
     return ci_outputs_after(result, settings, junit=junit, metrics_textfile=metrics_textfile)
 
 
@@ -246,49 +260,109 @@ def _check_executor(name: str, broker: str | None, default_broker: str) -> None:
 
 
 @contextmanager
-def interrupts(control: RunControl) -> Iterator[None]:
-    """First SIGINT/SIGTERM: stop gracefully (terminate tasks, grace, kill). Second: kill at once."""
+def interrupts(
+    control: RunControl, say: Callable[[str], None], after_the_run: Callable[[], None] | None = None
+) -> Iterator[Callable[[], None]]:
+    """First SIGINT/SIGTERM: stop gracefully (terminate tasks, grace, kill). Second: kill at once.
+
+    Each signal cancels first, then hands its line to ``say``, which must not wait for the reader of stderr
+    (:meth:`~dagctl.cli.view.LineWriter.say`): a reader that stopped reading delays neither this stop nor the next.
+    Yields what to call when the run is over: from then on a signal calls ``after_the_run`` (the command waits
+    for the reader of stderr: it stops waiting) and nothing else.
+    """
     from .signals import handle_signals
 
+    over = False
+
+    def run_over() -> None:
+        nonlocal over
+        over = True
+
     def on_stop(signum: int, again: bool) -> None:
-        if again:
+        if over:
+            if after_the_run is not None:
+                after_the_run()
+        elif again:
             control.cancel(now=True)
-            sys.stderr.write("dagctl: second interrupt: killing running tasks now\n")
+            say("dagctl: second interrupt: killing running tasks now")
         else:
             name = signal.Signals(signum).name
             control.cancel(f"interrupted by {name}", signal=signum)
-            sys.stderr.write(
-                f"dagctl: {name}: stopping; running tasks get SIGTERM then SIGKILL (interrupt again to kill now)\n"
-            )
+            say(f"dagctl: {name}: stopping; running tasks get SIGTERM then SIGKILL (interrupt again to kill now)")
 
     with handle_signals(on_stop):
-        yield
+        yield run_over
 
 
-def report(result: RunResult, *, quiet: bool, as_json: bool) -> None:
+def _finish_lines(writer: LineWriter, *, close: bool = True) -> None:
+    """Wait until the reader of stderr has taken what ``writer`` was handed, then close it (or, with ``close=False``,
+    leave it open): :data:`~dagctl.cli.view.END_WAIT_S` seconds at most for a reader that is not reading, a wait that
+    a SIGINT, SIGTERM or SIGHUP ends at once (the run is over: its exit code stays the command's). Handlers are put
+    in place only when there is something to wait for (and only the main thread can)."""
+    import threading
+
+    wait = writer.close if close else writer.drain
+    if writer.idle() or threading.current_thread() is not threading.main_thread():
+        wait()
+        return
+    from .signals import handle_signals
+
+    with handle_signals(lambda _signum, _again: writer.give_up()):
+        wait()
+
+
+def _above_the_view(line: str) -> None:
+    """A line for stderr while the live view is on: its stand-in for stderr puts it above the frame, at once."""
+    with suppress(OSError, ValueError):
+        sys.stderr.write(line + "\n")
+
+
+def report(result: RunResult, *, quiet: bool, as_json: bool, err: LineWriter | None = None) -> None:
     """What a finished run prints (``run``, ``retry``, ``resume``): the summary on stdout, as text or JSON;
-    with ``-q`` or ``--json``, why it did not succeed on stderr (:func:`outcome_lines`), and nothing more."""
+    with ``-q`` or ``--json``, why it did not succeed on stderr (:func:`outcome_lines`), and nothing more.
+
+    The stderr lines go through ``err`` (else a writer of its own, closed before returning): a stream that fails
+    costs only its own lines, and a reader of stderr that is not reading delays the end by seconds at most."""
+    from .view import LineWriter
+
+    writer = err if err is not None else LineWriter(sys.stderr)
     try:
         if as_json:
-            echo_json(result.summary())
+            _to_stdout(echo_json, result.summary())
         elif not quiet:
-            print_summary(result)
+            print_summary(result, err=writer)
+        if quiet or as_json:
+            for line in outcome_lines(result):
+                writer.say(line)
+    finally:
+        if err is None:
+            _finish_lines(writer)
+
+
+def _to_stdout(write: Callable[[Any], None], what: Any) -> None:
+    try:
+        write(what)
+        sys.stdout.flush()
     except OSError:  # stdout closed or full (a pager that quit, >/dev/full): the outcome is the run's
         pass
-    if quiet or as_json:
-        for line in outcome_lines(result):
-            echo_err(line)
+
+
+FAILED_SHOWN = 20
+"""Failed tasks the end of a run names one per line (the summary, ``-q``); the rest are counted in one line."""
 
 
 def outcome_lines(result: RunResult) -> list[str]:
-    """One line per failed task (its error and log), then the run's own: nothing for a success."""
+    """One line per failed task (its error and log; the first :data:`FAILED_SHOWN`), then the run's own: nothing
+    for a success."""
     if result.status == "success":
         return []
+    failed = [t for t in result.tasks.values() if t.status == "failed"]
     lines = [
         f"dagctl: task {t.id} failed: {t.error or 'failed'}" + (f" (log: {t.log_path})" if t.log_path else "")
-        for t in result.tasks.values()
-        if t.status == "failed"
+        for t in failed[:FAILED_SHOWN]
     ]
+    if len(failed) > FAILED_SHOWN:
+        lines.append(f"dagctl: ... and {len(failed) - FAILED_SHOWN} more failed tasks: dagctl show {result.run_id}")
     if result.status == "paused":
         lines.append(f"dagctl: run {result.run_id} paused; resume it with: dagctl resume {result.run_id}")
     else:
@@ -297,9 +371,13 @@ def outcome_lines(result: RunResult) -> list[str]:
     return [printable(line) for line in lines]  # an error may hold escape sequences: none reaches a terminal
 
 
-def print_summary(result: RunResult) -> None:
-    """The source note's closing block, plus what a person needs next."""
-    from .view import log_tail
+def print_summary(result: RunResult, *, err: LineWriter | None = None) -> None:
+    """The source note's closing block on stdout, plus what a person needs next; before it, on stderr (through
+    ``err``, else a writer of its own), the last lines of the first failed tasks' logs. Each stream that fails
+    costs only its own lines."""
+    from .view import LineWriter, log_tail
+
+    writer = err if err is not None else LineWriter(sys.stderr)
 
     title = {
         "success": "DAG EXECUTION COMPLETE",
@@ -311,9 +389,13 @@ def print_summary(result: RunResult) -> None:
     for t in failed[:3]:
         tail = log_tail(t.log_path)
         if tail:
-            echo_err(f"--- last lines of {t.id} ({t.log_path}) ---")
+            writer.say(f"--- last lines of {t.id} ({t.log_path}) ---")
             for line in tail:  # what the task wrote, without the escape sequences that would act on the terminal
-                echo_err(f"  {printable(line)}")
+                writer.say(f"  {printable(line)}")
+    if err is None:
+        _finish_lines(writer)
+    else:
+        writer.drain()  # stderr's lines before stdout's summary (`2>&1`), unless its reader is not reading
     lines = [
         title,
         f"DAG: {result.dag_name}",
@@ -331,12 +413,14 @@ def print_summary(result: RunResult) -> None:
         lines.append(f"Duration: {whole:.2f}s, pauses included ({result.duration_s:.2f}s since resumed)")
     if result.error:
         lines.append(f"Reason: {result.error}")
-    for t in failed:
+    for t in failed[:FAILED_SHOWN]:
         lines.append(f"Failed: {t.id}: {t.error}" + (f" (log: {t.log_path})" if t.log_path else ""))
+    if len(failed) > FAILED_SHOWN:
+        lines.append(f"... and {len(failed) - FAILED_SHOWN} more failed tasks: dagctl show {result.run_id}")
     if result.status == "paused":
         lines.append(f"Resume with: dagctl resume {result.run_id}")
     lines.append(f"Logs: {result.run_dir}")
-    echo("\n".join(map(printable, lines)))  # errors may hold escape sequences and control characters
+    _to_stdout(echo, "\n".join(map(printable, lines)))  # errors may hold escape sequences and control characters
 
 
 def _since_start(result: RunResult) -> float | None:
@@ -372,24 +456,31 @@ def execute(
     quiet: bool,
     executor: str | None = None,
     broker: str | None = None,
+    err: LineWriter | None = None,
+    then: Callable[[RunResult], None] | None = None,
     **options: Any,
 ) -> RunResult:
     """Run ``dag`` (a Plan or a DagSpec) with the right view: live view on a TTY, plain lines otherwise.
 
     ``executor`` (else ``DAGCTL_EXECUTOR``): ``threads`` (default) or ``celery`` (``broker`` else ``REDIS_URL``).
-    A ``clock`` in ``options`` times the run and the live view alike.
+    A ``clock`` in ``options`` times the run and the live view alike. Plain lines and the signals' lines go
+    through ``err`` (the caller's to close), else through a writer of its own, closed when the run ends. ``then``
+    is called with the result while the run's signal handling still holds: what the command prints at the end and
+    its wait for the reader of stderr, which a signal then ends at once (the exit code stays the run's).
     """
     from dagctl.dag.plan import Plan
     from dagctl.run import childsignal
     from dagctl.run.api import plan_of, run_dag
     from dagctl.run.state import RunControl
 
-    from .view import PlainView, live_view, use_live_view
+    from .view import LineWriter, PlainView, live_view, use_live_view
 
     plan = dag if isinstance(dag, Plan) else plan_of(dag)
     control = RunControl()
     sinks: list[Any] = []
     live = None
+    writer = err if err is not None else LineWriter(sys.stderr)
+    say = writer.say
     if not quiet:
         if use_live_view(sys.stderr):
             from dagctl.clock import SystemClock
@@ -399,27 +490,38 @@ def execute(
             clock = options.get("clock") or SystemClock()
             live = live_view(plan, parallelism=options.get("parallelism"), clock=clock, settings=settings)
             sinks.append(live)
+            say = _above_the_view
         elif os.environ.get("GITHUB_ACTIONS") == "true":  # plain lines, each task's log folded (docs/ci.md)
             from dagctl.settings import Settings
 
             from .github_view import GithubView
 
             settings = options.get("settings") or Settings.from_env()
-            sinks.append(GithubView(runs_dir=settings.runs_dir))
+            sinks.append(GithubView(runs_dir=settings.runs_dir, writer=writer))
         else:
-            sinks.append(PlainView())
+            sinks.append(PlainView(writer=writer))
     chosen = make_executor(executor, broker)  # before the run: a dead broker is exit 3 within seconds
-    # this thread only waits, and the threads started here (signals, live view) inherit the block
-    with childsignal.blocked(), interrupts(control):
-        if live is not None:
-            live.start()
-        try:
-            return run_dag(plan, params=params, sinks=sinks, control=control, executor=chosen, **options)
-        finally:
+    try:
+        # this thread only waits, and the threads started here (signals, live view) inherit the block
+        with childsignal.blocked(), interrupts(control, say, writer.give_up) as run_over:
             if live is not None:
-                live.stop()
-            if chosen is not None:
-                chosen.shutdown(wait=False)
+                live.start()
+            try:
+                result = run_dag(plan, params=params, sinks=sinks, control=control, executor=chosen, **options)
+            finally:
+                if live is not None:
+                    live.stop()
+                if chosen is not None:
+                    chosen.shutdown(wait=False)
+            run_over()
+            if then is not None:
+                then(result)
+            if err is None:
+                writer.close()
+            return result
+    finally:
+        if err is None:
+            writer.close()  # (closed above, unless the run raised)
 
 
 def _run_timeout(text: str | None) -> float | None:
