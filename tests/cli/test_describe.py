@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dagctl.cli.view import describe
+from dagctl.cli.plain import describe
 from dagctl.store.events import (
     ApprovalGranted,
     ApprovalRequested,

@@ -75,7 +75,7 @@ def pipe() -> Iterator[Pipe]:
 
 def test_emit_and_flush_return_while_the_reader_is_not_reading(pipe: Pipe) -> None:
     """A run's 2,000 lines (~90 KB) into a 4 KB pipe nobody reads: the runner's calls all return."""
-    from dagctl.cli.view import PlainView
+    from dagctl.cli.plain import PlainView
 
     view = PlainView(pipe.stream)
     done = threading.Event()
@@ -109,7 +109,7 @@ class StallClock(SystemClock):
 
 
 def test_lines_dropped_while_the_reader_was_not_reading_are_counted_where_they_were(pipe: Pipe) -> None:
-    from dagctl.cli.view import STALLED_S, LineWriter, PlainView
+    from dagctl.cli.plain import STALLED_S, LineWriter, PlainView
 
     clock = StallClock()
     writer = LineWriter(pipe.stream, clock=clock, held=10)
@@ -138,7 +138,7 @@ def test_lines_dropped_while_the_reader_was_not_reading_are_counted_where_they_w
 
 def test_a_burst_of_lines_is_not_dropped_when_the_reader_keeps_up(pipe: Pipe) -> None:
     """A stopped run cancels every task it did not start at once: thousands of lines in one go, all shown."""
-    from dagctl.cli.view import HELD_LINES, PlainView
+    from dagctl.cli.plain import HELD_LINES, PlainView
 
     pipe.read()
     view = PlainView(pipe.stream)
@@ -152,7 +152,7 @@ def test_a_burst_of_lines_is_not_dropped_when_the_reader_keeps_up(pipe: Pipe) ->
 
 
 def test_the_end_waits_a_bounded_time_for_a_reader_that_never_reads(pipe: Pipe) -> None:
-    from dagctl.cli.view import END_WAIT_S, LineWriter
+    from dagctl.cli.plain import END_WAIT_S, LineWriter
     from dagctl.clock import FakeClock
 
     clock = FakeClock()

@@ -10,8 +10,8 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from dagctl.cli.plain import describe  # noqa: F401  (the CLI package imports cleanly)
 from dagctl.cli.render import fit_table, short_run_id
-from dagctl.cli.view import describe  # noqa: F401  (the CLI package imports cleanly)
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from dagctl.cli.plain import describe
 from dagctl.cli.render import (
     TermStyle,
     ascii_text,
@@ -26,7 +27,7 @@ from dagctl.cli.render import (
     printable,
     text_width,
 )
-from dagctl.cli.view import LiveView, describe, live_lines
+from dagctl.cli.view import LiveView, live_lines
 from dagctl.report.progress import RunProgress
 from dagctl.store.events import TaskFail, TaskRetry, TaskStart
 from tests.conftest import ROOT

@@ -17,7 +17,7 @@ from tests.support import wait_until
 from .helpers import dagctl, records
 
 ENDS_WITHIN_S = 5 + 10
-"""dagctl waits 5 s at most for a reader that does not read (dagctl.cli.view.END_WAIT_S), then exits: a margin."""
+"""dagctl waits 5 s at most for a reader that does not read (dagctl.cli.plain.END_WAIT_S), then exits: a margin."""
 
 QUICK = 150
 """Quick tasks: ~300 plain lines, ~15 KB, none of which the full pipe the tests give stderr takes."""

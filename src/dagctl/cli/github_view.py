@@ -1,5 +1,5 @@
 """What a run prints under GitHub Actions (``GITHUB_ACTIONS=true``, stderr not a terminal): the plain lines of
-:class:`dagctl.cli.view.PlainView`, with each finished attempt's log folded under its line in a ``::group::``.
+:class:`dagctl.cli.plain.PlainView`, with each finished attempt's log folded under its line in a ``::group::``.
 
 The log is printed between ``::stop-commands::`` markers, so nothing a task wrote can act as a workflow command
 (end the group, set an output or an environment variable). A long log is cut to its last :data:`MAX_LOG_BYTES`
@@ -18,7 +18,7 @@ from pathlib import Path
 from dagctl.report.github import GROUP_END, group, resume_commands, stop_commands
 from dagctl.store.events import Event, TaskCancel, TaskEvent, TaskFail, TaskOk, TaskRetry, TaskStart
 
-from .view import LineWriter, describe, local_time
+from .plain import LineWriter, describe, local_time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def child_logs(runs_dir: Path, child_run_id: str, limit: int = MAX_LOG_BYTES, *,
 class GithubView:
     """An event sink: PlainView's lines on ``stream`` (stderr), each finished attempt's log folded in a group.
 
-    As :class:`~dagctl.cli.view.PlainView`, it writes through a :class:`~dagctl.cli.view.LineWriter` (``writer``, or
+    As :class:`~dagctl.cli.plain.PlainView`, it writes through a :class:`~dagctl.cli.plain.LineWriter` (``writer``, or
     one of its own on ``stream``): :meth:`emit` only queues the event, and the writer's thread reads the logs and
     writes the groups, so neither a slow reader of the job log nor a long log slows the run."""
 

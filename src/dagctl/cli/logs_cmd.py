@@ -412,7 +412,7 @@ def _follow(history: History, run_id: str, unit: str | None, *, iteration: int |
     from dagctl.store.jsonl import iter_with_offsets
     from dagctl.store.layout import events_file
 
-    from .view import describe, local_time
+    from .plain import describe, local_time
 
     run_dir = history.run_dir(run_id)
     tick = threading.Event()

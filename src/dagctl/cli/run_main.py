@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from dagctl.run.state import RunControl, RunResult
 
-    from .view import LineWriter
+    from .plain import LineWriter
 
 ENABLED = True
 """The typer-free path for plain ``dagctl run`` command lines (~20 ms off every start); False sends every
@@ -162,7 +162,7 @@ def run_command(
         partial["env_files"] = [str(Path(f).resolve()) for f in env_file]
     if only or from_task:
         partial.update(select=selected, reuse_outputs=reused)
-    from .view import LineWriter
+    from .plain import LineWriter
 
     err = LineWriter(sys.stderr)  # the run's lines, the signals' and the summary's: none waits for the reader
 
@@ -266,7 +266,7 @@ def interrupts(
     """First SIGINT/SIGTERM: stop gracefully (terminate tasks, grace, kill). Second: kill at once.
 
     Each signal cancels first, then hands its line to ``say``, which must not wait for the reader of stderr
-    (:meth:`~dagctl.cli.view.LineWriter.say`): a reader that stopped reading delays neither this stop nor the next.
+    (:meth:`~dagctl.cli.plain.LineWriter.say`): a reader that stopped reading delays neither this stop nor the next.
     Yields what to call when the run is over: from then on a signal calls ``after_the_run`` (the command waits
     for the reader of stderr: it stops waiting) and nothing else.
     """
@@ -296,7 +296,7 @@ def interrupts(
 
 def _finish_lines(writer: LineWriter, *, close: bool = True) -> None:
     """Wait until the reader of stderr has taken what ``writer`` was handed, then close it (or, with ``close=False``,
-    leave it open): :data:`~dagctl.cli.view.END_WAIT_S` seconds at most for a reader that is not reading, a wait that
+    leave it open): :data:`~dagctl.cli.plain.END_WAIT_S` seconds at most for a reader that is not reading, a wait that
     a SIGINT, SIGTERM or SIGHUP ends at once (the run is over: its exit code stays the command's). Handlers are put
     in place only when there is something to wait for (and only the main thread can)."""
     import threading
@@ -323,7 +323,7 @@ def report(result: RunResult, *, quiet: bool, as_json: bool, err: LineWriter | N
 
     The stderr lines go through ``err`` (else a writer of its own, closed before returning): a stream that fails
     costs only its own lines, and a reader of stderr that is not reading delays the end by seconds at most."""
-    from .view import LineWriter
+    from .plain import LineWriter
 
     writer = err if err is not None else LineWriter(sys.stderr)
     try:
@@ -375,7 +375,8 @@ def print_summary(result: RunResult, *, err: LineWriter | None = None) -> None:
     """The source note's closing block on stdout, plus what a person needs next; before it, on stderr (through
     ``err``, else a writer of its own), the last lines of the first failed tasks' logs. Each stream that fails
     costs only its own lines."""
-    from .view import LineWriter, log_tail
+    from .plain import LineWriter
+    from .view import log_tail
 
     writer = err if err is not None else LineWriter(sys.stderr)
 
@@ -473,7 +474,8 @@ def execute(
     from dagctl.run.api import plan_of, run_dag
     from dagctl.run.state import RunControl
 
-    from .view import LineWriter, PlainView, live_view, use_live_view
+    from .plain import LineWriter, PlainView
+    from .view import live_view, use_live_view
 
     plan = dag if isinstance(dag, Plan) else plan_of(dag)
     control = RunControl()
