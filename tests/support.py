@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 
 def wait_until(predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> object:
@@ -46,3 +47,22 @@ tasks:
 """
 """A DAG whose task ``work`` runs until it is stopped (its pid in ``{pidfile}``) and ``after`` waits on it: what the
 tests of killed, abandoned and never-started runs start, from the CLI and through the web API."""
+
+
+def small_tmpfs(where: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` (``1m``) mounted on ``where`` while the generator runs: a disk to fill, or to make
+    read-only. Skips the test unless root can mount one here. For ``yield from`` in a fixture."""
+    import os
+    import subprocess
+
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True)
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)

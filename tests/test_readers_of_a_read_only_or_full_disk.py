@@ -27,7 +27,7 @@ from dagctl.store.jsonl import JsonlWriter, append_record, iter_records
 from dagctl.store.layout import event_log_pending_file, events_file
 from dagctl.store.prune import prune
 from tests.conftest import ROOT
-from tests.support import process_alive, wait_until
+from tests.support import process_alive, small_tmpfs, wait_until
 
 RUN = "20261207-030000.000-a1b2c3"
 DEAD = {"host": hostname(), "pid": os.getpid(), "pid_start": 1.0}  # this pid, another start time: a dead process
@@ -141,14 +141,7 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpf
 
 @pytest.fixture
 def small_disk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    where = tmp_path_factory.mktemp("small-disk")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)], capture_output=True)
-    if mounted.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
+    yield from small_tmpfs(tmp_path_factory.mktemp("small-disk"), "1m")
 
 
 def dagctl(project: Path, logs: Path, *args: str, wait: bool = True) -> Any:

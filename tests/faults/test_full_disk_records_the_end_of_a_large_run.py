@@ -7,14 +7,13 @@ in tests/test_full_disk_triage.py."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from dagctl.store.sinks import FanOut, MemorySink
+from tests.support import small_tmpfs
 
 from .helpers import dagctl, records
 
@@ -23,16 +22,7 @@ TASKS = 2000
 
 @pytest.fixture
 def tiny_disk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    where = tmp_path_factory.mktemp("tiny-disk")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)], capture_output=True)
-    if mounted.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
+    yield from small_tmpfs(tmp_path_factory.mktemp("tiny-disk"), "1m")
 
 
 def test_a_large_run_on_a_full_disk_still_records_its_outcomes_and_its_end(project: Path, tiny_disk: Path) -> None:

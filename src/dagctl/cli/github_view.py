@@ -12,17 +12,15 @@ tasks become ``::error`` annotations and the step summary is written after the r
 from __future__ import annotations
 
 import secrets
-import sys
 from pathlib import Path
 
 from dagctl.report.github import GROUP_END, group, resume_commands, stop_commands
 from dagctl.store.events import Event, TaskCancel, TaskEvent, TaskFail, TaskOk, TaskRetry, TaskStart
 
-from .plain import LineWriter, describe, local_time
+from .plain import LineWriter, PlainView, describe, local_time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from typing import TextIO
 
 MAX_LOG_BYTES = 256 * 1024
@@ -87,7 +85,7 @@ def child_logs(runs_dir: Path, child_run_id: str, limit: int = MAX_LOG_BYTES, *,
     return lines
 
 
-class GithubView:
+class GithubView(PlainView):
     """An event sink: PlainView's lines on ``stream`` (stderr), each finished attempt's log folded in a group.
 
     As :class:`~dagctl.cli.plain.PlainView`, it writes through a :class:`~dagctl.cli.plain.LineWriter` (``writer``, or
@@ -102,11 +100,7 @@ class GithubView:
         runs_dir: Path | None = None,
         writer: LineWriter | None = None,
     ) -> None:
-        self._own = writer is None
-        self.writer = writer if writer is not None else LineWriter(stream or sys.stderr)
-        self.writer.render = self.render
-        self.stream = self.writer.stream
-        self.emit: Callable[[Event], None] = self.writer.put
+        super().__init__(stream, writer=writer)
         self.limit = limit
         self.runs_dir = runs_dir
         """Where child runs' folders are (``dag:`` tasks' logs); None: those tasks show their own log only."""
@@ -142,15 +136,3 @@ class GithubView:
         else:
             out = [text.replace("\r", " ").replace("\n", " ")]
         return "\n".join(out) + "\n"
-
-    def flush(self) -> None:
-        failed = self.writer.failed
-        if failed is not None:
-            raise failed
-        self.writer.wake()
-
-    def close(self) -> None:
-        if self._own:
-            self.writer.close()
-        else:
-            self.writer.wake()
