@@ -28,10 +28,10 @@ def problems(tmp_path: Path, handlers: str) -> list[str]:
     [
         ("  failure: {runn: echo}\n", ["6:13: unknown key 'runn' in handler failure — did you mean 'run'?"]),
         (
-            "  failure: {run: echo, retries: yes}\n",
+            "  failure: {run: echo, timeout: yes}\n",
             [
-                "6:33: handler failure retries: expected a whole number, got yes (YAML reads it as the boolean true)"
-                " — write a whole number, e.g. retries: 2"
+                '6:33: handler failure timeout: true is not a duration — write seconds (30) or a duration like "30s",'
+                ' "10m", "1h30m", "500ms", "2d" (at most 365d)'
             ],
         ),
         (
@@ -86,6 +86,16 @@ def test_a_python_handler_whose_function_is_missing_is_reported(tmp_path: Path) 
 
 def test_a_valid_handler_is_planned_as_before(tmp_path: Path) -> None:
     path = tmp_path / "h.yaml"
-    path.write_text(HEAD + '  failure: {run: "echo ${params.x} ${outputs.a.k} $DAGCTL_RUN_STATUS", retries: 2}\n')
+    path.write_text(HEAD + '  failure: {run: "echo ${params.x} ${outputs.a.k} $DAGCTL_RUN_STATUS", timeout: 5m}\n')
     handler = build_plan(load_dag(path)).handlers["failure"]
-    assert (handler.id, handler.kind, handler.retries) == ("handler:failure", "run", 2)
+    assert (handler.id, handler.kind, handler.timeout) == ("handler:failure", "run", 300)
+
+
+def test_what_decides_whether_or_how_often_a_task_runs_is_refused_on_a_handler(tmp_path: Path) -> None:
+    """A handler runs when the run ends: `when:`, `precondition:`, `cache:` … were accepted and then ignored."""
+    found = problems(tmp_path, "  failure: {run: echo, when: 'params.x == 1', precondition: 'true', cache: true}\n")
+    assert [p.split(" — ")[0] for p in found] == [
+        "6:24: handler failure: when: does not apply to a handler",
+        "6:47: handler failure: precondition: does not apply to a handler",
+        "6:69: handler failure: cache: does not apply to a handler",
+    ]

@@ -34,7 +34,7 @@ VALID = {
     "every kind of task": "tasks:\n  - {id: a, run: [echo, hi]}\n  - {id: b, python: 'mod:fn'}\n"
     "  - {id: c, dag: {tasks: [{id: x, run: echo}]}}\n  - {id: d, approval: {message: Go on}}\n"
     "  - {id: e, run: echo, python: null}",
-    "handlers": "tasks:\n  - {id: a, run: echo}\nhandlers:\n  failure: {run: 'echo ${outputs.a.k}', retries: 1}\n"
+    "handlers": "tasks:\n  - {id: a, run: echo}\nhandlers:\n  failure: {run: 'echo ${outputs.a.k}', timeout: 1m}\n"
     "  exit: {python: 'mod:fn'}",
     "caches": "tasks:\n  - {id: a, run: echo, cache: true}\n  - {id: b, run: echo, cache: null}\n"
     "  - {id: c, run: echo, cache: {ttl: 7d, inputs: ['data/*.csv'], key: v2}}",
@@ -62,7 +62,7 @@ INVALID = {
     "an empty matrix": "tasks:\n  - {id: a, run: echo, matrix: {}}",
     "a matrix of a word": "tasks:\n  - {id: a, run: echo, matrix: {v: word}}",
     "a handler with depends_on": "tasks:\n  - {id: a, run: echo}\nhandlers:\n  failure: {run: echo, depends_on: a}",
-    "a handler with no kind": "tasks:\n  - {id: a, run: echo}\nhandlers:\n  failure: {retries: 1}",
+    "a handler with no kind": "tasks:\n  - {id: a, run: echo}\nhandlers:\n  failure: {timeout: 1m}",
     "a handler of two kinds": "tasks:\n  - {id: a, run: echo}\nhandlers:\n  failure: {run: echo, python: 'm:f'}",
     "a handler with a sub-DAG": "tasks:\n  - {id: a, run: echo}\nhandlers:\n  exit: {dag: child.yaml}",
     "an unknown handler": "tasks:\n  - {id: a, run: echo}\nhandlers:\n  always: {run: echo}",

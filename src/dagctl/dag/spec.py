@@ -493,7 +493,23 @@ class HandlerSpec(TaskSpec):
 
     model_config = ConfigDict(json_schema_extra=handler_schema)
     SHAPE = "a mapping such as {run: ./notify.sh}"
-    REFUSED = ("id", "depends_on", "dag", "approval", "matrix", "max_parallel", "min_success", "aggregate", "repeat")
+    REFUSED = (
+        "id",
+        "depends_on",
+        "dag",
+        "approval",
+        "matrix",
+        "max_parallel",
+        "min_success",
+        "aggregate",
+        "repeat",
+        # a handler runs when the run ends, whatever: these were accepted and then ignored
+        "when",
+        "trigger_rule",
+        "precondition",
+        "continue_on",
+        "cache",
+    )
 
     id: Name = "handler"
 
