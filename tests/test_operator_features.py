@@ -208,6 +208,35 @@ def test_handlers_run_after_the_dag_and_never_change_its_outcome(proj) -> None:
     assert sink.of("dag_done")[0].status == "failed"
 
 
+def test_a_handler_is_retried_as_its_retries_say(proj) -> None:
+    """`retries:` on a handler was accepted (and honoured by the Argo export) but dagctl run ran it once."""
+    flaky = "echo x >> tries; test $(wc -l < tries) -ge 3"
+    result, sink = proj.run(
+        "hr.yaml",
+        f"""
+        name: hr
+        handlers:
+          failure: {{run: '{flaky}', retries: 3, retry_delay: 0s}}
+          exit: {{run: 'echo x >> exits; exit 4', retries: 2, retry_delay: 0s, retry_on_exit_codes: [75]}}
+        tasks: [{{id: a, run: 'exit 2'}}]
+        """,
+    )
+    assert result.status == "failed"
+    assert (proj.folder / "tries").read_text().count("x") == 3  # two failures retried, then a success
+    assert (proj.folder / "exits").read_text().count("x") == 1  # exit 4 is not one to retry
+    kinds = [(e.kind, e.task_id, e.attempt) for e in sink.events if getattr(e, "task_id", "").startswith("handler:")]
+    assert kinds == [
+        ("task_start", "handler:failure", 1),
+        ("task_retry", "handler:failure", 1),
+        ("task_start", "handler:failure", 2),
+        ("task_retry", "handler:failure", 2),
+        ("task_start", "handler:failure", 3),
+        ("task_ok", "handler:failure", 3),
+        ("task_start", "handler:exit", 1),
+        ("task_fail", "handler:exit", 1),
+    ]
+
+
 class _Receiver(http.server.BaseHTTPRequestHandler):
     received: ClassVar[list[dict[str, Any]]] = []
 

@@ -1142,14 +1142,64 @@ class Runner:
                 self._run_handler(name, status)
 
     def _run_handler(self, kind: str, status: str) -> None:
+        """Run the handler ``kind``: once, and again as its ``retries:`` allow (with their backoff), as a task's
+        attempts are retried, unless the run is being killed (a second Ctrl+C)."""
         planned = self.plan.handlers[kind]
         tr = self.units[planned.id] = TaskRun(planned.id, attempt=1)
+        for number in range(1, planned.retries + 2):
+            tr.attempt = number
+            done = self._handler_attempt(planned, kind, status, number)
+            if done is None:
+                return
+            result, log_path = done
+            codes = planned.retry_on_exit_codes
+            again = number <= planned.retries and not self.control.kill_now
+            if result.ok:
+                return
+            if not again or (codes is not None and result.exit_code not in codes):
+                self._emit(
+                    TaskFail,
+                    task_id=planned.id,
+                    attempt=number,
+                    duration_s=tr.duration_s,
+                    log_path=log_path,
+                    status=result.status,
+                    exit_code=result.exit_code,
+                    error=result.error,
+                )
+                return
+            delay = backoff_delay(
+                number, base=planned.retry_delay, factor=planned.backoff, cap=planned.max_delay, rand=self.rand
+            )
+            self._emit(
+                TaskRetry,
+                task_id=planned.id,
+                attempt=number,
+                delay_s=round(delay, 3),
+                error=result.error,
+                status=result.status,
+            )
+            deadline = self.clock.monotonic() + delay
+            while not self.control.kill_now and (left := deadline - self.clock.monotonic()) > 0:
+                self.control.wake.clear()
+                self.clock.wait(self.control.wake, left)  # a second Ctrl+C (kill_now) wakes it
+            if self.control.kill_now:
+                why = "killed before its next attempt (a second interrupt)"
+                self._emit(TaskFail, task_id=planned.id, attempt=number, duration_s=tr.duration_s, error=why)
+                return
+
+    def _handler_attempt(
+        self, planned: PlannedTask, kind: str, status: str, number: int
+    ) -> tuple[AttemptResult, str | None] | None:
+        """One attempt of a handler and its log: its start recorded, and its success (a failure is the caller's to
+        record, as a retry or for good); None when it could not be made (recorded as failed)."""
+        tr = self.units[planned.id]
         failed = ",".join(t.id for t in self.tasks.values() if t.status == "failed")
         try:
-            attempt = self.factory.build(planned, 1, self._outputs)
+            attempt = self.factory.build(planned, number, self._outputs)
         except DagctlError as exc:
-            self._emit(TaskFail, task_id=planned.id, attempt=1, duration_s=0.0, error=describe_error(exc))
-            return
+            self._emit(TaskFail, task_id=planned.id, attempt=number, duration_s=0.0, error=describe_error(exc))
+            return None
         extra = {"DAGCTL_RUN_STATUS": status, "DAGCTL_FAILED_TASKS": failed, "DAGCTL_HANDLER": kind}
         attempt = attempt.replace(env={**attempt.env, **extra})
         token, results = CancelToken(), deque[AttemptResult]()
@@ -1159,7 +1209,7 @@ class Runner:
             results.append(result)
             wake.set()
 
-        self._emit(TaskStart, task_id=planned.id, attempt=1, log_path=attempt.log_path)
+        self._emit(TaskStart, task_id=planned.id, attempt=number, log_path=attempt.log_path)
         began = self.clock.monotonic()
         timeout = planned.timeout
         give_up = began + timeout + self.grace + HARD_STOP_MARGIN if timeout else None
@@ -1181,11 +1231,17 @@ class Runner:
         if self._masker is not None:
             self._masker.file(attempt.log_path)
         tr.duration_s, tr.status = round(result.duration_s, 6), "success" if result.ok else "failed"
-        common = {"task_id": planned.id, "attempt": 1, "duration_s": tr.duration_s, "log_path": attempt.log_path}
         if result.ok:
-            self._emit(TaskOk, **common, exit_code=result.exit_code, reason=f"handler {kind}")
-        else:
-            self._emit(TaskFail, **common, status=result.status, exit_code=result.exit_code, error=result.error)
+            self._emit(
+                TaskOk,
+                task_id=planned.id,
+                attempt=number,
+                duration_s=tr.duration_s,
+                log_path=attempt.log_path,
+                exit_code=result.exit_code,
+                reason=f"handler {kind}",
+            )
+        return result, attempt.log_path
 
     def _paused(self, start: float) -> RunResult:
         """``dagctl pause``: what ran is recorded, what did not is left for ``dagctl resume``."""
