@@ -76,6 +76,7 @@ def test_a_matrix_cells_log_opens_and_its_cells_are_listed(live, web_project: Pa
     run_id = server.start("units")
     server.wait_for_run(run_id)
     browser.get(f"{server.url}/runs/{run_id}")
+    waiter(browser).until(lambda d: len(query(d, "#task-rows tr", "data-task")) >= 7)  # drawn by the page's script
     rows = query(browser, "#task-rows tr", "data-task")
     assert rows[:7] == ["cells", "cells:0", "cells:1", "cells:2", "cells:3", "cells:4", "cells:5"]
     failed = query(browser, '#task-rows tr[data-task="cells:5"] td')

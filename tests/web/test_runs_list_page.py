@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from tests.support import wait_until
 from tests.web.browser_support import needs_browser, requests_to, waiter
 
 PAGE = {"Accept": "text/html"}
@@ -57,7 +58,8 @@ def test_a_pruned_run_this_server_started_is_unknown_not_never_started(live, web
     run_id = server.start("quick")
     server.wait_for_run(run_id)
     shutil.rmtree(web_project / "logs" / "runs" / run_id)  # dagctl prune
-    shown = server.client.get(f"/api/runs/{run_id}")
+    # its process may still be exiting after it wrote its end (the run reads as starting until then)
+    shown = wait_until(lambda: (r := server.client.get(f"/api/runs/{run_id}")).status_code == 404 and r, 30, "404")
     assert shown.status_code == 404
     assert shown.json()["error"] == f"unknown run '{run_id}': it ran, but its folder is gone (pruned?)"
     page = server.client.get(f"/runs/{run_id}", headers=PAGE)
