@@ -60,7 +60,8 @@ def test_an_approval_gate_is_drawn_as_a_wait_for_approval_with_its_real_duration
     lanes = chart_lanes(chart.out)
     assert "‖" in lanes["go_ahead"] and "░" not in lanes["go_ahead"]
     assert lanes["go_ahead"].endswith(f"│ {took['go_ahead']}") and took["go_ahead"] not in ("0s", "<1ms")
-    assert "‖ wait for approval" in chart.out.splitlines()[-1] and "queued" not in chart.out.splitlines()[-1]
+    # (the legend may also list "queued": on a busy machine another task can wait for a slot long enough to show)
+    assert "‖ wait for approval" in chart.out.splitlines()[-1]
     svg = ET.fromstring(cli("show", run_id, "--gantt", "--format", "svg").out)
     lane = next(g for g in svg.iter(f"{SVG}g") if g.get("data-task") == "go_ahead")
     assert [r.get("class") for r in lane.iter(f"{SVG}rect") if "wait" in r.get("class", "")] == ["wait approval"]
