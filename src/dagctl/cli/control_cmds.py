@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from .render import echo, echo_err, echo_json
+from .run_options import AGAIN_BROKER_HELP, AGAIN_EXECUTOR_HELP
 
 if TYPE_CHECKING:
     from dagctl.store.history import History
@@ -147,13 +148,8 @@ def register(app: typer.Typer) -> None:
     def resume(
         run: str = typer.Argument(..., help="A paused (or abandoned) run: id, unique prefix, or 'latest'."),
         parallelism: int | None = typer.Option(None, "--parallelism", "-j", min=1, help="Max tasks at once."),
-        executor: str | None = typer.Option(
-            None,
-            "--executor",
-            "-x",
-            help="Where tasks run: threads or celery (default: where the run ran them, else DAGCTL_EXECUTOR).",
-        ),
-        broker: str | None = typer.Option(None, "--broker", help="Redis URL for celery (default: REDIS_URL)."),
+        executor: str | None = typer.Option(None, "--executor", "-x", help=AGAIN_EXECUTOR_HELP),
+        broker: str | None = typer.Option(None, "--broker", help=AGAIN_BROKER_HELP),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
         as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON."),
         junit: Path | None = typer.Option(
@@ -176,7 +172,7 @@ def register(app: typer.Typer) -> None:
         """
         from dagctl.run.resume import claim_run, prepare_resume
 
-        from .run_main import again_on, check_ci_outputs, ci_outputs_after, execute, report
+        from .run_main import again_on, check_ci_outputs, ci_outputs_after, execute, on_workers, report
 
         check_ci_outputs(junit, metrics_textfile)
         history = _history()
@@ -186,8 +182,7 @@ def register(app: typer.Typer) -> None:
             on = again_on(prepared.executor, executor, broker, history.settings)
             if not quiet and not as_json:
                 kept = len(prepared.reuse)
-                where = "" if on == "threads" else f" on {on} workers"
-                echo_err(f"dagctl: resuming run {prepared.run_id}{where}; {kept} finished task(s) kept")
+                echo_err(f"dagctl: resuming run {prepared.run_id}{on_workers(on)}; {kept} finished task(s) kept")
             result = execute(
                 prepared.spec,
                 prepared.params,

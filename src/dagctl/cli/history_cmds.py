@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from .render import STATUS_STYLES, echo, echo_err, echo_json, print_rows, short_run_id
+from .run_options import AGAIN_BROKER_HELP, AGAIN_EXECUTOR_HELP
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -366,13 +367,8 @@ def register(app: typer.Typer) -> None:
             False, "--use-current", help="Use the DAG file as it is now, not the snapshot the run executed."
         ),
         parallelism: int | None = typer.Option(None, "--parallelism", "-j", min=1, help="Max tasks at once."),
-        executor: str | None = typer.Option(
-            None,
-            "--executor",
-            "-x",
-            help="Where tasks run: threads or celery (default: where the run ran them, else DAGCTL_EXECUTOR).",
-        ),
-        broker: str | None = typer.Option(None, "--broker", help="Redis URL for celery (default: REDIS_URL)."),
+        executor: str | None = typer.Option(None, "--executor", "-x", help=AGAIN_EXECUTOR_HELP),
+        broker: str | None = typer.Option(None, "--broker", help=AGAIN_BROKER_HELP),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
         as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON."),
         junit: Path | None = typer.Option(
@@ -396,7 +392,7 @@ def register(app: typer.Typer) -> None:
         from dagctl.run.resume import prepare_retry
         from dagctl.run.state import new_run_id
 
-        from .run_main import again_on, check_ci_outputs, ci_outputs_after, execute, report
+        from .run_main import again_on, check_ci_outputs, ci_outputs_after, execute, on_workers, report
 
         check_ci_outputs(junit, metrics_textfile)
         history = _history()
@@ -405,8 +401,9 @@ def register(app: typer.Typer) -> None:
         on = again_on(prepared.executor, executor, broker, history.settings)
         if not quiet and not as_json:
             reused = ", ".join(prepared.reuse) or "none"
-            where = "" if on == "threads" else f" on {on} workers"
-            echo_err(f"dagctl: retrying run {prepared.parent} as a new run{where}; reusing outputs of: {reused}")
+            echo_err(
+                f"dagctl: retrying run {prepared.parent} as a new run{on_workers(on)}; reusing outputs of: {reused}"
+            )
         new_id = new_run_id(history.clock)
         try:
             result = execute(

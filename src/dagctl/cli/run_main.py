@@ -234,6 +234,11 @@ def _check_run_id(run_id: str, runs_dir: Path) -> None:
         raise UsageError(f"--run-id {run_id}: that run already exists", hint="choose a new id, or leave --run-id out")
 
 
+def on_workers(executor: str) -> str:
+    """`` on celery workers`` for the line retry and resume begin with; nothing for local threads."""
+    return "" if executor == "threads" else f" on {executor} workers"
+
+
 def again_on(recorded: str | None, executor: str | None, broker: str | None, settings: Any) -> str:
     """Where ``dagctl retry`` / ``resume`` run a run's tasks: ``--executor``, else where the run ran them (its
     ``dag_start``: a run of Celery workers goes on there), else ``DAGCTL_EXECUTOR``; checked as ``run`` checks."""

@@ -96,6 +96,11 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     ),
 )
 
+AGAIN_EXECUTOR_HELP = "Where tasks run: threads or celery (default: where the run ran them, else DAGCTL_EXECUTOR)."
+AGAIN_BROKER_HELP = "Redis URL for celery (default: REDIS_URL)."
+"""The help of ``--executor`` and ``--broker`` of ``dagctl retry`` and ``dagctl resume``
+(:func:`dagctl.cli.run_main.again_on`)."""
+
 RUN_HELP = """Run a DAG on this machine: parallel where the graph allows, with retries and timeouts.
 
 Events go to ORCH_EVENTS_PATH (default logs/orchestrator_events.jsonl); task logs, outputs and a
