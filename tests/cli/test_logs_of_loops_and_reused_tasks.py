@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dagctl.cli.logs_cmd import LogRef, attempt_logs, pick_log, why_no_log
+from dagctl.cli.logs_cmd import pick_log, why_no_log
 from dagctl.store.runsummary import TaskSummary
+from dagctl.store.tasklogs import AttemptLog, attempt_logs
 
 LOOP = """\
 name: loop
@@ -116,12 +117,12 @@ def test_attempts_and_their_logs_come_from_the_events() -> None:
         {"event": "task_fail", "task_id": "bad", "attempt": 1, "error": "a template"},
     ]
     refs = attempt_logs(events, "fit")
-    assert refs == [LogRef(1, 1, "fit.log"), LogRef(2, 1, "fit~2.log"), LogRef(2, 2, "fit~2@2.log")]
-    assert pick_log("fit", refs, iteration=None, attempt=None, run_id="r") == LogRef(2, 2, "fit~2@2.log")
-    assert pick_log("fit", refs, iteration=2, attempt=1, run_id="r") == LogRef(2, 1, "fit~2.log")
-    assert pick_log("fit", refs, iteration=None, attempt=1, run_id="r") == LogRef(2, 1, "fit~2.log")
-    assert attempt_logs(events, "train:0") == [LogRef(None, 1, "train:0.log")]
-    assert attempt_logs(events, "bad") == [LogRef(None, 1, "bad.log")]  # failed before it started: no file
+    assert refs == [AttemptLog(1, 1, "fit.log"), AttemptLog(2, 1, "fit~2.log"), AttemptLog(2, 2, "fit~2@2.log")]
+    assert pick_log("fit", refs, iteration=None, attempt=None, run_id="r") == AttemptLog(2, 2, "fit~2@2.log")
+    assert pick_log("fit", refs, iteration=2, attempt=1, run_id="r") == AttemptLog(2, 1, "fit~2.log")
+    assert pick_log("fit", refs, iteration=None, attempt=1, run_id="r") == AttemptLog(2, 1, "fit~2.log")
+    assert attempt_logs(events, "train:0") == [AttemptLog(None, 1, "train:0.log")]
+    assert attempt_logs(events, "bad") == [AttemptLog(None, 1, "bad.log")]  # failed before it started: no file
     assert pick_log("gate", [], iteration=None, attempt=None, run_id="r") is None
 
 

@@ -2,14 +2,15 @@
 
 Which file is whose comes from the run's events: every attempt names its log (``log_path``), and a loop's
 (``repeat:``) iterations each have their own (``fit~3.log``, ``fit~3@2.log``: :mod:`dagctl.store.layout`).
-:func:`attempt_logs` lists them and :func:`pick_log` chooses one; ``show`` names the same one by default."""
+:func:`~dagctl.store.tasklogs.attempt_logs` lists them and :func:`pick_log` chooses one; ``show`` names the same one by
+default."""
 
 from __future__ import annotations
 
 import sys
 import threading
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -17,11 +18,10 @@ from .history_cmds import _graph_of_run, _history, _snapshot_of_run, cell_label,
 from .render import echo, echo_err, echo_json, short_run_id
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
-
     from dagctl.store.history import History
     from dagctl.store.reports import RunSummary
     from dagctl.store.runsummary import TaskSummary
+    from dagctl.store.tasklogs import AttemptLog
 
 
 def register(app: typer.Typer) -> None:
@@ -53,6 +53,7 @@ def register(app: typer.Typer) -> None:
           dagctl logs latest --json | jq -r '.tasks[] | select(.status == "failed") | .text'
         """
         from dagctl.errors import DagctlError, StateError, UsageError
+        from dagctl.store.tasklogs import attempt_logs
 
         if as_json and follow:
             raise UsageError("--json and --follow cannot be combined", hint="--json prints the logs as they are now")
@@ -108,66 +109,15 @@ def register(app: typer.Typer) -> None:
             echo_json({"run_id": run_id, "status": s.status, "tasks": found})
 
 
-class LogRef(NamedTuple):
-    """One attempt of a task or matrix cell, as the run's events tell of it, and the name of its log file."""
-
-    iteration: int | None
-    """A loop's (``repeat:``) iteration; None for a task that is no loop."""
-    attempt: int
-    name: str
-    """The log file's name in the run's folder (the run may have been moved since: its folder is where it is)."""
-
-
-_ATTEMPT_EVENTS = frozenset({"task_start", "task_ok", "task_fail", "task_retry", "task_cancel"})
-
-
-def unit_of(record: Mapping[str, Any]) -> str | None:
-    """Which unit a task event is about: its matrix cell (``train:3``) when it has one, else its task."""
-    cell = record.get("cell")
-    unit = cell if isinstance(cell, str) and cell else record.get("task_id")
-    return unit if isinstance(unit, str) and unit else None
-
-
-def _number(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def ref_of(record: Mapping[str, Any], unit: str) -> LogRef | None:
-    """The attempt a task event of ``unit`` is about (None for one about no attempt: a skip, a fan-out)."""
-    from dagctl.store.layout import iteration_log_name
-
-    attempt = _number(record.get("attempt"))
-    if attempt is None or record.get("event") not in _ATTEMPT_EVENTS:
-        return None
-    iteration = _number(record.get("iteration"))
-    log = record.get("log_path")
-    name = PurePath(log).name if isinstance(log, str) and log else iteration_log_name(unit, iteration, attempt)
-    return LogRef(iteration, attempt, name)
-
-
-def attempt_logs(events: Iterable[Mapping[str, Any]], unit: str) -> list[LogRef]:
-    """Every attempt of ``unit`` (a task or a matrix cell) the run's events tell of, in the order they began.
-    Pure. An attempt whose events name no log (it failed before it started, a cache entry without one) gets the
-    name its log would have had."""
-    found: dict[tuple[int | None, int], LogRef] = {}
-    for record in events:
-        if unit_of(record) != unit:
-            continue
-        ref = ref_of(record, unit)
-        if ref is not None and ((ref.iteration, ref.attempt) not in found or record.get("log_path")):
-            found[ref.iteration, ref.attempt] = ref
-    return list(found.values())
-
-
 def pick_log(
     unit: str,
-    refs: list[LogRef],
+    refs: list[AttemptLog],
     *,
     iteration: int | None,
     attempt: int | None,
     run_id: str,
     run: RunSummary | None = None,
-) -> LogRef | None:
+) -> AttemptLog | None:
     """The attempt whose log ``dagctl logs`` prints: the last one (the log ``show`` names); with ``iteration``,
     that iteration's last; with ``attempt``, that attempt of the iteration (a loop's attempts count afresh in
     each). None when the run has no attempt of ``unit`` at all (it says why elsewhere). Raises a one-line
@@ -217,14 +167,14 @@ def _spans(numbers: list[int]) -> str:
     return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
 
 
-def _which(ref: LogRef | None, status: str | None = None) -> str:
+def _which(ref: AttemptLog | None, status: str | None = None) -> str:
     """A log header's words for an attempt: ``iteration 3, attempt 1, failed``; only the status without one."""
     words = [f"iteration {ref.iteration}"] if ref is not None and ref.iteration is not None else []
     words += [f"attempt {ref.attempt}"] if ref is not None else []
     return ", ".join([*words, *([status] if status else [])])
 
 
-def _wanted(ref: LogRef, iteration: int | None, attempt: int | None) -> bool:
+def _wanted(ref: AttemptLog, iteration: int | None, attempt: int | None) -> bool:
     return (iteration is None or ref.iteration == iteration) and (attempt is None or ref.attempt == attempt)
 
 
@@ -315,7 +265,7 @@ def _why_no_log(history: History, s: RunSummary, t: TaskSummary) -> str:
     return why_no_log(t, cells, None if simple else task_kind(_snapshot_of_run(history, s.run_id), t.task_id))
 
 
-def _no_log(history: History, s: RunSummary, t: TaskSummary, ref: LogRef | None) -> Exception:
+def _no_log(history: History, s: RunSummary, t: TaskSummary, ref: AttemptLog | None) -> Exception:
     """The error of ``dagctl logs RUN TASK`` for a task without a log: why, and where to look instead."""
     from dagctl.errors import StateError
 
@@ -411,6 +361,7 @@ def _follow(history: History, run_id: str, unit: str | None, *, iteration: int |
     from dagctl.store.events import parse_event
     from dagctl.store.jsonl import iter_with_offsets
     from dagctl.store.layout import events_file
+    from dagctl.store.tasklogs import attempt_log, unit_of
 
     from .plain import describe, local_time
 
@@ -431,7 +382,7 @@ def _follow(history: History, run_id: str, unit: str | None, *, iteration: int |
                 if line:
                     echo(f"{local_time(record['ts'])} {line}")
                 continue
-            ref = ref_of(record, unit) if record.get("event") == "task_start" and unit_of(record) == unit else None
+            ref = attempt_log(record, unit) if record.get("event") == "task_start" and unit_of(record) == unit else None
             if ref is None or not _wanted(ref, iteration, attempt):
                 continue
             if run_dir / ref.name != log:

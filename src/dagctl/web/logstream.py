@@ -9,19 +9,19 @@ stream completes when nothing more can come (the task, or the run, has ended; th
 has ended) and the logs have been read to the end. A line still being written is sent once its newline is there
 (or when its attempt ended). Lines longer than :data:`MAX_LINE` are cut, and say so.
 
-Which file is whose comes from the run's events: every attempt names its log (``log_path``), as
-``dagctl logs`` reads them; an attempt whose events name none gets the name :mod:`dagctl.store.layout` gives it.
+Which file is whose comes from the run's events, read as ``dagctl logs`` reads them (:mod:`dagctl.store.tasklogs`).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from pathlib import Path, PurePath
-from typing import Any, NamedTuple
+from pathlib import Path
+from typing import Any
 
 from dagctl.errors import UsageError
 from dagctl.store import layout
+from dagctl.store.tasklogs import AttemptLog, log_name, number, unit_of
 
 from .context import WebContext
 from .sse import RETRY_MS, comment, message
@@ -61,16 +61,10 @@ def split_lines(data: bytes, base: int) -> tuple[list[tuple[int, str]], int]:
 # --------------------------------------------------------------------------------------------- which log
 
 
-class Piece(NamedTuple):
+class Piece(AttemptLog):
     """One attempt of a task or cell (of one iteration, for a loop), and its log file's name in the run folder."""
 
-    iteration: int | None
-    attempt: int
-    name: str
-
-    @property
-    def key(self) -> tuple[int | None, int]:
-        return self.iteration, self.attempt
+    __slots__ = ()
 
     def event_id(self, offset: int) -> str:
         where = str(self.attempt) if self.iteration is None else f"{self.iteration}.{self.attempt}"
@@ -83,17 +77,6 @@ class Piece(NamedTuple):
             if self.iteration is None
             else {"iteration": self.iteration, "attempt": self.attempt}
         )
-
-
-def _number(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def unit_of(record: Mapping[str, Any]) -> str | None:
-    """Which unit a task event is about: its matrix cell (``train:3``) when it has one, else its task."""
-    cell = record.get("cell")
-    unit = cell if isinstance(cell, str) and cell else record.get("task_id")
-    return unit if isinstance(unit, str) and unit else None
 
 
 class LogState:
@@ -118,21 +101,15 @@ class LogState:
             return
         if unit_of(record) != self.unit:
             return
-        iteration = _number(record.get("iteration"))
-        attempt = _number(record.get("attempt"))
+        iteration = number(record.get("iteration"))
+        attempt = number(record.get("attempt"))
         if kind == "task_start" and record.get("cells") is None:  # not a matrix task fanning out to its cells
             if attempt is None:  # written by an older dagctl: the next attempt of its iteration
                 attempt = 1 + sum(1 for p in self.pieces if p.iteration == iteration)
             key = (iteration, attempt)
             if key not in self._at:
-                log = record.get("log_path")
-                name = (
-                    PurePath(log).name
-                    if isinstance(log, str) and log
-                    else layout.iteration_log_name(self.unit, iteration, attempt)
-                )
                 self._at[key] = len(self.pieces)
-                self.pieces.append(Piece(iteration, attempt, name))
+                self.pieces.append(Piece(iteration, attempt, log_name(record, self.unit, iteration, attempt)))
         if kind in ATTEMPT_END:
             if attempt is None and self.pieces:
                 iteration, attempt = self.pieces[-1].key
