@@ -3,6 +3,7 @@ neither slows the run nor delays a signal, and cannot hang dagctl's exit: the ex
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import signal
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import wait_until
+from tests.support import small_tmpfs, wait_until
 
 from .helpers import dagctl, records
 
@@ -113,6 +114,62 @@ def test_a_signal_while_the_end_waits_for_the_reader_ends_the_wait(
     try:
         wait_until(lambda: _events(project, "dag_done"), timeout=60, what="the run's end")
         proc.send_signal(sig)
+        code = proc.wait(timeout=ENDS_WITHIN_S)
+    finally:
+        proc.kill()
+    assert code == 1
+
+
+@pytest.fixture
+def full_cache_disk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A task cache folder on a disk with no room left: every entry a run stores fails, and the runner warns."""
+    for where in small_tmpfs(tmp_path_factory.mktemp("full-cache"), "256k"):
+        with contextlib.suppress(OSError), (where / "filler").open("wb") as fh:  # ENOSPC ends it
+            while True:
+                fh.write(b"x" * 65536)
+                fh.flush()
+        yield where
+
+
+def test_warnings_logged_during_a_run_whose_stderr_is_not_read_do_not_hold_it(
+    project: Path, stalled_pipe: int, full_cache_disk: Path
+) -> None:
+    """Logging's warnings (here: a task's cache entry that cannot be stored) go through the writer's thread as the
+    plain lines do: the runner's thread, which logs them, never waits for the reader, so the run goes on."""
+    cached = "".join(f"  - {{id: c{i}, cache: true, run: 'echo {i}'}}\n" for i in range(5))
+    (project / "cached.yaml").write_text(_dag("cached", cached))
+    proc = dagctl(
+        project,
+        "run",
+        "cached.yaml",
+        stdout=subprocess.DEVNULL,
+        stderr=stalled_pipe,
+        env={"DAGCTL_CACHE_DIR": str(full_cache_disk)},
+    )
+    try:
+        code = proc.wait(timeout=ENDS_WITHIN_S + 20)
+    finally:
+        proc.kill()
+    assert code == 0
+    [done] = _events(project, "dag_done")
+    assert done["status"] == "success"
+    assert len(_events(project, "task_ok")) == QUICK + 5
+
+
+@pytest.mark.parametrize("command", ["run", "retry"])
+def test_ci_annotations_after_a_run_whose_stderr_is_not_read_cannot_hang_the_exit(
+    project: Path, stalled_pipe: int, command: str
+) -> None:
+    """Under GitHub Actions a failed run ends with annotations on stderr, written after the run: they go through
+    the same writer, so the end waits for the reader a few seconds at most, once, for `run` and `retry` alike."""
+    (project / "fails.yaml").write_text(_dag("fails", "  - {id: bad, run: 'exit 4'}\n"))
+    if command == "retry":
+        first = dagctl(project, "run", "fails.yaml", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert first.wait(timeout=60) == 1
+    args = ("run", "fails.yaml") if command == "run" else ("retry", "latest")
+    proc = dagctl(project, *args, stdout=subprocess.DEVNULL, stderr=stalled_pipe, env={"GITHUB_ACTIONS": "true"})
+    try:
+        wait_until(lambda: len(_events(project, "dag_done")) == (1 if command == "run" else 2), timeout=60, what="end")
         code = proc.wait(timeout=ENDS_WITHIN_S)
     finally:
         proc.kill()

@@ -172,7 +172,7 @@ def register(app: typer.Typer) -> None:
         """
         from dagctl.run.resume import claim_run, prepare_resume
 
-        from .run_main import again_on, check_ci_outputs, ci_outputs_after, execute, on_workers, report
+        from .run_main import again_on, check_ci_outputs, execute_and_report, on_workers
 
         check_ci_outputs(junit, metrics_textfile)
         history = _history()
@@ -180,18 +180,21 @@ def register(app: typer.Typer) -> None:
         with claim_run(history, run_id):  # one process goes on with a run: read its state under the claim
             prepared = prepare_resume(history, run_id)
             on = again_on(prepared.executor, executor, broker, history.settings)
-            if not quiet and not as_json:
-                kept = len(prepared.reuse)
-                echo_err(f"dagctl: resuming run {prepared.run_id}{on_workers(on)}; {kept} finished task(s) kept")
-            result = execute(
+            kept = len(prepared.reuse)
+            announce = f"dagctl: resuming run {prepared.run_id}{on_workers(on)}; {kept} finished task(s) kept"
+            _, code = execute_and_report(
                 prepared.spec,
                 prepared.params,
-                quiet=quiet or as_json,
+                quiet=quiet,
+                as_json=as_json,
+                settings=history.settings,
+                junit=junit,
+                metrics_textfile=metrics_textfile,
+                announce=None if quiet or as_json else announce,
                 executor=on,
                 broker=broker,
                 parent_run_id=prepared.parent,
                 parallelism=parallelism,
                 **prepared.run_options(),
             )
-        report(result, quiet=quiet, as_json=as_json)
-        raise typer.Exit(ci_outputs_after(result, history.settings, junit=junit, metrics_textfile=metrics_textfile))
+        raise typer.Exit(code)

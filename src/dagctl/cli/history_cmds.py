@@ -392,24 +392,26 @@ def register(app: typer.Typer) -> None:
         from dagctl.run.resume import prepare_retry
         from dagctl.run.state import new_run_id
 
-        from .run_main import again_on, check_ci_outputs, ci_outputs_after, execute, on_workers, report
+        from .run_main import again_on, check_ci_outputs, execute_and_report, on_workers
 
         check_ci_outputs(junit, metrics_textfile)
         history = _history()
         # checks that the logs folder and the event log can be written (exit 3) before anything is announced
         prepared = prepare_retry(history, history.resolve(run), from_task=from_task, use_current=use_current)
         on = again_on(prepared.executor, executor, broker, history.settings)
-        if not quiet and not as_json:
-            reused = ", ".join(prepared.reuse) or "none"
-            echo_err(
-                f"dagctl: retrying run {prepared.parent} as a new run{on_workers(on)}; reusing outputs of: {reused}"
-            )
+        reused = ", ".join(prepared.reuse) or "none"
+        announce = f"dagctl: retrying run {prepared.parent} as a new run{on_workers(on)}; reusing outputs of: {reused}"
         new_id = new_run_id(history.clock)
         try:
-            result = execute(
+            _, code = execute_and_report(
                 prepared.spec,
                 prepared.params,
-                quiet=quiet or as_json,
+                quiet=quiet,
+                as_json=as_json,
+                settings=history.settings,
+                junit=junit,
+                metrics_textfile=metrics_textfile,
+                announce=None if quiet or as_json else announce,
                 executor=on,
                 broker=broker,
                 trigger="retry",
@@ -421,8 +423,7 @@ def register(app: typer.Typer) -> None:
         except BaseException:
             history.discard_unstarted(new_id)  # a start that failed (the disk filled) leaves no half-made folder
             raise
-        report(result, quiet=quiet, as_json=as_json)
-        raise typer.Exit(ci_outputs_after(result, history.settings, junit=junit, metrics_textfile=metrics_textfile))
+        raise typer.Exit(code)
 
 
 def _print_gantt(history: History, run_id: str, fmt: str, width: int | None, *, as_json: bool) -> None:

@@ -36,7 +36,7 @@ from .render import printable, write
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from typing import Any, TextIO
 
     from dagctl.protocols import Clock
@@ -370,6 +370,57 @@ class LineWriter:
             self.failed = exc
         finally:
             self.writing_since = None
+
+
+class _Through:
+    """A stand-in for ``sys.stderr`` while a run goes on (:func:`stderr_through`): whole lines go to a writer."""
+
+    def __init__(self, writer: LineWriter, real: Any) -> None:
+        self._writer = writer
+        self._real = real
+        self._pending = ""
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._lock:  # the runner's, the workers' and the signals' threads may all log
+            *lines, self._pending = (self._pending + text).split("\n")
+        for line in lines:
+            self._writer.say(line)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def rest(self) -> str:
+        with self._lock:
+            text, self._pending = self._pending, ""
+        return text
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+@contextlib.contextmanager
+def stderr_through(writer: LineWriter) -> Iterator[None]:
+    """While the block runs, what other code writes to ``sys.stderr`` (logging's warnings: a task's cache entry not
+    stored, processes a task left behind; Python's warnings; a CI annotation) goes through ``writer`` too, after
+    the lines handed to it before: a reader of stderr that stops reading then holds the writer's thread only, never
+    the thread that logged (the runner's, which would stop starting tasks). Nothing changes when ``writer`` writes
+    to another stream than ``sys.stderr``."""
+    real = sys.stderr
+    if writer.stream is not real:
+        yield
+        return
+    stand_in = _Through(writer, real)
+    sys.stderr = stand_in
+    try:
+        yield
+    finally:
+        if sys.stderr is stand_in:  # not replaced meanwhile by someone else
+            sys.stderr = real
+        rest = stand_in.rest()
+        if rest:
+            writer.say(rest)
 
 
 class _Gap:

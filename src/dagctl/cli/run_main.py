@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 
 from .render import echo, echo_json, printable
@@ -162,33 +162,65 @@ def run_command(
         partial["env_files"] = [str(Path(f).resolve()) for f in env_file]
     if only or from_task:
         partial.update(select=selected, reuse_outputs=reused)
+    _, code = execute_and_report(
+        plan,
+        overrides,
+        quiet=quiet,
+        as_json=as_json,
+        settings=settings,
+        junit=junit,
+        metrics_textfile=metrics_textfile,
+        first=remember_plan,  # a run happened: the next one of this unchanged file skips validation
+        parallelism=parallelism,
+        timeout=run_timeout,
+        fail_fast=fail_fast or None,
+        executor=executor,
+        broker=broker,
+        run_id=run_id,
+        **partial,
+    )
+    return code
+
+
+def execute_and_report(
+    dag: Any,
+    params: dict[str, Any],
+    *,
+    quiet: bool,
+    as_json: bool,
+    settings: Any,
+    junit: Path | None = None,
+    metrics_textfile: Path | None = None,
+    first: Callable[[], None] | None = None,
+    announce: str | None = None,
+    **options: Any,
+) -> tuple[RunResult, int]:
+    """:func:`execute` a run (``run``, ``retry``, ``resume``), then print what it ends with (:func:`report`) and
+    write its CI outputs (:func:`ci_outputs_after`); the result and the command's exit code.
+
+    One writer takes every line for stderr, from the first plain line to the last CI annotation, and what other
+    code writes to stderr meanwhile: a reader of stderr that is not reading never holds the run, and holds its
+    end for a few seconds at most, once (a signal ends that wait). ``first`` is called when the run has ended,
+    before anything is printed; ``announce``, a line said before the run starts (what ``retry`` does)."""
     from .plain import LineWriter
 
-    err = LineWriter(sys.stderr)  # the run's lines, the signals' and the summary's: none waits for the reader
+    err = LineWriter(sys.stderr)
+    if announce is not None:
+        err.say(announce)
+    codes: list[int] = []
 
     def end(result: RunResult) -> None:
-        remember_plan()  # a run happened: the next one of this unchanged file skips validation
+        if first is not None:
+            first()
         report(result, quiet=quiet, as_json=as_json, err=err)
+        codes.append(ci_outputs_after(result, settings, junit=junit, metrics_textfile=metrics_textfile))
         err.close()  # a few seconds at most for a reader of stderr that is not reading (a signal ends the wait)
 
     try:
-        result = execute(
-            plan,
-            overrides,
-            parallelism=parallelism,
-            timeout=run_timeout,
-            fail_fast=fail_fast or None,
-            quiet=quiet or as_json,
-            executor=executor,
-            broker=broker,
-            run_id=run_id,
-            err=err,
-            then=end,
-            **partial,
-        )
+        result = execute(dag, params, quiet=quiet or as_json, err=err, then=end, **options)
     finally:
         err.close()  # (closed by end(), unless the run raised)
-    return ci_outputs_after(result, settings, junit=junit, metrics_textfile=metrics_textfile)
+    return result, codes[0]
 
 
 def check_ci_outputs(junit: Path | None, metrics_textfile: Path | None) -> None:
@@ -479,7 +511,7 @@ def execute(
     from dagctl.run.api import plan_of, run_dag
     from dagctl.run.state import RunControl
 
-    from .plain import LineWriter, PlainView
+    from .plain import LineWriter, PlainView, stderr_through
     from .view import live_view, use_live_view
 
     plan = dag if isinstance(dag, Plan) else plan_of(dag)
@@ -509,8 +541,10 @@ def execute(
             sinks.append(PlainView(writer=writer))
     chosen = make_executor(executor, broker)  # before the run: a dead broker is exit 3 within seconds
     try:
-        # this thread only waits, and the threads started here (signals, live view) inherit the block
-        with childsignal.blocked(), interrupts(control, say, writer.give_up) as run_over:
+        # this thread only waits, and the threads started here (signals, live view) inherit the block; the live
+        # view takes what others write to stderr above its frame, else the writer's thread writes it
+        others = nullcontext() if live is not None else stderr_through(writer)
+        with childsignal.blocked(), interrupts(control, say, writer.give_up) as run_over, others:
             if live is not None:
                 live.start()
             try:
