@@ -60,6 +60,31 @@ def test_export_argo_writes_a_file_and_prints_notes_on_stderr(cli, at_root: Path
     assert all(line.startswith("note: schedule 'diamond_nightly'") for line in lines[:-1])
 
 
+def test_export_argo_makes_the_folder_of_its_output_and_replaces_a_manifest_whole(
+    cli, at_root: Path, tmp_path: Path
+) -> None:
+    """``-o`` makes a missing folder (as ``--junit`` does), and writes through a temporary file: what was there is
+    replaced at once, and nothing else is left in the folder."""
+    out = tmp_path / "manifests" / "argo" / "diamond.yaml"
+    result = cli("export", "argo", "configs/dags/diamond_pipeline.yaml", "-o", str(out))
+    assert result.code == 0, result
+    assert yaml.safe_load(out.read_text())["kind"] == "Workflow"
+    out.write_text("old\n")
+    assert cli("export", "argo", "configs/dags/diamond_pipeline.yaml", "-o", str(out)).code == 0
+    assert yaml.safe_load(out.read_text())["kind"] == "Workflow"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["diamond.yaml"]
+
+
+def test_export_argo_to_a_place_that_cannot_hold_a_file_is_one_line_and_exit_3(
+    cli, at_root: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "taken").write_text("a file where the folder should be\n")
+    result = cli("export", "argo", "configs/dags/diamond_pipeline.yaml", "-o", str(tmp_path / "taken" / "x.yaml"))
+    assert result.code == 3, result
+    [line] = result.err.splitlines()
+    assert line.startswith("dagctl: error: ") and "--output" in line and " — " in line, line
+
+
 @needs_hera
 def test_export_argo_refuses_what_it_cannot_map_in_one_line_per_problem(cli, write) -> None:
     dag = write(

@@ -130,12 +130,10 @@ def register(app: typer.Typer) -> None:
         if output is None:
             typer.echo(text, nl=False)
             return
-        from dagctl.errors import cannot
+        from .ci_outputs import check_output, write_atomic
 
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise cannot("write", output, exc) from None
+        check_output(output, "--output")  # its folder is made if missing, as for --junit
+        write_atomic(output, text)  # a full disk or a kill leaves the old manifest, never half of one
         echo_err(f"wrote {exported.manifest['kind']} to {output}")
 
     app.add_typer(group, name="export")
