@@ -208,6 +208,18 @@ def test_handlers_run_after_the_dag_and_never_change_its_outcome(proj) -> None:
     assert sink.of("dag_done")[0].status == "failed"
 
 
+def test_a_failed_handler_is_said_in_the_summary_while_the_run_keeps_its_outcome(cli, write) -> None:
+    """A success handler that fails leaves the run a success (exit 0), and the summary says which handler failed,
+    why, and how to read its log: JUnit and the GitHub annotations already count it as a failure."""
+    dag = write("ok.yaml", "name: ok\ntasks: [{id: a, run: 'true'}]\nhandlers:\n  success: {run: 'exit 9'}\n")
+    result = cli("run", str(dag))
+    assert result.code == 0, result
+    [line] = [line for line in result.out.splitlines() if line.startswith("Handler failed:")]
+    run_id = next(line.split(": ")[1] for line in result.out.splitlines() if line.startswith("Run: "))
+    assert line == f"Handler failed: handler:success: exit code 9 (dagctl logs {run_id} handler:success)"
+    assert cli("logs", run_id, "handler:success").code == 0
+
+
 def test_a_handler_is_retried_as_its_retries_say(proj) -> None:
     """`retries:` on a handler was accepted (and honoured by the Argo export) but dagctl run ran it once."""
     flaky = "echo x >> tries; test $(wc -l < tries) -ge 3"

@@ -453,6 +453,8 @@ def print_summary(result: RunResult, *, err: LineWriter | None = None) -> None:
         lines.append(f"Reason: {result.error}")
     for t in failed[:FAILED_SHOWN]:
         lines.append(f"Failed: {t.id}: {t.error}" + (f" (log: {t.log_path})" if t.log_path else ""))
+    for handler, why in result.failed_handlers.items():  # the run's outcome stands; the handler's failure is said
+        lines.append(f"Handler failed: {handler}: {why} (dagctl logs {result.run_id} {handler})")
     if len(failed) > FAILED_SHOWN:
         lines.append(f"... and {len(failed) - FAILED_SHOWN} more failed tasks: dagctl show {result.run_id}")
     if result.status == "paused":

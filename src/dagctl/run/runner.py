@@ -358,6 +358,7 @@ class Runner:
         self._fit_open_files()
         self._abandon_at: float | None = None
         self._killing = False  # a second interrupt: tasks killed at once, the rest given up on sooner
+        self._failed_handlers: dict[str, str] = {}  # handler:<kind> -> why it failed
         cancel_file = layout.cancel_file(self.run_dir)
         pause_file = layout.pause_file(self.run_dir)
         next_cancel_check = start
@@ -1157,6 +1158,7 @@ class Runner:
             if result.ok:
                 return
             if not again or (codes is not None and result.exit_code not in codes):
+                self._failed_handlers[planned.id] = result.error or result.status
                 self._emit(
                     TaskFail,
                     task_id=planned.id,
@@ -1185,6 +1187,7 @@ class Runner:
                 self.clock.wait(self.control.wake, left)  # a second Ctrl+C (kill_now) wakes it
             if self.control.kill_now:
                 why = "killed before its next attempt (a second interrupt)"
+                self._failed_handlers[planned.id] = why
                 self._emit(TaskFail, task_id=planned.id, attempt=number, duration_s=tr.duration_s, error=why)
                 return
 
@@ -1198,6 +1201,7 @@ class Runner:
         try:
             attempt = self.factory.build(planned, number, self._outputs)
         except DagctlError as exc:
+            self._failed_handlers[planned.id] = describe_error(exc)
             self._emit(TaskFail, task_id=planned.id, attempt=number, duration_s=0.0, error=describe_error(exc))
             return None
         extra = {"DAGCTL_RUN_STATUS": status, "DAGCTL_FAILED_TASKS": failed, "DAGCTL_HANDLER": kind}
@@ -1331,6 +1335,7 @@ class Runner:
         )
         if self.plan.handlers and not self.control.kill_now:
             self._run_handlers(status)
+            result.failed_handlers = self._failed_handlers
         if status == "success" and self.dag.outputs:
             try:
                 result.outputs = subrun.render_outputs(self.dag.outputs, self._scope())

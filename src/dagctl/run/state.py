@@ -148,6 +148,8 @@ class RunResult(PlainData):
     cells: dict[str, TaskRun] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
     """The DAG's declared ``outputs:``, rendered (what a sub-DAG returns to its parent task)."""
+    failed_handlers: dict[str, str] = field(default_factory=dict)
+    """``handlers:`` that failed (``handler:failure`` -> its error): they never change the run's outcome."""
 
     def count(self, status: str) -> int:
         return sum(1 for t in self.tasks.values() if t.status == status)
