@@ -110,6 +110,33 @@ def test_an_edited_or_nearer_dagctl_yaml_is_read_again(tmp_path, receiver):
     assert [p for p, _ in receiver.received] == ["/first", "/second", "/nearer"]
 
 
+def test_a_dag_switches_the_projects_notify_off_with_events_none(tmp_path, receiver):
+    """A DAG could not opt out of the team channel: notify: {} and {events: []} wanted urls, and
+    {events: [], urls: [...]} sent a failure message all the same."""
+    project_file(tmp_path, f'{{urls: ["{receiver.url("team")}"]}}')
+    (tmp_path / "quiet.yaml").write_text(FAILING.format(name="quiet") + "notify: {events: []}\n")
+    (tmp_path / "own.yaml").write_text(
+        FAILING.format(name="own") + f'notify: {{events: [], urls: ["{receiver.url("own")}"]}}\n'
+    )
+    (tmp_path / "loud.yaml").write_text(FAILING.format(name="loud"))
+    assert dagctl(tmp_path, "validate", "quiet.yaml", "own.yaml").returncode == 0
+    for name in ("quiet", "own", "loud"):
+        assert dagctl(tmp_path, "run", f"{name}.yaml", "-q").returncode == 1
+    # each run waits for its messages before it ends: what was sent has arrived
+    assert receiver.titles("team") == ["dagctl: loud failed"] and receiver.titles("own") == []
+
+
+def test_a_projects_title_template_is_checked_and_used(tmp_path, receiver):
+    project_file(tmp_path, f'{{urls: ["{receiver.url("team")}"], title: "[team] ${{dag.name}}: ${{run.status}}"}}')
+    (tmp_path / "etl.yaml").write_text(FAILING.format(name="etl"))
+    assert dagctl(tmp_path, "run", "etl.yaml", "-q").returncode == 1
+    assert receiver.titles("team") == ["[team] etl: failed"]
+    project_file(tmp_path, f'{{urls: ["{receiver.url("team")}"], title: "${{run.hots}}"}}')
+    done = dagctl(tmp_path, "validate", "etl.yaml")
+    assert done.returncode == 2
+    assert "dagctl.yaml:2:" in done.stderr and "notify title: unknown field ${run.hots} — did you mean" in done.stderr
+
+
 def test_a_sub_dags_run_leaves_the_message_to_its_parent(tmp_path, receiver):
     project_file(tmp_path, f'{{urls: ["{receiver.url("team")}"]}}')
     (tmp_path / "child.yaml").write_text(FAILING.format(name="child"))

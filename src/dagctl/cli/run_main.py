@@ -300,7 +300,9 @@ def _check_executor(name: str, broker: str | None, default_broker: str) -> None:
 def interrupts(
     control: RunControl, say: Callable[[str], None], after_the_run: Callable[[], None] | None = None
 ) -> Iterator[Callable[[], None]]:
-    """First SIGINT/SIGTERM: stop gracefully (terminate tasks, grace, kill). Second: kill at once.
+    """First SIGINT/SIGTERM: stop gracefully (terminate tasks, grace, kill). Second: kill at once (said once; later
+    ones have nothing more to do). Once the tasks are over and the run waits to send its notifications, a signal
+    ends that wait instead (the notifier says what was not sent; nothing is said of tasks, none is running).
 
     Each signal cancels first, then hands its line to ``say``, which must not wait for the reader of stderr
     (:meth:`~dagctl.cli.plain.LineWriter.say`): a reader that stopped reading delays neither this stop nor the next.
@@ -310,18 +312,28 @@ def interrupts(
     from .signals import handle_signals
 
     over = False
+    killing = False
 
     def run_over() -> None:
         nonlocal over
         over = True
 
     def on_stop(signum: int, again: bool) -> None:
+        nonlocal killing
         if over:
             if after_the_run is not None:
                 after_the_run()
+            return
+        from dagctl.run.notify import skipper
+
+        skip = skipper(control)
+        if skip is not None:  # the tasks are over: only the wait for the run's notifications is left
+            skip()
         elif again:
             control.cancel(now=True)
-            say("dagctl: second interrupt: killing running tasks now")
+            if not killing:
+                killing = True
+                say("dagctl: second interrupt: killing running tasks now")
         else:
             name = signal.Signals(signum).name
             control.cancel(f"interrupted by {name}", signal=signum)

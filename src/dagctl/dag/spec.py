@@ -41,7 +41,7 @@ from .specfields import (
     duration_schema,
 )
 from .specfields import Name as Name
-from .specschema import MATRIX_VALUES, also_text, exactly_one_of, handler_schema
+from .specschema import MATRIX_VALUES, also_text, exactly_one_of, handler_schema, notify_schema
 
 TASK_KINDS = ("run", "python", "workflow_ref", "dag", "approval")
 MATRIX_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
@@ -204,12 +204,26 @@ def _failures_only() -> list[Literal["failure", "success", "retry", "approval"]]
 
 
 class NotifySpec(_Model):
-    """Messages about the run, through apprise (pip install 'dagctl[notify]')."""
+    """Messages about the run, through apprise (pip install 'dagctl[notify]'); ``events: []`` sends none."""
 
-    SHAPE = 'a mapping such as {events: [failure], urls: ["slack://..."]}'
+    SHAPE = 'a mapping such as {events: [failure], urls: ["slack://..."]}, or {events: []} for no messages'
+    model_config = ConfigDict(json_schema_extra=notify_schema)
 
-    events: list[Literal["failure", "success", "retry", "approval"]] = Field(default_factory=_failures_only)
-    urls: list[Annotated[str, StringConstraints(min_length=1)]] = Field(min_length=1)
+    events: list[Literal["failure", "success", "retry", "approval"]] = Field(
+        default_factory=_failures_only,
+        description="What to send a message about; [] sends none (a DAG's own notify: also replaces its project's).",
+    )
+    urls: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
+        default_factory=list,
+        min_length=1,
+        description="Apprise URLs, each sent to and retried on its own (needed unless events: []).",
+    )
+    title: Annotated[str, Strict()] | None = Field(
+        default=None, description="The message's title, a template: ${dag.name}, ${run.status}, ${params.NAME}, ..."
+    )
+    body: Annotated[str, Strict()] | None = Field(
+        default=None, description="The message's text, a template; ${message.body} is dagctl's own text."
+    )
 
     @field_validator("urls")
     @classmethod
@@ -221,6 +235,24 @@ class NotifySpec(_Model):
             if problem:
                 raise ValueError(f"{problem} — {EXAMPLE}")
         return value
+
+    @field_validator("title", "body")
+    @classmethod
+    def _known_fields(cls, value: str | None) -> str | None:
+        from .notifytext import template_problem
+
+        problem = template_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @model_validator(mode="after")
+    def _urls_unless_off(self) -> NotifySpec:
+        if self.events and not self.urls:
+            from .notifyurls import EXAMPLE
+
+            raise ValueError(f"needs urls, a list of apprise URLs — {EXAMPLE}; or write events: [] to send no messages")
+        return self
 
 
 class TaskDefaults(_Model):
@@ -578,6 +610,19 @@ class DagSpec(_Model):
                 if problem is not None:
                     key, message = problem
                     raise KeyProblem(message, ("params", name, *key), at_value=True)
+        return self
+
+    @model_validator(mode="after")
+    def _notify_params(self) -> DagSpec:
+        """A ``${params.NAME}`` in ``notify.title`` / ``notify.body`` names a param of this DAG."""
+        if self.notify is not None and (self.notify.title or self.notify.body):
+            from .notifytext import template_problem
+
+            for key in ("title", "body"):
+                text = getattr(self.notify, key)
+                problem = template_problem(text, self.params) if text else None
+                if problem:
+                    raise KeyProblem(f"{key}: {problem}", ("notify", key), at_value=True)
         return self
 
     @property

@@ -37,3 +37,9 @@ def handler_schema(schema: dict[str, Any], cls: Any) -> None:
         schema["properties"].pop(key, None)
     schema.pop("required", None)
     schema.update(exactly_one_of("run", "python", "workflow_ref"))
+
+
+def notify_schema(schema: dict[str, Any]) -> None:
+    """JSON Schema of ``notify:``: ``urls`` (at least one) unless ``events`` is ``[]``, which sends no messages."""
+    schema["if"] = {"required": ["events"], "properties": {"events": {"maxItems": 0}}}
+    schema["else"] = {"required": ["urls"], "properties": {"urls": {"minItems": 1}}}

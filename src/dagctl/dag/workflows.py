@@ -42,6 +42,10 @@ from .projectfile import PROJECT_CONFIG as PROJECT_CONFIG  # re-exported: reader
 from .projectfile import find_project_config as find_project_config
 from .yamlread import Document, parse_document, read_text
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "dagctl.workflows"
@@ -49,9 +53,10 @@ PROJECT_KEYS = ("workflows", "cache", "metrics_textfile", "retention", "notify")
 RETENTION_KEYS = ("keep_days", "keep_last", "cache_max")
 RETENTION_EXAMPLE = "write retention: {keep_days: 30, keep_last: 100, cache_max: 2GiB}"
 MAX_KEEP_DAYS = 36_500
-NOTIFY_KEYS = ("events", "urls")
+NOTIFY_KEYS = ("events", "urls", "title", "body")
 NOTIFY_EVENTS = ("failure", "success", "retry", "approval")
 NOTIFY_EXAMPLE = 'write notify: {events: [failure], urls: ["json://hooks.example.com/dagctl"]}'
+NOTIFY_TEXT = 'write e.g. title: "[${params.env}] ${dag.name} ${run.status}"'
 
 _CALLABLE_RE = re.compile(CALLABLE_PATTERN)
 
@@ -98,8 +103,9 @@ class ProjectConfig:
     metrics after each run it finishes, for node_exporter's textfile collector (docs/ci.md)."""
     retention: RetentionPolicy | None = None
     """``retention: {keep_days, keep_last, cache_max}``: applied by the scheduler once a day."""
-    notify: dict[str, list[str]] | None = None
-    """``notify: {events, urls}``: as a DAG's ``notify:``, for the DAGs under the file that have none."""
+    notify: dict[str, Any] | None = None
+    """``notify: {events, urls, title, body}``: as a DAG's ``notify:``, for the DAGs under the file that have none
+    (``events: []``: none at all)."""
 
 
 def load_project_config(path: Path) -> ProjectConfig:
@@ -193,8 +199,9 @@ def load_project_config(path: Path) -> ProjectConfig:
     return ProjectConfig(Path(path), found, max_size, metrics_textfile, retention=retention, notify=notify)
 
 
-def _notify(doc: Document, value: object, problems: list[Problem]) -> dict[str, list[str]] | None:
-    """``notify:`` checked as a DAG's is (its ``events`` default to ``[failure]``); problems appended."""
+def _notify(doc: Document, value: object, problems: list[Problem]) -> dict[str, Any] | None:
+    """``notify:`` checked as a DAG's is (its ``events`` default to ``[failure]``; ``[]`` sends no messages, and
+    needs no ``urls``); problems appended."""
     if not isinstance(value, dict):
         problems.append(doc.problem(("notify",), f"notify: must be a mapping, got {_kind(value)}", NOTIFY_EXAMPLE))
         return None
@@ -202,7 +209,7 @@ def _notify(doc: Document, value: object, problems: list[Problem]) -> dict[str, 
     for key in value:
         if key not in NOTIFY_KEYS:
             close = difflib.get_close_matches(str(key), NOTIFY_KEYS, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else "notify: takes events and urls"
+            hint = f"did you mean '{close[0]}'?" if close else f"notify: takes {', '.join(NOTIFY_KEYS)}"
             problems.append(doc.problem(("notify", key), f"unknown key 'notify.{key}'", hint, key=True))
     events = value.get("events", ["failure"])
     if not isinstance(events, list) or not all(e in NOTIFY_EVENTS for e in events):
@@ -213,10 +220,18 @@ def _notify(doc: Document, value: object, problems: list[Problem]) -> dict[str, 
                 "write e.g. events: [failure, approval]",
             )
         )
-    urls = value.get("urls")
-    if not isinstance(urls, list) or not urls or not all(isinstance(u, str) and u.strip() for u in urls):
+    urls = value.get("urls", [] if events == [] else None)
+    if (
+        not isinstance(urls, list)
+        or not all(isinstance(u, str) and u.strip() for u in urls)
+        or not (urls or events == [])
+    ):
         where = ("notify", "urls") if "urls" in value else ("notify",)
-        problems.append(doc.problem(where, "notify: needs urls, a list of apprise URLs", NOTIFY_EXAMPLE))
+        problems.append(
+            doc.problem(
+                where, "notify: needs urls, a list of apprise URLs", f"{NOTIFY_EXAMPLE}; or events: [] for no messages"
+            )
+        )
     else:
         from .notifyurls import EXAMPLE, url_problem
 
@@ -224,9 +239,24 @@ def _notify(doc: Document, value: object, problems: list[Problem]) -> dict[str, 
             problem = url_problem(url)
             if problem:
                 problems.append(doc.problem(("notify", "urls", n), problem, EXAMPLE))
+    texts: dict[str, str] = {}  # only those written: a file without them reads as before
+    for key in ("title", "body"):
+        text = value.get(key)
+        if text is None:
+            continue
+        if not isinstance(text, str):
+            problems.append(doc.problem(("notify", key), f"notify {key}: must be text, got {_kind(text)}", NOTIFY_TEXT))
+            continue
+        from .notifytext import template_problem
+
+        problem = template_problem(text)
+        if problem:
+            what, _, hint = problem.partition(" — ")
+            problems.append(doc.problem(("notify", key), f"notify {key}: {what}", hint or NOTIFY_TEXT))
+        texts[key] = text
     if len(problems) > before:
         return None
-    return {"events": list(dict.fromkeys(events)), "urls": list(urls)}  # type: ignore[arg-type]
+    return {"events": list(dict.fromkeys(events)), "urls": list(urls), **texts}  # type: ignore[arg-type]
 
 
 def project_defaults(plan: Plan) -> Plan:

@@ -111,6 +111,8 @@ def unmapped(plan: Plan) -> Iterator[str]:
                 )
     for name in plan.dag.FIELDS:
         known = name in DAG_FIELDS or name in IGNORED_DAG_KEYS or name in OPTIONAL_KEYS
+        if name == "notify" and not (plan.dag.notify or {}).get("events"):
+            continue  # notify: {events: []} sends no messages: nothing to map
         if not known and is_set(getattr(plan.dag, name)):
             yield f"DAG '{plan.dag.name}' key '{name}': cannot be exported to Argo yet — {later(name)}"
     for task in plan.tasks.values():

@@ -89,7 +89,9 @@ def run_dag(
     if notify:  # messages to people: never allowed to stop the run either
         from .notify import notifier_for
 
-        notifier = notifier_for(notify, clock)
+        # the run's control: at the end, a stop (Ctrl+C) skips the wait for the messages still being sent
+        control = control if control is not None else RunControl()
+        notifier = notifier_for(notify, clock, control)
         if notifier is not None:
             all_sinks.append(BestEffort(notifier, on_error=warn))
     owned = executor is None

@@ -2,13 +2,21 @@
 webhooks and ~100 more; ``pip install 'dagctl[notify]'``).
 
 A :class:`Notifier` is an event sink: it picks the events asked for (``failure``, ``success``, ``retry``,
-``approval``), turns each into a short message, and hands it to a thread of its own, so the run never waits
-for a mail server. Each message is tried :data:`ATTEMPTS` times, :data:`TIMEOUT_S` each, with a growing pause;
-what still fails is logged, naming the service without its secrets. When the run ends, :meth:`Notifier.close`
-waits up to :data:`DRAIN_S` for the messages still queued; behind a slow service, those before the final one
-give way to it (the final failure message is the one people want). Messages are typed (``failure``,
-``success``, ``warning`` for a retry, ``info``) so services colour them. Events reach it already masked (secrets
-are ``***``); ``${env.NAME}`` in a URL is filled when the run starts (:mod:`dagctl.dag.notifyurls`).
+``approval``), turns each into a message (:mod:`dagctl.run.notify_message`: the failed tasks' errors and log
+tails, the host, the schedule; or the DAG's ``title:`` / ``body:`` templates), and hands it to one lane per URL
+(:mod:`dagctl.run.notify_apprise`), each with a thread of its own, so the run never waits for a mail server and
+a service that is down or slow never holds back the others, nor makes them get a message twice. In its lane each
+message is tried :data:`ATTEMPTS` times, :data:`TIMEOUT_S` each, with a growing pause; each failure is logged
+with its reason (``HTTP 404 (Not Found)``, ``connection refused``), naming the service without its secrets.
+
+When the run ends, :meth:`Notifier.close` waits up to :data:`DRAIN_S` for the messages still queued, and says so
+after :data:`ANNOUNCE_S` (``dagctl: sending 1 notification to slack://*** (up to 14s more; Ctrl+C to skip)``);
+behind a slow service, those before the final one give way to it (the final failure message is the one people
+want). The wait can be cut short: it registers ``skip_notifications`` on the run's
+:class:`~dagctl.run.state.RunControl` (``dagctl run`` calls it on SIGINT/SIGTERM once the tasks are over), and a
+cancel of the run (a stopping scheduler) ends it as well; then it says what was not sent. Messages are typed
+(``failure``, ``success``, ``warning`` for a retry, ``info``) so services colour them. ``${env.NAME}`` in a URL
+is filled when the run starts (:mod:`dagctl.dag.notifyurls`).
 """
 
 from __future__ import annotations
@@ -16,16 +24,21 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 
-from dagctl.errors import ExecutorError, UsageError
+from .notify_message import Message, RunFacts, message_for, tail_text, templated
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Iterable
     from typing import Any
 
     from dagctl.protocols import Clock
     from dagctl.store.events import Event
+
+    from .notify_apprise import Service
+    from .state import RunControl
+    from .waker import Waker
 
 log = logging.getLogger(__name__)
 
@@ -33,153 +46,96 @@ ATTEMPTS = 3
 TIMEOUT_S = 10.0
 DRAIN_S = 15.0
 BEFORE_FINAL_S = DRAIN_S - TIMEOUT_S
-INSTALL_HINT = "pip install 'dagctl[notify]' (apprise)"
+ANNOUNCE_S = 1.0
+"""How long the run's end waits for its notifications before it says that it does (a quick service: nothing)."""
+SKIP = "skip_notifications"
+"""The attribute of the run's ``RunControl`` that ends the wait for notifications at the run's end."""
+TAIL_BYTES = 8192
+
+__all__ = ["ATTEMPTS", "DRAIN_S", "Message", "Notifier", "message_for", "notifier_for", "skipper"]
 
 
-class Message(tuple[str, str, str]):
-    """``(title, body, kind)``: kind is apprise's notification type (``failure`` colours a Slack message red)."""
-
-    __slots__ = ()
-
-    @property
-    def final(self) -> bool:
-        """The message of the run's end: the one people want, sent before any other still waiting."""
-        return self[2] in ("success", "failure")
+def _plural(n: int) -> str:
+    return f"{n} notification{'s' if n != 1 else ''}"
 
 
-def message_for(event: Event, wanted: set[str], failed: list[str]) -> Message | None:
-    """The message for an event people asked to hear about, or None."""
-    kind, run, dag = event.kind, event.run_id, event.dag_name
-    look = f"\nSee: dagctl show {run}"
-    if kind == "dag_done":
-        status = getattr(event, "status", "")
-        if status == "success" and "success" in wanted:
-            took = f"{event.duration_s:.1f}s"  # type: ignore[attr-defined]
-            return Message((f"dagctl: {dag} succeeded", f"Run {run} of {dag} succeeded in {took}.{look}", "success"))
-        if status in ("failed", "cancelled") and "failure" in wanted:
-            detail = f"\nFailed tasks: {', '.join(failed)}" if failed else ""
-            error = getattr(event, "error", None)
-            reason = f"\nReason: {error}" if error else ""
-            body = f"Run {run} of {dag} {status}.{detail}{reason}{look}"
-            return Message((f"dagctl: {dag} {status}", body, "failure"))
-    elif kind == "task_retry" and "retry" in wanted:
-        task = getattr(event, "cell", None) or getattr(event, "task_id", "")
-        error = getattr(event, "error", "")
-        body = f"Attempt {event.attempt} of {task} failed: {error}{look}"  # type: ignore[attr-defined]
-        return Message((f"dagctl: {dag}: retrying {task}", body, "warning"))
-    elif kind == "approval_requested" and "approval" in wanted:
-        task = getattr(event, "task_id", "")
-        who = ", ".join(getattr(event, "approvers", []) or []) or "anyone"
-        text = getattr(event, "message", "") or f"{task} of {dag} waits for approval"
-        return Message(
-            (
-                f"dagctl: {dag} waits for approval",
-                f"{text}\nApprovers: {who}\nApprove: dagctl approve {run} {task}"
-                f"\nReject: dagctl reject {run} {task} --reason ...",
-                "info",
-            )
-        )
-    return None
+class _Lane:
+    """One service: its queue, its thread, its retries, and what it could not send (with why)."""
 
-
-def apprise_sender(urls: list[str], environ: Mapping[str, str] | None = None) -> Callable[..., None]:
-    """Send through apprise to ``urls`` (their ``${env.NAME}`` filled from ``environ``, default the process's);
-    raises when no URL took the message. A URL apprise does not know is bad input (exit 2), named without its
-    secrets: it is printed where CI logs and cron mail keep it."""
-    import os
-
-    from dagctl.dag.notifyurls import filled, masked
-
-    ready = [filled(url, os.environ if environ is None else environ) for url in urls]
-    try:
-        import apprise
-    except ImportError:
-        raise ExecutorError("notify: needs the apprise package", hint=INSTALL_HINT) from None
-    app = apprise.Apprise()
-    for written, url in zip(urls, ready, strict=True):
-        if not app.add(url):
-            shown = written if written != url else masked(url)
-            raise UsageError(
-                f"notify: apprise does not understand the URL {shown!r}",
-                hint="check its scheme and form against apprise's list of services (https://appriseit.com/services)",
-            )
-
-    def send(title: str, body: str, kind: str = "info") -> None:
-        if not app.notify(title=title, body=body, notify_type=kind):
-            raise OSError("no notification service accepted the message")
-
-    return send
-
-
-class Notifier:
-    """An event sink sending messages in the background (see the module docstring).
-
-    ``send(title, body, kind)`` delivers one message; ``target`` names where to (secrets masked), for warnings.
-    When the run ends (:meth:`close`), the messages still waiting are sent in order, but those before the final
-    one get :data:`BEFORE_FINAL_S` at most, and one try each: behind a slow service they give way (dropped, with
-    one warning) so that the final message keeps a whole try within :data:`DRAIN_S`."""
-
-    def __init__(
-        self, events: Iterable[str], send: Callable[..., None], clock: Clock | None = None, target: str = ""
-    ) -> None:
-        from dagctl.clock import SystemClock
-
-        self.wanted = set(events)
+    def __init__(self, name: str, send: Callable[..., None], clock: Clock, bell: threading.Event | Waker) -> None:
+        self.name = name
         self.send = send
-        self.clock = clock or SystemClock()
-        self.target = target
+        self.clock = clock
+        self.bell = bell  # set when this lane is done
         self.sent = 0
-        self.dropped = 0
-        self._failed: list[str] = []
+        self.slow = 0  # given up on behind a service that did not answer when the run ended
+        self.failed = 0  # given up on because the service kept refusing them
+        self.last_error = ""
+        self.last_slow = False  # the last failed try got no answer at all
+        self.pending = 0  # queued or being sent
+        self.closing = False
+        self.abandoned = False  # the run ended without them: nothing more is sent or said
+        self.cutoff = 0.0  # once closing: the monotonic time after which other messages give way to the final one
+        self.done = threading.Event()
+        self._reported = False
+        self._lock = threading.Lock()
         self._queue: queue.SimpleQueue[Message | None] = queue.SimpleQueue()
-        self._done = threading.Event()
-        self._closing = False
-        self._cutoff = 0.0  # once closing: the monotonic time after which other messages give way to the final one
         self._poke = threading.Event()  # a send ended, or the run did
-        self._thread = threading.Thread(target=self._work, name="dagctl-notify", daemon=True)
-        self._thread.start()
+        threading.Thread(target=self._work, name="dagctl-notify", daemon=True).start()
 
-    def emit(self, event: Event) -> None:
-        if event.kind == "task_fail":
-            self._failed.append(str(getattr(event, "cell", None) or getattr(event, "task_id", "")))
-        found = message_for(event, self.wanted, self._failed)
-        if found is not None:
-            self._queue.put(found)
-
-    def flush(self) -> None:
-        pass
+    def put(self, message: Message) -> None:
+        with self._lock:
+            self.pending += 1
+        self._queue.put(message)
 
     def close(self) -> None:
-        import time
-
+        self.cutoff = time.monotonic() + BEFORE_FINAL_S
+        self.closing = True
         self._queue.put(None)
-        self._cutoff = time.monotonic() + BEFORE_FINAL_S
-        self._closing = True
         self._poke.set()
-        self._done.wait(DRAIN_S)
-        if not self._done.is_set():
-            where = f" to {self.target}" if self.target else ""
-            log.warning("notifications%s still unsent after %gs: the run ends without them", where, DRAIN_S)
+
+    def _finished(self, outcome: str = "") -> None:
+        with self._lock:
+            self.pending -= 1
+            if outcome == "sent":
+                self.sent += 1
+            elif outcome == "slow":
+                self.slow += 1
+            elif outcome == "failed":
+                self.failed += 1
 
     def _work(self) -> None:
         while True:
             item = self._queue.get()
             if item is None:
-                if self.dropped:
-                    where = f" to {self.target}" if self.target else ""
-                    log.warning(
-                        "%d notification%s%s not sent: the service was slow when the run ended, and the time "
-                        "left went to the run's final message",
-                        self.dropped,
-                        "s" if self.dropped != 1 else "",
-                        where,
-                    )
-                self._done.set()
+                self.report()
+                self.done.set()
+                self.bell.set()
                 return
-            if not item.final and self._late():
-                self.dropped += 1
+            if self.abandoned or (not item.final and self._late()):
+                self._finished("failed" if self.last_error and not self.last_slow else "slow")
                 continue
             self._deliver(item)
+
+    def report(self, left: str = "") -> None:
+        """Say what was given up on, and why; with ``left``, the messages still waiting too (given up now). Once:
+        by the lane's thread when it ends, or by the run's end when it stops waiting for it, whichever comes first."""
+        with self._lock:
+            if self._reported:
+                return
+            self._reported = True
+            failed, slow, pending = self.failed, self.slow, self.pending
+        if failed:
+            log.warning("%s to %s not sent: the service kept failing: %s", _plural(failed), self.name, self.last_error)
+        if slow:
+            log.warning(
+                "%s to %s not sent: the service was slow when the run ended, and the time left went to the run's "
+                "final message",
+                _plural(slow),
+                self.name,
+            )
+        if left and pending:
+            log.warning("%s to %s not sent: %s", _plural(pending), self.name, left)
 
     def _deliver(self, message: Message) -> None:
         title, body, kind = message
@@ -196,49 +152,202 @@ class Notifier:
 
             threading.Thread(target=call, daemon=True).start()
             if not self._wait(outcome, message.final):  # the run ended: the final message goes first
-                self.dropped += 1
+                self._finished("slow")
                 return
             if outcome and outcome[0] is None:
-                self.sent += 1
+                self._finished("sent")
                 return
-            error = outcome[0] if outcome else TimeoutError(f"no answer in {TIMEOUT_S:g}s")
-            where = f" to {self.target}" if self.target else ""
-            log.warning("notification %r%s failed (attempt %d of %d): %s", title, where, attempt, ATTEMPTS, error)
+            slow = self.last_slow = not outcome
+            self.last_error = f"no answer in {TIMEOUT_S:g}s" if slow else _reason(outcome[0])
+            if self.abandoned:
+                self._finished()
+                return
+            log.warning(
+                "notification %r to %s failed (attempt %d of %d): %s",
+                title,
+                self.name,
+                attempt,
+                ATTEMPTS,
+                self.last_error,
+            )
             if attempt < ATTEMPTS:
-                if self._closing and not message.final:  # no second try once the run has ended
-                    self.dropped += 1
+                if self.closing and not message.final:  # no second try once the run has ended
+                    self._finished("slow" if slow else "failed")
                     return
                 self.clock.sleep(2.0 ** (attempt - 1))
+                if self.abandoned:
+                    self._finished()
+                    return
+        self._finished("failed")
 
     def _wait(self, outcome: list[BaseException | None], final: bool) -> bool:
         """Wait for a send to end, at most :data:`TIMEOUT_S`; False when the run ended first and the message is
         not its final one (it is given up)."""
-        import time
-
         deadline = time.monotonic() + TIMEOUT_S
         while not outcome:
-            if not final and self._late():
+            if (not final and self._late()) or self.abandoned:
                 return False
             now = time.monotonic()
             left = deadline - now
             if left <= 0:
                 break
-            self._poke.wait(min(left, self._cutoff - now) if self._closing and not final else left)
+            self._poke.wait(min(left, self.cutoff - now) if self.closing and not final else left)
             self._poke.clear()
         return True
 
     def _late(self) -> bool:
         """The run has ended and messages before its final one have had their time."""
-        import time
-
-        return self._closing and time.monotonic() >= self._cutoff
+        return self.closing and time.monotonic() >= self.cutoff
 
 
-def notifier_for(spec: dict[str, Any] | None, clock: Clock | None = None) -> Notifier | None:
+def _reason(exc: BaseException | None) -> str:
+    from .notify_apprise import NotSent
+
+    if isinstance(exc, NotSent):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+class Notifier:
+    """An event sink sending messages in the background (see the module docstring).
+
+    ``services``: where to, each a :class:`~dagctl.run.notify_apprise.Service` (a name for warnings, secrets
+    masked, and ``send(title, body, kind)``), or one ``send`` callable named ``target``. ``control``: the run's,
+    on which :meth:`close` registers how to skip its wait. ``title`` / ``body``: the ``notify:`` templates."""
+
+    def __init__(
+        self,
+        events: Iterable[str],
+        services: list[Service] | Callable[..., None],
+        clock: Clock | None = None,
+        target: str = "",
+        *,
+        control: RunControl | None = None,
+        title: str | None = None,
+        body: str | None = None,
+    ) -> None:
+        from dagctl.clock import SystemClock
+
+        self.wanted = set(events)
+        self.clock = clock or SystemClock()
+        self.control = control
+        self.title, self.body = title, body
+        self.facts = RunFacts()
+        # set when a lane is done or the wait is skipped; the run's wake-up flag when there is a run (its thread has
+        # ended when close() waits on it), so that a cancel of the run ends the wait too
+        self._bell: threading.Event | Waker = control.wake if control is not None else threading.Event()
+        named = [(target, services)] if callable(services) else [(s.name, s.send) for s in services]
+        self.lanes = [_Lane(name, send, self.clock, self._bell) for name, send in named]
+        self._closed = False
+        self._skipped = False
+        self._template_warned = False
+
+    @property
+    def sent(self) -> int:
+        return sum(lane.sent for lane in self.lanes)
+
+    @property
+    def dropped(self) -> int:
+        """Messages given up on, over all services (however it happened)."""
+        return sum(lane.slow + lane.failed for lane in self.lanes)
+
+    def emit(self, event: Event) -> None:
+        self.facts.note(event)
+        found = message_for(event, self.wanted, self.facts, read_tail)
+        if found is None:
+            return
+        found, problem = templated(found, event, self.facts, self.title, self.body)
+        if problem and not self._template_warned:
+            self._template_warned = True
+            log.warning("%s", problem)
+        for lane in self.lanes:
+            lane.put(found)
+
+    def flush(self) -> None:
+        pass
+
+    def skip(self) -> None:
+        """End the wait of :meth:`close` now (from any thread): what is not sent yet is given up, and said."""
+        self._skipped = True
+        self._bell.set()
+
+    def close(self) -> None:
+        """Wait for what is queued: :data:`DRAIN_S` at most, said after :data:`ANNOUNCE_S`, ended by :meth:`skip`."""
+        if self._closed:
+            return
+        self._closed = True
+        control = self.control
+        asked = (control.reason, control.kill_now) if control is not None else None
+        if control is not None:
+            setattr(control, SKIP, self.skip)  # the run's tasks are over: a stop now skips this wait
+        start = time.monotonic()
+        deadline = start + DRAIN_S
+        announced = False
+        for lane in self.lanes:
+            lane.close()
+        while True:
+            self._bell.clear()
+            waiting = [lane for lane in self.lanes if not lane.done.is_set()]
+            if not waiting:
+                return
+            now = time.monotonic()
+            if self._skipped:
+                self._abandon(waiting, "skipped by an interrupt")
+                return
+            if control is not None and (control.reason, control.kill_now) != asked:
+                self._abandon(waiting, "skipped: the run was told to stop")  # a stopping scheduler
+                return
+            if now >= deadline:
+                self._abandon(waiting, f"no answer within the {DRAIN_S:g}s the run waits at its end")
+                return
+            if not announced and now >= start + ANNOUNCE_S:
+                announced = True
+                log.warning(
+                    "dagctl: sending %s to %s (up to %.0fs more; Ctrl+C to skip)",
+                    _plural(sum(lane.pending for lane in waiting)),
+                    ", ".join(lane.name for lane in waiting),
+                    deadline - now,
+                )
+            self._bell.wait((deadline if announced else min(deadline, start + ANNOUNCE_S)) - now)
+
+    def _abandon(self, lanes: list[_Lane], why: str) -> None:
+        for lane in lanes:
+            lane.abandoned = True  # its thread sends and says nothing more
+            lane.report(left=why)
+
+
+def read_tail(path: str) -> str:
+    """The end of a task's log, fit for a message (:func:`~dagctl.run.notify_message.tail_text`); ``""`` when it
+    cannot be read."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, 2)
+            size = fh.tell()
+            fh.seek(max(0, size - TAIL_BYTES))
+            return tail_text(fh.read(TAIL_BYTES))
+    except OSError:
+        return ""
+
+
+def skipper(control: RunControl) -> Callable[[], None] | None:
+    """What ends the wait for notifications of the run of ``control``, once its tasks are over (None before, or
+    when it sends none): a stop asked then is for that wait, not for tasks."""
+    found: Callable[[], None] | None = getattr(control, SKIP, None)
+    return found
+
+
+def notifier_for(
+    spec: dict[str, Any] | None, clock: Clock | None = None, control: RunControl | None = None
+) -> Notifier | None:
+    """The notifier of a ``notify:`` (a DAG's, or its project's), or None when it sends nothing (``events: []``)."""
     if not spec:
         return None
-    from dagctl.dag.notifyurls import masked
+    events = spec.get("events", ["failure"])
+    if events is None:
+        events = ["failure"]
+    if not events:
+        return None
+    from .notify_apprise import apprise_services
 
-    urls = list(spec.get("urls") or [])
-    target = ", ".join(masked(url) for url in urls)
-    return Notifier(spec.get("events") or ["failure"], apprise_sender(urls), clock, target=target)
+    services = apprise_services(list(spec.get("urls") or []))
+    return Notifier(events, services, clock, control=control, title=spec.get("title"), body=spec.get("body"))
