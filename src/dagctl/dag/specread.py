@@ -199,12 +199,7 @@ def _pydantic_problems(doc: Document, error: ValidationError, model: type[BaseMo
             key = str(loc[-1]) if loc else "?"
             owner = _model_at(model, loc)
             known = [k for k in owner.model_fields if k not in getattr(owner, "REFUSED", ())] if owner else []
-            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-            hint = (
-                f"did you mean '{close[0]}'?"
-                if close
-                else ("known keys: " + ", ".join(known) if known else "remove it")
-            )
+            hint = key_hint(key, known)
             where = "top level" if len(loc) == 1 else _field_label(doc, loc[:-1])
             problems.append(doc.problem(loc, f"unknown key '{key}' in {where}", hint, key=True))
             continue
@@ -256,7 +251,12 @@ def _pydantic_problems(doc: Document, error: ValidationError, model: type[BaseMo
             )
             continue
         if words is not None:  # what the text must be, never the regex itself
-            problems.append(doc.problem(loc, f"{label}: {err.get('input')!r} {words[0]}", words[1]))
+            text, hint = err.get("input"), words[1]
+            if isinstance(text, str) and "," in text and "depends_on" in loc:  # depends_on: a, b
+                parts = [p.strip() for p in text.split(",")]
+                if all(NAME_RE.fullmatch(p) for p in parts):
+                    hint = f"a list is written in brackets: depends_on: [{', '.join(parts)}]"
+            problems.append(doc.problem(loc, f"{label}: {text!r} {words[0]}", hint))
             continue
         if kind == "too_short":  # an empty list where one item at least is needed
             wanted = (err.get("ctx") or {}).get("min_length", 1)
@@ -271,6 +271,52 @@ def _pydantic_problems(doc: Document, error: ValidationError, model: type[BaseMo
             continue
         problems.append(doc.problem(loc, f"{label}: {msg[0].lower() + msg[1:]}", "fix the value"))
     return problems
+
+
+FOREIGN_KEYS = {
+    "command": "run",
+    "cmd": "run",
+    "script": "run",
+    "bash_command": "run",
+    "shell_command": "run",
+    "steps": "tasks",
+    "jobs": "tasks",
+    "depends": "depends_on",
+    "dependencies": "depends_on",
+    "needs": "depends_on",
+    "upstream": "depends_on",
+    "retry": "retries",
+    "max_retries": "retries",
+    "execution_timeout": "timeout",
+    "timeout_seconds": "timeout",
+    "environment": "env",
+    "envs": "env",
+    "working_dir": "cwd",
+    "dir": "cwd",
+    "condition": "when",
+    "if": "when",
+}
+"""Keys of other tools (Dagu, Airflow, GitHub Actions, Prefect) and what dagctl calls them: the hint names dagctl's
+key, where a guess from the spelling would point somewhere else (``cmd`` is not ``cwd``)."""
+
+SCHEDULE_HINT = (
+    "a schedule lives in a file of its own under configs/schedules/: - {id: nightly, cron: '0 2 * * *', dag: THIS_FILE}"
+    " (docs/scheduling.md)"
+)
+
+
+def key_hint(key: str, known: list[str]) -> str:
+    """The hint for an unknown ``key`` where ``known`` are allowed: dagctl's name for another tool's key, a close
+    spelling, or the keys there are. Pure."""
+    if key in ("schedule", "cron", "schedule_interval") and "schedule" not in known:
+        return SCHEDULE_HINT
+    ours = FOREIGN_KEYS.get(key.lower())
+    if ours is not None and ours in known:
+        return f"dagctl's key for this is '{ours}'"
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return "known keys: " + ", ".join(known) if known else "remove it"
 
 
 def _unknown_key(doc: Document, loc: tuple[Any, ...], expected: str) -> Problem:
