@@ -83,3 +83,48 @@ def test_deciding_a_gate_decided_already_is_a_conflict(live, web_project: Path) 
     finally:
         os.kill(launch.pid, signal.SIGCONT)
     assert server.wait_for_run(run_id)["status"] == "success"
+
+
+def test_resumes_of_one_run_at_once_resume_it_once(live, web_project: Path) -> None:
+    """Of resumes sent at once, one goes on with the run and the others are told 409 (not a 202 for a process that
+    then quietly refuses)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    (web_project / "configs" / "dags" / "steps.yaml").write_text(STEPS)
+    server = live()
+    run_id = server.start("steps")
+    wait_until(lambda: server.client.get(f"/api/runs/{run_id}").json()["tasks"].get("first"), 20, "first started")
+    assert server.client.post(f"/api/runs/{run_id}/pause").status_code == 202
+    assert server.wait_for_run(run_id)["status"] == "paused"
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(lambda _: server.client.post(f"/api/runs/{run_id}/resume"), range(3)))
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [202, 409, 409], [a.text for a in answers]
+    for refused in (a for a in answers if a.status_code == 409):
+        error = refused.json()["error"]
+        assert error.startswith((f"run {run_id} is being resumed already", f"run {run_id} is running")), error
+    assert server.client.get(f"/api/runs/{run_id}").json()["status"] != "paused"  # it goes on as the 202 said
+    assert server.wait_for_run(run_id)["status"] == "success"
+    resumes = [la for la in server.ctx.launcher.launches() if la.kind == "resume"]
+    assert len(resumes) == 1
+
+
+def test_a_resume_another_process_makes_first_is_refused_with_its_words(live, web_project: Path) -> None:
+    """A run resumed from elsewhere (``dagctl resume``) at the same moment: the process started here refuses, and
+    the answer says so (409) instead of 202."""
+    from filelock import FileLock
+
+    from dagctl.store.layout import RESUME_LOCK
+
+    (web_project / "configs" / "dags" / "steps.yaml").write_text(STEPS)
+    server = live()
+    run_id = server.start("steps")
+    wait_until(lambda: server.client.get(f"/api/runs/{run_id}").json()["tasks"].get("first"), 20, "first started")
+    assert server.client.post(f"/api/runs/{run_id}/pause").status_code == 202
+    assert server.wait_for_run(run_id)["status"] == "paused"
+    claim = FileLock(str(web_project / "logs" / "runs" / run_id / RESUME_LOCK), timeout=0, thread_local=False)
+    with claim:  # what a dagctl resume elsewhere holds while it goes on with the run
+        answer = server.client.post(f"/api/runs/{run_id}/resume")
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["error"] == f"run {run_id} is being resumed by another process already"  # its words
+    assert server.client.get(f"/api/runs/{run_id}").json()["status"] == "paused"

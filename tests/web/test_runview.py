@@ -14,7 +14,7 @@ from dagctl.settings import Settings
 from dagctl.store.history import History
 from dagctl.store.runsummary import fold_run
 from dagctl.web.dags import check_params
-from dagctl.web.launch import params_args
+from dagctl.web.launch import params_text
 from dagctl.web.logstream import split_lines
 from dagctl.web.runindex import RunIndex
 from dagctl.web.runview import layers, layout, run_view
@@ -110,7 +110,10 @@ def test_params_become_the_assignments_dagctl_run_gets() -> None:
         "flags": "[1, 2]",
         "on": "true",
     }
-    assert params_args({"name": "-x=y"}) == ["-p", "name=-x=y"]  # never read as a flag
+    from dagctl.dag.yamlread import parse_document
+
+    given = {"name": "-x=y", "odd": '😀 \x85 \u2028 \x7f é\t"q"', "n": "5"}
+    assert parse_document(params_text(given).decode(), "p").data == given  # what dagctl run reads back, as sent
     with pytest.raises(UsageError, match="unknown param 'row'"):
         check_params(declared, {"row": 1})
     with pytest.raises(UsageError, match="must be a whole number"):

@@ -183,3 +183,10 @@ def test_missing_folders_are_refused_at_start(cli, tmp_path: Path) -> None:
 def test_a_stream_idle_below_the_heartbeat_is_refused(cli, tmp_path: Path) -> None:
     result = cli("serve", "--dags", str(tmp_path), "--stream-idle", "0")
     assert result.code == 2 and "--stream-idle 0s is shorter than the 15s heartbeat" in result.err
+
+
+def test_a_send_timeout_that_is_no_duration_or_too_short_is_refused(cli, tmp_path: Path) -> None:
+    result = cli("serve", "--dags", str(tmp_path), "--send-timeout", "soon")
+    assert result.code == 2 and result.err.startswith("dagctl: error: --send-timeout: ")
+    short = cli("serve", "--dags", str(tmp_path), "--send-timeout", "0.1s")
+    assert short.code == 2 and "--send-timeout 0.1s is too short" in short.err

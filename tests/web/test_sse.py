@@ -239,3 +239,20 @@ def test_an_attempt_a_finished_run_never_made_is_404(live) -> None:
     assert third.status_code == 404 and third.json()["error"] == "task bad has no attempt 3"
     once = server.client.get(f"/api/runs/{run_id}/logs/ok?attempt=2")
     assert once.status_code == 404 and once.json()["hint"] == f"it ran 1 time in run {run_id}"
+
+
+def test_a_log_position_of_an_attempt_a_finished_run_never_made_is_refused(live) -> None:
+    """A log stream's ``Last-Event-ID`` naming an attempt (or a loop's iteration) the finished run never made is
+    422, as the event stream refuses an id of none of its events: an empty stream would say the log is empty."""
+    server = live()
+    run_id = server.start("flaky")
+    server.wait_for_run(run_id)
+    url = f"/api/runs/{run_id}/logs/bad"
+    for stale, what in (("9:0", "attempt 9"), ("1.1:0", "attempt 1 of iteration 1")):
+        answer = server.client.get(url, headers={"Last-Event-ID": stale})
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"] == (
+            f"Last-Event-ID '{stale}' is not a position in the log of bad: run {run_id} made no {what} of it"
+        )
+    resumed = collect(server.client, url, headers={"Last-Event-ID": "1:0"})  # a real one: the rest, from there
+    assert [m.json.get("line") for m in resumed if m.event == "message"] == ["try 2"]

@@ -15,8 +15,9 @@ SERVE_HELP = """Serve the HTTP API and the web dashboard: runs, live logs, sched
 Reads the same files as the other commands (DAGCTL_LOGS_DIR ...) and runs beside `schedule --serve`,
 workers and plain runs; runs started here are `dagctl run` processes of their own. Listens on 127.0.0.1
 by default; any other address needs --token-file (every request then needs 'Authorization: Bearer
-TOKEN'); --tls-cert serves HTTPS. SIGHUP reads the token file and the certificate again. systemd-ready
-(Type=notify); SIGTERM ends open streams cleanly and exits 0. Needs
+TOKEN'; --read-token-file adds a token that may only read, e.g. for /metrics); --tls-cert serves HTTPS.
+SIGHUP reads the token files and the certificate again. systemd-ready (Type=notify); SIGTERM ends open
+streams cleanly and exits 0. Needs
 `pip install 'dagctl[web]'`. API reference: /docs on the server, and docs/serve.md.
 
 \b
@@ -52,6 +53,13 @@ def register(app: typer.Typer) -> None:
         token_file: Path | None = typer.Option(
             None, "--token-file", help="File holding the API token (required beyond loopback); SIGHUP reads it again."
         ),
+        read_only_file: Path | None = typer.Option(
+            None,
+            "--read-token-file",
+            metavar="FILE",
+            help="File holding a read-only token (GET requests: the dashboard, streams, /metrics); SIGHUP reads it "
+            "again.",
+        ),
         tls_cert: Path | None = typer.Option(
             None, "--tls-cert", help="Serve HTTPS with this PEM certificate (then intermediates); SIGHUP reloads it."
         ),
@@ -64,6 +72,12 @@ def register(app: typer.Typer) -> None:
         max_streams: int = typer.Option(200, "--max-streams", min=1, help="Event/log streams open at once."),
         max_body: int = typer.Option(1 << 20, "--max-body", min=1, help="Largest request body, in bytes."),
         idle: str = typer.Option("5m", "--stream-idle", help="Close a stream that has sent nothing for this long."),
+        send_timeout: str = typer.Option(
+            "30s",
+            "--send-timeout",
+            metavar="DURATION",
+            help="Drop a connection whose client takes nothing sent to it for this long.",
+        ),
         access_log: bool = typer.Option(False, "--access-log", help="Log every request."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Log only warnings and errors."),
     ) -> None:
@@ -86,6 +100,10 @@ def register(app: typer.Typer) -> None:
             idle_s = parse_duration(idle)
         except ValueError as exc:
             raise UsageError(f"--stream-idle: {exc}") from None
+        try:
+            send_timeout_s = parse_duration(send_timeout)
+        except ValueError as exc:
+            raise UsageError(f"--send-timeout: {exc}", hint="e.g. --send-timeout 30s (the default)") from None
         settings = Settings.from_env()
         settings.check_writable("logs", "events")
         config = ServeSettings(
@@ -97,10 +115,13 @@ def register(app: typer.Typer) -> None:
             port=port,
             token=read_token_file(token_file) if token_file is not None else None,
             token_file=token_file,
+            read_token=read_token_file(read_only_file, "--read-token-file") if read_only_file is not None else None,
+            read_token_file=read_only_file,
             allowed_origins=tuple(allow_origin),
             max_streams=max_streams,
             max_body_bytes=max_body,
             stream_idle_s=idle_s,
+            send_timeout_s=send_timeout_s,
             panel_window=env_text(os.environ, "ORCH_PANEL_WINDOW_H") or "24",
             tls_cert=tls_cert,
             tls_key=tls_key,

@@ -23,12 +23,16 @@ from dagctl.store.history import FINISHED
 from dagctl.store.runsummary import RunSummary
 
 from .context import WebContext
-from .errors import Conflict, located
+from .errors import Conflict, check_unicode, located
 from .launch import Launch, launch_error
 from .responses import JSON
 
 RETRY_FIND_S = 10.0
 """How long ``POST /api/runs/{id}/retry`` looks for the id of the run it started before answering without it."""
+RESUME_FIND_S = 10.0
+"""How long ``POST /api/runs/{id}/resume`` waits for the run to go on (or for the process to refuse)."""
+STOPPED = ("paused", "abandoned")
+"""What a run must be to be resumed."""
 RETRY_SCAN = 200
 """How many of the newest runs (newer than the parent) are looked at for the run a retry started."""
 
@@ -84,22 +88,27 @@ def router(ctx: WebContext) -> APIRouter:
         return JSON({"run_id": rid, "status": "pausing"}, status_code=202)
 
     @api.post("/{run_id}/resume", status_code=202, summary="Resume a paused run")
-    def resume(run_id: str) -> JSON:
+    async def resume(run_id: str) -> JSON:
         """Go on with a paused (or abandoned) run in the same run id, as ``dagctl resume``, in a process of its
-        own: what succeeded is kept, the rest runs. 409 for any other run."""
-        summary = started(run_id)
-        if summary.status not in ("paused", "abandoned"):
+        own: what succeeded is kept, the rest runs. 409 for any other run, while a resume started here is under
+        way, and when the process refuses (another process resumes it already): the answer waits until the run
+        goes on (up to 10 s)."""
+        summary = await asyncio.to_thread(started, run_id)
+        if summary.status not in STOPPED:
             raise Conflict(
                 f"run {summary.run_id} is {summary.status}: only a paused or abandoned run can be resumed",
                 hint="retry it instead to run what failed as a new run",
             )
-        launch = ctx.launcher.start_resume(summary.run_id)
+        launch = ctx.launcher.start_resume(summary.run_id)  # 409 while one started here has not ended
+        await _await_resume(ctx, launch, summary.run_id)
         return JSON({"run_id": summary.run_id, "status": "resuming", "pid": launch.pid}, status_code=202)
 
     @api.post("/{run_id}/retry", status_code=202, summary="Retry a run")
     async def retry(run_id: str, body: Retry | None = None) -> JSON:
         """Re-run what failed (``dagctl retry``): a new run, linked to this one, reusing the outputs of the tasks
         that succeeded. 409 while the run is still going."""
+        if body is not None:
+            check_unicode(body.model_dump(), "body")
         summary = await asyncio.to_thread(started, run_id)
         rid = summary.run_id
         if summary.status not in FINISHED:
@@ -122,6 +131,7 @@ def router(ctx: WebContext) -> APIRouter:
         """Decide an approval gate that waits, as ``dagctl approve`` / ``dagctl reject`` do: any rejection
         rejects; ``policy: all`` waits for every approver. The name in ``by`` is trusted as the CLI's ``--as``
         is: whoever holds the token may decide as anyone the gate lists."""
+        check_unicode(body.model_dump(), "body")
         summary = started(run_id)
         gate = _waiting_gate(summary, task)
         if body.decision == "reject" and not (body.comment or "").strip():
@@ -190,7 +200,7 @@ async def _find_retry(ctx: WebContext, launch: Launch) -> str | None:
     host = hostname()
     began = ctx.clock.monotonic()
     seen: set[str] = set()
-    while ctx.clock.monotonic() - began < RETRY_FIND_S:
+    while ctx.clock.monotonic() - began < RETRY_FIND_S and not ctx.stopping.is_set():
         ended = launch.done.is_set()  # read before the scan: a run written before the process ended is found
         run_id = await asyncio.to_thread(_scan, ctx, launch, host, seen)
         if run_id is not None:
@@ -202,6 +212,30 @@ async def _find_retry(ctx: WebContext, launch: Launch) -> str | None:
             raise launch_error(launch, Conflict)
         await asyncio.sleep(0.1)
     return None
+
+
+async def _await_resume(ctx: WebContext, launch: Launch, run_id: str) -> None:
+    """Return once the run ``launch`` resumes goes on (it is no longer paused or abandoned: its process took the
+    run's lock), once that process ended having run it, or after :data:`RESUME_FIND_S`; the CLI's error when it
+    ended without going on with the run (409 when it refused: another process resumes it already)."""
+    began = ctx.clock.monotonic()
+    while ctx.clock.monotonic() - began < RESUME_FIND_S and not ctx.stopping.is_set():
+        ended = launch.done.is_set()  # read before the status: a run that went on before the process ended is seen
+        status = await asyncio.to_thread(_status_of, ctx, run_id)
+        if status not in STOPPED:
+            return
+        if ended:
+            if launch.ran_its_run():
+                return  # it ran, and stopped again (paused once more)
+            raise launch_error(launch, Conflict)
+        await asyncio.sleep(0.1)
+
+
+def _status_of(ctx: WebContext, run_id: str) -> str | None:
+    try:
+        return ctx.index.summary(run_id).status
+    except DagctlError:
+        return None  # cannot be read now: the answer says no more than before
 
 
 def _scan(ctx: WebContext, launch: Launch, host: str, seen: set[str]) -> str | None:

@@ -12,8 +12,8 @@ from starlette.responses import Response
 from dagctl.errors import UsageError
 
 from .context import WebContext
-from .dags import validate_text
-from .errors import located
+from .dags import same_names, validate_text
+from .errors import check_unicode, located
 from .responses import JSON
 
 
@@ -35,6 +35,7 @@ def body_text(raw: bytes, content_type: str) -> str:
             data = None
         if not isinstance(data, dict) or not isinstance(data.get("yaml"), str):
             raise UsageError('a JSON body must be {"yaml": "<the DAG as YAML>"}', hint="or send the YAML itself")
+        check_unicode(data["yaml"], "body.yaml")
         return str(data["yaml"])
     try:
         return raw.decode("utf-8")
@@ -48,8 +49,10 @@ def router(ctx: WebContext) -> APIRouter:
     @api.get("/dags", tags=["dags"], summary="List DAGs")
     def dags() -> JSON:
         """Every DAG file in the DAG folder (``--dags``): name, file, params, number of tasks, or why it does not
-        load."""
-        return JSON([entry.to_dict() for entry in ctx.dags.entries()])
+        load; ``same_name_as``: the other files with the same ``name:`` (then it can be started by its file only)."""
+        entries = ctx.dags.entries()
+        shared = same_names(entries)
+        return JSON([entry.to_dict(shared.get(entry.file)) for entry in entries])
 
     @api.post(
         "/validate",
@@ -83,6 +86,7 @@ def router(ctx: WebContext) -> APIRouter:
     def create_template(body: NewTemplate) -> JSON:
         """Validate the YAML as a DAG and keep it as ``<name>.yaml``; 422 with every problem (line, column) when
         it is not valid, 409 when the name is taken (unless ``overwrite``)."""
+        check_unicode(body.model_dump(), "body")
         with located("body.name"):
             saved = ctx.templates.save(body.name, body.yaml, overwrite=body.overwrite)
         return JSON(saved, status_code=201)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import FileResponse, Response
 
@@ -20,18 +22,20 @@ from dagctl.report.runjson import show_dict
 from dagctl.report.svg import timeline_svg
 from dagctl.report.timeline import build_timeline
 from dagctl.store import layout
-from dagctl.store.history import FINISHED, since_from_window
+from dagctl.store.history import FINISHED, RUN_ID_RE, since_from_window
 from dagctl.store.runsummary import LIVE_STATUSES, RUN_STATUSES, RunSummary
 
 from .context import WebContext
 from .dags import check_params
-from .errors import NotFound, located
+from .errors import NotFound, at, check_unicode, located
 from .launch import Launch
 from .logstream import parse_log_id, pick_piece, pieces_of, task_log
+from .middleware import ACCESS_KEY
 from .responses import JSON, EventStream
 from .runindex import check_status
 from .runview import run_view
-from .streams import check_resume_offset, run_events
+from .security import FULL
+from .streams import check_readable, check_resume_offset, run_events
 
 MAX_LIMIT = 1000
 
@@ -43,6 +47,37 @@ class StartRun(BaseModel):
     dag: str | None = Field(None, description="The DAG's name (its name:) or its file, relative to --dags.")
     template: str | None = Field(None, description="A template's name (GET /api/templates), instead of dag.")
     params: dict[str, Any] = Field(default_factory=dict, description="Param overrides, as -p key=value would give.")
+
+
+LIST_QUERY = ("dag", "status", "tenant", "since", "before", "limit", "tasks")
+"""What ``GET /api/runs`` takes: anything else (``offset``, a misspelt filter) is refused, not ignored."""
+
+
+def check_query(request: Request, known: tuple[str, ...]) -> None:
+    """422 for a query parameter the endpoint does not take: a filter that is silently ignored answers wrong."""
+    for name in request.query_params:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]}?" if close else f"it takes {', '.join(known)}"
+            if name in ("offset", "page", "skip", "cursor", "after"):
+                hint = "page with before=RUN_ID (the last run_id of the page before; the Link header has it)"
+            raise at(f"query.{name}", UsageError(f"unknown query parameter '{name}'", hint=hint))
+
+
+def since_of(text: str) -> float:
+    """The seconds of ``since``: a duration with its unit. A bare number is refused: the dashboard and
+    ``/api/stats`` read it as hours, ``dagctl runs --since`` as seconds, so either reading would surprise."""
+    value = text.strip()
+    if value.replace(".", "", 1).isdigit():
+        raise UsageError(
+            f"since: {value} has no unit",
+            hint=f"give one, e.g. since={value}h or since={value}m (a bare number is hours on the dashboard and "
+            "seconds for dagctl runs --since)",
+        )
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise UsageError(f"since: {exc}", hint="e.g. since=24h") from None
 
 
 def _brief(data: dict[str, Any]) -> dict[str, Any]:
@@ -59,6 +94,7 @@ def router(ctx: WebContext) -> APIRouter:
     def start_run(body: StartRun) -> JSON:
         """Start a run of a DAG (or a template) with params, as a ``dagctl run`` process of its own. Answers at
         once with the run's id; unknown DAGs and bad params are refused (422) with the CLI's messages."""
+        check_unicode(body.model_dump(), "body")
         if (body.dag is None) == (body.template is None):
             raise UsageError("give either dag or template", hint='e.g. {"dag": "diamond_pipeline", "params": {}}')
         if body.template is not None:
@@ -82,30 +118,49 @@ def router(ctx: WebContext) -> APIRouter:
 
     @api.get("/runs", summary="List runs")
     def list_runs(
+        request: Request,
         dag: str | None = Query(None, description="Only runs of this DAG (its name, or its file in --dags)."),
         status: str | None = Query(None, description="One of " + ", ".join(RUN_STATUSES) + "."),
         tenant: str | None = Query(None, description="Only runs of this tenant."),
-        since: str | None = Query(None, description="Only runs started in this window, e.g. 24h."),
+        since: str | None = Query(
+            None, description="Only runs started in this window: a duration with its unit, e.g. 24h, 90m, 7d."
+        ),
+        before: str | None = Query(
+            None,
+            description="Only runs older than this run id: the next page after a page that ended with it (the Link "
+            "header names it).",
+        ),
         limit: int = Query(20, ge=1, le=MAX_LIMIT, description="How many runs, newest first."),
         tasks: bool = Query(True, description="false leaves out each run's tasks (smaller answers)."),
     ) -> JSON:
-        """Runs newest first, with ``dagctl runs``' filters; each as ``dagctl show --json`` gives it."""
+        """Runs newest first, with ``dagctl runs``' filters; each as ``dagctl show --json`` gives it. A full page
+        has a ``Link: <...before=LAST_ID...>; rel="next"`` header: the next, older page."""
+        check_query(request, LIST_QUERY)
         with located("query.status"):
             check_status(status)
         if dag is not None:
             with located("query.dag"):
                 dag = ctx.dags.name_of(dag)
+        if before is not None and not RUN_ID_RE.fullmatch(before):
+            hint = "give the run_id of the last run of the page before (e.g. 20261207-200001.000-a1b2c3)"
+            raise at("query.before", UsageError(f"before: {before!r} is not a run id", hint=hint))
         cutoff: datetime | None = None
         if since:
             with located("query.since"):
-                try:
-                    seconds = parse_duration(since)
-                except ValueError as exc:
-                    raise UsageError(f"since: {exc}", hint="e.g. since=24h") from None
+                seconds = since_of(since)
             cutoff = since_from_window(ctx.clock.now(), seconds)
-        found = ctx.index.summaries(dag=dag, status=status, tenant=tenant, since=cutoff, limit=limit)
+        found = ctx.index.summaries(dag=dag, status=status, tenant=tenant, since=cutoff, limit=limit, before=before)
         rows = [ctx.index.as_dict(s) if tasks else _brief(ctx.index.as_dict(s)) for s in found]
-        return JSON(rows)
+        headers = None
+        if len(rows) == limit:  # there may be more: the next page starts after the last run of this one
+            after = urlencode(
+                [
+                    *((k, v) for k, v in request.query_params.multi_items() if k != "before"),
+                    ("before", rows[-1]["run_id"]),
+                ]
+            )
+            headers = {"Link": f'<{request.url.path}?{after}>; rel="next"'}
+        return JSON(rows, headers=headers)
 
     @api.get("/runs/{run_id}", summary="Show a run")
     def show_run(
@@ -147,18 +202,22 @@ def router(ctx: WebContext) -> APIRouter:
 
     @api.get("/runs/{run_id}/events", summary="Stream a run's events (SSE)", response_class=Response)
     def events(
-        run_id: str, last_event_id: str | None = Header(None, description="Resume after this event (its id).")
+        request: Request,
+        run_id: str,
+        last_event_id: str | None = Header(None, description="Resume after this event (its id)."),
     ) -> Response:
         """Server-Sent Events: every event of the run as it is appended (``id:`` is the byte offset of its line
         in the run's events file), then a ``complete`` event. ``Last-Event-ID`` resumes without loss or
         duplicates. Works for finished runs too."""
         rid = resolve(run_id)
         path = layout.events_file(ctx.history.run_dir(rid))
+        check_readable(path)  # 503 with the error, not a 200 cut after its first bytes
         start = check_resume_offset(path, last_event_id) if last_event_id else None
-        return _stream(ctx, run_events(ctx, rid, start))
+        return _stream(ctx, run_events(ctx, rid, start, access_of_request(request)))
 
     @api.get("/runs/{run_id}/logs/{task}", summary="Stream a task's log (SSE)", response_class=Response)
     def logs(
+        request: Request,
         run_id: str,
         task: str,
         attempt: int | None = Query(None, ge=1, description="This attempt only (default: every attempt in turn)."),
@@ -172,7 +231,12 @@ def router(ctx: WebContext) -> APIRouter:
         if isinstance(found, RunSummary) and found.status in FINISHED:
             _check_ran(found, task, attempt, iteration)
         resume = parse_log_id(last_event_id) if last_event_id else None
-        return _stream(ctx, task_log(ctx, rid, task, attempt=attempt, iteration=iteration, resume=resume))
+        if resume is not None and isinstance(found, RunSummary) and found.status in FINISHED:
+            _check_resumed_piece(ctx, found, task, resume, last_event_id or "")
+        access = access_of_request(request)
+        return _stream(
+            ctx, task_log(ctx, rid, task, attempt=attempt, iteration=iteration, resume=resume, access=access)
+        )
 
     @api.get("/runs/{run_id}/logs/{task}/text", summary="A task's log as plain text", response_class=Response)
     def log_text(
@@ -247,9 +311,30 @@ def _check_ran(summary: RunSummary, unit: str, attempt: int | None, iteration: i
         )
 
 
+def _check_resumed_piece(
+    ctx: WebContext, summary: RunSummary, unit: str, resume: tuple[int | None, int, int], given: str
+) -> None:
+    """422 for a log stream's ``Last-Event-ID`` naming an attempt (or iteration) a run that has ended never made:
+    no line can ever follow it, and a stream that completed empty would say the log is empty."""
+    key = resume[:2]
+    if any(piece.key == key for piece in pieces_of(ctx.history.events_of(summary.run_id), unit)):
+        return
+    iteration, attempt = key
+    what = f"attempt {attempt}" if iteration is None else f"attempt {attempt} of iteration {iteration}"
+    raise UsageError(
+        f"Last-Event-ID {given!r} is not a position in the log of {unit}: run {summary.run_id} made no {what} of it",
+        hint="reconnect without it to get the log from the start",
+    )
+
+
 def _order(graph: TaskGraph | None) -> tuple[str, ...]:
     """The task ids of a run's DAG snapshot in the DAG's order (none when the snapshot is gone)."""
     return graph.order if graph is not None else ()
+
+
+def access_of_request(request: Request) -> str:
+    """The token a request was let in with (:data:`~dagctl.web.middleware.ACCESS_KEY`)."""
+    return str(request.scope.get(ACCESS_KEY, FULL))
 
 
 def _stream(ctx: WebContext, stream: Any) -> EventStream:

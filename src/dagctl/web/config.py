@@ -24,6 +24,10 @@ STREAM_IDLE_S = 300.0
 """A stream that has sent no event for this long is closed; EventSource reconnects with Last-Event-ID."""
 HEARTBEAT_S = 15.0
 """A comment line on quiet streams, so proxies keep them and dead clients are noticed."""
+SEND_TIMEOUT_S = 30.0
+"""A connection whose client takes none of the bytes waiting for it for this long is dropped (a stream that
+cannot send holds its stream slot, and its memory, until then); an EventSource reconnects with Last-Event-ID."""
+MIN_SEND_TIMEOUT_S = 1.0
 POLL_S = 0.1
 """How often watched files are checked for new lines (an event reaches clients within about this long)."""
 
@@ -41,12 +45,17 @@ class ServeSettings:
     token: str | None = None
     token_file: Path | None = None
     """Where ``token`` was read from (SIGHUP reads it again)."""
+    read_token: str | None = None
+    """A second token that may only read (GET and HEAD): for Prometheus, status boards, CI jobs that look."""
+    read_token_file: Path | None = None
+    """Where ``read_token`` was read from (SIGHUP reads it again)."""
     allowed_origins: tuple[str, ...] = ()
     """Origins (``https://ops.example.com``) allowed to send mutating requests besides the server's own."""
     max_streams: int = MAX_STREAMS
     max_body_bytes: int = MAX_BODY_BYTES
     stream_idle_s: float = STREAM_IDLE_S
     heartbeat_s: float = HEARTBEAT_S
+    send_timeout_s: float = SEND_TIMEOUT_S
     poll_s: float = POLL_S
     panel_window: str = "24"
     """``ORCH_PANEL_WINDOW_H``: hours (a bare number) or a duration such as ``2d``."""
@@ -64,6 +73,16 @@ class ServeSettings:
                 hint="pass --token-file FILE (every request then needs 'Authorization: Bearer <token>'), "
                 "or bind 127.0.0.1 and put a reverse proxy in front",
             )
+        if self.read_token and not self.token:
+            raise UsageError(
+                "--read-token-file needs --token-file: without a token every request may do anything anyway",
+                hint="pass --token-file FILE too (the token that may start, cancel and change things)",
+            )
+        if self.read_token and self.read_token == self.token:
+            raise UsageError(
+                "--read-token-file holds the same token as --token-file",
+                hint="give the read-only token one of its own: openssl rand -hex 32 > FILE; chmod 600 FILE",
+            )
         if self.tls_key is not None and self.tls_cert is None:
             raise UsageError("--tls-key needs --tls-cert", hint="pass both: --tls-cert CERT.pem --tls-key KEY.pem")
         if not 0 <= self.port <= 65535:
@@ -71,6 +90,11 @@ class ServeSettings:
         for name, value in (("--max-streams", self.max_streams), ("--max-body", self.max_body_bytes)):
             if value < 1:
                 raise UsageError(f"{name} must be at least 1, got {value}")
+        if not self.send_timeout_s >= MIN_SEND_TIMEOUT_S:  # also NaN
+            raise UsageError(
+                f"--send-timeout {self.send_timeout_s:g}s is too short: a client on a slow link would be cut off",
+                hint=f"give at least {MIN_SEND_TIMEOUT_S:g}s, e.g. --send-timeout 30s (the default)",
+            )
         if not self.stream_idle_s >= self.heartbeat_s:  # also NaN
             raise UsageError(
                 f"--stream-idle {self.stream_idle_s:g}s is shorter than the {self.heartbeat_s:g}s heartbeat: streams "

@@ -25,6 +25,7 @@ from .launch import Launch, Launcher
 from .metrics import Metrics
 from .panel import Schedules
 from .runindex import RunIndex
+from .security import FULL, READ
 from .sse import StreamSlots
 from .templates import TemplateStore
 from .watch import FileWatcher
@@ -49,8 +50,8 @@ class WebContext:
     metrics: Metrics
     stopping: threading.Event = field(default_factory=threading.Event)
     """Set when the server is stopping: every stream ends (cleanly, with its last event sent)."""
-    token_epoch: int = 0
-    """Counts token changes (SIGHUP): a stream opened under an earlier token ends (:meth:`streaming`)."""
+    token_epochs: dict[str, int] = field(default_factory=lambda: {FULL: 0, READ: 0})
+    """Counts the changes of each token (SIGHUP): a stream let in by one ends when it changes (:meth:`streaming`)."""
     loop: asyncio.AbstractEventLoop | None = None
     _graphs: OrderedDict[str, TaskGraph | None] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -117,10 +118,14 @@ class WebContext:
         except (DagctlError, OSError):
             return None
 
-    def streaming(self, epoch: int) -> bool:
-        """Whether a stream opened at ``epoch`` (:attr:`token_epoch` then) may go on: the server is not stopping
-        and the token it was let in with is still the token."""
-        return self.token_epoch == epoch and not self.stopping.is_set()
+    def epoch(self, access: str) -> tuple[str, int]:
+        """What a stream let in with ``access`` (its token: full or read-only) keeps, for :meth:`streaming`."""
+        return access, self.token_epochs.get(access, 0)
+
+    def streaming(self, epoch: tuple[str, int]) -> bool:
+        """Whether a stream opened at ``epoch`` (:meth:`epoch` then) may go on: the server is not stopping and the
+        token it was let in with is still in force."""
+        return self.token_epochs.get(epoch[0], 0) == epoch[1] and not self.stopping.is_set()
 
     def stop(self) -> None:
         """Ask every open stream to end (from any thread)."""
@@ -130,29 +135,44 @@ class WebContext:
             loop.call_soon_threadsafe(self.watcher.wake_all)
 
     def reload_token(self) -> bool:
-        """SIGHUP: read ``--token-file`` again, so a rotated token applies without a restart (sessions made with
-        the old one end with it). A file that holds no usable token now is logged, and the token read before stays.
-        True when the token changed."""
-        path = self.config.token_file
-        if path is None:
+        """SIGHUP: read ``--token-file`` (and ``--read-token-file``) again, so a rotated token applies without a
+        restart (sessions made with the old one end with it). A file that holds no usable token now, or the same
+        token as the other file, is logged, and the token read before stays. True when a token changed."""
+        config = self.config
+        token = self._read_again(config.token_file, config.token, "token", "--token-file")
+        read_token = self._read_again(config.read_token_file, config.read_token, "read-only token", "--read-token-file")
+        if read_token is not None and read_token == token:
+            log.error("tokens not reloaded, the ones read before still apply: the read-only token is the token")
+            token, read_token = config.token, config.read_token
+        pairs = ((FULL, config.token, token), (READ, config.read_token, read_token))
+        changed = [kind for kind, old, new in pairs if new != old]
+        if not changed:
             return False
+        self.config = dataclasses.replace(config, token=token, read_token=read_token)  # each request sees one pair
+        for kind in changed:
+            self.token_epochs[kind] = self.token_epochs.get(kind, 0) + 1
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.watcher.wake_all)  # streams opened with an old token end now
+        return True
+
+    @staticmethod
+    def _read_again(path: Path | None, current: str | None, what: str, flag: str) -> str | None:
+        """The token in ``path`` now; ``current`` when there is no file, or it holds no usable token (logged)."""
+        if path is None:
+            return current
         from .security import read_token_file
 
         try:
-            token = read_token_file(path)
+            token = read_token_file(path, flag)
         except UsageError as exc:
-            log.error("token not reloaded, the one read before still applies: %s", exc)
-            return False
-        if token == self.config.token:
-            log.info("token file %s unchanged", path)
-            return False
-        self.config = dataclasses.replace(self.config, token=token)  # one assignment: each request sees one token
-        self.token_epoch += 1
-        loop = self.loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self.watcher.wake_all)  # streams opened with the old token end now
-        log.info("token reloaded from %s: the previous token, its sessions and its open streams end here", path)
-        return True
+            log.error("%s not reloaded, the one read before still applies: %s", what, exc)
+            return current
+        if token == current:
+            log.info("%s file %s unchanged", what, path)
+        else:
+            log.info("%s reloaded from %s: the previous one, its sessions and its open streams end here", what, path)
+        return token
 
     def server_gauges(self) -> dict[str, float]:
         return {

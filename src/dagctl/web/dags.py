@@ -28,7 +28,7 @@ from dagctl.dag.yamlread import parse_document, read_document
 from dagctl.errors import DagctlError, SpecError, UsageError
 from dagctl.host import gc_paused
 
-from .errors import problem_dict
+from .errors import Conflict, problem_dict
 from .security import contained
 
 
@@ -44,7 +44,7 @@ class DagEntry:
     tasks: int = 0
     problem: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, same_name_as: list[str] | None = None) -> dict[str, Any]:
         return {
             "name": self.name,
             "file": self.file,
@@ -53,7 +53,22 @@ class DagEntry:
             "tasks": self.tasks,
             "valid": self.problem is None,
             "problem": self.problem,
+            "same_name_as": same_name_as or [],
         }
+
+
+def same_names(entries: list[DagEntry]) -> dict[str, list[str]]:
+    """For each file whose ``name:`` another file of the folder declares too, those other files (pure): such a
+    DAG cannot be started by its name, only by its file."""
+    by_name: dict[str, list[str]] = {}
+    for entry in entries:
+        if entry.name is not None:
+            by_name.setdefault(entry.name, []).append(entry.file)
+    return {
+        entry.file: [f for f in by_name[entry.name] if f != entry.file]
+        for entry in entries
+        if entry.name is not None and len(by_name[entry.name]) > 1
+    }
 
 
 def entry_of(path: Path, file: str, plan: Plan) -> DagEntry:
@@ -135,11 +150,19 @@ class DagCatalog:
             return path.as_posix()
 
     def resolve(self, ref: str) -> Path:
-        """The file of the DAG named ``ref`` (its ``name:``, or its path relative to the folder)."""
+        """The file of the DAG named ``ref`` (its ``name:``, or its path relative to the folder); a
+        :class:`~dagctl.web.errors.Conflict` naming every file when several declare that name (a copy made to
+        become a new version and not renamed yet must not be run in place of the other one)."""
         entries = self.entries()
         named = [entry for entry in entries if entry.name == ref]
-        if named:  # a valid one first; an invalid one: loading it says every problem it has
-            return min(named, key=lambda e: e.problem is not None).path
+        if len(named) > 1:
+            files = ", ".join(e.file for e in named)
+            raise Conflict(
+                f"DAG name '{ref}' is ambiguous: {len(named)} files declare it: {files}",
+                hint=f'name it by its file (e.g. {{"dag": "{named[0].file}"}}), or give each file a name of its own',
+            )
+        if named:  # an invalid one: loading it says every problem it has
+            return named[0].path
         if ref.endswith(YAML_SUFFIXES):
             path = contained(self.folder, ref, "DAG file")
             if path.is_file():

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from dagctl.errors import DagctlError, EnvironmentProblem, SpecError, StateError
+from dagctl.errors import DagctlError, EnvironmentProblem, SpecError, StateError, UsageError
 
 from .sse import TooManyStreams
 
@@ -77,6 +77,15 @@ def problem_dict(problem: Any) -> dict[str, Any]:
     }
 
 
+E = TypeVar("E", bound=DagctlError)
+
+
+def at(where: str, exc: E) -> E:
+    """``exc``, saying it is about ``where`` (``query.before``, ``body.params.who``)."""
+    exc.location = where  # type: ignore[attr-defined]
+    return exc
+
+
 @contextmanager
 def located(where: str) -> Iterator[None]:
     """Errors raised inside say they are about ``where`` (``params``, ``body.dag``) unless they know better."""
@@ -86,6 +95,37 @@ def located(where: str) -> Iterator[None]:
         if not getattr(exc, "location", None):
             exc.location = where  # type: ignore[attr-defined]
         raise
+
+
+def check_unicode(value: Any, where: str) -> None:
+    """Refuse (422 at ``where.KEY...``) a string in ``value`` (JSON data) that holds a lone UTF-16 surrogate.
+
+    JSON's ``\\ud800`` escapes let one in, and no file, command line or answer can be written with it in UTF-8:
+    it is bad input, said where it is (``body.params.who``), never a server error later."""
+    from collections import deque
+
+    queue: deque[tuple[str, Any]] = deque([(where, value)])  # in order: the first bad string is the one named
+    while queue:
+        where_, item = queue.popleft()
+        if isinstance(item, str):
+            bad = _lone_surrogate(item)
+            if bad is not None:
+                message = f"{where_}: text is not valid Unicode (a lone surrogate \\u{ord(bad):04x})"
+                hint = "send UTF-8 text: a \\uD800-\\uDFFF escape must be one half of a pair"
+                raise at(where_, UsageError(message, hint=hint))
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                queue.append((where_, str(key)))  # a key is text too
+                queue.append((f"{where_}.{key}", inner))
+        elif isinstance(item, (list, tuple)):
+            queue.extend((f"{where_}.{n}", inner) for n, inner in enumerate(item))
+
+
+def _lone_surrogate(text: str) -> str | None:
+    """The first UTF-16 surrogate in ``text`` (Python strings never pair them: any one is alone), None if none."""
+    if text.isascii():
+        return None
+    return next((c for c in text if "\ud800" <= c <= "\udfff"), None)
 
 
 JSON_HINT = "send one JSON object with Content-Type: application/json (/docs shows what each request takes)"

@@ -4,13 +4,19 @@ A run started here is recorded exactly like any other (its own process writes it
 answers ``dagctl cancel``), keeps going if the server stops, and its id is chosen here first (``--run-id``) so
 the caller gets it at once. A thread per child waits for it (no zombies) and keeps the end of its stderr: a
 run that could not start says why in ``GET /api/runs/{id}``.
+
+Params never go on a child's command line (every local user can read ``/proc/PID/cmdline``, the server logs it,
+and the kernel caps one argument at 128 KiB): they are written to an unnamed file readable by the server's user
+only, which the child reads as ``--params-file /dev/fd/N`` and which is gone with the last descriptor to it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -19,11 +25,14 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from dagctl.clock import SystemClock
-from dagctl.errors import EXIT_FAILED, EXIT_OK, DagctlError, EnvironmentProblem
+from dagctl.errors import EXIT_FAILED, EXIT_OK, DagctlError, EnvironmentProblem, cannot
 from dagctl.protocols import Clock
 from dagctl.run.state import new_run_id
+
+from .errors import Conflict
 
 log = logging.getLogger(__name__)
 
@@ -109,12 +118,31 @@ def launch_error(launch: Launch, refused: type[DagctlError]) -> DagctlError:
     return (refused if launch.exit_code == 2 else EnvironmentProblem)(message, hint=hint)
 
 
-def params_args(params: Mapping[str, str]) -> list[str]:
-    """``-p key=value`` for each param (a value may start with ``-``: the token starts with the key)."""
-    out: list[str] = []
-    for key, value in params.items():
-        out += ["-p", f"{key}={value}"]
-    return out
+_NOT_PLAIN = re.compile("[^\x20-\x7e\U00010000-\U0010ffff]")
+
+
+def params_text(params: Mapping[str, str]) -> bytes:
+    """The ``--params-file`` of ``params`` (the texts ``-p key=value`` would give), pure: one line of JSON, which
+    ``dagctl run`` reads as YAML and checks as it checks ``-p``. Every character of the Basic Multilingual Plane
+    that is not printable ASCII is written as a ``\\uXXXX`` escape: YAML reads some of them raw as line breaks
+    (``\\x85``, ``\\u2028``) or refuses them (``\\x7f``); the others (emoji) are plain UTF-8, since YAML refuses
+    the surrogate pairs JSON would escape them as."""
+    text = json.dumps(dict(params), ensure_ascii=False, separators=(",", ":"))
+    return _NOT_PLAIN.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode("utf-8") + b"\n"
+
+
+def _params_file(params: Mapping[str, str]) -> IO[bytes]:
+    """An unnamed file (``O_TMPFILE`` where there is one; else removed at once) holding :func:`params_text`,
+    mode 0600, at its start: the child opens it again through ``/dev/fd/N``."""
+    handle = tempfile.TemporaryFile()  # noqa: SIM115
+    try:
+        handle.write(params_text(params))
+        handle.flush()
+        handle.seek(0)
+    except OSError:
+        handle.close()
+        raise
+    return handle
 
 
 class Launcher:
@@ -133,24 +161,55 @@ class Launcher:
         self.env = dict(os.environ if env is None else env)
         self.clock = clock or SystemClock()
         self._lock = threading.Lock()
+        self._starting = threading.Lock()
+        """Held while a retry or resume is checked and started."""
         self._launches: OrderedDict[int, Launch] = OrderedDict()
 
     def new_run_id(self) -> str:
         return new_run_id(self.clock)
 
     def start_run(self, dag_file: Path, params: Mapping[str, str], run_id: str) -> Launch:
-        argv = [self.python, "-m", "dagctl", "run", str(dag_file), "-q", "--run-id", run_id, *params_args(params)]
-        return self._spawn("run", argv, run_id, dag_file=dag_file)
+        argv = [self.python, "-m", "dagctl", "run", str(dag_file), "-q", "--run-id", run_id]
+        return self._spawn("run", argv, run_id, dag_file=dag_file, params=params)
 
     def start_retry(self, parent_run_id: str, from_task: str | None = None) -> Launch:
+        """``dagctl retry PARENT``; a :class:`~dagctl.web.errors.Conflict` while a retry of ``parent_run_id``
+        started here has not ended (a client retrying its request after a timeout starts no second run)."""
         argv = [self.python, "-m", "dagctl", "retry", parent_run_id, "-q"]
         if from_task:
             argv += ["--from", from_task]
-        return self._spawn("retry", argv, None, parent_run_id)
+        with self._starting:  # checked and started as one step: of requests at once, one starts it
+            going = self._going("retry", parent_run_id=parent_run_id)
+            if going is not None:
+                which = f"run {going.run_id}" if going.run_id else "a run that is starting"
+                raise Conflict(
+                    f"run {parent_run_id} is being retried already: {which} (dagctl retry, pid {going.pid})",
+                    hint="wait for that retry to end, then retry again if it is still needed",
+                )
+            return self._spawn("retry", argv, None, parent_run_id)
 
     def start_resume(self, run_id: str) -> Launch:
-        """``dagctl resume RUN``: a paused or abandoned run goes on, in the same run id."""
-        return self._spawn("resume", [self.python, "-m", "dagctl", "resume", run_id, "-q"], run_id)
+        """``dagctl resume RUN``: a paused or abandoned run goes on, in the same run id; a
+        :class:`~dagctl.web.errors.Conflict` while a resume of it started here has not ended."""
+        with self._starting:
+            going = self._going("resume", run_id=run_id)
+            if going is not None:
+                raise Conflict(
+                    f"run {run_id} is being resumed already (dagctl resume, pid {going.pid})",
+                    hint=f"follow it: GET /api/runs/{run_id}",
+                )
+            return self._spawn("resume", [self.python, "-m", "dagctl", "resume", run_id, "-q"], run_id)
+
+    def _going(self, kind: str, *, run_id: str | None = None, parent_run_id: str | None = None) -> Launch | None:
+        """A launch of ``kind`` for that run whose process has not ended."""
+        for launch in self.launches():
+            if launch.kind != kind or launch.done.is_set():
+                continue
+            if (run_id is not None and launch.run_id == run_id) or (
+                parent_run_id is not None and launch.parent_run_id == parent_run_id
+            ):
+                return launch
+        return None
 
     def _spawn(
         self,
@@ -160,9 +219,17 @@ class Launcher:
         parent_run_id: str | None = None,
         *,
         dag_file: Path | None = None,
+        params: Mapping[str, str] | None = None,
     ) -> Launch:
         # not a pipe: the child must never block or break on it if we go away; closed by the reaper
         err = tempfile.TemporaryFile()  # noqa: SIM115
+        try:
+            given = _params_file(params) if params else None
+        except OSError as exc:
+            err.close()
+            raise cannot("write the params of the run in", tempfile.gettempdir(), exc) from None
+        if given is not None:
+            argv = [*argv, "--params-file", f"/dev/fd/{given.fileno()}"]
         try:
             proc = subprocess.Popen(
                 list(argv),
@@ -173,6 +240,7 @@ class Launcher:
                 env=self.env,
                 start_new_session=True,  # its own session: our signals (and a Ctrl+C) are not its
                 close_fds=True,
+                pass_fds=() if given is None else (given.fileno(),),
             )
         except OSError as exc:
             err.close()
@@ -180,6 +248,9 @@ class Launcher:
                 f"cannot start {' '.join(argv[:5])}: {exc.strerror or exc}",
                 hint="check that the server's Python can run dagctl (python -m dagctl --version)",
             ) from None
+        finally:
+            if given is not None:
+                given.close()  # the child has its own descriptor of it
         launch = Launch(
             kind=kind, argv=list(argv), pid=proc.pid, run_id=run_id, parent_run_id=parent_run_id, dag_file=dag_file
         )

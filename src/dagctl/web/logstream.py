@@ -19,13 +19,14 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from dagctl.errors import UsageError
+from dagctl.errors import DagctlError, UsageError
 from dagctl.store import layout
 from dagctl.store.tasklogs import AttemptLog, log_name, number, unit_of
 
 from .context import WebContext
+from .security import FULL
 from .sse import RETRY_MS, comment, message
-from .streams import INLINE_BYTES, START_WAIT_S, Beat, file_size, launch_failure, read_records
+from .streams import INLINE_BYTES, START_WAIT_S, Beat, file_size, launch_failure, problem, read_records
 
 MAX_LINE = 64 * 1024
 CUT_NOTE = " … (line cut at 64 KiB)"
@@ -244,8 +245,10 @@ async def task_log(
     attempt: int | None = None,
     iteration: int | None = None,
     resume: tuple[int | None, int, int] | None = None,
+    access: str = FULL,
 ) -> AsyncIterator[bytes]:
-    """The SSE stream of one task's (or cell's) log lines (see the module's docstring)."""
+    """The SSE stream of one task's (or cell's) log lines (see the module's docstring); ``access``: the token it
+    was let in with (it ends when that token changes)."""
     ctx.loop = ctx.loop or asyncio.get_running_loop()
     run_dir = ctx.history.run_dir(run_id)
     events = layout.events_file(run_dir)
@@ -260,7 +263,7 @@ async def task_log(
     skip_through: int | None = None
     waiting_for = resume  # a resumed stream: the piece of its Last-Event-ID, until the events name it
     beat = Beat(ctx)
-    epoch = ctx.token_epoch
+    epoch = ctx.epoch(access)
     waited_from = ctx.clock.monotonic()
     sub = ctx.watcher.subscribe(events)
     try:
@@ -274,7 +277,12 @@ async def task_log(
                         {"status": "not_started", "run_id": run_id, "task": unit, "error": error}, event="complete"
                     )
                     return
-            for _start, end, record in await read_records(events, state.offset):
+            try:
+                records = await read_records(events, state.offset)
+            except DagctlError as exc:
+                yield problem(exc, run_id)
+                return
+            for _start, end, record in records:
                 state.offset = end
                 state.apply(record)
             if waiting_for is not None:

@@ -1,9 +1,10 @@
 """The security rules (:mod:`dagctl.web.security`) applied to every request, as one plain ASGI middleware.
 
-In order: the ``Host`` check (loopback-only servers), the token (bearer header or session cookie), the
-``Origin`` check of mutating requests, and the body size cap (``Content-Length`` first; a chunked body is
-counted as it is read). Every response gets headers that keep pages from being framed or sniffed, and a
-Content-Security-Policy that allows nothing from elsewhere (the dashboard needs nothing from elsewhere).
+In order: the ``Host`` check (loopback-only servers), the token (bearer header or session cookie; the read-only
+token for safe methods only), the ``Origin`` check of mutating requests, and the body size cap
+(``Content-Length`` first; a chunked body is counted as it is read). Every response gets headers that keep pages
+from being framed or sniffed, and a Content-Security-Policy that allows nothing from elsewhere (the dashboard
+needs nothing from elsewhere).
 """
 
 from __future__ import annotations
@@ -15,14 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .config import ServeSettings
-from .security import (
-    SESSION_COOKIE,
-    bearer_matches,
-    host_of,
-    is_loopback_host,
-    origin_allowed,
-    session_matches,
-)
+from .security import FULL, READ, SAFE_METHODS, SESSION_COOKIE, access_of, host_of, is_loopback_host, origin_allowed
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -45,6 +39,9 @@ SECURITY_HEADERS = [
 ]
 
 
+ACCESS_KEY = "dagctl.access"
+"""In the scope of every request let in: what it may do (:data:`~dagctl.web.security.FULL` or ``READ``); a stream
+ends when the token it was let in with changes."""
 HEAD_KEY = "dagctl.head"
 """In the scope of a HEAD request passed on as GET (so that errors name the method the client used)."""
 STREAM_PATH = re.compile(r"/api/runs/[^/]+/(?:events|logs/[^/]+)")
@@ -119,12 +116,11 @@ class Guard:
                 },
             )
             return
+        access: str | None = FULL
         if config.token and not path.startswith(OPEN_PATHS):
-            token = config.token
-            if not (
-                bearer_matches(headers.get("authorization"), token)
-                or session_matches(_cookie(headers.get("cookie"), SESSION_COOKIE), token)
-            ):
+            cookie = _cookie(headers.get("cookie"), SESSION_COOKIE)
+            access = access_of(headers.get("authorization"), cookie, config.token, config.read_token)
+            if access is None:
                 if is_page_load(method, path, headers):
                     target = path + ("?" + scope["query_string"].decode() if scope.get("query_string") else "")
                     location = f"/login?next={quote(target, safe='')}".encode()
@@ -140,6 +136,17 @@ class Guard:
                         "hint": "send 'Authorization: Bearer <token>' (the contents of --token-file)",
                     },
                     [(b"www-authenticate", b'Bearer realm="dagctl"')],
+                )
+                return
+            if access == READ and method not in SAFE_METHODS:
+                await _reply(
+                    send,
+                    403,
+                    {
+                        "error": f"the read-only token cannot {method} {path}: it may only read",
+                        "location": path,
+                        "hint": "send the token of --token-file to start, cancel, approve or change anything",
+                    },
                 )
                 return
         own = f"{scope.get('scheme', 'http')}://{host}"
@@ -183,7 +190,7 @@ class Guard:
                 )
                 return
             scope = {**scope, "method": "GET", HEAD_KEY: True}  # answered as GET; the server sends the head only
-        await self.app(scope, receive, _secured(send))
+        await self.app({**scope, ACCESS_KEY: access or FULL}, receive, _secured(send))
 
 
 def _too_large(what: str, limit: int, path: str) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from dagctl.settings import VERSION
 from dagctl.store.runsummary import RUN_STATUSES
 
 from .context import WebContext
+from .dags import same_names
 from .errors import NotFound
 from .panel import RECENT_RUNS, stats, window_seconds
 from .runindex import check_status
@@ -164,9 +165,16 @@ class Pages:
         targets = []
         entries = self.ctx.dags.entries()
         dags = [e for e in entries if e.name and not e.problem]
+        shared = same_names(entries)  # such a DAG is started by its file: its name would be ambiguous
         if dags:
             targets.append('<optgroup label="DAGs">')
-            targets += [f'<option value="dag:{_e(e.name)}">{_e(e.name)} ({_e(e.file)})</option>' for e in dags]
+            targets += [
+                f'<option value="dag:{_e(e.file)}" title="{_e("same name as " + ", ".join(shared[e.file]))}">'
+                f"{_e(e.name)} ({_e(e.file)}; same name as {_e(', '.join(shared[e.file]))})</option>"
+                if e.file in shared
+                else f'<option value="dag:{_e(e.name)}">{_e(e.name)} ({_e(e.file)})</option>'
+                for e in dags
+            ]
             targets.append("</optgroup>")
         broken = [e for e in entries if e.problem]
         if broken:  # listed, not startable: what is wrong with each says why it is not in the list above
@@ -357,7 +365,8 @@ class Pages:
         body = f"""
 <form class="login" method="post" action="/login">
   <h1>Sign in</h1>
-  <p>This dagctl server needs its token (the contents of <code>--token-file</code>).</p>
+  <p>This dagctl server needs its token (the contents of <code>--token-file</code>; or of
+  <code>--read-token-file</code>, to look without changing anything).</p>
   {'<p class="error">That token is not right.</p>' if failed else ""}
   <input type="hidden" name="next" value="{_e(next_url)}">
   <label>Token <input type="password" name="token" autocomplete="current-password" required autofocus></label>
@@ -434,16 +443,18 @@ def router(ctx: WebContext) -> APIRouter:
         form = parse_qs((await request.body()).decode("utf-8", "replace"))
         token = (form.get("token") or [""])[0]
         target = _safe_next((form.get("next") or ["/"])[0])
-        if not ctx.config.token:
+        config = ctx.config
+        if not config.token:
             return RedirectResponse(target, status_code=303)
-        from .security import bearer_matches
+        from .security import READ, access_of
 
-        if not bearer_matches(f"Bearer {token}", ctx.config.token):
+        access = access_of(f"Bearer {token}", None, config.token, config.read_token)
+        if access is None:
             return pages.login(target, failed=True)
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(
             SESSION_COOKIE,
-            session_value(ctx.config.token),
+            session_value(config.read_token if access == READ and config.read_token else config.token),
             httponly=True,
             samesite="strict",
             secure=request.url.scheme == "https",

@@ -17,7 +17,9 @@ class JSON(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return _ENCODER.encode(content).encode("utf-8")
+        # backslashreplace: a lone surrogate (JSON lets "\ud800" in) goes out as the JSON escape it came in as,
+        # so an answer that echoes bad input (an error naming it) never fails to be written
+        return _ENCODER.encode(content).encode("utf-8", "backslashreplace")
 
 
 class EventStream(StreamingResponse):

@@ -10,6 +10,7 @@ whatever the history.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections import OrderedDict
@@ -18,13 +19,15 @@ from datetime import datetime
 from typing import Any
 
 from dagctl.clock import SystemClock
-from dagctl.errors import StateError
+from dagctl.errors import EnvironmentProblem, StateError
 from dagctl.host import hostname, process_alive
 from dagctl.protocols import Clock
 from dagctl.report.runjson import summary_dict
 from dagctl.store import layout
 from dagctl.store.history import RUN_ID_RE, History
 from dagctl.store.runsummary import LIVE_STATUSES, RunSummary, check_run_status
+
+log = logging.getLogger(__name__)
 
 CAPACITY = 2048
 LISTING_MAX_AGE_S = 5.0
@@ -58,6 +61,7 @@ class RunIndex:
         self._dicts: dict[str, tuple[RunSummary, dict[str, Any]]] = {}
         self._listing: tuple[tuple[int, int, int], float, list[str]] | None = None
         self._host = hostname()
+        self._warned: OrderedDict[tuple[str, str], None] = OrderedDict()
         self.reads = 0
         """How many times a run's events were read (tests check the cache)."""
 
@@ -135,17 +139,25 @@ class RunIndex:
         tenant: str | None = None,
         since: datetime | None = None,
         limit: int | None = None,
+        before: str | None = None,
     ) -> Iterator[RunSummary]:
-        """Newest first, filtered, as :meth:`History.summaries`; folders without events are left out."""
+        """Newest first, filtered, as :meth:`History.summaries`: folders without events are left out, and so is a
+        folder that cannot be read (logged once), as the CLI leaves it out. ``before``: only runs older than that
+        run id (the next page of a listing whose last run it is)."""
         cutoff = since.strftime("%Y%m%d-%H%M%S") if since else None
         found = 0
         for run_id in self.ids():
+            if before is not None and run_id >= before:
+                continue  # a page after the one that ended with ``before`` (ids sort by start time)
             if cutoff and run_id[:15] < cutoff:
                 break
             try:
                 summary = self.summary(run_id)
             except StateError:
                 continue  # being created, or damaged
+            except EnvironmentProblem as exc:  # one damaged folder does not hide every other run (as the CLI)
+                self._skipped(run_id, exc)
+                continue
             if (dag and summary.dag_name != dag) or (tenant and summary.tenant_id != tenant):
                 continue
             if status and summary.status != status:
@@ -154,6 +166,22 @@ class RunIndex:
             found += 1
             if limit is not None and found >= limit:
                 return
+
+    def _skipped(self, run_id: str, exc: EnvironmentProblem) -> None:
+        """Log a run folder left out of a listing, once per folder and problem (a dashboard lists every 3 s)."""
+        key = (run_id, exc.message)
+        with self._lock:
+            if key in self._warned:
+                return
+            self._warned[key] = None
+            while len(self._warned) > self.capacity:
+                self._warned.popitem(last=False)
+        log.warning(
+            "skipping the run folder %s: %s — repair it, or move it out of %s",
+            self.history.run_dir(run_id),
+            exc.message,
+            self.history.runs_dir,
+        )
 
     def forget(self, run_id: str) -> None:
         with self._lock:

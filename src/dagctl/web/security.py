@@ -3,7 +3,8 @@
 * Bind: loopback by default; any other address needs a token (:meth:`ServeSettings.check`).
 * Token: every request but ``/healthz``, ``/login`` and ``/static/`` needs ``Authorization: Bearer <token>``, or
   the session cookie the login page sets (a browser cannot add a header to a page load or an EventSource). The
-  cookie holds an HMAC of the token, never the token.
+  cookie holds an HMAC of the token, never the token. A second, read-only token (``--read-token-file``) is let
+  in for safe methods only (GET, HEAD: the dashboard, streams, ``/metrics``); it changes nothing (403).
 * Host: without a token (loopback only), a request must name a loopback host, so a web page on another site
   cannot reach the API through DNS rebinding.
 * Origin: a mutating request (POST, PUT, PATCH, DELETE) from a browser must come from the server's own origin
@@ -68,6 +69,21 @@ def session_matches(cookie: str | None, token: str) -> bool:
     return bool(cookie) and hmac.compare_digest(str(cookie).encode(), session_value(token).encode())
 
 
+FULL = "full"
+READ = "read"
+"""What a request may do: everything (the token of ``--token-file``), or read only (``--read-token-file``)."""
+
+
+def access_of(authorization: str | None, cookie: str | None, token: str, read_token: str | None) -> str | None:
+    """:data:`FULL` for the token (bearer header or session cookie), :data:`READ` for the read-only token, None
+    for neither."""
+    if bearer_matches(authorization, token) or session_matches(cookie, token):
+        return FULL
+    if read_token and (bearer_matches(authorization, read_token) or session_matches(cookie, read_token)):
+        return READ
+    return None
+
+
 def origin_allowed(
     method: str,
     *,
@@ -111,20 +127,20 @@ def contained(folder: Path, relative: str, what: str) -> Path:
     return Path(target)
 
 
-def read_token_file(path: Path) -> str:
+def read_token_file(path: Path, flag: str = "--token-file") -> str:
     """The token in ``path`` (surrounding whitespace removed). A readable-by-others file is logged as a warning."""
     try:
         text = path.read_text(encoding="utf-8").strip()
         mode = path.stat().st_mode
     except FileNotFoundError:
         raise UsageError(
-            f"--token-file {path} does not exist", hint="create it, e.g. openssl rand -hex 32 > FILE; chmod 600 FILE"
+            f"{flag} {path} does not exist", hint="create it, e.g. openssl rand -hex 32 > FILE; chmod 600 FILE"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--token-file {path} cannot be read: {exc}", hint="check the file's permissions") from None
+        raise UsageError(f"{flag} {path} cannot be read: {exc}", hint="check the file's permissions") from None
     if len(text) < MIN_TOKEN_CHARS or any(c.isspace() for c in text):
         raise UsageError(
-            f"--token-file {path} holds no usable token (at least {MIN_TOKEN_CHARS} characters, no spaces)",
+            f"{flag} {path} holds no usable token (at least {MIN_TOKEN_CHARS} characters, no spaces)",
             hint="write a long random one: openssl rand -hex 32 > FILE",
         )
     if mode & 0o077:

@@ -5,8 +5,12 @@
   hung loop stops pinging and gets restarted); ``STOPPING=1`` when asked to stop.
 * Stopping (:meth:`Server.request_stop`, called by the CLI's signal handling on SIGTERM/SIGINT): no new
   connections, every open stream ends cleanly after the event it is sending, idle keep-alive connections close,
-  and the process exits 0. A second signal stops at once. Runs started from the dashboard are processes of their
-  own and keep going.
+  and the process exits 0. A connection that holds the stop up (its client takes nothing, or stopped sending its
+  request) is dropped after :data:`STOP_STALL_S`, whatever is left a moment before :data:`GRACEFUL_S` too, so no
+  request is ever cancelled with a traceback. A second signal stops at once. Runs started from the dashboard are
+  processes of their own and keep going.
+* A connection whose client takes nothing sent to it for ``--send-timeout`` is dropped (:class:`Stalls`): a
+  stream that cannot send would otherwise hold its slot for good.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ import contextlib
 import errno
 import logging
 import socket
+import weakref
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -34,10 +40,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GRACEFUL_S = 10.0
-"""How long open connections get to finish once the server stops (streams end at once; this is a backstop)."""
+"""How long open connections get to finish once the server stops (streams end at once; this is a backstop: what
+is still open a moment before it runs out is dropped, so uvicorn never has to cancel a request's task)."""
 STATUS_EVERY_S = 10.0
 CLOSE_NOTIFY_S = 0.5
 """How long a TLS connection closed while idle may wait for the client's close_notify once the server stops."""
+STOP_STALL_S = 1.0
+"""Once the server stops: a connection whose client takes no bytes, or sends no more of a request it began,
+for this long is dropped (it would hold the stop for the whole backstop)."""
+FORCE_WAIT_S = 1.0
+"""On a second signal: how long the requests of the dropped connections get to end (quietly) before exit."""
 
 
 def bind(host: str, port: int) -> list[socket.socket]:
@@ -90,9 +102,19 @@ def bind_error(where: str, exc: OSError) -> DagctlError:
 
 
 class _Uvicorn(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, on_started: Callable[[_Uvicorn], None]) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        on_started: Callable[[_Uvicorn], None],
+        *,
+        send_timeout_s: float,
+        monotonic: Callable[[], float],
+    ) -> None:
         super().__init__(config)
         self._on_started = on_started
+        self._stalls = Stalls(send_timeout_s, monotonic)
+        self._dropped: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._keeper: asyncio.Task[None] | None = None
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -101,14 +123,41 @@ class _Uvicorn(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if not self.should_exit:
+            self._keeper = asyncio.get_running_loop().create_task(self._keep_connections())
             self._on_started(self)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        dropper = asyncio.get_running_loop().create_task(self._drop_closed_tls())
+        self._stalls.stopping()
+        loop = asyncio.get_running_loop()
+        dropper = loop.create_task(self._drop_closed_tls())
+        backstop = loop.call_later(GRACEFUL_S - 0.5, self._drop_all, "the server is stopping")
         try:
             await super().shutdown(sockets)
+            if self.force_exit:  # a second signal: drop what is left, and let its requests end quietly
+                self._drop_all("the server stops now")
+                deadline = self._stalls.monotonic() + FORCE_WAIT_S
+                while self.server_state.tasks and self._stalls.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                # uvicorn skips the app's shutdown then, and its lifespan task would be cancelled, with a
+                # traceback: ours is quick (streams told to end, pollers stopped), so it runs
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.lifespan.shutdown(), FORCE_WAIT_S)
         finally:
+            backstop.cancel()
             dropper.cancel()
+            if self._keeper is not None:
+                self._keeper.cancel()
+
+    async def _keep_connections(self) -> None:
+        """Drop the connections :class:`Stalls` gives up on, every :data:`KEEP_EVERY_S` until the server ends."""
+        while True:
+            await asyncio.sleep(KEEP_EVERY_S)
+            for connection, why in self._stalls.check(list(self.server_state.connections)):
+                _drop(connection, why, self._dropped)
+
+    def _drop_all(self, why: str) -> None:
+        for connection in list(self.server_state.connections):
+            _drop(connection, why, self._dropped)
 
     async def _drop_closed_tls(self) -> None:
         """An idle HTTPS connection that the stopping server closes waits for the client's close_notify, which a
@@ -123,6 +172,82 @@ class _Uvicorn(uvicorn.Server):
                 if transport is not None and transport.is_closing() and not transport.get_write_buffer_size():
                     transport.abort()
             await asyncio.sleep(0.1)
+
+
+KEEP_EVERY_S = 0.25
+"""How often connections are looked at for stalls."""
+
+
+class Stalls:
+    """Which connections to drop because their client stopped taking what the server sends (a full write buffer
+    that does not shrink for ``send_timeout_s``) or, once the server stops, also because it stalls the stop:
+    bytes it does not take, or a request whose body it stopped sending, for :data:`STOP_STALL_S`. Looks at
+    uvicorn's connection objects only through ``transport``, ``flow.write_paused`` and ``cycle``."""
+
+    def __init__(self, send_timeout_s: float, monotonic: Callable[[], float]) -> None:
+        self.send_timeout_s = send_timeout_s
+        self.monotonic = monotonic
+        self.stopped_at: float | None = None
+        self._since: dict[object, tuple[int, float]] = {}
+        """Per connection with bytes waiting: how many there were when it last took some, and when that was."""
+
+    def stopping(self) -> None:
+        self.stopped_at = self.monotonic()
+
+    def check(self, connections: list[Any]) -> list[tuple[Any, str]]:
+        now = self.monotonic()
+        stopping = self.stopped_at is not None
+        limit = STOP_STALL_S if stopping else self.send_timeout_s
+        drop: list[tuple[Any, str]] = []
+        seen: set[object] = set()
+        for connection in connections:
+            seen.add(connection)
+            transport = getattr(connection, "transport", None)
+            if transport is None or not hasattr(transport, "get_write_buffer_size"):
+                continue
+            waiting = transport.get_write_buffer_size()
+            flow = getattr(connection, "flow", None)
+            # bytes wait for the client: a full buffer (the app waits to write more), or the last bytes of a
+            # connection being closed, or of any connection while the server stops
+            blocked = bool(getattr(flow, "write_paused", False)) or (
+                waiting > 0 and (stopping or transport.is_closing())
+            )
+            if not blocked:
+                self._since.pop(connection, None)
+            else:
+                before = self._since.get(connection)
+                if before is None or waiting < before[0]:
+                    self._since[connection] = (waiting, now)  # it took some: the clock starts again
+                elif now - before[1] >= limit:
+                    drop.append((connection, f"its client took nothing of the {waiting} bytes for it in {limit:g}s"))
+                    continue
+            cycle = getattr(connection, "cycle", None)
+            if (
+                self.stopped_at is not None
+                and now - self.stopped_at >= STOP_STALL_S
+                and cycle is not None
+                and getattr(cycle, "more_body", False)
+                and not getattr(cycle, "response_started", True)
+            ):
+                drop.append((connection, "its client has not sent the rest of its request and the server is stopping"))
+        for gone in set(self._since) - seen:
+            del self._since[gone]
+        return drop
+
+
+def _drop(connection: Any, why: str, dropped: weakref.WeakSet[Any]) -> None:
+    """Abort a connection (nothing more is sent or waited for): the request it carries sees its client gone and
+    ends as it does for a client that left, quietly. Said once (``dropped``: the connections aborted already)."""
+    transport = getattr(connection, "transport", None)
+    if transport is None or connection in dropped:
+        return
+    dropped.add(connection)
+    client = getattr(connection, "client", None)
+    who = f"{client[0]}:{client[1]}" if client else "a client"
+    scope = getattr(getattr(connection, "cycle", None), "scope", None) or {}
+    what = f" ({scope.get('method')} {scope.get('path')})" if scope.get("path") else ""
+    log.info("dropped the connection of %s%s: %s", who, what, why)
+    transport.abort()
 
 
 class _Config(uvicorn.Config):
@@ -173,6 +298,8 @@ class Server:
                 ws="none",
             ),
             self._started,
+            send_timeout_s=config.send_timeout_s,
+            monotonic=context_of(app).clock.monotonic,
         )
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -206,7 +333,7 @@ class Server:
 
     def _reload(self) -> None:
         ctx = context_of(self.app)
-        if ctx.config.token_file is None and self.tls is None:
+        if ctx.config.token_file is None and ctx.config.read_token_file is None and self.tls is None:
             log.info("SIGHUP: nothing to reload (no --token-file, no --tls-cert)")
             return
         ctx.reload_token()

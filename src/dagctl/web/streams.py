@@ -8,24 +8,30 @@ message (``{"status": ...}``) after ``dag_done``, and the stream ends. A client 
 finished run streams its whole history and completes at once.
 
 Both end cleanly when the server stops, and after ``stream_idle_s`` without a message (EventSource reconnects
-on its own, resuming by ``Last-Event-ID``); both send a comment every ``heartbeat_s`` while quiet.
+on its own, resuming by ``Last-Event-ID``); both send a comment every ``heartbeat_s`` while quiet. A file that
+cannot be read is a 503 before the stream starts; one that becomes unreadable while it runs ends it with a
+``problem`` message saying so (:func:`problem`), never a connection cut in the middle of a message.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from dagctl.errors import DagctlError, UsageError
+from dagctl.errors import DagctlError, UsageError, cannot
 from dagctl.store import layout
-from dagctl.store.jsonl import iter_with_offsets
+from dagctl.store.jsonl import iter_with_offsets, open_for_reading
 
 from .context import WebContext
+from .security import FULL
 from .sse import RETRY_MS, comment, message
+
+log = logging.getLogger(__name__)
 
 BATCH = 2000
 """Records read per step: a long history goes out in pieces, the loop stays responsive."""
@@ -57,6 +63,25 @@ async def read_records(path: Path, offset: int) -> list[tuple[int, int, dict[str
     if file_size(path) - offset > INLINE_BYTES:
         return await asyncio.to_thread(_read_records, path, offset)
     return _read_records(path, offset)
+
+
+def check_readable(path: Path) -> None:
+    """:class:`EnvironmentProblem` (503, ``cannot read PATH: why``) when a stream's file is there but cannot be
+    read: said before the stream answers 200, not by a stream cut in the middle. A file not there yet is fine
+    (a run that is starting)."""
+    try:
+        os.close(open_for_reading(path))  # the store's own check: a directory or a FIFO is said, never waited on
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise cannot("read", path, exc) from None
+
+
+def problem(exc: DagctlError, run_id: str) -> bytes:
+    """The last message of a stream that cannot go on (a file became unreadable): ``event: problem`` with the
+    error's words; the stream then ends, and a client that reconnects gets them as a 503."""
+    log.warning("a stream of run %s ended: %s", run_id, exc)
+    return message({"run_id": run_id, "error": exc.message, "hint": exc.hint}, event="problem")
 
 
 def check_resume_offset(path: Path, value: str) -> int:
@@ -107,21 +132,26 @@ class Beat:
         return max(left, 0.01)
 
 
-async def run_events(ctx: WebContext, run_id: str, resume_from: int | None) -> AsyncIterator[bytes]:
-    """The SSE stream of one run's events (see the module's docstring)."""
+async def run_events(ctx: WebContext, run_id: str, resume_from: int | None, access: str = FULL) -> AsyncIterator[bytes]:
+    """The SSE stream of one run's events (see the module's docstring); ``access``: the token it was let in with
+    (it ends when that token changes)."""
     ctx.loop = ctx.loop or asyncio.get_running_loop()
     path = layout.events_file(ctx.history.run_dir(run_id))
     offset = resume_from or 0
     skip_through = resume_from  # the line at the resume offset was received already
     beat = Beat(ctx)
-    epoch = ctx.token_epoch
+    epoch = ctx.epoch(access)
     checked = ctx.clock.monotonic()
     waited_from = ctx.clock.monotonic()
     sub = ctx.watcher.subscribe(path)
     try:
         yield RETRY_MS
         while ctx.streaming(epoch):
-            batch = await read_records(path, offset)
+            try:
+                batch = await read_records(path, offset)
+            except DagctlError as exc:
+                yield problem(exc, run_id)
+                return
             done: dict[str, Any] | None = None
             for start, end, record in batch:
                 offset = end

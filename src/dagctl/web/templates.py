@@ -2,13 +2,15 @@
 
 A template is an ordinary DAG file; its ``params:`` are what a run started from it may set. It is validated
 before it is written (every problem with its line and column, as ``dagctl validate`` says them), written with
-one atomic rename, and never read or written outside its folder. Being plain files, templates can be kept in
+one atomic rename (or, when it must not replace one, one hard link, which fails if the name is taken), and never
+read or written outside its folder. Being plain files, templates can be kept in
 git, edited by hand and run with ``dagctl run`` as well.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -37,10 +39,12 @@ def _facts(name: str, spec: DagSpec) -> dict[str, Any]:
     }
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` as ``path`` with one rename: readers see the old file or the new one, never a part. Each
-    write has a temporary file of its own (``mkstemp`` beside ``path``), so concurrent writes of the same name
-    never share one; the last rename wins."""
+def write_atomic(path: Path, text: str, *, replace: bool = True) -> bool:
+    """Write ``text`` as ``path`` in one step: readers see the old file or the new one, never a part. Each write
+    has a temporary file of its own (``mkstemp`` beside ``path``), so concurrent writes of the same name never
+    share one. ``replace``: one rename, the last one wins. Otherwise one hard link, which fails when ``path``
+    exists (even when it was made a moment ago by a write at the same time): then nothing is written and the
+    answer is False."""
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
@@ -51,11 +55,34 @@ def write_atomic(path: Path, text: str) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes it 0600: a template is an ordinary DAG file
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+            return True
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK):
+                raise
+            return _claim_then_replace(tmp, path)  # a file system without hard links
+        return True
     except OSError as exc:
+        raise cannot("write", path, exc) from None
+    finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise cannot("write", path, exc) from None
+
+
+def _claim_then_replace(tmp: str, path: Path) -> bool:
+    """Where there are no hard links: claim the name with an exclusive create, then rename over it (a reader may
+    see it empty for a moment); False when the name is taken."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    except FileExistsError:
+        return False
+    os.replace(tmp, path)
+    return True
 
 
 class TemplateStore:
@@ -94,7 +121,8 @@ class TemplateStore:
         return facts
 
     def save(self, name: str, text: str, *, overwrite: bool = False) -> dict[str, Any]:
-        """Validate ``text`` as a DAG, then write it as the template ``name`` (atomically)."""
+        """Validate ``text`` as a DAG, then write it as the template ``name`` (atomically); 409 when the name is
+        taken and not ``overwrite`` (of requests at once, one creates it)."""
         path = self.path(name)
         spec = self._validate(text, str(path))
         if path.exists() and not overwrite:
@@ -103,7 +131,8 @@ class TemplateStore:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise cannot("create the templates folder", self.folder, exc) from None
-        write_atomic(path, text)
+        if not write_atomic(path, text, replace=overwrite):  # made meanwhile, by a request at the same time
+            raise Conflict(f"template '{name}' already exists", hint='send "overwrite": true to replace it')
         return {**_facts(name, spec), "valid": True}
 
     def delete(self, name: str) -> None:

@@ -482,7 +482,12 @@
     schedule();
   });
   button("resume-btn", "resuming", async () => {
-    await api("POST", base + "/resume");
+    try {
+      await api("POST", base + "/resume"); // answered once the run goes on, or with why it does not
+    } catch (e) {
+      if (e.status && e.status !== 401) e.message = "resume failed: " + e.message;
+      throw e;
+    }
     say("action-message", "resume requested: waiting for the run to go on…");
     await awaitResumed();
   });
