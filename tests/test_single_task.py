@@ -419,7 +419,7 @@ def test_the_cache_key_step_gives_the_key_of_the_attempt_the_task_step_runs(tmp_
     runs = tmp_path / "runs"
     key = task_cache_key(plan, "a", runs_dir=runs, run_id="wf-1", params={"n": "2"}).files["cache-key"]
     factory = AttemptFactory(plan=plan, run_id="other", run_dir=runs / "other", params={"n": 2})
-    assert key == cache_key(factory.build(plan.tasks["a"], 3, {}), {}, tmp_path)  # not the run, not the attempt
+    assert key == cache_key(factory.build(plan.tasks["a"], 3, {}), {})  # not the run, not the attempt
     assert task_cache_key(plan, "a", runs_dir=runs, run_id="wf-2", params={"n": "3"}).files["cache-key"] != key
 
 

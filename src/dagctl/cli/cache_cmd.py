@@ -15,11 +15,21 @@ if TYPE_CHECKING:
     from dagctl.run.cache import CacheStore, Entry
 
 
-def _store() -> CacheStore:
+def _store(verb: str = "read") -> CacheStore:
+    """The task cache of this environment; a ``DAGCTL_CACHE_DIR`` that is no folder (a file) is an environment
+    problem (exit 3), as it is for ``dagctl run``, not an empty cache. A folder that does not exist yet is empty."""
     from dagctl.run.cache import CacheStore
     from dagctl.settings import Settings
 
-    return CacheStore(Settings.from_env().task_cache_dir)
+    root = Settings.from_env().task_cache_dir
+    if root.exists() and not root.is_dir():
+        from dagctl.errors import EnvironmentProblem
+
+        raise EnvironmentProblem(
+            f"cannot {verb} the task cache {root} (DAGCTL_CACHE_DIR): it exists and is not a directory",
+            hint="point DAGCTL_CACHE_DIR at a folder, or unset it",
+        )
+    return CacheStore(root)
 
 
 def _when(timestamp: float) -> str:
@@ -112,11 +122,11 @@ def register(app: typer.Typer) -> None:
         key: str | None = typer.Option(None, "--key", help="Only this entry (a key or a unique prefix)."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
-        """Forget entries: every one, or those matching the options. The next runs compute them again.
+        """Forget entries: every one, or those matching all the options given. The next runs compute them again.
 
         Unreadable (damaged) entries go too, and are counted, unless --dag is given (whose they were cannot be
         read); so do the temporary files of writes that never finished (their process died), unless --dag or
-        --key is given.
+        --key is given. With --key and --dag or --older-than, the entry goes only if it matches them too.
 
         \b
         Example:
@@ -126,21 +136,30 @@ def register(app: typer.Typer) -> None:
 
         from .argcheck import seconds
 
-        store = _store()
+        store = _store("clear")
         now = SystemClock().now().timestamp()
         leftovers: list[Path] = []
-        if key is not None:
-            chosen = [_one(store, key, unreadable=True)]
-        else:
-            cutoff = None
-            if older_than is not None:
-                cutoff = now - seconds(older_than, "--older-than", example="7d")
+        cutoff = None
+        if older_than is not None:
+            cutoff = now - seconds(older_than, "--older-than", example="7d")
+
+        def matches(e: Entry) -> bool:
             # an unreadable entry says not whose it is: --dag leaves it, anything else removes it with the rest
-            chosen = [
-                e
-                for e in store.scan()
-                if (dag is None or (e.readable and e.dag == dag)) and (cutoff is None or e.used < cutoff)
-            ]
+            return (dag is None or (e.readable and e.dag == dag)) and (cutoff is None or e.used < cutoff)
+
+        if key is not None:
+            named = _one(store, key, unreadable=True)
+            chosen = [named] if matches(named) else []
+            if not chosen and not as_json:  # the filters combine: say which one kept it
+                if dag is not None and not named.readable:
+                    why = f"it is unreadable, so not known to be of DAG '{dag}'"
+                elif dag is not None and named.dag != dag:
+                    why = f"it is an entry of DAG '{named.dag}', not of '{dag}'"
+                else:
+                    why = f"it was last used {_when(named.used)}, less than --older-than {older_than} ago"
+                echo_err(f"cache entry {named.key[:12]} kept: {why}")
+        else:
+            chosen = [e for e in store.scan() if matches(e)]
             if dag is None:  # the temporary files of writes that never finished belong to no entry
                 leftovers = store.stale_temporary(now=now)
         for entry in chosen:

@@ -17,6 +17,7 @@ from .run_options import AGAIN_BROKER_HELP, AGAIN_EXECUTOR_HELP
 
 if TYPE_CHECKING:
     from dagctl.store.history import History
+    from dagctl.store.runsummary import RunSummary
 
 
 def _history() -> History:
@@ -69,6 +70,16 @@ def _decide(run: str, task: str, decision: str, who: str | None, text: str | Non
         echo(f"{task} of run {run_id} {state} by {', '.join(deciders)}")
 
 
+def pending_pause(summary: RunSummary, when: str) -> str:
+    """The line for a run asked to pause that still runs: what it waits for (its running tasks, sub-DAG runs)."""
+    running = [uid for uid, t in summary.tasks.items() if t.status == "running" and not t.cells]
+    waits = f"for its running tasks to finish ({', '.join(running[:5])}{', ...' if len(running) > 5 else ''})"
+    return (
+        f"dagctl: run {summary.run_id} has not paused {when}: it waits {waits if running else 'for its tasks to end'}; "
+        f"the pause stays requested (see dagctl show {summary.run_id})"
+    )
+
+
 def register(app: typer.Typer) -> None:
     @app.command("approve")
     def approve(
@@ -109,14 +120,18 @@ def register(app: typer.Typer) -> None:
     @app.command("pause")
     def pause(
         run: str = typer.Argument(..., help="Run id, a unique prefix, or 'latest'."),
-        wait: float = typer.Option(30.0, "--wait", help="Seconds to wait for running tasks to finish (0: don't)."),
+        wait: float = typer.Option(
+            30.0, "--wait", help="Seconds to wait for the run to pause (0: only ask); exit 1 if it has not by then."
+        ),
         as_json: bool = typer.Option(
             False, "--json", help="Print the outcome as JSON: run_id, requested, status, paused."
         ),
     ) -> None:
         """Pause a running run: its running tasks finish, nothing new starts, and it is recorded paused.
 
-        Its process exits 0; `dagctl resume RUN` goes on with the same run later.
+        Its process exits 0; `dagctl resume RUN` goes on with the same run later. Sub-DAG runs of its running
+        `dag:` tasks pause with it. Exits 1 when the run has not paused within --wait (it waits for its running
+        tasks; the pause stays requested), so `dagctl pause RUN && ...` goes on only once nothing runs.
 
         \b
         Examples:
@@ -127,22 +142,33 @@ def register(app: typer.Typer) -> None:
 
         from dagctl.host import hostname
 
+        from .argcheck import seconds
+
+        wait = seconds(wait, "--wait")
         history = _history()
         run_id = history.resolve(run)
         history.request_pause(run_id, f"paused by dagctl pause ({getpass.getuser()}@{hostname()})")
         if not as_json:
             echo_err(f"dagctl: pause requested for run {run_id}; running tasks finish first")
-        status = history.summary(run_id).status
+        summary = history.summary(run_id)
         tick = threading.Event()
         for _ in range(int(max(wait, 0) / 0.1)):
-            if status not in ("running", "waiting"):
+            if summary.status not in ("running", "waiting"):
                 break
             tick.wait(0.1)
-            status = history.summary(run_id).status
+            summary = history.summary(run_id)
+        status = summary.status
+        pending = status in ("running", "waiting") and wait > 0  # asked to wait, and it still runs
         if as_json:
             echo_json({"run_id": run_id, "requested": True, "status": status, "paused": status == "paused"})
         elif status not in ("running", "waiting"):
             echo(f"run {run_id} {status}")
+        elif pending:
+            echo_err(pending_pause(summary, f"within {wait:g}s"))
+        if pending:
+            from dagctl.errors import EXIT_FAILED
+
+            raise typer.Exit(EXIT_FAILED)
 
     @app.command("resume")
     def resume(

@@ -58,11 +58,14 @@ def _summary_dict(s: RunSummary) -> dict[str, Any]:
     return summary_dict(s)
 
 
-def pause_line(run_id: str, paused: datetime | None, resumed: datetime | None) -> str:
-    """``show``'s line for one pause of a run: when, and for how long (or how to end it)."""
+def pause_line(run_id: str, paused: datetime | None, resumed: datetime | None, parent: str | None = None) -> str:
+    """``show``'s line for one pause of a run: when, and for how long (or how to end it: a sub-DAG's run, paused
+    with its ``parent`` run, goes on when that one is resumed)."""
     if paused is not None and resumed is not None:
         took = _dur((resumed - paused).total_seconds())
         return f"Paused:   {_local(paused)}   resumed {_local(resumed)} ({took} paused)"
+    if parent is not None:
+        return f"Paused:   {_local(paused)}   (with its parent run: dagctl resume {parent} goes on with it)"
     return f"Paused:   {_local(paused)}   (not resumed yet: dagctl resume {run_id})"
 
 
@@ -151,7 +154,7 @@ def task_note(t: TaskSummary, approved: Sequence[str] = ()) -> str:
         notes.append("from the cache")
     if t.iteration and t.iteration > 1 and not t.reason:
         notes.append(f"iteration {t.iteration}")
-    if t.child_run_id:
+    if t.child_run_id and not any(t.child_run_id in n for n in notes):  # an error may name it already
         notes.append(f"sub-DAG run {t.child_run_id}")
     if t.approval:
         decision, by = t.approval.get("decision"), ", ".join(t.approval.get("by") or [])
@@ -288,9 +291,13 @@ def register(app: typer.Typer) -> None:
             f"Params:   {json.dumps(dict(s.params or {}), default=str)}",
             f"Logs:     {s.run_dir or history.run_dir(s.run_id)}",
         ]
-        lines[5:5] = [pause_line(s.run_id, paused, resumed) for paused, resumed in s.pauses]  # before Host:
+        parent = s.parent_run_id if s.parent_task else None
+        lines[5:5] = [pause_line(s.run_id, paused, resumed, parent) for paused, resumed in s.pauses]  # before Host:
         if s.parent_task and s.parent_run_id:
             lines.insert(4, f"Parent:   task {s.parent_task} of run {s.parent_run_id} (dagctl show {s.parent_run_id})")
+        pending = _pending_pause(s, Path(s.run_dir or history.run_dir(s.run_id)))
+        if pending:
+            lines.insert(3, pending)  # right after Status:
         echo("\n".join(lines))
         approved = _approved_so_far(s, Path(s.run_dir or history.run_dir(s.run_id)))
         shown = task_rows(s)
@@ -473,6 +480,25 @@ def _fit_cell_labels(rows: list[list[Any]], units: list[TaskSummary], headers: l
     for row, cut, unit in zip(rows, fitted, units, strict=False):
         if unit.parent is not None and cut[0] != row[0]:
             row[0] = "  " + render.clip_start(unit.task_id, max(room - 2, 4))
+
+
+def _pending_pause(s: RunSummary, run_dir: Path) -> str | None:
+    """``show``'s line for a run asked to pause that has not yet: when it was asked, and what it waits for."""
+    if s.status not in ("running", "waiting"):
+        return None
+    from dagctl.store.events import parse_ts
+    from dagctl.store.layout import pause_file
+
+    try:
+        request = json.loads(pause_file(run_dir).read_text())
+        asked = _local(parse_ts(str(request.get("at"))))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError, AttributeError):  # unreadable, yet a request all the same
+        asked = "-"
+    running = [uid for uid, t in s.tasks.items() if t.status == "running" and not t.cells]
+    waits = f"its running tasks finish ({', '.join(running)})" if running else "its tasks end"
+    return f"Pausing:  requested {asked}; it pauses once {waits}"
 
 
 def _approved_so_far(s: RunSummary, run_dir: Path) -> dict[str, list[str]]:

@@ -477,9 +477,9 @@ def print_summary(result: RunResult, *, err: LineWriter | None = None) -> None:
 
 def _since_start(result: RunResult) -> float | None:
     """A resumed run's whole time, from its first start to its end, pauses included (as ``runs`` and ``show``
-    have it), read from its events file; None for a run that was not resumed. Only a run that kept tasks
-    (whose reason is ``reused``: a resume, a retry, ``--only``) has its events file read."""
-    if not any(t.reason == "reused" for t in result.tasks.values()):
+    have it), read from its events file; None for a run that was not resumed. Only a resumed run
+    (``result.resumed``, whatever it kept: tasks, matrix cells, or nothing) has its events file read."""
+    if not result.resumed:
         return None
     from dagctl.errors import DagctlError
     from dagctl.store.events import parse_ts

@@ -176,8 +176,17 @@ def _matrix_problems(
     from .templating import find_references
 
     count = 1
+    named: dict[str, str] = {}  # DAGCTL_MATRIX_<KEY> -> the key that sets it
     for key, values in (task.matrix or {}).items():
         where = (*base, "matrix", key)
+        first = named.setdefault(key.upper(), key)
+        if first != key:  # both would set one environment variable: the last one's value wins
+            yield doc.problem(
+                where,
+                f"task '{task.id}' matrix keys '{first}' and '{key}' differ only in case: both would set "
+                f"$DAGCTL_MATRIX_{key.upper()}, and one value would be lost",
+                "rename one of them",
+            )
         if isinstance(values, list):
             if not values:
                 yield doc.problem(where, f"task '{task.id}' matrix key '{key}' has no values", "give at least one")

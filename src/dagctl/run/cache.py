@@ -4,19 +4,27 @@
 
 * the task kind, and its fully resolved command (shell string or argv list), ``cwd`` and ``params``
   (templates rendered, upstream payload ``<up>__<key>`` included);
-* its environment as given by the DAG (``env:`` of the DAG and the task, rendered, and the matrix cell's
-  ``DAGCTL_MATRIX*``), but not the run-specific ``DAGCTL_RUN_ID``, ``DAGCTL_RUN_DIR``, ``DAGCTL_OUTPUT``,
-  ``DAGCTL_ATTEMPT``, ``DAGCTL_UNIT`` and ``DAGCTL_LOGICAL_DATE`` (reference ``${logical_date}`` in the command
-  to make it part of the key), and not the environment dagctl itself was started with;
+* its environment as given by the DAG (``env:`` of the DAG and the task, rendered, ``.env`` files and secrets),
+  and what dagctl adds that names the task: ``DAGCTL_DAG_NAME``, ``DAGCTL_TASK_ID``, a matrix cell's
+  ``DAGCTL_MATRIX*``, a loop's ``DAGCTL_ITERATION`` (of its first iteration); but not the run-specific
+  ``DAGCTL_RUN_ID``, ``DAGCTL_RUN_DIR``, ``DAGCTL_OUTPUT``, ``DAGCTL_ATTEMPT``, ``DAGCTL_UNIT`` and
+  ``DAGCTL_LOGICAL_DATE`` (reference ``${logical_date}`` in the command to make it part of the key), and not the
+  environment dagctl itself was started with;
 * for ``python:`` / ``workflow_ref`` tasks, the callable and the SHA-256 of its module's source file (not the
   modules that module imports: list them in ``inputs`` to include them);
 * the outputs of the upstream tasks it receives;
-* the path and SHA-256 of every file matched by the ``inputs`` globs (relative to the DAG file's folder);
+* the path and SHA-256 of every file matched by the ``inputs`` globs, relative to the folder the task's command
+  runs in (:func:`inputs_base`: its ``cwd:``, else the folder dagctl was started in), as the command names them;
+* for a loop (``repeat:``), what decides its iterations (:func:`loop_material`): ``until``, ``max_iterations``,
+  ``on_max``, and the values ``until`` reads besides the loop's own outputs (params, ``env.NAME``, upstream
+  outputs, ``run_id``, ``logical_date``);
 * the ``key`` salt, and a format version.
 
-Not in the key: the DAG's name, the task's id (two tasks doing the same thing share an entry), the time,
-``timeout``/``retries``, the machine, anything the task reads that is not listed above (a URL, a database, a
-file not in ``inputs``). Use ``key:`` or ``ttl:`` for those, or ``dagctl run --refresh``.
+The DAG's name and the task's id are in the key (a command may read them: ``$DAGCTL_TASK_ID``, ``${task.id}``):
+two tasks doing the same thing each have an entry, and renaming a DAG or a task starts its entries anew. Not in
+the key: the time, ``timeout``/``retries``, a loop's ``delay``, the machine, anything the task reads that is not
+listed above (a URL, a database, a file not in ``inputs``). Use ``key:`` or ``ttl:`` for those, or
+``dagctl run --refresh``.
 
 **The store** is ``$DAGCTL_CACHE_DIR`` (default ``<logs>/cache/tasks``): ``<key[:2]>/<key>.json`` holds the
 outputs, where the entry came from and whether it has a log; ``<key>.log`` is the log of the attempt that made
@@ -92,25 +100,92 @@ def module_source(target: str, search_path: list[str]) -> str | None:
     return _file_digest(Path(origin)) if origin and origin not in ("built-in", "frozen") else None
 
 
-def input_files(globs: list[str], base: Path) -> dict[str, str | None]:
-    """``{relative path: sha256}`` of every file the globs match, sorted. A pattern is relative to ``base`` (the
-    DAG file's folder) unless it is absolute (``/etc/app/*.conf``)."""
+def inputs_base(attempt: Attempt) -> Path:
+    """The folder an attempt's ``inputs`` globs are relative to: the one its command runs in, so that a glob names
+    files as the command does. That is its ``cwd:`` (relative to the folder dagctl runs in) when it has one and the
+    attempt runs as a process of its own (a ``run:`` task, or ``isolation: process``); else the folder dagctl runs
+    in (a Python task in a thread shares it)."""
+    return _base(attempt.kind, attempt.isolation, attempt.cwd)
+
+
+def _base(kind: str, isolation: str, cwd: str | None) -> Path:
+    here = Path.cwd()
+    return here / cwd if cwd and (kind == "run" or isolation == "process") else here
+
+
+def input_files(globs: list[str], base: Path, unmatched: list[str] | None = None) -> dict[str, str | None]:
+    """``{relative path: sha256}`` of every file the globs match, sorted. A pattern is relative to ``base``
+    (:func:`inputs_base`) unless it is absolute (``/etc/app/*.conf``). Each pattern that matches no file is appended
+    to ``unmatched`` when it is given."""
     found: dict[str, str | None] = {}
-    for pattern in globs:
-        root = base
+    for written in globs:
+        root, pattern = base, written
         if Path(pattern).is_absolute():  # Path.glob refuses an absolute pattern: glob from its anchor
             root = Path(Path(pattern).anchor)
             pattern = str(Path(pattern).relative_to(root))
+        matched = False
         for path in sorted(root.glob(pattern)):
             if path.is_file():
+                matched = True
                 found[path.relative_to(base).as_posix() if path.is_relative_to(base) else str(path)] = _file_digest(
                     path
                 )
+        if not matched and unmatched is not None:
+            unmatched.append(written)
     return dict(sorted(found.items()))
 
 
-def cache_key(attempt: Attempt, spec: Mapping[str, Any], dag_dir: Path) -> str:
-    """The key of an attempt about to run (see the module docstring for what is in it)."""
+def unmatched_note(task: str, globs: Sequence[str], base: Path) -> str:
+    """The warning for ``inputs`` globs of ``task`` that match no file: what, relative to which folder, and what
+    it costs (a change of the files meant is not seen: the task is served from the cache)."""
+    shown = ", ".join(f"'{g}'" for g in globs)
+    verb = "matches" if len(globs) == 1 else "match"
+    return (
+        f"task {task}: cache inputs {shown} (relative to {base}, where the task runs) {verb} no file, so the cache "
+        "cannot see those files change — write globs relative to the folder dagctl runs in (or the task's cwd:), "
+        "or absolute"
+    )
+
+
+def loop_material(repeat: Mapping[str, Any], task_id: str, scope: Mapping[str, Any]) -> dict[str, Any]:
+    """What decides a loop's iterations besides its first attempt, for its key: ``until``, ``max_iterations`` and
+    ``on_max``, and the values ``until`` reads in ``scope`` (the run's ``when:`` scope) other than the loop's own
+    outputs, ``previous`` and ``iteration`` (which its attempts make): params, ``env.NAME``, upstream outputs,
+    ``run_id`` (a loop that reads it is never served from the cache), ``logical_date``. ``delay`` only spaces the
+    iterations: it is left out."""
+    from dagctl.dag.conditions import compile_condition
+
+    until = str(repeat.get("until"))
+    reads: dict[str, Any] = {}
+    try:
+        names = compile_condition(until).names
+    except DagctlError:  # the loop fails at its first verdict: what it reads does not matter
+        names = frozenset()
+    for root, key in names:
+        if root in ("previous", "iteration") or (root == "outputs" and key == task_id):
+            continue
+        value = scope.get(root)
+        if key is not None:
+            value = value.get(key) if isinstance(value, dict) else None
+        reads[root if key is None else f"{root}.{key}"] = value
+    return {
+        "until": until,
+        "max_iterations": repeat.get("max_iterations"),
+        "on_max": repeat.get("on_max") or "fail",
+        "reads": reads,
+    }
+
+
+def cache_key(
+    attempt: Attempt,
+    spec: Mapping[str, Any],
+    *,
+    loop: Mapping[str, Any] | None = None,
+    unmatched: list[str] | None = None,
+) -> str:
+    """The key of an attempt about to run (see the module docstring for what is in it): ``loop`` is
+    :func:`loop_material` of a loop's first attempt; ``unmatched`` gets the ``inputs`` globs that match no file in
+    :func:`inputs_base`."""
     material = {
         "format": FORMAT,
         "kind": attempt.kind,
@@ -121,9 +196,11 @@ def cache_key(attempt: Attempt, spec: Mapping[str, Any], dag_dir: Path) -> str:
         "callable": attempt.callable,
         "source": module_source(attempt.callable, attempt.search_path) if attempt.callable else None,
         "inputs": attempt.inputs,
-        "files": input_files(list(spec.get("inputs") or []), dag_dir),
+        "files": input_files(list(spec.get("inputs") or []), inputs_base(attempt), unmatched),
         "salt": spec.get("key") or "",
     }
+    if loop is not None:  # only loops: the keys of other tasks stay what they were
+        material["loop"] = loop
     return hashlib.sha256(canonical(material)).hexdigest()
 
 
@@ -401,32 +478,64 @@ def predict(
         if task.cache is None or tid in known or tid not in chosen:
             continue
         if any(up not in known for up in task.depends_on):
-            notes[tid] = "cache: decided when its upstream tasks are done"
+            notes[tid] = "cache: decided when its upstream tasks are done" + _unmatched_suffix(task)
             continue
+        scope = {"params": params, "outputs": known, "env": dict(os.environ), "run_id": "dry-run"}
+        loop = loop_material(task.repeat, tid, scope) if task.repeat is not None else None
+        unmatched: list[str] = []
         try:
-            keys = [
-                cache_key(factory.build_unit(task, 1, known, unit=unit, matrix=values), task.cache, factory.dag_dir)
+            attempts = [
+                factory.build_unit(task, 1, known, unit=unit, matrix=values)
                 for unit, values in _units(task, params, known)
             ]
+            keys = [cache_key(a, task.cache, loop=loop, unmatched=unmatched) for a in attempts]
         except (DagctlError, OSError, TypeError, ValueError) as exc:
             notes[tid] = f"cache: cannot tell ({exc})"
             continue
+        warning = _dry_run_warning(list(dict.fromkeys(unmatched)), inputs_base(attempts[0])) if unmatched else ""
         if refresh:
             what = f"{len(keys)} cells run" if task.matrix is not None else f"runs, key {keys[0][:12]}"
-            notes[tid] = f"cache: refresh ({what}; not read, stored anew)"
+            notes[tid] = f"cache: refresh ({what}; not read, stored anew)" + warning
             continue
         entries = [store.get(key, now=now, ttl=task.cache.get("ttl"), touch=False) for key in keys]
         if task.matrix is not None:
             hits = sum(1 for entry in entries if entry is not None)
-            notes[tid] = f"cache: {hits} of {len(entries)} cell{'s' if len(entries) != 1 else ''} would hit"
+            notes[tid] = f"cache: {hits} of {len(entries)} cell{'s' if len(entries) != 1 else ''} would hit" + warning
             continue  # the fan-in is gathered by the run: what reads it is decided then
         entry = entries[0]
         if entry is None:
-            notes[tid] = f"cache: miss (key {keys[0][:12]})"
+            notes[tid] = f"cache: miss (key {keys[0][:12]})" + warning
         else:
-            notes[tid] = f"cache: hit (key {keys[0][:12]}, from run {entry.run_id})"
+            notes[tid] = f"cache: hit (key {keys[0][:12]}, from run {entry.run_id})" + warning
             known[tid] = entry.outputs
     return notes
+
+
+def _unmatched_suffix(task: PlannedTask) -> str:
+    """For a task whose key is not known before the run: its ``inputs`` globs that match no file now."""
+    found = unmatched_inputs(task)
+    return "" if found is None else _dry_run_warning(*found)
+
+
+def _dry_run_warning(globs: Sequence[str], base: Path) -> str:
+    shown = ", ".join(f"'{g}'" for g in globs)
+    return f"; warning: inputs {shown} match{'es' if len(globs) == 1 else ''} no file in {base} (where the task runs)"
+
+
+def unmatched_inputs(task: PlannedTask) -> tuple[list[str], Path] | None:
+    """A task's ``inputs`` globs that match no file now, and the folder they are relative to (:func:`inputs_base`),
+    when it is known before the run (its ``cwd:`` holds no ``${...}``); None when all match (or it cannot tell).
+    For ``dagctl validate`` and dry runs."""
+    globs = list((task.cache or {}).get("inputs") or [])
+    if not globs or (task.cwd and "${" in task.cwd):
+        return None
+    base = _base(task.kind, task.isolation, task.cwd)
+    unmatched: list[str] = []
+    try:
+        input_files(globs, base, unmatched)
+    except (OSError, ValueError):
+        return None
+    return (unmatched, base) if unmatched else None
 
 
 def _units(

@@ -3,6 +3,10 @@
 Both come down to the same two runner options: which tasks to run (``select``) and which finished tasks
 to take as done, with their outputs (``reuse_outputs``). A 2-hour pipeline that failed at its last step
 costs one step to finish.
+
+A task that succeeded is reused unless it is downstream of a task that runs again (:func:`inputs_change`): a
+``trigger_rule: all_done`` report that ran after its upstream failed read that failure, so it runs again, with
+what follows it, when the failed task does (Airflow's "clear downstream").
 """
 
 from __future__ import annotations
@@ -124,6 +128,7 @@ def prepare_retry(
                 f"--from: DAG '{spec.name}' has no task '{from_task}'", hint="known tasks: " + ", ".join(plan.tasks)
             )
         rerun = set(plan.subgraph_downstream([from_task]))
+    rerun |= inputs_change(plan, old)
     prepared = Prepared(spec=spec, params={}, parent=run_id, executor=old.executor)
     _collect_reusable(history, old, plan, rerun, prepared)
     if len(prepared.reuse) == len(plan.tasks):
@@ -133,6 +138,22 @@ def prepare_retry(
         )
     prepared.params = {k: v for k, v in (old.params or {}).items() if k in spec.params}
     return prepared
+
+
+def inputs_change(plan: Plan, old: RunSummary) -> set[str]:
+    """The tasks of ``plan`` downstream of a task of run ``old`` that runs again (it failed or was cancelled): their
+    inputs change when it does, so whatever they did in ``old`` (a ``trigger_rule: all_done`` or ``one_failed`` task
+    ran after the failure, and read it) is not reused. A task itself is not in the set unless it is downstream of
+    another such task: it goes on from what it finished (succeeded cells, loop iterations, its child run)."""
+    again = [
+        tid for tid, t in plan.tasks.items() if tid in old.tasks and old.tasks[tid].status in ("failed", "cancelled")
+    ]
+    found: set[str] = set()
+    for tid in again:
+        children = [c for c in plan.tasks[tid].downstream if c not in found]
+        if children:
+            found.update(plan.subgraph_downstream(children))
+    return found
 
 
 def _collect_reusable(history: History, old: RunSummary, plan: Plan, rerun: set[str], into: Prepared) -> None:
@@ -181,12 +202,33 @@ def prepare_resume(history: History, run_id: str, *, clock: Clock | None = None)
     prepared = Prepared(
         spec=spec, params={}, parent=old.parent_run_id, resume=True, run_id=run_id, executor=old.executor
     )
-    _collect_reusable(history, old, plan, set(), prepared)
-    prepared.attempts = {uid: t.attempts for uid, t in old.tasks.items() if t.status != "success"}
+    rerun = inputs_change(plan, old)
+    _collect_reusable(history, old, plan, rerun, prepared)
+    prepared.attempts = {
+        uid: t.attempts for uid, t in old.tasks.items() if t.status != "success" or (t.parent or uid) in rerun
+    }
+    for t in old.tasks.values():
+        if t.child_run_id and t.status != "success":
+            _hand_over(history, t.child_run_id, run_id)
     prepared.params = {k: v for k, v in (old.params or {}).items() if k in spec.params}
     prepared.trigger = old.trigger or "manual"
     prepared.schedule_id, prepared.logical_date = old.schedule_id, old.logical_date
     return prepared
+
+
+def _hand_over(history: History, child_run_id: str, run_id: str) -> None:
+    """A sub-DAG run that paused with its parent ``run_id``, which is being resumed: the ``dag:`` task starts a new
+    child run that goes on from what this one finished, so this one is recorded ended (cancelled, saying so), not
+    left paused for good. One that is not paused (or cannot be read, or is claimed by another process) is left."""
+    from dagctl.errors import DagctlError
+
+    try:
+        if history.summary(child_run_id).status == "paused":
+            history.request_cancel(
+                child_run_id, f"handed over to a new sub-DAG run when its parent run {run_id} was resumed"
+            )
+    except (DagctlError, OSError):
+        pass
 
 
 @contextmanager

@@ -189,6 +189,7 @@ class Runner:
         self._flushed_at = float("-inf")
         self._masker: Masker | None = None  # secret values, replaced by *** in events and logs
         self._cache: CacheStore | None = None
+        self._unmatched_said: set[tuple[str, str]] = set()  # (task, glob): cache inputs that matched no file, warned
         if self.options.cache != "off" and any(t.cache is not None for t in plan.tasks.values()):
             from .cache import CacheStore
 
@@ -374,8 +375,12 @@ class Runner:
                 next_cancel_check = now + CANCEL_POLL_S
                 if cancel_file.exists():
                     self.control.cancel(_cancel_reason(cancel_file))
-                elif self._pausing is None and pause_file.exists():
-                    self._pausing = _cancel_reason(pause_file).replace("cancelled by dagctl cancel", "paused")
+                elif self._pausing is None and (self.control.pausing is not None or pause_file.exists()):
+                    # dagctl pause, or (a sub-DAG's run) its parent run pausing
+                    self._pausing = self.control.pausing or _cancel_reason(pause_file).replace(
+                        "cancelled by dagctl cancel", "paused"
+                    )
+                    self._pause_children()
                 if self._gates:
                     self._check_gates(now)
                 if now >= next_sign_of_life:
@@ -555,9 +560,9 @@ class Runner:
             self._emit(TaskFail, **self._unit(tr), attempt=tr.attempt, duration_s=0.0, error=tr.error)
             self._after_failure(uid)
             return
-        # a loop is cached whole: looked up at its first iteration (what it starts from), stored when it ends
-        # (a hit at a later iteration ended the loop there; only its last iteration was ever stored)
-        first = planned.repeat is None or tr.iteration <= 1
+        # a loop is cached whole: looked up when it starts in this run (at its first iteration, or where a retried
+        # or resumed run goes on with it), stored when it ends (see _from_cache for its key)
+        first = planned.repeat is None or tr.cache_key is None
         if planned.cache is not None and self._cache is not None and first and self._from_cache(tr, planned, attempt):
             return
         tr.status, tr.log_path = "running", attempt.log_path if planned.kind != "dag" else None
@@ -575,8 +580,8 @@ class Runner:
             wake.set()
 
         if planned.kind == "dag":
-            # a later attempt (or a retried run) reuses what the child run before it finished
-            earlier = tr.child_run_id if tr.attempt > 1 else self.options.reuse_children.get(planned.id)
+            # a later attempt (or a retried or resumed run) reuses what the child run before it finished
+            earlier = tr.child_run_id or self.options.reuse_children.get(planned.id)
             tr.child_run_id = new_run_id(self.clock)
             self._emit(
                 TaskStart,
@@ -585,7 +590,7 @@ class Runner:
                 child_run_id=tr.child_run_id,
                 matrix=tr.matrix if tr.attempt == 1 else None,
             )
-            subrun.start(
+            tr.child_control = subrun.start(
                 parent=self.plan,
                 parent_run_id=self.run_id,
                 planned=planned,
@@ -686,14 +691,28 @@ class Runner:
         return self._cache.stored if self._cache is not None else 0
 
     def _from_cache(self, tr: TaskRun, planned: PlannedTask, attempt: Attempt) -> bool:
-        """Finish the unit from a cache entry of the same inputs, if there is one (see :mod:`dagctl.run.cache`)."""
-        from .cache import cache_key, restore_log
+        """Finish the unit from a cache entry of the same inputs, if there is one (see :mod:`dagctl.run.cache`).
+
+        A loop's key is that of its first iteration plus what decides its iterations (``until`` and what it reads,
+        ``max_iterations``, ``on_max``): a loop that goes on in a retried or resumed run has the key it started with,
+        so its result is stored too."""
+        from .cache import cache_key, inputs_base, loop_material, restore_log, unmatched_note
 
         assert self._cache is not None and planned.cache is not None
+        unmatched: list[str] = []
         try:
-            tr.cache_key = cache_key(attempt, planned.cache, self.factory.dag_dir)
-        except (OSError, TypeError, ValueError):  # an input that cannot be read or encoded: just run it
+            keyed, loop = attempt, None
+            if planned.repeat is not None:
+                if tr.iteration > 1:
+                    keyed = self.factory.build_unit(planned, 1, self._outputs, unit=tr.id, iteration=1)
+                loop = loop_material(planned.repeat, planned.id, self._scope())
+            tr.cache_key = cache_key(keyed, planned.cache, loop=loop, unmatched=unmatched)
+        except (DagctlError, OSError, TypeError, ValueError):  # an input that cannot be read or encoded: just run it
             return False
+        unsaid = [g for g in dict.fromkeys(unmatched) if (planned.id, g) not in self._unmatched_said]
+        if unsaid:  # once per task and glob, however many cells
+            self._unmatched_said.update((planned.id, g) for g in unsaid)
+            self._emit(RunWarning, message=unmatched_note(planned.id, unsaid, inputs_base(keyed)))
         if self.options.cache != "use":
             return False
         entry = self._cache.get(tr.cache_key, now=self.clock.now().timestamp(), ttl=planned.cache.get("ttl"))
@@ -770,6 +789,13 @@ class Runner:
         tr.exit_code = result.exit_code
         tr.token = None
         planned = self.plan.tasks[tr.plan_id]
+        control = tr.child_control
+        if result.status == "cancelled" and control is not None and control.pausing and not control.cancelled:
+            # its sub-DAG run paused with this run: what depends on it waits for the resume
+            tr.status = "cancelled"
+            tr.reason = f"paused with the run: its sub-DAG run {tr.child_run_id} is paused (a resume goes on with it)"
+            self._emit(TaskCancel, **self._unit(tr), attempt=tr.attempt, reason=tr.reason, duration_s=tr.duration_s)
+            return
         if result.status == "success":
             outputs = dict(result.outputs or {})
             if planned.repeat is not None and self._stopping is None:
@@ -815,8 +841,8 @@ class Runner:
                 reason=tr.reason,
                 cache_key=tr.cache_key,
             )
-            if tr.cache_key is not None and self._cache is not None:
-                self._to_cache(tr)
+            if tr.cache_key is not None and self._cache is not None and not tr.tolerated:
+                self._to_cache(tr)  # (a failure continue_on let pass is no result to reuse: it runs again next time)
             self._finished(uid)
             return
         tr.error = result.error
@@ -836,7 +862,7 @@ class Runner:
             return
         allowed = allowed_failure(planned.continue_on, result.replace(error=tr.error))
         if allowed is not None and self._stopping is None:
-            tr.reason = allowed
+            tr.reason, tr.tolerated = allowed, True
             continued = AttemptResult(  # with what it wrote before it failed: downstream reads it as after a success
                 status="success",
                 duration_s=result.duration_s,
@@ -1247,6 +1273,13 @@ class Runner:
             )
         return result, attempt.log_path
 
+    def _pause_children(self) -> None:
+        """This run is pausing: so are the child runs of its running ``dag:`` units (their running tasks finish,
+        nothing new starts there, a gate that waits does not hold them), and they end paused with it."""
+        for tr in self._active.values():
+            if tr.child_control is not None:
+                tr.child_control.pause(f"paused with its parent run {self.run_id}")
+
     def _paused(self, start: float) -> RunResult:
         """``dagctl pause``: what ran is recorded, what did not is left for ``dagctl resume``."""
         duration = self.clock.monotonic() - start
@@ -1259,6 +1292,7 @@ class Runner:
             run_dir=self.run_dir,
             error=self._pausing,
             cells=self.cells,
+            resumed=self.options.resume,
         )
         self._emit(
             DagDone,
@@ -1332,6 +1366,7 @@ class Runner:
             signal=self.control.signal,
             halted=self._halted,
             cells=self.cells,
+            resumed=self.options.resume,
         )
         if self.plan.handlers and not self.control.kill_now:
             self._run_handlers(status)

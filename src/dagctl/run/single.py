@@ -737,7 +737,7 @@ def task_cache_key(
     except DagctlError as exc:
         return step.failed(describe_error(exc))
     try:
-        key = cache_key(built, task.cache, step.factory.dag_dir)
+        key = cache_key(built, task.cache)
     except (OSError, TypeError, ValueError):
         import uuid
 

@@ -35,13 +35,21 @@ def new_run_id(clock: Clock, rand: Callable[[int], int] | None = None) -> str:
 
 
 class RunControl:
-    """Asks a run to stop, from any thread or a signal handler: ``cancel()`` then ``cancel(now=True)``."""
+    """Asks a run to stop, from any thread or a signal handler: ``cancel()`` then ``cancel(now=True)``; or to
+    pause as ``dagctl pause`` does (``pause()``: a sub-DAG's run, when its parent run pauses)."""
 
     def __init__(self) -> None:
         self.wake = Waker()
         self.reason: str | None = None
         self.kill_now = False
         self.signal: int | None = None
+        self.pausing: str | None = None
+        """Why the run was asked to pause (its running tasks finish, nothing new starts, it ends paused)."""
+
+    def pause(self, reason: str) -> None:
+        if self.pausing is None:
+            self.pausing = reason
+        self.wake.set()
 
     def cancel(self, reason: str = "cancelled", *, now: bool = False, signal: int | None = None) -> None:
         if self.reason is None:
@@ -123,7 +131,11 @@ class TaskRun(PlainData):
     cells: list[str] = field(default_factory=list)
     """A matrix task's cell ids, in cell order."""
     child_run_id: str | None = None
+    child_control: RunControl | None = None
+    """A running ``dag:`` unit's hold on its child run: pausing this run pauses that one."""
     cache_key: str | None = None
+    tolerated: bool = False
+    """A failure ``continue_on:`` let pass made it a success: its result is not stored in the task cache."""
     holds_slot: bool = False
     """A cell counted against its matrix task's ``max_parallel``: from its start until its attempt ends."""
 
@@ -150,6 +162,8 @@ class RunResult(PlainData):
     """The DAG's declared ``outputs:``, rendered (what a sub-DAG returns to its parent task)."""
     failed_handlers: dict[str, str] = field(default_factory=dict)
     """``handlers:`` that failed (``handler:failure`` -> its error): they never change the run's outcome."""
+    resumed: bool = False
+    """The run went on from a pause or an abandonment (``dagctl resume``): ``duration_s`` is this part's only."""
 
     def count(self, status: str) -> int:
         return sum(1 for t in self.tasks.values() if t.status == status)
