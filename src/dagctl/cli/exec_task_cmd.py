@@ -180,7 +180,9 @@ def _the_task(
         raise UsageError("which task?", hint="give the DAG file and a task id: dagctl exec-task DAG.yaml TASK")
     from dagctl.dag.plancache import load_plan
 
-    plan, remember = load_plan(dag, cache_dir=settings.plan_cache_dir)
+    from .dagref import find_dag
+
+    plan, remember = load_plan(find_dag(str(dag)), cache_dir=settings.plan_cache_dir)
     remember()
     planned = planned_task(plan, task)
     if planned.subdag is None:

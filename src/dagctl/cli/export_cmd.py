@@ -111,6 +111,9 @@ def register(app: typer.Typer) -> None:
         if dag is None:
             raise UsageError("which DAG?", hint="give a DAG file, or --schedule ID")
         hera_class("Workflow")  # the extra is missing: say so before any work
+        from .dagref import find_dag
+
+        dag = Path(find_dag(str(dag)))  # a name: configs/dags/NAME.yaml of this project
         plan = build_plan(load_dag(dag))
         options = ArgoOptions(
             kind=KINDS[kind.value],

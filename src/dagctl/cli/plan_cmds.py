@@ -61,7 +61,9 @@ def register(app: typer.Typer) -> None:
         fmt = fmt_f if fmt_f is not None else fmt
         if as_json and fmt is not GraphFormat.TEXT:
             raise UsageError(f"--json and --format {fmt.value} cannot be combined", hint="pick one")
-        plan = build_plan(load_dag(dag))
+        from .dagref import find_dag
+
+        plan = build_plan(load_dag(find_dag(str(dag))))
         if as_json:
             echo_json(graph_dict(plan))
             return

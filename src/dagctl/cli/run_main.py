@@ -105,6 +105,8 @@ def run_command(
     from dagctl.errors import UsageError
     from dagctl.settings import Settings
 
+    from .dagref import find_dag
+
     settings = Settings.from_env()
     if run_id is not None:
         _check_run_id(run_id, settings.runs_dir)
@@ -114,7 +116,7 @@ def run_command(
         raise UsageError("--only and --from cannot be combined", hint="use one: --only T1,T2 or --from T")
     if no_cache and refresh:
         raise UsageError("--no-cache and --refresh cannot be combined", hint="--refresh runs and stores; pick one")
-    plan, remember_plan = load_plan(dag, cache_dir=settings.plan_cache_dir)
+    plan, remember_plan = load_plan(find_dag(str(dag)), cache_dir=settings.plan_cache_dir)
     overrides: dict[str, Any] = {}
     if params_file is not None:
         overrides.update(_read_params_file(params_file))
