@@ -324,7 +324,7 @@ def test_interrupts_say_what_they_do_once_and_end_the_notification_wait_once_the
             "dagctl: SIGINT: stopping; running tasks get SIGTERM then SIGKILL (interrupt again to kill now)",
             "dagctl: second interrupt: killing running tasks now",
         ]  # the third has nothing more to kill: nothing said
-        setattr(control, notify.SKIP, lambda: skipped.append(True))  # as Notifier.close does when the tasks are over
+        control.skip_notifications = lambda: skipped.append(True)  # as Notifier.close does when the tasks are over
         os.kill(os.getpid(), signal.SIGINT)
         wait_until(lambda: skipped, 5, "the wait for notifications to be skipped")
     assert control.cancels == 3 and len(said) == 2

@@ -48,8 +48,6 @@ DRAIN_S = 15.0
 BEFORE_FINAL_S = DRAIN_S - TIMEOUT_S
 ANNOUNCE_S = 1.0
 """How long the run's end waits for its notifications before it says that it does (a quick service: nothing)."""
-SKIP = "skip_notifications"
-"""The attribute of the run's ``RunControl`` that ends the wait for notifications at the run's end."""
 TAIL_BYTES = 8192
 
 __all__ = ["ATTEMPTS", "DRAIN_S", "Message", "Notifier", "message_for", "notifier_for", "skipper"]
@@ -279,7 +277,7 @@ class Notifier:
         control = self.control
         asked = (control.reason, control.kill_now) if control is not None else None
         if control is not None:
-            setattr(control, SKIP, self.skip)  # the run's tasks are over: a stop now skips this wait
+            control.skip_notifications = self.skip  # the run's tasks are over: a stop now skips this wait
         start = time.monotonic()
         deadline = start + DRAIN_S
         announced = False
@@ -332,8 +330,7 @@ def read_tail(path: str) -> str:
 def skipper(control: RunControl) -> Callable[[], None] | None:
     """What ends the wait for notifications of the run of ``control``, once its tasks are over (None before, or
     when it sends none): a stop asked then is for that wait, not for tasks."""
-    found: Callable[[], None] | None = getattr(control, SKIP, None)
-    return found
+    return control.skip_notifications
 
 
 def notifier_for(

@@ -44,6 +44,8 @@ class RunControl:
         self.kill_now = False
         self.signal: int | None = None
         self.pausing: str | None = None
+        self.skip_notifications: Callable[[], None] | None = None
+        """Set once the tasks are over and the run waits to send notifications: a stop then ends that wait."""
         """Why the run was asked to pause (its running tasks finish, nothing new starts, it ends paused)."""
 
     def pause(self, reason: str) -> None:
