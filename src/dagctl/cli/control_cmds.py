@@ -120,8 +120,8 @@ def register(app: typer.Typer) -> None:
     @app.command("pause")
     def pause(
         run: str = typer.Argument(..., help="Run id, a unique prefix, or 'latest'."),
-        wait: float = typer.Option(
-            30.0, "--wait", help="Seconds to wait for the run to pause (0: only ask); exit 1 if it has not by then."
+        wait: str = typer.Option(
+            "30s", "--wait", help="How long to wait for the run to pause (30s, 2m; 0: only ask); exit 1 if not."
         ),
         as_json: bool = typer.Option(
             False, "--json", help="Print the outcome as JSON: run_id, requested, status, paused."
@@ -144,7 +144,7 @@ def register(app: typer.Typer) -> None:
 
         from .argcheck import seconds
 
-        wait = seconds(wait, "--wait")
+        wait_s = seconds(wait, "--wait")
         history = _history()
         run_id = history.resolve(run)
         history.request_pause(run_id, f"paused by dagctl pause ({getpass.getuser()}@{hostname()})")
@@ -152,19 +152,19 @@ def register(app: typer.Typer) -> None:
             echo_err(f"dagctl: pause requested for run {run_id}; running tasks finish first")
         summary = history.summary(run_id)
         tick = threading.Event()
-        for _ in range(int(max(wait, 0) / 0.1)):
+        for _ in range(int(max(wait_s, 0) / 0.1)):
             if summary.status not in ("running", "waiting"):
                 break
             tick.wait(0.1)
             summary = history.summary(run_id)
         status = summary.status
-        pending = status in ("running", "waiting") and wait > 0  # asked to wait, and it still runs
+        pending = status in ("running", "waiting") and wait_s > 0  # asked to wait_s, and it still runs
         if as_json:
             echo_json({"run_id": run_id, "requested": True, "status": status, "paused": status == "paused"})
         elif status not in ("running", "waiting"):
             echo(f"run {run_id} {status}")
         elif pending:
-            echo_err(pending_pause(summary, f"within {wait:g}s"))
+            echo_err(pending_pause(summary, f"within {wait_s:g}s"))
         if pending:
             from dagctl.errors import EXIT_FAILED
 

@@ -97,7 +97,7 @@ VALUE_NAMES = {
     "--token-file": "FILE",
     "--tz": "ZONE",
     "--until": "JSON",
-    "--wait": "SECONDS",
+    "--wait": "DURATION",
     "--width": "N",
     "--window": "DURATION",
     "--workflow-failures": "JSON",

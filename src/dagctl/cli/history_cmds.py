@@ -329,16 +329,21 @@ def register(app: typer.Typer) -> None:
     @app.command("cancel")
     def cancel(
         run: str = typer.Argument(..., help="Run id, a unique prefix, or 'latest'."),
-        wait: float = typer.Option(30.0, "--wait", help="Seconds to wait for the run to stop (0: don't wait)."),
+        wait: str = typer.Option(
+            "30s", "--wait", help="How long to wait for the run to stop (30s, 2m; 0: only ask); exit 1 if not."
+        ),
         as_json: bool = typer.Option(
             False, "--json", help="Print the outcome as JSON: run_id, requested, status, stopped."
         ),
     ) -> None:
         """Stop a running run from another terminal, as Ctrl+C would: tasks terminated, recorded cancelled.
 
+        Exits 1 when the run has not stopped within --wait (the cancel stays requested).
+
         \b
         Examples:
           dagctl cancel latest
+          dagctl cancel latest --wait 2m
           dagctl cancel latest --wait 0 --json
         """
         import getpass
@@ -347,15 +352,15 @@ def register(app: typer.Typer) -> None:
 
         from .argcheck import seconds
 
-        wait = seconds(wait, "--wait")
+        wait_s = seconds(wait, "--wait")
         history = _history()
         run_id = history.resolve(run)
         reason = f"cancelled by dagctl cancel ({getpass.getuser()}@{hostname()})"
         history.request_cancel(run_id, reason)  # a paused run has no process to ask: it is cancelled at once
         if not as_json:
             echo_err(f"dagctl: cancel requested for run {run_id}")
-        status = _wait_while(history, run_id, ("running", "waiting"), wait)  # waiting for approval: it runs on
-        if status == "paused" and wait > 0:  # it paused before it saw the request: no process is left to see it
+        status = _wait_while(history, run_id, ("running", "waiting"), wait_s)  # waiting for approval: it runs on
+        if status == "paused" and wait_s > 0:  # it paused before it saw the request: no process is left to see it
             history.request_cancel(run_id, reason)
             status = history.summary(run_id).status
         stopped = status not in ("running", "waiting")
@@ -363,8 +368,12 @@ def register(app: typer.Typer) -> None:
             echo_json({"run_id": run_id, "requested": True, "status": status, "stopped": stopped})
         elif stopped:
             echo(f"run {run_id} {status}")
-        elif wait > 0:
-            echo_err(f"dagctl: run {run_id} is still stopping after {wait:g}s (its tasks get SIGTERM, then SIGKILL)")
+        elif wait_s > 0:
+            echo_err(f"dagctl: run {run_id} is still stopping after {wait_s:g}s (its tasks get SIGTERM, then SIGKILL)")
+        if not stopped and wait_s > 0:  # asked to wait, and it still runs: `dagctl cancel RUN && ...` must not go on
+            from dagctl.errors import EXIT_FAILED
+
+            raise typer.Exit(EXIT_FAILED)
 
     @app.command("retry")
     def retry(
