@@ -92,6 +92,18 @@ def test_runs_and_show_tell_what_ran_and_why_it_failed(project, cli):
     assert data["params"] == {"n": 3}
 
 
+def test_runs_says_where_it_looked_and_wants_a_unit_for_since(project, cli):
+    """An empty list names the folder it looked in (it depends on the working folder and DAGCTL_LOGS_DIR), and a
+    bare --since 24 is refused: the dashboard reads it as hours, a duration as seconds."""
+    empty = cli("runs")
+    assert empty.code == 0
+    assert empty.err.strip() == f"no runs found in {Settings.from_env().runs_dir} (DAGCTL_LOGS_DIR moves it)"
+    bare = cli("runs", "--since", "24")
+    assert bare.code == 2
+    assert bare.err.strip() == "dagctl: error: --since 24 has no unit — write --since 24h (or m, s, d)"
+    assert cli("runs", "--since", "24h").code == 0
+
+
 def test_run_ids_resolve_by_prefix_and_unknown_ids_are_one_line_errors(project, cli):
     write(project / "dag.yaml", "name: d\ntasks:\n  - {id: a, run: 'true'}\n")
     cli("run", "dag.yaml", "-q")

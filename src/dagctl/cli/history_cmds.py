@@ -207,6 +207,8 @@ def register(app: typer.Typer) -> None:
         history = _history()
         cutoff = None
         if since:
+            if since.strip().replace(".", "", 1).isdigit():  # 24: hours to the dashboard, seconds to a duration
+                raise UsageError(f"--since {since} has no unit", hint=f"write --since {since.strip()}h (or m, s, d)")
             try:
                 seconds = parse_duration(since)
             except ValueError as exc:
@@ -222,7 +224,8 @@ def register(app: typer.Typer) -> None:
             echo_json([_summary_dict(s) for s in found])
             return
         if not found:
-            echo_err("no runs found" + (" matching the filters" if dag or status or tenant or since else ""))
+            matching = " matching the filters" if dag or status or tenant or since else ""
+            echo_err(f"no runs found{matching} in {history.runs_dir} (DAGCTL_LOGS_DIR moves it)")
             return
         rows = [
             [s.run_id, s.dag_name, s.status, _local(s.started), _dur(s.duration_s), _counts(s), _trigger(s)]
