@@ -17,6 +17,7 @@ def test_enter_or_space_on_a_focused_task_opens_its_log(live, browser, selector:
     run_id = server.start("flaky")
     server.wait_for_run(run_id)
     browser.get(f"{server.url}/runs/{run_id}")
+    waiter(browser).until(lambda d: d.find_elements("css selector", selector))  # drawn by the page's script
     task = browser.find_element("css selector", selector)
     browser.execute_script("arguments[0].focus();", task)
     browser.switch_to.active_element.send_keys(key)

@@ -33,13 +33,15 @@ def test_a_failure_beyond_the_drawn_tasks_is_listed_and_can_be_retried(live, web
     run_id = server.start("wide")
     assert server.wait_for_run(run_id, timeout=120)["status"] == "failed"
     browser.get(f"{server.url}/runs/{run_id}")
-    assert f"{WIDE + 1 - 400} more tasks not drawn" in text_of(browser, "graph")
+    # the page's script draws the graph, the table and the filter after it fetched the run: wait for them
+    waiter(browser).until(lambda d: f"{WIDE + 1 - 400} more tasks not drawn" in text_of(d, "graph"))
+    waiter(browser).until(lambda d: len(query(d, "#task-rows tr")) == WIDE + 1)
     rows = query(browser, "#task-rows tr", "data-task")
-    assert len(rows) == WIDE + 1 and rows[-1] == last  # every task, in the DAG's order
+    assert rows[-1] == last  # every task, in the DAG's order
     assert query(browser, f'#task-rows tr[data-task="{last}"] td')[1:2] == ["failed"]
-    assert query(browser, "#task-filter button") == ["all 406", "failed 1", "success 405"]
+    waiter(browser).until(lambda d: query(d, "#task-filter button") == ["all 406", "failed 1", "success 405"])
     browser.execute_script("document.querySelector('#task-filter button[data-focus=\"chip:failed\"]').click();")
-    assert query(browser, "#task-rows tr", "data-task") == [last]
+    waiter(browser).until(lambda d: query(d, "#task-rows tr", "data-task") == [last])
     retry = browser.find_element("id", "retry-btn")
     assert retry.is_enabled() and attribute(browser, "#retry-btn", "title") == "run what failed again, as a new run"
     assert severe_console(browser) == []
