@@ -119,3 +119,28 @@ def test_a_child_waiting_at_a_gate_does_not_hold_its_parents_pause(proj, cli) ->
     assert (proj.folder / "trace").read_text().split() == ["w"]
     successor = history.summary(parent).tasks["child"].child_run_id
     assert history.summary(successor).tasks["g"].approval["by"] == ["ana"]
+
+
+def test_cancelling_a_paused_parent_ends_its_paused_sub_dag_run_too(proj, cli) -> None:
+    """A paused child has no process and only its parent's resume would go on with it: cancelling the parent ends
+    it as well, or it would stay paused for good (prune keeps paused runs)."""
+    (proj.folder / "sub").mkdir()
+    proj.write("sub/slow.yaml", SLOW_CHILD)
+    proj.write("ps.yaml", PARENT)
+    history = History(proj.settings)
+    run = proj.dagctl("run", "ps.yaml", "-q")
+    try:
+        wait_until((proj.folder / "s1.started").exists, 30, "s1 started")
+        parent = history.resolve("latest")
+        child = _child_of(history, parent)
+        assert cli("pause", parent, "--wait", "0").code == 0
+        (proj.folder / "go").touch()
+        code, err = _finish(run)
+    finally:
+        run.kill()
+    assert code == 0, err
+    assert history.summary(child).status == "paused"
+    assert cli("cancel", parent).code == 0
+    assert history.summary(parent).status == "cancelled"
+    ended = history.summary(child)
+    assert ended.status == "cancelled" and f"its parent run {parent} was cancelled" in (ended.error or "")

@@ -374,7 +374,9 @@ class History:
         summary = self.summary(run_id)
         if summary.status == "paused":  # no process to ask: it is ended here, unless a resume has it
             with self.claimed(run_id):
-                return self._cancel_paused(run_id, reason)
+                ended = self._cancel_paused(run_id, reason)
+            self._cancel_paused_children(ended, reason)
+            return ended
         if summary.status in FINISHED:
             raise StateError(
                 f"run {run_id} already finished ({summary.status})",
@@ -411,6 +413,19 @@ class History:
                 done["duration_s"] = round(max(0.0, (now - summary.started).total_seconds()), 3)
             self._append_end(writer, [done])
         return summary
+
+    def _cancel_paused_children(self, parent: RunSummary, reason: str) -> None:
+        """The sub-DAG runs a paused parent left paused with it (its ``dag:`` tasks' child runs, and theirs): ended
+        with it, or nothing would ever end them (``prune`` keeps paused runs for a resume that cannot come now)."""
+        for task in parent.tasks.values():  # matrix cells too (train:3)
+            child = task.child_run_id
+            if not child:
+                continue
+            try:
+                if self.summary(child).status == "paused":
+                    self.request_cancel(child, f"{reason} (its parent run {parent.run_id} was cancelled)")
+            except (StateError, OSError):  # gone, damaged, or resumed meanwhile: nothing to end
+                continue
 
     def request_pause(self, run_id: str, reason: str) -> RunSummary:
         """Ask a running run to pause: its running tasks finish, nothing new starts, it is recorded paused."""
