@@ -216,7 +216,8 @@ def test_shipped_log_lands_at_the_coordinator_path_with_a_note_when_capped(tmp_p
     target = tmp_path / "logs" / "runs" / "r1" / "t.log"
     write_shipped_log(target, "tail\n", 123456, worker="w1@host")
     assert target.read_text() == (
-        "[dagctl: the first 123,456 bytes of this log stayed on worker w1@host (remote logs are capped)]\ntail\n"
+        "[dagctl: the first 123,456 bytes of this log were dropped: worker w1@host sends back only the last 1 MiB "
+        "of a task's log]\ntail\n"
     )
     write_shipped_log(target, "whole\n")
     assert target.read_text() == "whole\n"
@@ -232,3 +233,34 @@ def test_attempt_payload_is_json_and_survives_the_round_trip(tmp_path):
     attempt = make_attempt(tmp_path)
     wire = json.loads(json.dumps({**attempt.to_dict(), "added_by_a_newer_coordinator": 1}))
     assert attempt_from_dict(wire) == attempt
+
+
+def test_a_worker_folder_loses_empty_run_folders_and_kept_logs_once_they_are_old(tmp_path):
+    """Each run left an empty `runs/<run_id>/outputs/` in the worker's folder for ever."""
+    import os
+    import time
+
+    from dagctl.run.executors.remote_logs import KEEP_FILES_S, prune_worker_dir
+
+    now = time.time()
+    runs = tmp_path / "runs"
+
+    def made(path: Path, age: float, text: str | None = None) -> Path:
+        if text is None:
+            path.mkdir(parents=True, exist_ok=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        os.utime(path, (now - age, now - age))
+        return path
+
+    made(runs / "old" / "outputs", 2 * 3600)
+    made(runs / "old", 2 * 3600)
+    made(runs / "busy" / "outputs", 60)  # an attempt of this run may be about to write there
+    made(runs / "kept" / "slow.log", KEEP_FILES_S + 60, "stopped: its coordinator died\n")
+    made(runs / "kept", KEEP_FILES_S + 60)
+    made(runs / "recent" / "slow.log", 3600, "kept for a week\n")
+    assert prune_worker_dir(tmp_path, now) == 4
+    assert sorted(p.name for p in runs.iterdir()) == ["busy", "recent"]
+    assert (runs / "busy" / "outputs").is_dir() and (runs / "recent" / "slow.log").exists()
+    assert prune_worker_dir(tmp_path / "nothing-here", now) == 0

@@ -316,6 +316,32 @@ def test_a_run_waiting_for_a_worker_that_is_not_there_says_so_again_and_again(re
     assert reminders[-1].endswith("no worker is alive on it (start one: dagctl worker --queues nobody)")
 
 
+def test_the_reminder_counts_the_wait_from_when_the_task_was_sent(redis, tmp_path, caplog):
+    """The first reminder, a minute after the task was sent, said `the first for 0s`; and the message of a task that
+    timed out waiting stayed on its queue, unseen and never expiring."""
+    import logging
+    import re
+
+    from dagctl.dag.durations import parse_duration
+
+    dag = write_dag(tmp_path, "name: lonely\ntasks:\n  - {id: a, queue: nobody, run: 'true'}\n")
+    executor = executor_for(redis, remind_s=1.5)
+    try:
+        with caplog.at_level(logging.WARNING, logger="dagctl.run.executors.celery"):
+            run_dag(
+                dag,
+                executor=executor,
+                settings=Settings.from_env({"DAGCTL_LOGS_DIR": str(tmp_path / "logs")}),
+                timeout=2,
+            )
+    finally:
+        executor.shutdown()
+    reminders = [r.getMessage() for r in caplog.records if "waiting for a dagctl worker" in r.getMessage()]
+    waited = re.search(r"\(the first for ([^)]+)\)", reminders[0])
+    assert waited is not None and parse_duration(waited.group(1)) >= 0.7, reminders
+    assert redis.client().llen("nobody") == 0  # its timed-out attempt's message does not wait there for ever
+
+
 def test_a_broker_that_wants_a_password_is_not_called_unreachable(redis, tmp_path):
     """`cannot reach the broker … — start redis-server there` sent people to start a server that was running."""
     from dagctl.errors import ExecutorError

@@ -144,7 +144,7 @@ def test_python_task_runs_on_the_worker_with_its_module_and_a_big_log_is_capped(
     run_dir = tmp_path / "logs" / "runs" / result.run_id
     assert "counting" in (run_dir / "count.log").read_text()
     noisy = (run_dir / "noisy.log").read_text()
-    assert noisy.startswith("[dagctl: the first ") and "bytes of this log stayed on worker" in noisy
+    assert noisy.startswith("[dagctl: the first ") and "bytes of this log were dropped: worker" in noisy
     assert noisy.endswith("the end\n")
     assert len(noisy.encode()) <= 1024 * 1024 + 200
 
@@ -375,6 +375,32 @@ def test_warm_shutdown_finishes_the_running_task_then_hand_back_after_the_timeou
         assert [e.worker for e in sink.of("task_ok")] == [b2[0].nodename]
         assert client.hget(f"dagctl:attempt:{run_id}/long/1", "runs") == b"2"
         assert "handed back" in b1.output()
+        assert "Traceback" not in b1.output()  # a routine stop is one line in the worker's log, not a traceback
+
+
+def test_a_handed_back_task_that_times_out_waiting_says_who_ran_it_and_keeps_what_it_logged(redis_server, tmp_path):
+    """It said `no worker started it` of a task a worker had run for seconds, and what that task had logged was
+    lost though `dagctl show` named its log."""
+    flag = tmp_path / "started"
+    dag = write_dag(
+        tmp_path,
+        f"name: ht\ntasks:\n  - {{id: t, queue: htq, timeout: 6s, run: 'echo begun; touch {flag}; sleep 30'}}\n",
+    )
+    with workers(
+        redis_server, tmp_path / "w", {"name": "h1", "queues": "htq", "args": ("--shutdown-timeout", "0.2")}
+    ) as (h1,):
+        threading.Thread(
+            target=lambda: (wait_until(flag.exists, 20, "the task started"), h1.signal(signal.SIGTERM)), daemon=True
+        ).start()
+        result, sink = run_remote(dag, redis_server, tmp_path)
+        h1.proc.wait(timeout=15)
+    (fail,) = sink.of("task_fail", "t")
+    assert fail.status == "timeout", result.summary()
+    assert fail.error == (
+        f"timed out after 6s waiting in queue 'htq' after worker {h1.nodename} handed it back as it shut down"
+    )
+    assert (tmp_path / "logs" / "runs" / result.run_id / "t.log").read_text() == "begun\n"
+    assert "Traceback" not in h1.output()
 
 
 # ---------------------------------------------------------------------------------------- broker trouble
@@ -455,6 +481,10 @@ def test_a_coordinator_killed_with_sigkill_leaves_nothing_running_or_queued_on_t
         assert not later.exists()  # never ran
         stored = json.loads(client.hget(f"dagctl:attempt:{run_id}/slow/1", "result"))
         assert stored["status"] == "cancelled"
+        # nobody fetches its log: the worker keeps it, with why it stopped, and leaves no copy in the broker
+        kept = tmp_path / "work" / "runs" / run_id / "slow.log"  # (env above: the DAGCTL_WORKER_DIR of this test)
+        assert "dagctl: stopped on worker o1@" in kept.read_text() and "coordinator" in kept.read_text()
+        assert not client.exists(f"dagctl:log:{run_id}/slow/1")
 
 
 def test_dagctl_run_with_celery_through_the_cli_and_the_env_var(redis_server, shared_workers, tmp_path):
@@ -601,6 +631,10 @@ def test_ledger_claims_each_attempt_once_and_settles_races(redis_server):
     cid = f"ledger-{uuid.uuid4().hex[:8]}/t/1"
     assert ledger.cancel(cid, "cancelled") == ("cancelled", "")  # not started: never will be
     assert ledger.claim(cid, 1, "A", "wA")[0] == "cancelled"
+    hid = f"ledger-{uuid.uuid4().hex[:8]}/t/1"  # handed back at a shutdown, then timed out waiting: says so
+    ledger.claim(hid, 1, "A", "wA")
+    assert ledger.release(Ledger.attempt_keys(hid), "A")
+    assert ledger.cancel(hid, "timeout") == ("cancelled", "handed_back:wA")
     rid = f"ledger-{uuid.uuid4().hex[:8]}/t/1"
     ledger.claim(rid, 1, "A", "wA")
     assert ledger.cancel(rid, "timeout") == ("running", "wA")

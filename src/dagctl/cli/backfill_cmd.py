@@ -75,7 +75,7 @@ def register(app: typer.Typer) -> None:
         first, last = parse_when(start, zone, "--start"), parse_when(end, zone, "--end", latest=True)
         if last > SystemClock().now():
             raise UsageError("--end is in the future", hint="backfill runs past slots; the scheduler runs the rest")
-        launcher, release = make_launcher(settings)
+        launcher, release = make_launcher(settings, once=True)
         with state_errors(), StateStore(settings.state_path) as store, released(release):
             job = Backfill(schedule, store, launcher)
             items = job.plan(first, last, max_slots=max_slots)

@@ -153,7 +153,7 @@ def _run_once(
     schedules = ScheduleSource(directory, default_timezone=default_timezone()).load()  # a bad file: exit 2 here,
     settings.check_writable("logs", "events", "state")  # before any folder is made
     stopped: list[int] = []
-    launcher, release = make_launcher(settings, executor=executor, broker=broker)
+    launcher, release = make_launcher(settings, executor=executor, broker=broker, once=True)
     with _logging(quiet), StateStore(settings.state_path) as store, released(release):
         retention = _retention(settings, directory)
         scheduler = Scheduler(schedules, store, launcher, max_parallel=settings.sched_max_parallel, retention=retention)

@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
         """
         from dagctl.errors import UsageError
         from dagctl.run.executors.celery_config import CeleryConfig, redact
-        from dagctl.run.worker import start_worker, worker_nodename
+        from dagctl.run.workerstart import start_worker, worker_nodename
         from dagctl.settings import Settings
 
         from .render import echo_err

@@ -11,10 +11,13 @@
     the task: the shell task's process group is terminated, an in-process Python task is interrupted.
 ``dagctl.run``
     One whole-DAG job from :func:`~dagctl.run.executors.celery.enqueue_run`, run with
-    :func:`dagctl.run.api.run_dag`; the job record moves pending → running → success | failed | retry.
+    :func:`dagctl.run.api.run_dag`; the job record moves pending → running → success | failed | cancelled, or
+    retry (a failed run, tried again up to ``max_retries`` times). A cancelled run (``dagctl cancel``, ``dagctl
+    queue remove``) ends the job cancelled, never retried.
 
 A SIGTERM that is not a cancel (a cold shutdown of the worker) hands the work back: it is stopped, its
-lease released, and the message goes back to the queue for another worker.
+lease released, and the message goes back to the queue for another worker. :mod:`dagctl.run.workerstart` starts
+the worker process itself (``dagctl worker``).
 """
 
 from __future__ import annotations
@@ -34,10 +37,11 @@ from dagctl.clock import SystemClock
 from dagctl.errors import DagctlError
 from dagctl.protocols import Clock
 
+from .actions.taskstreams import routed
 from .attempts import Attempt, AttemptResult, CancelToken
 from .executors.celery_app import ATTEMPT_TASK, RUN_TASK, make_app
 from .executors.celery_config import CeleryConfig, connect
-from .executors.remote_logs import localize, read_log_tail, remove_attempt_files
+from .executors.remote_logs import PRUNE_EVERY_S, localize, prune_worker_dir, read_log_tail, remove_attempt_files
 
 logger = logging.getLogger(__name__)
 
@@ -101,12 +105,17 @@ def _worker_step(runtime: WorkerRuntime) -> type:
                 self.tref.cancel()
                 self.tref = None
             with suppress(Exception):  # the key expires on its own
-                runtime.ledger().retire(parent.hostname)
+                runtime.ledger().retire(parent.hostname, socket.gethostname(), os.getpid())
 
     return DagctlWorker
 
 
 # ---------------------------------------------------------------------------------------- the worker
+
+
+ORPHANED = "its run's coordinator (dagctl run) stopped renewing its lease: it died"
+STOP_REASONS = {"cancelled": "cancelled by its run", "timeout": "timed out"}
+"""How the log and the worker's log say why an attempt was stopped, by the reason in the ledger."""
 
 
 class Interrupted(BaseException):
@@ -215,7 +224,7 @@ class _Process:
             elif cancel:
                 self._stop(work, cancel)
             elif self._orphaned(work, coordinator):
-                self._stop(work, "its run's coordinator (dagctl run) stopped renewing its lease: it died")
+                self._stop(work, ORPHANED)
             elif work.sigterm:
                 self._stop(work, "the worker is shutting down; handed back", handback=True)
             elif work.deadline is not None and self.clock.monotonic() >= work.deadline:
@@ -249,6 +258,7 @@ class WorkerRuntime:
         self.clock = clock or SystemClock()
         self._process: _Process | None = None
         self._main: tuple[int, Any] | None = None
+        self._next_prune = float("-inf")
 
     def process(self) -> _Process:
         if self._process is None or self._process.pid != os.getpid():
@@ -270,6 +280,13 @@ class WorkerRuntime:
         return Path(tempfile.gettempdir()) / "dagctl-worker" / safe
 
     def housekeeping(self, worker: str, concurrency: int) -> None:
+        now = self.clock.monotonic()
+        if now >= self._next_prune:
+            self._next_prune = now + PRUNE_EVERY_S
+            try:
+                prune_worker_dir(self.worker_dir(worker), self.clock.now().timestamp())
+            except OSError as exc:
+                logger.warning("cannot prune %s: %s", self.worker_dir(worker), exc)
         ledger = self.ledger()
         queues = sorted(q.name for q in self.app.amqp.queues.consume_from.values())
         ledger.announce(
@@ -353,11 +370,10 @@ class WorkerRuntime:
         )
         start = self.clock.monotonic()
         try:
-            with proc.running(work):
+            with proc.running(work), routed():  # what an in-process Python task prints goes to its log
                 result = proc.runner(worker).execute(local, token)
         except Interrupted:
             result = _stopped_result(attempt, token, self.clock.monotonic() - start)
-            _note(local.log_path, f"stopped on worker {worker}: {result.error}")
         except Exception as exc:  # never lose a result: the coordinator waits for it
             result = AttemptResult(
                 status="failed",
@@ -365,12 +381,25 @@ class WorkerRuntime:
                 error=f"{type(exc).__name__}: {exc} (on worker {worker})",
             )
         if work.handback:
+            with suppress(Exception):  # what it logged so far, should it never run again (the broker is away: lost)
+                proc.ledger.keep_log(attempt.attempt_id, *read_log_tail(local.log_path, self.config.log_cap))
             proc.ledger.release(work.keys, holder)
             remove_attempt_files(local)
             return "requeue"
         if token.reason == "timeout" and result.status == "cancelled":
             result = _stopped_result(attempt, token, result.duration_s, exit_code=result.exit_code)
         result = result.replace(worker=worker)
+        if work.stopped:
+            why = STOP_REASONS.get(work.stopped, work.stopped)
+            _note(local.log_path, f"dagctl: stopped on worker {worker}: {why}")
+            logger.warning("%s stopped: %s", attempt.attempt_id, why)
+        if work.stopped == ORPHANED:  # nobody will fetch its log: keep it here (pruned later), not in the broker
+            logger.warning("%s: its log is kept on this worker at %s", attempt.attempt_id, local.log_path)
+            self._patiently(
+                f"the result of {attempt.attempt_id}",
+                lambda: proc.ledger.finish(attempt.attempt_id, holder, result.to_dict(), None, 0, delivery=delivery),
+            )
+            return "ok"
         text, dropped = read_log_tail(local.log_path, self.config.log_cap)
         verdict, _ = self._patiently(
             f"the result of {attempt.attempt_id}",
@@ -465,26 +494,30 @@ class WorkerRuntime:
             proc.ledger.release(work.keys, holder, state="running")
             return "requeue"
         what = f"the end of job {job_id}"
-        if run_status == "success":
-            self._patiently(
-                what, lambda: proc.ledger.finish_job(job_id, holder, "success", run_id=run_id, run_status=run_status)
-            )
+        if run_status in ("success", "cancelled"):  # a cancelled run (dagctl cancel, queue remove) is not retried
+            state = run_status
         elif int(failures or 0) + 1 <= int(job.get("max_retries") or 0):
-            delivery = self._patiently(
-                what,
-                lambda: proc.ledger.finish_job(
-                    job_id, holder, "retry", run_id=run_id, run_status=run_status, error=error, failed=True
-                ),
-            )
-            self.publish_job(
-                job_id, delivery, str(job.get("queue") or ""), countdown=float(job.get("retry_delay_s") or 0)
-            )
+            state = "retry"
         else:
-            self._patiently(
-                what,
-                lambda: proc.ledger.finish_job(
-                    job_id, holder, "failed", run_id=run_id, run_status=run_status, error=error, failed=True
-                ),
+            state = "failed"
+        recorded, next_delivery = self._patiently(
+            what,
+            lambda: proc.ledger.finish_job(
+                job_id,
+                holder,
+                state,
+                run_id=run_id,
+                run_status=run_status,
+                error=error if state != "success" else "",
+                failed=state in ("retry", "failed"),
+                delivery=delivery,
+            ),
+        )
+        if recorded == "stale":
+            logger.warning("job %s: run %s ended %s, but another worker has taken the job over", job_id, run_id, state)
+        elif recorded == "retry":
+            self.publish_job(
+                job_id, next_delivery, str(job.get("queue") or ""), countdown=float(job.get("retry_delay_s") or 0)
             )
         return "ok"
 
@@ -572,73 +605,3 @@ def _note(log_path: str, line: str) -> None:
 
     with suppress(OSError):
         append_to_log(log_path, line + "\n")
-
-
-# ---------------------------------------------------------------------------------------- dagctl worker
-
-
-def worker_nodename(name: str | None) -> str:
-    """Celery's node name: ``NAME@host``; the default ``dagctl-<pid>`` keeps two local workers apart."""
-    name = name or f"dagctl-{os.getpid()}"
-    return name if "@" in name else f"{name}@{socket.gethostname()}"
-
-
-def start_worker(
-    config: CeleryConfig,
-    *,
-    name: str | None = None,
-    concurrency: int = 2,
-    queues: list[str] | None = None,
-    loglevel: str = "WARNING",
-    shutdown_timeout: float | None = None,
-) -> int:
-    """Run a Celery worker in this process until it is stopped; return its exit code.
-
-    SIGTERM is Celery's warm shutdown: take no new work, let running tasks finish. With
-    ``shutdown_timeout``, tasks still running that many seconds later are stopped and handed back to the
-    queue (a cold shutdown: SIGQUIT to this process).
-    """
-    from celery import signals
-
-    from .brokerguard import quiet_connection_loss_warning, survive_broker_restarts
-    from .executors.celery_ledger import Ledger
-
-    app = make_worker_app(config)
-    Ledger(connect(config), config).ping()
-    if config.worker_dir:  # its own folder, checked before it takes work (the default one is made per worker)
-        from dagctl.settings import check_folder
-
-        check_folder(Path(config.worker_dir), "DAGCTL_WORKER_DIR")
-    survive_broker_restarts()  # kombu's Redis transport, in this process only
-    nodename = worker_nodename(name)
-    timer: list[threading.Timer] = []
-
-    def on_shutdown(sender: Any = None, how: str = "", **_: Any) -> None:
-        if shutdown_timeout is not None and how == "Warm" and not timer:
-            t = threading.Timer(shutdown_timeout, os.kill, (os.getpid(), signal.SIGQUIT))
-            t.daemon = True
-            timer.append(t)
-            t.start()
-
-    signals.worker_shutting_down.connect(on_shutdown, weak=False)
-    signals.worker_ready.connect(quiet_connection_loss_warning, weak=False)
-    try:
-        worker = app.Worker(
-            hostname=nodename,
-            concurrency=concurrency,
-            queues=queues or [config.queue],
-            loglevel=loglevel,
-            pool_cls="prefork",
-            optimization="fair",
-            without_gossip=True,
-            without_mingle=True,
-            without_heartbeat=True,
-            quiet=True,
-        )
-        worker.start()
-        return int(worker.exitcode or 0)
-    finally:
-        signals.worker_shutting_down.disconnect(on_shutdown)
-        signals.worker_ready.disconnect(quiet_connection_loss_warning)
-        for t in timer:
-            t.cancel()

@@ -163,7 +163,7 @@ class Backfill:
                         format_ts(self.clock.now()),
                         self.schedule.id,
                         slot=item.slot.key,
-                        run_id=request.run_id,
+                        run_id=outcome.run_id or request.run_id,
                         status=outcome.status,
                         duration_s=outcome.duration_s,
                         error=outcome.error,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dagctl.clock import SystemClock
+from dagctl.dag.durations import format_duration
 from dagctl.errors import DagctlError, ExecutorError, SpecError
 from dagctl.protocols import Clock
 from dagctl.run.state import RunControl
@@ -144,53 +145,140 @@ def recorded_if_unstarted(request: RunRequest, settings: Any = None) -> Iterator
         raise
 
 
-def queue_launcher(
-    *, broker: str | None = None, poll_s: float = 0.5, clock: Clock | None = None, settings: Any = None
-) -> Launcher:
+QUEUE_REMIND_S = 300.0
+"""How often the queue launcher says again that a job waits on a queue no live worker takes."""
+WORKER_CHECK_S = 5.0
+"""How often the queue launcher looks for live workers while its job waits for one."""
+NO_WORKER_GIVE_UP_S = 60.0
+"""``schedule --once`` and ``backfill``: how long a job may wait with no live worker on its queue before the wait
+ends (the job stays on the queue); ``--serve`` waits for a worker as long as it runs."""
+WAITING = ("pending", "retry")
+"""Job states in which no worker is running the job."""
+
+
+class QueueLauncher:
     """``QUEUE_BACKEND=redis``: each claimed run becomes a job for ``dagctl worker``; wait for its end.
 
-    The job id is ``<schedule id>@<logical date>``, so a slot is enqueued at most once even if a claim is
-    retried. Waiting keeps ``SCHED_MAX_PARALLEL`` meaningful and lets ``run_finished`` record the real
-    outcome. If the scheduler stops first, the job stays on the queue and finishes on its worker; the
-    slot is then recorded ``cancelled`` with that explanation. A job the broker lost (restarted empty: no
-    record, no worker renewing its lease for ``DAGCTL_WORKER_LEASE``), or a broker silent for
-    ``DAGCTL_BROKER_LOST``, ends the wait as ``failed`` with that reason.
+    The job id is ``<schedule id>@<logical date>``. A slot claimed again (``dagctl backfill`` of a slot recorded
+    ``cancelled`` or ``lost``, a scheduler with another state log) whose job has finished runs it again (the job is
+    made pending again, as this claim's run id); one whose job is still waiting or running waits for that job
+    instead of running the slot twice, and records the run id that job has. Waiting keeps ``SCHED_MAX_PARALLEL``
+    meaningful and lets ``run_finished`` record the real outcome: ``success``, ``failed`` or ``cancelled`` (the run
+    was cancelled: ``dagctl cancel``, ``dagctl queue remove``).
+
+    While the job waits and no live worker takes its queue, a warning says so at once and every
+    :data:`QUEUE_REMIND_S`; with ``give_up_s`` (``--once``, backfill) the wait ends after that long, the slot
+    ``cancelled`` and the job left on the queue. If the scheduler stops (:meth:`stopping`), a job no worker has
+    taken ends the wait at once and one that runs gets the grace period; either way it stays on the queue (and
+    finishes on its worker) and the slot is recorded ``cancelled`` with that explanation. A job the broker lost
+    (restarted empty: no record, no worker renewing its lease for ``DAGCTL_WORKER_LEASE``), or a broker silent
+    for ``DAGCTL_BROKER_LOST``, ends the wait as ``failed`` with that reason.
     """
-    from dagctl.run.executors.celery import RunQueue
-    from dagctl.run.executors.celery_config import describe_redis_error, redact
 
-    run_queue = RunQueue(broker=broker)  # connects now: a dead broker fails at start, not at 03:00
-    config = run_queue.config
-    timer = clock or SystemClock()
+    def __init__(
+        self,
+        *,
+        broker: str | None = None,
+        poll_s: float = 0.5,
+        clock: Clock | None = None,
+        settings: Any = None,
+        give_up_s: float | None = None,
+        remind_s: float = QUEUE_REMIND_S,
+    ) -> None:
+        import threading
 
-    def launch(request: RunRequest, control: RunControl) -> RunOutcome:
+        from dagctl.run.executors.celery import RunQueue
+
+        self.run_queue = RunQueue(broker=broker)  # connects now: a dead broker fails at start, not at 03:00
+        self.config = self.run_queue.config
+        self.poll_s = poll_s
+        self.clock = clock or SystemClock()
+        self.settings = settings
+        self.give_up_s = give_up_s
+        self.remind_s = remind_s
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._waiting: set[RunControl] = set()
+
+    def stopping(self) -> None:
+        """The scheduler stops: waits for jobs that no worker has taken end now (the jobs stay on the queue)."""
+        self._stopping.set()
+        with self._lock:
+            for control in self._waiting:
+                control.wake.set()
+
+    def close(self) -> None:
+        self.run_queue.close()
+
+    def __call__(self, request: RunRequest, control: RunControl) -> RunOutcome:
+        with self._lock:
+            self._waiting.add(control)
+        try:
+            return self._launch(request, control)
+        finally:
+            with self._lock:
+                self._waiting.discard(control)
+
+    def _enqueue(self, request: RunRequest) -> str:
+        """Put the slot's job on the queue (or find it there); its id."""
         schedule = request.schedule
-        start = timer.monotonic()
-        with recorded_if_unstarted(request, settings):  # the job never reached the queue
-            job_id = run_queue.enqueue(
-                schedule.dag_path,
-                params=dict(schedule.params),
-                schedule_id=schedule.id,
-                logical_date=request.logical_date,
-                tenant=schedule.tenant or None,
-                run_id=request.run_id,
-                trigger=request.trigger,
-                job_id=f"{schedule.id}@{request.logical_date}",
+        options: dict[str, Any] = {
+            "params": dict(schedule.params),
+            "schedule_id": schedule.id,
+            "logical_date": request.logical_date,
+            "tenant": schedule.tenant or None,
+            "run_id": request.run_id,
+            "trigger": request.trigger,
+            "rerun_finished": True,
+        }
+        job_id = f"{schedule.id}@{request.logical_date}"
+        with recorded_if_unstarted(request, self.settings):  # the job never reached the queue
+            done = self.run_queue.submit(schedule.dag_path, job_id=job_id, **options)
+            if done.verdict != "exists":
+                return job_id
+            job = done.job or {}
+            same = (job.get("dag_path"), job.get("params"), job.get("tenant") or None) == (
+                str(schedule.dag_path.resolve()),
+                dict(schedule.params),
+                schedule.tenant or None,
             )
-        state = "pending"
+            if not same:  # another environment's job under the same id (a shared Redis): not this slot's work
+                return self.run_queue.submit(schedule.dag_path, job_id=f"{job_id}/{request.run_id}", **options).job_id
+        adopted = self.run_queue.adopt(job_id, request.run_id)
+        run = request.run_id if adopted else job.get("run_id") or job.get("requested_run_id") or "?"
+        log.warning(
+            "%s: queue job %s of this slot is still %s (enqueued %s); waiting for it as run %s instead of running "
+            "the slot twice",
+            request.slot.key,
+            job_id,
+            job.get("state") or "pending",
+            job.get("enqueued_at") or "earlier",
+            run,
+        )
+        return job_id
+
+    def _launch(self, request: RunRequest, control: RunControl) -> RunOutcome:
+        from dagctl.run.executors.celery_config import describe_redis_error, redact
+
+        config, timer = self.config, self.clock
+        start = timer.monotonic()
+        job_id = self._enqueue(request)
+        queue_name = self.config.queue
+        state, run_id = "pending", request.run_id
         silent_since: float | None = None  # the broker does not answer
         lost_since: float | None = None  # the job's record is gone and no worker holds its lease
+        unserved = _Unserved(self, job_id, request)
         while True:
             now = timer.monotonic()
             try:
-                job = run_queue.job(job_id)
-                alive = job is not None or run_queue.job_alive(job_id)
+                job = self.run_queue.job(job_id)
+                alive = job is not None or self.run_queue.job_alive(job_id)
             except Exception as exc:  # the broker is away: wait for it, up to broker_lost_s
                 silent_since = now if silent_since is None else silent_since
                 if now - silent_since >= config.broker_lost_s:
                     return RunOutcome(
                         "failed",
-                        request.run_id,
+                        run_id,
                         now - start,
                         f"lost contact with the broker at {redact(config.broker)} for {now - silent_since:.0f}s "
                         f"({describe_redis_error(exc)}) while queue job {job_id} was {state}; it may still finish "
@@ -200,38 +288,114 @@ def queue_launcher(
                 silent_since = None
                 if job is not None:
                     state = job.get("state") or state
-                    if state in ("success", "failed"):
-                        run_id = str(job.get("run_id") or request.run_id)
+                    queue_name = job.get("queue") or queue_name
+                    run_id = str(job.get("run_id") or job.get("requested_run_id") or run_id)
+                    if state in ("success", "failed", "cancelled"):
                         return RunOutcome(state, run_id, now - start, job.get("error") or None)
                 if alive:
                     lost_since = None
                 elif lost_since is None:
                     lost_since = now
                 elif now - lost_since >= config.lease_s:  # a worker running it would have renewed its lease
-                    with recorded_if_unstarted(request, settings):  # no worker has it: this run will not happen
+                    with recorded_if_unstarted(request, self.settings):  # no worker has it: this run will not happen
                         raise ExecutorError(
                             f"the broker lost queue job {job_id} (restarted empty?): {redact(config.broker)} no "
                             f"longer has it and no worker renewed a lease on it for {config.lease_s:g}s"
                         )
-            if control.cancelled:
+                if state in WAITING:
+                    given_up = unserved.check(queue_name, now)
+                    if given_up is not None:
+                        return RunOutcome("cancelled", run_id, now - start, given_up)
+                else:
+                    unserved.reset()
+            if control.cancelled or (self._stopping.is_set() and state in WAITING):
+                taken = "" if state not in WAITING else " (no worker had taken it)"
+                why = "backfill interrupted" if control.reason == "backfill interrupted" else "scheduler stopped"
                 return RunOutcome(
                     "cancelled",
-                    request.run_id,
+                    run_id,
                     now - start,
-                    f"scheduler stopped while queue job {job_id} was {state}; it stays on the queue",
+                    f"{why} while queue job {job_id} was {state}{taken}; it stays on the queue",
                 )
-            timer.wait(control.wake, poll_s)
+            timer.wait(control.wake, self.poll_s)
 
-    return launch
+
+class _Unserved:
+    """Whether a waiting job's queue has a live worker: a warning at once and every ``remind_s`` when it has none,
+    and the reason to stop waiting after ``give_up_s`` without one."""
+
+    def __init__(self, launcher: QueueLauncher, job_id: str, request: RunRequest) -> None:
+        self.launcher = launcher
+        self.job_id = job_id
+        self.request = request
+        self.next_check = float("-inf")
+        self.since: float | None = None  # when no live worker was first seen on the queue
+        self.next_warning = float("-inf")
+
+    def reset(self) -> None:
+        self.since, self.next_warning = None, float("-inf")
+
+    def check(self, queue_name: str, now: float) -> str | None:
+        if now < self.next_check:
+            return self._give_up(queue_name, now)
+        self.next_check = now + WORKER_CHECK_S
+        try:
+            workers = self.launcher.run_queue.ledger.workers()
+        except Exception:  # the broker is away: the job's own read says so
+            return None
+        if any(queue_name in w.get("queues", []) for w in workers):
+            self.reset()
+            return None
+        if self.since is None:
+            self.since = now
+        if now >= self.next_warning:
+            self.next_warning = now + self.launcher.remind_s
+            waited = format_duration(now - self.since)
+            log.warning(
+                "%s: queue job %s waits for a dagctl worker: no worker is alive on queue '%s'%s (start one: dagctl "
+                "worker --queues %s)",
+                self.request.slot.key,
+                self.job_id,
+                queue_name,
+                f" for {waited}" if now > self.since else "",
+                queue_name,
+            )
+        return self._give_up(queue_name, now)
+
+    def _give_up(self, queue_name: str, now: float) -> str | None:
+        limit = self.launcher.give_up_s
+        if limit is None or self.since is None or now - self.since < limit:
+            return None
+        return (
+            f"no dagctl worker took queue job {self.job_id}: none was alive on queue '{queue_name}' for "
+            f"{format_duration(now - self.since)}; the job stays on the queue and runs when a worker starts "
+            f"(dagctl worker --queues {queue_name}), or remove it: dagctl queue remove {self.job_id}"
+        )
+
+
+def queue_launcher(
+    *,
+    broker: str | None = None,
+    poll_s: float = 0.5,
+    clock: Clock | None = None,
+    settings: Any = None,
+    give_up_s: float | None = None,
+) -> QueueLauncher:
+    """``QUEUE_BACKEND=redis``: a :class:`QueueLauncher` (each claimed run becomes a job for ``dagctl worker``)."""
+    return QueueLauncher(broker=broker, poll_s=poll_s, clock=clock, settings=settings, give_up_s=give_up_s)
 
 
 def make_launcher(
-    settings: Any, *, executor: str | None = None, broker: str | None = None
+    settings: Any, *, executor: str | None = None, broker: str | None = None, once: bool = False
 ) -> tuple[Launcher, Callable[[], None]]:
     """The launcher the settings ask for, and how to release it: whole runs on the queue when
-    ``QUEUE_BACKEND=redis``, else runs here with the chosen task executor."""
+    ``QUEUE_BACKEND=redis`` (``once``: a ``--once`` tick or a backfill, which stop waiting for a job no worker can
+    take after :data:`NO_WORKER_GIVE_UP_S`), else runs here with the chosen task executor."""
     if (settings.queue_backend or "memory").lower() == "redis":
-        return queue_launcher(broker=broker or settings.redis_url, settings=settings), lambda: None
+        queued = queue_launcher(
+            broker=broker or settings.redis_url, settings=settings, give_up_s=NO_WORKER_GIVE_UP_S if once else None
+        )
+        return queued, queued.close
     from dagctl.run.executors.factory import make_executor
 
     chosen = make_executor(executor, broker, settings)

@@ -518,7 +518,7 @@ class Scheduler:
             self._ts(),
             request.schedule.id,
             slot=request.slot.key,
-            run_id=request.run_id,
+            run_id=outcome.run_id or request.run_id,  # a queue job of the slot may run under its own id
             status=outcome.status,
             duration_s=round(duration, 3),
             error=outcome.error,
@@ -753,6 +753,9 @@ class Scheduler:
         """Claim nothing more; drop unstarted slots; give running DAGs ``grace_s``, then cancel them."""
         notifier = notifier or Notifier()
         self._stop.set()
+        stopping = getattr(self.launcher, "stopping", None)  # a queue launcher: stop waiting for jobs not taken
+        if callable(stopping):
+            stopping()
         notifier.stopping(f"stopping: {len(self.active)} running")
         self._collect()
         if self.pending:

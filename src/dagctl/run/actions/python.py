@@ -8,8 +8,17 @@ Finding the function (:func:`resolve_callable`)
     module imported earlier from *another search folder* is dropped and re-imported from this one. A module
     already imported from ``sys.path`` proper (the standard library, an installed package) is never
     replaced: a search-folder file with the same name is reported as hidden, rename it. A
-    :class:`CallableCache`, owned by the executor, keeps resolved functions per ``(target, search_path)``;
-    edits to a module are picked up by a new process, not by a new cache.
+    :class:`CallableCache`, owned by the executor, keeps resolved functions per ``(target, search_path)``.
+
+Current code, in a long-lived process (:func:`refresh_modules`)
+    A process that runs many attempts (a ``dagctl worker``'s pool processes, ``dagctl schedule --serve``) runs the
+    code the files hold when each attempt starts, as a new process would: every module imported from a search
+    folder is remembered with its file's modification time and size, and before an attempt's function is looked
+    up (cached or not) those files are looked at (one ``stat`` each: ~2 us). When one has changed (a deploy),
+    every module imported from search folders is dropped from ``sys.modules`` (with the changed file's cached
+    bytecode) and imported again as the attempts need them, and every :class:`CallableCache` forgets what it
+    resolved. Modules from ``sys.path`` proper (installed packages, dagctl itself) are never re-imported: a
+    process must be restarted for those.
 
 Calling it (:func:`bind_arguments`) — the binding rules
     ``values`` is the task's ``params:`` plus the upstream payload: every output ``k`` of an upstream task
@@ -41,9 +50,11 @@ Isolation: thread (default) versus process
     :class:`~dagctl.run.attempts.CancelToken` (``ctx.cancelled`` becomes true) and stops waiting, while
     the function runs on until it notices. Long functions should poll ``ctx.cancelled`` or call
     ``ctx.raise_if_cancelled()``; if a function returns after the request, the attempt is still reported
-    ``timeout``/``cancelled`` and its outputs are dropped. Process-wide state is shared too: the task's
-    ``env:`` is not applied to ``os.environ`` (read ``ctx.env``), ``cwd:`` is ignored (use absolute paths or
-    ``ctx.run_dir``) and ``print()`` goes to dagctl's own output (use ``ctx.log``).
+    ``timeout``/``cancelled`` and its outputs are dropped. Process-wide state is shared too, so the task's
+    environment (``env:``, ``secrets:``, ``DAGCTL_*``: ``ctx.env``) is seen through ``os.environ`` in its own
+    thread only (:mod:`~dagctl.run.actions.taskenv`: a process it starts needs ``env=os.environ.copy()``),
+    ``cwd:`` is ignored (use absolute paths or ``ctx.run_dir``) and ``print()`` goes to its log while a run
+    routes the streams (:mod:`~dagctl.run.actions.taskstreams`).
 
     ``isolation: process`` (:func:`run_python_isolated`) runs the same code in a fresh
     ``python -m dagctl.run.actions.child`` started through :func:`~dagctl.run.actions.shell.run_shell`: its own
@@ -76,6 +87,7 @@ from dagctl.run.attempts import Attempt, AttemptResult, CancelToken
 from dagctl.run.context import ProgressCallback, TaskContext, append_to_log
 
 from .outputs import encode_outputs
+from .taskenv import task_environ
 from .taskstreams import to_log
 
 if TYPE_CHECKING:
@@ -97,6 +109,57 @@ lock is too; it holds no state of its own."""
 _STATUSES: frozenset[str] = frozenset({"success", "failed", "timeout", "cancelled"})
 
 
+class _Imported:
+    """The modules imported from search folders, with their file's ``(mtime_ns, size)`` when imported, and a
+    generation that grows each time they are dropped for a changed file. It mirrors ``sys.modules``, which is
+    process-wide, so there is one (:data:`_IMPORTED`), guarded by :data:`_IMPORT_LOCK`; nothing to reset between
+    uses: an entry whose module is gone or replaced only costs a ``stat``."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, tuple[str, tuple[int, int] | None]] = {}
+        self.generation = 0
+
+
+_IMPORTED = _Imported()
+
+
+def _stamp(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+def refresh_modules() -> int:
+    """Drop every module imported from a search folder if one of their files changed since (see the module
+    docstring); the generation of what is imported, which grows with each drop."""
+    with _IMPORT_LOCK:
+        imported = _IMPORTED
+        changed = [file for file, stamp in imported.files.values() if _stamp(file) != stamp]
+        if changed:
+            import importlib.util
+
+            for name in imported.files:
+                sys.modules.pop(name, None)
+            for file in changed:  # its bytecode may look current (same size, same second): never reuse it
+                with contextlib.suppress(OSError, ValueError, NotImplementedError):
+                    os.unlink(importlib.util.cache_from_source(file))
+            logger.info("re-importing task modules: %s changed", ", ".join(changed[:3]))
+            imported.files.clear()
+            imported.generation += 1
+        return imported.generation
+
+
+def _remember_imports(before: set[str], folders: list[str]) -> None:
+    """Note the modules imported since ``before`` from a file in ``folders``, with that file's stamp."""
+    roots = tuple(os.path.join(os.path.realpath(f), "") for f in folders)
+    for name in set(sys.modules) - before:
+        file = getattr(sys.modules.get(name), "__file__", None)
+        if file and os.path.realpath(file).startswith(roots):
+            _IMPORTED.files[name] = (file, _stamp(file))
+
+
 # -- finding the function ---------------------------------------------------------------------------------------
 
 
@@ -106,10 +169,15 @@ class CallableCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._items: dict[tuple[str, tuple[str, ...]], Callable[..., Any]] = {}
+        self._generation = -1
 
     def resolve(self, target: str, search_path: Sequence[str], *, kind: str = "python") -> Callable[..., Any]:
         key = (target, tuple(search_path))
+        generation = refresh_modules()  # a module file changed: what was resolved before is old code
         with self._lock:
+            if generation != self._generation:
+                self._items.clear()
+                self._generation = generation
             found = self._items.get(key)
         if found is None:
             found = resolve_callable(target, search_path, kind=kind)
@@ -166,11 +234,16 @@ def call_aggregate(target: str, cells: list[dict[str, Any]], search_path: Sequen
 
 def _import(module_name: str, folders: list[str], label: str) -> Any:
     with _IMPORT_LOCK:
+        refresh_modules()
         _forget_modules_of_other_folders(module_name, folders, list(sys.path), label)
+        before = set(sys.modules) if module_name not in sys.modules else None
         sys.path[:0] = folders
         importlib.invalidate_caches()
         try:
-            return importlib.import_module(module_name)
+            module = importlib.import_module(module_name)
+            if before is not None:
+                _remember_imports(before, folders)
+            return module
         except ModuleNotFoundError as exc:
             if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
                 where = ", ".join(folders) if folders else "no search folders"
@@ -417,7 +490,8 @@ def run_python_attempt(
     error: str | None = None
     returned: Any = None
     try:
-        with to_log(attempt.log_path):  # its print() to its log, not dagctl's stdout (when the run routes it)
+        # its print() to its log, not dagctl's stdout (when the run routes it); its env: and secrets in os.environ
+        with to_log(attempt.log_path), task_environ(attempt.env):
             returned = func(*args, **kwargs)
     except TaskError as exc:
         error = str(exc)

@@ -7,8 +7,9 @@ Two ways to use workers (``pip install 'dagctl[celery]'``, then ``dagctl worker`
   ``queue:`` (default ``dagctl``); a worker runs it with the same :class:`~.local.LocalRunner` the thread
   executor uses, in a worker-local folder, and sends back the result with the tail of its log.
 * **Run level** — :func:`enqueue_run`. A whole DAG run becomes a job that a worker runs with
-  :func:`dagctl.run.api.run_dag`; job states ``pending/running/success/failed/retry`` are kept in Redis and
-  shown by ``dagctl queue`` (:func:`queue_status`). They live in :mod:`.celery_queue`, re-exported here.
+  :func:`dagctl.run.api.run_dag`; job states ``pending/running/success/failed/cancelled/retry`` are kept in Redis,
+  shown by ``dagctl queue`` (:func:`queue_status`) and ``dagctl queue remove`` cancels jobs
+  (:func:`~.celery_queue.cancel_queued_run`). They live in :mod:`.celery_queue`, re-exported here.
 
 Delivery is at least once: messages are acknowledged late, one at a time per worker process, and
 redelivered when a worker process dies. What makes that safe is the **ledger** (:class:`Ledger`,
@@ -239,6 +240,7 @@ class CeleryExecutor:
         self._inflight[attempt.attempt_id] = job
         self._warn_if_no_worker(job.queue)
         job.delivery_id = f"{attempt.attempt_id}#{job.delivery}"
+        job.waiting_since = self.clock.monotonic()  # waiting for a worker from now (again, if handed back or lost)
         payload = {
             "v": 1,
             "attempt": attempt.to_dict(),
@@ -331,6 +333,7 @@ class CeleryExecutor:
 
     # ------------------------------------------------------------------ cancel
     def _watch_cancels(self) -> None:
+        waiting: dict[str, set[str]] = {}  # messages of attempts cancelled before a worker took them, by queue
         for attempt_id, job in list(self._inflight.items()):
             if job.cancel_sent or not job.cancel.is_cancelled:
                 continue
@@ -348,15 +351,21 @@ class CeleryExecutor:
                     ),
                 )
                 continue
-            if verdict == "cancelled":  # never started: drop the message wherever it is
+            if verdict == "cancelled":  # not running: drop the message wherever it is
                 self._revoke(job, terminate=False)
+                waiting.setdefault(job.queue, set()).add(job.delivery_id)
                 if reason == "timeout":
                     limit = f" after {job.attempt.timeout:g}s" if job.attempt.timeout else ""
-                    why = (
-                        f"; {self._lost_error()}"
-                        if job.suspect
-                        else f" waiting in queue '{job.queue}': no worker started it"
-                    )
+                    before, _, worker = extra.partition(":")
+                    if job.suspect:
+                        why = f"; {self._lost_error()}"
+                    elif before == "handed_back":
+                        why = f" waiting in queue '{job.queue}' after worker {worker} handed it back as it shut down"
+                        self._write_kept_log(job, worker)
+                    elif before == "lost":
+                        why = f" waiting in queue '{job.queue}' after worker {worker} was lost while running it"
+                    else:
+                        why = f" waiting in queue '{job.queue}': no worker started it"
                     result = AttemptResult(status="timeout", duration_s=0.0, error=f"timed out{limit}{why}")
                 else:
                     result = AttemptResult(
@@ -367,6 +376,22 @@ class CeleryExecutor:
                 self._revoke(job, terminate=True, worker=extra or None)
                 job.cancel_wait_until = self.clock.monotonic() + job.attempt.grace + 5.0
             # "done": its result is on the way
+        for name, ids in waiting.items():  # on a queue no worker takes, they would wait there for ever
+            try:
+                self.ledger.drop_messages(name, ids)
+            except Exception as exc:  # a worker that takes one drops it: it is cancelled in the ledger
+                logger.debug("could not take cancelled attempts off queue %s: %s", name, exc)
+
+    def _write_kept_log(self, job: _InFlight, worker: str) -> None:
+        """The log of an attempt handed back at a shutdown that then never ran again: what it wrote on ``worker``."""
+        attempt_id = job.attempt.attempt_id
+        try:
+            kept = self.ledger.kept_log(attempt_id)
+            if kept is not None:
+                write_shipped_log(job.attempt.log_path, kept[0], kept[1], worker=worker)
+                self._forget.append(attempt_id)
+        except Exception as exc:  # diagnostics only: the attempt's end is recorded anyway
+            logger.warning("cannot write the log of %s to %s: %s", attempt_id, job.attempt.log_path, exc)
 
     def _revoke(self, job: _InFlight, *, terminate: bool, worker: str | None = None) -> None:
         try:
@@ -409,7 +434,7 @@ class CeleryExecutor:
                 self._finish(attempt_id, AttemptResult(status="cancelled", duration_s=0.0, error="cancelled"))
             elif job.suspect and not state:  # its record is gone with the broker's data: is a worker still on it?
                 self._check_suspect(job, has_lease, now)
-            elif job.cancel_sent and not has_lease and state in ("running", "handed_back", "lost"):
+            elif job.cancel_sent and not has_lease and state in ("running", "handed_back", "lost", "requeued"):
                 self._finish(
                     attempt_id,
                     AttemptResult(
@@ -423,18 +448,18 @@ class CeleryExecutor:
                 )
             elif not has_lease and state in ("running", "handed_back"):
                 self._redeliver(job, handed_back=state == "handed_back")
+        waiting: dict[str, list[float]] = {}
+        for attempt_id, (state, has_lease) in zip(ids, states, strict=True):
+            job = self._inflight.get(attempt_id)
+            if job is None:
+                continue
+            if not has_lease and state in ("", "lost", "requeued"):  # sent (again), and no worker has taken it
+                job.waiting_since = job.waiting_since if job.waiting_since is not None else now
+                waiting.setdefault(job.queue, []).append(job.waiting_since)
+            else:
+                job.waiting_since = None
         if now >= self._next_reminder:
             self._next_reminder = now + self.remind_s
-            waiting: dict[str, list[float]] = {}
-            for attempt_id, (state, has_lease) in zip(ids, states, strict=True):
-                job = self._inflight.get(attempt_id)
-                if job is None:
-                    continue
-                if not has_lease and state in ("", "lost"):  # sent, and no worker has taken it
-                    job.waiting_since = job.waiting_since if job.waiting_since is not None else now
-                    waiting.setdefault(job.queue, []).append(job.waiting_since)
-                else:
-                    job.waiting_since = None
             if waiting:
                 self._remind_unserved(waiting, now)
 

@@ -25,12 +25,16 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "dagctl:"
 JOB_INDEX_CAP = 10_000
-JOB_STATES = ("pending", "running", "retry", "success", "failed")
+JOB_STATES = ("pending", "running", "retry", "success", "failed", "cancelled")
+JOB_DONE = ("success", "failed", "cancelled")
+"""Final job states: nothing runs any more (such a job can be enqueued again: :meth:`Ledger.create_job`)."""
 
 CHECK_INTERVAL_S = 0.5
 """How often the coordinator reads the ledger for its in-flight attempts (leases, missed replies)."""
 TICK_S = 0.05
 """Longest pause of the dispatcher: how late a cancel is noticed."""
+DROP_SCAN = 10_000
+"""Most messages :meth:`Ledger.drop_messages` reads from a queue to take cancelled work out of it."""
 MAX_LOST_DELIVERIES = 3
 """A task or job whose worker vanishes more often than this fails instead of being delivered again."""
 
@@ -38,7 +42,8 @@ MAX_LOST_DELIVERIES = 3
 # ---------------------------------------------------------------------------------------- the ledger
 
 # Attempts: hash dagctl:attempt:<id> {state, delivery, worker, cancel, result, runs}; lease dagctl:lease:<id>;
-# the shipped log dagctl:log:<id>. States: running -> done | handed_back | lost -> running ... ; cancelled.
+# the shipped log dagctl:log:<id>. States: running -> done | handed_back | lost -> running ... ; cancelled. A
+# take-over (delivered again) makes handed_back 'requeued' and a silent running one 'lost'.
 _CLAIM = """
 local state = redis.call('HGET', KEYS[1], 'state')
 if state == 'done' then return {'done', redis.call('HGET', KEYS[1], 'result')} end
@@ -88,6 +93,10 @@ redis.call('HSET', KEYS[1], 'cancel', ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 if redis.call('EXISTS', KEYS[2]) == 1 then return {'running', redis.call('HGET', KEYS[1], 'worker') or ''} end
 redis.call('HSET', KEYS[1], 'state', 'cancelled')
+if state == 'handed_back' or state == 'requeued' then
+  return {'cancelled', 'handed_back:' .. (redis.call('HGET', KEYS[1], 'worker') or '')}
+end
+if state == 'lost' then return {'cancelled', 'lost:' .. (redis.call('HGET', KEYS[1], 'worker') or '')} end
 return {'cancelled', ''}
 """
 _TAKE_OVER = """
@@ -95,26 +104,50 @@ local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'running' and state ~= 'handed_back' then return {'idle', '', ''} end
 if redis.call('EXISTS', KEYS[2]) == 1 then return {'alive', '', ''} end
 local delivery = redis.call('HINCRBY', KEYS[1], 'delivery', 1)
-redis.call('HSET', KEYS[1], 'state', 'lost')
+if state == 'handed_back' then redis.call('HSET', KEYS[1], 'state', 'requeued')
+else redis.call('HSET', KEYS[1], 'state', 'lost') end
 return {'resend', tostring(delivery), redis.call('HGET', KEYS[1], 'worker') or ''}
 """
 # Jobs: hash dagctl:job:<id>; index zset dagctl:jobs (by enqueue time); set dagctl:jobs:running;
-# lease dagctl:joblease:<id>.
+# lease dagctl:joblease:<id>. States: pending -> running -> success | failed | cancelled, or retry -> running ...;
+# a 'cancel' field (dagctl queue remove) ends a job that has not started and stops a running one at its next beat.
 _JOB_CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+local state = redis.call('HGET', KEYS[1], 'state')
+local delivery = 1
+if state then
+  if ARGV[5] ~= '1' or (state ~= 'success' and state ~= 'failed' and state ~= 'cancelled') then
+    return {'exists', state}
+  end
+  delivery = redis.call('HINCRBY', KEYS[1], 'delivery', 1)
+  redis.call('HDEL', KEYS[1], 'run_id', 'run_status', 'error', 'worker', 'started_at', 'finished_at', 'cancel', 'lost')
+  redis.call('HINCRBY', KEYS[1], 'reruns', 1)
+end
+redis.call('HSET', KEYS[1], 'delivery', delivery, unpack(ARGV, 6))
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 local extra = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4])
 if extra > 0 then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, extra - 1) end
+if state then return {'rerun', tostring(delivery)} end
+return {'created', '1'}
+"""
+_JOB_ADOPT = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'pending' then return 0 end
+if tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0') ~= 0 then return 0 end
+redis.call('HSET', KEYS[1], 'requested_run_id', ARGV[1])
 return 1
 """
 _JOB_CLAIM = """
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {'unknown', ''} end
-if state == 'success' or state == 'failed' then return {'done', state} end
+if state == 'success' or state == 'failed' or state == 'cancelled' then return {'done', state} end
 if tonumber(ARGV[1]) < tonumber(redis.call('HGET', KEYS[1], 'delivery') or '1') then return {'stale', ''} end
 if redis.call('EXISTS', KEYS[2]) == 1 then return {'busy', ''} end
+local cancel = redis.call('HGET', KEYS[1], 'cancel')
+if cancel then
+  redis.call('HSET', KEYS[1], 'state', 'cancelled', 'finished_at', ARGV[5], 'error', cancel)
+  redis.call('SREM', KEYS[3], ARGV[6])
+  return {'done', 'cancelled'}
+end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 redis.call('HSET', KEYS[1], 'state', 'running', 'worker', ARGV[4], 'started_at', ARGV[5], 'delivery', ARGV[1])
@@ -122,14 +155,34 @@ redis.call('SADD', KEYS[3], ARGV[6])
 return {'claimed', redis.call('HGET', KEYS[1], 'failures') or '0'}
 """
 _JOB_FINISH = """
-redis.call('HSET', KEYS[1], 'state', ARGV[2], 'finished_at', ARGV[3], 'run_id', ARGV[4], 'run_status', ARGV[5],
-           'error', ARGV[6])
+local current = redis.call('HGET', KEYS[1], 'delivery') or '1'
+if ARGV[9] ~= '' and current ~= ARGV[9] then return {'stale', current} end
+local state, error = ARGV[2], ARGV[6]
+local cancel = redis.call('HGET', KEYS[1], 'cancel')
+if cancel and (state == 'retry' or state == 'pending') then
+  state = 'cancelled'
+  if error == '' then error = cancel end
+end
+redis.call('HSET', KEYS[1], 'state', state, 'finished_at', ARGV[3], 'run_id', ARGV[4], 'run_status', ARGV[5],
+           'error', error)
 if ARGV[8] == '1' then redis.call('HINCRBY', KEYS[1], 'failures', 1) end
-local delivery = redis.call('HGET', KEYS[1], 'delivery') or '1'
-if ARGV[2] == 'retry' or ARGV[2] == 'pending' then delivery = redis.call('HINCRBY', KEYS[1], 'delivery', 1) end
+local delivery = current
+if state == 'retry' or state == 'pending' then delivery = redis.call('HINCRBY', KEYS[1], 'delivery', 1) end
 if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 redis.call('SREM', KEYS[3], ARGV[7])
-return tostring(delivery)
+return {state, tostring(delivery)}
+"""
+_JOB_CANCEL = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {'unknown', ''} end
+if state == 'success' or state == 'failed' or state == 'cancelled' then return {'done', state} end
+redis.call('HSET', KEYS[1], 'cancel', ARGV[1])
+if state == 'running' and redis.call('EXISTS', KEYS[2]) == 1 then
+  return {'running', redis.call('HGET', KEYS[1], 'worker') or ''}
+end
+redis.call('HSET', KEYS[1], 'state', 'cancelled', 'finished_at', ARGV[2], 'error', ARGV[1])
+redis.call('SREM', KEYS[3], ARGV[3])
+return {'cancelled', state}
 """
 _JOB_RECOVER = """
 if redis.call('HGET', KEYS[1], 'state') ~= 'running' then
@@ -203,6 +256,12 @@ class Ledger:
                     hint="put its password in the URL (redis://:PASSWORD@HOST:PORT/DB, or redis://USER:PASSWORD@...) "
                     "in REDIS_URL / --broker",
                 ) from exc
+            if "DB index is out of range" in said:  # it answered: the server has fewer databases
+                raise ExecutorError(
+                    f"the broker at {redact(self.config.broker)} has no such database: {said}",
+                    hint="use a database number below the server's `databases` setting (16 by default), such as "
+                    "redis://HOST:PORT/0, in REDIS_URL / --broker",
+                ) from exc
             raise ExecutorError(
                 f"cannot reach the broker at {redact(self.config.broker)}: {said}",
                 hint="start redis-server there, or point REDIS_URL / --broker at a running one",
@@ -264,6 +323,9 @@ class Ledger:
         return bool(self._run("release", _RELEASE, keys[:2], [holder, state]) == "1")
 
     def cancel(self, attempt_id: str, reason: str) -> tuple[str, str]:
+        """``("cancelled", "")`` for an attempt no worker has started (it never will), ``("cancelled",
+        "handed_back:W")`` / ``("cancelled", "lost:W")`` for one worker W ran and handed back or was lost with;
+        ``("running", W)`` when a worker runs it now (it stops at its next lease renewal); ``("done", "")``."""
         verdict, extra = self._run("cancel", _CANCEL, self.attempt_keys(attempt_id)[:2], [reason, self.config.keep_s])
         return verdict, extra
 
@@ -327,6 +389,20 @@ class Ledger:
         log = json.loads(shipped) if shipped else {}
         return json.loads(result), log.get("log"), int(log.get("dropped", 0))
 
+    def keep_log(self, attempt_id: str, log: str | None, dropped: int) -> None:
+        """Store what an attempt handed back at a shutdown had logged (for an hour): if it never runs again (its
+        timeout comes first), the coordinator writes it as the attempt's log; if it does, the new log replaces it."""
+        if log is not None:
+            self.redis.set(self.attempt_keys(attempt_id)[2], json.dumps({"log": log, "dropped": dropped}), ex=3600)
+
+    def kept_log(self, attempt_id: str) -> tuple[str, int] | None:
+        """``(log, dropped)`` stored for the attempt (:meth:`keep_log`, or with its result), None if there is none."""
+        shipped = self.redis.get(self.attempt_keys(attempt_id)[2])
+        if not shipped:
+            return None
+        data = json.loads(shipped)
+        return (str(data["log"]), int(data.get("dropped", 0))) if data.get("log") is not None else None
+
     def forget_logs(self, attempt_ids: list[str]) -> None:
         """Drop shipped logs that have reached the coordinator (they would expire within the hour anyway)."""
         with contextlib.suppress(Exception):
@@ -337,16 +413,23 @@ class Ledger:
     def job_keys(job_id: str) -> list[str]:
         return [f"{PREFIX}job:{job_id}", f"{PREFIX}joblease:{job_id}", f"{PREFIX}jobs:running"]
 
-    def create_job(self, job_id: str, fields: Mapping[str, Any]) -> bool:
-        record = {**fields, "state": "pending", "delivery": 1, "attempts": 0, "failures": 0, "enqueued_at": self.now()}
+    def create_job(self, job_id: str, fields: Mapping[str, Any], *, rerun: bool = False) -> tuple[str, int]:
+        """Record a pending job: ``("created", 1)``; ``("exists", 0)`` if the id is taken. With ``rerun``, a job that
+        has finished (:data:`JOB_DONE`) is made pending again with these fields and its next delivery number
+        (``("rerun", delivery)``: older messages of it are stale); one still pending or running is ``exists``."""
+        record = {**fields, "state": "pending", "attempts": 0, "failures": 0, "enqueued_at": self.now()}
         flat = [str(x) for kv in record.items() for x in kv]
-        created = self._run(
+        verdict, extra = self._run(
             "job_create",
             _JOB_CREATE,
             [self.job_keys(job_id)[0], f"{PREFIX}jobs"],
-            [job_id, self.clock.now().timestamp(), self.config.keep_s, JOB_INDEX_CAP, *flat],
+            [job_id, self.clock.now().timestamp(), self.config.keep_s, JOB_INDEX_CAP, "1" if rerun else "0", *flat],
         )
-        return bool(created == "1")
+        return verdict, int(extra) if verdict != "exists" else 0
+
+    def adopt_job(self, job_id: str, run_id: str) -> bool:
+        """Give a job that no worker has started yet the run id ``run_id`` (the scheduler that waits for it now)."""
+        return bool(self._run("job_adopt", _JOB_ADOPT, self.job_keys(job_id)[:1], [run_id]) == 1)
 
     def claim_job(self, job_id: str, delivery: int, holder: str, worker: str) -> tuple[str, str]:
         verdict, extra = self._run(
@@ -367,14 +450,36 @@ class Ledger:
         run_status: str = "",
         error: str = "",
         failed: bool = False,
-    ) -> int:
-        delivery = self._run(
+        delivery: int | None = None,
+    ) -> tuple[str, int]:
+        """Record how the job's run ended: ``(state recorded, its delivery)``. A ``retry`` gets the next delivery
+        number, or becomes ``cancelled`` when the job was cancelled meanwhile. ``("stale", current)`` and nothing
+        written when ``delivery`` is no longer the job's current one (another worker took it over)."""
+        state, current = self._run(
             "job_finish",
             _JOB_FINISH,
             self.job_keys(job_id),
-            [holder, state, self.now(), run_id, run_status, error, job_id, "1" if failed else "0"],
+            [
+                holder,
+                state,
+                self.now(),
+                run_id,
+                run_status,
+                error,
+                job_id,
+                "1" if failed else "0",
+                "" if delivery is None else str(delivery),
+            ],
         )
-        return int(delivery)
+        return state, int(current)
+
+    def cancel_job(self, job_id: str, reason: str) -> tuple[str, str]:
+        """Cancel a job: ``("cancelled", state it had)`` when it was pending or waiting for a retry (it will not
+        run: its message is dropped by the worker that gets it); ``("running", worker)`` when a worker runs it (the
+        worker stops the run at its next lease renewal); ``("done", state)`` when it had finished; ``("unknown",
+        "")``."""
+        verdict, extra = self._run("job_cancel", _JOB_CANCEL, self.job_keys(job_id), [reason, self.now(), job_id])
+        return verdict, extra
 
     def recover_jobs(self, limit: int | None = None) -> list[tuple[str, int, str]]:
         """The queue drain of a worker's housekeeping: requeue running jobs whose worker stopped renewing its
@@ -416,19 +521,69 @@ class Ledger:
             pipe.hgetall(self.job_keys(job_id)[0])
         return [_job_record(data) for data in pipe.execute() if data]
 
+    def job_of_run(self, run_id: str, window: int = JOB_INDEX_CAP) -> dict[str, Any] | None:
+        """The newest of the last ``window`` jobs that ran (or will run) as ``run_id``."""
+        for job in self.recent_jobs(window):
+            if run_id in (job.get("run_id"), job.get("requested_run_id") if not job.get("attempts") else None):
+                return job
+        return None
+
     # -- workers and queues --
     def announce(self, name: str, info: Mapping[str, Any], ttl_s: float) -> None:
         self.redis.set(
             f"{PREFIX}worker:{name}", json.dumps({**info, "name": name, "seen": self.now()}), px=int(ttl_s * 1000)
         )
 
-    def retire(self, name: str) -> None:
+    def retire(self, name: str, host: str | None = None, pid: int | None = None) -> None:
+        """Forget the live worker ``name``; with ``host`` and ``pid``, only if that process is the one announced
+        (another worker started under the same name keeps its entry)."""
+        if host is not None and pid is not None:
+            info = self.worker(name)
+            if info is not None and (info.get("host"), info.get("pid")) != (host, pid):
+                return
         self.redis.delete(f"{PREFIX}worker:{name}")
+
+    def worker(self, name: str) -> dict[str, Any] | None:
+        """What the live worker ``name`` last announced (None when no worker of that name is alive)."""
+        raw = self.redis.get(f"{PREFIX}worker:{name}")
+        try:
+            info = json.loads(raw) if raw else None
+        except ValueError:
+            return None
+        return info if isinstance(info, dict) else None
 
     def workers(self) -> list[dict[str, Any]]:
         keys = list(self.redis.scan_iter(match=f"{PREFIX}worker:*", count=500))
         values = self.redis.mget(keys) if keys else []
         return sorted((json.loads(v) for v in values if v), key=lambda w: w.get("name", ""))
+
+    def queue_names(self) -> list[str]:
+        """The queues Celery has declared in this Redis (kombu keeps each exchange's bindings in a set
+        ``_kombu.binding.<exchange>`` whose members end with the queue's name), but its own control queues."""
+        names: set[str] = set()
+        for key in self.redis.scan_iter(match="_kombu.binding.*", count=500):
+            if _text(key).endswith(".pidbox"):  # remote control (revoke) of the workers: not work
+                continue
+            for member in self.redis.smembers(key):
+                name = _text(member).rsplit("\x06\x16", 1)[-1]
+                if name:
+                    names.add(name)
+        return sorted(names)
+
+    def drop_messages(self, queue_name: str, task_ids: set[str], *, prefix: bool = False) -> int:
+        """Take the waiting messages of these Celery task ids (``job:<id>#<delivery>``, ``<attempt id>#<delivery>``;
+        with ``prefix``, any id starting with one of them) out of the queue's list, read once: kombu's Redis
+        transport keeps one JSON message per entry, its task id in ``headers.id``. At most :data:`DROP_SCAN` entries
+        are read; a message a worker has already taken is not in the list (that worker drops it). How many went."""
+        removed = 0
+        for raw in self.redis.lrange(queue_name, 0, DROP_SCAN - 1):
+            try:
+                task_id = str(json.loads(raw).get("headers", {}).get("id") or "")
+            except (ValueError, AttributeError, TypeError):
+                continue
+            if task_id in task_ids or (prefix and any(task_id.startswith(p) for p in task_ids)):
+                removed += int(self.redis.lrem(queue_name, 1, raw))
+        return removed
 
     def queue_lengths(self, names: list[str]) -> dict[str, int]:
         pipe = self.redis.pipeline(transaction=False)

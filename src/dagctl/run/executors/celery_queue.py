@@ -2,8 +2,9 @@
 ``dagctl queue``, :func:`enqueue_run` for any program, :func:`queue_status` for what ``dagctl queue`` shows.
 
 A job is a record in the ledger (:class:`~.celery_ledger.Ledger`: ``pending`` → ``running`` → ``success`` |
-``failed`` | ``retry``) plus one Celery message per delivery; a ``dagctl worker`` runs it with
-:func:`dagctl.run.api.run_dag` (:mod:`dagctl.run.worker`). Re-exported by :mod:`.celery`.
+``failed`` | ``cancelled``, or ``retry``) plus one Celery message per delivery; a ``dagctl worker`` runs it with
+:func:`dagctl.run.api.run_dag` (:mod:`dagctl.run.worker`). :meth:`RunQueue.cancel` (``dagctl queue remove``,
+:func:`cancel_queued_run`) ends a job that has not started and stops a running one. Re-exported by :mod:`.celery`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,17 @@ from .celery_app import RUN_TASK
 from .celery_config import CeleryConfig, connect, describe_redis_error, redact
 from .celery_ledger import JOB_STATES, Ledger
 
-__all__ = ["RunQueue", "enqueue_run", "queue_status"]
+__all__ = ["Enqueued", "QueueCancel", "RunQueue", "cancel_queued_run", "enqueue_run", "queue_status"]
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    """What :meth:`RunQueue.submit` did: ``created`` a job, made a finished one pending again (``rerun``), or found
+    one with that id still pending or running (``exists``: nothing sent; ``job`` is its record)."""
+
+    job_id: str
+    verdict: str
+    job: dict[str, Any] | None = None
 
 
 class RunQueue:
@@ -55,7 +67,12 @@ class RunQueue:
         with contextlib.suppress(Exception):
             self.redis.close()
 
-    def enqueue(
+    def enqueue(self, dag_path: str | Path, **options: Any) -> str:
+        """Record a ``pending`` job and publish it; return its id. An existing ``job_id`` is not enqueued again.
+        The options are :meth:`submit`'s."""
+        return self.submit(dag_path, **options).job_id
+
+    def submit(
         self,
         dag_path: str | Path,
         *,
@@ -69,8 +86,11 @@ class RunQueue:
         job_id: str | None = None,
         run_id: str | None = None,
         trigger: str | None = None,
-    ) -> str:
-        """Record a ``pending`` job and publish it; return its id. An existing ``job_id`` is not enqueued again."""
+        rerun_finished: bool = False,
+    ) -> Enqueued:
+        """Record a ``pending`` job and publish it. An existing ``job_id`` is not enqueued again, unless
+        ``rerun_finished`` and that job has finished (success, failed or cancelled): then it is made pending again
+        with these values (a new run, as ``run_id``) and published under its next delivery number."""
         if max_retries < 0 or retry_delay_s < 0:
             raise UsageError(f"max_retries and retry_delay_s must be >= 0, not {max_retries} and {retry_delay_s}")
         try:
@@ -91,9 +111,11 @@ class RunQueue:
             "requested_run_id": run_id or "",
             "trigger": trigger or ("schedule" if schedule_id else "queue"),
         }
-        if self.ledger.create_job(job_id, fields):
-            self.publish_job(job_id, 1, str(fields["queue"]))
-        return job_id
+        verdict, delivery = self.ledger.create_job(job_id, fields, rerun=rerun_finished)
+        if verdict == "exists":
+            return Enqueued(job_id, verdict, self.ledger.job(job_id))
+        self.publish_job(job_id, delivery, str(fields["queue"]))
+        return Enqueued(job_id, verdict)
 
     def publish_job(self, job_id: str, delivery: int, queue_name: str, countdown: float | None = None) -> None:
         try:
@@ -112,24 +134,27 @@ class RunQueue:
             ) from exc
 
     def status(self, *, limit: int = 20, window: int = 1000) -> dict[str, Any]:
-        """Counts by state over the last ``window`` jobs, the last ``limit`` jobs, live workers, waiting messages."""
+        """Counts by state over the last ``window`` jobs, the last ``limit`` jobs, live workers, waiting messages
+        (on every queue that has some, and on the default queue and those of live workers and recent jobs), and
+        the queues with messages that no live worker takes (``unserved``)."""
         jobs = self.ledger.recent_jobs(window)
         counts = dict.fromkeys(JOB_STATES, 0)
         for job in jobs:
             counts[job.get("state", "?")] = counts.get(job.get("state", "?"), 0) + 1
         workers = self.ledger.workers()
+        served = {q for w in workers for q in w.get("queues", [])}
+        known = set(self.ledger.queue_names())
         queues = sorted(
-            {
-                self.config.queue,
-                *(q for w in workers for q in w.get("queues", [])),
-                *(j.get("queue", "") for j in jobs[:limit] if j.get("queue")),
-            }
+            {self.config.queue, *served, *(j.get("queue", "") for j in jobs[:limit] if j.get("queue")), *known}
         )
+        lengths = self.ledger.queue_lengths(queues)
+        waiting = {q: n for q, n in lengths.items() if n or q == self.config.queue or q in served}
         return {
             "broker": redact(self.config.broker),
             "counts": counts,
             "window": window,
-            "waiting": self.ledger.queue_lengths(queues),
+            "waiting": waiting,
+            "unserved": sorted(q for q, n in waiting.items() if n and q not in served),
             "workers": workers,
             "jobs": jobs[:limit],
         }
@@ -140,6 +165,23 @@ class RunQueue:
     def job_alive(self, job_id: str) -> bool:
         """Does a worker hold the job's lease (even if the broker lost the job's record)?"""
         return self.ledger.job_alive(job_id)
+
+    def find(self, job_or_run: str) -> dict[str, Any] | None:
+        """A job by its id, else the job that ran (or will run) as that run id."""
+        return self.ledger.job(job_or_run) or self.ledger.job_of_run(job_or_run)
+
+    def adopt(self, job_id: str, run_id: str) -> bool:
+        """A job no worker has started yet will run as ``run_id``: see :meth:`Ledger.adopt_job`."""
+        return self.ledger.adopt_job(job_id, run_id)
+
+    def cancel(self, job_id: str, reason: str) -> tuple[str, str]:
+        """Cancel a job (:meth:`Ledger.cancel_job`); a job that had not started is also taken off its queue."""
+        verdict, extra = self.ledger.cancel_job(job_id, reason)
+        if verdict == "cancelled":
+            job = self.ledger.job(job_id) or {}
+            with contextlib.suppress(Exception):  # a message left behind is dropped by the worker that gets it
+                self.ledger.drop_messages(str(job.get("queue") or self.config.queue), {f"job:{job_id}#"}, prefix=True)
+        return verdict, extra
 
 
 def enqueue_run(
@@ -185,3 +227,47 @@ def queue_status(*, broker: str | None = None, limit: int = 20, window: int = 10
     """What ``dagctl queue`` shows, as data."""
     with RunQueue(broker=broker) as run_queue:
         return run_queue.status(limit=limit, window=window)
+
+
+@dataclass(frozen=True)
+class QueueCancel:
+    """What :func:`cancel_queued_run` did to the job of a run (or a job id)."""
+
+    job_id: str
+    verdict: str
+    """``cancelled`` (it had not started: it never will), ``running`` (its worker stops it within seconds),
+    ``done`` (it had finished: nothing to do)."""
+    state: str
+    """The job's state before: pending, retry, running, or how it finished."""
+    run_id: str = ""
+    worker: str = ""
+
+    def describe(self) -> str:
+        """One line for the operator."""
+        run = f" (run {self.run_id})" if self.run_id else ""
+        if self.verdict == "cancelled":
+            return f"queue job {self.job_id}{run} was {self.state}: cancelled, it will not run"
+        if self.verdict == "running":
+            return f"queue job {self.job_id}{run} runs on worker {self.worker}: it stops within seconds"
+        return f"queue job {self.job_id}{run} had already finished ({self.state}): nothing to cancel"
+
+
+def cancel_queued_run(
+    job_or_run: str, reason: str, *, broker: str | None = None, run_queue: RunQueue | None = None
+) -> QueueCancel | None:
+    """Cancel the queue job ``job_or_run`` (a job id, or the run id a job runs as); None when the queue has no such
+    job. ``dagctl queue remove`` calls it, and ``dagctl cancel RUN`` for a run it does not know locally (queued runs
+    run on workers, whose run folders the operator may not share)."""
+    if run_queue is None:
+        with RunQueue(broker=broker) as owned:
+            return cancel_queued_run(job_or_run, reason, run_queue=owned)
+    job = run_queue.find(job_or_run)
+    if job is None:
+        return None
+    job_id = str(job.get("id") or job_or_run)
+    verdict, extra = run_queue.cancel(job_id, reason)
+    if verdict == "unknown":  # expired between the two reads
+        return None
+    state = extra if verdict in ("cancelled", "done") else str(job.get("state") or "running")
+    run_id = str(job.get("run_id") or job.get("requested_run_id") or "")
+    return QueueCancel(job_id, verdict, state, run_id, extra if verdict == "running" else "")

@@ -5,14 +5,17 @@ An :class:`~dagctl.run.attempts.Attempt` names coordinator paths (``log_path``, 
 write there, so :func:`localize` rewrites them into ``<worker dir>/runs/<run_id>/``. After the attempt the
 worker reads the tail of its log (:func:`read_log_tail`, at most :data:`LOG_CAP_BYTES`) into the result
 message, and the coordinator writes it to the original ``log_path`` (:func:`write_shipped_log`), so
-``logs/runs/<run_id>/<task>.log`` looks the same whichever executor ran the task. No Celery, no Redis:
-plain functions over paths, used by both sides.
+``logs/runs/<run_id>/<task>.log`` looks the same whichever executor ran the task (a longer log loses its
+beginning, and says so in its first line); the worker then deletes its copy. :func:`prune_worker_dir` removes
+what is left in a worker's folder: empty run folders, and logs kept for a coordinator that died. No Celery, no
+Redis: plain functions over paths, used by both sides.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+from contextlib import suppress
 from pathlib import Path
 
 from dagctl.run.attempts import Attempt
@@ -74,7 +77,10 @@ def write_shipped_log(path: str | Path, text: str | None, dropped: int = 0, *, w
     head = ""
     if dropped:
         where = f"worker {worker}" if worker else "the worker"
-        head = f"[dagctl: the first {dropped:,} bytes of this log stayed on {where} (remote logs are capped)]\n"
+        head = (
+            f"[dagctl: the first {dropped:,} bytes of this log were dropped: {where} sends back only the last "
+            f"{LOG_CAP_BYTES // 1024 // 1024} MiB of a task's log]\n"
+        )
     if not text and not head:
         target.touch()
         return
@@ -89,3 +95,38 @@ def remove_attempt_files(attempt: Attempt) -> None:
         if path:
             with contextlib.suppress(OSError):
                 os.unlink(path)
+
+
+PRUNE_EVERY_S = 3600.0
+"""How often a worker prunes its folder (``DAGCTL_WORKER_DIR``): :func:`prune_worker_dir`."""
+KEEP_FILES_S = 7 * 86400.0
+"""How long a worker keeps a file in its folder: the log of an attempt whose coordinator died."""
+IDLE_FOLDER_S = 3600.0
+"""An empty run folder untouched for this long is removed (a newer one may be about to get an attempt's files)."""
+
+
+def prune_worker_dir(root: Path, now: float) -> int:
+    """Remove from ``<root>/runs`` the files older than :data:`KEEP_FILES_S` and the run folders left empty for
+    :data:`IDLE_FOLDER_S`; how many were removed. Attempt files are deleted when their attempt ends, so what piles
+    up is the empty folders of past runs, and the logs kept for a coordinator that died."""
+    removed = 0
+    runs = root / "runs"
+    if not runs.is_dir():
+        return 0
+    for run_dir in runs.iterdir():
+        if not run_dir.is_dir() or run_dir.is_symlink():
+            continue
+        with suppress(OSError):
+            inner = [f for f in run_dir.iterdir() if f.is_dir() and not f.is_symlink()]  # outputs/, attempts/
+            folders = [*inner, run_dir]  # the inner ones first: removing them may leave the run's folder empty
+            idle = {f: now - f.stat().st_mtime >= IDLE_FOLDER_S for f in folders}  # before removals touch them
+            for folder in folders:
+                for entry in folder.iterdir():
+                    if entry.is_file() and now - entry.stat().st_mtime >= KEEP_FILES_S:
+                        entry.unlink()
+                        removed += 1
+            for folder in folders:
+                if idle[folder] and not any(folder.iterdir()):
+                    folder.rmdir()
+                    removed += 1
+    return removed
