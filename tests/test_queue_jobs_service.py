@@ -121,6 +121,24 @@ def test_a_pending_job_leaves_the_queue_and_dagctl_queue_shows_queues_no_worker_
     assert "Traceback" not in unknown.stderr
 
 
+def test_dagctl_cancel_of_a_run_only_the_queue_knows_cancels_its_job(redis, queue, tmp_path):
+    """A queued run has no folder here until a worker runs it (or it runs elsewhere): `dagctl cancel RUN` finds it
+    in the queue with QUEUE_BACKEND=redis, as `dagctl queue remove` does; without it, an unknown run is exit 2."""
+    from dagctl.run.executors.celery import enqueue_run
+
+    dag = write(tmp_path / "short.yaml", "name: short\ntasks:\n  - {id: t, run: 'echo never'}\n")
+    run_id = "20261207-235959.000-fedcba"
+    enqueue_run(dag, broker=redis.url, queue="nobody", job_id="pending-2", run_id=run_id)
+    plain = dagctl("cancel", run_id, env=worker_env(redis.url, tmp_path), cwd=tmp_path)
+    assert plain.returncode == 2 and "no run" in plain.stderr.lower()
+    env = {**worker_env(redis.url, tmp_path), "QUEUE_BACKEND": "redis"}
+    cancel = dagctl("cancel", run_id, env=env, cwd=tmp_path)
+    assert cancel.returncode == 0, cancel.stderr
+    assert cancel.stdout.strip() == f"queue job pending-2 (run {run_id}) was pending: cancelled, it will not run"
+    job = queue.job("pending-2")
+    assert job["state"] == "cancelled" and job["error"].startswith("cancelled by dagctl cancel")
+
+
 def test_a_running_job_is_stopped_by_queue_remove_and_one_waiting_to_retry_never_runs_again(
     redis, worker, queue, tmp_path
 ):

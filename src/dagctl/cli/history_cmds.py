@@ -351,14 +351,29 @@ def register(app: typer.Typer) -> None:
         """
         import getpass
 
+        from dagctl.errors import StateError
         from dagctl.host import hostname
 
         from .argcheck import seconds
 
         wait_s = seconds(wait, "--wait")
         history = _history()
-        run_id = history.resolve(run)
         reason = f"cancelled by dagctl cancel ({getpass.getuser()}@{hostname()})"
+        try:
+            run_id = history.resolve(run)
+        except StateError:  # not a run here: with QUEUE_BACKEND=redis, maybe one queued for (or run by) workers
+            if history.settings.queue_backend != "redis":
+                raise
+            from dagctl.run.executors.celery_queue import cancel_queued_run
+
+            outcome = cancel_queued_run(run, reason, broker=history.settings.redis_url)
+            if outcome is None:
+                raise
+            if as_json:
+                echo_json({"run_id": outcome.run_id or run, "requested": True, "queue_job": outcome.job_id})
+            else:
+                echo(outcome.describe())
+            return
         history.request_cancel(run_id, reason)  # a paused run has no process to ask: it is cancelled at once
         if not as_json:
             echo_err(f"dagctl: cancel requested for run {run_id}")
