@@ -1,6 +1,6 @@
 """What a ``dagctl worker`` process changes in kombu and Celery to live through a broker that goes away.
 
-Imported by :func:`dagctl.run.worker.start_worker` only: nothing here touches a coordinator's process.
+Imported by :func:`dagctl.run.workerstart.start_worker` only: nothing here touches a coordinator's process.
 """
 
 from __future__ import annotations

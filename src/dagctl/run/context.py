@@ -80,8 +80,9 @@ class TaskContext:
         """This run's folder: write files here and return their paths as outputs."""
         self.log_path = str(log_path)
         self.env: dict[str, str] = dict(env or {})
-        """The task's ``env:`` (and ``DAGCTL_*`` variables). In thread isolation it is *not* applied to
-        ``os.environ``, which all threads share; read it from here."""
+        """The task's ``env:`` and ``secrets:`` (and ``DAGCTL_*`` variables). In thread isolation ``os.environ``
+        shows them too, in the task's own thread only (:mod:`dagctl.run.actions.taskenv`); a process the task
+        starts inherits them only with ``env=os.environ.copy()``."""
         self._logger: logging.Logger | None = None
         self._inputs = {k: dict(v) for k, v in (inputs or {}).items()}
         self._clock = clock
