@@ -83,3 +83,19 @@ def test_the_kind_of_a_task_or_of_a_cells_task_from_the_dag_snapshot() -> None:
     data = {"tasks": [{"id": "m", "run": "x", "matrix": {}}, {"id": "p", "python": "m:f"}, {"id": "g", "approval": {}}]}
     assert [task_kind(data, t) for t in ("m", "m:3", "p", "g", "nope")] == ["run", "run", "python", "approval", None]
     assert task_kind(None, "m") is None
+
+
+def test_a_celery_task_of_a_run_whose_coordinator_died_says_where_the_worker_keeps_its_log() -> None:
+    """The worker keeps the log of an attempt it stopped for a dead coordinator (docs/scaling-out.md): `dagctl logs`
+    says where, not "was it deleted?"."""
+    from datetime import datetime, timezone
+
+    from dagctl.cli.logs_cmd import _why_no_log
+    from dagctl.store.runsummary import RunSummary
+
+    began = datetime(2026, 12, 7, tzinfo=timezone.utc)
+    ran = task(status="cancelled", started=began)
+    run = RunSummary(run_id="r1", dag_name="d", tenant_id="default", status="abandoned", executor="celery")
+    why = _why_no_log(None, run, ran)  # type: ignore[arg-type]  # the history is not read for such a task
+    assert why.startswith("it ran on a celery worker, and this run's coordinator died")
+    assert "<DAGCTL_WORKER_DIR>/runs/r1/" in why

@@ -258,6 +258,11 @@ def _why_no_log(history: History, s: RunSummary, t: TaskSummary) -> str:
             f"it runs on a {s.executor} worker, which sends its log back when the attempt ends "
             f"(dagctl logs {short_run_id(s.run_id)} {t.task_id} --follow prints it then)"
         )
+    if s.executor == "celery" and s.status == "abandoned" and t.started is not None:
+        return (
+            f"it ran on a celery worker, and this run's coordinator died before the worker could send its log back: "
+            f"the worker keeps it for 7 days at <DAGCTL_WORKER_DIR>/runs/{s.run_id}/ (its own log names the path)"
+        )
     cells = cells_of(s, t.task_id)
     if reused(t):
         return why_no_log(t, cells, None, origin_of(history, s, t.task_id))
