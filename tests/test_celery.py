@@ -67,6 +67,16 @@ def test_missing_extra_fails_with_the_install_hint(monkeypatch):
     assert info.value.exit_code == 3
 
 
+def test_a_worker_without_the_extra_says_which_one_before_any_banner(monkeypatch, cli):
+    """`dagctl worker` printed its start-up banner, then 'internal error: ModuleNotFoundError ... report it'."""
+    monkeypatch.setitem(sys.modules, "celery", None)  # import celery -> ImportError
+    result = cli("worker", "--broker", "redis://127.0.0.1:1/0")
+    assert result.code == 3
+    assert result.err.startswith("dagctl: error: the Celery executor needs the 'celery' package")
+    assert result.err.rstrip().endswith("install the extra: pip install 'dagctl[celery]'")
+    assert len(result.err.strip().splitlines()) == 1  # no banner, no traceback
+
+
 def test_nothing_imports_celery_until_the_celery_executor_is_used():
     code = (
         "import sys, dagctl, dagctl.run.api, dagctl.cli.app, dagctl.run.executors.celery; "

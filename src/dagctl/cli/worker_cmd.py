@@ -54,7 +54,10 @@ def register(app: typer.Typer) -> None:
           dagctl worker --worker-id worker-1
         """
         from dagctl.errors import UsageError
-        from dagctl.run.executors.celery_config import CeleryConfig, redact
+        from dagctl.run.executors.celery_config import CeleryConfig, redact, require
+
+        require("celery")  # the extra is missing: say so (exit 3) before anything is announced
+        require("redis")
         from dagctl.run.workerstart import start_worker, worker_nodename
         from dagctl.settings import Settings
 
