@@ -52,9 +52,9 @@ def register(app: typer.Typer) -> None:
 
         \b
         Examples:
-          dagctl backfill nightly --start 2026-03-01 --end 2026-03-07T23:59 --dry-run
-          dagctl backfill nightly --start 2026-03-01T00:00:00Z --end 2026-03-02T00:00:00Z
-          dagctl backfill nightly --start 2026-03-01 --end 2026-03-02 --json | jq '.counts'
+          dagctl backfill diamond_nightly --start 2026-03-01 --end 2026-03-07T23:59 --dry-run
+          dagctl backfill diamond_nightly --start 2026-03-01T00:00:00Z --end 2026-03-02T00:00:00Z
+          dagctl backfill diamond_nightly --start 2026-03-01 --end 2026-03-02 --json | jq '.counts'
         """
         from dagctl.clock import SystemClock
         from dagctl.errors import UsageError, exit_code_of_signal

@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
 
         \b
         Example:
-          dagctl cache ls --dag nightly
+          dagctl cache ls --dag diamond_pipeline
         """
         found = list(_store().scan())
         entries = sorted((e for e in found if e.readable and (dag is None or e.dag == dag)), key=lambda e: -e.used)

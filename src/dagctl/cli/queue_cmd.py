@@ -20,7 +20,7 @@ Examples:
   dagctl queue
   dagctl queue --broker redis://queue-host:6379/0 --limit 50
   dagctl queue --json | jq .counts
-  dagctl queue remove nightly@2026-03-08T07:00:00+00:00
+  dagctl queue remove diamond_nightly@2026-03-08T07:00:00+00:00
 """
 
 BROKER_HELP = "Redis URL of the broker (default: REDIS_URL)."
@@ -82,7 +82,7 @@ def register(app: typer.Typer) -> None:
 
         \b
         Examples:
-          dagctl queue remove nightly@2026-03-08T07:00:00+00:00
+          dagctl queue remove diamond_nightly@2026-03-08T07:00:00+00:00
           dagctl queue remove 20261207-214302.019-1cd744     # the job that runs as this run id
           dagctl queue remove JOB1 JOB2 --json
         """

@@ -38,9 +38,9 @@ Examples:
   dagctl schedule --once --now 2026-03-08T07:00:00Z
   dagctl schedule --serve --dir configs/schedules
   dagctl schedule list
-  dagctl schedule next nightly --count 3
+  dagctl schedule next diamond_nightly --count 3
   dagctl schedule next --cron "30 2 * * *" --tz America/New_York --after 2026-03-07
-  dagctl schedule release nightly@2026-03-08T07:00:00Z
+  dagctl schedule release diamond_nightly@2026-03-08T07:00:00Z
 """
 
 
@@ -398,7 +398,7 @@ def register(app: typer.Typer) -> None:
         if (schedule_id is None) == (cron is None):
             raise UsageError(
                 "give a schedule ID or --cron EXPR (not both)",
-                hint='e.g. dagctl schedule next nightly, or --cron "0 9 * * 1-5" --tz Europe/Paris',
+                hint='e.g. dagctl schedule next diamond_nightly, or --cron "0 9 * * 1-5" --tz Europe/Paris',
             )
         if cron is not None:
             spec = parse_cron(cron, tz or default_timezone(), hash_key=hash_id)
@@ -442,7 +442,7 @@ def register(app: typer.Typer) -> None:
 
         \b
         Examples:
-          dagctl schedule release nightly@2026-03-08T07:00:00Z
+          dagctl schedule release diamond_nightly@2026-03-08T07:00:00Z
           dagctl schedule release 20260308-070000.015-3f9a2c --json
         """
         from dagctl.schedule.release import release_claim
