@@ -99,3 +99,18 @@ def test_a_celery_task_of_a_run_whose_coordinator_died_says_where_the_worker_kee
     why = _why_no_log(None, run, ran)  # type: ignore[arg-type]  # the history is not read for such a task
     assert why.startswith("it ran on a celery worker, and this run's coordinator died")
     assert "<DAGCTL_WORKER_DIR>/runs/r1/" in why
+
+
+def test_a_python_task_that_printed_nothing_has_an_empty_log_as_a_quiet_shell_task_has(cli, tmp_path: Path) -> None:
+    """`dagctl logs RUN TASK` of a Python task that succeeded quietly was exit 2 ("bad input") while a shell task
+    that printed nothing was exit 0: a script reading every task's log failed on the quiet Python ones."""
+    (tmp_path / "steps_q.py").write_text("def quiet():\n    return {'n': 1}\n")
+    dag = "name: q\ntasks:\n  - {id: py, python: 'steps_q:quiet'}\n  - {id: sh, run: 'true'}\n"
+    (tmp_path / "q.yaml").write_text(dag)
+    assert cli("run", str(tmp_path / "q.yaml"), "-q").code == 0
+    python, shell = cli("logs", "latest", "py"), cli("logs", "latest", "sh")
+    assert (python.code, python.out, shell.code, shell.out) == (0, "", 0, "")
+    assert python.err == (
+        "dagctl: task 'py' (attempt 1, success) wrote nothing: a Python task's log file is made when it first prints "
+        "or logs\n"
+    )

@@ -103,6 +103,8 @@ def register(app: typer.Typer) -> None:
                 echo(f"==> {tid} ({_which(ref, info.status)}) {where} <==")
             if path.exists():
                 _copy(path)
+            elif task and _wrote_nothing(history, s, info):  # as a shell task that printed nothing: exit 0
+                echo_err(f"dagctl: task '{tid}' ({_which(ref, info.status)}) wrote nothing: {PYTHON_NO_LOG}")
             elif task:
                 raise _no_log(history, s, info, ref)
         if as_json:
@@ -268,6 +270,18 @@ def _why_no_log(history: History, s: RunSummary, t: TaskSummary) -> str:
         return why_no_log(t, cells, None, origin_of(history, s, t.task_id))
     simple = cells or t.cells or t.child_run_id or t.approval or t.cached or t.started is None
     return why_no_log(t, cells, None if simple else task_kind(_snapshot_of_run(history, s.run_id), t.task_id))
+
+
+PYTHON_NO_LOG = "a Python task's log file is made when it first prints or logs"
+
+
+def _wrote_nothing(history: History, s: RunSummary, t: TaskSummary) -> bool:
+    """A Python task that ran here and printed nothing: its log file was never made (nothing is wrong)."""
+    if t.started is None or reused(t) or t.cached or t.child_run_id or t.approval or t.cells or cells_of(s, t.task_id):
+        return False
+    if s.executor not in (None, "threads", "inline"):
+        return False
+    return task_kind(_snapshot_of_run(history, s.run_id), t.task_id) == "python"
 
 
 def _no_log(history: History, s: RunSummary, t: TaskSummary, ref: AttemptLog | None) -> Exception:
