@@ -366,8 +366,9 @@ def test_runs_status_must_be_a_run_status(cli):
         (("runs", "--since", "99999999999999999999d"), "--since: duration '99999999999999999999d' is longer than 365"),
         (("stats", "--window", "99999999999d"), "--window: duration '99999999999d' is longer than 365 days"),
         (("prune", "--older-than", "99999999999999d", "-n"), "--older-than: duration '99999999999999d' is longer"),
-        (("cancel", "latest", "--wait", "nan"), "--wait: nan is not a number"),
-        (("cancel", "latest", "--wait", "-1"), "--wait: duration -1.0 is negative"),
+        (("cancel", "latest", "--wait", "nan"), "--wait: 'nan' is not a duration"),
+        (("cancel", "latest", "--wait", "-1"), "--wait: '-1' is not a duration"),
+        (("pause", "latest", "--wait", "soon"), "--wait: 'soon' is not a duration"),
     ],
 )
 def test_bad_durations_on_the_command_line_exit_2_with_one_line(cli, args, what):
