@@ -103,4 +103,4 @@ def test_a_claim_whose_owner_cannot_be_read_blocks_and_can_be_released(cli, proj
 
 def test_release_has_examples(cli) -> None:
     result = cli("schedule", "release", "--help")
-    assert result.code == 0 and "Examples:" in result.out and "dagctl schedule release nightly@" in result.out
+    assert result.code == 0 and "Examples:" in result.out and "dagctl schedule release diamond_nightly@" in result.out
