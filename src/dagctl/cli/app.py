@@ -56,6 +56,7 @@ MODULES = (
     "validate_cmd",
     "run_cmd",
     "plan_cmds",
+    "dags_cmd",
     "history_cmds",
     "logs_cmd",
     "control_cmds",
@@ -72,7 +73,7 @@ MODULES = (
 """In the order their commands are listed by ``dagctl --help``."""
 
 COMMAND_MODULES = {
-    "validate": "validate_cmd", "run": "run_cmd", "graph": "plan_cmds", "schema": "plan_cmds",
+    "validate": "validate_cmd", "run": "run_cmd", "dags": "dags_cmd", "graph": "plan_cmds", "schema": "plan_cmds",
     "runs": "history_cmds", "show": "history_cmds", "logs": "logs_cmd", "cancel": "history_cmds",
     "retry": "history_cmds", "prune": "prune_cmd", "stats": "stats_cmd", "schedule": "schedule_cmd",
     "backfill": "backfill_cmd", "worker": "worker_cmd", "queue": "worker_cmd",

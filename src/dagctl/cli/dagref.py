@@ -15,6 +15,16 @@ DAGS_FOLDER = Path("configs") / "dags"
 SUFFIXES = (".yaml", ".yml")
 
 
+def dags_folder(cwd: Path | None = None) -> Path | None:
+    """The nearest project's DAG folder: ``configs/dags`` of the working folder or of the first folder above it
+    that has one; None when there is none."""
+    here = (cwd or Path.cwd()).absolute()
+    for folder in (here, *here.parents):
+        if (folder / DAGS_FOLDER).is_dir():
+            return folder / DAGS_FOLDER
+    return None
+
+
 def candidates(name: str) -> list[str]:
     """The file names a DAG ``name`` may have in :data:`DAGS_FOLDER`: as given when it has a suffix, else with one."""
     return [name] if name.endswith(SUFFIXES) else [name + suffix for suffix in SUFFIXES]
