@@ -5,6 +5,7 @@ once the run is over, do not see them."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import textwrap
 import threading
@@ -95,3 +96,39 @@ def test_the_view_is_per_thread_and_writes_reach_the_process(monkeypatch):
         assert type(os.environ) is os._Environ and os.environ.get("DAGCTL_VIEW_WRITE") == "written"
     finally:
         os.environ.pop("DAGCTL_VIEW_WRITE", None)
+
+
+def test_a_task_writing_its_own_secret_never_puts_it_in_the_process_environment(monkeypatch):
+    """`os.environ[k] = os.environ[k].strip()` in a task put its secret in the process: later shell tasks and runs
+    inherited it, unmasked."""
+    monkeypatch.delenv("API_TOKEN", raising=False)
+    monkeypatch.setenv("DAGCTL_SHARED", "process")
+    seen: dict[str, object] = {}
+
+    def task() -> None:
+        with task_environ({"API_TOKEN": " s3cret-value ", "DAGCTL_SHARED": "task"}):
+            os.environ["API_TOKEN"] = os.environ["API_TOKEN"].strip()
+            os.environ.update(API_TOKEN=os.environ["API_TOKEN"] + "!")
+            seen["written"] = os.environ.get("API_TOKEN")
+            seen["copy"] = os.environ.copy().get("API_TOKEN")
+            seen["child"] = subprocess.run(
+                ["sh", "-c", "echo ${API_TOKEN:-unset}"], capture_output=True, text=True, check=True
+            ).stdout.strip()  # started without env=: the process's environment, as documented
+            del os.environ["DAGCTL_SHARED"]
+            seen["deleted"] = ("DAGCTL_SHARED" in os.environ, os.environ.get("DAGCTL_SHARED"))
+            seen["deleted_in_copy"] = "DAGCTL_SHARED" in os.environ.copy()
+
+    thread = threading.Thread(target=task)
+    thread.start()
+    thread.join(10)
+    assert seen == {
+        "written": "s3cret-value!",
+        "copy": "s3cret-value!",
+        "child": "unset",
+        "deleted": (False, None),
+        "deleted_in_copy": False,
+    }
+    assert "API_TOKEN" not in os.environ and os.getenv("API_TOKEN") is None
+    assert os.environ["DAGCTL_SHARED"] == "process"  # the task's delete hid its own value, not the process's
+    later = subprocess.run(["sh", "-c", "echo ${API_TOKEN:-unset}"], capture_output=True, text=True, check=True)
+    assert later.stdout.strip() == "unset"

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from dagctl.run.actions.python import CallableCache, refresh_modules, resolve_callable
+from dagctl.clock import SystemClock
+from dagctl.run.actions.python import CallableCache, refresh_modules, resolve_callable, run_python_attempt
 from dagctl.run.api import run_dag
+from dagctl.run.attempts import Attempt, AttemptResult, CancelToken
 from dagctl.settings import Settings
 
 
@@ -93,3 +96,104 @@ def test_looking_at_the_module_files_costs_microseconds_per_attempt(folder: Path
         cache.resolve("t0:f", [str(folder)])
     per_attempt = (time.perf_counter() - start) / 1000
     assert per_attempt < 0.001, per_attempt  # 10 files: ~20-40 us on a laptop; a generous bound for a busy CI
+
+
+def test_a_package_inside_the_dag_folder_found_through_another_sys_path_entry_is_never_imported_again(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A project's `.venv` inside the DAG folder: its packages were dropped and re-imported with the task module,
+    so objects made before failed `isinstance` against the new classes."""
+    site = folder / ".venv" / "lib" / "python3.11" / "site-packages"
+    (site / "fakepkg").mkdir(parents=True)
+    write(site / "fakepkg" / "__init__.py", "class Err(Exception):\n    pass\n")
+    monkeypatch.syspath_prepend(str(site))
+    write(folder / "tasks.py", "import fakepkg\ndef version():\n    return 1\n")
+    cache = CallableCache()
+    assert cache.resolve("tasks:version", [str(folder)])() == 1
+    installed = sys.modules["fakepkg"]
+    write(folder / "tasks.py", "import fakepkg\ndef version():\n    return 2\n")
+    assert cache.resolve("tasks:version", [str(folder)])() == 2  # the task module is current
+    assert sys.modules["fakepkg"] is installed  # the installed package is not imported again
+
+
+def attempt_of(target: str, folder: Path, **params: object) -> Attempt:
+    task = target.replace(":", "_")
+    return Attempt(
+        attempt_id=f"r/{task}/1", run_id="r", dag_name="d", task_id=task, attempt=1, kind="python",
+        callable=target, search_path=[str(folder)], params=dict(params),
+    )  # fmt: skip
+
+
+def test_a_deploy_while_an_attempt_runs_does_not_pull_its_modules_from_under_it(folder: Path) -> None:
+    """A function that imports lazily got ModuleNotFoundError when another attempt started after a change."""
+    write(folder / "helpers.py", "WORD = 'old'\n")
+    write(
+        folder / "slow.py",
+        """
+        import helpers
+
+        def slow(started, go):
+            started.set()
+            assert go.wait(10)
+            import helpers as lazily
+            return {"word": lazily.WORD, "same": lazily is helpers}
+        """,
+    )
+    write(folder / "quick.py", "import helpers\ndef quick():\n    return {'word': helpers.WORD}\n")
+    cache, clock = CallableCache(), SystemClock()
+    started, go = threading.Event(), threading.Event()
+    result: list[AttemptResult] = []
+    slow_attempt = attempt_of("slow:slow", folder, started=started, go=go)
+    runner = threading.Thread(
+        target=lambda: result.append(run_python_attempt(slow_attempt, CancelToken(), clock=clock, cache=cache))
+    )
+    runner.start()
+    try:
+        assert started.wait(10)
+        write(folder / "helpers.py", "WORD = 'new'\n")  # a deploy while `slow` runs
+        quick = run_python_attempt(attempt_of("quick:quick", folder), CancelToken(), clock=clock, cache=cache)
+        assert quick.status == "success", quick.error
+    finally:
+        go.set()
+        runner.join(10)
+    assert result[0].status == "success", result[0].error
+    assert result[0].outputs == {"word": "old", "same": True}
+    # the process is idle again: the next attempt takes up the change
+    after = run_python_attempt(attempt_of("quick:quick", folder), CancelToken(), clock=clock, cache=cache)
+    assert after.outputs == {"word": "new"}
+
+
+def test_a_function_resolved_before_a_refresh_is_not_cached_as_current(folder: Path, monkeypatch) -> None:
+    """A resolve that started before a drop stored the old function under the new generation: old code for good."""
+    import dagctl.run.actions.python as python
+
+    write(folder / "ver.py", "def version():\n    return 1\n")
+    write(folder / "other.py", "def name():\n    return 'other'\n")
+    cache = CallableCache()
+    real = python.resolve_callable
+
+    def resolve_then_deploy(target: str, search_path: list[str], *, kind: str = "python") -> object:
+        found = real(target, search_path, kind=kind)  # the old function, resolved ...
+        if target == "ver:version" and found() == 1:  # ... then a deploy and another attempt's refresh
+            write(folder / "ver.py", "def version():\n    return 2\n")
+            assert cache.resolve("other:name", search_path)() == "other"  # the same executor's cache
+        return found
+
+    monkeypatch.setattr(python, "resolve_callable", resolve_then_deploy)
+    assert cache.resolve("ver:version", [str(folder)])() == 1  # this attempt began with the old code
+    assert cache.resolve("ver:version", [str(folder)])() == 2  # the next one runs the new code
+
+
+def test_a_cache_hit_does_not_wait_behind_an_import(folder: Path) -> None:
+    """Every resolve took the global import lock: a slow top-level import stalled every other attempt."""
+    import dagctl.run.actions.python as python
+
+    write(folder / "ver.py", "def version():\n    return 1\n")
+    cache = CallableCache()
+    cache.resolve("ver:version", [str(folder)])
+    hit: list[object] = []
+    with python._IMPORT_LOCK:  # what another thread's slow import holds
+        looker = threading.Thread(target=lambda: hit.append(cache.resolve("ver:version", [str(folder)])))
+        looker.start()
+        looker.join(10)
+        assert hit and not looker.is_alive()

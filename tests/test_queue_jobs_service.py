@@ -357,7 +357,7 @@ def test_a_second_worker_with_the_name_of_a_live_one_is_refused(redis, tmp_path)
             wait_until(lambda: second.proc.poll() is not None, 30, "the second worker to be refused")
         finally:
             second.stop()  # (one that was not refused must not outlive the test)
-        assert second.proc.returncode == 2, second.output()
+        assert second.proc.returncode == 3, second.output()  # another live worker: the environment
         assert f"a dagctl worker named {first.nodename} is already running (pid {first.proc.pid}" in second.output()
         assert "Traceback" not in second.output()
         assert redis.client().exists(f"dagctl:worker:{first.nodename}")

@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from dagctl.errors import UsageError
+from dagctl.errors import EnvironmentProblem
 
 from .executors.celery_config import CeleryConfig, connect
 from .worker import make_worker_app
@@ -22,17 +22,51 @@ from .worker import make_worker_app
 
 def _check_name_free(ledger: Any, nodename: str) -> None:
     """Refuse a name a live worker has: two workers under one name hid each other in ``dagctl queue`` and one's
-    stop removed the other from the list of live workers."""
+    stop removed the other from the list of live workers. "Another worker is live" is the environment (exit 3)."""
     info = ledger.worker(nodename)
     if info is None:
         return
     host, pid = info.get("host"), info.get("pid")
-    if host == socket.gethostname() and isinstance(pid, int) and not _pid_alive(pid):
-        return  # killed a moment ago (its entry expires within DAGCTL_WORKER_LEASE)
-    raise UsageError(
+    if host == socket.gethostname() and isinstance(pid, int) and not _announcer_alive(pid, info.get("seen")):
+        return  # killed a moment ago (its entry expires within DAGCTL_WORKER_LEASE), or restarted as this process
+    raise EnvironmentProblem(
         f"a dagctl worker named {nodename} is already running (pid {pid} on {host}, seen {info.get('seen', '?')})",
         hint="give this one another --name, or stop that one first",
     )
+
+
+def _announcer_alive(pid: int, seen: object) -> bool:
+    """Whether the process that announced itself as ``pid`` on this host (last at ``seen``) may still run. Not
+    this process (a restarted container's worker is PID 1 again, as was the one that crashed), nor a process
+    that started after the announcement (the PID was reused)."""
+    if pid == os.getpid() or not _pid_alive(pid):
+        return False
+    started = _process_started(pid)
+    if started is None or not isinstance(seen, str):
+        return True
+    from dagctl.store.events import parse_ts
+
+    try:
+        announced = parse_ts(seen).timestamp()
+    except ValueError:
+        return True
+    return started <= announced + _START_SLACK_S
+
+
+_START_SLACK_S = 2.0
+"""A process's start time read from ``/proc`` is exact to a second (the boot time is in whole seconds)."""
+
+
+def _process_started(pid: int) -> float | None:
+    """When process ``pid`` started, in seconds since the epoch (Linux ``/proc``); None where that cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            fields = fh.read().rpartition(")")[2].split()
+        with open("/proc/stat", encoding="ascii", errors="replace") as fh:
+            boot = next(float(line.split()[1]) for line in fh if line.startswith("btime "))
+        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 
 def _pid_alive(pid: int) -> bool:

@@ -12,12 +12,16 @@ Finding the function (:func:`resolve_callable`)
 
 Current code, in a long-lived process (:func:`refresh_modules`)
     A process that runs many attempts (a ``dagctl worker``'s pool processes, ``dagctl schedule --serve``) runs the
-    code the files hold when each attempt starts, as a new process would: every module imported from a search
-    folder is remembered with its file's modification time and size, and before an attempt's function is looked
-    up (cached or not) those files are looked at (one ``stat`` each: ~2 us). When one has changed (a deploy),
-    every module imported from search folders is dropped from ``sys.modules`` (with the changed file's cached
-    bytecode) and imported again as the attempts need them, and every :class:`CallableCache` forgets what it
-    resolved. Modules from ``sys.path`` proper (installed packages, dagctl itself) are never re-imported: a
+    code the files hold when each attempt starts, as a new process would: every module found through a search
+    folder itself (``a.b`` as ``F/a.py`` or under ``F/a/``) is remembered with its file's modification time and
+    size, and before an attempt's function is looked up (cached or not) those files are looked at (one ``stat``
+    each: ~2 us, with no lock held). When one has changed (a deploy) and no other thread attempt of the process
+    is running (:func:`running_attempt`), every module imported from search folders is dropped from
+    ``sys.modules`` (with the changed file's cached bytecode) and imported again as the attempts need them, and
+    every :class:`CallableCache` forgets what it resolved. While other attempts run, the drop waits for the
+    next attempt that starts with none running: a function that is running keeps its modules (a lazy import,
+    an unpickled object of a task class). Modules from any other ``sys.path`` entry (the standard library,
+    installed packages even in a ``.venv`` inside the DAG folder, dagctl itself) are never re-imported: a
     process must be restarted for those.
 
 Calling it (:func:`bind_arguments`) — the binding rules
@@ -77,7 +81,7 @@ import sys
 import sysconfig
 import threading
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -110,17 +114,23 @@ _STATUSES: frozenset[str] = frozenset({"success", "failed", "timeout", "cancelle
 
 
 class _Imported:
-    """The modules imported from search folders, with their file's ``(mtime_ns, size)`` when imported, and a
-    generation that grows each time they are dropped for a changed file. It mirrors ``sys.modules``, which is
-    process-wide, so there is one (:data:`_IMPORTED`), guarded by :data:`_IMPORT_LOCK`; nothing to reset between
-    uses: an entry whose module is gone or replaced only costs a ``stat``."""
+    """The modules imported from search folders, with their file's ``(mtime_ns, size)`` when imported, a
+    generation that grows each time they are dropped for a changed file, and how many thread attempts run their
+    code now. It mirrors ``sys.modules``, which is process-wide, so there is one (:data:`_IMPORTED`), guarded by
+    ``lock`` (held for dict copies and updates only, never during an import or a ``stat``); nothing to reset
+    between uses: an entry whose module is gone or replaced only costs a ``stat``."""
 
     def __init__(self) -> None:
+        self.lock = threading.Lock()
         self.files: dict[str, tuple[str, tuple[int, int] | None]] = {}
         self.generation = 0
+        self.running = 0
+        """Thread attempts between :func:`running_attempt`'s entry and exit: modules are dropped only at 0."""
 
 
 _IMPORTED = _Imported()
+_HOLDING = threading.local()
+"""``count``: how many :func:`running_attempt` blocks this thread is inside (a sub-DAG's task inside a task)."""
 
 
 def _stamp(path: str) -> tuple[int, int] | None:
@@ -131,33 +141,76 @@ def _stamp(path: str) -> tuple[int, int] | None:
     return st.st_mtime_ns, st.st_size
 
 
-def refresh_modules() -> int:
-    """Drop every module imported from a search folder if one of their files changed since (see the module
-    docstring); the generation of what is imported, which grows with each drop."""
-    with _IMPORT_LOCK:
-        imported = _IMPORTED
-        changed = [file for file, stamp in imported.files.values() if _stamp(file) != stamp]
-        if changed:
-            import importlib.util
+@contextlib.contextmanager
+def running_attempt() -> Iterator[None]:
+    """Mark a thread attempt as running task code: while any other one runs, :func:`refresh_modules` drops
+    nothing (a function still running must keep finding its modules), so a change is taken up at the next idle
+    point instead."""
+    with _IMPORTED.lock:
+        _IMPORTED.running += 1
+    _HOLDING.count = getattr(_HOLDING, "count", 0) + 1
+    try:
+        yield
+    finally:
+        _HOLDING.count -= 1
+        with _IMPORTED.lock:
+            _IMPORTED.running -= 1
 
-            for name in imported.files:
-                sys.modules.pop(name, None)
-            for file in changed:  # its bytecode may look current (same size, same second): never reuse it
-                with contextlib.suppress(OSError, ValueError, NotImplementedError):
-                    os.unlink(importlib.util.cache_from_source(file))
-            logger.info("re-importing task modules: %s changed", ", ".join(changed[:3]))
-            imported.files.clear()
-            imported.generation += 1
+
+def refresh_modules() -> int:
+    """Drop every module imported from a search folder if one of their files changed since and no other thread
+    attempt is running (see the module docstring); the generation of what is imported, which grows with each drop.
+
+    The files are looked at without any lock held, so a slow import elsewhere never delays an attempt whose
+    modules are unchanged."""
+    imported = _IMPORTED
+    with imported.lock:
+        files = list(imported.files.values())
+        generation = imported.generation
+    changed = [file for file, stamp in files if _stamp(file) != stamp]
+    if not changed:
+        return generation
+    with _IMPORT_LOCK, imported.lock:
+        if imported.running > getattr(_HOLDING, "count", 0):  # another attempt runs their code: later
+            logger.debug("task module %s changed; re-importing once no other attempt runs", changed[0])
+            return imported.generation
+        if imported.generation != generation:  # dropped meanwhile by another thread
+            return imported.generation
+        import importlib.util
+
+        for name in imported.files:
+            sys.modules.pop(name, None)
+        for file in changed:  # its bytecode may look current (same size, same second): never reuse it
+            with contextlib.suppress(OSError, ValueError, NotImplementedError):
+                os.unlink(importlib.util.cache_from_source(file))
+        logger.info("re-importing task modules: %s changed", ", ".join(changed[:3]))
+        imported.files.clear()
+        imported.generation += 1
         return imported.generation
 
 
 def _remember_imports(before: set[str], folders: list[str]) -> None:
-    """Note the modules imported since ``before`` from a file in ``folders``, with that file's stamp."""
-    roots = tuple(os.path.join(os.path.realpath(f), "") for f in folders)
+    """Note the modules imported since ``before`` that were found through one of ``folders`` itself, with their
+    file's stamp: ``a.b.c`` counts only as ``F/a.py`` or a file under ``F/a/``, so a package from another
+    ``sys.path`` entry that lies inside a search folder (a project's ``.venv``, a vendored ``lib/``) is never
+    remembered, stat'ed or re-imported. Only Python source files count (an extension module cannot be reloaded)."""
+    roots = [os.path.realpath(f) for f in folders]
+    found: dict[str, tuple[str, tuple[int, int] | None]] = {}
     for name in set(sys.modules) - before:
         file = getattr(sys.modules.get(name), "__file__", None)
-        if file and os.path.realpath(file).startswith(roots):
-            _IMPORTED.files[name] = (file, _stamp(file))
+        if file and file.endswith(".py") and _found_through(os.path.realpath(file), name, roots):
+            found[name] = (file, _stamp(file))
+    with _IMPORTED.lock:
+        _IMPORTED.files.update(found)
+
+
+def _found_through(real: str, name: str, roots: list[str]) -> bool:
+    """Whether ``real``, the file of module ``name``, is the one a search folder in ``roots`` provides for it."""
+    top = name.partition(".")[0]
+    for root in roots:
+        if real == os.path.join(root, top + ".py") or real.startswith(os.path.join(root, top, "")):
+            return True
+    return False
 
 
 # -- finding the function ---------------------------------------------------------------------------------------
@@ -182,7 +235,8 @@ class CallableCache:
         if found is None:
             found = resolve_callable(target, search_path, kind=kind)
             with self._lock:
-                found = self._items.setdefault(key, found)
+                if self._generation == generation:  # not if the modules were dropped meanwhile: old code
+                    found = self._items.setdefault(key, found)
         return found
 
     def clear(self) -> None:
@@ -481,24 +535,25 @@ def run_python_attempt(
     if cancel.is_cancelled:
         return finish(*_stopped(attempt, cancel, " before start"))
     ctx = TaskContext.from_attempt(attempt, clock=clock, cancel=cancel, on_progress=on_progress)
-    try:
-        func = cache.resolve(attempt.callable, attempt.search_path, kind=attempt.kind)
-        args, kwargs = bind_arguments(func, {**upstream_payload(attempt.inputs), **attempt.params}, ctx)
-    except DagctlError as exc:
-        ctx.log(f"error: {exc}")
-        return finish("failed", str(exc))
-    error: str | None = None
-    returned: Any = None
-    try:
-        # its print() to its log, not dagctl's stdout (when the run routes it); its env: and secrets in os.environ
-        with to_log(attempt.log_path), task_environ(attempt.env):
-            returned = func(*args, **kwargs)
-    except TaskError as exc:
-        error = str(exc)
-        ctx.log(f"error: {error}")
-    except (Exception, SystemExit) as exc:
-        error = one_line(exc)
-        _log_traceback(ctx, exc)
+    with running_attempt():  # no other attempt drops the modules its function runs with
+        try:
+            func = cache.resolve(attempt.callable, attempt.search_path, kind=attempt.kind)
+            args, kwargs = bind_arguments(func, {**upstream_payload(attempt.inputs), **attempt.params}, ctx)
+        except DagctlError as exc:
+            ctx.log(f"error: {exc}")
+            return finish("failed", str(exc))
+        error: str | None = None
+        returned: Any = None
+        try:
+            # its print() to its log, not dagctl's stdout (when the run routes it); its env: and secrets in os.environ
+            with to_log(attempt.log_path), task_environ(attempt.env):
+                returned = func(*args, **kwargs)
+        except TaskError as exc:
+            error = str(exc)
+            ctx.log(f"error: {error}")
+        except (Exception, SystemExit) as exc:
+            error = one_line(exc)
+            _log_traceback(ctx, exc)
     if cancel.is_cancelled:
         status, reason = _stopped(attempt, cancel, "")
         ctx.log(f"stopped: {reason}")
