@@ -1,5 +1,6 @@
-"""What a notification says and when there is none: a failure message carries each failed task's error and the
-tail of its log, the host, the schedule, the logical date and whether the run is a retry; ``title:`` / ``body:``
+"""What a notification says and when there is none: a failure message carries each failed task's error (and the
+tail of its log only with ``log_lines:``), the host, the schedule, the logical date and whether the run is a retry;
+``title:`` / ``body:``
 templates over the run's fields, checked when the file is read; ``notify: {events: []}`` sends nothing, also
 switching off the project's ``notify:``."""
 
@@ -149,8 +150,18 @@ def test_the_schema_accepts_notify_as_dagctl_does() -> None:
         {"events": []},
         {"events": [], "urls": ["json://x.y/z"]},
         {"urls": ["json://x.y/z"], "title": "${dag.name}", "body": "${message.body}"},
+        {"urls": ["json://x.y/z"], "log_lines": 0},
+        {"urls": ["json://x.y/z"], "log_lines": 50},
     ]
-    bad = [{"events": ["failure"]}, {}, {"urls": []}, {"urls": ["json://x.y/z"], "title": 5}]
+    bad = [
+        {"events": ["failure"]},
+        {},
+        {"urls": []},
+        {"urls": ["json://x.y/z"], "title": 5},
+        {"urls": ["json://x.y/z"], "log_lines": 51},
+        {"urls": ["json://x.y/z"], "log_lines": -1},
+        {"urls": ["json://x.y/z"], "log_lines": "10"},
+    ]
     for value in good:
         assert not list(validator.iter_errors({**base, "notify": value})), value
         load_dag_text(f"name: etl\ntasks:\n  - {{id: a, run: 'true'}}\nnotify: {value}\n".replace("'", '"'))
@@ -170,3 +181,46 @@ def test_the_docs_list_every_field_a_template_may_read() -> None:
 
     docs = (Path(__file__).resolve().parents[1] / "docs" / "dag-format.md").read_text()
     assert [name for name in FIELDS if f"`${{{name}}}`" not in docs] == []
+
+
+FAILED_LOAD = "name: etl\ntasks:\n  - {id: load, run: 'exit 4'}\nnotify: {urls: ['json://hooks.example.com/x']NOTE}\n"
+
+
+def _failure_body(tmp_path: Path, notify_extra: str) -> str:
+    """The failure message of a run whose task ``load`` logged a DSN with its password (from a .env file: no
+    declared secret) and failed, as the DAG's ``notify:`` (plus ``notify_extra``) makes it."""
+    log = tmp_path / "load.log"
+    log.write_text("".join(f"row {n} ok\n" for n in range(60)) + "connect postgresql://etl:Pa55w0rd@db/prod failed\n")
+    plan = build_plan(load_dag_text(FAILED_LOAD.replace("NOTE", notify_extra)))
+    got: list[str] = []
+    notifier = notifier_for(plan.dag.notify, FakeClock())
+    assert notifier is not None
+    notifier.lanes[0].send = lambda title, body, kind="info": got.append(body)  # type: ignore[method-assign]
+    for event in nightly_retry_that_failed(log):
+        notifier.emit(event)
+    notifier.close()
+    [body] = got
+    return body
+
+
+def test_a_failure_message_sends_no_log_lines_unless_asked(tmp_path: Path) -> None:
+    body = _failure_body(tmp_path, "")
+    assert "load (attempt 2): exit code 4" in body.splitlines()  # the task's one-line error is kept
+    assert "Pa55w0rd" not in body and "last lines of its log" not in body and "| row" not in body
+
+
+def test_log_lines_asks_for_that_many_lines_of_each_failed_tasks_log(tmp_path: Path) -> None:
+    lines = _failure_body(tmp_path, ", log_lines: 3").splitlines()
+    shown = [line for line in lines if line.startswith("  | ")]
+    assert shown == ["  | row 58 ok", "  | row 59 ok", "  | connect postgresql://etl:Pa55w0rd@db/prod failed"]
+    many = [line for line in _failure_body(tmp_path, ", log_lines: 50").splitlines() if line.startswith("  | ")]
+    assert len(many) == 50 and many[0] == "  | row 11 ok"
+
+
+@pytest.mark.parametrize("value", ["51", "-1", "ten", "true", "2.5"])
+def test_log_lines_is_checked_where_it_is_written(value: str) -> None:
+    with pytest.raises(SpecError) as found:
+        load_dag_text(FAILED_LOAD.replace("NOTE", f", log_lines: {value}"), "etl.yaml")
+    message = str(found.value)
+    assert "etl.yaml:4:" in message and "log_lines:" in message and "from 0 to 50" in message, message
+    assert "Traceback" not in message

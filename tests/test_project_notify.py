@@ -164,3 +164,17 @@ def test_the_project_file_keeps_notify_as_written(tmp_path):
     path.write_text("notify: [json://example.invalid/x]\n")
     with pytest.raises(SpecError, match="notify: must be a mapping"):
         load_project_config(path)
+
+
+def test_the_project_file_takes_log_lines_as_a_dags_notify_does(tmp_path):
+    """A project's notify: takes the same keys as a DAG's: log_lines (off by default) was refused as unknown."""
+    path = tmp_path / "dagctl.yaml"
+    path.write_text('notify: {urls: ["json://example.invalid/x"], log_lines: 10}\n')
+    assert load_project_config(path).notify == {
+        "events": ["failure"],
+        "urls": ["json://example.invalid/x"],
+        "log_lines": 10,
+    }
+    path.write_text('notify: {urls: ["json://example.invalid/x"], log_lines: 500}\n')
+    with pytest.raises(SpecError, match="notify log_lines: 500 is not a number of lines from 0 to 50"):
+        load_project_config(path)

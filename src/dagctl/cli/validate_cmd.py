@@ -104,7 +104,7 @@ def _input_warnings(paths: Iterable[Path], invalid: set[str]) -> list[Problem]:
         except (DagctlError, OSError):
             continue
         for index, written in enumerate(spec.tasks):
-            missing = unmatched_inputs(plan.tasks[written.id])
+            missing = unmatched_inputs(plan.tasks[written.id], dag_dir=path.resolve().parent)
             if missing is None:
                 continue
             globs, base = missing
@@ -116,10 +116,11 @@ def _input_warnings(paths: Iterable[Path], invalid: set[str]) -> list[Problem]:
                         str(path),
                         line,
                         column,
-                        f"task '{written.id}' cache inputs '{glob}' match no file in {base} (where the task's "
-                        "command runs)",
-                        "write it as the command names the files (relative to the folder dagctl runs in, or the "
-                        "task's cwd:), or absolute; fine if an upstream task makes them",
+                        f"task '{written.id}' cache inputs '{glob}' match no file in {base}, so the cache is off for "
+                        "it",
+                        "write it relative to that folder (the task's cwd:, else where dagctl runs for a run: task, "
+                        "the DAG's folder for a Python task in a thread), or absolute; fine if an upstream task "
+                        "makes them",
                     )
                 )
     return found

@@ -3,12 +3,12 @@
 field is reported at its ``FILE:LINE:COL``, not found in the middle of the night). Pure: the values are filled by
 :mod:`dagctl.run.notify_message` when a message is made.
 
-``${env.NAME}`` is refused: a message leaves the machine, and the environment is where secrets are.
+``${env.NAME}`` is refused: a message leaves the machine, and the environment is where secrets are. For the same
+reason a failure message shows no lines of the failed tasks' logs unless ``log_lines:`` asks for them
+(:func:`log_lines_problem`): a log may hold values that are not declared ``secrets:``, and only those are masked.
 """
 
 from __future__ import annotations
-
-import difflib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,9 +31,12 @@ FIELDS: dict[str, str] = {
     "task.id": "the task a retry or approval message is about",
     "task.error": "that task's error (a retry message)",
     "message.title": "dagctl's own title of this message",
-    "message.body": "dagctl's own text of this message (errors, log tails, host, ...)",
+    "message.body": "dagctl's own text of this message (errors, host, ...; log tails with log_lines:)",
 }
 """What a template may read, with what it holds (docs/dag-format.md has the same list; a test keeps it so)."""
+
+MAX_LOG_LINES = 50
+"""The most lines of each failed task's log a failure message may show (``notify: {log_lines: N}``)."""
 
 KNOWN = tuple(name for name in FIELDS if not name.endswith(".NAME"))
 HINT = "use ${run.status}, ${dag.name}, ${params.NAME}, ${message.body}, ... (docs/dag-format.md, Notifications)"
@@ -65,7 +68,20 @@ def template_problem(text: str, params: Collection[str] | None = None) -> str | 
                 return f"{what} — declare it under params:"
             continue
         if ref.name not in KNOWN:
+            import difflib
+
             close = difflib.get_close_matches(ref.name, KNOWN, n=1)
             hint = f"did you mean ${{{close[0]}}}?" if close else HINT
             return f"unknown field {ref.source} — {hint}"
+    return None
+
+
+def log_lines_problem(value: object) -> str | None:
+    """What is wrong with ``notify: {log_lines: N}`` (None: nothing), with how to fix it after `` — ``: a whole
+    number from 0 (no log lines, the default) to :data:`MAX_LOG_LINES`."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_LOG_LINES:
+        return (
+            f"{value!r} is not a number of lines from 0 to {MAX_LOG_LINES} — write e.g. log_lines: 10 "
+            "(the last lines of each failed task's log in a failure message; 0, the default, shows none)"
+        )
     return None

@@ -224,6 +224,13 @@ class NotifySpec(_Model):
     body: Annotated[str, Strict()] | None = Field(
         default=None, description="The message's text, a template; ${message.body} is dagctl's own text."
     )
+    log_lines: int = Field(
+        default=0,
+        ge=0,
+        le=50,  # notifytext.MAX_LOG_LINES (not imported here: reading a DAG does not need it)
+        description="Last lines of each failed task's log in a failure message (at most 50); 0, the default, shows "
+        "none: a log may hold values that are not declared secrets:, and the message leaves the machine.",
+    )
 
     @field_validator("urls")
     @classmethod
@@ -234,6 +241,16 @@ class NotifySpec(_Model):
             problem = url_problem(url)
             if problem:
                 raise ValueError(f"{problem} — {EXAMPLE}")
+        return value
+
+    @field_validator("log_lines", mode="before")
+    @classmethod
+    def _a_number_of_lines(cls, value: object) -> object:
+        from .notifytext import log_lines_problem
+
+        problem = log_lines_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("title", "body")

@@ -53,7 +53,7 @@ PROJECT_KEYS = ("workflows", "cache", "metrics_textfile", "retention", "notify")
 RETENTION_KEYS = ("keep_days", "keep_last", "cache_max")
 RETENTION_EXAMPLE = "write retention: {keep_days: 30, keep_last: 100, cache_max: 2GiB}"
 MAX_KEEP_DAYS = 36_500
-NOTIFY_KEYS = ("events", "urls", "title", "body")
+NOTIFY_KEYS = ("events", "urls", "title", "body", "log_lines")
 NOTIFY_EVENTS = ("failure", "success", "retry", "approval")
 NOTIFY_EXAMPLE = 'write notify: {events: [failure], urls: ["json://hooks.example.com/dagctl"]}'
 NOTIFY_TEXT = 'write e.g. title: "[${params.env}] ${dag.name} ${run.status}"'
@@ -254,9 +254,19 @@ def _notify(doc: Document, value: object, problems: list[Problem]) -> dict[str, 
             what, _, hint = problem.partition(" — ")
             problems.append(doc.problem(("notify", key), f"notify {key}: {what}", hint or NOTIFY_TEXT))
         texts[key] = text
+    extra: dict[str, Any] = {}
+    if "log_lines" in value:
+        from .notifytext import log_lines_problem
+
+        wrong = log_lines_problem(value["log_lines"])
+        if wrong:
+            what, _, hint = wrong.partition(" — ")
+            problems.append(doc.problem(("notify", "log_lines"), f"notify log_lines: {what}", hint))
+        else:
+            extra["log_lines"] = value["log_lines"]
     if len(problems) > before:
         return None
-    return {"events": list(dict.fromkeys(events)), "urls": list(urls), **texts}  # type: ignore[arg-type]
+    return {"events": list(dict.fromkeys(events)), "urls": list(urls), **texts, **extra}  # type: ignore[arg-type]
 
 
 def project_defaults(plan: Plan) -> Plan:

@@ -13,8 +13,12 @@
 * for ``python:`` / ``workflow_ref`` tasks, the callable and the SHA-256 of its module's source file (not the
   modules that module imports: list them in ``inputs`` to include them);
 * the outputs of the upstream tasks it receives;
-* the path and SHA-256 of every file matched by the ``inputs`` globs, relative to the folder the task's command
-  runs in (:func:`inputs_base`: its ``cwd:``, else the folder dagctl was started in), as the command names them;
+* when it has ``inputs`` globs: the folder they are relative to (:func:`inputs_base`: the task's ``cwd:``; else the
+  folder dagctl was started in for a ``run:`` task or one with ``isolation: process``, where its command runs, and
+  the DAG's folder for a Python task in a thread, where its module and ``.env`` files are found), so that runs
+  from different folders each have entries of their own, and the path and SHA-256 of every file they match,
+  relative to it. A unit whose glob matches no file is never read from nor stored in the cache (:func:`cache_key`
+  reports the glob): an entry keyed on "no files" would be served after the files meant changed;
 * for a loop (``repeat:``), what decides its iterations (:func:`loop_material`): ``until``, ``max_iterations``,
   ``on_max``, and the values ``until`` reads besides the loop's own outputs (params, ``env.NAME``, upstream
   outputs, ``run_id``, ``logical_date``);
@@ -100,17 +104,27 @@ def module_source(target: str, search_path: list[str]) -> str | None:
     return _file_digest(Path(origin)) if origin and origin not in ("built-in", "frozen") else None
 
 
-def inputs_base(attempt: Attempt) -> Path:
-    """The folder an attempt's ``inputs`` globs are relative to: the one its command runs in, so that a glob names
-    files as the command does. That is its ``cwd:`` (relative to the folder dagctl runs in) when it has one and the
-    attempt runs as a process of its own (a ``run:`` task, or ``isolation: process``); else the folder dagctl runs
-    in (a Python task in a thread shares it)."""
-    return _base(attempt.kind, attempt.isolation, attempt.cwd)
+def inputs_base(attempt: Attempt, dag_dir: Path | None = None) -> Path:
+    """The folder an attempt's ``inputs`` globs are relative to, absolute: its ``cwd:`` (relative to the folder
+    dagctl runs in) when it has one; else the folder dagctl runs in for a ``run:`` task or one with ``isolation:
+    process`` (where its command runs, so a glob names files as the command does), and ``dag_dir`` (the DAG's
+    folder, :attr:`~dagctl.run.resolve.AttemptFactory.dag_dir`; the folder dagctl runs in for a DAG without a file)
+    for a Python task in a thread, whose module and ``.env`` files are found there."""
+    return _base(attempt.kind, attempt.isolation, attempt.cwd, dag_dir)
 
 
-def _base(kind: str, isolation: str, cwd: str | None) -> Path:
+def _base(kind: str, isolation: str, cwd: str | None, dag_dir: Path | None) -> Path:
     here = Path.cwd()
-    return here / cwd if cwd and (kind == "run" or isolation == "process") else here
+    if cwd:
+        return Path(os.path.abspath(here / cwd))
+    if kind == "run" or isolation == "process" or dag_dir is None:
+        return here
+    return Path(os.path.abspath(dag_dir))
+
+
+def in_a_thread(kind: str, isolation: str) -> bool:
+    """Is this a Python task that runs in dagctl's process (its ``inputs`` are relative to the DAG's folder)?"""
+    return kind != "run" and isolation != "process"
 
 
 def input_files(globs: list[str], base: Path, unmatched: list[str] | None = None) -> dict[str, str | None]:
@@ -137,13 +151,13 @@ def input_files(globs: list[str], base: Path, unmatched: list[str] | None = None
 
 def unmatched_note(task: str, globs: Sequence[str], base: Path) -> str:
     """The warning for ``inputs`` globs of ``task`` that match no file: what, relative to which folder, and what
-    it costs (a change of the files meant is not seen: the task is served from the cache)."""
+    it costs (the cache is off for the task in this run: an entry keyed on no files would hide their changes)."""
     shown = ", ".join(f"'{g}'" for g in globs)
     verb = "matches" if len(globs) == 1 else "match"
     return (
-        f"task {task}: cache inputs {shown} (relative to {base}, where the task runs) {verb} no file, so the cache "
-        "cannot see those files change — write globs relative to the folder dagctl runs in (or the task's cwd:), "
-        "or absolute"
+        f"task {task}: cache inputs {shown} (relative to {base}) {verb} no file, so the cache is off for this task "
+        "in this run (not read, not stored) — write globs relative to that folder (where a run: task's command "
+        "runs, the DAG's folder for a Python task, or the task's cwd:), or absolute"
     )
 
 
@@ -182,10 +196,13 @@ def cache_key(
     *,
     loop: Mapping[str, Any] | None = None,
     unmatched: list[str] | None = None,
+    dag_dir: Path | None = None,
 ) -> str:
     """The key of an attempt about to run (see the module docstring for what is in it): ``loop`` is
     :func:`loop_material` of a loop's first attempt; ``unmatched`` gets the ``inputs`` globs that match no file in
-    :func:`inputs_base`."""
+    :func:`inputs_base` (``dag_dir`` is the DAG's folder): the caller must then neither read nor store the entry."""
+    globs = list(spec.get("inputs") or [])
+    base = inputs_base(attempt, dag_dir) if globs else None
     material = {
         "format": FORMAT,
         "kind": attempt.kind,
@@ -196,9 +213,11 @@ def cache_key(
         "callable": attempt.callable,
         "source": module_source(attempt.callable, attempt.search_path) if attempt.callable else None,
         "inputs": attempt.inputs,
-        "files": input_files(list(spec.get("inputs") or []), inputs_base(attempt), unmatched),
+        "files": input_files(globs, base, unmatched) if base is not None else {},
         "salt": spec.get("key") or "",
     }
+    if base is not None:  # only tasks with inputs: the keys of the others stay what they were
+        material["base"] = str(base)
     if loop is not None:  # only loops: the keys of other tasks stay what they were
         material["loop"] = loop
     return hashlib.sha256(canonical(material)).hexdigest()
@@ -478,7 +497,7 @@ def predict(
         if task.cache is None or tid in known or tid not in chosen:
             continue
         if any(up not in known for up in task.depends_on):
-            notes[tid] = "cache: decided when its upstream tasks are done" + _unmatched_suffix(task)
+            notes[tid] = "cache: decided when its upstream tasks are done" + _unmatched_suffix(task, factory.dag_dir)
             continue
         scope = {"params": params, "outputs": known, "env": dict(os.environ), "run_id": "dry-run"}
         loop = loop_material(task.repeat, tid, scope) if task.repeat is not None else None
@@ -488,48 +507,56 @@ def predict(
                 factory.build_unit(task, 1, known, unit=unit, matrix=values)
                 for unit, values in _units(task, params, known)
             ]
-            keys = [cache_key(a, task.cache, loop=loop, unmatched=unmatched) for a in attempts]
+            keys = [cache_key(a, task.cache, loop=loop, unmatched=unmatched, dag_dir=factory.dag_dir) for a in attempts]
         except (DagctlError, OSError, TypeError, ValueError) as exc:
             notes[tid] = f"cache: cannot tell ({exc})"
             continue
-        warning = _dry_run_warning(list(dict.fromkeys(unmatched)), inputs_base(attempts[0])) if unmatched else ""
+        if unmatched:  # the run neither reads nor stores it
+            shown = ", ".join(f"'{g}'" for g in dict.fromkeys(unmatched))
+            base = inputs_base(attempts[0], factory.dag_dir)
+            notes[tid] = f"cache: off in this run (inputs {shown} match no file in {base}; not read, not stored)"
+            continue
         if refresh:
             what = f"{len(keys)} cells run" if task.matrix is not None else f"runs, key {keys[0][:12]}"
-            notes[tid] = f"cache: refresh ({what}; not read, stored anew)" + warning
+            notes[tid] = f"cache: refresh ({what}; not read, stored anew)"
             continue
         entries = [store.get(key, now=now, ttl=task.cache.get("ttl"), touch=False) for key in keys]
         if task.matrix is not None:
             hits = sum(1 for entry in entries if entry is not None)
-            notes[tid] = f"cache: {hits} of {len(entries)} cell{'s' if len(entries) != 1 else ''} would hit" + warning
+            notes[tid] = f"cache: {hits} of {len(entries)} cell{'s' if len(entries) != 1 else ''} would hit"
             continue  # the fan-in is gathered by the run: what reads it is decided then
         entry = entries[0]
         if entry is None:
-            notes[tid] = f"cache: miss (key {keys[0][:12]})" + warning
+            notes[tid] = f"cache: miss (key {keys[0][:12]})"
         else:
-            notes[tid] = f"cache: hit (key {keys[0][:12]}, from run {entry.run_id})" + warning
+            notes[tid] = f"cache: hit (key {keys[0][:12]}, from run {entry.run_id})"
             known[tid] = entry.outputs
     return notes
 
 
-def _unmatched_suffix(task: PlannedTask) -> str:
+def _unmatched_suffix(task: PlannedTask, dag_dir: Path) -> str:
     """For a task whose key is not known before the run: its ``inputs`` globs that match no file now."""
-    found = unmatched_inputs(task)
+    found = unmatched_inputs(task, dag_dir)
     return "" if found is None else _dry_run_warning(*found)
 
 
 def _dry_run_warning(globs: Sequence[str], base: Path) -> str:
     shown = ", ".join(f"'{g}'" for g in globs)
-    return f"; warning: inputs {shown} match{'es' if len(globs) == 1 else ''} no file in {base} (where the task runs)"
+    verb = "matches" if len(globs) == 1 else "match"
+    return f"; warning: inputs {shown} {verb} no file in {base}, so the cache is off for it in the run"
 
 
-def unmatched_inputs(task: PlannedTask) -> tuple[list[str], Path] | None:
-    """A task's ``inputs`` globs that match no file now, and the folder they are relative to (:func:`inputs_base`),
-    when it is known before the run (its ``cwd:`` holds no ``${...}``); None when all match (or it cannot tell).
-    For ``dagctl validate`` and dry runs."""
+def unmatched_inputs(task: PlannedTask, dag_dir: Path | None = None) -> tuple[list[str], Path] | None:
+    """A task's ``inputs`` globs that match no file now, and the folder they are relative to (:func:`inputs_base`;
+    ``dag_dir`` is the DAG's folder), when it is known before the run (its ``cwd:`` holds no ``${...}``, and
+    ``dag_dir`` is given for a Python task in a thread); None when all match (or it cannot tell). For ``dagctl
+    validate`` and dry runs."""
     globs = list((task.cache or {}).get("inputs") or [])
     if not globs or (task.cwd and "${" in task.cwd):
         return None
-    base = _base(task.kind, task.isolation, task.cwd)
+    if dag_dir is None and not task.cwd and in_a_thread(task.kind, task.isolation):
+        return None  # relative to the DAG's folder, which the caller did not say
+    base = _base(task.kind, task.isolation, task.cwd, dag_dir)
     unmatched: list[str] = []
     try:
         input_files(globs, base, unmatched)

@@ -2,8 +2,9 @@
 webhooks and ~100 more; ``pip install 'dagctl[notify]'``).
 
 A :class:`Notifier` is an event sink: it picks the events asked for (``failure``, ``success``, ``retry``,
-``approval``), turns each into a message (:mod:`dagctl.run.notify_message`: the failed tasks' errors and log
-tails, the host, the schedule; or the DAG's ``title:`` / ``body:`` templates), and hands it to one lane per URL
+``approval``), turns each into a message (:mod:`dagctl.run.notify_message`: the failed tasks' errors, and their
+log tails only when ``log_lines:`` asks for them; the host, the schedule; or the DAG's ``title:`` / ``body:``
+templates), and hands it to one lane per URL
 (:mod:`dagctl.run.notify_apprise`), each with a thread of its own, so the run never waits for a mail server and
 a service that is down or slow never holds back the others, nor makes them get a message twice. In its lane each
 message is tried :data:`ATTEMPTS` times, :data:`TIMEOUT_S` each, with a growing pause; each failure is logged
@@ -26,7 +27,7 @@ import queue
 import threading
 import time
 
-from .notify_message import Message, RunFacts, message_for, tail_text, templated
+from .notify_message import TAIL_LINES, Message, RunFacts, message_for, tail_text, templated
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -48,7 +49,8 @@ DRAIN_S = 15.0
 BEFORE_FINAL_S = DRAIN_S - TIMEOUT_S
 ANNOUNCE_S = 1.0
 """How long the run's end waits for its notifications before it says that it does (a quick service: nothing)."""
-TAIL_BYTES = 8192
+TAIL_BYTES = 16384
+"""How much of the end of a log is read for a message's tail (enough for 50 lines)."""
 
 __all__ = ["ATTEMPTS", "DRAIN_S", "Message", "Notifier", "message_for", "notifier_for", "skipper"]
 
@@ -211,7 +213,8 @@ class Notifier:
 
     ``services``: where to, each a :class:`~dagctl.run.notify_apprise.Service` (a name for warnings, secrets
     masked, and ``send(title, body, kind)``), or one ``send`` callable named ``target``. ``control``: the run's,
-    on which :meth:`close` registers how to skip its wait. ``title`` / ``body``: the ``notify:`` templates."""
+    on which :meth:`close` registers how to skip its wait. ``title`` / ``body``: the ``notify:`` templates.
+    ``log_lines``: how many of the last lines of each failed task's log a failure message shows (0: none)."""
 
     def __init__(
         self,
@@ -223,6 +226,7 @@ class Notifier:
         control: RunControl | None = None,
         title: str | None = None,
         body: str | None = None,
+        log_lines: int = 0,
     ) -> None:
         from dagctl.clock import SystemClock
 
@@ -230,6 +234,9 @@ class Notifier:
         self.clock = clock or SystemClock()
         self.control = control
         self.title, self.body = title, body
+        self._read_tail: Callable[[str], str] | None = None
+        if log_lines > 0:  # opt-in: a log may hold values that are not declared secrets (only those are masked)
+            self._read_tail = lambda path: read_tail(path, log_lines)
         self.facts = RunFacts()
         # set when a lane is done or the wait is skipped; the run's wake-up flag when there is a run (its thread has
         # ended when close() waits on it), so that a cancel of the run ends the wait too
@@ -251,7 +258,7 @@ class Notifier:
 
     def emit(self, event: Event) -> None:
         self.facts.note(event)
-        found = message_for(event, self.wanted, self.facts, read_tail)
+        found = message_for(event, self.wanted, self.facts, self._read_tail)
         if found is None:
             return
         found, problem = templated(found, event, self.facts, self.title, self.body)
@@ -314,15 +321,15 @@ class Notifier:
             lane.report(left=why)
 
 
-def read_tail(path: str) -> str:
-    """The end of a task's log, fit for a message (:func:`~dagctl.run.notify_message.tail_text`); ``""`` when it
-    cannot be read."""
+def read_tail(path: str, lines: int = TAIL_LINES) -> str:
+    """The last ``lines`` lines of a task's log, fit for a message (:func:`~dagctl.run.notify_message.tail_text`);
+    ``""`` when it cannot be read."""
     try:
         with open(path, "rb") as fh:
             fh.seek(0, 2)
             size = fh.tell()
             fh.seek(max(0, size - TAIL_BYTES))
-            return tail_text(fh.read(TAIL_BYTES))
+            return tail_text(fh.read(TAIL_BYTES), lines)
     except OSError:
         return ""
 
@@ -347,4 +354,12 @@ def notifier_for(
     from .notify_apprise import apprise_services
 
     services = apprise_services(list(spec.get("urls") or []))
-    return Notifier(events, services, clock, control=control, title=spec.get("title"), body=spec.get("body"))
+    return Notifier(
+        events,
+        services,
+        clock,
+        control=control,
+        title=spec.get("title"),
+        body=spec.get("body"),
+        log_lines=int(spec.get("log_lines") or 0),
+    )

@@ -1,11 +1,13 @@
 """What a ``notify:`` message says. Pure: the events come in, and the log tails through ``read_tail``, which the
 caller (:class:`~dagctl.run.notify.Notifier`) gives.
 
-dagctl's own text carries what an operator acts on: for a failure, the error of each failed task and the last
-lines of its log, the host, the trigger (a retry says which run it retries), the schedule and the logical date,
-and the commands that show more. ``notify.title`` / ``notify.body`` are templates over the same fields
-(:mod:`dagctl.dag.notifytext` lists them); ``${message.title}`` / ``${message.body}`` are dagctl's own. Events
-reach the notifier already masked (secrets are ``***``), and so are the log files it reads.
+dagctl's own text carries what an operator acts on: for a failure, the one-line error of each failed task (and
+the last lines of its log when ``notify: {log_lines: N}`` asks for them: off by default, as a log may hold values
+that are not declared ``secrets:`` and the message leaves the machine), the host, the trigger (a retry says which
+run it retries), the schedule and the logical date, and the commands that show more. ``notify.title`` /
+``notify.body`` are templates over the same fields (:mod:`dagctl.dag.notifytext` lists them);
+``${message.title}`` / ``${message.body}`` are dagctl's own. Events reach the notifier already masked (the values
+of declared ``secrets:`` are ``***``, and nothing else is), and so are the log files it reads.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ MAX_TASKS = 10
 MAX_TAILS = 3
 """Failed tasks whose log tail a failure message shows."""
 TAIL_LINES = 10
-TAIL_CHARS = 1200
+"""Lines of a log :func:`tail_text` keeps when not told (``notify: {log_lines: N}`` tells it)."""
+LINE_SHARE = 120
+"""Characters of a log tail per line asked for, in all (10 lines: 1,200)."""
 LINE_CHARS = 240
 
 _CONTROL = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|[\x00-\x08\x0b-\x1f\x7f]")
@@ -105,7 +109,7 @@ def message_for(
     event: Event, wanted: set[str], facts: RunFacts, read_tail: Callable[[str], str] | None = None
 ) -> Message | None:
     """dagctl's own message for an event people asked to hear about, or None. ``read_tail(log_path)``: the last
-    lines of a failed task's log (a failure message shows a few)."""
+    lines of a failed task's log, for a failure message to show; None (the default): it shows none."""
     kind, run, dag = event.kind, event.run_id, event.dag_name
     where = facts.context_line()
     look = f"\nSee: dagctl show {run}"
@@ -161,17 +165,20 @@ def _failures(facts: RunFacts, run: str, read_tail: Callable[[str], str] | None)
     return ("\n" + "\n".join(out)) if out else ""
 
 
-def tail_text(data: bytes) -> str:
-    """The last :data:`TAIL_LINES` lines of a log's last bytes, fit for a message: decoded, without terminal
-    escapes or control characters, each line cut to :data:`LINE_CHARS`, :data:`TAIL_CHARS` in all."""
+def tail_text(data: bytes, lines_wanted: int = TAIL_LINES) -> str:
+    """The last ``lines_wanted`` lines of a log's last bytes, fit for a message: decoded, without terminal escapes
+    or control characters, each line cut to :data:`LINE_CHARS`, ``lines_wanted`` × :data:`LINE_SHARE` characters in
+    all."""
+    if lines_wanted <= 0:
+        return ""
     text = _CONTROL.sub("", data.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n"))
     lines = [line.rstrip() for line in text.split("\n")]
     lines = [line if len(line) <= LINE_CHARS else line[: LINE_CHARS - 1] + "…" for line in lines if line.strip()]
     kept: list[str] = []
     size = 0
-    for line in reversed(lines[-TAIL_LINES:]):
+    for line in reversed(lines[-lines_wanted:]):
         size += len(line) + 1
-        if size > TAIL_CHARS and kept:
+        if size > lines_wanted * LINE_SHARE and kept:
             break
         kept.append(line)
     return "\n".join(reversed(kept))

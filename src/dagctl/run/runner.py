@@ -706,13 +706,17 @@ class Runner:
                 if tr.iteration > 1:
                     keyed = self.factory.build_unit(planned, 1, self._outputs, unit=tr.id, iteration=1)
                 loop = loop_material(planned.repeat, planned.id, self._scope())
-            tr.cache_key = cache_key(keyed, planned.cache, loop=loop, unmatched=unmatched)
+            key = cache_key(keyed, planned.cache, loop=loop, unmatched=unmatched, dag_dir=self.factory.dag_dir)
         except (DagctlError, OSError, TypeError, ValueError):  # an input that cannot be read or encoded: just run it
             return False
-        unsaid = [g for g in dict.fromkeys(unmatched) if (planned.id, g) not in self._unmatched_said]
-        if unsaid:  # once per task and glob, however many cells
-            self._unmatched_said.update((planned.id, g) for g in unsaid)
-            self._emit(RunWarning, message=unmatched_note(planned.id, unsaid, inputs_base(keyed)))
+        if unmatched:  # a key on "no files" would hide their changes: neither read nor stored (tr.cache_key stays None)
+            unsaid = [g for g in dict.fromkeys(unmatched) if (planned.id, g) not in self._unmatched_said]
+            if unsaid:  # once per task and glob, however many cells
+                self._unmatched_said.update((planned.id, g) for g in unsaid)
+                base = inputs_base(keyed, self.factory.dag_dir)
+                self._emit(RunWarning, message=unmatched_note(planned.id, unsaid, base))
+            return False
+        tr.cache_key = key
         if self.options.cache != "use":
             return False
         entry = self._cache.get(tr.cache_key, now=self.clock.now().timestamp(), ttl=planned.cache.get("ttl"))

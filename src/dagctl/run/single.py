@@ -721,7 +721,8 @@ def task_cache_key(
 ) -> StepResult:
     """The task cache key (:func:`dagctl.run.cache.cache_key`) of the attempt :func:`run_task` would run with the
     same arguments, in file ``cache-key``: a workflow engine keys its own cache with it. An input that cannot be
-    read gives a key no other attempt has (the runner runs such a task without its cache)."""
+    read, or an ``inputs`` glob that matches no file, gives a key no other attempt has (the runner runs such a task
+    without its cache)."""
     from .cache import cache_key
 
     step = _Step(
@@ -736,9 +737,12 @@ def task_cache_key(
         built = step.factory.build(task, 1, step.upstream, unit=unit, matrix=values, iteration=iteration)
     except DagctlError as exc:
         return step.failed(describe_error(exc))
+    unmatched: list[str] = []
     try:
-        key = cache_key(built, task.cache)
+        key = cache_key(built, task.cache, unmatched=unmatched, dag_dir=step.factory.dag_dir)
     except (OSError, TypeError, ValueError):
+        key = ""
+    if unmatched or not key:
         import uuid
 
         key = f"uncached-{uuid.uuid4().hex}"
