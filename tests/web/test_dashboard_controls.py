@@ -107,7 +107,8 @@ def test_sub_dag_runs_link_to_each_other(live, web_project: Path, browser) -> No
     parent = server.start("parent")
     child = server.wait_for_run(parent)["tasks"]["child"]["child_run_id"]
     browser.get(f"{server.url}/runs/{parent}")
-    assert attribute(browser, '#task-rows tr[data-task="child"] a[href^="/runs/"]', "href") == f"/runs/{child}"
+    link = '#task-rows tr[data-task="child"] a[href^="/runs/"]'  # drawn by the page's script once it fetched the run
+    waiter(browser).until(lambda d: attribute(d, link, "href") == f"/runs/{child}")
     click(browser, '#task-rows tr[data-task="child"] a[href^="/runs/"]')
     waiter(browser).until(lambda d: d.current_url.endswith(f"/runs/{child}"))
     assert query(browser, "#run-meta dd")[2] == f"parent (sub-DAG run of {parent}, task child)"
