@@ -35,9 +35,11 @@ def test_every_dag_with_its_last_run_and_the_broken_one_with_why(cli, project: P
     assert by_file["hello.yaml"]["description"] == "Says hello."
     assert by_file["hello.yaml"]["last_status"] == "success" and by_file["two.yaml"]["last_status"] == "failed"
     assert "unknown key 'runn' in task 'a' — did you mean 'run'?" in by_file["broken.yaml"]["problem"]
+    assert by_file["broken.yaml"]["name"] == "broken"  # what it calls itself, though it does not load
     table = cli("dags").out.splitlines()
     assert table[0].split() == ["NAME", "FILE", "TASKS", "LAST", "RUN", "STARTED", "DESCRIPTION"]
     assert any(line.split()[:4] == ["hello", "hello.yaml", "1", "success"] for line in table)
+    assert any(line.split()[:3] == ["broken", "broken.yaml", "invalid"] for line in table)
 
 
 def test_outside_a_project_it_asks_for_the_folder(cli, tmp_path: Path, monkeypatch) -> None:

@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
                 e["name"] or "?",
                 e["file"],
                 e["tasks"] if e["problem"] is None else "",
-                e["last_status"] or ("invalid" if e["problem"] else "never run"),
+                "invalid" if e["problem"] else e["last_status"] or "never run",
                 e["last_started"] or "",
                 e["problem"] or e["description"] or "",
             ]
@@ -89,7 +89,10 @@ def _entry(path: Path, folder: Path) -> dict[str, Any]:
         remember()
         entry.update(name=plan.dag.name, tasks=len(plan.tasks), description=plan.dag.description)
     except DagctlError as exc:
+        from dagctl.dag.loader import declared_name
+
         entry["problem"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        entry["name"] = declared_name(path)  # what it calls itself, though it does not load
     last = None
     if entry["name"] is not None:
         try:

@@ -47,3 +47,18 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
         else:
             found.append(p)
     return found
+
+
+def declared_name(path: Path) -> str | None:
+    """The ``name:`` a DAG file declares, read even when the file does not load as a DAG (None when even that
+    cannot be read): how a list of DAG files names a broken one."""
+    from dagctl.errors import DagctlError
+
+    from .yamlread import read_document
+
+    try:
+        data = read_document(path).data
+    except (DagctlError, OSError):
+        return None
+    name = data.get("name") if isinstance(data, dict) else None
+    return name if isinstance(name, str) and name else None

@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from dagctl.dag.checks import DEFAULT_CHECKS
-from dagctl.dag.loader import YAML_SUFFIXES, expand_paths
+from dagctl.dag.loader import YAML_SUFFIXES, declared_name, expand_paths
 from dagctl.dag.params import merge_params, parse_assignments
 from dagctl.dag.plan import Plan
 from dagctl.dag.plancache import load_plan
 from dagctl.dag.projectfile import PROJECT_CONFIG
 from dagctl.dag.spec import DagSpec
 from dagctl.dag.specread import dag_from_document
-from dagctl.dag.yamlread import parse_document, read_document
+from dagctl.dag.yamlread import parse_document
 from dagctl.errors import DagctlError, SpecError, UsageError
 from dagctl.host import gc_paused
 
@@ -121,7 +121,7 @@ class DagCatalog:
             remember()
             entry = entry_of(path, file, plan)
         except DagctlError as exc:
-            entry = DagEntry(file=file, path=path, name=_declared_name(path), problem=str(exc).splitlines()[0])
+            entry = DagEntry(file=file, path=path, name=declared_name(path), problem=str(exc).splitlines()[0])
         with self._lock:
             self._entries[path] = (stamp, entry)
         return entry
@@ -172,16 +172,6 @@ class DagCatalog:
         known = ", ".join(names) or f"none in {self.folder}"
         hint = f"did you mean '{close[0]}'?" if close else f"known DAGs: {known}"
         raise UsageError(f"unknown DAG '{ref}' in {self.folder}", hint=hint)
-
-
-def _declared_name(path: Path) -> str | None:
-    """The ``name:`` a DAG file that does not load declares (None when even that cannot be read)."""
-    try:
-        data = read_document(path).data
-    except (DagctlError, OSError):
-        return None
-    name = data.get("name") if isinstance(data, dict) else None
-    return name if isinstance(name, str) and name else None
 
 
 def check_params(
