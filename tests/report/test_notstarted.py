@@ -34,3 +34,12 @@ def test_the_snapshot_is_asked_for_only_when_some_planned_task_has_no_event() ->
 
     assert unstarted_tasks(summary("abandoned", tasks_total=2), unread) == []
     assert unstarted_tasks(summary("abandoned", tasks_total=None), unread) == []  # an old run: size unknown
+
+
+def test_a_paused_sub_dag_runs_tasks_point_at_its_parents_resume() -> None:
+    """A sub-DAG run paused with its parent goes on when the parent is resumed: its tasks say so."""
+    child = RunSummary(
+        run_id="c", dag_name="d", tenant_id="t", status="paused", tasks=RAN, tasks_total=3, parent_run_id="p1"
+    )
+    [row] = unstarted_tasks(child, lambda: ("a", "b", "c"))
+    assert row.note == "the run was paused before it started; dagctl resume p1 (its parent) runs it"

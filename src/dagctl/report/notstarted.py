@@ -6,7 +6,8 @@ rule for what each of them is called, given the run's status::
 
     running    pending      not started yet: waits for its upstream tasks or a free slot
     waiting    pending      not started yet: waits for its upstream tasks
-    paused     not started  the run was paused before it started; dagctl resume runs it
+    paused     not started  the run was paused before it started; dagctl resume runs it (a sub-DAG
+                            run's note names its parent: only the parent's resume goes on with it)
     abandoned  not started  its run's process died before it started; dagctl resume runs it
     (other)    not started  it never started
 
@@ -53,6 +54,8 @@ def incomplete(summary: RunSummary) -> bool:
 def unstarted(summary: RunSummary, task_ids: Iterable[str]) -> list[Unstarted]:
     """Each of ``task_ids`` (the run's DAG, in its order) that has no event in the run, as the run left it."""
     status, note = _BY_RUN_STATUS.get(summary.status, _OTHERWISE)
+    if summary.status == "paused" and summary.parent_run_id:  # a sub-DAG run paused with its parent
+        note = f"the run was paused before it started; dagctl resume {summary.parent_run_id} (its parent) runs it"
     return [Unstarted(tid, status, note) for tid in dict.fromkeys(task_ids) if tid not in summary.tasks]
 
 
