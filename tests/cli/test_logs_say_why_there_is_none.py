@@ -114,3 +114,9 @@ def test_a_python_task_that_printed_nothing_has_an_empty_log_as_a_quiet_shell_ta
         "dagctl: task 'py' (attempt 1, success) wrote nothing: a Python task's log file is made when it first prints "
         "or logs\n"
     )
+    rows = {
+        line.split()[0]: line.split()[-1]
+        for line in cli("show", "latest").out.splitlines()
+        if line[:3] in ("py ", "sh ")
+    }
+    assert rows["py"] == "-" and rows["sh"].endswith("/sh.log")  # show names no file that is not there

@@ -8,7 +8,7 @@ import json
 import sys
 import threading
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -44,6 +44,14 @@ def _local_in_run(when: datetime | None, run_start: datetime | None) -> str:
     if run_start is not None and local.date() == run_start.astimezone().date():
         return local.strftime("%H:%M:%S")
     return local.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _log_shown(log_path: str | None, run_dir: Path) -> str:
+    """A task's log as ``show`` lists it: its path while the file is there (looked up by name in the run's folder,
+    which may have moved), else ``-`` (a Python task that printed nothing has none)."""
+    if not log_path:
+        return ""
+    return log_path if (run_dir / PurePath(log_path).name).exists() else "-"
 
 
 def _dur(seconds: float | None) -> str:
@@ -302,7 +310,8 @@ def register(app: typer.Typer) -> None:
         if pending:
             lines.insert(3, pending)  # right after Status:
         echo("\n".join(lines))
-        approved = _approved_so_far(s, Path(s.run_dir or history.run_dir(s.run_id)))
+        folder = Path(s.run_dir or history.run_dir(s.run_id))
+        approved = _approved_so_far(s, folder)
         shown = task_rows(s)
         rows: list[list[Any]] = [
             [
@@ -313,7 +322,7 @@ def register(app: typer.Typer) -> None:
                 _dur(t.duration_s),
                 "" if t.exit_code is None else t.exit_code,
                 task_note(t, approved.get(t.task_id, ())),
-                t.log_path or "",
+                _log_shown(t.log_path, folder),
             ]
             for label, t in shown
         ]
