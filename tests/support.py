@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
+import json
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 
 def wait_until(predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> object:
@@ -66,3 +69,37 @@ def small_tmpfs(where: Path, size: str) -> Iterator[Path]:
         yield where
     finally:
         subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+class Hooks:
+    """Webhooks on a free loopback port, for apprise's ``json://`` (:meth:`url`): ``/ok...`` answers 200,
+    ``/bad...`` 500, ``/hang...`` never (until the test ends); any other path 200. Every POST is kept, by path."""
+
+    def __init__(self) -> None:
+        received: list[tuple[str, dict[str, Any]]] = []
+        release = threading.Event()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received.append((self.path, json.loads(body or b"{}")))
+                if self.path.startswith("/hang"):
+                    release.wait(60)
+                    return
+                self.send_response(500 if self.path.startswith("/bad") else 200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.received = received
+        self.release = release
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"json://127.0.0.1:{self.server.server_address[1]}/{path}"
+
+    def titles(self, path: str) -> list[str]:
+        return [m.get("title", "") for p, m in self.received if p == f"/{path}"]

@@ -6,8 +6,6 @@ The end-to-end tests run real ``dagctl run`` processes against local HTTP server
 
 from __future__ import annotations
 
-import http.server
-import json
 import logging
 import os
 import signal
@@ -17,7 +15,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -28,43 +25,9 @@ from dagctl.run.notify_apprise import NotSent, Service, reason_of, secrets_of
 from dagctl.run.state import RunControl
 from dagctl.store.events import DagDone, TaskRetry
 from tests.conftest import ROOT
-from tests.support import wait_until
+from tests.support import Hooks, wait_until
 
 RUN = {"ts": "2026-12-07T10:00:00.000000Z", "run_id": "r1", "dag_name": "etl", "tenant_id": "default"}
-
-
-class Hooks:
-    """Webhooks on a free loopback port: ``/ok...`` answers 200, ``/bad...`` 500, ``/hang...`` never (until the
-    test ends); every POST is kept, by path."""
-
-    def __init__(self) -> None:
-        received: list[tuple[str, dict[str, Any]]] = []
-        release = threading.Event()
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                received.append((self.path, json.loads(body or b"{}")))
-                if self.path.startswith("/hang"):
-                    release.wait(60)
-                    return
-                self.send_response(500 if self.path.startswith("/bad") else 200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.received = received
-        self.release = release
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def url(self, path: str) -> str:
-        return f"json://127.0.0.1:{self.server.server_address[1]}/{path}"
-
-    def titles(self, path: str) -> list[str]:
-        return [m.get("title", "") for p, m in self.received if p == f"/{path}"]
 
 
 @pytest.fixture

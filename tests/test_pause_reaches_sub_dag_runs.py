@@ -52,7 +52,9 @@ def _finish(process: Any) -> tuple[int, str]:
     return process.returncode, err
 
 
-def test_pausing_a_parent_pauses_its_sub_dag_run_and_its_resume_goes_on_from_there(proj, cli) -> None:
+def _paused_with_its_child(proj: Any, cli: Any) -> tuple[History, str, str]:
+    """Run PARENT, pause it while its sub-DAG run's first task runs, and let that task finish: the history, the
+    parent's run id and the child's, both paused (asserted by the caller)."""
     (proj.folder / "sub").mkdir()
     proj.write("sub/slow.yaml", SLOW_CHILD)
     proj.write("ps.yaml", PARENT)
@@ -68,6 +70,11 @@ def test_pausing_a_parent_pauses_its_sub_dag_run_and_its_resume_goes_on_from_the
     finally:
         run.kill()
     assert code == 0, err
+    return history, parent, child
+
+
+def test_pausing_a_parent_pauses_its_sub_dag_run_and_its_resume_goes_on_from_there(proj, cli) -> None:
+    history, parent, child = _paused_with_its_child(proj, cli)
     assert (proj.folder / "trace").read_text().split() == ["s1"]  # s2 and s3 started after the pause was asked for
     assert history.summary(child).status == "paused"
     summary = history.summary(parent)
@@ -124,21 +131,7 @@ def test_a_child_waiting_at_a_gate_does_not_hold_its_parents_pause(proj, cli) ->
 def test_cancelling_a_paused_parent_ends_its_paused_sub_dag_run_too(proj, cli) -> None:
     """A paused child has no process and only its parent's resume would go on with it: cancelling the parent ends
     it as well, or it would stay paused for good (prune keeps paused runs)."""
-    (proj.folder / "sub").mkdir()
-    proj.write("sub/slow.yaml", SLOW_CHILD)
-    proj.write("ps.yaml", PARENT)
-    history = History(proj.settings)
-    run = proj.dagctl("run", "ps.yaml", "-q")
-    try:
-        wait_until((proj.folder / "s1.started").exists, 30, "s1 started")
-        parent = history.resolve("latest")
-        child = _child_of(history, parent)
-        assert cli("pause", parent, "--wait", "0").code == 0
-        (proj.folder / "go").touch()
-        code, err = _finish(run)
-    finally:
-        run.kill()
-    assert code == 0, err
+    history, parent, child = _paused_with_its_child(proj, cli)
     assert history.summary(child).status == "paused"
     assert cli("cancel", parent).code == 0
     assert history.summary(parent).status == "cancelled"

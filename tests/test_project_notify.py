@@ -4,60 +4,31 @@ cached plan, which must carry the project's setting and notice when dagctl.yaml 
 
 from __future__ import annotations
 
-import http.server
-import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from dagctl.dag.workflows import load_project_config
 from dagctl.errors import SpecError
 from tests.conftest import ROOT
-from tests.support import wait_until
+from tests.support import Hooks, wait_until
 
 pytest.importorskip("apprise", reason="the notify extra (apprise) is not installed")
 
 FAILING = "name: {name}\ntasks:\n  - {{id: a, run: 'exit 1'}}\n"
 
 
-class Receiver:
-    """A local HTTP server that keeps what apprise's json:// posts to it, by path."""
-
-    def __init__(self) -> None:
-        received: list[tuple[str, dict[str, Any]]] = []
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                received.append((self.path, json.loads(body or b"{}")))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.received = received
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def url(self, path: str) -> str:
-        return f"json://127.0.0.1:{self.server.server_address[1]}/{path}"
-
-    def titles(self, path: str) -> list[str]:
-        return [m.get("title", "") for p, m in self.received if p == f"/{path}"]
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    found = Receiver()
+def receiver() -> Iterator[Hooks]:
+    found = Hooks()
     yield found
+    found.release.set()
     found.server.shutdown()
+    found.server.server_close()
 
 
 def dagctl(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
